@@ -1,0 +1,99 @@
+/* The job document: parse and validate one JSONL job line, normalize it (id,
+ * template rendering) into the exact request that is stored, and read its
+ * fields. The rules are schemas/job.schema.json's; this code is the authority.
+ *
+ * Versioning: the stored job carries "v": 1 only when the producer sent it;
+ * absent means 1. A change that old workers would misread bumps v: add the
+ * new value to the check in job_validate(), teach the worker both, and update
+ * schemas/job.schema.json. */
+#ifndef GENQ_JOB_H
+#define GENQ_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define JOB_MAX_BYTES          (1024 * 1024) /* stored job JSON, after rendering */
+#define JOB_ID_MAX             128
+#define JOB_MAX_DEPTH          64          /* nesting of objects and arrays */
+#define JOB_METADATA_MAX       (64 * 1024) /* metadata, serialized */
+#define JOB_MAX_TOKENS_MAX     200000
+#define JOB_DEFAULT_MAX_TOKENS 2000 /* applied by the worker, never stored */
+
+enum job_priority { JOB_PRIO_HIGH = 0, JOB_PRIO_NORMAL = 1, JOB_PRIO_LOW = 2 };
+
+/* Why a job was rejected: field is the JSON path of the offending field
+ * ("max_tokens", "messages[2].role", "metadata.a"), "" for the whole line;
+ * msg is a human reason naming the offending value where useful. Both are
+ * NUL-terminated valid UTF-8 (long values are cut at a character). */
+struct job_err {
+    char field[64];
+    char msg[256];
+};
+
+struct job_opts {
+    const char *templates_dir; /* NULL = "templates" */
+};
+
+/* Parse and validate one JSON job (one JSONL line, len bytes, need not be
+ * NUL-terminated; without its newline). Returns the normalized job object --
+ * caller frees with cJSON_Delete() -- or NULL with *err filled. o may be NULL
+ * (defaults). Checks, in order: size (> JOB_MAX_BYTES is rejected before
+ * parsing), NUL bytes, UTF-8, strict RFC 8259 syntax (and no "\u0000"), then
+ * job_validate(). Normalization: `id` set (a new UUIDv7, placed first, when
+ * absent); `template` + `vars` rendered from <templates_dir>/<name>.tmpl into
+ * `prompt` (in template's place) and removed, so the stored job is the exact
+ * request; nothing else changed. The normalized job, printed with
+ * cJSON_PrintUnformatted(), is at most JOB_MAX_BYTES. On out-of-memory err
+ * says so with field "". */
+cJSON *job_parse(const char *line, size_t len, const struct job_opts *o,
+                 struct job_err *err);
+
+/* Validate an already-parsed job object with the same rules as job_parse(),
+ * without normalizing it (a template is checked by name and vars, not
+ * loaded). Returns 0 when valid, -1 with *err filled when not. Objects built
+ * in code are checked too: every string and key must be valid UTF-8 and
+ * every number finite. */
+int job_validate(const cJSON *job, struct job_err *err);
+
+/* The job's priority; JOB_PRIO_NORMAL when unset or unknown. Can't fail. */
+enum job_priority job_priority(const cJSON *job);
+
+/* "high", "normal" or "low". Static string. Can't fail. */
+const char *job_priority_name(enum job_priority p);
+
+/* When the job should first run. Sets *run_at_ms to the absolute epoch ms of
+ * run_at (0 = not set, or set at or before the epoch: run now) and *delay_ms
+ * to delay_s in ms, rounded (0 = not set). A valid job has at most one of
+ * them non-zero. Returns 0, or -1 when run_at or delay_s is malformed (not
+ * possible after job_validate()); then both are 0. */
+int job_schedule(const cJSON *job, int64_t *run_at_ms, int64_t *delay_ms);
+
+/* The job's id, or NULL when unset. Borrowed from job. */
+const char *job_id(const cJSON *job);
+
+/* The job's idempotency_key, or NULL when unset. Borrowed from job. */
+const char *job_idempotency_key(const cJSON *job);
+
+/* max_attempts, or 0 when unset. Can't fail. */
+int job_max_attempts(const cJSON *job);
+
+/* The job's user prompt key: `prompt`, or the content of the first message
+ * with role "user" (its string, or its text blocks concatenated without a
+ * separator). Returns a new string -- caller frees with free() -- or NULL
+ * when the job has none (e.g. an unrendered template) or out of memory. */
+char *job_prompt_text(const cJSON *job);
+
+/* Fill *err: field (cut to fit, at a character boundary) and a printf-style
+ * message. Returns -1, so `return job_err_set(...)` reads naturally. err may
+ * be NULL (then it only returns -1). */
+int job_err_set(struct job_err *err, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Write d in its shortest text that reads back as the same double: integral
+ * values below 1e15 without exponent ("1500"), else %.15g..%.17g ("0.1",
+ * "2.5", "1e+300"); "inf"/"-inf"/"nan" for non-finite values. Can't fail. */
+void job_format_number(double d, char out[32]);
+
+#endif

@@ -1,0 +1,45 @@
+/* Redis key names of a queue (see keys.h and common/lua/prelude.lua). */
+#include "fmacros.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "keys.h"
+
+static const char *const qkey_suffix[QK_COUNT] = {
+    "ready:high", "ready",   "ready:low", "jobs",   "meta",   "leases",
+    "delayed",    "results", "done",      "dead",   "errors", "history",
+    "progress",   "events",  "stats",     "paused", "seq",
+};
+
+int
+queue_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > QUEUE_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int
+qkeys_init(struct qkeys *k, const char *queue)
+{
+    if (!queue_name_valid(queue))
+        return -1;
+    snprintf(k->queue, sizeof(k->queue), "%s", queue);
+    snprintf(k->prefix, sizeof(k->prefix), "genq:{%s}:", queue);
+    snprintf(k->wake, sizeof(k->wake), "%swake", k->prefix);
+    for (int i = 0; i < QK_COUNT; i++) {
+        snprintf(k->key[i], sizeof(k->key[i]), "%s%s", k->prefix,
+                 qkey_suffix[i]);
+        k->keyv[i] = k->key[i];
+    }
+    return 0;
+}

@@ -1,0 +1,51 @@
+/* Redis key names of a queue. Every key of queue Q carries the hash tag {Q},
+ * so one queue lives in one Redis Cluster slot and every script touches one
+ * slot only. The layout itself is private: tools read jobs through scripts. */
+#ifndef GENQ_KEYS_H
+#define GENQ_KEYS_H
+
+#include <stddef.h>
+
+#define QUEUE_NAME_MAX 64
+
+/* Order matters: it is the KEYS order of every Lua script (prelude.lua). */
+enum qkey {
+    QK_READY_HIGH,
+    QK_READY,
+    QK_READY_LOW,
+    QK_JOBS,
+    QK_META,
+    QK_LEASES,
+    QK_DELAYED,
+    QK_RESULTS,
+    QK_DONE,
+    QK_DEAD,
+    QK_ERRORS,
+    QK_HISTORY,
+    QK_PROGRESS,
+    QK_EVENTS,
+    QK_STATS,
+    QK_PAUSED,
+    QK_SEQ,
+    QK_COUNT
+};
+
+/* The set of known queue names (not in any queue's slot). */
+#define KEY_QUEUES "genq:queues"
+
+struct qkeys {
+    char queue[QUEUE_NAME_MAX + 1];
+    char prefix[QUEUE_NAME_MAX + 16]; /* "genq:{Q}:" */
+    char wake[QUEUE_NAME_MAX + 24];   /* pub/sub channel "genq:{Q}:wake" */
+    char key[QK_COUNT][QUEUE_NAME_MAX + 32];
+    const char *keyv[QK_COUNT]; /* pointers into key[], for argv building */
+};
+
+/* Whether name is a valid queue name: 1..64 of [A-Za-z0-9._-]. */
+int queue_name_valid(const char *name);
+
+/* Fill k for queue name. Returns -1 (k untouched) when the name is not
+ * valid. No allocation: nothing to free. */
+int qkeys_init(struct qkeys *k, const char *queue);
+
+#endif

@@ -1,0 +1,46 @@
+-- claim: lease up to n ready jobs. ARGV: prefix, worker, n, visibility_ms,
+-- default_max_attempts. Reaps expired leases and promotes due delayed jobs
+-- first. Returns {status, id1, token1, attempts1, payload1, ...}; status is
+-- "ok" or "paused" (nothing claimed).
+local worker, n = ARGV[2], tonumber(ARGV[3])
+local vis, defmax = tonumber(ARGV[4]), tonumber(ARGV[5])
+local now = now_ms()
+reap(now, 100)
+promote(now, 1000)
+if redis.call('EXISTS', K_PAUSED) == 1 then return {'paused'} end
+local ids = {}
+for p = 1, 3 do
+    local want = n - #ids
+    if want <= 0 then break end
+    local got = redis.call('RPOP', K_READY[p], want)
+    if got then
+        for _, id in ipairs(got) do ids[#ids + 1] = id end
+    end
+end
+local out = {'ok'}
+if #ids == 0 then return out end
+local metas = redis.call('HMGET', K_META, unpack(ids))
+local payloads = redis.call('HMGET', K_JOBS, unpack(ids))
+local last = redis.call('INCRBY', K_SEQ, #ids)
+local tok = last - #ids
+local mset, lset = {}, {}
+local deadline = now + vis
+for i, id in ipairs(ids) do
+    local m = meta_unpack(metas[i])
+    -- A list entry whose job was canceled or purged meanwhile is dropped.
+    if m and m.state == 'queued' and payloads[i] then
+        tok = tok + 1
+        m.state = 'active'; m.attempts = m.attempts + 1
+        if m.max == 0 then m.max = defmax end
+        m.token = tostring(tok); m.worker = worker; m.upd = now
+        mset[#mset + 1] = id; mset[#mset + 1] = meta_pack(m)
+        lset[#lset + 1] = deadline; lset[#lset + 1] = id
+        out[#out + 1] = id; out[#out + 1] = m.token
+        out[#out + 1] = m.attempts; out[#out + 1] = payloads[i]
+    end
+end
+if #mset > 0 then
+    redis.call('HSET', K_META, unpack(mset))
+    redis.call('ZADD', K_LEASES, unpack(lset))
+end
+return out

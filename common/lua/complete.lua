@@ -1,0 +1,35 @@
+-- complete: store results of succeeded jobs. ARGV: prefix, result_ttl_ms,
+-- then per job id, token, result_json. Only the current lease holder may
+-- complete (fencing). Returns per job 1 (stored) or 0 (stale: not written).
+local ttl = tonumber(ARGV[2])
+local now = now_ms()
+local ids = {}
+for i = 3, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+if #ids == 0 then return {} end
+local metas = redis.call('HMGET', K_META, unpack(ids))
+local out, rset, mset, dset, done, ev = {}, {}, {}, {}, {}, {}
+for i, id in ipairs(ids) do
+    local b = 3 + (i - 1) * 3
+    local m = meta_unpack(metas[i])
+    if m and m.state == 'active' and m.token == ARGV[b + 1] then
+        out[i] = 1
+        m.state = 'succeeded'; m.token = ''; m.upd = now
+        rset[#rset + 1] = id; rset[#rset + 1] = ARGV[b + 2]
+        mset[#mset + 1] = id; mset[#mset + 1] = meta_pack(m)
+        dset[#dset + 1] = now + ttl; dset[#dset + 1] = id
+        done[#done + 1] = id
+        ev[#ev + 1] = id; ev[#ev + 1] = 'succeeded'
+    else
+        out[i] = 0
+    end
+end
+if #done > 0 then
+    redis.call('HSET', K_RESULTS, unpack(rset))
+    redis.call('HSET', K_META, unpack(mset))
+    redis.call('ZADD', K_DONE, unpack(dset))
+    redis.call('ZREM', K_LEASES, unpack(done))
+    redis.call('HDEL', K_PROGRESS, unpack(done))
+    redis.call('HINCRBY', K_STATS, 'succeeded', #done)
+    events_add(ev)
+end
+return out

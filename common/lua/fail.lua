@@ -1,0 +1,60 @@
+-- fail: an attempt did not succeed. ARGV: prefix, then per job id, token,
+-- kind, backoff_ms, error_json (an error object with its class).
+-- kind "retry": the job's own fault: delayed by backoff_ms while attempts
+--   remain, else dead with class "exhausted";
+-- kind "dead": permanent error: dead at once;
+-- kind "requeue": not the job's fault (rate limit, outage, auth, budget,
+--   shutdown): back to the front of its ready list, attempt not counted.
+-- Only the current lease holder may fail a job (fencing). Returns per job
+-- the new state ("delayed", "dead", "queued") or "stale".
+local now = now_ms()
+local ids = {}
+for i = 2, #ARGV, 5 do ids[#ids + 1] = ARGV[i] end
+if #ids == 0 then return {} end
+local metas = redis.call('HMGET', K_META, unpack(ids))
+local out, ev, gone = {}, {}, {}
+for i, id in ipairs(ids) do
+    local b = 2 + (i - 1) * 5
+    local tok, kind = ARGV[b + 1], ARGV[b + 2]
+    local backoff, err = tonumber(ARGV[b + 3]), ARGV[b + 4]
+    local m = meta_unpack(metas[i])
+    if not (m and m.state == 'active' and m.token == tok) then
+        out[i] = 'stale'
+    else
+        gone[#gone + 1] = id
+        local w = m.worker
+        if kind == 'requeue' then
+            history_add(id, now, w, 'requeued', err)
+            m.attempts = m.attempts - 1
+            m.state = 'queued'; m.token = ''; m.upd = now
+            redis.call('HSET', K_META, id, meta_pack(m))
+            redis.call('RPUSH', K_READY[m.prio + 1], id)
+            redis.call('HINCRBY', K_STATS, 'requeued', 1)
+            out[i] = 'queued'
+        elseif kind == 'retry' and m.attempts < m.max then
+            history_add(id, now, w, 'retry', err)
+            m.state = 'delayed'; m.token = ''; m.upd = now
+            redis.call('HSET', K_META, id, meta_pack(m))
+            redis.call('HSET', K_ERRORS, id, err)
+            redis.call('ZADD', K_DELAYED, now + backoff, id)
+            redis.call('HINCRBY', K_STATS, 'retried', 1)
+            out[i] = 'delayed'
+        else
+            if kind == 'retry' then
+                local e = cjson.decode(err)
+                e.class = 'exhausted'
+                err = cjson.encode(e)
+            end
+            history_add(id, now, w, 'dead', err)
+            to_dead(id, m, now, err, ev)
+            out[i] = 'dead'
+        end
+        if kind ~= 'requeue' then redis.call('HINCRBY', K_STATS, 'failed', 1) end
+    end
+end
+if #gone > 0 then
+    redis.call('ZREM', K_LEASES, unpack(gone))
+    redis.call('HDEL', K_PROGRESS, unpack(gone))
+end
+events_add(ev)
+return out

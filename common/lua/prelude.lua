@@ -1,0 +1,134 @@
+-- genq prelude: prepended to every script (common/scripts.c). Key names,
+-- the packed per-job meta record, history and event helpers.
+--
+-- KEYS (same order for every script; common/keys.c builds them):
+--  1 ready:high  2 ready  3 ready:low  4 jobs  5 meta  6 leases  7 delayed
+--  8 results  9 done  10 dead  11 errors  12 history  13 progress
+--  14 events  15 stats  16 paused  17 seq
+-- ARGV[1] is always the key prefix "genq:{Q}:" (idempotency keys, wake channel).
+--
+-- meta (hash field per job id) is one string:
+--   state|attempts|max_attempts|prio|token|worker|enqueued_ms|updated_ms|flags
+-- state: queued delayed active succeeded dead canceled; prio: 0 high 1 normal
+-- 2 low; max_attempts 0 = not yet resolved (claim sets the worker default);
+-- token: the lease token of the current claim (fencing), "" when not active.
+local K_READY = {KEYS[1], KEYS[2], KEYS[3]}
+local K_JOBS, K_META, K_LEASES, K_DELAYED = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local K_RESULTS, K_DONE, K_DEAD, K_ERRORS = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local K_HISTORY, K_PROGRESS, K_EVENTS = KEYS[12], KEYS[13], KEYS[14]
+local K_STATS, K_PAUSED, K_SEQ = KEYS[15], KEYS[16], KEYS[17]
+local PREFIX = ARGV[1]
+local EVENTS_MAXLEN = 100000
+
+local function now_ms()
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function meta_unpack(s)
+    if not s then return nil end
+    local st, at, mx, pr, tok, wk, enq, upd, fl = string.match(s,
+        '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+    if not st then return nil end
+    return {state = st, attempts = tonumber(at), max = tonumber(mx),
+            prio = tonumber(pr), token = tok, worker = wk,
+            enq = enq, upd = upd, flags = fl}
+end
+
+local function meta_pack(m)
+    return m.state .. '|' .. m.attempts .. '|' .. m.max .. '|' .. m.prio ..
+        '|' .. m.token .. '|' .. m.worker .. '|' .. m.enq .. '|' .. m.upd ..
+        '|' .. m.flags
+end
+
+-- Append one entry to the job's attempt history (a JSON array string).
+local function history_add(id, at, worker, outcome, err_json)
+    local e = '{"at":' .. at .. ',"worker":' .. cjson.encode(worker) ..
+        ',"outcome":' .. cjson.encode(outcome) .. ',"error":' ..
+        (err_json or 'null') .. '}'
+    local h = redis.call('HGET', K_HISTORY, id)
+    if h then
+        h = string.sub(h, 1, -2) .. ',' .. e .. ']'
+    else
+        h = '[' .. e .. ']'
+    end
+    redis.call('HSET', K_HISTORY, id, h)
+end
+
+-- Flat {id1, state1, id2, state2, ...} → one stream entry per batch.
+local function events_add(pairs_list)
+    if #pairs_list > 0 then
+        redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
+                   unpack(pairs_list))
+    end
+end
+
+-- Move a job to dead: error JSON must carry its class already.
+local function to_dead(id, m, now, err_json, ev)
+    m.state = 'dead'; m.token = ''; m.upd = now
+    redis.call('HSET', K_META, id, meta_pack(m))
+    redis.call('HSET', K_ERRORS, id, err_json)
+    redis.call('ZADD', K_DEAD, now, id)
+    redis.call('HDEL', K_PROGRESS, id)
+    redis.call('HINCRBY', K_STATS, 'dead', 1)
+    ev[#ev + 1] = id; ev[#ev + 1] = 'dead'
+end
+
+-- Expired leases: back to ready with the attempt counted, or dead
+-- (class lease_expired) once max_attempts are spent. Returns how many.
+local function reap(now, limit)
+    local ids = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now,
+                           'LIMIT', 0, limit)
+    if #ids == 0 then return 0 end
+    redis.call('ZREM', K_LEASES, unpack(ids))
+    local metas = redis.call('HMGET', K_META, unpack(ids))
+    local ev = {}
+    for i, id in ipairs(ids) do
+        local m = meta_unpack(metas[i])
+        if m and m.state == 'active' then
+            local msg = 'lease expired: worker ' .. m.worker ..
+                ' stopped heartbeating (attempt ' .. m.attempts .. ' of ' ..
+                m.max .. ')'
+            local err = cjson.encode({class = 'lease_expired',
+                http_status = cjson.null, type = cjson.null, message = msg,
+                request_id = cjson.null})
+            history_add(id, now, m.worker, 'lease_expired', err)
+            redis.call('HINCRBY', K_STATS, 'lease_expired', 1)
+            if m.attempts >= m.max then
+                to_dead(id, m, now, err, ev)
+            else
+                m.state = 'queued'; m.token = ''; m.upd = now
+                redis.call('HSET', K_META, id, meta_pack(m))
+                redis.call('HSET', K_ERRORS, id, err)
+                redis.call('RPUSH', K_READY[m.prio + 1], id)
+            end
+        end
+    end
+    events_add(ev)
+    return #ids
+end
+
+-- Delayed jobs whose run-at has come: onto their ready list.
+local function promote(now, limit)
+    local ids = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now,
+                           'LIMIT', 0, limit)
+    if #ids == 0 then return 0 end
+    redis.call('ZREM', K_DELAYED, unpack(ids))
+    local metas = redis.call('HMGET', K_META, unpack(ids))
+    local lists = {{}, {}, {}}
+    local upd = {}
+    for i, id in ipairs(ids) do
+        local m = meta_unpack(metas[i])
+        if m and m.state == 'delayed' then
+            m.state = 'queued'; m.upd = now
+            upd[#upd + 1] = id; upd[#upd + 1] = meta_pack(m)
+            local l = lists[m.prio + 1]
+            l[#l + 1] = id
+        end
+    end
+    if #upd > 0 then redis.call('HSET', K_META, unpack(upd)) end
+    for p = 1, 3 do
+        if #lists[p] > 0 then redis.call('LPUSH', K_READY[p], unpack(lists[p])) end
+    end
+    return #ids
+end

@@ -1,0 +1,14 @@
+/* Lua script sources embedded from common/lua/ (build/gen/lua_scripts.c). */
+#ifndef GENQ_LUA_SCRIPTS_H
+#define GENQ_LUA_SCRIPTS_H
+
+extern const char lua_prelude[];
+extern const char lua_enqueue[];
+extern const char lua_claim[];
+extern const char lua_extend[];
+extern const char lua_complete[];
+extern const char lua_fail[];
+extern const char lua_maintain[];
+extern const char lua_inspect[];
+
+#endif

@@ -1,0 +1,206 @@
+/* Synchronous Redis helpers (see rclient.h). */
+#include "fmacros.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rclient.h"
+
+int
+rclient_build_argv(const char *cmd, const char *body, const struct qkeys *k,
+                   int argc, const char **argv, const size_t *argvlen,
+                   const char ***av, size_t **al)
+{
+    static const char nkeys[] = "17";
+    int n = 4 + QK_COUNT + argc, j = 0;
+    const char **v = malloc(sizeof(*v) * (size_t)n);
+    size_t *l = malloc(sizeof(*l) * (size_t)n);
+
+    _Static_assert(QK_COUNT == 17, "nkeys string out of step with QK_COUNT");
+    if (!v || !l) {
+        free(v);
+        free(l);
+        return -1;
+    }
+    v[j] = cmd;
+    l[j++] = strlen(cmd);
+    v[j] = body;
+    l[j++] = strlen(body);
+    v[j] = nkeys;
+    l[j++] = sizeof(nkeys) - 1;
+    for (int i = 0; i < QK_COUNT; i++) {
+        v[j] = k->keyv[i];
+        l[j++] = strlen(k->keyv[i]);
+    }
+    v[j] = k->prefix;
+    l[j++] = strlen(k->prefix);
+    for (int i = 0; i < argc; i++) {
+        v[j] = argv[i];
+        l[j++] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+    *av = v;
+    *al = l;
+    return n;
+}
+
+redisContext *
+rclient_connect(const struct redis_url *u, double timeout_s, char *err,
+                size_t errlen)
+{
+    struct timeval tv = {(time_t)timeout_s,
+                         (suseconds_t)((timeout_s - (long)timeout_s) * 1e6)};
+    char where[300];
+    redisContext *c;
+    redisReply *r;
+
+    redisurl_describe(u, where, sizeof(where));
+    if (u->path[0])
+        c = redisConnectUnixWithTimeout(u->path, tv);
+    else
+        c = redisConnectWithTimeout(u->host, u->port, tv);
+    if (!c) {
+        snprintf(err, errlen, "redis %s: out of memory", where);
+        return NULL;
+    }
+    if (c->err) {
+        snprintf(err, errlen, "redis %s: %s", where, c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        snprintf(err, errlen, "redis %s: cannot set timeout", where);
+        redisFree(c);
+        return NULL;
+    }
+    if (u->pass[0]) {
+        if (u->user[0])
+            r = redisCommand(c, "AUTH %s %s", u->user, u->pass);
+        else
+            r = redisCommand(c, "AUTH %s", u->pass);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            /* The error text of AUTH never echoes the password. */
+            snprintf(err, errlen, "redis %s: AUTH failed: %s", where,
+                     r ? r->str : c->errstr);
+            if (r)
+                freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    if (u->db) {
+        r = redisCommand(c, "SELECT %d", u->db);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "redis %s: SELECT failed: %s", where,
+                     r ? r->str : c->errstr);
+            if (r)
+                freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    if (scripts_init() < 0) {
+        snprintf(err, errlen, "out of memory");
+        redisFree(c);
+        return NULL;
+    }
+    for (int i = 0; i < SCRIPT_COUNT; i++) {
+        const struct script *s = script_get((enum script_id)i);
+        r = redisCommand(c, "SCRIPT LOAD %s", s->text);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "redis %s: SCRIPT LOAD %s failed: %s", where,
+                     s->name, r ? r->str : c->errstr);
+            if (r)
+                freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    return c;
+}
+
+int
+rclient_append_script(redisContext *c, enum script_id id, const struct qkeys *k,
+                      int argc, const char **argv, const size_t *argvlen)
+{
+    const char **av;
+    size_t *al;
+    int n = rclient_build_argv("EVALSHA", script_get(id)->sha, k, argc, argv,
+                               argvlen, &av, &al);
+    int rc;
+
+    if (n < 0)
+        return -1;
+    rc = redisAppendCommandArgv(c, n, av, al) == REDIS_OK ? 0 : -1;
+    free(av);
+    free(al);
+    return rc;
+}
+
+redisReply *
+rclient_read(redisContext *c, char *err, size_t errlen)
+{
+    void *rv = NULL;
+    redisReply *r;
+
+    if (redisGetReply(c, &rv) != REDIS_OK || !rv) {
+        snprintf(err, errlen, "redis: %s",
+                 c->errstr[0] ? c->errstr
+                              : "I/O "
+                                "error");
+        return NULL;
+    }
+    r = rv;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "redis: %s", r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+redisReply *
+rclient_script(redisContext *c, enum script_id id, const struct qkeys *k,
+               int argc, const char **argv, const size_t *argvlen, char *err,
+               size_t errlen)
+{
+    const struct script *s = script_get(id);
+    const char **av;
+    size_t *al;
+    void *rv = NULL;
+    redisReply *r;
+    int n =
+        rclient_build_argv("EVALSHA", s->sha, k, argc, argv, argvlen, &av, &al);
+
+    if (n < 0) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    rv = redisCommandArgv(c, n, av, al);
+    r = rv;
+    if (r && r->type == REDIS_REPLY_ERROR &&
+        strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        /* Redis restarted or flushed its script cache: send the text. */
+        freeReplyObject(r);
+        av[0] = "EVAL";
+        al[0] = 4;
+        av[1] = s->text;
+        al[1] = strlen(s->text);
+        r = redisCommandArgv(c, n, av, al);
+    }
+    free(av);
+    free(al);
+    if (!r) {
+        snprintf(err, errlen, "redis: %s", c->errstr);
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "redis: %s script: %s", s->name, r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}

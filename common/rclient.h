@@ -1,0 +1,47 @@
+/* Synchronous Redis client helpers for `genq` and the tests: connect from a
+ * URL (AUTH, SELECT, script load), and call the lifecycle scripts with
+ * EVALSHA, falling back to EVAL on NOSCRIPT. */
+#ifndef GENQ_RCLIENT_H
+#define GENQ_RCLIENT_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "keys.h"
+#include "redisurl.h"
+#include "scripts.h"
+
+/* Connect to u within timeout_s, authenticate, select the database and load
+ * every script. Returns a context the caller frees with redisFree(), or NULL
+ * with a message in err (never containing the password). */
+redisContext *rclient_connect(const struct redis_url *u, double timeout_s,
+                              char *err, size_t errlen);
+
+/* Call script id on queue k with args (ARGV[1], the key prefix, is added
+ * here; argv[i] is ARGV[i+2]). argvlen may be NULL for C strings. Returns
+ * the reply (caller frees with freeReplyObject()), or NULL with err set on
+ * I/O failure or when Redis answers with an error. */
+redisReply *rclient_script(redisContext *c, enum script_id id,
+                           const struct qkeys *k, int argc, const char **argv,
+                           const size_t *argvlen, char *err, size_t errlen);
+
+/* Pipelining: append a script call without reading its reply (EVALSHA only:
+ * rclient_connect() loaded the scripts). 0, or -1 on out-of-memory. */
+int rclient_append_script(redisContext *c, enum script_id id,
+                          const struct qkeys *k, int argc, const char **argv,
+                          const size_t *argvlen);
+
+/* Read the next pipelined reply. NULL with err set on I/O failure or an
+ * error reply; caller frees the reply with freeReplyObject(). */
+redisReply *rclient_read(redisContext *c, char *err, size_t errlen);
+
+/* Build the argv of a script call: cmd ("EVALSHA"/"EVAL"), sha-or-text,
+ * key count, the queue's keys, prefix, then args. Returns a malloc'd pair of
+ * arrays via *av / *al (caller frees both with free()) and the count, or -1
+ * on out-of-memory. Shared with the worker's async client. */
+int rclient_build_argv(const char *cmd, const char *body, const struct qkeys *k,
+                       int argc, const char **argv, const size_t *argvlen,
+                       const char ***av, size_t **al);
+
+#endif

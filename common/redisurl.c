@@ -1,0 +1,153 @@
+/* Redis URL parsing (see redisurl.h). */
+#include "fmacros.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redisurl.h"
+
+static int
+parse_int(const char *s, size_t n, long lo, long hi, long *out)
+{
+    char tmp[32], *end;
+    long v;
+
+    if (n == 0 || n >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    errno = 0;
+    v = strtol(tmp, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int
+copy_part(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n >= cap)
+        return -1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+int
+redisurl_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
+{
+    const char *p, *end, *at, *slash, *colon;
+    long v;
+
+    memset(u, 0, sizeof(*u));
+    u->port = 6379;
+    if (strncmp(url, "unix://", 7) == 0) {
+        p = url + 7;
+        end = strchr(p, '?');
+        if (copy_part(u->path, sizeof(u->path), p,
+                      end ? (size_t)(end - p) : strlen(p)) < 0 ||
+            u->path[0] != '/') {
+            snprintf(err, errlen,
+                     "redis URL: unix socket path must be "
+                     "absolute: unix:///path/redis.sock");
+            return -1;
+        }
+        if (end) {
+            if (strncmp(end, "?db=", 4) != 0 ||
+                parse_int(end + 4, strlen(end + 4), 0, 1000000, &v) < 0) {
+                snprintf(err, errlen,
+                         "redis URL: bad query '%s' (only "
+                         "?db=N is understood)",
+                         end);
+                return -1;
+            }
+            u->db = (int)v;
+        }
+        goto done;
+    }
+    if (strncmp(url, "rediss://", 9) == 0) {
+        snprintf(err, errlen,
+                 "redis URL: TLS (rediss://) is not supported "
+                 "by this build (hiredis 0.14 has no TLS)");
+        return -1;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        snprintf(err, errlen,
+                 "redis URL must start with redis:// or "
+                 "unix:// (got something else)");
+        return -1;
+    }
+    p = url + 8;
+    slash = strchr(p, '/');
+    end = slash ? slash : p + strlen(p);
+    at = memchr(p, '@', (size_t)(end - p));
+    if (at) {
+        /* The last '@' before the path separates credentials from host. */
+        const char *a2;
+        while ((a2 = memchr(at + 1, '@', (size_t)(end - at - 1))))
+            at = a2;
+        colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            if (copy_part(u->user, sizeof(u->user), p, (size_t)(colon - p)) <
+                    0 ||
+                copy_part(u->pass, sizeof(u->pass), colon + 1,
+                          (size_t)(at - colon - 1)) < 0) {
+                snprintf(err, errlen, "redis URL: user or password too long");
+                return -1;
+            }
+        } else if (copy_part(u->pass, sizeof(u->pass), p, (size_t)(at - p)) <
+                   0) {
+            snprintf(err, errlen, "redis URL: password too long");
+            return -1;
+        }
+        p = at + 1;
+    }
+    colon = memchr(p, ':', (size_t)(end - p));
+    if (copy_part(u->host, sizeof(u->host), p,
+                  colon ? (size_t)(colon - p) : (size_t)(end - p)) < 0 ||
+        u->host[0] == '\0') {
+        snprintf(err, errlen, "redis URL: missing or too long host");
+        return -1;
+    }
+    if (colon) {
+        if (parse_int(colon + 1, (size_t)(end - colon - 1), 1, 65535, &v) < 0) {
+            snprintf(err, errlen,
+                     "redis URL: port must be 1..65535, got "
+                     "'%.*s'",
+                     (int)(end - colon - 1), colon + 1);
+            return -1;
+        }
+        u->port = (int)v;
+    }
+    if (slash && slash[1]) {
+        if (parse_int(slash + 1, strlen(slash + 1), 0, 1000000, &v) < 0) {
+            snprintf(err, errlen,
+                     "redis URL: database must be a number, got "
+                     "'%s'",
+                     slash + 1);
+            return -1;
+        }
+        u->db = (int)v;
+    }
+done:
+    if (!u->pass[0]) {
+        const char *pw = getenv("GENQ_REDIS_PASSWORD");
+        if (pw && copy_part(u->pass, sizeof(u->pass), pw, strlen(pw)) < 0) {
+            snprintf(err, errlen, "GENQ_REDIS_PASSWORD is too long");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void
+redisurl_describe(const struct redis_url *u, char *out, size_t outlen)
+{
+    if (u->path[0])
+        snprintf(out, outlen, "unix:%s/%d", u->path, u->db);
+    else
+        snprintf(out, outlen, "%s:%d/%d", u->host, u->port, u->db);
+}

@@ -1,0 +1,32 @@
+/* The Redis Lua scripts (common/lua/NAME.lua, embedded at build time), each
+ * prepended with prelude.lua, with their SHA1 for EVALSHA. */
+#ifndef GENQ_SCRIPTS_H
+#define GENQ_SCRIPTS_H
+
+enum script_id {
+    SCRIPT_ENQUEUE,
+    SCRIPT_CLAIM,
+    SCRIPT_EXTEND,
+    SCRIPT_COMPLETE,
+    SCRIPT_FAIL,
+    SCRIPT_MAINTAIN,
+    SCRIPT_INSPECT,
+    SCRIPT_COUNT
+};
+
+struct script {
+    const char *name;
+    char *text;   /* prelude + body, NUL-terminated */
+    char sha[41]; /* hex SHA1 of text */
+};
+
+/* Build the script table once per process (idempotent). Returns -1 on
+ * out-of-memory. The table lives until exit (never freed by design: it is
+ * process-global and small; scripts_free() exists for leak checkers). */
+int scripts_init(void);
+void scripts_free(void);
+
+/* Borrowed pointer into the table; scripts_init() must have succeeded. */
+const struct script *script_get(enum script_id id);
+
+#endif

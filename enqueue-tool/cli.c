@@ -1,0 +1,115 @@
+/* Shared plumbing of the `genq` subcommands (see cli.h). */
+#include "fmacros.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "rclient.h"
+
+void
+cli_init(struct cli *c)
+{
+    const char *v;
+
+    memset(c, 0, sizeof(*c));
+    v = getenv("GENQ_REDIS_URL");
+    c->redis_url = v && *v ? v : "redis://127.0.0.1:6379/0";
+    v = getenv("GENQ_QUEUE");
+    c->queue = v && *v ? v : "default";
+}
+
+int
+cli_common_opt(struct cli *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case CLI_OPT_REDIS:
+        c->redis_url = arg;
+        return 1;
+    case CLI_OPT_QUEUE:
+        c->queue = arg;
+        return 1;
+    case CLI_OPT_JSON:
+        c->json = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int
+cli_connect(struct cli *c)
+{
+    struct redis_url u;
+    char err[512];
+
+    if (qkeys_init(&c->keys, c->queue) < 0) {
+        fprintf(stderr,
+                "genq: invalid queue name '%s' (1..64 of A-Z a-z 0-9 . _ -)\n",
+                c->queue);
+        return -1;
+    }
+    if (redisurl_parse(c->redis_url, &u, err, sizeof(err)) < 0) {
+        fprintf(stderr, "genq: %s\n", err);
+        return -1;
+    }
+    c->rc = rclient_connect(&u, 5.0, err, sizeof(err));
+    memset(u.pass, 0, sizeof(u.pass));
+    if (!c->rc) {
+        fprintf(stderr, "genq: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+void
+cli_close(struct cli *c)
+{
+    if (c->rc)
+        redisFree(c->rc);
+    c->rc = NULL;
+}
+
+int
+cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "genq %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'genq %s --help')\n", cmd);
+    return EXIT_USAGE;
+}
+
+int
+cli_fail(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "genq %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_FAIL;
+}
+
+int
+cli_print_json(cJSON *j)
+{
+    char *s;
+
+    if (!j)
+        return -1;
+    s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!s)
+        return -1;
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    cJSON_free(s);
+    return 0;
+}

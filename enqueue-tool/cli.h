@@ -1,0 +1,73 @@
+/* Shared plumbing of the `genq` subcommands: common options (--redis,
+ * --queue, --json, --help), connecting, and output helpers. */
+#ifndef GENQ_CLI_H
+#define GENQ_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+#include <hiredis/hiredis.h>
+
+#include "keys.h"
+
+/* Exit codes of every subcommand. */
+#define EXIT_OK    0
+#define EXIT_FAIL  1
+#define EXIT_USAGE 2
+
+struct cli {
+    const char *redis_url; /* --redis, GENQ_REDIS_URL, default local */
+    const char *queue;     /* --queue, GENQ_QUEUE, default "default" */
+    int json;              /* --json */
+    struct qkeys keys;     /* of queue, filled by cli_connect() */
+    redisContext *rc;      /* owned; cli_close() frees */
+};
+
+/* Long options every subcommand accepts; ids 1000..1002. */
+#define CLI_OPT_REDIS 1000
+#define CLI_OPT_QUEUE 1001
+#define CLI_OPT_JSON  1002
+#define CLI_COMMON_OPTS                                                        \
+    {"redis", required_argument, NULL, CLI_OPT_REDIS},                         \
+        {"queue", required_argument, NULL, CLI_OPT_QUEUE},                     \
+        {"json", no_argument, NULL, CLI_OPT_JSON},                             \
+    {                                                                          \
+        "help", no_argument, NULL, 'h'                                         \
+    }
+#define CLI_COMMON_HELP                                                        \
+    "  --redis URL    Redis URL (env GENQ_REDIS_URL; default "                 \
+    "redis://127.0.0.1:6379/0)\n"                                              \
+    "  --queue Q      queue name (env GENQ_QUEUE; default \"default\")\n"      \
+    "  --json         machine output (JSON)\n"                                 \
+    "  -h, --help     this help\n"
+
+/* Defaults from the environment. Can't fail. */
+void cli_init(struct cli *c);
+
+/* Handle a common option from getopt_long; returns 1 if it was one. */
+int cli_common_opt(struct cli *c, int opt, const char *arg);
+
+/* Connect to Redis and fill keys; on failure print the reason and return
+ * -1. */
+int cli_connect(struct cli *c);
+void cli_close(struct cli *c);
+
+/* Print a usage error (to stderr, prefixed with the program) and return
+ * EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Print an error ("genq CMD: ...") and return EXIT_FAIL. */
+int cli_fail(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Print j as one line of JSON on stdout and free it. Returns -1 on OOM. */
+int cli_print_json(cJSON *j);
+
+/* Subcommands: each takes the argv after the subcommand name (argv[0] is
+ * the subcommand) and returns the process exit code. */
+int cmd_enqueue(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_result(int argc, char **argv);
+
+#endif

@@ -1,0 +1,522 @@
+/* genq status / genq result: read jobs through the `inspect` script (never
+ * raw keys), many ids per call in pipelined batches. */
+#include "fmacros.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "rclient.h"
+#include "timefmt.h"
+
+#define INSPECT_BATCH  500
+#define INSPECT_WINDOW 4
+#define INSPECT_FIELDS 9
+
+/* The packed meta record of prelude.lua, split in place. */
+struct meta {
+    const char *state, *worker;
+    long attempts, max_attempts, prio;
+    long long enqueued_ms, updated_ms;
+};
+
+static const char *const prio_name[] = {"high", "normal", "low"};
+
+/* Split s (modified) into m. Returns -1 when it is not a meta record. */
+static int
+meta_parse(char *s, struct meta *m)
+{
+    char *f[9];
+    int n = 0;
+
+    f[n++] = s;
+    for (char *p = s; *p && n < 9; p++)
+        if (*p == '|') {
+            *p = '\0';
+            f[n++] = p + 1;
+        }
+    if (n != 9)
+        return -1;
+    m->state = f[0];
+    m->attempts = strtol(f[1], NULL, 10);
+    m->max_attempts = strtol(f[2], NULL, 10);
+    m->prio = strtol(f[3], NULL, 10);
+    if (m->prio < 0 || m->prio > 2)
+        m->prio = 1;
+    m->worker = f[5];
+    m->enqueued_ms = strtoll(f[6], NULL, 10);
+    m->updated_ms = strtoll(f[7], NULL, 10);
+    return 0;
+}
+
+static int
+add_time(cJSON *o, const char *name, long long ms)
+{
+    char ts[32];
+
+    timefmt_rfc3339((int64_t)ms, ts);
+    return cJSON_AddStringToObject(o, name, ts) ? 0 : -1;
+}
+
+/* History entries carry "at" in ms; documents show RFC 3339. */
+static cJSON *
+history_doc(const char *s)
+{
+    cJSON *h = s ? cJSON_Parse(s) : cJSON_CreateArray(), *e;
+
+    if (!h)
+        return cJSON_CreateArray();
+    cJSON_ArrayForEach(e, h)
+    {
+        cJSON *at = cJSON_GetObjectItemCaseSensitive(e, "at");
+        if (cJSON_IsNumber(at)) {
+            char ts[32];
+            timefmt_rfc3339((int64_t)at->valuedouble, ts);
+            cJSON_ReplaceItemInObjectCaseSensitive(e, "at",
+                                                   cJSON_CreateString(ts));
+        }
+    }
+    return h;
+}
+
+static const char *
+str_or_null(redisReply *r)
+{
+    return r->type == REDIS_REPLY_STRING ? r->str : NULL;
+}
+
+/* The status document of one id from its group of inspect fields. */
+static cJSON *
+status_doc(const char *id, redisReply **g, int with_result)
+{
+    cJSON *o = cJSON_CreateObject(), *x;
+    char *metas = str_or_null(g[0]) ? strdup(g[0]->str) : NULL;
+    struct meta m;
+    long long now = g[2]->type == REDIS_REPLY_INTEGER ? g[2]->integer : 0;
+
+    if (!o) {
+        free(metas);
+        return NULL;
+    }
+    cJSON_AddStringToObject(o, "id", id);
+    if (!metas || meta_parse(metas, &m) < 0) {
+        cJSON_AddStringToObject(o, "state", "unknown");
+        free(metas);
+        return o;
+    }
+    cJSON_AddStringToObject(o, "state", m.state);
+    cJSON_AddNumberToObject(o, "attempts", (double)m.attempts);
+    if (m.max_attempts > 0)
+        cJSON_AddNumberToObject(o, "max_attempts", (double)m.max_attempts);
+    else
+        cJSON_AddNullToObject(o, "max_attempts");
+    cJSON_AddStringToObject(o, "priority", prio_name[m.prio]);
+    if (m.worker[0])
+        cJSON_AddStringToObject(o, "worker", m.worker);
+    else
+        cJSON_AddNullToObject(o, "worker");
+    add_time(o, "enqueued_at", m.enqueued_ms);
+    add_time(o, "updated_at", m.updated_ms);
+    if (str_or_null(g[1]))
+        cJSON_AddNumberToObject(o, "lease_ms_left",
+                                (double)(strtoll(g[1]->str, NULL, 10) - now));
+    else
+        cJSON_AddNullToObject(o, "lease_ms_left");
+    if (str_or_null(g[3]))
+        cJSON_AddNumberToObject(o, "progress",
+                                (double)strtoll(g[3]->str, NULL, 10));
+    else
+        cJSON_AddNullToObject(o, "progress");
+    x = str_or_null(g[4]) ? cJSON_Parse(g[4]->str) : NULL;
+    if (x)
+        cJSON_AddItemToObject(o, "last_error", x);
+    else
+        cJSON_AddNullToObject(o, "last_error");
+    cJSON_AddItemToObject(o, "history", history_doc(str_or_null(g[5])));
+    if (with_result && str_or_null(g[7])) {
+        x = cJSON_Parse(g[7]->str);
+        if (x)
+            cJSON_AddItemToObject(o, "result", x);
+    }
+    free(metas);
+    return o;
+}
+
+static void
+print_status_text(cJSON *o)
+{
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(o, "id"));
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(o, "state"));
+    cJSON *a = cJSON_GetObjectItem(o, "attempts");
+    cJSON *mx = cJSON_GetObjectItem(o, "max_attempts");
+    cJSON *w = cJSON_GetObjectItem(o, "worker");
+    cJSON *l = cJSON_GetObjectItem(o, "lease_ms_left");
+    cJSON *p = cJSON_GetObjectItem(o, "progress");
+    cJSON *e = cJSON_GetObjectItem(o, "last_error");
+
+    printf("%s  %s", id, st);
+    if (!strcmp(st, "unknown")) {
+        putchar('\n');
+        return;
+    }
+    printf("  attempts %d", cJSON_IsNumber(a) ? a->valueint : 0);
+    if (cJSON_IsNumber(mx))
+        printf("/%d", mx->valueint);
+    if (cJSON_IsString(w))
+        printf("  worker %s", w->valuestring);
+    if (cJSON_IsNumber(l))
+        printf("  lease %.1fs", l->valuedouble / 1000.0);
+    if (cJSON_IsNumber(p))
+        printf("  progress %d tokens", p->valueint);
+    if (cJSON_IsObject(e)) {
+        const char *msg =
+            cJSON_GetStringValue(cJSON_GetObjectItem(e, "message"));
+        const char *cls = cJSON_GetStringValue(cJSON_GetObjectItem(e, "class"));
+        printf("  last error [%s] %s", cls ? cls : "?", msg ? msg : "");
+    }
+    putchar('\n');
+}
+
+/* Reads ids from argv or stdin ('-'). */
+struct idsrc {
+    char **argv;
+    int argc, i;
+    int from_stdin;
+    char *line;
+    size_t cap;
+};
+
+/* Next id (borrowed until the next call), or NULL at the end. */
+static const char *
+idsrc_next(struct idsrc *s)
+{
+    for (;;) {
+        if (!s->from_stdin) {
+            if (s->i >= s->argc)
+                return NULL;
+            if (strcmp(s->argv[s->i], "-") == 0) {
+                s->from_stdin = 1;
+                s->i++;
+                continue;
+            }
+            return s->argv[s->i++];
+        }
+        ssize_t n = getline(&s->line, &s->cap, stdin);
+        if (n < 0) {
+            s->from_stdin = 0;
+            continue;
+        }
+        while (n > 0 && (s->line[n - 1] == '\n' || s->line[n - 1] == '\r' ||
+                         s->line[n - 1] == ' '))
+            s->line[--n] = '\0';
+        if (n == 0)
+            continue;
+        return s->line;
+    }
+}
+
+struct batch {
+    char **ids;
+    int n;
+};
+
+static void
+batch_clear(struct batch *b)
+{
+    for (int i = 0; i < b->n; i++)
+        free(b->ids[i]);
+    b->n = 0;
+}
+
+static int
+inspect_append(struct cli *c, struct batch *b, int with_result)
+{
+    const char **av = malloc(sizeof(*av) * (size_t)(b->n + 2));
+    int rc;
+
+    if (!av)
+        return -1;
+    av[0] = "0";
+    av[1] = with_result ? "1" : "0";
+    for (int i = 0; i < b->n; i++)
+        av[i + 2] = b->ids[i];
+    rc = rclient_append_script(c->rc, SCRIPT_INSPECT, &c->keys, b->n + 2, av,
+                               NULL);
+    free(av);
+    return rc;
+}
+
+/* Print one batch's answers in order. Returns how many ids were unknown,
+ * or -1 on a Redis failure. */
+static int
+inspect_finish(struct cli *c, struct batch *b, int with_result)
+{
+    char err[512];
+    redisReply *r = rclient_read(c->rc, err, sizeof(err));
+    int unknown = 0;
+
+    if (!r) {
+        fprintf(stderr, "genq status: %s\n", err);
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY ||
+        r->elements != (size_t)b->n * INSPECT_FIELDS) {
+        freeReplyObject(r);
+        fprintf(stderr, "genq status: unexpected reply from Redis\n");
+        return -1;
+    }
+    for (int i = 0; i < b->n; i++) {
+        cJSON *o =
+            status_doc(b->ids[i], &r->element[i * INSPECT_FIELDS], with_result);
+        const char *st;
+        if (!o) {
+            freeReplyObject(r);
+            fprintf(stderr, "genq status: out of memory\n");
+            return -1;
+        }
+        st = cJSON_GetStringValue(cJSON_GetObjectItem(o, "state"));
+        if (st && !strcmp(st, "unknown"))
+            unknown++;
+        if (c->json) {
+            cli_print_json(o);
+        } else {
+            print_status_text(o);
+            cJSON_Delete(o);
+        }
+    }
+    freeReplyObject(r);
+    return unknown;
+}
+
+static const char status_help[] =
+    "usage: genq status ID... [-] [--with-result] [--json]\n\n"
+    "Show the state of jobs: state, attempts, worker, lease left, progress,\n"
+    "last error and attempt history. '-' reads ids from stdin, one per line\n"
+    "(thousands at once, answered in pipelined batches). With --json one\n"
+    "object per id in input order (schemas/status.schema.json); an unknown\n"
+    "id prints {\"id\": ID, \"state\": \"unknown\"} and makes the exit code "
+    "1.\n\n"
+    "  --with-result  add the result document of succeeded jobs as "
+    "\"result\"\n" CLI_COMMON_HELP;
+
+int
+cmd_status(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"with-result", no_argument, NULL, 'r'},
+        CLI_COMMON_OPTS,
+        {NULL, 0, NULL, 0}};
+    struct cli c;
+    struct idsrc src = {0};
+    struct batch win[INSPECT_WINDOW];
+    int opt, with_result = 0, head = 0, used = 0, rc = EXIT_OK, any = 0;
+    long unknown = 0;
+    const char *id;
+
+    cli_init(&c);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_opt(&c, opt, optarg))
+            continue;
+        if (opt == 'h') {
+            fputs(status_help, stdout);
+            return EXIT_OK;
+        }
+        if (opt == 'r') {
+            with_result = 1;
+            continue;
+        }
+        return cli_usage_error("status", "unknown option");
+    }
+    if (optind >= argc)
+        return cli_usage_error("status", "give job ids, or '-' to read them "
+                                         "from stdin");
+    src.argv = argv + optind;
+    src.argc = argc - optind;
+    if (cli_connect(&c) < 0)
+        return EXIT_FAIL;
+    memset(win, 0, sizeof(win));
+    for (int i = 0; i < INSPECT_WINDOW; i++) {
+        win[i].ids = calloc(INSPECT_BATCH, sizeof(char *));
+        if (!win[i].ids) {
+            rc = cli_fail("status", "out of memory");
+            goto out;
+        }
+    }
+    for (;;) {
+        struct batch *b;
+        int slot;
+
+        if (used == INSPECT_WINDOW) {
+            int u = inspect_finish(&c, &win[head], with_result);
+            if (u < 0) {
+                rc = EXIT_FAIL;
+                goto out;
+            }
+            unknown += u;
+            batch_clear(&win[head]);
+            head = (head + 1) % INSPECT_WINDOW;
+            used--;
+        }
+        slot = (head + used) % INSPECT_WINDOW;
+        b = &win[slot];
+        while (b->n < INSPECT_BATCH && (id = idsrc_next(&src)) != NULL) {
+            b->ids[b->n] = strdup(id);
+            if (!b->ids[b->n]) {
+                rc = cli_fail("status", "out of memory");
+                goto out;
+            }
+            b->n++;
+            any = 1;
+        }
+        if (b->n == 0)
+            break;
+        if (inspect_append(&c, b, with_result) < 0) {
+            rc = cli_fail("status", "out of memory");
+            goto out;
+        }
+        used++;
+    }
+    while (used > 0) {
+        int u = inspect_finish(&c, &win[head], with_result);
+        if (u < 0) {
+            rc = EXIT_FAIL;
+            goto out;
+        }
+        unknown += u;
+        batch_clear(&win[head]);
+        head = (head + 1) % INSPECT_WINDOW;
+        used--;
+    }
+    if (!any)
+        rc = cli_usage_error("status", "no ids given");
+    else if (unknown)
+        rc = EXIT_FAIL;
+out:
+    for (int i = 0; i < INSPECT_WINDOW; i++) {
+        if (win[i].ids)
+            batch_clear(&win[i]);
+        free(win[i].ids);
+    }
+    free(src.line);
+    cli_close(&c);
+    return rc;
+}
+
+static const char result_help[] =
+    "usage: genq result ID [--wait S] [--json]\n\n"
+    "Print the generated text of a succeeded job; with --json the result\n"
+    "document (schemas/result.schema.json). --wait S waits up to S seconds\n"
+    "for the job to finish. Exit 1 when the job is unknown, dead, canceled\n"
+    "or not finished in time.\n\n"
+    "  --wait S       wait up to S seconds (default 0: do not "
+    "wait)\n" CLI_COMMON_HELP;
+
+int
+cmd_result(int argc, char **argv)
+{
+    static const struct option opts[] = {{"wait", required_argument, NULL, 'w'},
+                                         CLI_COMMON_OPTS,
+                                         {NULL, 0, NULL, 0}};
+    struct cli c;
+    double wait_s = 0;
+    int opt, rc = EXIT_FAIL;
+    struct timespec t0, t1;
+    char *end;
+
+    cli_init(&c);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_opt(&c, opt, optarg))
+            continue;
+        if (opt == 'h') {
+            fputs(result_help, stdout);
+            return EXIT_OK;
+        }
+        if (opt == 'w') {
+            errno = 0;
+            wait_s = strtod(optarg, &end);
+            if (errno || end == optarg || *end || wait_s < 0 || wait_s > 86400)
+                return cli_usage_error("result",
+                                       "--wait: expected seconds in 0..86400, "
+                                       "got '%s'",
+                                       optarg);
+            continue;
+        }
+        return cli_usage_error("result", "unknown option");
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("result", "give exactly one job id");
+    if (cli_connect(&c) < 0)
+        return EXIT_FAIL;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        const char *av[3] = {"0", "1", argv[optind]};
+        char err[512];
+        redisReply *r = rclient_script(c.rc, SCRIPT_INSPECT, &c.keys, 3, av,
+                                       NULL, err, sizeof(err));
+        cJSON *o;
+        const char *st;
+        double waited;
+
+        if (!r || r->type != REDIS_REPLY_ARRAY ||
+            r->elements != INSPECT_FIELDS) {
+            if (r)
+                freeReplyObject(r);
+            rc = cli_fail("result", "%s", r ? "unexpected reply" : err);
+            break;
+        }
+        o = status_doc(argv[optind], r->element, 1);
+        freeReplyObject(r);
+        if (!o) {
+            rc = cli_fail("result", "out of memory");
+            break;
+        }
+        st = cJSON_GetStringValue(cJSON_GetObjectItem(o, "state"));
+        if (st && !strcmp(st, "succeeded")) {
+            cJSON *res = cJSON_DetachItemFromObject(o, "result");
+            cJSON_Delete(o);
+            if (!res) {
+                rc = cli_fail("result", "%s: result missing (expired?)",
+                              argv[optind]);
+                break;
+            }
+            if (c.json) {
+                cli_print_json(res);
+            } else {
+                const char *text =
+                    cJSON_GetStringValue(cJSON_GetObjectItem(res, "text"));
+                fputs(text ? text : "", stdout);
+                fputc('\n', stdout);
+                cJSON_Delete(res);
+            }
+            rc = EXIT_OK;
+            break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        waited = (double)(t1.tv_sec - t0.tv_sec) +
+                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (!st || !strcmp(st, "unknown") || !strcmp(st, "dead") ||
+            !strcmp(st, "canceled") || waited >= wait_s) {
+            cJSON *e = cJSON_GetObjectItem(o, "last_error");
+            const char *msg =
+                cJSON_GetStringValue(cJSON_GetObjectItem(e, "message"));
+            if (st && !strcmp(st, "dead"))
+                fprintf(stderr, "genq result: %s is dead: %s\n", argv[optind],
+                        msg ? msg : "(no error recorded)");
+            else
+                fprintf(stderr, "genq result: %s is %s\n", argv[optind],
+                        st ? st : "unknown");
+            cJSON_Delete(o);
+            rc = EXIT_FAIL;
+            break;
+        }
+        cJSON_Delete(o);
+        usleep(100 * 1000);
+    }
+    cli_close(&c);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/* genq: the producers' and operators' command line — enqueue jobs, inspect
+ * their status and results. Dispatches to one cmd_* function per subcommand. */
+#include "fmacros.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *what;
+} cmds[] = {
+    {"enqueue", cmd_enqueue, "add jobs (JSONL file/stdin, or one from flags)"},
+    {"status", cmd_status, "state, attempts, lease, errors of jobs"},
+    {"result", cmd_result, "the result of a job (text, or --json document)"},
+};
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: genq COMMAND [OPTIONS]\n\n"
+               "A persistent job queue for LLM text generation on Redis.\n\n"
+               "Commands:\n");
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].what);
+    fprintf(f, "\nEvery command takes --help, --json, --redis URL, --queue Q.\n"
+               "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "genq: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,88 @@
+#!/bin/sh
+# make demo: the real job end to end on local defaults. Installs what is
+# missing (Debian, as root), builds, starts redis-server (AOF on) and
+# genq-mockllm on free loopback ports, enqueues examples/articles.jsonl,
+# runs two workers, prints results and queue counts, stops what it started.
+# GENQ_DEMO_REAL=1 with ANTHROPIC_API_KEY set calls the real API instead.
+set -eu
+cd "$(dirname "$0")/.."
+
+PKGS="build-essential pkg-config libhiredis-dev libcurl4-openssl-dev libcjson-dev libjwt-dev libev-dev libcriterion-dev libssl-dev libmicrohttpd-dev redis-server redis-tools python3"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "demo: missing packages:$missing — run as root or: sudo apt-get install$missing"; exit 1
+    fi
+    echo "demo: installing$missing"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+make -s -j"$(nproc)" all
+
+D=$(mktemp -d /tmp/genq-demo.XXXXXX)
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    for p in $pids; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$D"
+}
+trap cleanup EXIT INT TERM
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+RPORT=$(free_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$D" --appendonly yes \
+    --appendfsync everysec --save '' --logfile "$D/redis.log" &
+pids="$pids $!"
+until redis-cli -p "$RPORT" ping >/dev/null 2>&1; do sleep 0.05; done
+export GENQ_REDIS_URL="redis://127.0.0.1:$RPORT/0"
+echo "demo: redis-server on 127.0.0.1:$RPORT (AOF, appendfsync everysec)"
+
+if [ "${GENQ_DEMO_REAL:-0}" = 1 ] && [ -n "${ANTHROPIC_API_KEY:-}" ]; then
+    API_BASE=https://api.anthropic.com
+    echo "demo: calling the real Anthropic API"
+else
+    bin/genq-mockllm --listen 127.0.0.1:0 --port-file "$D/mock.port" \
+        --latency-ms 200 --tokens-per-s 400 --chunk-tokens 4 \
+        --article-tokens 300 2>"$D/mock.log" &
+    pids="$pids $!"
+    until [ -s "$D/mock.port" ]; do sleep 0.05; done
+    API_BASE="http://127.0.0.1:$(cat "$D/mock.port")"
+    export GENQ_API_KEY=demo-key
+    echo "demo: genq-mockllm on $API_BASE (200 ms latency, 400 tokens/s)"
+fi
+
+echo "demo: enqueueing examples/articles.jsonl"
+bin/genq enqueue --json examples/articles.jsonl > "$D/enq.jsonl"
+sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$D/enq.jsonl" > "$D/ids"
+echo "demo: $(wc -l < "$D/ids") jobs enqueued; starting 2 workers"
+
+for i in 1 2; do
+    bin/genq-worker --api-base "$API_BASE" --concurrency 8 \
+        --visibility-timeout 30 2>"$D/worker$i.log" &
+    pids="$pids $!"
+done
+
+n=$(wc -l < "$D/ids")
+t=0
+while :; do
+    bin/genq status --json - < "$D/ids" > "$D/status.jsonl" || true
+    done_n=$(grep -c '"state":"\(succeeded\|dead\|canceled\)"' "$D/status.jsonl" || true)
+    printf '\rdemo: %s/%s jobs finished' "$done_n" "$n"
+    [ "$done_n" -ge "$n" ] && break
+    t=$((t + 1)); [ $t -gt 900 ] && { echo; echo "demo: timed out"; exit 1; }
+    sleep 0.2
+done
+echo
+
+for id in $(head -3 "$D/ids"); do
+    echo "---- result $id (first 300 bytes)"
+    bin/genq result "$id" | head -c 300; echo " …"
+done
+echo "---- job states"
+bin/genq status - < "$D/ids" | awk '{print $2}' | sort | uniq -c
+echo "---- one result document"
+bin/genq result --json "$(head -1 "$D/ids")" | cut -c1-400
+echo "demo: done; stopping workers, mock and redis"

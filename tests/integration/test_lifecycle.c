@@ -1,0 +1,379 @@
+/* Every edge of the job lifecycle, against a real redis-server, through the
+ * Lua scripts the worker and `genq` use: enqueue, claim, extend, complete,
+ * fail (retry / dead / requeue), reap, promote, retention, pause. */
+#include "fmacros.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+#include "rclient.h"
+
+static struct th t;
+
+static void
+setup(void)
+{
+    th_init(&t, criterion_current_test->name);
+}
+
+static void
+teardown(void)
+{
+    th_fini(&t);
+}
+
+TestSuite(lifecycle, .init = setup, .fini = teardown, .timeout = 30);
+
+/* Claim up to n jobs with visibility vis_ms; returns the reply. */
+static redisReply *
+claim(int n, long vis_ms, int max_attempts)
+{
+    char ns[16], vs[24], ms[16];
+
+    snprintf(ns, sizeof(ns), "%d", n);
+    snprintf(vs, sizeof(vs), "%ld", vis_ms);
+    snprintf(ms, sizeof(ms), "%d", max_attempts);
+    return th_script(&t, SCRIPT_CLAIM, "w-test", ns, vs, ms, NULL);
+}
+
+/* Claim exactly one job: copies its id and token out; returns attempts. */
+static int
+claim_one(long vis_ms, char *id, char *tok)
+{
+    redisReply *r = claim(1, vis_ms, 5);
+    int att;
+
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(r->elements, 5, "expected one job, got %zu elements",
+                 r->elements);
+    strcpy(id, r->element[1]->str);
+    strcpy(tok, r->element[2]->str);
+    att = (int)r->element[3]->integer;
+    freeReplyObject(r);
+    return att;
+}
+
+static int
+claim_none(void)
+{
+    redisReply *r = claim(10, 60000, 5);
+    int n = (int)r->elements;
+    freeReplyObject(r);
+    return n == 1;
+}
+
+static long long
+int_reply(redisReply *r, size_t i)
+{
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(r->element[i]->type, REDIS_REPLY_INTEGER);
+    return r->element[i]->integer;
+}
+
+static void
+maintain(void)
+{
+    freeReplyObject(th_script(&t, SCRIPT_MAINTAIN, NULL));
+}
+
+Test(lifecycle, enqueue_claim_complete_stores_result)
+{
+    char id[128], tok[32], st[64];
+    redisReply *r;
+
+    th_enqueue(&t, "j1", 1, 0, 0, NULL, "{\"prompt\":\"hi\"}");
+    cr_assert_str_eq(th_state(&t, "j1", st, NULL), "queued");
+    cr_assert_eq(claim_one(60000, id, tok), 1);
+    cr_assert_str_eq(id, "j1");
+    cr_assert_str_eq(th_state(&t, "j1", st, NULL), "active");
+    r = th_script(&t, SCRIPT_COMPLETE, "60000", "j1", tok,
+                  "{\"id\":\"j1\",\"text\":\"done\"}", NULL);
+    cr_assert_eq(int_reply(r, 0), 1);
+    freeReplyObject(r);
+    cr_assert_str_eq(th_state(&t, "j1", st, NULL), "succeeded");
+    r = th_script(&t, SCRIPT_INSPECT, "0", "1", "j1", NULL);
+    cr_assert_str_eq(r->element[7]->str, "{\"id\":\"j1\",\"text\":\"done\"}");
+    freeReplyObject(r);
+    /* a second completion of a finished job is refused */
+    r = th_script(&t, SCRIPT_COMPLETE, "60000", "j1", tok, "{\"x\":1}", NULL);
+    cr_assert_eq(int_reply(r, 0), 0);
+    freeReplyObject(r);
+    cr_assert(claim_none(), "nothing left to claim");
+}
+
+Test(lifecycle, stale_token_cannot_extend_or_complete)
+{
+    char id[128], t1[32], t2[32], st[64];
+    int att;
+    redisReply *r;
+
+    th_enqueue(&t, "f1", 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
+    cr_assert_eq(claim_one(50, id, t1), 1);
+    th_sleep_ms(120);
+    maintain(); /* reaps the expired lease: back to ready */
+    cr_assert_str_eq(th_state(&t, "f1", st, &att), "queued");
+    cr_assert_eq(att, 1, "the expired attempt is counted");
+    cr_assert_eq(claim_one(60000, id, t2), 2);
+    cr_assert_str_neq(t1, t2, "every claim gets a fresh lease token");
+
+    r = th_script(&t, SCRIPT_EXTEND, "60000", "f1", t1, "-1", NULL);
+    cr_assert_eq(int_reply(r, 0), 0, "stale holder cannot extend");
+    freeReplyObject(r);
+    r = th_script(&t, SCRIPT_COMPLETE, "60000", "f1", t1, "{\"late\":true}",
+                  NULL);
+    cr_assert_eq(int_reply(r, 0), 0, "stale holder cannot complete");
+    freeReplyObject(r);
+    r = th_script(&t, SCRIPT_FAIL, "f1", t1, "dead", "0",
+                  "{\"class\":\"permanent\",\"message\":\"x\"}", NULL);
+    cr_assert_str_eq(r->element[0]->str, "stale", "stale holder cannot fail");
+    freeReplyObject(r);
+    r = th_script(&t, SCRIPT_INSPECT, "0", "1", "f1", NULL);
+    cr_assert_eq(r->element[7]->type, REDIS_REPLY_NIL,
+                 "the late result was not written");
+    freeReplyObject(r);
+
+    r = th_script(&t, SCRIPT_EXTEND, "60000", "f1", t2, "17", NULL);
+    cr_assert_eq(int_reply(r, 0), 1, "current holder extends");
+    freeReplyObject(r);
+    r = th_script(&t, SCRIPT_INSPECT, "0", "0", "f1", NULL);
+    cr_assert_str_eq(r->element[3]->str, "17", "progress stored");
+    cr_assert_eq(r->element[1]->type, REDIS_REPLY_STRING, "lease present");
+    freeReplyObject(r);
+    r = th_script(&t, SCRIPT_COMPLETE, "60000", "f1", t2, "{\"ok\":true}",
+                  NULL);
+    cr_assert_eq(int_reply(r, 0), 1);
+    freeReplyObject(r);
+    cr_assert_str_eq(th_state(&t, "f1", st, NULL), "succeeded");
+}
+
+Test(lifecycle, lease_expiry_reclaims_then_dead_lease_expired)
+{
+    char id[128], tok[32], st[64];
+    int att;
+    redisReply *r;
+
+    th_enqueue(&t, "le", 1, 0, 2, NULL, "{\"prompt\":\"x\"}");
+    cr_assert_eq(claim_one(30, id, tok), 1);
+    th_sleep_ms(80);
+    /* the claim script reaps too: the job comes straight back */
+    cr_assert_eq(claim_one(30, id, tok), 2);
+    th_sleep_ms(80);
+    maintain();
+    cr_assert_str_eq(th_state(&t, "le", st, &att), "dead");
+    cr_assert_eq(att, 2);
+    r = th_script(&t, SCRIPT_INSPECT, "0", "0", "le", NULL);
+    cr_assert(strstr(r->element[4]->str, "\"class\":\"lease_expired\""),
+              "last_error: %s", r->element[4]->str);
+    cr_assert(strstr(r->element[5]->str, "lease_expired"));
+    cr_assert_eq(r->element[8]->type, REDIS_REPLY_STRING, "in the dead set");
+    freeReplyObject(r);
+    cr_assert(claim_none(), "a dead job is never claimed");
+}
+
+Test(lifecycle, idempotency_key_and_duplicate_id)
+{
+    redisReply *r;
+    const char *a;
+
+    a = th_enqueue(&t, "i1", 1, 0, 0, "article-42", "{\"prompt\":\"x\"}");
+    cr_assert_str_eq(a, "i1");
+    r = th_script(&t, SCRIPT_ENQUEUE, "86400", "2", "i2", "1", "0", "0", "0",
+                  "article-42", "{\"prompt\":\"y\"}", "i1", "1", "0", "0", "0",
+                  "", "{\"prompt\":\"z\"}", NULL);
+    cr_assert_str_eq(r->element[0]->element[0]->str, "duplicate");
+    cr_assert_str_eq(r->element[0]->element[1]->str, "i1",
+                     "the duplicate names the existing job");
+    cr_assert_str_eq(r->element[1]->element[0]->str, "duplicate",
+                     "a known id is a duplicate");
+    freeReplyObject(r);
+    /* a duplicate inside one batch */
+    r = th_script(&t, SCRIPT_ENQUEUE, "86400", "2", "i3", "1", "0", "0", "0",
+                  "", "{\"prompt\":\"y\"}", "i3", "1", "0", "0", "0", "",
+                  "{\"prompt\":\"y\"}", NULL);
+    cr_assert_str_eq(r->element[0]->element[0]->str, "enqueued");
+    cr_assert_str_eq(r->element[1]->element[0]->str, "duplicate");
+    freeReplyObject(r);
+    r = claim(10, 60000, 5);
+    cr_assert_eq(r->elements, 1 + 2 * 4, "exactly i1 and i3 are queued");
+    freeReplyObject(r);
+}
+
+Test(lifecycle, priorities_then_fifo)
+{
+    const char *order[] = {"h1", "h2", "n1", "n2", "l1"};
+    char id[128], tok[32];
+
+    th_enqueue(&t, "l1", 2, 0, 0, NULL, "{\"prompt\":\"x\"}");
+    th_enqueue(&t, "n1", 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
+    th_enqueue(&t, "h1", 0, 0, 0, NULL, "{\"prompt\":\"x\"}");
+    th_enqueue(&t, "n2", 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
+    th_enqueue(&t, "h2", 0, 0, 0, NULL, "{\"prompt\":\"x\"}");
+    for (int i = 0; i < 5; i++) {
+        claim_one(60000, id, tok);
+        cr_assert_str_eq(id, order[i], "claim %d", i);
+    }
+}
+
+Test(lifecycle, delayed_job_runs_when_due)
+{
+    char id[128], tok[32], st[64];
+
+    th_enqueue(&t, "d1", 1, 300, 0, NULL, "{\"prompt\":\"x\"}");
+    cr_assert_str_eq(th_state(&t, "d1", st, NULL), "delayed");
+    cr_assert(claim_none(), "not due yet");
+    th_sleep_ms(350);
+    cr_assert_eq(claim_one(60000, id, tok), 1);
+    cr_assert_str_eq(id, "d1");
+}
+
+Test(lifecycle, run_at_in_the_past_is_immediate)
+{
+    char st[64];
+    redisReply *r = th_script(&t, SCRIPT_ENQUEUE, "86400", "1", "p1", "1",
+                              "1000", "0", "0", "", "{\"prompt\":\"x\"}", NULL);
+    freeReplyObject(r);
+    cr_assert_str_eq(th_state(&t, "p1", st, NULL), "queued");
+}
+
+Test(lifecycle, fail_retry_backoff_then_exhausted)
+{
+    char id[128], tok[32], st[64];
+    int att;
+    redisReply *r;
+
+    th_enqueue(&t, "r1", 1, 0, 2, NULL, "{\"prompt\":\"x\"}");
+    claim_one(60000, id, tok);
+    r = th_script(&t, SCRIPT_FAIL, "r1", tok, "retry", "150",
+                  "{\"class\":\"transient\",\"http_status\":500,\"message\":"
+                  "\"boom\"}",
+                  NULL);
+    cr_assert_str_eq(r->element[0]->str, "delayed");
+    freeReplyObject(r);
+    cr_assert_str_eq(th_state(&t, "r1", st, NULL), "delayed");
+    cr_assert(claim_none(), "backoff not over");
+    th_sleep_ms(200);
+    cr_assert_eq(claim_one(60000, id, tok), 2);
+    r = th_script(&t, SCRIPT_FAIL, "r1", tok, "retry", "150",
+                  "{\"class\":\"transient\",\"http_status\":500,\"message\":"
+                  "\"boom again\"}",
+                  NULL);
+    cr_assert_str_eq(r->element[0]->str, "dead", "attempts exhausted");
+    freeReplyObject(r);
+    cr_assert_str_eq(th_state(&t, "r1", st, &att), "dead");
+    cr_assert_eq(att, 2);
+    r = th_script(&t, SCRIPT_INSPECT, "0", "0", "r1", NULL);
+    cr_assert(strstr(r->element[4]->str, "\"class\":\"exhausted\""), "%s",
+              r->element[4]->str);
+    cr_assert(strstr(r->element[4]->str, "boom again"));
+    cr_assert(strstr(r->element[5]->str, "\"outcome\":\"retry\""),
+              "history keeps the first attempt");
+    freeReplyObject(r);
+}
+
+Test(lifecycle, permanent_error_dead_at_once)
+{
+    char id[128], tok[32], st[64];
+    redisReply *r;
+
+    th_enqueue(&t, "p1", 1, 0, 5, NULL, "{\"prompt\":\"x\"}");
+    claim_one(60000, id, tok);
+    r = th_script(&t, SCRIPT_FAIL, "p1", tok, "dead", "0",
+                  "{\"class\":\"permanent\",\"http_status\":400,\"type\":"
+                  "\"invalid_request_error\",\"message\":\"bad\","
+                  "\"request_id\":\"req_1\"}",
+                  NULL);
+    cr_assert_str_eq(r->element[0]->str, "dead");
+    freeReplyObject(r);
+    cr_assert_str_eq(th_state(&t, "p1", st, NULL), "dead");
+    r = th_script(&t, SCRIPT_INSPECT, "0", "0", "p1", NULL);
+    cr_assert(strstr(r->element[4]->str, "\"request_id\":\"req_1\""));
+    freeReplyObject(r);
+}
+
+Test(lifecycle, requeue_does_not_count_the_attempt)
+{
+    char id[128], tok[32], st[64];
+    int att;
+    redisReply *r;
+
+    th_enqueue(&t, "q1", 1, 0, 1, NULL, "{\"prompt\":\"x\"}");
+    th_enqueue(&t, "q2", 1, 0, 1, NULL, "{\"prompt\":\"x\"}");
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(claim_one(60000, id, tok), 1, "attempt stays 1");
+        cr_assert_str_eq(id, "q1", "a requeued job goes to the front");
+        r = th_script(&t, SCRIPT_FAIL, "q1", tok, "requeue", "0",
+                      "{\"class\":\"not_job_fault\",\"http_status\":401,"
+                      "\"message\":\"bad key\"}",
+                      NULL);
+        cr_assert_str_eq(r->element[0]->str, "queued");
+        freeReplyObject(r);
+    }
+    cr_assert_str_eq(th_state(&t, "q1", st, &att), "queued");
+    cr_assert_eq(att, 0);
+}
+
+Test(lifecycle, paused_queue_claims_nothing)
+{
+    redisReply *r;
+
+    th_enqueue(&t, "z1", 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
+    freeReplyObject(redisCommand(t.c, "SET %s 1", t.k.key[QK_PAUSED]));
+    r = claim(10, 60000, 5);
+    cr_assert_str_eq(r->element[0]->str, "paused");
+    cr_assert_eq(r->elements, 1);
+    freeReplyObject(r);
+    freeReplyObject(redisCommand(t.c, "DEL %s", t.k.key[QK_PAUSED]));
+    r = claim(10, 60000, 5);
+    cr_assert_eq(r->elements, 5);
+    freeReplyObject(r);
+}
+
+Test(lifecycle, retention_sweep_forgets_old_results)
+{
+    char id[128], tok[32], st[64];
+    redisReply *r;
+
+    th_enqueue(&t, "x1", 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
+    claim_one(60000, id, tok);
+    r = th_script(&t, SCRIPT_COMPLETE, "1", "x1", tok, "{}", NULL);
+    freeReplyObject(r);
+    th_sleep_ms(20);
+    maintain();
+    cr_assert_str_eq(th_state(&t, "x1", st, NULL), "unknown");
+}
+
+Test(lifecycle, batch_claim_and_complete_many)
+{
+    char payload[64];
+    redisReply *r, *c;
+    const char *av[1 + 3 * 250];
+    char ids[250][16];
+
+    for (int i = 0; i < 250; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "b%03d", i);
+        snprintf(payload, sizeof(payload), "{\"prompt\":\"n%d\"}", i);
+        th_enqueue(&t, ids[i], 1, 0, 0, NULL, payload);
+    }
+    r = claim(250, 60000, 5);
+    cr_assert_eq(r->elements, 1 + 250 * 4);
+    av[0] = "60000";
+    for (int i = 0; i < 250; i++) {
+        av[1 + 3 * i] = r->element[1 + 4 * i]->str;
+        av[2 + 3 * i] = r->element[2 + 4 * i]->str;
+        av[3 + 3 * i] = "{}";
+        cr_assert_str_eq(r->element[1 + 4 * i]->str, ids[i], "FIFO order");
+    }
+    {
+        char err[256];
+        c = rclient_script(t.c, SCRIPT_COMPLETE, &t.k, 1 + 3 * 250, av, NULL,
+                           err, sizeof(err));
+        cr_assert(c, "%s", err);
+    }
+    for (int i = 0; i < 250; i++)
+        cr_assert_eq(c->element[i]->integer, 1);
+    freeReplyObject(c);
+    freeReplyObject(r);
+}

@@ -1,0 +1,261 @@
+/* genq-worker end to end against a real Redis and genq-mockllm over
+ * loopback: exact texts, killed workers, permanent and transient API
+ * errors, drain on SIGTERM. */
+#include "fmacros.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+static struct th t;
+
+static void
+setup(void)
+{
+    th_init(&t, criterion_current_test->name);
+}
+
+static void
+teardown(void)
+{
+    th_fini(&t);
+}
+
+TestSuite(worker, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Enqueue n jobs with prompts "<prefix> i"; returns malloc'd ids. */
+static char **
+enqueue_n(int n, const char *prefix, int max_tokens)
+{
+    char **ids = calloc((size_t)n, sizeof(char *));
+    char id[64], payload[512];
+
+    cr_assert(ids);
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof(id), "job-%05d", i);
+        snprintf(payload, sizeof(payload),
+                 "{\"id\":\"%s\",\"prompt\":\"%s %d\",\"max_tokens\":%d}", id,
+                 prefix, i, max_tokens);
+        ids[i] = strdup(th_enqueue(&t, id, 1, 0, 0, NULL, payload));
+    }
+    return ids;
+}
+
+static void
+free_ids(char **ids, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* The stored result document of id (caller frees), or NULL. */
+static cJSON *
+result_of(const char *id)
+{
+    redisReply *r = th_script(&t, SCRIPT_INSPECT, "0", "1", id, NULL);
+    cJSON *j = NULL;
+
+    if (r->element[7]->type == REDIS_REPLY_STRING)
+        j = cJSON_Parse(r->element[7]->str);
+    freeReplyObject(r);
+    return j;
+}
+
+static void
+check_texts(char **ids, int n, const char *prefix, int max_tokens)
+{
+    char prompt[256];
+
+    for (int i = 0; i < n; i++) {
+        cJSON *res = result_of(ids[i]);
+        char *want;
+        cr_assert(res, "%s has no result", ids[i]);
+        snprintf(prompt, sizeof(prompt), "%s %d", prefix, i);
+        /* the worker continues a length-cut article up to 3 times */
+        want = th_expected_text(prompt, (size_t)max_tokens * 4);
+        cr_assert_str_eq(
+            cJSON_GetStringValue(cJSON_GetObjectItem(res, "text")), want,
+            "%s: text differs from the mock's text for its own prompt", ids[i]);
+        free(want);
+        cJSON_Delete(res);
+    }
+}
+
+/* How many 'succeeded' events each id got in the events stream. */
+static void
+check_one_success_event(char **ids, int n)
+{
+    redisReply *r = redisCommand(t.c, "XRANGE %s - +", t.k.key[QK_EVENTS]);
+    int *seen = calloc((size_t)n, sizeof(int));
+
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY && seen);
+    for (size_t e = 0; e < r->elements; e++) {
+        redisReply *f = r->element[e]->element[1];
+        for (size_t k = 0; k + 1 < f->elements; k += 2) {
+            int idx;
+            if (strcmp(f->element[k + 1]->str, "succeeded"))
+                continue;
+            cr_assert(sscanf(f->element[k]->str, "job-%d", &idx) == 1);
+            cr_assert(idx >= 0 && idx < n);
+            seen[idx]++;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(seen[i], 1, "%s completed %d times", ids[i], seen[i]);
+    free(seen);
+    freeReplyObject(r);
+}
+
+Test(worker, texts_match_the_mock_exactly)
+{
+    const char *args[] = {"--concurrency", "8", NULL};
+    char **ids = enqueue_n(60, "Write about Redis streams", 300);
+    pid_t w = th_worker(&t, NULL, args);
+
+    cr_assert_eq(th_wait_terminal(&t, ids, 60, 30), 60);
+    th_stop(w);
+    cr_assert_eq(th_count_state(&t, (const char *const *)ids, 60, "succeeded"),
+                 60);
+    check_texts(ids, 60, "Write about Redis streams", 300);
+    free_ids(ids, 60);
+}
+
+Test(worker, non_streaming_texts_match_too)
+{
+    const char *args[] = {"--concurrency", "8", "--no-stream", NULL};
+    char **ids = enqueue_n(30, "Plain body", 50);
+    pid_t w = th_worker(&t, NULL, args);
+
+    cr_assert_eq(th_wait_terminal(&t, ids, 30, 30), 30);
+    th_stop(w);
+    check_texts(ids, 30, "Plain body", 50);
+    free_ids(ids, 30);
+}
+
+Test(worker, thousand_jobs_two_of_four_workers_killed)
+{
+    const int n = 1000;
+    const char *mock_args[] = {"--latency-ms", "40", NULL};
+    const char *args[] = {"--concurrency", "16", "--visibility-timeout", "2",
+                          NULL};
+    char url[128];
+    pid_t mock = th_mock_start(url, mock_args);
+    char **ids = enqueue_n(n, "Kill test", 40);
+    pid_t w[4];
+    int done = 0;
+
+    for (int i = 0; i < 4; i++)
+        w[i] = th_worker_at(&t, url, NULL, args);
+    /* wait until the run is well under way, then kill two workers */
+    while (done < 150) {
+        th_sleep_ms(20);
+        done = th_wait_terminal(&t, ids, n, 0);
+    }
+    cr_assert(done < n, "the kill must happen mid-run (done %d)", done);
+    kill(w[0], SIGKILL);
+    kill(w[1], SIGKILL);
+    waitpid(w[0], NULL, 0);
+    waitpid(w[1], NULL, 0);
+    cr_assert_eq(th_wait_terminal(&t, ids, n, 60), n);
+    th_stop(w[2]);
+    th_stop(w[3]);
+    th_stop(mock);
+    cr_assert_eq(th_count_state(&t, (const char *const *)ids, n, "succeeded"),
+                 n, "every job succeeded");
+    check_one_success_event(ids, n);
+    check_texts(ids, n, "Kill test", 40);
+    free_ids(ids, n);
+}
+
+Test(worker, permanent_error_goes_dead_with_the_api_error)
+{
+    const char *args[] = {NULL};
+    char st[64];
+    const char *id =
+        th_enqueue(&t, "perm", 1, 0, 0, NULL,
+                   "{\"id\":\"perm\",\"prompt\":\"bad [mock:fail=400]\"}");
+    char *ids[] = {(char *)id};
+    pid_t w = th_worker(&t, NULL, args);
+    redisReply *r;
+    cJSON *e;
+
+    cr_assert_eq(th_wait_terminal(&t, ids, 1, 20), 1);
+    th_stop(w);
+    cr_assert_str_eq(th_state(&t, "perm", st, NULL), "dead");
+    r = th_script(&t, SCRIPT_INSPECT, "0", "0", "perm", NULL);
+    e = cJSON_Parse(r->element[4]->str);
+    freeReplyObject(r);
+    cr_assert(e);
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(e, "class")),
+                     "permanent");
+    cr_assert_eq(cJSON_GetObjectItem(e, "http_status")->valueint, 400);
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(e, "type")),
+                     "invalid_request_error");
+    cr_assert(cJSON_IsString(cJSON_GetObjectItem(e, "request_id")),
+              "request id kept");
+    cJSON_Delete(e);
+}
+
+Test(worker, transient_errors_retried_inside_the_attempt)
+{
+    const char *args[] = {"--retry-base", "0.01", "--retry-cap", "0.05", NULL};
+    char st[64];
+    int att;
+    const char *id = th_enqueue(
+        &t, "tr", 1, 0, 0, NULL,
+        "{\"id\":\"tr\",\"prompt\":\"x [mock:fail=500*1][mock:fail=529*1]"
+        "[mock:fail=drop*1]\",\"max_tokens\":20}");
+    char *ids[] = {(char *)id};
+    pid_t w = th_worker(&t, NULL, args);
+
+    cr_assert_eq(th_wait_terminal(&t, ids, 1, 20), 1);
+    th_stop(w);
+    cr_assert_str_eq(th_state(&t, "tr", st, &att), "succeeded");
+    cr_assert_eq(att, 1, "in-attempt retries do not count attempts");
+    {
+        cJSON *res = result_of("tr");
+        char *want = th_expected_text(
+            "x [mock:fail=500*1][mock:fail=529*1][mock:fail=drop*1]", 80);
+        cr_assert(res);
+        cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(res, "text")),
+                         want);
+        free(want);
+        cJSON_Delete(res);
+    }
+}
+
+Test(worker, sigterm_drains_and_hands_jobs_back)
+{
+    const char *mock_args[] = {"--latency-ms", "5000", NULL};
+    const char *args[] = {"--drain-timeout", "1", "--concurrency", "10", NULL};
+    char url[128], st[64];
+    pid_t mock = th_mock_start(url, mock_args);
+    char **ids = enqueue_n(10, "Drain", 20);
+    pid_t w = th_worker_at(&t, url, NULL, args);
+    int active = 0, att, rc;
+
+    for (int k = 0; k < 100 && active < 10; k++) {
+        th_sleep_ms(50);
+        active = th_count_state(&t, (const char *const *)ids, 10, "active");
+    }
+    cr_assert_eq(active, 10, "all ten in flight");
+    kill(w, SIGTERM);
+    rc = th_wait(w, 5);
+    cr_assert_eq(rc, 0, "exit 0 within the drain timeout (got %d)", rc);
+    for (int i = 0; i < 10; i++) {
+        th_state(&t, ids[i], st, &att);
+        cr_assert_str_eq(st, "queued", "%s handed back", ids[i]);
+        cr_assert_eq(att, 0, "attempt not counted");
+    }
+    th_stop(mock);
+    free_ids(ids, 10);
+}

@@ -1,0 +1,79 @@
+#!/bin/sh
+# Test runner behind `make test`: starts a real redis-server and
+# genq-mockllm on free loopback ports (never touching anything already
+# running), runs the Criterion binaries given as arguments and the script
+# tests, tears everything down, and prints one closing summary line.
+# Environment for the tests: GENQ_TEST_REDIS_URL, GENQ_TEST_REDIS_PORT,
+# GENQ_TEST_MOCK_URL, GENQ_BIN (directory of the binaries), GENQ_TEST_TMP.
+set -u
+: "${GENQ_BIN:=bin}"
+GENQ_BIN=$(cd "$GENQ_BIN" && pwd)
+export GENQ_BIN
+ROOT=$(pwd)
+TMP=$(mktemp -d /tmp/genq-test.XXXXXX)
+export GENQ_TEST_TMP="$TMP"
+pids=""
+
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null; done
+    for p in $pids; do wait "$p" 2>/dev/null; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+command -v redis-server >/dev/null || { echo "redis-server not found (apt-get install redis-server)"; exit 1; }
+
+RPORT=$(free_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$TMP" --logfile "$TMP/redis.log" &
+pids="$pids $!"
+i=0
+until redis-cli -p "$RPORT" ping >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "redis-server did not start"; cat "$TMP/redis.log"; exit 1; }
+    sleep 0.05
+done
+export GENQ_TEST_REDIS_PORT="$RPORT"
+export GENQ_TEST_REDIS_URL="redis://127.0.0.1:$RPORT/0"
+
+"$GENQ_BIN/genq-mockllm" --listen 127.0.0.1:0 --port-file "$TMP/mock.port" \
+    --log "$TMP/mock.log" 2>"$TMP/mock.err" &
+pids="$pids $!"
+i=0
+until [ -s "$TMP/mock.port" ]; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "genq-mockllm did not start"; cat "$TMP/mock.err"; exit 1; }
+    sleep 0.05
+done
+export GENQ_TEST_MOCK_URL="http://127.0.0.1:$(cat "$TMP/mock.port")"
+echo "test redis $GENQ_TEST_REDIS_URL, mock $GENQ_TEST_MOCK_URL"
+
+passed=0
+failed=0
+failures=""
+record() { # name rc
+    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else
+        failed=$((failed + 1)); failures="$failures $1"; fi
+}
+
+for t in "$@"; do
+    echo "== $t"
+    "$t" --jobs 2 --timeout 300 --short-filename
+    record "$t" $?
+done
+
+for s in tests/scripts/*.sh tests/mock-llm/smoke.sh tests/schemas/check.sh; do
+    [ -f "$s" ] || continue
+    # Valgrind and timing-sensitive scripts are skipped in sanitizer builds.
+    case "$GENQ_BIN" in */san/*) case "$s" in *valgrind*|*idle*) continue;; esac;; esac
+    echo "== $s"
+    bash "$s"
+    record "$s" $?
+done
+
+echo
+[ -n "$failures" ] && echo "failed:$failures"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,228 @@
+/* Unit tests of the JSONL line reader (common/jsonl.c): LF and CRLF, blank
+ * lines, a last line without newline, very long lines, the memory limit. */
+#include "fmacros.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonl.h"
+
+/* A FILE* over a copy of data[0..len). */
+static FILE *
+mem(const char *data, size_t len)
+{
+    FILE *f = tmpfile();
+
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    rewind(f);
+    return f;
+}
+
+struct want {
+    const char *text;
+    size_t len;
+    long lineno;
+};
+
+static void
+expect(const char *data, size_t len, const struct want *w, size_t n)
+{
+    FILE *f = mem(data, len);
+    struct jsonl_reader *r = jsonl_open(f);
+    const char *line;
+    size_t l;
+    long no;
+
+    cr_assert_not_null(r);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(jsonl_next(r, &line, &l, &no), 1, "line %zu missing", i);
+        cr_assert_eq(l, w[i].len, "line %ld: len %zu want %zu", no, l,
+                     w[i].len);
+        cr_assert_eq(memcmp(line, w[i].text, l), 0, "line %ld", no);
+        cr_assert_eq(line[l], '\0');
+        cr_assert_eq(no, w[i].lineno);
+    }
+    cr_assert_eq(jsonl_next(r, &line, &l, &no), 0, "extra line");
+    cr_assert_eq(jsonl_next(r, &line, &l, &no), 0, "EOF is sticky");
+    jsonl_close(r);
+    fclose(f);
+}
+
+Test(jsonl, lf_crlf_blank_and_last_line)
+{
+    static const char d[] = "{\"a\":1}\n\r\n\n  \n{\"b\":2}\r\n{\"c\":3}";
+    static const struct want w[] = {
+        {"{\"a\":1}", 7, 1}, {"", 0, 2},  {"", 0, 3},
+        {"  ", 2, 4},        {"{\"b\":2}", 7, 5}, {"{\"c\":3}", 7, 6},
+    };
+
+    expect(d, sizeof d - 1, w, 6);
+}
+
+Test(jsonl, trailing_newline_adds_no_line)
+{
+    static const struct want w[] = {{"x", 1, 1}};
+
+    expect("x\n", 2, w, 1);
+    expect("x\r\n", 3, w, 1);
+    expect("x", 1, w, 1);
+}
+
+Test(jsonl, empty_and_newline_only_files)
+{
+    static const struct want w[] = {{"", 0, 1}, {"", 0, 2}};
+
+    expect("", 0, NULL, 0);
+    expect("\n", 1, w, 1);
+    expect("\n\r\n", 3, w, 2);
+}
+
+Test(jsonl, lone_cr_is_kept_inside_a_line)
+{
+    static const struct want w[] = {{"a\rb", 3, 1}, {"\r", 1, 2}};
+
+    /* only a CR right before the LF is dropped; "\r\r\n" keeps one */
+    expect("a\rb\n\r\r\n", 7, w, 2);
+}
+
+Test(jsonl, nul_bytes_are_returned)
+{
+    static const struct want w[] = {{"a\0b", 3, 1}};
+
+    expect("a\0b\n", 4, w, 1);
+}
+
+Test(jsonl, crlf_split_across_blocks)
+{
+    /* the CR is the last byte of the first 64 KiB block */
+    size_t n = 64 * 1024 + 10;
+    char *d = malloc(n);
+    FILE *f;
+    struct jsonl_reader *r;
+    const char *line;
+    size_t l;
+    long no;
+
+    cr_assert_not_null(d);
+    memset(d, 'x', n);
+    d[64 * 1024 - 1] = '\r';
+    d[64 * 1024] = '\n';
+    f = mem(d, n);
+    r = jsonl_open(f);
+    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
+    cr_assert_eq(l, 64 * 1024 - 1);
+    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
+    cr_assert_eq(l, 9);
+    cr_assert_eq(no, 2);
+    cr_assert_eq(jsonl_next(r, &line, &l, &no), 0);
+    jsonl_close(r);
+    fclose(f);
+    free(d);
+}
+
+Test(jsonl, ten_megabyte_line)
+{
+    size_t big = 10 * 1024 * 1024;
+    char *d = malloc(big + 16);
+    FILE *f;
+    struct jsonl_reader *r;
+    const char *line;
+    size_t l;
+    long no;
+
+    cr_assert_not_null(d);
+    memset(d, 'q', big);
+    memcpy(d + big, "\n{}\n", 4);
+    f = mem(d, big + 4);
+    r = jsonl_open(f);
+    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
+    cr_assert_eq(l, big);
+    cr_assert_eq(jsonl_line_size(r), big);
+    cr_assert_eq(memcmp(line, d, big), 0);
+    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
+    cr_assert_eq(l, 2);
+    cr_assert_eq(no, 2);
+    jsonl_close(r);
+    fclose(f);
+    free(d);
+}
+
+Test(jsonl, limit_bounds_memory_but_counts_everything)
+{
+    size_t big = 3 * 1024 * 1024;
+    char *d = malloc(big + 16);
+    FILE *f;
+    struct jsonl_reader *r;
+    const char *line;
+    size_t l;
+    long no;
+
+    cr_assert_not_null(d);
+    memset(d, 'q', big);
+    memcpy(d + big, "\r\nok\n", 5);
+    f = mem(d, big + 5);
+    r = jsonl_open(f);
+    jsonl_set_limit(r, 1024);
+    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
+    cr_assert_eq(l, 1025, "kept %zu", l);
+    cr_assert_eq(jsonl_line_size(r), big);
+    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
+    cr_assert_eq(l, 2);
+    cr_assert_eq(memcmp(line, "ok", 2), 0);
+    cr_assert_eq(no, 2);
+    cr_assert_eq(jsonl_line_size(r), 2);
+    jsonl_close(r);
+    fclose(f);
+    free(d);
+}
+
+Test(jsonl, limit_exact_line_kept_whole)
+{
+    static const struct want w[] = {{"abcd", 4, 1}, {"abcde", 5, 2}};
+    FILE *f = mem("abcd\r\nabcdef\n", 13);
+    struct jsonl_reader *r = jsonl_open(f);
+    const char *line;
+    size_t l;
+    long no;
+
+    jsonl_set_limit(r, 4);
+    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
+    cr_assert_eq(l, w[0].len);
+    cr_assert_eq(jsonl_line_size(r), 4);
+    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
+    cr_assert_eq(l, w[1].len); /* max + 1 kept: "too long" */
+    cr_assert_eq(memcmp(line, w[1].text, l), 0);
+    cr_assert_eq(jsonl_line_size(r), 6);
+    jsonl_close(r);
+    fclose(f);
+}
+
+Test(jsonl, read_error)
+{
+    FILE *f = fopen("/dev/null", "w"); /* not readable */
+    struct jsonl_reader *r;
+    const char *line;
+    size_t l;
+    long no;
+
+    cr_assert_not_null(f);
+    r = jsonl_open(f);
+    errno = 0;
+    cr_assert_eq(jsonl_next(r, &line, &l, &no), -1);
+    cr_assert_neq(errno, 0);
+    jsonl_close(r);
+    fclose(f);
+    jsonl_close(NULL);
+}
+
+Test(jsonl, blank)
+{
+    cr_assert(jsonl_blank("", 0));
+    cr_assert(jsonl_blank(" \t\r", 3));
+    cr_assert_not(jsonl_blank(" x ", 3));
+    cr_assert_not(jsonl_blank("\v", 1));
+}

@@ -1,0 +1,377 @@
+/* Unit tests for common/sse.c: WHATWG SSE framing with the llm-api.md
+ * transcripts fed whole, byte by byte and in random splits. */
+#include "fmacros.h"
+
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "sse.h"
+
+/* llm-api.md §2, Python SDK fixture basic_response.txt, verbatim. */
+static const char anthropic_basic[] =
+    "event: message_start\n"
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_"
+    "4QpJur2dWWDjF6C758FbBw5vm12BaVipnK\",\"type\":\"message\",\"role\":"
+    "\"assistant\",\"content\":[],\"model\":\"claude-3-opus-latest\","
+    "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":"
+    "11,\"output_tokens\":1}}}\n"
+    "\n"
+    "event: content_block_start\n"
+    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{"
+    "\"type\":\"text\",\"text\":\"\"}}\n"
+    "\n"
+    "event: ping\n"
+    "data: {\"type\": \"ping\"}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+    "\"text_delta\",\"text\":\"Hello\"}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+    "\"text_delta\",\"text\":\" there\"}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+    "\"text_delta\",\"text\":\"!\"}}\n"
+    "\n"
+    "event: content_block_stop\n"
+    "data: {\"type\":\"content_block_stop\",\"index\":0}\n"
+    "\n"
+    "event: message_delta\n"
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\","
+    "\"stop_sequence\":null},\"usage\":{\"output_tokens\":6}}\n"
+    "\n"
+    "event: message_stop\n"
+    "data: {\"type\":\"message_stop\"}\n"
+    "\n";
+
+static const char anthropic_error[] =
+    "event: error\n"
+    "data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", "
+    "\"message\": \"Overloaded\"}}\n"
+    "\n";
+
+/* llm-api.md §6 chunk transcript with the usage chunk and [DONE]. */
+static const char openai_chunks[] =
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1694268190,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":"
+    "\"fp_44709d6fcb\",\"choices\":[{\"index\":0,\"delta\":{\"role\":"
+    "\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}"
+    "],\"usage\":null}\n"
+    "\n"
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1694268190,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":"
+    "\"fp_44709d6fcb\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+    "\"Hello\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n"
+    "\n"
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1694268190,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":"
+    "\"fp_44709d6fcb\",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":"
+    "null,\"finish_reason\":\"stop\"}],\"usage\":null}\n"
+    "\n"
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1694268190,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":"
+    "\"fp_44709d6fcb\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,"
+    "\"completion_tokens\":2,\"total_tokens\":11}}\n"
+    "\n"
+    "data: [DONE]\n"
+    "\n";
+
+/* Records events as "name\x1f" data "\x1e" so sequences compare as strings. */
+struct rec {
+    struct buf log;
+    int n;
+    int stop_after; /* stop when n reaches this; 0 = never */
+};
+
+static int
+rec_fn(void *ud, const char *ev, size_t evlen, const char *data, size_t dlen)
+{
+    struct rec *r = ud;
+    cr_assert_eq(ev[evlen], '\0');
+    cr_assert_eq(data[dlen], '\0');
+    cr_assert(buf_append(&r->log, ev, evlen) == 0);
+    cr_assert(buf_append(&r->log, "\x1f", 1) == 0);
+    cr_assert(buf_append(&r->log, data, dlen) == 0);
+    cr_assert(buf_append(&r->log, "\x1e", 1) == 0);
+    r->n++;
+    return r->stop_after != 0 && r->n >= r->stop_after;
+}
+
+static uint64_t
+lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+/* Feed s in pieces: mode 0 = whole, 1 = byte by byte, 2 = random splits
+ * (sizes 0..16, seeded). Returns the recorded log (caller frees). */
+static char *
+run(const char *s, size_t len, int mode, uint64_t seed, int *nevents)
+{
+    struct sse_parser p;
+    struct rec r = {.n = 0, .stop_after = 0};
+    buf_init(&r.log, 0);
+    buf_append(&r.log, "", 0);
+    sse_init(&p, rec_fn, &r, 4096);
+    size_t i = 0;
+    while (i < len || (mode == 0 && i == 0 && len == 0)) {
+        size_t n;
+        if (mode == 0)
+            n = len;
+        else if (mode == 1)
+            n = 1;
+        else
+            n = (size_t)(lcg(&seed) % 17);
+        if (n > len - i)
+            n = len - i;
+        cr_assert_eq(sse_feed(&p, s + i, n), 0, "feed failed: %s",
+                     sse_strerror(p.err));
+        i += n;
+        if (len == 0)
+            break;
+    }
+    sse_free(&p);
+    if (nevents)
+        *nevents = r.n;
+    return buf_detach(&r.log, NULL);
+}
+
+/* Rewrite LF line ends to CRLF or CR. */
+static char *
+relines(const char *s, const char *eol)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    for (; *s; s++) {
+        if (*s == '\n')
+            cr_assert(buf_append_str(&b, eol) == 0);
+        else
+            cr_assert(buf_append(&b, s, 1) == 0);
+    }
+    return buf_detach(&b, NULL);
+}
+
+/* Whole, byte-by-byte and random splits must agree; with eol_variants the
+ * input (LF only) is also rewritten to CRLF and CR line ends. */
+static void
+check_splits(const char *s, int want_events, int eol_variants)
+{
+    int n;
+    char *whole = run(s, strlen(s), 0, 0, &n);
+    cr_assert_eq(n, want_events);
+    char *bytes = run(s, strlen(s), 1, 0, &n);
+    cr_assert_str_eq(bytes, whole);
+    free(bytes);
+    for (uint64_t seed = 1; seed <= 300; seed++) {
+        char *rnd = run(s, strlen(s), 2, seed, &n);
+        cr_assert_str_eq(rnd, whole, "seed %lu", (unsigned long)seed);
+        free(rnd);
+    }
+    static const char *const eols[] = {"\r\n", "\r"};
+    for (int e = 0; eol_variants && e < 2; e++) {
+        char *v = relines(s, eols[e]);
+        char *got = run(v, strlen(v), 1, 0, &n);
+        cr_assert_str_eq(got, whole);
+        free(got);
+        for (uint64_t seed = 1; seed <= 50; seed++) {
+            got = run(v, strlen(v), 2, seed, &n);
+            cr_assert_str_eq(got, whole);
+            free(got);
+        }
+        free(v);
+    }
+    free(whole);
+}
+
+static void
+check_all_splits(const char *s, int want_events)
+{
+    check_splits(s, want_events, 1);
+}
+
+Test(sse, anthropic_basic_transcript)
+{
+    int n;
+    char *log = run(anthropic_basic, strlen(anthropic_basic), 0, 0, &n);
+    cr_assert_eq(n, 9);
+    static const char head[] = "message_start\x1f{\"type\":\"message_start\"";
+    cr_assert(strncmp(log, head, strlen(head)) == 0);
+    cr_assert(strstr(log, "ping\x1f{\"type\": \"ping\"}\x1e") != NULL);
+    cr_assert(strstr(log, "message_stop\x1f{\"type\":\"message_stop\"}\x1e") !=
+              NULL);
+    free(log);
+    check_all_splits(anthropic_basic, 9);
+}
+
+Test(sse, anthropic_error_event)
+{
+    int n;
+    char *log = run(anthropic_error, strlen(anthropic_error), 1, 0, &n);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(log,
+                     "error\x1f{\"type\": \"error\", \"error\": {\"type\": "
+                     "\"overloaded_error\", \"message\": "
+                     "\"Overloaded\"}}\x1e");
+    free(log);
+    check_all_splits(anthropic_error, 1);
+}
+
+Test(sse, openai_chunks_usage_done)
+{
+    int n;
+    char *log = run(openai_chunks, strlen(openai_chunks), 0, 0, &n);
+    cr_assert_eq(n, 5);
+    /* no event names: every record starts with the separator */
+    cr_assert_eq(log[0], '\x1f');
+    cr_assert(strstr(log, "\x1e\x1f[DONE]\x1e") != NULL);
+    free(log);
+    check_all_splits(openai_chunks, 5);
+}
+
+Test(sse, field_rules)
+{
+    static const char s[] =
+        ": comment line\n"
+        ":\n"
+        "event:  two spaces\n" /* only one leading space is stripped */
+        "data:no space\n"
+        "data: second\n"
+        "data\n" /* no colon: empty data line */
+        "id: 7\n"
+        "retry: 1000\n"
+        "bogus: field\n"
+        "\n"
+        "event: lonely\n" /* no data: not dispatched */
+        "\n"
+        "data:\n" /* one empty data line: dispatched, data "" */
+        "\n"
+        "data: x\n"
+        "event: late\n" /* event may follow data */
+        "\n";
+    int n;
+    char *log = run(s, strlen(s), 1, 0, &n);
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(log, " two spaces\x1fno space\nsecond\n\x1e"
+                          "\x1f\x1e"
+                          "late\x1fx\x1e");
+    free(log);
+    check_all_splits(s, 3);
+}
+
+Test(sse, mixed_line_endings_and_bom)
+{
+    static const char s[] = "\xEF\xBB\xBF"
+                            "data: a\r\n\r"
+                            "data: b\r\rdata: c\n\r\n"
+                            "event: e\r\ndata: d\n\n";
+    int n;
+    char *log = run(s, strlen(s), 1, 0, &n);
+    cr_assert_eq(n, 4);
+    cr_assert_str_eq(log, "\x1f"
+                          "a\x1e\x1f"
+                          "b\x1e\x1f"
+                          "c\x1e"
+                          "e\x1f"
+                          "d\x1e");
+    free(log);
+    check_splits(s, 4, 0);
+}
+
+Test(sse, utf8_split_anywhere)
+{
+    static const char s[] = "event: t\xc3\xa9st\n"
+                            "data: h\xc3\xa9llo \xe4\xb8\x96\xe7\x95\x8c "
+                            "\xf0\x9f\x8e\x89\n\n";
+    int n;
+    char *log = run(s, strlen(s), 0, 0, &n);
+    cr_assert_str_eq(log, "t\xc3\xa9st\x1fh\xc3\xa9llo \xe4\xb8\x96\xe7\x95"
+                          "\x8c \xf0\x9f\x8e\x89\x1e");
+    free(log);
+    check_all_splits(s, 1);
+}
+
+Test(sse, unterminated_event_is_pending_not_dispatched)
+{
+    struct sse_parser p;
+    struct rec r = {.n = 0, .stop_after = 0};
+    buf_init(&r.log, 0);
+    sse_init(&p, rec_fn, &r, 0);
+    cr_assert_eq(sse_pending(&p), 0);
+    cr_assert_eq(sse_feed(&p, "data: x\n", 8), 0);
+    cr_assert_eq(r.n, 0);
+    cr_assert(sse_pending(&p));
+    cr_assert_eq(sse_feed(&p, "\n", 1), 0);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(sse_pending(&p), 0);
+    sse_free(&p);
+    buf_free(&r.log);
+}
+
+Test(sse, oversize_event_is_an_error)
+{
+    struct sse_parser p;
+    struct rec r = {.n = 0, .stop_after = 0};
+    buf_init(&r.log, 0);
+    sse_init(&p, rec_fn, &r, 64);
+    char line[100];
+    memset(line, 'x', sizeof line);
+    cr_assert_eq(sse_feed(&p, "data: ", 6), 0);
+    cr_assert_eq(sse_feed(&p, line, sizeof line), -1);
+    cr_assert_eq(p.err, SSE_ERR_TOO_BIG);
+    cr_assert_eq(sse_feed(&p, "\n\n", 2), -1, "errors are sticky");
+    sse_free(&p);
+
+    /* Many short data lines that add up past the cap fail too. */
+    sse_init(&p, rec_fn, &r, 64);
+    int rc = 0;
+    for (int i = 0; i < 40 && rc == 0; i++)
+        rc = sse_feed(&p, "data: abc\n", 10);
+    cr_assert_eq(rc, -1);
+    cr_assert_eq(p.err, SSE_ERR_TOO_BIG);
+    cr_assert_eq(r.n, 0);
+    sse_free(&p);
+    buf_free(&r.log);
+}
+
+Test(sse, callback_stop)
+{
+    struct sse_parser p;
+    struct rec r = {.n = 0, .stop_after = 2};
+    buf_init(&r.log, 0);
+    sse_init(&p, rec_fn, &r, 0);
+    cr_assert_eq(sse_feed(&p, anthropic_basic, strlen(anthropic_basic)), -1);
+    cr_assert_eq(p.err, SSE_ERR_STOPPED);
+    cr_assert_eq(r.n, 2);
+    cr_assert_eq(sse_feed(&p, "data: y\n\n", 9), -1);
+    cr_assert_eq(r.n, 2);
+    sse_free(&p);
+    buf_free(&r.log);
+}
+
+Test(sse, buf_cap_and_detach)
+{
+    struct buf b;
+    buf_init(&b, 4);
+    cr_assert_null(b.data);
+    cr_assert_eq(buf_append(&b, "abcd", 4), 0);
+    cr_assert_eq(buf_append(&b, "e", 1), -1);
+    cr_assert_str_eq(b.data, "abcd");
+    buf_reset(&b);
+    cr_assert_eq(b.len, 0);
+    cr_assert_str_eq(b.data, "");
+    size_t n = 99;
+    char *d = buf_detach(&b, &n);
+    cr_assert_eq(n, 0);
+    cr_assert_str_eq(d, "");
+    free(d);
+    cr_assert_null(b.data);
+    cr_assert_eq(b.max, 4);
+    buf_free(&b);
+    buf_free(NULL);
+}

@@ -1,0 +1,333 @@
+/* libcurl multi_socket on libev (STYLE.md section 6): socket callback keeps
+ * one ev_io per socket, timer callback arms one ev_timer, and every action
+ * is followed by a drain of finished transfers. */
+#include "fmacros.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http_ev.h"
+#include "log.h"
+
+struct http {
+    struct ev_loop *loop;
+    CURLM *multi;
+    ev_timer timer;
+    int active;
+    int in_drain;
+};
+
+/* One watched socket; curl owns the fd, we own this context. */
+struct sock {
+    ev_io io;
+    struct http *h;
+    curl_socket_t fd;
+};
+
+static void drain(struct http *h);
+
+static void
+on_io(EV_P_ ev_io *w, int revents)
+{
+    struct sock *s = w->data;
+    struct http *h = s->h;
+    curl_socket_t fd = s->fd;
+    int mask = (revents & EV_READ ? CURL_CSELECT_IN : 0) |
+               (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
+    int running;
+    CURLMcode rc;
+
+    (void)loop;
+    /* s may be freed inside this call: do not touch it afterwards. */
+    rc = curl_multi_socket_action(h->multi, fd, mask, &running);
+    if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET)
+        log_msg(LOG_ERROR, "curl_multi_socket_action: %s",
+                curl_multi_strerror(rc));
+    drain(h);
+}
+
+static void
+on_timer(EV_P_ ev_timer *w, int revents)
+{
+    struct http *h = w->data;
+    int running;
+    CURLMcode rc;
+
+    (void)loop;
+    (void)revents;
+    rc = curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    if (rc != CURLM_OK)
+        log_msg(LOG_ERROR, "curl_multi_socket_action(timeout): %s",
+                curl_multi_strerror(rc));
+    drain(h);
+}
+
+static int
+on_socket(CURL *e, curl_socket_t fd, int what, void *clientp, void *socketp)
+{
+    struct http *h = clientp;
+    struct sock *s = socketp;
+    int ev;
+
+    (void)e;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            ev_io_stop(h->loop, &s->io);
+            free(s);
+            curl_multi_assign(h->multi, fd, NULL);
+        }
+        return 0;
+    }
+    ev = (what & CURL_POLL_IN ? EV_READ : 0) |
+         (what & CURL_POLL_OUT ? EV_WRITE : 0);
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        if (!s)
+            return -1;
+        s->h = h;
+        s->fd = fd;
+        s->io.data = s;
+        if (curl_multi_assign(h->multi, fd, s) != CURLM_OK) {
+            free(s);
+            return -1;
+        }
+        ev_io_init(&s->io, on_io, fd, ev);
+    } else {
+        ev_io_stop(h->loop, &s->io);
+        ev_io_set(&s->io, fd, ev);
+    }
+    ev_io_start(h->loop, &s->io);
+    return 0;
+}
+
+static int
+on_timerfn(CURLM *m, long timeout_ms, void *clientp)
+{
+    struct http *h = clientp;
+
+    (void)m;
+    ev_timer_stop(h->loop, &h->timer);
+    if (timeout_ms >= 0) {
+        ev_timer_set(&h->timer, (double)timeout_ms / 1000.0, 0.);
+        ev_timer_start(h->loop, &h->timer);
+    }
+    return 0;
+}
+
+static int
+resp_append(struct http_req *r, const char *p, size_t n)
+{
+    if (r->resp_len + n + 1 > r->resp_cap) {
+        size_t cap = r->resp_cap ? r->resp_cap : 4096;
+        char *np;
+        while (cap < r->resp_len + n + 1)
+            cap *= 2;
+        if (r->resp_max && cap > r->resp_max + 1)
+            cap = r->resp_max + 1;
+        if (r->resp_len + n + 1 > cap)
+            return -1; /* over the response size limit */
+        np = realloc(r->resp, cap);
+        if (!np)
+            return -1;
+        r->resp = np;
+        r->resp_cap = cap;
+    }
+    memcpy(r->resp + r->resp_len, p, n);
+    r->resp_len += n;
+    r->resp[r->resp_len] = '\0';
+    return 0;
+}
+
+static size_t
+on_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct http_req *r = ud;
+    size_t n = size * nmemb;
+
+    if (r->status == 0)
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+    if (r->on_data && r->status >= 200 && r->status < 300)
+        return r->on_data(r, p, n) == 0 ? n : 0;
+    return resp_append(r, p, n) == 0 ? n : 0;
+}
+
+/* Copy the value of header "name: value" into out when name matches. */
+static void
+grab(const char *line, size_t n, const char *name, char *out, size_t cap)
+{
+    size_t k = strlen(name), v;
+
+    if (n <= k + 1 || strncasecmp(line, name, k) != 0 || line[k] != ':')
+        return;
+    v = k + 1;
+    while (v < n && (line[v] == ' ' || line[v] == '\t'))
+        v++;
+    while (n > v &&
+           (line[n - 1] == '\r' || line[n - 1] == '\n' || line[n - 1] == ' '))
+        n--;
+    if (n - v >= cap)
+        n = v + cap - 1;
+    memcpy(out, line + v, n - v);
+    out[n - v] = '\0';
+}
+
+static size_t
+on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct http_req *r = ud;
+    size_t n = size * nmemb;
+
+    if (n > 5 && strncmp(p, "HTTP/", 5) == 0) {
+        /* A new response (after 100 Continue, or a retry): reset. */
+        r->status = 0;
+        r->retry_after[0] = r->retry_after_ms[0] = r->should_retry[0] = '\0';
+        return n;
+    }
+    grab(p, n, "request-id", r->request_id, sizeof(r->request_id));
+    grab(p, n, "x-request-id", r->request_id, sizeof(r->request_id));
+    grab(p, n, "retry-after", r->retry_after, sizeof(r->retry_after));
+    grab(p, n, "retry-after-ms", r->retry_after_ms, sizeof(r->retry_after_ms));
+    grab(p, n, "x-should-retry", r->should_retry, sizeof(r->should_retry));
+    return n;
+}
+
+static void
+drain(struct http *h)
+{
+    CURLMsg *m;
+    int left;
+
+    if (h->in_drain)
+        return;
+    h->in_drain = 1;
+    while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+        CURL *e;
+        CURLcode res;
+        struct http_req *r = NULL;
+
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        e = m->easy_handle;
+        res = m->data.result;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+        curl_multi_remove_handle(h->multi, e);
+        curl_easy_cleanup(e);
+        r->easy = NULL;
+        h->active--;
+        r->on_done(r, (int)res);
+    }
+    h->in_drain = 0;
+}
+
+struct http *
+http_new(struct ev_loop *loop)
+{
+    struct http *h = calloc(1, sizeof(*h));
+
+    if (!h)
+        return NULL;
+    h->loop = loop;
+    h->multi = curl_multi_init();
+    if (!h->multi) {
+        free(h);
+        return NULL;
+    }
+    ev_timer_init(&h->timer, on_timer, 0., 0.);
+    h->timer.data = h;
+    if (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket) ||
+        curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) ||
+        curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timerfn) ||
+        curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) ||
+        curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L) ||
+        curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 2048L)) {
+        curl_multi_cleanup(h->multi);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void
+http_free(struct http *h)
+{
+    if (!h)
+        return;
+    curl_multi_cleanup(h->multi);
+    ev_timer_stop(h->loop, &h->timer);
+    free(h);
+}
+
+int
+http_submit(struct http *h, struct http_req *r)
+{
+    CURL *e = curl_easy_init();
+
+    if (!e)
+        return -1;
+    r->status = 0;
+    r->request_id[0] = r->retry_after[0] = r->retry_after_ms[0] = '\0';
+    r->should_retry[0] = r->errbuf[0] = '\0';
+    r->resp_len = 0;
+    r->h = h;
+    if (curl_easy_setopt(e, CURLOPT_URL, r->url) ||
+        curl_easy_setopt(e, CURLOPT_PRIVATE, r) ||
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
+        curl_easy_setopt(e, CURLOPT_POST, 1L) ||
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body) ||
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)r->body_len) ||
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers) ||
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) ||
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, r) ||
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) ||
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, r) ||
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) ||
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms) ||
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms) ||
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, r->stall_s ? 1L : 0L) ||
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, r->stall_s) ||
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) ||
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") ||
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                         (long)CURL_HTTP_VERSION_2TLS) ||
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L)) {
+        curl_easy_cleanup(e);
+        return -1;
+    }
+    r->easy = e;
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        r->easy = NULL;
+        return -1;
+    }
+    h->active++;
+    return 0;
+}
+
+void
+http_abort(struct http *h, struct http_req *r)
+{
+    if (!r->easy)
+        return;
+    curl_multi_remove_handle(h->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    r->easy = NULL;
+    h->active--;
+}
+
+void
+http_req_reset(struct http_req *r)
+{
+    free(r->resp);
+    r->resp = NULL;
+    r->resp_len = r->resp_cap = 0;
+}
+
+int
+http_active(const struct http *h)
+{
+    return h->active;
+}

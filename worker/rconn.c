@@ -1,0 +1,392 @@
+/* Asynchronous Redis connection with reconnect and script fallback (see
+ * rconn.h). The only file that includes hiredis' libev adapter. */
+#include "fmacros.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/adapters/libev.h>
+#include <hiredis/async.h>
+
+#include "log.h"
+#include "rclient.h"
+#include "rconn.h"
+
+struct rconn {
+    struct ev_loop *loop;
+    struct redis_url url;
+    char name[32];
+    redisAsyncContext *ac; /* NULL while disconnected */
+    int up;
+    int freeing;
+    double backoff;
+    ev_timer retry;
+    rconn_state_fn on_state;
+    void *ud;
+    int pending;
+    int load_scripts;
+    int nsubs;
+    struct sub {
+        char *channel;
+        rconn_msg_fn fn;
+        void *pd;
+        struct rconn *c;
+    } subs[RCONN_MAX_SUBS];
+};
+
+/* One command in flight; the argv copy lets NOSCRIPT resend as EVAL. */
+struct call {
+    struct rconn *c;
+    rconn_reply_fn fn;
+    void *pd;
+    enum script_id sid;
+    int is_script;
+    int argc;
+    const char **av;
+    size_t *al;
+    char *mem; /* backing store of av[] strings */
+};
+
+static void connect_now(struct rconn *c);
+
+static void
+call_free(struct call *k)
+{
+    if (!k)
+        return;
+    free(k->av);
+    free(k->al);
+    free(k->mem);
+    free(k);
+}
+
+/* Copy argv into one allocation owned by the call. */
+static struct call *
+call_new(struct rconn *c, int argc, const char **av, const size_t *al)
+{
+    struct call *k = calloc(1, sizeof(*k));
+    size_t total = 0, at = 0;
+
+    if (!k)
+        return NULL;
+    for (int i = 0; i < argc; i++)
+        total += al[i];
+    k->c = c;
+    k->argc = argc;
+    k->av = malloc(sizeof(*k->av) * (size_t)argc);
+    k->al = malloc(sizeof(*k->al) * (size_t)argc);
+    k->mem = malloc(total ? total : 1);
+    if (!k->av || !k->al || !k->mem) {
+        call_free(k);
+        return NULL;
+    }
+    for (int i = 0; i < argc; i++) {
+        memcpy(k->mem + at, av[i], al[i]);
+        k->av[i] = k->mem + at;
+        k->al[i] = al[i];
+        at += al[i];
+    }
+    return k;
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *pd);
+
+static int
+send_call(struct rconn *c, struct call *k)
+{
+    if (!c->ac || !c->up)
+        return -1;
+    if (redisAsyncCommandArgv(c->ac, on_reply, k, k->argc, k->av, k->al) !=
+        REDIS_OK)
+        return -1;
+    c->pending++;
+    return 0;
+}
+
+static void
+on_reply(redisAsyncContext *ac, void *reply, void *pd)
+{
+    struct call *k = pd;
+    struct rconn *c = k->c;
+    redisReply *r = reply;
+
+    (void)ac;
+    c->pending--;
+    if (r && r->type == REDIS_REPLY_ERROR && k->is_script &&
+        strncmp(r->str, "NOSCRIPT", 8) == 0 && k->av[0][4] == 'S') {
+        /* Script cache flushed (Redis restarted): resend with the text. */
+        const struct script *s = script_get(k->sid);
+        k->av[0] = "EVAL";
+        k->al[0] = 4;
+        k->av[1] = s->text;
+        k->al[1] = strlen(s->text);
+        if (send_call(c, k) == 0)
+            return;
+        r = NULL;
+    }
+    if (r && r->type == REDIS_REPLY_ERROR)
+        log_kv(LOG_ERROR, "redis error reply", "conn", c->name, "error", r->str,
+               NULL);
+    k->fn(c, r, k->pd);
+    call_free(k);
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+    struct rconn *c = ac->data;
+
+    if (status != REDIS_OK) {
+        /* hiredis frees ac after this callback. */
+        log_kv(LOG_WARN, "redis connect failed", "conn", c->name, "error",
+               ac->errstr, NULL);
+        c->ac = NULL;
+        if (!c->freeing) {
+            ev_timer_set(&c->retry, c->backoff, 0.);
+            ev_timer_start(c->loop, &c->retry);
+            c->backoff = c->backoff * 2 > 5.0 ? 5.0 : c->backoff * 2;
+        }
+        return;
+    }
+    c->backoff = 0.1;
+    c->up = 1;
+    log_kv(LOG_INFO, "redis connected", "conn", c->name, NULL);
+    if (c->on_state)
+        c->on_state(c, 1, c->ud);
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct rconn *c = ac->data;
+    int was_up = c->up;
+
+    c->ac = NULL;
+    c->up = 0;
+    if (c->freeing)
+        return;
+    if (status != REDIS_OK)
+        log_kv(LOG_WARN, "redis disconnected", "conn", c->name, "error",
+               ac->errstr, NULL);
+    if (was_up && c->on_state)
+        c->on_state(c, 0, c->ud);
+    ev_timer_set(&c->retry, c->backoff, 0.);
+    ev_timer_start(c->loop, &c->retry);
+    c->backoff = c->backoff * 2 > 5.0 ? 5.0 : c->backoff * 2;
+}
+
+static void
+on_retry(EV_P_ ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    connect_now(w->data);
+}
+
+static void
+ignore_reply(redisAsyncContext *ac, void *reply, void *pd)
+{
+    struct rconn *c = pd;
+    redisReply *r = reply;
+
+    (void)ac;
+    if (r && r->type == REDIS_REPLY_ERROR)
+        log_kv(LOG_ERROR, "redis setup command failed", "conn", c->name,
+               "error", r->str, NULL);
+}
+
+/* Pub/sub replies: ["subscribe", ch, n] then ["message", ch, msg] per
+ * message; NULL when the connection drops (the sub is owned by c). */
+static void
+on_sub_reply(redisAsyncContext *ac, void *reply, void *pd)
+{
+    struct sub *s = pd;
+    redisReply *r = reply;
+
+    (void)ac;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+        return;
+    if (r->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(r->element[0]->str, "message") == 0 &&
+        r->element[2]->type == REDIS_REPLY_STRING)
+        s->fn(s->c, r->element[1]->str, r->element[2]->str, s->pd);
+}
+
+static void
+send_subscribe(struct rconn *c, struct sub *s)
+{
+    if (c->ac)
+        redisAsyncCommand(c->ac, on_sub_reply, s, "SUBSCRIBE %s", s->channel);
+}
+
+static void
+connect_now(struct rconn *c)
+{
+    redisAsyncContext *ac;
+
+    if (c->url.path[0])
+        ac = redisAsyncConnectUnix(c->url.path);
+    else
+        ac = redisAsyncConnect(c->url.host, c->url.port);
+    if (!ac || ac->err) {
+        log_kv(LOG_WARN, "redis connect failed", "conn", c->name, "error",
+               ac ? ac->errstr : "out of memory", NULL);
+        if (ac)
+            redisAsyncFree(ac);
+        ev_timer_set(&c->retry, c->backoff, 0.);
+        ev_timer_start(c->loop, &c->retry);
+        c->backoff = c->backoff * 2 > 5.0 ? 5.0 : c->backoff * 2;
+        return;
+    }
+    ac->data = c;
+    if (redisLibevAttach(c->loop, ac) != REDIS_OK) {
+        redisAsyncFree(ac);
+        ev_timer_set(&c->retry, c->backoff, 0.);
+        ev_timer_start(c->loop, &c->retry);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    c->ac = ac;
+    /* Commands queue up before the connection completes; AUTH and SELECT
+     * go first so everything after them runs authenticated. */
+    if (c->url.pass[0]) {
+        if (c->url.user[0])
+            redisAsyncCommand(ac, ignore_reply, c, "AUTH %s %s", c->url.user,
+                              c->url.pass);
+        else
+            redisAsyncCommand(ac, ignore_reply, c, "AUTH %s", c->url.pass);
+    }
+    if (c->url.db)
+        redisAsyncCommand(ac, ignore_reply, c, "SELECT %d", c->url.db);
+    if (c->load_scripts)
+        for (int i = 0; i < SCRIPT_COUNT; i++)
+            redisAsyncCommand(ac, ignore_reply, c, "SCRIPT LOAD %s",
+                              script_get((enum script_id)i)->text);
+    for (int i = 0; i < c->nsubs; i++)
+        send_subscribe(c, &c->subs[i]);
+}
+
+struct rconn *
+rconn_new(struct ev_loop *loop, const struct redis_url *u, const char *name,
+          int load_scripts, rconn_state_fn on_state, void *ud)
+{
+    struct rconn *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    if (scripts_init() < 0) {
+        free(c);
+        return NULL;
+    }
+    c->loop = loop;
+    c->url = *u;
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    c->on_state = on_state;
+    c->ud = ud;
+    c->backoff = 0.1;
+    c->load_scripts = load_scripts;
+    ev_timer_init(&c->retry, on_retry, 0., 0.);
+    c->retry.data = c;
+    connect_now(c);
+    return c;
+}
+
+void
+rconn_free(struct rconn *c)
+{
+    if (!c)
+        return;
+    c->freeing = 1;
+    ev_timer_stop(c->loop, &c->retry);
+    if (c->ac)
+        redisAsyncFree(c->ac); /* runs pending callbacks with NULL */
+    memset(c->url.pass, 0, sizeof(c->url.pass));
+    for (int i = 0; i < c->nsubs; i++)
+        free(c->subs[i].channel);
+    free(c);
+}
+
+int
+rconn_subscribe(struct rconn *c, const char *channel, rconn_msg_fn fn, void *pd)
+{
+    struct sub *s;
+
+    if (c->nsubs == RCONN_MAX_SUBS)
+        return -1;
+    s = &c->subs[c->nsubs];
+    s->channel = strdup(channel);
+    if (!s->channel)
+        return -1;
+    s->fn = fn;
+    s->pd = pd;
+    s->c = c;
+    c->nsubs++;
+    send_subscribe(c, s);
+    return 0;
+}
+
+int
+rconn_is_up(const struct rconn *c)
+{
+    return c->up;
+}
+
+int
+rconn_pending(const struct rconn *c)
+{
+    return c->pending;
+}
+
+int
+rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
+             int argc, const char **argv, const size_t *argvlen,
+             rconn_reply_fn fn, void *pd)
+{
+    const char **av;
+    size_t *al;
+    int n = rclient_build_argv("EVALSHA", script_get(id)->sha, k, argc, argv,
+                               argvlen, &av, &al);
+    struct call *call;
+
+    if (n < 0)
+        return -1;
+    call = call_new(c, n, av, al);
+    free(av);
+    free(al);
+    if (!call)
+        return -1;
+    call->fn = fn;
+    call->pd = pd;
+    call->sid = id;
+    call->is_script = 1;
+    if (send_call(c, call) < 0) {
+        call_free(call);
+        return -1;
+    }
+    return 0;
+}
+
+int
+rconn_command(struct rconn *c, int argc, const char **argv,
+              const size_t *argvlen, rconn_reply_fn fn, void *pd)
+{
+    size_t *al = malloc(sizeof(*al) * (size_t)argc);
+    struct call *call;
+
+    if (!al)
+        return -1;
+    for (int i = 0; i < argc; i++)
+        al[i] = argvlen ? argvlen[i] : strlen(argv[i]);
+    call = call_new(c, argc, argv, al);
+    free(al);
+    if (!call)
+        return -1;
+    call->fn = fn;
+    call->pd = pd;
+    if (send_call(c, call) < 0) {
+        call_free(call);
+        return -1;
+    }
+    return 0;
+}

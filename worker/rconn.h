@@ -1,0 +1,59 @@
+/* An asynchronous Redis connection on the worker's libev loop (hiredis 0.14
+ * async + adapters/libev.h): AUTH/SELECT on connect, reconnect with backoff,
+ * script calls with EVALSHA falling back to EVAL on NOSCRIPT. */
+#ifndef GENQ_RCONN_H
+#define GENQ_RCONN_H
+
+#include <ev.h>
+#include <hiredis/hiredis.h>
+
+#include "keys.h"
+#include "redisurl.h"
+#include "scripts.h"
+
+struct rconn;
+
+/* Reply callback: r is NULL when the connection dropped before a reply
+ * came; an error reply is passed as is (type REDIS_REPLY_ERROR). r is
+ * borrowed: valid only during the call. Runs exactly once per command. */
+typedef void (*rconn_reply_fn)(struct rconn *c, redisReply *r, void *pd);
+/* Connection state changes: up = 1 after (re)connect and AUTH/SELECT were
+ * sent, 0 after a disconnect. */
+typedef void (*rconn_state_fn)(struct rconn *c, int up, void *ud);
+
+/* Create a connection that connects at once and keeps reconnecting with
+ * backoff (0.1 s doubling to 5 s) until rconn_free(). name is for logs.
+ * Returns NULL on out-of-memory. */
+struct rconn *rconn_new(struct ev_loop *loop, const struct redis_url *u,
+                        const char *name, int load_scripts,
+                        rconn_state_fn on_state, void *ud);
+/* Disconnect; callbacks of pending commands run with NULL replies. */
+void rconn_free(struct rconn *c);
+
+int rconn_is_up(const struct rconn *c);
+
+/* Call script id of queue k; argv are ARGV[2..] (the prefix is added).
+ * Returns 0 when sent (fn will run once), -1 when not connected or out of
+ * memory (fn will not run). */
+int rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
+                 int argc, const char **argv, const size_t *argvlen,
+                 rconn_reply_fn fn, void *pd);
+
+/* Any command by argv; same contract as rconn_script(). */
+int rconn_command(struct rconn *c, int argc, const char **argv,
+                  const size_t *argvlen, rconn_reply_fn fn, void *pd);
+
+/* Pub/sub message callback: channel and message are borrowed. */
+typedef void (*rconn_msg_fn)(struct rconn *c, const char *channel,
+                             const char *msg, void *pd);
+/* Subscribe to channel on this connection (which must be used for nothing
+ * else), now and after every reconnect. At most RCONN_MAX_SUBS channels.
+ * Returns 0, or -1 when the table is full or out of memory. */
+#define RCONN_MAX_SUBS 16
+int rconn_subscribe(struct rconn *c, const char *channel, rconn_msg_fn fn,
+                    void *pd);
+
+/* Number of commands sent whose replies have not come back. */
+int rconn_pending(const struct rconn *c);
+
+#endif

@@ -1,0 +1,1311 @@
+/* The worker's job state machine on one libev loop (see worker.h).
+ *
+ * Jobs live in a fixed pool of `concurrency` slots, allocated once: a slot
+ * is taken by a claim and given back when Redis has acknowledged the job's
+ * completion or failure (or its lease was lost). Replies that refer to jobs
+ * (heartbeats) carry slot index + lease token, so a late reply can never
+ * touch a slot that moved on. Completions and failures are collected during
+ * one loop iteration and flushed as one script call per queue from an
+ * ev_prepare watcher: one Redis round trip per batch, not per job. */
+#include "fmacros.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "errclass.h"
+#include "http_ev.h"
+#include "keys.h"
+#include "log.h"
+#include "rconn.h"
+#include "retry.h"
+#include "timefmt.h"
+#include "worker.h"
+
+enum jstate {
+    J_FREE,
+    J_RUNNING,  /* HTTP request in flight */
+    J_WAITING,  /* backoff timer before the next try */
+    J_PENDING,  /* outcome decided, waiting for the next flush */
+    J_FLUSHING, /* outcome sent to Redis, waiting for the reply */
+};
+
+enum outcome { OUT_COMPLETE, OUT_RETRY, OUT_DEAD, OUT_REQUEUE };
+static const char *const outcome_kind[] = {"complete", "retry", "dead",
+                                           "requeue"};
+
+struct wqueue;
+
+struct wjob {
+    struct worker *w;
+    struct wqueue *q;
+    int idx;
+    enum jstate st;
+    char *id;
+    char token[24];
+    int attempts;
+    cJSON *job;
+    /* the current attempt */
+    struct http_req req;
+    struct llm_result res;
+    struct llm_stream *stream;
+    ev_timer retry_timer;
+    int tries;
+    int continuations, max_continuations;
+    struct buf text;            /* stitched text of finished parts */
+    long in_tokens, out_tokens; /* summed over parts */
+    ev_tstamp t_start, t_first; /* attempt start, first token */
+    char model[128], stop_reason[64], request_id[128];
+    int lost;
+    /* the outcome */
+    enum outcome out;
+    char *doc;          /* result JSON (complete) or error JSON (fail) */
+    int64_t backoff_ms; /* OUT_RETRY */
+    struct wjob *pnext; /* pending list of its queue */
+};
+
+struct wqueue {
+    struct worker *w;
+    struct qkeys keys;
+    int empty; /* last claim found nothing: skip until woken */
+    ev_tstamp paused_until;
+    struct wjob *pending, **ptail;
+};
+
+struct worker {
+    struct ev_loop *loop;
+    const struct wcfg *cfg;
+    char id[160];
+    struct rconn *rc, *sub;
+    struct http *http;
+    struct wqueue q[WORKER_MAX_QUEUES];
+    int nq, rr;
+    struct wjob *slots;
+    int *freelist, nfree;
+    int claiming;
+    int draining, handed_back, exit_code, freeing;
+    struct curl_slist *headers;
+    char *url;
+    struct retry_policy rp;
+    /* circuit breaker: while open nothing is claimed; then one probe */
+    ev_tstamp circuit_until;
+    double circuit_backoff;
+    int circuit_probe;
+    ev_tstamp last_auth_log;
+    ev_timer idle_timer, hb_timer, maint_timer, drain_timer;
+    ev_prepare flush_w;
+    ev_signal sig_term, sig_int;
+};
+
+static void maybe_claim(struct worker *w);
+static void job_start_try(struct wjob *j);
+static void job_finish(struct wjob *j, enum outcome out, char *doc,
+                       int64_t backoff_ms);
+static void on_drain_check(struct worker *w);
+
+void
+wcfg_defaults(struct wcfg *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->concurrency = 64;
+    cfg->claim_batch = 100;
+    cfg->visibility_s = 60;
+    cfg->max_attempts = 5;
+    cfg->result_ttl_s = 604800;
+    cfg->drain_timeout_s = 30;
+    cfg->provider = LLM_ANTHROPIC;
+    cfg->model = "claude-sonnet-4-5";
+    cfg->max_tokens = 2000;
+    cfg->stream = 1;
+    cfg->timeout_s = 600;
+    cfg->connect_timeout_s = 10;
+    cfg->stall_timeout_s = 60;
+    cfg->max_retries = 3;
+    cfg->retry_base_s = 0.5;
+    cfg->retry_cap_s = 8.0;
+    cfg->max_continuations = 3;
+    cfg->idle_poll_ms = 1000;
+    cfg->circuit_max_s = 30.0;
+}
+
+static double
+rand01(void)
+{
+    uint64_t x;
+
+    if (getrandom(&x, sizeof(x), 0) != (ssize_t)sizeof(x))
+        x = (uint64_t)clock() * 6364136223846793005ULL;
+    return (double)(x >> 11) / 9007199254740992.0;
+}
+
+/* ---- slots ---------------------------------------------------------- */
+
+static struct wjob *
+slot_take(struct worker *w)
+{
+    struct wjob *j;
+
+    if (w->nfree == 0)
+        return NULL;
+    j = &w->slots[w->freelist[--w->nfree]];
+    j->st = J_RUNNING;
+    return j;
+}
+
+static void
+slot_release(struct wjob *j)
+{
+    struct worker *w = j->w;
+
+    if (j->req.easy)
+        http_abort(w->http, &j->req);
+    ev_timer_stop(w->loop, &j->retry_timer);
+    http_req_reset(&j->req);
+    free(j->req.body);
+    j->req.body = NULL;
+    llm_stream_free(j->stream);
+    j->stream = NULL;
+    llm_result_free(&j->res);
+    buf_free(&j->text);
+    cJSON_Delete(j->job);
+    j->job = NULL;
+    free(j->id);
+    j->id = NULL;
+    free(j->doc);
+    j->doc = NULL;
+    j->st = J_FREE;
+    j->lost = 0;
+    w->freelist[w->nfree++] = j->idx;
+    if (w->freeing)
+        return;
+    if (w->draining)
+        on_drain_check(w);
+    else
+        maybe_claim(w);
+}
+
+static int
+inflight(const struct worker *w)
+{
+    return w->cfg->concurrency - w->nfree;
+}
+
+/* ---- error documents ------------------------------------------------- */
+
+/* The error object of DESIGN.md's dead-letter document. Caller frees. */
+static char *
+error_doc(const char *cls, int http_status, const char *type,
+          const char *message, const char *request_id)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *s, *out;
+
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "class", cls);
+    if (http_status > 0)
+        cJSON_AddNumberToObject(o, "http_status", http_status);
+    else
+        cJSON_AddNullToObject(o, "http_status");
+    if (type && *type)
+        cJSON_AddStringToObject(o, "type", type);
+    else
+        cJSON_AddNullToObject(o, "type");
+    cJSON_AddStringToObject(o, "message", message ? message : "");
+    if (request_id && *request_id)
+        cJSON_AddStringToObject(o, "request_id", request_id);
+    else
+        cJSON_AddNullToObject(o, "request_id");
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    out = s ? strdup(s) : NULL;
+    cJSON_free(s);
+    return out;
+}
+
+static char *
+result_doc(struct wjob *j)
+{
+    cJSON *o = cJSON_CreateObject(), *u, *meta;
+    char ts[32], *s, *out;
+    ev_tstamp now = ev_now(j->w->loop);
+
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "id", j->id);
+    cJSON_AddStringToObject(o, "state", "succeeded");
+    cJSON_AddStringToObject(o, "text", j->text.data ? j->text.data : "");
+    cJSON_AddStringToObject(o, "model", j->model);
+    cJSON_AddStringToObject(o, "stop_reason", j->stop_reason);
+    u = cJSON_AddObjectToObject(o, "usage");
+    if (u) {
+        cJSON_AddNumberToObject(u, "input_tokens", (double)j->in_tokens);
+        cJSON_AddNumberToObject(u, "output_tokens", (double)j->out_tokens);
+    }
+    cJSON_AddNumberToObject(o, "attempts", j->attempts);
+    cJSON_AddNumberToObject(o, "latency_ms",
+                            (double)(int64_t)((now - j->t_start) * 1000.0));
+    if (j->t_first > 0)
+        cJSON_AddNumberToObject(
+            o, "first_token_ms",
+            (double)(int64_t)((j->t_first - j->t_start) * 1000.0));
+    else
+        cJSON_AddNullToObject(o, "first_token_ms");
+    cJSON_AddBoolToObject(o, "cached", 0);
+    timefmt_rfc3339(time_now_ms(), ts);
+    cJSON_AddStringToObject(o, "finished_at", ts);
+    if (j->request_id[0])
+        cJSON_AddStringToObject(o, "request_id", j->request_id);
+    else
+        cJSON_AddNullToObject(o, "request_id");
+    cJSON_AddNumberToObject(o, "continuations", j->continuations);
+    meta = cJSON_GetObjectItemCaseSensitive(j->job, "metadata");
+    if (meta)
+        cJSON_AddItemToObject(o, "metadata", cJSON_Duplicate(meta, 1));
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    out = s ? strdup(s) : NULL;
+    cJSON_free(s);
+    return out;
+}
+
+/* ---- flushing outcomes to Redis -------------------------------------- */
+
+struct flush_batch {
+    struct worker *w;
+    struct wqueue *q;
+    int is_complete;
+    int n;
+    struct wjob *jobs[];
+};
+
+static void
+on_flush_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    struct flush_batch *b = pd;
+    struct worker *w = b->w;
+
+    (void)c;
+    if (!r || r->type != REDIS_REPLY_ARRAY || (int)r->elements != b->n) {
+        /* Not acknowledged (Redis down, or an error): keep the outcomes and
+         * send them again once connected. A job whose lease expired
+         * meanwhile answers "stale" then, and another worker owns it. */
+        for (int i = 0; i < b->n; i++) {
+            struct wjob *j = b->jobs[i];
+            j->st = J_PENDING;
+            j->pnext = NULL;
+            *b->q->ptail = j;
+            b->q->ptail = &j->pnext;
+        }
+        free(b);
+        return;
+    }
+    for (int i = 0; i < b->n; i++) {
+        struct wjob *j = b->jobs[i];
+        redisReply *e = r->element[i];
+        int stale =
+            b->is_complete
+                ? !(e->type == REDIS_REPLY_INTEGER && e->integer == 1)
+                : (e->type == REDIS_REPLY_STRING && !strcmp(e->str, "stale"));
+        char att[16];
+
+        snprintf(att, sizeof(att), "%d", j->attempts);
+        if (stale)
+            log_kv(LOG_WARN,
+                   "lease lost before the outcome was stored; "
+                   "another worker owns the job now",
+                   "job", j->id, "attempt", att, "outcome",
+                   outcome_kind[j->out], NULL);
+        else if (j->out == OUT_COMPLETE)
+            log_kv(LOG_DEBUG, "job succeeded", "job", j->id, "attempt", att,
+                   "request_id", j->request_id, NULL);
+        else
+            log_kv(j->out == OUT_DEAD ? LOG_WARN : LOG_INFO, "job failed",
+                   "job", j->id, "attempt", att, "outcome",
+                   outcome_kind[j->out], "state",
+                   e->type == REDIS_REPLY_STRING ? e->str : "?", "error",
+                   j->doc, NULL);
+        slot_release(j);
+    }
+    free(b);
+    (void)w;
+}
+
+static void
+flush_kind(struct worker *w, struct wqueue *q, int complete)
+{
+    struct wjob **pp = &q->pending, *j;
+    int n = 0, argc, k = 0;
+    struct flush_batch *b;
+    const char **av;
+    size_t *al;
+    char ttl[24];
+    char(*nums)[24];
+
+    for (j = q->pending; j; j = j->pnext)
+        if ((j->out == OUT_COMPLETE) == complete)
+            n++;
+    if (n == 0)
+        return;
+    b = malloc(sizeof(*b) + sizeof(struct wjob *) * (size_t)n);
+    argc = complete ? 1 + 3 * n : 5 * n;
+    av = malloc(sizeof(*av) * (size_t)argc);
+    al = malloc(sizeof(*al) * (size_t)argc);
+    nums = malloc(sizeof(*nums) * (size_t)n);
+    if (!b || !av || !al || !nums) {
+        free(b);
+        free(av);
+        free(al);
+        free(nums);
+        return; /* retried at the next flush */
+    }
+    b->w = w;
+    b->q = q;
+    b->is_complete = complete;
+    b->n = 0;
+    if (complete) {
+        snprintf(ttl, sizeof(ttl), "%ld", w->cfg->result_ttl_s * 1000);
+        av[k] = ttl;
+        al[k++] = strlen(ttl);
+    }
+    while ((j = *pp) != NULL) {
+        if ((j->out == OUT_COMPLETE) != complete) {
+            pp = &j->pnext;
+            continue;
+        }
+        *pp = j->pnext;
+        j->pnext = NULL;
+        av[k] = j->id;
+        al[k++] = strlen(j->id);
+        av[k] = j->token;
+        al[k++] = strlen(j->token);
+        if (!complete) {
+            av[k] = outcome_kind[j->out];
+            al[k] = strlen(outcome_kind[j->out]);
+            k++;
+            snprintf(nums[b->n], 24, "%" PRId64, j->backoff_ms);
+            av[k] = nums[b->n];
+            al[k++] = strlen(nums[b->n]);
+        }
+        av[k] = j->doc;
+        al[k++] = strlen(j->doc);
+        j->st = J_FLUSHING;
+        b->jobs[b->n++] = j;
+    }
+    /* recompute the tail of what is left */
+    q->ptail = &q->pending;
+    while (*q->ptail)
+        q->ptail = &(*q->ptail)->pnext;
+    if (rconn_script(w->rc, complete ? SCRIPT_COMPLETE : SCRIPT_FAIL, &q->keys,
+                     argc, av, al, on_flush_reply, b) < 0) {
+        /* not connected: put them back; the reconnect flushes again */
+        for (int i = 0; i < b->n; i++) {
+            b->jobs[i]->st = J_PENDING;
+            *q->ptail = b->jobs[i];
+            q->ptail = &b->jobs[i]->pnext;
+        }
+        free(b);
+    }
+    free(av);
+    free(al);
+    free(nums);
+}
+
+static void
+on_flush(EV_P_ ev_prepare *wp, int revents)
+{
+    struct worker *w = wp->data;
+
+    (void)loop;
+    (void)revents;
+    if (!rconn_is_up(w->rc))
+        return;
+    for (int i = 0; i < w->nq; i++) {
+        if (!w->q[i].pending)
+            continue;
+        flush_kind(w, &w->q[i], 1);
+        flush_kind(w, &w->q[i], 0);
+    }
+}
+
+/* Decide a job's outcome; it is sent at the next flush. doc is owned. */
+static void
+job_finish(struct wjob *j, enum outcome out, char *doc, int64_t backoff_ms)
+{
+    struct wqueue *q = j->q;
+
+    if (!doc) {
+        /* Out of memory building the document: let the lease expire and
+         * another attempt run, rather than lose the job silently. */
+        log_kv(LOG_ERROR,
+               "out of memory building an outcome; the lease "
+               "will expire",
+               "job", j->id, NULL);
+        j->st = J_PENDING;
+        j->lost = 1;
+        slot_release(j);
+        return;
+    }
+    if (j->req.easy)
+        http_abort(j->w->http, &j->req);
+    ev_timer_stop(j->w->loop, &j->retry_timer);
+    j->out = out;
+    j->doc = doc;
+    j->backoff_ms = backoff_ms;
+    j->st = J_PENDING;
+    j->pnext = NULL;
+    *q->ptail = j;
+    q->ptail = &j->pnext;
+}
+
+/* ---- the circuit breaker ----------------------------------------------- */
+
+/* Not the job's fault (auth, quota, rate limit storm, outage): stop claiming
+ * for a while, then let one probe job through. */
+static void
+circuit_open(struct worker *w, double hint_s, const char *why)
+{
+    ev_tstamp now = ev_now(w->loop);
+    double d;
+
+    if (now < w->circuit_until) {
+        /* already open: a later hint may only lengthen the pause */
+        if (hint_s > 0 && now + hint_s > w->circuit_until)
+            w->circuit_until = now + hint_s;
+        return;
+    }
+    w->circuit_backoff = w->circuit_backoff ? w->circuit_backoff * 2 : 1.0;
+    if (w->circuit_backoff > w->cfg->circuit_max_s)
+        w->circuit_backoff = w->cfg->circuit_max_s;
+    d = hint_s > 0 ? hint_s : w->circuit_backoff * (0.5 + rand01() / 2);
+    if (now + d > w->circuit_until)
+        w->circuit_until = now + d;
+    w->circuit_probe = 1;
+    if (now - w->last_auth_log >= 10.0) {
+        char s[32];
+        snprintf(s, sizeof(s), "%.1f", d);
+        log_kv(LOG_ERROR,
+               "claiming paused: the API refuses work that is not "
+               "the jobs' fault",
+               "reason", why, "pause_s", s, NULL);
+        w->last_auth_log = now;
+    }
+}
+
+static void
+circuit_success(struct worker *w)
+{
+    if (w->circuit_probe || w->circuit_backoff) {
+        if (w->circuit_probe)
+            log_kv(LOG_INFO, "API accepts work again; claiming resumed", NULL);
+        w->circuit_probe = 0;
+        w->circuit_backoff = 0;
+        w->circuit_until = 0;
+        maybe_claim(w);
+    }
+}
+
+/* ---- HTTP attempt ------------------------------------------------------ */
+
+static int
+on_http_data(struct http_req *r, const char *p, size_t n)
+{
+    struct wjob *j = r->ud;
+
+    if (!j->stream)
+        return -1;
+    if (llm_stream_feed(j->stream, p, n) < 0)
+        return -1; /* stream reported an error: stop reading */
+    if (j->res.got_first_token && j->t_first == 0)
+        j->t_first = ev_now(j->w->loop);
+    return 0;
+}
+
+static void
+on_retry_timer(EV_P_ ev_timer *t, int revents)
+{
+    struct wjob *j = t->data;
+
+    (void)loop;
+    (void)revents;
+    job_start_try(j);
+}
+
+/* An attempt failed in a way that is not the job's fault. */
+static void
+job_requeue(struct wjob *j, const char *why, struct llm_error *e, double hint_s)
+{
+    char *doc = error_doc("not_job_fault", e ? e->http_status : 0,
+                          e ? e->type : NULL, why, e ? e->request_id : NULL);
+    circuit_open(j->w, hint_s, why);
+    job_finish(j, OUT_REQUEUE, doc, 0);
+}
+
+static void
+on_http_done(struct http_req *r, int curl_code)
+{
+    struct wjob *j = r->ud;
+    struct worker *w = j->w;
+    struct err_verdict v;
+    struct llm_error e;
+    double hint;
+    char msg[700];
+
+    if (j->lost) {
+        slot_release(j);
+        return;
+    }
+    memset(&e, 0, sizeof(e));
+    if (curl_code == 0 && r->status >= 200 && r->status < 300) {
+        if (j->stream) {
+            llm_stream_finish(j->stream);
+        } else {
+            llm_parse_body(w->cfg->provider, (int)r->status,
+                           r->resp ? r->resp : "", r->resp_len, r->request_id,
+                           &j->res);
+        }
+    } else if (curl_code == 0) {
+        llm_parse_body(w->cfg->provider, (int)r->status, r->resp ? r->resp : "",
+                       r->resp_len, r->request_id, &j->res);
+        if (!j->res.failed) {
+            j->res.failed = 1;
+            j->res.err.http_status = (int)r->status;
+            snprintf(j->res.err.type, sizeof(j->res.err.type), "%s",
+                     LLM_ERR_HTTP);
+        }
+    } else if (curl_code == ERRC_CURLE_WRITE_ERROR && j->res.failed) {
+        /* we stopped reading because the stream reported an error */
+        curl_code = 0;
+    }
+    if (r->request_id[0])
+        snprintf(j->request_id, sizeof(j->request_id), "%s", r->request_id);
+
+    if (curl_code == 0 && !j->res.failed && j->res.complete) {
+        /* A part succeeded. */
+        size_t keep = j->text.len;
+        if (j->continuations > 0 || j->text.len > 0)
+            keep = llm_prefill_trim(j->text.data, j->text.len);
+        j->text.len = keep;
+        if (j->text.data)
+            j->text.data[keep] = '\0';
+        if (j->res.text.len &&
+            buf_append(&j->text, j->res.text.data, j->res.text.len) < 0) {
+            job_finish(j, OUT_RETRY,
+                       error_doc("transient", 0, "out_of_memory",
+                                 "result text over the size limit", NULL),
+                       retry_job_backoff_ms(j->attempts, rand01()));
+            return;
+        }
+        j->in_tokens += j->res.input_tokens;
+        j->out_tokens += j->res.output_tokens;
+        snprintf(j->model, sizeof(j->model), "%s", j->res.model);
+        snprintf(j->stop_reason, sizeof(j->stop_reason), "%s",
+                 j->res.stop_reason);
+        circuit_success(w);
+        if (llm_result_truncated_by_length(&j->res) &&
+            j->continuations < j->max_continuations) {
+            j->continuations++;
+            j->tries = 0;
+            job_start_try(j);
+            return;
+        }
+        job_finish(j, OUT_COMPLETE, result_doc(j), 0);
+        return;
+    }
+
+    /* A failure: classify it. */
+    if (curl_code != 0) {
+        v = errclass_transport(curl_code);
+        e.http_status = 0;
+        snprintf(e.type, sizeof(e.type), "transport");
+        snprintf(e.message, sizeof(e.message), "%s (curl %d)",
+                 r->errbuf[0] ? r->errbuf : curl_easy_strerror(curl_code),
+                 curl_code);
+    } else {
+        e = j->res.err;
+        if (e.http_status == 0)
+            e.http_status = (int)r->status;
+        v = errclass_http_message(e.http_status, e.type, e.message,
+                                  retry_header_override(r->should_retry));
+    }
+    snprintf(e.request_id, sizeof(e.request_id), "%s", r->request_id);
+    hint = retry_hint_s(&w->rp, r->retry_after_ms, r->retry_after,
+                        (double)time(NULL));
+    snprintf(msg, sizeof(msg), "%s", e.message[0] ? e.message : v.why);
+
+    if (v.cls == ERRC_RETRYABLE && v.retry_in_attempt &&
+        j->tries < w->rp.max_retries && !w->draining) {
+        double d = retry_delay_s(&w->rp, j->tries, hint, rand01());
+        char att[16], ds[32], st[16];
+        snprintf(att, sizeof(att), "%d", j->attempts);
+        snprintf(ds, sizeof(ds), "%.3f", d);
+        snprintf(st, sizeof(st), "%d", e.http_status);
+        log_kv(LOG_INFO, "API call failed; retrying", "job", j->id, "attempt",
+               att, "status", st, "type", e.type, "request_id", e.request_id,
+               "retry_in_s", ds, NULL);
+        j->tries++;
+        j->st = J_WAITING;
+        ev_timer_set(&j->retry_timer, d, 0.);
+        ev_timer_start(w->loop, &j->retry_timer);
+        return;
+    }
+    switch (v.cls) {
+    case ERRC_PERMANENT:
+        job_finish(
+            j, OUT_DEAD,
+            error_doc("permanent", e.http_status, e.type, msg, e.request_id),
+            0);
+        return;
+    case ERRC_NOT_JOB:
+        job_requeue(j, msg, &e, hint);
+        return;
+    default:
+        if (v.provider_wide && (e.http_status == 429 || e.http_status == 529)) {
+            /* Rate limited or overloaded after every retry: the API is
+             * saying "later", not that the job is bad. */
+            job_requeue(j, msg, &e, hint);
+            return;
+        }
+        job_finish(
+            j, OUT_RETRY,
+            error_doc("transient", e.http_status, e.type, msg, e.request_id),
+            retry_job_backoff_ms(j->attempts, rand01()));
+        return;
+    }
+}
+
+static void
+job_start_try(struct wjob *j)
+{
+    struct worker *w = j->w;
+    struct llm_req_opts o = {w->cfg->provider, w->cfg->model,
+                             w->cfg->max_tokens, w->cfg->stream};
+    const char *path;
+    cJSON *ts = cJSON_GetObjectItemCaseSensitive(j->job, "timeout_s");
+
+    j->st = J_RUNNING;
+    llm_result_reset(&j->res);
+    llm_stream_free(j->stream);
+    j->stream = NULL;
+    http_req_reset(&j->req);
+    free(j->req.body);
+    j->req.body = llm_build_body(&o, j->job, j->text.data, j->text.len, &path);
+    if (!j->req.body) {
+        job_finish(j, errno == EINVAL ? OUT_DEAD : OUT_RETRY,
+                   error_doc(errno == EINVAL ? "invalid" : "transient", 0, NULL,
+                             errno == EINVAL
+                                 ? "job has no prompt/messages or no model"
+                                 : "out of memory building the request",
+                             NULL),
+                   retry_job_backoff_ms(j->attempts, rand01()));
+        return;
+    }
+    j->req.body_len = strlen(j->req.body);
+    if (w->cfg->stream) {
+        j->stream = llm_stream_new(w->cfg->provider, &j->res);
+        if (!j->stream) {
+            job_finish(j, OUT_RETRY,
+                       error_doc("transient", 0, NULL, "out of memory", NULL),
+                       retry_job_backoff_ms(j->attempts, rand01()));
+            return;
+        }
+    }
+    j->req.url = w->url;
+    j->req.headers = w->headers;
+    j->req.timeout_ms = 1000L * (cJSON_IsNumber(ts) ? (long)ts->valuedouble
+                                                    : w->cfg->timeout_s);
+    j->req.connect_timeout_ms = 1000L * w->cfg->connect_timeout_s;
+    j->req.stall_s = w->cfg->stall_timeout_s;
+    j->req.on_data = w->cfg->stream ? on_http_data : NULL;
+    j->req.on_done = on_http_done;
+    j->req.ud = j;
+    j->req.resp_max = 16u << 20;
+    if (http_submit(w->http, &j->req) < 0)
+        job_finish(
+            j, OUT_RETRY,
+            error_doc("transient", 0, NULL, "cannot start a request", NULL),
+            retry_job_backoff_ms(j->attempts, rand01()));
+}
+
+/* A freshly claimed job. payload is borrowed from the claim reply. */
+static void
+job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
+          long attempts, const char *payload)
+{
+    struct wjob *j = slot_take(w);
+    cJSON *mc;
+
+    if (!j)
+        return; /* cannot happen: claims ask for free slots only */
+    j->q = q;
+    j->id = strdup(id);
+    snprintf(j->token, sizeof(j->token), "%s", token);
+    j->attempts = (int)attempts;
+    j->tries = 0;
+    j->continuations = 0;
+    j->in_tokens = j->out_tokens = 0;
+    j->t_start = ev_now(w->loop);
+    j->t_first = 0;
+    j->model[0] = j->stop_reason[0] = j->request_id[0] = '\0';
+    buf_init(&j->text, LLM_TEXT_MAX);
+    llm_result_init(&j->res);
+    if (!j->id) {
+        j->lost = 1;
+        slot_release(j);
+        return;
+    }
+    j->job = cJSON_Parse(payload);
+    if (!j->job || !cJSON_IsObject(j->job)) {
+        job_finish(j, OUT_DEAD,
+                   error_doc("invalid", 0, NULL,
+                             "stored job is not a JSON object", NULL),
+                   0);
+        return;
+    }
+    mc = cJSON_GetObjectItemCaseSensitive(j->job, "max_continuations");
+    j->max_continuations =
+        cJSON_IsNumber(mc) ? mc->valueint : w->cfg->max_continuations;
+    if (w->cfg->provider == LLM_NOOP) {
+        snprintf(j->model, sizeof(j->model), "noop");
+        snprintf(j->stop_reason, sizeof(j->stop_reason), "end_turn");
+        job_finish(j, OUT_COMPLETE, result_doc(j), 0);
+        return;
+    }
+    job_start_try(j);
+}
+
+/* ---- claiming ------------------------------------------------------------ */
+
+struct claim_ctx {
+    struct worker *w;
+    struct wqueue *q;
+    int asked;
+};
+
+static void
+on_claim_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    struct claim_ctx *cc = pd;
+    struct worker *w = cc->w;
+    struct wqueue *q = cc->q;
+    int got = 0;
+
+    (void)c;
+    w->claiming = 0;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+        r->element[0]->type == REDIS_REPLY_STRING) {
+        if (!strcmp(r->element[0]->str, "paused")) {
+            q->paused_until = ev_now(w->loop) + 1.0;
+        } else {
+            for (size_t i = 1; i + 4 <= r->elements; i += 4) {
+                redisReply **e = &r->element[i];
+                if (e[0]->type != REDIS_REPLY_STRING ||
+                    e[3]->type != REDIS_REPLY_STRING)
+                    continue;
+                job_begin(w, q, e[0]->str,
+                          e[1]->type == REDIS_REPLY_STRING ? e[1]->str : "",
+                          e[2]->type == REDIS_REPLY_INTEGER ? e[2]->integer : 1,
+                          e[3]->str);
+                got++;
+            }
+            if (got < cc->asked)
+                q->empty = 1;
+        }
+    }
+    free(cc);
+    if (r && !w->draining)
+        maybe_claim(w);
+}
+
+static void
+maybe_claim(struct worker *w)
+{
+    ev_tstamp now = ev_now(w->loop);
+    struct claim_ctx *cc;
+    struct wqueue *q = NULL;
+    char n[16], vis[24], maxa[16];
+    const char *av[4];
+    int want;
+
+    if (w->claiming || w->draining || w->nfree == 0 || !rconn_is_up(w->rc))
+        return;
+    if (now < w->circuit_until)
+        return;
+    if (w->circuit_probe && inflight(w) > 0)
+        return; /* one probe at a time while the circuit half-opens */
+    for (int i = 0; i < w->nq; i++) {
+        struct wqueue *c = &w->q[(w->rr + i) % w->nq];
+        if (!c->empty && now >= c->paused_until) {
+            q = c;
+            w->rr = (w->rr + i + 1) % w->nq;
+            break;
+        }
+    }
+    if (!q)
+        return; /* idle: the wake channel or the idle timer brings us back */
+    want = w->nfree < w->cfg->claim_batch ? w->nfree : w->cfg->claim_batch;
+    if (w->circuit_probe)
+        want = 1;
+    cc = malloc(sizeof(*cc));
+    if (!cc)
+        return;
+    cc->w = w;
+    cc->q = q;
+    cc->asked = want;
+    snprintf(n, sizeof(n), "%d", want);
+    snprintf(vis, sizeof(vis), "%d", w->cfg->visibility_s * 1000);
+    snprintf(maxa, sizeof(maxa), "%d", w->cfg->max_attempts);
+    av[0] = w->id;
+    av[1] = n;
+    av[2] = vis;
+    av[3] = maxa;
+    if (rconn_script(w->rc, SCRIPT_CLAIM, &q->keys, 4, av, NULL, on_claim_reply,
+                     cc) < 0) {
+        free(cc);
+        return;
+    }
+    w->claiming = 1;
+}
+
+static void
+on_wake(struct rconn *c, const char *channel, const char *msg, void *pd)
+{
+    struct worker *w = pd;
+
+    (void)c;
+    (void)msg;
+    for (int i = 0; i < w->nq; i++)
+        if (!strcmp(channel, w->q[i].keys.wake))
+            w->q[i].empty = 0;
+    maybe_claim(w);
+}
+
+static void
+on_idle_timer(EV_P_ ev_timer *t, int revents)
+{
+    struct worker *w = t->data;
+
+    (void)loop;
+    (void)revents;
+    for (int i = 0; i < w->nq; i++)
+        w->q[i].empty = 0;
+    maybe_claim(w);
+}
+
+/* ---- heartbeats and maintenance ------------------------------------------ */
+
+struct hb_ctx {
+    struct worker *w;
+    int n;
+    struct {
+        int idx;
+        char token[24];
+    } e[];
+};
+
+static void
+on_hb_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    struct hb_ctx *h = pd;
+    struct worker *w = h->w;
+
+    (void)c;
+    if (r && r->type == REDIS_REPLY_ARRAY && (int)r->elements == h->n) {
+        for (int i = 0; i < h->n; i++) {
+            struct wjob *j = &w->slots[h->e[i].idx];
+            if (r->element[i]->type != REDIS_REPLY_INTEGER ||
+                r->element[i]->integer == 1)
+                continue;
+            if (j->st == J_FREE || j->st == J_FLUSHING ||
+                strcmp(j->token, h->e[i].token) != 0)
+                continue;
+            log_kv(LOG_WARN, "lease lost; abandoning the job", "job", j->id,
+                   NULL);
+            j->lost = 1;
+            if (j->st == J_PENDING) {
+                /* unlink from the pending list */
+                struct wjob **pp = &j->q->pending;
+                while (*pp && *pp != j)
+                    pp = &(*pp)->pnext;
+                if (*pp)
+                    *pp = j->pnext;
+                j->q->ptail = &j->q->pending;
+                while (*j->q->ptail)
+                    j->q->ptail = &(*j->q->ptail)->pnext;
+            }
+            slot_release(j);
+        }
+    }
+    free(h);
+}
+
+static void
+heartbeat_queue(struct worker *w, struct wqueue *q)
+{
+    int n = 0, k = 0, argc;
+    struct hb_ctx *h;
+    const char **av;
+    char vis[24];
+    char(*prog)[24];
+
+    for (int i = 0; i < w->cfg->concurrency; i++) {
+        struct wjob *j = &w->slots[i];
+        if (j->q == q && j->st != J_FREE && j->st != J_FLUSHING && !j->lost)
+            n++;
+    }
+    if (n == 0)
+        return;
+    argc = 1 + 3 * n;
+    h = malloc(sizeof(*h) + sizeof(h->e[0]) * (size_t)n);
+    av = malloc(sizeof(*av) * (size_t)argc);
+    prog = malloc(sizeof(*prog) * (size_t)n);
+    if (!h || !av || !prog) {
+        free(h);
+        free(av);
+        free(prog);
+        return;
+    }
+    h->w = w;
+    h->n = 0;
+    snprintf(vis, sizeof(vis), "%d", w->cfg->visibility_s * 1000);
+    av[k++] = vis;
+    for (int i = 0; i < w->cfg->concurrency; i++) {
+        struct wjob *j = &w->slots[i];
+        if (!(j->q == q && j->st != J_FREE && j->st != J_FLUSHING && !j->lost))
+            continue;
+        h->e[h->n].idx = i;
+        snprintf(h->e[h->n].token, sizeof(h->e[h->n].token), "%s", j->token);
+        snprintf(prog[h->n], 24, "%ld",
+                 j->st == J_RUNNING && j->stream
+                     ? j->out_tokens + j->res.output_tokens
+                     : -1L);
+        av[k++] = j->id;
+        av[k++] = j->token;
+        av[k++] = prog[h->n];
+        h->n++;
+    }
+    if (rconn_script(w->rc, SCRIPT_EXTEND, &q->keys, argc, av, NULL,
+                     on_hb_reply, h) < 0)
+        free(h);
+    free(av);
+    free(prog);
+}
+
+static void
+on_hb_timer(EV_P_ ev_timer *t, int revents)
+{
+    struct worker *w = t->data;
+
+    (void)loop;
+    (void)revents;
+    if (!rconn_is_up(w->rc))
+        return;
+    for (int i = 0; i < w->nq; i++)
+        heartbeat_queue(w, &w->q[i]);
+}
+
+static void
+on_maint_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    (void)c;
+    (void)r;
+    (void)pd;
+}
+
+static void
+on_maint_timer(EV_P_ ev_timer *t, int revents)
+{
+    struct worker *w = t->data;
+
+    (void)loop;
+    (void)revents;
+    if (!rconn_is_up(w->rc) || w->draining)
+        return;
+    for (int i = 0; i < w->nq; i++)
+        rconn_script(w->rc, SCRIPT_MAINTAIN, &w->q[i].keys, 0, NULL, NULL,
+                     on_maint_reply, NULL);
+}
+
+/* ---- drain ----------------------------------------------------------------
+ */
+
+static void
+on_drain_check(struct worker *w)
+{
+    if (inflight(w) == 0) {
+        log_kv(LOG_INFO, "drained; exiting", NULL);
+        ev_break(w->loop, EVBREAK_ALL);
+    }
+}
+
+/* Hand every unfinished job back: attempt not counted. */
+static void
+hand_back(struct worker *w)
+{
+    w->handed_back = 1;
+    for (int i = 0; i < w->cfg->concurrency; i++) {
+        struct wjob *j = &w->slots[i];
+        if (j->st == J_RUNNING || j->st == J_WAITING)
+            job_finish(j, OUT_REQUEUE,
+                       error_doc("not_job_fault", 0, "shutdown",
+                                 "worker shut down before the attempt "
+                                 "finished",
+                                 NULL),
+                       0);
+    }
+}
+
+static void
+on_drain_timer(EV_P_ ev_timer *t, int revents)
+{
+    struct worker *w = t->data;
+
+    (void)loop;
+    (void)revents;
+    if (!w->handed_back) {
+        log_kv(LOG_WARN, "drain timeout: handing unfinished jobs back", NULL);
+        hand_back(w);
+        /* give Redis a few seconds to take them, then stop regardless */
+        ev_timer_set(&w->drain_timer, 5.0, 0.);
+        ev_timer_start(w->loop, &w->drain_timer);
+        return;
+    }
+    log_kv(LOG_ERROR,
+           "could not hand every job back (Redis unreachable?); "
+           "their leases will expire",
+           NULL);
+    w->exit_code = 1;
+    ev_break(w->loop, EVBREAK_ALL);
+}
+
+void
+worker_drain(struct worker *w)
+{
+    char s[16];
+
+    if (w->draining) {
+        /* a second signal: hand back at once */
+        if (!w->handed_back)
+            hand_back(w);
+        return;
+    }
+    w->draining = 1;
+    snprintf(s, sizeof(s), "%d", inflight(w));
+    log_kv(LOG_INFO, "draining: claiming stopped", "in_flight", s, NULL);
+    ev_timer_stop(w->loop, &w->idle_timer);
+    ev_timer_stop(w->loop, &w->maint_timer);
+    ev_timer_set(&w->drain_timer, (double)w->cfg->drain_timeout_s, 0.);
+    ev_timer_start(w->loop, &w->drain_timer);
+    if (w->cfg->drain_timeout_s == 0)
+        hand_back(w);
+    on_drain_check(w);
+}
+
+static void
+on_signal(EV_P_ ev_signal *s, int revents)
+{
+    (void)loop;
+    (void)revents;
+    worker_drain(s->data);
+}
+
+int
+worker_exit_code(const struct worker *w)
+{
+    return w->exit_code;
+}
+
+/* ---- setup ----------------------------------------------------------------
+ */
+
+static void
+on_rc_state(struct rconn *c, int up, void *ud)
+{
+    struct worker *w = ud;
+
+    (void)c;
+    if (up) {
+        for (int i = 0; i < w->nq; i++)
+            w->q[i].empty = 0;
+        maybe_claim(w);
+    }
+}
+
+static int
+build_headers(struct worker *w)
+{
+    const struct wcfg *cfg = w->cfg;
+    char line[1024];
+    struct curl_slist *l = NULL, *t;
+
+#define ADD(s)                                                                 \
+    do {                                                                       \
+        t = curl_slist_append(l, (s));                                         \
+        if (!t)                                                                \
+            goto oom;                                                          \
+        l = t;                                                                 \
+    } while (0)
+    ADD("content-type: application/json");
+    ADD(cfg->stream ? "accept: text/event-stream" : "accept: application/json");
+    ADD("expect:"); /* no 100-continue round trip */
+    if (cfg->provider == LLM_ANTHROPIC || cfg->provider == LLM_NOOP) {
+        ADD("anthropic-version: " LLM_ANTHROPIC_VERSION);
+        if (cfg->api_key) {
+            snprintf(line, sizeof(line), "x-api-key: %s", cfg->api_key);
+            ADD(line);
+        }
+    } else if (cfg->api_key) {
+        snprintf(line, sizeof(line), "authorization: Bearer %s", cfg->api_key);
+        ADD(line);
+    }
+#undef ADD
+    memset(line, 0, sizeof(line));
+    w->headers = l;
+    return 0;
+oom:
+    memset(line, 0, sizeof(line));
+    curl_slist_free_all(l);
+    return -1;
+}
+
+struct worker *
+worker_new(struct ev_loop *loop, const struct wcfg *cfg)
+{
+    struct worker *w = calloc(1, sizeof(*w));
+    char host[64] = "host";
+    unsigned short rnd = 0;
+    const char *path;
+    size_t n;
+
+    if (!w)
+        return NULL;
+    w->loop = loop;
+    w->cfg = cfg;
+    gethostname(host, sizeof(host) - 1);
+    if (getrandom(&rnd, sizeof(rnd), 0) < 0)
+        rnd = (unsigned short)getpid();
+    snprintf(w->id, sizeof(w->id), "%s:%d:%04x", host, (int)getpid(), rnd);
+    for (char *p = w->id; *p; p++)
+        if (*p == '|')
+            *p = '_';
+    log_set_worker(w->id);
+    retry_policy_default(&w->rp);
+    w->rp.base_s = cfg->retry_base_s;
+    w->rp.cap_s = cfg->retry_cap_s;
+    w->rp.max_retries = cfg->max_retries;
+    w->nq = cfg->nqueues;
+    for (int i = 0; i < w->nq; i++) {
+        if (qkeys_init(&w->q[i].keys, cfg->queues[i]) < 0)
+            goto fail;
+        w->q[i].w = w;
+        w->q[i].ptail = &w->q[i].pending;
+    }
+    w->slots = calloc((size_t)cfg->concurrency, sizeof(*w->slots));
+    w->freelist = calloc((size_t)cfg->concurrency, sizeof(int));
+    if (!w->slots || !w->freelist)
+        goto fail;
+    for (int i = 0; i < cfg->concurrency; i++) {
+        struct wjob *j = &w->slots[i];
+        j->w = w;
+        j->idx = i;
+        ev_timer_init(&j->retry_timer, on_retry_timer, 0., 0.);
+        j->retry_timer.data = j;
+        w->freelist[w->nfree++] = cfg->concurrency - 1 - i;
+    }
+    if (cfg->provider != LLM_NOOP) {
+        struct llm_req_opts o = {cfg->provider, "m", 1, 0};
+        cJSON *probe = cJSON_CreateObject();
+        char *b;
+        if (!probe)
+            goto fail;
+        cJSON_AddStringToObject(probe, "prompt", "x");
+        b = llm_build_body(&o, probe, NULL, 0, &path);
+        cJSON_Delete(probe);
+        free(b);
+        n = strlen(cfg->api_base) + strlen(path) + 1;
+        w->url = malloc(n);
+        if (!w->url)
+            goto fail;
+        snprintf(w->url, n, "%s%s", cfg->api_base, path);
+        if (w->url[strlen(cfg->api_base) - 1] == '/' && path[0] == '/')
+            memmove(w->url + strlen(cfg->api_base) - 1,
+                    w->url + strlen(cfg->api_base), strlen(path) + 1);
+    }
+    if (build_headers(w) < 0)
+        goto fail;
+    w->http = http_new(loop);
+    if (!w->http)
+        goto fail;
+    w->rc = rconn_new(loop, &cfg->redis, "main", 1, on_rc_state, w);
+    w->sub = rconn_new(loop, &cfg->redis, "wake", 0, NULL, w);
+    if (!w->rc || !w->sub)
+        goto fail;
+    for (int i = 0; i < w->nq; i++)
+        if (rconn_subscribe(w->sub, w->q[i].keys.wake, on_wake, w) < 0)
+            goto fail;
+
+    ev_timer_init(&w->idle_timer, on_idle_timer,
+                  (double)cfg->idle_poll_ms / 1000.0,
+                  (double)cfg->idle_poll_ms / 1000.0);
+    w->idle_timer.data = w;
+    ev_timer_start(loop, &w->idle_timer);
+    ev_timer_init(&w->hb_timer, on_hb_timer, cfg->visibility_s / 3.0,
+                  cfg->visibility_s / 3.0);
+    w->hb_timer.data = w;
+    ev_timer_start(loop, &w->hb_timer);
+    ev_timer_init(&w->maint_timer, on_maint_timer, 1.0, 1.0);
+    w->maint_timer.data = w;
+    ev_timer_start(loop, &w->maint_timer);
+    ev_timer_init(&w->drain_timer, on_drain_timer, 0., 0.);
+    w->drain_timer.data = w;
+    ev_prepare_init(&w->flush_w, on_flush);
+    w->flush_w.data = w;
+    ev_prepare_start(loop, &w->flush_w);
+    ev_signal_init(&w->sig_term, on_signal, SIGTERM);
+    w->sig_term.data = w;
+    ev_signal_start(loop, &w->sig_term);
+    ev_signal_init(&w->sig_int, on_signal, SIGINT);
+    w->sig_int.data = w;
+    ev_signal_start(loop, &w->sig_int);
+    return w;
+fail:
+    worker_free(w);
+    return NULL;
+}
+
+void
+worker_free(struct worker *w)
+{
+    if (!w)
+        return;
+    w->freeing = 1;
+    if (w->slots)
+        for (int i = 0; i < w->cfg->concurrency; i++)
+            if (w->slots[i].st != J_FREE) {
+                w->slots[i].lost = 1;
+                slot_release(&w->slots[i]);
+            }
+    /* Redis first: pending callbacks run with NULL and may touch slots. */
+    rconn_free(w->rc);
+    rconn_free(w->sub);
+    http_free(w->http);
+    ev_timer_stop(w->loop, &w->idle_timer);
+    ev_timer_stop(w->loop, &w->hb_timer);
+    ev_timer_stop(w->loop, &w->maint_timer);
+    ev_timer_stop(w->loop, &w->drain_timer);
+    ev_prepare_stop(w->loop, &w->flush_w);
+    ev_signal_stop(w->loop, &w->sig_term);
+    ev_signal_stop(w->loop, &w->sig_int);
+    curl_slist_free_all(w->headers);
+    free(w->url);
+    free(w->slots);
+    free(w->freelist);
+    free(w);
+}

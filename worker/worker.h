@@ -1,0 +1,59 @@
+/* The genq worker: one libev loop that claims jobs in batches, calls the LLM
+ * API through libcurl multi, heartbeats leases, and completes or fails jobs
+ * by the lifecycle rules (DESIGN.md), in batched Redis script calls. */
+#ifndef GENQ_WORKER_H
+#define GENQ_WORKER_H
+
+#include <ev.h>
+
+#include "llm.h"
+#include "redisurl.h"
+
+#define WORKER_MAX_QUEUES 16
+
+struct wcfg {
+    struct redis_url redis;
+    const char *queues[WORKER_MAX_QUEUES];
+    int nqueues;
+    int concurrency;  /* in-flight jobs per process */
+    int claim_batch;  /* jobs per claim call (<= 1000) */
+    int visibility_s; /* lease length */
+    int max_attempts; /* default for jobs without max_attempts */
+    long result_ttl_s;
+    int drain_timeout_s;
+    enum llm_provider provider;
+    const char *api_base; /* e.g. https://api.anthropic.com */
+    const char *model;    /* default model */
+    int max_tokens;       /* default max_tokens */
+    int stream;
+    char *api_key; /* secret; owned by main, wiped at exit */
+    int timeout_s; /* per-attempt limit when the job sets none */
+    int connect_timeout_s;
+    int stall_timeout_s;
+    int max_retries; /* HTTP retries inside one attempt */
+    double retry_base_s, retry_cap_s;
+    int max_continuations; /* default for long articles */
+    int idle_poll_ms;      /* fallback claim poll while idle */
+    double circuit_max_s;  /* longest claim pause of the circuit breaker */
+};
+
+/* Fill cfg with the contract's defaults (DESIGN.md). Can't fail. */
+void wcfg_defaults(struct wcfg *cfg);
+
+struct worker;
+
+/* Create a worker on loop (connects to Redis at once and keeps trying).
+ * Returns NULL on out-of-memory or curl init failure. cfg is borrowed and
+ * must outlive the worker. Free with worker_free() after the loop ends. */
+struct worker *worker_new(struct ev_loop *loop, const struct wcfg *cfg);
+void worker_free(struct worker *w);
+
+/* Begin a drain: claim nothing more, finish in-flight jobs within the drain
+ * timeout, hand the rest back (attempt not counted), then break the loop.
+ * Also bound to SIGTERM/SIGINT by worker_new(). */
+void worker_drain(struct worker *w);
+
+/* Exit status for main: 0 after a clean drain. */
+int worker_exit_code(const struct worker *w);
+
+#endif
