@@ -709,8 +709,6 @@ check_content(const cJSON *content, const char *path, struct job_err *err)
         if (!cJSON_IsObject(b))
             return job_err_set(err, bpath, "%s must be an object, got %s",
                                bpath, type_name(b));
-        if (check_unknown(b, bpath, block_fields, err) < 0)
-            return -1;
         snprintf(fpath, sizeof fpath, "%s.type", bpath);
         type = get(b, "type");
         if (!type)
@@ -720,6 +718,10 @@ check_content(const cJSON *content, const char *path, struct job_err *err)
         if (strcmp(type->valuestring, "text") != 0)
             return job_err_set(err, fpath, "%s must be 'text', got %s", fpath,
                                quote(q, sizeof q, type->valuestring));
+        /* type first: an image block should say "must be 'text'" rather
+         * than "unknown field 'source'" */
+        if (check_unknown(b, bpath, block_fields, err) < 0)
+            return -1;
         snprintf(fpath, sizeof fpath, "%s.text", bpath);
         text = get(b, "text");
         if (!text)
@@ -843,8 +845,7 @@ check_metadata(const cJSON *v, struct job_err *err)
 
     if (!cJSON_IsObject(v))
         return job_err_set(err, "metadata",
-                           "metadata must be an object, got %s",
-                           type_name(v));
+                           "metadata must be an object, got %s", type_name(v));
     s = cJSON_PrintUnformatted(v);
     if (!s)
         return job_err_set(err, "", "out of memory");

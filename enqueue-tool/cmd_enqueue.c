@@ -432,7 +432,7 @@ job_from_flags(cJSON *j)
 }
 
 static int
-add_num_flag(cJSON *j, const char *name, const char *v)
+add_num_flag(cJSON *j, const char *name, const char *flag, const char *v)
 {
     char *end;
     double d;
@@ -440,7 +440,8 @@ add_num_flag(cJSON *j, const char *name, const char *v)
     errno = 0;
     d = strtod(v, &end);
     if (errno || end == v || *end)
-        return cli_usage_error("enqueue", "--%s: not a number: '%s'", name, v);
+        return cli_usage_error("enqueue", "--%s: not a number: '%s'", flag,
+                               v);
     if (!cJSON_AddNumberToObject(j, name, d))
         return cli_fail("enqueue", "out of memory");
     return 0;
@@ -570,7 +571,11 @@ cmd_enqueue(int argc, char **argv)
                                                 [OPT_DELAY] = "delay_s",
                                                 [OPT_MAXATT] = "max_attempts",
                                                 [OPT_TIMEOUT] = "timeout_s"};
-            if ((rc = add_num_flag(flagjob, names[opt], optarg)) != 0) {
+            static const char *const flags[] = {
+                [OPT_MAXTOK] = "max-tokens", [OPT_DELAY] = "delay",
+                [OPT_MAXATT] = "max-attempts", [OPT_TIMEOUT] = "timeout"};
+            rc = add_num_flag(flagjob, names[opt], flags[opt], optarg);
+            if (rc != 0) {
                 cJSON_Delete(flagjob);
                 return rc;
             }

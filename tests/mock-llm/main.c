@@ -39,23 +39,23 @@
 #define OAI_RL_TOKENS   2000000ULL
 
 struct settings {
-    char *host;               /* owned */
-    char *port;               /* owned */
+    char *host; /* owned */
+    char *port; /* owned */
     const char *port_file;
     const char *log_path;
     double latency_ms;
-    double tokens_per_s;      /* 0 = unthrottled */
+    double tokens_per_s; /* 0 = unthrottled */
     double fault_rate;
     double stall_s;
     size_t chunk_tokens;
     size_t article_tokens;
-    int kinds[MAX_KINDS];     /* fault kinds drawn by fault_rate */
+    int kinds[MAX_KINDS]; /* fault kinds drawn by fault_rate */
     size_t nkinds;
     uint64_t seed;
-    long retry_after;         /* seconds */
-    long retry_after_ms;      /* -1 = header not sent */
+    long retry_after;    /* seconds */
+    long retry_after_ms; /* -1 = header not sent */
     int reject_auth;
-    const char *api_key;      /* GENQ_MOCK_API_KEY or NULL */
+    const char *api_key; /* GENQ_MOCK_API_KEY or NULL */
 };
 
 enum endpoint {
@@ -70,8 +70,8 @@ enum endpoint {
 };
 
 static const char *const ep_names[EP_N] = {
-    "/v1/messages", "/v1/chat/completions", "/healthz", "/mock/stats",
-    "/mock/control", "/mock/reset", "other"};
+    "/v1/messages",  "/v1/chat/completions", "/healthz", "/mock/stats",
+    "/mock/control", "/mock/reset",          "other"};
 
 struct stats {
     unsigned long long requests;
@@ -98,7 +98,7 @@ struct conn {
     ev_io io;
     ev_timer timer;
     int fd;
-    int events;           /* current io watcher events */
+    int events; /* current io watcher events */
     enum cstate state;
     unsigned long long id;
     struct mockbuf in;
@@ -110,13 +110,13 @@ struct conn {
     struct mockhttp_req req;
     int sent_continue;
     int in_process;
-    int close_after;        /* close once out is flushed */
-    int linger;             /* ... but drain the input first */
+    int close_after; /* close once out is flushed */
+    int linger;      /* ... but drain the input first */
     int keep_alive;
     /* streaming */
-    int streaming;          /* counted in active_streams */
-    int is_stream;          /* the pending response is a stream */
-    int waiting;            /* unthrottled stream waits for the socket */
+    int streaming; /* counted in active_streams */
+    int is_stream; /* the pending response is a stream */
+    int waiting;   /* unthrottled stream waits for the socket */
     const struct mockapi_fault *fault;
     int fault_done;
     struct mockapi_gen gen;
@@ -316,8 +316,8 @@ conn_flush(struct conn *c)
     int events = 0;
 
     while (c->out.len > c->out.off) {
-        ssize_t n = write(c->fd, c->out.data + c->out.off,
-                          c->out.len - c->out.off);
+        ssize_t n =
+            write(c->fd, c->out.data + c->out.off, c->out.len - c->out.off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -390,8 +390,8 @@ left(unsigned long long limit, unsigned long long used, int round)
 
 /* Appends the provider's request-id and rate-limit headers. */
 static int
-api_headers(struct mockbuf *b, enum mockapi_proto proto,
-            const char *request_id, int limited)
+api_headers(struct mockbuf *b, enum mockapi_proto proto, const char *request_id,
+            int limited)
 {
     double now = ev_now(mainloop), reset_at = rl.start + RL_WINDOW;
     unsigned long long req_left =
@@ -447,8 +447,7 @@ api_headers(struct mockbuf *b, enum mockapi_proto proto,
             "x-ratelimit-reset-tokens: %s\r\n",
             request_id, (int)cfg.latency_ms, OAI_RL_REQUESTS, OAI_RL_TOKENS,
             limited ? 0 : left(OAI_RL_REQUESTS, rl.requests, 0),
-            left(OAI_RL_TOKENS, rl.in_tokens + rl.out_tokens, 0), reset,
-            reset);
+            left(OAI_RL_TOKENS, rl.in_tokens + rl.out_tokens, 0), reset, reset);
     }
     return rc ? -1 : 0;
 }
@@ -479,7 +478,7 @@ head_open(struct mockbuf *b, struct conn *c, int status, const char *ctype,
 
 struct reqinfo {
     enum endpoint ep;
-    const cJSON *body;      /* parsed body or NULL */
+    const cJSON *body; /* parsed body or NULL */
     int status;
     const char *fault;      /* kind name or NULL */
     const char *request_id; /* or NULL */
@@ -517,8 +516,7 @@ count_and_log(struct conn *c, const struct reqinfo *ri)
         cJSON *prev = cJSON_GetObjectItemCaseSensitive(h, hd->name);
         if (prev != NULL && cJSON_IsString(prev)) {
             struct mockbuf j = {0};
-            if (mockbuf_printf(&j, "%s, %s", prev->valuestring, hd->value) ==
-                0)
+            if (mockbuf_printf(&j, "%s, %s", prev->valuestring, hd->value) == 0)
                 cJSON_ReplaceItemInObjectCaseSensitive(
                     h, hd->name, cJSON_CreateString(j.data));
             mockbuf_free(&j);
@@ -558,8 +556,7 @@ count_and_log(struct conn *c, const struct reqinfo *ri)
     cJSON_AddBoolToObject(o, "stream", ri->stream);
     if (ri->have_key) {
         char hex[17];
-        snprintf(hex, sizeof(hex), "%016llx",
-                 (unsigned long long)ri->key_hash);
+        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ri->key_hash);
         cJSON_AddStringToObject(o, "key_hash", hex);
     } else {
         cJSON_AddNullToObject(o, "key_hash");
@@ -612,8 +609,7 @@ stats_json(void)
     cJSON_AddNumberToObject(o, "active_streams", (double)stats.active_streams);
     cJSON_AddNumberToObject(o, "max_concurrent_streams",
                             (double)stats.max_streams);
-    cJSON_AddNumberToObject(o, "connections_total",
-                            (double)stats.conns_total);
+    cJSON_AddNumberToObject(o, "connections_total", (double)stats.conns_total);
     cJSON_AddNumberToObject(o, "uptime_s", ev_time() - start_time);
     return o;
 }
@@ -763,8 +759,7 @@ api_error(struct conn *c, enum mockapi_proto proto, const char *request_id,
                     (long long)body.len);
     rc |= api_headers(&c->pend, proto, request_id, e->status == 429);
     if (f != NULL && f->retry_after) {
-        rc |= mockbuf_printf(&c->pend, "retry-after: %ld\r\n",
-                             cfg.retry_after);
+        rc |= mockbuf_printf(&c->pend, "retry-after: %ld\r\n", cfg.retry_after);
         if (cfg.retry_after_ms >= 0)
             rc |= mockbuf_printf(&c->pend, "retry-after-ms: %ld\r\n",
                                  cfg.retry_after_ms);
@@ -868,8 +863,7 @@ stream_pump(struct conn *c)
                 c->waiting = 1;
             break;
         }
-        rc |= mockapi_sse_delta(&c->gen, c->chunk, c->next_delta,
-                                &c->scratch);
+        rc |= mockapi_sse_delta(&c->gen, c->chunk, c->next_delta, &c->scratch);
         c->next_delta++;
     }
     rc |= emit_chunk(c);
@@ -884,8 +878,8 @@ out:
 static void
 pend_send(struct conn *c)
 {
-    if (mockbuf_append(&c->out, c->pend.data ? c->pend.data : "",
-                       c->pend_cut) < 0) {
+    if (mockbuf_append(&c->out, c->pend.data ? c->pend.data : "", c->pend_cut) <
+        0) {
         c->keep_alive = 0;
         c->close_after = 1;
     }
@@ -1007,8 +1001,8 @@ api_request(struct conn *c, enum endpoint ep, const cJSON *body)
             failed = 1;
         }
     }
-    if (!failed && mockapi_gen_parse(proto, body, cfg.article_tokens, &c->gen,
-                                     &err) < 0)
+    if (!failed &&
+        mockapi_gen_parse(proto, body, cfg.article_tokens, &c->gen, &err) < 0)
         failed = 1;
     if (failed) {
         if (c->gen.key != NULL) {
@@ -1053,9 +1047,8 @@ api_request(struct conn *c, enum endpoint ep, const cJSON *body)
         c->ndeltas = mockapi_ndeltas(&c->gen, c->chunk);
         c->next_delta = 0;
         c->fault_at = c->ndeltas / 2;
-        c->interval = cfg.tokens_per_s > 0
-                          ? (double)c->chunk / cfg.tokens_per_s
-                          : 0.0;
+        c->interval =
+            cfg.tokens_per_s > 0 ? (double)c->chunk / cfg.tokens_per_s : 0.0;
         rc |= head_open(p, c, 200, "text/event-stream; charset=utf-8", -1);
         rc |= api_headers(p, proto, request_id, 0);
         rc |= mockbuf_puts(p, "\r\n");
@@ -1158,7 +1151,7 @@ control_request(struct conn *c, const cJSON *body)
     cfg = n;
     json_response(c, EP_CONTROL, body, 200, settings_json());
     return;
-fail: {
+fail : {
     cJSON *e = cJSON_CreateObject();
     if (e != NULL)
         cJSON_AddStringToObject(e, "error", msg);
@@ -1188,8 +1181,7 @@ route(const char *target, size_t *plen)
 
     *plen = len;
     for (int i = 0; i < EP_OTHER; i++)
-        if (strlen(ep_names[i]) == len &&
-            memcmp(ep_names[i], target, len) == 0)
+        if (strlen(ep_names[i]) == len && memcmp(ep_names[i], target, len) == 0)
             return (enum endpoint)i;
     return EP_OTHER;
 }
@@ -1213,8 +1205,8 @@ dispatch(struct conn *c)
         char rid[64];
         make_id("req_mock", rid, sizeof(rid));
         ri.request_id = rid;
-        mockapi_error_set(&e, 404, oai ? "invalid_request_error"
-                                       : "not_found_error",
+        mockapi_error_set(&e, 404,
+                          oai ? "invalid_request_error" : "not_found_error",
                           oai ? "Invalid URL" : "Not Found");
         api_error(c, oai ? MOCKAPI_OPENAI : MOCKAPI_ANTHROPIC, rid, &e, NULL,
                   &ri, 0.0);
@@ -1224,8 +1216,8 @@ dispatch(struct conn *c)
         simple_response(c, ep, body, 405, "application/json",
                         "{\"error\":\"method not allowed\"}", 30, extra);
     } else if (ep == EP_HEALTHZ) {
-        simple_response(c, ep, body, 200, "text/plain; charset=utf-8", "ok",
-                        2, NULL);
+        simple_response(c, ep, body, 200, "text/plain; charset=utf-8", "ok", 2,
+                        NULL);
     } else if (ep == EP_STATS) {
         json_response(c, ep, body, 200, stats_json());
     } else if (ep == EP_CONTROL) {
@@ -1257,21 +1249,21 @@ parse_error(struct conn *c)
         ri.ep = ep;
     }
     make_id("req_mock", rid, sizeof(rid));
-    mockapi_error_set(&e, status,
-                      status == 413 ? "request_too_large"
-                                    : (oai ? "invalid_request_error"
-                                           : (status >= 500
-                                                  ? "api_error"
-                                                  : "invalid_request_error")),
-                      status == 413 ? "Request exceeds the maximum allowed "
-                                      "number of bytes."
-                                    : c->req.err_msg ? c->req.err_msg
-                                                     : "bad request");
+    mockapi_error_set(
+        &e, status,
+        status == 413
+            ? "request_too_large"
+            : (oai ? "invalid_request_error"
+                   : (status >= 500 ? "api_error" : "invalid_request_error")),
+        status == 413    ? "Request exceeds the maximum allowed "
+                           "number of bytes."
+        : c->req.err_msg ? c->req.err_msg
+                         : "bad request");
     c->keep_alive = 0;
     rc |= mockapi_error_body(oai ? MOCKAPI_OPENAI : MOCKAPI_ANTHROPIC, &e, rid,
                              &body);
-    rc |= head_open(&c->out, c, status, "application/json",
-                    (long long)body.len);
+    rc |=
+        head_open(&c->out, c, status, "application/json", (long long)body.len);
     rc |= mockbuf_printf(&c->out, "%s: %s\r\n\r\n",
                          oai ? "x-request-id" : "request-id", rid);
     rc |= mockbuf_append(&c->out, body.data ? body.data : "", body.len);
@@ -1302,8 +1294,7 @@ conn_process(struct conn *c)
             if (c->req.state != MOCKHTTP_S_HEAD && c->req.expect_continue &&
                 !c->sent_continue) {
                 c->sent_continue = 1;
-                if (mockbuf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") <
-                    0)
+                if (mockbuf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
                     c->close_after = 1;
             }
             break;
@@ -1460,48 +1451,55 @@ on_signal(struct ev_loop *l, ev_signal *w, int revents)
     ev_break(l, EVBREAK_ALL);
 }
 
-/* ---- startup -------------------------------------------------------------- */
+/* ---- startup --------------------------------------------------------------
+ */
+
+static const char *const usage_lines[] = {
+    "usage: genq-mockllm [options]",
+    "A local fake LLM server: Anthropic POST /v1/messages and OpenAI",
+    "POST /v1/chat/completions (plain and streaming) with deterministic",
+    "text, pacing and injectable faults. Also GET /healthz,",
+    "GET /mock/stats, POST /mock/control, POST /mock/reset.",
+    "",
+    "  --listen HOST:PORT   listen address (default 127.0.0.1:8089;",
+    "                       port 0 picks a free port)",
+    "  --port-file FILE     write the bound port to FILE once listening",
+    "  --latency-ms N       delay before response headers (default 0)",
+    "  --tokens-per-s N     pace streamed deltas at N tokens/s; plain",
+    "                       responses also wait ntokens/N (0 = no pacing,",
+    "                       the default)",
+    "  --chunk-tokens K     tokens per streamed delta (default 1)",
+    "  --article-tokens N   article length unless the prompt carries",
+    "                       [mock:tokens=N] (default 120, max 200000)",
+    "  --fault-rate R       probability 0..1 that a request gets a fault",
+    "                       drawn from --faults (default 0)",
+    "  --faults LIST        comma-separated kinds drawn by --fault-rate",
+    "                       (default 429,500,503,529,stream-error,drop,",
+    "                       stall,malformed). All kinds: 429 429nora 500",
+    "                       500noretry 502 503 504 529 400 401 402 403",
+    "                       404 408 409 413 stream-error drop stall",
+    "                       malformed",
+    "  --seed S             seed of the fault draws (default 1)",
+    "  --retry-after S      retry-after seconds on 429 (default 1)",
+    "  --retry-after-ms N   also send retry-after-ms: N on 429",
+    "  --stall-s N          how long a stalled response keeps the socket",
+    "                       open (default 600)",
+    "  --log FILE           append one JSON line per request (flushed)",
+    "  --help               show this help",
+    "",
+    "Markers in the first user message: [mock:tokens=N],",
+    "[mock:fail=KIND] (every request with that prompt),",
+    "[mock:fail=KIND*K] (its first K requests); markers chain in order.",
+    "Environment: GENQ_MOCK_API_KEY (required credential; JWT-shaped",
+    "tokens are accepted too), GENQ_MOCK_REJECT_AUTH=1 (answer 401 to",
+    "every API request until POST /mock/control {\"reject_auth\":false}).",
+};
 
 static void
 usage(FILE *fp)
 {
-    fprintf(fp,
-        "usage: genq-mockllm [options]\n"
-        "A local fake LLM server: Anthropic POST /v1/messages and OpenAI POST\n"
-        "/v1/chat/completions (plain and streaming), with deterministic text,\n"
-        "pacing and injectable faults. Control: GET /healthz, GET /mock/stats,\n"
-        "POST /mock/control, POST /mock/reset.\n"
-        "\n"
-        "  --listen HOST:PORT    address to listen on (default 127.0.0.1:8089;\n"
-        "                        port 0 picks a free port)\n"
-        "  --port-file FILE      write the bound port to FILE once listening\n"
-        "  --latency-ms N        delay before response headers (default 0)\n"
-        "  --tokens-per-s N      pace streamed deltas at N tokens/s; plain\n"
-        "                        responses wait ntokens/N too (0 = unthrottled,\n"
-        "                        default)\n"
-        "  --chunk-tokens K      tokens per streamed delta (default 1)\n"
-        "  --article-tokens N    article length unless the prompt has\n"
-        "                        [mock:tokens=N] (default 120, max 200000)\n"
-        "  --fault-rate R        probability 0..1 that a request gets a fault\n"
-        "                        drawn from --faults (default 0)\n"
-        "  --faults LIST         comma-separated kinds drawn by --fault-rate\n"
-        "                        (default 429,500,503,529,stream-error,drop,\n"
-        "                        stall,malformed). All kinds: 429 429nora 500\n"
-        "                        500noretry 502 503 504 529 400 401 402 403 404\n"
-        "                        408 409 413 stream-error drop stall malformed\n"
-        "  --seed S              seed of the fault draws (default 1)\n"
-        "  --retry-after S       retry-after seconds on 429 (default 1)\n"
-        "  --retry-after-ms N    also send retry-after-ms: N on 429\n"
-        "  --stall-s N           how long a stalled response keeps the socket\n"
-        "                        open (default 600)\n"
-        "  --log FILE            one JSON line per request (flushed per line)\n"
-        "  --help                show this help\n"
-        "\n"
-        "Prompt markers (in the first user message): [mock:tokens=N],\n"
-        "[mock:fail=KIND] (every request), [mock:fail=KIND*K] (first K),\n"
-        "chained in order.\n"
-        "Environment: GENQ_MOCK_API_KEY (required credential; JWTs are also\n"
-        "accepted), GENQ_MOCK_REJECT_AUTH=1 (start rejecting every request).\n");
+    for (size_t i = 0; i < sizeof(usage_lines) / sizeof(usage_lines[0]); i++)
+        fprintf(fp, "%s\n", usage_lines[i]);
 }
 
 static void
@@ -1624,8 +1622,7 @@ parse_args(int argc, char **argv)
             if (parse_kinds(v, cfg.kinds, &cfg.nkinds, badname,
                             sizeof(badname)) < 0) {
                 char why[96];
-                snprintf(why, sizeof(why), "unknown fault kind '%s'",
-                         badname);
+                snprintf(why, sizeof(why), "unknown fault kind '%s'", badname);
                 die_flag(name, v, why);
             }
         } else if (strcmp(name, "--seed") == 0) {
@@ -1674,13 +1671,11 @@ open_listener(void)
                     ai->ai_protocol);
         if (fd < 0)
             continue;
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ==
-                0 &&
-            bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-            listen(fd, 4096) == 0)
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+            bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0)
             break;
-        fprintf(stderr, "genq-mockllm: cannot listen on %s:%s: %s\n",
-                cfg.host, cfg.port, strerror(errno));
+        fprintf(stderr, "genq-mockllm: cannot listen on %s:%s: %s\n", cfg.host,
+                cfg.port, strerror(errno));
         close(fd);
         fd = -1;
     }
@@ -1708,8 +1703,7 @@ write_port_file(int fd)
         return 0;
     }
     /* Write then rename, so a reader never sees a half-written file. */
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", cfg.port_file) >=
-        (int)sizeof(tmp))
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", cfg.port_file) >= (int)sizeof(tmp))
         return -1;
     fp = fopen(tmp, "w");
     if (fp == NULL)

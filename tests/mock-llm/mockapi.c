@@ -25,8 +25,9 @@ static const struct mockapi_fault faults[] = {
      "details.",
      0, 0},
     {"500", MOCKAPI_FAULT_STATUS, 500, "api_error", "Internal server error",
-     "server_error", NULL, "The server had an error while processing your "
-                           "request.",
+     "server_error", NULL,
+     "The server had an error while processing your "
+     "request.",
      0, 0},
     {"500noretry", MOCKAPI_FAULT_STATUS, 500, "api_error",
      "Internal server error", "server_error", NULL,
@@ -34,8 +35,7 @@ static const struct mockapi_fault faults[] = {
     {"502", MOCKAPI_FAULT_STATUS, 502, "api_error", "Bad gateway",
      "server_error", NULL, "Bad gateway.", 0, 0},
     {"503", MOCKAPI_FAULT_STATUS, 503, "api_error", "Service unavailable",
-     "server_error", NULL, "The server is overloaded or not ready yet.", 0,
-     0},
+     "server_error", NULL, "The server is overloaded or not ready yet.", 0, 0},
     {"504", MOCKAPI_FAULT_STATUS, 504, "timeout_error",
      "Request timed out while processing", "server_error", "timeout",
      "Request timed out.", 0, 0},
@@ -48,23 +48,23 @@ static const struct mockapi_fault faults[] = {
      "invalid x-api-key", "invalid_request_error", "invalid_api_key",
      "Incorrect API key provided.", 0, 0},
     {"402", MOCKAPI_FAULT_STATUS, 402, "billing_error",
-     "Your credit balance is too low to access the API.",
-     "insufficient_quota", "insufficient_quota",
-     "You exceeded your current quota.", 0, 0},
+     "Your credit balance is too low to access the API.", "insufficient_quota",
+     "insufficient_quota", "You exceeded your current quota.", 0, 0},
     {"403", MOCKAPI_FAULT_STATUS, 403, "permission_error",
      "Your API key does not have permission to use the specified resource.",
      "permission_error", "permission_denied",
      "You do not have access to this resource.", 0, 0},
     {"404", MOCKAPI_FAULT_STATUS, 404, "not_found_error",
      "The requested resource could not be found.", "invalid_request_error",
-     "model_not_found", "The model does not exist or you do not have access "
-                        "to it.",
+     "model_not_found",
+     "The model does not exist or you do not have access "
+     "to it.",
      0, 0},
     {"408", MOCKAPI_FAULT_STATUS, 408, "timeout_error", "Request timeout",
      "timeout", NULL, "Request timed out.", 0, 0},
     {"409", MOCKAPI_FAULT_STATUS, 409, "conflict_error",
-     "Request conflicts with the current state of the resource",
-     "conflict", NULL, "Conflict.", 0, 0},
+     "Request conflicts with the current state of the resource", "conflict",
+     NULL, "Conflict.", 0, 0},
     {"413", MOCKAPI_FAULT_STATUS, 413, "request_too_large",
      "Request exceeds the maximum allowed number of bytes.",
      "invalid_request_error", "request_too_large",
@@ -73,8 +73,8 @@ static const struct mockapi_fault faults[] = {
      "Overloaded", "server_error", "overloaded", "Overloaded", 0, 0},
     {"drop", MOCKAPI_FAULT_DROP, 200, NULL, NULL, NULL, NULL, NULL, 0, 0},
     {"stall", MOCKAPI_FAULT_STALL, 200, NULL, NULL, NULL, NULL, NULL, 0, 0},
-    {"malformed", MOCKAPI_FAULT_MALFORMED, 200, NULL, NULL, NULL, NULL, NULL,
-     0, 0},
+    {"malformed", MOCKAPI_FAULT_MALFORMED, 200, NULL, NULL, NULL, NULL, NULL, 0,
+     0},
 };
 
 #define NFAULTS (sizeof(faults) / sizeof(faults[0]))
@@ -281,8 +281,8 @@ mockapi_gen_parse(enum mockapi_proto proto, const cJSON *body,
         g->stream = cJSON_IsTrue(v);
     }
     if (!an) {
-        const cJSON *so = cJSON_GetObjectItemCaseSensitive(body,
-                                                           "stream_options");
+        const cJSON *so =
+            cJSON_GetObjectItemCaseSensitive(body, "stream_options");
         if (so != NULL && !cJSON_IsNull(so)) {
             const cJSON *iu;
             if (!cJSON_IsObject(so))
@@ -668,14 +668,16 @@ mockapi_body(const struct mockapi_gen *g, struct mockbuf *out)
     int rc = 0;
 
     if (g->proto == MOCKAPI_ANTHROPIC) {
-        rc |= mockbuf_printf(out, "{\"id\":\"%s\",\"type\":\"message\","
-                                  "\"role\":\"assistant\",\"model\":",
+        rc |= mockbuf_printf(out,
+                             "{\"id\":\"%s\",\"type\":\"message\","
+                             "\"role\":\"assistant\",\"model\":",
                              g->id);
         rc |= mockbuf_json_str(out, g->model, strlen(g->model));
         rc |= mockbuf_puts(out, ",\"content\":[{\"type\":\"text\",\"text\":");
         rc |= mockbuf_json_str(out, text, tlen);
-        rc |= mockbuf_printf(out, "}],\"stop_reason\":\"%s\",\"stop_sequence\":",
-                             mockapi_stop_reason(g));
+        rc |=
+            mockbuf_printf(out, "}],\"stop_reason\":\"%s\",\"stop_sequence\":",
+                           mockapi_stop_reason(g));
         rc |= json_str_or_null(out, matched_stop(g), 0);
         rc |= mockbuf_printf(out,
                              ",\"usage\":{\"input_tokens\":%zu,"
@@ -755,8 +757,8 @@ oai_chunk_open(const struct mockapi_gen *g, struct mockbuf *out)
 static int
 oai_chunk_close(const struct mockapi_gen *g, struct mockbuf *out)
 {
-    return mockbuf_puts(out, g->include_usage ? ",\"usage\":null}\n\n"
-                                              : "}\n\n");
+    return mockbuf_puts(out,
+                        g->include_usage ? ",\"usage\":null}\n\n" : "}\n\n");
 }
 
 int

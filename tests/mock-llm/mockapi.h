@@ -25,21 +25,21 @@ struct mockapi_error {
 
 /* How a fault kind behaves. */
 enum mockapi_fault_class {
-    MOCKAPI_FAULT_STATUS,    /* answer with an error status */
+    MOCKAPI_FAULT_STATUS,     /* answer with an error status */
     MOCKAPI_FAULT_STREAM_ERR, /* SSE error event mid-stream (else 529) */
-    MOCKAPI_FAULT_DROP,      /* close the connection mid-body */
-    MOCKAPI_FAULT_STALL,     /* stop sending mid-body */
-    MOCKAPI_FAULT_MALFORMED  /* invalid JSON body / SSE data line */
+    MOCKAPI_FAULT_DROP,       /* close the connection mid-body */
+    MOCKAPI_FAULT_STALL,      /* stop sending mid-body */
+    MOCKAPI_FAULT_MALFORMED   /* invalid JSON body / SSE data line */
 };
 
 struct mockapi_fault {
-    const char *name;             /* as in --faults and [mock:fail=] */
+    const char *name; /* as in --faults and [mock:fail=] */
     enum mockapi_fault_class cls;
-    int status;                   /* for MOCKAPI_FAULT_STATUS */
-    const char *a_type, *a_msg;   /* Anthropic error.type, message */
+    int status;                          /* for MOCKAPI_FAULT_STATUS */
+    const char *a_type, *a_msg;          /* Anthropic error.type, message */
     const char *o_type, *o_code, *o_msg; /* OpenAI type, code, message */
-    int retry_after;              /* send retry-after (and -ms) */
-    int no_retry;                 /* send x-should-retry: false */
+    int retry_after;                     /* send retry-after (and -ms) */
+    int no_retry;                        /* send x-should-retry: false */
 };
 
 /* The table of fault kinds and its size. Cannot fail. */
@@ -51,21 +51,21 @@ int mockapi_fault_find(const char *name);
 /* A validated generation request and the reply computed for it. */
 struct mockapi_gen {
     enum mockapi_proto proto;
-    char *model;          /* owned */
-    char *key;            /* owned, NUL-terminated prompt key */
+    char *model; /* owned */
+    char *key;   /* owned, NUL-terminated prompt key */
     size_t key_len;
-    uint64_t key_hash;    /* mocktext_hash(key) */
+    uint64_t key_hash; /* mocktext_hash(key) */
     int stream;
-    int include_usage;    /* OpenAI stream_options.include_usage */
+    int include_usage; /* OpenAI stream_options.include_usage */
     size_t max_tokens;
     size_t input_tokens;
-    size_t k;             /* tokens already given by an assistant prefill */
-    char **stops;         /* owned array of owned strings */
+    size_t k;     /* tokens already given by an assistant prefill */
+    char **stops; /* owned array of owned strings */
     size_t nstops;
     struct mocktext_article *art; /* owned */
     struct mocktext_reply reply;
-    char id[64];          /* msg_... / chatcmpl-..., set by the caller */
-    long long created;    /* unix seconds, OpenAI */
+    char id[64];       /* msg_... / chatcmpl-..., set by the caller */
+    long long created; /* unix seconds, OpenAI */
 };
 
 /* Validates a request body (already parsed; NULL = not JSON) for proto and
@@ -98,7 +98,8 @@ int mockapi_is_jwt(const char *s);
 cJSON *mockapi_jwt_claims(const char *token);
 
 /* Fills err from a fault kind for proto. Cannot fail. */
-void mockapi_fault_error(enum mockapi_proto proto, const struct mockapi_fault *f,
+void mockapi_fault_error(enum mockapi_proto proto,
+                         const struct mockapi_fault *f,
                          struct mockapi_error *err);
 
 /* Sets err to status/type/message with empty param and code. */

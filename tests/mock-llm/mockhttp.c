@@ -505,8 +505,7 @@ mockhttp_parse(struct mockhttp_req *r, const char *data, size_t len,
                 pos = (size_t)(nl - data) + 1;
                 *used = pos;
                 r->chunk_left = n;
-                r->state =
-                    n == 0 ? MOCKHTTP_S_TRAILER : MOCKHTTP_S_CHUNK_DATA;
+                r->state = n == 0 ? MOCKHTTP_S_TRAILER : MOCKHTTP_S_CHUNK_DATA;
             }
             break;
         }

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#define MOCKHTTP_MAX_HEAD    (64 * 1024)        /* request line + headers */
+#define MOCKHTTP_MAX_HEAD    (64 * 1024) /* request line + headers */
 #define MOCKHTTP_MAX_HEADERS 100
 #define MOCKHTTP_MAX_BODY    (32 * 1024 * 1024) /* larger bodies get 413 */
 
@@ -68,21 +68,21 @@ enum mockhttp_state {
  * between requests and mockhttp_free() at the end. */
 struct mockhttp_req {
     enum mockhttp_state state;
-    size_t scan;           /* head bytes already scanned for the blank line */
-    char *head;            /* NUL-separated copy of the request head */
-    const char *method;    /* into head */
-    const char *target;    /* into head: path and query */
-    int http_minor;        /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
+    size_t scan;        /* head bytes already scanned for the blank line */
+    char *head;         /* NUL-separated copy of the request head */
+    const char *method; /* into head */
+    const char *target; /* into head: path and query */
+    int http_minor;     /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
     struct mockhttp_header headers[MOCKHTTP_MAX_HEADERS];
     size_t nheaders;
-    int keep_alive;        /* after this request */
-    int expect_continue;   /* client sent Expect: 100-continue */
+    int keep_alive;      /* after this request */
+    int expect_continue; /* client sent Expect: 100-continue */
     int chunked;
     size_t content_length; /* when not chunked */
     size_t chunk_left;
-    struct mockbuf body;   /* decoded body, NUL-terminated when DONE */
-    int err_status;        /* HTTP status to answer with on error */
-    const char *err_msg;   /* static text explaining err_status */
+    struct mockbuf body; /* decoded body, NUL-terminated when DONE */
+    int err_status;      /* HTTP status to answer with on error */
+    const char *err_msg; /* static text explaining err_status */
 };
 
 enum mockhttp_result {

@@ -7,37 +7,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MOCKTEXT_MAX_TOKENS    200000 /* largest [mock:tokens=N] accepted */
-#define MOCKTEXT_KIND_MAX      32     /* buffer size for a fault kind name */
-#define MOCKTEXT_DEFAULT_TOKENS 120   /* the server's --article-tokens default */
+/* Largest N accepted in a [mock:tokens=N] marker. */
+#define MOCKTEXT_MAX_TOKENS 200000
+/* Buffer size for a fault kind name. */
+#define MOCKTEXT_KIND_MAX 32
+/* The server's --article-tokens default. */
+#define MOCKTEXT_DEFAULT_TOKENS 120
 
 /* One generated article, or its first `ntokens` tokens. Token i occupies
  * text[off[i] .. off[i+1]); token 0 is a word, token i>0 is " " + word.
  * `total` is the key's full article length in tokens (ntokens <= total). */
 struct mocktext_article {
-    char *text;    /* NUL-terminated, valid UTF-8 */
-    size_t len;    /* bytes in text */
+    char *text;     /* NUL-terminated, valid UTF-8 */
+    size_t len;     /* bytes in text */
     size_t ntokens; /* tokens generated */
-    size_t total;  /* tokens in the whole article for this key */
-    size_t *off;   /* ntokens + 1 byte offsets */
+    size_t total;   /* tokens in the whole article for this key */
+    size_t *off;    /* ntokens + 1 byte offsets */
 };
 
 enum mocktext_stop {
-    MOCKTEXT_END_TURN,     /* article exhausted: "end_turn" / "stop" */
+    MOCKTEXT_END_TURN,       /* article exhausted: "end_turn" / "stop" */
     MOCKTEXT_MAX_TOKENS_HIT, /* cut by max_tokens: "max_tokens" / "length" */
-    MOCKTEXT_STOP_SEQUENCE /* cut before a stop string: "stop_sequence" */
+    MOCKTEXT_STOP_SEQUENCE   /* cut before a stop string: "stop_sequence" */
 };
 
 /* What one request returns: bytes text[start..end) of the article, which
  * touch tokens first_token .. first_token + ntokens - 1 (the last one may be
  * cut short by a stop sequence; ntokens is the reported output_tokens). */
 struct mocktext_reply {
-    size_t start;          /* byte offset of the first returned byte */
-    size_t end;            /* byte offset one past the last returned byte */
-    size_t first_token;    /* index of the first returned token (= k) */
-    size_t ntokens;        /* tokens returned (output_tokens) */
+    size_t start;            /* byte offset of the first returned byte */
+    size_t end;              /* byte offset one past the last returned byte */
+    size_t first_token;      /* index of the first returned token (= k) */
+    size_t ntokens;          /* tokens returned (output_tokens) */
     enum mocktext_stop stop; /* why the reply ended */
-    int stop_index;        /* index into stops[] that matched, else -1 */
+    int stop_index;          /* index into stops[] that matched, else -1 */
 };
 
 /* 64-bit FNV-1a hash of len bytes. Cannot fail. */

@@ -90,8 +90,8 @@ reject_len(const char *line, size_t len, const char *field, const char *needle)
     cr_assert_null(j, "accepted %.200s", line);
     cr_assert_str_eq(e.field, field, "%.200s: field '%s', want '%s' (%s)", line,
                      e.field, field, e.msg);
-    cr_assert_not_null(strstr(e.msg, needle),
-                       "%.200s: message '%s' lacks '%s'", line, e.msg, needle);
+    cr_assert_not_null(strstr(e.msg, needle), "%.200s: message '%s' lacks '%s'",
+                       line, e.msg, needle);
     cr_assert(utf8_valid(e.field, strlen(e.field)));
     cr_assert(utf8_valid(e.msg, strlen(e.msg)));
 }
@@ -467,7 +467,8 @@ Test(jobreject, duplicates)
          "duplicate field 'prompt'"},
         {"{\"prompt\":\"a\",\"max_tokens\":1,\"max_tokens\":1}", "max_tokens",
          "duplicate field 'max_tokens'"},
-        {"{\"messages\":[{\"role\":\"user\",\"role\":\"user\",\"content\":\"x\"}"
+        {"{\"messages\":[{\"role\":\"user\",\"role\":\"user\",\"content\":"
+         "\"x\"}"
          "]}",
          "messages[0].role", "duplicate field 'role'"},
         {"{\"prompt\":\"a\",\"metadata\":{\"a\":{\"b\":1,\"b\":2}}}",
@@ -499,10 +500,12 @@ Test(jobreject, version_and_id)
     static const struct rcase c[] = {
         {"{\"v\":2,\"prompt\":\"x\"}", "v", "v must be 1"},
         {"{\"v\":0,\"prompt\":\"x\"}", "v", "must be between"},
-        {"{\"v\":\"1\",\"prompt\":\"x\"}", "v", "v must be an integer, got string"},
+        {"{\"v\":\"1\",\"prompt\":\"x\"}", "v",
+         "v must be an integer, got string"},
         {"{\"v\":1.5,\"prompt\":\"x\"}", "v", "v must be an integer, got 1.5"},
         {"{\"id\":\"\",\"prompt\":\"x\"}", "id", "id must not be empty"},
-        {"{\"id\":5,\"prompt\":\"x\"}", "id", "id must be a string, got number"},
+        {"{\"id\":5,\"prompt\":\"x\"}", "id",
+         "id must be a string, got number"},
         {"{\"id\":\"a/b\",\"prompt\":\"x\"}", "id",
          "id may only contain A-Z a-z 0-9 . _ : -, got 'a/b'"},
         {"{\"id\":\"{q}\",\"prompt\":\"x\"}", "id", "may only contain"},
@@ -583,7 +586,8 @@ Test(jobreject, templates)
          "vars must be an object, got array"},
         {"{\"template\":\"plain\",\"vars\":{\"a\":null}}", "vars.a",
          "vars.a must be a string, number or boolean, got null"},
-        {"{\"template\":\"plain\",\"vars\":{\"a\":{}}}", "vars.a", "got object"},
+        {"{\"template\":\"plain\",\"vars\":{\"a\":{}}}", "vars.a",
+         "got object"},
         {"{\"prompt\":\"x\",\"vars\":{}}", "vars",
          "vars is only allowed with template"},
         {"{\"template\":\"nonexistent\",\"vars\":{}}", "template",
@@ -608,7 +612,8 @@ Test(jobreject, scalars)
     static const struct rcase c[] = {
         {"{\"prompt\":\"x\",\"system\":5}", "system",
          "system must be a string, got number"},
-        {"{\"prompt\":\"x\",\"model\":\"\"}", "model", "model must not be empty"},
+        {"{\"prompt\":\"x\",\"model\":\"\"}", "model",
+         "model must not be empty"},
         {"{\"prompt\":\"x\",\"model\":7}", "model", "got number"},
         {"{\"prompt\":\"x\",\"max_tokens\":0}", "max_tokens",
          "max_tokens must be between 1 and 200000, got 0"},
@@ -735,7 +740,8 @@ Test(jobreject, normalized_job_too_large)
     char *line = malloc(2 * n + 128);
 
     cr_assert_not_null(line);
-    o += (size_t)snprintf(line, 64, "{\"template\":\"twice\",\"vars\":{\"a\":\"");
+    o += (size_t)snprintf(line, 64,
+                          "{\"template\":\"twice\",\"vars\":{\"a\":\"");
     for (size_t i = 0; i < n; i++) {
         line[o++] = '\\';
         line[o++] = '"';
@@ -880,7 +886,8 @@ Test(jobacc, schedule)
         "{\"prompt\":\"x\",\"run_at\":\"2030-01-02T03:04:05.678+02:00\"}");
     cJSON *c = parse_ok("{\"prompt\":\"x\",\"delay_s\":1.5}");
     cJSON *d = parse_ok("{\"prompt\":\"x\",\"delay_s\":0.0004}");
-    cJSON *e = parse_ok("{\"prompt\":\"x\",\"run_at\":\"1969-01-01T00:00:00Z\"}");
+    cJSON *e =
+        parse_ok("{\"prompt\":\"x\",\"run_at\":\"1969-01-01T00:00:00Z\"}");
     int64_t at, delay;
 
     cr_assert_eq(job_schedule(a, &at, &delay), 0);

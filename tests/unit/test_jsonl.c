@@ -56,7 +56,7 @@ Test(jsonl, lf_crlf_blank_and_last_line)
 {
     static const char d[] = "{\"a\":1}\n\r\n\n  \n{\"b\":2}\r\n{\"c\":3}";
     static const struct want w[] = {
-        {"{\"a\":1}", 7, 1}, {"", 0, 2},  {"", 0, 3},
+        {"{\"a\":1}", 7, 1}, {"", 0, 2},          {"", 0, 3},
         {"  ", 2, 4},        {"{\"b\":2}", 7, 5}, {"{\"c\":3}", 7, 6},
     };
 

@@ -116,9 +116,8 @@ Test(mocktext, tokens_marker)
     cr_assert_eq(mocktext_article_tokens(KEY("[mock:tokens=0]"), 120), 120);
     cr_assert_eq(mocktext_article_tokens(KEY("[mock:tokens=abc]"), 120), 120);
     cr_assert_eq(mocktext_article_tokens(KEY("[mock:tokens=7"), 120), 120);
-    cr_assert_eq(mocktext_article_tokens(KEY("[mock:tokens=x][mock:tokens=9]"),
-                                         120),
-                 9);
+    cr_assert_eq(
+        mocktext_article_tokens(KEY("[mock:tokens=x][mock:tokens=9]"), 120), 9);
     /* Only key_len bytes count. */
     cr_assert_eq(mocktext_article_tokens("[mock:tokens=5]", 10, 120), 120);
 
@@ -162,8 +161,8 @@ Test(mocktext, fail_marker)
                  -1);
     cr_assert_eq(
         mocktext_fail_for(KEY("[mock:fail=429*x]"), 0, kind, sizeof(kind)), -1);
-    cr_assert_eq(mocktext_fail_for(KEY("[mock:fail=429"), 0, kind, sizeof(kind)),
-                 -1);
+    cr_assert_eq(
+        mocktext_fail_for(KEY("[mock:fail=429"), 0, kind, sizeof(kind)), -1);
 }
 
 Test(mocktext, markers_keep_article_deterministic)
@@ -196,9 +195,8 @@ Test(mocktext, prefix_and_continuation_stitch)
 
             cr_assert_not_null(prefix);
             cr_assert_not_null(a);
-            cr_assert_eq(mocktext_prefix_tokens(KEY(key), 120, prefix, plen,
-                                                &kk),
-                         0);
+            cr_assert_eq(
+                mocktext_prefix_tokens(KEY(key), 120, prefix, plen, &kk), 0);
             cr_assert_eq(kk, k);
             cr_assert_eq(mocktext_reply(a, k, m, NULL, 0, &r), 0);
             cr_assert_eq(r.start, plen);
@@ -208,9 +206,8 @@ Test(mocktext, prefix_and_continuation_stitch)
                                             : MOCKTEXT_END_TURN);
             /* prefix + continuation == first (k + m) tokens of the article */
             cr_assert_eq(memcmp(prefix, full, plen), 0);
-            cr_assert_eq(memcmp(a->text + r.start, full + r.start,
-                                r.end - r.start),
-                         0);
+            cr_assert_eq(
+                memcmp(a->text + r.start, full + r.start, r.end - r.start), 0);
             cr_assert_eq(r.end, want == 40 ? full_len : a->off[want]);
             mocktext_article_free(a);
             free(prefix);
@@ -239,9 +236,9 @@ Test(mocktext, prefix_rejects_non_prefixes)
     /* The whole article is a prefix (k = N); longer text is not. */
     free(p);
     p = mocktext_article(KEY("short [mock:tokens=3]"), 120, &plen);
-    cr_assert_eq(mocktext_prefix_tokens(KEY("short [mock:tokens=3]"), 120, p,
-                                        plen, &k),
-                 0);
+    cr_assert_eq(
+        mocktext_prefix_tokens(KEY("short [mock:tokens=3]"), 120, p, plen, &k),
+        0);
     cr_assert_eq(k, 3);
     free(p);
     free(q);
@@ -316,8 +313,8 @@ Test(mocktext, stop_sequence_cut)
     cr_assert_eq(r.stop_index, 1);
     cr_assert_eq(r.end, cut);
     cr_assert_leq(cut, a->off[t]);
-    cr_assert_null(memmem(a->text + r.start, r.end - r.start, stop,
-                          strlen(stop)));
+    cr_assert_null(
+        memmem(a->text + r.start, r.end - r.start, stop, strlen(stop)));
     /* Tokens that start before the cut are reported. */
     {
         size_t n = 0;

@@ -98,8 +98,7 @@ Test(timefmt, round_trip)
          t += INT64_C(7777777777)) {
         timefmt_rfc3339(t, b);
         cr_assert_eq(timefmt_rfc3339_parse(b, &ms), 0, "%s", b);
-        cr_assert_eq(ms, t, "%s: %lld != %lld", b, (long long)ms,
-                     (long long)t);
+        cr_assert_eq(ms, t, "%s: %lld != %lld", b, (long long)ms, (long long)t);
     }
 }
 
