@@ -15,6 +15,7 @@
 #include "uuid.h"
 
 #define QUOTE_MAX 40 /* bytes of a user value quoted in a message */
+#define QBUF      (QUOTE_MAX * 4 + 8) /* quote() output, \xNN escapes incl. */
 
 /* Top-level fields, in the order job_validate() checks them. */
 static const char *const job_fields[] = {"v",          "id",
@@ -467,20 +468,18 @@ walk(const cJSON *node, const char *path, int depth, struct job_err *err)
 {
     char cpath[256];
     const cJSON *c;
+    size_t off;
     int idx = 0;
 
     if (depth > JOB_MAX_DEPTH)
         return job_err_set(err, path, "nested deeper than %d levels",
                            JOB_MAX_DEPTH);
     if (cJSON_IsNumber(node) && !isfinite(node->valuedouble))
-        return job_err_set(err, path,
-                           "%s is out of range (not a finite "
-                           "number)",
+        return job_err_set(err, path, "%s is out of range (not finite)",
                            *path ? path : "number");
     if (cJSON_IsString(node)) {
         if (!node->valuestring)
             return job_err_set(err, path, "%s is not a valid string", path);
-        size_t off;
         if (!utf8_check(node->valuestring, strlen(node->valuestring), &off))
             return job_err_set(err, path, "%s is not valid UTF-8 (byte %zu)",
                                path, off);
@@ -490,11 +489,10 @@ walk(const cJSON *node, const char *path, int depth, struct job_err *err)
     if (cJSON_IsObject(node)) {
         const cJSON *dup;
         for (c = node->child; c; c = c->next) {
-            size_t off;
             if (!c->string)
                 return job_err_set(err, path, "object member without a key");
             if (!utf8_check(c->string, strlen(c->string), &off)) {
-                char q[64];
+                char q[QBUF];
                 return job_err_set(err, path,
                                    "key %s is not valid UTF-8 (byte %zu)",
                                    quote(q, sizeof q, c->string), off);
@@ -503,7 +501,7 @@ walk(const cJSON *node, const char *path, int depth, struct job_err *err)
         if (find_duplicate(node, &dup) < 0)
             return job_err_set(err, "", "out of memory");
         if (dup) {
-            char q[64];
+            char q[QBUF];
             child_path(cpath, sizeof cpath, path, dup, -1);
             return job_err_set(err, cpath, "duplicate field %s",
                                quote(q, sizeof q, dup->string));
@@ -566,7 +564,7 @@ check_unknown(const cJSON *obj, const char *path, const char *const *names,
               struct job_err *err)
 {
     for (const cJSON *c = obj->child; c; c = c->next) {
-        char cpath[256], q[64];
+        char cpath[256], q[QBUF];
         const char *best = NULL;
         size_t bestd = 3;
 
@@ -669,7 +667,7 @@ check_str(const cJSON *v, const char *name, size_t min, size_t max,
 static int
 check_id(const cJSON *v, struct job_err *err)
 {
-    char q[64];
+    char q[QBUF];
 
     if (check_str(v, "id", 1, JOB_ID_MAX, err) < 0)
         return -1;
@@ -703,7 +701,7 @@ check_content(const cJSON *content, const char *path, struct job_err *err)
         return job_err_set(err, path, "%s must not be empty", path);
     for (const cJSON *b = content->child; b; b = b->next, idx++) {
         const cJSON *type, *text;
-        char q[64];
+        char q[QBUF];
 
         snprintf(bpath, sizeof bpath, "%s[%d]", path, idx);
         if (!cJSON_IsObject(b))
@@ -737,7 +735,7 @@ check_content(const cJSON *content, const char *path, struct job_err *err)
 static int
 check_messages(const cJSON *msgs, struct job_err *err)
 {
-    char mpath[64], fpath[96], q[64];
+    char mpath[64], fpath[96], q[QBUF];
     int idx = 0;
 
     if (!cJSON_IsArray(msgs))
@@ -786,7 +784,7 @@ check_messages(const cJSON *msgs, struct job_err *err)
 static int
 check_template(const cJSON *tmpl, const cJSON *vars, struct job_err *err)
 {
-    char q[64], vpath[256];
+    char q[QBUF], vpath[256];
 
     if (!cJSON_IsString(tmpl))
         return job_err_set(err, "template", "template must be a string, got %s",
@@ -880,7 +878,7 @@ validate(const cJSON *job, int check_size, struct job_err *err)
     const char *srcs[3];
     char g[40];
     int nsrc = 0;
-    char q[64];
+    char q[QBUF];
     int64_t ms;
 
     if (!cJSON_IsObject(job))
@@ -892,7 +890,7 @@ validate(const cJSON *job, int check_size, struct job_err *err)
         return -1;
 
     v = get(job, "v");
-    if (v && check_int(v, "v", 1, 1000000, err) < 0)
+    if (v && check_int(v, "v", -1000000000, 1000000000, err) < 0)
         return -1;
     if (v && v->valuedouble != 1)
         return job_err_set(err, "v",

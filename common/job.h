@@ -1,13 +1,13 @@
 /* The job document: parse and validate one JSONL job line, normalize it (id,
- * template rendering) into the exact request that is stored, and read its
- * fields. The rules are schemas/job.schema.json's; this code is the authority.
- *
- * Versioning: the stored job carries "v": 1 only when the producer sent it;
- * absent means 1. A change that old workers would misread bumps v: add the
- * new value to the check in job_validate(), teach the worker both, and update
- * schemas/job.schema.json. */
+ * template rendering) into the exact stored request, and read its fields.
+ * The rules are schemas/job.schema.json's; this code is the authority. */
 #ifndef GENQ_JOB_H
 #define GENQ_JOB_H
+
+/* Versioning: the stored job carries "v": 1 only when the producer sent it;
+ * absent means 1. A change that old workers would misread bumps v: accept the
+ * new value in validate() (job.c), teach the worker both, and update
+ * schemas/job.schema.json (its "v" const) and the examples. */
 
 #include <stddef.h>
 #include <stdint.h>

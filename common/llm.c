@@ -96,6 +96,7 @@ add_text(struct llm_result *r, const char *s, size_t n)
         return -1;
     }
     r->got_first_token = 1;
+    r->text_deltas++;
     return 0;
 }
 

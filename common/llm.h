@@ -96,6 +96,8 @@ struct llm_result {
     long cache_read_input_tokens;     /* Anthropic: not in input_tokens;
                                          OpenAI cached_tokens: part of it */
     int complete;         /* message_stop / [DONE] / whole body seen */
+    long text_deltas;     /* pieces of text received: progress while a
+                             stream runs, before usage is reported */
     int got_first_token;  /* set when the first non-empty text arrives */
     int failed;           /* err is filled */
     struct llm_error err; /* request_id is also set on success */

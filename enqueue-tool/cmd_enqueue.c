@@ -5,6 +5,7 @@
 #include "fmacros.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -197,6 +198,37 @@ print_line(struct enq *e, long line, const char *id, const char *status,
         else
             fprintf(stderr, "line %ld: %s\n", line, msg);
     }
+}
+
+/* Spool a rejection found before parsing. -1 on spool I/O failure. */
+static int reject_line(struct enq *e, long lineno, const char *field,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int
+reject_line(struct enq *e, long lineno, const char *field, const char *fmt, ...)
+{
+    struct rec r = {0};
+    char msg[256];
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    r.type = 'R';
+    r.line = lineno;
+    r.field = strdup(field);
+    r.msg = strdup(msg);
+    e->total++;
+    e->rejected++;
+    if (!r.field || !r.msg) {
+        rec_clear(&r);
+        errno = ENOMEM;
+        return -1;
+    }
+    rc = rec_write(e->spool, &r);
+    rec_clear(&r);
+    return rc;
 }
 
 /* Validate one line and spool it. Returns -1 only on spool I/O failure. */
@@ -440,8 +472,7 @@ add_num_flag(cJSON *j, const char *name, const char *flag, const char *v)
     errno = 0;
     d = strtod(v, &end);
     if (errno || end == v || *end)
-        return cli_usage_error("enqueue", "--%s: not a number: '%s'", flag,
-                               v);
+        return cli_usage_error("enqueue", "--%s: not a number: '%s'", flag, v);
     if (!cJSON_AddNumberToObject(j, name, d))
         return cli_fail("enqueue", "out of memory");
     return 0;
@@ -571,9 +602,10 @@ cmd_enqueue(int argc, char **argv)
                                                 [OPT_DELAY] = "delay_s",
                                                 [OPT_MAXATT] = "max_attempts",
                                                 [OPT_TIMEOUT] = "timeout_s"};
-            static const char *const flags[] = {
-                [OPT_MAXTOK] = "max-tokens", [OPT_DELAY] = "delay",
-                [OPT_MAXATT] = "max-attempts", [OPT_TIMEOUT] = "timeout"};
+            static const char *const flags[] = {[OPT_MAXTOK] = "max-tokens",
+                                                [OPT_DELAY] = "delay",
+                                                [OPT_MAXATT] = "max-attempts",
+                                                [OPT_TIMEOUT] = "timeout"};
             rc = add_num_flag(flagjob, names[opt], flags[opt], optarg);
             if (rc != 0) {
                 cJSON_Delete(flagjob);
@@ -654,12 +686,21 @@ cmd_enqueue(int argc, char **argv)
             rc = cli_fail("enqueue", "out of memory");
             goto out;
         }
+        /* Keep at most the limit (+1) of a line in memory: a 10 GB line is
+         * rejected by its real size without holding it. */
+        jsonl_set_limit(jr, JOB_MAX_BYTES);
         while ((got = jsonl_next(jr, &line, &len, &lineno)) == 1) {
-            size_t k = 0;
-            while (k < len && (line[k] == ' ' || line[k] == '\t'))
-                k++;
-            if (k == len)
+            if (jsonl_blank(line, len))
                 continue; /* blank lines are allowed and skipped */
+            if (len > JOB_MAX_BYTES) {
+                if (reject_line(&e, lineno, "",
+                                "line is %zu bytes; the limit is %d",
+                                jsonl_line_size(jr), JOB_MAX_BYTES) < 0) {
+                    got = -1;
+                    break;
+                }
+                continue;
+            }
             if (take_line(&e, line, len, lineno) < 0) {
                 got = -1;
                 break;

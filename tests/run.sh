@@ -6,6 +6,8 @@
 # Environment for the tests: GENQ_TEST_REDIS_URL, GENQ_TEST_REDIS_PORT,
 # GENQ_TEST_MOCK_URL, GENQ_BIN (directory of the binaries), GENQ_TEST_TMP.
 set -u
+# Debian's python3 (with python3-jsonschema, python3-jwt) before any other
+export PATH="/usr/bin:$PATH"
 : "${GENQ_BIN:=bin}"
 GENQ_BIN=$(cd "$GENQ_BIN" && pwd)
 export GENQ_BIN

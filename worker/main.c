@@ -54,9 +54,22 @@ static const char usage_text[] =
     "  --retry-base S           GENQ_RETRY_BASE  0.5\n"
     "  --retry-cap S            GENQ_RETRY_CAP   8\n"
     "  --max-continuations N    GENQ_MAX_CONTINUATIONS 3 (long articles)\n"
+    "  --job-backoff-base S     GENQ_JOB_BACKOFF_BASE 10 (x2 per attempt, cap "
+    "1 h)\n"
     "  --claim-batch N          GENQ_CLAIM_BATCH 100 jobs per claim call\n"
     "  --circuit-max S          GENQ_CIRCUIT_MAX 30 longest claim pause\n"
     "  --api-key-file F         GENQ_API_KEY_FILE read the API key from F\n"
+    "  --auth api-key|bearer|jwt GENQ_AUTH  x-api-key (anthropic default),\n"
+    "                           Authorization: Bearer KEY (openai default),\n"
+    "                           or a JWT bearer minted with libjwt:\n"
+    "  --jwt-alg A              GENQ_JWT_ALG     "
+    "HS256|HS384|HS512|RS256|ES256\n"
+    "  --jwt-key-file F         GENQ_JWT_KEY_FILE secret (HS*) or PEM key\n"
+    "  --jwt-issuer S, --jwt-subject S, --jwt-audience S   iss, sub, aud\n"
+    "                           (GENQ_JWT_ISSUER, _SUBJECT, _AUDIENCE)\n"
+    "  --jwt-ttl S              GENQ_JWT_TTL     3600; re-minted 60 s before\n"
+    "                           expiry, and at once after a 401\n"
+    "  --jwt-claim NAME=VALUE   extra claim (repeatable; JSON values kept)\n"
     "  --log-format json|text   GENQ_LOG_FORMAT  text\n"
     "  --log-level L            GENQ_LOG_LEVEL   info (debug|info|warn|error)\n"
     "  -h, --help\n\n"
@@ -83,6 +96,8 @@ static const char *log_level = "info";
 static const char *key_file;
 static const char *queue_env;
 static int processes = 1;
+static const char *auth_s;
+static int jwt_ttl = 3600;
 
 static const struct opt opts[] = {
     {"redis", "GENQ_REDIS_URL", T_STR, &redis_url, 0, 0},
@@ -109,13 +124,23 @@ static const struct opt opts[] = {
     {"retry-cap", "GENQ_RETRY_CAP", T_DOUBLE, &cfg.retry_cap_s, 0.001, 3600},
     {"max-continuations", "GENQ_MAX_CONTINUATIONS", T_INT,
      &cfg.max_continuations, 0, 20},
+    {"job-backoff-base", "GENQ_JOB_BACKOFF_BASE", T_DOUBLE,
+     &cfg.job_backoff_base_s, 0.001, 3600},
     {"claim-batch", "GENQ_CLAIM_BATCH", T_INT, &cfg.claim_batch, 1, 1000},
     {"circuit-max", "GENQ_CIRCUIT_MAX", T_DOUBLE, &cfg.circuit_max_s, 0.1,
      3600},
     {"api-key-file", "GENQ_API_KEY_FILE", T_STR, &key_file, 0, 0},
     {"log-format", "GENQ_LOG_FORMAT", T_STR, &log_format, 0, 0},
     {"log-level", "GENQ_LOG_LEVEL", T_STR, &log_level, 0, 0},
-    {"queue", NULL, T_STR, NULL, 0, 0}, /* handled apart: repeatable */
+    {"auth", "GENQ_AUTH", T_STR, &auth_s, 0, 0},
+    {"jwt-alg", "GENQ_JWT_ALG", T_STR, &cfg.jwt.alg, 0, 0},
+    {"jwt-key-file", "GENQ_JWT_KEY_FILE", T_STR, &cfg.jwt.key_file, 0, 0},
+    {"jwt-issuer", "GENQ_JWT_ISSUER", T_STR, &cfg.jwt.issuer, 0, 0},
+    {"jwt-subject", "GENQ_JWT_SUBJECT", T_STR, &cfg.jwt.subject, 0, 0},
+    {"jwt-audience", "GENQ_JWT_AUDIENCE", T_STR, &cfg.jwt.audience, 0, 0},
+    {"jwt-ttl", "GENQ_JWT_TTL", T_INT, &jwt_ttl, 61, 86400 * 30},
+    {"jwt-claim", NULL, T_STR, NULL, 0, 0}, /* repeatable */
+    {"queue", NULL, T_STR, NULL, 0, 0},     /* handled apart: repeatable */
 };
 #define NOPTS ((int)(sizeof(opts) / sizeof(opts[0])))
 
@@ -258,6 +283,13 @@ parse_args(int argc, char **argv)
             if (!strcmp(o->name, "queue")) {
                 if (add_queue(optarg) < 0)
                     return -1;
+            } else if (!strcmp(o->name, "jwt-claim")) {
+                if (cfg.jwt.nclaims == JWTMINT_MAX_CLAIMS) {
+                    fprintf(stderr, "genq-worker: at most %d --jwt-claim\n",
+                            JWTMINT_MAX_CLAIMS);
+                    return -1;
+                }
+                cfg.jwt.claims[cfg.jwt.nclaims++] = optarg;
             } else if (o->type == T_BOOL) {
                 cfg.stream = 1;
             } else if (set_opt(o, optarg, src) < 0) {
@@ -313,6 +345,26 @@ parse_args(int argc, char **argv)
     }
     if (cfg.claim_batch > cfg.concurrency)
         cfg.claim_batch = cfg.concurrency;
+    cfg.jwt.ttl_s = jwt_ttl;
+    if (!auth_s)
+        cfg.auth = cfg.provider == LLM_OPENAI ? AUTH_BEARER : AUTH_API_KEY;
+    else if (!strcmp(auth_s, "api-key"))
+        cfg.auth = AUTH_API_KEY;
+    else if (!strcmp(auth_s, "bearer"))
+        cfg.auth = AUTH_BEARER;
+    else if (!strcmp(auth_s, "jwt"))
+        cfg.auth = AUTH_JWT;
+    else {
+        fprintf(stderr,
+                "genq-worker: --auth: expected api-key, bearer or jwt, "
+                "got '%s'\n",
+                auth_s);
+        return -1;
+    }
+    if (cfg.auth == AUTH_JWT && !cfg.jwt.key_file) {
+        fprintf(stderr, "genq-worker: --auth jwt needs --jwt-key-file\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -445,7 +497,7 @@ main(int argc, char **argv)
         return 2;
     }
     cfg.api_key = read_api_key();
-    if (!cfg.api_key && cfg.provider != LLM_NOOP)
+    if (!cfg.api_key && cfg.provider != LLM_NOOP && cfg.auth != AUTH_JWT)
         log_kv(LOG_WARN,
                "no API key (GENQ_API_KEY, ANTHROPIC_API_KEY, "
                "OPENAI_API_KEY or --api-key-file): requests will "

@@ -43,6 +43,13 @@ static const char *const outcome_kind[] = {"complete", "retry", "dead",
 
 struct wqueue;
 
+/* A header list shared by the requests that started with it: a re-minted
+ * JWT makes a new one while older requests still hold theirs. */
+struct hdrs {
+    struct curl_slist *l;
+    int refs;
+};
+
 struct wjob {
     struct worker *w;
     struct wqueue *q;
@@ -58,6 +65,8 @@ struct wjob {
     struct llm_stream *stream;
     ev_timer retry_timer;
     int tries;
+    int auth_retried;  /* a 401 re-minted the JWT and retried once */
+    struct hdrs *hdrs; /* held while the request runs */
     int continuations, max_continuations;
     struct buf text;            /* stitched text of finished parts */
     long in_tokens, out_tokens; /* summed over parts */
@@ -91,7 +100,8 @@ struct worker {
     int *freelist, nfree;
     int claiming;
     int draining, handed_back, exit_code, freeing;
-    struct curl_slist *headers;
+    struct hdrs *hdrs; /* current header set (worker's reference) */
+    struct jwtmint *jwt;
     char *url;
     struct retry_policy rp;
     /* circuit breaker: while open nothing is claimed; then one probe */
@@ -105,6 +115,19 @@ struct worker {
 };
 
 static void maybe_claim(struct worker *w);
+static int build_headers(struct worker *w, const char *token);
+
+static void
+hdrs_unref(struct hdrs *h)
+{
+    if (h && --h->refs == 0) {
+        /* the list may hold a secret: wipe each line before freeing */
+        for (struct curl_slist *l = h->l; l; l = l->next)
+            memset(l->data, 0, strlen(l->data));
+        curl_slist_free_all(h->l);
+        free(h);
+    }
+}
 static void job_start_try(struct wjob *j);
 static void job_finish(struct wjob *j, enum outcome out, char *doc,
                        int64_t backoff_ms);
@@ -133,6 +156,7 @@ wcfg_defaults(struct wcfg *cfg)
     cfg->max_continuations = 3;
     cfg->idle_poll_ms = 1000;
     cfg->circuit_max_s = 30.0;
+    cfg->job_backoff_base_s = 10.0;
 }
 
 static double
@@ -143,6 +167,15 @@ rand01(void)
     if (getrandom(&x, sizeof(x), 0) != (ssize_t)sizeof(x))
         x = (uint64_t)clock() * 6364136223846793005ULL;
     return (double)(x >> 11) / 9007199254740992.0;
+}
+
+/* Job-level backoff after attempt j->attempts failed: base 10 s (scaled
+ * by --job-backoff-base), factor 2, cap 1 h, full jitter (retry.c). */
+static int64_t
+job_backoff_ms(const struct wjob *j)
+{
+    return (int64_t)((double)retry_job_backoff_ms(j->attempts, rand01()) *
+                     (j->w->cfg->job_backoff_base_s / 10.0));
 }
 
 /* ---- slots ---------------------------------------------------------- */
@@ -167,6 +200,8 @@ slot_release(struct wjob *j)
     if (j->req.easy)
         http_abort(w->http, &j->req);
     ev_timer_stop(w->loop, &j->retry_timer);
+    hdrs_unref(j->hdrs);
+    j->hdrs = NULL;
     http_req_reset(&j->req);
     free(j->req.body);
     j->req.body = NULL;
@@ -600,7 +635,7 @@ on_http_done(struct http_req *r, int curl_code)
             job_finish(j, OUT_RETRY,
                        error_doc("transient", 0, "out_of_memory",
                                  "result text over the size limit", NULL),
-                       retry_job_backoff_ms(j->attempts, rand01()));
+                       job_backoff_ms(j));
             return;
         }
         j->in_tokens += j->res.input_tokens;
@@ -640,6 +675,26 @@ on_http_done(struct http_req *r, int curl_code)
                         (double)time(NULL));
     snprintf(msg, sizeof(msg), "%s", e.message[0] ? e.message : v.why);
 
+    if (w->jwt && e.http_status == 401 && !j->auth_retried) {
+        /* The token may have been revoked or the clocks disagree: a fresh
+         * one at once, and the same request again, once. */
+        const char *tok = "";
+        j->auth_retried = 1;
+        /* one re-mint per burst: requests that started with an older token
+         * simply retry with the current one */
+        if (j->hdrs == w->hdrs) {
+            tok = jwtmint_token(w->jwt, time(NULL), 1, NULL);
+            if (tok && build_headers(w, tok) < 0)
+                tok = NULL;
+        }
+        if (tok) {
+            log_kv(LOG_WARN, "401 with a JWT: re-minted, retrying once", "job",
+                   j->id, NULL);
+            job_start_try(j);
+            return;
+        }
+    }
+
     if (v.cls == ERRC_RETRYABLE && v.retry_in_attempt &&
         j->tries < w->rp.max_retries && !w->draining) {
         double d = retry_delay_s(&w->rp, j->tries, hint, rand01());
@@ -676,7 +731,7 @@ on_http_done(struct http_req *r, int curl_code)
         job_finish(
             j, OUT_RETRY,
             error_doc("transient", e.http_status, e.type, msg, e.request_id),
-            retry_job_backoff_ms(j->attempts, rand01()));
+            job_backoff_ms(j));
         return;
     }
 }
@@ -704,7 +759,7 @@ job_start_try(struct wjob *j)
                                  ? "job has no prompt/messages or no model"
                                  : "out of memory building the request",
                              NULL),
-                   retry_job_backoff_ms(j->attempts, rand01()));
+                   job_backoff_ms(j));
         return;
     }
     j->req.body_len = strlen(j->req.body);
@@ -713,12 +768,21 @@ job_start_try(struct wjob *j)
         if (!j->stream) {
             job_finish(j, OUT_RETRY,
                        error_doc("transient", 0, NULL, "out of memory", NULL),
-                       retry_job_backoff_ms(j->attempts, rand01()));
+                       job_backoff_ms(j));
             return;
         }
     }
+    if (w->jwt) {
+        int minted = 0;
+        const char *tok = jwtmint_token(w->jwt, time(NULL), 0, &minted);
+        if (tok && minted && build_headers(w, tok) == 0)
+            log_kv(LOG_INFO, "JWT minted", NULL);
+    }
+    hdrs_unref(j->hdrs);
+    j->hdrs = w->hdrs;
+    j->hdrs->refs++;
     j->req.url = w->url;
-    j->req.headers = w->headers;
+    j->req.headers = j->hdrs->l;
     j->req.timeout_ms = 1000L * (cJSON_IsNumber(ts) ? (long)ts->valuedouble
                                                     : w->cfg->timeout_s);
     j->req.connect_timeout_ms = 1000L * w->cfg->connect_timeout_s;
@@ -731,7 +795,7 @@ job_start_try(struct wjob *j)
         job_finish(
             j, OUT_RETRY,
             error_doc("transient", 0, NULL, "cannot start a request", NULL),
-            retry_job_backoff_ms(j->attempts, rand01()));
+            job_backoff_ms(j));
 }
 
 /* A freshly claimed job. payload is borrowed from the claim reply. */
@@ -749,6 +813,7 @@ job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
     snprintf(j->token, sizeof(j->token), "%s", token);
     j->attempts = (int)attempts;
     j->tries = 0;
+    j->auth_retried = 0;
     j->continuations = 0;
     j->in_tokens = j->out_tokens = 0;
     j->t_start = ev_now(w->loop);
@@ -984,7 +1049,10 @@ heartbeat_queue(struct worker *w, struct wqueue *q)
         snprintf(h->e[h->n].token, sizeof(h->e[h->n].token), "%s", j->token);
         snprintf(prog[h->n], 24, "%ld",
                  j->st == J_RUNNING && j->stream
-                     ? j->out_tokens + j->res.output_tokens
+                     ? j->out_tokens +
+                           (j->res.output_tokens > j->res.text_deltas
+                                ? j->res.output_tokens
+                                : j->res.text_deltas)
                      : -1L);
         av[k++] = j->id;
         av[k++] = j->token;
@@ -1138,13 +1206,18 @@ on_rc_state(struct rconn *c, int up, void *ud)
     }
 }
 
+/* Make the header set for new requests (token: the JWT, or NULL to use
+ * the API key); the previous set lives on while requests hold it. */
 static int
-build_headers(struct worker *w)
+build_headers(struct worker *w, const char *token)
 {
     const struct wcfg *cfg = w->cfg;
-    char line[1024];
+    char line[8192];
     struct curl_slist *l = NULL, *t;
+    struct hdrs *h = calloc(1, sizeof(*h));
 
+    if (!h)
+        return -1;
 #define ADD(s)                                                                 \
     do {                                                                       \
         t = curl_slist_append(l, (s));                                         \
@@ -1155,23 +1228,29 @@ build_headers(struct worker *w)
     ADD("content-type: application/json");
     ADD(cfg->stream ? "accept: text/event-stream" : "accept: application/json");
     ADD("expect:"); /* no 100-continue round trip */
-    if (cfg->provider == LLM_ANTHROPIC || cfg->provider == LLM_NOOP) {
+    if (cfg->provider == LLM_ANTHROPIC || cfg->provider == LLM_NOOP)
         ADD("anthropic-version: " LLM_ANTHROPIC_VERSION);
-        if (cfg->api_key) {
-            snprintf(line, sizeof(line), "x-api-key: %s", cfg->api_key);
-            ADD(line);
-        }
+    if (token) {
+        snprintf(line, sizeof(line), "authorization: Bearer %s", token);
+        ADD(line);
+    } else if (cfg->api_key && cfg->auth == AUTH_API_KEY) {
+        snprintf(line, sizeof(line), "x-api-key: %s", cfg->api_key);
+        ADD(line);
     } else if (cfg->api_key) {
         snprintf(line, sizeof(line), "authorization: Bearer %s", cfg->api_key);
         ADD(line);
     }
 #undef ADD
     memset(line, 0, sizeof(line));
-    w->headers = l;
+    h->l = l;
+    h->refs = 1;
+    hdrs_unref(w->hdrs);
+    w->hdrs = h;
     return 0;
 oom:
     memset(line, 0, sizeof(line));
     curl_slist_free_all(l);
+    free(h);
     return -1;
 }
 
@@ -1238,7 +1317,16 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
             memmove(w->url + strlen(cfg->api_base) - 1,
                     w->url + strlen(cfg->api_base), strlen(path) + 1);
     }
-    if (build_headers(w) < 0)
+    if (cfg->auth == AUTH_JWT) {
+        char err[512];
+        w->jwt = jwtmint_new(&cfg->jwt, err, sizeof(err));
+        if (!w->jwt) {
+            log_kv(LOG_ERROR, "JWT configuration", "error", err, NULL);
+            goto fail;
+        }
+    }
+    if (build_headers(w, w->jwt ? jwtmint_token(w->jwt, time(NULL), 0, NULL)
+                                : NULL) < 0)
         goto fail;
     w->http = http_new(loop);
     if (!w->http)
@@ -1303,7 +1391,8 @@ worker_free(struct worker *w)
     ev_prepare_stop(w->loop, &w->flush_w);
     ev_signal_stop(w->loop, &w->sig_term);
     ev_signal_stop(w->loop, &w->sig_int);
-    curl_slist_free_all(w->headers);
+    hdrs_unref(w->hdrs);
+    jwtmint_free(w->jwt);
     free(w->url);
     free(w->slots);
     free(w->freelist);

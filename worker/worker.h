@@ -6,10 +6,13 @@
 
 #include <ev.h>
 
+#include "jwtmint.h"
 #include "llm.h"
 #include "redisurl.h"
 
 #define WORKER_MAX_QUEUES 16
+
+enum auth_mode { AUTH_API_KEY, AUTH_BEARER, AUTH_JWT };
 
 struct wcfg {
     struct redis_url redis;
@@ -26,15 +29,19 @@ struct wcfg {
     const char *model;    /* default model */
     int max_tokens;       /* default max_tokens */
     int stream;
-    char *api_key; /* secret; owned by main, wiped at exit */
-    int timeout_s; /* per-attempt limit when the job sets none */
+    char *api_key;          /* secret; owned by main, wiped at exit */
+    enum auth_mode auth;    /* x-api-key, Bearer key, or Bearer JWT */
+    struct jwtmint_cfg jwt; /* with AUTH_JWT */
+    int timeout_s;          /* per-attempt limit when the job sets none */
     int connect_timeout_s;
     int stall_timeout_s;
     int max_retries; /* HTTP retries inside one attempt */
     double retry_base_s, retry_cap_s;
-    int max_continuations; /* default for long articles */
-    int idle_poll_ms;      /* fallback claim poll while idle */
-    double circuit_max_s;  /* longest claim pause of the circuit breaker */
+    int max_continuations;
+    double job_backoff_base_s;
+        /* job-level backoff base (10 s) */ /* default for long articles */
+    int idle_poll_ms;                       /* fallback claim poll while idle */
+    double circuit_max_s; /* longest claim pause of the circuit breaker */
 };
 
 /* Fill cfg with the contract's defaults (DESIGN.md). Can't fail. */

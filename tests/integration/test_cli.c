@@ -90,10 +90,10 @@ static const struct {
     const char *line;
     const char *field; /* expected in the report */
 } bad[] = {
-    {"{\"prompt\": \"x\"", ""},                       /* malformed JSON */
-    {"[1,2]", ""},                                    /* not an object */
-    {"{}", "prompt"},                                 /* nothing to send */
-    {"{\"prompt\":42}", "prompt"},                    /* wrong type */
+    {"{\"prompt\": \"x\"", ""},    /* malformed JSON */
+    {"[1,2]", ""},                 /* not an object */
+    {"{}", "prompt"},              /* nothing to send */
+    {"{\"prompt\":42}", "prompt"}, /* wrong type */
     {"{\"prompt\":\"x\",\"max_tokens\":\"9\"}", "max_tokens"},
     {"{\"prompt\":\"x\",\"max_tokens\":2.5}", "max_tokens"},
     {"{\"prompt\":\"x\",\"max_tokens\":-1}", "max_tokens"},
@@ -127,8 +127,8 @@ Test(cli, every_kind_of_bad_line_is_reported_and_nothing_is_enqueued)
     }
     strcat(in, "{\"prompt\":\"invalid utf8 \xc3\x28\"}\n");
     strcat(in, "{\"prompt\":\"good last line\"}\n");
-    rc = genq(in, &out, &err, "enqueue", "--json", "--templates",
-              "templates", "-", NULL);
+    rc = genq(in, &out, &err, "enqueue", "--json", "--templates", "templates",
+              "-", NULL);
     cr_assert_eq(rc, 1, "a rejected line makes exit 1");
     cr_assert_eq(queued_count(), 0, "nothing enqueued when a line is bad");
     {
@@ -295,11 +295,10 @@ Test(cli, status_many_ids_from_stdin_in_order_with_unknowns)
         cJSON *o = cJSON_Parse(l);
         snprintf(id, sizeof(id), "s%04d", k);
         cr_assert(o);
-        cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(o, "id")),
-                         id, "input order");
-        cr_assert_str_eq(
-            cJSON_GetStringValue(cJSON_GetObjectItem(o, "state")),
-            k % 100 == 7 ? "unknown" : "queued");
+        cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(o, "id")), id,
+                         "input order");
+        cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(o, "state")),
+                         k % 100 == 7 ? "unknown" : "queued");
         cJSON_Delete(o);
     }
     cr_assert_eq(k, n);
@@ -333,8 +332,8 @@ Test(cli, result_waits_for_the_worker)
     free(want);
     free(out);
     free(err);
-    rc = genq(NULL, &out, &err, "status", "--json", "--with-result", "rw",
-              NULL);
+    rc =
+        genq(NULL, &out, &err, "status", "--json", "--with-result", "rw", NULL);
     cr_assert_eq(rc, 0);
     cr_assert(strstr(out, "\"result\":{\"id\":\"rw\""), "%s", out);
     free(out);

@@ -218,8 +218,8 @@ Test(jobparse, boundaries_accepted)
         "{\"prompt\":\"x\",\"run_at\":\"1999-12-31t23:59:60z\"}",
         "{\"prompt\":\"x\",\"run_at\":\"2024-02-29T00:00:00Z\"}",
         "{\"prompt\":\"x\",\"run_at\":\"2030-01-01 10:00:00.123456-05:30\"}",
-        "{\"prompt\":\"x\",\"stop_sequences\":[\"1\",\"2\",\"3\",\"4\",\"5\","
-        "\"6\",\"7\",\"8\"]}",
+        ("{\"prompt\":\"x\",\"stop_sequences\":[\"1\",\"2\",\"3\",\"4\",\"5\","
+         "\"6\",\"7\",\"8\"]}"),
         "{\"prompt\":\"\\u00e9\\ud83d\\ude00 caf\xc3\xa9 \xf0\x9f\x98\x80\"}",
         "{\"prompt\":\"x\",\"model\":\"m\"}",
         "{\"v\":1,\"prompt\":\"x\"}",
@@ -499,7 +499,8 @@ Test(jobreject, version_and_id)
 {
     static const struct rcase c[] = {
         {"{\"v\":2,\"prompt\":\"x\"}", "v", "v must be 1"},
-        {"{\"v\":0,\"prompt\":\"x\"}", "v", "must be between"},
+        {"{\"v\":0,\"prompt\":\"x\"}", "v",
+         "v must be 1 (the only job format version), got 0"},
         {"{\"v\":\"1\",\"prompt\":\"x\"}", "v",
          "v must be an integer, got string"},
         {"{\"v\":1.5,\"prompt\":\"x\"}", "v", "v must be an integer, got 1.5"},
@@ -968,4 +969,37 @@ Test(jobacc, format_number)
     cr_assert_eq(strtod(b, NULL), 1.0 / 3.0);
     job_format_number(-0.0, b);
     cr_assert_str_eq(b, "0");
+}
+
+Test(jobparse, line_need_not_be_nul_terminated)
+{
+    static const char *lines[] = {"{\"prompt\":\"x\",\"max_tokens\":12}",
+                                  "42",
+                                  "-1.5e3",
+                                  "\"abc\"",
+                                  "{\"prompt\":\"x\"",
+                                  "{\"prompt\":\"\\u00e9\"}",
+                                  "tru",
+                                  "{\"a\":1e5"};
+
+    /* exact-size heap copies: ASan catches any read past len */
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        size_t n = strlen(lines[i]);
+        char *buf = malloc(n);
+        struct job_err e;
+        cJSON *j;
+
+        cr_assert_not_null(buf);
+        memcpy(buf, lines[i], n);
+        j = job_parse(buf, n, NULL, &e);
+        cr_assert_eq(j != NULL, i == 0 || i == 5, "%s: %s", lines[i], e.msg);
+        cJSON_Delete(j);
+        free(buf);
+    }
+}
+
+Test(jobparse, err_may_be_null)
+{
+    cr_assert_null(job_parse("{", 1, NULL, NULL));
+    cr_assert_null(job_parse(NULL, 0, NULL, NULL));
 }
