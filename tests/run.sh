@@ -12,6 +12,7 @@ export PATH="/usr/bin:$PATH"
 GENQ_BIN=$(cd "$GENQ_BIN" && pwd)
 export GENQ_BIN
 ROOT=$(pwd)
+export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 TMP=$(mktemp -d /tmp/genq-test.XXXXXX)
 export GENQ_TEST_TMP="$TMP"
 pids=""
