@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <ev.h>
 
+#include "errclass.h"
 #include "keys.h"
 #include "log.h"
 #include "scripts.h"
@@ -72,6 +73,7 @@ static const char usage_text[] =
     "  --jwt-claim NAME=VALUE   extra claim (repeatable; JSON values kept)\n"
     "  --log-format json|text   GENQ_LOG_FORMAT  text\n"
     "  --log-level L            GENQ_LOG_LEVEL   info (debug|info|warn|error)\n"
+    "  --error-classes          print the error-class table and exit\n"
     "  -h, --help\n\n"
     "API key: GENQ_API_KEY, else ANTHROPIC_API_KEY (anthropic) or\n"
     "OPENAI_API_KEY (openai), else --api-key-file. Never a flag.\n"
@@ -240,10 +242,41 @@ read_api_key(void)
     return k;
 }
 
+/* The error-class table of common/errclass.c as Markdown (README). */
+static void
+print_error_classes(void)
+{
+    const struct errclass_row *r;
+
+    puts("| source | code | API error type | class | alert | meaning |");
+    puts("| --- | --- | --- | --- | --- | --- |");
+    for (int i = 0; (r = errclass_table(i)) != NULL; i++) {
+        char code[48], type[96];
+        if (r->code == r->code_hi)
+            snprintf(code, sizeof(code), "%d", r->code);
+        else if (r->code_hi - r->code > 100000)
+            snprintf(code, sizeof(code), "any");
+        else
+            snprintf(code, sizeof(code), "%d–%d", r->code, r->code_hi);
+        if (r->message_hint)
+            snprintf(type, sizeof(type), "(message names a limit)");
+        else if (!r->api_type)
+            snprintf(type, sizeof(type), "any");
+        else if (!r->api_type[0])
+            snprintf(type, sizeof(type), "none");
+        else
+            snprintf(type, sizeof(type), "`%s`", r->api_type);
+        printf("| %s | %s | %s | %s | %s | %s |\n",
+               r->src == ERRSRC_HTTP ? "HTTP" : "curl", code, type,
+               errclass_class_name(r->cls), errclass_level_name(r->level),
+               r->why);
+    }
+}
+
 static int
 parse_args(int argc, char **argv)
 {
-    struct option lo[NOPTS + 4];
+    struct option lo[NOPTS + 5];
     char *qcopy;
     int i, c, idx;
 
@@ -257,6 +290,7 @@ parse_args(int argc, char **argv)
     lo[i++] = (struct option){"no-stream", no_argument, NULL, 'S'};
     lo[i++] = (struct option){"help", no_argument, NULL, 'h'};
     lo[i++] = (struct option){"version", no_argument, NULL, 'V'};
+    lo[i++] = (struct option){"error-classes", no_argument, NULL, 'E'};
     lo[i] = (struct option){NULL, 0, NULL, 0};
 
     /* environment first */
@@ -273,6 +307,9 @@ parse_args(int argc, char **argv)
             exit(0);
         } else if (c == 'V') {
             puts("genq-worker 0.1.0");
+            exit(0);
+        } else if (c == 'E') {
+            print_error_classes();
             exit(0);
         } else if (c == 'S') {
             cfg.stream = 0;

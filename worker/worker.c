@@ -722,7 +722,9 @@ on_http_done(struct http_req *r, int curl_code)
         job_requeue(j, msg, &e, hint);
         return;
     default:
-        if (v.provider_wide && (e.http_status == 429 || e.http_status == 529)) {
+        if (v.provider_wide && (e.http_status == 429 || e.http_status == 529 ||
+                                !strcmp(e.type, "overloaded_error") ||
+                                !strcmp(e.type, "rate_limit_error"))) {
             /* Rate limited or overloaded after every retry: the API is
              * saying "later", not that the job is bad. */
             job_requeue(j, msg, &e, hint);
