@@ -48,7 +48,7 @@ PROGS := $(BIN)/genq $(BIN)/genq-worker $(BIN)/genq-mockllm
 TESTS := $(if $(UNIT_SRC),$(BIN)/test-unit) $(if $(INTEG_SRC),$(BIN)/test-integration)
 
 .PHONY: all test test-build demo bench format format-check install clean \
-        valgrind chaos
+        valgrind chaos fuzz lint
 all: $(PROGS)
 
 $(B)/%.o: %.c
@@ -96,7 +96,15 @@ bench: all
 	sh bench/run.sh $(if $(QUICK),--quick)
 
 chaos: all
-	sh tests/chaos/run.sh
+	bash tests/chaos/run.sh $(if $(CHAOS_S),--seconds $(CHAOS_S))
+
+# libFuzzer targets (clang): FUZZ_S seconds each (default 60).
+fuzz:
+	bash tests/fuzz/run.sh $(if $(FUZZ_S),$(FUZZ_S),60)
+
+# Static analysis: cppcheck and clang-tidy over our sources.
+lint:
+	bash tests/lint.sh
 
 FMT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
@@ -107,6 +115,10 @@ format-check:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 bin/genq bin/genq-worker bin/genq-mockllm $(DESTDIR)$(PREFIX)/bin/
+	if [ -d man ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
+	    install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+	if [ -d packaging ]; then install -d $(DESTDIR)$(PREFIX)/share/genq && \
+	    install -m 644 packaging/* $(DESTDIR)$(PREFIX)/share/genq/; fi
 
 clean:
 	rm -rf build bin
