@@ -55,10 +55,12 @@ echo "test redis $GENQ_TEST_REDIS_URL, mock $GENQ_TEST_MOCK_URL"
 
 passed=0
 failed=0
+skipped=0
 failures=""
-record() { # name rc
-    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else
-        failed=$((failed + 1)); failures="$failures $1"; fi
+record() { # name rc (77 = skipped: said so, never counted as passed)
+    if [ "$2" -eq 0 ]; then passed=$((passed + 1));
+    elif [ "$2" -eq 77 ]; then skipped=$((skipped + 1)); echo "SKIPPED: $1";
+    else failed=$((failed + 1)); failures="$failures $1"; fi
 }
 
 for t in "$@"; do
@@ -67,7 +69,8 @@ for t in "$@"; do
     record "$t" $?
 done
 
-for s in tests/scripts/*.sh tests/mock-llm/smoke.sh tests/schemas/check.sh; do
+for s in tests/scripts/*.sh tests/mock-llm/smoke.sh tests/schemas/check.sh \
+    tests/conformance/run.sh; do
     [ -f "$s" ] || continue
     # Valgrind and timing-sensitive scripts are skipped in sanitizer builds.
     case "$GENQ_BIN" in */san/*) case "$s" in *valgrind*|*idle*) continue;; esac;; esac
@@ -78,5 +81,5 @@ done
 
 echo
 [ -n "$failures" ] && echo "failed:$failures"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -976,8 +976,7 @@ api_request(struct conn *c, enum endpoint ep, const cJSON *body)
     double delay = cfg.latency_ms / 1000.0;
     int rc = 0, failed;
 
-    make_id(proto == MOCKAPI_ANTHROPIC ? "req_mock" : "req_mock", request_id,
-            sizeof(request_id));
+    make_id("req_mock", request_id, sizeof(request_id));
     memset(&err, 0, sizeof(err));
     mockbuf_clear(&c->pend);
     if (cfg.reject_auth) {

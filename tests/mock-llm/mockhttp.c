@@ -95,9 +95,19 @@ mockbuf_json_str(struct mockbuf *b, const char *s, size_t n)
     static const char hex[] = "0123456789abcdef";
     size_t i = 0, run;
 
-    /* Worst case every byte becomes \u00XX. */
-    if (n > (SIZE_MAX - 2) / 6 || mockbuf_reserve(b, n * 6 + 2) < 0)
+    size_t need = n + 2;
+
+    /* Reserve the exact escaped size: one cheap pass, no 6x overshoot. */
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t')
+            need += 1;
+        else if (c < 0x20)
+            need += 5;
+    }
+    if (need < n || mockbuf_reserve(b, need) < 0)
         return -1;
+    i = 0;
     b->data[b->len++] = '"';
     while (i < n) {
         unsigned char c;
@@ -442,8 +452,11 @@ mockhttp_parse(struct mockhttp_req *r, const char *data, size_t len,
             res = parse_head(r);
             if (res == MOCKHTTP_ERROR)
                 return res;
+            /* Preallocate, but do not trust a huge claim up front. */
             if (!r->chunked && r->content_length > 0 &&
-                mockbuf_reserve(&r->body, r->content_length) < 0)
+                mockbuf_reserve(&r->body, r->content_length < 1048576
+                                              ? r->content_length
+                                              : 1048576) < 0)
                 return fail(r, 500, "out of memory");
             break;
         }
