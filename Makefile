@@ -8,7 +8,7 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
-PKGS    := hiredis libcurl libcjson libjwt
+PKGS    := hiredis libcurl libcjson libjwt libmicrohttpd inih
 
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes \
                -Wwrite-strings -Wshadow -g -Icommon -Ibuild/gen \

@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="build-essential pkg-config libhiredis-dev libcurl4-openssl-dev libcjson-dev libjwt-dev libev-dev libcriterion-dev libssl-dev libmicrohttpd-dev redis-server redis-tools python3"
+PKGS="build-essential pkg-config libhiredis-dev libcurl4-openssl-dev libcjson-dev libjwt-dev libev-dev libcriterion-dev libssl-dev libmicrohttpd-dev libinih-dev redis-server redis-tools python3"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -24,6 +24,10 @@ struct rconn {
     rconn_state_fn on_state;
     void *ud;
     int pending;
+    double cmd_timeout;   /* seconds; 0 = none */
+    ev_tstamp down_since; /* 0 while connected */
+    ev_timer watchdog;
+    struct call *head, *tail; /* commands in send order (FIFO replies) */
     int load_scripts;
     int nsubs;
     struct sub {
@@ -37,6 +41,8 @@ struct rconn {
 /* One command in flight; the argv copy lets NOSCRIPT resend as EVAL. */
 struct call {
     struct rconn *c;
+    struct call *prev, *next;
+    ev_tstamp sent;
     rconn_reply_fn fn;
     void *pd;
     enum script_id sid;
@@ -91,6 +97,33 @@ call_new(struct rconn *c, int argc, const char **av, const size_t *al)
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *pd);
 
+static void
+call_link(struct rconn *c, struct call *k)
+{
+    k->sent = ev_now(c->loop);
+    k->next = NULL;
+    k->prev = c->tail;
+    if (c->tail)
+        c->tail->next = k;
+    else
+        c->head = k;
+    c->tail = k;
+}
+
+static void
+call_unlink(struct rconn *c, struct call *k)
+{
+    if (k->prev)
+        k->prev->next = k->next;
+    else if (c->head == k)
+        c->head = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    else if (c->tail == k)
+        c->tail = k->prev;
+    k->prev = k->next = NULL;
+}
+
 static int
 send_call(struct rconn *c, struct call *k)
 {
@@ -100,7 +133,28 @@ send_call(struct rconn *c, struct call *k)
         REDIS_OK)
         return -1;
     c->pending++;
+    call_link(c, k);
     return 0;
+}
+
+/* hiredis 0.14's libev adapter has no command timeout: when the oldest
+ * command has waited longer than cmd_timeout, drop the connection. Every
+ * pending callback then runs with a NULL reply and the reconnect starts. */
+static void
+on_watchdog(EV_P_ ev_timer *w, int revents)
+{
+    struct rconn *c = w->data;
+
+    (void)loop;
+    (void)revents;
+    if (c->ac && c->head && c->cmd_timeout > 0 &&
+        ev_now(c->loop) - c->head->sent > c->cmd_timeout) {
+        char s[32];
+        snprintf(s, sizeof(s), "%.1f", ev_now(c->loop) - c->head->sent);
+        log_kv(LOG_ERROR, "redis command timed out; reconnecting", "conn",
+               c->name, "waited_s", s, NULL);
+        redisAsyncFree(c->ac); /* runs on_disconnect, then the callbacks */
+    }
 }
 
 static void
@@ -112,6 +166,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *pd)
 
     (void)ac;
     c->pending--;
+    call_unlink(c, k);
     if (r && r->type == REDIS_REPLY_ERROR && k->is_script &&
         strncmp(r->str, "NOSCRIPT", 8) == 0 && k->av[0][4] == 'S') {
         /* Script cache flushed (Redis restarted): resend with the text. */
@@ -141,6 +196,8 @@ on_connect(const redisAsyncContext *ac, int status)
         log_kv(LOG_WARN, "redis connect failed", "conn", c->name, "error",
                ac->errstr, NULL);
         c->ac = NULL;
+        if (c->down_since == 0)
+            c->down_since = ev_now(c->loop);
         if (!c->freeing) {
             ev_timer_set(&c->retry, c->backoff, 0.);
             ev_timer_start(c->loop, &c->retry);
@@ -150,6 +207,7 @@ on_connect(const redisAsyncContext *ac, int status)
     }
     c->backoff = 0.1;
     c->up = 1;
+    c->down_since = 0;
     log_kv(LOG_INFO, "redis connected", "conn", c->name, NULL);
     if (c->on_state)
         c->on_state(c, 1, c->ud);
@@ -165,6 +223,8 @@ on_disconnect(const redisAsyncContext *ac, int status)
     c->up = 0;
     if (c->freeing)
         return;
+    if (c->down_since == 0)
+        c->down_since = ev_now(c->loop);
     if (status != REDIS_OK)
         log_kv(LOG_WARN, "redis disconnected", "conn", c->name, "error",
                ac->errstr, NULL);
@@ -286,8 +346,13 @@ rconn_new(struct ev_loop *loop, const struct redis_url *u, const char *name,
     c->ud = ud;
     c->backoff = 0.1;
     c->load_scripts = load_scripts;
+    c->cmd_timeout = 10.0;
+    c->down_since = ev_now(loop); /* not connected yet */
     ev_timer_init(&c->retry, on_retry, 0., 0.);
     c->retry.data = c;
+    ev_timer_init(&c->watchdog, on_watchdog, 1.0, 1.0);
+    c->watchdog.data = c;
+    ev_timer_start(loop, &c->watchdog);
     connect_now(c);
     return c;
 }
@@ -299,6 +364,7 @@ rconn_free(struct rconn *c)
         return;
     c->freeing = 1;
     ev_timer_stop(c->loop, &c->retry);
+    ev_timer_stop(c->loop, &c->watchdog);
     if (c->ac)
         redisAsyncFree(c->ac); /* runs pending callbacks with NULL */
     memset(c->url.pass, 0, sizeof(c->url.pass));
@@ -389,4 +455,16 @@ rconn_command(struct rconn *c, int argc, const char **argv,
         return -1;
     }
     return 0;
+}
+
+void
+rconn_set_timeout(struct rconn *c, double seconds)
+{
+    c->cmd_timeout = seconds;
+}
+
+double
+rconn_down_for(const struct rconn *c)
+{
+    return c->down_since > 0 ? ev_now(c->loop) - c->down_since : 0.0;
 }

@@ -53,6 +53,14 @@ typedef void (*rconn_msg_fn)(struct rconn *c, const char *channel,
 int rconn_subscribe(struct rconn *c, const char *channel, rconn_msg_fn fn,
                     void *pd);
 
+/* Drop and re-establish the connection when a command has waited longer
+ * than seconds for its reply (default 10; 0 = never). */
+void rconn_set_timeout(struct rconn *c, double seconds);
+
+/* Seconds since the connection was lost (or since creation if it never
+ * came up); 0 while connected. */
+double rconn_down_for(const struct rconn *c);
+
 /* Number of commands sent whose replies have not come back. */
 int rconn_pending(const struct rconn *c);
 

@@ -20,10 +20,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "alerts.h"
 #include "errclass.h"
 #include "http_ev.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "rconn.h"
 #include "retry.h"
 #include "timefmt.h"
@@ -71,6 +73,7 @@ struct wjob {
     struct buf text;            /* stitched text of finished parts */
     long in_tokens, out_tokens; /* summed over parts */
     ev_tstamp t_start, t_first; /* attempt start, first token */
+    ev_tstamp t_try;            /* start of the current HTTP request */
     char model[128], stop_reason[64], request_id[128];
     int lost;
     /* the outcome */
@@ -109,6 +112,16 @@ struct worker {
     double circuit_backoff;
     int circuit_probe;
     ev_tstamp last_auth_log;
+    struct metrics *m;
+    struct alerts *al;
+    unsigned long tick;   /* maintenance ticks (1 s) */
+    ev_tstamp err_window; /* start of the 429/5xx counting minute */
+    int api_errs;         /* 429/5xx in that minute */
+    long died;            /* jobs died since the last P2 alert */
+    double spend_pending; /* USD not yet added to the day's total */
+    int budget_exhausted;
+    int spend_inflight;
+    int64_t started_ms;
     ev_timer idle_timer, hb_timer, maint_timer, drain_timer;
     ev_prepare flush_w;
     ev_signal sig_term, sig_int;
@@ -157,6 +170,9 @@ wcfg_defaults(struct wcfg *cfg)
     cfg->idle_poll_ms = 1000;
     cfg->circuit_max_s = 30.0;
     cfg->job_backoff_base_s = 10.0;
+    cfg->dead_alert = 1000;
+    cfg->api_error_alert = 20;
+    cfg->redis_timeout_s = 10.0;
 }
 
 static double
@@ -189,6 +205,7 @@ slot_take(struct worker *w)
         return NULL;
     j = &w->slots[w->freelist[--w->nfree]];
     j->st = J_RUNNING;
+    metrics_inflight(w->m, w->cfg->concurrency - w->nfree);
     return j;
 }
 
@@ -220,6 +237,7 @@ slot_release(struct wjob *j)
     w->freelist[w->nfree++] = j->idx;
     if (w->freeing)
         return;
+    metrics_inflight(w->m, w->cfg->concurrency - w->nfree);
     if (w->draining)
         on_drain_check(w);
     else
@@ -350,8 +368,27 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
                 ? !(e->type == REDIS_REPLY_INTEGER && e->integer == 1)
                 : (e->type == REDIS_REPLY_STRING && !strcmp(e->str, "stale"));
         char att[16];
+        int qi = (int)(b->q - w->q);
 
         snprintf(att, sizeof(att), "%d", j->attempts);
+        if (stale) {
+            metrics_job(w->m, qi, MO_LOST);
+        } else if (j->out == OUT_COMPLETE) {
+            metrics_job(w->m, qi, MO_SUCCEEDED);
+        } else if (j->out == OUT_REQUEUE) {
+            metrics_job(w->m, qi, MO_REQUEUED);
+        } else if (e->type == REDIS_REPLY_STRING && !strcmp(e->str, "dead")) {
+            char text[700];
+            metrics_job(w->m, qi, MO_DEAD);
+            w->died++;
+            snprintf(text, sizeof(text),
+                     "%ld job(s) died in queue %s; latest %s: %.500s", w->died,
+                     b->q->keys.queue, j->id, j->doc);
+            if (alerts_raise(w->al, ALERT_LVL_P2, "job-died", text))
+                w->died = 0;
+        } else {
+            metrics_job(w->m, qi, MO_RETRIED);
+        }
         if (stale)
             log_kv(LOG_WARN,
                    "lease lost before the outcome was stored; "
@@ -370,7 +407,6 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
         slot_release(j);
     }
     free(b);
-    (void)w;
 }
 
 static void
@@ -523,6 +559,13 @@ circuit_open(struct worker *w, double hint_s, const char *why)
     if (now + d > w->circuit_until)
         w->circuit_until = now + d;
     w->circuit_probe = 1;
+    metrics_circuit(w->m, 1);
+    {
+        char text[600];
+        snprintf(text, sizeof(text), "claiming paused for %.1f s: %.500s", d,
+                 why);
+        alerts_raise(w->al, ALERT_LVL_P1, "circuit-open", text);
+    }
     if (now - w->last_auth_log >= 10.0) {
         char s[32];
         snprintf(s, sizeof(s), "%.1f", d);
@@ -543,6 +586,7 @@ circuit_success(struct worker *w)
         w->circuit_probe = 0;
         w->circuit_backoff = 0;
         w->circuit_until = 0;
+        metrics_circuit(w->m, 0);
         maybe_claim(w);
     }
 }
@@ -575,10 +619,25 @@ on_retry_timer(EV_P_ ev_timer *t, int revents)
 
 /* An attempt failed in a way that is not the job's fault. */
 static void
-job_requeue(struct wjob *j, const char *why, struct llm_error *e, double hint_s)
+job_requeue(struct wjob *j, const char *why, struct llm_error *e, double hint_s,
+            int p0)
 {
     char *doc = error_doc("not_job_fault", e ? e->http_status : 0,
                           e ? e->type : NULL, why, e ? e->request_id : NULL);
+
+    if (e && p0) {
+        /* auth, billing or configuration: page someone */
+        char text[700];
+        const char *key =
+            (e->http_status == 401 || e->http_status == 403) ? "auth-failing"
+            : (e->http_status == 402 || strstr(e->type, "quota") ||
+               strstr(e->type, "billing"))
+                ? "billing"
+                : "api-config";
+        snprintf(text, sizeof(text), "API refuses work (HTTP %d %s): %.500s",
+                 e->http_status, e->type, why);
+        alerts_raise(j->w->al, ALERT_LVL_P0, key, text);
+    }
     circuit_open(j->w, hint_s, why);
     job_finish(j, OUT_REQUEUE, doc, 0);
 }
@@ -638,6 +697,17 @@ on_http_done(struct http_req *r, int curl_code)
                        job_backoff_ms(j));
             return;
         }
+        metrics_api(w->m, (int)r->status, "ok", ev_now(w->loop) - j->t_try,
+                    j->t_first >= j->t_try ? j->t_first - j->t_try : -1.0);
+        metrics_tokens(w->m, j->res.input_tokens, j->res.output_tokens);
+        {
+            double usd =
+                ((double)j->res.input_tokens * w->cfg->price_in_mtok +
+                 (double)j->res.output_tokens * w->cfg->price_out_mtok) /
+                1e6;
+            metrics_spend(w->m, usd);
+            w->spend_pending += usd;
+        }
         j->in_tokens += j->res.input_tokens;
         j->out_tokens += j->res.output_tokens;
         snprintf(j->model, sizeof(j->model), "%s", j->res.model);
@@ -674,6 +744,24 @@ on_http_done(struct http_req *r, int curl_code)
     hint = retry_hint_s(&w->rp, r->retry_after_ms, r->retry_after,
                         (double)time(NULL));
     snprintf(msg, sizeof(msg), "%s", e.message[0] ? e.message : v.why);
+    metrics_api(w->m, e.http_status, errclass_class_name(v.cls),
+                ev_now(w->loop) - j->t_try, -1.0);
+    if (v.provider_wide) {
+        /* P1 when 429/5xx/transport errors are sustained */
+        ev_tstamp now = ev_now(w->loop);
+        if (now - w->err_window > 60.0) {
+            w->err_window = now;
+            w->api_errs = 0;
+        }
+        if (++w->api_errs == w->cfg->api_error_alert) {
+            char text[700];
+            snprintf(text, sizeof(text),
+                     "%d API errors (429/5xx/network) within a minute; "
+                     "latest HTTP %d %s: %.400s",
+                     w->api_errs, e.http_status, e.type, msg);
+            alerts_raise(w->al, ALERT_LVL_P1, "api-errors", text);
+        }
+    }
 
     if (w->jwt && e.http_status == 401 && !j->auth_retried) {
         /* The token may have been revoked or the clocks disagree: a fresh
@@ -706,6 +794,7 @@ on_http_done(struct http_req *r, int curl_code)
                att, "status", st, "type", e.type, "request_id", e.request_id,
                "retry_in_s", ds, NULL);
         j->tries++;
+        metrics_retry(w->m);
         j->st = J_WAITING;
         ev_timer_set(&j->retry_timer, d, 0.);
         ev_timer_start(w->loop, &j->retry_timer);
@@ -719,7 +808,7 @@ on_http_done(struct http_req *r, int curl_code)
             0);
         return;
     case ERRC_NOT_JOB:
-        job_requeue(j, msg, &e, hint);
+        job_requeue(j, msg, &e, hint, 1);
         return;
     default:
         if (v.provider_wide && (e.http_status == 429 || e.http_status == 529 ||
@@ -727,7 +816,7 @@ on_http_done(struct http_req *r, int curl_code)
                                 !strcmp(e.type, "rate_limit_error"))) {
             /* Rate limited or overloaded after every retry: the API is
              * saying "later", not that the job is bad. */
-            job_requeue(j, msg, &e, hint);
+            job_requeue(j, msg, &e, hint, 0);
             return;
         }
         job_finish(
@@ -748,6 +837,7 @@ job_start_try(struct wjob *j)
     cJSON *ts = cJSON_GetObjectItemCaseSensitive(j->job, "timeout_s");
 
     j->st = J_RUNNING;
+    j->t_try = ev_now(w->loop);
     llm_result_reset(&j->res);
     llm_stream_free(j->stream);
     j->stream = NULL;
@@ -903,7 +993,7 @@ maybe_claim(struct worker *w)
 
     if (w->claiming || w->draining || w->nfree == 0 || !rconn_is_up(w->rc))
         return;
-    if (now < w->circuit_until)
+    if (now < w->circuit_until || w->budget_exhausted)
         return;
     if (w->circuit_probe && inflight(w) > 0)
         return; /* one probe at a time while the circuit half-opens */
@@ -1089,6 +1179,172 @@ on_maint_reply(struct rconn *c, redisReply *r, void *pd)
     (void)pd;
 }
 
+/* Queue depth samples for /metrics and the dead-letter alert. */
+struct depth_ctx {
+    struct worker *w;
+    int qi;
+    enum metrics_state st;
+};
+
+static void
+on_depth_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    struct depth_ctx *d = pd;
+    struct worker *w = d->w;
+
+    (void)c;
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        metrics_queue_depth(w->m, d->qi, d->st, (long)r->integer);
+        if (d->st == MS_DEAD && w->cfg->dead_alert > 0 &&
+            r->integer > w->cfg->dead_alert) {
+            char text[256], key[96];
+            snprintf(text, sizeof(text),
+                     "queue %s holds %lld dead letters (threshold %ld): "
+                     "inspect with genq dlq ls",
+                     w->q[d->qi].keys.queue, r->integer, w->cfg->dead_alert);
+            snprintf(key, sizeof(key), "dead-letters:%s",
+                     w->q[d->qi].keys.queue);
+            alerts_raise(w->al, ALERT_LVL_P0, key, text);
+        }
+    }
+    free(d);
+}
+
+static void
+sample_depths(struct worker *w)
+{
+    static const struct {
+        enum qkey k;
+        enum metrics_state st;
+        const char *cmd;
+    } probes[] = {{QK_READY_HIGH, MS_READY, "LLEN"},
+                  {QK_LEASES, MS_ACTIVE, "ZCARD"},
+                  {QK_DELAYED, MS_DELAYED, "ZCARD"},
+                  {QK_DEAD, MS_DEAD, "ZCARD"}};
+
+    for (int i = 0; i < w->nq; i++)
+        for (size_t p = 0; p < sizeof(probes) / sizeof(probes[0]); p++) {
+            struct depth_ctx *d = malloc(sizeof(*d));
+            const char *av[2] = {probes[p].cmd, w->q[i].keys.key[probes[p].k]};
+            if (!d)
+                return;
+            d->w = w;
+            d->qi = i;
+            d->st = probes[p].st;
+            if (probes[p].st == MS_READY) {
+                /* ready = the three priority lists, summed in Lua */
+                const char *ev[] = {
+                    "EVAL",
+                    "return redis.call('LLEN', KEYS[1]) + "
+                    "redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3])",
+                    "3",
+                    w->q[i].keys.key[QK_READY_HIGH],
+                    w->q[i].keys.key[QK_READY],
+                    w->q[i].keys.key[QK_READY_LOW]};
+                if (rconn_command(w->rc, 6, ev, NULL, on_depth_reply, d) < 0)
+                    free(d);
+                continue;
+            }
+            if (rconn_command(w->rc, 2, av, NULL, on_depth_reply, d) < 0)
+                free(d);
+        }
+}
+
+/* The registry of live workers (`genq workers`): a hash of descriptions
+ * and a zset of last beats; readers forget members that stopped beating. */
+static void
+registry_beat(struct worker *w, int leaving)
+{
+    char desc[1024], now[32], queues[600] = "";
+    const char *av[4];
+
+    if (leaving) {
+        av[0] = "ZREM";
+        av[1] = "genq:workers:beat";
+        av[2] = w->id;
+        rconn_command(w->rc, 3, av, NULL, on_maint_reply, NULL);
+        av[0] = "HDEL";
+        av[1] = "genq:workers";
+        rconn_command(w->rc, 3, av, NULL, on_maint_reply, NULL);
+        return;
+    }
+    for (int i = 0; i < w->nq; i++) {
+        size_t l = strlen(queues);
+        snprintf(queues + l, sizeof(queues) - l, "%s\"%s\"", i ? "," : "",
+                 w->q[i].keys.queue);
+    }
+    snprintf(desc, sizeof(desc),
+             "{\"id\":\"%s\",\"pid\":%d,\"queues\":[%s],\"in_flight\":%d,"
+             "\"concurrency\":%d,\"started_ms\":%lld,\"provider\":\"%s\"}",
+             w->id, (int)getpid(), queues, inflight(w), w->cfg->concurrency,
+             (long long)w->started_ms, llm_provider_name(w->cfg->provider));
+    snprintf(now, sizeof(now), "%lld", (long long)time_now_ms());
+    av[0] = "HSET";
+    av[1] = "genq:workers";
+    av[2] = w->id;
+    av[3] = desc;
+    rconn_command(w->rc, 4, av, NULL, on_maint_reply, NULL);
+    av[0] = "ZADD";
+    av[1] = "genq:workers:beat";
+    av[2] = now;
+    av[3] = w->id;
+    rconn_command(w->rc, 4, av, NULL, on_maint_reply, NULL);
+}
+
+/* Fleet-wide spend per UTC day: INCRBYFLOAT genq:spend:YYYY-MM-DD by what
+ * this worker spent since the last report; the reply is the fleet's total.
+ * At or over the budget, claiming stops until the day changes. */
+static void
+on_spend_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    struct worker *w = pd;
+    double total;
+
+    (void)c;
+    w->spend_inflight = 0;
+    if (!r || r->type != REDIS_REPLY_STRING)
+        return;
+    total = strtod(r->str, NULL);
+    if (w->cfg->budget_usd_day > 0 && total >= w->cfg->budget_usd_day) {
+        char text[256];
+        if (!w->budget_exhausted)
+            log_kv(LOG_ERROR, "daily budget exhausted: claiming stopped",
+                   "spent_usd", r->str, NULL);
+        w->budget_exhausted = 1;
+        snprintf(text, sizeof(text),
+                 "daily API budget exhausted: %.2f of %.2f USD spent today "
+                 "(UTC); claiming stopped until tomorrow",
+                 total, w->cfg->budget_usd_day);
+        alerts_raise(w->al, ALERT_LVL_P0, "budget", text);
+    } else if (w->budget_exhausted) {
+        w->budget_exhausted = 0;
+        log_kv(LOG_INFO, "budget available again: claiming resumed", NULL);
+        maybe_claim(w);
+    }
+    metrics_budget(w->m, w->budget_exhausted);
+}
+
+static void
+report_spend(struct worker *w)
+{
+    char key[48], amount[48];
+    time_t t = time(NULL);
+    struct tm tm;
+    const char *av[3] = {"INCRBYFLOAT", key, amount};
+
+    if (w->spend_inflight ||
+        (w->cfg->budget_usd_day <= 0 && w->spend_pending <= 0))
+        return;
+    gmtime_r(&t, &tm);
+    snprintf(key, sizeof(key), "genq:spend:%04d-%02d-%02d", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday);
+    snprintf(amount, sizeof(amount), "%.9f", w->spend_pending);
+    if (rconn_command(w->rc, 3, av, NULL, on_spend_reply, w) == 0) {
+        w->spend_pending = 0;
+        w->spend_inflight = 1;
+    }
+}
+
 static void
 on_maint_timer(EV_P_ ev_timer *t, int revents)
 {
@@ -1096,11 +1352,28 @@ on_maint_timer(EV_P_ ev_timer *t, int revents)
 
     (void)loop;
     (void)revents;
-    if (!rconn_is_up(w->rc) || w->draining)
+    w->tick++;
+    if (!rconn_is_up(w->rc)) {
+        double down = rconn_down_for(w->rc);
+        metrics_redis_up(w->m, 0);
+        if (down > 30.0) {
+            char text[128];
+            snprintf(text, sizeof(text), "Redis unreachable for %.0f s", down);
+            alerts_raise(w->al, ALERT_LVL_P0, "redis-down", text);
+        }
+        return;
+    }
+    metrics_redis_up(w->m, 1);
+    if (w->draining)
         return;
     for (int i = 0; i < w->nq; i++)
         rconn_script(w->rc, SCRIPT_MAINTAIN, &w->q[i].keys, 0, NULL, NULL,
                      on_maint_reply, NULL);
+    report_spend(w);
+    if (w->tick % 5 == 1) {
+        sample_depths(w);
+        registry_beat(w, 0);
+    }
 }
 
 /* ---- drain ----------------------------------------------------------------
@@ -1169,6 +1442,8 @@ worker_drain(struct worker *w)
     w->draining = 1;
     snprintf(s, sizeof(s), "%d", inflight(w));
     log_kv(LOG_INFO, "draining: claiming stopped", "in_flight", s, NULL);
+    if (rconn_is_up(w->rc))
+        registry_beat(w, 1);
     ev_timer_stop(w->loop, &w->idle_timer);
     ev_timer_stop(w->loop, &w->maint_timer);
     ev_timer_set(&w->drain_timer, (double)w->cfg->drain_timeout_s, 0.);
@@ -1201,9 +1476,11 @@ on_rc_state(struct rconn *c, int up, void *ud)
     struct worker *w = ud;
 
     (void)c;
+    metrics_redis_up(w->m, up);
     if (up) {
         for (int i = 0; i < w->nq; i++)
             w->q[i].empty = 0;
+        alerts_flush(w->al);
         maybe_claim(w);
     }
 }
@@ -1333,9 +1610,31 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
     w->http = http_new(loop);
     if (!w->http)
         goto fail;
+    w->started_ms = time_now_ms();
+    {
+        const char *qn[WORKER_MAX_QUEUES];
+        for (int i = 0; i < w->nq; i++)
+            qn[i] = w->q[i].keys.queue;
+        w->m = metrics_new(qn, w->nq);
+        if (!w->m)
+            goto fail;
+    }
+    if (cfg->metrics_addr) {
+        char err[512];
+        if (metrics_listen(w->m, cfg->metrics_addr, err, sizeof(err)) < 0) {
+            log_kv(LOG_ERROR, "metrics endpoint", "error", err, NULL);
+            goto fail;
+        }
+        log_kv(LOG_INFO, "metrics endpoint listening", "addr",
+               cfg->metrics_addr, NULL);
+    }
     w->rc = rconn_new(loop, &cfg->redis, "main", 1, on_rc_state, w);
     w->sub = rconn_new(loop, &cfg->redis, "wake", 0, NULL, w);
     if (!w->rc || !w->sub)
+        goto fail;
+    rconn_set_timeout(w->rc, cfg->redis_timeout_s);
+    w->al = alerts_new(loop, w->rc, w->http, w->m, cfg->alert_webhook, w->id);
+    if (!w->al)
         goto fail;
     for (int i = 0; i < w->nq; i++)
         if (rconn_subscribe(w->sub, w->q[i].keys.wake, on_wake, w) < 0)
@@ -1383,9 +1682,11 @@ worker_free(struct worker *w)
                 slot_release(&w->slots[i]);
             }
     /* Redis first: pending callbacks run with NULL and may touch slots. */
+    alerts_free(w->al);
     rconn_free(w->rc);
     rconn_free(w->sub);
     http_free(w->http);
+    metrics_free(w->m);
     ev_timer_stop(w->loop, &w->idle_timer);
     ev_timer_stop(w->loop, &w->hb_timer);
     ev_timer_stop(w->loop, &w->maint_timer);

@@ -37,11 +37,18 @@ struct wcfg {
     int stall_timeout_s;
     int max_retries; /* HTTP retries inside one attempt */
     double retry_base_s, retry_cap_s;
-    int max_continuations;
-    double job_backoff_base_s;
-        /* job-level backoff base (10 s) */ /* default for long articles */
-    int idle_poll_ms;                       /* fallback claim poll while idle */
-    double circuit_max_s; /* longest claim pause of the circuit breaker */
+    int max_continuations;     /* default for long articles */
+    double job_backoff_base_s; /* job-level backoff base (10 s) */
+    int idle_poll_ms;          /* fallback claim poll while idle */
+    double circuit_max_s;      /* longest claim pause of the breaker */
+    const char *metrics_addr;  /* HOST:PORT of /metrics; NULL = off */
+    const char *alert_webhook; /* POST alerts here; NULL = off */
+    long dead_alert;           /* P0 when a queue's dead set passes this */
+    int api_error_alert;       /* P1 when 429/5xx per minute pass this */
+    double redis_timeout_s;    /* a command waiting longer: reconnect */
+    double price_in_mtok;      /* USD per million input tokens */
+    double price_out_mtok;     /* USD per million output tokens */
+    double budget_usd_day;     /* fleet-wide spend per UTC day; 0 = none */
 };
 
 /* Fill cfg with the contract's defaults (DESIGN.md). Can't fail. */
