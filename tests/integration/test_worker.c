@@ -259,3 +259,72 @@ Test(worker, sigterm_drains_and_hands_jobs_back)
     th_stop(mock);
     free_ids(ids, 10);
 }
+
+Test(worker, progress_is_written_while_a_stream_runs)
+{
+    const char *mock_args[] = {"--tokens-per-s", "40", "--article-tokens",
+                               "400", NULL};
+    const char *args[] = {"--visibility-timeout", "3", NULL};
+    char url[128];
+    pid_t mock = th_mock_start(url, mock_args);
+    pid_t w;
+    long best = -1, prev = -1;
+    int grew = 0;
+
+    th_enqueue(&t, "prog", 1, 0, 0, NULL,
+               "{\"id\":\"prog\",\"prompt\":\"Progress\",\"max_tokens\":400}");
+    w = th_worker_at(&t, url, NULL, args);
+    /* heartbeats every visibility/3 = 1 s carry the tokens so far */
+    for (int i = 0; i < 60; i++) {
+        redisReply *r = th_script(&t, SCRIPT_INSPECT, "0", "0", "prog", NULL);
+        if (r->element[3]->type == REDIS_REPLY_STRING) {
+            long p = atol(r->element[3]->str);
+            if (prev >= 0 && p > prev)
+                grew++;
+            prev = p;
+            if (p > best)
+                best = p;
+        }
+        freeReplyObject(r);
+        th_sleep_ms(100);
+    }
+    th_stop(w);
+    th_stop(mock);
+    cr_assert(best > 0, "progress was recorded while streaming");
+    cr_assert(grew >= 2, "progress grew with the heartbeats (%d times)", grew);
+    cr_assert(best < 400, "taken mid-stream (best %ld)", best);
+}
+
+Test(worker, a_dead_job_raises_a_p2_alert)
+{
+    const char *args[] = {NULL};
+    char id[] = "alerted";
+    char *ids[] = {id};
+    redisReply *r;
+    int found = 0;
+
+    freeReplyObject(redisCommand(t.c, "DEL genq:alerts"));
+    th_enqueue(&t, "alerted", 1, 0, 0, NULL,
+               "{\"id\":\"alerted\",\"prompt\":\"x [mock:fail=404]\"}");
+    pid_t w = th_worker(&t, NULL, args);
+    cr_assert_eq(th_wait_terminal(&t, ids, 1, 20), 1);
+    th_sleep_ms(200);
+    th_stop(w);
+    r = redisCommand(t.c, "XRANGE genq:alerts - +");
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+    for (size_t e = 0; e < r->elements; e++) {
+        redisReply *f = r->element[e]->element[1];
+        int p2 = 0, names = 0;
+        for (size_t k = 0; k + 1 < f->elements; k += 2) {
+            if (!strcmp(f->element[k]->str, "level") &&
+                !strcmp(f->element[k + 1]->str, "P2"))
+                p2 = 1;
+            if (!strcmp(f->element[k]->str, "text") &&
+                strstr(f->element[k + 1]->str, "alerted"))
+                names = 1;
+        }
+        found |= p2 && names;
+    }
+    freeReplyObject(r);
+    cr_assert(found, "a P2 alert naming the dead job is in genq:alerts");
+}
