@@ -10,5 +10,12 @@ extern const char lua_complete[];
 extern const char lua_fail[];
 extern const char lua_maintain[];
 extern const char lua_inspect[];
+extern const char lua_stats[];
+extern const char lua_cancel[];
+extern const char lua_pause[];
+extern const char lua_dlq_page[];
+extern const char lua_dlq_requeue[];
+extern const char lua_dlq_purge[];
+extern const char lua_results_page[];
 
 #endif

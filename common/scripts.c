@@ -25,6 +25,13 @@ static const struct {
     [SCRIPT_FAIL] = {"fail", lua_fail},
     [SCRIPT_MAINTAIN] = {"maintain", lua_maintain},
     [SCRIPT_INSPECT] = {"inspect", lua_inspect},
+    [SCRIPT_STATS] = {"stats", lua_stats},
+    [SCRIPT_CANCEL] = {"cancel", lua_cancel},
+    [SCRIPT_PAUSE] = {"pause", lua_pause},
+    [SCRIPT_DLQ_PAGE] = {"dlq_page", lua_dlq_page},
+    [SCRIPT_DLQ_REQUEUE] = {"dlq_requeue", lua_dlq_requeue},
+    [SCRIPT_DLQ_PURGE] = {"dlq_purge", lua_dlq_purge},
+    [SCRIPT_RESULTS_PAGE] = {"results_page", lua_results_page},
 };
 
 int

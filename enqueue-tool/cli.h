@@ -69,5 +69,6 @@ int cli_print_json(cJSON *j);
 int cmd_enqueue(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_result(int argc, char **argv);
+int cmd_workers(int argc, char **argv);
 
 #endif

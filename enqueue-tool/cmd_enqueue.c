@@ -21,6 +21,7 @@
 #define BATCH_MAX        1000
 #define PIPELINE_WINDOW  8
 #define IDEM_TTL_DEFAULT 86400
+#define DLQ_LINE_MAX     (4 * (size_t)JOB_MAX_BYTES)
 
 static const char help[] =
     "usage: genq enqueue [--file FILE | FILE | -] [options]\n"
@@ -33,6 +34,8 @@ static const char help[] =
     "  -f, --file FILE        read JSONL from FILE ('-' = stdin)\n"
     "  --dry-run              validate only; enqueue nothing\n"
     "  --skip-invalid         enqueue the valid lines even if some are bad\n"
+    "  --from-dlq             lines are dead-letter documents (genq dlq\n"
+    "                         export): enqueue the job of each\n"
     "  --batch N              jobs per Redis call (default 200, max 1000)\n"
     "  --idempotency-ttl S    how long idempotency keys hold (default 86400)\n"
     "  --templates DIR        template directory (default ./templates)\n"
@@ -66,7 +69,8 @@ enum {
     OPT_TIMEOUT,
     OPT_IDEM,
     OPT_ID,
-    OPT_META
+    OPT_META,
+    OPT_FROM_DLQ
 };
 
 /* One spooled line: a valid job ('J') or a rejection ('R'). */
@@ -86,6 +90,7 @@ struct enq {
     FILE *spool;
     long valid, rejected, enqueued, duplicates, total;
     int progress;
+    int from_dlq; /* --from-dlq: lines are dead-letter documents */
 };
 
 static void
@@ -231,13 +236,52 @@ reject_line(struct enq *e, long lineno, const char *field, const char *fmt, ...)
     return rc;
 }
 
+/* --from-dlq: the `job` of a dead-letter document (genq dlq export), parsed
+ * and validated like a line of its own. NULL with *err filled. */
+static cJSON *
+parse_dlq_line(struct enq *e, const char *line, size_t len, struct job_err *err)
+{
+    cJSON *doc = cJSON_ParseWithLength(line, len), *job;
+    char *text;
+
+    if (!doc || !cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        job_err_set(err, "",
+                    "not a dead-letter document (a JSON object "
+                    "with a \"job\" object, from genq dlq export)");
+        return NULL;
+    }
+    job = cJSON_GetObjectItemCaseSensitive(doc, "job");
+    if (!cJSON_IsObject(job)) {
+        cJSON_Delete(doc);
+        job_err_set(err, "job", "missing, or not an object");
+        return NULL;
+    }
+    text = cJSON_PrintUnformatted(job);
+    cJSON_Delete(doc);
+    if (!text) {
+        job_err_set(err, "", "out of memory");
+        return NULL;
+    }
+    job = job_parse(text, strlen(text), &e->jopts, err);
+    cJSON_free(text);
+    if (!job) {
+        char f[sizeof(err->field)];
+        snprintf(f, sizeof(f), "%s", err->field);
+        snprintf(err->field, sizeof(err->field), "job%s%.58s", *f ? "." : "",
+                 f);
+    }
+    return job;
+}
+
 /* Validate one line and spool it. Returns -1 only on spool I/O failure. */
 static int
 take_line(struct enq *e, const char *line, size_t len, long lineno)
 {
     struct job_err err = {{0}, {0}};
     struct rec r = {0};
-    cJSON *job = job_parse(line, len, &e->jopts, &err);
+    cJSON *job = e->from_dlq ? parse_dlq_line(e, line, len, &err)
+                             : job_parse(line, len, &e->jopts, &err);
     int rc;
 
     r.line = lineno;
@@ -502,6 +546,7 @@ cmd_enqueue(int argc, char **argv)
         {"idempotency-key", required_argument, NULL, OPT_IDEM},
         {"id", required_argument, NULL, OPT_ID},
         {"metadata", required_argument, NULL, OPT_META},
+        {"from-dlq", no_argument, NULL, OPT_FROM_DLQ},
         CLI_COMMON_OPTS,
         {NULL, 0, NULL, 0}};
     struct enq e;
@@ -614,6 +659,9 @@ cmd_enqueue(int argc, char **argv)
             nflags++;
             break;
         }
+        case OPT_FROM_DLQ:
+            e.from_dlq = 1;
+            break;
         case OPT_META: {
             cJSON *m = cJSON_Parse(optarg);
             if (!m || !cJSON_IsObject(m)) {
@@ -638,6 +686,12 @@ cmd_enqueue(int argc, char **argv)
                                    argv[optind]);
         }
         file = argv[optind];
+    }
+    if (e.from_dlq && nflags) {
+        cJSON_Delete(flagjob);
+        return cli_usage_error("enqueue",
+                               "--from-dlq reads a file or stdin, not job "
+                               "flags");
     }
     if (file && nflags) {
         cJSON_Delete(flagjob);
@@ -674,6 +728,8 @@ cmd_enqueue(int argc, char **argv)
         size_t len;
         long lineno;
         int got;
+        /* A dead-letter line carries the job plus its error and history. */
+        size_t line_max = e.from_dlq ? DLQ_LINE_MAX : JOB_MAX_BYTES;
 
         if (!in) {
             rc = cli_fail("enqueue", "%s: %s", file, strerror(errno));
@@ -688,14 +744,14 @@ cmd_enqueue(int argc, char **argv)
         }
         /* Keep at most the limit (+1) of a line in memory: a 10 GB line is
          * rejected by its real size without holding it. */
-        jsonl_set_limit(jr, JOB_MAX_BYTES);
+        jsonl_set_limit(jr, line_max);
         while ((got = jsonl_next(jr, &line, &len, &lineno)) == 1) {
             if (jsonl_blank(line, len))
                 continue; /* blank lines are allowed and skipped */
-            if (len > JOB_MAX_BYTES) {
+            if (len > line_max) {
                 if (reject_line(&e, lineno, "",
-                                "line is %zu bytes; the limit is %d",
-                                jsonl_line_size(jr), JOB_MAX_BYTES) < 0) {
+                                "line is %zu bytes; the limit is %zu",
+                                jsonl_line_size(jr), line_max) < 0) {
                     got = -1;
                     break;
                 }

@@ -1,11 +1,13 @@
 /* genq: the producers' and operators' command line — enqueue jobs, inspect
- * their status and results. Dispatches to one cmd_* function per subcommand. */
+ * their status and results, operate queues and dead letters. Dispatches to one
+ * cmd_* function per subcommand. */
 #include "fmacros.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_ops.h"
 
 static const struct {
     const char *name;
@@ -15,6 +17,16 @@ static const struct {
     {"enqueue", cmd_enqueue, "add jobs (JSONL file/stdin, or one from flags)"},
     {"status", cmd_status, "state, attempts, lease, errors of jobs"},
     {"result", cmd_result, "the result of a job (text, or --json document)"},
+    {"results", cmd_results, "result documents as JSONL (--follow, export)"},
+    {"stats", cmd_stats, "per-queue counts, rates, latency (--watch)"},
+    {"queues", cmd_queues, "known queues with their counts"},
+    {"dlq", cmd_dlq, "dead letters: ls, show, requeue, purge, export"},
+    {"cancel", cmd_cancel,
+     "cancel jobs (queued/delayed now, active after "
+     "the attempt)"},
+    {"pause", cmd_pause, "stop workers claiming from a queue"},
+    {"resume", cmd_resume, "let workers claim from a paused queue again"},
+    {"workers", cmd_workers, "live worker processes (registry heartbeats)"},
 };
 
 static void

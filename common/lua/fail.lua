@@ -5,8 +5,10 @@
 -- kind "dead": permanent error: dead at once;
 -- kind "requeue": not the job's fault (rate limit, outage, auth, budget,
 --   shutdown): back to the front of its ready list, attempt not counted.
--- Only the current lease holder may fail a job (fencing). Returns per job
--- the new state ("delayed", "dead", "queued") or "stale".
+-- A job flagged by `genq cancel` while active becomes canceled instead,
+-- whatever the kind. Only the current lease holder may fail a job
+-- (fencing). Returns per job the new state ("delayed", "dead", "queued",
+-- "canceled") or "stale".
 local now = now_ms()
 local ids = {}
 for i = 2, #ARGV, 5 do ids[#ids + 1] = ARGV[i] end
@@ -23,7 +25,16 @@ for i, id in ipairs(ids) do
     else
         gone[#gone + 1] = id
         local w = m.worker
-        if kind == 'requeue' then
+        local cttl = cancel_ttl(m)
+        if cttl then
+            -- `genq cancel` flagged it while active: any failure cancels.
+            history_add(id, now, w, 'canceled', err)
+            if kind == 'requeue' then m.attempts = m.attempts - 1 end
+            to_canceled(id, m, now, cttl, cancel_err(
+                'canceled by an operator; then its attempt ended without ' ..
+                'success'), ev)
+            out[i] = 'canceled'
+        elseif kind == 'requeue' then
             history_add(id, now, w, 'requeued', err)
             m.attempts = m.attempts - 1
             m.state = 'queued'; m.token = ''; m.upd = now

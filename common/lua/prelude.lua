@@ -12,6 +12,10 @@
 -- state: queued delayed active succeeded dead canceled; prio: 0 high 1 normal
 -- 2 low; max_attempts 0 = not yet resolved (claim sets the worker default);
 -- token: the lease token of the current claim (fencing), "" when not active.
+-- flags: "" or "cancel:TTL_MS" — an operator canceled the job while it was
+-- active (cancel.lua); when its attempt fails in any way or its lease
+-- expires it becomes canceled (kept TTL_MS in the done set); when it
+-- succeeds the result is kept and it is succeeded.
 local K_READY = {KEYS[1], KEYS[2], KEYS[3]}
 local K_JOBS, K_META, K_LEASES, K_DELAYED = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local K_RESULTS, K_DONE, K_DEAD, K_ERRORS = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
@@ -74,8 +78,33 @@ local function to_dead(id, m, now, err_json, ev)
     ev[#ev + 1] = id; ev[#ev + 1] = 'dead'
 end
 
+-- The retention (ms) of a cancel-flagged job, or nil when not flagged.
+local function cancel_ttl(m)
+    if m.flags == '' then return nil end
+    local t = string.match(m.flags, 'cancel:(%d+)')
+    return t and tonumber(t) or nil
+end
+
+-- The error object of a canceled job.
+local function cancel_err(msg)
+    return cjson.encode({class = 'canceled', http_status = cjson.null,
+        type = cjson.null, message = msg, request_id = cjson.null})
+end
+
+-- Move a job to canceled: kept ttl ms in the done set (like results).
+local function to_canceled(id, m, now, ttl, err_json, ev)
+    m.state = 'canceled'; m.token = ''; m.upd = now; m.flags = ''
+    redis.call('HSET', K_META, id, meta_pack(m))
+    redis.call('HSET', K_ERRORS, id, err_json)
+    redis.call('ZADD', K_DONE, now + ttl, id)
+    redis.call('HDEL', K_PROGRESS, id)
+    redis.call('HINCRBY', K_STATS, 'canceled', 1)
+    ev[#ev + 1] = id; ev[#ev + 1] = 'canceled'
+end
+
 -- Expired leases: back to ready with the attempt counted, or dead
--- (class lease_expired) once max_attempts are spent. Returns how many.
+-- (class lease_expired) once max_attempts are spent, or canceled when an
+-- operator asked for it meanwhile. Returns how many.
 local function reap(now, limit)
     local ids = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now,
                            'LIMIT', 0, limit)
@@ -94,7 +123,11 @@ local function reap(now, limit)
                 request_id = cjson.null})
             history_add(id, now, m.worker, 'lease_expired', err)
             redis.call('HINCRBY', K_STATS, 'lease_expired', 1)
-            if m.attempts >= m.max then
+            local cttl = cancel_ttl(m)
+            if cttl then
+                to_canceled(id, m, now, cttl, cancel_err(
+                    'canceled by an operator; then its lease expired'), ev)
+            elseif m.attempts >= m.max then
                 to_dead(id, m, now, err, ev)
             else
                 m.state = 'queued'; m.token = ''; m.upd = now

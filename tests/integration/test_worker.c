@@ -328,3 +328,32 @@ Test(worker, a_dead_job_raises_a_p2_alert)
     freeReplyObject(r);
     cr_assert(found, "a P2 alert naming the dead job is in genq:alerts");
 }
+
+Test(worker, genq_workers_lists_live_ones_and_forgets_the_dead)
+{
+    const char *args[] = {NULL};
+    const char *argv[] = {th_bin("genq"), "workers", "--json", "--stale", "2",
+                          "--redis", getenv("GENQ_TEST_REDIS_URL"), NULL};
+    char *out, *err, pidtag[32];
+    pid_t w = th_worker(&t, NULL, args);
+    int rc, seen = 0;
+
+    snprintf(pidtag, sizeof(pidtag), "\"pid\":%d,", (int)w);
+    for (int i = 0; i < 50 && !seen; i++) {
+        th_sleep_ms(100);
+        rc = th_run(argv, NULL, NULL, 0, &out, &err);
+        cr_assert_eq(rc, 0, "%s", err);
+        seen = strstr(out, pidtag) && strstr(out, t.queue);
+        free(out);
+        free(err);
+    }
+    cr_assert(seen, "the live worker is listed with its queue");
+    kill(w, SIGKILL);
+    waitpid(w, NULL, 0);
+    th_sleep_ms(2600);
+    rc = th_run(argv, NULL, NULL, 0, &out, &err);
+    cr_assert_eq(rc, 0);
+    cr_assert(!strstr(out, pidtag), "a dead worker is forgotten: %s", out);
+    free(out);
+    free(err);
+}

@@ -1,0 +1,383 @@
+/* genq results [--follow] and genq results export: result documents of
+ * succeeded jobs as JSONL (schemas/result.schema.json) — tailing the
+ * queue's events stream (XREAD BLOCK), or paging through the finished jobs
+ * (the results_page script) in constant memory. */
+#include "fmacros.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_ops.h"
+#include "rclient.h"
+#include "timefmt.h"
+
+#define XREAD_COUNT    100
+#define XREAD_BLOCK_MS 1000
+#define INSPECT_CHUNK  500
+#define INSPECT_FIELDS 9
+#define EXPORT_PAGE    100
+
+struct follow {
+    struct cli *c;
+    long count, printed; /* --count (0 = no limit) */
+    char **ids;          /* succeeded ids of the current read */
+    int n, cap;
+};
+
+/* Print the result documents of f->ids (in order), through inspect. */
+static int
+print_results(struct follow *f)
+{
+    for (int at = 0; at < f->n; at += INSPECT_CHUNK) {
+        int k = f->n - at < INSPECT_CHUNK ? f->n - at : INSPECT_CHUNK;
+        const char **av = malloc(sizeof(*av) * (size_t)(k + 2));
+        char err[512];
+        redisReply *r;
+
+        if (!av)
+            return cli_fail("results", "out of memory");
+        av[0] = "0";
+        av[1] = "1";
+        for (int i = 0; i < k; i++)
+            av[i + 2] = f->ids[at + i];
+        r = rclient_script(f->c->rc, SCRIPT_INSPECT, &f->c->keys, k + 2, av,
+                           NULL, err, sizeof(err));
+        free(av);
+        if (!r)
+            return cli_fail("results", "%s", err);
+        if (r->type != REDIS_REPLY_ARRAY ||
+            r->elements != (size_t)k * INSPECT_FIELDS) {
+            freeReplyObject(r);
+            return cli_fail("results", "unexpected reply from Redis");
+        }
+        for (int i = 0; i < k; i++) {
+            redisReply *res = r->element[i * INSPECT_FIELDS + 7];
+            /* A result already swept by retention is skipped. */
+            if (res->type != REDIS_REPLY_STRING)
+                continue;
+            fwrite(res->str, 1, res->len, stdout);
+            fputc('\n', stdout);
+            f->printed++;
+            if (f->count && f->printed >= f->count)
+                break;
+        }
+        freeReplyObject(r);
+        if (fflush(stdout) != 0)
+            return cli_fail("results", "writing the output failed");
+        if (f->count && f->printed >= f->count)
+            return 0;
+    }
+    return 0;
+}
+
+static int
+ids_push(struct follow *f, const char *id)
+{
+    if (f->n == f->cap) {
+        int cap = f->cap ? f->cap * 2 : 256;
+        char **g = realloc(f->ids, sizeof(char *) * (size_t)cap);
+        if (!g)
+            return -1;
+        f->ids = g;
+        f->cap = cap;
+    }
+    f->ids[f->n] = strdup(id);
+    if (!f->ids[f->n])
+        return -1;
+    f->n++;
+    return 0;
+}
+
+static void
+ids_clear(struct follow *f)
+{
+    for (int i = 0; i < f->n; i++)
+        free(f->ids[i]);
+    f->n = 0;
+}
+
+/* The id of the newest entry of the stream, or "0-0" when it is empty. */
+static int
+stream_last_id(struct cli *c, char *out, size_t n)
+{
+    redisReply *r =
+        redisCommand(c->rc, "XREVRANGE %s + - COUNT 1", c->keys.key[QK_EVENTS]);
+
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        cli_fail("results", "redis: %s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str
+                 : r                               ? "unexpected reply"
+                                                   : c->rc->errstr);
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    if (r->elements > 0 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+        r->element[0]->elements >= 1 &&
+        r->element[0]->element[0]->type == REDIS_REPLY_STRING)
+        snprintf(out, n, "%s", r->element[0]->element[0]->str);
+    else
+        snprintf(out, n, "0-0");
+    freeReplyObject(r);
+    return 0;
+}
+
+static int
+follow_run(struct cli *c, const char *start, int blocking, long count)
+{
+    struct follow f = {c, count, 0, NULL, 0, 0};
+    char last[64];
+    int rc = EXIT_OK;
+
+    snprintf(last, sizeof(last), "%s", start);
+    for (;;) {
+        redisReply *r, *entries;
+        char cnt[16], blk[16];
+
+        snprintf(cnt, sizeof(cnt), "%d", XREAD_COUNT);
+        snprintf(blk, sizeof(blk), "%d", XREAD_BLOCK_MS);
+        if (blocking)
+            r = redisCommand(c->rc, "XREAD COUNT %s BLOCK %s STREAMS %s %s",
+                             cnt, blk, c->keys.key[QK_EVENTS], last);
+        else
+            r = redisCommand(c->rc, "XREAD COUNT %s STREAMS %s %s", cnt,
+                             c->keys.key[QK_EVENTS], last);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            rc = cli_fail("results", "redis: %s", r ? r->str : c->rc->errstr);
+            if (r)
+                freeReplyObject(r);
+            break;
+        }
+        if (r->type == REDIS_REPLY_NIL) {
+            freeReplyObject(r);
+            if (!blocking)
+                break;
+            continue;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+            r->element[0]->type != REDIS_REPLY_ARRAY ||
+            r->element[0]->elements != 2 ||
+            r->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            rc = cli_fail("results", "unexpected XREAD reply");
+            break;
+        }
+        entries = r->element[0]->element[1];
+        for (size_t i = 0; i < entries->elements; i++) {
+            redisReply *e = entries->element[i], *fv;
+            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+                e->element[0]->type != REDIS_REPLY_STRING)
+                continue;
+            snprintf(last, sizeof(last), "%s", e->element[0]->str);
+            fv = e->element[1];
+            for (size_t k = 0;
+                 fv->type == REDIS_REPLY_ARRAY && k + 1 < fv->elements; k += 2)
+                if (fv->element[k]->type == REDIS_REPLY_STRING &&
+                    fv->element[k + 1]->type == REDIS_REPLY_STRING &&
+                    !strcmp(fv->element[k + 1]->str, "succeeded") &&
+                    ids_push(&f, fv->element[k]->str) < 0) {
+                    rc = cli_fail("results", "out of memory");
+                    break;
+                }
+        }
+        freeReplyObject(r);
+        if (rc == EXIT_OK && print_results(&f) != 0)
+            rc = EXIT_FAIL;
+        ids_clear(&f);
+        if (rc != EXIT_OK || (count && f.printed >= count))
+            break;
+    }
+    ids_clear(&f);
+    free(f.ids);
+    return rc;
+}
+
+/* The finished_at of a result document, in ms; -1 when absent. */
+static int64_t
+finished_ms(const char *doc)
+{
+    cJSON *o = cJSON_Parse(doc);
+    const char *s = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(o, "finished_at"));
+    int64_t ms = -1;
+
+    if (!s || timefmt_rfc3339_parse(s, &ms) < 0)
+        ms = -1;
+    cJSON_Delete(o);
+    return ms;
+}
+
+static int
+export_run(struct cli *c, int64_t since_ms)
+{
+    char score[32] = "", last[256] = "", lo[32], cnt[16];
+    int started = 0;
+
+    if (since_ms)
+        snprintf(lo, sizeof(lo), "%" PRId64, since_ms);
+    else
+        snprintf(lo, sizeof(lo), "-inf");
+    snprintf(cnt, sizeof(cnt), "%d", EXPORT_PAGE);
+    for (;;) {
+        const char *av[4] = {started ? score : "", started ? last : "", lo,
+                             cnt};
+        char err[512];
+        redisReply *r = rclient_script(c->rc, SCRIPT_RESULTS_PAGE, &c->keys, 4,
+                                       av, NULL, err, sizeof(err));
+        long long n;
+
+        if (!r)
+            return cli_fail("results", "%s", err);
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+            r->element[2]->type != REDIS_REPLY_INTEGER ||
+            r->elements != 3 + 2 * (size_t)r->element[2]->integer) {
+            freeReplyObject(r);
+            return cli_fail("results", "unexpected reply from results_page");
+        }
+        n = r->element[2]->integer;
+        for (long long i = 0; i < n; i++) {
+            redisReply *doc = r->element[3 + 2 * i + 1];
+            if (doc->type != REDIS_REPLY_STRING)
+                continue; /* canceled: no result */
+            if (since_ms && finished_ms(doc->str) < since_ms)
+                continue;
+            fwrite(doc->str, 1, doc->len, stdout);
+            fputc('\n', stdout);
+        }
+        if (n > 0) {
+            if (r->element[0]->type != REDIS_REPLY_STRING ||
+                r->element[1]->type != REDIS_REPLY_STRING ||
+                r->element[0]->len >= sizeof(score) ||
+                r->element[1]->len >= sizeof(last)) {
+                freeReplyObject(r);
+                return cli_fail("results", "unexpected cursor");
+            }
+            snprintf(score, sizeof(score), "%s", r->element[0]->str);
+            snprintf(last, sizeof(last), "%s", r->element[1]->str);
+            started = 1;
+        }
+        freeReplyObject(r);
+        if (fflush(stdout) != 0)
+            return cli_fail("results", "writing the output failed");
+        if (n < EXPORT_PAGE)
+            return EXIT_OK;
+    }
+}
+
+static const char results_help[] =
+    "usage: genq results [--follow] [--from-start | --since T] [--count N]\n"
+    "       genq results export [--since T]\n\n"
+    "Result documents of succeeded jobs as JSONL, one per line\n"
+    "(schemas/result.schema.json); the output is always JSON.\n\n"
+    "genq results reads the queue's events stream (the last ~100,000\n"
+    "batches of finished jobs) and prints the result of each succeeded job\n"
+    "in completion order; with --follow it then waits for new ones (XREAD\n"
+    "BLOCK) until interrupted — how a content system pulls finished\n"
+    "articles. Without --follow it starts at the oldest event; with\n"
+    "--follow at the newest, unless --from-start or --since is given.\n\n"
+    "genq results export prints every stored result (kept for the result\n"
+    "TTL), oldest first, paging through Redis in constant memory.\n\n"
+    "  -f, --follow   wait for new results\n"
+    "  --from-start   start at the oldest event still in the stream\n"
+    "  --since T      start at time T: RFC 3339, or a duration ago (30s, 15m,\n"
+    "                 2h, 7d); for export: results finished at or after T\n"
+    "  --count N      stop after N results\n" CLI_COMMON_HELP;
+
+int
+cmd_results(int argc, char **argv)
+{
+    enum { OPT_FROM_START = 1, OPT_SINCE, OPT_COUNT };
+    static const struct option opts[] = {
+        {"follow", no_argument, NULL, 'f'},
+        {"from-start", no_argument, NULL, OPT_FROM_START},
+        {"since", required_argument, NULL, OPT_SINCE},
+        {"count", required_argument, NULL, OPT_COUNT},
+        CLI_COMMON_OPTS,
+        {NULL, 0, NULL, 0}};
+    struct cli c;
+    int opt, follow = 0, from_start = 0, export = 0, rc;
+    const char *since = NULL;
+    long count = 0;
+    int64_t since_ms = 0, now;
+    char start[64];
+
+    cli_init(&c);
+    if (argc > 1 && !strcmp(argv[1], "export")) {
+        export = 1;
+        argc--;
+        argv++;
+    }
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+        if (cli_common_opt(&c, opt, optarg))
+            continue;
+        switch (opt) {
+        case 'h':
+            fputs(results_help, stdout);
+            return EXIT_OK;
+        case 'f':
+            follow = 1;
+            break;
+        case OPT_FROM_START:
+            from_start = 1;
+            break;
+        case OPT_SINCE:
+            since = optarg;
+            break;
+        case OPT_COUNT:
+            if (ops_parse_long(optarg, 1, 1000000000L, &count) < 0)
+                return cli_usage_error(
+                    "results", "--count: expected a number >= 1, got '%s'",
+                    optarg);
+            break;
+        default:
+            return cli_usage_error("results", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("results", "unexpected argument '%s'",
+                               argv[optind]);
+    if (export && (follow || from_start || count))
+        return cli_usage_error("results", "export takes only --since");
+    if (from_start && since)
+        return cli_usage_error("results",
+                               "give --from-start or --since, not both");
+    if (since) {
+        int64_t probe;
+        if (ops_parse_since(since, 0, &probe) < 0)
+            return cli_usage_error("results",
+                                   "--since: expected RFC 3339 or a duration "
+                                   "(30s, 15m, 2h, 7d), got '%s'",
+                                   since);
+    }
+    if (cli_connect(&c) < 0)
+        return EXIT_FAIL;
+    if (since) {
+        if (ops_server_now(c.rc, "results", &now) < 0) {
+            cli_close(&c);
+            return EXIT_FAIL;
+        }
+        ops_parse_since(since, now, &since_ms);
+        if (since_ms < 0)
+            since_ms = 0;
+    }
+    if (export) {
+        rc = export_run(&c, since_ms);
+    } else {
+        if (since && since_ms > 0) /* XREAD starts after the id given */
+            snprintf(start, sizeof(start), "%" PRId64 "-18446744073709551615",
+                     since_ms - 1);
+        else if (since)
+            snprintf(start, sizeof(start), "0-0");
+        else if (from_start || !follow)
+            snprintf(start, sizeof(start), "0-0");
+        else if (stream_last_id(&c, start, sizeof(start)) < 0) {
+            cli_close(&c);
+            return EXIT_FAIL;
+        }
+        rc = follow_run(&c, start, follow, count);
+    }
+    cli_close(&c);
+    return rc;
+}

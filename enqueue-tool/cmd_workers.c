@@ -1,0 +1,148 @@
+/* genq workers: the live worker processes of the fleet, from the registry
+ * each worker heartbeats (hash genq:workers + zset genq:workers:beat);
+ * entries whose beat is older than --stale S are forgotten. */
+#include "fmacros.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "timefmt.h"
+
+#define WORKERS_KEY      "genq:workers"
+#define WORKERS_BEAT_KEY "genq:workers:beat"
+
+static const char workers_help[] =
+    "usage: genq workers [--stale S] [--json]\n\n"
+    "List live worker processes: id (host:pid:tag), queues, jobs in flight,\n"
+    "concurrency, start time and last heartbeat (workers beat every 5 s).\n"
+    "Workers silent for more than --stale seconds (default 30) are dead:\n"
+    "they are removed from the registry and not listed.\n"
+    "With --json one object per worker (JSONL): id, pid, queues, in_flight,\n"
+    "concurrency, provider, started_at, last_beat_at, beat_age_s.\n\n"
+    "  --stale S      seconds without a beat after which a worker is "
+    "forgotten\n" CLI_COMMON_HELP;
+
+int
+cmd_workers(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"stale", required_argument, NULL, 's'},
+        CLI_COMMON_OPTS,
+        {NULL, 0, NULL, 0}};
+    struct cli c;
+    double stale = 30;
+    long long now = time_now_ms(), cutoff;
+    redisReply *r, *beats;
+    char cut[32], *end;
+    int opt, rc = EXIT_OK, n = 0;
+
+    cli_init(&c);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_opt(&c, opt, optarg))
+            continue;
+        if (opt == 'h') {
+            fputs(workers_help, stdout);
+            return EXIT_OK;
+        }
+        if (opt == 's') {
+            errno = 0;
+            stale = strtod(optarg, &end);
+            if (errno || end == optarg || *end || stale < 1 || stale > 86400)
+                return cli_usage_error("workers",
+                                       "--stale: expected seconds in "
+                                       "1..86400, got '%s'",
+                                       optarg);
+            continue;
+        }
+        return cli_usage_error("workers", "unknown option");
+    }
+    if (optind < argc)
+        return cli_usage_error("workers", "unexpected argument '%s'",
+                               argv[optind]);
+    if (cli_connect(&c) < 0)
+        return EXIT_FAIL;
+    cutoff = now - (long long)(stale * 1000);
+    snprintf(cut, sizeof(cut), "(%lld", cutoff);
+    /* forget the dead: their ids, then their descriptions */
+    r = redisCommand(c.rc, "ZRANGEBYSCORE %s -inf %s", WORKERS_BEAT_KEY, cut);
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements; i++) {
+            redisReply *d = redisCommand(c.rc, "HDEL %s %s", WORKERS_KEY,
+                                         r->element[i]->str);
+            if (d)
+                freeReplyObject(d);
+            d = redisCommand(c.rc, "ZREM %s %s", WORKERS_BEAT_KEY,
+                             r->element[i]->str);
+            if (d)
+                freeReplyObject(d);
+        }
+    }
+    if (r)
+        freeReplyObject(r);
+    beats = redisCommand(c.rc, "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
+                         WORKERS_BEAT_KEY, cutoff);
+    if (!beats || beats->type != REDIS_REPLY_ARRAY) {
+        rc = cli_fail("workers", "redis: %s",
+                      beats && beats->type == REDIS_REPLY_ERROR ? beats->str
+                                                                : c.rc->errstr);
+        if (beats)
+            freeReplyObject(beats);
+        cli_close(&c);
+        return rc;
+    }
+    if (!c.json)
+        printf("%-36s %-20s %9s %7s  %s\n", "WORKER", "QUEUES", "IN FLIGHT",
+               "BEAT", "STARTED");
+    for (size_t i = 0; i + 1 < beats->elements; i += 2) {
+        const char *id = beats->element[i]->str;
+        long long beat = strtoll(beats->element[i + 1]->str, NULL, 10);
+        redisReply *d = redisCommand(c.rc, "HGET %s %s", WORKERS_KEY, id);
+        cJSON *o =
+            d && d->type == REDIS_REPLY_STRING ? cJSON_Parse(d->str) : NULL;
+        char ts[32], started[32] = "?", queues[256] = "";
+        cJSON *q, *sm;
+
+        if (d)
+            freeReplyObject(d);
+        if (!o)
+            continue; /* beat without a description: a worker starting up */
+        sm = cJSON_GetObjectItem(o, "started_ms");
+        if (cJSON_IsNumber(sm)) {
+            timefmt_rfc3339((int64_t)sm->valuedouble, started);
+            cJSON_DeleteItemFromObject(o, "started_ms");
+            cJSON_AddStringToObject(o, "started_at", started);
+        }
+        timefmt_rfc3339(beat, ts);
+        cJSON_AddStringToObject(o, "last_beat_at", ts);
+        cJSON_AddNumberToObject(o, "beat_age_s", (double)(now - beat) / 1000.0);
+        n++;
+        if (c.json) {
+            cli_print_json(o);
+            continue;
+        }
+        cJSON_ArrayForEach(q, cJSON_GetObjectItem(o, "queues"))
+        {
+            size_t l = strlen(queues);
+            snprintf(queues + l, sizeof(queues) - l, "%s%s", l ? "," : "",
+                     cJSON_GetStringValue(q));
+        }
+        printf("%-36s %-20s %4d/%-4d %6.1fs  %s\n", id, queues,
+               cJSON_GetObjectItem(o, "in_flight")
+                   ? cJSON_GetObjectItem(o, "in_flight")->valueint
+                   : 0,
+               cJSON_GetObjectItem(o, "concurrency")
+                   ? cJSON_GetObjectItem(o, "concurrency")->valueint
+                   : 0,
+               (double)(now - beat) / 1000.0, started);
+        cJSON_Delete(o);
+    }
+    if (!c.json)
+        printf("%d live worker(s)\n", n);
+    freeReplyObject(beats);
+    cli_close(&c);
+    return EXIT_OK;
+}
