@@ -332,8 +332,14 @@ Test(worker, a_dead_job_raises_a_p2_alert)
 Test(worker, genq_workers_lists_live_ones_and_forgets_the_dead)
 {
     const char *args[] = {NULL};
-    const char *argv[] = {th_bin("genq"), "workers", "--json", "--stale", "2",
-                          "--redis", getenv("GENQ_TEST_REDIS_URL"), NULL};
+    const char *argv[] = {th_bin("genq"),
+                          "workers",
+                          "--json",
+                          "--stale",
+                          "2",
+                          "--redis",
+                          getenv("GENQ_TEST_REDIS_URL"),
+                          NULL};
     char *out, *err, pidtag[32];
     pid_t w = th_worker(&t, NULL, args);
     int rc, seen = 0;
