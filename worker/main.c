@@ -1,6 +1,6 @@
-/* genq-worker: parse flags and environment (flags win), read the API key
- * from the environment or a file (never argv), then run one event loop —
- * or, with --processes N, pre-fork N loops and supervise them. */
+/* genq-worker: settings from defaults, a --config INI file, the environment
+ * and flags (each later one wins), the API key from the environment or a
+ * file (never argv); then one event loop, or N pre-forked and supervised. */
 #include "fmacros.h"
 
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <ev.h>
 
+#include "config.h"
 #include "errclass.h"
 #include "keys.h"
 #include "log.h"
@@ -26,7 +27,14 @@ static const char usage_text[] =
     "usage: genq-worker [options]\n\n"
     "Claim LLM generation jobs from Redis queues and run them against an\n"
     "LLM API (Anthropic Messages or OpenAI-compatible Chat Completions).\n"
-    "Every option has an environment variable (shown); flags win.\n\n"
+    "Every option has an environment variable (shown) and a key of the\n"
+    "same name in the --config file. Precedence: flags > environment >\n"
+    "config file > defaults.\n\n"
+    "  --config FILE            GENQ_CONFIG      INI file; [worker] section,\n"
+    "                           keys named like the long flags\n"
+    "                           (concurrency = 64, queue = a,b)\n"
+    "  --print-config           print the effective settings, where each\n"
+    "                           came from, secrets masked, and exit\n"
     "  --redis URL              GENQ_REDIS_URL   redis://127.0.0.1:6379/0\n"
     "                           (redis://user:pass@host:port/db, "
     "unix:///path;\n"
@@ -71,23 +79,60 @@ static const char usage_text[] =
     "  --jwt-ttl S              GENQ_JWT_TTL     3600; re-minted 60 s before\n"
     "                           expiry, and at once after a 401\n"
     "  --jwt-claim NAME=VALUE   extra claim (repeatable; JSON values kept)\n"
+    "  --metrics-addr HOST:PORT GENQ_METRICS_ADDR serve /metrics and /healthz\n"
+    "                           (default: off)\n"
+    "  --alert-webhook URL      GENQ_ALERT_WEBHOOK POST each alert here (a\n"
+    "                           secret: masked by --print-config)\n"
+    "  --dead-alert N           GENQ_DEAD_ALERT  1000 (P0 when a queue's dead\n"
+    "                           letters pass N; 0 = off)\n"
+    "  --api-error-alert N      GENQ_API_ERROR_ALERT 20 (P1 at N 429/5xx/\n"
+    "                           network errors within a minute; 0 = off)\n"
+    "  --redis-timeout S        GENQ_REDIS_TIMEOUT 10 (a Redis command slower\n"
+    "                           than S: reconnect)\n"
+    "  --price-in-mtok USD      GENQ_PRICE_IN_MTOK 0 per million input tokens\n"
+    "  --price-out-mtok USD     GENQ_PRICE_OUT_MTOK 0 per million output "
+    "tokens\n"
+    "  --budget-usd-day USD     GENQ_BUDGET_USD_DAY 0 (fleet-wide spend per "
+    "UTC\n"
+    "                           day; over it claiming stops; 0 = none)\n"
     "  --log-format json|text   GENQ_LOG_FORMAT  text\n"
     "  --log-level L            GENQ_LOG_LEVEL   info (debug|info|warn|error)\n"
     "  --error-classes          print the error-class table and exit\n"
     "  -h, --help\n\n"
     "API key: GENQ_API_KEY, else ANTHROPIC_API_KEY (anthropic) or\n"
-    "OPENAI_API_KEY (openai), else --api-key-file. Never a flag.\n"
+    "OPENAI_API_KEY (openai), else --api-key-file, else api-key or\n"
+    "api-key-file in the config file (which must then be mode 600 or\n"
+    "stricter). Never a flag.\n"
     "SIGTERM/SIGINT: stop claiming, finish in-flight jobs within the drain\n"
     "timeout, hand the rest back (attempt not counted), exit 0.\n";
 
-enum opt_type { T_INT, T_DOUBLE, T_STR, T_BOOL };
+enum opt_type {
+    T_INT,
+    T_LONG,
+    T_DOUBLE,
+    T_STR,
+    T_CHOICE, /* one of opt.choices */
+    T_BOOL,
+    T_QUEUES, /* comma-separated queue names; repeatable */
+    T_CLAIM,  /* NAME=VALUE; repeatable */
+    T_SECRET  /* config file only, never a flag */
+};
+
+/* Where a setting came from, in rising precedence. */
+enum src_kind { SRC_DEFAULT, SRC_FILE, SRC_ENV, SRC_FLAG };
+
+struct src {
+    enum src_kind kind;
+    int line; /* SRC_FILE */
+};
 
 struct opt {
-    const char *name; /* long flag */
-    const char *env;
+    const char *name; /* long flag and config-file key */
+    const char *env;  /* NULL: none */
     enum opt_type type;
     void *ptr;
     double lo, hi;
+    const char *choices; /* T_CHOICE: "a|b|c" */
 };
 
 static struct wcfg cfg;
@@ -96,135 +141,416 @@ static const char *provider_s = "anthropic";
 static const char *log_format = "text";
 static const char *log_level = "info";
 static const char *key_file;
-static const char *queue_env;
+static const char *file_api_key; /* api-key from the config file */
 static int processes = 1;
 static const char *auth_s;
 static int jwt_ttl = 3600;
+static char queue_names[WORKER_MAX_QUEUES][65];
+
+static struct config cfile; /* the --config file; owns its values */
+static const char *config_path;
+static struct src config_src;
+static int print_config_flag;
+static int claim_clamped;
 
 static const struct opt opts[] = {
-    {"redis", "GENQ_REDIS_URL", T_STR, &redis_url, 0, 0},
-    {"concurrency", "GENQ_CONCURRENCY", T_INT, &cfg.concurrency, 1, 100000},
-    {"processes", "GENQ_PROCESSES", T_INT, &processes, 1, 256},
+    {"redis", "GENQ_REDIS_URL", T_STR, &redis_url, 0, 0, NULL},
+    {"queue", "GENQ_QUEUE", T_QUEUES, NULL, 0, 0, NULL},
+    {"concurrency", "GENQ_CONCURRENCY", T_INT, &cfg.concurrency, 1, 100000,
+     NULL},
+    {"processes", "GENQ_PROCESSES", T_INT, &processes, 1, 256, NULL},
     {"visibility-timeout", "GENQ_VISIBILITY_TIMEOUT", T_INT, &cfg.visibility_s,
-     1, 86400},
-    {"max-attempts", "GENQ_MAX_ATTEMPTS", T_INT, &cfg.max_attempts, 1, 100},
-    {"result-ttl", "GENQ_RESULT_TTL", T_INT, NULL, 1, 315360000},
+     1, 86400, NULL},
+    {"max-attempts", "GENQ_MAX_ATTEMPTS", T_INT, &cfg.max_attempts, 1, 100,
+     NULL},
+    {"result-ttl", "GENQ_RESULT_TTL", T_LONG, &cfg.result_ttl_s, 1, 315360000,
+     NULL},
     {"drain-timeout", "GENQ_DRAIN_TIMEOUT", T_INT, &cfg.drain_timeout_s, 0,
-     86400},
-    {"provider", "GENQ_PROVIDER", T_STR, &provider_s, 0, 0},
-    {"api-base", "GENQ_API_BASE", T_STR, &cfg.api_base, 0, 0},
-    {"model", "GENQ_MODEL", T_STR, &cfg.model, 0, 0},
-    {"max-tokens", "GENQ_MAX_TOKENS", T_INT, &cfg.max_tokens, 1, 200000},
-    {"stream", "GENQ_STREAM", T_BOOL, &cfg.stream, 0, 1},
-    {"timeout", "GENQ_TIMEOUT", T_INT, &cfg.timeout_s, 1, 86400},
+     86400, NULL},
+    {"provider", "GENQ_PROVIDER", T_CHOICE, &provider_s, 0, 0,
+     "anthropic|openai|noop"},
+    {"api-base", "GENQ_API_BASE", T_STR, &cfg.api_base, 0, 0, NULL},
+    {"model", "GENQ_MODEL", T_STR, &cfg.model, 0, 0, NULL},
+    {"max-tokens", "GENQ_MAX_TOKENS", T_INT, &cfg.max_tokens, 1, 200000, NULL},
+    {"stream", "GENQ_STREAM", T_BOOL, &cfg.stream, 0, 1, NULL},
+    {"timeout", "GENQ_TIMEOUT", T_INT, &cfg.timeout_s, 1, 86400, NULL},
     {"connect-timeout", "GENQ_CONNECT_TIMEOUT", T_INT, &cfg.connect_timeout_s,
-     1, 600},
+     1, 600, NULL},
     {"stall-timeout", "GENQ_STALL_TIMEOUT", T_INT, &cfg.stall_timeout_s, 1,
-     86400},
-    {"max-retries", "GENQ_MAX_RETRIES", T_INT, &cfg.max_retries, 0, 100},
-    {"retry-base", "GENQ_RETRY_BASE", T_DOUBLE, &cfg.retry_base_s, 0.001, 3600},
-    {"retry-cap", "GENQ_RETRY_CAP", T_DOUBLE, &cfg.retry_cap_s, 0.001, 3600},
+     86400, NULL},
+    {"max-retries", "GENQ_MAX_RETRIES", T_INT, &cfg.max_retries, 0, 100, NULL},
+    {"retry-base", "GENQ_RETRY_BASE", T_DOUBLE, &cfg.retry_base_s, 0.001, 3600,
+     NULL},
+    {"retry-cap", "GENQ_RETRY_CAP", T_DOUBLE, &cfg.retry_cap_s, 0.001, 3600,
+     NULL},
     {"max-continuations", "GENQ_MAX_CONTINUATIONS", T_INT,
-     &cfg.max_continuations, 0, 20},
+     &cfg.max_continuations, 0, 20, NULL},
     {"job-backoff-base", "GENQ_JOB_BACKOFF_BASE", T_DOUBLE,
-     &cfg.job_backoff_base_s, 0.001, 3600},
-    {"claim-batch", "GENQ_CLAIM_BATCH", T_INT, &cfg.claim_batch, 1, 1000},
-    {"circuit-max", "GENQ_CIRCUIT_MAX", T_DOUBLE, &cfg.circuit_max_s, 0.1,
-     3600},
-    {"api-key-file", "GENQ_API_KEY_FILE", T_STR, &key_file, 0, 0},
-    {"log-format", "GENQ_LOG_FORMAT", T_STR, &log_format, 0, 0},
-    {"log-level", "GENQ_LOG_LEVEL", T_STR, &log_level, 0, 0},
-    {"auth", "GENQ_AUTH", T_STR, &auth_s, 0, 0},
-    {"jwt-alg", "GENQ_JWT_ALG", T_STR, &cfg.jwt.alg, 0, 0},
-    {"jwt-key-file", "GENQ_JWT_KEY_FILE", T_STR, &cfg.jwt.key_file, 0, 0},
-    {"jwt-issuer", "GENQ_JWT_ISSUER", T_STR, &cfg.jwt.issuer, 0, 0},
-    {"jwt-subject", "GENQ_JWT_SUBJECT", T_STR, &cfg.jwt.subject, 0, 0},
-    {"jwt-audience", "GENQ_JWT_AUDIENCE", T_STR, &cfg.jwt.audience, 0, 0},
-    {"jwt-ttl", "GENQ_JWT_TTL", T_INT, &jwt_ttl, 61, 86400 * 30},
-    {"jwt-claim", NULL, T_STR, NULL, 0, 0}, /* repeatable */
-    {"queue", NULL, T_STR, NULL, 0, 0},     /* handled apart: repeatable */
+     &cfg.job_backoff_base_s, 0.001, 3600, NULL},
+    {"claim-batch", "GENQ_CLAIM_BATCH", T_INT, &cfg.claim_batch, 1, 1000, NULL},
+    {"circuit-max", "GENQ_CIRCUIT_MAX", T_DOUBLE, &cfg.circuit_max_s, 0.1, 3600,
+     NULL},
+    {"api-key-file", "GENQ_API_KEY_FILE", T_STR, &key_file, 0, 0, NULL},
+    {"api-key", NULL, T_SECRET, &file_api_key, 0, 0, NULL},
+    {"auth", "GENQ_AUTH", T_CHOICE, &auth_s, 0, 0, "api-key|bearer|jwt"},
+    {"jwt-alg", "GENQ_JWT_ALG", T_CHOICE, &cfg.jwt.alg, 0, 0,
+     "HS256|HS384|HS512|RS256|ES256"},
+    {"jwt-key-file", "GENQ_JWT_KEY_FILE", T_STR, &cfg.jwt.key_file, 0, 0, NULL},
+    {"jwt-issuer", "GENQ_JWT_ISSUER", T_STR, &cfg.jwt.issuer, 0, 0, NULL},
+    {"jwt-subject", "GENQ_JWT_SUBJECT", T_STR, &cfg.jwt.subject, 0, 0, NULL},
+    {"jwt-audience", "GENQ_JWT_AUDIENCE", T_STR, &cfg.jwt.audience, 0, 0, NULL},
+    {"jwt-ttl", "GENQ_JWT_TTL", T_INT, &jwt_ttl, 61, 86400 * 30, NULL},
+    {"jwt-claim", NULL, T_CLAIM, NULL, 0, 0, NULL},
+    {"metrics-addr", "GENQ_METRICS_ADDR", T_STR, &cfg.metrics_addr, 0, 0, NULL},
+    {"alert-webhook", "GENQ_ALERT_WEBHOOK", T_STR, &cfg.alert_webhook, 0, 0,
+     NULL},
+    {"dead-alert", "GENQ_DEAD_ALERT", T_LONG, &cfg.dead_alert, 0, 1e12, NULL},
+    {"api-error-alert", "GENQ_API_ERROR_ALERT", T_INT, &cfg.api_error_alert, 0,
+     1000000, NULL},
+    {"redis-timeout", "GENQ_REDIS_TIMEOUT", T_DOUBLE, &cfg.redis_timeout_s, 0.1,
+     3600, NULL},
+    {"price-in-mtok", "GENQ_PRICE_IN_MTOK", T_DOUBLE, &cfg.price_in_mtok, 0,
+     1e6, NULL},
+    {"price-out-mtok", "GENQ_PRICE_OUT_MTOK", T_DOUBLE, &cfg.price_out_mtok, 0,
+     1e6, NULL},
+    {"budget-usd-day", "GENQ_BUDGET_USD_DAY", T_DOUBLE, &cfg.budget_usd_day, 0,
+     1e9, NULL},
+    {"log-format", "GENQ_LOG_FORMAT", T_CHOICE, &log_format, 0, 0, "json|text"},
+    {"log-level", "GENQ_LOG_LEVEL", T_CHOICE, &log_level, 0, 0,
+     "debug|info|warn|error"},
 };
 #define NOPTS ((int)(sizeof(opts) / sizeof(opts[0])))
 
-static int
-set_opt(const struct opt *o, const char *v, const char *src)
-{
-    char *end;
+static struct src srcs[NOPTS];
 
-    if (o->type == T_STR) {
-        if (!*v) {
-            fprintf(stderr, "genq-worker: %s: empty value\n", src);
+static int
+opt_find(const char *name)
+{
+    for (int i = 0; i < NOPTS; i++)
+        if (!strcmp(opts[i].name, name))
+            return i;
+    return -1;
+}
+
+/* Whether v is one of the '|'-separated words of choices. */
+static int
+choice_ok(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !memcmp(p, v, n))
+            return 1;
+        p += len + (bar ? 1 : 0);
+    }
+    return 0;
+}
+
+/* Whether a redis:// URL carries a password; if so, *pre points at its
+ * first character and *post just past its last (both into url). */
+static int
+url_secret(const char *url, const char **pre, const char **post)
+{
+    const char *p, *end, *at, *colon;
+
+    if (strncmp(url, "redis://", 8) != 0)
+        return 0;
+    p = url + 8;
+    end = strchr(p, '/');
+    if (!end)
+        end = p + strlen(p);
+    at = NULL;
+    for (const char *q = p; q < end; q++)
+        if (*q == '@')
+            at = q;
+    if (!at)
+        return 0;
+    colon = memchr(p, ':', (size_t)(at - p));
+    *pre = colon ? colon + 1 : p;
+    *post = at;
+    return 1;
+}
+
+/* url with its password replaced by ****, into out. */
+static void
+url_masked(const char *url, char *out, size_t outlen)
+{
+    const char *pre, *post;
+
+    if (!url_secret(url, &pre, &post))
+        snprintf(out, outlen, "%s", url);
+    else
+        snprintf(out, outlen, "%.*s****%s", (int)(pre - url), url, post);
+}
+
+/* A webhook URL with its path and any credentials replaced by ****
+ * (either is often the secret), into out. */
+static void
+webhook_masked(const char *url, char *out, size_t outlen)
+{
+    const char *p = strstr(url, "://"), *host, *end, *at = NULL;
+
+    if (!p) {
+        snprintf(out, outlen, "****");
+        return;
+    }
+    host = p + 3;
+    end = host + strcspn(host, "/?#");
+    for (const char *q = host; q < end; q++)
+        if (*q == '@')
+            at = q;
+    snprintf(out, outlen, "%.*s%s%.*s%s", (int)(host - url), url,
+             at ? "****@" : "", (int)(end - (at ? at + 1 : host)),
+             at ? at + 1 : host, *end ? "/****" : "");
+}
+
+/* A secret as ****, then at most its last 4 characters (fewer for short
+ * ones: never more than a quarter of it), into out. */
+static void
+secret_masked(const char *s, char *out, size_t outlen)
+{
+    size_t n = strlen(s), show = n / 4 > 4 ? 4 : n / 4;
+
+    snprintf(out, outlen, "****%s", s + (n - show));
+}
+
+/* Append the comma-separated queue names of list (from kind) to the queues
+ * of option i, after dropping those of a weaker source. Names are copied
+ * into queue_names. Returns 0, or -1 with a message in err. */
+static int
+queues_add(int i, const char *list, enum src_kind kind, const char *what,
+           char *err, size_t errlen)
+{
+    const char *p = list;
+
+    if (srcs[i].kind < kind) /* a stronger source replaces the list */
+        cfg.nqueues = 0;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char *q;
+
+        while (n > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            n--;
+        }
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (cfg.nqueues == WORKER_MAX_QUEUES) {
+            snprintf(err, errlen, "%s: at most %d queues", what,
+                     WORKER_MAX_QUEUES);
+            return -1;
+        }
+        q = queue_names[cfg.nqueues];
+        if (n > 0 && n < sizeof(queue_names[0])) {
+            memcpy(q, p, n);
+            q[n] = '\0';
+        }
+        if (n == 0 || n >= sizeof(queue_names[0]) || !queue_name_valid(q)) {
+            snprintf(err, errlen,
+                     "%s: invalid queue name '%.*s' in '%s' (1..64 of "
+                     "A-Z a-z 0-9 . _ -)",
+                     what, (int)(n > 80 ? 80 : n), p, list);
+            return -1;
+        }
+        cfg.queues[cfg.nqueues++] = q;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+/* Set option i to v, which came from kind (line: of the config file) and
+ * is named `what` in messages. Returns 0, or -1 with a message naming the
+ * option and the value (never a secret's) in err. v must outlive cfg. */
+static int
+opt_set(int i, const char *v, enum src_kind kind, int line, const char *what,
+        char *err, size_t errlen)
+{
+    const struct opt *o = &opts[i];
+    char *end;
+    double d;
+
+    if (kind == SRC_FILE && srcs[i].kind == SRC_FILE && o->type != T_QUEUES &&
+        o->type != T_CLAIM) {
+        snprintf(err, errlen, "%s: set twice (first on line %d)", what,
+                 srcs[i].line);
+        return -1;
+    }
+    if (!*v && o->type != T_BOOL) {
+        snprintf(err, errlen, "%s: empty value", what);
+        return -1;
+    }
+    switch (o->type) {
+    case T_QUEUES:
+        if (queues_add(i, v, kind, what, err, errlen) < 0)
+            return -1;
+        break;
+    case T_CLAIM:
+        if (srcs[i].kind < kind)
+            cfg.jwt.nclaims = 0;
+        if (cfg.jwt.nclaims == JWTMINT_MAX_CLAIMS) {
+            snprintf(err, errlen, "%s: at most %d claims", what,
+                     JWTMINT_MAX_CLAIMS);
+            return -1;
+        }
+        if (!strchr(v, '=') || *v == '=') {
+            snprintf(err, errlen, "%s: expected NAME=VALUE, got '%s'", what, v);
+            return -1;
+        }
+        cfg.jwt.claims[cfg.jwt.nclaims++] = v;
+        break;
+    case T_STR:
+        if (o->ptr == &redis_url) {
+            struct redis_url u;
+            char why[256];
+            int rc = redisurl_parse(v, &u, why, sizeof(why));
+            explicit_bzero(&u, sizeof(u));
+            if (rc < 0) { /* why never holds the password */
+                snprintf(err, errlen, "%s: %s", what, why);
+                return -1;
+            }
+        }
+        *(const char **)o->ptr = v;
+        break;
+    case T_SECRET:
+        *(const char **)o->ptr = v;
+        break;
+    case T_CHOICE:
+        if (!choice_ok(o->choices, v)) {
+            snprintf(err, errlen, "%s: expected %s, got '%s'", what, o->choices,
+                     v);
             return -1;
         }
         *(const char **)o->ptr = v;
-        return 0;
-    }
-    if (o->type == T_BOOL) {
+        break;
+    case T_BOOL:
         if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"))
             *(int *)o->ptr = 1;
         else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no"))
             *(int *)o->ptr = 0;
         else {
-            fprintf(stderr,
-                    "genq-worker: %s: expected 1/0/true/false, got "
-                    "'%s'\n",
-                    src, v);
+            snprintf(err, errlen,
+                     "%s: expected 1/0/true/false/yes/no, got '%s'", what, v);
             return -1;
         }
-        return 0;
+        break;
+    case T_INT:
+    case T_LONG:
+    case T_DOUBLE:
+        errno = 0;
+        d = strtod(v, &end);
+        if (errno || end == v || *end || !(d >= o->lo && d <= o->hi) ||
+            (o->type != T_DOUBLE && d != (double)(long)d)) {
+            snprintf(err, errlen, "%s: expected %s in %g..%g, got '%s'", what,
+                     o->type == T_DOUBLE ? "a number" : "an integer", o->lo,
+                     o->hi, v);
+            return -1;
+        }
+        if (o->type == T_INT)
+            *(int *)o->ptr = (int)d;
+        else if (o->type == T_LONG)
+            *(long *)o->ptr = (long)d;
+        else
+            *(double *)o->ptr = d;
+        break;
     }
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno || end == v || *end || d < o->lo || d > o->hi ||
-        (o->type == T_INT && d != (double)(long)d)) {
-        fprintf(stderr, "genq-worker: %s: expected %s in %g..%g, got '%s'\n",
-                src, o->type == T_INT ? "an integer" : "a number", o->lo, o->hi,
-                v);
-        return -1;
-    }
-    if (o->ptr == NULL) /* result-ttl is a long */
-        cfg.result_ttl_s = (long)d;
-    else if (o->type == T_INT)
-        *(int *)o->ptr = (int)d;
-    else
-        *(double *)o->ptr = d;
+    srcs[i].kind = kind;
+    srcs[i].line = line;
     return 0;
 }
 
-static int
-add_queue(const char *q)
+/* The config-file setter: one [worker] key. */
+static enum config_verdict
+file_set(void *ud, const char *key, const char *value, int line, char *err,
+         size_t errlen)
 {
-    if (cfg.nqueues == WORKER_MAX_QUEUES) {
-        fprintf(stderr, "genq-worker: at most %d queues\n", WORKER_MAX_QUEUES);
-        return -1;
+    const char *pre, *post;
+    char dashed[64];
+    int i = opt_find(key);
+
+    (void)ud;
+    if (i < 0) {
+        size_t n = strlen(key);
+        if (!strcmp(key, "no-stream")) {
+            snprintf(err, errlen, "use stream = false");
+        } else if (n < sizeof(dashed) && strchr(key, '_')) {
+            for (size_t k = 0; k <= n; k++)
+                dashed[k] = key[k] == '_' ? '-' : key[k];
+            if (opt_find(dashed) >= 0)
+                snprintf(err, errlen, "did you mean '%s'?", dashed);
+        }
+        return CONFIG_UNKNOWN;
     }
-    cfg.queues[cfg.nqueues++] = q;
-    return 0;
+    if (opt_set(i, value, SRC_FILE, line, key, err, errlen) < 0)
+        return CONFIG_BAD;
+    if (opts[i].type == T_SECRET || opts[i].ptr == &cfg.alert_webhook ||
+        (opts[i].ptr == &redis_url && url_secret(value, &pre, &post)))
+        return CONFIG_SECRET;
+    return CONFIG_OK;
 }
 
-/* Read the API key: environment, else file. Returns a malloc'd copy or
- * NULL (none). Exits on an unreadable key file. */
+/* "default", "file PATH:LINE", "env NAME" or "flag --name", into out. */
+static void
+src_label(const struct src *s, const struct opt *o, char *out, size_t outlen)
+{
+    switch (s->kind) {
+    case SRC_FILE:
+        snprintf(out, outlen, "file %s:%d", config_path, s->line);
+        break;
+    case SRC_ENV:
+        snprintf(out, outlen, "env %s", o ? o->env : "GENQ_CONFIG");
+        break;
+    case SRC_FLAG:
+        snprintf(out, outlen, "flag --%s%s",
+                 o && o->type == T_BOOL && !*(const int *)o->ptr ? "no-" : "",
+                 o ? o->name : "config");
+        break;
+    default:
+        snprintf(out, outlen, "default");
+        break;
+    }
+}
+
+/* Read the API key, strongest source first: the environment, an
+ * api-key-file given by flag or environment, the config file's api-key or
+ * api-key-file. Returns a malloc'd copy or NULL (none); where it came from
+ * goes into where. Exits 2 on an unreadable or empty key file. */
 static char *
-read_api_key(void)
+read_api_key(char *where, size_t wherelen)
 {
     const char *env[] = {"GENQ_API_KEY", cfg.provider == LLM_OPENAI
                                              ? "OPENAI_API_KEY"
                                              : "ANTHROPIC_API_KEY"};
-    char buf[4096];
+    int kf = opt_find("api-key-file"), ak = opt_find("api-key");
+    char buf[4096], label[600];
     size_t n;
     FILE *f;
 
+    snprintf(where, wherelen, "not set");
     for (int i = 0; i < 2; i++) {
         const char *v = getenv(env[i]);
-        if (v && *v)
+        if (v && *v) {
+            snprintf(where, wherelen, "env %s", env[i]);
             return strdup(v);
+        }
     }
-    if (!key_file)
-        return NULL;
+    if (!key_file || srcs[kf].kind == SRC_FILE) {
+        if (file_api_key) {
+            src_label(&srcs[ak], &opts[ak], where, wherelen);
+            return strdup(file_api_key);
+        }
+        if (!key_file)
+            return NULL;
+    }
+    src_label(&srcs[kf], &opts[kf], label, sizeof(label));
     f = fopen(key_file, "r");
     if (!f) {
-        fprintf(stderr, "genq-worker: --api-key-file %s: %s\n", key_file,
-                strerror(errno));
+        fprintf(stderr, "genq-worker: api-key-file %s (%s): %s\n", key_file,
+                label, strerror(errno));
         exit(2);
     }
     n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -234,11 +560,13 @@ read_api_key(void)
            (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         buf[--n] = '\0';
     if (n == 0) {
-        fprintf(stderr, "genq-worker: --api-key-file %s is empty\n", key_file);
+        fprintf(stderr, "genq-worker: api-key-file %s (%s) is empty\n",
+                key_file, label);
         exit(2);
     }
+    snprintf(where, wherelen, "api-key-file %s, %s", key_file, label);
     char *k = strdup(buf);
-    memset(buf, 0, sizeof(buf));
+    explicit_bzero(buf, sizeof(buf));
     return k;
 }
 
@@ -254,7 +582,7 @@ print_error_classes(void)
         char code[48], type[96];
         if (r->code == r->code_hi)
             snprintf(code, sizeof(code), "%d", r->code);
-        else if (r->code_hi - r->code > 100000)
+        else if ((long long)r->code_hi - r->code > 100000)
             snprintf(code, sizeof(code), "any");
         else
             snprintf(code, sizeof(code), "%d–%d", r->code, r->code_hi);
@@ -273,115 +601,234 @@ print_error_classes(void)
     }
 }
 
+static void
+print_row(const char *key, const char *val, const char *where)
+{
+    printf("%-18s = %s ; %s\n", key, val, where);
+}
+
+/* --print-config: the effective settings as an INI file, each followed by
+ * where it came from; secrets masked. key_where: see read_api_key(). */
+static void
+print_config(const char *key_where)
+{
+    static const char *const auth_names[] = {"api-key", "bearer", "jwt"};
+    const char *pre, *post, *pw;
+    char val[1200], where[1300];
+
+    src_label(&config_src, NULL, where, sizeof(where));
+    printf("; genq-worker --print-config: the effective settings; after ';'\n"
+           "; where each came from (flags > environment > config file > "
+           "defaults)\n");
+    if (config_path)
+        printf("; config file: %s (%s)\n", config_path, where);
+    else
+        printf("; config file: none\n");
+    printf("[worker]\n");
+    for (int i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        int derived = srcs[i].kind == SRC_DEFAULT;
+
+        src_label(&srcs[i], o, where, sizeof(where));
+        switch (o->type) {
+        case T_QUEUES:
+            val[0] = '\0';
+            for (int q = 0; q < cfg.nqueues; q++) {
+                size_t n = strlen(val);
+                snprintf(val + n, sizeof(val) - n, "%s%s", q ? "," : "",
+                         cfg.queues[q]);
+            }
+            break;
+        case T_CLAIM:
+            for (int c = 0; c < cfg.jwt.nclaims; c++)
+                print_row(o->name, cfg.jwt.claims[c], where);
+            if (cfg.jwt.nclaims == 0)
+                printf("; %s (not set)\n", o->name);
+            continue;
+        case T_SECRET:
+            if (!cfg.api_key) {
+                printf("; %s (not set)\n", o->name);
+                continue;
+            }
+            secret_masked(cfg.api_key, val, sizeof(val));
+            snprintf(where, sizeof(where), "%s", key_where);
+            break;
+        case T_INT:
+            snprintf(val, sizeof(val), "%d", *(const int *)o->ptr);
+            break;
+        case T_LONG:
+            snprintf(val, sizeof(val), "%ld", *(const long *)o->ptr);
+            break;
+        case T_DOUBLE:
+            snprintf(val, sizeof(val), "%g", *(const double *)o->ptr);
+            break;
+        case T_BOOL:
+            snprintf(val, sizeof(val), "%s",
+                     *(const int *)o->ptr ? "true" : "false");
+            break;
+        case T_STR:
+        case T_CHOICE: {
+            const char *s = *(const char *const *)o->ptr;
+            if (o->ptr == &auth_s)
+                s = auth_names[cfg.auth];
+            if (!s) {
+                printf("; %s (not set)\n", o->name);
+                continue;
+            }
+            if (o->ptr == &redis_url)
+                url_masked(s, val, sizeof(val));
+            else if (o->ptr == &cfg.alert_webhook)
+                webhook_masked(s, val, sizeof(val));
+            else
+                snprintf(val, sizeof(val), "%s", s);
+            if (derived && (o->ptr == &cfg.api_base || o->ptr == &cfg.model ||
+                            o->ptr == &auth_s))
+                snprintf(where, sizeof(where), "default for provider %s",
+                         provider_s);
+            break;
+        }
+        }
+        if (o->ptr == &cfg.claim_batch && claim_clamped) {
+            size_t n = strlen(where);
+            snprintf(where + n, sizeof(where) - n, ", lowered to concurrency");
+        }
+        print_row(o->name, val, where);
+        if (o->ptr == &redis_url && !url_secret(redis_url, &pre, &post) &&
+            (pw = getenv("GENQ_REDIS_PASSWORD")) != NULL && *pw)
+            printf("; redis password: **** (env GENQ_REDIS_PASSWORD)\n");
+    }
+}
+
+/* A flag from the command line, applied after the file and environment. */
+struct flagval {
+    int opt;
+    const char *arg;
+};
+
 static int
 parse_args(int argc, char **argv)
 {
-    struct option lo[NOPTS + 5];
-    char *qcopy;
-    int i, c, idx;
+    struct option lo[NOPTS + 8];
+    struct flagval *fv;
+    char err[1024];
+    const char *env_config = getenv("GENQ_CONFIG");
+    int i, n = 0, nf = 0, c, idx, rc = -1;
 
     for (i = 0; i < NOPTS; i++) {
-        lo[i].name = opts[i].name;
-        lo[i].has_arg =
+        if (opts[i].type == T_SECRET)
+            continue;
+        lo[n].name = opts[i].name;
+        lo[n].has_arg =
             opts[i].type == T_BOOL ? no_argument : required_argument;
-        lo[i].flag = NULL;
-        lo[i].val = 1000 + i;
+        lo[n].flag = NULL;
+        lo[n++].val = 1000 + i;
     }
-    lo[i++] = (struct option){"no-stream", no_argument, NULL, 'S'};
-    lo[i++] = (struct option){"help", no_argument, NULL, 'h'};
-    lo[i++] = (struct option){"version", no_argument, NULL, 'V'};
-    lo[i++] = (struct option){"error-classes", no_argument, NULL, 'E'};
-    lo[i] = (struct option){NULL, 0, NULL, 0};
+    lo[n++] = (struct option){"no-stream", no_argument, NULL, 'S'};
+    lo[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    lo[n++] = (struct option){"version", no_argument, NULL, 'V'};
+    lo[n++] = (struct option){"error-classes", no_argument, NULL, 'E'};
+    lo[n++] = (struct option){"config", required_argument, NULL, 'C'};
+    lo[n++] = (struct option){"print-config", no_argument, NULL, 'P'};
+    lo[n] = (struct option){NULL, 0, NULL, 0};
 
-    /* environment first */
-    for (i = 0; i < NOPTS; i++) {
-        const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
-        if (v && *v && set_opt(&opts[i], v, opts[i].env) < 0)
-            return -1;
+    fv = calloc((size_t)argc + 1, sizeof(*fv));
+    if (!fv) {
+        fprintf(stderr, "genq-worker: out of memory\n");
+        return -1;
     }
-    queue_env = getenv("GENQ_QUEUE");
-
+    /* 1. read the command line: act on --help & co, keep the rest */
     while ((c = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
-        if (c == 'h') {
-            fputs(usage_text, stdout);
-            exit(0);
-        } else if (c == 'V') {
-            puts("genq-worker 0.1.0");
-            exit(0);
-        } else if (c == 'E') {
-            print_error_classes();
-            exit(0);
+        if (c == 'h' || c == 'V' || c == 'E') {
+            free(fv);
+            if (c == 'h')
+                fputs(usage_text, stdout);
+            else if (c == 'V')
+                puts("genq-worker 0.1.0");
+            else
+                print_error_classes();
+            exit(fflush(stdout) == 0 ? 0 : 1);
+        } else if (c == 'C') {
+            config_path = optarg;
+            config_src.kind = SRC_FLAG;
+        } else if (c == 'P') {
+            print_config_flag = 1;
         } else if (c == 'S') {
-            cfg.stream = 0;
+            fv[nf++] = (struct flagval){opt_find("stream"), "0"};
         } else if (c >= 1000 && c < 1000 + NOPTS) {
-            const struct opt *o = &opts[c - 1000];
-            char src[64];
-            snprintf(src, sizeof(src), "--%s", o->name);
-            if (!strcmp(o->name, "queue")) {
-                if (add_queue(optarg) < 0)
-                    return -1;
-            } else if (!strcmp(o->name, "jwt-claim")) {
-                if (cfg.jwt.nclaims == JWTMINT_MAX_CLAIMS) {
-                    fprintf(stderr, "genq-worker: at most %d --jwt-claim\n",
-                            JWTMINT_MAX_CLAIMS);
-                    return -1;
-                }
-                cfg.jwt.claims[cfg.jwt.nclaims++] = optarg;
-            } else if (o->type == T_BOOL) {
-                cfg.stream = 1;
-            } else if (set_opt(o, optarg, src) < 0) {
-                return -1;
-            }
+            int k = c - 1000;
+            fv[nf++] =
+                (struct flagval){k, opts[k].type == T_BOOL ? "1" : optarg};
         } else {
             fprintf(stderr, "genq-worker: see --help\n");
-            return -1;
+            goto out;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "genq-worker: unexpected argument '%s'\n",
                 argv[optind]);
-        return -1;
+        goto out;
     }
-    if (cfg.nqueues == 0 && queue_env && *queue_env) {
-        qcopy = strdup(queue_env);
-        if (!qcopy)
-            return -1;
-        for (char *tok = strtok(qcopy, ","); tok; tok = strtok(NULL, ","))
-            if (add_queue(tok) < 0)
-                return -1;
-        /* qcopy stays alive for the process: cfg.queues points into it */
+    /* 2. the config file */
+    if (!config_path && env_config && *env_config) {
+        config_path = env_config;
+        config_src.kind = SRC_ENV;
     }
-    if (cfg.nqueues == 0)
-        add_queue("default");
-    for (i = 0; i < cfg.nqueues; i++)
-        if (!queue_name_valid(cfg.queues[i])) {
-            fprintf(stderr,
-                    "genq-worker: invalid queue name '%s' (1..64 of "
-                    "A-Z a-z 0-9 . _ -)\n",
-                    cfg.queues[i]);
-            return -1;
+    if (config_path) {
+        int kf = opt_find("api-key-file"), ak = opt_find("api-key");
+        if (config_load(&cfile, config_path, file_set, NULL, err, sizeof(err)) <
+            0) {
+            fprintf(stderr, "genq-worker: %s\n", err);
+            goto out;
         }
+        if (srcs[kf].kind == SRC_FILE && srcs[ak].kind == SRC_FILE) {
+            fprintf(stderr,
+                    "genq-worker: %s: api-key (line %d) and api-key-file "
+                    "(line %d) are both set; keep one\n",
+                    config_path, srcs[ak].line, srcs[kf].line);
+            goto out;
+        }
+    }
+    /* 3. the environment */
+    for (i = 0; i < NOPTS; i++) {
+        const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
+        if (v && *v &&
+            opt_set(i, v, SRC_ENV, 0, opts[i].env, err, sizeof(err)) < 0) {
+            fprintf(stderr, "genq-worker: %s\n", err);
+            goto out;
+        }
+    }
+    /* 4. flags */
+    for (i = 0; i < nf; i++) {
+        const struct opt *o = &opts[fv[i].opt];
+        char what[64];
+        snprintf(what, sizeof(what), "--%s%s",
+                 o->type == T_BOOL && !strcmp(fv[i].arg, "0") ? "no-" : "",
+                 o->name);
+        if (opt_set(fv[i].opt, fv[i].arg, SRC_FLAG, 0, what, err, sizeof(err)) <
+            0) {
+            fprintf(stderr, "genq-worker: %s\n", err);
+            goto out;
+        }
+    }
+    /* 5. what follows from the rest */
+    if (cfg.nqueues == 0) {
+        cfg.queues[0] = "default";
+        cfg.nqueues = 1;
+    }
     if (llm_provider_parse(provider_s, &cfg.provider) < 0) {
-        fprintf(stderr,
-                "genq-worker: --provider: expected anthropic, openai "
-                "or noop, got '%s'\n",
-                provider_s);
-        return -1;
+        fprintf(stderr, "genq-worker: provider: unknown '%s'\n", provider_s);
+        goto out;
     }
     if (!cfg.api_base)
         cfg.api_base = cfg.provider == LLM_OPENAI ? "https://api.openai.com"
                                                   : "https://api.anthropic.com";
-    if (cfg.provider == LLM_OPENAI && !strcmp(cfg.model, "claude-sonnet-4-5"))
+    if (cfg.provider == LLM_OPENAI &&
+        srcs[opt_find("model")].kind == SRC_DEFAULT)
         cfg.model = "gpt-4o-mini";
-    if (strcmp(log_format, "json") && strcmp(log_format, "text")) {
-        fprintf(stderr,
-                "genq-worker: --log-format: expected json or text, got "
-                "'%s'\n",
-                log_format);
-        return -1;
-    }
-    if (cfg.claim_batch > cfg.concurrency)
+    if (cfg.claim_batch > cfg.concurrency) {
         cfg.claim_batch = cfg.concurrency;
+        claim_clamped = 1;
+    }
     cfg.jwt.ttl_s = jwt_ttl;
     if (!auth_s)
         cfg.auth = cfg.provider == LLM_OPENAI ? AUTH_BEARER : AUTH_API_KEY;
@@ -389,20 +836,16 @@ parse_args(int argc, char **argv)
         cfg.auth = AUTH_API_KEY;
     else if (!strcmp(auth_s, "bearer"))
         cfg.auth = AUTH_BEARER;
-    else if (!strcmp(auth_s, "jwt"))
+    else
         cfg.auth = AUTH_JWT;
-    else {
-        fprintf(stderr,
-                "genq-worker: --auth: expected api-key, bearer or jwt, "
-                "got '%s'\n",
-                auth_s);
-        return -1;
-    }
     if (cfg.auth == AUTH_JWT && !cfg.jwt.key_file) {
         fprintf(stderr, "genq-worker: --auth jwt needs --jwt-key-file\n");
-        return -1;
+        goto out;
     }
-    return 0;
+    rc = 0;
+out:
+    free(fv);
+    return rc;
 }
 
 static enum log_level
@@ -519,39 +962,59 @@ run_pool(int n)
     return rc;
 }
 
+static void
+wipe_key(void)
+{
+    if (cfg.api_key) {
+        explicit_bzero(cfg.api_key, strlen(cfg.api_key));
+        free(cfg.api_key);
+        cfg.api_key = NULL;
+    }
+}
+
 int
 main(int argc, char **argv)
 {
-    char err[512];
+    char err[512], key_where[1200];
     int rc;
 
     wcfg_defaults(&cfg);
-    if (parse_args(argc, argv) < 0)
+    cfg.jwt.alg = "HS256"; /* jwtmint's default, shown by --print-config */
+    if (parse_args(argc, argv) < 0) {
+        config_free(&cfile);
         return 2;
+    }
     log_init("genq-worker", !strcmp(log_format, "json"), level_of(log_level));
     if (redisurl_parse(redis_url, &cfg.redis, err, sizeof(err)) < 0) {
         fprintf(stderr, "genq-worker: %s\n", err);
+        config_free(&cfile);
         return 2;
     }
-    cfg.api_key = read_api_key();
+    cfg.api_key = read_api_key(key_where, sizeof(key_where));
+    if (print_config_flag) {
+        print_config(key_where);
+        wipe_key();
+        config_free(&cfile);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
     if (!cfg.api_key && cfg.provider != LLM_NOOP && cfg.auth != AUTH_JWT)
         log_kv(LOG_WARN,
                "no API key (GENQ_API_KEY, ANTHROPIC_API_KEY, "
-               "OPENAI_API_KEY or --api-key-file): requests will "
-               "be refused",
+               "OPENAI_API_KEY, --api-key-file or the config file): "
+               "requests will be refused",
                NULL);
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
         scripts_init() < 0) {
         fprintf(stderr, "genq-worker: initialisation failed\n");
+        wipe_key();
+        config_free(&cfile);
         return 1;
     }
     rc = processes > 1 ? run_pool(processes) : run_one();
     scripts_free();
     curl_global_cleanup();
-    if (cfg.api_key) {
-        memset(cfg.api_key, 0, strlen(cfg.api_key));
-        free(cfg.api_key);
-    }
+    wipe_key();
+    config_free(&cfile);
     return rc;
 }

@@ -1,0 +1,96 @@
+#!/bin/bash
+# Docker packaging without a Docker engine: docker-compose.yml must pass
+# Debian's `docker-compose config -q` and keep the properties the README
+# promises (AOF Redis on a volume, healthchecks, a scalable worker that
+# drains within its grace period); the Dockerfile must be multi-stage with a
+# non-root runtime. hadolint runs when installed. Skips (77) without
+# docker-compose.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if ! command -v docker-compose >/dev/null 2>&1; then
+    echo "SKIP: docker-compose not installed (apt-get install docker-compose)"
+    exit 77
+fi
+fail=0
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+
+# Never let a caller's key reach the rendered file (config prints env values).
+if ! env -u GENQ_API_KEY docker-compose -f docker-compose.yml config -q; then
+    bad "docker-compose config -q rejected docker-compose.yml"
+fi
+env -u GENQ_API_KEY docker-compose -f docker-compose.yml config >"${GENQ_TEST_TMP:-/tmp}/compose.rendered.yml" ||
+    bad "docker-compose config failed"
+
+/usr/bin/python3 - "${GENQ_TEST_TMP:-/tmp}/compose.rendered.yml" <<'PY' || fail=$((fail + 1))
+import re, sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+s = doc["services"]
+errs = []
+def need(cond, msg):
+    if not cond:
+        errs.append(msg)
+def seconds(v):
+    m = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", str(v))
+    return int(m.group(1) or 0) * 60 + int(m.group(2) or 0) if m else 0
+
+need(set(s) >= {"redis", "mockllm", "worker", "enqueue"}, "services missing: %s" % sorted(s))
+r = s["redis"]
+cmd = " ".join(r.get("command", []))
+need(r["image"].startswith("redis:7"), "redis image is not redis:7")
+need("--appendonly yes" in cmd and "--appendfsync everysec" in cmd, "redis without AOF everysec: " + cmd)
+need(any(re.fullmatch(r"redis-data:/data(:rw)?", str(v)) or
+         (isinstance(v, dict) and v.get("source") == "redis-data" and v.get("target") == "/data")
+         for v in r.get("volumes", [])), "redis /data is not on the named volume")
+need("redis-data" in (doc.get("volumes") or {}), "named volume redis-data missing")
+need("redis-cli" in str(r.get("healthcheck", {}).get("test")), "redis healthcheck is not redis-cli ping")
+m = s["mockllm"]
+need("0.0.0.0:8089" in m.get("command", []), "mockllm does not listen on 0.0.0.0:8089")
+need("/healthz" in str(m.get("healthcheck", {}).get("test")), "mockllm healthcheck is not /healthz")
+w = s["worker"]
+cmd = w.get("command", [])
+need("redis://redis:6379/0" in cmd and "http://mockllm:8089" in cmd, "worker command: %s" % cmd)
+need("container_name" not in w and "ports" not in w, "worker cannot scale (container_name or ports)")
+need(w.get("restart") == "unless-stopped", "worker restart is not unless-stopped")
+for dep in ("redis", "mockllm"):
+    need((w.get("depends_on") or {}).get(dep, {}).get("condition") == "service_healthy",
+         "worker does not wait for %s to be healthy" % dep)
+need(seconds(w.get("stop_grace_period", "0s")) > 30, "worker stop_grace_period <= drain timeout (30 s)")
+env = w.get("environment") or {}
+need("GENQ_API_KEY" in env, "worker does not take GENQ_API_KEY from the environment")
+need(not env.get("GENQ_API_KEY"), "a key is written into docker-compose.yml")
+e = s["enqueue"]
+need("enqueue" in (e.get("profiles") or []), "enqueue is not behind the enqueue profile")
+need("examples/articles.jsonl" in e.get("command", []), "enqueue does not load examples/articles.jsonl")
+for e_ in errs:
+    print("FAIL: compose: " + e_)
+sys.exit(1 if errs else 0)
+PY
+
+# Dockerfile: two stages on debian:12-slim, no -dev packages at run time,
+# a non-root user, the worker as entrypoint, a healthcheck.
+df=Dockerfile
+[ "$(grep -c '^FROM debian:12-slim' "$df")" -ge 2 ] || bad "Dockerfile: not two debian:12-slim stages"
+grep -q '^FROM debian:12-slim AS build' "$df" || bad "Dockerfile: no named build stage"
+runtime=$(awk '/^FROM/{n++} n==2' "$df")
+if grep -q -- '-dev\b' <<<"$runtime"; then bad "Dockerfile: -dev packages in the runtime stage"; fi
+grep -q '^COPY --from=build' <<<"$runtime" || bad "Dockerfile: runtime does not copy from the build stage"
+user=$(grep '^USER ' <<<"$runtime" | tail -1 | awk '{print $2}')
+case "$user" in ""|root|0|0:*|root:*) bad "Dockerfile: runtime user is '${user:-root}'";; esac
+grep -q '^ENTRYPOINT \["genq-worker"\]' <<<"$runtime" || bad "Dockerfile: ENTRYPOINT is not [\"genq-worker\"]"
+grep -q '^HEALTHCHECK ' <<<"$runtime" || bad "Dockerfile: no HEALTHCHECK"
+[ -f .dockerignore ] && grep -qx '.git' .dockerignore || bad ".dockerignore missing or lets .git in"
+
+if command -v hadolint >/dev/null 2>&1; then
+    hadolint "$df" || bad "hadolint"
+else
+    echo "note: hadolint not installed (not in Debian); Dockerfile lint skipped"
+fi
+
+if [ "$fail" -eq 0 ]; then
+    echo "compose: docker-compose config -q ok; compose and Dockerfile checks ok"
+    echo "1 passed, 0 failed"
+else
+    echo "0 passed, $fail failed"
+    exit 1
+fi
