@@ -895,14 +895,37 @@ on_parent_signal(int sig)
     stop_sig = sig;
 }
 
+/* Child `index` of a pool serves its metrics on the configured port plus
+ * its index, so every child can be scraped (HOST:9100 → :9100, :9101, …). */
+static void
+child_metrics_addr(int index)
+{
+    static char buf[300];
+    const char *colon;
+    long port;
+
+    if (!cfg.metrics_addr || index == 0)
+        return;
+    colon = strrchr(cfg.metrics_addr, ':');
+    if (!colon)
+        return;
+    port = strtol(colon + 1, NULL, 10);
+    if (port <= 0 || port + index > 65535)
+        return;
+    snprintf(buf, sizeof(buf), "%.*s:%ld", (int)(colon - cfg.metrics_addr),
+             cfg.metrics_addr, port + index);
+    cfg.metrics_addr = buf;
+}
+
 static pid_t
-spawn(void)
+spawn(int index)
 {
     pid_t pid = fork();
 
     if (pid == 0) {
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        child_metrics_addr(index);
         exit(run_one());
     }
     return pid;
@@ -912,17 +935,25 @@ static int
 run_pool(int n)
 {
     pid_t *kids = calloc((size_t)n, sizeof(pid_t));
+    time_t *born = calloc((size_t)n, sizeof(time_t));
+    double *delay = calloc((size_t)n, sizeof(double));
     struct sigaction sa;
     int alive = 0, rc = 0, forwarded = 0;
 
-    if (!kids)
+    if (!kids || !born || !delay) {
+        free(kids);
+        free(born);
+        free(delay);
         return 1;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_parent_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     for (int i = 0; i < n; i++) {
-        kids[i] = spawn();
+        kids[i] = spawn(i);
+        born[i] = time(NULL);
+        delay[i] = 1.0;
         if (kids[i] > 0)
             alive++;
     }
@@ -948,9 +979,30 @@ run_pool(int n)
             kids[i] = 0;
             alive--;
             if (!stop_sig && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-                log_kv(LOG_WARN, "worker process died; restarting it", NULL);
-                sleep(1);
-                kids[i] = spawn();
+                char how[32], wait_s[16];
+                struct timespec ts;
+                double d;
+                /* a child that keeps dying young is crash-looping: the
+                 * restart delay doubles (1 s, 2 s, … 30 s) until one lives
+                 * 10 s */
+                if (time(NULL) - born[i] >= 10)
+                    delay[i] = 1.0;
+                d = delay[i];
+                delay[i] = delay[i] * 2 > 30 ? 30 : delay[i] * 2;
+                if (WIFSIGNALED(st))
+                    snprintf(how, sizeof(how), "signal %d", WTERMSIG(st));
+                else
+                    snprintf(how, sizeof(how), "exit %d", WEXITSTATUS(st));
+                snprintf(wait_s, sizeof(wait_s), "%.0f", d);
+                log_kv(LOG_WARN, "worker process died; restarting it", "how",
+                       how, "restart_in_s", wait_s, NULL);
+                ts.tv_sec = (time_t)d;
+                ts.tv_nsec = 0;
+                nanosleep(&ts, NULL); /* a signal cuts it short */
+                if (stop_sig)
+                    continue;
+                kids[i] = spawn(i);
+                born[i] = time(NULL);
                 if (kids[i] > 0)
                     alive++;
             } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
@@ -959,6 +1011,8 @@ run_pool(int n)
         }
     }
     free(kids);
+    free(born);
+    free(delay);
     return rc;
 }
 
