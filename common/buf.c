@@ -27,7 +27,7 @@ buf_append(struct buf *b, const void *p, size_t n)
         return -1;
     }
     size_t need = b->len + n + 1;
-    if (need > b->cap) {
+    if (need > b->cap || b->data == NULL) { /* data NULL means cap 0 */
         size_t ncap = b->cap ? b->cap : 64;
         while (ncap < need)
             ncap *= 2;

@@ -295,6 +295,8 @@ js_word(struct jscan *j, const char *w)
     return 0;
 }
 
+/* NOLINTBEGIN(misc-no-recursion): js_container and js_value recurse once
+ * per nesting level, and js_container fails beyond JOB_MAX_DEPTH (64). */
 static int
 js_container(struct jscan *j, char close)
 {
@@ -361,6 +363,7 @@ js_value(struct jscan *j)
         return js_word(j, "null");
     return js_fail(j, "unexpected character");
 }
+/* NOLINTEND(misc-no-recursion) */
 
 /* 0 when s[0..len) is exactly one JSON value with optional whitespace. */
 static int
@@ -462,7 +465,9 @@ find_duplicate(const cJSON *obj, const cJSON **dup)
 }
 
 /* Depth, duplicate keys, UTF-8 of keys and strings, finite numbers: the
- * checks that apply anywhere in the document, metadata included. */
+ * checks that apply anywhere in the document, metadata included. Recursion
+ * stops at depth JOB_MAX_DEPTH (the syntax scan bounds it as well). */
+/* NOLINTBEGIN(misc-no-recursion) */
 static int
 walk(const cJSON *node, const char *path, int depth, struct job_err *err)
 {
@@ -515,6 +520,7 @@ walk(const cJSON *node, const char *path, int depth, struct job_err *err)
     }
     return 0;
 }
+/* NOLINTEND(misc-no-recursion) */
 
 /* Edit distance of two short ASCII-ish strings, case-insensitive; larger
  * strings count as far apart. */

@@ -9,6 +9,7 @@
 
 #include "llm.h"
 #include "sse.h"
+#include "utf8.h"
 
 #define PATH_ANTHROPIC "/v1/messages"
 #define PATH_OPENAI    "/v1/chat/completions"
@@ -16,21 +17,25 @@
 /* ---- small helpers ---------------------------------------------------- */
 
 /* Copy src[0..n) into dst (capacity cap >= 1), truncating on a UTF-8
- * character boundary so a cut field never holds half a character. */
+ * character boundary so a cut field never holds half a character. Bytes
+ * that are not UTF-8 (a Latin-1 error page from a proxy, a provider's bad
+ * string) become '?', so every field is valid UTF-8 wherever it is stored
+ * or printed as JSON. */
 static void
 copy_n(char *dst, size_t cap, const char *src, size_t n)
 {
-    if (n >= cap) {
-        n = cap - 1;
-        /* Back off continuation bytes (10xxxxxx) to the lead byte and drop
-         * the incomplete character. */
-        size_t k = n;
-        while (k > 0 && ((unsigned char)src[k] & 0xC0) == 0x80)
-            k--;
-        n = k;
-    }
+    size_t pos = 0, off;
+
+    /* Drop a character the cut would split (at most 3 bytes: a run of
+     * stray continuation bytes must not empty the field). */
+    if (n >= cap)
+        n = utf8_truncate(src, cap - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
+    while (!utf8_check(dst + pos, n - pos, &off)) {
+        dst[pos + off] = '?';
+        pos += off + 1;
+    }
 }
 
 static void
@@ -616,6 +621,8 @@ fill_error_text(struct llm_result *r, int status, const char *body, size_t len)
             continue;
         snip[n++] = (char)c;
     }
+    /* The 199-byte cut may split a character: drop its start. */
+    n = utf8_truncate(snip, n);
     snip[n] = '\0';
     char msg[sizeof r->err.message];
     snprintf(msg, sizeof msg, "HTTP %d: %s", status, snip);

@@ -12,8 +12,9 @@ void log_set_worker(const char *worker);
 
 /* Log msg with NULL-terminated key/value string pairs:
  *   log_kv(LOG_INFO, "job succeeded", "job", id, "attempt", "2", NULL);
- * Can't fail (lines that do not fit 8 KiB are cut). */
-void log_kv(enum log_level lvl, const char *msg, ...);
+ * Can't fail (lines that do not fit 8 KiB are cut). The compiler checks
+ * that the list ends with a null pointer (sentinel attribute, -Wformat). */
+void log_kv(enum log_level lvl, const char *msg, ...) __attribute__((sentinel));
 
 /* printf-style message without fields. */
 void log_msg(enum log_level lvl, const char *fmt, ...)

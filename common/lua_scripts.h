@@ -17,5 +17,6 @@ extern const char lua_dlq_page[];
 extern const char lua_dlq_requeue[];
 extern const char lua_dlq_purge[];
 extern const char lua_results_page[];
+extern const char lua_release[];
 
 #endif

@@ -48,8 +48,9 @@ redisContext *
 rclient_connect(const struct redis_url *u, double timeout_s, char *err,
                 size_t errlen)
 {
-    struct timeval tv = {(time_t)timeout_s,
-                         (suseconds_t)((timeout_s - (long)timeout_s) * 1e6)};
+    struct timeval tv = {
+        (time_t)timeout_s,
+        (suseconds_t)((timeout_s - (double)(time_t)timeout_s) * 1e6)};
     char where[300];
     redisContext *c;
     redisReply *r;

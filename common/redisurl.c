@@ -26,6 +26,42 @@ parse_int(const char *s, size_t n, long lo, long hi, long *out)
     return 0;
 }
 
+/* Copy s[0..n) into dst decoding %XX escapes. -1 when too long or a '%'
+ * is not followed by two hex digits. */
+static int
+pct_decode(char *dst, size_t cap, const char *s, size_t n)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            int v = 0;
+            if (i + 2 >= n) /* needs two more characters */
+                return -1;
+            for (int k = 1; k <= 2; k++) {
+                char h = s[i + (size_t)k];
+                v <<= 4;
+                if (h >= '0' && h <= '9')
+                    v |= h - '0';
+                else if (h >= 'a' && h <= 'f')
+                    v |= h - 'a' + 10;
+                else if (h >= 'A' && h <= 'F')
+                    v |= h - 'A' + 10;
+                else
+                    return -1;
+            }
+            c = (char)v;
+            i += 2;
+        }
+        if (o + 1 >= cap)
+            return -1;
+        dst[o++] = c;
+    }
+    dst[o] = '\0';
+    return 0;
+}
+
 static int
 copy_part(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -81,30 +117,33 @@ redisurl_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
         return -1;
     }
     p = url + 8;
-    slash = strchr(p, '/');
-    end = slash ? slash : p + strlen(p);
-    at = memchr(p, '@', (size_t)(end - p));
+    /* Credentials end at the last '@' (a raw '/' or '@' in a password is
+     * tolerated); the path starts at the first '/' after it. Error messages
+     * never quote any part of the URL: it may carry the password. */
+    at = strrchr(p, '@');
     if (at) {
-        /* The last '@' before the path separates credentials from host. */
-        const char *a2;
-        while ((a2 = memchr(at + 1, '@', (size_t)(end - at - 1))))
-            at = a2;
         colon = memchr(p, ':', (size_t)(at - p));
         if (colon) {
-            if (copy_part(u->user, sizeof(u->user), p, (size_t)(colon - p)) <
+            if (pct_decode(u->user, sizeof(u->user), p, (size_t)(colon - p)) <
                     0 ||
-                copy_part(u->pass, sizeof(u->pass), colon + 1,
-                          (size_t)(at - colon - 1)) < 0) {
-                snprintf(err, errlen, "redis URL: user or password too long");
+                pct_decode(u->pass, sizeof(u->pass), colon + 1,
+                           (size_t)(at - colon - 1)) < 0) {
+                snprintf(err, errlen,
+                         "redis URL: user or password too long "
+                         "or badly %%-encoded");
                 return -1;
             }
-        } else if (copy_part(u->pass, sizeof(u->pass), p, (size_t)(at - p)) <
+        } else if (pct_decode(u->pass, sizeof(u->pass), p, (size_t)(at - p)) <
                    0) {
-            snprintf(err, errlen, "redis URL: password too long");
+            snprintf(err, errlen,
+                     "redis URL: password too long or badly "
+                     "%%-encoded");
             return -1;
         }
         p = at + 1;
     }
+    slash = strchr(p, '/');
+    end = slash ? slash : p + strlen(p);
     colon = memchr(p, ':', (size_t)(end - p));
     if (copy_part(u->host, sizeof(u->host), p,
                   colon ? (size_t)(colon - p) : (size_t)(end - p)) < 0 ||
@@ -115,9 +154,8 @@ redisurl_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
     if (colon) {
         if (parse_int(colon + 1, (size_t)(end - colon - 1), 1, 65535, &v) < 0) {
             snprintf(err, errlen,
-                     "redis URL: port must be 1..65535, got "
-                     "'%.*s'",
-                     (int)(end - colon - 1), colon + 1);
+                     "redis URL: the port must be a number in "
+                     "1..65535");
             return -1;
         }
         u->port = (int)v;
@@ -125,9 +163,8 @@ redisurl_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
     if (slash && slash[1]) {
         if (parse_int(slash + 1, strlen(slash + 1), 0, 1000000, &v) < 0) {
             snprintf(err, errlen,
-                     "redis URL: database must be a number, got "
-                     "'%s'",
-                     slash + 1);
+                     "redis URL: the database after '/' must be "
+                     "a number");
             return -1;
         }
         u->db = (int)v;

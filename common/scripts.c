@@ -32,6 +32,7 @@ static const struct {
     [SCRIPT_DLQ_REQUEUE] = {"dlq_requeue", lua_dlq_requeue},
     [SCRIPT_DLQ_PURGE] = {"dlq_purge", lua_dlq_purge},
     [SCRIPT_RESULTS_PAGE] = {"results_page", lua_results_page},
+    [SCRIPT_RELEASE] = {"release", lua_release},
 };
 
 int
@@ -48,6 +49,8 @@ scripts_init(void)
             scripts_free();
             return -1;
         }
+        /* not terminated here: the next memcpy copies the body's NUL */
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
         memcpy(t, lua_prelude, a);
         memcpy(t + a, sources[i].body, b + 1);
         SHA1((const unsigned char *)t, a + b, md);

@@ -18,6 +18,7 @@ enum script_id {
     SCRIPT_DLQ_REQUEUE,
     SCRIPT_DLQ_PURGE,
     SCRIPT_RESULTS_PAGE,
+    SCRIPT_RELEASE,
     SCRIPT_COUNT
 };
 

@@ -188,7 +188,7 @@ alerts_raise(struct alerts *a, enum alert_lvl lvl, const char *key,
     snprintf(e.key, sizeof(e.key), "%s", key);
     snprintf(e.text, sizeof(e.text), "%s", text);
     timefmt_rfc3339(time_now_ms(), e.ts);
-    log_kv(lvl == ALERT_LVL_P2 ? LOG_WARN : LOG_ERROR, "alert", "level",
+    log_kv(lvl == ALERT_LVL_P2 ? LOG_WARN : LOG_ERROR, "alert", "alert_level",
            e.level, "key", e.key, "text", e.text, NULL);
     metrics_alert(a->m, (int)lvl);
     if (!rconn_is_up(a->rc) || write_stream(a, &e) < 0) {

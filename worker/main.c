@@ -887,14 +887,6 @@ run_one(void)
 
 /* ---- pre-forked pool ----------------------------------------------------- */
 
-static volatile sig_atomic_t stop_sig;
-
-static void
-on_parent_signal(int sig)
-{
-    stop_sig = sig;
-}
-
 /* Child `index` of a pool serves its metrics on the configured port plus
  * its index, so every child can be scraped (HOST:9100 → :9100, :9101, …). */
 static void
@@ -917,12 +909,18 @@ child_metrics_addr(int index)
     cfg.metrics_addr = buf;
 }
 
+/* The supervisor of a pre-forked pool. SIGTERM, SIGINT and SIGCHLD are
+ * blocked and taken with sigtimedwait(), so no signal slips between a check
+ * and a wait: every SIGTERM/SIGINT is forwarded to the children (a second
+ * one makes them hand back at once), a child that dies is restarted after a
+ * delay that doubles while it keeps dying young (1 s, 2 s, ... 30 s). */
 static pid_t
-spawn(int index)
+spawn(int index, const sigset_t *oldmask)
 {
     pid_t pid = fork();
 
     if (pid == 0) {
+        sigprocmask(SIG_SETMASK, oldmask, NULL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         child_metrics_addr(index);
@@ -935,82 +933,113 @@ static int
 run_pool(int n)
 {
     pid_t *kids = calloc((size_t)n, sizeof(pid_t));
+    struct timespec *due = calloc((size_t)n, sizeof(struct timespec));
     time_t *born = calloc((size_t)n, sizeof(time_t));
     double *delay = calloc((size_t)n, sizeof(double));
-    struct sigaction sa;
-    int alive = 0, rc = 0, forwarded = 0;
+    sigset_t set, old;
+    int alive = 0, rc = 0, stopping = 0, waiting = 0;
 
-    if (!kids || !born || !delay) {
+    if (!kids || !due || !born || !delay) {
         free(kids);
+        free(due);
         free(born);
         free(delay);
         return 1;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_parent_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, &old);
     for (int i = 0; i < n; i++) {
-        kids[i] = spawn(i);
+        kids[i] = spawn(i, &old);
         born[i] = time(NULL);
         delay[i] = 1.0;
         if (kids[i] > 0)
             alive++;
     }
-    while (alive > 0) {
-        int st;
+    while (alive > 0 || (waiting > 0 && !stopping)) {
+        struct timespec now, tmo = {1, 0};
+        int sig, st;
         pid_t pid;
 
-        if (stop_sig && !forwarded) {
+        /* sleep until a signal or the next restart is due */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        for (int i = 0; i < n; i++) {
+            if (kids[i] != 0 || due[i].tv_sec == 0)
+                continue;
+            double left = (double)(due[i].tv_sec - now.tv_sec) +
+                          (double)(due[i].tv_nsec - now.tv_nsec) / 1e9;
+            if (left < 0)
+                left = 0;
+            if (left < (double)tmo.tv_sec + (double)tmo.tv_nsec / 1e9) {
+                tmo.tv_sec = (time_t)left;
+                tmo.tv_nsec = (long)((left - (double)tmo.tv_sec) * 1e9);
+            }
+        }
+        sig = sigtimedwait(&set, NULL, &tmo);
+        if (sig == SIGTERM || sig == SIGINT) {
+            stopping = 1;
             for (int i = 0; i < n; i++)
                 if (kids[i] > 0)
                     kill(kids[i], SIGTERM);
-            forwarded = 1;
         }
-        pid = waitpid(-1, &st, 0);
-        if (pid < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        for (int i = 0; i < n; i++) {
-            if (kids[i] != pid)
-                continue;
-            kids[i] = 0;
-            alive--;
-            if (!stop_sig && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-                char how[32], wait_s[16];
-                struct timespec ts;
-                double d;
-                /* a child that keeps dying young is crash-looping: the
-                 * restart delay doubles (1 s, 2 s, … 30 s) until one lives
-                 * 10 s */
-                if (time(NULL) - born[i] >= 10)
-                    delay[i] = 1.0;
-                d = delay[i];
-                delay[i] = delay[i] * 2 > 30 ? 30 : delay[i] * 2;
-                if (WIFSIGNALED(st))
-                    snprintf(how, sizeof(how), "signal %d", WTERMSIG(st));
-                else
-                    snprintf(how, sizeof(how), "exit %d", WEXITSTATUS(st));
-                snprintf(wait_s, sizeof(wait_s), "%.0f", d);
-                log_kv(LOG_WARN, "worker process died; restarting it", "how",
-                       how, "restart_in_s", wait_s, NULL);
-                ts.tv_sec = (time_t)d;
-                ts.tv_nsec = 0;
-                nanosleep(&ts, NULL); /* a signal cuts it short */
-                if (stop_sig)
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+            for (int i = 0; i < n; i++) {
+                if (kids[i] != pid)
                     continue;
-                kids[i] = spawn(i);
+                kids[i] = 0;
+                alive--;
+                if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+                    continue;
+                if (stopping) {
+                    rc = 1;
+                    continue;
+                }
+                {
+                    char how[32], wait_s[16];
+                    double d;
+                    if (time(NULL) - born[i] >= 10)
+                        delay[i] = 1.0;
+                    d = delay[i];
+                    delay[i] = delay[i] * 2 > 30 ? 30 : delay[i] * 2;
+                    if (WIFSIGNALED(st))
+                        snprintf(how, sizeof(how), "signal %d", WTERMSIG(st));
+                    else
+                        snprintf(how, sizeof(how), "exit %d", WEXITSTATUS(st));
+                    snprintf(wait_s, sizeof(wait_s), "%.0f", d);
+                    log_kv(LOG_WARN, "worker process died; restarting it",
+                           "how", how, "restart_in_s", wait_s, NULL);
+                    clock_gettime(CLOCK_MONOTONIC, &due[i]);
+                    due[i].tv_sec += (time_t)d;
+                    waiting++;
+                }
+            }
+        }
+        /* restarts that are due */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        for (int i = 0; i < n; i++) {
+            if (kids[i] != 0 || due[i].tv_sec == 0)
+                continue;
+            if (stopping) {
+                due[i].tv_sec = 0;
+                waiting--;
+                continue;
+            }
+            if (now.tv_sec > due[i].tv_sec || (now.tv_sec == due[i].tv_sec &&
+                                               now.tv_nsec >= due[i].tv_nsec)) {
+                due[i].tv_sec = 0;
+                waiting--;
+                kids[i] = spawn(i, &old);
                 born[i] = time(NULL);
                 if (kids[i] > 0)
                     alive++;
-            } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-                rc = 1;
             }
         }
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
     free(kids);
+    free(due);
     free(born);
     free(delay);
     return rc;

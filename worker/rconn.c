@@ -29,6 +29,8 @@ struct rconn {
     ev_timer watchdog;
     struct call *head, *tail; /* commands in send order (FIFO replies) */
     int load_scripts;
+    ev_tstamp last_err_log;
+    long err_suppressed;
     int nsubs;
     struct sub {
         char *channel;
@@ -179,9 +181,23 @@ on_reply(redisAsyncContext *ac, void *reply, void *pd)
             return;
         r = NULL;
     }
-    if (r && r->type == REDIS_REPLY_ERROR)
-        log_kv(LOG_ERROR, "redis error reply", "conn", c->name, "error", r->str,
-               NULL);
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        /* at most one line a second: a read-only replica or an OOM Redis
+         * answers every command with an error */
+        ev_tstamp now = ev_now(c->loop);
+        if (now - c->last_err_log >= 1.0) {
+            char n[24];
+            snprintf(n, sizeof(n), "%ld", c->err_suppressed);
+            log_kv(LOG_ERROR, "redis error reply", "conn", c->name, "error",
+                   r->str, "suppressed_since_last", n, NULL);
+            c->last_err_log = now;
+            c->err_suppressed = 0;
+        } else {
+            c->err_suppressed++;
+        }
+    } else if (r) {
+        c->backoff = 0.1; /* a real answer: the connection works */
+    }
     k->fn(c, r, k->pd);
     call_free(k);
 }
@@ -201,11 +217,10 @@ on_connect(const redisAsyncContext *ac, int status)
         if (!c->freeing) {
             ev_timer_set(&c->retry, c->backoff, 0.);
             ev_timer_start(c->loop, &c->retry);
-            c->backoff = c->backoff * 2 > 5.0 ? 5.0 : c->backoff * 2;
+            c->backoff = c->backoff * 2 > 1.0 ? 1.0 : c->backoff * 2;
         }
         return;
     }
-    c->backoff = 0.1;
     c->up = 1;
     c->down_since = 0;
     log_kv(LOG_INFO, "redis connected", "conn", c->name, NULL);
@@ -232,7 +247,7 @@ on_disconnect(const redisAsyncContext *ac, int status)
         c->on_state(c, 0, c->ud);
     ev_timer_set(&c->retry, c->backoff, 0.);
     ev_timer_start(c->loop, &c->retry);
-    c->backoff = c->backoff * 2 > 5.0 ? 5.0 : c->backoff * 2;
+    c->backoff = c->backoff * 2 > 1.0 ? 1.0 : c->backoff * 2;
 }
 
 static void
@@ -295,7 +310,7 @@ connect_now(struct rconn *c)
             redisAsyncFree(ac);
         ev_timer_set(&c->retry, c->backoff, 0.);
         ev_timer_start(c->loop, &c->retry);
-        c->backoff = c->backoff * 2 > 5.0 ? 5.0 : c->backoff * 2;
+        c->backoff = c->backoff * 2 > 1.0 ? 1.0 : c->backoff * 2;
         return;
     }
     ac->data = c;

@@ -22,7 +22,7 @@ typedef void (*rconn_reply_fn)(struct rconn *c, redisReply *r, void *pd);
 typedef void (*rconn_state_fn)(struct rconn *c, int up, void *ud);
 
 /* Create a connection that connects at once and keeps reconnecting with
- * backoff (0.1 s doubling to 5 s) until rconn_free(). name is for logs.
+ * backoff (0.1 s doubling to 1 s) until rconn_free(). name is for logs.
  * Returns NULL on out-of-memory. */
 struct rconn *rconn_new(struct ev_loop *loop, const struct redis_url *u,
                         const char *name, int load_scripts,

@@ -40,9 +40,9 @@ enum jstate {
     J_FLUSHING, /* outcome sent to Redis, waiting for the reply */
 };
 
-enum outcome { OUT_COMPLETE, OUT_RETRY, OUT_DEAD, OUT_REQUEUE };
+enum outcome { OUT_COMPLETE, OUT_RETRY, OUT_DEAD, OUT_REQUEUE, OUT_THROTTLE };
 static const char *const outcome_kind[] = {"complete", "retry", "dead",
-                                           "requeue"};
+                                           "requeue", "throttle"};
 
 struct wqueue;
 
@@ -124,6 +124,12 @@ struct worker {
     double spend_pending; /* USD not yet added to the day's total */
     int budget_exhausted;
     int spend_inflight;
+    double spend_sent;    /* amount of the INCRBYFLOAT in flight */
+    double claim_backoff; /* after a Redis error reply to a claim */
+    double flush_backoff; /* after a Redis error reply to a flush */
+    ev_tstamp flush_hold; /* no flush before this */
+    int claim_lost;       /* a claim reply was lost: release on reconnect */
+    ev_tstamp circuit_opened_at;
     int64_t started_ms;
     ev_timer idle_timer, hb_timer, maint_timer, drain_timer;
     ev_prepare flush_w;
@@ -133,6 +139,9 @@ struct worker {
 static void maybe_claim(struct worker *w);
 static int build_headers(struct worker *w, const char *token);
 static void cache_store(struct wjob *j);
+static void report_spend(struct worker *w);
+static int release_lost(struct worker *w);
+static void heartbeat_queue(struct worker *w, struct wqueue *q);
 
 static void
 hdrs_unref(struct hdrs *h)
@@ -350,6 +359,15 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
     struct worker *w = b->w;
 
     (void)c;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        /* OOM, read-only replica, MISCONF...: retrying at once would spin */
+        w->flush_backoff = w->flush_backoff ? w->flush_backoff * 2 : 0.1;
+        if (w->flush_backoff > 5.0)
+            w->flush_backoff = 5.0;
+        w->flush_hold = ev_now(w->loop) + w->flush_backoff;
+    } else if (r) {
+        w->flush_backoff = 0;
+    }
     if (!r || r->type != REDIS_REPLY_ARRAY || (int)r->elements != b->n) {
         /* Not acknowledged (Redis down, or an error): keep the outcomes and
          * send them again once connected. A job whose lease expired
@@ -379,7 +397,7 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
             metrics_job(w->m, qi, MO_LOST);
         } else if (j->out == OUT_COMPLETE) {
             metrics_job(w->m, qi, MO_SUCCEEDED);
-        } else if (j->out == OUT_REQUEUE) {
+        } else if (e->type == REDIS_REPLY_STRING && !strcmp(e->str, "queued")) {
             metrics_job(w->m, qi, MO_REQUEUED);
         } else if (e->type == REDIS_REPLY_STRING && !strcmp(e->str, "dead")) {
             char text[700];
@@ -395,8 +413,8 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
         }
         if (stale)
             log_kv(LOG_WARN,
-                   "lease lost before the outcome was stored; "
-                   "another worker owns the job now",
+                   "lease lost before the outcome was stored; the job is no "
+                   "longer ours (reclaimed, requeued, dead or canceled)",
                    "job", j->id, "attempt", att, "outcome",
                    outcome_kind[j->out], NULL);
         else if (j->out == OUT_COMPLETE)
@@ -413,7 +431,12 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
     free(b);
 }
 
-static void
+/* At most this many jobs per script call: Lua's unpack() takes ~8,000
+ * values, and a completion uses 2 per job. */
+#define FLUSH_MAX 500
+
+/* Send up to FLUSH_MAX pending outcomes of one kind; returns how many. */
+static int
 flush_kind(struct worker *w, struct wqueue *q, int complete)
 {
     struct wjob **pp = &q->pending, *j;
@@ -424,11 +447,11 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
     char ttl[24];
     char(*nums)[24];
 
-    for (j = q->pending; j; j = j->pnext)
+    for (j = q->pending; j && n < FLUSH_MAX; j = j->pnext)
         if ((j->out == OUT_COMPLETE) == complete)
             n++;
     if (n == 0)
-        return;
+        return 0;
     b = malloc(sizeof(*b) + sizeof(struct wjob *) * (size_t)n);
     argc = complete ? 1 + 3 * n : 5 * n;
     av = malloc(sizeof(*av) * (size_t)argc);
@@ -439,7 +462,7 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
         free(av);
         free(al);
         free(nums);
-        return; /* retried at the next flush */
+        return 0; /* retried at the next flush */
     }
     b->w = w;
     b->q = q;
@@ -450,7 +473,7 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
         av[k] = ttl;
         al[k++] = strlen(ttl);
     }
-    while ((j = *pp) != NULL) {
+    while ((j = *pp) != NULL && b->n < n) {
         if ((j->out == OUT_COMPLETE) != complete) {
             pp = &j->pnext;
             continue;
@@ -487,10 +510,12 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
             q->ptail = &b->jobs[i]->pnext;
         }
         free(b);
+        n = 0;
     }
     free(av);
     free(al);
     free(nums);
+    return n;
 }
 
 static void
@@ -500,13 +525,15 @@ on_flush(EV_P_ ev_prepare *wp, int revents)
 
     (void)loop;
     (void)revents;
-    if (!rconn_is_up(w->rc))
+    if (!rconn_is_up(w->rc) || ev_now(w->loop) < w->flush_hold)
         return;
     for (int i = 0; i < w->nq; i++) {
         if (!w->q[i].pending)
             continue;
-        flush_kind(w, &w->q[i], 1);
-        flush_kind(w, &w->q[i], 0);
+        while (flush_kind(w, &w->q[i], 1) == FLUSH_MAX)
+            ;
+        while (flush_kind(w, &w->q[i], 0) == FLUSH_MAX)
+            ;
     }
 }
 
@@ -563,6 +590,7 @@ circuit_open(struct worker *w, double hint_s, const char *why)
     if (now + d > w->circuit_until)
         w->circuit_until = now + d;
     w->circuit_probe = 1;
+    w->circuit_opened_at = now;
     metrics_circuit(w->m, 1);
     {
         char text[600];
@@ -582,8 +610,11 @@ circuit_open(struct worker *w, double hint_s, const char *why)
 }
 
 static void
-circuit_success(struct worker *w)
+circuit_success(struct worker *w, const struct wjob *j)
 {
+    /* a job claimed before the circuit opened proves nothing */
+    if (j->t_start < w->circuit_opened_at)
+        return;
     if (w->circuit_probe || w->circuit_backoff) {
         if (w->circuit_probe)
             log_kv(LOG_INFO, "API accepts work again; claiming resumed", NULL);
@@ -643,7 +674,9 @@ job_requeue(struct wjob *j, const char *why, struct llm_error *e, double hint_s,
         alerts_raise(j->w->al, ALERT_LVL_P0, key, text);
     }
     circuit_open(j->w, hint_s, why);
-    job_finish(j, OUT_REQUEUE, doc, 0);
+    /* rate limits count every 10th time (fail.lua), with this backoff */
+    job_finish(j, p0 ? OUT_REQUEUE : OUT_THROTTLE, doc,
+               p0 ? 0 : job_backoff_ms(j));
 }
 
 static void
@@ -695,10 +728,11 @@ on_http_done(struct http_req *r, int curl_code)
             j->text.data[keep] = '\0';
         if (j->res.text.len &&
             buf_append(&j->text, j->res.text.data, j->res.text.len) < 0) {
-            job_finish(j, OUT_RETRY,
-                       error_doc("transient", 0, "out_of_memory",
-                                 "result text over the size limit", NULL),
-                       job_backoff_ms(j));
+            job_finish(j, OUT_DEAD,
+                       error_doc("permanent", 0, "result_too_large",
+                                 "result text over the size limit (8 MiB)",
+                                 NULL),
+                       0);
             return;
         }
         metrics_api(w->m, (int)r->status, "ok", ev_now(w->loop) - j->t_try,
@@ -717,7 +751,7 @@ on_http_done(struct http_req *r, int curl_code)
         snprintf(j->model, sizeof(j->model), "%s", j->res.model);
         snprintf(j->stop_reason, sizeof(j->stop_reason), "%s",
                  j->res.stop_reason);
-        circuit_success(w);
+        circuit_success(w, j);
         if (llm_result_truncated_by_length(&j->res) &&
             j->continuations < j->max_continuations) {
             j->continuations++;
@@ -803,6 +837,14 @@ on_http_done(struct http_req *r, int curl_code)
         j->st = J_WAITING;
         ev_timer_set(&j->retry_timer, d, 0.);
         ev_timer_start(w->loop, &j->retry_timer);
+        return;
+    }
+    if (w->draining && v.cls == ERRC_RETRYABLE) {
+        /* no time left to retry: hand it back without counting it */
+        job_finish(j, OUT_REQUEUE,
+                   error_doc("not_job_fault", e.http_status, "shutdown", msg,
+                             e.request_id),
+                   0);
         return;
     }
     switch (v.cls) {
@@ -1082,6 +1124,15 @@ job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
                    0);
         return;
     }
+    if (w->draining) {
+        /* claimed just before the drain began: hand it back untouched */
+        job_finish(j, OUT_REQUEUE,
+                   error_doc("not_job_fault", 0, "shutdown",
+                             "worker shut down before the attempt started",
+                             NULL),
+                   0);
+        return;
+    }
     mc = cJSON_GetObjectItemCaseSensitive(j->job, "max_continuations");
     j->max_continuations =
         cJSON_IsNumber(mc) ? mc->valueint : w->cfg->max_continuations;
@@ -1113,9 +1164,20 @@ on_claim_reply(struct rconn *c, redisReply *r, void *pd)
     int got = 0;
 
     (void)c;
-    w->claiming = 0;
+    if (!r) {
+        /* The script may have run: its jobs would be leased to us with
+         * nobody working on them. Release them once Redis is back. */
+        w->claim_lost = 1;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        /* read-only replica, OOM, LOADING, NOPERM...: back off */
+        w->claim_backoff = w->claim_backoff ? w->claim_backoff * 2 : 0.1;
+        if (w->claim_backoff > 5.0)
+            w->claim_backoff = 5.0;
+        q->paused_until = ev_now(w->loop) + w->claim_backoff;
+    }
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
         r->element[0]->type == REDIS_REPLY_STRING) {
+        w->claim_backoff = 0;
         if (!strcmp(r->element[0]->str, "paused")) {
             q->paused_until = ev_now(w->loop) + 1.0;
         } else {
@@ -1135,7 +1197,12 @@ on_claim_reply(struct rconn *c, redisReply *r, void *pd)
         }
     }
     free(cc);
-    if (r && !w->draining)
+    /* cleared only now: job_begin may free slots, and a claim sent from
+     * inside the loop would count them wrong */
+    w->claiming = 0;
+    if (w->draining)
+        on_drain_check(w);
+    else if (r)
         maybe_claim(w);
 }
 
@@ -1261,59 +1328,58 @@ on_hb_reply(struct rconn *c, redisReply *r, void *pd)
     free(h);
 }
 
+#define HB_MAX 1000 /* jobs per extend call (Lua unpack() limits) */
+
+/* Extend the leases of the jobs this worker holds in q, with progress, in
+ * calls of at most HB_MAX jobs. */
 static void
 heartbeat_queue(struct worker *w, struct wqueue *q)
 {
-    int n = 0, k = 0, argc;
-    struct hb_ctx *h;
-    const char **av;
+    int from = 0;
     char vis[24];
-    char(*prog)[24];
 
-    for (int i = 0; i < w->cfg->concurrency; i++) {
-        struct wjob *j = &w->slots[i];
-        if (j->q == q && j->st != J_FREE && j->st != J_FLUSHING && !j->lost)
-            n++;
-    }
-    if (n == 0)
-        return;
-    argc = 1 + 3 * n;
-    h = malloc(sizeof(*h) + sizeof(h->e[0]) * (size_t)n);
-    av = malloc(sizeof(*av) * (size_t)argc);
-    prog = malloc(sizeof(*prog) * (size_t)n);
-    if (!h || !av || !prog) {
-        free(h);
+    snprintf(vis, sizeof(vis), "%d", w->cfg->visibility_s * 1000);
+    while (from < w->cfg->concurrency) {
+        struct hb_ctx *h = malloc(sizeof(*h) + sizeof(h->e[0]) * HB_MAX);
+        const char **av = malloc(sizeof(*av) * (1 + 3 * HB_MAX));
+        char(*prog)[24] = malloc(sizeof(*prog) * HB_MAX);
+        int k = 0;
+
+        if (!h || !av || !prog) {
+            free(h);
+            free(av);
+            free(prog);
+            return;
+        }
+        h->w = w;
+        h->n = 0;
+        av[k++] = vis;
+        for (; from < w->cfg->concurrency && h->n < HB_MAX; from++) {
+            struct wjob *j = &w->slots[from];
+            if (!(j->q == q && j->st != J_FREE && j->st != J_FLUSHING &&
+                  !j->lost))
+                continue;
+            h->e[h->n].idx = from;
+            snprintf(h->e[h->n].token, sizeof(h->e[h->n].token), "%s",
+                     j->token);
+            snprintf(prog[h->n], 24, "%ld",
+                     j->st == J_RUNNING && j->stream
+                         ? j->out_tokens +
+                               (j->res.output_tokens > j->res.text_deltas
+                                    ? j->res.output_tokens
+                                    : j->res.text_deltas)
+                         : -1L);
+            av[k++] = j->id;
+            av[k++] = j->token;
+            av[k++] = prog[h->n];
+            h->n++;
+        }
+        if (h->n == 0 || rconn_script(w->rc, SCRIPT_EXTEND, &q->keys, k, av,
+                                      NULL, on_hb_reply, h) < 0)
+            free(h);
         free(av);
         free(prog);
-        return;
     }
-    h->w = w;
-    h->n = 0;
-    snprintf(vis, sizeof(vis), "%d", w->cfg->visibility_s * 1000);
-    av[k++] = vis;
-    for (int i = 0; i < w->cfg->concurrency; i++) {
-        struct wjob *j = &w->slots[i];
-        if (!(j->q == q && j->st != J_FREE && j->st != J_FLUSHING && !j->lost))
-            continue;
-        h->e[h->n].idx = i;
-        snprintf(h->e[h->n].token, sizeof(h->e[h->n].token), "%s", j->token);
-        snprintf(prog[h->n], 24, "%ld",
-                 j->st == J_RUNNING && j->stream
-                     ? j->out_tokens +
-                           (j->res.output_tokens > j->res.text_deltas
-                                ? j->res.output_tokens
-                                : j->res.text_deltas)
-                     : -1L);
-        av[k++] = j->id;
-        av[k++] = j->token;
-        av[k++] = prog[h->n];
-        h->n++;
-    }
-    if (rconn_script(w->rc, SCRIPT_EXTEND, &q->keys, argc, av, NULL,
-                     on_hb_reply, h) < 0)
-        free(h);
-    free(av);
-    free(prog);
 }
 
 static void
@@ -1460,8 +1526,16 @@ on_spend_reply(struct rconn *c, redisReply *r, void *pd)
 
     (void)c;
     w->spend_inflight = 0;
-    if (!r || r->type != REDIS_REPLY_STRING)
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        w->spend_pending += w->spend_sent; /* not counted: send it again */
+        w->spend_sent = 0;
+        if (w->draining)
+            on_drain_check(w);
         return;
+    }
+    w->spend_sent = 0;
+    if (w->draining)
+        on_drain_check(w);
     total = strtod(r->str, NULL);
     if (w->cfg->budget_usd_day > 0 && total >= w->cfg->budget_usd_day) {
         char text[256];
@@ -1490,14 +1564,17 @@ report_spend(struct worker *w)
     struct tm tm;
     const char *av[3] = {"INCRBYFLOAT", key, amount};
 
+    /* with a budget, a zero INCRBYFLOAT still reads the fleet's total, so a
+     * stopped worker learns when a new day begins */
     if (w->spend_inflight ||
-        (w->cfg->budget_usd_day <= 0 && w->spend_pending <= 0))
+        (w->spend_pending <= 0 && w->cfg->budget_usd_day <= 0))
         return;
     gmtime_r(&t, &tm);
     snprintf(key, sizeof(key), "genq:spend:%04d-%02d-%02d", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday);
     snprintf(amount, sizeof(amount), "%.9f", w->spend_pending);
     if (rconn_command(w->rc, 3, av, NULL, on_spend_reply, w) == 0) {
+        w->spend_sent = w->spend_pending;
         w->spend_pending = 0;
         w->spend_inflight = 1;
     }
@@ -1524,14 +1601,97 @@ on_maint_timer(EV_P_ ev_timer *t, int revents)
     metrics_redis_up(w->m, 1);
     if (w->draining)
         return;
-    for (int i = 0; i < w->nq; i++)
-        rconn_script(w->rc, SCRIPT_MAINTAIN, &w->q[i].keys, 0, NULL, NULL,
-                     on_maint_reply, NULL);
+    {
+        char vis[24];
+        const char *av[1] = {vis};
+        snprintf(vis, sizeof(vis), "%d", w->cfg->visibility_s * 1000);
+        for (int i = 0; i < w->nq; i++)
+            rconn_script(w->rc, SCRIPT_MAINTAIN, &w->q[i].keys, 1, av, NULL,
+                         on_maint_reply, NULL);
+    }
     report_spend(w);
     if (w->tick % 5 == 1) {
         sample_depths(w);
         registry_beat(w, 0);
     }
+}
+
+/* ---- lost claim replies ----------------------------------------------------
+ * A claim whose reply never came (connection dropped, command timeout) may
+ * have leased jobs to this worker that nobody works on. Once Redis is
+ * reachable, release.lua hands back every job leased to this worker id
+ * whose token we do not hold, attempt not counted. */
+
+struct release_ctx {
+    struct worker *w;
+    int left; /* queues still to answer */
+};
+
+static void
+on_release_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    struct release_ctx *rc = pd;
+    struct worker *w = rc->w;
+
+    (void)c;
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+        char n[24];
+        snprintf(n, sizeof(n), "%lld", r->integer);
+        log_kv(LOG_WARN, "handed back jobs leased by a lost claim reply",
+               "jobs", n, NULL);
+    }
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        w->claim_lost = 1; /* try again later */
+    if (--rc->left == 0) {
+        free(rc);
+        w->claiming = 0;
+        if (w->draining)
+            on_drain_check(w);
+        else
+            maybe_claim(w);
+    }
+}
+
+/* 0 when release calls were sent (their replies continue), -1 when not. */
+static int
+release_lost(struct worker *w)
+{
+    struct release_ctx *rc = malloc(sizeof(*rc));
+    int sent = 0;
+
+    if (!rc)
+        return -1;
+    rc->w = w;
+    rc->left = w->nq;
+    w->claim_lost = 0;
+    for (int i = 0; i < w->nq; i++) {
+        const char **av =
+            malloc(sizeof(*av) * (size_t)(1 + w->cfg->concurrency));
+        int n = 0;
+        if (!av) {
+            rc->left--;
+            w->claim_lost = 1;
+            continue;
+        }
+        av[n++] = w->id;
+        for (int k = 0; k < w->cfg->concurrency; k++)
+            if (w->slots[k].st != J_FREE && w->slots[k].q == &w->q[i])
+                av[n++] = w->slots[k].token;
+        if (rconn_script(w->rc, SCRIPT_RELEASE, &w->q[i].keys, n, av, NULL,
+                         on_release_reply, rc) == 0)
+            sent++;
+        else {
+            rc->left--;
+            w->claim_lost = 1;
+        }
+        free(av);
+    }
+    if (sent == 0) {
+        free(rc);
+        return -1;
+    }
+    w->claiming = 1; /* no claims until the release is done */
+    return 0;
 }
 
 /* ---- drain ----------------------------------------------------------------
@@ -1540,10 +1700,19 @@ on_maint_timer(EV_P_ ev_timer *t, int revents)
 static void
 on_drain_check(struct worker *w)
 {
-    if (inflight(w) == 0) {
-        log_kv(LOG_INFO, "drained; exiting", NULL);
-        ev_break(w->loop, EVBREAK_ALL);
+    /* a claim in flight may bring jobs to hand back; spend not yet
+     * reported would be lost from the fleet's budget */
+    if (inflight(w) > 0 || w->claiming || w->spend_inflight)
+        return;
+    if (w->spend_pending > 0 && rconn_is_up(w->rc)) {
+        report_spend(w);
+        if (w->spend_inflight)
+            return;
     }
+    if (w->claim_lost && rconn_is_up(w->rc) && release_lost(w) == 0)
+        return; /* its reply checks again */
+    log_kv(LOG_INFO, "drained; exiting", NULL);
+    ev_break(w->loop, EVBREAK_ALL);
 }
 
 /* Hand every unfinished job back: attempt not counted. */
@@ -1639,6 +1808,12 @@ on_rc_state(struct rconn *c, int up, void *ud)
         for (int i = 0; i < w->nq; i++)
             w->q[i].empty = 0;
         alerts_flush(w->al);
+        /* leases ran on while Redis was away: extend them before anyone's
+         * reaper sees them expire */
+        for (int i = 0; i < w->nq; i++)
+            heartbeat_queue(w, &w->q[i]);
+        if (w->claim_lost && !w->claiming && release_lost(w) == 0)
+            return;
         maybe_claim(w);
     }
 }

@@ -5,7 +5,7 @@
 local worker, n = ARGV[2], tonumber(ARGV[3])
 local vis, defmax = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()
-reap(now, 100)
+reap(now, 100, vis)
 promote(now, 1000)
 if redis.call('EXISTS', K_PAUSED) == 1 then return {'paused'} end
 local ids = {}
@@ -23,6 +23,9 @@ local metas = redis.call('HMGET', K_META, unpack(ids))
 local payloads = redis.call('HMGET', K_JOBS, unpack(ids))
 local last = redis.call('INCRBY', K_SEQ, #ids)
 local tok = last - #ids
+-- tokens carry the claim time too: a counter rolled back by a Redis crash
+-- (appendfsync everysec) can then never hand out a token twice
+local tsuffix = ':' .. now
 local mset, lset = {}, {}
 local deadline = now + vis
 for i, id in ipairs(ids) do
@@ -32,7 +35,7 @@ for i, id in ipairs(ids) do
         tok = tok + 1
         m.state = 'active'; m.attempts = m.attempts + 1
         if m.max == 0 then m.max = defmax end
-        m.token = tostring(tok); m.worker = worker; m.upd = now
+        m.token = tok .. tsuffix; m.worker = worker; m.upd = now
         mset[#mset + 1] = id; mset[#mset + 1] = meta_pack(m)
         lset[#lset + 1] = deadline; lset[#lset + 1] = id
         out[#out + 1] = id; out[#out + 1] = m.token

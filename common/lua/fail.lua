@@ -3,12 +3,17 @@
 -- kind "retry": the job's own fault: delayed by backoff_ms while attempts
 --   remain, else dead with class "exhausted";
 -- kind "dead": permanent error: dead at once;
--- kind "requeue": not the job's fault (rate limit, outage, auth, budget,
---   shutdown): back to the front of its ready list, attempt not counted.
+-- kind "requeue": not the job's fault (auth, budget, shutdown): back to
+--   the end of its ready list, attempt not counted;
+-- kind "throttle": rate limited or overloaded after every in-attempt retry
+--   (429/529): like "requeue", but every THROTTLE_COUNT-th consecutive one
+--   counts as a failed attempt ("retry"), so a job whose own request always
+--   draws a 429 (too large for the token rate limit) cannot loop forever.
 -- A job flagged by `genq cancel` while active becomes canceled instead,
 -- whatever the kind. Only the current lease holder may fail a job
 -- (fencing). Returns per job the new state ("delayed", "dead", "queued",
 -- "canceled") or "stale".
+local THROTTLE_COUNT = 10
 local now = now_ms()
 local ids = {}
 for i = 2, #ARGV, 5 do ids[#ids + 1] = ARGV[i] end
@@ -25,6 +30,18 @@ for i, id in ipairs(ids) do
     else
         gone[#gone + 1] = id
         local w = m.worker
+        if kind == 'throttle' then
+            -- uncounted throttles so far are kept in the flags as rq:N
+            local rq = tonumber(string.match(m.flags, 'rq:(%d+)') or '0') + 1
+            local rest = string.gsub(m.flags, ',?rq:%d+', '')
+            if rq >= THROTTLE_COUNT then
+                kind = 'retry'
+                m.flags = rest
+            else
+                kind = 'requeue'
+                m.flags = rest .. ',rq:' .. rq
+            end
+        end
         local cttl = cancel_ttl(m)
         if cttl then
             -- `genq cancel` flagged it while active: any failure cancels.
@@ -39,7 +56,9 @@ for i, id in ipairs(ids) do
             m.attempts = m.attempts - 1
             m.state = 'queued'; m.token = ''; m.upd = now
             redis.call('HSET', K_META, id, meta_pack(m))
-            redis.call('RPUSH', K_READY[m.prio + 1], id)
+            -- to the end of the line: a job the API keeps refusing must not
+            -- block the ones behind it
+            redis.call('LPUSH', K_READY[m.prio + 1], id)
             redis.call('HINCRBY', K_STATS, 'requeued', 1)
             out[i] = 'queued'
         elseif kind == 'retry' and m.attempts < m.max then

@@ -1,13 +1,30 @@
 -- maintain: periodic housekeeping any worker runs (every few seconds) and
 -- `genq` may run: reap expired leases, promote due delayed jobs, and drop
--- succeeded jobs whose result retention has passed. ARGV: prefix.
+-- succeeded jobs whose result retention has passed. ARGV: prefix, [grace_ms].
 -- Returns {reaped, promoted, swept, ms_until_next_delayed (-1 = none)}.
 local now = now_ms()
-local reaped = reap(now, 1000)
+-- ARGV[2] (optional): the caller's visibility timeout in ms, the reaper's
+-- grace after a Redis restart (workers pass theirs; absent = none)
+local reaped = reap(now, 1000, tonumber(ARGV[2] or '0'))
 local promoted = promote(now, 1000)
 if promoted > 0 then redis.call('PUBLISH', PREFIX .. 'wake', promoted) end
 local old = redis.call('ZRANGEBYSCORE', K_DONE, '-inf', now, 'LIMIT', 0, 1000)
 if #old > 0 then
+    -- an idempotency key must not outlive its job: a later enqueue with the
+    -- same key is a new job, not a "duplicate" of one that is gone
+    local payloads = redis.call('HMGET', K_JOBS, unpack(old))
+    for i, id in ipairs(old) do
+        local p = payloads[i]
+        if p and string.find(p, '"idempotency_key"', 1, true) then
+            local ok, job = pcall(cjson.decode, p)
+            if ok and type(job) == 'table' and
+                type(job.idempotency_key) == 'string' then
+                local ik = PREFIX .. 'idem:' .. job.idempotency_key
+                if redis.call('GET', ik) == id then redis.call('DEL', ik) end
+            end
+        end
+    end
+    redis.call('HDEL', K_PROGRESS, unpack(old))
     redis.call('ZREM', K_DONE, unpack(old))
     redis.call('HDEL', K_RESULTS, unpack(old))
     redis.call('HDEL', K_JOBS, unpack(old))

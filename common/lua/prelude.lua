@@ -105,10 +105,18 @@ end
 -- Expired leases: back to ready with the attempt counted, or dead
 -- (class lease_expired) once max_attempts are spent, or canceled when an
 -- operator asked for it meanwhile. Returns how many.
-local function reap(now, limit)
+local function reap(now, limit, grace_ms)
     local ids = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now,
                            'LIMIT', 0, limit)
     if #ids == 0 then return 0 end
+    -- Server time runs on while Redis is down: after a restart every lease
+    -- of a live worker may look expired. Reap nothing until Redis has been
+    -- up for one visibility timeout, so the live workers can extend first.
+    if grace_ms and grace_ms > 0 then
+        local up = tonumber(string.match(redis.call('INFO', 'server'),
+                                         'uptime_in_seconds:(%d+)'))
+        if up and up * 1000 < grace_ms then return 0 end
+    end
     redis.call('ZREM', K_LEASES, unpack(ids))
     local metas = redis.call('HMGET', K_META, unpack(ids))
     local ev = {}

@@ -291,7 +291,7 @@ Test(config, bad_values_name_key_and_value)
     expect_error("[worker]\nqueue = good, b@d\n", 2,
                  "queue: invalid queue name 'b@d'");
     expect_error("[worker]\nredis = redis://h:99999/0\n", 2,
-                 "redis: redis URL: port must be 1..65535, got '99999'");
+                 "redis: redis URL: the port must be a number in 1..65535");
     expect_error("[worker]\nmodel =\n", 2, "model: empty value");
     expect_error("[worker]\njwt-claim = novalue\n", 2,
                  "jwt-claim: expected NAME=VALUE, got 'novalue'");

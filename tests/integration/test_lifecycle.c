@@ -296,15 +296,17 @@ Test(lifecycle, permanent_error_dead_at_once)
 Test(lifecycle, requeue_does_not_count_the_attempt)
 {
     char id[128], tok[32], st[64];
+    const char *order[] = {"q1", "q2", "q1", "q2", "q1", "q2"};
     int att;
     redisReply *r;
 
     th_enqueue(&t, "q1", 1, 0, 1, NULL, "{\"prompt\":\"x\"}");
     th_enqueue(&t, "q2", 1, 0, 1, NULL, "{\"prompt\":\"x\"}");
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         cr_assert_eq(claim_one(60000, id, tok), 1, "attempt stays 1");
-        cr_assert_str_eq(id, "q1", "a requeued job goes to the front");
-        r = th_script(&t, SCRIPT_FAIL, "q1", tok, "requeue", "0",
+        cr_assert_str_eq(id, order[i],
+                         "a requeued job goes to the end of the line");
+        r = th_script(&t, SCRIPT_FAIL, id, tok, "requeue", "0",
                       "{\"class\":\"not_job_fault\",\"http_status\":401,"
                       "\"message\":\"bad key\"}",
                       NULL);
@@ -313,6 +315,60 @@ Test(lifecycle, requeue_does_not_count_the_attempt)
     }
     cr_assert_str_eq(th_state(&t, "q1", st, &att), "queued");
     cr_assert_eq(att, 0);
+}
+
+Test(lifecycle, throttles_count_every_tenth_time)
+{
+    char id[128], tok[32], st[64];
+    int att;
+    redisReply *r;
+
+    th_enqueue(&t, "th", 1, 0, 2, NULL, "{\"prompt\":\"x\"}");
+    for (int i = 1; i <= 20; i++) {
+        claim_one(60000, id, tok);
+        r = th_script(&t, SCRIPT_FAIL, "th", tok, "throttle", "0",
+                      "{\"class\":\"not_job_fault\",\"http_status\":429,"
+                      "\"message\":\"rate limited\"}",
+                      NULL);
+        if (i < 10) {
+            cr_assert_str_eq(r->element[0]->str, "queued", "throttle %d", i);
+            cr_assert_str_eq(th_state(&t, "th", st, &att), "queued");
+            cr_assert_eq(att, 0, "throttle %d is not counted", i);
+        } else if (i == 10) {
+            cr_assert_str_eq(r->element[0]->str, "delayed",
+                             "the 10th counts as a failed attempt");
+        } else if (i == 20) {
+            cr_assert_str_eq(r->element[0]->str, "dead",
+                             "a job the API always refuses ends dead");
+        }
+        freeReplyObject(r);
+    }
+    cr_assert_str_eq(th_state(&t, "th", st, &att), "dead");
+    cr_assert_eq(att, 2);
+}
+
+Test(lifecycle, release_hands_back_jobs_of_a_lost_claim)
+{
+    char id[128], tok[32], st[64];
+    int att;
+    redisReply *r;
+
+    th_enqueue(&t, "l1", 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
+    th_enqueue(&t, "l2", 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
+    claim_one(60000, id, tok); /* l1: the worker holds this one */
+    {
+        char t2[32], i2[128];
+        claim_one(60000, i2, t2); /* l2: this reply was "lost" */
+    }
+    r = th_script(&t, SCRIPT_RELEASE, "w-test", tok, NULL);
+    cr_assert_eq(r->integer, 1, "one job released");
+    freeReplyObject(r);
+    cr_assert_str_eq(th_state(&t, "l1", st, NULL), "active", "held: kept");
+    cr_assert_str_eq(th_state(&t, "l2", st, &att), "queued");
+    cr_assert_eq(att, 0, "not counted");
+    r = th_script(&t, SCRIPT_RELEASE, "another-worker", NULL);
+    cr_assert_eq(r->integer, 0, "never another worker's jobs");
+    freeReplyObject(r);
 }
 
 Test(lifecycle, paused_queue_claims_nothing)

@@ -196,8 +196,8 @@ reconnect(struct th *t, struct rsrv *s)
 Test(resilience, redis_killed_and_restarted_from_aof_twice)
 {
     const int n = 2000;
-    const char *mock_args[] = {"--latency-ms", "20", NULL};
-    const char *args[] = {"--concurrency", "32", "--visibility-timeout", "5",
+    const char *mock_args[] = {"--latency-ms", "100", NULL};
+    const char *args[] = {"--concurrency", "16", "--visibility-timeout", "5",
                           NULL};
     struct rsrv s;
     struct th t;

@@ -1691,6 +1691,7 @@ write_port_file(int fd)
     char tmp[4096];
     FILE *fp;
 
+    memset(&ss, 0, sizeof(ss));
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
         return -1;
     port = ss.ss_family == AF_INET6

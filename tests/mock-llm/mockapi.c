@@ -145,7 +145,7 @@ content_text(const cJSON *content, struct mockbuf *out)
 {
     const cJSON *blk;
 
-    if (cJSON_IsString(content))
+    if (content != NULL && cJSON_IsString(content))
         return mockbuf_puts(out, content->valuestring) < 0 ? -1 : 0;
     if (cJSON_IsNull(content))
         return 0;

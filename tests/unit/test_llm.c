@@ -12,6 +12,7 @@
 
 #include "errclass.h"
 #include "llm.h"
+#include "utf8.h"
 
 /* ---- fixtures (llm-api.md) ------------------------------------------ */
 
@@ -543,6 +544,62 @@ Test(llm_parse, long_message_cut_on_utf8_boundary)
     cr_assert_eq(parse(LLM_OPENAI, 400, b.data, NULL, &r), 0);
     size_t n = strlen(r.err.message);
     cr_assert(n <= 511 && n % 2 == 0, "cut inside a character: %zu", n);
+    llm_result_free(&r);
+    buf_free(&b);
+}
+
+/* Found by tests/fuzz/fuzz_llm_body and fuzz_sse: the snippet of a non-JSON
+ * error body was cut at 199 bytes inside a character, bytes that are not
+ * UTF-8 were copied as they came (both made the stored error invalid JSON
+ * text), and a long run of stray continuation bytes emptied the field. */
+Test(llm_parse, error_text_is_always_utf8)
+{
+    struct llm_result r;
+    struct buf b;
+    buf_init(&b, 0);
+    buf_append_str(&b, "HTTP/1.1 error page "); /* 20 bytes */
+    for (int i = 0; i < 60; i++)
+        buf_append_str(&b, "\xf0\x9f\x98\x80"); /* 4-byte chars */
+    cr_assert_eq(parse(LLM_OPENAI, 500, b.data, NULL, &r), 0);
+    cr_assert_str_eq(r.err.type, LLM_ERR_HTTP);
+    cr_assert(utf8_valid(r.err.message, strlen(r.err.message)),
+              "cut inside a character: %s", r.err.message);
+    cr_assert(strstr(r.err.message, "\xf0\x9f\x98\x80") != NULL);
+    cr_assert_null(strchr(r.err.message, '?'));
+    llm_result_free(&r);
+    buf_free(&b);
+
+    /* Latin-1 page from a proxy, and a JSON error whose strings carry
+     * bytes that are not UTF-8 (cJSON does not check). */
+    cr_assert_eq(parse(LLM_ANTHROPIC, 502, "<p>Fehler: \xfc\x62\x65rlastet</p>",
+                       NULL, &r),
+                 0);
+    cr_assert(strstr(r.err.message, "Fehler: ?berlastet") != NULL, "got %s",
+              r.err.message);
+    llm_result_free(&r);
+    cr_assert_eq(
+        parse(LLM_ANTHROPIC, 400,
+              "{\"type\":\"error\",\"error\":{\"type\":\"bad\\u00e9\xff"
+              "\",\"message\":\"caf\xe9 \xc3\xa9\"},"
+              "\"request_id\":\"req_\xc0\xaf\"}",
+              "hdr-\xed\xa0\x80", &r),
+        0);
+    cr_assert_str_eq(r.err.type, "bad\xc3\xa9?");
+    cr_assert_str_eq(r.err.message, "caf? \xc3\xa9");
+    cr_assert_str_eq(r.err.request_id, "hdr-???");
+    llm_result_free(&r);
+
+    /* A long run of stray continuation bytes was backed off to nothing,
+     * leaving a failed result with an empty error type. */
+    buf_init(&b, 0);
+    buf_append_str(&b, "{\"error\":{\"code\":\"");
+    for (int i = 0; i < 100; i++)
+        buf_append_str(&b, "\xac");
+    buf_append_str(&b, "y\"}}");
+    cr_assert_eq(parse(LLM_OPENAI, 401, b.data, NULL, &r), 0);
+    cr_assert(r.failed);
+    cr_assert_eq(strlen(r.err.type), sizeof r.err.type - 1);
+    cr_assert_eq(strspn(r.err.type, "?"), sizeof r.err.type - 1);
     llm_result_free(&r);
     buf_free(&b);
 }
