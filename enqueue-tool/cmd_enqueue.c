@@ -89,6 +89,7 @@ struct enq {
     struct job_opts jopts;
     FILE *spool;
     long valid, rejected, enqueued, duplicates, total;
+    long done_line; /* last line of the last batch Redis confirmed */
     int progress;
     int from_dlq; /* --from-dlq: lines are dead-letter documents */
 };
@@ -321,68 +322,95 @@ take_line(struct enq *e, const char *line, size_t len, long lineno)
     return rc;
 }
 
-/* Send up to n spooled jobs as one script call (appended, not read). */
+/* A batch slot holds up to batch jobs plus the rejected lines between
+ * them (--skip-invalid), so every line is reported in input order. */
+#define SLOT_CAP(e) (2 * (e)->batch)
+
+/* Send the jobs among recs[0..n) as one script call (appended, not read).
+ * Returns how many jobs were sent (0 = nothing to send), -1 on OOM. */
 static int
 append_batch(struct enq *e, struct rec *recs, int n)
 {
-    int argc = 2 + n * 7, j = 0;
-    const char **av = malloc(sizeof(*av) * (size_t)argc);
-    char(*num)[4][24] = malloc(sizeof(*num) * (size_t)n);
+    int jobs = 0, j = 0, k = 0, rc;
+    const char **av;
+    char(*num)[4][24];
     char ttl[24], cnt[24];
-    int rc;
 
+    for (int i = 0; i < n; i++)
+        jobs += recs[i].type == 'J';
+    if (jobs == 0)
+        return 0;
+    av = malloc(sizeof(*av) * (size_t)(2 + jobs * 7));
+    num = malloc(sizeof(*num) * (size_t)jobs);
     if (!av || !num) {
         free(av);
         free(num);
         return -1;
     }
     snprintf(ttl, sizeof(ttl), "%d", e->idem_ttl);
-    snprintf(cnt, sizeof(cnt), "%d", n);
+    snprintf(cnt, sizeof(cnt), "%d", jobs);
     av[j++] = ttl;
     av[j++] = cnt;
     for (int i = 0; i < n; i++) {
-        snprintf(num[i][0], 24, "%d", recs[i].prio);
-        snprintf(num[i][1], 24, "%" PRId64, recs[i].run_at);
-        snprintf(num[i][2], 24, "%" PRId64, recs[i].delay);
-        snprintf(num[i][3], 24, "%d", recs[i].max_attempts);
+        if (recs[i].type != 'J')
+            continue;
+        snprintf(num[k][0], 24, "%d", recs[i].prio);
+        snprintf(num[k][1], 24, "%" PRId64, recs[i].run_at);
+        snprintf(num[k][2], 24, "%" PRId64, recs[i].delay);
+        snprintf(num[k][3], 24, "%d", recs[i].max_attempts);
         av[j++] = recs[i].id;
-        av[j++] = num[i][0];
-        av[j++] = num[i][1];
-        av[j++] = num[i][2];
-        av[j++] = num[i][3];
+        av[j++] = num[k][0];
+        av[j++] = num[k][1];
+        av[j++] = num[k][2];
+        av[j++] = num[k][3];
         av[j++] = recs[i].idem;
         av[j++] = recs[i].payload;
+        k++;
     }
-    rc = rclient_append_script(e->cli.rc, SCRIPT_ENQUEUE, &e->cli.keys, argc,
-                               av, NULL);
+    rc = rclient_append_script(e->cli.rc, SCRIPT_ENQUEUE, &e->cli.keys, j, av,
+                               NULL);
     free(av);
     free(num);
-    return rc;
+    return rc < 0 ? -1 : jobs;
 }
 
-/* Read the reply of one batch and report each of its lines. */
+/* Read the reply of one batch (when it sent jobs) and report each of its
+ * lines in order. */
 static int
-finish_batch(struct enq *e, struct rec *recs, int n)
+finish_batch(struct enq *e, struct rec *recs, int n, int jobs)
 {
     char err[512];
-    redisReply *r = rclient_read(e->cli.rc, err, sizeof(err));
+    redisReply *r = NULL;
+    int k = 0;
 
-    if (!r) {
-        fprintf(stderr, "genq enqueue: %s\n", err);
-        return -1;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != n) {
-        freeReplyObject(r);
-        fprintf(stderr, "genq enqueue: unexpected reply from Redis\n");
-        return -1;
+    if (jobs > 0) {
+        r = rclient_read(e->cli.rc, err, sizeof(err));
+        if (!r) {
+            fprintf(stderr, "genq enqueue: %s\n", err);
+            return -1;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != jobs) {
+            freeReplyObject(r);
+            fprintf(stderr, "genq enqueue: unexpected reply from Redis\n");
+            return -1;
+        }
     }
     for (int i = 0; i < n; i++) {
-        redisReply *p = r->element[i];
-        int dup = p->type == REDIS_REPLY_ARRAY && p->elements == 2 &&
-                  !strcmp(p->element[0]->str, "duplicate");
-        const char *id = p->type == REDIS_REPLY_ARRAY && p->elements == 2
-                             ? p->element[1]->str
-                             : recs[i].id;
+        redisReply *p;
+        int dup;
+        const char *id;
+
+        if (recs[i].type == 'R') {
+            print_line(e, recs[i].line, NULL, "rejected", recs[i].field,
+                       recs[i].msg);
+            continue;
+        }
+        p = r->element[k++];
+        dup = p->type == REDIS_REPLY_ARRAY && p->elements == 2 &&
+              !strcmp(p->element[0]->str, "duplicate");
+        id = p->type == REDIS_REPLY_ARRAY && p->elements == 2
+                 ? p->element[1]->str
+                 : recs[i].id;
         if (dup)
             e->duplicates++;
         else
@@ -391,7 +419,10 @@ finish_batch(struct enq *e, struct rec *recs, int n)
             print_line(e, recs[i].line, id, dup ? "duplicate" : "enqueued",
                        NULL, NULL);
     }
-    freeReplyObject(r);
+    if (n > 0)
+        e->done_line = recs[n - 1].line;
+    if (r)
+        freeReplyObject(r);
     if (e->progress) {
         fprintf(stderr, "\renqueued %ld/%ld", e->enqueued + e->duplicates,
                 e->valid);
@@ -400,26 +431,45 @@ finish_batch(struct enq *e, struct rec *recs, int n)
     return 0;
 }
 
-/* A window of in-flight batches: slot k holds up to batch records. */
 struct window {
     struct rec *recs;
-    int *count;
+    int *count, *jobs;
     int head, used, slots;
 };
 
-/* Finish the oldest in-flight batch of the window and free its slot. */
+/* Finish the oldest batch of the window and free its slot. */
 static int
 drain_one(struct enq *e, struct window *w)
 {
-    struct rec *recs = &w->recs[w->head * e->batch];
-    int rc = finish_batch(e, recs, w->count[w->head]);
+    struct rec *recs = &w->recs[w->head * SLOT_CAP(e)];
+    int rc = finish_batch(e, recs, w->count[w->head], w->jobs[w->head]);
 
     for (int i = 0; i < w->count[w->head]; i++)
         rec_clear(&recs[i]);
-    w->count[w->head] = 0;
+    w->count[w->head] = w->jobs[w->head] = 0;
     w->head = (w->head + 1) % w->slots;
     w->used--;
     return rc;
+}
+
+/* Redis failed mid-way: say exactly which lines are known to be in. */
+static int
+partial_failure(struct enq *e)
+{
+    if (e->done_line > 0)
+        fprintf(stderr,
+                "genq enqueue: stopped: every line up to %ld is enqueued "
+                "(%ld jobs, %ld duplicates); lines after %ld may or may not "
+                "be. Resend from line %ld (e.g. tail -n +%ld FILE): jobs "
+                "with an id or idempotency_key are safe to send twice.\n",
+                e->done_line, e->enqueued, e->duplicates, e->done_line,
+                e->done_line + 1, e->done_line + 1);
+    else
+        fprintf(stderr, "genq enqueue: stopped before any line was "
+                        "confirmed enqueued; lines sent may or may not be "
+                        "in (jobs with an id or idempotency_key are safe to "
+                        "send again)\n");
+    return EXIT_FAIL;
 }
 
 static int
@@ -427,15 +477,17 @@ send_all(struct enq *e)
 {
     struct window w = {0};
     struct rec r;
-    int rc = 0, got, fill = 0, cur = 0;
+    int rc = 0, got, fill = 0, fill_jobs = 0, cur = 0, cap = SLOT_CAP(e);
     redisReply *rep;
 
     w.slots = PIPELINE_WINDOW;
-    w.recs = calloc((size_t)w.slots * (size_t)e->batch, sizeof(struct rec));
+    w.recs = calloc((size_t)w.slots * (size_t)cap, sizeof(struct rec));
     w.count = calloc((size_t)w.slots, sizeof(int));
-    if (!w.recs || !w.count) {
+    w.jobs = calloc((size_t)w.slots, sizeof(int));
+    if (!w.recs || !w.count || !w.jobs) {
         free(w.recs);
         free(w.count);
+        free(w.jobs);
         return cli_fail("enqueue", "out of memory");
     }
     rep = redisCommand(e->cli.rc, "SADD %s %s", KEY_QUEUES, e->cli.queue);
@@ -453,28 +505,25 @@ send_all(struct enq *e)
             rc = cli_fail("enqueue", "reading the spool file failed");
             goto out;
         }
-        if (got == 1 && r.type == 'R') {
-            /* --skip-invalid: report it in order, send nothing. */
-            print_line(e, r.line, NULL, "rejected", r.field, r.msg);
-            rec_clear(&r);
-            continue;
-        }
         if (got == 1) {
             if (fill == 0) {
                 if (w.used == w.slots && drain_one(e, &w) < 0) {
                     rec_clear(&r);
-                    rc = EXIT_FAIL;
+                    rc = partial_failure(e);
                     goto out;
                 }
                 cur = (w.head + w.used) % w.slots;
             }
-            w.recs[cur * e->batch + fill++] = r;
+            fill_jobs += r.type == 'J';
+            w.recs[cur * cap + fill++] = r;
         }
-        if (fill == e->batch || (got == 0 && fill > 0)) {
+        if (fill_jobs == e->batch || fill == cap || (got == 0 && fill > 0)) {
+            int sent = append_batch(e, &w.recs[cur * cap], fill);
             w.count[cur] = fill;
+            w.jobs[cur] = sent < 0 ? 0 : sent;
             w.used++;
-            fill = 0;
-            if (append_batch(e, &w.recs[cur * e->batch], w.count[cur]) < 0) {
+            fill = fill_jobs = 0;
+            if (sent < 0) {
                 rc = cli_fail("enqueue", "out of memory");
                 goto out;
             }
@@ -484,14 +533,15 @@ send_all(struct enq *e)
     }
     while (w.used > 0)
         if (drain_one(e, &w) < 0) {
-            rc = EXIT_FAIL;
+            rc = partial_failure(e);
             goto out;
         }
 out:
-    for (int i = 0; i < w.slots * e->batch; i++)
+    for (int i = 0; i < w.slots * cap; i++)
         rec_clear(&w.recs[i]);
     free(w.recs);
     free(w.count);
+    free(w.jobs);
     return rc;
 }
 

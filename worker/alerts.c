@@ -21,6 +21,13 @@ struct held {
     char ts[32];
 };
 
+/* One webhook POST in flight, on the alerts' list until done. */
+struct hook {
+    struct http_req req;
+    struct alerts *a;
+    struct hook *prev, *next;
+};
+
 struct alerts {
     struct ev_loop *loop;
     struct rconn *rc;
@@ -36,13 +43,24 @@ struct alerts {
     struct held held[MAX_HELD];
     int nheld;
     struct curl_slist *hdrs;
+    struct hook *hooks; /* POSTs in flight */
 };
 
-/* One webhook POST in flight. */
-struct hook {
-    struct http_req req;
-    struct alerts *a;
-};
+static void
+hook_free(struct hook *k)
+{
+    struct alerts *a = k->a;
+
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        a->hooks = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    http_req_reset(&k->req);
+    free(k->req.body);
+    free(k);
+}
 
 struct alerts *
 alerts_new(struct ev_loop *loop, struct rconn *rc, struct http *h,
@@ -73,6 +91,10 @@ alerts_free(struct alerts *a)
 {
     if (!a)
         return;
+    while (a->hooks) {
+        http_abort(a->h, &a->hooks->req); /* no callback after this */
+        hook_free(a->hooks);
+    }
     free(a->webhook);
     curl_slist_free_all(a->hdrs);
     free(a);
@@ -104,9 +126,7 @@ on_hook_done(struct http_req *r, int curl_code)
     if (curl_code != 0 || r->status < 200 || r->status >= 300)
         log_kv(LOG_WARN, "alert webhook failed", "error",
                curl_code ? r->errbuf : "non-2xx status", NULL);
-    http_req_reset(r);
-    free(r->body);
-    free(k);
+    hook_free(k);
 }
 
 static void
@@ -152,7 +172,12 @@ post_webhook(struct alerts *a, const struct held *e)
     if (http_submit(a->h, &k->req) < 0) {
         free(k->req.body);
         free(k);
+        return;
     }
+    k->next = a->hooks;
+    if (a->hooks)
+        a->hooks->prev = k;
+    a->hooks = k;
 }
 
 int

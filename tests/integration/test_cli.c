@@ -340,3 +340,40 @@ Test(cli, result_waits_for_the_worker)
     free(err);
     cr_assert_eq(genq(NULL, NULL, NULL, "result", "nope", NULL), 1);
 }
+
+Test(cli, skip_invalid_json_keeps_input_order_across_batches)
+{
+    char *in = calloc(1, 1 << 16), *out, *err;
+    int rc, expect = 1;
+
+    cr_assert(in);
+    for (int i = 1; i <= 40; i++) {
+        char line[96];
+        if (i % 3 == 0)
+            snprintf(line, sizeof(line), "{\"prompt\":%d}\n", i);
+        else
+            snprintf(line, sizeof(line), "{\"prompt\":\"p%d\"}\n", i);
+        strcat(in, line);
+    }
+    rc = genq(in, &out, &err, "enqueue", "--json", "--skip-invalid", "--batch",
+              "4", "-", NULL);
+    cr_assert_eq(rc, 1);
+    for (char *save = NULL, *l = strtok_r(out, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        cJSON *o = cJSON_Parse(l);
+        int line;
+        const char *st;
+        cr_assert(o);
+        line = cJSON_GetObjectItem(o, "line")->valueint;
+        st = cJSON_GetStringValue(cJSON_GetObjectItem(o, "status"));
+        cr_assert_eq(line, expect, "line %d printed where %d was due", line,
+                     expect);
+        cr_assert_str_eq(st, line % 3 == 0 ? "rejected" : "enqueued");
+        expect++;
+        cJSON_Delete(o);
+    }
+    cr_assert_eq(expect, 41);
+    free(out);
+    free(err);
+    free(in);
+}
