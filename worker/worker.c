@@ -129,6 +129,7 @@ struct worker {
     double flush_backoff; /* after a Redis error reply to a flush */
     ev_tstamp flush_hold; /* no flush before this */
     int claim_lost;       /* a claim reply was lost: release on reconnect */
+    int want_claim;       /* claim at the end of this loop iteration */
     ev_tstamp circuit_opened_at;
     int64_t started_ms;
     ev_timer idle_timer, hb_timer, maint_timer, drain_timer;
@@ -139,6 +140,7 @@ struct worker {
 static void maybe_claim(struct worker *w);
 static int build_headers(struct worker *w, const char *token);
 static void cache_store(struct wjob *j);
+static void claim_now(struct worker *w);
 static void report_spend(struct worker *w);
 static int release_lost(struct worker *w);
 static void heartbeat_queue(struct worker *w, struct wqueue *q);
@@ -610,6 +612,10 @@ on_flush(EV_P_ ev_prepare *wp, int revents)
 
     (void)loop;
     (void)revents;
+    if (w->want_claim) {
+        w->want_claim = 0;
+        claim_now(w);
+    }
     if (!rconn_is_up(w->rc) || ev_now(w->loop) < w->flush_hold)
         return;
     for (int i = 0; i < w->nq; i++) {
@@ -1291,8 +1297,18 @@ on_claim_reply(struct rconn *c, redisReply *r, void *pd)
         maybe_claim(w);
 }
 
+/* Ask for a claim: sent once per loop iteration by the prepare watcher,
+ * sized to every slot free by then. Claiming straight from each slot
+ * release sent claims of one job each, and a claim in flight blocks the
+ * next, so batches shrank to a third of their size. */
 static void
 maybe_claim(struct worker *w)
+{
+    w->want_claim = 1;
+}
+
+static void
+claim_now(struct worker *w)
 {
     ev_tstamp now = ev_now(w->loop);
     struct claim_ctx *cc;

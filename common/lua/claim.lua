@@ -27,19 +27,24 @@ local tok = last - #ids
 -- (appendfsync everysec) can then never hand out a token twice
 local tsuffix = ':' .. now
 local mset, lset = {}, {}
-local deadline = now + vis
+local deadline = tostring(now + vis) -- converted once, not per job
+local now_s = tostring(now)
+local defmax_s = tostring(defmax)
 for i, id in ipairs(ids) do
-    local m = meta_unpack(metas[i])
+    local st, at, mx, pr, _, _, enq, _, fl = meta_split(metas[i])
     -- A list entry whose job was canceled or purged meanwhile is dropped.
-    if m and m.state == 'queued' and payloads[i] then
+    if st == 'queued' and payloads[i] then
         tok = tok + 1
-        m.state = 'active'; m.attempts = m.attempts + 1
-        if m.max == 0 then m.max = defmax end
-        m.token = tok .. tsuffix; m.worker = worker; m.upd = now
-        mset[#mset + 1] = id; mset[#mset + 1] = meta_pack(m)
+        local attempts = tonumber(at) + 1
+        local token = tok .. tsuffix
+        if mx == '0' then mx = defmax_s end
+        mset[#mset + 1] = id
+        mset[#mset + 1] = 'active|' .. attempts .. '|' .. mx .. '|' .. pr ..
+            '|' .. token .. '|' .. worker .. '|' .. enq .. '|' .. now_s ..
+            '|' .. fl
         lset[#lset + 1] = deadline; lset[#lset + 1] = id
-        out[#out + 1] = id; out[#out + 1] = m.token
-        out[#out + 1] = m.attempts; out[#out + 1] = payloads[i]
+        out[#out + 1] = id; out[#out + 1] = token
+        out[#out + 1] = attempts; out[#out + 1] = payloads[i]
     end
 end
 if #mset > 0 then

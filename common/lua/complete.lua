@@ -3,6 +3,8 @@
 -- complete (fencing). Returns per job 1 (stored) or 0 (stale: not written).
 local ttl = tonumber(ARGV[2])
 local now = now_ms()
+local now_s = tostring(now)       -- converted once, not per job
+local expire_s = tostring(now + ttl)
 local ids = {}
 for i = 3, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
@@ -10,13 +12,14 @@ local metas = redis.call('HMGET', K_META, unpack(ids))
 local out, rset, mset, dset, done, ev = {}, {}, {}, {}, {}, {}
 for i, id in ipairs(ids) do
     local b = 3 + (i - 1) * 3
-    local m = meta_unpack(metas[i])
-    if m and m.state == 'active' and m.token == ARGV[b + 1] then
+    local st, at, mx, pr, tok, wk, enq, _, fl = meta_split(metas[i])
+    if st == 'active' and tok == ARGV[b + 1] then
         out[i] = 1
-        m.state = 'succeeded'; m.token = ''; m.upd = now
         rset[#rset + 1] = id; rset[#rset + 1] = ARGV[b + 2]
-        mset[#mset + 1] = id; mset[#mset + 1] = meta_pack(m)
-        dset[#dset + 1] = now + ttl; dset[#dset + 1] = id
+        mset[#mset + 1] = id
+        mset[#mset + 1] = 'succeeded|' .. at .. '|' .. mx .. '|' .. pr ..
+            '||' .. wk .. '|' .. enq .. '|' .. now_s .. '|' .. fl
+        dset[#dset + 1] = expire_s; dset[#dset + 1] = id
         done[#done + 1] = id
         ev[#ev + 1] = id; ev[#ev + 1] = 'succeeded'
     else

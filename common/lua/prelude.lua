@@ -39,6 +39,17 @@ local function meta_unpack(s)
             enq = enq, upd = upd, flags = fl}
 end
 
+-- The nine fields as strings, without building a table or converting
+-- numbers: the hot scripts (claim, complete) rewrite a few fields and pack
+-- the rest back verbatim. Lua 5.1 turns every number it concatenates into
+-- a string through sprintf, which cost microseconds per job.
+local META_PAT =
+    '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
+local function meta_split(s)
+    if not s then return nil end
+    return string.match(s, META_PAT)
+end
+
 local function meta_pack(m)
     return m.state .. '|' .. m.attempts .. '|' .. m.max .. '|' .. m.prio ..
         '|' .. m.token .. '|' .. m.worker .. '|' .. m.enq .. '|' .. m.upd ..
