@@ -104,6 +104,8 @@ struct worker {
     int nq, rr;
     struct wjob *slots;
     int *freelist, nfree;
+    int cap;    /* slots: 2 x concurrency (see worker_new) */
+    int active; /* slots with a job at work (not flushing) */
     int claiming;
     int draining, handed_back, exit_code, freeing;
     struct hdrs *hdrs; /* current header set (worker's reference) */
@@ -216,11 +218,12 @@ slot_take(struct worker *w)
 {
     struct wjob *j;
 
-    if (w->nfree == 0)
+    if (w->nfree == 0 || w->active >= w->cfg->concurrency)
         return NULL;
     j = &w->slots[w->freelist[--w->nfree]];
     j->st = J_RUNNING;
-    metrics_inflight(w->m, w->cfg->concurrency - w->nfree);
+    w->active++;
+    metrics_inflight(w->m, w->active);
     return j;
 }
 
@@ -247,22 +250,25 @@ slot_release(struct wjob *j)
     j->id = NULL;
     free(j->doc);
     j->doc = NULL;
+    if (j->st != J_FLUSHING && j->st != J_FREE)
+        w->active--;
     j->st = J_FREE;
     j->lost = 0;
     w->freelist[w->nfree++] = j->idx;
     if (w->freeing)
         return;
-    metrics_inflight(w->m, w->cfg->concurrency - w->nfree);
+    metrics_inflight(w->m, w->active);
     if (w->draining)
         on_drain_check(w);
     else
         maybe_claim(w);
 }
 
+/* Slots in use: jobs at work plus outcomes waiting for Redis's answer. */
 static int
 inflight(const struct worker *w)
 {
-    return w->cfg->concurrency - w->nfree;
+    return w->cap - w->nfree;
 }
 
 /* ---- error documents ------------------------------------------------- */
@@ -462,6 +468,7 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
         for (int i = 0; i < b->n; i++) {
             struct wjob *j = b->jobs[i];
             j->st = J_PENDING;
+            w->active++; /* waiting again: counts against concurrency */
             j->pnext = NULL;
             *b->q->ptail = j;
             b->q->ptail = &j->pnext;
@@ -582,6 +589,7 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
         av[k] = j->doc;
         al[k++] = strlen(j->doc);
         j->st = J_FLUSHING;
+        w->active--; /* an outcome on its way no longer holds a job slot */
         b->jobs[b->n++] = j;
     }
     /* recompute the tail of what is left */
@@ -593,6 +601,7 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
         /* not connected: put them back; the reconnect flushes again */
         for (int i = 0; i < b->n; i++) {
             b->jobs[i]->st = J_PENDING;
+            w->active++;
             *q->ptail = b->jobs[i];
             q->ptail = &b->jobs[i]->pnext;
         }
@@ -1317,7 +1326,8 @@ claim_now(struct worker *w)
     const char *av[4];
     int want;
 
-    if (w->claiming || w->draining || w->nfree == 0 || !rconn_is_up(w->rc))
+    if (w->claiming || w->draining || w->nfree == 0 ||
+        w->active >= w->cfg->concurrency || !rconn_is_up(w->rc))
         return;
     if (now < w->circuit_until || w->budget_exhausted)
         return;
@@ -1333,7 +1343,11 @@ claim_now(struct worker *w)
     }
     if (!q)
         return; /* idle: the wake channel or the idle timer brings us back */
-    want = w->nfree < w->cfg->claim_batch ? w->nfree : w->cfg->claim_batch;
+    want = w->cfg->concurrency - w->active;
+    if (want > w->nfree)
+        want = w->nfree;
+    if (want > w->cfg->claim_batch)
+        want = w->cfg->claim_batch;
     if (w->circuit_probe)
         want = 1;
     cc = malloc(sizeof(*cc));
@@ -1440,7 +1454,7 @@ heartbeat_queue(struct worker *w, struct wqueue *q)
     char vis[24];
 
     snprintf(vis, sizeof(vis), "%d", w->cfg->visibility_s * 1000);
-    while (from < w->cfg->concurrency) {
+    while (from < w->cap) {
         struct hb_ctx *h = malloc(sizeof(*h) + sizeof(h->e[0]) * HB_MAX);
         const char **av = malloc(sizeof(*av) * (1 + 3 * HB_MAX));
         char(*prog)[24] = malloc(sizeof(*prog) * HB_MAX);
@@ -1455,7 +1469,7 @@ heartbeat_queue(struct worker *w, struct wqueue *q)
         h->w = w;
         h->n = 0;
         av[k++] = vis;
-        for (; from < w->cfg->concurrency && h->n < HB_MAX; from++) {
+        for (; from < w->cap && h->n < HB_MAX; from++) {
             struct wjob *j = &w->slots[from];
             if (!(j->q == q && j->st != J_FREE && j->st != J_FLUSHING &&
                   !j->lost))
@@ -1601,7 +1615,7 @@ registry_beat(struct worker *w, int leaving)
     snprintf(desc, sizeof(desc),
              "{\"id\":\"%s\",\"pid\":%d,\"queues\":[%s],\"in_flight\":%d,"
              "\"concurrency\":%d,\"started_ms\":%lld,\"provider\":\"%s\"}",
-             w->id, (int)getpid(), queues, inflight(w), w->cfg->concurrency,
+             w->id, (int)getpid(), queues, w->active, w->cfg->concurrency,
              (long long)w->started_ms, llm_provider_name(w->cfg->provider));
     snprintf(now, sizeof(now), "%lld", (long long)time_now_ms());
     av[0] = "HSET";
@@ -1766,8 +1780,7 @@ release_lost(struct worker *w)
     rc->left = w->nq;
     w->claim_lost = 0;
     for (int i = 0; i < w->nq; i++) {
-        const char **av =
-            malloc(sizeof(*av) * (size_t)(1 + w->cfg->concurrency));
+        const char **av = malloc(sizeof(*av) * (size_t)(1 + w->cap));
         int n = 0;
         if (!av) {
             rc->left--;
@@ -1775,7 +1788,7 @@ release_lost(struct worker *w)
             continue;
         }
         av[n++] = w->id;
-        for (int k = 0; k < w->cfg->concurrency; k++)
+        for (int k = 0; k < w->cap; k++)
             if (w->slots[k].st != J_FREE && w->slots[k].q == &w->q[i])
                 av[n++] = w->slots[k].token;
         if (rconn_script(w->rc, SCRIPT_RELEASE, &w->q[i].keys, n, av, NULL,
@@ -1821,7 +1834,7 @@ static void
 hand_back(struct worker *w)
 {
     w->handed_back = 1;
-    for (int i = 0; i < w->cfg->concurrency; i++) {
+    for (int i = 0; i < w->cap; i++) {
         struct wjob *j = &w->slots[i];
         if (j->st == J_RUNNING || j->st == J_WAITING)
             job_finish(j, OUT_REQUEUE,
@@ -1999,17 +2012,22 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
         w->q[i].w = w;
         w->q[i].ptail = &w->q[i].pending;
     }
-    w->slots = calloc((size_t)cfg->concurrency, sizeof(*w->slots));
-    w->freelist = calloc((size_t)cfg->concurrency, sizeof(int));
+    /* Twice the slots of --concurrency: a job whose outcome is on its way
+     * to Redis frees its share of the concurrency at once, so the next
+     * claim is pipelined behind the completion instead of waiting for its
+     * reply (Redis never idles between batches). */
+    w->cap = 2 * cfg->concurrency;
+    w->slots = calloc((size_t)w->cap, sizeof(*w->slots));
+    w->freelist = calloc((size_t)w->cap, sizeof(int));
     if (!w->slots || !w->freelist)
         goto fail;
-    for (int i = 0; i < cfg->concurrency; i++) {
+    for (int i = 0; i < w->cap; i++) {
         struct wjob *j = &w->slots[i];
         j->w = w;
         j->idx = i;
         ev_timer_init(&j->retry_timer, on_retry_timer, 0., 0.);
         j->retry_timer.data = j;
-        w->freelist[w->nfree++] = cfg->concurrency - 1 - i;
+        w->freelist[w->nfree++] = w->cap - 1 - i;
     }
     if (cfg->provider != LLM_NOOP) {
         struct llm_req_opts o = {cfg->provider, "m", 1, 0};
@@ -2110,7 +2128,7 @@ worker_free(struct worker *w)
         return;
     w->freeing = 1;
     if (w->slots)
-        for (int i = 0; i < w->cfg->concurrency; i++)
+        for (int i = 0; i < w->cap; i++)
             if (w->slots[i].st != J_FREE) {
                 w->slots[i].lost = 1;
                 slot_release(&w->slots[i]);
