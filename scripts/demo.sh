@@ -70,7 +70,8 @@ t=0
 while :; do
     bin/genq status --json - < "$D/ids" > "$D/status.jsonl" || true
     done_n=$(grep -c '"state":"\(succeeded\|dead\|canceled\)"' "$D/status.jsonl" || true)
-    printf '\rdemo: %s/%s jobs finished' "$done_n" "$n"
+    if [ -t 1 ]; then printf '\rdemo: %s/%s jobs finished' "$done_n" "$n";
+    elif [ "$done_n" != "${last:-}" ]; then echo "demo: $done_n/$n jobs finished"; last=$done_n; fi
     [ "$done_n" -ge "$n" ] && break
     t=$((t + 1)); [ $t -gt 900 ] && { echo; echo "demo: timed out"; exit 1; }
     sleep 0.2
@@ -81,8 +82,10 @@ for id in $(head -3 "$D/ids"); do
     echo "---- result $id (first 300 bytes)"
     bin/genq result "$id" | head -c 300; echo " …"
 done
-echo "---- job states"
-bin/genq status - < "$D/ids" | awk '{print $2}' | sort | uniq -c
+echo "---- queue stats (genq stats)"
+bin/genq stats
+echo "---- live workers (genq workers)"
+bin/genq workers
 echo "---- one result document"
 bin/genq result --json "$(head -1 "$D/ids")" | cut -c1-400
 echo "demo: done; stopping workers, mock and redis"
