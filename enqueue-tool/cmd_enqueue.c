@@ -162,16 +162,23 @@ rec_read(FILE *f, struct rec *r)
         return feof(f) ? 0 : -1;
     if (fread(&r->line, sizeof(long), 1, f) != 1)
         return -1;
-    if (r->type == 'R')
-        return get_str(f, &r->field) || get_str(f, &r->msg) ? -1 : 1;
+    if (r->type == 'R') {
+        if (get_str(f, &r->field) || get_str(f, &r->msg)) {
+            rec_clear(r); /* what was read before the failure */
+            return -1;
+        }
+        return 1;
+    }
     if (fread(&r->prio, sizeof(int), 1, f) != 1 ||
         fread(&r->max_attempts, sizeof(int), 1, f) != 1 ||
         fread(&r->run_at, sizeof(int64_t), 1, f) != 1 ||
         fread(&r->delay, sizeof(int64_t), 1, f) != 1)
         return -1;
-    return get_str(f, &r->id) || get_str(f, &r->idem) || get_str(f, &r->payload)
-               ? -1
-               : 1;
+    if (get_str(f, &r->id) || get_str(f, &r->idem) || get_str(f, &r->payload)) {
+        rec_clear(r);
+        return -1;
+    }
+    return 1;
 }
 
 static void
@@ -405,6 +412,8 @@ finish_batch(struct enq *e, struct rec *recs, int n, int jobs)
                        recs[i].msg);
             continue;
         }
+        if (!r)
+            return -1; /* cannot happen: a job line means a reply was read */
         p = r->element[k++];
         dup = p->type == REDIS_REPLY_ARRAY && p->elements == 2 &&
               !strcmp(p->element[0]->str, "duplicate");
@@ -834,6 +843,10 @@ cmd_enqueue(int argc, char **argv)
             else if (e.cli.json)
                 print_line(&e, r.line, r.id, "valid", NULL, NULL);
             rec_clear(&r);
+        }
+        if (got < 0) {
+            rc = cli_fail("enqueue", "reading the spool file failed");
+            goto out;
         }
         if (!e.cli.json) {
             if (e.rejected && !e.dry_run)

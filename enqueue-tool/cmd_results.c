@@ -368,9 +368,7 @@ cmd_results(int argc, char **argv)
         if (since && since_ms > 0) /* XREAD starts after the id given */
             snprintf(start, sizeof(start), "%" PRId64 "-18446744073709551615",
                      since_ms - 1);
-        else if (since)
-            snprintf(start, sizeof(start), "0-0");
-        else if (from_start || !follow)
+        else if (since || from_start || !follow)
             snprintf(start, sizeof(start), "0-0");
         else if (stream_last_id(&c, start, sizeof(start)) < 0) {
             cli_close(&c);

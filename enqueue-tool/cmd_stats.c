@@ -514,7 +514,10 @@ cmd_stats(int argc, char **argv)
     struct qstats *qs;
 
     cli_init(&c);
-    explicit_queue = getenv("GENQ_QUEUE") && *getenv("GENQ_QUEUE");
+    {
+        const char *gq = getenv("GENQ_QUEUE");
+        explicit_queue = gq && *gq;
+    }
     if (env && *env && ops_parse_long(env, 0, 1000000000L, &dead_warn) < 0)
         return cli_usage_error(
             "stats", "GENQ_DEAD_WARN: expected a number, got '%s'", env);

@@ -92,8 +92,12 @@ alerts_free(struct alerts *a)
     if (!a)
         return;
     while (a->hooks) {
-        http_abort(a->h, &a->hooks->req); /* no callback after this */
-        hook_free(a->hooks);
+        struct hook *k = a->hooks;
+        a->hooks = k->next;
+        http_abort(a->h, &k->req); /* no callback after this */
+        http_req_reset(&k->req);
+        free(k->req.body);
+        free(k);
     }
     free(a->webhook);
     curl_slist_free_all(a->hdrs);

@@ -479,7 +479,7 @@ file_set(void *ud, const char *key, const char *value, int line, char *err,
             snprintf(err, errlen, "use stream = false");
         } else if (n < sizeof(dashed) && strchr(key, '_')) {
             for (size_t k = 0; k <= n; k++)
-                dashed[k] = key[k] == '_' ? '-' : key[k];
+                dashed[k] = (char)(key[k] == '_' ? '-' : key[k]);
             if (opt_find(dashed) >= 0)
                 snprintf(err, errlen, "did you mean '%s'?", dashed);
         }

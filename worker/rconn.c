@@ -72,9 +72,12 @@ call_free(struct call *k)
 static struct call *
 call_new(struct rconn *c, int argc, const char **av, const size_t *al)
 {
-    struct call *k = calloc(1, sizeof(*k));
+    struct call *k;
     size_t total = 0, at = 0;
 
+    if (argc <= 0)
+        return NULL;
+    k = calloc(1, sizeof(*k));
     if (!k)
         return NULL;
     for (int i = 0; i < argc; i++)

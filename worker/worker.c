@@ -1108,7 +1108,7 @@ on_cache_get(struct rconn *c, redisReply *r, void *pd)
     free(cc);
     o = r && r->type == REDIS_REPLY_STRING ? cJSON_Parse(r->str) : NULL;
     x = o ? cJSON_GetObjectItem(o, "text") : NULL;
-    if (!cJSON_IsString(x)) {
+    if (!x || !cJSON_IsString(x)) {
         cJSON_Delete(o);
         metrics_cache(w->m, 0);
         job_start_try(j); /* a miss (or Redis trouble): call the API */
@@ -1519,6 +1519,9 @@ on_maint_reply(struct rconn *c, redisReply *r, void *pd)
 }
 
 /* Queue depth samples for /metrics and the dead-letter alert. */
+static const char ready_sum_lua[] =
+    "return redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + "
+    "redis.call('LLEN', KEYS[3])";
 struct depth_ctx {
     struct worker *w;
     int qi;
@@ -1572,14 +1575,12 @@ sample_depths(struct worker *w)
             d->st = probes[p].st;
             if (probes[p].st == MS_READY) {
                 /* ready = the three priority lists, summed in Lua */
-                const char *ev[] = {
-                    "EVAL",
-                    "return redis.call('LLEN', KEYS[1]) + "
-                    "redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3])",
-                    "3",
-                    w->q[i].keys.key[QK_READY_HIGH],
-                    w->q[i].keys.key[QK_READY],
-                    w->q[i].keys.key[QK_READY_LOW]};
+                const char *ev[] = {"EVAL",
+                                    ready_sum_lua,
+                                    "3",
+                                    w->q[i].keys.key[QK_READY_HIGH],
+                                    w->q[i].keys.key[QK_READY],
+                                    w->q[i].keys.key[QK_READY_LOW]};
                 if (rconn_command(w->rc, 6, ev, NULL, on_depth_reply, d) < 0)
                     free(d);
                 continue;
