@@ -293,7 +293,9 @@ http_submit(struct http *h, struct http_req *r)
         curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") ||
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                          (long)CURL_HTTP_VERSION_2TLS) ||
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L)) {
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L) ||
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, r->insecure ? 0L : 1L) ||
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L)) {
         curl_easy_cleanup(e);
         return -1;
     }

@@ -29,6 +29,7 @@ struct http_req {
     long timeout_ms;            /* whole-transfer limit (0 = none) */
     long connect_timeout_ms;
     long stall_s;         /* abort when no byte arrives for this long */
+    int insecure;         /* skip TLS peer/host verification */
     http_data_fn on_data; /* bytes of a 2xx body; NULL = buffer them */
     http_done_fn on_done;
     void *ud;

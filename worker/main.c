@@ -55,6 +55,8 @@ static const char usage_text[] =
     "  --model M                GENQ_MODEL       default model\n"
     "  --max-tokens N           GENQ_MAX_TOKENS  2000 (jobs may override)\n"
     "  --stream / --no-stream   GENQ_STREAM      1\n"
+    "  --insecure               GENQ_INSECURE    skip TLS certificate checks;\n"
+    "                           refused unless --api-base is loopback\n"
     "  --timeout S              GENQ_TIMEOUT     600 per attempt (job "
     "timeout_s wins)\n"
     "  --connect-timeout S      GENQ_CONNECT_TIMEOUT 10\n"
@@ -95,6 +97,8 @@ static const char usage_text[] =
     "  --budget-usd-day USD     GENQ_BUDGET_USD_DAY 0 (fleet-wide spend per "
     "UTC\n"
     "                           day; over it claiming stops; 0 = none)\n"
+    "  --cache-ttl S            GENQ_CACHE_TTL   0 (off): identical requests\n"
+    "                           within S seconds share one API call\n"
     "  --log-format json|text   GENQ_LOG_FORMAT  text\n"
     "  --log-level L            GENQ_LOG_LEVEL   info (debug|info|warn|error)\n"
     "  --error-classes          print the error-class table and exit\n"
@@ -173,6 +177,7 @@ static const struct opt opts[] = {
     {"model", "GENQ_MODEL", T_STR, &cfg.model, 0, 0, NULL},
     {"max-tokens", "GENQ_MAX_TOKENS", T_INT, &cfg.max_tokens, 1, 200000, NULL},
     {"stream", "GENQ_STREAM", T_BOOL, &cfg.stream, 0, 1, NULL},
+    {"insecure", "GENQ_INSECURE", T_BOOL, &cfg.insecure, 0, 1, NULL},
     {"timeout", "GENQ_TIMEOUT", T_INT, &cfg.timeout_s, 1, 86400, NULL},
     {"connect-timeout", "GENQ_CONNECT_TIMEOUT", T_INT, &cfg.connect_timeout_s,
      1, 600, NULL},
@@ -215,6 +220,7 @@ static const struct opt opts[] = {
      1e6, NULL},
     {"budget-usd-day", "GENQ_BUDGET_USD_DAY", T_DOUBLE, &cfg.budget_usd_day, 0,
      1e9, NULL},
+    {"cache-ttl", "GENQ_CACHE_TTL", T_INT, &cfg.cache_ttl_s, 0, 2592000, NULL},
     {"log-format", "GENQ_LOG_FORMAT", T_CHOICE, &log_format, 0, 0, "json|text"},
     {"log-level", "GENQ_LOG_LEVEL", T_CHOICE, &log_level, 0, 0,
      "debug|info|warn|error"},
@@ -705,6 +711,31 @@ struct flagval {
     const char *arg;
 };
 
+/* Whether url's host is a loopback address: localhost, 127.0.0.0/8, ::1. */
+static int
+url_is_loopback(const char *url)
+{
+    const char *h = strstr(url, "://");
+    char host[256];
+    size_t n = 0;
+
+    if (!h)
+        return 0;
+    h += 3;
+    if (*h == '[') { /* [::1]:port */
+        h++;
+        while (h[n] && h[n] != ']' && n < sizeof(host) - 1)
+            n++;
+    } else {
+        while (h[n] && h[n] != ':' && h[n] != '/' && n < sizeof(host) - 1)
+            n++;
+    }
+    memcpy(host, h, n);
+    host[n] = '\0';
+    return !strcmp(host, "localhost") || !strcmp(host, "::1") ||
+           !strncmp(host, "127.", 4);
+}
+
 static int
 parse_args(int argc, char **argv)
 {
@@ -822,6 +853,12 @@ parse_args(int argc, char **argv)
     if (!cfg.api_base)
         cfg.api_base = cfg.provider == LLM_OPENAI ? "https://api.openai.com"
                                                   : "https://api.anthropic.com";
+    if (cfg.insecure && !url_is_loopback(cfg.api_base)) {
+        fprintf(stderr, "genq-worker: --insecure is only accepted for a "
+                        "loopback --api-base (127.0.0.0/8, ::1, localhost): "
+                        "TLS verification protects the API key\n");
+        return -1;
+    }
     if (cfg.provider == LLM_OPENAI &&
         srcs[opt_find("model")].kind == SRC_DEFAULT)
         cfg.model = "gpt-4o-mini";

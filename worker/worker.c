@@ -1026,6 +1026,7 @@ job_start_try(struct wjob *j)
                                                     : w->cfg->timeout_s);
     j->req.connect_timeout_ms = 1000L * w->cfg->connect_timeout_s;
     j->req.stall_s = w->cfg->stall_timeout_s;
+    j->req.insecure = w->cfg->insecure;
     j->req.on_data = w->cfg->stream ? on_http_data : NULL;
     j->req.on_done = on_http_done;
     j->req.ud = j;
@@ -1081,7 +1082,7 @@ cache_store(struct wjob *j)
     cJSON_Delete(o);
     if (!s)
         return;
-    snprintf(ttl, sizeof(ttl), "%ld", w->cfg->cache_ttl_s);
+    snprintf(ttl, sizeof(ttl), "%d", w->cfg->cache_ttl_s);
     av[0] = "SET";
     av[1] = j->cache_key;
     av[2] = s;

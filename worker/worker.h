@@ -49,7 +49,8 @@ struct wcfg {
     double price_in_mtok;      /* USD per million input tokens */
     double price_out_mtok;     /* USD per million output tokens */
     double budget_usd_day;     /* fleet-wide spend per UTC day; 0 = none */
-    long cache_ttl_s;          /* response cache lifetime; 0 = off */
+    int cache_ttl_s;           /* response cache lifetime; 0 = off */
+    int insecure;              /* no TLS verification (loopback only) */
 };
 
 /* Fill cfg with the contract's defaults (DESIGN.md). Can't fail. */

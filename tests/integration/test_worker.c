@@ -363,3 +363,44 @@ Test(worker, genq_workers_lists_live_ones_and_forgets_the_dead)
     free(out);
     free(err);
 }
+
+Test(worker, identical_requests_share_one_call_through_the_cache)
+{
+    const char *args[] = {"--cache-ttl", "60", "--concurrency", "1", NULL};
+    char a[] = "c-1", b[] = "c-2", c[] = "c-3";
+    char *ids[] = {a, b, c};
+    cJSON *r1, *r2, *r3;
+    pid_t w;
+
+    /* same request twice (ids and metadata are not part of it), then a
+     * different one */
+    th_enqueue(&t, "c-1", 1, 0, 0, NULL,
+               "{\"id\":\"c-1\",\"prompt\":\"Cache me\",\"max_tokens\":500,"
+               "\"metadata\":{\"n\":1}}");
+    th_enqueue(&t, "c-2", 1, 0, 0, NULL,
+               "{\"id\":\"c-2\",\"prompt\":\"Cache me\",\"max_tokens\":500,"
+               "\"metadata\":{\"n\":2}}");
+    th_enqueue(&t, "c-3", 1, 0, 0, NULL,
+               "{\"id\":\"c-3\",\"prompt\":\"Cache me too\","
+               "\"max_tokens\":500}");
+    w = th_worker(&t, NULL, args);
+    cr_assert_eq(th_wait_terminal(&t, ids, 3, 20), 3);
+    th_stop(w);
+    r1 = result_of("c-1");
+    r2 = result_of("c-2");
+    r3 = result_of("c-3");
+    cr_assert(r1 && r2 && r3);
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(r1, "cached")));
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(r2, "cached")),
+              "the identical request was served from the cache");
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(r3, "cached")),
+              "a different request is not");
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(r1, "text")),
+                     cJSON_GetStringValue(cJSON_GetObjectItem(r2, "text")));
+    cr_assert_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(r2, "metadata"), "n")->valueint,
+        2, "each result keeps its own job's metadata");
+    cJSON_Delete(r1);
+    cJSON_Delete(r2);
+    cJSON_Delete(r3);
+}
