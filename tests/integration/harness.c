@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,8 @@ th_run(const char *const argv[], const char *const env[], const char *in,
     pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
+        /* a failed test must not leave its servers and workers behind */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(pin[0], 0);
         dup2(pout[1], 1);
         dup2(perr[1], 2);
@@ -252,6 +255,8 @@ th_worker_at(struct th *t, const char *mock, const char *logfile,
     pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
+        /* a failed test must not leave its servers and workers behind */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(logfile ? logfile : "/dev/null",
                       O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
@@ -332,6 +337,8 @@ th_mock_start(char *url, const char *const extra[])
     pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
+        /* a failed test must not leave its servers and workers behind */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open("/dev/null", O_WRONLY);
         if (fd >= 0)
             dup2(fd, 1);

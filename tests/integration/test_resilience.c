@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ rsrv_start(struct rsrv *s)
     s->pid = fork();
     cr_assert(s->pid >= 0);
     if (s->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open("/dev/null", O_WRONLY);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -150,6 +152,8 @@ worker_on(struct th *t, struct rsrv *s, const char *api, const char *log,
     pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
+        /* a failed test must not leave its servers and workers behind */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd =
             open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {

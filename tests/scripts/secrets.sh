@@ -83,6 +83,19 @@ worker_env() {
     fi
 }
 
+# The same, replacing the calling (background) subshell, so that $! is the
+# worker itself and killing it leaves no orphan behind.
+worker_exec() {
+    local run=$1
+    shift
+    if [ "$run" = file ]; then
+        exec env -u GENQ_API_KEY -u ANTHROPIC_API_KEY -u OPENAI_API_KEY -u GENQ_CONFIG "$@"
+    else
+        exec env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY -u GENQ_CONFIG \
+            GENQ_API_KEY="$API_KEY" "$@"
+    fi
+}
+
 : >"$work/cmdlines"
 : >"$work/outputs"
 for run in env jwt file; do
@@ -99,7 +112,7 @@ for run in env jwt file; do
     done
 
     # shellcheck disable=SC2086 # FLAGS and COMMON are word lists
-    worker_env "$run" "$GENQ_BIN/genq-worker" --queue "$q" $COMMON ${FLAGS[$run]} \
+    worker_exec "$run" "$GENQ_BIN/genq-worker" --queue "$q" $COMMON ${FLAGS[$run]} \
         >"$work/worker-$run.out" 2>"$work/worker-$run.err" &
     wpid=$!
 
