@@ -857,7 +857,7 @@ parse_args(int argc, char **argv)
         fprintf(stderr, "genq-worker: --insecure is only accepted for a "
                         "loopback --api-base (127.0.0.0/8, ::1, localhost): "
                         "TLS verification protects the API key\n");
-        return -1;
+        goto out;
     }
     if (cfg.provider == LLM_OPENAI &&
         srcs[opt_find("model")].kind == SRC_DEFAULT)
