@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_ops.h"
 #include "rclient.h"
 #include "timefmt.h"
 
@@ -180,44 +181,6 @@ print_status_text(cJSON *o)
     putchar('\n');
 }
 
-/* Reads ids from argv or stdin ('-'). */
-struct idsrc {
-    char **argv;
-    int argc, i;
-    int from_stdin;
-    char *line;
-    size_t cap;
-};
-
-/* Next id (borrowed until the next call), or NULL at the end. */
-static const char *
-idsrc_next(struct idsrc *s)
-{
-    for (;;) {
-        if (!s->from_stdin) {
-            if (s->i >= s->argc)
-                return NULL;
-            if (strcmp(s->argv[s->i], "-") == 0) {
-                s->from_stdin = 1;
-                s->i++;
-                continue;
-            }
-            return s->argv[s->i++];
-        }
-        ssize_t n = getline(&s->line, &s->cap, stdin);
-        if (n < 0) {
-            s->from_stdin = 0;
-            continue;
-        }
-        while (n > 0 && (s->line[n - 1] == '\n' || s->line[n - 1] == '\r' ||
-                         s->line[n - 1] == ' '))
-            s->line[--n] = '\0';
-        if (n == 0)
-            continue;
-        return s->line;
-    }
-}
-
 struct batch {
     char **ids;
     int n;
@@ -310,7 +273,7 @@ cmd_status(int argc, char **argv)
         CLI_COMMON_OPTS,
         {NULL, 0, NULL, 0}};
     struct cli c;
-    struct idsrc src = {0};
+    struct ops_ids src;
     struct batch win[INSPECT_WINDOW];
     int opt, with_result = 0, head = 0, used = 0, rc = EXIT_OK, any = 0;
     long unknown = 0;
@@ -334,8 +297,7 @@ cmd_status(int argc, char **argv)
     if (optind >= argc)
         return cli_usage_error("status", "give job ids, or '-' to read them "
                                          "from stdin");
-    src.argv = argv + optind;
-    src.argc = argc - optind;
+    ops_ids_init(&src, argc - optind, argv + optind);
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     memset(win, 0, sizeof(win));
@@ -363,7 +325,7 @@ cmd_status(int argc, char **argv)
         }
         slot = (head + used) % INSPECT_WINDOW;
         b = &win[slot];
-        while (b->n < INSPECT_BATCH && (id = idsrc_next(&src)) != NULL) {
+        while (b->n < INSPECT_BATCH && (id = ops_ids_next(&src)) != NULL) {
             b->ids[b->n] = strdup(id);
             if (!b->ids[b->n]) {
                 rc = cli_fail("status", "out of memory");
@@ -401,7 +363,7 @@ out:
             batch_clear(&win[i]);
         free(win[i].ids);
     }
-    free(src.line);
+    ops_ids_free(&src);
     cli_close(&c);
     return rc;
 }

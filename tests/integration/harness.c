@@ -16,6 +16,8 @@
 
 #include <criterion/criterion.h>
 
+#include <cjson/cJSON.h>
+
 #include "harness.h"
 #include "mocktext.h"
 #include "rclient.h"
@@ -395,4 +397,42 @@ th_wait_terminal(struct th *t, char **ids, int n, double timeout_s)
         th_sleep_ms(50);
         waited += 50;
     }
+}
+
+char **
+th_enqueue_n(struct th *t, int n, const char *prefix, int max_tokens)
+{
+    char **ids = calloc((size_t)n, sizeof(char *));
+    char id[64], payload[512];
+
+    cr_assert(ids);
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof(id), "job-%05d", i);
+        snprintf(payload, sizeof(payload),
+                 "{\"id\":\"%s\",\"prompt\":\"%s %d\",\"max_tokens\":%d}", id,
+                 prefix, i, max_tokens);
+        ids[i] = strdup(th_enqueue(t, id, 1, 0, 0, NULL, payload));
+        cr_assert(ids[i]);
+    }
+    return ids;
+}
+
+void
+th_free_ids(char **ids, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+cJSON *
+th_result(struct th *t, const char *id)
+{
+    redisReply *r = th_script(t, SCRIPT_INSPECT, "0", "1", id, NULL);
+    cJSON *j = NULL;
+
+    if (r->element[7]->type == REDIS_REPLY_STRING)
+        j = cJSON_Parse(r->element[7]->str);
+    freeReplyObject(r);
+    return j;
 }

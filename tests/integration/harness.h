@@ -65,6 +65,15 @@ char *th_expected_text(const char *prompt, size_t max_tokens);
 /* Milliseconds sleep. */
 void th_sleep_ms(long ms);
 
+/* Enqueue n jobs "job-00000".. with prompts "<prefix> <i>"; returns their
+ * ids (caller frees with th_free_ids()). */
+char **th_enqueue_n(struct th *t, int n, const char *prefix, int max_tokens);
+void th_free_ids(char **ids, int n);
+
+/* The stored result document of id (caller frees with cJSON_Delete()),
+ * or NULL when there is none. */
+struct cJSON *th_result(struct th *t, const char *id);
+
 #endif
 
 /* Start a private genq-mockllm with extra args (NULL-terminated); fills url

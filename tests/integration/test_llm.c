@@ -60,49 +60,10 @@ mock_control(const char *url, const char *body)
     cr_assert_eq(status, 200);
 }
 
-/* Prompts are "<prefix> <i>". */
-static char **
-enqueue_prompts(int n, const char *prefix, int max_tokens)
-{
-    char **ids = calloc((size_t)n, sizeof(char *));
-    char id[64], prompt[256], payload[512];
-
-    cr_assert(ids);
-    for (int i = 0; i < n; i++) {
-        snprintf(id, sizeof(id), "job-%05d", i);
-        snprintf(prompt, sizeof(prompt), "%s %d", prefix, i);
-        snprintf(payload, sizeof(payload),
-                 "{\"id\":\"%s\",\"prompt\":\"%s\",\"max_tokens\":%d}", id,
-                 prompt, max_tokens);
-        ids[i] = strdup(th_enqueue(&t, id, 1, 0, 0, NULL, payload));
-    }
-    return ids;
-}
-
-static void
-free_ids(char **ids, int n)
-{
-    for (int i = 0; i < n; i++)
-        free(ids[i]);
-    free(ids);
-}
-
-static cJSON *
-result_of(const char *id)
-{
-    redisReply *r = th_script(&t, SCRIPT_INSPECT, "0", "1", id, NULL);
-    cJSON *j = NULL;
-
-    if (r->element[7]->type == REDIS_REPLY_STRING)
-        j = cJSON_Parse(r->element[7]->str);
-    freeReplyObject(r);
-    return j;
-}
-
 static void
 check_text(const char *id, const char *prompt, size_t tokens)
 {
-    cJSON *res = result_of(id);
+    cJSON *res = th_result(&t, id);
     char *want = th_expected_text(prompt, tokens);
 
     cr_assert(res, "%s has no result", id);
@@ -118,7 +79,7 @@ run_openai(const char *stream_flag)
 {
     const char *args[] = {"--provider",    "openai", stream_flag,
                           "--concurrency", "8",      NULL};
-    char **ids = enqueue_prompts(20, "OpenAI article", 500);
+    char **ids = th_enqueue_n(&t, 20, "OpenAI article", 500);
     char prompt[64];
     pid_t w = th_worker(&t, NULL, args);
 
@@ -128,7 +89,7 @@ run_openai(const char *stream_flag)
         snprintf(prompt, sizeof(prompt), "OpenAI article %d", i);
         check_text(ids[i], prompt, 500);
     }
-    free_ids(ids, 20);
+    th_free_ids(ids, 20);
 }
 
 Test(llm, openai_provider_streaming)
@@ -156,7 +117,7 @@ Test(llm, three_continuations_stitch_a_long_article)
     cr_assert_eq(th_wait_terminal(&t, ids, 1, 30), 1);
     th_stop(w);
     check_text("long", prompt, 400);
-    res = result_of("long");
+    res = th_result(&t, "long");
     cr_assert_eq(cJSON_GetObjectItem(res, "continuations")->valueint, 3);
     u = cJSON_GetObjectItem(res, "usage");
     cr_assert_eq(cJSON_GetObjectItem(u, "output_tokens")->valueint, 400,
@@ -178,7 +139,7 @@ Test(llm, auth_storm_requeues_without_counting_then_recovers)
     int att, ok = 0;
 
     mock_control(url, "{\"reject_auth\":true}");
-    ids = enqueue_prompts(40, "Auth storm", 30);
+    ids = th_enqueue_n(&t, 40, "Auth storm", 30);
     w = th_worker_at(&t, url, NULL, args);
     th_sleep_ms(2500);
     for (int i = 0; i < 40; i++) {
@@ -197,7 +158,7 @@ Test(llm, auth_storm_requeues_without_counting_then_recovers)
         ok += !strcmp(st, "succeeded") && att == 1;
     }
     cr_assert_eq(ok, 40, "all succeed on their first counted attempt");
-    free_ids(ids, 40);
+    th_free_ids(ids, 40);
 }
 
 /* attempts == 1 + attempts that failed by the job's own fault or a lost
@@ -255,7 +216,7 @@ Test(llm, two_thousand_jobs_under_twenty_percent_faults)
                           NULL};
     char url[128], prompt[64];
     pid_t mock = th_mock_start(url, mock_args);
-    char **ids = enqueue_prompts(n, "Fault storm", 60);
+    char **ids = th_enqueue_n(&t, n, "Fault storm", 60);
     pid_t w = th_worker_at(&t, url, NULL, args);
 
     cr_assert_eq(th_wait_terminal(&t, ids, n, 150), n);
@@ -268,7 +229,7 @@ Test(llm, two_thousand_jobs_under_twenty_percent_faults)
         check_text(ids[i], prompt, 240);
         check_attempt_rules(ids[i]);
     }
-    free_ids(ids, n);
+    th_free_ids(ids, n);
 }
 
 Test(llm, stalled_stream_is_aborted_and_retried)
@@ -408,7 +369,7 @@ run_jwt(const char *alg, const char *key_file, const char *pub_file)
     snprintf(log, sizeof(log), "%s/jwt-%s-%d.log", getenv("GENQ_TEST_TMP"), alg,
              (int)getpid());
     mock = th_mock_start(url, mock_args);
-    ids = enqueue_prompts(20, "JWT", 20);
+    ids = th_enqueue_n(&t, 20, "JWT", 20);
     th_enqueue(&t, "jwt-401", 1, 0, 0, NULL,
                "{\"id\":\"jwt-401\",\"prompt\":\"JWT [mock:fail=401*1]\","
                "\"max_tokens\":20}");
@@ -433,7 +394,7 @@ run_jwt(const char *alg, const char *key_file, const char *pub_file)
     cr_assert(n >= 1 && n <= 2, "tokens minted: %d", n);
     for (int i = 0; i < n; i++)
         verify_with_python(toks[i], key_file, alg, pub_file);
-    free_ids(ids, 20);
+    th_free_ids(ids, 20);
 }
 
 Test(llm, jwt_hs256_tokens_verify_independently)
@@ -485,12 +446,12 @@ Test(llm, jwt_minted_once_per_window)
     fputs("another-secret\n", f);
     fclose(f);
     mock = th_mock_start(url, mock_args);
-    ids = enqueue_prompts(40, "Once", 20);
+    ids = th_enqueue_n(&t, 40, "Once", 20);
     w = th_worker_at(&t, url, NULL, args);
     cr_assert_eq(th_wait_terminal(&t, ids, 40, 30), 40);
     th_stop(w);
     th_stop(mock);
     cr_assert_eq(distinct_tokens(log, toks, 8), 1,
                  "40 requests within one window share one token");
-    free_ids(ids, 40);
+    th_free_ids(ids, 40);
 }

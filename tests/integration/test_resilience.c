@@ -167,23 +167,6 @@ worker_on(struct th *t, struct rsrv *s, const char *api, const char *log,
     return pid;
 }
 
-static char **
-enqueue_n(struct th *t, int n, const char *prefix, int max_tokens)
-{
-    char **ids = calloc((size_t)n, sizeof(char *));
-    char id[64], payload[256];
-
-    cr_assert(ids);
-    for (int i = 0; i < n; i++) {
-        snprintf(id, sizeof(id), "job-%05d", i);
-        snprintf(payload, sizeof(payload),
-                 "{\"id\":\"%s\",\"prompt\":\"%s %d\",\"max_tokens\":%d}", id,
-                 prefix, i, max_tokens);
-        ids[i] = strdup(th_enqueue(t, id, 1, 0, 0, NULL, payload));
-    }
-    return ids;
-}
-
 static int
 reconnect(struct th *t, struct rsrv *s)
 {
@@ -213,7 +196,7 @@ Test(resilience, redis_killed_and_restarted_from_aof_twice)
     rsrv_new(&s);
     th_on(&t, &s, "aof");
     mock = th_mock_start(url, mock_args);
-    ids = enqueue_n(&t, n, "AOF", 30);
+    ids = th_enqueue_n(&t, n, "AOF", 30);
     snprintf(log, sizeof(log), "%s/aof-workers.log", getenv("GENQ_TEST_TMP"));
     for (int i = 0; i < 2; i++)
         w[i] = worker_on(&t, &s, url, log, args);
@@ -278,7 +261,7 @@ Test(resilience, sigterm_with_200_streams_in_flight)
     rsrv_new(&s);
     th_on(&t, &s, "drain");
     mock = th_mock_start(url, mock_args);
-    ids = enqueue_n(&t, n, "Drain", 400);
+    ids = th_enqueue_n(&t, n, "Drain", 400);
     w = worker_on(&t, &s, url, NULL, args);
     for (int k = 0; k < 200 && active < n; k++) {
         th_sleep_ms(50);
@@ -325,7 +308,7 @@ Test(resilience, killed_child_of_a_pool_is_restarted_and_its_jobs_recovered)
     rsrv_new(&s);
     th_on(&t, &s, "pool");
     mock = th_mock_start(url, mock_args);
-    ids = enqueue_n(&t, n, "Pool", 20);
+    ids = th_enqueue_n(&t, n, "Pool", 20);
     pool = worker_on(&t, &s, url, NULL, args);
     th_sleep_ms(800);
     snprintf(cmd, sizeof(cmd), "pgrep -P %d", (int)pool);

@@ -31,52 +31,13 @@ teardown(void)
 
 TestSuite(worker, .init = setup, .fini = teardown, .timeout = 120);
 
-/* Enqueue n jobs with prompts "<prefix> i"; returns malloc'd ids. */
-static char **
-enqueue_n(int n, const char *prefix, int max_tokens)
-{
-    char **ids = calloc((size_t)n, sizeof(char *));
-    char id[64], payload[512];
-
-    cr_assert(ids);
-    for (int i = 0; i < n; i++) {
-        snprintf(id, sizeof(id), "job-%05d", i);
-        snprintf(payload, sizeof(payload),
-                 "{\"id\":\"%s\",\"prompt\":\"%s %d\",\"max_tokens\":%d}", id,
-                 prefix, i, max_tokens);
-        ids[i] = strdup(th_enqueue(&t, id, 1, 0, 0, NULL, payload));
-    }
-    return ids;
-}
-
-static void
-free_ids(char **ids, int n)
-{
-    for (int i = 0; i < n; i++)
-        free(ids[i]);
-    free(ids);
-}
-
-/* The stored result document of id (caller frees), or NULL. */
-static cJSON *
-result_of(const char *id)
-{
-    redisReply *r = th_script(&t, SCRIPT_INSPECT, "0", "1", id, NULL);
-    cJSON *j = NULL;
-
-    if (r->element[7]->type == REDIS_REPLY_STRING)
-        j = cJSON_Parse(r->element[7]->str);
-    freeReplyObject(r);
-    return j;
-}
-
 static void
 check_texts(char **ids, int n, const char *prefix, int max_tokens)
 {
     char prompt[256];
 
     for (int i = 0; i < n; i++) {
-        cJSON *res = result_of(ids[i]);
+        cJSON *res = th_result(&t, ids[i]);
         char *want;
         cr_assert(res, "%s has no result", ids[i]);
         snprintf(prompt, sizeof(prompt), "%s %d", prefix, i);
@@ -118,7 +79,7 @@ check_one_success_event(char **ids, int n)
 Test(worker, texts_match_the_mock_exactly)
 {
     const char *args[] = {"--concurrency", "8", NULL};
-    char **ids = enqueue_n(60, "Write about Redis streams", 300);
+    char **ids = th_enqueue_n(&t, 60, "Write about Redis streams", 300);
     pid_t w = th_worker(&t, NULL, args);
 
     cr_assert_eq(th_wait_terminal(&t, ids, 60, 30), 60);
@@ -126,19 +87,19 @@ Test(worker, texts_match_the_mock_exactly)
     cr_assert_eq(th_count_state(&t, (const char *const *)ids, 60, "succeeded"),
                  60);
     check_texts(ids, 60, "Write about Redis streams", 300);
-    free_ids(ids, 60);
+    th_free_ids(ids, 60);
 }
 
 Test(worker, non_streaming_texts_match_too)
 {
     const char *args[] = {"--concurrency", "8", "--no-stream", NULL};
-    char **ids = enqueue_n(30, "Plain body", 50);
+    char **ids = th_enqueue_n(&t, 30, "Plain body", 50);
     pid_t w = th_worker(&t, NULL, args);
 
     cr_assert_eq(th_wait_terminal(&t, ids, 30, 30), 30);
     th_stop(w);
     check_texts(ids, 30, "Plain body", 50);
-    free_ids(ids, 30);
+    th_free_ids(ids, 30);
 }
 
 Test(worker, thousand_jobs_two_of_four_workers_killed)
@@ -149,7 +110,7 @@ Test(worker, thousand_jobs_two_of_four_workers_killed)
                           NULL};
     char url[128];
     pid_t mock = th_mock_start(url, mock_args);
-    char **ids = enqueue_n(n, "Kill test", 40);
+    char **ids = th_enqueue_n(&t, n, "Kill test", 40);
     pid_t w[4];
     int done = 0;
 
@@ -173,7 +134,7 @@ Test(worker, thousand_jobs_two_of_four_workers_killed)
                  n, "every job succeeded");
     check_one_success_event(ids, n);
     check_texts(ids, n, "Kill test", 40);
-    free_ids(ids, n);
+    th_free_ids(ids, n);
 }
 
 Test(worker, permanent_error_goes_dead_with_the_api_error)
@@ -222,7 +183,7 @@ Test(worker, transient_errors_retried_inside_the_attempt)
     cr_assert_str_eq(th_state(&t, "tr", st, &att), "succeeded");
     cr_assert_eq(att, 1, "in-attempt retries do not count attempts");
     {
-        cJSON *res = result_of("tr");
+        cJSON *res = th_result(&t, "tr");
         char *want = th_expected_text(
             "x [mock:fail=500*1][mock:fail=529*1][mock:fail=drop*1]", 80);
         cr_assert(res);
@@ -239,7 +200,7 @@ Test(worker, sigterm_drains_and_hands_jobs_back)
     const char *args[] = {"--drain-timeout", "1", "--concurrency", "10", NULL};
     char url[128], st[64];
     pid_t mock = th_mock_start(url, mock_args);
-    char **ids = enqueue_n(10, "Drain", 20);
+    char **ids = th_enqueue_n(&t, 10, "Drain", 20);
     pid_t w = th_worker_at(&t, url, NULL, args);
     int active = 0, att, rc;
 
@@ -257,7 +218,7 @@ Test(worker, sigterm_drains_and_hands_jobs_back)
         cr_assert_eq(att, 0, "attempt not counted");
     }
     th_stop(mock);
-    free_ids(ids, 10);
+    th_free_ids(ids, 10);
 }
 
 Test(worker, progress_is_written_while_a_stream_runs)
@@ -386,9 +347,9 @@ Test(worker, identical_requests_share_one_call_through_the_cache)
     w = th_worker(&t, NULL, args);
     cr_assert_eq(th_wait_terminal(&t, ids, 3, 20), 3);
     th_stop(w);
-    r1 = result_of("c-1");
-    r2 = result_of("c-2");
-    r3 = result_of("c-3");
+    r1 = th_result(&t, "c-1");
+    r2 = th_result(&t, "c-2");
+    r3 = th_result(&t, "c-3");
     cr_assert(r1 && r2 && r3);
     cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(r1, "cached")));
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(r2, "cached")),
