@@ -59,7 +59,8 @@ GENQ_API_KEY=x "$GENQ_BIN/genq-worker" --redis "$R" --queue "$q" --processes 2 \
     --log-level warn 2>>"$GENQ_TEST_TMP/metrics-worker.log" &
 pid=$!
 ok0=0; ok1=0
-for t in $(seq 1 50); do
+# up to 20 s: sanitizer builds start slowly; a child that never binds fails
+for t in $(seq 1 200); do
     curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && ok0=1
     curl -fsS "http://127.0.0.1:$((port + 1))/healthz" >/dev/null 2>&1 && ok1=1
     [ $ok0 -eq 1 ] && [ $ok1 -eq 1 ] && break
