@@ -29,6 +29,40 @@ static const char *const job_fields[] = {"v",          "id",
                                          "timeout_s",  "idempotency_key",
                                          "metadata",   "max_continuations",
                                          NULL};
+/* Indexes into job_fields. */
+enum {
+    F_V,
+    F_ID,
+    F_PROMPT,
+    F_MESSAGES,
+    F_TEMPLATE,
+    F_VARS,
+    F_SYSTEM,
+    F_MODEL,
+    F_MAX_TOKENS,
+    F_TEMPERATURE,
+    F_TOP_P,
+    F_STOP_SEQUENCES,
+    F_PRIORITY,
+    F_RUN_AT,
+    F_DELAY_S,
+    F_MAX_ATTEMPTS,
+    F_TIMEOUT_S,
+    F_IDEMPOTENCY_KEY,
+    F_METADATA,
+    F_MAX_CONTINUATIONS,
+    F_COUNT
+};
+
+/* Index of key in job_fields, or -1. */
+static int
+field_index(const char *key)
+{
+    for (int i = 0; job_fields[i]; i++)
+        if (key[0] == job_fields[i][0] && strcmp(key, job_fields[i]) == 0)
+            return i;
+    return -1;
+}
 static const char *const message_fields[] = {"role", "content", NULL};
 static const char *const block_fields[] = {"type", "text", NULL};
 
@@ -881,6 +915,7 @@ validate(const cJSON *job, int check_size, struct job_err *err)
 {
     const cJSON *v, *prompt, *msgs, *tmpl, *vars, *temp, *top_p, *run_at,
         *delay;
+    const cJSON *top[F_COUNT] = {NULL};
     const char *srcs[3];
     char g[40];
     int nsrc = 0;
@@ -892,24 +927,28 @@ validate(const cJSON *job, int check_size, struct job_err *err)
                            job ? type_name(job) : "nothing");
     if (walk(job, "", 1, err) < 0)
         return -1;
-    if (check_unknown(job, "", job_fields, err) < 0)
-        return -1;
+    for (const cJSON *c = job->child; c; c = c->next) {
+        int i = field_index(c->string);
+        if (i < 0)
+            return check_unknown(job, "", job_fields, err);
+        top[i] = c; /* walk() rejected duplicate keys */
+    }
 
-    v = get(job, "v");
+    v = top[F_V];
     if (v && check_int(v, "v", -1000000000, 1000000000, err) < 0)
         return -1;
     if (v && v->valuedouble != 1)
         return job_err_set(err, "v",
                            "v must be 1 (the only job format version), got %s",
                            got(g, sizeof g, v));
-    v = get(job, "id");
+    v = top[F_ID];
     if (v && check_id(v, err) < 0)
         return -1;
 
-    prompt = get(job, "prompt");
-    msgs = get(job, "messages");
-    tmpl = get(job, "template");
-    vars = get(job, "vars");
+    prompt = top[F_PROMPT];
+    msgs = top[F_MESSAGES];
+    tmpl = top[F_TEMPLATE];
+    vars = top[F_VARS];
     if (prompt)
         srcs[nsrc++] = "prompt";
     if (msgs)
@@ -933,27 +972,27 @@ validate(const cJSON *job, int check_size, struct job_err *err)
     if (vars && !tmpl)
         return job_err_set(err, "vars", "vars is only allowed with template");
 
-    v = get(job, "system");
+    v = top[F_SYSTEM];
     if (v && check_str(v, "system", 0, 0, err) < 0)
         return -1;
-    v = get(job, "model");
+    v = top[F_MODEL];
     if (v && check_str(v, "model", 1, 256, err) < 0)
         return -1;
-    v = get(job, "max_tokens");
+    v = top[F_MAX_TOKENS];
     if (v && check_int(v, "max_tokens", 1, JOB_MAX_TOKENS_MAX, err) < 0)
         return -1;
-    temp = get(job, "temperature");
+    temp = top[F_TEMPERATURE];
     if (temp && check_num(temp, "temperature", 0, 0, 2, err) < 0)
         return -1;
-    top_p = get(job, "top_p");
+    top_p = top[F_TOP_P];
     if (top_p && check_num(top_p, "top_p", 0, 1, 1, err) < 0)
         return -1;
     if (temp && top_p)
         return job_err_set(err, "top_p", "set temperature or top_p, not both");
-    v = get(job, "stop_sequences");
+    v = top[F_STOP_SEQUENCES];
     if (v && check_stop_sequences(v, err) < 0)
         return -1;
-    v = get(job, "priority");
+    v = top[F_PRIORITY];
     if (v && !cJSON_IsString(v))
         return job_err_set(err, "priority", "priority must be a string, got %s",
                            type_name(v));
@@ -963,7 +1002,7 @@ validate(const cJSON *job, int check_size, struct job_err *err)
         return job_err_set(err, "priority",
                            "priority must be high, normal or low, got %s",
                            quote(q, sizeof q, v->valuestring));
-    run_at = get(job, "run_at");
+    run_at = top[F_RUN_AT];
     if (run_at && !cJSON_IsString(run_at))
         return job_err_set(err, "run_at", "run_at must be a string, got %s",
                            type_name(run_at));
@@ -972,24 +1011,24 @@ validate(const cJSON *job, int check_size, struct job_err *err)
                            "run_at must be an RFC 3339 date-time such as "
                            "2025-01-31T09:00:00Z, got %s",
                            quote(q, sizeof q, run_at->valuestring));
-    delay = get(job, "delay_s");
+    delay = top[F_DELAY_S];
     if (delay && check_num(delay, "delay_s", 0, 0, 31536000, err) < 0)
         return -1;
     if (run_at && delay)
         return job_err_set(err, "delay_s", "set run_at or delay_s, not both");
-    v = get(job, "max_attempts");
+    v = top[F_MAX_ATTEMPTS];
     if (v && check_int(v, "max_attempts", 1, 100, err) < 0)
         return -1;
-    v = get(job, "timeout_s");
+    v = top[F_TIMEOUT_S];
     if (v && check_int(v, "timeout_s", 1, 86400, err) < 0)
         return -1;
-    v = get(job, "idempotency_key");
+    v = top[F_IDEMPOTENCY_KEY];
     if (v && check_str(v, "idempotency_key", 1, 256, err) < 0)
         return -1;
-    v = get(job, "metadata");
+    v = top[F_METADATA];
     if (v && check_metadata(v, err) < 0)
         return -1;
-    v = get(job, "max_continuations");
+    v = top[F_MAX_CONTINUATIONS];
     if (v && check_int(v, "max_continuations", 0, 20, err) < 0)
         return -1;
 
@@ -1074,10 +1113,43 @@ render(cJSON *job, const struct job_opts *o, struct job_err *err)
     return 0;
 }
 
-cJSON *
-job_parse(const char *line, size_t len, const struct job_opts *o,
-          struct job_err *err)
+/* The stored text of a job that was not rendered: the line itself, trimmed,
+ * with "id" inserted first when it was generated (id != NULL). Returns NULL
+ * when out of memory. */
+static char *
+line_text(const char *line, size_t len, const char *id, size_t *out_len)
 {
+    size_t a = 0, b = len, n;
+    char *t, *p;
+
+    while (a < b && (line[a] == ' ' || line[a] == '\t' || line[a] == '\r'))
+        a++;
+    while (b > a &&
+           (line[b - 1] == ' ' || line[b - 1] == '\t' || line[b - 1] == '\r'))
+        b--;
+    /* a valid job is an object with at least one member: line[a] == '{' */
+    n = b - a + (id ? strlen(id) + 8 : 0);
+    t = malloc(n + 1);
+    if (!t)
+        return NULL;
+    p = t;
+    if (id) {
+        p += sprintf(p, "{\"id\":\"%s\",", id);
+        a++; /* the '{' */
+    }
+    memcpy(p, line + a, b - a);
+    p[b - a] = '\0';
+    *out_len = (size_t)(p - t) + (b - a);
+    return t;
+}
+
+static cJSON *
+parse_core(const char *line, size_t len, const struct job_opts *o,
+           struct job_err *err, char **text, size_t *text_len, int *gen_out)
+{
+    int rendered = 0, generated = 0;
+    char gen_id[37];
+
     struct job_err scratch;
     const char *nul;
     size_t off, n;
@@ -1121,19 +1193,31 @@ job_parse(const char *line, size_t len, const struct job_opts *o,
     }
     if (validate(job, 0, err) < 0)
         goto fail;
-    if (get(job, "template") && render(job, o, err) < 0)
-        goto fail;
+    if (get(job, "template")) {
+        if (render(job, o, err) < 0)
+            goto fail;
+        rendered = 1;
+    }
     if (!get(job, "id")) {
-        char id[37];
         cJSON *s;
-        uuid7_new(id);
-        s = cJSON_CreateString(id);
+        uuid7_new(gen_id);
+        generated = 1;
+        s = cJSON_CreateString(gen_id);
         if (!s || obj_insert(job, 0, "id", s) < 0) {
             job_err_set(err, "", "out of memory");
             goto fail;
         }
     }
-    n = job_size(job);
+    if (text && !rendered) {
+        *text = line_text(line, len, generated ? gen_id : NULL, &n);
+        if (!*text)
+            n = (size_t)-1;
+    } else if (text) {
+        *text = cJSON_PrintUnformatted(job);
+        n = *text ? strlen(*text) : (size_t)-1;
+    } else {
+        n = job_size(job);
+    }
     if (n == (size_t)-1) {
         job_err_set(err, "", "out of memory");
         goto fail;
@@ -1144,10 +1228,44 @@ job_parse(const char *line, size_t len, const struct job_opts *o,
                     JOB_MAX_BYTES);
         goto fail;
     }
+    if (text_len)
+        *text_len = n;
+    if (gen_out)
+        *gen_out = generated;
     return job;
 fail:
+    if (text && *text) {
+        free(*text);
+        *text = NULL;
+    }
     cJSON_Delete(job);
     return NULL;
+}
+
+cJSON *
+job_parse(const char *line, size_t len, const struct job_opts *o,
+          struct job_err *err)
+{
+    return parse_core(line, len, o, err, NULL, NULL, NULL);
+}
+
+cJSON *
+job_parse_text(const char *line, size_t len, const struct job_opts *o,
+               struct job_err *err, char **text, size_t *text_len,
+               int *id_generated)
+{
+    *text = NULL;
+    return parse_core(line, len, o, err, text, text_len, id_generated);
+}
+
+const char *
+job_stored_payload(const char *v)
+{
+    const char *nl;
+
+    if (v && !strncmp(v, "queued|", 7) && (nl = strchr(v, '\n')))
+        return nl + 1;
+    return v;
 }
 
 /* ---- accessors ---------------------------------------------------------- */

@@ -50,6 +50,22 @@ struct job_opts {
 cJSON *job_parse(const char *line, size_t len, const struct job_opts *o,
                  struct job_err *err);
 
+/* job_parse(), and also the text to store for the job in *text (caller
+ * frees with free(); NULL on failure) and its length in *text_len: the line
+ * itself, trimmed, with the generated "id" member inserted first when the
+ * line had none -- no re-serialization, so the text is what was sent; a
+ * rendered template job is printed with cJSON_PrintUnformatted() instead.
+ * The JOB_MAX_BYTES limit applies to that text. *id_generated (may be
+ * NULL) is set to 1 when the id was generated here, else 0. */
+cJSON *job_parse_text(const char *line, size_t len, const struct job_opts *o,
+                      struct job_err *err, char **text, size_t *text_len,
+                      int *id_generated);
+
+/* The payload within a stored jobs-hash value: v itself, or, for a job
+ * enqueued by the bulk path (enqueue_bulk.lua), what follows its
+ * "queued|...\n" meta header. Borrowed pointer into v. */
+const char *job_stored_payload(const char *v);
+
 /* Validate an already-parsed job object with the same rules as job_parse(),
  * without normalizing it (a template is checked by name and vars, not
  * loaded). Returns 0 when valid, -1 with *err filled when not. Objects built

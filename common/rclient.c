@@ -54,6 +54,7 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
     char where[300];
     redisContext *c;
     redisReply *r;
+    int have[SCRIPT_COUNT] = {0};
 
     redisurl_describe(u, where, sizeof(where));
     if (u->path[0])
@@ -107,8 +108,44 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
         redisFree(c);
         return NULL;
     }
+    /* A clear NOAUTH first: without AUTH, Redis refuses a command of more
+     * than 10 arguments with a protocol error and drops the connection. */
+    r = redisCommand(c, "PING");
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "redis %s: %s", where, r ? r->str : c->errstr);
+        if (r)
+            freeReplyObject(r);
+        redisFree(c);
+        return NULL;
+    }
+    freeReplyObject(r);
+    /* Load only what Redis does not have yet (SCRIPT LOAD compiles). */
+    {
+        const char *av[SCRIPT_COUNT + 2];
+        av[0] = "SCRIPT";
+        av[1] = "EXISTS";
+        for (int i = 0; i < SCRIPT_COUNT; i++)
+            av[i + 2] = script_get((enum script_id)i)->sha;
+        r = redisCommandArgv(c, SCRIPT_COUNT + 2, av, NULL);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            /* e.g. NOAUTH: say so (Redis may also drop the connection) */
+            snprintf(err, errlen, "redis %s: SCRIPT EXISTS failed: %s", where,
+                     r ? r->str : c->errstr);
+            if (r)
+                freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == SCRIPT_COUNT)
+            for (int i = 0; i < SCRIPT_COUNT; i++)
+                have[i] = r->element[i]->type == REDIS_REPLY_INTEGER &&
+                          r->element[i]->integer == 1;
+        freeReplyObject(r);
+    }
     for (int i = 0; i < SCRIPT_COUNT; i++) {
         const struct script *s = script_get((enum script_id)i);
+        if (have[i])
+            continue;
         r = redisCommand(c, "SCRIPT LOAD %s", s->text);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             snprintf(err, errlen, "redis %s: SCRIPT LOAD %s failed: %s", where,

@@ -3,6 +3,7 @@
 #include "fmacros.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,8 +15,26 @@
 #include "timefmt.h"
 #include "uuid.h"
 
+/* Bumped in every forked child (pthread_atfork), so a child never hands
+ * out bits of the pool it inherited; cheaper than getpid() per id. */
+static volatile unsigned fork_gen = 1;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void
+on_fork_child(void)
+{
+    fork_gen++;
+}
+
+static void
+atfork_register(void)
+{
+    /* On failure (ENOMEM) the pool is still refilled every 256 bytes. */
+    (void)pthread_atfork(NULL, NULL, on_fork_child);
+}
+
 static _Thread_local struct {
-    pid_t pid;               /* process the pool was filled in */
+    unsigned gen;            /* fork_gen the pool was filled under */
     unsigned char pool[256]; /* random bytes not handed out yet */
     size_t left;             /* bytes left at the end of pool */
     int64_t last_ms;         /* timestamp of the last id */
@@ -64,10 +83,9 @@ fill_random(unsigned char *buf, size_t n)
 static void
 rand_bytes(unsigned char *out, size_t n)
 {
-    pid_t pid = getpid();
-
-    if (st.pid != pid) {
-        st.pid = pid;
+    pthread_once(&atfork_once, atfork_register);
+    if (st.gen != fork_gen) {
+        st.gen = fork_gen;
         st.left = 0;
         st.last_ms = 0;
     }

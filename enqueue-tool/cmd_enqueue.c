@@ -10,8 +10,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "job.h"
 #include "jsonl.h"
@@ -76,6 +81,7 @@ enum {
 /* One spooled line: a valid job ('J') or a rejection ('R'). */
 struct rec {
     char type;
+    char bulk; /* J: id generated here, no idempotency key, no delay */
     long line;
     int prio, max_attempts;
     int64_t run_at, delay;
@@ -91,7 +97,12 @@ struct enq {
     long valid, rejected, enqueued, duplicates, total;
     long done_line; /* last line of the last batch Redis confirmed */
     int progress;
-    int from_dlq; /* --from-dlq: lines are dead-letter documents */
+    int from_dlq;    /* --from-dlq: lines are dead-letter documents */
+    struct buf out;  /* bulk batches being formatted; freed in
+                        cmd_enqueue */
+    FILE *spool2;    /* the second half's spool (validate_split) or NULL */
+    long line_base2; /* lines before the second half */
+    int64_t srv_ms, mono_ms; /* Redis TIME at start, monotonic then */
 };
 
 static void
@@ -105,80 +116,105 @@ rec_clear(struct rec *r)
     memset(r, 0, sizeof(*r));
 }
 
-static int
-put_str(FILE *f, const char *s)
-{
-    uint32_t n = s ? (uint32_t)strlen(s) : 0;
-    return fwrite(&n, sizeof(n), 1, f) == 1 &&
-                   (n == 0 || fwrite(s, n, 1, f) == 1)
-               ? 0
-               : -1;
-}
-
-static int
-get_str(FILE *f, char **out)
-{
-    uint32_t n;
-    char *s;
-
-    if (fread(&n, sizeof(n), 1, f) != 1)
-        return -1;
-    s = malloc((size_t)n + 1);
-    if (!s)
-        return -1;
-    if (n && fread(s, n, 1, f) != 1) {
-        free(s);
-        return -1;
-    }
-    s[n] = '\0';
-    *out = s;
-    return 0;
-}
+/* A spool record: this header, then its strings (J: id, idem, payload; R:
+ * field, msg, "") back to back. One process writes and reads it back. */
+struct spool_hdr {
+    int64_t line, run_at, delay;
+    int32_t prio, max_attempts;
+    uint32_t len[3];
+    char type, bulk;
+};
 
 static int
 rec_write(FILE *f, const struct rec *r)
 {
-    if (fwrite(&r->type, 1, 1, f) != 1 ||
-        fwrite(&r->line, sizeof(long), 1, f) != 1)
+    struct spool_hdr h;
+    const char *str[3];
+
+    memset(&h, 0, sizeof(h)); /* padding too: the spool is read back as is */
+    h.type = r->type;
+    h.bulk = r->bulk;
+    h.line = r->line;
+    h.prio = r->prio;
+    h.max_attempts = r->max_attempts;
+    h.run_at = r->run_at;
+    h.delay = r->delay;
+    str[0] = r->type == 'R' ? r->field : r->id;
+    str[1] = r->type == 'R' ? r->msg : r->idem;
+    str[2] = r->type == 'R' ? "" : r->payload;
+    for (int i = 0; i < 3; i++)
+        h.len[i] = (uint32_t)strlen(str[i]);
+    if (fwrite_unlocked(&h, sizeof(h), 1, f) != 1)
         return -1;
-    if (r->type == 'R')
-        return put_str(f, r->field) || put_str(f, r->msg) ? -1 : 0;
-    if (fwrite(&r->prio, sizeof(int), 1, f) != 1 ||
-        fwrite(&r->max_attempts, sizeof(int), 1, f) != 1 ||
-        fwrite(&r->run_at, sizeof(int64_t), 1, f) != 1 ||
-        fwrite(&r->delay, sizeof(int64_t), 1, f) != 1)
-        return -1;
-    return put_str(f, r->id) || put_str(f, r->idem) || put_str(f, r->payload)
-               ? -1
-               : 0;
+    for (int i = 0; i < 3; i++)
+        if (h.len[i] && fwrite_unlocked(str[i], h.len[i], 1, f) != 1)
+            return -1;
+    return 0;
+}
+
+static char *
+get_str(FILE *f, uint32_t n)
+{
+    char *s = malloc((size_t)n + 1);
+
+    if (!s)
+        return NULL;
+    if (n && fread_unlocked(s, n, 1, f) != 1) {
+        free(s);
+        return NULL;
+    }
+    s[n] = '\0';
+    return s;
 }
 
 /* 1 = record read, 0 = end, -1 = error. */
 static int
 rec_read(FILE *f, struct rec *r)
 {
+    struct spool_hdr h;
+    char *str[3] = {NULL, NULL, NULL};
+
     memset(r, 0, sizeof(*r));
-    if (fread(&r->type, 1, 1, f) != 1)
-        return feof(f) ? 0 : -1;
-    if (fread(&r->line, sizeof(long), 1, f) != 1)
-        return -1;
-    if (r->type == 'R') {
-        if (get_str(f, &r->field) || get_str(f, &r->msg)) {
-            rec_clear(r); /* what was read before the failure */
+    if (fread_unlocked(&h, sizeof(h), 1, f) != 1)
+        return feof_unlocked(f) ? 0 : -1;
+    for (int i = 0; i < 3; i++)
+        if (!(str[i] = get_str(f, h.len[i]))) {
+            free(str[0]);
+            free(str[1]);
             return -1;
         }
-        return 1;
-    }
-    if (fread(&r->prio, sizeof(int), 1, f) != 1 ||
-        fread(&r->max_attempts, sizeof(int), 1, f) != 1 ||
-        fread(&r->run_at, sizeof(int64_t), 1, f) != 1 ||
-        fread(&r->delay, sizeof(int64_t), 1, f) != 1)
-        return -1;
-    if (get_str(f, &r->id) || get_str(f, &r->idem) || get_str(f, &r->payload)) {
-        rec_clear(r);
-        return -1;
+    r->type = h.type;
+    r->bulk = h.bulk;
+    r->line = (long)h.line;
+    r->prio = h.prio;
+    r->max_attempts = h.max_attempts;
+    r->run_at = h.run_at;
+    r->delay = h.delay;
+    if (r->type == 'R') {
+        r->field = str[0];
+        r->msg = str[1];
+        free(str[2]);
+    } else {
+        r->id = str[0];
+        r->idem = str[1];
+        r->payload = str[2];
     }
     return 1;
+}
+
+/* The next spooled record in input order: the spool, then the second
+ * half's (validate_split), its lines numbered on. As rec_read(). */
+static int
+spool_next(struct enq *e, struct rec *r)
+{
+    int got = rec_read(e->spool, r);
+
+    if (got != 0 || !e->spool2)
+        return got;
+    got = rec_read(e->spool2, r);
+    if (got == 1)
+        r->line += e->line_base2;
+    return got;
 }
 
 static void
@@ -288,8 +324,12 @@ take_line(struct enq *e, const char *line, size_t len, long lineno)
 {
     struct job_err err = {{0}, {0}};
     struct rec r = {0};
+    char *text = NULL;
+    size_t tlen = 0;
+    int generated = 0;
     cJSON *job = e->from_dlq ? parse_dlq_line(e, line, len, &err)
-                             : job_parse(line, len, &e->jopts, &err);
+                             : job_parse_text(line, len, &e->jopts, &err, &text,
+                                              &tlen, &generated);
     int rc;
 
     r.line = lineno;
@@ -306,17 +346,20 @@ take_line(struct enq *e, const char *line, size_t len, long lineno)
         r.max_attempts = job_max_attempts(job);
         if (job_schedule(job, &r.run_at, &r.delay) < 0)
             r.run_at = r.delay = 0;
+        r.bulk = generated && !idem && !r.run_at && !r.delay;
         r.id = strdup(job_id(job));
         r.idem = strdup(idem ? idem : "");
-        r.payload = cJSON_PrintUnformatted(job);
+        if (text) {
+            r.payload = text; /* the line as sent, id added (job.h) */
+        } else {
+            /* --from-dlq: printed; cJSON's allocator is malloc here, but
+             * keep ownership uniform */
+            char *t = cJSON_PrintUnformatted(job);
+            r.payload = t ? strdup(t) : NULL;
+            cJSON_free(t);
+        }
         cJSON_Delete(job);
         e->valid++;
-        if (r.payload) {
-            /* cJSON's allocator is malloc here; keep ownership uniform. */
-            char *p = strdup(r.payload);
-            cJSON_free(r.payload);
-            r.payload = p;
-        }
     }
     if ((r.type == 'R' && (!r.field || !r.msg)) ||
         (r.type == 'J' && (!r.id || !r.idem || !r.payload))) {
@@ -333,6 +376,172 @@ take_line(struct enq *e, const char *line, size_t len, long lineno)
  * them (--skip-invalid), so every line is reported in input order. */
 #define SLOT_CAP(e) (2 * (e)->batch)
 
+/* The class of a job record: jobs of one class can share a bulk call. 0 =
+ * not bulk (general script). */
+static long
+rec_class(const struct rec *r)
+{
+    return r->bulk ? 1 + r->prio + 3L * r->max_attempts : 0;
+}
+
+/* Whether the jobs among recs[0..n) go by enqueue_bulk (all of one bulk
+ * class, which send_all() ensures). */
+static int
+batch_is_bulk(const struct rec *recs, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (recs[i].type == 'J')
+            return recs[i].bulk;
+    return 0;
+}
+
+/* RESP building for the bulk path: into e->out, no intermediate copies. */
+static int
+resp_head(struct buf *b, char c, size_t n)
+{
+    char h[32];
+    int k = snprintf(h, sizeof(h), "%c%zu\r\n", c, n);
+    return buf_append(b, h, (size_t)k);
+}
+
+static int
+resp_arg(struct buf *b, const char *s, size_t n)
+{
+    return resp_head(b, '$', n) || buf_append(b, s, n) ||
+                   buf_append(b, "\r\n", 2)
+               ? -1
+               : 0;
+}
+
+static int
+resp_str(struct buf *b, const char *s)
+{
+    return resp_arg(b, s, strlen(s));
+}
+
+/* Server time in ms now: Redis TIME read once (bulk_clock_init), carried on
+ * by this host's monotonic clock, so enqueued_at is on Redis's clock like
+ * the scripts' now_ms(). */
+static int64_t
+bulk_now_ms(const struct enq *e)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return e->srv_ms + ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) -
+           e->mono_ms;
+}
+
+static int
+bulk_clock_init(struct enq *e)
+{
+    struct timespec ts;
+    redisReply *r = redisCommand(e->cli.rc, "TIME");
+
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_STRING) {
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    e->srv_ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+                strtoll(r->element[1]->str, NULL, 10) / 1000;
+    e->mono_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* The bulk path (jobs of one bulk class: ids generated here, so new; no
+ * idempotency key, no delay): one MULTI/EXEC of plain variadic commands
+ * instead of a script, the cheapest way to store a job in Redis. What it
+ * writes is what enqueue_bulk.lua would (see there): each stored value is
+ * the meta header "queued|0|MAX|PRIO|||T|T|\n" and the payload, no meta
+ * field; the ids onto the ready list; the enqueued count and rate; a wake.
+ * Reply (finish_batch): +OK, 5 x +QUEUED, then EXEC's array. */
+static int
+append_bulk(struct enq *e, struct rec *recs, int n, int jobs)
+{
+    struct buf *b = &e->out;
+    struct qkeys *k = &e->cli.keys;
+    char hdr[128], num[24], key[sizeof(k->prefix) + 8];
+    int64_t now = bulk_now_ms(e);
+    int hl = 0, prio = 0, rc = 0;
+    size_t hlen;
+
+    for (int i = 0; i < n && !hl; i++)
+        if (recs[i].type == 'J') {
+            prio = recs[i].prio;
+            hl = snprintf(hdr, sizeof(hdr),
+                          "queued|0|%d|%d|||%" PRId64 "|%" PRId64 "|\n",
+                          recs[i].max_attempts, prio, now, now);
+        }
+    hlen = (size_t)hl;
+    buf_reset(b);
+    rc |= buf_append_str(b, "*1\r\n$5\r\nMULTI\r\n");
+    rc |= resp_head(b, '*', 2 + 2 * (size_t)jobs);
+    rc |= resp_str(b, "HSET") | resp_str(b, k->key[QK_JOBS]);
+    for (int i = 0; i < n && !rc; i++) {
+        size_t pl;
+        if (recs[i].type != 'J')
+            continue;
+        pl = strlen(recs[i].payload);
+        rc |= resp_str(b, recs[i].id);
+        rc |= resp_head(b, '$', hlen + pl) | buf_append(b, hdr, hlen) |
+              buf_append(b, recs[i].payload, pl) | buf_append(b, "\r\n", 2);
+    }
+    rc |= resp_head(b, '*', 2 + (size_t)jobs);
+    rc |= resp_str(b, "LPUSH") | resp_str(b, k->key[QK_READY_HIGH + prio]);
+    for (int i = 0; i < n && !rc; i++)
+        if (recs[i].type == 'J')
+            rc |= resp_str(b, recs[i].id);
+    snprintf(num, sizeof(num), "%d", jobs);
+    rc |= resp_head(b, '*', 4) | resp_str(b, "HINCRBY") |
+          resp_str(b, k->key[QK_STATS]) | resp_str(b, "enqueued") |
+          resp_str(b, num);
+    snprintf(key, sizeof(key), "%srate", k->prefix);
+    snprintf(hdr, sizeof(hdr), "%" PRId64, now / 1000);
+    rc |= resp_head(b, '*', 4) | resp_str(b, "HINCRBY") | resp_str(b, key) |
+          resp_str(b, hdr) | resp_str(b, num);
+    rc |= resp_head(b, '*', 3) | resp_str(b, "PUBLISH") | resp_str(b, k->wake) |
+          resp_str(b, num);
+    rc |= buf_append_str(b, "*1\r\n$4\r\nEXEC\r\n");
+    if (rc ||
+        redisAppendFormattedCommand(e->cli.rc, b->data, b->len) != REDIS_OK)
+        return -1;
+    return jobs;
+}
+
+/* The replies of one append_bulk(): the EXEC array, checked. Returns it
+ * (caller frees) or NULL after printing the problem. */
+static redisReply *
+read_bulk(struct enq *e, int jobs)
+{
+    char err[512];
+    redisReply *r = NULL;
+
+    for (int i = 0; i < 7; i++) {
+        if (r)
+            freeReplyObject(r);
+        r = rclient_read(e->cli.rc, err, sizeof(err));
+        if (!r) {
+            fprintf(stderr, "genq enqueue: %s\n", err);
+            return NULL;
+        }
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[0]->integer != jobs) {
+        /* HSET counts new fields: fewer means an id was not new */
+        fprintf(stderr, "genq enqueue: unexpected reply from Redis to a "
+                        "bulk batch\n");
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
 /* Send the jobs among recs[0..n) as one script call (appended, not read).
  * Returns how many jobs were sent (0 = nothing to send), -1 on OOM. */
 static int
@@ -347,6 +556,8 @@ append_batch(struct enq *e, struct rec *recs, int n)
         jobs += recs[i].type == 'J';
     if (jobs == 0)
         return 0;
+    if (batch_is_bulk(recs, n))
+        return append_bulk(e, recs, n, jobs);
     av = malloc(sizeof(*av) * (size_t)(2 + jobs * 7));
     num = malloc(sizeof(*num) * (size_t)jobs);
     if (!av || !num) {
@@ -390,7 +601,11 @@ finish_batch(struct enq *e, struct rec *recs, int n, int jobs)
     redisReply *r = NULL;
     int k = 0;
 
-    if (jobs > 0) {
+    if (jobs > 0 && batch_is_bulk(recs, n)) {
+        r = read_bulk(e, jobs);
+        if (!r)
+            return -1;
+    } else if (jobs > 0) {
         r = rclient_read(e->cli.rc, err, sizeof(err));
         if (!r) {
             fprintf(stderr, "genq enqueue: %s\n", err);
@@ -414,6 +629,12 @@ finish_batch(struct enq *e, struct rec *recs, int n, int jobs)
         }
         if (!r)
             return -1; /* cannot happen: a job line means a reply was read */
+        if (batch_is_bulk(recs, n)) { /* all enqueued: read_bulk() */
+            e->enqueued++;
+            if (e->cli.json)
+                print_line(e, recs[i].line, recs[i].id, "enqueued", NULL, NULL);
+            continue;
+        }
         p = r->element[k++];
         dup = p->type == REDIS_REPLY_ARRAY && p->elements == 2 &&
               !strcmp(p->element[0]->str, "duplicate");
@@ -481,12 +702,26 @@ partial_failure(struct enq *e)
     return EXIT_FAIL;
 }
 
+/* Send the fill records of window slot cur as one call; the slot then
+ * counts as in flight. -1 on out-of-memory. */
+static int
+send_slot(struct enq *e, struct window *w, int cur, int fill)
+{
+    int sent = append_batch(e, &w->recs[cur * SLOT_CAP(e)], fill);
+
+    w->count[cur] = fill;
+    w->jobs[cur] = sent < 0 ? 0 : sent;
+    w->used++;
+    return sent < 0 ? -1 : 0;
+}
+
 static int
 send_all(struct enq *e)
 {
     struct window w = {0};
     struct rec r;
     int rc = 0, got, fill = 0, fill_jobs = 0, cur = 0, cap = SLOT_CAP(e);
+    long cls = 0;
     redisReply *rep;
 
     w.slots = PIPELINE_WINDOW;
@@ -508,13 +743,31 @@ send_all(struct enq *e)
         goto out;
     }
     freeReplyObject(rep);
+    if (bulk_clock_init(e) < 0) {
+        rc = cli_fail("enqueue", "redis: TIME failed: %s",
+                      e->cli.rc->errstr[0] ? e->cli.rc->errstr
+                                           : "unexpected reply");
+        goto out;
+    }
     for (;;) {
-        got = rec_read(e->spool, &r);
+        got = spool_next(e, &r);
         if (got < 0) {
             rc = cli_fail("enqueue", "reading the spool file failed");
             goto out;
         }
+        /* a batch holds jobs of one class: close it before another */
+        if (got == 1 && r.type == 'J' && fill_jobs > 0 &&
+            rec_class(&r) != cls) {
+            if (send_slot(e, &w, cur, fill) < 0) {
+                rec_clear(&r);
+                rc = cli_fail("enqueue", "out of memory");
+                goto out;
+            }
+            fill = fill_jobs = 0;
+        }
         if (got == 1) {
+            if (r.type == 'J')
+                cls = rec_class(&r);
             if (fill == 0) {
                 if (w.used == w.slots && drain_one(e, &w) < 0) {
                     rec_clear(&r);
@@ -527,15 +780,11 @@ send_all(struct enq *e)
             w.recs[cur * cap + fill++] = r;
         }
         if (fill_jobs == e->batch || fill == cap || (got == 0 && fill > 0)) {
-            int sent = append_batch(e, &w.recs[cur * cap], fill);
-            w.count[cur] = fill;
-            w.jobs[cur] = sent < 0 ? 0 : sent;
-            w.used++;
-            fill = fill_jobs = 0;
-            if (sent < 0) {
+            if (send_slot(e, &w, cur, fill) < 0) {
                 rc = cli_fail("enqueue", "out of memory");
                 goto out;
             }
+            fill = fill_jobs = 0;
         }
         if (got == 0)
             break;
@@ -552,6 +801,166 @@ out:
     free(w.count);
     free(w.jobs);
     return rc;
+}
+
+/* Pass 1 over one stream: validate and spool every line of in. *lines is
+ * the number of lines read (blank ones included). -1 on a read error or
+ * out of memory (errno set). */
+static int
+validate_stream(struct enq *e, FILE *in, size_t line_max, long *lines)
+{
+    struct jsonl_reader *jr = jsonl_open(in);
+    const char *line;
+    size_t len;
+    long lineno = 0;
+    int got;
+
+    *lines = 0;
+    if (!jr) {
+        errno = ENOMEM;
+        return -1;
+    }
+    /* Keep at most the limit (+1) of a line in memory: a 10 GB line is
+     * rejected by its real size without holding it. */
+    jsonl_set_limit(jr, line_max);
+    while ((got = jsonl_next(jr, &line, &len, &lineno)) == 1) {
+        *lines = lineno;
+        if (jsonl_blank(line, len))
+            continue; /* blank lines are allowed and skipped */
+        if (len > line_max) {
+            if (reject_line(e, lineno, "",
+                            "line is %zu bytes; the limit is %zu",
+                            jsonl_line_size(jr), line_max) < 0) {
+                got = -1;
+                break;
+            }
+            continue;
+        }
+        if (take_line(e, line, len, lineno) < 0) {
+            got = -1;
+            break;
+        }
+    }
+    jsonl_close(jr);
+    return got < 0 ? -1 : 0;
+}
+
+/* The second half of a file validated on a thread of its own. */
+struct half {
+    struct enq e; /* a copy with its own spool and counters */
+    FILE *in;
+    size_t line_max;
+    long lines;
+    int rc, err;
+};
+
+static void *
+half_run(void *arg)
+{
+    struct half *h = arg;
+
+    h->rc = validate_stream(&h->e, h->in, h->line_max, &h->lines);
+    h->err = errno;
+    return NULL;
+}
+
+/* Files at least this big are validated by two threads (pass 1 is CPU
+ * bound: parsing and checking every line; Redis is idle meanwhile). */
+#define SPLIT_MIN_BYTES (1024 * 1024)
+
+/* Validate a regular file of size bytes mapped at base in two halves, cut
+ * after a newline near the middle: this thread takes the first, another the
+ * second, into a second spool; send_all() reads the spools in order and
+ * numbers the second half's lines on from the first's. Returns 1 when done,
+ * 0 when the file has no cut (then nothing was read), -1 on error (errno). */
+static int
+validate_split(struct enq *e, const char *base, size_t size, size_t line_max)
+{
+    const char *nl = memchr(base + size / 2, '\n', size - size / 2);
+    size_t cut = nl ? (size_t)(nl - base) + 1 : size;
+    struct half h;
+    pthread_t t;
+    FILE *a;
+    long lines_a = 0;
+    int rc;
+
+    if (cut >= size)
+        return 0;
+    memset(&h, 0, sizeof(h));
+    h.e = *e;
+    h.e.total = h.e.valid = h.e.rejected = 0;
+    h.e.spool = tmpfile();
+    h.line_max = line_max;
+    h.in = h.e.spool ? fmemopen((void *)(base + cut), size - cut, "r") : NULL;
+    a = fmemopen((void *)base, cut, "r");
+    if (!h.e.spool || !h.in || !a) {
+        int err = errno;
+        if (h.e.spool)
+            fclose(h.e.spool);
+        if (h.in)
+            fclose(h.in);
+        if (a)
+            fclose(a);
+        errno = err;
+        return -1;
+    }
+    if (pthread_create(&t, NULL, half_run, &h) != 0) {
+        fclose(h.e.spool);
+        fclose(h.in);
+        fclose(a);
+        return 0; /* no thread: do it all here */
+    }
+    rc = validate_stream(e, a, line_max, &lines_a);
+    pthread_join(t, NULL);
+    fclose(a);
+    fclose(h.in);
+    e->total += h.e.total;
+    e->valid += h.e.valid;
+    e->rejected += h.e.rejected;
+    e->spool2 = h.e.spool;
+    e->line_base2 = lines_a;
+    if (rc < 0)
+        return -1;
+    if (h.rc < 0) {
+        errno = h.err;
+        return -1;
+    }
+    return 1;
+}
+
+/* Pass 1 over file ("-" = standard input). -1 after printing the problem. */
+static int
+validate_file(struct enq *e, const char *file, size_t line_max)
+{
+    FILE *in = strcmp(file, "-") ? fopen(file, "rb") : stdin;
+    struct stat st;
+    int rc = 0;
+
+    if (!in) {
+        cli_fail("enqueue", "%s: %s", file, strerror(errno));
+        return -1;
+    }
+    if (in != stdin && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+        fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size >= SPLIT_MIN_BYTES) {
+        size_t size = (size_t)st.st_size;
+        void *base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fileno(in), 0);
+        if (base != MAP_FAILED) {
+            rc = validate_split(e, base, size, line_max);
+            munmap(base, size);
+        }
+    }
+    if (rc == 0) {
+        long lines;
+        rc = validate_stream(e, in, line_max, &lines);
+    }
+    if (in != stdin)
+        fclose(in);
+    if (rc < 0) {
+        cli_fail("enqueue", "%s: %s", file, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* Build one job object from flags. Returns the JSON text (caller frees) or
@@ -781,51 +1190,11 @@ cmd_enqueue(int argc, char **argv)
         }
         free(s);
     } else {
-        FILE *in = strcmp(file, "-") ? fopen(file, "rb") : stdin;
-        struct jsonl_reader *jr;
-        const char *line;
-        size_t len;
-        long lineno;
-        int got;
         /* A dead-letter line carries the job plus its error and history. */
         size_t line_max = e.from_dlq ? DLQ_LINE_MAX : JOB_MAX_BYTES;
 
-        if (!in) {
-            rc = cli_fail("enqueue", "%s: %s", file, strerror(errno));
-            goto out;
-        }
-        jr = jsonl_open(in);
-        if (!jr) {
-            if (in != stdin)
-                fclose(in);
-            rc = cli_fail("enqueue", "out of memory");
-            goto out;
-        }
-        /* Keep at most the limit (+1) of a line in memory: a 10 GB line is
-         * rejected by its real size without holding it. */
-        jsonl_set_limit(jr, line_max);
-        while ((got = jsonl_next(jr, &line, &len, &lineno)) == 1) {
-            if (jsonl_blank(line, len))
-                continue; /* blank lines are allowed and skipped */
-            if (len > line_max) {
-                if (reject_line(&e, lineno, "",
-                                "line is %zu bytes; the limit is %zu",
-                                jsonl_line_size(jr), line_max) < 0) {
-                    got = -1;
-                    break;
-                }
-                continue;
-            }
-            if (take_line(&e, line, len, lineno) < 0) {
-                got = -1;
-                break;
-            }
-        }
-        jsonl_close(jr);
-        if (in != stdin)
-            fclose(in);
-        if (got < 0) {
-            rc = cli_fail("enqueue", "%s: %s", file, strerror(errno));
+        if (validate_file(&e, file, line_max) < 0) {
+            rc = EXIT_FAIL;
             goto out;
         }
     }
@@ -834,10 +1203,12 @@ cmd_enqueue(int argc, char **argv)
         goto out;
     }
     rewind(e.spool);
+    if (e.spool2)
+        rewind(e.spool2);
     if (e.dry_run || (e.rejected && !e.skip_invalid)) {
         struct rec r;
         int got;
-        while ((got = rec_read(e.spool, &r)) == 1) {
+        while ((got = spool_next(&e, &r)) == 1) {
             if (r.type == 'R')
                 print_line(&e, r.line, NULL, "rejected", r.field, r.msg);
             else if (e.cli.json)
@@ -878,6 +1249,9 @@ out:
     cJSON_Delete(flagjob);
     if (e.spool)
         fclose(e.spool);
+    if (e.spool2)
+        fclose(e.spool2);
+    buf_free(&e.out);
     cli_close(&e.cli);
     return rc;
 }

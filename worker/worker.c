@@ -24,6 +24,7 @@
 #include "alerts.h"
 #include "errclass.h"
 #include "http_ev.h"
+#include "job.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -1217,7 +1218,7 @@ job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
         slot_release(j);
         return;
     }
-    j->job = cJSON_Parse(payload);
+    j->job = cJSON_Parse(job_stored_payload(payload));
     if (!j->job || !cJSON_IsObject(j->job)) {
         job_finish(j, OUT_DEAD,
                    error_doc("invalid", 0, NULL,
@@ -1537,7 +1538,12 @@ on_depth_reply(struct rconn *c, redisReply *r, void *pd)
 
     (void)c;
     if (r && r->type == REDIS_REPLY_INTEGER) {
-        metrics_queue_depth(w->m, d->qi, d->st, (long)r->integer);
+        long n = (long)r->integer;
+        /* the leases set holds one more member than leases (prelude.lua:
+         * LEASE_PIN) */
+        if (d->st == MS_ACTIVE && n > 0)
+            n--;
+        metrics_queue_depth(w->m, d->qi, d->st, n);
         if (d->st == MS_DEAD && w->cfg->dead_alert > 0 &&
             r->integer > w->cfg->dead_alert) {
             char text[256], key[96];

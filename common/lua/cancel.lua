@@ -12,13 +12,13 @@ local now = now_ms()
 local ids = {}
 for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
-local metas = redis.call('HMGET', K_META, unpack(ids))
+local metas = metas_get(ids)
 local out, ev, seen = {}, {}, {}
 local err = cancel_err('canceled by an operator')
 for i, id in ipairs(ids) do
     local m = meta_unpack(metas[i])
     if seen[id] then
-        m = meta_unpack(redis.call('HGET', K_META, id))
+        m = meta_unpack(metas_get({id})[1])
     end
     seen[id] = true
     if not m then

@@ -1,7 +1,8 @@
 -- claim: lease up to n ready jobs. ARGV: prefix, worker, n, visibility_ms,
 -- default_max_attempts. Reaps expired leases and promotes due delayed jobs
 -- first. Returns {status, id1, token1, attempts1, payload1, ...}; status is
--- "ok" or "paused" (nothing claimed).
+-- "ok" or "paused" (nothing claimed). A payload may carry a bulk-enqueue
+-- header ("queued|...\n" before the JSON, see job_split): the worker skips it.
 local worker, n = ARGV[2], tonumber(ARGV[3])
 local vis, defmax = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()
@@ -26,20 +27,31 @@ local tok = last - #ids
 -- tokens carry the claim time too: a counter rolled back by a Redis crash
 -- (appendfsync everysec) can then never hand out a token twice
 local tsuffix = ':' .. now
-local mset, lset = {}, {}
+local mset, lset = {}, {'+inf', LEASE_PIN}
 local deadline = tostring(now + vis) -- converted once, not per job
 local now_s = tostring(now)
 local defmax_s = tostring(defmax)
+-- queued records only, split into the fields claim keeps (fewer captures,
+-- fewer strings: this loop runs once per claimed job)
+local PAT = '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$'
 for i, id in ipairs(ids) do
-    local st, at, mx, pr, _, _, enq, _, fl = meta_split(metas[i])
+    -- a bulk-enqueued job claimed for the first time: its meta is the
+    -- header of its stored value (cut off by the worker)
+    local mrec = metas[i]
+    if not mrec then mrec = job_header(payloads[i]) end
+    local at, mx, pr, enq, fl
+    if mrec then at, mx, pr, enq, fl = string.match(mrec, PAT) end
     -- A list entry whose job was canceled or purged meanwhile is dropped.
-    if st == 'queued' and payloads[i] then
+    if at and payloads[i] then
         tok = tok + 1
         local attempts = tonumber(at) + 1
+        -- numbers concatenate through sprintf in Lua 5.1: small ones not
+        local att_s = attempts < 10 and string.char(48 + attempts) or
+            tostring(attempts)
         local token = tok .. tsuffix
         if mx == '0' then mx = defmax_s end
         mset[#mset + 1] = id
-        mset[#mset + 1] = 'active|' .. attempts .. '|' .. mx .. '|' .. pr ..
+        mset[#mset + 1] = 'active|' .. att_s .. '|' .. mx .. '|' .. pr ..
             '|' .. token .. '|' .. worker .. '|' .. enq .. '|' .. now_s ..
             '|' .. fl
         lset[#lset + 1] = deadline; lset[#lset + 1] = id

@@ -10,10 +10,13 @@ for i = 3, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
 local out, rset, mset, dset, done, ev = {}, {}, {}, {}, {}, {}
+-- active records only, the fields complete keeps (fewer captures)
+local PAT = '^active|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|[^|]*|([^|]*)$'
 for i, id in ipairs(ids) do
     local b = 3 + (i - 1) * 3
-    local st, at, mx, pr, tok, wk, enq, _, fl = meta_split(metas[i])
-    if st == 'active' and tok == ARGV[b + 1] then
+    local at, mx, pr, tok, wk, enq, fl
+    if metas[i] then at, mx, pr, tok, wk, enq, fl = string.match(metas[i], PAT) end
+    if at and tok == ARGV[b + 1] then
         out[i] = 1
         rset[#rset + 1] = id; rset[#rset + 1] = ARGV[b + 2]
         mset[#mset + 1] = id

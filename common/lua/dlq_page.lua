@@ -46,12 +46,12 @@ local out = {false, false, #ids}
 if #ids == 0 then return out end
 out[1] = scores[#scores]; out[2] = ids[#ids]
 local metas, errs, pays, hist = {}, {}, {}, {}
-if detail >= 1 then metas = redis.call('HMGET', K_META, unpack(ids)) end
+if detail >= 1 then metas = metas_get(ids) end
 if detail >= 1 or grep ~= '' then
     errs = redis.call('HMGET', K_ERRORS, unpack(ids))
 end
 if detail >= 2 or grep ~= '' then
-    pays = redis.call('HMGET', K_JOBS, unpack(ids))
+    pays = payloads_get(ids)
 end
 if detail >= 3 then hist = redis.call('HMGET', K_HISTORY, unpack(ids)) end
 

@@ -7,8 +7,8 @@
 local ids = {}
 for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
-local metas = redis.call('HMGET', K_META, unpack(ids))
-local pays = redis.call('HMGET', K_JOBS, unpack(ids))
+local metas = metas_get(ids)
+local pays = payloads_get(ids)
 local out, gone, seen = {}, {}, {}
 for i, id in ipairs(ids) do
     local m = meta_unpack(metas[i])

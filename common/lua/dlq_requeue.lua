@@ -11,7 +11,7 @@ local ids = {}
 for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
 local now = now_ms()
-local metas = redis.call('HMGET', K_META, unpack(ids))
+local metas = metas_get(ids)
 local hist = redis.call('HMGET', K_HISTORY, unpack(ids))
 local out, mset, hset, moved, seen = {}, {}, {}, {}, {}
 local lists = {{}, {}, {}}

@@ -9,7 +9,7 @@ local n = tonumber(ARGV[3])
 local now = now_ms()
 local ids = {}
 for i = 1, n do ids[i] = ARGV[4 + (i - 1) * 7] end
-local existing = redis.call('HMGET', K_META, unpack(ids))
+local existing = metas_get(ids)
 local seen = {}
 local out = {}
 local jobs, metas, delayed = {}, {}, {}
@@ -63,18 +63,7 @@ if added > 0 then
         end
     end
     redis.call('HINCRBY', K_STATS, 'enqueued', added)
-    -- Enqueue rate for `genq stats`: one HINCRBY per batch into a hash of
-    -- per-second buckets; pruned to the last ~70 s when a new second starts.
-    local sec = math.floor(now / 1000)
-    local rk = PREFIX .. 'rate'
-    if redis.call('HINCRBY', rk, sec, added) == added and
-        redis.call('HLEN', rk) > 90 then
-        local old = {}
-        for _, f in ipairs(redis.call('HKEYS', rk)) do
-            if (tonumber(f) or 0) < sec - 70 then old[#old + 1] = f end
-        end
-        if #old > 0 then redis.call('HDEL', rk, unpack(old)) end
-    end
+    rate_add(now, added)
     if ready > 0 then redis.call('PUBLISH', PREFIX .. 'wake', ready) end
 end
 return out

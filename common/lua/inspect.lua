@@ -7,12 +7,12 @@ local now = now_ms()
 local ids = {}
 for i = 4, #ARGV do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
-local metas = redis.call('HMGET', K_META, unpack(ids))
+local metas = metas_get(ids)
 local prog = redis.call('HMGET', K_PROGRESS, unpack(ids))
 local errs = redis.call('HMGET', K_ERRORS, unpack(ids))
 local hist = redis.call('HMGET', K_HISTORY, unpack(ids))
 local pay, res = {}, {}
-if wp then pay = redis.call('HMGET', K_JOBS, unpack(ids)) end
+if wp then pay = payloads_get(ids) end
 if wr then res = redis.call('HMGET', K_RESULTS, unpack(ids)) end
 local out = {}
 for i, id in ipairs(ids) do

@@ -12,7 +12,7 @@ local old = redis.call('ZRANGEBYSCORE', K_DONE, '-inf', now, 'LIMIT', 0, 1000)
 if #old > 0 then
     -- an idempotency key must not outlive its job: a later enqueue with the
     -- same key is a new job, not a "duplicate" of one that is gone
-    local payloads = redis.call('HMGET', K_JOBS, unpack(old))
+    local payloads = payloads_get(old)
     for i, id in ipairs(old) do
         local p = payloads[i]
         if p and string.find(p, '"idempotency_key"', 1, true) then
@@ -31,6 +31,15 @@ if #old > 0 then
     redis.call('HDEL', K_META, unpack(old))
     redis.call('HDEL', K_ERRORS, unpack(old))
     redis.call('HDEL', K_HISTORY, unpack(old))
+end
+-- the enqueue-rate buckets of `genq stats`: keep the last ~70 s
+local rk = PREFIX .. 'rate'
+if redis.call('HLEN', rk) > 90 then
+    local sec, drop = math.floor(now / 1000), {}
+    for _, f in ipairs(redis.call('HKEYS', rk)) do
+        if (tonumber(f) or 0) < sec - 70 then drop[#drop + 1] = f end
+    end
+    if #drop > 0 then redis.call('HDEL', rk, unpack(drop)) end
 end
 local nxt = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
 local wait = -1

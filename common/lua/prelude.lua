@@ -23,6 +23,13 @@ local K_HISTORY, K_PROGRESS, K_EVENTS = KEYS[12], KEYS[13], KEYS[14]
 local K_STATS, K_PAUSED, K_SEQ = KEYS[15], KEYS[16], KEYS[17]
 local PREFIX = ARGV[1]
 local EVENTS_MAXLEN = 100000
+-- A member the leases sorted set always holds (score +inf: never reaped,
+-- never a job). Longer than zset-max-listpack-value (64), it keeps the set
+-- a skiplist: as a listpack of ~100 members (a worker at concurrency 100)
+-- every ZADD and ZREM scanned and moved the whole set, a quarter of Redis's
+-- work per job. So ZCARD counts one more than the leases (max(n - 1, 0)).
+local LEASE_PIN = '~genq: this member keeps the leases sorted set a skiplist, ' ..
+    'it is not a job~'
 
 local function now_ms()
     local t = redis.call('TIME')
@@ -48,6 +55,66 @@ local META_PAT =
 local function meta_split(s)
     if not s then return nil end
     return string.match(s, META_PAT)
+end
+
+-- A bulk-enqueued job (enqueue_bulk.lua) has no meta field until it is
+-- first claimed or changed: its stored value (jobs hash) is the meta record
+-- it was enqueued with, a newline, then its payload. Once a meta field
+-- exists it wins, and the header is stale. Payloads are JSON objects, so a
+-- value starting with "queued|" cannot be a bare payload.
+-- job_split(v) → header meta (or nil), payload.
+local function job_split(v)
+    if v and string.sub(v, 1, 7) == 'queued|' then
+        local nl = string.find(v, '\n', 8, true)
+        if nl then return string.sub(v, 1, nl - 1), string.sub(v, nl + 1) end
+    end
+    return nil, v
+end
+
+-- The header alone (nil when none): no copy of the payload.
+local function job_header(v)
+    if v and string.sub(v, 1, 7) == 'queued|' then
+        local nl = string.find(v, '\n', 8, true)
+        if nl then return string.sub(v, 1, nl - 1) end
+    end
+    return nil
+end
+
+-- HMGET of the meta records of ids; a bulk-enqueued job that has no meta
+-- field yet gets the header of its stored value instead.
+local function metas_get(ids)
+    local metas = redis.call('HMGET', K_META, unpack(ids))
+    local miss, mids = {}, {}
+    for i = 1, #ids do
+        if not metas[i] then miss[#miss + 1] = i; mids[#mids + 1] = ids[i] end
+    end
+    if #miss > 0 then
+        local vals = redis.call('HMGET', K_JOBS, unpack(mids))
+        for k, i in ipairs(miss) do
+            local h = job_header(vals[k])
+            if h then metas[i] = h end
+        end
+    end
+    return metas
+end
+
+-- HMGET of the payloads of ids, bulk-enqueue headers cut off.
+local function payloads_get(ids)
+    local v = redis.call('HMGET', K_JOBS, unpack(ids))
+    for i = 1, #ids do
+        if v[i] then
+            local _, p = job_split(v[i])
+            v[i] = p
+        end
+    end
+    return v
+end
+
+-- Enqueue rate for `genq stats`: one HINCRBY per batch into a hash of
+-- per-second buckets (the bulk path of `genq enqueue` does the same
+-- outside Lua); maintain.lua prunes it to the last ~70 s.
+local function rate_add(now, added)
+    redis.call('HINCRBY', PREFIX .. 'rate', math.floor(now / 1000), added)
 end
 
 local function meta_pack(m)

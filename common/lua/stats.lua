@@ -18,7 +18,7 @@ local now = now_ms()
 local paused = redis.call('GET', K_PAUSED)
 local out = {now, paused and (tonumber(paused) or 1) or 0}
 for p = 1, 3 do out[#out + 1] = redis.call('LLEN', K_READY[p]) end
-out[#out + 1] = redis.call('ZCARD', K_LEASES)
+out[#out + 1] = math.max(redis.call('ZCARD', K_LEASES) - 1, 0) -- LEASE_PIN
 out[#out + 1] = redis.call('ZCARD', K_DELAYED)
 out[#out + 1] = redis.call('ZCARD', K_DEAD)
 out[#out + 1] = redis.call('HGETALL', K_STATS)
@@ -59,7 +59,7 @@ local oldest = -1
 for p = 1, 3 do
     local id = redis.call('LINDEX', K_READY[p], -1)
     if id then
-        local m = meta_unpack(redis.call('HGET', K_META, id))
+        local m = meta_unpack(metas_get({id})[1])
         local enq_ms = m and tonumber(m.enq)
         if enq_ms and (oldest < 0 or enq_ms < oldest) then oldest = enq_ms end
     end

@@ -676,7 +676,7 @@ read_redis(const char *url, const char *queue, struct redis_view *rv)
     r = cmd(c, "ZRANGE %s 0 -1", k.key[QK_DEAD]);
     rv->dead = mark(r, offsetof(struct job, in_dead), "the dead set");
     freeReplyObject(r);
-    r = cmd(c, "ZRANGE %s 0 -1", k.key[QK_LEASES]);
+    r = cmd(c, "ZRANGEBYSCORE %s -inf (+inf", k.key[QK_LEASES]);
     mark(r, offsetof(struct job, in_leases), "the leases");
     freeReplyObject(r);
     r = cmd(c, "ZRANGE %s 0 -1", k.key[QK_DELAYED]);

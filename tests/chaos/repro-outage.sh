@@ -54,14 +54,14 @@ GENQ_API_KEY=k "$GENQ_BIN/genq-worker" --redis "$URL" --queue r \
     >"$TMP/worker.log" 2>&1 &
 pids+=($!)
 sleep 1
-echo "t=1s: $(redis-cli -p "$RPORT" ZCARD 'genq:{r}:leases') jobs leased; SIGKILL redis for $DOWN s"
+echo "t=1s: $(redis-cli -p "$RPORT" ZCOUNT 'genq:{r}:leases' -inf '(+inf') jobs leased; SIGKILL redis for $DOWN s"
 kill -9 "$RPID"
 wait "$RPID" 2>/dev/null || true
 sleep "$DOWN"
 start_redis
 echo "redis restarted from its AOF"
 for _ in $(seq 1 100); do
-    n=$(redis-cli -p "$RPORT" ZCARD 'genq:{r}:leases')
+    n=$(redis-cli -p "$RPORT" ZCOUNT 'genq:{r}:leases' -inf '(+inf')
     [ "$n" = 0 ] && [ "$(redis-cli -p "$RPORT" LLEN 'genq:{r}:ready')" = 0 ] && break
     sleep 0.2
 done

@@ -322,7 +322,7 @@ left() {
     a=$(rcli LLEN "genq:{$QUEUE}:ready:high" 2>/dev/null || echo x)
     b=$(rcli LLEN "genq:{$QUEUE}:ready" 2>/dev/null || echo x)
     c=$(rcli LLEN "genq:{$QUEUE}:ready:low" 2>/dev/null || echo x)
-    d=$(rcli ZCARD "genq:{$QUEUE}:leases" 2>/dev/null || echo x)
+    d=$(rcli ZCOUNT "genq:{$QUEUE}:leases" -inf "(+inf" 2>/dev/null || echo x)
     e=$(rcli ZCARD "genq:{$QUEUE}:delayed" 2>/dev/null || echo x)
     case "$a$b$c$d$e" in *[!0-9]*) echo 999999 ;; *) echo $((a + b + c + d + e)) ;; esac
 }

@@ -57,7 +57,7 @@ genq(const char *in, char **out, char **err, const char *cmd, ...)
 static long
 queued_count(void)
 {
-    redisReply *r = redisCommand(t.c, "HLEN %s", t.k.key[QK_META]);
+    redisReply *r = redisCommand(t.c, "HLEN %s", t.k.key[QK_JOBS]);
     long n = r->integer;
     freeReplyObject(r);
     return n;
@@ -376,4 +376,173 @@ Test(cli, skip_invalid_json_keeps_input_order_across_batches)
     free(out);
     free(err);
     free(in);
+}
+
+/* The id `genq enqueue --json` printed for line n (1-based), into out. */
+static void
+line_id(const char *out, int n, char id[64])
+{
+    char pat[32];
+    const char *p;
+
+    snprintf(pat, sizeof(pat), "\"line\":%d,\"id\":\"", n);
+    p = strstr(out, pat);
+    cr_assert(p, "line %d not in %s", n, out);
+    p += strlen(pat);
+    snprintf(id, 64, "%.*s", (int)strcspn(p, "\""), p);
+}
+
+/* Lines without id, idempotency key or delay take the bulk path (one
+ * MULTI/EXEC per batch, no meta field until the first claim: the stored
+ * value carries a "queued|..." header). Mixed with lines that take the
+ * script, every line is reported in order, and every tool sees the bulk
+ * jobs like any other: status, duplicates, cancel, the payload, a worker. */
+Test(cli, bulk_path_jobs_behave_like_any_other, .timeout = 90)
+{
+    const char *in =
+        "{\"prompt\":\"bulk a\",\"max_tokens\":30}\n"
+        "{\"prompt\":\"bulk b\",\"priority\":\"low\",\"max_attempts\":2}\n"
+        "{\"id\":\"given-1\",\"prompt\":\"given\",\"max_tokens\":30}\n"
+        "{\"prompt\":\"idem\",\"idempotency_key\":\"k1\",\"max_tokens\":30}\n"
+        "{\"prompt\":\"bulk c\",\"max_tokens\":30}\n";
+    char *out, *err, id[5][64], st[64], dup[256];
+    const char *args[] = {NULL};
+    char *ids[4];
+    redisReply *r;
+    pid_t w;
+    int rc = genq(in, &out, &err, "enqueue", "--json", "-", NULL);
+
+    cr_assert_eq(rc, 0, "stderr: %s", err);
+    for (int i = 0; i < 5; i++) {
+        line_id(out, i + 1, id[i]);
+        cr_assert(strstr(out, "\"status\":\"enqueued\""));
+    }
+    cr_assert_str_eq(id[2], "given-1");
+    free(out);
+    free(err);
+    /* five stored jobs, meta fields only for the two that took the script */
+    r = redisCommand(t.c, "HLEN %s", t.k.key[QK_META]);
+    cr_assert_eq(r->integer, 2);
+    freeReplyObject(r);
+    cr_assert_eq(queued_count(), 5);
+    r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], id[0]);
+    cr_assert(r->type == REDIS_REPLY_STRING && !strncmp(r->str, "queued|", 7),
+              "a bulk job's stored value starts with its header");
+    freeReplyObject(r);
+
+    /* status: the header stands in for the meta */
+    rc = genq(NULL, &out, &err, "status", "--json", id[1], NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(strstr(out, "\"state\":\"queued\""), "%s", out);
+    cr_assert(strstr(out, "\"priority\":\"low\""), "%s", out);
+    cr_assert(strstr(out, "\"max_attempts\":2"), "%s", out);
+    cr_assert(strstr(out, "\"enqueued_at\":\"20"), "%s", out);
+    free(out);
+    free(err);
+    /* the payload as tools read it: the JSON alone, with its id first */
+    r = th_script(&t, SCRIPT_INSPECT, "1", "0", id[0], NULL);
+    cr_assert_eq(r->elements, 9);
+    cr_assert_eq(r->element[6]->type, REDIS_REPLY_STRING);
+    snprintf(dup, sizeof(dup), "{\"id\":\"%s\",\"prompt\":\"bulk a\"", id[0]);
+    cr_assert(!strncmp(r->element[6]->str, dup, strlen(dup)), "%s",
+              r->element[6]->str);
+    freeReplyObject(r);
+
+    /* the same id again through the script: a duplicate */
+    snprintf(dup, sizeof(dup), "{\"id\":\"%s\",\"prompt\":\"again\"}\n", id[0]);
+    rc = genq(dup, &out, &err, "enqueue", "--json", "-", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(strstr(out, "\"status\":\"duplicate\""), "%s", out);
+    free(out);
+    free(err);
+
+    /* cancel a queued bulk job */
+    rc = genq(NULL, &out, &err, "cancel", id[4], NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out);
+    free(err);
+    cr_assert_str_eq(th_state(&t, id[4], st, NULL), "canceled");
+
+    /* a worker runs the other four, each with its own prompt's text */
+    w = th_worker(&t, NULL, args);
+    for (int i = 0; i < 4; i++)
+        ids[i] = id[i];
+    cr_assert_eq(th_wait_terminal(&t, ids, 4, 30), 4);
+    th_stop(w);
+    {
+        const char *prompts[] = {"bulk a", "bulk b", "given", "idem"};
+        for (int i = 0; i < 4; i++) {
+            int att = 0;
+            cJSON *res = th_result(&t, id[i]);
+            const cJSON *txt = cJSON_GetObjectItemCaseSensitive(res, "text");
+            /* the worker continues past max_tokens: the whole article */
+            char *want = th_expected_text(prompts[i], (size_t)1 << 20);
+            cr_assert_str_eq(th_state(&t, id[i], st, &att), "succeeded");
+            cr_assert_eq(att, 1);
+            cr_assert(cJSON_IsString(txt));
+            cr_assert_str_eq(txt->valuestring, want, "job %d", i);
+            free(want);
+            cJSON_Delete(res);
+        }
+    }
+    cr_assert_str_eq(th_state(&t, id[4], st, NULL), "canceled");
+}
+
+/* A file of 1 MiB or more is validated by two threads, each half into its
+ * own spool: the line numbers of the second half go on from the first's,
+ * and the output keeps input order. */
+Test(cli, big_file_split_keeps_line_numbers_and_order, .timeout = 90)
+{
+    char path[512], *out, *err;
+    FILE *f;
+    long n = 30000, bad1 = 7, bad2 = 25001, last = 0, count = 0;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/split-%d.jsonl", getenv("GENQ_TEST_TMP"),
+             (int)getpid());
+    f = fopen(path, "w");
+    cr_assert(f);
+    for (long i = 1; i <= n; i++) {
+        if (i == bad1 || i == bad2)
+            fprintf(f, "{\"prompt\":%ld}\n", i);
+        else if (i == 15000)
+            fputs("\r\n", f);
+        else
+            fprintf(f,
+                    "{\"prompt\":\"Write about item %ld of many\","
+                    "\"max_tokens\":50,\"metadata\":{\"n\":%ld}}\r\n",
+                    i, i);
+    }
+    cr_assert(ftell(f) >= 1024 * 1024, "the file must be split");
+    fclose(f);
+    rc = genq(NULL, &out, &err, "enqueue", "--dry-run", "--json", path, NULL);
+    cr_assert_eq(rc, 1, "two bad lines: %s", err);
+    for (const char *p = out; (p = strstr(p, "\"line\":")); p++) {
+        long ln = strtol(p + 7, NULL, 10);
+        cr_assert_gt(ln, last, "line %ld after %ld: order kept", ln, last);
+        last = ln;
+        count++;
+    }
+    cr_assert_eq(count, n - 1, "every line but the blank one reported");
+    cr_assert_eq(last, n);
+    for (int k = 0; k < 2; k++) {
+        char want[64];
+        const char *p, *end;
+        snprintf(want, sizeof(want), "\"line\":%ld,", k ? bad2 : bad1);
+        p = strstr(out, want);
+        cr_assert(p, "line %ld reported", k ? bad2 : bad1);
+        end = strchr(p, '\n');
+        cr_assert(end && memmem(p, (size_t)(end - p), "\"rejected\"", 10),
+                  "line %ld rejected: %.*s", k ? bad2 : bad1,
+                  (int)(end ? end - p : 80), p);
+    }
+    free(out);
+    free(err);
+    /* and sent for real with --skip-invalid: every good line in */
+    rc = genq(NULL, NULL, &err, "enqueue", "--skip-invalid", path, NULL);
+    cr_assert_eq(rc, 1, "rejected lines still make the exit 1: %s", err);
+    cr_assert(strstr(err, "enqueued 29997,"), "%s", err);
+    free(err);
+    cr_assert_eq(queued_count(), n - 3);
+    unlink(path);
 }

@@ -291,7 +291,7 @@ Test(ops, stats_counts_rates_latency_and_dead_warning)
     cr_assert_eq(num(o[0], "ready_high"), 1);
     cr_assert_eq(num(o[0], "ready_normal"), 2);
     cr_assert_eq(num(o[0], "ready_low"), 1);
-    cr_assert_eq(num(o[0], "active"), 1);
+    cr_assert_eq(num(o[0], "active"), 1, "%s", out);
     cr_assert_eq(num(o[0], "delayed"), 1);
     cr_assert_eq(num(o[0], "dead"), 2);
     cr_assert_eq(num(o[0], "succeeded"), 1);

@@ -130,7 +130,7 @@ for f in "$dir"/*.jsonl "$work/huge-prompt.jsonl"; do
     # Rejected (or empty) input: nothing enqueued, the queue untouched.
     if [ "$want" = "- none" ] || [ "${nbad:-1}" -gt 0 ]; then
         after=$(snapshot "$q")
-        meta=$(rcli HLEN "genq:{$q}:meta")
+        meta=$(rcli HLEN "genq:{$q}:jobs")
         if [ "$before" = "$after" ] && [ "$meta" = 1 ]; then
             pass "$name: queue intact ($(wc -l <<<"$after") keys unchanged, 1 job)"
         else
@@ -150,7 +150,7 @@ for f in "$dir"/*.jsonl "$work/huge-prompt.jsonl"; do
     genq enqueue --json --templates templates --queue "$q2" "$work/good.jsonl" \
         >"$work/out" 2>"$work/err" || rc=$?
     nenq=$(jfield id enqueued <"$work/out" | tee "$work/ids" | wc -l)
-    meta=$(rcli HLEN "genq:{$q2}:meta")
+    meta=$(rcli HLEN "genq:{$q2}:jobs")
     states=$(genq status --json --queue "$q2" - <"$work/ids" |
         jfield state | sort | uniq -c | tr -s ' \n' ' ' | sed 's/ $//' || true)
     if [ "$rc" -eq 0 ] && [ "$nenq" -eq "$ngood" ] && [ "$meta" -eq "$ngood" ] &&

@@ -78,8 +78,10 @@ worker_env() {
     if [ "$run" = file ]; then
         env -u GENQ_API_KEY -u ANTHROPIC_API_KEY -u OPENAI_API_KEY -u GENQ_CONFIG "$@"
     else
-        env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY -u GENQ_CONFIG \
-            GENQ_API_KEY="$API_KEY" "$@"
+        # exported, not `env GENQ_API_KEY=...`: env's own argv (read from
+        # /proc/PID/cmdline before it execs the worker) would hold the key
+        (export GENQ_API_KEY="$API_KEY"
+            env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY -u GENQ_CONFIG "$@")
     fi
 }
 
@@ -91,8 +93,8 @@ worker_exec() {
     if [ "$run" = file ]; then
         exec env -u GENQ_API_KEY -u ANTHROPIC_API_KEY -u OPENAI_API_KEY -u GENQ_CONFIG "$@"
     else
-        exec env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY -u GENQ_CONFIG \
-            GENQ_API_KEY="$API_KEY" "$@"
+        export GENQ_API_KEY="$API_KEY" # not on env's argv (see above)
+        exec env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY -u GENQ_CONFIG "$@"
     fi
 }
 
