@@ -61,6 +61,33 @@ cJSON *job_parse_text(const char *line, size_t len, const struct job_opts *o,
                       struct job_err *err, char **text, size_t *text_len,
                       int *id_generated);
 
+/* What `genq enqueue` needs of one line. Owned strings: job_info_free(). */
+struct job_info {
+    char *text; /* the text to store (see job_parse_text) */
+    size_t text_len;
+    char *id; /* the job's id (generated when the line had none) */
+    int id_generated;
+    char *idem;                  /* idempotency_key or NULL */
+    int prio;                    /* enum job_priority */
+    int max_attempts;            /* 0 = unset */
+    int64_t run_at_ms, delay_ms; /* as job_schedule() */
+};
+
+/* Validate one line like job_parse() and fill *out (0), or -1 with *err
+ * filled (then *out is empty). The common job -- a flat object of known
+ * fields with plain strings and in-range numbers, no escapes beyond the
+ * simple ones -- is checked by a direct scan without a cJSON tree (the
+ * fast path); every other line, valid or not, by job_parse_text(), which
+ * words the errors. Both give the same answer for every line. */
+int job_parse_info(const char *line, size_t len, const struct job_opts *o,
+                   struct job_err *err, struct job_info *out);
+
+/* Free the strings of *in and empty it. Accepts an empty one. */
+void job_info_free(struct job_info *in);
+
+/* Tests only: 1 = every line takes the full path of job_parse_info(). */
+void job_fast_path_disable(int off);
+
 /* The payload within a stored jobs-hash value: v itself, or, for a job
  * enqueued by the bulk path (enqueue_bulk.lua), what follows its
  * "queued|...\n" meta header. Borrowed pointer into v. */

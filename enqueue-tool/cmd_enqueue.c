@@ -324,42 +324,48 @@ take_line(struct enq *e, const char *line, size_t len, long lineno)
 {
     struct job_err err = {{0}, {0}};
     struct rec r = {0};
-    char *text = NULL;
-    size_t tlen = 0;
-    int generated = 0;
-    cJSON *job = e->from_dlq ? parse_dlq_line(e, line, len, &err)
-                             : job_parse_text(line, len, &e->jopts, &err, &text,
-                                              &tlen, &generated);
     int rc;
 
     r.line = lineno;
     e->total++;
-    if (!job) {
+    if (e->from_dlq) {
+        cJSON *job = parse_dlq_line(e, line, len, &err);
+        if (job) {
+            const char *idem = job_idempotency_key(job);
+            char *t = cJSON_PrintUnformatted(job);
+            r.type = 'J';
+            r.prio = (int)job_priority(job);
+            r.max_attempts = job_max_attempts(job);
+            if (job_schedule(job, &r.run_at, &r.delay) < 0)
+                r.run_at = r.delay = 0;
+            r.id = strdup(job_id(job));
+            r.idem = strdup(idem ? idem : "");
+            /* cJSON's allocator is malloc here, but keep ownership uniform */
+            r.payload = t ? strdup(t) : NULL;
+            cJSON_free(t);
+            cJSON_Delete(job);
+        }
+    } else {
+        struct job_info in;
+        if (job_parse_info(line, len, &e->jopts, &err, &in) == 0) {
+            r.type = 'J';
+            r.prio = in.prio;
+            r.max_attempts = in.max_attempts;
+            r.run_at = in.run_at_ms;
+            r.delay = in.delay_ms;
+            r.bulk = in.id_generated && !in.idem && !r.run_at && !r.delay;
+            r.id = in.id; /* taken over: freed by rec_clear() */
+            r.idem = in.idem ? in.idem : strdup("");
+            r.payload = in.text; /* the line as sent, id added (job.h) */
+        }
+    }
+    if (r.type == 'J') {
+        e->valid++;
+    } else {
         r.type = 'R';
         r.field = strdup(err.field);
         r.msg = strdup(err.msg);
         e->rejected++;
-    } else {
-        const char *idem = job_idempotency_key(job);
-        r.type = 'J';
-        r.prio = (int)job_priority(job);
-        r.max_attempts = job_max_attempts(job);
-        if (job_schedule(job, &r.run_at, &r.delay) < 0)
-            r.run_at = r.delay = 0;
-        r.bulk = generated && !idem && !r.run_at && !r.delay;
-        r.id = strdup(job_id(job));
-        r.idem = strdup(idem ? idem : "");
-        if (text) {
-            r.payload = text; /* the line as sent, id added (job.h) */
-        } else {
-            /* --from-dlq: printed; cJSON's allocator is malloc here, but
-             * keep ownership uniform */
-            char *t = cJSON_PrintUnformatted(job);
-            r.payload = t ? strdup(t) : NULL;
-            cJSON_free(t);
-        }
-        cJSON_Delete(job);
-        e->valid++;
     }
     if ((r.type == 'R' && (!r.field || !r.msg)) ||
         (r.type == 'J' && (!r.id || !r.idem || !r.payload))) {

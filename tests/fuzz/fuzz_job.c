@@ -1,7 +1,10 @@
 /* libFuzzer target: job_parse() on one JSONL line, with the repository's
  * templates (GENQ_FUZZ_TEMPLATES, default "templates"). An accepted job must
  * re-validate, re-parse to the same document and build request bodies for
- * both providers; a rejection must carry a well-formed error. */
+ * both providers; a rejection must carry a well-formed error. And
+ * job_parse_info() (genq enqueue) must give the same answer with its fast
+ * path and without: accept the same lines, with the same text, id, priority,
+ * max_attempts, idempotency key and schedule. */
 #include "fmacros.h"
 
 #include <stdint.h>
@@ -64,12 +67,50 @@ check_bodies(const cJSON *job)
     }
 }
 
+/* The fast path of job_parse_info() against the full one. */
+static void
+check_info(const char *line, size_t len)
+{
+    struct job_info a, b;
+    struct job_err ea, eb;
+    int ra, rb;
+
+    job_fast_path_disable(0);
+    ra = job_parse_info(line, len, &opts, &ea, &a);
+    job_fast_path_disable(1);
+    rb = job_parse_info(line, len, &opts, &eb, &b);
+    job_fast_path_disable(0);
+    FUZZ_CHECK(ra == rb);
+    if (ra == 0) {
+        FUZZ_CHECK(a.id_generated == b.id_generated);
+        FUZZ_CHECK(a.prio == b.prio && a.max_attempts == b.max_attempts);
+        FUZZ_CHECK(a.run_at_ms == b.run_at_ms && a.delay_ms == b.delay_ms);
+        FUZZ_CHECK((a.idem == NULL) == (b.idem == NULL));
+        FUZZ_CHECK(!a.idem || strcmp(a.idem, b.idem) == 0);
+        FUZZ_CHECK(a.text_len == b.text_len);
+        if (a.id_generated) { /* two fresh ids: compare what follows */
+            FUZZ_CHECK(strlen(a.id) == 36 && strlen(b.id) == 36);
+            FUZZ_CHECK(a.text_len > 44 &&
+                       memcmp(a.text + 44, b.text + 44, a.text_len - 44) == 0);
+        } else {
+            FUZZ_CHECK(strcmp(a.id, b.id) == 0);
+            FUZZ_CHECK(memcmp(a.text, b.text, a.text_len) == 0);
+        }
+        job_info_free(&a);
+        job_info_free(&b);
+    } else {
+        FUZZ_CHECK(strcmp(ea.field, eb.field) == 0);
+        FUZZ_CHECK(strcmp(ea.msg, eb.msg) == 0);
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct job_err err;
     cJSON *job;
 
+    check_info((const char *)data, size);
     memset(&err, 0x5A, sizeof err); /* unterminated garbage if not set */
     job = job_parse((const char *)data, size, &opts, &err);
     if (job == NULL) {

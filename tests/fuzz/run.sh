@@ -20,7 +20,7 @@ command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clan
 # target: sources from common/, -max_len, dictionaries (tests/fuzz/dict/)
 declare -A SRC=(
     [fuzz_sse]="sse buf llm utf8"
-    [fuzz_job]="job template timefmt utf8 uuid llm buf sse"
+    [fuzz_job]="job jsonl template timefmt utf8 uuid llm buf sse"
     [fuzz_jsonl]="jsonl utf8"
     [fuzz_redisurl]="redisurl utf8"
     [fuzz_retry]="retry utf8"

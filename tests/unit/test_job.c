@@ -1003,3 +1003,191 @@ Test(jobparse, err_may_be_null)
     cr_assert_null(job_parse("{", 1, NULL, NULL));
     cr_assert_null(job_parse(NULL, 0, NULL, NULL));
 }
+
+/* ---- job_parse_info: the fast path gives the full path's answers ------- */
+
+/* Lines of every shape the fast path takes or must hand over: plain jobs,
+ * each field at and beyond its limits, numbers of every form, escapes,
+ * duplicates, unknown fields, whitespace, and the kinds it never takes. */
+static const char *const info_lines[] = {
+    "{\"prompt\":\"a\"}",
+    "  {\"prompt\" : \"a\" , \"max_tokens\" : 50 }\r",
+    "{\"prompt\":\"\"}",
+    "{\"prompt\":\"x\",\"prompt\":\"y\"}",
+    "{\"prompt\":\"x\",\"Prompt\":\"y\"}",
+    "{\"prompt\":\"x\",\"bogus\":1}",
+    "{\"prompt\":1}",
+    "{\"prompt\":null}",
+    "{\"prompt\":\"tab\\there \\\"quoted\\\" back\\\\slash \\/ \\n\"}",
+    "{\"prompt\":\"\\u00e9t\\u00e9\"}",
+    "{\"prompt\":\"\\ud83d\\ude80\"}",
+    "{\"prompt\":\"na\xc3\xafve \xf0\x9f\x9a\x80\"}",
+    "{\"pro\\u006dpt\":\"escaped key\"}",
+    "{\"v\":1,\"prompt\":\"x\"}",
+    "{\"v\":1.0,\"prompt\":\"x\"}",
+    "{\"v\":2,\"prompt\":\"x\"}",
+    "{\"id\":\"job-1.a_b:c\",\"prompt\":\"x\"}",
+    "{\"id\":\"\",\"prompt\":\"x\"}",
+    "{\"id\":\"has space\",\"prompt\":\"x\"}",
+    "{\"id\":\"a\\u0062c\",\"prompt\":\"x\"}",
+    "{\"id\":"
+    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+    "\"prompt\":\"x\"}",
+    "{\"id\":"
+    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+    "\"prompt\":\"x\"}",
+    "{\"id\":7,\"prompt\":\"x\"}",
+    "{\"prompt\":\"x\",\"max_tokens\":0}",
+    "{\"prompt\":\"x\",\"max_tokens\":1}",
+    "{\"prompt\":\"x\",\"max_tokens\":200000}",
+    "{\"prompt\":\"x\",\"max_tokens\":200001}",
+    "{\"prompt\":\"x\",\"max_tokens\":-5}",
+    "{\"prompt\":\"x\",\"max_tokens\":-0}",
+    "{\"prompt\":\"x\",\"max_tokens\":50.0}",
+    "{\"prompt\":\"x\",\"max_tokens\":5e1}",
+    "{\"prompt\":\"x\",\"max_tokens\":50.5}",
+    "{\"prompt\":\"x\",\"max_tokens\":1234567890123}",
+    "{\"prompt\":\"x\",\"max_tokens\":\"50\"}",
+    "{\"prompt\":\"x\",\"max_attempts\":1}",
+    "{\"prompt\":\"x\",\"max_attempts\":100}",
+    "{\"prompt\":\"x\",\"max_attempts\":101}",
+    "{\"prompt\":\"x\",\"timeout_s\":86400}",
+    "{\"prompt\":\"x\",\"timeout_s\":86401}",
+    "{\"prompt\":\"x\",\"max_continuations\":0}",
+    "{\"prompt\":\"x\",\"max_continuations\":-0}",
+    "{\"prompt\":\"x\",\"max_continuations\":21}",
+    "{\"prompt\":\"x\",\"temperature\":0}",
+    "{\"prompt\":\"x\",\"temperature\":2}",
+    "{\"prompt\":\"x\",\"temperature\":2.0000001}",
+    "{\"prompt\":\"x\",\"temperature\":0.7}",
+    "{\"prompt\":\"x\",\"temperature\":-0.1}",
+    "{\"prompt\":\"x\",\"temperature\":1e0}",
+    "{\"prompt\":\"x\",\"top_p\":0}",
+    "{\"prompt\":\"x\",\"top_p\":1}",
+    "{\"prompt\":\"x\",\"top_p\":0.0000001}",
+    "{\"prompt\":\"x\",\"top_p\":1.5}",
+    "{\"prompt\":\"x\",\"temperature\":0.5,\"top_p\":0.5}",
+    "{\"prompt\":\"x\",\"priority\":\"high\"}",
+    "{\"prompt\":\"x\",\"priority\":\"low\"}",
+    "{\"prompt\":\"x\",\"priority\":\"normal\"}",
+    "{\"prompt\":\"x\",\"priority\":\"urgent\"}",
+    "{\"prompt\":\"x\",\"priority\":\"hi\\u0067h\"}",
+    "{\"prompt\":\"x\",\"priority\":1}",
+    "{\"prompt\":\"x\",\"idempotency_key\":\"k-1\"}",
+    "{\"prompt\":\"x\",\"idempotency_key\":\"\"}",
+    "{\"prompt\":\"x\",\"idempotency_key\":\"with \\\"escape\\\"\"}",
+    "{\"prompt\":\"x\",\"model\":\"\"}",
+    "{\"prompt\":\"x\",\"model\":\"m\"}",
+    "{\"prompt\":\"x\",\"system\":\"\"}",
+    "{\"prompt\":\"x\",\"system\":\"be brief\"}",
+    "{\"prompt\":\"x\",\"delay_s\":5}",
+    "{\"prompt\":\"x\",\"run_at\":\"2030-01-01T00:00:00Z\"}",
+    "{\"prompt\":\"x\",\"metadata\":{\"n\":1}}",
+    "{\"prompt\":\"x\",\"stop_sequences\":[\"END\"]}",
+    "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+    "{\"template\":\"article\",\"vars\":{\"topic\":\"Redis\"}}",
+    "{\"prompt\":\"x\",\"messages\":[]}",
+    "{\"prompt\":\"x\",\"flag\":true}",
+    "{\"prompt\":\"x\"} trailing",
+    "{\"prompt\":\"x\",}",
+    "[\"prompt\"]",
+    "{}",
+    "   ",
+    "",
+    "{\"prompt\":\"x\"",
+    "{\"prompt\":\"bad \xff utf8\"}",
+};
+
+static void
+info_same(const char *line, size_t len)
+{
+    struct job_info a, b;
+    struct job_err ea, eb;
+    int ra, rb;
+
+    job_fast_path_disable(0);
+    ra = job_parse_info(line, len, NULL, &ea, &a);
+    job_fast_path_disable(1);
+    rb = job_parse_info(line, len, NULL, &eb, &b);
+    job_fast_path_disable(0);
+    cr_assert_eq(ra, rb, "accept/reject differ for %.*s", (int)len, line);
+    if (ra != 0) {
+        cr_assert_str_eq(ea.field, eb.field, "%.*s", (int)len, line);
+        cr_assert_str_eq(ea.msg, eb.msg, "%.*s", (int)len, line);
+        return;
+    }
+    cr_assert_eq(a.id_generated, b.id_generated, "%.*s", (int)len, line);
+    cr_assert_eq(a.prio, b.prio, "%.*s", (int)len, line);
+    cr_assert_eq(a.max_attempts, b.max_attempts, "%.*s", (int)len, line);
+    cr_assert_eq(a.run_at_ms, b.run_at_ms);
+    cr_assert_eq(a.delay_ms, b.delay_ms);
+    cr_assert_eq(a.idem == NULL, b.idem == NULL, "%.*s", (int)len, line);
+    if (a.idem)
+        cr_assert_str_eq(a.idem, b.idem);
+    cr_assert_eq(a.text_len, b.text_len, "%.*s", (int)len, line);
+    if (a.id_generated) {
+        cr_assert(uuid7_valid(a.id) && uuid7_valid(b.id));
+        cr_assert(!memcmp(a.text + 44, b.text + 44, a.text_len - 44), "%s",
+                  a.text);
+    } else {
+        cr_assert_str_eq(a.id, b.id);
+        cr_assert_str_eq(a.text, b.text);
+    }
+    job_info_free(&a);
+    job_info_free(&b);
+}
+
+Test(jobparse, info_fast_path_gives_the_full_answers)
+{
+    for (size_t i = 0; i < sizeof(info_lines) / sizeof(info_lines[0]); i++)
+        info_same(info_lines[i], strlen(info_lines[i]));
+}
+
+/* Every cut of a few valid lines (each prefix is mostly invalid) and every
+ * single-byte change of one: the two paths still agree. */
+Test(jobparse, info_fast_path_agrees_on_cuts_and_byte_flips)
+{
+    static const char *const base[] = {
+        "{\"id\":\"j-9\",\"prompt\":\"Write about "
+        "\\\"Redis\\\"\",\"max_tokens\":"
+        "120,\"temperature\":0.25,\"priority\":\"high\",\"max_attempts\":3}",
+        "{\"prompt\":\"x\",\"idempotency_key\":\"key-1\",\"timeout_s\":30,"
+        "\"model\":\"claude\",\"system\":\"s\",\"max_continuations\":2}"};
+    static const char repl[] = "\"\\{}:,0 9.-eE1uaZ\x80\xc3";
+    char buf[256];
+
+    for (int b = 0; b < 2; b++) {
+        size_t n = strlen(base[b]);
+        cr_assert_lt(n, sizeof(buf));
+        for (size_t cut = 0; cut <= n; cut++)
+            info_same(base[b], cut);
+        for (size_t at = 0; at < n; at++)
+            for (size_t r = 0; r < sizeof(repl) - 1; r++) {
+                memcpy(buf, base[b], n);
+                buf[at] = repl[r];
+                info_same(buf, n);
+            }
+    }
+}
+
+/* The fast path takes the common job: the stored text is the line itself
+ * with the generated id first. */
+Test(jobparse, info_fast_path_stores_the_line_with_its_id)
+{
+    struct job_info in;
+    struct job_err err;
+    const char *line = " {\"prompt\":\"hello\",\"max_tokens\":50} ";
+
+    cr_assert_eq(job_parse_info(line, strlen(line), NULL, &err, &in), 0);
+    cr_assert(in.id_generated);
+    cr_assert_eq(strlen(in.id), 36);
+    cr_assert(!strncmp(in.text, "{\"id\":\"", 7));
+    cr_assert(!strncmp(in.text + 7, in.id, 36));
+    cr_assert_str_eq(in.text + 43,
+                     "\",\"prompt\":\"hello\",\"max_tokens\":50}");
+    cr_assert_eq(in.text_len, strlen(in.text));
+    cr_assert_eq(in.prio, JOB_PRIO_NORMAL);
+    job_info_free(&in);
+}
