@@ -1135,7 +1135,11 @@ line_text(const char *line, size_t len, const char *id, size_t *out_len)
         return NULL;
     p = t;
     if (id) {
-        p += sprintf(p, "{\"id\":\"%s\",", id);
+        size_t il = strlen(id);
+        memcpy(p, "{\"id\":\"", 7);
+        memcpy(p + 7, id, il);
+        memcpy(p + 7 + il, "\",", 2);
+        p += il + 9;
         a++; /* the '{' */
     }
     memcpy(p, line + a, b - a);
