@@ -160,6 +160,7 @@ def cmd_rusage(argv):
         except Exception:
             pass
 
+    t0 = time.monotonic()
     p = subprocess.Popen(cmd, preexec_fn=child_setup)
 
     def fwd(sig, _frame):
@@ -176,9 +177,13 @@ def cmd_rusage(argv):
             break
         except InterruptedError:
             continue
+    # the child's own wall time, from its start to its exit: not this
+    # wrapper's (Python's start-up is ~0.1 s)
+    wall = time.monotonic() - t0
     rc = os.waitstatus_to_exitcode(status)
     with open(out + ".tmp", "w") as f:
         json.dump({"cpu_us": round((ru.ru_utime + ru.ru_stime) * 1e6),
+                   "wall_s": round(wall, 6),
                    "user_us": round(ru.ru_utime * 1e6),
                    "sys_us": round(ru.ru_stime * 1e6),
                    "maxrss_kb": ru.ru_maxrss, "rc": rc}, f)
@@ -536,7 +541,7 @@ def cmd_report(argv):
                 fmt(r["recovery_ms_max"]), fmt(lim)))
     legend = [
         "jobs/s: (completed-1)/(last finish - first finish), backlog preloaded; (c): jobs / wall time",
-        "  of the producer (genq: whole `genq enqueue FILE` process; BullMQ: the addBulk loop).",
+        "  of the producer (genq: whole `genq enqueue FILE` process, exec to exit; BullMQ: the addBulk loop).",
         "e2e: finish - enqueue per job; in a/b mostly the wait in the preloaded backlog; lat rows:",
         "  paced single-job enqueues to an idle worker.  eff: jobs/s / (concurrency / 0.2 s).",
         "wrk µs/job: worker processes' CPU (rusage; BullMQ minus its start-up); (c): the producer's.",
