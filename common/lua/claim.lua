@@ -34,6 +34,7 @@ local defmax_s = tostring(defmax)
 -- queued records only, split into the fields claim keeps (fewer captures,
 -- fewer strings: this loop runs once per claimed job)
 local PAT = '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$'
+local k, o = 2, 1 -- filled: lset (the pin first), out; mset has k - 2
 for i, id in ipairs(ids) do
     -- a bulk-enqueued job claimed for the first time: its meta is the
     -- header of its stored value (cut off by the worker)
@@ -49,14 +50,15 @@ for i, id in ipairs(ids) do
         local att_s = attempts < 10 and string.char(48 + attempts) or
             tostring(attempts)
         local token = tok .. tsuffix
-        if mx == '0' then mx = defmax_s end
-        mset[#mset + 1] = id
-        mset[#mset + 1] = 'active|' .. att_s .. '|' .. mx .. '|' .. pr ..
-            '|' .. token .. '|' .. worker .. '|' .. enq .. '|' .. now_s ..
-            '|' .. fl
-        lset[#lset + 1] = deadline; lset[#lset + 1] = id
-        out[#out + 1] = id; out[#out + 1] = token
-        out[#out + 1] = attempts; out[#out + 1] = payloads[i]
+        if mx == '0' then mx = defmax_s end -- unresolved: the worker's
+        mset[k - 1] = id
+        mset[k] = 'active|' .. att_s .. '|' .. mx .. '|' .. pr .. '|' .. token ..
+            '|' .. worker .. '|' .. enq .. '|' .. now_s .. '|' .. fl
+        k = k + 2
+        lset[k - 1] = deadline; lset[k] = id
+        out[o + 1] = id; out[o + 2] = token
+        out[o + 3] = attempts; out[o + 4] = payloads[i]
+        o = o + 4
     end
 end
 if #mset > 0 then

@@ -5,37 +5,42 @@ local ttl = tonumber(ARGV[2])
 local now = now_ms()
 local now_s = tostring(now)       -- converted once, not per job
 local expire_s = tostring(now + ttl)
-local ids = {}
-for i = 3, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
-if #ids == 0 then return {} end
+-- Counters instead of #t: this runs once per completed job, and every #t
+-- is a search of the table.
+local ids, n = {}, 0
+for i = 3, #ARGV, 3 do n = n + 1; ids[n] = ARGV[i] end
+if n == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
 local out, rset, mset, dset, done, ev = {}, {}, {}, {}, {}, {}
--- active records only, the fields complete keeps (fewer captures)
-local PAT = '^active|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|[^|]*|([^|]*)$'
-for i, id in ipairs(ids) do
-    local b = 3 + (i - 1) * 3
-    local at, mx, pr, tok, wk, enq, fl
-    if metas[i] then at, mx, pr, tok, wk, enq, fl = string.match(metas[i], PAT) end
-    if at and tok == ARGV[b + 1] then
+local k, d = 0, 0 -- pairs in rset/mset/dset/ev; jobs done
+-- active records only, split into what complete keeps: fields it copies
+-- side by side are one capture (every capture is a new Lua string, ~1k
+-- instructions): "attempts|max|prio", token, "worker|enqueued", flags
+local PAT = '^active|([^|]*|[^|]*|[^|]*)|([^|]*)|([^|]*|[^|]*)|[^|]*|([^|]*)$'
+for i = 1, n do
+    local id, b, m = ids[i], 3 * i, metas[i]
+    local amp, tok, we, fl
+    if m then amp, tok, we, fl = string.match(m, PAT) end
+    if amp and tok == ARGV[b + 1] then
         out[i] = 1
-        rset[#rset + 1] = id; rset[#rset + 1] = ARGV[b + 2]
-        mset[#mset + 1] = id
-        mset[#mset + 1] = 'succeeded|' .. at .. '|' .. mx .. '|' .. pr ..
-            '||' .. wk .. '|' .. enq .. '|' .. now_s .. '|' .. fl
-        dset[#dset + 1] = expire_s; dset[#dset + 1] = id
-        done[#done + 1] = id
-        ev[#ev + 1] = id; ev[#ev + 1] = 'succeeded'
+        k = k + 2; d = d + 1
+        rset[k - 1] = id; rset[k] = ARGV[b + 2]
+        mset[k - 1] = id
+        mset[k] = 'succeeded|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
+        dset[k - 1] = expire_s; dset[k] = id
+        done[d] = id
+        ev[k - 1] = id; ev[k] = 'succeeded'
     else
         out[i] = 0
     end
 end
-if #done > 0 then
+if d > 0 then
     redis.call('HSET', K_RESULTS, unpack(rset))
     redis.call('HSET', K_META, unpack(mset))
     redis.call('ZADD', K_DONE, unpack(dset))
     redis.call('ZREM', K_LEASES, unpack(done))
     redis.call('HDEL', K_PROGRESS, unpack(done))
-    redis.call('HINCRBY', K_STATS, 'succeeded', #done)
+    redis.call('HINCRBY', K_STATS, 'succeeded', d)
     events_add(ev)
 end
 return out
