@@ -105,9 +105,11 @@ struct worker {
     int nq, rr;
     struct wjob *slots;
     int *freelist, nfree;
-    int cap;    /* slots: 2 x concurrency (see worker_new) */
-    int active; /* slots with a job at work (not flushing) */
-    int claiming;
+    int cap;         /* slots: 2 x concurrency (see worker_new) */
+    int active;      /* slots with a job at work (not flushing) */
+    int claiming;    /* claim calls in flight; CLAIMS_MAX while a release of
+                        lost claims runs (no claims then) */
+    int claim_asked; /* jobs those claims asked for */
     int draining, handed_back, exit_code, freeing;
     struct hdrs *hdrs; /* current header set (worker's reference) */
     struct jwtmint *jwt;
@@ -1249,6 +1251,9 @@ job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
     job_start_try(j);
 }
 
+/* Claim calls a worker keeps in flight at once. */
+#define CLAIMS_MAX 2
+
 /* ---- claiming ------------------------------------------------------------ */
 
 struct claim_ctx {
@@ -1298,10 +1303,11 @@ on_claim_reply(struct rconn *c, redisReply *r, void *pd)
                 q->empty = 1;
         }
     }
+    /* counted down only now: job_begin may free slots, and a claim sent
+     * from inside the loop would count them wrong */
+    w->claiming--;
+    w->claim_asked -= cc->asked;
     free(cc);
-    /* cleared only now: job_begin may free slots, and a claim sent from
-     * inside the loop would count them wrong */
-    w->claiming = 0;
     if (w->draining)
         on_drain_check(w);
     else if (r)
@@ -1328,12 +1334,14 @@ claim_now(struct worker *w)
     const char *av[4];
     int want;
 
-    if (w->claiming || w->draining || w->nfree == 0 ||
-        w->active >= w->cfg->concurrency || !rconn_is_up(w->rc))
+    if (w->claiming >= CLAIMS_MAX || w->draining ||
+        w->nfree <= w->claim_asked ||
+        w->active + w->claim_asked >= w->cfg->concurrency ||
+        !rconn_is_up(w->rc))
         return;
     if (now < w->circuit_until || w->budget_exhausted)
         return;
-    if (w->circuit_probe && inflight(w) > 0)
+    if (w->circuit_probe && (inflight(w) > 0 || w->claiming > 0))
         return; /* one probe at a time while the circuit half-opens */
     for (int i = 0; i < w->nq; i++) {
         struct wqueue *c = &w->q[(w->rr + i) % w->nq];
@@ -1345,11 +1353,16 @@ claim_now(struct worker *w)
     }
     if (!q)
         return; /* idle: the wake channel or the idle timer brings us back */
-    want = w->cfg->concurrency - w->active;
-    if (want > w->nfree)
-        want = w->nfree;
+    want = w->cfg->concurrency - w->active - w->claim_asked;
+    if (want > w->nfree - w->claim_asked)
+        want = w->nfree - w->claim_asked;
     if (want > w->cfg->claim_batch)
         want = w->cfg->claim_batch;
+    /* two claims in flight, each for at most half the slots: Redis runs
+     * one while this loop starts the jobs of the other (double buffering;
+     * one claim for every slot left Redis idle meanwhile) */
+    if (want > (w->cfg->concurrency + 1) / 2)
+        want = (w->cfg->concurrency + 1) / 2;
     if (w->circuit_probe)
         want = 1;
     cc = malloc(sizeof(*cc));
@@ -1370,7 +1383,8 @@ claim_now(struct worker *w)
         free(cc);
         return;
     }
-    w->claiming = 1;
+    w->claiming++;
+    w->claim_asked += want;
 }
 
 static void
@@ -1767,7 +1781,7 @@ on_release_reply(struct rconn *c, redisReply *r, void *pd)
         w->claim_lost = 1; /* try again later */
     if (--rc->left == 0) {
         free(rc);
-        w->claiming = 0;
+        w->claiming = 0; /* the release's block (see release_lost) */
         if (w->draining)
             on_drain_check(w);
         else
@@ -1812,7 +1826,7 @@ release_lost(struct worker *w)
         free(rc);
         return -1;
     }
-    w->claiming = 1; /* no claims until the release is done */
+    w->claiming = CLAIMS_MAX; /* no claims until the release is done */
     return 0;
 }
 
