@@ -63,24 +63,6 @@ cli_connect(struct cli *c)
     return 0;
 }
 
-redisContext *
-cli_connect_another(const struct cli *c)
-{
-    struct redis_url u;
-    char err[512];
-    redisContext *rc;
-
-    if (redisurl_parse(c->redis_url, &u, err, sizeof(err)) < 0) {
-        fprintf(stderr, "genq: %s\n", err);
-        return NULL;
-    }
-    rc = rclient_connect(&u, 5.0, err, sizeof(err));
-    memset(u.pass, 0, sizeof(u.pass));
-    if (!rc)
-        fprintf(stderr, "genq: %s\n", err);
-    return rc;
-}
-
 void
 cli_close(struct cli *c)
 {

@@ -51,10 +51,6 @@ int cli_common_opt(struct cli *c, int opt, const char *arg);
 /* Connect to Redis and fill keys; on failure print the reason and return
  * -1. */
 int cli_connect(struct cli *c);
-
-/* One more connection to the same Redis (a second thread's); NULL after
- * printing the problem. The caller frees it with redisFree(). */
-redisContext *cli_connect_another(const struct cli *c);
 void cli_close(struct cli *c);
 
 /* Print a usage error (to stderr, prefixed with the program) and return

@@ -21,7 +21,6 @@
 #include "job.h"
 #include "jsonl.h"
 #include "rclient.h"
-#include "uuid.h"
 
 #define BATCH_DEFAULT    200
 #define BATCH_MAX        1000
@@ -83,7 +82,6 @@ enum {
 struct rec {
     char type;
     char bulk; /* J: id generated here, no idempotency key, no delay */
-    char half; /* the spool it came from: 0 first, 1 second (spool_next) */
     long line;
     int prio, max_attempts;
     int64_t run_at, delay;
@@ -105,19 +103,6 @@ struct enq {
     FILE *spool2;    /* the second half's spool (validate_split) or NULL */
     long line_base2; /* lines before the second half */
     int64_t srv_ms, mono_ms; /* Redis TIME at start, monotonic then */
-    /* Staging (see stage_add): while pass 1 still validates, each bulk
-     * job's value is stored already and its id listed in this half's stage
-     * list; pass 2 only makes them ready (LPUSH) and trims the list. */
-    int staging;       /* on for this run (not --dry-run) */
-    redisContext *src; /* this pass-1 thread's connection */
-    char run_id[37];   /* names the stage lists */
-    char stage_key[2][QUEUE_NAME_MAX + 96]; /* lists of halves 0 and 1 */
-    int half;              /* 0 first half (or all), 1 second */
-    struct buf sh, sl, sx; /* staged batch: HSET args, RPUSH args,
-                              the call; freed by stage_free() */
-    int sn, s_out;         /* jobs in it; calls not yet confirmed */
-    long staged[2];        /* jobs staged per half */
-    char s_err[600];       /* first staging failure ("" = none) */
 };
 
 static void
@@ -227,10 +212,8 @@ spool_next(struct enq *e, struct rec *r)
     if (got != 0 || !e->spool2)
         return got;
     got = rec_read(e->spool2, r);
-    if (got == 1) {
+    if (got == 1)
         r->line += e->line_base2;
-        r->half = 1;
-    }
     return got;
 }
 
@@ -336,8 +319,6 @@ parse_dlq_line(struct enq *e, const char *line, size_t len, struct job_err *err)
 }
 
 /* Validate one line and spool it. Returns -1 only on spool I/O failure. */
-static int stage_add(struct enq *e, const struct rec *r);
-
 static int
 take_line(struct enq *e, const char *line, size_t len, long lineno)
 {
@@ -393,8 +374,6 @@ take_line(struct enq *e, const char *line, size_t len, long lineno)
         return -1;
     }
     rc = rec_write(e->spool, &r);
-    if (rc == 0 && r.type == 'J' && r.bulk && e->staging && !e->s_err[0])
-        stage_add(e, &r); /* a failure is kept in e->s_err */
     rec_clear(&r);
     return rc;
 }
@@ -494,9 +473,7 @@ bulk_clock_init(struct enq *e)
  * writes is what enqueue_bulk.lua would (see there): each stored value is
  * the meta header "queued|0|MAX|PRIO|||T|T|\n" and the payload, no meta
  * field; the ids onto the ready list; the enqueued count and rate; a wake.
- * Reply (finish_batch): +OK, 5 x +QUEUED, then EXEC's array. Staged
- * (stage_add), the values are there already: no HSET, but an LTRIM of the
- * batch's ids off each stage list they are on (bulk_cmds). */
+ * Reply (finish_batch): +OK, 5 x +QUEUED, then EXEC's array. */
 static int
 append_bulk(struct enq *e, struct rec *recs, int n, int jobs)
 {
@@ -517,10 +494,9 @@ append_bulk(struct enq *e, struct rec *recs, int n, int jobs)
     hlen = (size_t)hl;
     buf_reset(b);
     rc |= buf_append_str(b, "*1\r\n$5\r\nMULTI\r\n");
-    if (!e->staging)
-        rc |= resp_head(b, '*', 2 + 2 * (size_t)jobs) | resp_str(b, "HSET") |
-              resp_str(b, k->key[QK_JOBS]);
-    for (int i = 0; i < n && !rc && !e->staging; i++) {
+    rc |= resp_head(b, '*', 2 + 2 * (size_t)jobs);
+    rc |= resp_str(b, "HSET") | resp_str(b, k->key[QK_JOBS]);
+    for (int i = 0; i < n && !rc; i++) {
         size_t pl;
         if (recs[i].type != 'J')
             continue;
@@ -534,19 +510,6 @@ append_bulk(struct enq *e, struct rec *recs, int n, int jobs)
     for (int i = 0; i < n && !rc; i++)
         if (recs[i].type == 'J')
             rc |= resp_str(b, recs[i].id);
-    if (e->staging) {
-        long per[2] = {0, 0};
-        for (int i = 0; i < n; i++)
-            if (recs[i].type == 'J')
-                per[(int)recs[i].half]++;
-        for (int h = 0; h < 2; h++)
-            if (per[h]) {
-                snprintf(num, sizeof(num), "%ld", per[h]);
-                rc |= resp_head(b, '*', 4) | resp_str(b, "LTRIM") |
-                      resp_str(b, e->stage_key[h]) | resp_str(b, num) |
-                      resp_str(b, "-1");
-            }
-    }
     snprintf(num, sizeof(num), "%d", jobs);
     rc |= resp_head(b, '*', 4) | resp_str(b, "HINCRBY") |
           resp_str(b, k->key[QK_STATS]) | resp_str(b, "enqueued") |
@@ -564,30 +527,15 @@ append_bulk(struct enq *e, struct rec *recs, int n, int jobs)
     return jobs;
 }
 
-/* The commands inside the MULTI of one append_bulk(). */
-static int
-bulk_cmds(const struct enq *e, const struct rec *recs, int n)
-{
-    int half[2] = {0, 0};
-
-    if (!e->staging)
-        return 5; /* HSET LPUSH HINCRBY HINCRBY PUBLISH */
-    for (int i = 0; i < n; i++)
-        if (recs[i].type == 'J')
-            half[(int)recs[i].half] = 1;
-    return 4 + half[0] + half[1]; /* LPUSH, LTRIMs, HINCRBY x2, PUBLISH */
-}
-
 /* The replies of one append_bulk(): the EXEC array, checked. Returns it
  * (caller frees) or NULL after printing the problem. */
 static redisReply *
-read_bulk(struct enq *e, const struct rec *recs, int n, int jobs)
+read_bulk(struct enq *e, int jobs)
 {
     char err[512];
     redisReply *r = NULL;
-    int cmds = bulk_cmds(e, recs, n);
 
-    for (int i = 0; i < cmds + 2; i++) {
+    for (int i = 0; i < 7; i++) {
         if (r)
             freeReplyObject(r);
         r = rclient_read(e->cli.rc, err, sizeof(err));
@@ -596,9 +544,9 @@ read_bulk(struct enq *e, const struct rec *recs, int n, int jobs)
             return NULL;
         }
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)cmds ||
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
         r->element[0]->type != REDIS_REPLY_INTEGER ||
-        (!e->staging && r->element[0]->integer != jobs)) {
+        r->element[0]->integer != jobs) {
         /* HSET counts new fields: fewer means an id was not new */
         fprintf(stderr, "genq enqueue: unexpected reply from Redis to a "
                         "bulk batch\n");
@@ -606,227 +554,6 @@ read_bulk(struct enq *e, const struct rec *recs, int n, int jobs)
         return NULL;
     }
     return r;
-}
-
-/* ---- staging ------------------------------------------------------------
- *
- * Pass 1 must see every line before any job becomes visible, and pass 2
- * was all Redis's work while pass 1 had been all the client's. So, for the
- * bulk jobs, pass 1 already stores each value (MULTI: HSET jobs ...; RPUSH
- * stage list ids...; EXEC), a batch at a time, on its thread's own
- * connection: the job exists for nothing yet (no ready list holds it, no
- * counter counts it, its id is known to nobody). Pass 2 makes each batch
- * ready (LPUSH) and trims the batch's ids off the front of the stage list
- * in the same MULTI, so a stage list always holds exactly the staged jobs
- * not made ready. Rejected lines (without --skip-invalid) or a failure:
- * stage_rollback() deletes them. If genq dies meanwhile, the workers'
- * maintain.lua deletes them an hour later (genq:{Q}:staging holds when
- * each run began). */
-
-#define STAGE_WINDOW 8 /* staged calls in flight per connection */
-
-/* Read the replies of the oldest staged call: +OK, 2 x +QUEUED, EXEC's. */
-static int
-stage_read_one(struct enq *e)
-{
-    char err[512];
-
-    for (int i = 0; i < 4; i++) {
-        redisReply *r = rclient_read(e->src, err, sizeof(err));
-        if (!r) {
-            if (!e->s_err[0])
-                snprintf(e->s_err, sizeof(e->s_err), "%s", err);
-            return -1;
-        }
-        if (i == 3 && (r->type != REDIS_REPLY_ARRAY || r->elements != 2) &&
-            !e->s_err[0])
-            snprintf(e->s_err, sizeof(e->s_err),
-                     "unexpected reply from Redis to a staged batch");
-        freeReplyObject(r);
-    }
-    e->s_out--;
-    return e->s_err[0] ? -1 : 0;
-}
-
-/* Send the staged batch being built. */
-static int
-stage_flush(struct enq *e)
-{
-    struct buf *x = &e->sx;
-    int rc = 0;
-
-    if (e->sn == 0)
-        return 0;
-    buf_reset(x);
-    rc |= buf_append_str(x, "*1\r\n$5\r\nMULTI\r\n");
-    rc |= resp_head(x, '*', 2 + 2 * (size_t)e->sn) | resp_str(x, "HSET") |
-          resp_str(x, e->cli.keys.key[QK_JOBS]) |
-          buf_append(x, e->sh.data, e->sh.len);
-    rc |= resp_head(x, '*', 2 + (size_t)e->sn) | resp_str(x, "RPUSH") |
-          resp_str(x, e->stage_key[e->half]) |
-          buf_append(x, e->sl.data, e->sl.len);
-    rc |= buf_append_str(x, "*1\r\n$4\r\nEXEC\r\n");
-    if (rc ||
-        redisAppendFormattedCommand(e->src, x->data, x->len) != REDIS_OK) {
-        snprintf(e->s_err, sizeof(e->s_err), "out of memory");
-        return -1;
-    }
-    e->staged[e->half] += e->sn;
-    e->sn = 0;
-    e->s_out++;
-    buf_reset(&e->sh);
-    buf_reset(&e->sl);
-    while (e->s_out > STAGE_WINDOW)
-        if (stage_read_one(e) < 0)
-            return -1;
-    return 0;
-}
-
-/* Stage one bulk job (pass 1, after its record is spooled). */
-static int
-stage_add(struct enq *e, const struct rec *r)
-{
-    char hdr[128];
-    int64_t now = bulk_now_ms(e);
-    int hl = snprintf(hdr, sizeof(hdr),
-                      "queued|0|%d|%d|||%" PRId64 "|%" PRId64 "|\n",
-                      r->max_attempts, r->prio, now, now);
-    size_t pl = strlen(r->payload);
-
-    if (resp_str(&e->sh, r->id) || resp_head(&e->sh, '$', (size_t)hl + pl) ||
-        buf_append(&e->sh, hdr, (size_t)hl) ||
-        buf_append(&e->sh, r->payload, pl) || buf_append(&e->sh, "\r\n", 2) ||
-        resp_str(&e->sl, r->id)) {
-        snprintf(e->s_err, sizeof(e->s_err), "out of memory");
-        return -1;
-    }
-    if (++e->sn >= e->batch)
-        return stage_flush(e);
-    return 0;
-}
-
-/* End of this thread's pass 1: send the rest, wait for every reply. */
-static int
-stage_finish(struct enq *e)
-{
-    if (!e->staging)
-        return 0;
-    if (!e->s_err[0])
-        stage_flush(e);
-    while (e->s_out > 0 && !e->s_err[0])
-        stage_read_one(e);
-    return e->s_err[0] ? -1 : 0;
-}
-
-static void
-stage_free(struct enq *e)
-{
-    buf_free(&e->sh);
-    buf_free(&e->sl);
-    buf_free(&e->sx);
-}
-
-/* Turn staging on for this run: the clock, the run's id, its entry in
- * genq:{Q}:staging. -1 after printing the problem. */
-static int
-stage_begin(struct enq *e)
-{
-    redisReply *r;
-    char key[sizeof(e->cli.keys.prefix) + 16];
-
-    if (bulk_clock_init(e) < 0) {
-        cli_fail("enqueue", "redis: TIME failed");
-        return -1;
-    }
-    uuid7_new(e->run_id);
-    for (int h = 0; h < 2; h++)
-        snprintf(e->stage_key[h], sizeof(e->stage_key[h]), "%sstage:%s:%c",
-                 e->cli.keys.prefix, e->run_id, 'A' + h);
-    snprintf(key, sizeof(key), "%sstaging", e->cli.keys.prefix);
-    r = redisCommand(e->cli.rc, "HSET %s %s %lld", key, e->run_id,
-                     (long long)e->srv_ms);
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        cli_fail("enqueue", "redis: %s", r ? r->str : e->cli.rc->errstr);
-        if (r)
-            freeReplyObject(r);
-        return -1;
-    }
-    freeReplyObject(r);
-    e->src = e->cli.rc;
-    e->staging = 1;
-    return 0;
-}
-
-/* The run is over: its entry in genq:{Q}:staging goes (the stage lists
- * are gone once pass 2 trimmed them empty). */
-static void
-stage_end(struct enq *e)
-{
-    char key[sizeof(e->cli.keys.prefix) + 16];
-    redisReply *r;
-
-    if (!e->staging)
-        return;
-    snprintf(key, sizeof(key), "%sstaging", e->cli.keys.prefix);
-    r = redisCommand(e->cli.rc, "HDEL %s %s", key, e->run_id);
-    if (r)
-        freeReplyObject(r);
-}
-
-/* Nothing may be enqueued after all: delete every staged job (read back
- * from the spools) and the stage lists. Returns 0, or -1 when Redis failed
- * (then maintain.lua deletes them within the hour). */
-static int
-stage_rollback(struct enq *e)
-{
-    struct rec r;
-    const char *av[2 + 500];
-    char *ids[500];
-    int n = 0, got, rc = 0;
-
-    if (!e->staging || e->staged[0] + e->staged[1] == 0) {
-        stage_end(e);
-        return 0;
-    }
-    rewind(e->spool);
-    if (e->spool2)
-        rewind(e->spool2);
-    av[0] = "HDEL";
-    av[1] = e->cli.keys.key[QK_JOBS];
-    for (;;) {
-        got = spool_next(e, &r);
-        if (got == 1 && r.type == 'J' && r.bulk) {
-            ids[n++] = r.id;
-            r.id = NULL; /* kept until the HDEL */
-        }
-        if (got == 1)
-            rec_clear(&r);
-        if ((n == 500 || got != 1) && n > 0) {
-            redisReply *rr;
-            for (int i = 0; i < n; i++)
-                av[2 + i] = ids[i];
-            rr = redisCommandArgv(e->cli.rc, 2 + n, av, NULL);
-            if (!rr || rr->type == REDIS_REPLY_ERROR)
-                rc = -1;
-            if (rr)
-                freeReplyObject(rr);
-            for (int i = 0; i < n; i++)
-                free(ids[i]);
-            n = 0;
-        }
-        if (got != 1)
-            break;
-    }
-    for (int h = 0; h < 2; h++) {
-        redisReply *rr = redisCommand(e->cli.rc, "DEL %s", e->stage_key[h]);
-        if (!rr || rr->type == REDIS_REPLY_ERROR)
-            rc = -1;
-        if (rr)
-            freeReplyObject(rr);
-    }
-    if (rc == 0)
-        stage_end(e);
-    return rc;
 }
 
 /* Send the jobs among recs[0..n) as one script call (appended, not read).
@@ -889,7 +616,7 @@ finish_batch(struct enq *e, struct rec *recs, int n, int jobs)
     int k = 0;
 
     if (jobs > 0 && batch_is_bulk(recs, n)) {
-        r = read_bulk(e, recs, n, jobs);
+        r = read_bulk(e, jobs);
         if (!r)
             return -1;
     } else if (jobs > 0) {
@@ -1030,7 +757,7 @@ send_all(struct enq *e)
         goto out;
     }
     freeReplyObject(rep);
-    if (!e->staging && bulk_clock_init(e) < 0) {
+    if (bulk_clock_init(e) < 0) {
         rc = cli_fail("enqueue", "redis: TIME failed: %s",
                       e->cli.rc->errstr[0] ? e->cli.rc->errstr
                                            : "unexpected reply");
@@ -1148,7 +875,6 @@ half_run(void *arg)
 
     h->rc = validate_stream(&h->e, h->in, h->line_max, &h->lines);
     h->err = errno;
-    stage_finish(&h->e); /* a failure is kept in h->e.s_err */
     return NULL;
 }
 
@@ -1177,24 +903,12 @@ validate_split(struct enq *e, const char *base, size_t size, size_t line_max)
     memset(&h, 0, sizeof(h));
     h.e = *e;
     h.e.total = h.e.valid = h.e.rejected = 0;
-    /* its own buffers, and its own connection to stage on */
-    memset(&h.e.out, 0, sizeof(h.e.out));
-    memset(&h.e.sh, 0, sizeof(h.e.sh));
-    memset(&h.e.sl, 0, sizeof(h.e.sl));
-    memset(&h.e.sx, 0, sizeof(h.e.sx));
-    h.e.sn = h.e.s_out = 0;
-    h.e.staged[0] = h.e.staged[1] = 0;
-    h.e.half = 1;
-    if (e->staging && !(h.e.src = cli_connect_another(&e->cli)))
-        return 0; /* no second connection: one thread does it all */
     h.e.spool = tmpfile();
     h.line_max = line_max;
     h.in = h.e.spool ? fmemopen((void *)(base + cut), size - cut, "r") : NULL;
     a = fmemopen((void *)base, cut, "r");
     if (!h.e.spool || !h.in || !a) {
         int err = errno;
-        if (h.e.src)
-            redisFree(h.e.src);
         if (h.e.spool)
             fclose(h.e.spool);
         if (h.in)
@@ -1205,8 +919,6 @@ validate_split(struct enq *e, const char *base, size_t size, size_t line_max)
         return -1;
     }
     if (pthread_create(&t, NULL, half_run, &h) != 0) {
-        if (h.e.src)
-            redisFree(h.e.src);
         fclose(h.e.spool);
         fclose(h.in);
         fclose(a);
@@ -1221,12 +933,6 @@ validate_split(struct enq *e, const char *base, size_t size, size_t line_max)
     e->rejected += h.e.rejected;
     e->spool2 = h.e.spool;
     e->line_base2 = lines_a;
-    e->staged[1] = h.e.staged[1];
-    if (h.e.s_err[0] && !e->s_err[0])
-        memcpy(e->s_err, h.e.s_err, sizeof(e->s_err));
-    stage_free(&h.e);
-    if (h.e.src)
-        redisFree(h.e.src);
     if (rc < 0)
         return -1;
     if (h.rc < 0) {
@@ -1328,7 +1034,7 @@ cmd_enqueue(int argc, char **argv)
     struct enq e;
     const char *file = NULL;
     cJSON *flagjob = cJSON_CreateObject(), *vars = NULL;
-    int opt, rc = EXIT_OK, nflags = 0, no_redis = 0;
+    int opt, rc = EXIT_OK, nflags = 0;
     char *end;
     long v;
 
@@ -1488,17 +1194,6 @@ cmd_enqueue(int argc, char **argv)
     }
     e.progress = !e.cli.json && isatty(STDERR_FILENO);
 
-    /* Redis first (not for --dry-run), so pass 1 can stage the bulk jobs;
-     * unreachable, pass 1 still reports every bad line, then fails. */
-    if (!e.dry_run) {
-        if (cli_connect(&e.cli) < 0)
-            no_redis = 1;
-        else if (stage_begin(&e) < 0) {
-            rc = EXIT_FAIL;
-            goto out;
-        }
-    }
-
     /* Pass 1: validate and spool. */
     if (nflags) {
         char *s = job_from_flags(flagjob);
@@ -1513,22 +1208,11 @@ cmd_enqueue(int argc, char **argv)
         size_t line_max = e.from_dlq ? DLQ_LINE_MAX : JOB_MAX_BYTES;
 
         if (validate_file(&e, file, line_max) < 0) {
-            stage_finish(&e);
-            stage_rollback(&e);
             rc = EXIT_FAIL;
             goto out;
         }
     }
-    if (stage_finish(&e) < 0) {
-        rc = cli_fail("enqueue", "redis: %s; nothing enqueued%s", e.s_err,
-                      stage_rollback(&e) == 0
-                          ? ""
-                          : " (the values stored so far are deleted by "
-                            "the workers within the hour)");
-        goto out;
-    }
     if (e.total == 0) {
-        stage_rollback(&e);
         rc = cli_fail("enqueue", "no jobs in the input (empty file?)");
         goto out;
     }
@@ -1536,13 +1220,6 @@ cmd_enqueue(int argc, char **argv)
     if (e.spool2)
         rewind(e.spool2);
     if (e.dry_run || (e.rejected && !e.skip_invalid)) {
-        if (stage_rollback(&e) < 0)
-            fprintf(stderr, "genq enqueue: deleting the values stored so "
-                            "far failed; the workers delete them within the "
-                            "hour\n");
-        rewind(e.spool);
-        if (e.spool2)
-            rewind(e.spool2);
         struct rec r;
         int got;
         while ((got = spool_next(&e, &r)) == 1) {
@@ -1569,13 +1246,11 @@ cmd_enqueue(int argc, char **argv)
         rc = e.rejected ? EXIT_FAIL : EXIT_OK;
         goto out;
     }
-    if (no_redis) {
-        rc = EXIT_FAIL; /* cli_connect() said why */
+    if (cli_connect(&e.cli) < 0) {
+        rc = EXIT_FAIL;
         goto out;
     }
     rc = send_all(&e);
-    if (rc == EXIT_OK)
-        stage_end(&e);
     if (e.progress)
         fputc('\n', stderr);
     if (!e.cli.json && rc == EXIT_OK)
@@ -1591,7 +1266,6 @@ out:
     if (e.spool2)
         fclose(e.spool2);
     buf_free(&e.out);
-    stage_free(&e);
     cli_close(&e.cli);
     return rc;
 }

@@ -32,38 +32,6 @@ if #old > 0 then
     redis.call('HDEL', K_ERRORS, unpack(old))
     redis.call('HDEL', K_HISTORY, unpack(old))
 end
--- Staged bulk jobs of a `genq enqueue` that died before making them ready
--- (cmd_enqueue.c, "staging"): an hour after such a run began, delete the
--- values its stage lists still name -- never made ready, never claimed (no
--- meta field, still the bulk header) -- 1,000 per call.
-local sk = PREFIX .. 'staging'
-local runs = redis.call('HGETALL', sk)
-local budget = 1000
-for i = 1, #runs, 2 do
-    if budget > 0 and (tonumber(runs[i + 1]) or 0) < now - STAGE_GC_MS then
-        local left = 0
-        for _, h in ipairs({'A', 'B'}) do
-            local lk = PREFIX .. 'stage:' .. runs[i] .. ':' .. h
-            local ids = redis.call('LRANGE', lk, 0, budget - 1)
-            if #ids > 0 then
-                budget = budget - #ids
-                local metas = redis.call('HMGET', K_META, unpack(ids))
-                local vals = redis.call('HMGET', K_JOBS, unpack(ids))
-                local del = {}
-                for j, id in ipairs(ids) do
-                    if not metas[j] and job_header(vals[j]) then
-                        del[#del + 1] = id
-                    end
-                end
-                if #del > 0 then redis.call('HDEL', K_JOBS, unpack(del)) end
-                redis.call('LTRIM', lk, #ids, -1)
-                left = left + redis.call('LLEN', lk)
-            end
-        end
-        if left == 0 then redis.call('HDEL', sk, runs[i]) end
-    end
-end
-
 -- the enqueue-rate buckets of `genq stats`: keep the last ~70 s
 local rk = PREFIX .. 'rate'
 if redis.call('HLEN', rk) > 90 then

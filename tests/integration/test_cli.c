@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -546,94 +545,4 @@ Test(cli, big_file_split_keeps_line_numbers_and_order, .timeout = 90)
     free(err);
     cr_assert_eq(queued_count(), n - 3);
     unlink(path);
-}
-
-/* The keys of this test's queue whose name holds "stage" (staging). */
-static long
-stage_keys(void)
-{
-    redisReply *r = redisCommand(t.c, "KEYS %sstag*", t.k.prefix);
-    long n = (long)r->elements;
-    freeReplyObject(r);
-    return n;
-}
-
-/* Pass 1 stores the bulk jobs' values already (staging); a bad line then
- * deletes them again: nothing is left, not even the stage lists. */
-Test(cli, rejected_file_leaves_no_staged_value, .timeout = 60)
-{
-    char path[512], *err;
-    FILE *f;
-    int rc;
-
-    snprintf(path, sizeof(path), "%s/stage-%d.jsonl", getenv("GENQ_TEST_TMP"),
-             (int)getpid());
-    f = fopen(path, "w");
-    cr_assert(f);
-    for (int i = 1; i <= 30000; i++)
-        fprintf(f, "{\"prompt\":\"Stage item %d, a line long enough\"}\n", i);
-    fputs("{\"prompt\":\"the last line is bad\",\"max_tokens\":0}\n", f);
-    fclose(f);
-    rc = genq(NULL, NULL, &err, "enqueue", path, NULL);
-    cr_assert_eq(rc, 1, "%s", err);
-    cr_assert(strstr(err, "nothing enqueued"), "%s", err);
-    free(err);
-    cr_assert_eq(queued_count(), 0, "every staged value deleted");
-    cr_assert_eq(stage_keys(), 0, "no stage list, no staging entry");
-    /* the same file fixed: all in, and no staging left behind either */
-    f = fopen(path, "w");
-    cr_assert(f);
-    for (int i = 1; i <= 30000; i++)
-        fprintf(f, "{\"prompt\":\"Stage item %d, a line long enough\"}\n", i);
-    fclose(f);
-    rc = genq(NULL, NULL, &err, "enqueue", path, NULL);
-    cr_assert_eq(rc, 0, "%s", err);
-    free(err);
-    cr_assert_eq(queued_count(), 30000);
-    cr_assert_eq(stage_keys(), 0);
-    {
-        redisReply *r = redisCommand(t.c, "LLEN %s", t.k.key[QK_READY]);
-        cr_assert_eq(r->integer, 30000, "all ready");
-        freeReplyObject(r);
-    }
-    unlink(path);
-}
-
-/* A `genq enqueue` that died while staging left values no ready list
- * names: maintain.lua deletes them once the run is an hour old -- but not
- * a job that was made ready and claimed meanwhile -- and forgets the run. */
-Test(cli, maintain_deletes_what_a_dead_enqueue_staged)
-{
-    char key[256], lkey[256], hdr[256];
-    redisReply *r;
-    const char *ids[] = {"s-1", "s-2", "s-3"};
-
-    snprintf(hdr, sizeof(hdr), "queued|0|0|1|||1|1|\n{\"prompt\":\"x\"}");
-    for (int i = 0; i < 3; i++)
-        freeReplyObject(
-            redisCommand(t.c, "HSET %s %s %s", t.k.key[QK_JOBS], ids[i], hdr));
-    snprintf(key, sizeof(key), "%sstaging", t.k.prefix);
-    snprintf(lkey, sizeof(lkey), "%sstage:run-old:A", t.k.prefix);
-    freeReplyObject(redisCommand(t.c, "RPUSH %s s-1 s-2 s-3", lkey));
-    /* s-3 was made ready and claimed: it has a meta field */
-    freeReplyObject(redisCommand(t.c, "HSET %s s-3 %s", t.k.key[QK_META],
-                                 "active|1|3|1|1:1|w|1|1|"));
-    /* a run that began just now is left alone */
-    freeReplyObject(redisCommand(t.c, "HSET %s run-new %lld", key,
-                                 (long long)time(NULL) * 1000));
-    freeReplyObject(redisCommand(t.c, "HSET %s run-old 1000", key));
-    freeReplyObject(th_script(&t, SCRIPT_MAINTAIN, NULL));
-    r = redisCommand(t.c, "HEXISTS %s s-1", t.k.key[QK_JOBS]);
-    cr_assert_eq(r->integer, 0, "staged, never ready: deleted");
-    freeReplyObject(r);
-    r = redisCommand(t.c, "HEXISTS %s s-3", t.k.key[QK_JOBS]);
-    cr_assert_eq(r->integer, 1, "claimed: kept");
-    freeReplyObject(r);
-    r = redisCommand(t.c, "EXISTS %s", lkey);
-    cr_assert_eq(r->integer, 0);
-    freeReplyObject(r);
-    r = redisCommand(t.c, "HKEYS %s", key);
-    cr_assert_eq(r->elements, 1);
-    cr_assert_str_eq(r->element[0]->str, "run-new");
-    freeReplyObject(r);
 }
