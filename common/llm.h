@@ -147,6 +147,17 @@ int llm_stream_feed(struct llm_stream *s, const char *buf, size_t len);
  * before message_stop / [DONE] (failed set, err.type LLM_ERR_TRUNCATED). */
 int llm_stream_finish(struct llm_stream *s);
 
+/* For tests and fuzzers: turn off (enabled 0) or back on (the default) the
+ * fast path that decodes stream events without building cJSON trees (see
+ * llm.c). The result of a stream is the same either way; this lets a test
+ * run both and compare. This function can't fail. */
+void llm_stream_set_fastpath(struct llm_stream *s, int enabled);
+
+/* For tests and benchmarks: how many events of the stream were parsed with
+ * cJSON (with the fast path off, every event that is parsed at all; with it
+ * on, only those the fast path leaves to cJSON). This function can't fail. */
+unsigned long llm_stream_cjson_events(const struct llm_stream *s);
+
 /* Free the decoder (not the result). Accepts NULL. */
 void llm_stream_free(struct llm_stream *s);
 

@@ -25,9 +25,12 @@ enum sse_err {
 struct sse_parser {
     sse_event_fn fn;
     void *ud;
-    struct buf line;      /* the current, not yet terminated line */
+    struct buf line;      /* a line split across feeds, so far (lines
+                             within one feed are read in place) */
     struct buf data;      /* data buffer of the event being built */
     struct buf event;     /* event type buffer */
+    int has_data;         /* a data: line was seen; p->data holds the lines
+                             joined with '\n' (no '\n' after the last) */
     int after_cr;         /* last byte seen was CR: a following LF is skipped */
     int started;          /* first line processed (BOM check done) */
     int err;              /* enum sse_err; sticky once set */

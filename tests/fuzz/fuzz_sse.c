@@ -1,6 +1,7 @@
 /* libFuzzer target: sse_feed() fed whole and in random splits must dispatch
  * the same events with the same outcome, and llm_stream_feed() (Anthropic and
- * OpenAI) must reach the same result whatever the splits. */
+ * OpenAI) must reach the same result whatever the splits, and whether its
+ * fast path (llm_stream_set_fastpath) is on or off. */
 #include "fmacros.h"
 
 #include <stdint.h>
@@ -137,12 +138,13 @@ check_same_result(const struct llm_result *a, const struct llm_result *b)
     FUZZ_CHECK(a->err.http_status == b->err.http_status);
     FUZZ_CHECK(strcmp(a->err.type, b->err.type) == 0);
     FUZZ_CHECK(strcmp(a->err.message, b->err.message) == 0);
+    FUZZ_CHECK(strcmp(a->err.request_id, b->err.request_id) == 0);
 }
 
-/* Decode s as a stream of provider p, whole or split; returns finish()'s
- * code through *frc. */
+/* Decode s as a stream of provider p, whole or split, with or without the
+ * fast path; returns finish()'s code through *frc. */
 static void
-run_stream(enum llm_provider p, const char *s, size_t len, int split,
+run_stream(enum llm_provider p, const char *s, size_t len, int split, int fast,
            uint64_t seed, size_t text_max, struct llm_result *r, int *frc)
 {
     struct llm_stream *st;
@@ -154,6 +156,7 @@ run_stream(enum llm_provider p, const char *s, size_t len, int split,
         r->text.max = text_max;
     st = llm_stream_new(p, r);
     FUZZ_CHECK(st != NULL);
+    llm_stream_set_fastpath(st, fast);
     if (!split) {
         rc = llm_stream_feed(st, s, len);
     } else {
@@ -206,17 +209,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     for (int prov = 0; prov < 2; prov++) {
         enum llm_provider p = prov ? LLM_OPENAI : LLM_ANTHROPIC;
-        struct llm_result a, b;
-        int arc, brc;
+        struct llm_result a, b, c, d;
+        int arc, brc, crc, drc;
 
-        run_stream(p, s, size, 0, seed, text_max, &a, &arc);
-        run_stream(p, s, size, 1, seed ^ 0xAAAA, text_max, &b, &brc);
+        run_stream(p, s, size, 0, 1, seed, text_max, &a, &arc);
+        run_stream(p, s, size, 1, 1, seed ^ 0xAAAA, text_max, &b, &brc);
+        run_stream(p, s, size, 0, 0, seed, text_max, &c, &crc);
+        run_stream(p, s, size, 1, 0, seed ^ 0x5A5A, text_max, &d, &drc);
         check_result_fields(&a, utf8);
         check_result_fields(&b, utf8);
+        check_result_fields(&c, utf8);
         check_same_result(&a, &b);
-        FUZZ_CHECK(arc == brc);
+        check_same_result(&a, &c); /* fast path == cJSON path */
+        check_same_result(&a, &d);
+        FUZZ_CHECK(arc == brc && arc == crc && arc == drc);
         llm_result_free(&a);
         llm_result_free(&b);
+        llm_result_free(&c);
+        llm_result_free(&d);
     }
     return 0;
 }

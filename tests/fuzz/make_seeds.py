@@ -107,7 +107,21 @@ def sse():
                OPENAI_CHUNKS[:300],
                'event: message_start\ndata: {"type":"message_start","message":{"id":"m\\u00e9"}}\n\n'
                'data: {"type":"content_block_delta","delta":{"type":"text_delta","text":"\u00e9\u4e2d"}}\n\n'
-               'data: {"type":"message_stop"}\n\n']
+               'data: {"type":"message_stop"}\n\n',
+               # the layouts the fast path of llm.c matches, with escapes
+               'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+               '"delta":{"type":"text_delta","text":"a\\n\\"\\\\\\/\\u00e9\\ud83d\\ude80\u00e9"}}\n\n'
+               'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+               '"delta":{"type":"text_delta","text":"\\ud83d\\u0041"}}\n\n'
+               'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
+               '"stop_sequence":"\\u00e9"},"usage":{"output_tokens":1.5e1}}\n\n'
+               'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+               OPENAI_CHUNKS.replace('"content":"Hello"', '"content":"H\\u00e9\\t\\ud83d\\ude80"'),
+               'data: {"id":"x","model":"m","choices":{"a":[{"index":0,"delta":{"content":"c"}}]},'
+               '"usage":{"prompt_tokens":2,"prompt_tokens_details":{"cached_tokens":1}}}\n\n'
+               'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m",'
+               '"choices":[{"index":0,"delta":{"content":"\\u0000"},"logprobs":null,'
+               '"finish_reason":null}],"usage":null}\n\ndata: [DONE]\n\n']
     for i, s in enumerate(streams):
         # bit 0 = 1: no event cap; (cfg >> 12) % 6 == 0: no stop; bit 16 = 0:
         # no text cap; the rest varies the split points

@@ -375,3 +375,185 @@ Test(sse, buf_cap_and_detach)
     buf_free(&b);
     buf_free(NULL);
 }
+
+/* ---- against a reference parser ------------------------------------- */
+
+/* The parser as it was before sse_feed learnt to read lines in place: every
+ * line copied into a capped line buffer, every data line appended with its
+ * '\n' to a capped data buffer. Kept here as the reference: whole input,
+ * events logged as rec_fn does, the first error returned. */
+struct refp {
+    struct buf line, data, event, log;
+    int started, err, n;
+};
+
+static int
+ref_append(struct refp *p, struct buf *b, const char *s, size_t n)
+{
+    if (buf_append(b, s, n) == 0)
+        return 0;
+    p->err = SSE_ERR_TOO_BIG;
+    return -1;
+}
+
+static int
+ref_line(struct refp *p)
+{
+    const char *l = p->line.data ? p->line.data : "";
+    size_t n = p->line.len;
+
+    if (!p->started) {
+        p->started = 1;
+        if (n >= 3 && memcmp(l, "\xEF\xBB\xBF", 3) == 0) {
+            l += 3;
+            n -= 3;
+        }
+    }
+    if (n == 0) {
+        if (p->data.len > 0) {
+            p->data.len--;
+            buf_append(&p->log, p->event.data ? p->event.data : "",
+                       p->event.len);
+            buf_append(&p->log, "\x1f", 1);
+            buf_append(&p->log, p->data.data, p->data.len);
+            buf_append(&p->log, "\x1e", 1);
+            p->n++;
+        }
+        buf_reset(&p->data);
+        buf_reset(&p->event);
+        return 0;
+    }
+    if (l[0] == ':')
+        return 0;
+    const char *colon = memchr(l, ':', n);
+    size_t flen = colon ? (size_t)(colon - l) : n;
+    const char *val = colon ? colon + 1 : l + n;
+    size_t vlen = colon ? n - flen - 1 : 0;
+    if (vlen > 0 && val[0] == ' ') {
+        val++;
+        vlen--;
+    }
+    if (flen == 4 && memcmp(l, "data", 4) == 0)
+        return ref_append(p, &p->data, val, vlen) != 0 ||
+                       ref_append(p, &p->data, "\n", 1) != 0
+                   ? -1
+                   : 0;
+    if (flen == 5 && memcmp(l, "event", 5) == 0) {
+        buf_reset(&p->event);
+        return ref_append(p, &p->event, val, vlen);
+    }
+    return 0;
+}
+
+static void
+ref_run(const char *s, size_t len, size_t max, struct refp *p)
+{
+    size_t i = 0;
+    int after_cr = 0;
+
+    memset(p, 0, sizeof *p);
+    buf_init(&p->line, max);
+    buf_init(&p->data, max);
+    buf_init(&p->event, max);
+    buf_init(&p->log, 0);
+    buf_append(&p->log, "", 0);
+    while (i < len) {
+        if (after_cr) {
+            after_cr = 0;
+            if (s[i] == '\n') {
+                i++;
+                continue;
+            }
+        }
+        size_t j = i;
+        while (j < len && s[j] != '\n' && s[j] != '\r')
+            j++;
+        if (ref_append(p, &p->line, s + i, j - i) != 0 || j == len)
+            break;
+        after_cr = s[j] == '\r';
+        i = j + 1;
+        int rc = ref_line(p);
+        buf_reset(&p->line);
+        if (rc != 0)
+            break;
+    }
+}
+
+Test(sse, same_as_reference_parser)
+{
+    static const char *const parts[] = {
+        "data:",
+        "data: ",
+        "data",
+        "event:",
+        "event: ",
+        "event",
+        ":c",
+        "id: 1",
+        "retry:",
+        "x",
+        "yy",
+        "abc",
+        " ",
+        ":",
+        "\n",
+        "\n",
+        "\n",
+        "\r",
+        "\r\n",
+        "\xEF\xBB\xBF",
+        "data: {\"a\":1}\n\n",
+        "event: e\ndata: d\n\n",
+    };
+    uint64_t seed = 7;
+
+    for (int iter = 0; iter < 3000; iter++) {
+        struct buf in;
+        struct refp ref;
+        size_t max = iter % 4 == 0 ? 0 : 1 + (size_t)(lcg(&seed) % 24);
+        int nparts = 1 + (int)(lcg(&seed) % 24);
+
+        buf_init(&in, 0);
+        buf_append(&in, "", 0);
+        for (int k = 0; k < nparts; k++)
+            buf_append_str(
+                &in, parts[lcg(&seed) % (sizeof parts / sizeof parts[0])]);
+        ref_run(in.data, in.len, max, &ref);
+        for (int mode = 0; mode < 4; mode++) {
+            struct sse_parser p;
+            struct rec r = {.n = 0, .stop_after = 0};
+            size_t i = 0;
+            int rc = 0;
+            buf_init(&r.log, 0);
+            buf_append(&r.log, "", 0);
+            sse_init(&p, rec_fn, &r, max);
+            while (i < in.len && rc == 0) {
+                size_t n = mode == 0   ? in.len
+                           : mode == 1 ? 1
+                                       : (size_t)(lcg(&seed) % 9);
+                if (n > in.len - i)
+                    n = in.len - i;
+                rc = sse_feed(&p, in.data + i, n);
+                i += n;
+            }
+            cr_assert_eq(p.err, ref.err, "max %zu mode %d: %s", max, mode,
+                         in.data);
+            cr_assert_eq(r.n, ref.n, "max %zu mode %d: %s", max, mode, in.data);
+            cr_assert_eq(p.events, (unsigned long)ref.n);
+            cr_assert_str_eq(r.log.data, ref.log.data, "max %zu: %s", max,
+                             in.data);
+            if (ref.err == SSE_ERR_NONE)
+                cr_assert_eq(sse_pending(&p),
+                             ref.line.len > 0 || ref.data.len > 0 ||
+                                 ref.event.len > 0,
+                             "pending, max %zu: %s", max, in.data);
+            sse_free(&p);
+            buf_free(&r.log);
+        }
+        buf_free(&ref.line);
+        buf_free(&ref.data);
+        buf_free(&ref.event);
+        buf_free(&ref.log);
+        buf_free(&in);
+    }
+}
