@@ -293,7 +293,11 @@ http_submit(struct http *h, struct http_req *r)
         curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") ||
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                          (long)CURL_HTTP_VERSION_2TLS) ||
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L) ||
+        /* wait for a connection to multiplex on: only where HTTP/2 can be
+         * (TLS, ALPN); over plain HTTP/1.1 it held a burst of new requests
+         * back while connections opened one after another */
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT,
+                         strncmp(r->url, "https:", 6) == 0 ? 1L : 0L) ||
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, r->insecure ? 0L : 1L) ||
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L)) {
         curl_easy_cleanup(e);

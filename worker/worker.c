@@ -135,6 +135,8 @@ struct worker {
     ev_tstamp flush_hold; /* no flush before this */
     int claim_lost;       /* a claim reply was lost: release on reconnect */
     int want_claim;       /* claim at the end of this loop iteration */
+    ev_tstamp ramp_t0;    /* the ramp-up began (start, or idle again) */
+    ev_timer ramp_timer;  /* brings the next claim of a ramp-up */
     ev_tstamp circuit_opened_at;
     int64_t started_ms;
     ev_timer idle_timer, hb_timer, maint_timer, drain_timer;
@@ -172,6 +174,7 @@ wcfg_defaults(struct wcfg *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->concurrency = 64;
     cfg->claim_batch = 100;
+    cfg->ramp_s = 0.2;
     cfg->visibility_s = 60;
     cfg->max_attempts = 5;
     cfg->result_ttl_s = 604800;
@@ -1301,6 +1304,9 @@ on_claim_reply(struct rconn *c, redisReply *r, void *pd)
             }
             if (got < cc->asked)
                 q->empty = 1;
+            /* idle: the next jobs ramp up again (see claim_now) */
+            if (got == 0 && w->active == 0 && w->claim_asked == cc->asked)
+                w->ramp_t0 = ev_now(w->loop);
         }
     }
     /* counted down only now: job_begin may free slots, and a claim sent
@@ -1354,6 +1360,25 @@ claim_now(struct worker *w)
     if (!q)
         return; /* idle: the wake channel or the idle timer brings us back */
     want = w->cfg->concurrency - w->active - w->claim_asked;
+    /* Ramp-up (--ramp-up): at start and after being idle, fill the slots
+     * evenly over ramp_s instead of all at once, so a thousand calls do not
+     * leave in the same millisecond -- and, each one claiming again as it
+     * ends, do not come back in the same millisecond either, turn after
+     * turn (synchronised waves: the loop then holds each finished job
+     * while it works through the whole wave). */
+    if (w->cfg->ramp_s > 0 && now - w->ramp_t0 < w->cfg->ramp_s) {
+        double f = (now - w->ramp_t0) / w->cfg->ramp_s;
+        int cap = (int)(w->cfg->concurrency * f) + 1;
+        if (cap - w->active - w->claim_asked < want)
+            want = cap - w->active - w->claim_asked;
+        if (want <= 0) {
+            if (!ev_is_active(&w->ramp_timer)) {
+                ev_timer_set(&w->ramp_timer, w->cfg->ramp_s / 50, 0.);
+                ev_timer_start(w->loop, &w->ramp_timer);
+            }
+            return;
+        }
+    }
     if (want > w->nfree - w->claim_asked)
         want = w->nfree - w->claim_asked;
     if (want > w->cfg->claim_batch)
@@ -1398,6 +1423,14 @@ on_wake(struct rconn *c, const char *channel, const char *msg, void *pd)
         if (!strcmp(channel, w->q[i].keys.wake))
             w->q[i].empty = 0;
     maybe_claim(w);
+}
+
+static void
+on_ramp_timer(EV_P_ ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    maybe_claim(t->data);
 }
 
 static void
@@ -1908,6 +1941,7 @@ worker_drain(struct worker *w)
     if (rconn_is_up(w->rc))
         registry_beat(w, 1);
     ev_timer_stop(w->loop, &w->idle_timer);
+    ev_timer_stop(w->loop, &w->ramp_timer);
     ev_timer_stop(w->loop, &w->maint_timer);
     ev_timer_set(&w->drain_timer, (double)w->cfg->drain_timeout_s, 0.);
     ev_timer_start(w->loop, &w->drain_timer);
@@ -2119,6 +2153,9 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
                   (double)cfg->idle_poll_ms / 1000.0);
     w->idle_timer.data = w;
     ev_timer_start(loop, &w->idle_timer);
+    ev_timer_init(&w->ramp_timer, on_ramp_timer, 0., 0.);
+    w->ramp_timer.data = w;
+    w->ramp_t0 = ev_now(loop);
     ev_timer_init(&w->hb_timer, on_hb_timer, cfg->visibility_s / 3.0,
                   cfg->visibility_s / 3.0);
     w->hb_timer.data = w;
@@ -2162,6 +2199,7 @@ worker_free(struct worker *w)
     http_free(w->http);
     metrics_free(w->m);
     ev_timer_stop(w->loop, &w->idle_timer);
+    ev_timer_stop(w->loop, &w->ramp_timer);
     ev_timer_stop(w->loop, &w->hb_timer);
     ev_timer_stop(w->loop, &w->maint_timer);
     ev_timer_stop(w->loop, &w->drain_timer);

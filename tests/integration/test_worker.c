@@ -365,3 +365,34 @@ Test(worker, identical_requests_share_one_call_through_the_cache)
     cJSON_Delete(r2);
     cJSON_Delete(r3);
 }
+
+/* --ramp-up: the slots fill evenly over the ramp, not at once. With a
+ * 3-second ramp and 60 slots, well under half are in flight half a second
+ * in; all 60 are once the ramp is over. (Margins are wide: this checks the
+ * shape, not the timing.) */
+Test(worker, ramp_up_fills_the_slots_gradually)
+{
+    const char *mock_args[] = {"--latency-ms", "20000", NULL};
+    const char *args[] = {"--concurrency",   "60", "--ramp-up", "3",
+                          "--drain-timeout", "1",  NULL};
+    char url[128];
+    pid_t mock = th_mock_start(url, mock_args);
+    char **ids = th_enqueue_n(&t, 60, "Ramp", 20);
+    pid_t w = th_worker_at(&t, url, NULL, args);
+    int early, active = 0;
+
+    th_sleep_ms(500);
+    early = th_count_state(&t, (const char *const *)ids, 60, "active");
+    cr_assert_gt(early, 0, "the ramp has begun");
+    cr_assert_lt(early, 30, "%d of 60 in flight after 0.5 s of a 3 s ramp",
+                 early);
+    for (int k = 0; k < 100 && active < 60; k++) {
+        th_sleep_ms(100);
+        active = th_count_state(&t, (const char *const *)ids, 60, "active");
+    }
+    cr_assert_eq(active, 60, "all in flight once the ramp is over");
+    kill(w, SIGTERM);
+    th_wait(w, 5);
+    th_stop(mock);
+    th_free_ids(ids, 60);
+}
