@@ -1,0 +1,45 @@
+#!/bin/bash
+# Redis instructions per no-op job (issue 7), by callgrind on redis-server:
+# a private redis-server under valgrind on a free port, N jobs enqueued,
+# the counters zeroed, one genq-worker (--provider noop, concurrency 100)
+# drains them, the counters dumped: instructions / N is what claim +
+# complete (+ heartbeats, maintenance) cost Redis per job, repeatable
+# whatever else the machine does. Not part of `make bench` (slow).
+#   bash bench/redis-instr.sh [N]      (default 10000; GENQ_BENCH_BIN: bin dir)
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${GENQ_BENCH_BIN:-$ROOT/bin}
+N=${1:-10000}
+command -v valgrind >/dev/null || { echo "redis-instr: valgrind not installed" >&2; exit 2; }
+TMP=$(mktemp -d /tmp/genq-rinstr.XXXXXX)
+vp="" wp=""
+cleanup() {
+    [ -n "$wp" ] && kill "$wp" 2>/dev/null
+    [ -n "$vp" ] && kill "$vp" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+P=$(python3 "$ROOT/bench/lib/bench.py" freeport)
+R() { redis-cli -p "$P" "$@"; }
+valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" \
+    redis-server --port "$P" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$TMP" >"$TMP/vg.log" 2>&1 &
+vp=$!
+for _ in $(seq 300); do R ping >/dev/null 2>&1 && break; sleep 0.1; done
+python3 "$ROOT/bench/lib/bench.py" gen-jobs "$N" r "$TMP/jobs.jsonl"
+"$BIN/genq" enqueue --redis "redis://127.0.0.1:$P/0" --queue r "$TMP/jobs.jsonl" 2>/dev/null
+callgrind_control -z "$vp" >/dev/null 2>&1
+"$BIN/genq-worker" --redis "redis://127.0.0.1:$P/0" --queue r --concurrency 100 \
+    --provider noop --log-level warn 2>"$TMP/worker.err" &
+wp=$!
+for _ in $(seq 6000); do
+    [ "$(R hget 'genq:{r}:stats' succeeded)" = "$N" ] && break
+    sleep 0.1
+done
+[ "$(R hget 'genq:{r}:stats' succeeded)" = "$N" ] || { echo "redis-instr: jobs did not finish" >&2; exit 1; }
+callgrind_control -d "$vp" >/dev/null 2>&1
+kill "$wp"; wait "$wp" 2>/dev/null || true; wp=""
+tot=$(callgrind_annotate "$(ls "$TMP"/cg.out.* | head -1)" 2>/dev/null |
+    awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
+echo "redis-server: $((tot / N)) instructions per no-op job ($tot for $N jobs, worker concurrency 100)"
