@@ -240,6 +240,11 @@ ops_meta_parse(const char *s, struct ops_meta *m)
         return -1;
     memcpy(m->state, s, sl);
     m->state[sl] = '\0';
+    sl = (size_t)(f[6] - f[5] - 1);
+    if (sl >= sizeof(m->worker))
+        sl = sizeof(m->worker) - 1;
+    memcpy(m->worker, f[5], sl);
+    m->worker[sl] = '\0';
     m->attempts = strtol(f[1], NULL, 10);
     m->max_attempts = strtol(f[2], NULL, 10);
     m->prio = strtol(f[3], NULL, 10);

@@ -84,6 +84,7 @@ void ops_ids_free(struct ops_ids *s);
 /* The packed per-job meta record (prelude.lua). */
 struct ops_meta {
     char state[16];
+    char worker[192]; /* "" when none; a longer id is cut */
     long attempts, max_attempts, prio;
     long long enqueued_ms, updated_ms;
 };

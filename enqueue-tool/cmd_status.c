@@ -17,41 +17,7 @@
 #define INSPECT_WINDOW 4
 #define INSPECT_FIELDS 9
 
-/* The packed meta record of prelude.lua, split in place. */
-struct meta {
-    const char *state, *worker;
-    long attempts, max_attempts, prio;
-    long long enqueued_ms, updated_ms;
-};
-
 static const char *const prio_name[] = {"high", "normal", "low"};
-
-/* Split s (modified) into m. Returns -1 when it is not a meta record. */
-static int
-meta_parse(char *s, struct meta *m)
-{
-    char *f[9];
-    int n = 0;
-
-    f[n++] = s;
-    for (char *p = s; *p && n < 9; p++)
-        if (*p == '|') {
-            *p = '\0';
-            f[n++] = p + 1;
-        }
-    if (n != 9)
-        return -1;
-    m->state = f[0];
-    m->attempts = strtol(f[1], NULL, 10);
-    m->max_attempts = strtol(f[2], NULL, 10);
-    m->prio = strtol(f[3], NULL, 10);
-    if (m->prio < 0 || m->prio > 2)
-        m->prio = 1;
-    m->worker = f[5];
-    m->enqueued_ms = strtoll(f[6], NULL, 10);
-    m->updated_ms = strtoll(f[7], NULL, 10);
-    return 0;
-}
 
 static int
 add_time(cJSON *o, const char *name, long long ms)
@@ -60,27 +26,6 @@ add_time(cJSON *o, const char *name, long long ms)
 
     timefmt_rfc3339((int64_t)ms, ts);
     return cJSON_AddStringToObject(o, name, ts) ? 0 : -1;
-}
-
-/* History entries carry "at" in ms; documents show RFC 3339. */
-static cJSON *
-history_doc(const char *s)
-{
-    cJSON *h = s ? cJSON_Parse(s) : cJSON_CreateArray(), *e;
-
-    if (!h)
-        return cJSON_CreateArray();
-    cJSON_ArrayForEach(e, h)
-    {
-        cJSON *at = cJSON_GetObjectItemCaseSensitive(e, "at");
-        if (cJSON_IsNumber(at)) {
-            char ts[32];
-            timefmt_rfc3339((int64_t)at->valuedouble, ts);
-            cJSON_ReplaceItemInObjectCaseSensitive(e, "at",
-                                                   cJSON_CreateString(ts));
-        }
-    }
-    return h;
 }
 
 static const char *
@@ -94,18 +39,15 @@ static cJSON *
 status_doc(const char *id, redisReply **g, int with_result)
 {
     cJSON *o = cJSON_CreateObject(), *x;
-    char *metas = str_or_null(g[0]) ? strdup(g[0]->str) : NULL;
-    struct meta m;
+    const char *metas = str_or_null(g[0]) ? g[0]->str : NULL;
+    struct ops_meta m;
     long long now = g[2]->type == REDIS_REPLY_INTEGER ? g[2]->integer : 0;
 
-    if (!o) {
-        free(metas);
+    if (!o)
         return NULL;
-    }
     cJSON_AddStringToObject(o, "id", id);
-    if (!metas || meta_parse(metas, &m) < 0) {
+    if (ops_meta_parse(metas, &m) < 0) {
         cJSON_AddStringToObject(o, "state", "unknown");
-        free(metas);
         return o;
     }
     cJSON_AddStringToObject(o, "state", m.state);
@@ -136,13 +78,17 @@ status_doc(const char *id, redisReply **g, int with_result)
         cJSON_AddItemToObject(o, "last_error", x);
     else
         cJSON_AddNullToObject(o, "last_error");
-    cJSON_AddItemToObject(o, "history", history_doc(str_or_null(g[5])));
+    x = ops_history_doc(str_or_null(g[5]));
+    if (!x || !cJSON_AddItemToObject(o, "history", x)) {
+        cJSON_Delete(x);
+        cJSON_Delete(o);
+        return NULL; /* out of memory */
+    }
     if (with_result && str_or_null(g[7])) {
         x = cJSON_Parse(g[7]->str);
         if (x)
             cJSON_AddItemToObject(o, "result", x);
     }
-    free(metas);
     return o;
 }
 
