@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,13 @@ enum {
     F_MAX_CONTINUATIONS,
     F_COUNT
 };
+
+/* Their lengths (fast_scan). */
+static const size_t job_field_len[] = {1, 2,  6, 8, 8, 4,  6, 5,  10, 11,
+                                       5, 14, 8, 6, 7, 12, 9, 15, 8,  17};
+
+_Static_assert(sizeof(job_field_len) / sizeof(job_field_len[0]) == F_COUNT,
+               "job_field_len follows job_fields");
 
 /* Index of key in job_fields, or -1. */
 static int
@@ -221,6 +229,22 @@ js_hex4(struct jscan *j, unsigned *out)
     return 0;
 }
 
+/* Whether the 8 bytes at p are plain string bytes: ASCII, not a control
+ * character, not '"' or '\\' (SWAR; the byte loops handle the rest). */
+static int
+plain8(const char *p)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t w, q, b;
+
+    memcpy(&w, p, sizeof(w));
+    q = w ^ (ones * '"');
+    b = w ^ (ones * '\\');
+    return ((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+             ((b - ones) & ~b)) &
+            high) == 0;
+}
+
 static int
 js_string(struct jscan *j)
 {
@@ -229,6 +253,8 @@ js_string(struct jscan *j)
         unsigned char c;
         unsigned u, lo;
 
+        while (j->pos + 8 <= j->len && plain8(j->s + j->pos))
+            j->pos += 8;
         if (j->pos >= j->len)
             return js_fail(j, "unterminated string");
         c = (unsigned char)j->s[j->pos];
@@ -1306,6 +1332,11 @@ fast_string(const char *s, size_t len, size_t *i, size_t *a, size_t *b,
     *a = k;
     while (k < len && s[k] != '"') {
         unsigned char c = (unsigned char)s[k];
+        if (k + 8 <= len && plain8(s + k)) {
+            k += 8;
+            n += 8;
+            continue;
+        }
         if (c == '\\') {
             if (k + 1 >= len || s[k + 1] == 'u')
                 return -1;
@@ -1415,7 +1446,7 @@ fast_scan(const char *s, size_t len, struct fast *f)
             return -1; /* a key with an escape: the full path */
         fi = -1;
         for (int k = 0; job_fields[k]; k++)
-            if (strlen(job_fields[k]) == kb - ka &&
+            if (job_fields[k][0] == s[ka] && job_field_len[k] == kb - ka &&
                 memcmp(job_fields[k], s + ka, kb - ka) == 0) {
                 fi = k;
                 break;

@@ -1191,3 +1191,39 @@ Test(jobparse, info_fast_path_stores_the_line_with_its_id)
     cr_assert_eq(in.prio, JOB_PRIO_NORMAL);
     job_info_free(&in);
 }
+
+/* The string scanners take 8 plain bytes at a time: a quote, backslash,
+ * control character or non-ASCII byte at any offset of a long string is
+ * still seen, by both the syntax check and the fast path. */
+Test(jobparse, string_scan_sees_every_byte_at_every_offset)
+{
+    char line[128];
+    struct job_info in;
+    struct job_err err;
+
+    for (int at = 0; at < 40; at++) {
+        /* a control character: rejected */
+        snprintf(line, sizeof(line), "{\"prompt\":\"%.*s\x01%.*s\"}", at,
+                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 39 - at,
+                 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+        cr_assert_eq(job_parse_info(line, strlen(line), NULL, &err, &in), -1,
+                     "control char at %d", at);
+        cr_assert(strstr(err.msg, "control character"), "%s", err.msg);
+        /* an escaped quote, a backslash pair and a two-byte character:
+         * accepted, the stored text the line itself */
+        snprintf(line, sizeof(line),
+                 "{\"id\":\"s-%d\",\"prompt\":\"%.*s\\\"\\\\\xc3\xa9%.*s\"}",
+                 at, at, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 39 - at,
+                 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+        cr_assert_eq(job_parse_info(line, strlen(line), NULL, &err, &in), 0,
+                     "at %d: %s", at, err.msg);
+        cr_assert_str_eq(in.text, line);
+        job_info_free(&in);
+        info_same(line, strlen(line));
+        /* the string ends early: a quote at that offset closes it */
+        snprintf(line, sizeof(line), "{\"prompt\":\"%.*s\"x\"}", at,
+                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        cr_assert_eq(job_parse_info(line, strlen(line), NULL, &err, &in), -1,
+                     "a stray quote at %d", at);
+    }
+}
