@@ -1586,7 +1586,6 @@ job_parse_info(const char *line, size_t len, const struct job_opts *o,
 {
     struct job_err scratch;
     struct fast f;
-    const char *nul;
     size_t off;
     cJSON *job;
 
@@ -1596,9 +1595,9 @@ job_parse_info(const char *line, size_t len, const struct job_opts *o,
     /* the checks of parse_core() that come before the tree, then the scan;
      * anything unusual goes the full way */
     if (fast_off || !line || len > JOB_MAX_BYTES ||
-        (nul = memchr(line, '\0', len)) != NULL ||
-        !utf8_check(line, len, &off) || jsonl_blank(line, len) ||
-        json_syntax_check(line, len, err) < 0 || fast_scan(line, len, &f) < 0)
+        memchr(line, '\0', len) != NULL || !utf8_check(line, len, &off) ||
+        jsonl_blank(line, len) || json_syntax_check(line, len, err) < 0 ||
+        fast_scan(line, len, &f) < 0)
         goto full;
     if (f.id) {
         out->id = dup_n(f.id, f.id_len);

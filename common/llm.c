@@ -1085,6 +1085,9 @@ js_number(const char *p, const char *end)
     return p - s <= JT_NUM ? p : NULL;
 }
 
+/* The scanner recurses into objects and arrays; the depth is bounded
+ * (JT_DEPTH), deeper input goes to cJSON. */
+/* NOLINTBEGIN(misc-no-recursion) */
 static const char *jt_value(struct jdoc *d, const char *p);
 
 /* The members (obj) or elements after an opening bracket. */
@@ -1183,6 +1186,7 @@ jt_value(struct jdoc *d, const char *p)
     d->t[i].next = (unsigned short)d->n;
     return p;
 }
+/* NOLINTEND(misc-no-recursion) */
 
 /* Tokenise data[0..dlen) (NUL-terminated) into d: one object and nothing
  * after it but whitespace. Returns 0 or FAST_BAIL. */
@@ -1256,13 +1260,16 @@ static void
 jt_copy(const struct jdoc *d, int i, char *dst, size_t cap)
 {
     char buf[512 + 3];
+    size_t n;
 
-    if (!jt_is(d, i, JT_STRING))
+    if (!jt_is(d, i, JT_STRING)) {
         copy_n(dst, cap, "", 0);
-    else if (!d->t[i].esc)
+    } else if (!d->t[i].esc) {
         copy_n(dst, cap, d->t[i].s, d->t[i].len);
-    else
-        copy_n(dst, cap, buf, jt_decode(d, i, buf, cap));
+    } else {
+        n = jt_decode(d, i, buf, cap);
+        copy_n(dst, cap, buf, n);
+    }
 }
 
 /* The valuedouble cJSON gives number token i: strtod of its text with the
@@ -1280,8 +1287,12 @@ jt_number(const struct jdoc *d, int i)
     if (k == t->len && k <= 15)
         return (double)v;
     char point = localeconv()->decimal_point[0];
-    for (k = 0; k < t->len; k++)
-        buf[k] = t->s[k] == '.' ? point : t->s[k];
+    for (k = 0; k < t->len; k++) {
+        if (t->s[k] == '.')
+            buf[k] = point;
+        else
+            buf[k] = t->s[k];
+    }
     buf[k] = '\0';
     return strtod(buf, NULL);
 }

@@ -82,7 +82,8 @@ static inline void
 reset(struct buf *b)
 {
     b->len = 0;
-    b->data[0] = '\0';
+    if (b->data)
+        b->data[0] = '\0';
 }
 
 /* A blank line: dispatch when a data line was seen, then reset. */

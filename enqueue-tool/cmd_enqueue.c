@@ -353,7 +353,8 @@ take_line(struct enq *e, const char *line, size_t len, long lineno)
             r.max_attempts = in.max_attempts;
             r.run_at = in.run_at_ms;
             r.delay = in.delay_ms;
-            r.bulk = in.id_generated && !in.idem && !r.run_at && !r.delay;
+            r.bulk =
+                (char)(in.id_generated && !in.idem && !r.run_at && !r.delay);
             r.id = in.id; /* taken over: freed by rec_clear() */
             r.idem = in.idem ? in.idem : strdup("");
             r.payload = in.text; /* the line as sent, id added (job.h) */
