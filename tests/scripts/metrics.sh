@@ -8,6 +8,20 @@ set -euo pipefail
 PROMTOOL=$(command -v promtool || true)
 [ -n "$PROMTOOL" ] || { echo "SKIP: promtool not installed (apt-get install prometheus)"; exit 77; }
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# a base port whose next one is free too (a pool child i listens on base + i;
+# base + 1 of a random free port can be taken, e.g. by an outgoing connection)
+free_port_pair() {
+    /usr/bin/python3 -c '
+import socket
+for _ in range(200):
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
+    b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", p + 1))
+    except OSError:
+        a.close(); b.close(); continue
+    a.close(); b.close(); print(p); break'
+}
 q="metrics-$$"
 G="$GENQ_BIN/genq"
 R="$GENQ_TEST_REDIS_URL"
@@ -53,7 +67,7 @@ check "healthz" "curl -fsS http://127.0.0.1:$port/healthz | grep -q ok"
 kill $pid; wait $pid || true
 
 # a pool: child i on base port + i
-port=$(free_port)
+port=$(free_port_pair)
 GENQ_API_KEY=x "$GENQ_BIN/genq-worker" --redis "$R" --queue "$q" --processes 2 \
     --api-base "$GENQ_TEST_MOCK_URL" --metrics-addr "127.0.0.1:$port" \
     --log-level warn 2>>"$GENQ_TEST_TMP/metrics-worker.log" &
