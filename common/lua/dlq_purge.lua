@@ -18,15 +18,7 @@ for i, id in ipairs(ids) do
         seen[id] = true
         gone[#gone + 1] = id
         out[i] = 'purged'
-        local p = pays[i]
-        if p and string.find(p, '"idempotency_key"', 1, true) then
-            local ok, j = pcall(cjson.decode, p)
-            if ok and type(j) == 'table' and
-                type(j.idempotency_key) == 'string' then
-                local ik = PREFIX .. 'idem:' .. j.idempotency_key
-                if redis.call('GET', ik) == id then redis.call('DEL', ik) end
-            end
-        end
+        idem_forget(id, pays[i])
     else
         out[i] = m and m.state or 'unknown'
     end

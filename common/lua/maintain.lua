@@ -10,20 +10,8 @@ local promoted = promote(now, 1000)
 if promoted > 0 then redis.call('PUBLISH', PREFIX .. 'wake', promoted) end
 local old = redis.call('ZRANGEBYSCORE', K_DONE, '-inf', now, 'LIMIT', 0, 1000)
 if #old > 0 then
-    -- an idempotency key must not outlive its job: a later enqueue with the
-    -- same key is a new job, not a "duplicate" of one that is gone
     local payloads = payloads_get(old)
-    for i, id in ipairs(old) do
-        local p = payloads[i]
-        if p and string.find(p, '"idempotency_key"', 1, true) then
-            local ok, job = pcall(cjson.decode, p)
-            if ok and type(job) == 'table' and
-                type(job.idempotency_key) == 'string' then
-                local ik = PREFIX .. 'idem:' .. job.idempotency_key
-                if redis.call('GET', ik) == id then redis.call('DEL', ik) end
-            end
-        end
-    end
+    for i, id in ipairs(old) do idem_forget(id, payloads[i]) end
     redis.call('HDEL', K_PROGRESS, unpack(old))
     redis.call('ZREM', K_DONE, unpack(old))
     redis.call('HDEL', K_RESULTS, unpack(old))

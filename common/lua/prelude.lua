@@ -117,6 +117,20 @@ local function rate_add(now, added)
     redis.call('HINCRBY', PREFIX .. 'rate', math.floor(now / 1000), added)
 end
 
+-- An idempotency key must not outlive its job: a later enqueue with the
+-- same key is a new job, not a "duplicate" of one that is gone. Called for
+-- a job being deleted, with its payload (may be nil).
+local function idem_forget(id, payload)
+    if payload and string.find(payload, '"idempotency_key"', 1, true) then
+        local ok, job = pcall(cjson.decode, payload)
+        if ok and type(job) == 'table' and
+            type(job.idempotency_key) == 'string' then
+            local ik = PREFIX .. 'idem:' .. job.idempotency_key
+            if redis.call('GET', ik) == id then redis.call('DEL', ik) end
+        end
+    end
+end
+
 local function meta_pack(m)
     return m.state .. '|' .. m.attempts .. '|' .. m.max .. '|' .. m.prio ..
         '|' .. m.token .. '|' .. m.worker .. '|' .. m.enq .. '|' .. m.upd ..
