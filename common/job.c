@@ -1280,15 +1280,6 @@ job_parse(const char *line, size_t len, const struct job_opts *o,
     return parse_core(line, len, o, err, NULL, NULL, NULL);
 }
 
-cJSON *
-job_parse_text(const char *line, size_t len, const struct job_opts *o,
-               struct job_err *err, char **text, size_t *text_len,
-               int *id_generated)
-{
-    *text = NULL;
-    return parse_core(line, len, o, err, text, text_len, id_generated);
-}
-
 const char *
 job_stored_payload(const char *v)
 {

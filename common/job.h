@@ -50,20 +50,12 @@ struct job_opts {
 cJSON *job_parse(const char *line, size_t len, const struct job_opts *o,
                  struct job_err *err);
 
-/* job_parse(), and also the text to store for the job in *text (caller
- * frees with free(); NULL on failure) and its length in *text_len: the line
- * itself, trimmed, with the generated "id" member inserted first when the
- * line had none -- no re-serialization, so the text is what was sent; a
- * rendered template job is printed with cJSON_PrintUnformatted() instead.
- * The JOB_MAX_BYTES limit applies to that text. *id_generated (may be
- * NULL) is set to 1 when the id was generated here, else 0. */
-cJSON *job_parse_text(const char *line, size_t len, const struct job_opts *o,
-                      struct job_err *err, char **text, size_t *text_len,
-                      int *id_generated);
-
 /* What `genq enqueue` needs of one line. Owned strings: job_info_free(). */
 struct job_info {
-    char *text; /* the text to store (see job_parse_text) */
+    char *text; /* the text to store: the line itself, trimmed, the
+                   generated id inserted first -- never re-serialized;
+                   a rendered template job printed by cJSON. At most
+                   JOB_MAX_BYTES */
     size_t text_len;
     char *id; /* the job's id (generated when the line had none) */
     int id_generated;
@@ -77,7 +69,7 @@ struct job_info {
  * filled (then *out is empty). The common job -- a flat object of known
  * fields with plain strings and in-range numbers, no escapes beyond the
  * simple ones -- is checked by a direct scan without a cJSON tree (the
- * fast path); every other line, valid or not, by job_parse_text(), which
+ * fast path); every other line, valid or not, by job_parse()'s checks, which
  * words the errors. Both give the same answer for every line. */
 int job_parse_info(const char *line, size_t len, const struct job_opts *o,
                    struct job_err *err, struct job_info *out);
@@ -89,7 +81,7 @@ void job_info_free(struct job_info *in);
 void job_fast_path_disable(int off);
 
 /* The payload within a stored jobs-hash value: v itself, or, for a job
- * enqueued by the bulk path (enqueue_bulk.lua), what follows its
+ * enqueued by the bulk path of `genq enqueue`, what follows its
  * "queued|...\n" meta header. Borrowed pointer into v. */
 const char *job_stored_payload(const char *v);
 

@@ -18,6 +18,5 @@ extern const char lua_dlq_requeue[];
 extern const char lua_dlq_purge[];
 extern const char lua_results_page[];
 extern const char lua_release[];
-extern const char lua_enqueue_bulk[];
 
 #endif

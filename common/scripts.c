@@ -33,7 +33,6 @@ static const struct {
     [SCRIPT_DLQ_PURGE] = {"dlq_purge", lua_dlq_purge},
     [SCRIPT_RESULTS_PAGE] = {"results_page", lua_results_page},
     [SCRIPT_RELEASE] = {"release", lua_release},
-    [SCRIPT_ENQUEUE_BULK] = {"enqueue_bulk", lua_enqueue_bulk},
 };
 
 int

@@ -391,7 +391,7 @@ rec_class(const struct rec *r)
     return r->bulk ? 1 + r->prio + 3L * r->max_attempts : 0;
 }
 
-/* Whether the jobs among recs[0..n) go by enqueue_bulk (all of one bulk
+/* Whether the jobs among recs[0..n) go by append_bulk (all of one bulk
  * class, which send_all() ensures). */
 static int
 batch_is_bulk(const struct rec *recs, int n)
@@ -470,10 +470,10 @@ bulk_clock_init(struct enq *e)
 
 /* The bulk path (jobs of one bulk class: ids generated here, so new; no
  * idempotency key, no delay): one MULTI/EXEC of plain variadic commands
- * instead of a script, the cheapest way to store a job in Redis. What it
- * writes is what enqueue_bulk.lua would (see there): each stored value is
- * the meta header "queued|0|MAX|PRIO|||T|T|\n" and the payload, no meta
- * field; the ids onto the ready list; the enqueued count and rate; a wake.
+ * instead of a script, the cheapest way to store a job in Redis: each
+ * stored value is the meta header "queued|0|MAX|PRIO|||T|T|\n" and the
+ * payload, no meta field (prelude.lua: job_header, metas_get); the ids
+ * onto the ready list; the enqueued count and rate; a wake.
  * Reply (finish_batch): +OK, 5 x +QUEUED, then EXEC's array. */
 static int
 append_bulk(struct enq *e, struct rec *recs, int n, int jobs)

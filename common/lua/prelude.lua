@@ -46,18 +46,8 @@ local function meta_unpack(s)
             enq = enq, upd = upd, flags = fl}
 end
 
--- The nine fields as strings, without building a table or converting
--- numbers: the hot scripts (claim, complete) rewrite a few fields and pack
--- the rest back verbatim. Lua 5.1 turns every number it concatenates into
--- a string through sprintf, which cost microseconds per job.
-local META_PAT =
-    '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
-local function meta_split(s)
-    if not s then return nil end
-    return string.match(s, META_PAT)
-end
-
--- A bulk-enqueued job (enqueue_bulk.lua) has no meta field until it is
+-- A bulk-enqueued job (the bulk path of `genq enqueue`, append_bulk in
+-- enqueue-tool/cmd_enqueue.c) has no meta field until it is
 -- first claimed or changed: its stored value (jobs hash) is the meta record
 -- it was enqueued with, a newline, then its payload. Once a meta field
 -- exists it wins, and the header is stale. Payloads are JSON objects, so a
