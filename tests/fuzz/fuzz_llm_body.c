@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzzutil.h"
-#include "llm.h"
+#include "fuzz_llm.h"
 
 static void
 check_result(const struct llm_result *r, int rc, int status, int utf8)
@@ -18,31 +17,9 @@ check_result(const struct llm_result *r, int rc, int status, int utf8)
     FUZZ_CHECK(!r->failed || r->err.type[0] != '\0');
     FUZZ_CHECK(!r->complete || !r->failed);
     FUZZ_CHECK(r->err.http_status == status);
-    FUZZ_CHECK_FIELD(r->id);
-    FUZZ_CHECK_FIELD(r->model);
-    FUZZ_CHECK_FIELD(r->stop_reason);
-    FUZZ_CHECK_FIELD(r->stop_sequence);
-    FUZZ_CHECK_FIELD(r->err.type);
-    FUZZ_CHECK_FIELD(r->err.message);
-    FUZZ_CHECK_FIELD(r->err.request_id);
-    FUZZ_CHECK(r->text.max == 0 || r->text.len <= r->text.max);
-    FUZZ_CHECK(r->text.data == NULL || r->text.data[r->text.len] == '\0');
-    FUZZ_CHECK(r->input_tokens >= 0 && r->output_tokens >= 0);
-    FUZZ_CHECK(r->cache_creation_input_tokens >= 0);
-    FUZZ_CHECK(r->cache_read_input_tokens >= 0);
     if (status < 200 || status > 299)
         FUZZ_CHECK(r->failed && !r->complete); /* an error status fails */
-    /* The fields are valid UTF-8 whatever the body holds (cut on a
-     * character, other bytes replaced); the text when the body is. */
-    FUZZ_CHECK_UTF8(r->id);
-    FUZZ_CHECK_UTF8(r->model);
-    FUZZ_CHECK_UTF8(r->stop_reason);
-    FUZZ_CHECK_UTF8(r->stop_sequence);
-    FUZZ_CHECK_UTF8(r->err.type);
-    FUZZ_CHECK_UTF8(r->err.message);
-    FUZZ_CHECK_UTF8(r->err.request_id);
-    if (utf8)
-        FUZZ_CHECK(utf8_valid(r->text.data ? r->text.data : "", r->text.len));
+    fuzz_check_llm_result(r, utf8);
 }
 
 int

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fuzz_llm.h"
 #include "fuzzutil.h"
 #include "llm.h"
 #include "sse.h"
@@ -85,35 +86,6 @@ run_sse(const char *s, size_t len, int split, uint64_t seed, size_t max_event,
     FUZZ_CHECK(sse_strerror(p.err) != NULL);
     sse_free(&p);
     out->log = r.log;
-}
-
-static void
-check_result_fields(const struct llm_result *r, int utf8)
-{
-    FUZZ_CHECK_FIELD(r->id);
-    FUZZ_CHECK_FIELD(r->model);
-    FUZZ_CHECK_FIELD(r->stop_reason);
-    FUZZ_CHECK_FIELD(r->stop_sequence);
-    FUZZ_CHECK_FIELD(r->err.type);
-    FUZZ_CHECK_FIELD(r->err.message);
-    FUZZ_CHECK_FIELD(r->err.request_id);
-    FUZZ_CHECK(r->text.max == 0 || r->text.len <= r->text.max);
-    FUZZ_CHECK(r->text.data == NULL || r->text.data[r->text.len] == '\0');
-    FUZZ_CHECK(r->input_tokens >= 0 && r->output_tokens >= 0);
-    FUZZ_CHECK(r->cache_creation_input_tokens >= 0);
-    FUZZ_CHECK(r->cache_read_input_tokens >= 0);
-    FUZZ_CHECK(!r->failed || r->err.type[0] != '\0');
-    /* The fields are valid UTF-8 whatever the stream holds (cut on a
-     * character, other bytes replaced); the text when the stream is. */
-    FUZZ_CHECK_UTF8(r->id);
-    FUZZ_CHECK_UTF8(r->model);
-    FUZZ_CHECK_UTF8(r->stop_reason);
-    FUZZ_CHECK_UTF8(r->stop_sequence);
-    FUZZ_CHECK_UTF8(r->err.type);
-    FUZZ_CHECK_UTF8(r->err.message);
-    FUZZ_CHECK_UTF8(r->err.request_id);
-    if (utf8)
-        FUZZ_CHECK(utf8_valid(r->text.data ? r->text.data : "", r->text.len));
 }
 
 static void
@@ -216,9 +188,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run_stream(p, s, size, 1, 1, seed ^ 0xAAAA, text_max, &b, &brc);
         run_stream(p, s, size, 0, 0, seed, text_max, &c, &crc);
         run_stream(p, s, size, 1, 0, seed ^ 0x5A5A, text_max, &d, &drc);
-        check_result_fields(&a, utf8);
-        check_result_fields(&b, utf8);
-        check_result_fields(&c, utf8);
+        fuzz_check_llm_result(&a, utf8);
+        fuzz_check_llm_result(&b, utf8);
+        fuzz_check_llm_result(&c, utf8);
         check_same_result(&a, &b);
         check_same_result(&a, &c); /* fast path == cJSON path */
         check_same_result(&a, &d);
