@@ -1311,8 +1311,10 @@ struct fast {
 };
 
 /* One string at s[*i] (the opening quote): its raw bytes [*a, *b) and its
- * length in characters. Returns -1 (take the full path) on a \u escape,
- * 1 when it holds another escape, else 0. The syntax scan has checked it. */
+ * length in characters. Returns -1 (take the full path) on a \u escape or
+ * anything JSON does not allow in a string (a control character, an
+ * unknown escape, no closing quote), 1 when it holds another escape, else
+ * 0. The line is valid UTF-8 (utf8_check). */
 static int
 fast_string(const char *s, size_t len, size_t *i, size_t *a, size_t *b,
             size_t *chars)
@@ -1328,9 +1330,13 @@ fast_string(const char *s, size_t len, size_t *i, size_t *a, size_t *b,
             n += 8;
             continue;
         }
+        if (c < 0x20)
+            return -1;
         if (c == '\\') {
-            if (k + 1 >= len || s[k + 1] == 'u')
-                return -1;
+            char x = k + 1 < len ? s[k + 1] : 'u';
+            if (!(x == '"' || x == '\\' || x == '/' || x == 'b' || x == 'f' ||
+                  x == 'n' || x == 'r' || x == 't'))
+                return -1; /* \u and the invalid ones: the full path */
             esc = 1;
             k += 2;
             n++;
@@ -1374,8 +1380,9 @@ fast_int(const char *s, size_t len, size_t *i, long long *out)
     return 0;
 }
 
-/* A plain decimal in [lo, hi] (or (lo, hi]): digits[.digits], nothing
- * else; 0 when it is one and in range, -1 otherwise. */
+/* A plain decimal in [lo, hi] (or (lo, hi]): JSON's 0 or [1-9][0-9]*,
+ * then maybe '.' and digits, nothing else; 0 when it is one and in range,
+ * -1 otherwise. */
 static int
 fast_decimal(const char *s, size_t len, size_t *i, double lo, int lo_excl,
              double hi)
@@ -1384,11 +1391,24 @@ fast_decimal(const char *s, size_t len, size_t *i, double lo, int lo_excl,
     size_t k = *i, n;
     double d;
 
-    while (k < len && ((s[k] >= '0' && s[k] <= '9') || s[k] == '.'))
+    if (k < len && s[k] == '0')
         k++;
+    else if (k < len && s[k] >= '1' && s[k] <= '9')
+        while (k < len && s[k] >= '0' && s[k] <= '9')
+            k++;
+    else
+        return -1;
+    if (k < len && s[k] == '.') {
+        size_t f = ++k;
+        while (k < len && s[k] >= '0' && s[k] <= '9')
+            k++;
+        if (k == f)
+            return -1;
+    }
     n = k - *i;
-    if (n == 0 || n >= sizeof(buf) ||
-        (k < len && (s[k] == 'e' || s[k] == 'E' || s[k] == '-')))
+    if (n >= sizeof(buf) ||
+        (k < len && (s[k] == 'e' || s[k] == 'E' || s[k] == '-' || s[k] == '+' ||
+                     s[k] == '.')))
         return -1;
     memcpy(buf, s + *i, n);
     buf[n] = '\0';
@@ -1412,8 +1432,9 @@ fast_ws(const char *s, size_t len, size_t *i)
  * when the line is such a valid job (f filled), -1 when it is not or may
  * not be: the full path then decides, and words every error. It never
  * accepts a line the full path rejects (tests/unit/test_job.c and
- * tests/fuzz/fuzz_job.c compare the two). The line passed the UTF-8 and
- * syntax checks. */
+ * tests/fuzz/fuzz_job.c compare the two). It is a JSON parser of its own
+ * for what it accepts (no json_syntax_check() first); the line is valid
+ * UTF-8. */
 static int
 fast_scan(const char *s, size_t len, struct fast *f)
 {
@@ -1587,7 +1608,6 @@ job_parse_info(const char *line, size_t len, const struct job_opts *o,
      * anything unusual goes the full way */
     if (fast_off || !line || len > JOB_MAX_BYTES ||
         memchr(line, '\0', len) != NULL || !utf8_check(line, len, &off) ||
-        jsonl_blank(line, len) || json_syntax_check(line, len, err) < 0 ||
         fast_scan(line, len, &f) < 0)
         goto full;
     if (f.id) {
