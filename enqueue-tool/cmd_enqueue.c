@@ -1,7 +1,8 @@
 /* genq enqueue: validate JSONL jobs (or one job from flags) and add them to
  * a queue in pipelined batches. Pass 1 validates every line and spools the
- * normalized jobs to a temporary file; pass 2 sends them, so memory stays
- * bounded for any input size and nothing is sent when a line is bad. */
+ * jobs (memory, then a temporary file past GENQ_SPOOL_MEM_MAX); pass 2 sends
+ * them, so memory stays bounded for any input size and nothing is sent
+ * when a line is bad. */
 #include "fmacros.h"
 
 #include <errno.h>
@@ -53,7 +54,10 @@ static const char help[] =
     "per input line: {\"line\",\"id\",\"status\",\"error\"} where status is\n"
     "enqueued, duplicate, rejected or valid (validated, not sent).\n"
     "Exit: 0 all enqueued (duplicates included), 1 a line was rejected or\n"
-    "Redis failed, 2 usage error.\n\n" CLI_COMMON_HELP;
+    "Redis failed, 2 usage error.\n"
+    "Environment: GENQ_SPOOL_MEM_MAX bytes of validated jobs held in memory\n"
+    "between the passes (default 256 MiB), then a temporary "
+    "file.\n\n" CLI_COMMON_HELP;
 
 enum {
     OPT_DRY = 1,
@@ -81,7 +85,8 @@ enum {
 /* One spooled line: a valid job ('J') or a rejection ('R'). */
 struct rec {
     char type;
-    char bulk; /* J: id generated here, no idempotency key, no delay */
+    char bulk;     /* J: id generated here, no idempotency key, no delay */
+    char borrowed; /* the strings point into a memory spool: not freed */
     long line;
     int prio, max_attempts;
     int64_t run_at, delay;
@@ -89,35 +94,50 @@ struct rec {
     char *field, *msg;         /* R */
 };
 
+/* Where pass 1 puts its records for pass 2: memory up to SPOOL_MEM_MAX,
+ * then a temporary file (the memory is written out to it first), so memory
+ * stays bounded for any input. */
+struct spool {
+    struct buf mem; /* records while in memory; freed by spool_close() */
+    size_t rpos;    /* read position in mem */
+    size_t max;     /* bytes mem may hold (GENQ_SPOOL_MEM_MAX) */
+    FILE *f;        /* the file once spilled, else NULL */
+};
+
+#define SPOOL_MEM_MAX ((size_t)256 << 20)
+
 struct enq {
     struct cli cli;
     int dry_run, skip_invalid, batch, idem_ttl;
     struct job_opts jopts;
-    FILE *spool;
+    struct spool *spool;
     long valid, rejected, enqueued, duplicates, total;
     long done_line; /* last line of the last batch Redis confirmed */
     int progress;
-    int from_dlq;    /* --from-dlq: lines are dead-letter documents */
-    struct buf out;  /* bulk batches being formatted; freed in
-                        cmd_enqueue */
-    FILE *spool2;    /* the second half's spool (validate_split) or NULL */
-    long line_base2; /* lines before the second half */
+    int from_dlq;            /* --from-dlq: lines are dead-letter documents */
+    struct buf out;          /* bulk batches being formatted; freed in
+                                cmd_enqueue */
+    struct spool *spool2;    /* the second half's (validate_split) or NULL */
+    long line_base2;         /* lines before the second half */
     int64_t srv_ms, mono_ms; /* Redis TIME at start, monotonic then */
 };
 
 static void
 rec_clear(struct rec *r)
 {
-    free(r->id);
-    free(r->idem);
-    free(r->payload);
-    free(r->field);
-    free(r->msg);
+    if (!r->borrowed) {
+        free(r->id);
+        free(r->idem);
+        free(r->payload);
+        free(r->field);
+        free(r->msg);
+    }
     memset(r, 0, sizeof(*r));
 }
 
 /* A spool record: this header, then its strings (J: id, idem, payload; R:
- * field, msg, "") back to back. One process writes and reads it back. */
+ * field, msg, "") back to back, each with its NUL. One process writes and
+ * reads it back. */
 struct spool_hdr {
     int64_t line, run_at, delay;
     int32_t prio, max_attempts;
@@ -125,8 +145,74 @@ struct spool_hdr {
     char type, bulk;
 };
 
+static void
+spool_init(struct spool *sp, size_t max)
+{
+    memset(sp, 0, sizeof(*sp));
+    buf_init(&sp->mem, 0);
+    sp->max = max;
+}
+
+/* GENQ_SPOOL_MEM_MAX (bytes), else SPOOL_MEM_MAX. */
+static size_t
+spool_max(void)
+{
+    const char *v = getenv("GENQ_SPOOL_MEM_MAX");
+    char *end;
+    unsigned long long n;
+
+    if (!v || !*v)
+        return SPOOL_MEM_MAX;
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    return errno || *end || v[0] == '-' ? SPOOL_MEM_MAX : (size_t)n;
+}
+
+static void
+spool_close(struct spool *sp)
+{
+    if (!sp)
+        return;
+    if (sp->f)
+        fclose(sp->f);
+    buf_free(&sp->mem);
+    sp->f = NULL;
+}
+
+/* Move the memory spool to a temporary file (it outgrew SPOOL_MEM_MAX). */
 static int
-rec_write(FILE *f, const struct rec *r)
+spool_spill(struct spool *sp)
+{
+    sp->f = tmpfile();
+    if (!sp->f)
+        return -1;
+    if (sp->mem.len &&
+        fwrite_unlocked(sp->mem.data, sp->mem.len, 1, sp->f) != 1)
+        return -1;
+    buf_free(&sp->mem);
+    return 0;
+}
+
+static int
+spool_put(struct spool *sp, const void *p, size_t n)
+{
+    if (!sp->f && sp->mem.len + n > sp->max && spool_spill(sp) < 0)
+        return -1;
+    if (sp->f)
+        return fwrite_unlocked(p, n, 1, sp->f) == 1 ? 0 : -1;
+    return buf_append(&sp->mem, p, n);
+}
+
+/* Switch from writing to reading from the start. */
+static int
+spool_rewind(struct spool *sp)
+{
+    sp->rpos = 0;
+    return sp->f ? fseek(sp->f, 0, SEEK_SET) : 0;
+}
+
+static int
+rec_write(struct spool *sp, const struct rec *r)
 {
     struct spool_hdr h;
     const char *str[3];
@@ -144,45 +230,67 @@ rec_write(FILE *f, const struct rec *r)
     str[2] = r->type == 'R' ? "" : r->payload;
     for (int i = 0; i < 3; i++)
         h.len[i] = (uint32_t)strlen(str[i]);
-    if (fwrite_unlocked(&h, sizeof(h), 1, f) != 1)
+    if (spool_put(sp, &h, sizeof(h)) < 0)
         return -1;
     for (int i = 0; i < 3; i++)
-        if (h.len[i] && fwrite_unlocked(str[i], h.len[i], 1, f) != 1)
+        if (spool_put(sp, str[i], (size_t)h.len[i] + 1) < 0)
             return -1;
     return 0;
 }
 
+/* The next string of a record, of n bytes and its NUL: borrowed from the
+ * memory spool, or read from the file into a new allocation. */
 static char *
-get_str(FILE *f, uint32_t n)
+get_str(struct spool *sp, uint32_t n)
 {
-    char *s = malloc((size_t)n + 1);
+    char *s;
 
+    if (!sp->f) {
+        if (sp->mem.len - sp->rpos < (size_t)n + 1 ||
+            sp->mem.data[sp->rpos + n] != '\0')
+            return NULL;
+        s = sp->mem.data + sp->rpos;
+        sp->rpos += (size_t)n + 1;
+        return s;
+    }
+    s = malloc((size_t)n + 1);
     if (!s)
         return NULL;
-    if (n && fread_unlocked(s, n, 1, f) != 1) {
+    if (fread_unlocked(s, (size_t)n + 1, 1, sp->f) != 1 || s[n] != '\0') {
         free(s);
         return NULL;
     }
-    s[n] = '\0';
     return s;
 }
 
-/* 1 = record read, 0 = end, -1 = error. */
+/* 1 = record read, 0 = end, -1 = error. Strings from a memory spool are
+ * borrowed (r->borrowed): valid until spool_close(). */
 static int
-rec_read(FILE *f, struct rec *r)
+rec_read(struct spool *sp, struct rec *r)
 {
     struct spool_hdr h;
     char *str[3] = {NULL, NULL, NULL};
 
     memset(r, 0, sizeof(*r));
-    if (fread_unlocked(&h, sizeof(h), 1, f) != 1)
-        return feof_unlocked(f) ? 0 : -1;
+    if (!sp->f) {
+        if (sp->rpos == sp->mem.len)
+            return 0;
+        if (sp->mem.len - sp->rpos < sizeof(h))
+            return -1;
+        memcpy(&h, sp->mem.data + sp->rpos, sizeof(h));
+        sp->rpos += sizeof(h);
+    } else if (fread_unlocked(&h, sizeof(h), 1, sp->f) != 1) {
+        return feof_unlocked(sp->f) ? 0 : -1;
+    }
     for (int i = 0; i < 3; i++)
-        if (!(str[i] = get_str(f, h.len[i]))) {
-            free(str[0]);
-            free(str[1]);
+        if (!(str[i] = get_str(sp, h.len[i]))) {
+            if (sp->f) {
+                free(str[0]);
+                free(str[1]);
+            }
             return -1;
         }
+    r->borrowed = !sp->f;
     r->type = h.type;
     r->bulk = h.bulk;
     r->line = (long)h.line;
@@ -193,7 +301,8 @@ rec_read(FILE *f, struct rec *r)
     if (r->type == 'R') {
         r->field = str[0];
         r->msg = str[1];
-        free(str[2]);
+        if (sp->f)
+            free(str[2]);
     } else {
         r->id = str[0];
         r->idem = str[1];
@@ -904,14 +1013,15 @@ validate_split(struct enq *e, const char *base, size_t size, size_t line_max)
     memset(&h, 0, sizeof(h));
     h.e = *e;
     h.e.total = h.e.valid = h.e.rejected = 0;
-    h.e.spool = tmpfile();
+    h.e.spool = malloc(sizeof(*h.e.spool));
+    if (h.e.spool)
+        spool_init(h.e.spool, e->spool->max);
     h.line_max = line_max;
     h.in = h.e.spool ? fmemopen((void *)(base + cut), size - cut, "r") : NULL;
     a = fmemopen((void *)base, cut, "r");
     if (!h.e.spool || !h.in || !a) {
         int err = errno;
-        if (h.e.spool)
-            fclose(h.e.spool);
+        free(h.e.spool);
         if (h.in)
             fclose(h.in);
         if (a)
@@ -920,7 +1030,7 @@ validate_split(struct enq *e, const char *base, size_t size, size_t line_max)
         return -1;
     }
     if (pthread_create(&t, NULL, half_run, &h) != 0) {
-        fclose(h.e.spool);
+        free(h.e.spool);
         fclose(h.in);
         fclose(a);
         return 0; /* no thread: do it all here */
@@ -932,7 +1042,7 @@ validate_split(struct enq *e, const char *base, size_t size, size_t line_max)
     e->total += h.e.total;
     e->valid += h.e.valid;
     e->rejected += h.e.rejected;
-    e->spool2 = h.e.spool;
+    e->spool2 = h.e.spool; /* freed in cmd_enqueue() */
     e->line_base2 = lines_a;
     if (rc < 0)
         return -1;
@@ -1033,6 +1143,7 @@ cmd_enqueue(int argc, char **argv)
         CLI_COMMON_OPTS,
         {NULL, 0, NULL, 0}};
     struct enq e;
+    struct spool spool;
     const char *file = NULL;
     cJSON *flagjob = cJSON_CreateObject(), *vars = NULL;
     int opt, rc = EXIT_OK, nflags = 0;
@@ -1187,12 +1298,8 @@ cmd_enqueue(int argc, char **argv)
                                "no input: give --file FILE, '-' for stdin, or "
                                "--prompt TEXT");
     }
-    e.spool = tmpfile();
-    if (!e.spool) {
-        cJSON_Delete(flagjob);
-        return cli_fail("enqueue", "cannot create a temporary file: %s",
-                        strerror(errno));
-    }
+    spool_init(&spool, spool_max());
+    e.spool = &spool;
     e.progress = !e.cli.json && isatty(STDERR_FILENO);
 
     /* Pass 1: validate and spool. */
@@ -1217,9 +1324,10 @@ cmd_enqueue(int argc, char **argv)
         rc = cli_fail("enqueue", "no jobs in the input (empty file?)");
         goto out;
     }
-    rewind(e.spool);
-    if (e.spool2)
-        rewind(e.spool2);
+    if (spool_rewind(e.spool) < 0 || (e.spool2 && spool_rewind(e.spool2) < 0)) {
+        rc = cli_fail("enqueue", "reading the spool file failed");
+        goto out;
+    }
     if (e.dry_run || (e.rejected && !e.skip_invalid)) {
         struct rec r;
         int got;
@@ -1262,10 +1370,9 @@ cmd_enqueue(int argc, char **argv)
         rc = EXIT_FAIL;
 out:
     cJSON_Delete(flagjob);
-    if (e.spool)
-        fclose(e.spool);
-    if (e.spool2)
-        fclose(e.spool2);
+    spool_close(e.spool);
+    spool_close(e.spool2);
+    free(e.spool2);
     buf_free(&e.out);
     cli_close(&e.cli);
     return rc;

@@ -488,6 +488,80 @@ Test(cli, bulk_path_jobs_behave_like_any_other, .timeout = 90)
     cr_assert_str_eq(th_state(&t, id[4], st, NULL), "canceled");
 }
 
+/* Past GENQ_SPOOL_MEM_MAX bytes pass 1 spills to a temporary file: the
+ * answers, the jobs and their order are those of the in-memory spool (a
+ * split file, so both halves spill). */
+Test(cli, spool_spills_to_a_file_past_its_memory_limit, .timeout = 90)
+{
+    char path[512], *out_mem, *out_file, *err;
+    const char *url = getenv("GENQ_TEST_REDIS_URL");
+    const char *spill[] = {"GENQ_SPOOL_MEM_MAX=4096", NULL};
+    FILE *f;
+    long n = 20000, badl = 12345;
+    redisReply *r;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/spill-%d.jsonl", getenv("GENQ_TEST_TMP"),
+             (int)getpid());
+    f = fopen(path, "w");
+    cr_assert(f);
+    for (long i = 1; i <= n; i++) {
+        if (i == badl)
+            fprintf(f, "{\"id\":\"s-%ld\",\"prompt\":\"x\",\"top_p\":2}\n", i);
+        else
+            fprintf(f,
+                    "{\"id\":\"s-%ld\",\"prompt\":\"Write about item %ld\","
+                    "\"max_tokens\":50,\"metadata\":{\"n\":%ld}}\n",
+                    i, i, i);
+    }
+    cr_assert(ftell(f) >= 1024 * 1024, "the file must be split");
+    fclose(f);
+    {
+        const char *argv[] = {th_bin("genq"), "enqueue", "--dry-run",
+                              "--json",       path,      NULL};
+        rc = th_run(argv, NULL, NULL, 0, &out_mem, NULL);
+        cr_assert_eq(rc, 1);
+        rc = th_run(argv, spill, NULL, 0, &out_file, NULL);
+        cr_assert_eq(rc, 1);
+    }
+    cr_assert(strstr(out_mem, "\"line\":12345,\"id\":null,\"status\":"
+                              "\"rejected\""),
+              "the bad line is reported");
+    cr_assert_str_eq(out_file, out_mem, "same answers from a spilled spool");
+    free(out_mem);
+    free(out_file);
+    {
+        const char *argv[] = {th_bin("genq"), "enqueue", "--skip-invalid",
+                              "--redis",      url,       "--queue",
+                              t.queue,        path,      NULL};
+        rc = th_run(argv, spill, NULL, 0, NULL, &err);
+        cr_assert_eq(rc, 1, "a rejected line makes the exit 1: %s", err);
+        cr_assert(strstr(err, "enqueued 19999,"), "%s", err);
+        free(err);
+    }
+    cr_assert_eq(queued_count(), n - 1);
+    /* input order on the ready list (LPUSH: the first line is last) */
+    r = redisCommand(t.c, "LRANGE %s 0 -1", t.k.key[QK_READY]);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+    cr_assert_eq(r->elements, (size_t)(n - 1));
+    for (size_t i = 0, want = (size_t)n; i < r->elements; i++, want--) {
+        char id[32];
+        if ((long)want == badl)
+            want--;
+        snprintf(id, sizeof(id), "s-%zu", want);
+        cr_assert_str_eq(r->element[i]->str, id);
+    }
+    freeReplyObject(r);
+    r = redisCommand(t.c, "HGET %s s-19999", t.k.key[QK_JOBS]);
+    cr_assert(r && r->type == REDIS_REPLY_STRING);
+    cr_assert(strstr(r->str, "{\"id\":\"s-19999\",\"prompt\":\"Write about "
+                             "item 19999\",\"max_tokens\":50,\"metadata\":"
+                             "{\"n\":19999}}"),
+              "%s", r->str);
+    freeReplyObject(r);
+    unlink(path);
+}
+
 /* A file of 1 MiB or more is validated by two threads, each half into its
  * own spool: the line numbers of the second half go on from the first's,
  * and the output keeps input order. */
