@@ -374,7 +374,7 @@ if want c; then
     secs=$(python3 -c "import json; print(json.load(open('$d/ru.json'))['wall_s'])")
     py row scenario=c system=genq variant="100k jobs" n="$N_C" snap0="$d/s0.json" \
         snap1="$d/s1.json" rusage="$d/ru.json" \
-        extra="{\"seq\": $SEQ, \"jobs_per_s\": $(python3 -c "print(round($N_C / $secs, 1))"), \"wall_s\": $secs, \"lpush_ceiling_ops_per_s\": $ceil, \"lpush_ceiling_cmd\": \"redis-benchmark -t lpush -P 64 -n $N_CEIL\", \"validation\": \"full (two passes, spooled)\"}" \
+        extra="{\"seq\": $SEQ, \"jobs_per_s\": $(python3 -c "print(round($N_C / $secs, 1))"), \"wall_s\": $secs, \"lpush_ceiling_ops_per_s\": $ceil, \"lpush_ceiling_cmd\": \"redis-benchmark -t lpush -P 64 -n $N_CEIL\", \"validation\": \"full (bulk jobs staged while validating)\"}" \
         out="$RES/rows/$(printf %03d $SEQ)-c-genq.json"
     if [ $BULL = 1 ]; then
         SEQ=$((SEQ + 1))

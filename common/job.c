@@ -1333,7 +1333,9 @@ fast_string(const char *s, size_t len, size_t *i, size_t *a, size_t *b,
         if (c < 0x20)
             return -1;
         if (c == '\\') {
-            char x = k + 1 < len ? s[k + 1] : 'u';
+            char x = 'u'; /* cut after the backslash: the full path */
+            if (k + 1 < len)
+                x = s[k + 1];
             if (!(x == '"' || x == '\\' || x == '/' || x == 'b' || x == 'f' ||
                   x == 'n' || x == 'r' || x == 't'))
                 return -1; /* \u and the invalid ones: the full path */

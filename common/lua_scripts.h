@@ -18,5 +18,6 @@ extern const char lua_dlq_requeue[];
 extern const char lua_dlq_purge[];
 extern const char lua_results_page[];
 extern const char lua_release[];
+extern const char lua_stage[];
 
 #endif

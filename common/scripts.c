@@ -33,6 +33,7 @@ static const struct {
     [SCRIPT_DLQ_PURGE] = {"dlq_purge", lua_dlq_purge},
     [SCRIPT_RESULTS_PAGE] = {"results_page", lua_results_page},
     [SCRIPT_RELEASE] = {"release", lua_release},
+    [SCRIPT_STAGE] = {"stage", lua_stage},
 };
 
 int

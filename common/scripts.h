@@ -19,6 +19,7 @@ enum script_id {
     SCRIPT_DLQ_PURGE,
     SCRIPT_RESULTS_PAGE,
     SCRIPT_RELEASE,
+    SCRIPT_STAGE,
     SCRIPT_COUNT
 };
 

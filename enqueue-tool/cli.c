@@ -39,24 +39,29 @@ cli_common_opt(struct cli *c, int opt, const char *arg)
 }
 
 int
-cli_connect(struct cli *c)
+cli_connect_err(struct cli *c, char *err, size_t errlen)
 {
     struct redis_url u;
-    char err[512];
 
     if (qkeys_init(&c->keys, c->queue) < 0) {
-        fprintf(stderr,
-                "genq: invalid queue name '%s' (1..64 of A-Z a-z 0-9 . _ -)\n",
-                c->queue);
+        snprintf(err, errlen,
+                 "invalid queue name '%s' (1..64 of A-Z a-z 0-9 . _ -)",
+                 c->queue);
         return -1;
     }
-    if (redisurl_parse(c->redis_url, &u, err, sizeof(err)) < 0) {
-        fprintf(stderr, "genq: %s\n", err);
+    if (redisurl_parse(c->redis_url, &u, err, errlen) < 0)
         return -1;
-    }
-    c->rc = rclient_connect(&u, 5.0, err, sizeof(err));
+    c->rc = rclient_connect(&u, 5.0, err, errlen);
     memset(u.pass, 0, sizeof(u.pass));
-    if (!c->rc) {
+    return c->rc ? 0 : -1;
+}
+
+int
+cli_connect(struct cli *c)
+{
+    char err[512];
+
+    if (cli_connect_err(c, err, sizeof(err)) < 0) {
         fprintf(stderr, "genq: %s\n", err);
         return -1;
     }

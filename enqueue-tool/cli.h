@@ -51,6 +51,9 @@ int cli_common_opt(struct cli *c, int opt, const char *arg);
 /* Connect to Redis and fill keys; on failure print the reason and return
  * -1. */
 int cli_connect(struct cli *c);
+
+/* As cli_connect(), but the problem goes to err instead of stderr. */
+int cli_connect_err(struct cli *c, char *err, size_t errlen);
 void cli_close(struct cli *c);
 
 /* Print a usage error (to stderr, prefixed with the program) and return

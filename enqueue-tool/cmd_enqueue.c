@@ -1,8 +1,18 @@
 /* genq enqueue: validate JSONL jobs (or one job from flags) and add them to
  * a queue in pipelined batches. Pass 1 validates every line and spools the
  * jobs (memory, then a temporary file past GENQ_SPOOL_MEM_MAX); pass 2 sends
- * them, so memory stays bounded for any input size and nothing is sent
- * when a line is bad. */
+ * them, so memory stays bounded for any input size and nothing is enqueued
+ * when a line is bad.
+ *
+ * Staging: reading a regular file, pass 1 also stores the bulk jobs (ids
+ * generated here, no idempotency key, no delay) as it validates them, so
+ * Redis works while the file is still being read: their values go into the
+ * jobs hash and their ids onto the run's stage lists (stage.lua), invisible
+ * to everyone. Pass 2 then makes them ready in one step (commit), or, when
+ * a line was bad, deletes them (drop). A run killed meanwhile leaves them to
+ * maintain.lua, which deletes them after an hour without news from the run.
+ * Staging stops at the first job that is not a bulk job, so the queue keeps
+ * the file's order. */
 #include "fmacros.h"
 
 #include <errno.h>
@@ -22,6 +32,7 @@
 #include "job.h"
 #include "jsonl.h"
 #include "rclient.h"
+#include "uuid.h"
 
 #define BATCH_DEFAULT    200
 #define BATCH_MAX        1000
@@ -35,7 +46,10 @@ static const char help[] =
     "Add generation jobs to a queue. Input is JSONL: one job object per line\n"
     "(schemas/job.schema.json). Every line is validated first; rejected\n"
     "lines are reported with their line number, field and reason, and then\n"
-    "nothing is enqueued (exit 1) unless --skip-invalid is given.\n\n"
+    "nothing is enqueued (exit 1) unless --skip-invalid is given. From a\n"
+    "regular file, jobs without id, idempotency key or delay are stored\n"
+    "while the file is validated, invisible, and made ready at the end\n"
+    "(or deleted if a line was bad).\n\n"
     "Input:\n"
     "  -f, --file FILE        read JSONL from FILE ('-' = stdin)\n"
     "  --dry-run              validate only; enqueue nothing\n"
@@ -82,16 +96,18 @@ enum {
     OPT_FROM_DLQ
 };
 
-/* One spooled line: a valid job ('J') or a rejection ('R'). */
+/* One spooled line: a valid job ('J'), a job staged in pass 1 ('S': id
+ * only) or a rejection ('R'). */
 struct rec {
     char type;
-    char bulk;     /* J: id generated here, no idempotency key, no delay */
-    char borrowed; /* the strings point into a memory spool: not freed */
+    char bulk; /* J: id generated here, no idempotency key, no delay */
     long line;
     int prio, max_attempts;
     int64_t run_at, delay;
-    char *id, *idem, *payload; /* J; owned, freed by rec_clear() */
-    char *field, *msg;         /* R */
+    /* borrowed: from the caller (pass 1), the memory spool or block */
+    const char *id, *idem, *payload; /* J, S (id only) */
+    const char *field, *msg;         /* R */
+    char *block; /* owns the strings read from a file spool; else NULL */
 };
 
 /* Where pass 1 puts its records for pass 2: memory up to SPOOL_MEM_MAX,
@@ -106,8 +122,24 @@ struct spool {
 
 #define SPOOL_MEM_MAX ((size_t)256 << 20)
 
+/* Staging state (see the file comment). */
+struct stage {
+    int on;                    /* still staging: only bulk jobs so far */
+    char run[37];              /* this run's id (UUIDv7) */
+    char key[3][160];          /* stage list per priority */
+    char reg[160];             /* the staging registry hash */
+    struct buf hs, ids, out;   /* the batch: HSET args, LPUSH args, the call */
+    int n, prio, max_attempts; /* jobs in the batch, their class */
+    int sent[PIPELINE_WINDOW]; /* jobs of each batch in flight (a ring) */
+    int head, inflight;
+    long staged; /* jobs Redis confirmed staged */
+    int broken;  /* Redis failed while staging */
+    int quiet;   /* draining after a failure: said once already */
+};
+
 struct enq {
     struct cli cli;
+    struct stage st;
     int dry_run, skip_invalid, batch, idem_ttl;
     struct job_opts jopts;
     struct spool *spool;
@@ -125,13 +157,7 @@ struct enq {
 static void
 rec_clear(struct rec *r)
 {
-    if (!r->borrowed) {
-        free(r->id);
-        free(r->idem);
-        free(r->payload);
-        free(r->field);
-        free(r->msg);
-    }
+    free(r->block);
     memset(r, 0, sizeof(*r));
 }
 
@@ -226,8 +252,8 @@ rec_write(struct spool *sp, const struct rec *r)
     h.run_at = r->run_at;
     h.delay = r->delay;
     str[0] = r->type == 'R' ? r->field : r->id;
-    str[1] = r->type == 'R' ? r->msg : r->idem;
-    str[2] = r->type == 'R' ? "" : r->payload;
+    str[1] = r->type == 'R' ? r->msg : r->type == 'S' ? "" : r->idem;
+    str[2] = r->type != 'J' ? "" : r->payload;
     for (int i = 0; i < 3; i++)
         h.len[i] = (uint32_t)strlen(str[i]);
     if (spool_put(sp, &h, sizeof(h)) < 0)
@@ -238,38 +264,15 @@ rec_write(struct spool *sp, const struct rec *r)
     return 0;
 }
 
-/* The next string of a record, of n bytes and its NUL: borrowed from the
- * memory spool, or read from the file into a new allocation. */
-static char *
-get_str(struct spool *sp, uint32_t n)
-{
-    char *s;
-
-    if (!sp->f) {
-        if (sp->mem.len - sp->rpos < (size_t)n + 1 ||
-            sp->mem.data[sp->rpos + n] != '\0')
-            return NULL;
-        s = sp->mem.data + sp->rpos;
-        sp->rpos += (size_t)n + 1;
-        return s;
-    }
-    s = malloc((size_t)n + 1);
-    if (!s)
-        return NULL;
-    if (fread_unlocked(s, (size_t)n + 1, 1, sp->f) != 1 || s[n] != '\0') {
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
-/* 1 = record read, 0 = end, -1 = error. Strings from a memory spool are
- * borrowed (r->borrowed): valid until spool_close(). */
+/* 1 = record read, 0 = end, -1 = error. Strings from a memory spool point
+ * into it (valid until spool_close()); from a file, into r->block. */
 static int
 rec_read(struct spool *sp, struct rec *r)
 {
     struct spool_hdr h;
-    char *str[3] = {NULL, NULL, NULL};
+    const char *str[3];
+    char *p;
+    size_t n;
 
     memset(r, 0, sizeof(*r));
     if (!sp->f) {
@@ -282,15 +285,28 @@ rec_read(struct spool *sp, struct rec *r)
     } else if (fread_unlocked(&h, sizeof(h), 1, sp->f) != 1) {
         return feof_unlocked(sp->f) ? 0 : -1;
     }
-    for (int i = 0; i < 3; i++)
-        if (!(str[i] = get_str(sp, h.len[i]))) {
-            if (sp->f) {
-                free(str[0]);
-                free(str[1]);
-            }
+    n = (size_t)h.len[0] + h.len[1] + h.len[2] + 3;
+    if (!sp->f) {
+        if (sp->mem.len - sp->rpos < n)
+            return -1;
+        p = sp->mem.data + sp->rpos;
+        sp->rpos += n;
+    } else {
+        if (!(r->block = p = malloc(n)))
+            return -1;
+        if (fread_unlocked(p, n, 1, sp->f) != 1) {
+            rec_clear(r);
             return -1;
         }
-    r->borrowed = !sp->f;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (p[h.len[i]] != '\0') {
+            rec_clear(r);
+            return -1;
+        }
+        str[i] = p;
+        p += h.len[i] + 1;
+    }
     r->type = h.type;
     r->bulk = h.bulk;
     r->line = (long)h.line;
@@ -301,8 +317,6 @@ rec_read(struct spool *sp, struct rec *r)
     if (r->type == 'R') {
         r->field = str[0];
         r->msg = str[1];
-        if (sp->f)
-            free(str[2]);
     } else {
         r->id = str[0];
         r->idem = str[1];
@@ -375,17 +389,11 @@ reject_line(struct enq *e, long lineno, const char *field, const char *fmt, ...)
     va_end(ap);
     r.type = 'R';
     r.line = lineno;
-    r.field = strdup(field);
-    r.msg = strdup(msg);
+    r.field = field;
+    r.msg = msg;
     e->total++;
     e->rejected++;
-    if (!r.field || !r.msg) {
-        rec_clear(&r);
-        errno = ENOMEM;
-        return -1;
-    }
     rc = rec_write(e->spool, &r);
-    rec_clear(&r);
     return rc;
 }
 
@@ -427,12 +435,254 @@ parse_dlq_line(struct enq *e, const char *line, size_t len, struct job_err *err)
     return job;
 }
 
-/* Validate one line and spool it. Returns -1 only on spool I/O failure. */
+static int resp_head(struct buf *b, char c, size_t n);
+static int resp_arg(struct buf *b, const char *s, size_t n);
+static int resp_str(struct buf *b, const char *s);
+static int64_t bulk_now_ms(const struct enq *e);
+static int bulk_clock_init(struct enq *e);
+
+/* Read the replies of the oldest staging batch in flight: +OK, QUEUED x3,
+ * then EXEC's {new fields, list length, registry}. -1 after printing. */
+static int
+stage_read_one(struct enq *e)
+{
+    struct stage *st = &e->st;
+    char err[512], first[512] = "";
+    redisReply *r = NULL;
+    int n = st->sent[st->head];
+
+    /* all five, error replies too (OOM, EXECABORT): the next batch's
+     * replies follow */
+    for (int i = 0; i < 5; i++) {
+        if (r)
+            freeReplyObject(r);
+        r = rclient_read(e->cli.rc, err, sizeof(err));
+        if (!r && e->cli.rc->err) {
+            if (!st->quiet)
+                fprintf(stderr, "genq enqueue: staging: %s\n", err);
+            st->broken = 1;
+            return -1;
+        }
+        if (!r && !first[0])
+            snprintf(first, sizeof(first), "%s", err);
+    }
+    st->head = (st->head + 1) % PIPELINE_WINDOW; /* its replies are read */
+    st->inflight--;
+    if (first[0]) {
+        if (!st->quiet)
+            fprintf(stderr, "genq enqueue: staging: %s\n", first);
+        if (r)
+            freeReplyObject(r);
+        st->broken = 1;
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[0]->integer != n) {
+        if (!st->quiet)
+            fprintf(stderr,
+                    "genq enqueue: staging: unexpected reply from Redis%s%s\n",
+                    r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                            r->element[0]->type == REDIS_REPLY_ERROR
+                        ? ": "
+                        : "",
+                    r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                            r->element[0]->type == REDIS_REPLY_ERROR
+                        ? r->element[0]->str
+                        : "");
+        freeReplyObject(r);
+        st->broken = 1;
+        return -1;
+    }
+    freeReplyObject(r);
+    st->staged += n;
+    return 0;
+}
+
+/* Send the batch being built: MULTI, HSET jobs, LPUSH stage list, HSET
+ * registry (the run's last news), EXEC; read the oldest batch's replies
+ * when the window is full. -1 on failure (printed). */
+static int
+stage_flush(struct enq *e)
+{
+    struct stage *st = &e->st;
+    struct buf *b = &st->out;
+    char now[24];
+    int rc = 0;
+
+    if (st->n == 0)
+        return 0;
+    if (st->inflight == PIPELINE_WINDOW && stage_read_one(e) < 0)
+        return -1;
+    snprintf(now, sizeof(now), "%" PRId64, bulk_now_ms(e));
+    buf_reset(b);
+    rc |= buf_append_str(b, "*1\r\n$5\r\nMULTI\r\n");
+    rc |= resp_head(b, '*', 2 + 2 * (size_t)st->n) | resp_str(b, "HSET") |
+          resp_str(b, e->cli.keys.key[QK_JOBS]) |
+          buf_append(b, st->hs.data, st->hs.len);
+    rc |= resp_head(b, '*', 2 + (size_t)st->n) | resp_str(b, "LPUSH") |
+          resp_str(b, st->key[st->prio]) |
+          buf_append(b, st->ids.data, st->ids.len);
+    rc |= resp_head(b, '*', 4) | resp_str(b, "HSET") | resp_str(b, st->reg) |
+          resp_str(b, st->run) | resp_str(b, now);
+    rc |= buf_append_str(b, "*1\r\n$4\r\nEXEC\r\n");
+    if (rc ||
+        redisAppendFormattedCommand(e->cli.rc, b->data, b->len) != REDIS_OK) {
+        fprintf(stderr, "genq enqueue: staging: out of memory\n");
+        st->broken = 1;
+        return -1;
+    }
+    st->sent[(st->head + st->inflight) % PIPELINE_WINDOW] = st->n;
+    st->inflight++;
+    st->n = 0;
+    buf_reset(&st->hs);
+    buf_reset(&st->ids);
+    return 0;
+}
+
+/* Add a validated bulk job to the batch (one class per batch: the header
+ * names its max_attempts and priority). -1 on failure (printed). */
+static int
+stage_job(struct enq *e, const struct job_info *in)
+{
+    struct stage *st = &e->st;
+    char hdr[128];
+    int64_t now;
+    int hl, rc = 0;
+
+    if (st->n > 0 && (st->n == e->batch || in->prio != st->prio ||
+                      in->max_attempts != st->max_attempts))
+        if (stage_flush(e) < 0)
+            return -1;
+    st->prio = in->prio;
+    st->max_attempts = in->max_attempts;
+    now = bulk_now_ms(e);
+    hl = snprintf(hdr, sizeof(hdr),
+                  "queued|0|%d|%d|||%" PRId64 "|%" PRId64 "|\n",
+                  in->max_attempts, in->prio, now, now);
+    rc |= resp_arg(&st->hs, in->id, 36);
+    rc |= resp_head(&st->hs, '$', (size_t)hl + in->text_len) |
+          buf_append(&st->hs, hdr, (size_t)hl) |
+          buf_append(&st->hs, in->text, in->text_len) |
+          buf_append(&st->hs, "\r\n", 2);
+    rc |= resp_arg(&st->ids, in->id, 36);
+    if (rc) {
+        fprintf(stderr, "genq enqueue: staging: out of memory\n");
+        st->broken = 1;
+        return -1;
+    }
+    st->n++;
+    return 0;
+}
+
+/* Start staging: a run id, its keys, its registration. 0, or -1 (then
+ * no staging: the caller goes on without it). */
+static int
+stage_begin(struct enq *e)
+{
+    struct stage *st = &e->st;
+    const char *pre = e->cli.keys.prefix;
+    redisReply *r;
+
+    if (bulk_clock_init(e) < 0)
+        return -1;
+    uuid7_new(st->run);
+    snprintf(st->reg, sizeof(st->reg), "%sstaging", pre);
+    for (int p = 0; p < 3; p++)
+        snprintf(st->key[p], sizeof(st->key[p]), "%sstage:%s:%d", pre, st->run,
+                 p);
+    r = redisCommand(e->cli.rc, "HSET %s %s %lld", st->reg, st->run,
+                     (long long)bulk_now_ms(e));
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        if (r)
+            freeReplyObject(r);
+        st->run[0] = '\0'; /* not staging */
+        return -1;
+    }
+    freeReplyObject(r);
+    st->on = 1;
+    return 0;
+}
+
+/* Send the last batch and read every reply. -1 on failure (printed). */
+static int
+stage_sync(struct enq *e)
+{
+    if (e->st.broken || stage_flush(e) < 0)
+        return -1;
+    while (e->st.inflight > 0)
+        if (stage_read_one(e) < 0)
+            return -1;
+    return 0;
+}
+
+/* Run stage.lua in mode ("commit" or "drop") until nothing is left staged.
+ * *done counts the ids handled. 0, or -1 with the problem in err. */
+static int
+stage_end(struct enq *e, const char *mode, long *done, char *err, size_t errlen)
+{
+    const char *av[3] = {mode, e->st.run, "10000"};
+
+    *done = 0;
+    for (;;) {
+        redisReply *r = rclient_script(e->cli.rc, SCRIPT_STAGE, &e->cli.keys, 3,
+                                       av, NULL, err, errlen);
+        long left;
+        if (!r)
+            return -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_INTEGER ||
+            r->element[1]->type != REDIS_REPLY_INTEGER) {
+            freeReplyObject(r);
+            snprintf(err, errlen, "unexpected reply from Redis");
+            return -1;
+        }
+        *done += (long)r->element[0]->integer;
+        left = (long)r->element[1]->integer;
+        freeReplyObject(r);
+        if (left == 0)
+            return 0;
+    }
+}
+
+/* Undo the staging after a failure or a bad line: best effort (the
+ * maintenance sweep deletes what is left an hour later). */
+static void
+stage_drop(struct enq *e)
+{
+    char err[512];
+    long done;
+
+    if (!e->st.run[0])
+        return;
+    if (!e->cli.rc || e->cli.rc->err) {
+        if (e->st.staged > 0 || e->st.inflight > 0)
+            fprintf(stderr, "genq enqueue: the jobs staged so far are not "
+                            "enqueued; the workers' maintenance deletes "
+                            "them within an hour\n");
+        return;
+    }
+    e->st.quiet = 1;
+    while (e->st.inflight > 0 && !e->cli.rc->err) /* replies in order */
+        (void)stage_read_one(e);
+    if (e->cli.rc->err || stage_end(e, "drop", &done, err, sizeof(err)) < 0)
+        fprintf(stderr,
+                "genq enqueue: the jobs staged so far could not be removed "
+                "(%s); they are not enqueued, and the workers' maintenance "
+                "deletes them within an hour\n",
+                e->cli.rc->err ? e->cli.rc->errstr : err);
+}
+
+/* Validate one line and spool it (staging it when it may). Returns -1 on
+ * spool I/O failure or out of memory (errno set), or when staging failed
+ * (e->st.broken, printed). */
 static int
 take_line(struct enq *e, const char *line, size_t len, long lineno)
 {
     struct job_err err = {{0}, {0}};
     struct rec r = {0};
+    struct job_info in = {0};
+    char *dlq_id = NULL, *dlq_idem = NULL, *dlq_text = NULL;
     int rc;
 
     r.line = lineno;
@@ -441,50 +691,56 @@ take_line(struct enq *e, const char *line, size_t len, long lineno)
         cJSON *job = parse_dlq_line(e, line, len, &err);
         if (job) {
             const char *idem = job_idempotency_key(job);
-            char *t = cJSON_PrintUnformatted(job);
             r.type = 'J';
             r.prio = (int)job_priority(job);
             r.max_attempts = job_max_attempts(job);
             if (job_schedule(job, &r.run_at, &r.delay) < 0)
                 r.run_at = r.delay = 0;
-            r.id = strdup(job_id(job));
-            r.idem = strdup(idem ? idem : "");
-            /* cJSON's allocator is malloc here, but keep ownership uniform */
-            r.payload = t ? strdup(t) : NULL;
-            cJSON_free(t);
+            r.id = dlq_id = strdup(job_id(job));
+            r.idem = dlq_idem = strdup(idem ? idem : "");
+            r.payload = dlq_text = cJSON_PrintUnformatted(job);
             cJSON_Delete(job);
         }
-    } else {
-        struct job_info in;
-        if (job_parse_info(line, len, &e->jopts, &err, &in) == 0) {
-            r.type = 'J';
-            r.prio = in.prio;
-            r.max_attempts = in.max_attempts;
-            r.run_at = in.run_at_ms;
-            r.delay = in.delay_ms;
-            r.bulk =
-                (char)(in.id_generated && !in.idem && !r.run_at && !r.delay);
-            r.id = in.id; /* taken over: freed by rec_clear() */
-            r.idem = in.idem ? in.idem : strdup("");
-            r.payload = in.text; /* the line as sent, id added (job.h) */
+    } else if (job_parse_info(line, len, &e->jopts, &err, &in) == 0) {
+        r.type = 'J';
+        r.prio = in.prio;
+        r.max_attempts = in.max_attempts;
+        r.run_at = in.run_at_ms;
+        r.delay = in.delay_ms;
+        r.bulk = (char)(in.id_generated && !in.idem && !r.run_at && !r.delay);
+        r.id = in.id;
+        r.idem = in.idem ? in.idem : "";
+        r.payload = in.text; /* the line as sent, id added (job.h) */
+        if (e->st.on && !r.bulk)
+            e->st.on = 0; /* from here on in pass 2: order kept */
+        if (e->st.on) {
+            r.type = 'S';
+            if (stage_job(e, &in) < 0) {
+                job_info_free(&in);
+                return -1; /* printed; e->st.broken */
+            }
         }
     }
-    if (r.type == 'J') {
+    if (r.type == 'J' || r.type == 'S') {
         e->valid++;
     } else {
         r.type = 'R';
-        r.field = strdup(err.field);
-        r.msg = strdup(err.msg);
+        r.field = err.field;
+        r.msg = err.msg;
         e->rejected++;
     }
-    if ((r.type == 'R' && (!r.field || !r.msg)) ||
-        (r.type == 'J' && (!r.id || !r.idem || !r.payload))) {
-        rec_clear(&r);
+    if (r.type == 'J' && (!r.id || !r.idem || !r.payload)) {
         errno = ENOMEM;
-        return -1;
+        rc = -1;
+    } else if (r.type == 'S' && !e->cli.json) {
+        rc = 0; /* only --json names each line; the count says the rest */
+    } else {
+        rc = rec_write(e->spool, &r);
     }
-    rc = rec_write(e->spool, &r);
-    rec_clear(&r);
+    job_info_free(&in);
+    free(dlq_id);
+    free(dlq_idem);
+    cJSON_free(dlq_text);
     return rc;
 }
 
@@ -749,6 +1005,12 @@ finish_batch(struct enq *e, struct rec *recs, int n, int jobs)
         if (recs[i].type == 'R') {
             print_line(e, recs[i].line, NULL, "rejected", recs[i].field,
                        recs[i].msg);
+            continue;
+        }
+        if (recs[i].type == 'S') { /* made ready by the commit */
+            e->enqueued++;
+            if (e->cli.json)
+                print_line(e, recs[i].line, recs[i].id, "enqueued", NULL, NULL);
             continue;
         }
         if (!r)
@@ -1065,7 +1327,8 @@ validate_file(struct enq *e, const char *file, size_t line_max)
         cli_fail("enqueue", "%s: %s", file, strerror(errno));
         return -1;
     }
-    if (in != stdin && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+    /* staging: one thread validates, Redis stores on the other core */
+    if (!e->st.on && in != stdin && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
         fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) &&
         st.st_size >= SPLIT_MIN_BYTES) {
         size_t size = (size_t)st.st_size;
@@ -1082,7 +1345,8 @@ validate_file(struct enq *e, const char *file, size_t line_max)
     if (in != stdin)
         fclose(in);
     if (rc < 0) {
-        cli_fail("enqueue", "%s: %s", file, strerror(errno));
+        if (!e->st.broken) /* else the staging said what failed */
+            cli_fail("enqueue", "%s: %s", file, strerror(errno));
         return -1;
     }
     return 0;
@@ -1146,7 +1410,7 @@ cmd_enqueue(int argc, char **argv)
     struct spool spool;
     const char *file = NULL;
     cJSON *flagjob = cJSON_CreateObject(), *vars = NULL;
-    int opt, rc = EXIT_OK, nflags = 0;
+    int opt, rc = EXIT_OK, nflags = 0, committed = 0;
     char *end;
     long v;
 
@@ -1315,7 +1579,21 @@ cmd_enqueue(int argc, char **argv)
         /* A dead-letter line carries the job plus its error and history. */
         size_t line_max = e.from_dlq ? DLQ_LINE_MAX : JOB_MAX_BYTES;
 
-        if (validate_file(&e, file, line_max) < 0) {
+        struct stat sb;
+
+        if (!e.dry_run && !e.from_dlq && strcmp(file, "-") &&
+            stat(file, &sb) == 0 && S_ISREG(sb.st_mode)) {
+            char err[512];
+            /* unreachable: pass 1 still reports every line, and the
+             * connection after it says what is wrong */
+            if (cli_connect_err(&e.cli, err, sizeof(err)) < 0 ||
+                stage_begin(&e) < 0)
+                cli_close(&e.cli);
+        }
+        if (validate_file(&e, file, line_max) < 0 ||
+            (e.st.run[0] && stage_sync(&e) < 0)) {
+            if (e.st.broken)
+                fprintf(stderr, "genq enqueue: nothing enqueued\n");
             rc = EXIT_FAIL;
             goto out;
         }
@@ -1355,9 +1633,26 @@ cmd_enqueue(int argc, char **argv)
         rc = e.rejected ? EXIT_FAIL : EXIT_OK;
         goto out;
     }
-    if (cli_connect(&e.cli) < 0) {
+    if (!e.cli.rc && cli_connect(&e.cli) < 0) {
         rc = EXIT_FAIL;
         goto out;
+    }
+    if (e.st.run[0]) {
+        char err[512];
+        long done = 0;
+        committed = 1;
+        if (stage_end(&e, "commit", &done, err, sizeof(err)) < 0) {
+            fprintf(stderr,
+                    "genq enqueue: making the staged jobs ready failed: %s; "
+                    "%ld of the first %ld jobs are enqueued, nothing after "
+                    "them\n",
+                    err, done, e.st.staged);
+            committed = done > 0; /* else drop them at out */
+            rc = EXIT_FAIL;
+            goto out;
+        }
+        if (!e.cli.json) /* else counted as their lines are printed */
+            e.enqueued += done;
     }
     rc = send_all(&e);
     if (e.progress)
@@ -1369,7 +1664,12 @@ cmd_enqueue(int argc, char **argv)
     if (rc == EXIT_OK && e.rejected)
         rc = EXIT_FAIL;
 out:
+    if (e.st.run[0] && !committed)
+        stage_drop(&e);
     cJSON_Delete(flagjob);
+    buf_free(&e.st.hs);
+    buf_free(&e.st.ids);
+    buf_free(&e.st.out);
     spool_close(e.spool);
     spool_close(e.spool2);
     free(e.spool2);

@@ -20,6 +20,43 @@ if #old > 0 then
     redis.call('HDEL', K_ERRORS, unpack(old))
     redis.call('HDEL', K_HISTORY, unpack(old))
 end
+-- Staged jobs of a `genq enqueue` run that died before finishing them
+-- (stage.lua): once the run has sent nothing for STAGE_GC_MS, its
+-- registration goes first (so a late commit fails as GONE instead of making
+-- half of them ready), then its values and stage lists, 1,000 ids per call.
+-- Only values never claimed (no meta, still the bulk header) are deleted.
+local sk = PREFIX .. 'staging'
+local runs = redis.call('HGETALL', sk)
+local budget = 1000
+for i = 1, #runs, 2 do
+    local run, at = runs[i], runs[i + 1]
+    if at ~= 'gone' and (tonumber(at) or 0) < now - STAGE_GC_MS then
+        redis.call('HSET', sk, run, 'gone')
+        at = 'gone'
+    end
+    if at == 'gone' and budget > 0 then
+        local left = 0
+        for p = 0, 2 do
+            local lk = PREFIX .. 'stage:' .. run .. ':' .. p
+            local ids = redis.call('LRANGE', lk, 0, budget - 1)
+            if #ids > 0 then
+                budget = budget - #ids
+                local metas = redis.call('HMGET', K_META, unpack(ids))
+                local vals = redis.call('HMGET', K_JOBS, unpack(ids))
+                local del = {}
+                for j, id in ipairs(ids) do
+                    if not metas[j] and job_header(vals[j]) then
+                        del[#del + 1] = id
+                    end
+                end
+                if #del > 0 then redis.call('HDEL', K_JOBS, unpack(del)) end
+                redis.call('LTRIM', lk, #ids, -1)
+                left = left + redis.call('LLEN', lk)
+            end
+        end
+        if left == 0 then redis.call('HDEL', sk, run) end
+    end
+end
 -- the enqueue-rate buckets of `genq stats`: keep the last ~70 s
 local rk = PREFIX .. 'rate'
 if redis.call('HLEN', rk) > 90 then

@@ -23,6 +23,9 @@ local K_HISTORY, K_PROGRESS, K_EVENTS = KEYS[12], KEYS[13], KEYS[14]
 local K_STATS, K_PAUSED, K_SEQ = KEYS[15], KEYS[16], KEYS[17]
 local PREFIX = ARGV[1]
 local EVENTS_MAXLEN = 100000
+-- how long a `genq enqueue` run may send nothing while it holds staged
+-- jobs before maintain.lua removes them (stage.lua)
+local STAGE_GC_MS = 3600000
 -- A member the leases sorted set always holds (score +inf: never reaped,
 -- never a job). Longer than zset-max-listpack-value (64), it keeps the set
 -- a skiplist: as a listpack of ~100 members (a worker at concurrency 100)

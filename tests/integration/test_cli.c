@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "rclient.h"
 
 static struct th t;
 
@@ -488,6 +490,257 @@ Test(cli, bulk_path_jobs_behave_like_any_other, .timeout = 90)
     cr_assert_str_eq(th_state(&t, id[4], st, NULL), "canceled");
 }
 
+/* Write n bulk jobs (no id: generated, so staged) with prompts
+ * "TAG-1".."TAG-n" to f. */
+static void
+bulk_lines(FILE *f, const char *tag, int n)
+{
+    for (int i = 1; i <= n; i++)
+        fprintf(f, "{\"prompt\":\"%s-%d\",\"max_tokens\":20}\n", tag, i);
+}
+
+/* A new file GENQ_TEST_TMP/NAME-PID.jsonl (path: 512 bytes), open for
+ * writing. */
+static FILE *
+tmp_jsonl(char *path, const char *name)
+{
+    FILE *f;
+
+    snprintf(path, 512, "%s/%s-%d.jsonl", getenv("GENQ_TEST_TMP"), name,
+             (int)getpid());
+    f = fopen(path, "w");
+    cr_assert(f, "%s", path);
+    return f;
+}
+
+/* The integer reply of a Redis command (asserted to be one). */
+static long long
+rint_cmd(const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+    long long v;
+
+    va_start(ap, fmt);
+    r = redisvCommand(t.c, fmt, ap);
+    va_end(ap);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER, "%s: %s", fmt,
+              r ? r->str : t.c->errstr);
+    v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+/* The prompts of the ready list in claim order (oldest first), joined by
+ * spaces into a malloc'd string. */
+static char *
+ready_prompts(void)
+{
+    redisReply *r = redisCommand(t.c, "LRANGE %s 0 -1", t.k.key[QK_READY]);
+    size_t cap = 1 << 20, len = 0;
+    char *out = malloc(cap);
+
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY && out);
+    out[0] = '\0';
+    for (size_t i = r->elements; i-- > 0;) {
+        redisReply *v = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS],
+                                     r->element[i]->str);
+        const char *p;
+        cr_assert(v && v->type == REDIS_REPLY_STRING, "job %s stored",
+                  r->element[i]->str);
+        p = strstr(v->str, "\"prompt\":\"");
+        cr_assert(p);
+        p += 10;
+        len += (size_t)snprintf(out + len, cap - len, "%s%.*s", len ? " " : "",
+                                (int)(strchr(p, '"') - p), p);
+        cr_assert_lt(len, cap);
+        freeReplyObject(v);
+    }
+    freeReplyObject(r);
+    return out;
+}
+
+/* Staging (cmd_enqueue.c): the bulk jobs of a file are stored while it is
+ * validated and made ready at the end, in file order: into an empty queue
+ * (the stage list becomes the ready list) and after jobs already waiting
+ * (moved over), with a job that is not a bulk job in the middle (staging
+ * stops there). --json names every line with the id that is queued. */
+Test(cli, staged_jobs_keep_the_file_order, .timeout = 60)
+{
+    char path[512], *out, *err, *got, *want;
+    size_t wl = 0;
+    FILE *f;
+    int rc;
+
+    f = tmp_jsonl(path, "stage");
+    bulk_lines(f, "a", 450);
+    fclose(f);
+    rc = genq(NULL, &out, &err, "enqueue", "--json", path, NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    {
+        /* the --json ids are those of the ready list, in order */
+        redisReply *r = redisCommand(t.c, "LRANGE %s 0 -1", t.k.key[QK_READY]);
+        const char *p = out;
+        cr_assert_eq(r->elements, 450);
+        for (size_t i = r->elements; i-- > 0;) {
+            char want_id[64];
+            snprintf(want_id, sizeof(want_id), "\"id\":\"%s\"",
+                     r->element[i]->str);
+            p = strstr(p, want_id);
+            cr_assert(p, "line %zu names %s", r->elements - i,
+                      r->element[i]->str);
+        }
+        freeReplyObject(r);
+    }
+    free(out);
+    free(err);
+    f = fopen(path, "w");
+    cr_assert(f);
+    bulk_lines(f, "b", 500);
+    fputs("{\"id\":\"explicit-1\",\"prompt\":\"c-1\"}\n", f);
+    bulk_lines(f, "d", 10);
+    fclose(f);
+    rc = genq(NULL, NULL, &err, "enqueue", path, NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(strstr(err, "enqueued 511,"), "%s", err);
+    free(err);
+    want = malloc(1 << 20);
+    cr_assert(want);
+    want[0] = '\0';
+    for (int i = 1; i <= 450; i++)
+        wl += (size_t)sprintf(want + wl, "%sa-%d", wl ? " " : "", i);
+    for (int i = 1; i <= 500; i++)
+        wl += (size_t)sprintf(want + wl, " b-%d", i);
+    wl += (size_t)sprintf(want + wl, " c-1");
+    for (int i = 1; i <= 10; i++)
+        wl += (size_t)sprintf(want + wl, " d-%d", i);
+    got = ready_prompts();
+    cr_assert_str_eq(got, want);
+    free(got);
+    free(want);
+    {
+        redisReply *r =
+            redisCommand(t.c, "HGET %s enqueued", t.k.key[QK_STATS]);
+        cr_assert(r && r->type == REDIS_REPLY_STRING);
+        cr_assert_str_eq(r->str, "961");
+        freeReplyObject(r);
+        cr_assert_eq(rint_cmd("EXISTS %sstaging", t.k.prefix), 0,
+                     "no staging run left registered");
+    }
+    unlink(path);
+}
+
+/* A bad line after a thousand staged jobs: nothing is enqueued and nothing
+ * staged is left behind (values, stage lists, registration). */
+Test(cli, rejected_file_leaves_no_staged_value, .timeout = 60)
+{
+    char path[512], *err;
+    redisReply *r;
+    FILE *f = tmp_jsonl(path, "stage-bad");
+    int rc;
+
+    bulk_lines(f, "a", 1000);
+    fputs("{\"prompt\":\"x\",\"max_tokens\":\"many\"}\n", f);
+    fclose(f);
+    rc = genq(NULL, NULL, &err, "enqueue", path, NULL);
+    cr_assert_eq(rc, 1);
+    cr_assert(strstr(err, "line 1001: max_tokens"), "%s", err);
+    cr_assert(strstr(err, "nothing enqueued"), "%s", err);
+    free(err);
+    cr_assert_eq(queued_count(), 0, "no staged value left in the jobs hash");
+    r = redisCommand(t.c, "KEYS %s*", t.k.prefix);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < r->elements; i++)
+        cr_assert(!strstr(r->element[i]->str, "stag"), "left behind: %s",
+                  r->element[i]->str);
+    freeReplyObject(r);
+    cr_assert_eq(rint_cmd("LLEN %s", t.k.key[QK_READY]), 0);
+    unlink(path);
+}
+
+/* Redis refuses the staged values (the jobs key is not a hash): genq says
+ * why, enqueues nothing, and no job is ready or counted. */
+Test(cli, staging_refused_by_redis_enqueues_nothing, .timeout = 60)
+{
+    char path[512], *err;
+    redisReply *r;
+    FILE *f = tmp_jsonl(path, "stage-ref");
+    int rc;
+
+    bulk_lines(f, "a", 500);
+    fclose(f);
+    r = redisCommand(t.c, "SET %s not-a-hash", t.k.key[QK_JOBS]);
+    freeReplyObject(r);
+    rc = genq(NULL, NULL, &err, "enqueue", path, NULL);
+    cr_assert_eq(rc, 1);
+    cr_assert(strstr(err, "WRONGTYPE"), "names Redis's reason: %s", err);
+    cr_assert(strstr(err, "nothing enqueued"), "%s", err);
+    free(err);
+    cr_assert_eq(rint_cmd("LLEN %s", t.k.key[QK_READY]), 0, "no job ready");
+    cr_assert_eq(rint_cmd("HEXISTS %s enqueued", t.k.key[QK_STATS]), 0,
+                 "none counted");
+    rint_cmd("DEL %s", t.k.key[QK_JOBS]);
+    unlink(path);
+}
+
+/* A run that died while staging (its registration an hour old): the
+ * maintenance deletes its values and stage lists, keeps a value some
+ * worker claimed, leaves a live run alone; committing the dead run then
+ * fails as GONE instead of making part of it ready. */
+Test(cli, maintain_deletes_what_a_dead_enqueue_staged)
+{
+    const char *dead = "0190aaaa-0000-7000-8000-000000000001";
+    const char *live = "0190aaaa-0000-7000-8000-000000000002";
+    char key[256], err[512];
+    long long now = (long long)time(NULL) * 1000;
+    redisReply *r;
+    const char *av[3] = {"commit", dead, "100"};
+
+    snprintf(key, sizeof(key), "%sstaging", t.k.prefix);
+    rint_cmd("HSET %s %s %lld %s %lld", key, dead, now - 2 * 3600 * 1000LL,
+             live, now);
+    for (int i = 0; i < 6; i++) {
+        const char *run = i < 3 ? dead : live;
+        char id[32], v[128];
+        snprintf(id, sizeof(id), "%s-%d", i < 3 ? "dead" : "live", i % 3);
+        snprintf(v, sizeof(v),
+                 "queued|0|0|1|||%lld|%lld|\n{\"id\":\"%s\",\"prompt\":\"x\"}",
+                 now, now, id);
+        rint_cmd("HSET %s %s %s", t.k.key[QK_JOBS], id, v);
+        rint_cmd("LPUSH %sstage:%s:1 %s", t.k.prefix, run, id);
+    }
+    /* dead-2 was claimed meanwhile: it has a meta record */
+    rint_cmd("HSET %s dead-2 active|1|3|1|tok|w|%lld|%lld|", t.k.key[QK_META],
+             now, now);
+    r = th_script(&t, SCRIPT_MAINTAIN, NULL);
+    freeReplyObject(r);
+    r = redisCommand(t.c, "HMGET %s dead-0 dead-1 dead-2 live-0 live-1 live-2",
+                     t.k.key[QK_JOBS]);
+    cr_assert_eq(r->element[0]->type, REDIS_REPLY_NIL, "dead-0 deleted");
+    cr_assert_eq(r->element[1]->type, REDIS_REPLY_NIL, "dead-1 deleted");
+    cr_assert_eq(r->element[2]->type, REDIS_REPLY_STRING, "claimed: kept");
+    for (int i = 3; i < 6; i++)
+        cr_assert_eq(r->element[i]->type, REDIS_REPLY_STRING, "live run kept");
+    freeReplyObject(r);
+    cr_assert_eq(rint_cmd("EXISTS %sstage:%s:1", t.k.prefix, dead), 0);
+    cr_assert_eq(rint_cmd("LLEN %sstage:%s:1", t.k.prefix, live), 3);
+    cr_assert_eq(rint_cmd("HEXISTS %s %s", key, dead), 0,
+                 "the dead run's registration is gone");
+    r = rclient_script(t.c, SCRIPT_STAGE, &t.k, 3, av, NULL, err, sizeof(err));
+    cr_assert_null(r, "committing a swept run fails");
+    cr_assert(strstr(err, "GONE"), "%s", err);
+    /* the live run commits: its three jobs become ready */
+    av[1] = live;
+    r = th_script(&t, SCRIPT_STAGE, "commit", live, "100", NULL);
+    cr_assert_eq(r->element[0]->integer, 3);
+    cr_assert_eq(r->element[1]->integer, 0);
+    freeReplyObject(r);
+    r = redisCommand(t.c, "LRANGE %s 0 -1", t.k.key[QK_READY]);
+    cr_assert_eq(r->elements, 3);
+    cr_assert_str_eq(r->element[2]->str, "live-0", "oldest first in line");
+    freeReplyObject(r);
+}
+
 /* Past GENQ_SPOOL_MEM_MAX bytes pass 1 spills to a temporary file: the
  * answers, the jobs and their order are those of the in-memory spool (a
  * split file, so both halves spill). */
@@ -572,10 +825,7 @@ Test(cli, big_file_split_keeps_line_numbers_and_order, .timeout = 90)
     long n = 30000, bad1 = 7, bad2 = 25001, last = 0, count = 0;
     int rc;
 
-    snprintf(path, sizeof(path), "%s/split-%d.jsonl", getenv("GENQ_TEST_TMP"),
-             (int)getpid());
-    f = fopen(path, "w");
-    cr_assert(f);
+    f = tmp_jsonl(path, "split");
     for (long i = 1; i <= n; i++) {
         if (i == bad1 || i == bad2)
             fprintf(f, "{\"prompt\":%ld}\n", i);
