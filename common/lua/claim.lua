@@ -22,11 +22,10 @@ local out = {'ok'}
 if #ids == 0 then return out end
 local metas = redis.call('HMGET', K_META, unpack(ids))
 local payloads = redis.call('HMGET', K_JOBS, unpack(ids))
-local last = redis.call('INCRBY', K_SEQ, #ids)
-local tok = last - #ids
--- tokens carry the claim time too: a counter rolled back by a Redis crash
--- (appendfsync everysec) can then never hand out a token twice
-local tsuffix = ':' .. now
+-- one lease token for the jobs of this call (fencing pairs it with the id):
+-- a counter and the claim time, so a counter rolled back by a Redis crash
+-- (appendfsync everysec) can never hand out a token twice
+local token = redis.call('INCR', K_SEQ) .. ':' .. now
 local mset, lset = {}, {'+inf', LEASE_PIN}
 local deadline = tostring(now + vis) -- converted once, not per job
 local now_s = tostring(now)
@@ -35,7 +34,14 @@ local defmax_s = tostring(defmax)
 -- fewer strings: this loop runs once per claimed job)
 local PAT = '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$'
 local k, o = 2, 1 -- filled: lset (the pin first), out; mset has k - 2
-for i, id in ipairs(ids) do
+-- the next attempt of the usual counts, as string and number, without a C
+-- call per job (tonumber, string.char)
+local NEXT_S = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4',
+    ['4'] = '5', ['5'] = '6', ['6'] = '7', ['7'] = '8', ['8'] = '9'}
+local NEXT_N = {['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+    ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9}
+for i = 1, #ids do
+    local id = ids[i]
     -- a bulk-enqueued job claimed for the first time: its meta is the
     -- header of its stored value (cut off by the worker)
     local mrec = metas[i]
@@ -44,12 +50,11 @@ for i, id in ipairs(ids) do
     if mrec then at, mx, pr, enq, fl = string.match(mrec, PAT) end
     -- A list entry whose job was canceled or purged meanwhile is dropped.
     if at and payloads[i] then
-        tok = tok + 1
-        local attempts = tonumber(at) + 1
-        -- numbers concatenate through sprintf in Lua 5.1: small ones not
-        local att_s = attempts < 10 and string.char(48 + attempts) or
-            tostring(attempts)
-        local token = tok .. tsuffix
+        local attempts, att_s = NEXT_N[at], NEXT_S[at]
+        if not attempts then
+            attempts = tonumber(at) + 1
+            att_s = tostring(attempts)
+        end
         if mx == '0' then mx = defmax_s end -- unresolved: the worker's
         mset[k - 1] = id
         mset[k] = 'active|' .. att_s .. '|' .. mx .. '|' .. pr .. '|' .. token ..
