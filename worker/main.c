@@ -71,6 +71,9 @@ static const char usage_text[] =
     "  --ramp-up S              GENQ_RAMP_UP 0.2 fill the concurrency evenly\n"
     "                           over S seconds at start and after idling\n"
     "                           (0 = all at once)\n"
+    "  --prefetch N             GENQ_PREFETCH concurrency/2 most jobs claimed\n"
+    "                           ahead of a free slot (as many as free in\n"
+    "                           50 ms at the current pace; 0 = none)\n"
     "  --circuit-max S          GENQ_CIRCUIT_MAX 30 longest claim pause\n"
     "  --api-key-file F         GENQ_API_KEY_FILE read the API key from F\n"
     "  --auth api-key|bearer|jwt GENQ_AUTH  x-api-key (anthropic default),\n"
@@ -197,6 +200,7 @@ static const struct opt opts[] = {
      &cfg.job_backoff_base_s, 0.001, 3600, NULL},
     {"claim-batch", "GENQ_CLAIM_BATCH", T_INT, &cfg.claim_batch, 1, 1000, NULL},
     {"ramp-up", "GENQ_RAMP_UP", T_DOUBLE, &cfg.ramp_s, 0, 60, NULL},
+    {"prefetch", "GENQ_PREFETCH", T_INT, &cfg.prefetch, 0, 10000, NULL},
     {"circuit-max", "GENQ_CIRCUIT_MAX", T_DOUBLE, &cfg.circuit_max_s, 0.1, 3600,
      NULL},
     {"api-key-file", "GENQ_API_KEY_FILE", T_STR, &key_file, 0, 0, NULL},

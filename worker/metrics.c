@@ -46,6 +46,7 @@ struct metrics {
     atomic_ulong retries, tokens_in, tokens_out, cache_hit, cache_miss;
     atomic_ullong spend_micro_usd;
     atomic_long inflight;
+    atomic_ulong prefetched;
     atomic_int circuit_open, budget_exhausted, redis_up;
     atomic_ulong alerts[3];
     double started;
@@ -152,6 +153,13 @@ metrics_inflight(struct metrics *m, int n)
 {
     if (m)
         SET(m->inflight, n);
+}
+
+void
+metrics_prefetched(struct metrics *m)
+{
+    if (m)
+        ADD(m->prefetched, 1);
 }
 
 void
@@ -302,6 +310,12 @@ metrics_render(struct metrics *m, size_t *len)
                "# TYPE genq_jobs_in_flight gauge\n"
                "genq_jobs_in_flight %ld\n",
                GET(m->inflight));
+    out_printf(&o,
+               "# HELP genq_jobs_prefetched_total Jobs claimed ahead "
+               "(--prefetch) that waited for a free slot.\n"
+               "# TYPE genq_jobs_prefetched_total counter\n"
+               "genq_jobs_prefetched_total %lu\n",
+               GET(m->prefetched));
     out_printf(&o, "# HELP genq_queue_jobs Jobs in a queue by state (sampled "
                    "from Redis).\n# TYPE genq_queue_jobs gauge\n");
     for (int q = 0; q < m->nq; q++)

@@ -43,6 +43,8 @@ void metrics_tokens(struct metrics *m, long input, long output);
 void metrics_spend(struct metrics *m, double usd);
 void metrics_cache(struct metrics *m, int hit);
 void metrics_inflight(struct metrics *m, int n);
+/* A job claimed ahead (--prefetch) started after waiting for a slot. */
+void metrics_prefetched(struct metrics *m);
 void metrics_queue_depth(struct metrics *m, int qi, enum metrics_state s,
                          long n);
 void metrics_circuit(struct metrics *m, int open);

@@ -3,10 +3,12 @@
  * Jobs live in a fixed pool of `concurrency` slots, allocated once: a slot
  * is taken by a claim and given back when Redis has acknowledged the job's
  * completion or failure (or its lease was lost). Replies that refer to jobs
- * (heartbeats) carry slot index + lease token, so a late reply can never
- * touch a slot that moved on. Completions and failures are collected during
- * one loop iteration and flushed as one script call per queue from an
- * ev_prepare watcher: one Redis round trip per batch, not per job. */
+ * (heartbeats, cache lookups) carry slot index + the slot's generation
+ * (bumped by every job it takes; the jobs of one claim share their lease
+ * token), so a late reply can never touch a slot that moved on. Completions and
+ * failures are collected during one loop iteration and flushed as one script
+ * call per queue from an ev_prepare watcher: one Redis round trip per batch,
+ * not per job. */
 #include "fmacros.h"
 
 #include <errno.h>
@@ -39,6 +41,7 @@ enum jstate {
     J_WAITING,  /* backoff timer before the next try */
     J_PENDING,  /* outcome decided, waiting for the next flush */
     J_FLUSHING, /* outcome sent to Redis, waiting for the reply */
+    J_QUEUED,   /* claimed ahead (--prefetch), waiting for a free slot */
 };
 
 enum outcome { OUT_COMPLETE, OUT_RETRY, OUT_DEAD, OUT_REQUEUE, OUT_THROTTLE };
@@ -58,6 +61,7 @@ struct wjob {
     struct worker *w;
     struct wqueue *q;
     int idx;
+    unsigned gen; /* bumped by job_begin: which job of this slot */
     enum jstate st;
     char *id;
     char token[24];
@@ -85,6 +89,9 @@ struct wjob {
     char *doc;          /* result JSON (complete) or error JSON (fail) */
     int64_t backoff_ms; /* OUT_RETRY */
     struct wjob *pnext; /* pending list of its queue */
+    /* J_QUEUED: the claim reply's payload (owned) and the next in line */
+    char *raw;
+    struct wjob *qnext;
 };
 
 struct wqueue {
@@ -105,8 +112,14 @@ struct worker {
     int nq, rr;
     struct wjob *slots;
     int *freelist, nfree;
-    int cap;         /* slots: 2 x concurrency (see worker_new) */
-    int active;      /* slots with a job at work (not flushing) */
+    int cap;      /* slots: 2 x concurrency (see worker_new) */
+    int active;   /* slots with a job at work (not flushing) */
+    int queued;   /* J_QUEUED jobs: claimed ahead, not started */
+    int prefetch; /* at most this many wait (--prefetch; default c / 2) */
+    long freed;   /* slots freed by outcomes since rate_t0 */
+    ev_tstamp rate_t0;
+    double free_rate;            /* slots freed per second (moving average) */
+    struct wjob *qhead, **qtail; /* them, in claim order */
     int claiming;    /* claim calls in flight; CLAIMS_MAX while a release of
                         lost claims runs (no claims then) */
     int claim_asked; /* jobs those claims asked for */
@@ -175,6 +188,7 @@ wcfg_defaults(struct wcfg *cfg)
     cfg->concurrency = 64;
     cfg->claim_batch = 100;
     cfg->ramp_s = 0.2;
+    cfg->prefetch = -1; /* concurrency / 2, set by worker_new */
     cfg->visibility_s = 60;
     cfg->max_attempts = 5;
     cfg->result_ttl_s = 604800;
@@ -256,8 +270,22 @@ slot_release(struct wjob *j)
     j->id = NULL;
     free(j->doc);
     j->doc = NULL;
-    if (j->st != J_FLUSHING && j->st != J_FREE)
+    free(j->raw);
+    j->raw = NULL;
+    if (j->st == J_QUEUED) {
+        struct wjob **pp = &w->qhead;
+        while (*pp && *pp != j)
+            pp = &(*pp)->qnext;
+        if (*pp)
+            *pp = j->qnext;
+        w->qtail = &w->qhead;
+        while (*w->qtail)
+            w->qtail = &(*w->qtail)->qnext;
+        j->qnext = NULL;
+        w->queued--;
+    } else if (j->st != J_FLUSHING && j->st != J_FREE) {
         w->active--;
+    }
     j->st = J_FREE;
     j->lost = 0;
     w->freelist[w->nfree++] = j->idx;
@@ -596,6 +624,7 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
         al[k++] = strlen(j->doc);
         j->st = J_FLUSHING;
         w->active--; /* an outcome on its way no longer holds a job slot */
+        w->freed++;
         b->jobs[b->n++] = j;
     }
     /* recompute the tail of what is left */
@@ -620,6 +649,8 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
     return n;
 }
 
+static int start_queued(struct worker *w);
+
 static void
 on_flush(EV_P_ ev_prepare *wp, int revents)
 {
@@ -627,20 +658,35 @@ on_flush(EV_P_ ev_prepare *wp, int revents)
 
     (void)loop;
     (void)revents;
+    {
+        /* the pace slots free at (prefetch_target), over 100 ms windows */
+        ev_tstamp now = ev_now(w->loop), dt = now - w->rate_t0;
+        if (dt >= 0.1) {
+            w->free_rate = 0.5 * w->free_rate + 0.5 * (double)w->freed / dt;
+            w->freed = 0;
+            w->rate_t0 = now;
+        }
+    }
+    start_queued(w);
     if (w->want_claim) {
         w->want_claim = 0;
         claim_now(w);
     }
     if (!rconn_is_up(w->rc) || ev_now(w->loop) < w->flush_hold)
         return;
-    for (int i = 0; i < w->nq; i++) {
-        if (!w->q[i].pending)
-            continue;
-        while (flush_kind(w, &w->q[i], 1) == FLUSH_MAX)
-            ;
-        while (flush_kind(w, &w->q[i], 0) == FLUSH_MAX)
-            ;
-    }
+    /* a flush frees slots: jobs in line start at once, and what they
+     * finish at once (noop, cache hits) is flushed in the next round (each
+     * round starts at least one, so this ends) */
+    do {
+        for (int i = 0; i < w->nq; i++) {
+            if (!w->q[i].pending)
+                continue;
+            while (flush_kind(w, &w->q[i], 1) == FLUSH_MAX)
+                ;
+            while (flush_kind(w, &w->q[i], 0) == FLUSH_MAX)
+                ;
+        }
+    } while (start_queued(w) > 0);
 }
 
 /* Decide a job's outcome; it is sent at the next flush. doc is owned. */
@@ -1054,6 +1100,7 @@ job_start_try(struct wjob *j)
 struct cache_ctx {
     struct worker *w;
     int idx;
+    unsigned gen;
     char token[24];
 };
 
@@ -1107,8 +1154,8 @@ on_cache_get(struct rconn *c, redisReply *r, void *pd)
     cJSON *o, *x;
 
     (void)c;
-    if (j->st != J_RUNNING || j->lost || strcmp(j->token, cc->token) != 0 ||
-        j->req.easy) {
+    if (j->st != J_RUNNING || j->lost || j->gen != cc->gen ||
+        strcmp(j->token, cc->token) != 0 || j->req.easy) {
         free(cc); /* the slot moved on (lease lost, shutdown) */
         return;
     }
@@ -1183,6 +1230,7 @@ cache_lookup(struct wjob *j)
         return -1;
     cc->w = w;
     cc->idx = j->idx;
+    cc->gen = j->gen;
     snprintf(cc->token, sizeof(cc->token), "%s", j->token);
     av[0] = "GET";
     av[1] = j->cache_key;
@@ -1193,19 +1241,17 @@ cache_lookup(struct wjob *j)
     return 0;
 }
 
-/* A freshly claimed job. payload is borrowed from the claim reply. */
-static void
-job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
-          long attempts, const char *payload)
+/* Fill slot j for a freshly claimed job. */
+static int
+job_init(struct wjob *j, struct wqueue *q, const char *id, const char *token,
+         long attempts)
 {
-    struct wjob *j = slot_take(w);
-    cJSON *mc;
+    struct worker *w = j->w;
 
-    if (!j)
-        return; /* cannot happen: claims ask for free slots only */
     j->q = q;
     j->id = strdup(id);
     snprintf(j->token, sizeof(j->token), "%s", token);
+    j->gen++;
     j->attempts = (int)attempts;
     j->tries = 0;
     j->auth_retried = 0;
@@ -1221,8 +1267,20 @@ job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
     if (!j->id) {
         j->lost = 1;
         slot_release(j);
-        return;
+        return -1;
     }
+    return 0;
+}
+
+/* Start the job in slot j (J_RUNNING, counted in active). payload is
+ * borrowed. */
+static void
+job_run(struct wjob *j, const char *payload)
+{
+    struct worker *w = j->w;
+    cJSON *mc;
+
+    j->t_start = ev_now(w->loop);
     j->job = cJSON_Parse(job_stored_payload(payload));
     if (!j->job || !cJSON_IsObject(j->job)) {
         job_finish(j, OUT_DEAD,
@@ -1252,6 +1310,80 @@ job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
     if (w->cfg->cache_ttl_s > 0 && cache_lookup(j) == 0)
         return; /* the reply starts the request on a miss */
     job_start_try(j);
+}
+
+/* A freshly claimed job. payload is borrowed from the claim reply. With
+ * every slot at work it waits in line (J_QUEUED: leased and heartbeated
+ * like the others) until start_queued() gives it a free one. */
+static void
+job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
+          long attempts, const char *payload)
+{
+    struct wjob *j;
+
+    if (w->active >= w->cfg->concurrency && w->nfree > 0) {
+        j = &w->slots[w->freelist[--w->nfree]];
+        j->st = J_QUEUED;
+        w->queued++;
+        j->qnext = NULL;
+        *w->qtail = j;
+        w->qtail = &j->qnext;
+        if (job_init(j, q, id, token, attempts) < 0)
+            return;
+        j->raw = strdup(payload);
+        if (!j->raw) {
+            j->lost = 1; /* its lease runs out: another worker takes it */
+            slot_release(j);
+        }
+        return;
+    }
+    j = slot_take(w);
+    if (!j)
+        return; /* cannot happen: claims ask for free slots only */
+    if (job_init(j, q, id, token, attempts) == 0)
+        job_run(j, payload);
+}
+
+/* Start the jobs waiting in line while slots are free (all of them when
+ * draining: they go straight back to their queues). Returns how many. */
+static int
+start_queued(struct worker *w)
+{
+    int n = 0;
+
+    while (w->qhead && (w->active < w->cfg->concurrency || w->draining)) {
+        struct wjob *j = w->qhead;
+        char *raw = j->raw;
+
+        w->qhead = j->qnext;
+        if (!w->qhead)
+            w->qtail = &w->qhead;
+        j->qnext = NULL;
+        j->raw = NULL;
+        w->queued--;
+        j->st = J_RUNNING;
+        w->active++;
+        metrics_inflight(w->m, w->active);
+        metrics_prefetched(w->m);
+        job_run(j, raw);
+        free(raw);
+        n++;
+    }
+    return n;
+}
+
+/* How many jobs to claim ahead of a free slot: as many slots as free in
+ * PREFETCH_HORIZON at the current pace, at most --prefetch. Each then waits
+ * about that long for its slot (leased, heartbeated), never minutes behind
+ * long jobs while another worker idles; at 1,000 slots of 200 ms calls
+ * (5,000 a second) that is 250. */
+#define PREFETCH_HORIZON 0.05
+static int
+prefetch_target(const struct worker *w)
+{
+    double t = w->free_rate * PREFETCH_HORIZON;
+
+    return t < (double)w->prefetch ? (int)t : w->prefetch;
 }
 
 /* Claim calls a worker keeps in flight at once. */
@@ -1338,11 +1470,11 @@ claim_now(struct worker *w)
     struct wqueue *q = NULL;
     char n[16], vis[24], maxa[16];
     const char *av[4];
-    int want;
+    int want, pre = prefetch_target(w);
 
     if (w->claiming >= CLAIMS_MAX || w->draining ||
         w->nfree <= w->claim_asked ||
-        w->active + w->claim_asked >= w->cfg->concurrency ||
+        w->active + w->queued + w->claim_asked >= w->cfg->concurrency + pre ||
         !rconn_is_up(w->rc))
         return;
     if (now < w->circuit_until || w->budget_exhausted)
@@ -1359,7 +1491,10 @@ claim_now(struct worker *w)
     }
     if (!q)
         return; /* idle: the wake channel or the idle timer brings us back */
-    want = w->cfg->concurrency - w->active - w->claim_asked;
+    /* every free slot, and up to --prefetch jobs to wait in line for the
+     * next ones: a slot that frees starts its next job at once instead of
+     * waiting a claim round trip */
+    want = w->cfg->concurrency + pre - w->active - w->queued - w->claim_asked;
     /* Ramp-up (--ramp-up): at start and after being idle, fill the slots
      * evenly over ramp_s instead of all at once, so a thousand calls do not
      * leave in the same millisecond -- and, each one claiming again as it
@@ -1369,8 +1504,8 @@ claim_now(struct worker *w)
     if (w->cfg->ramp_s > 0 && now - w->ramp_t0 < w->cfg->ramp_s) {
         double f = (now - w->ramp_t0) / w->cfg->ramp_s;
         int cap = (int)(w->cfg->concurrency * f) + 1;
-        if (cap - w->active - w->claim_asked < want)
-            want = cap - w->active - w->claim_asked;
+        if (cap - w->active - w->queued - w->claim_asked < want)
+            want = cap - w->active - w->queued - w->claim_asked;
         if (want <= 0) {
             if (!ev_is_active(&w->ramp_timer)) {
                 ev_timer_set(&w->ramp_timer, w->cfg->ramp_s / 50, 0.);
@@ -1386,8 +1521,8 @@ claim_now(struct worker *w)
     /* two claims in flight, each for at most half the slots: Redis runs
      * one while this loop starts the jobs of the other (double buffering;
      * one claim for every slot left Redis idle meanwhile) */
-    if (want > (w->cfg->concurrency + 1) / 2)
-        want = (w->cfg->concurrency + 1) / 2;
+    if (want > (w->cfg->concurrency + pre + 1) / 2)
+        want = (w->cfg->concurrency + pre + 1) / 2;
     if (w->circuit_probe)
         want = 1;
     cc = malloc(sizeof(*cc));
@@ -1452,6 +1587,7 @@ struct hb_ctx {
     int n;
     struct {
         int idx;
+        unsigned gen;
         char token[24];
     } e[];
 };
@@ -1470,7 +1606,7 @@ on_hb_reply(struct rconn *c, redisReply *r, void *pd)
                 r->element[i]->integer == 1)
                 continue;
             if (j->st == J_FREE || j->st == J_FLUSHING ||
-                strcmp(j->token, h->e[i].token) != 0)
+                j->gen != h->e[i].gen || strcmp(j->token, h->e[i].token) != 0)
                 continue;
             log_kv(LOG_WARN, "lease lost; abandoning the job", "job", j->id,
                    NULL);
@@ -1524,6 +1660,7 @@ heartbeat_queue(struct worker *w, struct wqueue *q)
                   !j->lost))
                 continue;
             h->e[h->n].idx = from;
+            h->e[h->n].gen = j->gen;
             snprintf(h->e[h->n].token, sizeof(h->e[h->n].token), "%s",
                      j->token);
             snprintf(prog[h->n], 24, "%ld",
@@ -1889,6 +2026,7 @@ static void
 hand_back(struct worker *w)
 {
     w->handed_back = 1;
+    start_queued(w); /* draining: straight back to their queues */
     for (int i = 0; i < w->cap; i++) {
         struct wjob *j = &w->slots[i];
         if (j->st == J_RUNNING || j->st == J_WAITING)
@@ -2071,8 +2209,11 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
     /* Twice the slots of --concurrency: a job whose outcome is on its way
      * to Redis frees its share of the concurrency at once, so the next
      * claim is pipelined behind the completion instead of waiting for its
-     * reply (Redis never idles between batches). */
-    w->cap = 2 * cfg->concurrency;
+     * reply (Redis never idles between batches); plus --prefetch for the
+     * jobs claimed ahead. */
+    w->prefetch = cfg->prefetch >= 0 ? cfg->prefetch : cfg->concurrency / 2;
+    w->qtail = &w->qhead;
+    w->cap = 2 * cfg->concurrency + w->prefetch;
     w->slots = calloc((size_t)w->cap, sizeof(*w->slots));
     w->freelist = calloc((size_t)w->cap, sizeof(int));
     if (!w->slots || !w->freelist)

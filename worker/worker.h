@@ -21,6 +21,7 @@ struct wcfg {
     int concurrency;  /* in-flight jobs per process */
     int claim_batch;  /* jobs per claim call (<= 1000) */
     double ramp_s;    /* fill the concurrency over this long, 0 = at once */
+    int prefetch;     /* jobs claimed ahead of a free slot (leased, waiting) */
     int visibility_s; /* lease length */
     int max_attempts; /* default for jobs without max_attempts */
     long result_ttl_s;

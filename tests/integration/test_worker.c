@@ -8,9 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <criterion/criterion.h>
 
 #include "harness.h"
@@ -395,4 +398,99 @@ Test(worker, ramp_up_fills_the_slots_gradually)
     th_wait(w, 5);
     th_stop(mock);
     th_free_ids(ids, 60);
+}
+
+static size_t
+collect(char *p, size_t sz, size_t n, void *ud)
+{
+    struct {
+        char b[65536];
+        size_t len;
+    } *o = ud;
+    size_t k = sz * n;
+
+    if (k > sizeof(o->b) - 1 - o->len)
+        k = sizeof(o->b) - 1 - o->len;
+    memcpy(o->b + o->len, p, k);
+    o->len += k;
+    o->b[o->len] = '\0';
+    return sz * n;
+}
+
+/* A loopback port nobody listens on right now. */
+static int
+free_port(void)
+{
+    struct sockaddr_in a = {0};
+    socklen_t l = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    cr_assert(fd >= 0);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* --prefetch: at a steady pace the worker claims jobs ahead of its free
+ * slots; they wait in line, leased and heartbeated, and start as slots free.
+ * Every job succeeds exactly once, on its first attempt, with its own text,
+ * and the metrics count the jobs that waited. */
+Test(worker, prefetched_jobs_succeed_once, .timeout = 90)
+{
+    enum { N = 400 };
+    char addr[64], murl[128], url[96];
+    const char *mock_args[] = {"--latency-ms", "50", NULL};
+    const char *args[] = {"--concurrency",   "4", "--prefetch",     "8",
+                          "--ramp-up",       "0", "--metrics-addr", addr,
+                          "--drain-timeout", "2", "--no-stream",    NULL};
+    struct {
+        char b[65536];
+        size_t len;
+    } body = {{0}, 0};
+    pid_t mock = th_mock_start(murl, mock_args);
+    char **ids = th_enqueue_n(&t, N, "Pre", 20);
+    long waited, events = 0;
+    const char *p;
+    redisReply *r;
+    CURL *c;
+    pid_t w;
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
+    snprintf(url, sizeof(url), "http://%s/metrics", addr);
+    w = th_worker_at(&t, murl, NULL, args);
+    cr_assert_eq(th_wait_terminal(&t, ids, N, 60), N);
+    c = curl_easy_init();
+    cr_assert(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    cr_assert_eq(curl_easy_perform(c), CURLE_OK, "scrape %s", url);
+    curl_easy_cleanup(c);
+    p = strstr(body.b, "\ngenq_jobs_prefetched_total ");
+    cr_assert(p, "%s", body.b);
+    waited = strtol(p + 28, NULL, 10);
+    cr_assert_gt(waited, 0, "jobs were claimed ahead and waited in line");
+    kill(w, SIGTERM);
+    cr_assert_eq(th_wait(w, 10), 0);
+    th_stop(mock);
+    cr_assert_eq(th_count_state(&t, (const char *const *)ids, N, "succeeded"),
+                 N);
+    for (int i = 0; i < N; i += 37) {
+        char st[64];
+        int att = 0;
+        th_state(&t, ids[i], st, &att);
+        cr_assert_eq(att, 1, "%s: one attempt", ids[i]);
+    }
+    check_texts(ids, N, "Pre", 20);
+    r = redisCommand(t.c, "XRANGE %s - +", t.k.key[QK_EVENTS]);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < r->elements; i++)
+        events += (long)r->element[i]->element[1]->elements / 2;
+    freeReplyObject(r);
+    cr_assert_eq(events, N, "one succeeded event per job");
+    th_free_ids(ids, N);
 }
