@@ -132,9 +132,10 @@ struct stage {
     int n, prio, max_attempts; /* jobs in the batch, their class */
     int sent[PIPELINE_WINDOW]; /* jobs of each batch in flight (a ring) */
     int head, inflight;
-    long staged; /* jobs Redis confirmed staged */
-    int broken;  /* Redis failed while staging */
-    int quiet;   /* draining after a failure: said once already */
+    long staged;    /* jobs Redis confirmed staged */
+    long last_line; /* line of the last job staged */
+    int broken;     /* Redis failed while staging */
+    int quiet;      /* draining after a failure: said once already */
 };
 
 struct enq {
@@ -621,12 +622,17 @@ stage_sync(struct enq *e)
 static int
 stage_end(struct enq *e, const char *mode, long *done, char *err, size_t errlen)
 {
-    const char *av[3] = {mode, e->st.run, "10000"};
+    char expected[24];
+    const char *av[4] = {mode, e->st.run, "10000", expected};
+    int ac = strcmp(mode, "commit") ? 3 : 4; /* the first commit call checks
+                                                 that nothing went missing */
 
+    snprintf(expected, sizeof(expected), "%ld", e->st.staged);
     *done = 0;
     for (;;) {
-        redisReply *r = rclient_script(e->cli.rc, SCRIPT_STAGE, &e->cli.keys, 3,
-                                       av, NULL, err, errlen);
+        redisReply *r = rclient_script(e->cli.rc, SCRIPT_STAGE, &e->cli.keys,
+                                       ac, av, NULL, err, errlen);
+        ac = 3;
         long left;
         if (!r)
             return -1;
@@ -715,6 +721,7 @@ take_line(struct enq *e, const char *line, size_t len, long lineno)
             e->st.on = 0; /* from here on in pass 2: order kept */
         if (e->st.on) {
             r.type = 'S';
+            e->st.last_line = lineno;
             if (stage_job(e, &in) < 0) {
                 job_info_free(&in);
                 return -1; /* printed; e->st.broken */
@@ -1642,17 +1649,27 @@ cmd_enqueue(int argc, char **argv)
         long done = 0;
         committed = 1;
         if (stage_end(&e, "commit", &done, err, sizeof(err)) < 0) {
-            fprintf(stderr,
-                    "genq enqueue: making the staged jobs ready failed: %s; "
-                    "%ld of the first %ld jobs are enqueued, nothing after "
-                    "them\n",
-                    err, done, e.st.staged);
-            committed = done > 0; /* else drop them at out */
+            if (e.cli.rc->err) /* the call may have run: nobody knows */
+                fprintf(stderr,
+                        "genq enqueue: making the staged jobs ready: %s; "
+                        "%ld of the first %ld jobs are known to be enqueued, "
+                        "the others may or may not be (genq stats shows "
+                        "the count): do not send them again blindly\n",
+                        err, done, e.st.staged);
+            else
+                fprintf(stderr,
+                        "genq enqueue: making the staged jobs ready failed: "
+                        "%s; %ld of the first %ld jobs are enqueued, nothing "
+                        "after them\n",
+                        err, done, e.st.staged);
+            /* nothing made ready and the connection fine: drop them */
+            committed = done > 0 || e.cli.rc->err;
             rc = EXIT_FAIL;
             goto out;
         }
         if (!e.cli.json) /* else counted as their lines are printed */
             e.enqueued += done;
+        e.done_line = e.st.last_line; /* for partial_failure() */
     }
     rc = send_all(&e);
     if (e.progress)

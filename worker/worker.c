@@ -510,6 +510,7 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
         free(b);
         return;
     }
+    w->freed += b->n; /* acknowledged: the pace of prefetch_target() */
     for (int i = 0; i < b->n; i++) {
         struct wjob *j = b->jobs[i];
         redisReply *e = r->element[i];
@@ -624,7 +625,6 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
         al[k++] = strlen(j->doc);
         j->st = J_FLUSHING;
         w->active--; /* an outcome on its way no longer holds a job slot */
-        w->freed++;
         b->jobs[b->n++] = j;
     }
     /* recompute the tail of what is left */
@@ -1321,7 +1321,8 @@ job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
 {
     struct wjob *j;
 
-    if (w->active >= w->cfg->concurrency && w->nfree > 0) {
+    /* behind the ones already in line, in claim order */
+    if ((w->active >= w->cfg->concurrency || w->qhead) && w->nfree > 0) {
         j = &w->slots[w->freelist[--w->nfree]];
         j->st = J_QUEUED;
         w->queued++;
@@ -1434,6 +1435,7 @@ on_claim_reply(struct rconn *c, redisReply *r, void *pd)
                           e[3]->str);
                 got++;
             }
+            start_queued(w); /* the line first, then what just came */
             if (got < cc->asked)
                 q->empty = 1;
             /* idle: the next jobs ramp up again (see claim_now) */

@@ -38,7 +38,10 @@ for i = 1, #runs, 2 do
         local left = 0
         for p = 0, 2 do
             local lk = PREFIX .. 'stage:' .. run .. ':' .. p
-            local ids = redis.call('LRANGE', lk, 0, budget - 1)
+            local ids = {}
+            if budget > 0 then
+                ids = redis.call('LRANGE', lk, 0, budget - 1)
+            end
             if #ids > 0 then
                 budget = budget - #ids
                 local metas = redis.call('HMGET', K_META, unpack(ids))
@@ -51,8 +54,8 @@ for i = 1, #runs, 2 do
                 end
                 if #del > 0 then redis.call('HDEL', K_JOBS, unpack(del)) end
                 redis.call('LTRIM', lk, #ids, -1)
-                left = left + redis.call('LLEN', lk)
             end
+            left = left + redis.call('LLEN', lk)
         end
         if left == 0 then redis.call('HDEL', sk, run) end
     end

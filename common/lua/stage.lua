@@ -5,7 +5,8 @@
 -- high, 1 normal, 2 low; LPUSH in input order), invisible to everyone: no
 -- ready list holds them, no counter counts them, nobody knows their ids.
 -- PREFIX..'staging' maps each staging run to the ms of its last batch.
--- ARGV: prefix, mode ('commit' | 'drop'), run, budget (ids per call).
+-- ARGV: prefix, mode ('commit' | 'drop'), run, budget (ids per call),
+-- [expected: the ids the run staged; commit checks it on its first call].
 -- commit: make the staged ids ready in input order, after what is ready
 --   already: a stage list whose ready list is empty becomes it (RENAME,
 --   O(1)), else up to budget ids move over, oldest first; counts them
@@ -20,6 +21,19 @@ local at = redis.call('HGET', sk, run)
 if mode == 'commit' and (not at or at == 'gone') then
     return redis.error_reply('GONE the staged jobs of this run were removed ' ..
         '(it was idle for over an hour): none of them is enqueued')
+end
+if mode == 'commit' and ARGV[5] then
+    -- all or nothing: a sweep that took some (the run stalled past the GC
+    -- age, then went on) leaves fewer than the run staged
+    local n = 0
+    for p = 0, 2 do
+        n = n + redis.call('LLEN', PREFIX .. 'stage:' .. run .. ':' .. p)
+    end
+    if n ~= tonumber(ARGV[5]) then
+        return redis.error_reply('GONE ' .. (tonumber(ARGV[5]) - n) ..
+            ' of the staged jobs of this run were removed (it was silent ' ..
+            'for over an hour): none of them is enqueued')
+    end
 end
 local done, left = 0, 0
 for p = 0, 2 do

@@ -739,6 +739,20 @@ Test(cli, maintain_deletes_what_a_dead_enqueue_staged)
     cr_assert_eq(r->elements, 3);
     cr_assert_str_eq(r->element[2]->str, "live-0", "oldest first in line");
     freeReplyObject(r);
+    /* a run that lost some of its staged jobs (a sweep while it stalled,
+     * then it went on) commits none of them */
+    {
+        const char *run = "0190aaaa-0000-7000-8000-000000000003";
+        const char *cav[4] = {"commit", run, "100", "3"};
+        rint_cmd("HSET %s %s %lld", key, run, now);
+        rint_cmd("LPUSH %sstage:%s:1 s-1 s-2", t.k.prefix, run);
+        r = rclient_script(t.c, SCRIPT_STAGE, &t.k, 4, cav, NULL, err,
+                           sizeof(err));
+        cr_assert_null(r, "2 of 3 staged: not committed");
+        cr_assert(strstr(err, "GONE 1 of the staged jobs"), "%s", err);
+        cr_assert_eq(rint_cmd("LLEN %s", t.k.key[QK_READY]), 3,
+                     "nothing of it made ready");
+    }
 }
 
 /* Past GENQ_SPOOL_MEM_MAX bytes pass 1 spills to a temporary file: the
