@@ -480,17 +480,13 @@ stage_read_one(struct enq *e)
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[0]->type != REDIS_REPLY_INTEGER ||
         r->element[0]->integer != n) {
+        /* EXEC runs every command: an error (WRONGTYPE...) is an element */
+        const char *why = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                                  r->element[0]->type == REDIS_REPLY_ERROR
+                              ? r->element[0]->str
+                              : "unexpected reply";
         if (!st->quiet)
-            fprintf(stderr,
-                    "genq enqueue: staging: unexpected reply from Redis%s%s\n",
-                    r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-                            r->element[0]->type == REDIS_REPLY_ERROR
-                        ? ": "
-                        : "",
-                    r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-                            r->element[0]->type == REDIS_REPLY_ERROR
-                        ? r->element[0]->str
-                        : "");
+            fprintf(stderr, "genq enqueue: staging: Redis: %s\n", why);
         freeReplyObject(r);
         st->broken = 1;
         return -1;

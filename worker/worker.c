@@ -1246,8 +1246,6 @@ static int
 job_init(struct wjob *j, struct wqueue *q, const char *id, const char *token,
          long attempts)
 {
-    struct worker *w = j->w;
-
     j->q = q;
     j->id = strdup(id);
     snprintf(j->token, sizeof(j->token), "%s", token);
@@ -1257,7 +1255,6 @@ job_init(struct wjob *j, struct wqueue *q, const char *id, const char *token,
     j->auth_retried = 0;
     j->continuations = 0;
     j->in_tokens = j->out_tokens = 0;
-    j->t_start = ev_now(w->loop);
     j->t_first = 0;
     j->model[0] = j->stop_reason[0] = j->request_id[0] = '\0';
     j->cached = 0;
