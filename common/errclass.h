@@ -12,7 +12,17 @@ enum err_class {
                        pause claiming (auth, billing, quota, config) */
 };
 
+/* The one alert-level enum (ascending severity; worker/alerts.c uses it). */
 enum alert_level { ALERT_NONE, ALERT_P2, ALERT_P1, ALERT_P0 };
+
+/* Dead-letter classes (the "class" of an error document; Lua writes the
+ * same strings: fail.lua "exhausted", reaper "lease_expired"). */
+#define DLQ_PERMANENT     "permanent"     /* the API refused the request */
+#define DLQ_EXHAUSTED     "exhausted"     /* retryable, attempts used up */
+#define DLQ_LEASE_EXPIRED "lease_expired" /* leases expired too often */
+#define DLQ_INVALID       "invalid"       /* the job cannot be sent */
+#define DLQ_CANCELED      "canceled"      /* canceled while running */
+#define DLQ_TRANSIENT     "transient"     /* local failure (e.g. no memory) */
 
 /* Per event: P0 = fix now (auth, billing, quota, TLS/config); P1 = counts
  * towards "sustained 429/5xx/network" (the caller aggregates bursts); P2 = a

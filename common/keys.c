@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "keys.h"
 
@@ -42,4 +43,15 @@ qkeys_init(struct qkeys *k, const char *queue)
         k->keyv[i] = k->key[i];
     }
     return 0;
+}
+
+void
+key_spend_day(char *out, size_t n, long long t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    snprintf(out, n, KEY_SPEND_PREFIX "%04d-%02d-%02d", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday);
 }

@@ -30,8 +30,15 @@ enum qkey {
     QK_COUNT
 };
 
-/* The set of known queue names (not in any queue's slot). */
-#define KEY_QUEUES "genq:queues"
+/* Keys outside any queue's slot. Every key name genq uses is built here or
+ * from struct qkeys: no other file spells a "genq:" key. */
+#define KEY_QUEUES       "genq:queues"        /* set of known queue names */
+#define KEY_WORKERS      "genq:workers"       /* hash: worker id -> JSON doc */
+#define KEY_WORKERS_BEAT "genq:workers:beat"  /* zset: worker id -> last beat */
+#define KEY_ALERTS       "genq:alerts"        /* list of alert documents */
+#define KEY_CACHE_PREFIX "genq:cache:"        /* + sha256 hex of the request */
+#define KEY_SPEND_PREFIX "genq:spend:"        /* + UTC day YYYY-MM-DD */
+#define KEY_LAYOUT       "genq:layout"        /* layout version (string) */
 
 struct qkeys {
     char queue[QUEUE_NAME_MAX + 1];
@@ -47,5 +54,10 @@ int queue_name_valid(const char *name);
 /* Fill k for queue name. Returns -1 (k untouched) when the name is not
  * valid. No allocation: nothing to free. */
 int qkeys_init(struct qkeys *k, const char *queue);
+
+/* Write the spend key of the UTC day of unix time t ("genq:spend:YYYY-MM-DD")
+ * into out (at least KEY_SPEND_LEN bytes). */
+#define KEY_SPEND_LEN 32
+void key_spend_day(char *out, size_t n, long long t);
 
 #endif
