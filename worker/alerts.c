@@ -173,7 +173,7 @@ post_webhook(struct alerts *a, const struct held *e)
     k->req.connect_timeout_ms = 5000;
     k->req.on_done = on_hook_done;
     k->req.ud = k;
-    k->req.resp_max = 65536;
+    k->req.resp.max = 65536;
     if (http_submit(a->h, &k->req) < 0) {
         free(k->req.body);
         free(k);

@@ -66,12 +66,13 @@ attempt_parse(struct wjob *j, struct http_req *r, int curl_code)
             llm_stream_finish(j->stream);
         } else {
             llm_parse_body(w->cfg->provider, (int)r->status,
-                           r->resp ? r->resp : "", r->resp_len, r->request_id,
-                           &j->res);
+                           r->resp.data ? r->resp.data : "", r->resp.len,
+                           r->request_id, &j->res);
         }
     } else if (curl_code == 0) {
-        llm_parse_body(w->cfg->provider, (int)r->status, r->resp ? r->resp : "",
-                       r->resp_len, r->request_id, &j->res);
+        llm_parse_body(w->cfg->provider, (int)r->status,
+                       r->resp.data ? r->resp.data : "", r->resp.len,
+                       r->request_id, &j->res);
         if (!j->res.failed) {
             j->res.failed = 1;
             j->res.err.http_status = (int)r->status;
@@ -332,7 +333,7 @@ job_start_try(struct wjob *j)
     j->req.on_data = w->cfg->stream ? on_http_data : NULL;
     j->req.on_done = on_http_done;
     j->req.ud = j;
-    j->req.resp_max = 16u << 20;
+    j->req.resp.max = 16u << 20;
     if (http_submit(w->http, &j->req) < 0)
         job_finish(
             j, OUT_RETRY,
