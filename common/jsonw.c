@@ -21,24 +21,13 @@ jsonw_str(struct buf *b, const char *s, size_t n)
         if (i > run && buf_append(b, s + run, i - run) < 0)
             return -1;
         esc[0] = '\\';
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            esc[1] = 'u';
+        esc[1] = c == '"'    ? '"'
+                 : c == '\\' ? '\\'
+                 : c == '\n' ? 'n'
+                 : c == '\r' ? 'r'
+                 : c == '\t' ? 't'
+                             : 'u';
+        if (esc[1] == 'u') { /* \u00XX */
             esc[2] = '0';
             esc[3] = '0';
             esc[4] = hex[c >> 4];
