@@ -72,7 +72,7 @@ struct wjob {
     char model[128], stop_reason[64], request_id[128];
     int lost;
     int cached;         /* the result came from the response cache */
-    char cache_key[80]; /* "genq:cache:" + sha256 hex; "" = not cached */
+    char cache_key[80]; /* KEY_CACHE_PREFIX + sha256 hex; "" = none */
     /* the outcome */
     enum outcome out;
     char *doc;          /* result JSON (complete) or error JSON (fail) */

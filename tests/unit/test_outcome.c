@@ -15,15 +15,11 @@
 static struct err_verdict
 row_verdict(const struct errclass_row *r)
 {
-    struct err_verdict v;
-
-    memset(&v, 0, sizeof(v));
-    v.cls = r->cls;
-    v.level = r->level;
-    v.why = r->why;
-    v.retry_in_attempt = r->cls == ERRC_RETRYABLE;
-    v.provider_wide = r->provider_wide;
-    return v;
+    return (struct err_verdict){.cls = r->cls,
+                                .level = r->level,
+                                .why = r->why,
+                                .retry_in_attempt = r->cls == ERRC_RETRYABLE,
+                                .provider_wide = r->provider_wide};
 }
 
 static struct retry_policy rp;
@@ -225,9 +221,10 @@ Test(outcome, delays)
 
 Test(outcome, names)
 {
-    cr_assert_str_eq(outcome_name(OUT_COMPLETE), "complete");
-    cr_assert_str_eq(outcome_name(OUT_RETRY), "retry");
-    cr_assert_str_eq(outcome_name(OUT_DEAD), "dead");
-    cr_assert_str_eq(outcome_name(OUT_REQUEUE), "requeue");
-    cr_assert_str_eq(outcome_name(OUT_THROTTLE), "throttle");
+    static const char *const want[] = {"complete", "retry", "dead", "requeue",
+                                       "throttle"};
+
+    for (int o = OUT_COMPLETE; o <= OUT_THROTTLE; o++)
+        cr_assert_str_eq(outcome_name((enum outcome)o), want[o]);
+    cr_assert_str_eq(outcome_name((enum outcome)99), "?");
 }
