@@ -41,8 +41,6 @@
 #ifndef GENQ_JOBSTATE_H
 #define GENQ_JOBSTATE_H
 
-#include <assert.h>
-
 enum jstate {
     J_FREE,
     J_RUNNING,  /* HTTP request in flight (or a cache lookup) */
