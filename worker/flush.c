@@ -187,6 +187,8 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
         slot_release(j);
     }
     free(b);
+    if (w->js.active == 0)
+        registry_idle(w); /* `genq workers` shows it idle at once */
 }
 
 /* At most this many jobs per script call: Lua's unpack() takes ~8,000

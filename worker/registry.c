@@ -41,6 +41,7 @@ registry_beat(struct worker *w, int leaving)
              w->id, (int)getpid(), queues, w->js.active, w->cfg->concurrency,
              (long long)w->started_ms, llm_provider_name(w->cfg->provider));
     w->reg_inflight = w->js.active;
+    w->reg_beat_at = ev_now(w->loop);
     snprintf(now, sizeof(now), "%lld", (long long)time_now_ms());
     av[0] = "HSET";
     av[1] = KEY_WORKERS;
@@ -118,8 +119,18 @@ report_spend(struct worker *w)
 void
 registry_tick(struct worker *w)
 {
-    /* every 5 s; at once (on this 1-s tick) when the last job ended, so
-     * `genq workers` does not show an idle worker busy for seconds */
-    if (w->tick % 5 == 1 || (w->js.active == 0 && w->reg_inflight != 0))
+    /* every 5 s; and on this 1-s tick when the worker went idle or busy
+     * since the last beat, so `genq workers` does not show an idle worker
+     * busy (or a busy one idle) for seconds */
+    if (w->tick % 5 == 1 || (w->js.active == 0) != (w->reg_inflight == 0))
+        registry_beat(w, 0);
+}
+
+void
+registry_idle(struct worker *w)
+{
+    /* at most one extra beat a second: the tick catches the rest */
+    if (w->reg_inflight != 0 && !w->draining && rconn_is_up(w->rc) &&
+        ev_now(w->loop) - w->reg_beat_at >= 1.0)
         registry_beat(w, 0);
 }

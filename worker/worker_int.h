@@ -141,7 +141,8 @@ struct worker {
     ev_tstamp ramp_t0;    /* the ramp-up began (start, or idle again) */
     ev_timer ramp_timer;  /* brings the next claim of a ramp-up */
     ev_tstamp circuit_opened_at;
-    int reg_inflight; /* in_flight of the last registry beat */
+    int reg_inflight;      /* in_flight of the last registry beat */
+    ev_tstamp reg_beat_at; /* when that beat was sent */
     int64_t started_ms;
     ev_timer idle_timer, hb_timer, maint_timer, drain_timer;
     ev_prepare flush_w;
@@ -222,9 +223,12 @@ int release_lost(struct worker *w);
 /* registry.c */
 /* Write (or with leaving, remove) this worker's registry entry. */
 void registry_beat(struct worker *w, int leaving);
-/* The maintenance tick's beat: every 5th tick, and at once when in-flight
- * has dropped to 0 since the last beat. */
+/* The maintenance tick's beat: every 5th tick, and whenever the worker
+ * went idle or busy since the last beat. */
 void registry_tick(struct worker *w);
+/* Nothing in flight any more: beat now, unless a beat went out less than
+ * a second ago (the next tick then follows up). */
+void registry_idle(struct worker *w);
 void report_spend(struct worker *w);
 
 /* depth.c */
