@@ -23,6 +23,7 @@ enum alert_level { ALERT_NONE, ALERT_P2, ALERT_P1, ALERT_P0 };
 #define DLQ_INVALID       "invalid"       /* the job cannot be sent */
 #define DLQ_CANCELED      "canceled"      /* canceled while running */
 #define DLQ_TRANSIENT     "transient"     /* local failure (e.g. no memory) */
+#define DLQ_NOT_JOB_FAULT "not_job_fault" /* requeued: not the job's fault */
 
 /* Per event: P0 = fix now (auth, billing, quota, TLS/config); P1 = counts
  * towards "sustained 429/5xx/network" (the caller aggregates bursts); P2 = a

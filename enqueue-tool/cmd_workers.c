@@ -17,7 +17,8 @@
 static const char workers_help[] =
     "usage: genq workers [--stale S] [--json]\n\n"
     "List live worker processes: id (host:pid:tag), queues, jobs in flight,\n"
-    "concurrency, start time and last heartbeat (workers beat every 5 s).\n"
+    "concurrency, start time and last heartbeat (workers beat every 5 s,\n"
+    "and within a second of going idle); IN FLIGHT is as of that beat.\n"
     "Workers silent for more than --stale seconds (default 30) are dead:\n"
     "they are removed from the registry and not listed.\n"
     "With --json one object per worker (JSONL): id, pid, queues, in_flight,\n"
@@ -95,8 +96,8 @@ cmd_workers(int argc, char **argv)
         return rc;
     }
     if (!c.json)
-        printf("%-36s %-20s %9s %7s  %s\n", "WORKER", "QUEUES", "IN FLIGHT",
-               "BEAT", "STARTED");
+        printf("%-36s %-20s %9s %11s  %s\n", "WORKER", "QUEUES", "IN FLIGHT",
+               "AS OF", "STARTED");
     for (size_t i = 0; i + 1 < beats->elements; i += 2) {
         const char *id = beats->element[i]->str;
         long long beat = strtoll(beats->element[i + 1]->str, NULL, 10);
@@ -130,7 +131,7 @@ cmd_workers(int argc, char **argv)
             snprintf(queues + l, sizeof(queues) - l, "%s%s", l ? "," : "",
                      cJSON_GetStringValue(q));
         }
-        printf("%-36s %-20s %4d/%-4d %6.1fs  %s\n", id, queues,
+        printf("%-36s %-20s %4d/%-4d %6.1fs ago  %s\n", id, queues,
                cJSON_GetObjectItem(o, "in_flight")
                    ? cJSON_GetObjectItem(o, "in_flight")->valueint
                    : 0,

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "alerts.h"
+#include "keys.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -115,7 +116,7 @@ on_xadd(struct rconn *c, redisReply *r, void *pd)
 static int
 write_stream(struct alerts *a, const struct held *e)
 {
-    const char *av[] = {"XADD",   ALERTS_KEY, "MAXLEN", "~",
+    const char *av[] = {"XADD",   KEY_ALERTS, "MAXLEN", "~",
                         "10000",  "*",        "level",  e->level,
                         "key",    e->key,     "text",   e->text,
                         "worker", a->worker,  "ts",     e->ts};
@@ -172,7 +173,7 @@ post_webhook(struct alerts *a, const struct held *e)
     k->req.connect_timeout_ms = 5000;
     k->req.on_done = on_hook_done;
     k->req.ud = k;
-    k->req.resp_max = 65536;
+    k->req.resp.max = 65536;
     if (http_submit(a->h, &k->req) < 0) {
         free(k->req.body);
         free(k);
@@ -185,7 +186,7 @@ post_webhook(struct alerts *a, const struct held *e)
 }
 
 int
-alerts_raise(struct alerts *a, enum alert_lvl lvl, const char *key,
+alerts_raise(struct alerts *a, enum alert_level lvl, const char *key,
              const char *text)
 {
     ev_tstamp now;
@@ -213,13 +214,13 @@ alerts_raise(struct alerts *a, enum alert_lvl lvl, const char *key,
         snprintf(a->seen[slot].key, sizeof(a->seen[slot].key), "%s", key);
     }
     a->seen[slot].at = now;
-    snprintf(e.level, sizeof(e.level), "P%d", (int)lvl);
+    snprintf(e.level, sizeof(e.level), "%s", errclass_level_name(lvl));
     snprintf(e.key, sizeof(e.key), "%s", key);
     snprintf(e.text, sizeof(e.text), "%s", text);
     timefmt_rfc3339(time_now_ms(), e.ts);
-    log_kv(lvl == ALERT_LVL_P2 ? LOG_WARN : LOG_ERROR, "alert", "alert_level",
+    log_kv(lvl <= ALERT_P2 ? LOG_WARN : LOG_ERROR, "alert", "alert_level",
            e.level, "key", e.key, "text", e.text, NULL);
-    metrics_alert(a->m, (int)lvl);
+    metrics_alert(a->m, (int)(ALERT_P0 - lvl)); /* 0 = P0 */
     if (!rconn_is_up(a->rc) || write_stream(a, &e) < 0) {
         if (a->nheld < MAX_HELD)
             a->held[a->nheld++] = e;

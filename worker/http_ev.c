@@ -115,30 +115,6 @@ on_timerfn(CURLM *m, long timeout_ms, void *clientp)
     return 0;
 }
 
-static int
-resp_append(struct http_req *r, const char *p, size_t n)
-{
-    if (r->resp_len + n + 1 > r->resp_cap) {
-        size_t cap = r->resp_cap ? r->resp_cap : 4096;
-        char *np;
-        while (cap < r->resp_len + n + 1)
-            cap *= 2;
-        if (r->resp_max && cap > r->resp_max + 1)
-            cap = r->resp_max + 1;
-        if (r->resp_len + n + 1 > cap)
-            return -1; /* over the response size limit */
-        np = realloc(r->resp, cap);
-        if (!np)
-            return -1;
-        r->resp = np;
-        r->resp_cap = cap;
-    }
-    memcpy(r->resp + r->resp_len, p, n);
-    r->resp_len += n;
-    r->resp[r->resp_len] = '\0';
-    return 0;
-}
-
 static size_t
 on_write(char *p, size_t size, size_t nmemb, void *ud)
 {
@@ -149,7 +125,8 @@ on_write(char *p, size_t size, size_t nmemb, void *ud)
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
     if (r->on_data && r->status >= 200 && r->status < 300)
         return r->on_data(r, p, n) == 0 ? n : 0;
-    return resp_append(r, p, n) == 0 ? n : 0;
+    /* refused over resp.max: the response size limit */
+    return buf_append(&r->resp, p, n) == 0 ? n : 0;
 }
 
 /* Copy the value of header "name: value" into out when name matches. */
@@ -269,7 +246,7 @@ http_submit(struct http *h, struct http_req *r)
     r->status = 0;
     r->request_id[0] = r->retry_after[0] = r->retry_after_ms[0] = '\0';
     r->should_retry[0] = r->errbuf[0] = '\0';
-    r->resp_len = 0;
+    buf_reset(&r->resp);
     r->h = h;
     if (curl_easy_setopt(e, CURLOPT_URL, r->url) ||
         curl_easy_setopt(e, CURLOPT_PRIVATE, r) ||
@@ -327,9 +304,7 @@ http_abort(struct http *h, struct http_req *r)
 void
 http_req_reset(struct http_req *r)
 {
-    free(r->resp);
-    r->resp = NULL;
-    r->resp_len = r->resp_cap = 0;
+    buf_free(&r->resp);
 }
 
 int

@@ -8,6 +8,8 @@
 #include <curl/curl.h>
 #include <ev.h>
 
+#include "buf.h"
+
 struct http;
 struct http_req;
 
@@ -39,8 +41,8 @@ struct http_req {
     char retry_after[64];
     char retry_after_ms[64];
     char should_retry[16]; /* x-should-retry */
-    char *resp;            /* buffered body (non-2xx, or on_data NULL) */
-    size_t resp_len, resp_cap, resp_max;
+    struct buf resp;       /* buffered body (non-2xx, or on_data NULL); set
+                              resp.max (0 = no cap) before submitting */
     char errbuf[CURL_ERROR_SIZE];
     /* Private: */
     CURL *easy;

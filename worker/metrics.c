@@ -14,6 +14,7 @@
 
 #include <microhttpd.h>
 
+#include "buf.h"
 #include "metrics.h"
 
 #define NBUCKETS 13
@@ -197,10 +198,9 @@ metrics_alert(struct metrics *m, int level)
         ADD(m->alerts[level], 1);
 }
 
-/* A growable text buffer for the exposition. */
+/* The exposition text, and whether building it ran out of memory. */
 struct out {
-    char *p;
-    size_t len, cap;
+    struct buf b;
     int oom;
 };
 
@@ -211,31 +211,26 @@ static void
 out_printf(struct out *o, const char *fmt, ...)
 {
     va_list ap;
+    char line[1024], *big = NULL;
     int n;
 
     if (o->oom)
         return;
-    for (;;) {
-        size_t room = o->cap - o->len;
-        va_start(ap, fmt);
-        n = vsnprintf(o->p + o->len, room, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            o->oom = 1;
-            return;
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n >= (int)sizeof(line)) { /* a long HELP text: print it again */
+        big = malloc((size_t)n + 1);
+        if (big) {
+            va_start(ap, fmt);
+            n = vsnprintf(big, (size_t)n + 1, fmt, ap);
+            va_end(ap);
         }
-        if ((size_t)n < room) {
-            o->len += (size_t)n;
-            return;
-        }
-        char *np = realloc(o->p, o->cap * 2 + (size_t)n);
-        if (!np) {
-            o->oom = 1;
-            return;
-        }
-        o->p = np;
-        o->cap = o->cap * 2 + (size_t)n;
     }
+    if (n < 0 || (n >= (int)sizeof(line) && !big) ||
+        buf_append(&o->b, big ? big : line, (size_t)n) < 0)
+        o->oom = 1;
+    free(big);
 }
 
 static void
@@ -256,10 +251,8 @@ render_hist(struct out *o, const char *name, const char *help, struct hist *h)
 char *
 metrics_render(struct metrics *m, size_t *len)
 {
-    struct out o = {malloc(16384), 0, 16384, 0};
+    struct out o = {{NULL, 0, 0, 0}, 0};
 
-    if (!o.p)
-        return NULL;
     out_printf(&o, "# HELP genq_jobs_total Jobs finished by this worker, by "
                    "outcome.\n# TYPE genq_jobs_total counter\n");
     for (int q = 0; q < m->nq; q++)
@@ -344,11 +337,10 @@ metrics_render(struct metrics *m, size_t *len)
                "genq_process_start_time_seconds %.3f\n",
                m->started);
     if (o.oom) {
-        free(o.p);
+        buf_free(&o.b);
         return NULL;
     }
-    *len = o.len;
-    return o.p;
+    return buf_detach(&o.b, len);
 }
 
 static enum MHD_Result

@@ -1,0 +1,257 @@
+/* worker_int: the worker's private structures (job slots, queues, the
+ * worker) and the functions its files share. Not for use outside worker/.
+ *
+ * Jobs live in a fixed pool of slots, allocated once: a slot is taken by a
+ * claim and given back when Redis has acknowledged the job's completion or
+ * failure (or its lease was lost). Replies that refer to jobs (heartbeats,
+ * cache lookups) carry slot index + the slot's generation (bumped by every
+ * job it takes; the jobs of one claim share their lease token), so a late
+ * reply can never touch a slot that moved on. Completions and failures are
+ * collected during one loop iteration and flushed as one script call per
+ * queue from an ev_prepare watcher: one Redis round trip per batch, not per
+ * job.
+ *
+ * Files: wjob.c (slots and their states), attempt.c (a try and its HTTP
+ * outcome), outcome.c (the pure decision after a failure), flush.c (result
+ * and error documents, writing outcomes), claim.c (claiming, prefetch,
+ * wake-ups, ramp), lease.c (heartbeats, release of lost claims), cache.c
+ * (response cache), circuit.c (circuit breaker), registry.c (worker registry
+ * and fleet spend), depth.c (queue depth samples), authhdr.c (auth headers,
+ * JWT), worker.c (new/free, maintenance tick, drain, signals). */
+#ifndef GENQ_WORKER_INT_H
+#define GENQ_WORKER_INT_H
+
+#include <assert.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "alerts.h"
+#include "buf.h"
+#include "http_ev.h"
+#include "jobstate.h"
+#include "keys.h"
+#include "metrics.h"
+#include "outcome.h"
+#include "rconn.h"
+#include "retry.h"
+#include "worker.h"
+
+struct wqueue;
+
+/* A header list shared by the requests that started with it: a re-minted
+ * JWT makes a new one while older requests still hold theirs. */
+struct hdrs {
+    struct curl_slist *l;
+    int refs;
+};
+
+struct wjob {
+    struct worker *w;
+    struct wqueue *q;
+    int idx;
+    unsigned gen; /* bumped by job_begin: which job of this slot */
+    enum jstate st;
+    char *id;
+    char token[24];
+    int attempts;
+    cJSON *job;
+    /* the current attempt */
+    struct http_req req;
+    struct llm_result res;
+    struct llm_stream *stream;
+    ev_timer retry_timer;
+    int tries;
+    int auth_retried;  /* a 401 re-minted the JWT and retried once */
+    struct hdrs *hdrs; /* held while the request runs */
+    int continuations, max_continuations;
+    struct buf text;            /* stitched text of finished parts */
+    long in_tokens, out_tokens; /* summed over parts */
+    ev_tstamp t_start, t_first; /* attempt start, first token */
+    ev_tstamp t_try;            /* start of the current HTTP request */
+    char model[128], stop_reason[64], request_id[128];
+    int lost;
+    int cached;         /* the result came from the response cache */
+    char cache_key[80]; /* KEY_CACHE_PREFIX + sha256 hex; "" = none */
+    /* the outcome */
+    enum outcome out;
+    char *doc;          /* result JSON (complete) or error JSON (fail) */
+    int64_t backoff_ms; /* OUT_RETRY */
+    struct wjob *pnext; /* pending list of its queue */
+    /* J_QUEUED: the claim reply's payload (owned) and the next in line */
+    char *raw;
+    struct wjob *qnext;
+};
+
+struct wqueue {
+    struct worker *w;
+    struct qkeys keys;
+    int empty; /* last claim found nothing: skip until woken */
+    ev_tstamp paused_until;
+    struct wjob *pending, **ptail;
+};
+
+struct worker {
+    struct ev_loop *loop;
+    const struct wcfg *cfg;
+    char id[160];
+    struct rconn *rc, *sub;
+    struct http *http;
+    struct wqueue q[WORKER_MAX_QUEUES];
+    int nq, rr;
+    struct wjob *slots;
+    int *freelist, nfree;
+    int cap;                   /* slots: 2 x concurrency (see worker_new) */
+    struct jobstate_counts js; /* active: slots with a job at work (not
+                                  flushing); queued: J_QUEUED jobs, claimed
+                                  ahead, not started. Kept by wjob_enter. */
+    int prefetch; /* at most this many wait (--prefetch; default c / 2) */
+    long freed;   /* slots freed by outcomes since rate_t0 */
+    ev_tstamp rate_t0;
+    double free_rate;            /* slots freed per second (moving average) */
+    struct wjob *qhead, **qtail; /* them, in claim order */
+    int claiming;    /* claim calls in flight; CLAIMS_MAX while a release of
+                        lost claims runs (no claims then) */
+    int claim_asked; /* jobs those claims asked for */
+    int draining, handed_back, exit_code, freeing;
+    struct hdrs *hdrs; /* current header set (worker's reference) */
+    struct jwtmint *jwt;
+    char *url;
+    struct retry_policy rp;
+    /* circuit breaker: while open nothing is claimed; then one probe */
+    ev_tstamp circuit_until;
+    double circuit_backoff;
+    int circuit_probe;
+    ev_tstamp last_auth_log;
+    struct metrics *m;
+    struct alerts *al;
+    unsigned long tick;   /* maintenance ticks (1 s) */
+    ev_tstamp err_window; /* start of the 429/5xx counting minute */
+    int api_errs;         /* 429/5xx in that minute */
+    long died;            /* jobs died since the last P2 alert */
+    double spend_pending; /* USD not yet added to the day's total */
+    int budget_exhausted;
+    int spend_inflight;
+    double spend_sent;    /* amount of the INCRBYFLOAT in flight */
+    double claim_backoff; /* after a Redis error reply to a claim */
+    double flush_backoff; /* after a Redis error reply to a flush */
+    ev_tstamp flush_hold; /* no flush before this */
+    int claim_lost;       /* a claim reply was lost: release on reconnect */
+    int want_claim;       /* claim at the end of this loop iteration */
+    ev_tstamp ramp_t0;    /* the ramp-up began (start, or idle again) */
+    ev_timer ramp_timer;  /* brings the next claim of a ramp-up */
+    ev_tstamp circuit_opened_at;
+    int reg_inflight;      /* in_flight of the last registry beat */
+    ev_tstamp reg_beat_at; /* when that beat was sent */
+    int64_t started_ms;
+    ev_timer idle_timer, hb_timer, maint_timer, drain_timer;
+    ev_prepare flush_w;
+    ev_signal sig_term, sig_int;
+};
+
+/* Move slot j to state `to`: checks the edge (jobstate.h) and keeps the
+ * worker's counters. The only code that changes j->st. */
+static inline void
+wjob_enter(struct wjob *j, enum jstate to)
+{
+    int rc = jobstate_move(&j->w->js, j->st, to);
+
+    assert(rc == 0 && "illegal job state edge");
+    (void)rc;
+    j->st = to;
+}
+
+/* wjob.c: slots. */
+/* Give slot j back: stops its request and timer, frees what the job held
+ * (id, payload, documents), then claims again (or checks the drain). */
+void slot_release(struct wjob *j);
+/* Slots in use: jobs at work plus outcomes waiting for Redis's answer. */
+int inflight(const struct worker *w);
+/* A freshly claimed job; payload is borrowed from the claim reply. */
+void job_begin(struct worker *w, struct wqueue *q, const char *id,
+               const char *token, long attempts, const char *payload);
+/* Start the jobs waiting in line while slots are free. Returns how many. */
+int start_queued(struct worker *w);
+/* Decide a job's outcome; it is sent at the next flush. doc is owned (NULL:
+ * out of memory, the lease will expire). */
+void job_finish(struct wjob *j, enum outcome out, char *doc,
+                int64_t backoff_ms);
+
+/* attempt.c: a try of the current attempt. */
+/* Start the job in slot j (J_RUNNING). payload is borrowed. */
+void job_run(struct wjob *j, const char *payload);
+/* Send the next HTTP request of j's attempt. */
+void job_start_try(struct wjob *j);
+void attempt_on_retry_timer(EV_P_ ev_timer *t, int revents);
+
+/* flush.c: documents and flushing. */
+/* The error object of DESIGN.md's dead-letter document, or NULL on
+ * out-of-memory. Caller frees. */
+char *error_doc(const char *cls, int http_status, const char *type,
+                const char *message, const char *request_id);
+/* The result document (schemas/result.schema.json), or NULL on
+ * out-of-memory. Caller frees. */
+char *result_doc(struct wjob *j);
+void flush_on_prepare(EV_P_ ev_prepare *wp, int revents);
+
+/* circuit.c */
+void circuit_open(struct worker *w, double hint_s, const char *why);
+void circuit_success(struct worker *w, const struct wjob *j);
+
+/* cache.c: 0 when a lookup started (its reply continues the job), -1 when
+ * the job goes straight to the API. */
+int cache_lookup(struct wjob *j);
+void cache_store(struct wjob *j);
+
+/* claim.c */
+/* Claims at most this many calls at once. */
+#define CLAIMS_MAX 2
+/* Ask for a claim at the end of this loop iteration. */
+void maybe_claim(struct worker *w);
+void claim_now(struct worker *w);
+void claim_on_wake(struct rconn *c, const char *channel, const char *msg,
+                   void *pd);
+void claim_on_ramp_timer(EV_P_ ev_timer *t, int revents);
+void claim_on_idle_timer(EV_P_ ev_timer *t, int revents);
+
+/* lease.c */
+void heartbeat_queue(struct worker *w, struct wqueue *q);
+void lease_on_hb_timer(EV_P_ ev_timer *t, int revents);
+/* 0 when release calls were sent (their replies continue), -1 when not. */
+int release_lost(struct worker *w);
+
+/* registry.c */
+/* Write (or with leaving, remove) this worker's registry entry. */
+void registry_beat(struct worker *w, int leaving);
+/* The maintenance tick's beat: every 5th tick, and whenever the worker
+ * went idle or busy since the last beat. */
+void registry_tick(struct worker *w);
+/* Nothing in flight any more: beat now, unless a beat went out less than
+ * a second ago (the next tick then follows up). */
+void registry_idle(struct worker *w);
+void report_spend(struct worker *w);
+
+/* depth.c */
+void sample_depths(struct worker *w);
+
+/* authhdr.c */
+void hdrs_unref(struct hdrs *h);
+/* Make the header set for new requests (token: the JWT, or NULL to use
+ * the API key); the previous set lives on while requests hold it.
+ * 0, or -1 on out-of-memory. */
+int build_headers(struct worker *w, const char *token);
+/* After a 401 with a JWT: a fresh token at once (one per burst). 1 when
+ * the request may be sent again, 0 when not. */
+int authhdr_remint(struct wjob *j);
+/* Before a request: mint a JWT when the current one is due. */
+void authhdr_refresh(struct worker *w);
+
+/* worker.c */
+/* Uniform in [0, 1) from getrandom(). */
+double worker_rand01(void);
+/* A reply callback that ignores the reply. */
+void worker_noreply(struct rconn *c, redisReply *r, void *pd);
+/* Drain: exit the loop once nothing is left in flight. */
+void worker_drain_check(struct worker *w);
+
+#endif
