@@ -3,23 +3,12 @@
 # missing (Debian, as root), builds, starts redis-server (AOF on) and
 # genq-mockllm on free loopback ports, enqueues examples/articles.jsonl,
 # runs two workers, prints results and queue counts, stops what it started.
+# The package list is scripts/deps.sh's (demo).
 # GENQ_DEMO_REAL=1 with ANTHROPIC_API_KEY set calls the real API instead.
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="build-essential pkg-config libhiredis-dev libcurl4-openssl-dev libcjson-dev libjwt-dev libev-dev libcriterion-dev libssl-dev libmicrohttpd-dev libinih-dev redis-server redis-tools python3"
-missing=""
-for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "demo: missing packages:$missing — run as root or: sudo apt-get install$missing"; exit 1
-    fi
-    echo "demo: installing$missing"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-fi
+sh scripts/deps.sh demo
 make -s -j"$(nproc)" all
 
 D=$(mktemp -d /tmp/genq-demo.XXXXXX)

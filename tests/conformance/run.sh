@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SDK conformance of genq-mockllm: installs the official Anthropic and OpenAI
 # TypeScript SDKs into a temp dir and runs tests/conformance/sdk.mjs against
-# the mock. Exit 77 (skip) when node/npm or the npm registry is unavailable.
+# the mock. Fails, naming what is missing, without node/npm or the registry.
 # Usage: tests/conformance/run.sh [path/to/genq-mockllm]
 # Env: ANTHROPIC_SDK_VERSION, OPENAI_SDK_VERSION (npm version specs,
 # default latest).
@@ -15,8 +15,8 @@ if [ ! -x "$MOCK" ]; then
 fi
 for tool in node npm; do
     if ! command -v "$tool" >/dev/null; then
-        echo "SKIP: $tool is not installed"
-        exit 77
+        echo "FAIL: $tool is not installed (apt-get install nodejs npm; make test installs them)"
+        exit 1
     fi
 done
 
@@ -37,9 +37,9 @@ printf '{"name":"genq-conformance","private":true,"type":"module"}\n' \
 if ! timeout 300 npm install --no-audit --no-fund --loglevel=error \
     "@anthropic-ai/sdk@${ANTHROPIC_SDK_VERSION:-latest}" \
     "openai@${OPENAI_SDK_VERSION:-latest}" >npm.log 2>&1; then
-    echo "SKIP: npm install failed (registry unreachable?):"
+    echo "FAIL: npm install of the SDKs failed (registry unreachable?):"
     tail -n 5 npm.log
-    exit 77
+    exit 1
 fi
 node -e '
 const fs = require("fs");

@@ -7,7 +7,9 @@
 # "N passed, N failed"; exits 1 when anything failed. Usage: check.sh [-v]
 set -eu
 cd "$(dirname "$0")/../.."
-PYTHON=${PYTHON:-python3}
+PYTHON=${PYTHON:-/usr/bin/python3} # Debian's, with python3-jsonschema
+"$PYTHON" -c "import jsonschema" 2>/dev/null ||
+    { echo "FAIL: $PYTHON has no jsonschema module (apt-get install python3-jsonschema)"; exit 1; }
 exec "$PYTHON" - "$@" <<'PY'
 import glob, json, os, sys
 

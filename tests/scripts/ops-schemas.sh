@@ -61,7 +61,9 @@ genq dlq purge --all --dry-run --json >>"$d/dlq-change.jsonl"
 genq dlq requeue --json bad-3 >>"$d/dlq-change.jsonl"
 genq dlq purge --json --yes --class permanent >>"$d/dlq-change.jsonl"
 
-exec python3 - "$d" <<'PY'
+/usr/bin/python3 -c "import jsonschema" 2>/dev/null ||
+    { echo "FAIL: /usr/bin/python3 has no jsonschema module (apt-get install python3-jsonschema)"; exit 1; }
+exec /usr/bin/python3 - "$d" <<'PY'
 import glob, json, os, sys
 
 from jsonschema import Draft202012Validator
