@@ -66,7 +66,8 @@ ENQ_OBJ    := $(ENQ_SRC:%.c=$(B)/%.o)
 MOCK_OBJ   := $(MOCK_SRC:%.c=$(B)/%.o)
 # worker/ objects minus main, so tests can link the worker's modules
 WORKER_LIB_OBJ := $(filter-out $(B)/worker/main.o,$(WORKER_OBJ))
-MOCK_LIB_OBJ   := $(filter-out $(B)/tests/mock-llm/main.o,$(MOCK_OBJ))
+# the mock's wire-format modules (mock*.c), without its server (main.c, srv_*.c)
+MOCK_LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(wildcard tests/mock-llm/mock*.c))
 
 # the common/ modules the mock uses
 MOCK_COMMON_OBJ := $(B)/common/buf.o
