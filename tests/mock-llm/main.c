@@ -10,7 +10,6 @@
 #include <netdb.h>
 #include <stdlib.h>
 
-
 #include "mockapi.h"
 #include "mockhttp.h"
 #include "mocktext.h"

@@ -8,7 +8,6 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 
-
 #include "mockapi.h"
 #include "mockhttp.h"
 #include "mocktext.h"

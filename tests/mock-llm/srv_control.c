@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-
 #include "mockapi.h"
 #include "mockhttp.h"
 #include "mocktext.h"

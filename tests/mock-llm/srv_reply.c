@@ -5,7 +5,6 @@
 
 #include <time.h>
 
-
 #include "mockapi.h"
 #include "mockhttp.h"
 #include "mocktext.h"

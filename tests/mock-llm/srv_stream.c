@@ -2,8 +2,6 @@
  * HTTP chunks, paced by --tokens-per-s, and injects mid-stream faults. */
 #include "fmacros.h"
 
-
-
 #include "mockapi.h"
 #include "mockhttp.h"
 #include "mocktext.h"
