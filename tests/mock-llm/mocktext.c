@@ -252,9 +252,8 @@ mocktext_hash(const void *data, size_t len)
     return h;
 }
 
-/* splitmix64: tiny, fast and identical on every platform. */
-static uint64_t
-splitmix64(uint64_t *state)
+uint64_t
+mocktext_splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
 
@@ -340,7 +339,7 @@ gen_next(struct gen *g, int *space)
         return NULL;
     *space = g->i > 0;
     g->i++;
-    return words[splitmix64(&g->state) % NWORDS];
+    return words[mocktext_splitmix64(&g->state) % NWORDS];
 }
 
 struct mocktext_article *

@@ -23,11 +23,7 @@ static size_t keytab_cap, keytab_used;
 static uint64_t
 rng_next(void)
 {
-    uint64_t z = (srv_rng_state += 0x9E3779B97F4A7C15ULL);
-
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+    return mocktext_splitmix64(&srv_rng_state);
 }
 
 static double
