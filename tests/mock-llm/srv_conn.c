@@ -74,6 +74,25 @@ srv_timer_after(struct conn *c, double secs)
     ev_timer_start(srv_loop, &c->timer);
 }
 
+/* One read() (out == 0) or write() (out == 1) of up to n bytes on c's
+ * socket, retrying EINTR. Returns the bytes moved (> 0), 0 when the socket
+ * would block, or -1 when the connection is gone (EOF on read, or an
+ * error); the caller then closes it. */
+static ssize_t
+conn_io(struct conn *c, int out, char *p, size_t n)
+{
+    for (;;) {
+        ssize_t r = out ? write(c->fd, p, n) : read(c->fd, p, n);
+        if (r > 0 || (out && r == 0))
+            return r;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        return -1;
+    }
+}
+
 /* Writes what it can; closes the connection when asked to and drained.
  * Returns -1 when the connection was closed (c is freed), else 0. */
 static int
@@ -83,15 +102,13 @@ conn_flush(struct conn *c)
 
     while (c->out.len > c->out.off) {
         ssize_t n =
-            write(c->fd, c->out.data + c->out.off, c->out.len - c->out.off);
+            conn_io(c, 1, c->out.data + c->out.off, c->out.len - c->out.off);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
             srv_conn_close(c);
             return -1;
         }
+        if (n == 0)
+            break;
         mockbuf_consume(&c->out, (size_t)n);
     }
     if (c->out.len == c->out.off && c->close_after) {
@@ -278,21 +295,15 @@ conn_read(struct conn *c)
             srv_conn_close(c);
             return -1;
         }
-        n = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
-        if (n == 0) {
-            /* Peer closed (or half-closed): nothing more can be answered
-             * reliably, so drop the connection. */
-            srv_conn_close(c);
-            return -1;
-        }
+        n = conn_io(c, 0, c->in.data + c->in.len, READ_CHUNK);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
+            /* Peer closed (or half-closed) or an error: nothing more can be
+             * answered reliably, so drop the connection. */
             srv_conn_close(c);
             return -1;
         }
+        if (n == 0)
+            break;
         c->in.len += (size_t)n;
         total += (size_t)n;
         if (c->state == C_LINGER)

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "mockapi.h"
@@ -221,6 +222,36 @@ srv_parse_kinds(const char *list, int *kinds, size_t *nkinds, char *badname,
     return 0;
 }
 
+/* The settings of POST /mock/control that are plain doubles in a range. */
+struct dsetting {
+    const char *name;
+    double lo, hi;
+    size_t off; /* in struct settings */
+};
+
+static const struct dsetting dsettings[] = {
+    {"fault_rate", 0, 1, offsetof(struct settings, fault_rate)},
+    {"latency_ms", 0, 3600e3, offsetof(struct settings, latency_ms)},
+    {"tokens_per_s", 0, 1e9, offsetof(struct settings, tokens_per_s)},
+    {"stall_s", 0, 86400, offsetof(struct settings, stall_s)},
+};
+
+static const struct dsetting *
+dsetting_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(dsettings) / sizeof(dsettings[0]); i++)
+        if (strcmp(dsettings[i].name, name) == 0)
+            return &dsettings[i];
+    return NULL;
+}
+
+/* 1 when it is a number in [lo, hi]. */
+static int
+number_in(const cJSON *it, double lo, double hi)
+{
+    return cJSON_IsNumber(it) && it->valuedouble >= lo && it->valuedouble <= hi;
+}
+
 void
 srv_control_request(struct conn *c, const cJSON *body)
 {
@@ -238,38 +269,23 @@ srv_control_request(struct conn *c, const cJSON *body)
     {
         const char *k = it->string;
         int ok = 1;
-        if (strcmp(k, "reject_auth") == 0) {
+        const struct dsetting *d = dsetting_find(k);
+        double v = it->valuedouble;
+        if (d != NULL) {
+            ok = number_in(it, d->lo, d->hi);
+            *(double *)((char *)&n + d->off) = v;
+        } else if (strcmp(k, "reject_auth") == 0) {
             ok = cJSON_IsBool(it);
             n.reject_auth = cJSON_IsTrue(it);
-        } else if (strcmp(k, "fault_rate") == 0) {
-            ok = cJSON_IsNumber(it) && it->valuedouble >= 0 &&
-                 it->valuedouble <= 1;
-            n.fault_rate = it->valuedouble;
-        } else if (strcmp(k, "latency_ms") == 0) {
-            ok = cJSON_IsNumber(it) && it->valuedouble >= 0 &&
-                 it->valuedouble <= 3600e3;
-            n.latency_ms = it->valuedouble;
-        } else if (strcmp(k, "tokens_per_s") == 0) {
-            ok = cJSON_IsNumber(it) && it->valuedouble >= 0 &&
-                 it->valuedouble <= 1e9;
-            n.tokens_per_s = it->valuedouble;
         } else if (strcmp(k, "chunk_tokens") == 0) {
-            ok = cJSON_IsNumber(it) && it->valuedouble >= 1 &&
-                 it->valuedouble <= 100000 &&
-                 it->valuedouble == floor(it->valuedouble);
-            n.chunk_tokens = ok ? (size_t)it->valuedouble : 1;
+            ok = number_in(it, 1, 100000) && v == floor(v);
+            n.chunk_tokens = ok ? (size_t)v : 1;
         } else if (strcmp(k, "retry_after") == 0) {
-            ok = cJSON_IsNumber(it) && it->valuedouble >= 0 &&
-                 it->valuedouble <= 86400;
-            n.retry_after = ok ? (long)it->valuedouble : 0;
+            ok = number_in(it, 0, 86400);
+            n.retry_after = ok ? (long)v : 0;
         } else if (strcmp(k, "retry_after_ms") == 0) {
-            ok = cJSON_IsNumber(it) && it->valuedouble >= -1 &&
-                 it->valuedouble <= 86400e3;
-            n.retry_after_ms = ok ? (long)it->valuedouble : -1;
-        } else if (strcmp(k, "stall_s") == 0) {
-            ok = cJSON_IsNumber(it) && it->valuedouble >= 0 &&
-                 it->valuedouble <= 86400;
-            n.stall_s = it->valuedouble;
+            ok = number_in(it, -1, 86400e3);
+            n.retry_after_ms = ok ? (long)v : -1;
         } else if (strcmp(k, "faults") == 0) {
             char badname[MOCKTEXT_KIND_MAX];
             ok = cJSON_IsString(it) &&
