@@ -65,11 +65,13 @@ MOCK_KEY=bench-key
 T_START=$(date +%s)
 log() { printf '[%3ds] %s\n' "$(($(date +%s) - T_START))" "$*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
-# next_run: the next run's number SEQ and its fresh directory d.
+# next_run [PREFIX]: the next run's number SEQ, its fresh directory d and
+# (with PREFIX) its queue q=PREFIX$SEQ.
 next_run() {
     SEQ=$((SEQ + 1))
     d="$TMP/run-$SEQ"
     mkdir -p "$d"
+    [ $# -eq 0 ] || q="$1$SEQ"
 }
 # killable PID: stopped on exit, and SIGKILLed on purpose (no "Killed" notice).
 killable() {
@@ -205,8 +207,7 @@ run_genq() {
     local scn=$1 var=$2 n=$3 procs=$4 conc=$5 mock=$6 lat=$7
     shift 8
     local d q
-    next_run
-    q="g$SEQ"
+    next_run g
     log "$scn [$var] genq: $n jobs"
     local jf; jf=$(jobs_file "$n")
     rflush
@@ -261,8 +262,7 @@ run_bull() {
     local scn=$1 var=$2 n=$3 procs=$4 conc=$5 mock=$6 lat=$7
     shift 8
     local d q
-    next_run
-    q="bq$SEQ"
+    next_run bq
     log "$scn [$var] bullmq: $n jobs"
     rflush
     py redis-snap "$RPORT" "$d/s0.json"

@@ -12,14 +12,8 @@ sh scripts/deps.sh demo
 make -s -j"$(nproc)" all
 
 D=$(mktemp -d /tmp/genq-demo.XXXXXX)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    for p in $pids; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$D"
-}
-trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+WORKDIR=$D
+. scripts/lib.sh
 
 RPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$D" --appendonly yes \
