@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "mockapi.h"
@@ -273,7 +274,7 @@ srv_control_request(struct conn *c, const cJSON *body)
         double v = it->valuedouble;
         if (d != NULL) {
             ok = number_in(it, d->lo, d->hi);
-            *(double *)((char *)&n + d->off) = v;
+            memcpy((char *)&n + d->off, &v, sizeof(v));
         } else if (strcmp(k, "reject_auth") == 0) {
             ok = cJSON_IsBool(it);
             n.reject_auth = cJSON_IsTrue(it);
