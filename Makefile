@@ -1,19 +1,41 @@
 # genq — hand-written Makefile.
 #   make            build bin/genq, bin/genq-worker, bin/genq-mockllm
 #   make test       unit + integration tests against a real redis-server
+#                   (installs missing test tools first: scripts/deps.sh test)
+#   make check      unit tests + the fast integration suites (under a minute)
 #   make test SAN=1 the same, built with ASan + UBSan (objects in build/san)
 #   make demo       end-to-end run on local defaults (scripts/demo.sh)
 #   make bench      benchmarks (bench/)
+#   make valgrind   genq-worker under valgrind (tests/scripts/valgrind-worker.sh)
 #   make format / format-check, make install PREFIX=/usr/local
+#   make WSTRICT=1  adds -Wmissing-prototypes -Wcast-qual -Wpointer-arith -Wundef
 
 CC      ?= cc
 PREFIX  ?= /usr/local
 PKGS    := hiredis libcurl libcjson libjwt libmicrohttpd inih
+WSTRICT ?= 0
 
-CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes \
-               -Wwrite-strings -Wshadow -g -Icommon -Ibuild/gen \
-               $(shell pkg-config --cflags $(PKGS))
-LIBS := $(shell pkg-config --libs $(PKGS)) -lev -lssl -lcrypto -lm
+# pkg-config runs once, when a recipe first needs it, and quietly: `make
+# demo` on a fresh machine installs the libraries before anything asks.
+pc = $(shell pkg-config $(1) 2>/dev/null)
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pc,--cflags $(PKGS)))$(PKG_CFLAGS)
+CRIT_LIBS  = $(eval CRIT_LIBS := $(call pc,--libs criterion))$(CRIT_LIBS)
+
+CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes \
+              -Wwrite-strings -Wshadow -g -Icommon -Ibuild/gen $(PKG_CFLAGS)
+ifeq ($(WSTRICT),1)
+  CFLAGS_BASE += -Wmissing-prototypes -Wcast-qual -Wpointer-arith -Wundef
+endif
+# What each binary links: the libraries its objects call, nothing more.
+# common/ objects: hiredis, cJSON, libjwt (jwtmint), SHA1 (scripts).
+PC_COMMON   = $(eval PC_COMMON := $(call pc,--libs hiredis libcjson libjwt))$(PC_COMMON)
+PC_WORKER   = $(eval PC_WORKER := $(call pc,--libs libcurl libmicrohttpd inih))$(PC_WORKER)
+PC_MOCK     = $(eval PC_MOCK := $(call pc,--libs libcjson))$(PC_MOCK)
+COMMON_LIBS = $(PC_COMMON) -lcrypto -lm
+WORKER_LIBS = $(PC_WORKER) -lev $(COMMON_LIBS)
+MOCK_LIBS   = $(PC_MOCK) -lev -lm
+# tests call into every module (and libcurl directly)
+TEST_LIBS   = $(WORKER_LIBS) $(CRIT_LIBS)
 
 ifeq ($(SAN),1)
   B      := build/san
@@ -26,6 +48,8 @@ else
   BIN    := bin
 endif
 CFLAGS  += $(CFLAGS_BASE) $(OPT)
+# Only tests and the mock see the mock's headers.
+TEST_INC := -Itests/mock-llm
 LDFLAGS += $(filter -fsanitize%,$(OPT))
 
 LUA_SRC     := $(sort $(wildcard common/lua/*.lua))
@@ -42,18 +66,25 @@ ENQ_OBJ    := $(ENQ_SRC:%.c=$(B)/%.o)
 MOCK_OBJ   := $(MOCK_SRC:%.c=$(B)/%.o)
 # worker/ objects minus main, so tests can link the worker's modules
 WORKER_LIB_OBJ := $(filter-out $(B)/worker/main.o,$(WORKER_OBJ))
-MOCK_LIB_OBJ   := $(filter-out $(B)/tests/mock-llm/main.o,$(MOCK_OBJ))
+# the mock's wire-format modules (mock*.c), without its server (main.c, srv_*.c)
+MOCK_LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(wildcard tests/mock-llm/mock*.c))
+
+# the common/ modules the mock uses
+MOCK_COMMON_OBJ := $(B)/common/buf.o
 
 PROGS := $(BIN)/genq $(BIN)/genq-worker $(BIN)/genq-mockllm
 TESTS := $(if $(UNIT_SRC),$(BIN)/test-unit) $(if $(INTEG_SRC),$(BIN)/test-integration)
 
-.PHONY: all test test-build demo bench format format-check install clean \
-        valgrind chaos fuzz lint
+.PHONY: all test test-deps test-build check demo bench format format-check \
+        install clean valgrind chaos fuzz lint
 all: $(PROGS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -Itests/mock-llm -c -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+$(B)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TEST_INC) -MMD -MP -c -o $@ $<
 
 # Lua scripts are embedded as C strings (common/lua_scripts.h declares them).
 build/gen/lua_scripts.c: $(LUA_SRC) scripts/embed-lua.sh
@@ -65,29 +96,41 @@ $(B)/gen/lua_scripts.o: build/gen/lua_scripts.c
 
 $(BIN)/genq: $(ENQ_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(COMMON_LIBS)
 $(BIN)/genq-worker: $(WORKER_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BIN)/genq-mockllm: $(MOCK_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS)
+$(BIN)/genq-mockllm: $(MOCK_OBJ) $(MOCK_COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(MOCK_LIBS)
 $(BIN)/test-unit: $(UNIT_SRC:%.c=$(B)/%.o) $(COMMON_OBJ) $(WORKER_LIB_OBJ) $(MOCK_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs criterion)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 $(BIN)/test-integration: $(INTEG_SRC:%.c=$(B)/%.o) $(COMMON_OBJ) $(MOCK_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs criterion)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
 test-build: $(PROGS) $(TESTS)
 
+# The test tools (scripts/deps.sh test) are installed, or named, before the
+# build; a second make then reads the freshly installed libraries.
+test-deps:
+	@sh scripts/deps.sh test
+
 # The test runner starts its own redis-server and genq-mockllm on free
 # loopback ports and tears them down afterwards.
-test: test-build
+test: test-deps
+	@$(MAKE) --no-print-directory test-build
 	GENQ_BIN=$(BIN) sh tests/run.sh $(TESTS)
 
-valgrind: all
-	sh tests/valgrind-worker.sh
+# Unit tests plus the fast integration suites (tests/run.sh --quick lists them).
+check: test-deps
+	@$(MAKE) --no-print-directory test-build
+	GENQ_BIN=$(BIN) sh tests/run.sh --quick $(TESTS)
+
+valgrind: test-deps
+	@$(MAKE) --no-print-directory all
+	GENQ_BIN=$(BIN) sh tests/run.sh --script tests/scripts/valgrind-worker.sh
 
 demo:
 	sh scripts/demo.sh
@@ -112,9 +155,10 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(FMT_SRC)
 
-install: all
+# The product only: genq-mockllm is a test tool and stays in $(BIN).
+install: $(BIN)/genq $(BIN)/genq-worker
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 bin/genq bin/genq-worker bin/genq-mockllm $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BIN)/genq $(BIN)/genq-worker $(DESTDIR)$(PREFIX)/bin/
 	if [ -d man ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
 	    install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
 	if [ -d packaging ]; then install -d $(DESTDIR)$(PREFIX)/share/genq && \

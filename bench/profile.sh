@@ -20,33 +20,10 @@ if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -eu
 QUICK=0
 [ "${1:-}" = --quick ] && QUICK=1
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-# The binaries are copied first, so that a rebuild during the run (the tree
-# is shared) cannot mix two builds in one table. GENQ_BENCH_BIN: another
-# directory of genq, genq-worker, genq-mockllm.
-SRC_BIN="${GENQ_BENCH_BIN:-$ROOT/bin}"
-PYB="$ROOT/bench/lib/bench.py"
-py() { python3 "$PYB" "$@"; }
+BENCH_TMP=genq-profile
+# shellcheck source=bench/lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 OUT="$ROOT/bench/results/profile.txt"
-TMP=$(mktemp -d /tmp/genq-profile.XXXXXX)
-pids=""
-cleanup() {
-    set +e
-    for p in $pids; do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.2
-    for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-BIN="$TMP/bin"
-mkdir -p "$BIN"
-for b in genq genq-worker genq-mockllm; do
-    [ -x "$SRC_BIN/$b" ] || { echo "$SRC_BIN/$b missing: run make first"; exit 1; }
-    cp -p "$SRC_BIN/$b" "$BIN/"
-done
 command -v valgrind >/dev/null || { echo "valgrind not installed (apt-get install valgrind)"; exit 1; }
 
 if [ $QUICK = 1 ]; then

@@ -55,41 +55,30 @@ while [ $# -gt 0 ]; do
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-# The binaries are copied first, so that a rebuild during the run (the tree
-# is shared) cannot mix two builds in one table. GENQ_BENCH_BIN: another
-# directory of genq, genq-worker, genq-mockllm.
-SRC_BIN="${GENQ_BENCH_BIN:-$ROOT/bin}"
-PYB="$ROOT/bench/lib/bench.py"
-py() { python3 "$PYB" "$@"; }
+BENCH_TMP=genq-bench
+# shellcheck source=bench/lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 RES="$ROOT/bench/results"
 [ $QUICK = 1 ] && RES="$ROOT/bench/results/quick" # never over a full run's files
-TMP=$(mktemp -d /tmp/genq-bench.XXXXXX)
 MOCK_KEY=bench-key
-pids=""
-
-cleanup() {
-    set +e
-    for p in $pids; do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.2
-    for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'echo "interrupted" >&2; exit 130' INT TERM
 
 T_START=$(date +%s)
 log() { printf '[%3ds] %s\n' "$(($(date +%s) - T_START))" "$*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
+# next_run [PREFIX]: the next run's number SEQ, its fresh directory d and
+# (with PREFIX) its queue q=PREFIX$SEQ.
+next_run() {
+    SEQ=$((SEQ + 1))
+    d="$TMP/run-$SEQ"
+    mkdir -p "$d"
+    [ $# -eq 0 ] || q="$1$SEQ"
+}
+# killable PID: stopped on exit, and SIGKILLed on purpose (no "Killed" notice).
+killable() {
+    pids="$pids $1"
+    disown "$1"
+}
 
-BIN="$TMP/bin"
-mkdir -p "$BIN"
-for b in genq genq-worker genq-mockllm; do
-    [ -x "$SRC_BIN/$b" ] || die "$SRC_BIN/$b missing: run make first"
-    cp -p "$SRC_BIN/$b" "$BIN/"
-done
 command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
 command -v python3 >/dev/null || die "python3 not found"
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -217,9 +206,8 @@ stop_wait() { # pids...: TERM, wait (bounded), then KILL
 run_genq() {
     local scn=$1 var=$2 n=$3 procs=$4 conc=$5 mock=$6 lat=$7
     shift 8
-    SEQ=$((SEQ + 1))
-    local d="$TMP/run-$SEQ" q="g$SEQ"
-    mkdir -p "$d"
+    local d q
+    next_run g
     log "$scn [$var] genq: $n jobs"
     local jf; jf=$(jobs_file "$n")
     rflush
@@ -273,9 +261,8 @@ run_bull() {
     [ $BULL = 1 ] || return 0
     local scn=$1 var=$2 n=$3 procs=$4 conc=$5 mock=$6 lat=$7
     shift 8
-    SEQ=$((SEQ + 1))
-    local d="$TMP/run-$SEQ" q="bq$SEQ"
-    mkdir -p "$d"
+    local d q
+    next_run bq
     log "$scn [$var] bullmq: $n jobs"
     rflush
     py redis-snap "$RPORT" "$d/s0.json"
@@ -349,9 +336,7 @@ fi
 
 # ---- (c) bulk enqueue ----------------------------------------------------------------
 if want c; then
-    SEQ=$((SEQ + 1))
-    d="$TMP/run-$SEQ"
-    mkdir -p "$d"
+    next_run
     log "c: raw LPUSH ceiling (redis-benchmark -t lpush -P 64 -n $N_CEIL)"
     rflush
     ceil=""
@@ -377,9 +362,7 @@ if want c; then
         extra="{\"seq\": $SEQ, \"jobs_per_s\": $(python3 -c "print(round($N_C / $secs, 1))"), \"wall_s\": $secs, \"lpush_ceiling_ops_per_s\": $ceil, \"lpush_ceiling_cmd\": \"redis-benchmark -t lpush -P 64 -n $N_CEIL\", \"validation\": \"full (bulk jobs staged while validating)\"}" \
         out="$RES/rows/$(printf %03d $SEQ)-c-genq.json"
     if [ $BULL = 1 ]; then
-        SEQ=$((SEQ + 1))
-        d="$TMP/run-$SEQ"
-        mkdir -p "$d"
+        next_run
         log "c [100k jobs] bullmq addBulk: $N_C jobs in chunks of 1,000"
         rflush
         py redis-snap "$RPORT" "$d/s0.json"
@@ -396,9 +379,7 @@ fi
 
 # ---- (d) recovery --------------------------------------------------------------------
 if want d; then
-    SEQ=$((SEQ + 1))
-    d="$TMP/run-$SEQ"
-    mkdir -p "$d"
+    next_run
     log "d genq: $HELD jobs held by worker A (VT $VT s), SIGKILL, until B runs them"
     rflush
     py gen-jobs "$HELD" d "$d/d.jsonl"
@@ -407,14 +388,12 @@ if want d; then
         --api-base "$MOCK_hold_URL" --model m --stream --stall-timeout 900 --log-level error)
     GENQ_API_KEY=$MOCK_KEY "$BIN/genq-worker" "${WARGS[@]}" 2>"$d/a.err" &
     apid=$!
-    pids="$pids $apid"
-    disown "$apid" # it is SIGKILLed on purpose: no "Killed" notice
+    killable "$apid" # it is SIGKILLed on purpose: no "Killed" notice
     py recover genq hold "$d/held.json" "$HELD" 20 "$BIN/genq" "$RURL" d "$d/d.jsonl.ids" ||
         die "d: worker A did not take the jobs"
     GENQ_API_KEY=$MOCK_KEY "$BIN/genq-worker" "${WARGS[@]}" 2>"$d/b.err" &
     bpid=$!
-    pids="$pids $bpid"
-    disown "$bpid"
+    killable "$bpid"
     sleep 0.5
     py recover genq kill "$d/rec.json" "$HELD" $((VT * 3 + 10)) "$BIN/genq" "$RURL" d \
         "$d/d.jsonl.ids" "$apid" "$d/held.json" || true
@@ -423,9 +402,7 @@ if want d; then
         extra="$(python3 -c "import json,sys; r=json.load(open('$d/rec.json')); r['seq']=$SEQ; r['visibility_s']=$VT; print(json.dumps(r))")" \
         out="$RES/rows/$(printf %03d $SEQ)-d-genq.json"
     if [ $BULL = 1 ]; then
-        SEQ=$((SEQ + 1))
-        d="$TMP/run-$SEQ"
-        mkdir -p "$d"
+        next_run
         log "d bullmq: $HELD jobs held by worker A (lockDuration ${VT}000, stalledInterval 1000), SIGKILL"
         rflush
         N=$HELD QUEUE=d MODE=bulk node_run "$BQ/add.js" >/dev/null
@@ -434,14 +411,12 @@ if want d; then
         QUEUE=d CONCURRENCY=$HELD PROC=hold START_LOG="$d/a.log" READY_FILE="$d/ra.json" \
             LOCK_MS=$((VT * 1000)) STALLED_MS=1000 REDIS_PORT=$RPORT node "$BQ/worker.js" 2>"$d/a.err" &
         apid=$!
-        pids="$pids $apid"
-        disown "$apid"
+        killable "$apid"
         py recover bullmq hold "$d/held.json" "$HELD" 20 "$d/a.log" || die "d: BullMQ worker A did not take the jobs"
         QUEUE=d CONCURRENCY=$HELD PROC=hold START_LOG="$d/b.log" READY_FILE="$d/rb.json" \
             LOCK_MS=$((VT * 1000)) STALLED_MS=1000 REDIS_PORT=$RPORT node "$BQ/worker.js" 2>"$d/b.err" &
         bpid=$!
-        pids="$pids $bpid"
-        disown "$bpid"
+        killable "$bpid"
         wait_files 30 "$d/rb.json" || die "d: BullMQ worker B not ready"
         py recover bullmq kill "$d/rec.json" "$HELD" $((VT * 3 + 10)) "$d/b.log" "$apid" || true
         kill -KILL "$bpid" 2>/dev/null || true
@@ -453,9 +428,7 @@ fi
 
 # ---- lat: end-to-end latency at light load ---------------------------------------------
 if want lat; then
-    SEQ=$((SEQ + 1))
-    d="$TMP/run-$SEQ"
-    mkdir -p "$d"
+    next_run
     log "lat genq: $LAT_JOBS single-job enqueues at 20/s, noop worker c=100 idle"
     rflush
     python3 "$PYB" rusage "$d/ru.json" -- "$BIN/genq-worker" --redis "$RURL" --queue lat \
@@ -474,9 +447,7 @@ if want lat; then
         times="$d/times.txt" extra="{\"seq\": $SEQ, \"note\": \"one genq enqueue process per job\"}" \
         out="$RES/rows/$(printf %03d $SEQ)-lat-genq.json"
     if [ $BULL = 1 ]; then
-        SEQ=$((SEQ + 1))
-        d="$TMP/run-$SEQ"
-        mkdir -p "$d"
+        next_run
         log "lat bullmq: $LAT_JOBS Queue.add at 20/s, no-op worker c=100 idle"
         rflush
         QUEUE=lat CONCURRENCY=100 PROC=noop READY_FILE="$d/ready.json" REDIS_PORT=$RPORT \

@@ -3,34 +3,17 @@
 # missing (Debian, as root), builds, starts redis-server (AOF on) and
 # genq-mockllm on free loopback ports, enqueues examples/articles.jsonl,
 # runs two workers, prints results and queue counts, stops what it started.
+# The package list is scripts/deps.sh's (demo).
 # GENQ_DEMO_REAL=1 with ANTHROPIC_API_KEY set calls the real API instead.
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="build-essential pkg-config libhiredis-dev libcurl4-openssl-dev libcjson-dev libjwt-dev libev-dev libcriterion-dev libssl-dev libmicrohttpd-dev libinih-dev redis-server redis-tools python3"
-missing=""
-for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "demo: missing packages:$missing — run as root or: sudo apt-get install$missing"; exit 1
-    fi
-    echo "demo: installing$missing"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-fi
+sh scripts/deps.sh demo
 make -s -j"$(nproc)" all
 
 D=$(mktemp -d /tmp/genq-demo.XXXXXX)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    for p in $pids; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$D"
-}
-trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+WORKDIR=$D
+. scripts/lib.sh
 
 RPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$D" --appendonly yes \

@@ -5,7 +5,26 @@
 # tests, tears everything down, and prints one closing summary line.
 # Environment for the tests: GENQ_TEST_REDIS_URL, GENQ_TEST_REDIS_PORT,
 # GENQ_TEST_MOCK_URL, GENQ_BIN (directory of the binaries), GENQ_TEST_TMP.
+# Usage: tests/run.sh [--quick] [--script FILE]... [CRITERION-BINARY]...
+#   --quick        `make check`: the integration binary runs only the fast
+#                  suites of QUICK_SUITES, and no script test runs
+#   --script FILE  run these script tests instead of all of them
 set -u
+# The fast integration suites (each under ~10 s on 2 cores): `make check`.
+QUICK_SUITES="cli|config|lifecycle|ops"
+quick=0
+scripts=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) quick=1; shift ;;
+    --script) scripts="$scripts $2"; shift 2 ;;
+    *) break ;;
+    esac
+done
+if [ -z "$scripts" ] && [ $quick = 0 ]; then
+    scripts="tests/scripts/*.sh tests/mock-llm/smoke.sh tests/schemas/check.sh
+        tests/conformance/run.sh"
+fi
 # Debian's python3 (with python3-jsonschema, python3-jwt) before any other
 export PATH="/usr/bin:$PATH"
 : "${GENQ_BIN:=bin}"
@@ -15,18 +34,8 @@ ROOT=$(pwd)
 export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 TMP=$(mktemp -d /tmp/genq-test.XXXXXX)
 export GENQ_TEST_TMP="$TMP"
-pids=""
-
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+WORKDIR=$TMP
+. "$ROOT/scripts/lib.sh"
 
 command -v redis-server >/dev/null || { echo "redis-server not found (apt-get install redis-server)"; exit 1; }
 
@@ -64,13 +73,18 @@ record() { # name rc (77 = skipped: said so, never counted as passed)
 }
 
 for t in "$@"; do
-    echo "== $t"
-    "$t" --jobs 2 --timeout 300 --short-filename
+    filter=""
+    case "$quick,$t" in 1,*test-integration)
+        filter="@($QUICK_SUITES)/*"
+        echo "== $t --filter '$filter' (make check: the fast suites only)" ;;
+    *) echo "== $t" ;;
+    esac
+    "$t" --jobs 2 --timeout 300 --short-filename ${filter:+--filter "$filter"}
     record "$t" $?
 done
 
-for s in tests/scripts/*.sh tests/mock-llm/smoke.sh tests/schemas/check.sh \
-    tests/conformance/run.sh; do
+# shellcheck disable=SC2086 # the glob in $scripts is meant to expand
+for s in $scripts; do
     [ -f "$s" ] || continue
     # Valgrind and timing-sensitive scripts are skipped in sanitizer builds.
     case "$GENQ_BIN" in */san/*) case "$s" in *valgrind*|*idle*) continue;; esac;; esac

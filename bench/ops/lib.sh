@@ -7,17 +7,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${GENQ_BIN:-$ROOT/bin}
 TMP=$(mktemp -d /tmp/genq-bench-ops.XXXXXX)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    for p in $pids; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+WORKDIR=$TMP
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 
 start_servers() {
     local port

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SDK conformance of genq-mockllm: installs the official Anthropic and OpenAI
 # TypeScript SDKs into a temp dir and runs tests/conformance/sdk.mjs against
-# the mock. Exit 77 (skip) when node/npm or the npm registry is unavailable.
+# the mock. Fails, naming what is missing, without node/npm or the registry.
 # Usage: tests/conformance/run.sh [path/to/genq-mockllm]
 # Env: ANTHROPIC_SDK_VERSION, OPENAI_SDK_VERSION (npm version specs,
 # default latest).
@@ -9,27 +9,9 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 MOCK=${1:-${GENQ_MOCKLLM:-bin/genq-mockllm}}
-if [ ! -x "$MOCK" ]; then
-    echo "conformance: $MOCK is not executable (build it first)" >&2
-    exit 2
-fi
-for tool in node npm; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "SKIP: $tool is not installed"
-        exit 77
-    fi
-done
-
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+NAME=conformance TOOLS="node npm"
+# shellcheck source=tests/mock-llm/start.sh
+. "$here/../mock-llm/start.sh"
 
 cd "$tmp" || exit 1
 printf '{"name":"genq-conformance","private":true,"type":"module"}\n' \
@@ -37,9 +19,9 @@ printf '{"name":"genq-conformance","private":true,"type":"module"}\n' \
 if ! timeout 300 npm install --no-audit --no-fund --loglevel=error \
     "@anthropic-ai/sdk@${ANTHROPIC_SDK_VERSION:-latest}" \
     "openai@${OPENAI_SDK_VERSION:-latest}" >npm.log 2>&1; then
-    echo "SKIP: npm install failed (registry unreachable?):"
+    echo "FAIL: npm install of the SDKs failed (registry unreachable?):"
     tail -n 5 npm.log
-    exit 77
+    exit 1
 fi
 node -e '
 const fs = require("fs");
@@ -48,21 +30,9 @@ for (const p of ["@anthropic-ai/sdk", "openai"])
 cp "$here/sdk.mjs" "$tmp/sdk.mjs"
 cd - >/dev/null || exit 1
 
-"$MOCK" --listen 127.0.0.1:0 --port-file "$tmp/port" --log "$tmp/mock.jsonl" \
-    --retry-after 1 --retry-after-ms 20 >"$tmp/mock.out" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-    [ -s "$tmp/port" ] && break
-    sleep 0.05
-done
-if [ ! -s "$tmp/port" ]; then
-    echo "conformance: mock did not start:" >&2
-    cat "$tmp/mock.out" >&2
-    exit 1
-fi
+mock_start --log "$tmp/mock.jsonl" --retry-after 1 --retry-after-ms 20
 
-MOCK_URL="http://127.0.0.1:$(cat "$tmp/port")" MOCK_LOG="$tmp/mock.jsonl" \
-    timeout 120 node "$tmp/sdk.mjs"
+MOCK_URL=$MOCK_URL MOCK_LOG="$tmp/mock.jsonl" timeout 120 node "$tmp/sdk.mjs"
 rc=$?
 kill "$pid" 2>/dev/null
 if ! wait "$pid"; then

@@ -16,6 +16,16 @@ function assert(cond, msg) {
         throw new Error(msg);
 }
 
+// The error fn (async) throws; throws itself when fn succeeds.
+async function rejection(fn) {
+    try {
+        await fn();
+    } catch (e) {
+        return e;
+    }
+    throw new Error('no error thrown');
+}
+
 async function test(name, fn) {
     try {
         await fn();
@@ -101,17 +111,15 @@ await test('anthropic stop_sequences', async () => {
 });
 
 await test('anthropic 429 -> RateLimitError (maxRetries 0)', async () => {
-    try {
+    const e = await rejection(async () => {
         await anthropicNoRetry.messages.create({ ...params,
             messages: [{ role: 'user', content: 'rl [mock:fail=429]' }] });
-        throw new Error('no error thrown');
-    } catch (e) {
-        assert(e instanceof Anthropic.RateLimitError, `got ${e}`);
-        assert(e.status === 429 && e.headers.get('retry-after') === '1',
-               'status/retry-after');
-        assert(e.error?.error?.type === 'rate_limit_error', 'error type');
-        assert(e.requestID?.startsWith('req_mock'), 'request id');
-    }
+    });
+    assert(e instanceof Anthropic.RateLimitError, `got ${e}`);
+    assert(e.status === 429 && e.headers.get('retry-after') === '1',
+           'status/retry-after');
+    assert(e.error?.error?.type === 'rate_limit_error', 'error type');
+    assert(e.requestID?.startsWith('req_mock'), 'request id');
 });
 
 await test('anthropic retries 429, 529 then succeeds', async () => {
@@ -133,25 +141,21 @@ await test('anthropic mid-stream overloaded_error -> APIError', async () => {
         messages: [{ role: 'user', content: 'se [mock:fail=stream-error]' }] });
     let text = '';
     stream.on('text', (t) => { text += t; });
-    try {
+    const e = await rejection(async () => {
         await stream.finalMessage();
-        throw new Error('no error thrown');
-    } catch (e) {
-        assert(e instanceof Anthropic.APIError, `got ${e}`);
-        const type = e.type ?? e.error?.error?.type;
-        assert(type === 'overloaded_error', `type ${type}`);
-        assert(text.length > 0, 'some text arrived before the error');
-    }
+    });
+    assert(e instanceof Anthropic.APIError, `got ${e}`);
+    const type = e.type ?? e.error?.error?.type;
+    assert(type === 'overloaded_error', `type ${type}`);
+    assert(text.length > 0, 'some text arrived before the error');
 });
 
 await test('anthropic 401 -> AuthenticationError', async () => {
-    try {
+    const e = await rejection(async () => {
         await anthropicNoRetry.messages.create({ ...params,
             messages: [{ role: 'user', content: 'auth [mock:fail=401]' }] });
-        throw new Error('no error thrown');
-    } catch (e) {
-        assert(e instanceof Anthropic.AuthenticationError, `got ${e}`);
-    }
+    });
+    assert(e instanceof Anthropic.AuthenticationError, `got ${e}`);
 });
 
 const oparams = {
@@ -203,28 +207,24 @@ await test('openai stream helper finalChatCompletion', async () => {
 });
 
 await test('openai 429 -> RateLimitError (maxRetries 0)', async () => {
-    try {
+    const e = await rejection(async () => {
         await openaiNoRetry.chat.completions.create({ ...oparams,
             messages: [{ role: 'user', content: 'rl [mock:fail=429]' }] });
-        throw new Error('no error thrown');
-    } catch (e) {
-        assert(e instanceof OpenAI.RateLimitError, `got ${e}`);
-        assert(e.code === 'rate_limit_exceeded', `code ${e.code}`);
-        assert(e.requestID?.startsWith('req_mock'), 'x-request-id');
-    }
+    });
+    assert(e instanceof OpenAI.RateLimitError, `got ${e}`);
+    assert(e.code === 'rate_limit_exceeded', `code ${e.code}`);
+    assert(e.requestID?.startsWith('req_mock'), 'x-request-id');
 });
 
 await test('openai mid-stream error -> APIError', async () => {
     const stream = await openaiNoRetry.chat.completions.create({ ...oparams,
         stream: true,
         messages: [{ role: 'user', content: 'se [mock:fail=stream-error]' }] });
-    try {
+    const e = await rejection(async () => {
         for await (const chunk of stream)
             void chunk;
-        throw new Error('no error thrown');
-    } catch (e) {
-        assert(e instanceof OpenAI.APIError, `got ${e}`);
-    }
+    });
+    assert(e instanceof OpenAI.APIError, `got ${e}`);
 });
 
 console.log(`${passed} passed, ${failed} failed`);

@@ -1,6 +1,9 @@
 /* Mock LLM server: validation of Anthropic Messages and OpenAI Chat
  * Completions requests, fault kinds, and rendering of the JSON bodies and SSE
- * events of both wire formats (llm-api.md §1-3, §6). No I/O, no libev. */
+ * events of both wire formats (llm-api.md §1-3, §6). No I/O, no libev.
+ * Implemented in mockapi.c (faults, errors, request validation),
+ * mockapi_auth.c (credentials, JWT claims) and mockapi_reply.c (bodies,
+ * SSE events, error bodies). */
 #ifndef GENQ_MOCKAPI_H
 #define GENQ_MOCKAPI_H
 

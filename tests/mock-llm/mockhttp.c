@@ -48,13 +48,11 @@ mockbuf_reserve(struct mockbuf *b, size_t more)
 int
 mockbuf_append(struct mockbuf *b, const void *p, size_t n)
 {
+    /* reserve compacts the consumed part; buf_append then has the room */
     if (mockbuf_reserve(b, n) < 0)
         return -1;
-    if (n > 0)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
+    b->data[b->len] = '\0'; /* terminated even when n is 0 */
+    return buf_append(&b->buf, p, n);
 }
 
 int
@@ -176,9 +174,8 @@ mockbuf_clear(struct mockbuf *b)
 void
 mockbuf_free(struct mockbuf *b)
 {
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = b->off = 0;
+    buf_free(&b->buf);
+    b->off = 0;
 }
 
 const char *

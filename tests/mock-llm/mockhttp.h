@@ -6,15 +6,25 @@
 
 #include <stddef.h>
 
+#include "buf.h"
+
 #define MOCKHTTP_MAX_HEAD    (64 * 1024) /* request line + headers */
 #define MOCKHTTP_MAX_HEADERS 100
 #define MOCKHTTP_MAX_BODY    (32 * 1024 * 1024) /* larger bodies get 413 */
 
-/* A byte buffer; data[off..len) is the unconsumed part. Zero-initialise. */
+/* A byte buffer with a read position: common/buf.h's struct buf (never
+ * capped here), whose fields are also reachable by name (data, len, cap),
+ * plus off: data[off..len) is the unconsumed part. Zero-initialise. */
 struct mockbuf {
-    char *data;
-    size_t len;
-    size_t cap;
+    union {
+        struct buf buf;
+        struct { /* the same fields as struct buf */
+            char *data;
+            size_t len;
+            size_t cap;
+            size_t max; /* 0: no cap */
+        };
+    };
     size_t off;
 };
 

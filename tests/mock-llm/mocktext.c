@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "mocktext.h"
 
 /* The word list is part of the test contract: changing it changes every
@@ -252,9 +253,8 @@ mocktext_hash(const void *data, size_t len)
     return h;
 }
 
-/* splitmix64: tiny, fast and identical on every platform. */
-static uint64_t
-splitmix64(uint64_t *state)
+uint64_t
+mocktext_splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
 
@@ -340,7 +340,7 @@ gen_next(struct gen *g, int *space)
         return NULL;
     *space = g->i > 0;
     g->i++;
-    return words[splitmix64(&g->state) % NWORDS];
+    return words[mocktext_splitmix64(&g->state) % NWORDS];
 }
 
 struct mocktext_article *
@@ -349,7 +349,7 @@ mocktext_article_new(const char *key, size_t key_len, size_t ntokens_default,
 {
     struct gen g;
     struct mocktext_article *a;
-    size_t cap = 1024;
+    struct buf text;
     const char *w;
     int space;
 
@@ -363,30 +363,22 @@ mocktext_article_new(const char *key, size_t key_len, size_t ntokens_default,
     /* limit <= g.n, a token count: limit + 1 never wraps to 0 bytes. */
     /* NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI) */
     a->off = malloc((limit + 1) * sizeof(*a->off));
-    a->text = malloc(cap);
-    if (a->off == NULL || a->text == NULL)
+    buf_init(&text, 0);
+    if (a->off == NULL)
         goto fail;
     a->off[0] = 0;
     while (a->ntokens < limit && (w = gen_next(&g, &space)) != NULL) {
-        size_t wl = strlen(w);
-        if (a->len + wl + 2 > cap) {
-            char *t;
-            while (a->len + wl + 2 > cap)
-                cap *= 2;
-            t = realloc(a->text, cap);
-            if (t == NULL)
-                goto fail;
-            a->text = t;
-        }
-        if (space)
-            a->text[a->len++] = ' ';
-        memcpy(a->text + a->len, w, wl);
-        a->len += wl;
-        a->off[++a->ntokens] = a->len;
+        if ((space && buf_append(&text, " ", 1) < 0) ||
+            buf_append_str(&text, w) < 0)
+            goto fail;
+        a->off[++a->ntokens] = text.len;
     }
-    a->text[a->len] = '\0';
+    a->text = buf_detach(&text, &a->len);
+    if (a->text == NULL)
+        goto fail;
     return a;
 fail:
+    buf_free(&text);
     mocktext_article_free(a);
     return NULL;
 }

@@ -108,4 +108,9 @@ int mocktext_fail_for(const char *key, size_t key_len, unsigned long nth,
 size_t mocktext_nwords(void);
 const char *mocktext_word(size_t i);
 
+/* splitmix64: the next number of the stream *state (advanced). Tiny, fast
+ * and identical on every platform; also the mock's fault draws and the
+ * chaos job generator. This function can't fail. */
+uint64_t mocktext_splitmix64(uint64_t *state);
+
 #endif

@@ -5,38 +5,11 @@
 set -u
 
 MOCK=${1:-${GENQ_MOCKLLM:-bin/genq-mockllm}}
-if [ ! -x "$MOCK" ]; then
-    echo "smoke: $MOCK is not executable (build it first)" >&2
-    exit 2
-fi
-for tool in curl python3; do
-    command -v "$tool" >/dev/null || { echo "smoke: needs $tool" >&2; exit 2; }
-done
-
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"$MOCK" --listen 127.0.0.1:0 --port-file "$tmp/port" --log "$tmp/log.jsonl" \
-    --retry-after 2 >"$tmp/mock.out" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-    [ -s "$tmp/port" ] && break
-    sleep 0.05
-done
-if [ ! -s "$tmp/port" ]; then
-    echo "smoke: mock did not start:" >&2
-    cat "$tmp/mock.out" >&2
-    exit 1
-fi
-BASE="http://127.0.0.1:$(cat "$tmp/port")"
+NAME=smoke TOOLS="curl python3"
+# shellcheck source=tests/mock-llm/start.sh
+. "$(dirname "$0")/start.sh"
+mock_start --log "$tmp/log.jsonl" --retry-after 2
+BASE=$MOCK_URL
 
 pass=0
 fail=0

@@ -7,7 +7,9 @@
 # "N passed, N failed"; exits 1 when anything failed. Usage: check.sh [-v]
 set -eu
 cd "$(dirname "$0")/../.."
-PYTHON=${PYTHON:-python3}
+PYTHON=${PYTHON:-/usr/bin/python3} # Debian's, with python3-jsonschema
+"$PYTHON" -c "import jsonschema" 2>/dev/null ||
+    { echo "FAIL: $PYTHON has no jsonschema module (apt-get install python3-jsonschema)"; exit 1; }
 exec "$PYTHON" - "$@" <<'PY'
 import glob, json, os, sys
 
@@ -41,28 +43,11 @@ for path in sorted(glob.glob("schemas/*.schema.json")):
         continue
     schemas[name] = schema
 
-try:  # jsonschema >= 4.18
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT202012
+sys.dont_write_bytecode = True
+sys.path.insert(0, "tests/schemas")
+from validator import make_validator  # noqa: E402
 
-    registry = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s, default_specification=DRAFT202012))
-        for s in schemas.values()
-    )
-
-    def validator(schema):
-        return Draft202012Validator(schema, registry=registry)
-
-except ImportError:  # Debian 12's jsonschema 4.10
-    from jsonschema import RefResolver
-
-    store = {s["$id"]: s for s in schemas.values()}
-
-    def validator(schema):
-        return Draft202012Validator(
-            schema, resolver=RefResolver.from_schema(schema, store=store)
-        )
-
+validator = make_validator(schemas.values())
 
 validators = {name: validator(s) for name, s in schemas.items()}
 

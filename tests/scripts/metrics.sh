@@ -6,7 +6,7 @@
 set -euo pipefail
 : "${GENQ_BIN:?run through make test}"
 PROMTOOL=$(command -v promtool || true)
-[ -n "$PROMTOOL" ] || { echo "SKIP: promtool not installed (apt-get install prometheus)"; exit 77; }
+[ -n "$PROMTOOL" ] || { echo "FAIL: promtool not installed (apt-get install prometheus; make test installs it)"; exit 1; }
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # a base port whose next one is free too (a pool child i listens on base + i;
 # base + 1 of a random free port can be taken, e.g. by an outgoing connection)

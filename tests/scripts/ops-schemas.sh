@@ -61,7 +61,9 @@ genq dlq purge --all --dry-run --json >>"$d/dlq-change.jsonl"
 genq dlq requeue --json bad-3 >>"$d/dlq-change.jsonl"
 genq dlq purge --json --yes --class permanent >>"$d/dlq-change.jsonl"
 
-exec python3 - "$d" <<'PY'
+/usr/bin/python3 -c "import jsonschema" 2>/dev/null ||
+    { echo "FAIL: /usr/bin/python3 has no jsonschema module (apt-get install python3-jsonschema)"; exit 1; }
+exec /usr/bin/python3 - "$d" <<'PY'
 import glob, json, os, sys
 
 from jsonschema import Draft202012Validator
@@ -72,24 +74,11 @@ for path in glob.glob("schemas/*.schema.json"):
     with open(path, encoding="utf-8") as f:
         s = json.load(f)
     schemas[os.path.basename(path)[: -len(".schema.json")]] = s
-try:  # jsonschema >= 4.18
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT202012
+sys.dont_write_bytecode = True
+sys.path.insert(0, "tests/schemas")
+from validator import make_validator  # noqa: E402
 
-    reg = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s, default_specification=DRAFT202012))
-        for s in schemas.values())
-
-    def validator(s):
-        return Draft202012Validator(s, registry=reg)
-except ImportError:  # Debian 12's jsonschema 4.10
-    from jsonschema import RefResolver
-
-    store = {s["$id"]: s for s in schemas.values()}
-
-    def validator(s):
-        return Draft202012Validator(
-            s, resolver=RefResolver.from_schema(s, store=store))
+validator = make_validator(schemas.values())
 
 expect = {  # file: (schema, minimum number of lines)
     "stats": ("stats", 2), "queues": ("queues", 1), "cancel": ("cancel", 2),

@@ -716,7 +716,7 @@ Test(llm_fast, odd_json_same_as_cjson)
 
 Test(llm_fast, random_mutations_same_as_cjson)
 {
-    struct mockbuf mb[2] = {{0}, {0}};
+    struct mockbuf mb[2] = {0};
     struct buf want;
     uint64_t seed = 42;
 

@@ -1,0 +1,136 @@
+/* chaos-check verify, the Redis side: the stats hash, the events stream and
+ * the membership of the queue's lists and sets, marked on the jobs. */
+#include "fmacros.h"
+
+#include <string.h>
+
+#include "rclient.h"
+
+#include "check.h"
+
+/* ---- verify: Redis --------------------------------------------------------
+ */
+
+static redisReply *
+cmd(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+
+    va_start(ap, fmt);
+    r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (!r)
+        chaos_die("redis: %s", c->errstr);
+    if (r->type == REDIS_REPLY_ERROR)
+        chaos_die("redis: %s", r->str);
+    return r;
+}
+
+/* Marks every member of an array reply; returns the count. Members that
+ * are not jobs of the soak are breaches of the "records agree" row. */
+static long
+mark(redisReply *r, size_t field_offset, const char *what)
+{
+    for (size_t i = 0; i < r->elements; i++) {
+        struct job *j = chaos_job_find(r->element[i]->str);
+        if (!j) {
+            chaos_breach(I_ONE_STATE, r->element[i]->str, "unknown id in %s",
+                         what);
+            continue;
+        }
+        (*(int *)((char *)j + field_offset))++;
+    }
+    return (long)r->elements;
+}
+
+static long
+stat_of(redisReply *h, const char *name)
+{
+    for (size_t i = 0; i + 1 < h->elements; i += 2)
+        if (!strcmp(h->element[i]->str, name))
+            return strtol(h->element[i + 1]->str, NULL, 10);
+    return 0;
+}
+
+void
+chaos_read_redis(const char *url, const char *queue, struct redis_view *rv)
+{
+    struct redis_url u;
+    struct qkeys k;
+    char err[256], start[64] = "-";
+    redisContext *c;
+    redisReply *r;
+
+    if (redisurl_parse(url, &u, err, sizeof(err)) < 0)
+        chaos_die("--redis: %s", err);
+    if (qkeys_init(&k, queue) < 0)
+        chaos_die("--queue: invalid queue name '%s'", queue);
+    c = rclient_connect(&u, 10.0, err, sizeof(err));
+    if (!c)
+        chaos_die("redis: %s", err);
+
+    r = cmd(c, "HKEYS %s", k.key[QK_RESULTS]);
+    rv->results = mark(r, offsetof(struct job, in_results), "results");
+    freeReplyObject(r);
+    r = cmd(c, "ZRANGE %s 0 -1", k.key[QK_DEAD]);
+    rv->dead = mark(r, offsetof(struct job, in_dead), "the dead set");
+    freeReplyObject(r);
+    r = cmd(c, "ZRANGEBYSCORE %s -inf (+inf", k.key[QK_LEASES]);
+    mark(r, offsetof(struct job, in_leases), "the leases");
+    freeReplyObject(r);
+    r = cmd(c, "ZRANGE %s 0 -1", k.key[QK_DELAYED]);
+    mark(r, offsetof(struct job, in_delayed), "the delayed set");
+    freeReplyObject(r);
+    for (int p = QK_READY_HIGH; p <= QK_READY_LOW; p++) {
+        r = cmd(c, "LRANGE %s 0 -1", k.key[p]);
+        mark(r, offsetof(struct job, in_ready), "a ready list");
+        freeReplyObject(r);
+    }
+    r = cmd(c, "HLEN %s", k.key[QK_JOBS]);
+    rv->jobs_hash = (long)r->integer;
+    freeReplyObject(r);
+
+    /* the events stream, in pages */
+    for (;;) {
+        size_t n;
+        r = cmd(c, "XRANGE %s %s + COUNT 1000", k.key[QK_EVENTS], start);
+        n = r->elements;
+        for (size_t i = 0; i < n; i++) {
+            redisReply *e = r->element[i], *f = e->element[1];
+            rv->events_entries++;
+            for (size_t x = 0; x + 1 < f->elements; x += 2) {
+                struct job *j = chaos_job_find(f->element[x]->str);
+                const char *st = f->element[x + 1]->str;
+                if (!j) {
+                    chaos_breach(I_EV_SUCC, f->element[x]->str,
+                                 "event '%s' for an id the soak never enqueued",
+                                 st);
+                    continue;
+                }
+                if (!strcmp(st, "succeeded"))
+                    j->ev_succeeded++;
+                else if (!strcmp(st, "dead"))
+                    j->ev_dead++;
+                else
+                    j->ev_other++;
+            }
+            if (i + 1 == n)
+                snprintf(start, sizeof(start), "(%s", e->element[0]->str);
+        }
+        freeReplyObject(r);
+        if (n < 1000)
+            break;
+    }
+
+    rv->stats = cmd(c, "HGETALL %s", k.key[QK_STATS]);
+    rv->stat_enq = stat_of(rv->stats, "enqueued");
+    rv->stat_succ = stat_of(rv->stats, "succeeded");
+    rv->stat_dead = stat_of(rv->stats, "dead");
+    rv->stat_canceled = stat_of(rv->stats, "canceled");
+    rv->stat_retried = stat_of(rv->stats, "retried");
+    rv->stat_requeued = stat_of(rv->stats, "requeued");
+    rv->stat_failed = stat_of(rv->stats, "failed");
+    rv->stat_lease = stat_of(rv->stats, "lease_expired");
+    redisFree(c);
+}
