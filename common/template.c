@@ -66,11 +66,11 @@ template_load(const char *dir, const char *name, size_t *len,
                     name, path);
         return NULL;
     }
-    if (st.st_size > JOB_MAX_BYTES) {
+    if (st.st_size > TEMPLATE_MAX_BYTES) {
         close(fd);
         job_err_set(err, "template",
                     "template '%s' is %lld bytes; the limit is %d", name,
-                    (long long)st.st_size, JOB_MAX_BYTES);
+                    (long long)st.st_size, TEMPLATE_MAX_BYTES);
         return NULL;
     }
     buf = malloc((size_t)st.st_size + 1);
@@ -132,10 +132,10 @@ struct out {
 static int
 out_put(struct out *o, const char *p, size_t n, struct job_err *err)
 {
-    if (o->len + n > JOB_MAX_BYTES)
+    if (o->len + n > TEMPLATE_MAX_BYTES)
         return job_err_set(err, "template",
                            "rendered prompt is larger than %d bytes",
-                           JOB_MAX_BYTES);
+                           TEMPLATE_MAX_BYTES);
     if (o->len + n + 1 > o->cap) {
         size_t cap = o->cap ? o->cap : 1024;
         char *ns;

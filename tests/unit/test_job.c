@@ -1127,23 +1127,31 @@ static const char *const info_lines[] = {
     "{\"prompt\":\"x\",\"top_p\":1.0}",
 };
 
-static void
+/* Compare the fast path (when it takes the line) with the full path.
+ * Returns 1 when the first call took the fast path (job_fast_taken). */
+static int
 info_same(const char *line, size_t len)
 {
     struct job_info a, b;
     struct job_err ea, eb;
-    int ra, rb;
+    unsigned long taken;
+    int ra, rb, fast;
 
     job_fast_path_disable(0);
+    taken = job_fast_taken();
     ra = job_parse_info(line, len, NULL, &ea, &a);
+    fast = job_fast_taken() != taken;
+    cr_assert(!fast || ra == 0, "the fast path rejected %.*s", (int)len, line);
     job_fast_path_disable(1);
     rb = job_parse_info(line, len, NULL, &eb, &b);
     job_fast_path_disable(0);
+    cr_assert_eq(job_fast_taken(), taken + (unsigned long)fast,
+                 "the fast path ran while disabled");
     cr_assert_eq(ra, rb, "accept/reject differ for %.*s", (int)len, line);
     if (ra != 0) {
         cr_assert_str_eq(ea.field, eb.field, "%.*s", (int)len, line);
         cr_assert_str_eq(ea.msg, eb.msg, "%.*s", (int)len, line);
-        return;
+        return fast;
     }
     cr_assert_eq(a.id_generated, b.id_generated, "%.*s", (int)len, line);
     cr_assert_eq(a.prio, b.prio, "%.*s", (int)len, line);
@@ -1164,12 +1172,52 @@ info_same(const char *line, size_t len)
     }
     job_info_free(&a);
     job_info_free(&b);
+    return fast;
 }
 
 Test(jobparse, info_fast_path_gives_the_full_answers)
 {
+    size_t fast = 0;
+
     for (size_t i = 0; i < sizeof(info_lines) / sizeof(info_lines[0]); i++)
-        info_same(info_lines[i], strlen(info_lines[i]));
+        fast += (size_t)info_same(info_lines[i], strlen(info_lines[i]));
+    /* the comparison means something only when the fast path answered */
+    cr_assert_geq(fast, 20, "the fast path took only %zu lines", fast);
+}
+
+/* The common job takes the fast path, and everything it leaves alone takes
+ * the full one: switching the fast path off fails this test. */
+Test(jobparse, info_fast_path_is_taken_for_the_common_job)
+{
+    static const char *const fast[] = {
+        "{\"prompt\":\"x\"}",
+        " {\"prompt\":\"hello\",\"max_tokens\":50} ",
+        "{\"v\":1,\"id\":\"j-1\",\"prompt\":\"x\"}",
+        "{\"prompt\":\"Write about \\\"Redis\\\"\\n\",\"max_tokens\":120}",
+        "{\"prompt\":\"x\",\"temperature\":0.7,\"model\":\"m\"}",
+        "{\"prompt\":\"x\",\"top_p\":1,\"system\":\"\"}",
+        "{\"prompt\":\"x\",\"priority\":\"high\",\"max_attempts\":100}",
+        "{\"prompt\":\"x\",\"idempotency_key\":\"k-1\",\"timeout_s\":86400}",
+        "{\"prompt\":\"x\",\"max_continuations\":0}",
+        "{\"prompt\":\"caf\xc3\xa9 \xe2\x82\xac\"}",
+    };
+    static const char *const full[] = {
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        "{\"prompt\":\"x\",\"metadata\":{\"n\":1}}",
+        "{\"prompt\":\"x\",\"delay_s\":5}",
+        "{\"prompt\":\"x\",\"run_at\":\"2030-01-01T00:00:00Z\"}",
+        "{\"prompt\":\"\\u0078\"}",
+        "{\"prompt\":\"x\",\"max_tokens\":0}",
+        "{\"prompt\":\"x\",\"flag\":true}",
+        "{\"prompt\":\"x\"",
+    };
+
+    for (size_t i = 0; i < sizeof(fast) / sizeof(fast[0]); i++)
+        cr_assert(info_same(fast[i], strlen(fast[i])), "full path: %s",
+                  fast[i]);
+    for (size_t i = 0; i < sizeof(full) / sizeof(full[0]); i++)
+        cr_assert(!info_same(full[i], strlen(full[i])), "fast path: %s",
+                  full[i]);
 }
 
 /* Every cut of a few valid lines (each prefix is mostly invalid) and every
@@ -1206,8 +1254,10 @@ Test(jobparse, info_fast_path_stores_the_line_with_its_id)
     struct job_info in;
     struct job_err err;
     const char *line = " {\"prompt\":\"hello\",\"max_tokens\":50} ";
+    unsigned long taken = job_fast_taken();
 
     cr_assert_eq(job_parse_info(line, strlen(line), NULL, &err, &in), 0);
+    cr_assert_eq(job_fast_taken(), taken + 1);
     cr_assert(in.id_generated);
     cr_assert_eq(strlen(in.id), 36);
     cr_assert(!strncmp(in.text, "{\"id\":\"", 7));
@@ -1246,7 +1296,7 @@ Test(jobparse, string_scan_sees_every_byte_at_every_offset)
                      "at %d: %s", at, err.msg);
         cr_assert_str_eq(in.text, line);
         job_info_free(&in);
-        info_same(line, strlen(line));
+        cr_assert(info_same(line, strlen(line)), "full path at %d", at);
         /* the string ends early: a quote at that offset closes it */
         snprintf(line, sizeof(line), "{\"prompt\":\"%.*s\"x\"}", at,
                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
