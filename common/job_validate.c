@@ -399,6 +399,24 @@ check_id(const cJSON *v, struct job_err *err)
     return 0;
 }
 
+/* obj's member key, a non-empty string; fpath (cap bytes) receives its
+ * path, parent + "." + key. NULL with *err filled when it is missing or not
+ * such a string. */
+static const cJSON *
+required_str(const cJSON *obj, const char *parent, const char *key, char *fpath,
+             size_t cap, struct job_err *err)
+{
+    const cJSON *v;
+
+    snprintf(fpath, cap, "%s.%s", parent, key);
+    v = job_get(obj, key);
+    if (!v) {
+        job_err_set(err, fpath, "%s is required", fpath);
+        return NULL;
+    }
+    return check_str(v, fpath, 1, 0, err) < 0 ? NULL : v;
+}
+
 static int
 check_content(const cJSON *content, const char *path, struct job_err *err)
 {
@@ -422,11 +440,8 @@ check_content(const cJSON *content, const char *path, struct job_err *err)
         if (!cJSON_IsObject(b))
             return job_err_set(err, bpath, "%s must be an object, got %s",
                                bpath, type_name(b));
-        snprintf(fpath, sizeof fpath, "%s.type", bpath);
-        type = job_get(b, "type");
+        type = required_str(b, bpath, "type", fpath, sizeof fpath, err);
         if (!type)
-            return job_err_set(err, fpath, "%s is required", fpath);
-        if (check_str(type, fpath, 1, 0, err) < 0)
             return -1;
         if (strcmp(type->valuestring, "text") != 0)
             return job_err_set(err, fpath, "%s must be 'text', got %s", fpath,
@@ -435,13 +450,10 @@ check_content(const cJSON *content, const char *path, struct job_err *err)
          * than "unknown field 'source'" */
         if (check_unknown(b, bpath, block_fields, err) < 0)
             return -1;
-        snprintf(fpath, sizeof fpath, "%s.text", bpath);
-        text = job_get(b, "text");
-        if (!text)
-            return job_err_set(err, fpath, "%s is required", fpath);
         /* The APIs reject empty text blocks, so an empty one would only
          * die later as a permanent error. */
-        if (check_str(text, fpath, 1, 0, err) < 0)
+        text = required_str(b, bpath, "text", fpath, sizeof fpath, err);
+        if (!text)
             return -1;
     }
     return 0;
@@ -467,11 +479,8 @@ check_messages(const cJSON *msgs, struct job_err *err)
                                mpath, type_name(m));
         if (check_unknown(m, mpath, message_fields, err) < 0)
             return -1;
-        snprintf(fpath, sizeof fpath, "%s.role", mpath);
-        role = job_get(m, "role");
+        role = required_str(m, mpath, "role", fpath, sizeof fpath, err);
         if (!role)
-            return job_err_set(err, fpath, "%s is required", fpath);
-        if (check_str(role, fpath, 1, 0, err) < 0)
             return -1;
         if (strcmp(role->valuestring, "user") != 0 &&
             strcmp(role->valuestring, "assistant") != 0)
@@ -550,27 +559,6 @@ check_stop_sequences(const cJSON *v, struct job_err *err)
     return 0;
 }
 
-static int
-check_metadata(const cJSON *v, struct job_err *err)
-{
-    char *s;
-    size_t n;
-
-    if (!cJSON_IsObject(v))
-        return job_err_set(err, "metadata",
-                           "metadata must be an object, got %s", type_name(v));
-    s = cJSON_PrintUnformatted(v);
-    if (!s)
-        return job_err_set(err, "", "out of memory");
-    n = strlen(s);
-    cJSON_free(s);
-    if (n > JOB_METADATA_MAX)
-        return job_err_set(err, "metadata",
-                           "metadata is %zu bytes serialized; the limit is %d",
-                           n, JOB_METADATA_MAX);
-    return 0;
-}
-
 /* Serialized size of job, or (size_t)-1 when out of memory. */
 size_t
 job_size(const cJSON *job)
@@ -583,6 +571,31 @@ job_size(const cJSON *job)
     n = strlen(s);
     cJSON_free(s);
     return n;
+}
+
+/* v serialized is at most max bytes; name words the error, under field. */
+static int
+check_serialized(const cJSON *v, const char *field, const char *name, int max,
+                 struct job_err *err)
+{
+    size_t n = job_size(v);
+
+    if (n == (size_t)-1)
+        return job_err_set(err, "", "out of memory");
+    if (n > (size_t)max)
+        return job_err_set(err, field,
+                           "%s is %zu bytes serialized; the limit is %d", name,
+                           n, max);
+    return 0;
+}
+
+static int
+check_metadata(const cJSON *v, struct job_err *err)
+{
+    if (!cJSON_IsObject(v))
+        return job_err_set(err, "metadata",
+                           "metadata must be an object, got %s", type_name(v));
+    return check_serialized(v, "metadata", "metadata", JOB_METADATA_MAX, err);
 }
 
 int
@@ -707,15 +720,8 @@ job_check_tree(const cJSON *job, int check_size, struct job_err *err)
     if (v && check_int(v, "max_continuations", 0, 20, err) < 0)
         return -1;
 
-    if (check_size) {
-        size_t n = job_size(job);
-        if (n == (size_t)-1)
-            return job_err_set(err, "", "out of memory");
-        if (n > JOB_MAX_BYTES)
-            return job_err_set(err, "",
-                               "job is %zu bytes serialized; the limit is %d",
-                               n, JOB_MAX_BYTES);
-    }
+    if (check_size)
+        return check_serialized(job, "", "job", JOB_MAX_BYTES, err);
     return 0;
 }
 

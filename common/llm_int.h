@@ -37,6 +37,10 @@ void llm_set_error(struct llm_result *r, int status, const char *type,
 /* Fill r->err from a provider error body root (llm.c). */
 void llm_fill_error_obj(struct llm_result *r, int status, const cJSON *root);
 
+/* Anthropic's usage object (message, message_start, message_delta) into
+ * r's counts: cumulative, so they replace, never add (llm_response.c). */
+void llm_anthropic_usage(const cJSON *usage, struct llm_result *r);
+
 /* OpenAI's usage object into r's counts (llm_response.c). */
 void llm_openai_usage(const cJSON *usage, struct llm_result *r);
 

@@ -66,6 +66,23 @@ append_content_text(struct buf *b, const cJSON *content)
     return 0;
 }
 
+/* Append {k1: v1, k2: v2} to array arr. Returns 0, or -1 when out of
+ * memory (arr unchanged). */
+static int
+add_pair(cJSON *arr, const char *k1, const char *v1, const char *k2,
+         const char *v2)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (o != NULL && cJSON_AddStringToObject(o, k1, v1) &&
+        cJSON_AddStringToObject(o, k2, v2)) {
+        cJSON_AddItemToArray(arr, o);
+        return 0;
+    }
+    cJSON_Delete(o);
+    return -1;
+}
+
 /* Add the prefill as a final assistant turn to msgs, merging it into the
  * last turn when that is already an assistant turn. */
 static int
@@ -100,23 +117,9 @@ add_prefill(cJSON *msgs, const char *prefill, size_t n)
         buf_free(&b);
     } else if (role != NULL && strcmp(role, "assistant") == 0 &&
                cJSON_IsArray(content)) {
-        cJSON *blk = cJSON_CreateObject();
-        if (blk != NULL && cJSON_AddStringToObject(blk, "type", "text") &&
-            cJSON_AddStringToObject(blk, "text", p)) {
-            cJSON_AddItemToArray(content, blk);
-            rc = 0;
-        } else {
-            cJSON_Delete(blk);
-        }
+        rc = add_pair(content, "type", "text", "text", p);
     } else {
-        cJSON *m = cJSON_CreateObject();
-        if (m != NULL && cJSON_AddStringToObject(m, "role", "assistant") &&
-            cJSON_AddStringToObject(m, "content", p)) {
-            cJSON_AddItemToArray(msgs, m);
-            rc = 0;
-        } else {
-            cJSON_Delete(m);
-        }
+        rc = add_pair(msgs, "role", "assistant", "content", p);
     }
     free(p);
     return rc;

@@ -41,12 +41,18 @@ parse_anthropic_message(const cJSON *root, struct llm_result *r)
                  llm_jstr(root, "stop_reason"));
     llm_copy_str(r->stop_sequence, sizeof r->stop_sequence,
                  llm_jstr(root, "stop_sequence"));
+    llm_anthropic_usage(usage, r);
+    return 0;
+}
+
+void
+llm_anthropic_usage(const cJSON *usage, struct llm_result *r)
+{
     llm_jlong(usage, "input_tokens", &r->input_tokens);
     llm_jlong(usage, "output_tokens", &r->output_tokens);
     llm_jlong(usage, "cache_creation_input_tokens",
               &r->cache_creation_input_tokens);
     llm_jlong(usage, "cache_read_input_tokens", &r->cache_read_input_tokens);
-    return 0;
 }
 
 void

@@ -41,6 +41,24 @@ stream_error(struct llm_result *r, const cJSON *root)
     return 1;
 }
 
+/* The event's data as a cJSON object -- caller frees with cJSON_Delete()
+ * -- or NULL when it is not one (r failed as malformed, naming an Anthropic
+ * event or an OpenAI chunk). */
+static cJSON *
+parse_event(struct llm_stream *s, const char *data, size_t dlen)
+{
+    s->cjson_events++;
+    cJSON *root = cJSON_ParseWithLength(data, dlen);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        llm_malformed(s->r, s->p == LLM_OPENAI
+                                ? "stream chunk is not a JSON object"
+                                : "stream event data is not a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
 /* on_anthropic's cJSON path (step 3): kind is the named event's (any when
  * unnamed). */
 static int
@@ -48,13 +66,10 @@ cjson_anthropic(struct llm_stream *s, int named, enum anth_event kind,
                 const char *data, size_t dlen)
 {
     struct llm_result *r = s->r;
+    cJSON *root = parse_event(s, data, dlen);
 
-    s->cjson_events++;
-    cJSON *root = cJSON_ParseWithLength(data, dlen);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return llm_malformed(r, "stream event data is not a JSON object");
-    }
+    if (root == NULL)
+        return 1;
     if (!named) { /* unnamed: the JSON type names the event */
         const char *type = llm_jstr(root, "type");
         kind =
@@ -72,11 +87,7 @@ cjson_anthropic(struct llm_stream *s, int named, enum anth_event kind,
         const cJSON *u = cJSON_GetObjectItemCaseSensitive(m, "usage");
         llm_copy_str(r->id, sizeof r->id, llm_jstr(m, "id"));
         llm_copy_str(r->model, sizeof r->model, llm_jstr(m, "model"));
-        llm_jlong(u, "input_tokens", &r->input_tokens);
-        llm_jlong(u, "output_tokens", &r->output_tokens);
-        llm_jlong(u, "cache_creation_input_tokens",
-                  &r->cache_creation_input_tokens);
-        llm_jlong(u, "cache_read_input_tokens", &r->cache_read_input_tokens);
+        llm_anthropic_usage(u, r);
         break;
     }
     case AEV_BLOCK_START: {
@@ -113,11 +124,7 @@ cjson_anthropic(struct llm_stream *s, int named, enum anth_event kind,
             llm_copy_str(r->stop_sequence, sizeof r->stop_sequence,
                          ss->valuestring);
         /* Cumulative counts: replace, never add (llm-api.md §2). */
-        llm_jlong(u, "output_tokens", &r->output_tokens);
-        llm_jlong(u, "input_tokens", &r->input_tokens);
-        llm_jlong(u, "cache_creation_input_tokens",
-                  &r->cache_creation_input_tokens);
-        llm_jlong(u, "cache_read_input_tokens", &r->cache_read_input_tokens);
+        llm_anthropic_usage(u, r);
         break;
     }
     case AEV_MESSAGE_STOP:
@@ -158,13 +165,10 @@ cjson_openai(struct llm_stream *s, int named_error, const char *data,
              size_t dlen)
 {
     struct llm_result *r = s->r;
+    cJSON *root = parse_event(s, data, dlen);
 
-    s->cjson_events++;
-    cJSON *root = cJSON_ParseWithLength(data, dlen);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return llm_malformed(r, "stream chunk is not a JSON object");
-    }
+    if (root == NULL)
+        return 1;
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
     int rc = 0;
     if ((err != NULL && !cJSON_IsNull(err)) || named_error) {

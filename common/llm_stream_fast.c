@@ -486,6 +486,18 @@ jt_long(const struct jdoc *d, int i, long *out)
     }
 }
 
+/* llm_anthropic_usage() over the tokens of usage object u. */
+static void
+jt_anthropic_usage(const struct jdoc *d, int u, struct llm_result *r)
+{
+    jt_long(d, JT_GET(d, u, "input_tokens"), &r->input_tokens);
+    jt_long(d, JT_GET(d, u, "output_tokens"), &r->output_tokens);
+    jt_long(d, JT_GET(d, u, "cache_creation_input_tokens"),
+            &r->cache_creation_input_tokens);
+    jt_long(d, JT_GET(d, u, "cache_read_input_tokens"),
+            &r->cache_read_input_tokens);
+}
+
 /* on_anthropic's cJSON code over the tokens of data (keep the two in step).
  * named: the event had a name, whose kind is kind. Returns its result, or
  * LLM_FAST_BAIL (before touching r) when data does not scan or is an error. */
@@ -514,12 +526,7 @@ tok_anthropic(struct llm_result *r, const char *data, size_t dlen, int named,
         int u = JT_GET(d, m, "usage");
         jt_copy(d, JT_GET(d, m, "id"), r->id, sizeof r->id);
         jt_copy(d, JT_GET(d, m, "model"), r->model, sizeof r->model);
-        jt_long(d, JT_GET(d, u, "input_tokens"), &r->input_tokens);
-        jt_long(d, JT_GET(d, u, "output_tokens"), &r->output_tokens);
-        jt_long(d, JT_GET(d, u, "cache_creation_input_tokens"),
-                &r->cache_creation_input_tokens);
-        jt_long(d, JT_GET(d, u, "cache_read_input_tokens"),
-                &r->cache_read_input_tokens);
+        jt_anthropic_usage(d, u, r);
         return 0;
     }
     case AEV_BLOCK_START: {
@@ -551,12 +558,7 @@ tok_anthropic(struct llm_result *r, const char *data, size_t dlen, int named,
             jt_copy(d, sr, r->stop_reason, sizeof r->stop_reason);
         if (jt_is(d, ss, JT_STRING))
             jt_copy(d, ss, r->stop_sequence, sizeof r->stop_sequence);
-        jt_long(d, JT_GET(d, u, "output_tokens"), &r->output_tokens);
-        jt_long(d, JT_GET(d, u, "input_tokens"), &r->input_tokens);
-        jt_long(d, JT_GET(d, u, "cache_creation_input_tokens"),
-                &r->cache_creation_input_tokens);
-        jt_long(d, JT_GET(d, u, "cache_read_input_tokens"),
-                &r->cache_read_input_tokens);
+        jt_anthropic_usage(d, u, r);
         return 0;
     }
     case AEV_MESSAGE_STOP:
