@@ -23,4 +23,30 @@ unit_lcg(uint64_t *s)
     return *s >> 33;
 }
 
+/* The job fixtures (unit_job.c). tj_setup() makes tj_dir, a templates
+ * directory with "article", "plain", "twice" and "empty"; tj_teardown()
+ * removes it; tj_opts points at it. */
+extern char tj_dir[64];
+extern struct job_opts tj_opts;
+void tj_setup(void);
+void tj_teardown(void);
+
+/* job_parse(line) with tj_opts must accept: the job, caller frees with
+ * cJSON_Delete(). */
+cJSON *tj_accept_len(const char *line, size_t len);
+cJSON *tj_accept(const char *line);
+
+/* job_parse(line) must fail with this field and a message containing
+ * needle. */
+void tj_reject_len(const char *line, size_t len, const char *field,
+                   const char *needle);
+void tj_reject(const char *line, const char *field, const char *needle);
+
+/* n copies of c; caller frees with free(). */
+char *tj_rep(char c, size_t n);
+
+/* The concatenation of the strings up to a NULL; caller frees with
+ * free(). */
+char *tj_cat(const char *first, ...);
+
 #endif
