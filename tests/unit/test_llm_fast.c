@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "llm.h"
 #include "mockapi.h"
+#include "unit.h"
 
 /* ---- helpers -------------------------------------------------------- */
 
@@ -571,17 +572,9 @@ Test(llm_fast, message_fields_without_cjson)
         "\"usage\":{\"output_tokens\":6}}\n\n"
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
     struct llm_result r = fast_only(LLM_ANTHROPIC, s);
-    cr_assert_eq(r.failed, 0, "%s", r.err.message);
-    cr_assert(r.complete);
-    cr_assert_str_eq(r.id, "msg_\xc3\xa9");
-    cr_assert_str_eq(r.model, "claude \"q\"");
-    cr_assert_str_eq(r.text.data, "Hi");
-    cr_assert_str_eq(r.stop_reason, "stop_sequence");
-    cr_assert_str_eq(r.stop_sequence, "\nEND");
-    cr_assert_eq(r.input_tokens, 11);
-    cr_assert_eq(r.output_tokens, 6);
-    cr_assert_eq(r.cache_creation_input_tokens, 2);
-    cr_assert_eq(r.cache_read_input_tokens, 3);
+    unit_expect_result(&r, &(struct unit_want){"Hi", "msg_\xc3\xa9",
+                                               "claude \"q\"", "stop_sequence",
+                                               "\nEND", 11, 6, 2, 3});
     llm_result_free(&r);
 }
 

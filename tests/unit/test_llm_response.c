@@ -12,6 +12,7 @@
 
 #include "errclass.h"
 #include "llm.h"
+#include "unit.h"
 #include "utf8.h"
 
 /* ---- non-streaming bodies ------------------------------------------- */
@@ -40,18 +41,10 @@ Test(llm_parse, anthropic_200)
               "\"cache_read_input_tokens\":4}}",
               "req_1", &r),
         0);
-    cr_assert_eq(r.failed, 0);
-    cr_assert(r.complete);
-    cr_assert(r.got_first_token);
-    cr_assert_str_eq(r.text.data, "Hi! How can I help?");
-    cr_assert_str_eq(r.model, "claude-sonnet-4-5");
-    cr_assert_str_eq(r.id, "msg_013Zva2CMHLNnXjNJJKqJ2EF");
-    cr_assert_str_eq(r.stop_reason, "end_turn");
-    cr_assert_str_eq(r.stop_sequence, "");
-    cr_assert_eq(r.input_tokens, 12);
-    cr_assert_eq(r.output_tokens, 9);
-    cr_assert_eq(r.cache_creation_input_tokens, 3);
-    cr_assert_eq(r.cache_read_input_tokens, 4);
+    unit_expect_result(&r, &(struct unit_want){"Hi! How can I help?",
+                                               "msg_013Zva2CMHLNnXjNJJKqJ2EF",
+                                               "claude-sonnet-4-5", "end_turn",
+                                               "", 12, 9, 3, 4});
     cr_assert_str_eq(r.err.request_id, "req_1");
     cr_assert_eq(llm_result_truncated_by_length(&r), 0);
     llm_result_free(&r);

@@ -47,15 +47,17 @@ stream(enum llm_provider p, const char *s, size_t len, int mode, uint64_t seed,
 static void
 check_anthropic_basic(const struct llm_result *r)
 {
-    cr_assert_eq(r->failed, 0, "failed: %s %s", r->err.type, r->err.message);
-    cr_assert(r->complete);
-    cr_assert(r->got_first_token);
-    cr_assert_str_eq(r->text.data, "Hello there!");
-    cr_assert_str_eq(r->model, "claude-3-opus-latest");
-    cr_assert_str_eq(r->id, "msg_4QpJur2dWWDjF6C758FbBw5vm12BaVipnK");
-    cr_assert_str_eq(r->stop_reason, "end_turn");
-    cr_assert_eq(r->input_tokens, 11);
-    cr_assert_eq(r->output_tokens, 6);
+    static const struct unit_want w = {"Hello there!",
+                                       "msg_4QpJur2dWWDjF6C758FbBw5vm12BaVipnK",
+                                       "claude-3-opus-latest",
+                                       "end_turn",
+                                       "",
+                                       11,
+                                       6,
+                                       0,
+                                       0};
+
+    unit_expect_result(r, &w);
 }
 
 Test(llm_stream, anthropic_basic_all_splits)
@@ -263,15 +265,10 @@ Test(llm_stream, text_cap)
 static void
 check_openai_basic(const struct llm_result *r)
 {
-    cr_assert_eq(r->failed, 0, "failed: %s %s", r->err.type, r->err.message);
-    cr_assert(r->complete);
-    cr_assert(r->got_first_token);
-    cr_assert_str_eq(r->text.data, "Hello");
-    cr_assert_str_eq(r->model, "gpt-4o-mini");
-    cr_assert_str_eq(r->id, "chatcmpl-123");
-    cr_assert_str_eq(r->stop_reason, "stop");
-    cr_assert_eq(r->input_tokens, 9);
-    cr_assert_eq(r->output_tokens, 2);
+    static const struct unit_want w = {
+        "Hello", "chatcmpl-123", "gpt-4o-mini", "stop", "", 9, 2, 0, 0};
+
+    unit_expect_result(r, &w);
 }
 
 Test(llm_stream, openai_all_splits)

@@ -8,12 +8,22 @@
 #include <stdint.h>
 
 #include "job.h"
+#include "llm.h"
 
 /* llm-api.md §2: the Anthropic basic_response.txt stream, 9 events. */
 extern const char unit_anthropic_basic[];
 
 /* llm-api.md §6: an OpenAI stream with a usage chunk and [DONE]. */
 extern const char unit_openai_chunks[];
+
+/* What a successful llm_result holds (unit_expect_result). */
+struct unit_want {
+    const char *text, *id, *model, *stop_reason, *stop_sequence;
+    long input_tokens, output_tokens, cache_creation, cache_read;
+};
+
+/* Assert that r succeeded, is complete and holds exactly w. */
+void unit_expect_result(const struct llm_result *r, const struct unit_want *w);
 
 /* A 64-bit LCG step: the next pseudo-random value from *s (31 bits). */
 static inline uint64_t

@@ -1,6 +1,28 @@
 /* Stream transcripts shared by the unit tests of sse.c and the llm stream
- * decoder (test_sse.c, test_llm_stream.c); declared in unit.h. */
+ * decoder (test_sse.c, test_llm_stream.c), and the check of a decoded
+ * result; declared in unit.h. */
+#include "fmacros.h"
+
+#include <criterion/criterion.h>
+
 #include "unit.h"
+
+void
+unit_expect_result(const struct llm_result *r, const struct unit_want *w)
+{
+    cr_assert_eq(r->failed, 0, "failed: %s %s", r->err.type, r->err.message);
+    cr_assert(r->complete);
+    cr_assert_eq(r->got_first_token, w->text[0] != '\0');
+    cr_assert_str_eq(r->text.data, w->text);
+    cr_assert_str_eq(r->id, w->id);
+    cr_assert_str_eq(r->model, w->model);
+    cr_assert_str_eq(r->stop_reason, w->stop_reason);
+    cr_assert_str_eq(r->stop_sequence, w->stop_sequence);
+    cr_assert_eq(r->input_tokens, w->input_tokens);
+    cr_assert_eq(r->output_tokens, w->output_tokens);
+    cr_assert_eq(r->cache_creation_input_tokens, w->cache_creation);
+    cr_assert_eq(r->cache_read_input_tokens, w->cache_read);
+}
 
 /* llm-api.md §2, Python SDK fixture basic_response.txt, verbatim. */
 const char unit_anthropic_basic[] =
