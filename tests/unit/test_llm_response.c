@@ -25,6 +25,17 @@ parse(enum llm_provider p, int status, const char *body, const char *rid,
     return llm_parse_body(p, status, body, strlen(body), rid, r);
 }
 
+/* parse() of an error body: understood (0), failed, with this type. The
+ * caller frees r. */
+static void
+parse_error(enum llm_provider p, int status, const char *body, const char *rid,
+            const char *type, struct llm_result *r)
+{
+    cr_assert_eq(parse(p, status, body, rid, r), 0, "%s", body);
+    cr_assert(r->failed, "%s", body);
+    cr_assert_str_eq(r->err.type, type, "%s", body);
+}
+
 Test(llm_parse, anthropic_200)
 {
     struct llm_result r;
@@ -105,63 +116,52 @@ Test(llm_parse, anthropic_error_bodies)
     cr_assert_str_eq(r.err.request_id, "req_header");
     llm_result_free(&r);
 
-    cr_assert_eq(parse(LLM_ANTHROPIC, 429,
-                       "{\"type\":\"error\",\"error\":{\"type\":"
-                       "\"rate_limit_error\",\"message\":\"Number of requests "
-                       "has exceeded your rate limit\"},\"request_id\":"
-                       "\"req_mock0001\"}",
-                       "req_mock0001", &r),
-                 0);
-    cr_assert_str_eq(r.err.type, "rate_limit_error");
+    parse_error(LLM_ANTHROPIC, 429,
+                "{\"type\":\"error\",\"error\":{\"type\":"
+                "\"rate_limit_error\",\"message\":\"Number of requests "
+                "has exceeded your rate limit\"},\"request_id\":"
+                "\"req_mock0001\"}",
+                "req_mock0001", "rate_limit_error", &r);
     cr_assert_eq(errclass_http(429, r.err.type, -1).cls, ERRC_RETRYABLE);
     llm_result_free(&r);
 
     /* an error object inside a 200 is an error too */
-    cr_assert_eq(parse(LLM_ANTHROPIC, 200,
-                       "{\"type\":\"error\",\"error\":{\"type\":\"api_error\","
-                       "\"message\":\"boom\"}}",
-                       NULL, &r),
-                 0);
-    cr_assert(r.failed);
-    cr_assert_str_eq(r.err.type, "api_error");
+    parse_error(LLM_ANTHROPIC, 200,
+                "{\"type\":\"error\",\"error\":{\"type\":\"api_error\","
+                "\"message\":\"boom\"}}",
+                NULL, "api_error", &r);
     llm_result_free(&r);
 }
 
 Test(llm_parse, openai_error_bodies)
 {
     struct llm_result r;
-    cr_assert_eq(
-        parse(LLM_OPENAI, 429,
-              "{\"error\":{\"message\":\"Rate limit reached for ... on "
-              "tokens per min. Limit: 10000 / min. Please try again "
-              "in 6ms.\",\"type\":\"tokens\",\"param\":null,"
-              "\"code\":\"rate_limit_exceeded\"}}",
-              "req_abc", &r),
-        0);
-    cr_assert(r.failed);
-    cr_assert_str_eq(r.err.type, "rate_limit_exceeded", "code preferred");
+    /* error.code is preferred to error.type */
+    parse_error(LLM_OPENAI, 429,
+                "{\"error\":{\"message\":\"Rate limit reached for ... on "
+                "tokens per min. Limit: 10000 / min. Please try again "
+                "in 6ms.\",\"type\":\"tokens\",\"param\":null,"
+                "\"code\":\"rate_limit_exceeded\"}}",
+                "req_abc", "rate_limit_exceeded", &r);
     cr_assert(strncmp(r.err.message, "Rate limit reached", 18) == 0);
     cr_assert_str_eq(r.err.request_id, "req_abc");
     llm_result_free(&r);
 
-    cr_assert_eq(parse(LLM_OPENAI, 429,
-                       "{\"error\":{\"message\":\"You exceeded your current "
-                       "quota, please check your plan and billing details.\","
-                       "\"type\":\"insufficient_quota\",\"param\":null,"
-                       "\"code\":\"insufficient_quota\"}}",
-                       NULL, &r),
-                 0);
-    cr_assert_str_eq(r.err.type, "insufficient_quota");
+    parse_error(LLM_OPENAI, 429,
+                "{\"error\":{\"message\":\"You exceeded your current "
+                "quota, please check your plan and billing details.\","
+                "\"type\":\"insufficient_quota\",\"param\":null,"
+                "\"code\":\"insufficient_quota\"}}",
+                NULL, "insufficient_quota", &r);
     cr_assert_eq(errclass_http(429, r.err.type, -1).cls, ERRC_NOT_JOB);
     llm_result_free(&r);
 
-    cr_assert_eq(parse(LLM_OPENAI, 400,
-                       "{\"error\":{\"message\":\"bad\",\"type\":"
-                       "\"invalid_request_error\",\"param\":\"x\",\"code\":"
-                       "null}}",
-                       NULL, &r),
-                 0);
-    cr_assert_str_eq(r.err.type, "invalid_request_error", "null code");
+    /* a null code: error.type */
+    parse_error(LLM_OPENAI, 400,
+                "{\"error\":{\"message\":\"bad\",\"type\":"
+                "\"invalid_request_error\",\"param\":\"x\",\"code\":"
+                "null}}",
+                NULL, "invalid_request_error", &r);
     llm_result_free(&r);
 }
 
@@ -180,9 +180,7 @@ Test(llm_parse, non_json_error_and_malformed_200)
     cr_assert_null(strchr(r.err.message, '\n'));
     llm_result_free(&r);
 
-    cr_assert_eq(parse(LLM_OPENAI, 503, "", NULL, &r), 0);
-    cr_assert(r.failed);
-    cr_assert_str_eq(r.err.type, LLM_ERR_HTTP);
+    parse_error(LLM_OPENAI, 503, "", NULL, LLM_ERR_HTTP, &r);
     llm_result_free(&r);
 
     cr_assert_eq(

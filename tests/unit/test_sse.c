@@ -226,12 +226,29 @@ Test(sse, utf8_split_anywhere)
     check_all_splits(s, 1);
 }
 
+/* Start parser p recording into r (stop after stop_after events, 0 =
+ * never; events capped at max bytes); end with rec_end(). */
+static void
+rec_start(struct sse_parser *p, struct rec *r, int stop_after, size_t max)
+{
+    r->n = 0;
+    r->stop_after = stop_after;
+    buf_init(&r->log, 0);
+    sse_init(p, rec_fn, r, max);
+}
+
+static void
+rec_end(struct sse_parser *p, struct rec *r)
+{
+    sse_free(p);
+    buf_free(&r->log);
+}
+
 Test(sse, unterminated_event_is_pending_not_dispatched)
 {
     struct sse_parser p;
-    struct rec r = {.n = 0, .stop_after = 0};
-    buf_init(&r.log, 0);
-    sse_init(&p, rec_fn, &r, 0);
+    struct rec r;
+    rec_start(&p, &r, 0, 0);
     cr_assert_eq(sse_pending(&p), 0);
     cr_assert_eq(sse_feed(&p, "data: x\n", 8), 0);
     cr_assert_eq(r.n, 0);
@@ -239,16 +256,14 @@ Test(sse, unterminated_event_is_pending_not_dispatched)
     cr_assert_eq(sse_feed(&p, "\n", 1), 0);
     cr_assert_eq(r.n, 1);
     cr_assert_eq(sse_pending(&p), 0);
-    sse_free(&p);
-    buf_free(&r.log);
+    rec_end(&p, &r);
 }
 
 Test(sse, oversize_event_is_an_error)
 {
     struct sse_parser p;
-    struct rec r = {.n = 0, .stop_after = 0};
-    buf_init(&r.log, 0);
-    sse_init(&p, rec_fn, &r, 64);
+    struct rec r;
+    rec_start(&p, &r, 0, 64);
     char line[100];
     memset(line, 'x', sizeof line);
     cr_assert_eq(sse_feed(&p, "data: ", 6), 0);
@@ -265,24 +280,21 @@ Test(sse, oversize_event_is_an_error)
     cr_assert_eq(rc, -1);
     cr_assert_eq(p.err, SSE_ERR_TOO_BIG);
     cr_assert_eq(r.n, 0);
-    sse_free(&p);
-    buf_free(&r.log);
+    rec_end(&p, &r);
 }
 
 Test(sse, callback_stop)
 {
     struct sse_parser p;
-    struct rec r = {.n = 0, .stop_after = 2};
-    buf_init(&r.log, 0);
-    sse_init(&p, rec_fn, &r, 0);
+    struct rec r;
+    rec_start(&p, &r, 2, 0);
     cr_assert_eq(
         sse_feed(&p, unit_anthropic_basic, strlen(unit_anthropic_basic)), -1);
     cr_assert_eq(p.err, SSE_ERR_STOPPED);
     cr_assert_eq(r.n, 2);
     cr_assert_eq(sse_feed(&p, "data: y\n\n", 9), -1);
     cr_assert_eq(r.n, 2);
-    sse_free(&p);
-    buf_free(&r.log);
+    rec_end(&p, &r);
 }
 
 Test(sse, buf_cap_and_detach)
@@ -452,12 +464,11 @@ Test(sse, same_as_reference_parser)
         ref_run(in.data, in.len, max, &ref);
         for (int mode = 0; mode < 4; mode++) {
             struct sse_parser p;
-            struct rec r = {.n = 0, .stop_after = 0};
+            struct rec r;
             size_t i = 0;
             int rc = 0;
-            buf_init(&r.log, 0);
+            rec_start(&p, &r, 0, max);
             buf_append(&r.log, "", 0);
-            sse_init(&p, rec_fn, &r, max);
             while (i < in.len && rc == 0) {
                 size_t n = mode == 0   ? in.len
                            : mode == 1 ? 1
@@ -478,8 +489,7 @@ Test(sse, same_as_reference_parser)
                              ref.line.len > 0 || ref.data.len > 0 ||
                                  ref.event.len > 0,
                              "pending, max %zu: %s", max, in.data);
-            sse_free(&p);
-            buf_free(&r.log);
+            rec_end(&p, &r);
         }
         buf_free(&ref.line);
         buf_free(&ref.data);
