@@ -123,6 +123,22 @@ filled_close(struct filled *x)
     free(x->d);
 }
 
+/* The next line of x: it must be there, len bytes long (kept), line number
+ * lineno and real size size. Returns the line. */
+static const char *
+filled_next(struct filled *x, size_t len, long lineno, size_t size)
+{
+    const char *line;
+    size_t l;
+    long no;
+
+    cr_assert_eq(jsonl_next(x->r, &line, &l, &no), 1);
+    cr_assert_eq(l, len, "kept %zu", l);
+    cr_assert_eq(no, lineno);
+    cr_assert_eq(jsonl_line_size(x->r), size);
+    return line;
+}
+
 Test(jsonl, crlf_split_across_blocks)
 {
     /* the CR is the last byte of the first 64 KiB block */
@@ -132,11 +148,8 @@ Test(jsonl, crlf_split_across_blocks)
     long no;
 
     filled_open(&x, 'x', 64 * 1024 - 1, "\r\nxxxxxxxxx", 11);
-    cr_assert_eq(jsonl_next(x.r, &line, &l, &no), 1);
-    cr_assert_eq(l, 64 * 1024 - 1);
-    cr_assert_eq(jsonl_next(x.r, &line, &l, &no), 1);
-    cr_assert_eq(l, 9);
-    cr_assert_eq(no, 2);
+    filled_next(&x, 64 * 1024 - 1, 1, 64 * 1024 - 1);
+    filled_next(&x, 9, 2, 9);
     cr_assert_eq(jsonl_next(x.r, &line, &l, &no), 0);
     filled_close(&x);
 }
@@ -145,18 +158,10 @@ Test(jsonl, ten_megabyte_line)
 {
     size_t big = 10 * 1024 * 1024;
     struct filled x;
-    const char *line;
-    size_t l;
-    long no;
 
     filled_open(&x, 'q', big, "\n{}\n", 4);
-    cr_assert_eq(jsonl_next(x.r, &line, &l, &no), 1);
-    cr_assert_eq(l, big);
-    cr_assert_eq(jsonl_line_size(x.r), big);
-    cr_assert_eq(memcmp(line, x.d, big), 0);
-    cr_assert_eq(jsonl_next(x.r, &line, &l, &no), 1);
-    cr_assert_eq(l, 2);
-    cr_assert_eq(no, 2);
+    cr_assert_eq(memcmp(filled_next(&x, big, 1, big), x.d, big), 0);
+    filled_next(&x, 2, 2, 2);
     filled_close(&x);
 }
 
@@ -164,20 +169,11 @@ Test(jsonl, limit_bounds_memory_but_counts_everything)
 {
     size_t big = 3 * 1024 * 1024;
     struct filled x;
-    const char *line;
-    size_t l;
-    long no;
 
     filled_open(&x, 'q', big, "\r\nok\n", 5);
     jsonl_set_limit(x.r, 1024);
-    cr_assert_eq(jsonl_next(x.r, &line, &l, &no), 1);
-    cr_assert_eq(l, 1025, "kept %zu", l);
-    cr_assert_eq(jsonl_line_size(x.r), big);
-    cr_assert_eq(jsonl_next(x.r, &line, &l, &no), 1);
-    cr_assert_eq(l, 2);
-    cr_assert_eq(memcmp(line, "ok", 2), 0);
-    cr_assert_eq(no, 2);
-    cr_assert_eq(jsonl_line_size(x.r), 2);
+    filled_next(&x, 1025, 1, big);
+    cr_assert_eq(memcmp(filled_next(&x, 2, 2, 2), "ok", 2), 0);
     filled_close(&x);
 }
 

@@ -44,8 +44,23 @@ stream(enum llm_provider p, const char *s, size_t len, int mode, uint64_t seed,
 
 /* ---- streams -------------------------------------------------------- */
 
+/* Stream s of provider p whole, byte by byte and in 200 random splits:
+ * each time the result is w. */
 static void
-check_anthropic_basic(const struct llm_result *r)
+check_all_splits(enum llm_provider p, const char *s, const struct unit_want *w)
+{
+    struct llm_result r;
+
+    for (uint64_t seed = 0; seed <= 201; seed++) {
+        int mode = seed < 2 ? (int)seed : 2; /* whole, bytes, then splits */
+        llm_result_init(&r);
+        cr_assert_eq(stream(p, s, strlen(s), mode, seed - 1, &r), 0);
+        unit_expect_result(&r, w);
+        llm_result_free(&r);
+    }
+}
+
+Test(llm_stream, anthropic_basic_all_splits)
 {
     static const struct unit_want w = {"Hello there!",
                                        "msg_4QpJur2dWWDjF6C758FbBw5vm12BaVipnK",
@@ -57,28 +72,7 @@ check_anthropic_basic(const struct llm_result *r)
                                        0,
                                        0};
 
-    unit_expect_result(r, &w);
-}
-
-Test(llm_stream, anthropic_basic_all_splits)
-{
-    struct llm_result r;
-    for (int mode = 0; mode < 2; mode++) {
-        llm_result_init(&r);
-        cr_assert_eq(stream(LLM_ANTHROPIC, unit_anthropic_basic,
-                            strlen(unit_anthropic_basic), mode, 0, &r),
-                     0);
-        check_anthropic_basic(&r);
-        llm_result_free(&r);
-    }
-    for (uint64_t seed = 1; seed <= 200; seed++) {
-        llm_result_init(&r);
-        cr_assert_eq(stream(LLM_ANTHROPIC, unit_anthropic_basic,
-                            strlen(unit_anthropic_basic), 2, seed, &r),
-                     0);
-        check_anthropic_basic(&r);
-        llm_result_free(&r);
-    }
+    check_all_splits(LLM_ANTHROPIC, unit_anthropic_basic, &w);
 }
 
 Test(llm_stream, anthropic_usage_replaces_and_unknown_ignored)
@@ -262,34 +256,12 @@ Test(llm_stream, text_cap)
     llm_result_free(&r);
 }
 
-static void
-check_openai_basic(const struct llm_result *r)
+Test(llm_stream, openai_all_splits)
 {
     static const struct unit_want w = {
         "Hello", "chatcmpl-123", "gpt-4o-mini", "stop", "", 9, 2, 0, 0};
 
-    unit_expect_result(r, &w);
-}
-
-Test(llm_stream, openai_all_splits)
-{
-    struct llm_result r;
-    for (int mode = 0; mode < 2; mode++) {
-        llm_result_init(&r);
-        cr_assert_eq(stream(LLM_OPENAI, unit_openai_chunks,
-                            strlen(unit_openai_chunks), mode, 0, &r),
-                     0);
-        check_openai_basic(&r);
-        llm_result_free(&r);
-    }
-    for (uint64_t seed = 1; seed <= 200; seed++) {
-        llm_result_init(&r);
-        cr_assert_eq(stream(LLM_OPENAI, unit_openai_chunks,
-                            strlen(unit_openai_chunks), 2, seed, &r),
-                     0);
-        check_openai_basic(&r);
-        llm_result_free(&r);
-    }
+    check_all_splits(LLM_OPENAI, unit_openai_chunks, &w);
 }
 
 Test(llm_stream, openai_usage_chunk_choices_null_or_absent)
