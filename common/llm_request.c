@@ -28,6 +28,27 @@ attach(cJSON *obj, const char *key, cJSON *item)
     return 0;
 }
 
+/* attach() of *item, whose ownership moves to obj (*item is set to NULL).
+ * A NULL *item attaches nothing. Returns 0, or -1 when out of memory. */
+static int
+attach_moved(cJSON *obj, const char *key, cJSON **item)
+{
+    cJSON *it = *item;
+
+    *item = NULL;
+    return it == NULL ? 0 : attach(obj, key, it);
+}
+
+/* obj[key] = v's value when v is a number. Returns 0, or -1 when out of
+ * memory. */
+static int
+copy_number(cJSON *obj, const char *key, const cJSON *v)
+{
+    if (!cJSON_IsNumber(v))
+        return 0;
+    return cJSON_AddNumberToObject(obj, key, v->valuedouble) ? 0 : -1;
+}
+
 /* ---- request bodies ------------------------------------------------- */
 
 size_t
@@ -291,24 +312,12 @@ llm_build_body(const struct llm_req_opts *o, const cJSON *job,
                 goto oom;
             }
         }
-        cJSON *mm = msgs;
-        msgs = NULL;
-        if (attach(root, "messages", mm) != 0)
+        if (attach_moved(root, "messages", &msgs) != 0 ||
+            !cJSON_AddNumberToObject(root, "max_tokens", max_tokens) ||
+            copy_number(root, "temperature", temp) != 0 ||
+            copy_number(root, "top_p", top_p) != 0 ||
+            attach_moved(root, "stop", &stop) != 0)
             goto oom;
-        if (!cJSON_AddNumberToObject(root, "max_tokens", max_tokens))
-            goto oom;
-        if (cJSON_IsNumber(temp) &&
-            !cJSON_AddNumberToObject(root, "temperature", temp->valuedouble))
-            goto oom;
-        if (cJSON_IsNumber(top_p) &&
-            !cJSON_AddNumberToObject(root, "top_p", top_p->valuedouble))
-            goto oom;
-        if (stop != NULL) {
-            cJSON *st = stop;
-            stop = NULL;
-            if (attach(root, "stop", st) != 0)
-                goto oom;
-        }
         if (o->stream) {
             cJSON *so = cJSON_CreateObject();
             if (attach(root, "stream_options", so) != 0 ||
@@ -327,25 +336,14 @@ llm_build_body(const struct llm_req_opts *o, const cJSON *job,
             if (attach(root, "system", cJSON_Duplicate(jsys, 1)) != 0)
                 goto oom;
         }
-        cJSON *mm = msgs;
-        msgs = NULL;
-        if (attach(root, "messages", mm) != 0)
+        if (attach_moved(root, "messages", &msgs) != 0)
             goto oom;
         /* At most one of the two: newer models reject both (llm-api.md §1). */
-        if (cJSON_IsNumber(temp)) {
-            if (!cJSON_AddNumberToObject(root, "temperature",
-                                         temp->valuedouble))
-                goto oom;
-        } else if (cJSON_IsNumber(top_p)) {
-            if (!cJSON_AddNumberToObject(root, "top_p", top_p->valuedouble))
-                goto oom;
-        }
-        if (stop != NULL) {
-            cJSON *st = stop;
-            stop = NULL;
-            if (attach(root, "stop_sequences", st) != 0)
-                goto oom;
-        }
+        if (copy_number(root, "temperature", temp) != 0 ||
+            (!cJSON_IsNumber(temp) && copy_number(root, "top_p", top_p) != 0))
+            goto oom;
+        if (attach_moved(root, "stop_sequences", &stop) != 0)
+            goto oom;
         if (o->stream && !cJSON_AddTrueToObject(root, "stream"))
             goto oom;
         *path = PATH_ANTHROPIC;

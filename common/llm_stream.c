@@ -59,6 +59,19 @@ parse_event(struct llm_stream *s, const char *data, size_t dlen)
     return root;
 }
 
+/* Whether root[key] has "type" type; *text receives its "text" string
+ * (NULL when absent). Borrowed from root. */
+static int
+typed_text(const cJSON *root, const char *key, const char *type,
+           const char **text)
+{
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, key);
+    const char *ty = llm_jstr(o, "type");
+
+    *text = llm_jstr(o, "text");
+    return ty != NULL && strcmp(ty, type) == 0;
+}
+
 /* on_anthropic's cJSON path (step 3): kind is the named event's (any when
  * unnamed). */
 static int
@@ -91,21 +104,16 @@ cjson_anthropic(struct llm_stream *s, int named, enum anth_event kind,
         break;
     }
     case AEV_BLOCK_START: {
-        const cJSON *b =
-            cJSON_GetObjectItemCaseSensitive(root, "content_block");
-        const char *bt = llm_jstr(b, "type");
-        const char *t = llm_jstr(b, "text");
-        if (bt != NULL && strcmp(bt, "text") == 0 && t != NULL &&
+        const char *t;
+        if (typed_text(root, "content_block", "text", &t) && t != NULL &&
             llm_add_text(r, t, strlen(t)) != 0)
             rc = 1;
         break;
     }
     case AEV_BLOCK_DELTA: {
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "delta");
-        const char *dt = llm_jstr(d, "type");
-        const char *t = llm_jstr(d, "text");
+        const char *t;
         /* thinking_delta, input_json_delta, ... carry no output text */
-        if (dt != NULL && strcmp(dt, "text_delta") == 0) {
+        if (typed_text(root, "delta", "text_delta", &t)) {
             if (t == NULL)
                 rc = llm_malformed(r, "text_delta without text");
             else if (llm_add_text(r, t, strlen(t)) != 0)
