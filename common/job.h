@@ -6,8 +6,9 @@
 
 /* Versioning: the stored job carries "v": 1 only when the producer sent it;
  * absent means 1. A change that old workers would misread bumps v: accept the
- * new value in validate() (job.c), teach the worker both, and update
- * schemas/job.schema.json (its "v" const) and the examples. */
+ * new value in job_check_tree() (job_validate.c) and job_fast.c, teach the
+ * worker both, and update schemas/job.schema.json (its "v" const) and the
+ * examples. */
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,8 @@
-/* Unit tests for the streaming fast path of common/llm.c: every stream is
- * decoded with the fast path and without it (llm_stream_set_fastpath), fed
- * whole, byte by byte and in random splits, and all results must be
- * identical; the streams genq-mockllm sends must not need cJSON at all. */
+/* Unit tests for the streaming fast path (common/llm_stream_fast.c): every
+ * stream is decoded with the fast path and without it
+ * (llm_stream_set_fastpath), fed whole, byte by byte and in random splits, and
+ * all results must be identical; the streams genq-mockllm sends must not need
+ * cJSON at all. */
 #include "fmacros.h"
 
 #include <criterion/criterion.h>
