@@ -14,7 +14,8 @@
 #include "utf8.h"
 #include "uuid.h"
 
-_Static_assert(TEMPLATE_MAX_BYTES == JOB_MAX_BYTES,
+/* The two limits are one (template.h cannot include job.h). */
+_Static_assert(TEMPLATE_MAX_BYTES == JOB_MAX_BYTES, /* NOLINT */
                "a template renders into a job");
 _Static_assert(JSONSCAN_MAX_DEPTH == JOB_MAX_DEPTH,
                "the syntax scan bounds the nesting of a job");
