@@ -6,13 +6,16 @@
 
 /* Versioning: the stored job carries "v": 1 only when the producer sent it;
  * absent means 1. A change that old workers would misread bumps v: accept the
- * new value in validate() (job.c), teach the worker both, and update
- * schemas/job.schema.json (its "v" const) and the examples. */
+ * new value in job_check_tree() (job_validate.c) and job_fast.c, teach the
+ * worker both, and update schemas/job.schema.json (its "v" const) and the
+ * examples. */
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+
+#include "job_err.h" /* struct job_err, job_err_set(), job_format_number() */
 
 #define JOB_MAX_BYTES          (1024 * 1024) /* stored job JSON, after rendering */
 #define JOB_ID_MAX             128
@@ -22,15 +25,6 @@
 #define JOB_DEFAULT_MAX_TOKENS 2000 /* applied by the worker, never stored */
 
 enum job_priority { JOB_PRIO_HIGH = 0, JOB_PRIO_NORMAL = 1, JOB_PRIO_LOW = 2 };
-
-/* Why a job was rejected: field is the JSON path of the offending field
- * ("max_tokens", "messages[2].role", "metadata.a"), "" for the whole line;
- * msg is a human reason naming the offending value where useful. Both are
- * NUL-terminated valid UTF-8 (long values are cut at a character). */
-struct job_err {
-    char field[64];
-    char msg[256];
-};
 
 struct job_opts {
     const char *templates_dir; /* NULL = "templates" */
@@ -80,6 +74,11 @@ void job_info_free(struct job_info *in);
 /* Tests only: 1 = every line takes the full path of job_parse_info(). */
 void job_fast_path_disable(int off);
 
+/* Tests only: how many lines job_parse_info() has accepted on the fast path
+ * in the calling thread (a thread-local count, so the two validating
+ * threads of `genq enqueue` never share a cache line for it). Can't fail. */
+unsigned long job_fast_taken(void);
+
 /* The payload within a stored jobs-hash value: v itself, or, for a job
  * enqueued by the bulk path of `genq enqueue`, what follows its
  * "queued|...\n" meta header. Borrowed pointer into v. */
@@ -119,16 +118,5 @@ int job_max_attempts(const cJSON *job);
  * separator). Returns a new string -- caller frees with free() -- or NULL
  * when the job has none (e.g. an unrendered template) or out of memory. */
 char *job_prompt_text(const cJSON *job);
-
-/* Fill *err: field (cut to fit, at a character boundary) and a printf-style
- * message. Returns -1, so `return job_err_set(...)` reads naturally. err may
- * be NULL (then it only returns -1). */
-int job_err_set(struct job_err *err, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Write d in its shortest text that reads back as the same double: integral
- * values below 1e15 without exponent ("1500"), else %.15g..%.17g ("0.1",
- * "2.5", "1e+300"); "inf"/"-inf"/"nan" for non-finite values. Can't fail. */
-void job_format_number(double d, char out[32]);
 
 #endif

@@ -1,19 +1,19 @@
 /* JSONL line reader; see jsonl.h. Reads through its own 64 KiB block buffer
- * with fread() and memchr(), appending into a growable line buffer. */
+ * with fread() and memchr(), appending into a struct buf (buf.h). */
 #include "fmacros.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "jsonl.h"
 
 #define JSONL_BLOCK (64 * 1024)
 
 struct jsonl_reader {
     FILE *f;
-    char *line;        /* kept bytes of the current line, NUL-terminated */
-    size_t len, cap;   /* kept length, allocated size of line */
+    struct buf line;   /* kept bytes of the current line, NUL-terminated */
     size_t full;       /* real length of the current line */
     size_t limit;      /* 0 = keep everything */
     long lineno;       /* number of the last line returned */
@@ -30,6 +30,7 @@ jsonl_open(FILE *f)
     if (!r)
         return NULL;
     r->f = f;
+    buf_init(&r->line, 0);
     return r;
 }
 
@@ -38,7 +39,7 @@ jsonl_close(struct jsonl_reader *r)
 {
     if (!r)
         return;
-    free(r->line);
+    buf_free(&r->line);
     free(r);
 }
 
@@ -54,45 +55,21 @@ jsonl_line_size(const struct jsonl_reader *r)
     return r->full;
 }
 
-/* Make room for need bytes in the line buffer. */
-static int
-reserve(struct jsonl_reader *r, size_t need)
-{
-    size_t cap = r->cap ? r->cap : 256;
-    char *nl;
-
-    if (need <= r->cap)
-        return 0;
-    while (cap < need) {
-        if (cap > (size_t)-1 / 2) {
-            errno = ENOMEM;
-            return -1;
-        }
-        cap *= 2;
-    }
-    nl = realloc(r->line, cap);
-    if (!nl) {
-        errno = ENOMEM;
-        return -1;
-    }
-    r->line = nl;
-    r->cap = cap;
-    return 0;
-}
-
 /* Append n bytes of the current line, keeping at most limit + 1 bytes. */
 static int
 append(struct jsonl_reader *r, const char *p, size_t n)
 {
+    size_t len = r->line.len;
+
     r->full += n;
-    if (r->limit && r->len + n > r->limit + 1)
-        n = r->len > r->limit ? 0 : r->limit + 1 - r->len;
+    if (r->limit && len + n > r->limit + 1)
+        n = len > r->limit ? 0 : r->limit + 1 - len;
     if (n == 0)
         return 0;
-    if (reserve(r, r->len + n + 1) < 0)
+    if (buf_append(&r->line, p, n) < 0) {
+        errno = ENOMEM;
         return -1;
-    memcpy(r->line + r->len, p, n);
-    r->len += n;
+    }
     return 0;
 }
 
@@ -102,7 +79,7 @@ jsonl_next(struct jsonl_reader *r, const char **line, size_t *len, long *lineno)
     int got = 0;   /* saw at least one byte of this line */
     char last = 0; /* last byte of the line before the newline */
 
-    r->len = 0;
+    buf_reset(&r->line);
     r->full = 0;
     for (;;) {
         char *nl;
@@ -140,14 +117,16 @@ jsonl_next(struct jsonl_reader *r, const char **line, size_t *len, long *lineno)
         return 0;
     if (last == '\r') { /* CRLF: drop the CR */
         r->full--;
-        if (r->len > r->full)
-            r->len = r->full;
+        if (r->line.len > r->full)
+            r->line.len = r->full;
     }
-    if (reserve(r, r->len + 1) < 0)
+    if (buf_append(&r->line, "", 0) < 0) { /* allocates an empty line */
+        errno = ENOMEM;
         return -1;
-    r->line[r->len] = '\0';
-    *line = r->line;
-    *len = r->len;
+    }
+    r->line.data[r->line.len] = '\0';
+    *line = r->line.data;
+    *len = r->line.len;
     *lineno = ++r->lineno;
     return 1;
 }

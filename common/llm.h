@@ -149,8 +149,8 @@ int llm_stream_finish(struct llm_stream *s);
 
 /* For tests and fuzzers: turn off (enabled 0) or back on (the default) the
  * fast path that decodes stream events without building cJSON trees (see
- * llm.c). The result of a stream is the same either way; this lets a test
- * run both and compare. This function can't fail. */
+ * llm_stream_fast.c). The result of a stream is the same either way; this lets
+ * a test run both and compare. This function can't fail. */
 void llm_stream_set_fastpath(struct llm_stream *s, int enabled);
 
 /* For tests and benchmarks: how many events of the stream were parsed with

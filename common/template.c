@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "template.h"
 #include "utf8.h"
 
@@ -66,11 +67,11 @@ template_load(const char *dir, const char *name, size_t *len,
                     name, path);
         return NULL;
     }
-    if (st.st_size > JOB_MAX_BYTES) {
+    if (st.st_size > TEMPLATE_MAX_BYTES) {
         close(fd);
         job_err_set(err, "template",
                     "template '%s' is %lld bytes; the limit is %d", name,
-                    (long long)st.st_size, JOB_MAX_BYTES);
+                    (long long)st.st_size, TEMPLATE_MAX_BYTES);
         return NULL;
     }
     buf = malloc((size_t)st.st_size + 1);
@@ -124,33 +125,17 @@ template_load(const char *dir, const char *name, size_t *len,
     return buf;
 }
 
-struct out {
-    char *s;
-    size_t len, cap;
-};
-
+/* Append to the rendered prompt, wording buf_append's errors. */
 static int
-out_put(struct out *o, const char *p, size_t n, struct job_err *err)
+out_put(struct buf *o, const char *p, size_t n, struct job_err *err)
 {
-    if (o->len + n > JOB_MAX_BYTES)
+    if (buf_append(o, p, n) == 0)
+        return 0;
+    if (errno == EMSGSIZE)
         return job_err_set(err, "template",
                            "rendered prompt is larger than %d bytes",
-                           JOB_MAX_BYTES);
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 1024;
-        char *ns;
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        ns = realloc(o->s, cap);
-        if (!ns)
-            return job_err_set(err, "", "out of memory");
-        o->s = ns;
-        o->cap = cap;
-    }
-    memcpy(o->s + o->len, p, n);
-    o->len += n;
-    o->s[o->len] = '\0';
-    return 0;
+                           TEMPLATE_MAX_BYTES);
+    return job_err_set(err, "", "out of memory");
 }
 
 static int
@@ -205,9 +190,10 @@ char *
 template_render(const char *tmpl, size_t len, const cJSON *vars,
                 struct job_err *err)
 {
-    struct out o = {NULL, 0, 0};
+    struct buf o;
     size_t i = 0, lit = 0, off;
 
+    buf_init(&o, TEMPLATE_MAX_BYTES);
     if (!tmpl) {
         tmpl = "";
         len = 0;
@@ -266,8 +252,8 @@ template_render(const char *tmpl, size_t len, const cJSON *vars,
     }
     if (out_put(&o, tmpl + lit, len - lit, err) < 0)
         goto fail;
-    return o.s;
+    return o.data;
 fail:
-    free(o.s);
+    buf_free(&o);
     return NULL;
 }

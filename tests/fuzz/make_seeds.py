@@ -108,7 +108,7 @@ def sse():
                'event: message_start\ndata: {"type":"message_start","message":{"id":"m\\u00e9"}}\n\n'
                'data: {"type":"content_block_delta","delta":{"type":"text_delta","text":"\u00e9\u4e2d"}}\n\n'
                'data: {"type":"message_stop"}\n\n',
-               # the layouts the fast path of llm.c matches, with escapes
+               # the layouts the fast path of llm_stream_fast.c matches, with escapes
                'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
                '"delta":{"type":"text_delta","text":"a\\n\\"\\\\\\/\\u00e9\\ud83d\\ude80\u00e9"}}\n\n'
                'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'

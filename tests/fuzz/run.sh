@@ -18,13 +18,16 @@ CC=${FUZZ_CC:-clang}
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clang)" >&2; exit 2; }
 
 # target: sources from common/, -max_len, dictionaries (tests/fuzz/dict/)
+# the modules of job.h and llm.h, each split over several files
+JOB_M="job job_err job_fast job_parse job_validate jsonscan template timefmt uuid"
+LLM_M="llm llm_request llm_response llm_stream llm_stream_fast jsonscan"
 declare -A SRC=(
-    [fuzz_sse]="sse buf llm utf8"
-    [fuzz_job]="job jsonl template timefmt utf8 uuid llm buf sse"
-    [fuzz_jsonl]="jsonl utf8"
+    [fuzz_sse]="sse buf $LLM_M utf8"
+    [fuzz_job]="$JOB_M jsonl utf8 $LLM_M buf sse"
+    [fuzz_jsonl]="jsonl buf utf8"
     [fuzz_redisurl]="redisurl utf8"
     [fuzz_retry]="retry utf8"
-    [fuzz_llm_body]="llm buf sse utf8"
+    [fuzz_llm_body]="$LLM_M buf sse utf8"
 )
 declare -A MAXLEN=([fuzz_sse]=8192 [fuzz_job]=8192 [fuzz_jsonl]=4096
     [fuzz_redisurl]=600 [fuzz_retry]=300 [fuzz_llm_body]=8192)
@@ -63,7 +66,7 @@ for m in $needed; do
 done
 for t in $targets; do
     objs=()
-    for m in ${SRC[$t]}; do objs+=("$out/obj/$m.o"); done
+    for m in $(tr ' ' '\n' <<<"${SRC[$t]}" | sort -u); do objs+=("$out/obj/$m.o"); done
     "$CC" "${FLAGS[@]}" -fsanitize=fuzzer -o "$out/$t" "tests/fuzz/$t.c" \
         "${objs[@]}" "${LIBS[@]}"
     : >"$out/$t.dict"

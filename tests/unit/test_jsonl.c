@@ -96,88 +96,85 @@ Test(jsonl, nul_bytes_are_returned)
     expect("a\0b\n", 4, w, 1);
 }
 
-Test(jsonl, crlf_split_across_blocks)
-{
-    /* the CR is the last byte of the first 64 KiB block */
-    size_t n = 64 * 1024 + 10;
-    char *d = malloc(n);
+/* A reader over big copies of c followed by tail[0..tlen). */
+struct filled {
+    char *d; /* the file's bytes */
     FILE *f;
     struct jsonl_reader *r;
+};
+
+static void
+filled_open(struct filled *x, char c, size_t big, const char *tail, size_t tlen)
+{
+    x->d = malloc(big + tlen);
+    cr_assert_not_null(x->d);
+    memset(x->d, c, big);
+    memcpy(x->d + big, tail, tlen);
+    x->f = mem(x->d, big + tlen);
+    x->r = jsonl_open(x->f);
+    cr_assert_not_null(x->r);
+}
+
+static void
+filled_close(struct filled *x)
+{
+    jsonl_close(x->r);
+    fclose(x->f);
+    free(x->d);
+}
+
+/* The next line of x: it must be there, len bytes long (kept), line number
+ * lineno and real size size. Returns the line. */
+static const char *
+filled_next(struct filled *x, size_t len, long lineno, size_t size)
+{
     const char *line;
     size_t l;
     long no;
 
-    cr_assert_not_null(d);
-    memset(d, 'x', n);
-    d[64 * 1024 - 1] = '\r';
-    d[64 * 1024] = '\n';
-    f = mem(d, n);
-    r = jsonl_open(f);
-    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
-    cr_assert_eq(l, 64 * 1024 - 1);
-    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
-    cr_assert_eq(l, 9);
-    cr_assert_eq(no, 2);
-    cr_assert_eq(jsonl_next(r, &line, &l, &no), 0);
-    jsonl_close(r);
-    fclose(f);
-    free(d);
+    cr_assert_eq(jsonl_next(x->r, &line, &l, &no), 1);
+    cr_assert_eq(l, len, "kept %zu", l);
+    cr_assert_eq(no, lineno);
+    cr_assert_eq(jsonl_line_size(x->r), size);
+    return line;
+}
+
+Test(jsonl, crlf_split_across_blocks)
+{
+    /* the CR is the last byte of the first 64 KiB block */
+    struct filled x;
+    const char *line;
+    size_t l;
+    long no;
+
+    filled_open(&x, 'x', 64 * 1024 - 1, "\r\nxxxxxxxxx", 11);
+    filled_next(&x, 64 * 1024 - 1, 1, 64 * 1024 - 1);
+    filled_next(&x, 9, 2, 9);
+    cr_assert_eq(jsonl_next(x.r, &line, &l, &no), 0);
+    filled_close(&x);
 }
 
 Test(jsonl, ten_megabyte_line)
 {
     size_t big = 10 * 1024 * 1024;
-    char *d = malloc(big + 16);
-    FILE *f;
-    struct jsonl_reader *r;
-    const char *line;
-    size_t l;
-    long no;
+    struct filled x;
 
-    cr_assert_not_null(d);
-    memset(d, 'q', big);
-    memcpy(d + big, "\n{}\n", 4);
-    f = mem(d, big + 4);
-    r = jsonl_open(f);
-    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
-    cr_assert_eq(l, big);
-    cr_assert_eq(jsonl_line_size(r), big);
-    cr_assert_eq(memcmp(line, d, big), 0);
-    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
-    cr_assert_eq(l, 2);
-    cr_assert_eq(no, 2);
-    jsonl_close(r);
-    fclose(f);
-    free(d);
+    filled_open(&x, 'q', big, "\n{}\n", 4);
+    cr_assert_eq(memcmp(filled_next(&x, big, 1, big), x.d, big), 0);
+    filled_next(&x, 2, 2, 2);
+    filled_close(&x);
 }
 
 Test(jsonl, limit_bounds_memory_but_counts_everything)
 {
     size_t big = 3 * 1024 * 1024;
-    char *d = malloc(big + 16);
-    FILE *f;
-    struct jsonl_reader *r;
-    const char *line;
-    size_t l;
-    long no;
+    struct filled x;
 
-    cr_assert_not_null(d);
-    memset(d, 'q', big);
-    memcpy(d + big, "\r\nok\n", 5);
-    f = mem(d, big + 5);
-    r = jsonl_open(f);
-    jsonl_set_limit(r, 1024);
-    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
-    cr_assert_eq(l, 1025, "kept %zu", l);
-    cr_assert_eq(jsonl_line_size(r), big);
-    cr_assert_eq(jsonl_next(r, &line, &l, &no), 1);
-    cr_assert_eq(l, 2);
-    cr_assert_eq(memcmp(line, "ok", 2), 0);
-    cr_assert_eq(no, 2);
-    cr_assert_eq(jsonl_line_size(r), 2);
-    jsonl_close(r);
-    fclose(f);
-    free(d);
+    filled_open(&x, 'q', big, "\r\nok\n", 5);
+    jsonl_set_limit(x.r, 1024);
+    filled_next(&x, 1025, 1, big);
+    cr_assert_eq(memcmp(filled_next(&x, 2, 2, 2), "ok", 2), 0);
+    filled_close(&x);
 }
 
 Test(jsonl, limit_exact_line_kept_whole)

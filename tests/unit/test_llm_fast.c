@@ -1,7 +1,8 @@
-/* Unit tests for the streaming fast path of common/llm.c: every stream is
- * decoded with the fast path and without it (llm_stream_set_fastpath), fed
- * whole, byte by byte and in random splits, and all results must be
- * identical; the streams genq-mockllm sends must not need cJSON at all. */
+/* Unit tests for the streaming fast path (common/llm_stream_fast.c): every
+ * stream is decoded with the fast path and without it
+ * (llm_stream_set_fastpath), fed whole, byte by byte and in random splits, and
+ * all results must be identical; the streams genq-mockllm sends must not need
+ * cJSON at all. */
 #include "fmacros.h"
 
 #include <criterion/criterion.h>
@@ -15,6 +16,7 @@
 #include "buf.h"
 #include "llm.h"
 #include "mockapi.h"
+#include "unit.h"
 
 /* ---- helpers -------------------------------------------------------- */
 
@@ -571,17 +573,9 @@ Test(llm_fast, message_fields_without_cjson)
         "\"usage\":{\"output_tokens\":6}}\n\n"
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
     struct llm_result r = fast_only(LLM_ANTHROPIC, s);
-    cr_assert_eq(r.failed, 0, "%s", r.err.message);
-    cr_assert(r.complete);
-    cr_assert_str_eq(r.id, "msg_\xc3\xa9");
-    cr_assert_str_eq(r.model, "claude \"q\"");
-    cr_assert_str_eq(r.text.data, "Hi");
-    cr_assert_str_eq(r.stop_reason, "stop_sequence");
-    cr_assert_str_eq(r.stop_sequence, "\nEND");
-    cr_assert_eq(r.input_tokens, 11);
-    cr_assert_eq(r.output_tokens, 6);
-    cr_assert_eq(r.cache_creation_input_tokens, 2);
-    cr_assert_eq(r.cache_read_input_tokens, 3);
+    unit_expect_result(&r, &(struct unit_want){"Hi", "msg_\xc3\xa9",
+                                               "claude \"q\"", "stop_sequence",
+                                               "\nEND", 11, 6, 2, 3});
     llm_result_free(&r);
 }
 

@@ -9,76 +9,12 @@
 
 #include "buf.h"
 #include "sse.h"
-
-/* llm-api.md §2, Python SDK fixture basic_response.txt, verbatim. */
-static const char anthropic_basic[] =
-    "event: message_start\n"
-    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_"
-    "4QpJur2dWWDjF6C758FbBw5vm12BaVipnK\",\"type\":\"message\",\"role\":"
-    "\"assistant\",\"content\":[],\"model\":\"claude-3-opus-latest\","
-    "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":"
-    "11,\"output_tokens\":1}}}\n"
-    "\n"
-    "event: content_block_start\n"
-    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{"
-    "\"type\":\"text\",\"text\":\"\"}}\n"
-    "\n"
-    "event: ping\n"
-    "data: {\"type\": \"ping\"}\n"
-    "\n"
-    "event: content_block_delta\n"
-    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
-    "\"text_delta\",\"text\":\"Hello\"}}\n"
-    "\n"
-    "event: content_block_delta\n"
-    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
-    "\"text_delta\",\"text\":\" there\"}}\n"
-    "\n"
-    "event: content_block_delta\n"
-    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
-    "\"text_delta\",\"text\":\"!\"}}\n"
-    "\n"
-    "event: content_block_stop\n"
-    "data: {\"type\":\"content_block_stop\",\"index\":0}\n"
-    "\n"
-    "event: message_delta\n"
-    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\","
-    "\"stop_sequence\":null},\"usage\":{\"output_tokens\":6}}\n"
-    "\n"
-    "event: message_stop\n"
-    "data: {\"type\":\"message_stop\"}\n"
-    "\n";
+#include "unit.h"
 
 static const char anthropic_error[] =
     "event: error\n"
     "data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", "
     "\"message\": \"Overloaded\"}}\n"
-    "\n";
-
-/* llm-api.md §6 chunk transcript with the usage chunk and [DONE]. */
-static const char openai_chunks[] =
-    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\","
-    "\"created\":1694268190,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":"
-    "\"fp_44709d6fcb\",\"choices\":[{\"index\":0,\"delta\":{\"role\":"
-    "\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}"
-    "],\"usage\":null}\n"
-    "\n"
-    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\","
-    "\"created\":1694268190,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":"
-    "\"fp_44709d6fcb\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
-    "\"Hello\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n"
-    "\n"
-    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\","
-    "\"created\":1694268190,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":"
-    "\"fp_44709d6fcb\",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":"
-    "null,\"finish_reason\":\"stop\"}],\"usage\":null}\n"
-    "\n"
-    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\","
-    "\"created\":1694268190,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":"
-    "\"fp_44709d6fcb\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,"
-    "\"completion_tokens\":2,\"total_tokens\":11}}\n"
-    "\n"
-    "data: [DONE]\n"
     "\n";
 
 /* Records events as "name\x1f" data "\x1e" so sequences compare as strings. */
@@ -102,13 +38,6 @@ rec_fn(void *ud, const char *ev, size_t evlen, const char *data, size_t dlen)
     return r->stop_after != 0 && r->n >= r->stop_after;
 }
 
-static uint64_t
-lcg(uint64_t *s)
-{
-    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
-    return *s >> 33;
-}
-
 /* Feed s in pieces: mode 0 = whole, 1 = byte by byte, 2 = random splits
  * (sizes 0..16, seeded). Returns the recorded log (caller frees). */
 static char *
@@ -127,7 +56,7 @@ run(const char *s, size_t len, int mode, uint64_t seed, int *nevents)
         else if (mode == 1)
             n = 1;
         else
-            n = (size_t)(lcg(&seed) % 17);
+            n = (size_t)(unit_lcg(&seed) % 17);
         if (n > len - i)
             n = len - i;
         cr_assert_eq(sse_feed(&p, s + i, n), 0, "feed failed: %s",
@@ -198,7 +127,8 @@ check_all_splits(const char *s, int want_events)
 Test(sse, anthropic_basic_transcript)
 {
     int n;
-    char *log = run(anthropic_basic, strlen(anthropic_basic), 0, 0, &n);
+    char *log =
+        run(unit_anthropic_basic, strlen(unit_anthropic_basic), 0, 0, &n);
     cr_assert_eq(n, 9);
     static const char head[] = "message_start\x1f{\"type\":\"message_start\"";
     cr_assert(strncmp(log, head, strlen(head)) == 0);
@@ -206,7 +136,7 @@ Test(sse, anthropic_basic_transcript)
     cr_assert(strstr(log, "message_stop\x1f{\"type\":\"message_stop\"}\x1e") !=
               NULL);
     free(log);
-    check_all_splits(anthropic_basic, 9);
+    check_all_splits(unit_anthropic_basic, 9);
 }
 
 Test(sse, anthropic_error_event)
@@ -225,13 +155,13 @@ Test(sse, anthropic_error_event)
 Test(sse, openai_chunks_usage_done)
 {
     int n;
-    char *log = run(openai_chunks, strlen(openai_chunks), 0, 0, &n);
+    char *log = run(unit_openai_chunks, strlen(unit_openai_chunks), 0, 0, &n);
     cr_assert_eq(n, 5);
     /* no event names: every record starts with the separator */
     cr_assert_eq(log[0], '\x1f');
     cr_assert(strstr(log, "\x1e\x1f[DONE]\x1e") != NULL);
     free(log);
-    check_all_splits(openai_chunks, 5);
+    check_all_splits(unit_openai_chunks, 5);
 }
 
 Test(sse, field_rules)
@@ -296,12 +226,29 @@ Test(sse, utf8_split_anywhere)
     check_all_splits(s, 1);
 }
 
+/* Start parser p recording into r (stop after stop_after events, 0 =
+ * never; events capped at max bytes); end with rec_end(). */
+static void
+rec_start(struct sse_parser *p, struct rec *r, int stop_after, size_t max)
+{
+    r->n = 0;
+    r->stop_after = stop_after;
+    buf_init(&r->log, 0);
+    sse_init(p, rec_fn, r, max);
+}
+
+static void
+rec_end(struct sse_parser *p, struct rec *r)
+{
+    sse_free(p);
+    buf_free(&r->log);
+}
+
 Test(sse, unterminated_event_is_pending_not_dispatched)
 {
     struct sse_parser p;
-    struct rec r = {.n = 0, .stop_after = 0};
-    buf_init(&r.log, 0);
-    sse_init(&p, rec_fn, &r, 0);
+    struct rec r;
+    rec_start(&p, &r, 0, 0);
     cr_assert_eq(sse_pending(&p), 0);
     cr_assert_eq(sse_feed(&p, "data: x\n", 8), 0);
     cr_assert_eq(r.n, 0);
@@ -309,16 +256,14 @@ Test(sse, unterminated_event_is_pending_not_dispatched)
     cr_assert_eq(sse_feed(&p, "\n", 1), 0);
     cr_assert_eq(r.n, 1);
     cr_assert_eq(sse_pending(&p), 0);
-    sse_free(&p);
-    buf_free(&r.log);
+    rec_end(&p, &r);
 }
 
 Test(sse, oversize_event_is_an_error)
 {
     struct sse_parser p;
-    struct rec r = {.n = 0, .stop_after = 0};
-    buf_init(&r.log, 0);
-    sse_init(&p, rec_fn, &r, 64);
+    struct rec r;
+    rec_start(&p, &r, 0, 64);
     char line[100];
     memset(line, 'x', sizeof line);
     cr_assert_eq(sse_feed(&p, "data: ", 6), 0);
@@ -335,23 +280,21 @@ Test(sse, oversize_event_is_an_error)
     cr_assert_eq(rc, -1);
     cr_assert_eq(p.err, SSE_ERR_TOO_BIG);
     cr_assert_eq(r.n, 0);
-    sse_free(&p);
-    buf_free(&r.log);
+    rec_end(&p, &r);
 }
 
 Test(sse, callback_stop)
 {
     struct sse_parser p;
-    struct rec r = {.n = 0, .stop_after = 2};
-    buf_init(&r.log, 0);
-    sse_init(&p, rec_fn, &r, 0);
-    cr_assert_eq(sse_feed(&p, anthropic_basic, strlen(anthropic_basic)), -1);
+    struct rec r;
+    rec_start(&p, &r, 2, 0);
+    cr_assert_eq(
+        sse_feed(&p, unit_anthropic_basic, strlen(unit_anthropic_basic)), -1);
     cr_assert_eq(p.err, SSE_ERR_STOPPED);
     cr_assert_eq(r.n, 2);
     cr_assert_eq(sse_feed(&p, "data: y\n\n", 9), -1);
     cr_assert_eq(r.n, 2);
-    sse_free(&p);
-    buf_free(&r.log);
+    rec_end(&p, &r);
 }
 
 Test(sse, buf_cap_and_detach)
@@ -510,27 +453,26 @@ Test(sse, same_as_reference_parser)
     for (int iter = 0; iter < 3000; iter++) {
         struct buf in;
         struct refp ref;
-        size_t max = iter % 4 == 0 ? 0 : 1 + (size_t)(lcg(&seed) % 24);
-        int nparts = 1 + (int)(lcg(&seed) % 24);
+        size_t max = iter % 4 == 0 ? 0 : 1 + (size_t)(unit_lcg(&seed) % 24);
+        int nparts = 1 + (int)(unit_lcg(&seed) % 24);
 
         buf_init(&in, 0);
         buf_append(&in, "", 0);
         for (int k = 0; k < nparts; k++)
             buf_append_str(
-                &in, parts[lcg(&seed) % (sizeof parts / sizeof parts[0])]);
+                &in, parts[unit_lcg(&seed) % (sizeof parts / sizeof parts[0])]);
         ref_run(in.data, in.len, max, &ref);
         for (int mode = 0; mode < 4; mode++) {
             struct sse_parser p;
-            struct rec r = {.n = 0, .stop_after = 0};
+            struct rec r;
             size_t i = 0;
             int rc = 0;
-            buf_init(&r.log, 0);
+            rec_start(&p, &r, 0, max);
             buf_append(&r.log, "", 0);
-            sse_init(&p, rec_fn, &r, max);
             while (i < in.len && rc == 0) {
                 size_t n = mode == 0   ? in.len
                            : mode == 1 ? 1
-                                       : (size_t)(lcg(&seed) % 9);
+                                       : (size_t)(unit_lcg(&seed) % 9);
                 if (n > in.len - i)
                     n = in.len - i;
                 rc = sse_feed(&p, in.data + i, n);
@@ -547,8 +489,7 @@ Test(sse, same_as_reference_parser)
                              ref.line.len > 0 || ref.data.len > 0 ||
                                  ref.event.len > 0,
                              "pending, max %zu: %s", max, in.data);
-            sse_free(&p);
-            buf_free(&r.log);
+            rec_end(&p, &r);
         }
         buf_free(&ref.line);
         buf_free(&ref.data);
