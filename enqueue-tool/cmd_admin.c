@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd_ops.h"
+#include "idwin.h"
 #include "rclient.h"
 #include "timefmt.h"
 
@@ -112,33 +113,40 @@ cmd_resume(int argc, char **argv)
 
 /* ---- cancel ----------------------------------------------------------- */
 
-struct cbatch {
-    char **ids;
-    int n;
+struct cancel_ctx {
+    struct cli *c;
+    const char *ttl; /* retention in ms, the script's first argument */
 };
 
+/* idwin append: the cancel call of ids[0..n). */
 static int
-cancel_append(struct cli *c, struct cbatch *b, const char *ttl)
+cancel_append(void *ctx, char **ids, int n)
 {
-    const char **av = malloc(sizeof(*av) * (size_t)(b->n + 1));
+    struct cancel_ctx *x = ctx;
+    const char **av = malloc(sizeof(*av) * (size_t)(n + 1));
     int rc;
 
-    if (!av)
+    if (!av) {
+        cli_fail("cancel", "out of memory");
         return -1;
-    av[0] = ttl;
-    for (int i = 0; i < b->n; i++)
-        av[i + 1] = b->ids[i];
-    rc = rclient_append_script(c->rc, SCRIPT_CANCEL, &c->keys, b->n + 1, av,
+    }
+    av[0] = x->ttl;
+    for (int i = 0; i < n; i++)
+        av[i + 1] = ids[i];
+    rc = rclient_append_script(x->c->rc, SCRIPT_CANCEL, &x->c->keys, n + 1, av,
                                NULL);
     free(av);
+    if (rc < 0)
+        cli_fail("cancel", "out of memory");
     return rc;
 }
 
-/* Report one batch. Returns how many ids were not canceled or flagged, or
- * -1 on a Redis failure. */
+/* idwin finish: report one batch. Returns how many ids were not canceled
+ * or flagged, or -1 on a Redis failure. */
 static int
-cancel_finish(struct cli *c, struct cbatch *b)
+cancel_finish(void *ctx, char **ids, int n)
 {
+    struct cli *c = ((struct cancel_ctx *)ctx)->c;
     char err[512];
     redisReply *r = rclient_read(c->rc, err, sizeof(err));
     int missed = 0;
@@ -147,12 +155,12 @@ cancel_finish(struct cli *c, struct cbatch *b)
         cli_fail("cancel", "%s", err);
         return -1;
     }
-    if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != b->n) {
+    if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != n) {
         freeReplyObject(r);
         cli_fail("cancel", "unexpected reply from Redis");
         return -1;
     }
-    for (int i = 0; i < b->n; i++) {
+    for (int i = 0; i < n; i++) {
         redisReply *e = r->element[i];
         const char *out = "unknown", *st = "unknown";
         if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
@@ -166,7 +174,7 @@ cancel_finish(struct cli *c, struct cbatch *b)
         if (c->json) {
             cJSON *j = cJSON_CreateObject();
             int bad = 0;
-            ops_jstr(j, "id", b->ids[i], &bad);
+            ops_jstr(j, "id", ids[i], &bad);
             ops_jstr(j, "outcome", out, &bad);
             ops_jstr(j, "state", st, &bad);
             if (bad) {
@@ -179,28 +187,20 @@ cancel_finish(struct cli *c, struct cbatch *b)
                 return -1;
             }
         } else if (!strcmp(out, "canceled")) {
-            printf("%s canceled\n", b->ids[i]);
+            printf("%s canceled\n", ids[i]);
         } else if (!strcmp(out, "requested")) {
             printf("%s cancel requested: it is active; canceled when this "
                    "attempt fails or its lease expires, succeeded if it "
                    "succeeds\n",
-                   b->ids[i]);
+                   ids[i]);
         } else if (!strcmp(out, "unchanged")) {
-            printf("%s not canceled: already %s\n", b->ids[i], st);
+            printf("%s not canceled: already %s\n", ids[i], st);
         } else {
-            printf("%s unknown\n", b->ids[i]);
+            printf("%s unknown\n", ids[i]);
         }
     }
     freeReplyObject(r);
     return missed;
-}
-
-static void
-cbatch_clear(struct cbatch *b)
-{
-    for (int i = 0; i < b->n; i++)
-        free(b->ids[i]);
-    b->n = 0;
 }
 
 static const char cancel_help[] =
@@ -225,12 +225,13 @@ cmd_cancel(int argc, char **argv)
         CLI_COMMON_OPTS,
         {NULL, 0, NULL, 0}};
     struct cli c;
-    struct cbatch win[CANCEL_WINDOW];
-    struct ops_ids src;
-    int opt, head = 0, used = 0, rc = EXIT_OK, any = 0;
-    long retention = RETENTION_DEFAULT, missed = 0;
-    const char *env = getenv("GENQ_RESULT_TTL"), *id;
     char ttl[32];
+    struct cancel_ctx x = {&c, ttl};
+    struct idwin w = {"cancel",      CANCEL_BATCH,  CANCEL_WINDOW,
+                      cancel_append, cancel_finish, &x};
+    int opt, rc = EXIT_OK, any = 0;
+    long retention = RETENTION_DEFAULT, missed = 0;
+    const char *env = getenv("GENQ_RESULT_TTL");
 
     cli_init(&c);
     if (env && *env &&
@@ -258,71 +259,15 @@ cmd_cancel(int argc, char **argv)
         return cli_usage_error("cancel", "give job ids, or '-' to read them "
                                          "from stdin");
     snprintf(ttl, sizeof(ttl), "%ld", retention * 1000);
-    ops_ids_init(&src, argc - optind, argv + optind);
-    memset(win, 0, sizeof(win));
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
-    for (int i = 0; i < CANCEL_WINDOW; i++) {
-        win[i].ids = calloc(CANCEL_BATCH, sizeof(char *));
-        if (!win[i].ids) {
-            rc = cli_fail("cancel", "out of memory");
-            goto out;
-        }
-    }
-    for (;;) {
-        struct cbatch *b;
-
-        if (used == CANCEL_WINDOW) {
-            int m = cancel_finish(&c, &win[head]);
-            if (m < 0) {
-                rc = EXIT_FAIL;
-                goto out;
-            }
-            missed += m;
-            cbatch_clear(&win[head]);
-            head = (head + 1) % CANCEL_WINDOW;
-            used--;
-        }
-        b = &win[(head + used) % CANCEL_WINDOW];
-        while (b->n < CANCEL_BATCH && (id = ops_ids_next(&src)) != NULL) {
-            b->ids[b->n] = strdup(id);
-            if (!b->ids[b->n]) {
-                rc = cli_fail("cancel", "out of memory");
-                goto out;
-            }
-            b->n++;
-            any = 1;
-        }
-        if (b->n == 0)
-            break;
-        if (cancel_append(&c, b, ttl) < 0) {
-            rc = cli_fail("cancel", "out of memory");
-            goto out;
-        }
-        used++;
-    }
-    while (used > 0) {
-        int m = cancel_finish(&c, &win[head]);
-        if (m < 0) {
-            rc = EXIT_FAIL;
-            goto out;
-        }
-        missed += m;
-        cbatch_clear(&win[head]);
-        head = (head + 1) % CANCEL_WINDOW;
-        used--;
-    }
-    if (!any)
+    missed = idwin_run(&w, argc - optind, argv + optind, &any);
+    if (missed < 0)
+        rc = EXIT_FAIL;
+    else if (!any)
         rc = cli_usage_error("cancel", "no ids given");
     else if (missed)
         rc = EXIT_FAIL;
-out:
-    for (int i = 0; i < CANCEL_WINDOW; i++) {
-        if (win[i].ids)
-            cbatch_clear(&win[i]);
-        free(win[i].ids);
-    }
-    ops_ids_free(&src);
     cli_close(&c);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd_ops.h"
+#include "idwin.h"
 #include "rclient.h"
 #include "timefmt.h"
 
@@ -660,92 +661,46 @@ dry_ids(struct change *ch, char **ids, int n)
     return 0;
 }
 
+/* idwin append of ID mode: the requeue/purge call of ids[0..n), or in a
+ * dry run the count of those that are dead (synchronous). */
+static int
+ids_append(void *ctx, char **ids, int n)
+{
+    struct change *ch = ctx;
+
+    if (ch->o->dry_run)
+        return dry_ids(ch, ids, n) != 0 ? -1 : 1;
+    ch->matched += n;
+    ch->batch = ids;
+    ch->n = n;
+    if (change_append(ch) < 0) {
+        ch->batch = NULL;
+        cli_fail(ch->cmd, "out of memory");
+        return -1;
+    }
+    ch->batch = NULL;
+    return 0;
+}
+
+/* idwin finish of ID mode: read the oldest call, report the ids not
+ * moved. */
+static int
+ids_finish(void *ctx, char **ids, int n)
+{
+    (void)n;
+    return change_read_one(ctx, ids);
+}
+
 /* ID mode: the ids given (argv, '-' = stdin), batches of CHANGE_BATCH with
  * ID_WINDOW calls in flight; each id not moved is reported. */
 static int
 change_ids(struct change *ch)
 {
-    struct ops_ids src;
-    char **win[ID_WINDOW];
-    int wn[ID_WINDOW] = {0}, head = 0, used = 0, rc = 0;
-    const char *id;
+    struct idwin w = {ch->cmd,    CHANGE_BATCH, ID_WINDOW,
+                      ids_append, ids_finish,   ch};
+    int any;
 
-    memset(win, 0, sizeof(win));
-    ops_ids_init(&src, ch->o->argc, ch->o->argv);
-    for (int i = 0; i < ID_WINDOW; i++) {
-        win[i] = calloc(CHANGE_BATCH, sizeof(char *));
-        if (!win[i]) {
-            rc = cli_fail(ch->cmd, "out of memory");
-            goto out;
-        }
-    }
-    for (;;) {
-        int slot;
-
-        if (used == ID_WINDOW) {
-            if (change_read_one(ch, win[head]) < 0) {
-                rc = EXIT_FAIL;
-                goto out;
-            }
-            for (int i = 0; i < wn[head]; i++)
-                free(win[head][i]);
-            wn[head] = 0;
-            head = (head + 1) % ID_WINDOW;
-            used--;
-        }
-        slot = (head + used) % ID_WINDOW;
-        while (wn[slot] < CHANGE_BATCH && (id = ops_ids_next(&src)) != NULL) {
-            win[slot][wn[slot]] = strdup(id);
-            if (!win[slot][wn[slot]]) {
-                rc = cli_fail(ch->cmd, "out of memory");
-                goto out;
-            }
-            wn[slot]++;
-            if (!ch->o->dry_run)
-                ch->matched++;
-        }
-        if (wn[slot] == 0)
-            break;
-        if (ch->o->dry_run) {
-            int d = dry_ids(ch, win[slot], wn[slot]);
-            for (int i = 0; i < wn[slot]; i++)
-                free(win[slot][i]);
-            wn[slot] = 0;
-            if (d != 0) {
-                rc = EXIT_FAIL;
-                goto out;
-            }
-            continue;
-        }
-        ch->batch = win[slot];
-        ch->n = wn[slot];
-        if (change_append(ch) < 0) {
-            ch->batch = NULL;
-            rc = cli_fail(ch->cmd, "out of memory");
-            goto out;
-        }
-        ch->batch = NULL;
-        used++;
-    }
-    while (used > 0) {
-        if (change_read_one(ch, win[head]) < 0) {
-            rc = EXIT_FAIL;
-            goto out;
-        }
-        for (int i = 0; i < wn[head]; i++)
-            free(win[head][i]);
-        wn[head] = 0;
-        head = (head + 1) % ID_WINDOW;
-        used--;
-    }
-out:
-    for (int i = 0; i < ID_WINDOW; i++) {
-        for (int k = 0; win[i] && k < wn[i]; k++)
-            free(win[i][k]);
-        free(win[i]);
-    }
-    ops_ids_free(&src);
-    return rc;
+    return idwin_run(&w, ch->o->argc, ch->o->argv, &any) < 0 ? EXIT_FAIL : 0;
 }
 
 /* Filter mode: page through the dead set, newest first; matching ids go

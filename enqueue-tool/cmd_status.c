@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cmd_ops.h"
+#include "idwin.h"
 #include "rclient.h"
 #include "timefmt.h"
 
@@ -127,42 +128,42 @@ print_status_text(cJSON *o)
     putchar('\n');
 }
 
-struct batch {
-    char **ids;
-    int n;
+struct status_ctx {
+    struct cli *c;
+    int with_result;
 };
 
-static void
-batch_clear(struct batch *b)
-{
-    for (int i = 0; i < b->n; i++)
-        free(b->ids[i]);
-    b->n = 0;
-}
-
+/* idwin append: the inspect call of ids[0..n). */
 static int
-inspect_append(struct cli *c, struct batch *b, int with_result)
+inspect_append(void *ctx, char **ids, int n)
 {
-    const char **av = malloc(sizeof(*av) * (size_t)(b->n + 2));
+    struct status_ctx *x = ctx;
+    const char **av = malloc(sizeof(*av) * (size_t)(n + 2));
     int rc;
 
-    if (!av)
+    if (!av) {
+        cli_fail("status", "out of memory");
         return -1;
+    }
     av[0] = "0";
-    av[1] = with_result ? "1" : "0";
-    for (int i = 0; i < b->n; i++)
-        av[i + 2] = b->ids[i];
-    rc = rclient_append_script(c->rc, SCRIPT_INSPECT, &c->keys, b->n + 2, av,
+    av[1] = x->with_result ? "1" : "0";
+    for (int i = 0; i < n; i++)
+        av[i + 2] = ids[i];
+    rc = rclient_append_script(x->c->rc, SCRIPT_INSPECT, &x->c->keys, n + 2, av,
                                NULL);
     free(av);
+    if (rc < 0)
+        cli_fail("status", "out of memory");
     return rc;
 }
 
-/* Print one batch's answers in order. Returns how many ids were unknown,
- * or -1 on a Redis failure. */
+/* idwin finish: print one batch's answers in order. Returns how many ids
+ * were unknown, or -1 on a Redis failure. */
 static int
-inspect_finish(struct cli *c, struct batch *b, int with_result)
+inspect_finish(void *ctx, char **ids, int n)
 {
+    struct cli *c = ((struct status_ctx *)ctx)->c;
+    int with_result = ((struct status_ctx *)ctx)->with_result;
     char err[512];
     redisReply *r = rclient_read(c->rc, err, sizeof(err));
     int unknown = 0;
@@ -172,14 +173,14 @@ inspect_finish(struct cli *c, struct batch *b, int with_result)
         return -1;
     }
     if (r->type != REDIS_REPLY_ARRAY ||
-        r->elements != (size_t)b->n * INSPECT_FIELDS) {
+        r->elements != (size_t)n * INSPECT_FIELDS) {
         freeReplyObject(r);
         fprintf(stderr, "genq status: unexpected reply from Redis\n");
         return -1;
     }
-    for (int i = 0; i < b->n; i++) {
+    for (int i = 0; i < n; i++) {
         cJSON *o =
-            status_doc(b->ids[i], &r->element[i * INSPECT_FIELDS], with_result);
+            status_doc(ids[i], &r->element[i * INSPECT_FIELDS], with_result);
         const char *st;
         if (!o) {
             freeReplyObject(r);
@@ -219,11 +220,11 @@ cmd_status(int argc, char **argv)
         CLI_COMMON_OPTS,
         {NULL, 0, NULL, 0}};
     struct cli c;
-    struct ops_ids src;
-    struct batch win[INSPECT_WINDOW];
-    int opt, with_result = 0, head = 0, used = 0, rc = EXIT_OK, any = 0;
+    struct status_ctx x = {&c, 0};
+    struct idwin w = {"status",       INSPECT_BATCH,  INSPECT_WINDOW,
+                      inspect_append, inspect_finish, &x};
+    int opt, with_result = 0, rc = EXIT_OK, any = 0;
     long unknown = 0;
-    const char *id;
 
     cli_init(&c);
     optind = 1;
@@ -243,73 +244,16 @@ cmd_status(int argc, char **argv)
     if (optind >= argc)
         return cli_usage_error("status", "give job ids, or '-' to read them "
                                          "from stdin");
-    ops_ids_init(&src, argc - optind, argv + optind);
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
-    memset(win, 0, sizeof(win));
-    for (int i = 0; i < INSPECT_WINDOW; i++) {
-        win[i].ids = calloc(INSPECT_BATCH, sizeof(char *));
-        if (!win[i].ids) {
-            rc = cli_fail("status", "out of memory");
-            goto out;
-        }
-    }
-    for (;;) {
-        struct batch *b;
-        int slot;
-
-        if (used == INSPECT_WINDOW) {
-            int u = inspect_finish(&c, &win[head], with_result);
-            if (u < 0) {
-                rc = EXIT_FAIL;
-                goto out;
-            }
-            unknown += u;
-            batch_clear(&win[head]);
-            head = (head + 1) % INSPECT_WINDOW;
-            used--;
-        }
-        slot = (head + used) % INSPECT_WINDOW;
-        b = &win[slot];
-        while (b->n < INSPECT_BATCH && (id = ops_ids_next(&src)) != NULL) {
-            b->ids[b->n] = strdup(id);
-            if (!b->ids[b->n]) {
-                rc = cli_fail("status", "out of memory");
-                goto out;
-            }
-            b->n++;
-            any = 1;
-        }
-        if (b->n == 0)
-            break;
-        if (inspect_append(&c, b, with_result) < 0) {
-            rc = cli_fail("status", "out of memory");
-            goto out;
-        }
-        used++;
-    }
-    while (used > 0) {
-        int u = inspect_finish(&c, &win[head], with_result);
-        if (u < 0) {
-            rc = EXIT_FAIL;
-            goto out;
-        }
-        unknown += u;
-        batch_clear(&win[head]);
-        head = (head + 1) % INSPECT_WINDOW;
-        used--;
-    }
-    if (!any)
+    x.with_result = with_result;
+    unknown = idwin_run(&w, argc - optind, argv + optind, &any);
+    if (unknown < 0)
+        rc = EXIT_FAIL;
+    else if (!any)
         rc = cli_usage_error("status", "no ids given");
     else if (unknown)
         rc = EXIT_FAIL;
-out:
-    for (int i = 0; i < INSPECT_WINDOW; i++) {
-        if (win[i].ids)
-            batch_clear(&win[i]);
-        free(win[i].ids);
-    }
-    ops_ids_free(&src);
     cli_close(&c);
     return rc;
 }

@@ -1,0 +1,102 @@
+/* The pipelined id window of status, cancel and dlq requeue/purge (see
+ * idwin.h): a ring of batches of strdup'ed ids, filled from argv or stdin,
+ * each sent by the caller's append() and answered by its finish(). */
+#include "fmacros.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmd_ops.h"
+#include "idwin.h"
+
+#define IDWIN_MAX 16
+
+struct idbatch {
+    char **ids;
+    int n;
+};
+
+static void
+idbatch_clear(struct idbatch *b)
+{
+    for (int i = 0; i < b->n; i++)
+        free(b->ids[i]);
+    b->n = 0;
+}
+
+long
+idwin_run(const struct idwin *w, int argc, char **argv, int *any)
+{
+    struct idbatch win[IDWIN_MAX];
+    struct ops_ids src;
+    int head = 0, used = 0, window = w->window;
+    long sum = 0;
+    const char *id;
+
+    if (window > IDWIN_MAX)
+        window = IDWIN_MAX;
+    *any = 0;
+    memset(win, 0, sizeof(win));
+    ops_ids_init(&src, argc, argv);
+    for (int i = 0; i < window; i++) {
+        win[i].ids = calloc((size_t)w->batch, sizeof(char *));
+        if (!win[i].ids) {
+            cli_fail(w->cmd, "out of memory");
+            goto fail;
+        }
+    }
+    for (;;) {
+        struct idbatch *b;
+        int r;
+
+        if (used == window) {
+            int k = w->finish(w->ctx, win[head].ids, win[head].n);
+            if (k < 0)
+                goto fail;
+            sum += k;
+            idbatch_clear(&win[head]);
+            head = (head + 1) % window;
+            used--;
+        }
+        b = &win[(head + used) % window];
+        while (b->n < w->batch && (id = ops_ids_next(&src)) != NULL) {
+            b->ids[b->n] = strdup(id);
+            if (!b->ids[b->n]) {
+                cli_fail(w->cmd, "out of memory");
+                goto fail;
+            }
+            b->n++;
+            *any = 1;
+        }
+        if (b->n == 0)
+            break;
+        r = w->append(w->ctx, b->ids, b->n);
+        if (r < 0)
+            goto fail;
+        if (r > 0)
+            idbatch_clear(b);
+        else
+            used++;
+    }
+    while (used > 0) {
+        int k = w->finish(w->ctx, win[head].ids, win[head].n);
+        if (k < 0)
+            goto fail;
+        sum += k;
+        idbatch_clear(&win[head]);
+        head = (head + 1) % window;
+        used--;
+    }
+    goto out;
+fail:
+    sum = -1;
+out:
+    for (int i = 0; i < window; i++) {
+        if (win[i].ids)
+            idbatch_clear(&win[i]);
+        free(win[i].ids);
+    }
+    ops_ids_free(&src);
+    return sum;
+}

@@ -1,0 +1,29 @@
+/* A pipelined window over many job ids: ids from argv or stdin ("-") go to
+ * Redis in batches, several calls in flight, replies read in order. Used by
+ * `genq status`, `genq cancel` and `genq dlq requeue/purge ID...`. */
+#ifndef GENQ_IDWIN_H
+#define GENQ_IDWIN_H
+
+/* What to do with each batch. ids[0..n) are owned by idwin_run() and valid
+ * only during the call. */
+struct idwin {
+    const char *cmd; /* in messages: "genq CMD: out of memory" */
+    int batch;       /* ids per call */
+    int window;      /* calls in flight at most */
+    /* Append the call of one batch (pipelined). 0 = in flight, 1 = handled
+     * already (no reply to read), -1 = failed (message printed). */
+    int (*append)(void *ctx, char **ids, int n);
+    /* Read the reply of the oldest call in flight, the batch ids[0..n).
+     * A count >= 0 that idwin_run() adds up, or -1 (message printed). */
+    int (*finish)(void *ctx, char **ids, int n);
+    void *ctx;
+};
+
+/* Send every id of argv[0..argc) ("-" reads ids from stdin, one per line)
+ * through w, at most w->window calls in flight. Returns the sum of the
+ * finish() counts, or -1 after a failure (message printed; replies still in
+ * flight are left unread). *any is set to 1 when some id was read. Frees
+ * everything it allocates. */
+long idwin_run(const struct idwin *w, int argc, char **argv, int *any);
+
+#endif
