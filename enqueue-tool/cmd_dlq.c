@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd_ops.h"
+#include "errclass.h"
 #include "idwin.h"
 #include "rclient.h"
 #include "timefmt.h"
@@ -47,8 +48,9 @@ struct dlqopt {
     char **argv;
 };
 
-static const char *const class_names[] = {
-    "permanent", "exhausted", "lease_expired", "invalid", "canceled", NULL};
+static const char *const class_names[] = {DLQ_PERMANENT,     DLQ_EXHAUSTED,
+                                          DLQ_LEASE_EXPIRED, DLQ_INVALID,
+                                          DLQ_CANCELED,      NULL};
 
 /* Parse the options of `genq dlq SUB`; allowed is the O_* set SUB takes.
  * Returns -1 to go on, else an exit code (help printed, usage error). */

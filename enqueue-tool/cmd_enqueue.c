@@ -584,10 +584,10 @@ stage_begin(struct enq *e)
     if (bulk_clock_init(e) < 0)
         return -1;
     uuid7_new(st->run);
-    snprintf(st->reg, sizeof(st->reg), "%sstaging", pre);
+    snprintf(st->reg, sizeof(st->reg), "%s" QKEY_STAGING, pre);
     for (int p = 0; p < 3; p++)
-        snprintf(st->key[p], sizeof(st->key[p]), "%sstage:%s:%d", pre, st->run,
-                 p);
+        snprintf(st->key[p], sizeof(st->key[p]), "%s" QKEY_STAGE_LIST "%s:%d",
+                 pre, st->run, p);
     r = redisCommand(e->cli.rc, "HSET %s %s %lld", st->reg, st->run,
                      (long long)bulk_now_ms(e));
     if (!r || r->type != REDIS_REPLY_INTEGER) {
@@ -883,7 +883,7 @@ append_bulk(struct enq *e, struct rec *recs, int n, int jobs)
     rc |= resp_head(b, '*', 4) | resp_str(b, "HINCRBY") |
           resp_str(b, k->key[QK_STATS]) | resp_str(b, "enqueued") |
           resp_str(b, num);
-    snprintf(key, sizeof(key), "%srate", k->prefix);
+    snprintf(key, sizeof(key), "%s" QKEY_RATE, k->prefix);
     snprintf(hdr, sizeof(hdr), "%" PRId64, now / 1000);
     rc |= resp_head(b, '*', 4) | resp_str(b, "HINCRBY") | resp_str(b, key) |
           resp_str(b, hdr) | resp_str(b, num);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd_ops.h"
+#include "errclass.h"
 #include "rclient.h"
 #include "timefmt.h"
 #include "utf8.h"
@@ -293,7 +294,7 @@ error_doc(const char *s)
     if (!e || !cJSON_IsObject(e)) {
         cJSON_Delete(e);
         e = cJSON_CreateObject();
-        if (!e || !cJSON_AddStringToObject(e, "class", "permanent") ||
+        if (!e || !cJSON_AddStringToObject(e, "class", DLQ_PERMANENT) ||
             !cJSON_AddStringToObject(e, "message", "(no error recorded)")) {
             cJSON_Delete(e);
             return NULL;

@@ -1,5 +1,5 @@
 /* genq workers: the live worker processes of the fleet, from the registry
- * each worker heartbeats (hash genq:workers + zset genq:workers:beat);
+ * each worker heartbeats (hash KEY_WORKERS + zset KEY_WORKERS_BEAT);
  * entries whose beat is older than --stale S are forgotten. */
 #include "fmacros.h"
 
@@ -10,9 +10,6 @@
 
 #include "cli.h"
 #include "timefmt.h"
-
-#define WORKERS_KEY      "genq:workers"
-#define WORKERS_BEAT_KEY "genq:workers:beat"
 
 static const char workers_help[] =
     "usage: genq workers [--stale S] [--json]\n\n"
@@ -68,14 +65,14 @@ cmd_workers(int argc, char **argv)
     cutoff = now - (long long)(stale * 1000);
     snprintf(cut, sizeof(cut), "(%lld", cutoff);
     /* forget the dead: their ids, then their descriptions */
-    r = redisCommand(c.rc, "ZRANGEBYSCORE %s -inf %s", WORKERS_BEAT_KEY, cut);
+    r = redisCommand(c.rc, "ZRANGEBYSCORE %s -inf %s", KEY_WORKERS_BEAT, cut);
     if (r && r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->elements; i++) {
-            redisReply *d = redisCommand(c.rc, "HDEL %s %s", WORKERS_KEY,
+            redisReply *d = redisCommand(c.rc, "HDEL %s %s", KEY_WORKERS,
                                          r->element[i]->str);
             if (d)
                 freeReplyObject(d);
-            d = redisCommand(c.rc, "ZREM %s %s", WORKERS_BEAT_KEY,
+            d = redisCommand(c.rc, "ZREM %s %s", KEY_WORKERS_BEAT,
                              r->element[i]->str);
             if (d)
                 freeReplyObject(d);
@@ -84,7 +81,7 @@ cmd_workers(int argc, char **argv)
     if (r)
         freeReplyObject(r);
     beats = redisCommand(c.rc, "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
-                         WORKERS_BEAT_KEY, cutoff);
+                         KEY_WORKERS_BEAT, cutoff);
     if (!beats || beats->type != REDIS_REPLY_ARRAY) {
         rc = cli_fail("workers", "redis: %s",
                       beats && beats->type == REDIS_REPLY_ERROR ? beats->str
@@ -100,7 +97,7 @@ cmd_workers(int argc, char **argv)
     for (size_t i = 0; i + 1 < beats->elements; i += 2) {
         const char *id = beats->element[i]->str;
         long long beat = strtoll(beats->element[i + 1]->str, NULL, 10);
-        redisReply *d = redisCommand(c.rc, "HGET %s %s", WORKERS_KEY, id);
+        redisReply *d = redisCommand(c.rc, "HGET %s %s", KEY_WORKERS, id);
         cJSON *o =
             d && d->type == REDIS_REPLY_STRING ? cJSON_Parse(d->str) : NULL;
         char ts[32], started[32] = "?", queues[256] = "";
