@@ -1,8 +1,7 @@
 /* genq dlq ls | show | requeue | purge | export: the dead-letter queue.
- * Lists page through the dead set (dlq_page script) in constant memory;
- * requeue and purge evaluate filters client-side over those pages and send
- * the matching ids in pipelined batches (dlq_requeue / dlq_purge scripts,
- * atomic per job). */
+ * Lists page through the dead set (dlq_page script) in constant memory.
+ * This file holds the options, the dispatch, ls, export and show;
+ * requeue and purge are in dlq_change.c. */
 #include "fmacros.h"
 
 #include <inttypes.h>
@@ -10,43 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd_ops.h"
+#include "dlq.h"
 #include "errclass.h"
-#include "idwin.h"
 #include "rclient.h"
 #include "timefmt.h"
 
-#define LS_PAGE        500
-#define EXPORT_PAGE    100
-#define SCAN_PAGE      500
-#define CHANGE_BATCH   1000
-#define ID_WINDOW      4
-#define INSPECT_FIELDS 9
-
-enum {
-    O_CLASS = 1 << 0,
-    O_STATUS = 1 << 1,
-    O_SINCE = 1 << 2,
-    O_GREP = 1 << 3,
-    O_LIMIT = 1 << 4,
-    O_ALL = 1 << 5,
-    O_OLDER = 1 << 6,
-    O_DRY = 1 << 7,
-    O_KEEP = 1 << 8,
-    O_YES = 1 << 9
-};
-
-struct dlqopt {
-    const char *sub;
-    struct cli c;
-    struct dlq_filter f;
-    const char *since_arg, *older_arg;
-    long limit;
-    int all, dry_run, keep_attempts, yes;
-    int used; /* O_* given */
-    int argc; /* the rest: ids */
-    char **argv;
-};
+#define LS_PAGE     500
+#define EXPORT_PAGE 100
 
 static const char *const class_names[] = {DLQ_PERMANENT,     DLQ_EXHAUSTED,
                                           DLQ_LEASE_EXPIRED, DLQ_INVALID,
@@ -170,9 +139,8 @@ parse_opts(struct dlqopt *o, int argc, char **argv, int allowed,
     return -1;
 }
 
-/* Connect, then turn --since / --older-than into times by Redis's clock. */
-static int
-connect_and_times(struct dlqopt *o)
+int
+dlq_connect(struct dlqopt *o)
 {
     char cmd[32];
     int64_t now;
@@ -309,7 +277,7 @@ dlq_ls(struct dlqopt *o)
         return cli_usage_error("dlq ls", "unexpected argument '%s'",
                                o->argv[0]);
     ops_tty_init(&t);
-    if (connect_and_times(o) < 0)
+    if (dlq_connect(o) < 0)
         return EXIT_FAIL;
     dlq_pager_init(&p, &o->c, &o->f, DLQ_DETAIL_LIST, LS_PAGE);
     if (t.tty && !o->c.json)
@@ -367,7 +335,7 @@ dlq_export(struct dlqopt *o)
     if (o->argc > 0)
         return cli_usage_error("dlq export", "unexpected argument '%s'",
                                o->argv[0]);
-    if (connect_and_times(o) < 0)
+    if (dlq_connect(o) < 0)
         return EXIT_FAIL;
     dlq_pager_init(&p, &o->c, &o->f, DLQ_DETAIL_FULL, EXPORT_PAGE);
     while (!p.end && (!o->limit || shown < o->limit)) {
@@ -531,373 +499,6 @@ dlq_show(struct dlqopt *o)
     return rc;
 }
 
-/* ---- requeue and purge -----------------------------------------------------
- */
-
-struct change {
-    struct dlqopt *o;
-    int purge;
-    const char *cmd;
-    char **batch; /* ids of the batch being filled (owned) */
-    int n;
-    int pending[ID_WINDOW * 2 + 2]; /* sizes of the calls in flight */
-    int npending;
-    long matched, changed, skipped;
-};
-
-static void
-batch_clear(struct change *ch)
-{
-    for (int i = 0; i < ch->n; i++)
-        free(ch->batch[i]);
-    ch->n = 0;
-}
-
-/* Append the script call of the current batch (pipelined). */
-static int
-change_append(struct change *ch)
-{
-    const char **av = malloc(sizeof(*av) * (size_t)(ch->n + 1));
-    int k = 0, rc;
-
-    if (!av)
-        return -1;
-    if (!ch->purge)
-        av[k++] = ch->o->keep_attempts ? "1" : "0";
-    for (int i = 0; i < ch->n; i++)
-        av[k++] = ch->batch[i];
-    rc = rclient_append_script(
-        ch->o->c.rc, ch->purge ? SCRIPT_DLQ_PURGE : SCRIPT_DLQ_REQUEUE,
-        &ch->o->c.keys, k, av, NULL);
-    free(av);
-    if (rc == 0)
-        ch->pending[ch->npending++] = ch->n;
-    return rc;
-}
-
-/* Read the replies of every call in flight. ids (may be NULL) names the
- * ids of the oldest call, for reporting those not moved. */
-static int
-change_read_one(struct change *ch, char **ids)
-{
-    char err[512];
-    redisReply *r = rclient_read(ch->o->c.rc, err, sizeof(err));
-    int n = ch->pending[0];
-
-    memmove(ch->pending, ch->pending + 1,
-            sizeof(int) * (size_t)(ch->npending - 1));
-    ch->npending--;
-    if (!r) {
-        cli_fail(ch->cmd, "%s", err);
-        return -1;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != n) {
-        freeReplyObject(r);
-        cli_fail(ch->cmd, "unexpected reply from Redis");
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        redisReply *e = r->element[i];
-        int ok = e->type == REDIS_REPLY_STRING &&
-                 !strcmp(e->str, ch->purge ? "purged" : "requeued");
-        if (ok) {
-            ch->changed++;
-        } else {
-            ch->skipped++;
-            if (ids && !ch->o->c.json)
-                fprintf(stderr, "genq %s: %s: not dead (%s)\n", ch->cmd, ids[i],
-                        e->type == REDIS_REPLY_STRING ? e->str : "?");
-        }
-    }
-    freeReplyObject(r);
-    return 0;
-}
-
-static int
-change_drain(struct change *ch)
-{
-    while (ch->npending > 0)
-        if (change_read_one(ch, NULL) < 0)
-            return -1;
-    return 0;
-}
-
-/* Dry run of ID mode: count which of ids are dead (inspect script). */
-static int
-dry_ids(struct change *ch, char **ids, int n)
-{
-    const char **av = malloc(sizeof(*av) * (size_t)(n + 2));
-    char err[512];
-    redisReply *r;
-
-    if (!av)
-        return cli_fail(ch->cmd, "out of memory");
-    av[0] = "0";
-    av[1] = "0";
-    for (int i = 0; i < n; i++)
-        av[i + 2] = ids[i];
-    r = rclient_script(ch->o->c.rc, SCRIPT_INSPECT, &ch->o->c.keys, n + 2, av,
-                       NULL, err, sizeof(err));
-    free(av);
-    if (!r)
-        return cli_fail(ch->cmd, "%s", err);
-    if (r->type != REDIS_REPLY_ARRAY ||
-        r->elements != (size_t)n * INSPECT_FIELDS) {
-        freeReplyObject(r);
-        return cli_fail(ch->cmd, "unexpected reply from Redis");
-    }
-    for (int i = 0; i < n; i++) {
-        redisReply *m = r->element[i * INSPECT_FIELDS];
-        struct ops_meta meta = {.state = "unknown"};
-        if (m->type == REDIS_REPLY_STRING &&
-            ops_meta_parse(m->str, &meta) == 0 && !strcmp(meta.state, "dead")) {
-            ch->matched++;
-        } else {
-            ch->skipped++;
-            if (!ch->o->c.json)
-                fprintf(stderr, "genq %s: %s: not dead (%s)\n", ch->cmd, ids[i],
-                        meta.state);
-        }
-    }
-    freeReplyObject(r);
-    return 0;
-}
-
-/* idwin append of ID mode: the requeue/purge call of ids[0..n), or in a
- * dry run the count of those that are dead (synchronous). */
-static int
-ids_append(void *ctx, char **ids, int n)
-{
-    struct change *ch = ctx;
-
-    if (ch->o->dry_run)
-        return dry_ids(ch, ids, n) != 0 ? -1 : 1;
-    ch->matched += n;
-    ch->batch = ids;
-    ch->n = n;
-    if (change_append(ch) < 0) {
-        ch->batch = NULL;
-        cli_fail(ch->cmd, "out of memory");
-        return -1;
-    }
-    ch->batch = NULL;
-    return 0;
-}
-
-/* idwin finish of ID mode: read the oldest call, report the ids not
- * moved. */
-static int
-ids_finish(void *ctx, char **ids, int n)
-{
-    (void)n;
-    return change_read_one(ctx, ids);
-}
-
-/* ID mode: the ids given (argv, '-' = stdin), batches of CHANGE_BATCH with
- * ID_WINDOW calls in flight; each id not moved is reported. */
-static int
-change_ids(struct change *ch)
-{
-    struct idwin w = {ch->cmd,    CHANGE_BATCH, ID_WINDOW,
-                      ids_append, ids_finish,   ch};
-    int any;
-
-    return idwin_run(&w, ch->o->argc, ch->o->argv, &any) < 0 ? EXIT_FAIL : 0;
-}
-
-/* Filter mode: page through the dead set, newest first; matching ids go
- * out in batches of CHANGE_BATCH, sent together with the next page's
- * request (the cursor makes removed entries harmless). With count_only,
- * only count the matches. */
-static int
-change_filtered(struct change *ch, int count_only)
-{
-    struct dlq_pager p;
-    struct dlq_entry e;
-    int rc = 0;
-
-    ch->batch = calloc(CHANGE_BATCH, sizeof(char *));
-    if (!ch->batch)
-        return cli_fail(ch->cmd, "out of memory");
-    ch->n = 0;
-    dlq_pager_init(&p, &ch->o->c, &ch->o->f, DLQ_DETAIL_IDS, SCAN_PAGE);
-    while (!p.end) {
-        if (dlq_pager_append(&p) < 0) {
-            rc = cli_fail(ch->cmd, "out of memory");
-            break;
-        }
-        if (change_drain(ch) < 0 || dlq_pager_read(&p, ch->cmd) < 0) {
-            rc = EXIT_FAIL;
-            break;
-        }
-        while (dlq_pager_next(&p, &e)) {
-            ch->matched++;
-            if (count_only || ch->o->dry_run)
-                continue;
-            ch->batch[ch->n] = strdup(e.id);
-            if (!ch->batch[ch->n]) {
-                rc = cli_fail(ch->cmd, "out of memory");
-                break;
-            }
-            if (++ch->n == CHANGE_BATCH) {
-                if (change_append(ch) < 0) {
-                    rc = cli_fail(ch->cmd, "out of memory");
-                    break;
-                }
-                batch_clear(ch);
-            }
-        }
-        if (rc)
-            break;
-    }
-    if (rc == 0 && ch->n > 0) {
-        if (change_append(ch) < 0)
-            rc = cli_fail(ch->cmd, "out of memory");
-        batch_clear(ch);
-    }
-    if (rc == 0 && change_drain(ch) < 0)
-        rc = EXIT_FAIL;
-    batch_clear(ch);
-    free(ch->batch);
-    ch->batch = NULL;
-    dlq_pager_free(&p);
-    return rc;
-}
-
-static void
-change_report(const struct change *ch)
-{
-    const char *verb = ch->purge ? "purged" : "requeued";
-
-    if (ch->o->c.json) {
-        cJSON *j = cJSON_CreateObject();
-        int bad = 0;
-        ops_jstr(j, "queue", ch->o->c.queue, &bad);
-        ops_jstr(j, "action", ch->purge ? "purge" : "requeue", &bad);
-        ops_jbool(j, "dry_run", ch->o->dry_run, &bad);
-        ops_jnum(j, "matched", (double)ch->matched, &bad);
-        ops_jnum(j, "changed", (double)ch->changed, &bad);
-        ops_jnum(j, "skipped", (double)ch->skipped, &bad);
-        if (bad) {
-            cJSON_Delete(j);
-            j = NULL;
-        }
-        if (cli_print_json(j) < 0)
-            cli_fail(ch->cmd, "out of memory");
-    } else if (ch->o->dry_run) {
-        printf("would have %s %ld dead job%s (queue %s; dry run)\n", verb,
-               ch->matched, ch->matched == 1 ? "" : "s", ch->o->c.queue);
-    } else {
-        printf("%s %ld dead job%s (queue %s)", verb, ch->changed,
-               ch->changed == 1 ? "" : "s", ch->o->c.queue);
-        if (ch->skipped)
-            printf("; %ld not dead (left alone)", ch->skipped);
-        putchar('\n');
-    }
-}
-
-/* Ask on the terminal; 1 = yes. */
-static int
-confirm(const struct change *ch, long n)
-{
-    char line[32];
-
-    fprintf(stderr, "purge %ld dead job%s of queue %s for good? [y/N] ", n,
-            n == 1 ? "" : "s", ch->o->c.queue);
-    fflush(stderr);
-    if (!fgets(line, sizeof(line), stdin))
-        return 0;
-    return line[0] == 'y' || line[0] == 'Y';
-}
-
-static const char requeue_help[] =
-    "usage: genq dlq requeue (ID... | - | --all | --class C | --status N |\n"
-    "                         --since T | --grep TEXT) [--dry-run]\n"
-    "                        [--keep-attempts] [--json]\n\n"
-    "Send dead jobs back to the queue: atomic per job, only jobs that are\n"
-    "still dead move; each goes to the back of the ready list of its\n"
-    "priority with its id, job, idempotency key and history kept, and its\n"
-    "attempts reset to 0 unless --keep-attempts. Filters combine (all must\n"
-    "match) and are evaluated page by page over the dead set; matching ids\n"
-    "go to Redis in pipelined batches of 1000. '-' reads ids from stdin.\n"
-    "Prints how many moved; --json one object (schemas/dlq-change.schema.json"
-    ").\n\n"
-    "  --all            every dead job (narrowed by any filter given)\n"
-    "  --dry-run        count what would move; change nothing\n"
-    "  --keep-attempts  keep the attempt count (one more attempt when spent)\n"
-    "Filters as in 'genq dlq ls' (--class, --status, --since, --grep).\n"
-    "Exit 1 when a given id was not dead.\n\n" CLI_COMMON_HELP;
-
-static const char purge_help[] =
-    "usage: genq dlq purge (ID... | - | --all | --older-than D | --class C |\n"
-    "                       --status N | --since T | --grep TEXT) [--yes]\n"
-    "                      [--dry-run] [--json]\n\n"
-    "Delete dead jobs for good: the job, its error, history and dead-set\n"
-    "entry, and its idempotency key (so the same job may be enqueued again).\n"
-    "Only jobs that are still dead are purged. Filters are always honoured\n"
-    "and combine (--all with a filter purges only what matches). On a\n"
-    "terminal the count is shown and confirmed first unless --yes; without\n"
-    "a terminal --all needs --yes (else exit 2). Dead letters are never\n"
-    "dropped any other way.\n\n"
-    "  --all            every dead job (narrowed by any filter given)\n"
-    "  --older-than D   died more than D ago (90s, 15m, 2h, 7d)\n"
-    "  -y, --yes        do not ask\n"
-    "  --dry-run        count what would be purged; change nothing\n"
-    "Filters as in 'genq dlq ls' (--class, --status, --since, --grep).\n"
-    "Exit 1 when a given id was not dead.\n\n" CLI_COMMON_HELP;
-
-static int
-dlq_change(struct dlqopt *o, int purge)
-{
-    struct change ch;
-    int filtered = o->all || dlq_filter_any(&o->f) || o->older_arg;
-    int interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
-    int rc;
-
-    memset(&ch, 0, sizeof(ch));
-    ch.o = o;
-    ch.purge = purge;
-    ch.cmd = purge ? "dlq purge" : "dlq requeue";
-    if (o->argc > 0 && filtered)
-        return cli_usage_error(ch.cmd, "give ids or filters, not both");
-    if (o->argc == 0 && !filtered)
-        return cli_usage_error(ch.cmd, "give ids, --all or a filter");
-    if (purge && !o->yes && !o->dry_run && !interactive && o->all)
-        return cli_usage_error(ch.cmd,
-                               "refusing to purge with --all without --yes "
-                               "(no terminal to confirm on)");
-    if (connect_and_times(o) < 0)
-        return EXIT_FAIL;
-    if (purge && !o->yes && !o->dry_run && interactive) {
-        long n = o->argc;
-        if (filtered) {
-            if (change_filtered(&ch, 1) != 0) {
-                cli_close(&o->c);
-                return EXIT_FAIL;
-            }
-            n = ch.matched;
-            ch.matched = 0;
-        }
-        if (n == 0) {
-            change_report(&ch);
-            cli_close(&o->c);
-            return EXIT_OK;
-        }
-        if (!confirm(&ch, n)) {
-            fprintf(stderr, "nothing purged\n");
-            cli_close(&o->c);
-            return EXIT_FAIL;
-        }
-    }
-    rc = filtered ? change_filtered(&ch, 0) : change_ids(&ch);
-    if (rc == 0)
-        change_report(&ch);
-    cli_close(&o->c);
-    if (rc != 0)
-        return EXIT_FAIL;
-    return !filtered && ch.skipped ? EXIT_FAIL : EXIT_OK;
-}
-
 /* ---- dispatch ---------------------------------------------------------------
  */
 
@@ -955,14 +556,14 @@ cmd_dlq(int argc, char **argv)
         rc = parse_opts(&o, argc, argv,
                         O_CLASS | O_STATUS | O_SINCE | O_GREP | O_ALL | O_DRY |
                             O_KEEP,
-                        requeue_help);
+                        dlq_requeue_help);
         return rc >= 0 ? rc : dlq_change(&o, 0);
     }
     if (!strcmp(sub, "purge")) {
         rc = parse_opts(&o, argc, argv,
                         O_CLASS | O_STATUS | O_SINCE | O_GREP | O_ALL |
                             O_OLDER | O_DRY | O_YES,
-                        purge_help);
+                        dlq_purge_help);
         return rc >= 0 ? rc : dlq_change(&o, 1);
     }
     fprintf(stderr, "genq dlq: unknown command '%s'\n\n", sub);

@@ -81,6 +81,10 @@ void ops_ids_free(struct ops_ids *s);
 
 /* ---- documents -------------------------------------------------------- */
 
+/* Replies per id of the inspect script: meta, lease, now, progress, error,
+ * history, job, result, died at. */
+#define INSPECT_FIELDS 9
+
 /* The packed per-job meta record (prelude.lua). */
 struct ops_meta {
     char state[16];

@@ -16,7 +16,6 @@
 
 #define INSPECT_BATCH  500
 #define INSPECT_WINDOW 4
-#define INSPECT_FIELDS 9
 
 static const char *const prio_name[] = {"high", "normal", "low"};
 
