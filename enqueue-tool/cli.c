@@ -29,6 +29,7 @@ cli_common_opt(struct cli *c, int opt, const char *arg)
         return 1;
     case CLI_OPT_QUEUE:
         c->queue = arg;
+        c->queue_set = 1;
         return 1;
     case CLI_OPT_JSON:
         c->json = 1;
@@ -36,6 +37,42 @@ cli_common_opt(struct cli *c, int opt, const char *arg)
     default:
         return 0;
     }
+}
+
+int
+cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
+          int *first)
+{
+    static const struct option common[] = {CLI_COMMON_OPTS};
+    struct option opts[CLI_MAX_OPTS + 5];
+    size_t n = 0;
+    int opt, rc;
+
+    for (; cmd->opts && cmd->opts[n].name && n < CLI_MAX_OPTS; n++)
+        opts[n] = cmd->opts[n];
+    memcpy(opts + n, common, sizeof(common));
+    memset(&opts[n + sizeof(common) / sizeof(common[0])], 0, sizeof(opts[0]));
+    cli_init(c);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, cmd->shortopts ? cmd->shortopts : "h",
+                              opts, NULL)) != -1) {
+        if (cli_common_opt(c, opt, optarg))
+            continue;
+        if (opt == 'h') {
+            fputs(cmd->help, stdout);
+            return EXIT_OK;
+        }
+        rc = cmd->opt ? cmd->opt(cmd->ctx, opt, optarg) : CLI_UNKNOWN;
+        if (rc == CLI_UNKNOWN)
+            return cli_usage_error(cmd->name, "unknown option");
+        if (rc != CLI_NEXT)
+            return rc;
+    }
+    if (!cmd->operands && optind < argc)
+        return cli_usage_error(cmd->name, "unexpected argument '%s'",
+                               argv[optind]);
+    *first = optind;
+    return CLI_NEXT;
 }
 
 int

@@ -20,6 +20,7 @@ struct cli {
     const char *redis_url; /* --redis, GENQ_REDIS_URL, default local */
     const char *queue;     /* --queue, GENQ_QUEUE, default "default" */
     int json;              /* --json */
+    int queue_set;         /* --queue was given */
     struct qkeys keys;     /* of queue, filled by cli_connect() */
     redisContext *rc;      /* owned; cli_close() frees */
 };
@@ -41,6 +42,35 @@ struct cli {
     "  --queue Q      queue name (env GENQ_QUEUE; default \"default\")\n"      \
     "  --json         machine output (JSON)\n"                                 \
     "  -h, --help     this help\n"
+
+/* How a subcommand's command line is parsed (cli_parse()). */
+struct cli_cmd {
+    const char *name;          /* in messages: "genq NAME: ..." */
+    const char *help;          /* the --help text, printed to stdout */
+    const char *shortopts;     /* getopt's; NULL = "h" */
+    const struct option *opts; /* its own long options, {NULL...}-ended, or
+                                  NULL; the common ones are added */
+    /* Take one of its own options (opt as getopt_long() returns it, arg =
+     * optarg): CLI_NEXT when taken, CLI_UNKNOWN when it is none of them (a
+     * usage error "unknown option"), else the exit code to stop with (the
+     * message printed). NULL when it has none. */
+    int (*opt)(void *ctx, int opt, const char *arg);
+    void *ctx;    /* passed to opt */
+    int operands; /* 0: none allowed ("unexpected argument 'X'"), 1: any */
+};
+
+#define CLI_NEXT     (-1) /* go on */
+#define CLI_UNKNOWN  (-2) /* not an option of the subcommand */
+#define CLI_MAX_OPTS 32   /* own long options of a subcommand, at most */
+
+/* The prologue of every subcommand: cli_init(c), then parse argv (argv[0]
+ * is the subcommand) with getopt_long(): the common options go into c,
+ * -h/--help prints cmd->help, the others go to cmd->opt. Returns CLI_NEXT
+ * with *first set to the index of the first operand, else the exit code to
+ * return (EXIT_OK after help, EXIT_USAGE after a usage error). Nothing to
+ * free. */
+int cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
+              int *first);
 
 /* Defaults from the environment. Can't fail. */
 void cli_init(struct cli *c);

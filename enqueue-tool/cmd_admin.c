@@ -21,40 +21,28 @@ static const char pause_help[] =
     "Pause a queue: workers stop claiming from it within a second (jobs in\n"
     "flight finish); enqueueing goes on. Resume lets them claim again at\n"
     "once. Q defaults to --queue. --json prints {\"queue\", \"paused\",\n"
-    "\"changed\", \"paused_since\"} (schemas/pause.schema.json).\n\n"
-    "  --redis URL    Redis URL (env GENQ_REDIS_URL; default "
-    "redis://127.0.0.1:6379/0)\n"
-    "  --queue Q      queue name (env GENQ_QUEUE; default \"default\")\n"
-    "  --json         machine output (JSON)\n"
-    "  -h, --help     this help\n";
+    "\"changed\", \"paused_since\"} "
+    "(schemas/pause.schema.json).\n\n" CLI_COMMON_HELP;
 
 static int
 pause_or_resume(int argc, char **argv, int on)
 {
-    static const struct option opts[] = {CLI_COMMON_OPTS, {NULL, 0, NULL, 0}};
     const char *cmd = on ? "pause" : "resume";
+    struct cli_cmd spec = {cmd, pause_help, NULL, NULL, NULL, NULL, 1};
     const char *av[1] = {on ? "1" : "0"};
     struct cli c;
     redisReply *r;
     char err[512], ts[32];
-    int opt, rc = EXIT_OK;
+    int first, rc = EXIT_OK;
     long long changed, since;
 
-    cli_init(&c);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(pause_help, stdout);
-            return EXIT_OK;
-        }
-        return cli_usage_error(cmd, "unknown option");
-    }
-    if (argc - optind > 1)
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    rc = EXIT_OK;
+    if (argc - first > 1)
         return cli_usage_error(cmd, "give one queue");
-    if (optind < argc)
-        c.queue = argv[optind];
+    if (first < argc)
+        c.queue = argv[first];
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     r = rclient_script(c.rc, SCRIPT_PAUSE, &c.keys, 1, av, NULL, err,
@@ -217,51 +205,48 @@ static const char cancel_help[] =
     "  --retention S  keep canceled jobs S seconds (env GENQ_RESULT_TTL;\n"
     "                 default 604800)\n" CLI_COMMON_HELP;
 
+/* The options of cancel past the common ones: --retention S. */
+static int
+cancel_opt(void *ctx, int opt, const char *arg)
+{
+    if (opt != 'r')
+        return CLI_UNKNOWN;
+    if (ops_parse_long(arg, 1, 100L * 365 * 86400, ctx) < 0)
+        return cli_usage_error("cancel",
+                               "--retention: expected seconds, got '%s'", arg);
+    return CLI_NEXT;
+}
+
 int
 cmd_cancel(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"retention", required_argument, NULL, 'r'},
-        CLI_COMMON_OPTS,
-        {NULL, 0, NULL, 0}};
+        {"retention", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
     struct cli c;
     char ttl[32];
     struct cancel_ctx x = {&c, ttl};
     struct idwin w = {"cancel",      CANCEL_BATCH,  CANCEL_WINDOW,
                       cancel_append, cancel_finish, &x};
-    int opt, rc = EXIT_OK, any = 0;
+    int first, rc = EXIT_OK, any = 0;
     long retention = RETENTION_DEFAULT, missed = 0;
     const char *env = getenv("GENQ_RESULT_TTL");
+    struct cli_cmd spec = {"cancel",   cancel_help, NULL, opts,
+                           cancel_opt, &retention,  1};
 
-    cli_init(&c);
     if (env && *env &&
         ops_parse_long(env, 1, 100L * 365 * 86400, &retention) < 0)
         return cli_usage_error(
             "cancel", "GENQ_RESULT_TTL: expected seconds, got '%s'", env);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(cancel_help, stdout);
-            return EXIT_OK;
-        }
-        if (opt == 'r') {
-            if (ops_parse_long(optarg, 1, 100L * 365 * 86400, &retention) < 0)
-                return cli_usage_error(
-                    "cancel", "--retention: expected seconds, got '%s'",
-                    optarg);
-            continue;
-        }
-        return cli_usage_error("cancel", "unknown option");
-    }
-    if (optind >= argc)
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    rc = EXIT_OK;
+    if (first >= argc)
         return cli_usage_error("cancel", "give job ids, or '-' to read them "
                                          "from stdin");
     snprintf(ttl, sizeof(ttl), "%ld", retention * 1000);
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
-    missed = idwin_run(&w, argc - optind, argv + optind, &any);
+    missed = idwin_run(&w, argc - first, argv + first, &any);
     if (missed < 0)
         rc = EXIT_FAIL;
     else if (!any)

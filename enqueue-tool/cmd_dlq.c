@@ -21,24 +21,104 @@ static const char *const class_names[] = {DLQ_PERMANENT,     DLQ_EXHAUSTED,
                                           DLQ_LEASE_EXPIRED, DLQ_INVALID,
                                           DLQ_CANCELED,      NULL};
 
+enum {
+    OPT_CLASS = 1,
+    OPT_STATUS,
+    OPT_SINCE,
+    OPT_GREP,
+    OPT_LIMIT,
+    OPT_ALL,
+    OPT_OLDER,
+    OPT_DRY,
+    OPT_KEEP,
+    OPT_YES
+};
+
+/* The options of `genq dlq SUB` past the common ones; o->allowed is the O_*
+ * set SUB takes. */
+static int
+dlq_opt(void *ctx, int opt, const char *arg)
+{
+    static const int bit[] = {
+        [OPT_CLASS] = O_CLASS, [OPT_STATUS] = O_STATUS, [OPT_SINCE] = O_SINCE,
+        [OPT_GREP] = O_GREP,   [OPT_LIMIT] = O_LIMIT,   [OPT_ALL] = O_ALL,
+        [OPT_OLDER] = O_OLDER, [OPT_DRY] = O_DRY,       [OPT_KEEP] = O_KEEP,
+        [OPT_YES] = O_YES};
+    struct dlqopt *o = ctx;
+
+    if (opt == 'y')
+        opt = OPT_YES;
+    if (opt < OPT_CLASS || opt > OPT_YES || !(o->allowed & bit[opt]))
+        return CLI_UNKNOWN;
+    o->used |= bit[opt];
+    switch (opt) {
+    case OPT_CLASS: {
+        int ok = 0;
+        for (int i = 0; class_names[i]; i++)
+            ok |= !strcmp(arg, class_names[i]);
+        if (!ok)
+            return cli_usage_error(o->cmd,
+                                   "--class: expected permanent, "
+                                   "exhausted, lease_expired, invalid or "
+                                   "canceled, got '%s'",
+                                   arg);
+        o->f.cls = arg;
+        return CLI_NEXT;
+    }
+    case OPT_STATUS:
+        if (ops_parse_long(arg, 100, 599, &o->f.status) < 0)
+            return cli_usage_error(
+                o->cmd, "--status: expected an HTTP status, got '%s'", arg);
+        return CLI_NEXT;
+    case OPT_SINCE:
+    case OPT_OLDER: {
+        int64_t probe;
+        if ((opt == OPT_SINCE ? ops_parse_since(arg, 0, &probe)
+                              : ops_parse_duration(arg, &probe)) < 0)
+            return cli_usage_error(o->cmd, "--%s: expected %s, got '%s'",
+                                   opt == OPT_SINCE ? "since" : "older-than",
+                                   opt == OPT_SINCE
+                                       ? "RFC 3339 or a duration (15m, 2h, 7d)"
+                                       : "a duration (90s, 15m, 2h, 7d)",
+                                   arg);
+        if (opt == OPT_SINCE)
+            o->since_arg = arg;
+        else
+            o->older_arg = arg;
+        return CLI_NEXT;
+    }
+    case OPT_GREP:
+        if (!*arg)
+            return cli_usage_error(o->cmd, "--grep: empty text");
+        o->f.grep = arg;
+        return CLI_NEXT;
+    case OPT_LIMIT:
+        if (ops_parse_long(arg, 1, 1000000000L, &o->limit) < 0)
+            return cli_usage_error(
+                o->cmd, "--limit: expected a number >= 1, got '%s'", arg);
+        return CLI_NEXT;
+    case OPT_ALL:
+        o->all = 1;
+        return CLI_NEXT;
+    case OPT_DRY:
+        o->dry_run = 1;
+        return CLI_NEXT;
+    case OPT_KEEP:
+        o->keep_attempts = 1;
+        return CLI_NEXT;
+    case OPT_YES:
+        o->yes = 1;
+        return CLI_NEXT;
+    }
+    return CLI_NEXT;
+}
+
 /* Parse the options of `genq dlq SUB`; allowed is the O_* set SUB takes.
  * Returns -1 to go on, else an exit code (help printed, usage error). */
 static int
 parse_opts(struct dlqopt *o, int argc, char **argv, int allowed,
            const char *help)
 {
-    enum {
-        OPT_CLASS = 1,
-        OPT_STATUS,
-        OPT_SINCE,
-        OPT_GREP,
-        OPT_LIMIT,
-        OPT_ALL,
-        OPT_OLDER,
-        OPT_DRY,
-        OPT_KEEP,
-        OPT_YES
-    };
     static const struct option opts[] = {
         {"class", required_argument, NULL, OPT_CLASS},
         {"status", required_argument, NULL, OPT_STATUS},
@@ -50,107 +130,29 @@ parse_opts(struct dlqopt *o, int argc, char **argv, int allowed,
         {"dry-run", no_argument, NULL, OPT_DRY},
         {"keep-attempts", no_argument, NULL, OPT_KEEP},
         {"yes", no_argument, NULL, OPT_YES},
-        CLI_COMMON_OPTS,
         {NULL, 0, NULL, 0}};
-    static const int bit[] = {
-        [OPT_CLASS] = O_CLASS, [OPT_STATUS] = O_STATUS, [OPT_SINCE] = O_SINCE,
-        [OPT_GREP] = O_GREP,   [OPT_LIMIT] = O_LIMIT,   [OPT_ALL] = O_ALL,
-        [OPT_OLDER] = O_OLDER, [OPT_DRY] = O_DRY,       [OPT_KEEP] = O_KEEP,
-        [OPT_YES] = O_YES};
-    char cmd[32];
-    int opt;
+    struct cli_cmd spec = {o->cmd, help, "hy", opts, dlq_opt, o, 1};
+    int first, rc;
 
-    snprintf(cmd, sizeof(cmd), "dlq %s", o->sub);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "hy", opts, NULL)) != -1) {
-        if (cli_common_opt(&o->c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(help, stdout);
-            return EXIT_OK;
-        }
-        if (opt == 'y')
-            opt = OPT_YES;
-        if (opt < OPT_CLASS || opt > OPT_YES || !(allowed & bit[opt]))
-            return cli_usage_error(cmd, "unknown option");
-        o->used |= bit[opt];
-        switch (opt) {
-        case OPT_CLASS: {
-            int ok = 0;
-            for (int i = 0; class_names[i]; i++)
-                ok |= !strcmp(optarg, class_names[i]);
-            if (!ok)
-                return cli_usage_error(cmd,
-                                       "--class: expected permanent, "
-                                       "exhausted, lease_expired, invalid or "
-                                       "canceled, got '%s'",
-                                       optarg);
-            o->f.cls = optarg;
-            break;
-        }
-        case OPT_STATUS:
-            if (ops_parse_long(optarg, 100, 599, &o->f.status) < 0)
-                return cli_usage_error(
-                    cmd, "--status: expected an HTTP status, got '%s'", optarg);
-            break;
-        case OPT_SINCE:
-        case OPT_OLDER: {
-            int64_t probe;
-            if ((opt == OPT_SINCE ? ops_parse_since(optarg, 0, &probe)
-                                  : ops_parse_duration(optarg, &probe)) < 0)
-                return cli_usage_error(
-                    cmd, "--%s: expected %s, got '%s'",
-                    opt == OPT_SINCE ? "since" : "older-than",
-                    opt == OPT_SINCE ? "RFC 3339 or a duration (15m, 2h, 7d)"
-                                     : "a duration (90s, 15m, 2h, 7d)",
-                    optarg);
-            if (opt == OPT_SINCE)
-                o->since_arg = optarg;
-            else
-                o->older_arg = optarg;
-            break;
-        }
-        case OPT_GREP:
-            if (!*optarg)
-                return cli_usage_error(cmd, "--grep: empty text");
-            o->f.grep = optarg;
-            break;
-        case OPT_LIMIT:
-            if (ops_parse_long(optarg, 1, 1000000000L, &o->limit) < 0)
-                return cli_usage_error(
-                    cmd, "--limit: expected a number >= 1, got '%s'", optarg);
-            break;
-        case OPT_ALL:
-            o->all = 1;
-            break;
-        case OPT_DRY:
-            o->dry_run = 1;
-            break;
-        case OPT_KEEP:
-            o->keep_attempts = 1;
-            break;
-        case OPT_YES:
-            o->yes = 1;
-            break;
-        }
-    }
-    o->argc = argc - optind;
-    o->argv = argv + optind;
+    snprintf(o->cmd, sizeof(o->cmd), "dlq %s", o->sub);
+    o->allowed = allowed;
+    if ((rc = cli_parse(&o->c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    o->argc = argc - first;
+    o->argv = argv + first;
     return -1;
 }
 
 int
 dlq_connect(struct dlqopt *o)
 {
-    char cmd[32];
     int64_t now;
 
-    snprintf(cmd, sizeof(cmd), "dlq %s", o->sub);
     if (cli_connect(&o->c) < 0)
         return -1;
     if (!o->since_arg && !o->older_arg)
         return 0;
-    if (ops_server_now(o->c.rc, cmd, &now) < 0)
+    if (ops_server_now(o->c.rc, o->cmd, &now) < 0)
         return -1;
     if (o->since_arg) {
         ops_parse_since(o->since_arg, now, &o->f.since_ms);

@@ -47,6 +47,20 @@ ops_parse_long(const char *s, long lo, long hi, long *out)
 }
 
 int
+ops_parse_seconds(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int
 ops_parse_duration(const char *s, int64_t *ms)
 {
     char *end;

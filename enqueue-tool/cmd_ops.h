@@ -38,6 +38,10 @@ const char *ops_col(const struct ops_tty *t, const char *code);
 /* Parse a whole decimal integer in lo..hi. 0, or -1 (nothing stored). */
 int ops_parse_long(const char *s, long lo, long hi, long *out);
 
+/* Parse a decimal number of seconds in lo..hi. 0, or -1 (nothing
+ * stored). */
+int ops_parse_seconds(const char *s, double lo, double hi, double *out);
+
 /* Parse a duration: a number with a unit ms, s, m, h or d ("90s", "15m",
  * "7d"); a bare number is seconds. 0 with *ms set, or -1. */
 int ops_parse_duration(const char *s, int64_t *ms);

@@ -284,60 +284,70 @@ static const char results_help[] =
     "                 2h, 7d); for export: results finished at or after T\n"
     "  --count N      stop after N results\n" CLI_COMMON_HELP;
 
+enum { RESULTS_OPT_FROM_START = 1, RESULTS_OPT_SINCE, RESULTS_OPT_COUNT };
+
+struct results_args {
+    int follow, from_start;
+    const char *since;
+    long count;
+};
+
+/* The options of results past the common ones. */
+static int
+results_opt(void *ctx, int opt, const char *arg)
+{
+    struct results_args *a = ctx;
+
+    switch (opt) {
+    case 'f':
+        a->follow = 1;
+        return CLI_NEXT;
+    case RESULTS_OPT_FROM_START:
+        a->from_start = 1;
+        return CLI_NEXT;
+    case RESULTS_OPT_SINCE:
+        a->since = arg;
+        return CLI_NEXT;
+    case RESULTS_OPT_COUNT:
+        if (ops_parse_long(arg, 1, 1000000000L, &a->count) < 0)
+            return cli_usage_error(
+                "results", "--count: expected a number >= 1, got '%s'", arg);
+        return CLI_NEXT;
+    default:
+        return CLI_UNKNOWN;
+    }
+}
+
 int
 cmd_results(int argc, char **argv)
 {
-    enum { OPT_FROM_START = 1, OPT_SINCE, OPT_COUNT };
     static const struct option opts[] = {
         {"follow", no_argument, NULL, 'f'},
-        {"from-start", no_argument, NULL, OPT_FROM_START},
-        {"since", required_argument, NULL, OPT_SINCE},
-        {"count", required_argument, NULL, OPT_COUNT},
-        CLI_COMMON_OPTS,
+        {"from-start", no_argument, NULL, RESULTS_OPT_FROM_START},
+        {"since", required_argument, NULL, RESULTS_OPT_SINCE},
+        {"count", required_argument, NULL, RESULTS_OPT_COUNT},
         {NULL, 0, NULL, 0}};
     struct cli c;
-    int opt, follow = 0, from_start = 0, export = 0, rc;
-    const char *since = NULL;
-    long count = 0;
+    struct results_args a = {0, 0, NULL, 0};
+    struct cli_cmd spec = {"results",   results_help, "fh", opts,
+                           results_opt, &a,           0};
+    int first, follow, from_start, export = 0, rc;
+    const char *since;
+    long count;
     int64_t since_ms = 0, now;
     char start[64];
 
-    cli_init(&c);
     if (argc > 1 && !strcmp(argv[1], "export")) {
         export = 1;
         argc--;
         argv++;
     }
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h':
-            fputs(results_help, stdout);
-            return EXIT_OK;
-        case 'f':
-            follow = 1;
-            break;
-        case OPT_FROM_START:
-            from_start = 1;
-            break;
-        case OPT_SINCE:
-            since = optarg;
-            break;
-        case OPT_COUNT:
-            if (ops_parse_long(optarg, 1, 1000000000L, &count) < 0)
-                return cli_usage_error(
-                    "results", "--count: expected a number >= 1, got '%s'",
-                    optarg);
-            break;
-        default:
-            return cli_usage_error("results", "unknown option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("results", "unexpected argument '%s'",
-                               argv[optind]);
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    follow = a.follow;
+    from_start = a.from_start;
+    since = a.since;
+    count = a.count;
     if (export && (follow || from_start || count))
         return cli_usage_error("results", "export takes only --since");
     if (from_start && since)

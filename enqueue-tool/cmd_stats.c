@@ -495,64 +495,66 @@ static const char stats_help[] =
     "  --dead-warn N  warn past N dead jobs (env GENQ_DEAD_WARN; default "
     "1000)\n" CLI_COMMON_HELP;
 
+enum { STATS_OPT_WATCH = 1, STATS_OPT_DEADWARN, STATS_OPT_COUNT };
+
+struct stats_args {
+    int watch;
+    long dead_warn, count;
+};
+
+/* The options of stats past the common ones. */
+static int
+stats_opt(void *ctx, int opt, const char *arg)
+{
+    struct stats_args *a = ctx;
+
+    switch (opt) {
+    case STATS_OPT_WATCH:
+        a->watch = 1;
+        return CLI_NEXT;
+    case STATS_OPT_DEADWARN:
+        if (ops_parse_long(arg, 0, 1000000000L, &a->dead_warn) < 0)
+            return cli_usage_error(
+                "stats", "--dead-warn: expected a number, got '%s'", arg);
+        return CLI_NEXT;
+    case STATS_OPT_COUNT:
+        if (ops_parse_long(arg, 1, 1000000000L, &a->count) < 0)
+            return cli_usage_error(
+                "stats", "--count: expected a number >= 1, got '%s'", arg);
+        return CLI_NEXT;
+    default:
+        return CLI_UNKNOWN;
+    }
+}
+
 int
 cmd_stats(int argc, char **argv)
 {
-    enum { OPT_WATCH = 1, OPT_DEADWARN, OPT_COUNT };
     static const struct option opts[] = {
-        {"watch", no_argument, NULL, OPT_WATCH},
-        {"dead-warn", required_argument, NULL, OPT_DEADWARN},
-        {"count", required_argument, NULL, OPT_COUNT},
-        CLI_COMMON_OPTS,
+        {"watch", no_argument, NULL, STATS_OPT_WATCH},
+        {"dead-warn", required_argument, NULL, STATS_OPT_DEADWARN},
+        {"count", required_argument, NULL, STATS_OPT_COUNT},
         {NULL, 0, NULL, 0}};
     struct cli c;
     struct ops_tty t;
-    int opt, do_watch = 0, rc = EXIT_OK, n, explicit_queue;
-    long dead_warn = DEAD_WARN, count = 0;
-    const char *env = getenv("GENQ_DEAD_WARN");
+    struct stats_args a = {0, DEAD_WARN, 0};
+    struct cli_cmd spec = {"stats", stats_help, NULL, opts, stats_opt, &a, 0};
+    int first, do_watch, rc, n, explicit_queue;
+    long dead_warn, count;
+    const char *env = getenv("GENQ_DEAD_WARN"), *gq = getenv("GENQ_QUEUE");
     char *names[MAX_QUEUES];
     struct qstats *qs;
 
-    cli_init(&c);
-    {
-        const char *gq = getenv("GENQ_QUEUE");
-        explicit_queue = gq && *gq;
-    }
-    if (env && *env && ops_parse_long(env, 0, 1000000000L, &dead_warn) < 0)
+    if (env && *env && ops_parse_long(env, 0, 1000000000L, &a.dead_warn) < 0)
         return cli_usage_error(
             "stats", "GENQ_DEAD_WARN: expected a number, got '%s'", env);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (opt == CLI_OPT_QUEUE)
-            explicit_queue = 1;
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h':
-            fputs(stats_help, stdout);
-            return EXIT_OK;
-        case OPT_WATCH:
-            do_watch = 1;
-            break;
-        case OPT_DEADWARN:
-            if (ops_parse_long(optarg, 0, 1000000000L, &dead_warn) < 0)
-                return cli_usage_error(
-                    "stats", "--dead-warn: expected a number, got '%s'",
-                    optarg);
-            break;
-        case OPT_COUNT:
-            if (ops_parse_long(optarg, 1, 1000000000L, &count) < 0)
-                return cli_usage_error(
-                    "stats", "--count: expected a number >= 1, got '%s'",
-                    optarg);
-            break;
-        default:
-            return cli_usage_error("stats", "unknown option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("stats", "unexpected argument '%s'",
-                               argv[optind]);
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    rc = EXIT_OK;
+    explicit_queue = (gq && *gq) || c.queue_set;
+    do_watch = a.watch;
+    dead_warn = a.dead_warn;
+    count = a.count;
     ops_tty_init(&t);
     if (do_watch && (c.json || !t.tty))
         return cli_usage_error("stats",
@@ -618,27 +620,16 @@ static const char queues_help[] =
 int
 cmd_queues(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_OPTS, {NULL, 0, NULL, 0}};
     struct cli c;
     struct ops_tty t;
-    int opt, rc = EXIT_OK, n;
+    struct cli_cmd spec = {"queues", queues_help, NULL, NULL, NULL, NULL, 0};
+    int first, rc, n;
     char *names[MAX_QUEUES];
     struct qstats *qs;
 
-    cli_init(&c);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(queues_help, stdout);
-            return EXIT_OK;
-        }
-        return cli_usage_error("queues", "unknown option");
-    }
-    if (optind < argc)
-        return cli_usage_error("queues", "unexpected argument '%s'",
-                               argv[optind]);
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    rc = EXIT_OK;
     ops_tty_init(&t);
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;

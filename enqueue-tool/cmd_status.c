@@ -211,42 +211,40 @@ static const char status_help[] =
     "  --with-result  add the result document of succeeded jobs as "
     "\"result\"\n" CLI_COMMON_HELP;
 
+/* The options of status past the common ones: --with-result. */
+static int
+status_opt(void *ctx, int opt, const char *arg)
+{
+    (void)arg;
+    if (opt != 'r')
+        return CLI_UNKNOWN;
+    ((struct status_ctx *)ctx)->with_result = 1;
+    return CLI_NEXT;
+}
+
 int
 cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"with-result", no_argument, NULL, 'r'},
-        CLI_COMMON_OPTS,
-        {NULL, 0, NULL, 0}};
+        {"with-result", no_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
     struct cli c;
     struct status_ctx x = {&c, 0};
     struct idwin w = {"status",       INSPECT_BATCH,  INSPECT_WINDOW,
                       inspect_append, inspect_finish, &x};
-    int opt, with_result = 0, rc = EXIT_OK, any = 0;
+    struct cli_cmd spec = {"status",   status_help, NULL, opts,
+                           status_opt, &x,          1};
+    int first, rc, any = 0;
     long unknown = 0;
 
-    cli_init(&c);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(status_help, stdout);
-            return EXIT_OK;
-        }
-        if (opt == 'r') {
-            with_result = 1;
-            continue;
-        }
-        return cli_usage_error("status", "unknown option");
-    }
-    if (optind >= argc)
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    rc = EXIT_OK;
+    if (first >= argc)
         return cli_usage_error("status", "give job ids, or '-' to read them "
                                          "from stdin");
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
-    x.with_result = with_result;
-    unknown = idwin_run(&w, argc - optind, argv + optind, &any);
+    unknown = idwin_run(&w, argc - first, argv + first, &any);
     if (unknown < 0)
         rc = EXIT_FAIL;
     else if (!any)
@@ -266,46 +264,42 @@ static const char result_help[] =
     "  --wait S       wait up to S seconds (default 0: do not "
     "wait)\n" CLI_COMMON_HELP;
 
+/* The options of result past the common ones: --wait S. */
+static int
+result_opt(void *ctx, int opt, const char *arg)
+{
+    if (opt != 'w')
+        return CLI_UNKNOWN;
+    if (ops_parse_seconds(arg, 0, 86400, ctx) < 0)
+        return cli_usage_error("result",
+                               "--wait: expected seconds in 0..86400, "
+                               "got '%s'",
+                               arg);
+    return CLI_NEXT;
+}
+
 int
 cmd_result(int argc, char **argv)
 {
     static const struct option opts[] = {{"wait", required_argument, NULL, 'w'},
-                                         CLI_COMMON_OPTS,
                                          {NULL, 0, NULL, 0}};
     struct cli c;
     double wait_s = 0;
-    int opt, rc = EXIT_FAIL;
+    struct cli_cmd spec = {"result",   result_help, NULL, opts,
+                           result_opt, &wait_s,     1};
+    int first, rc;
     struct timespec t0, t1;
-    char *end;
 
-    cli_init(&c);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(result_help, stdout);
-            return EXIT_OK;
-        }
-        if (opt == 'w') {
-            errno = 0;
-            wait_s = strtod(optarg, &end);
-            if (errno || end == optarg || *end || wait_s < 0 || wait_s > 86400)
-                return cli_usage_error("result",
-                                       "--wait: expected seconds in 0..86400, "
-                                       "got '%s'",
-                                       optarg);
-            continue;
-        }
-        return cli_usage_error("result", "unknown option");
-    }
-    if (optind + 1 != argc)
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    rc = EXIT_FAIL;
+    if (first + 1 != argc)
         return cli_usage_error("result", "give exactly one job id");
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
-        const char *av[3] = {"0", "1", argv[optind]};
+        const char *av[3] = {"0", "1", argv[first]};
         char err[512];
         redisReply *r = rclient_script(c.rc, SCRIPT_INSPECT, &c.keys, 3, av,
                                        NULL, err, sizeof(err));
@@ -320,7 +314,7 @@ cmd_result(int argc, char **argv)
             rc = cli_fail("result", "%s", r ? "unexpected reply" : err);
             break;
         }
-        o = status_doc(argv[optind], r->element, 1);
+        o = status_doc(argv[first], r->element, 1);
         freeReplyObject(r);
         if (!o) {
             rc = cli_fail("result", "out of memory");
@@ -332,7 +326,7 @@ cmd_result(int argc, char **argv)
             cJSON_Delete(o);
             if (!res) {
                 rc = cli_fail("result", "%s: result missing (expired?)",
-                              argv[optind]);
+                              argv[first]);
                 break;
             }
             if (c.json) {
@@ -356,10 +350,10 @@ cmd_result(int argc, char **argv)
             const char *msg =
                 cJSON_GetStringValue(cJSON_GetObjectItem(e, "message"));
             if (st && !strcmp(st, "dead"))
-                fprintf(stderr, "genq result: %s is dead: %s\n", argv[optind],
+                fprintf(stderr, "genq result: %s is dead: %s\n", argv[first],
                         msg ? msg : "(no error recorded)");
             else
-                fprintf(stderr, "genq result: %s is %s\n", argv[optind],
+                fprintf(stderr, "genq result: %s is %s\n", argv[first],
                         st ? st : "unknown");
             cJSON_Delete(o);
             rc = EXIT_FAIL;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cmd_ops.h"
 #include "timefmt.h"
 
 static const char workers_help[] =
@@ -22,44 +23,36 @@ static const char workers_help[] =
     "  --stale S      seconds without a beat after which a worker is "
     "forgotten\n" CLI_COMMON_HELP;
 
+/* The options of workers past the common ones: --stale S. */
+static int
+workers_opt(void *ctx, int opt, const char *arg)
+{
+    if (opt != 's')
+        return CLI_UNKNOWN;
+    if (ops_parse_seconds(arg, 1, 86400, ctx) < 0)
+        return cli_usage_error("workers",
+                               "--stale: expected seconds in "
+                               "1..86400, got '%s'",
+                               arg);
+    return CLI_NEXT;
+}
+
 int
 cmd_workers(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"stale", required_argument, NULL, 's'},
-        CLI_COMMON_OPTS,
-        {NULL, 0, NULL, 0}};
+        {"stale", required_argument, NULL, 's'}, {NULL, 0, NULL, 0}};
     struct cli c;
     double stale = 30;
+    struct cli_cmd spec = {"workers",   workers_help, NULL, opts,
+                           workers_opt, &stale,       0};
     long long now = time_now_ms(), cutoff;
     redisReply *r, *beats;
-    char cut[32], *end;
-    int opt, rc = EXIT_OK, n = 0;
+    char cut[32];
+    int first, rc, n = 0;
 
-    cli_init(&c);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(workers_help, stdout);
-            return EXIT_OK;
-        }
-        if (opt == 's') {
-            errno = 0;
-            stale = strtod(optarg, &end);
-            if (errno || end == optarg || *end || stale < 1 || stale > 86400)
-                return cli_usage_error("workers",
-                                       "--stale: expected seconds in "
-                                       "1..86400, got '%s'",
-                                       optarg);
-            continue;
-        }
-        return cli_usage_error("workers", "unknown option");
-    }
-    if (optind < argc)
-        return cli_usage_error("workers", "unexpected argument '%s'",
-                               argv[optind]);
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     cutoff = now - (long long)(stale * 1000);

@@ -20,6 +20,8 @@ enum {
 
 struct dlqopt {
     const char *sub;
+    char cmd[32]; /* "dlq SUB", for messages */
+    int allowed;  /* O_* that SUB takes */
     struct cli c;
     struct dlq_filter f;
     const char *since_arg, *older_arg;
