@@ -101,11 +101,119 @@ add_num_flag(cJSON *j, const char *name, const char *flag, const char *v)
 
 /* The options and arguments of genq enqueue, past those in struct enq. */
 struct enq_args {
+    struct enq *e;    /* the run the options are for */
     const char *file; /* input, or NULL: one job from flags */
     cJSON *flagjob;   /* the job the flags describe (owned) */
     cJSON *vars;      /* its "vars" object, or NULL (borrowed) */
     int nflags;       /* job flags given */
 };
+
+/* The options of enqueue past the common ones (cli_parse()). */
+static int
+enqueue_opt(void *ctx, int opt, const char *arg)
+{
+    struct enq_args *a = ctx;
+    char *end;
+    long v;
+    int rc;
+
+    switch (opt) {
+    case 'f':
+        a->file = arg;
+        return CLI_NEXT;
+    case OPT_DRY:
+        a->e->dry_run = 1;
+        return CLI_NEXT;
+    case OPT_SKIP:
+        a->e->skip_invalid = 1;
+        return CLI_NEXT;
+    case OPT_BATCH:
+    case OPT_TTL:
+        errno = 0;
+        v = strtol(arg, &end, 10);
+        if (errno || *end || end == arg || v < 1 ||
+            (opt == OPT_BATCH && v > BATCH_MAX) || v > 100000000)
+            return cli_usage_error(
+                "enqueue", "--%s: expected a number in 1..%d, got '%s'",
+                opt == OPT_BATCH ? "batch" : "idempotency-ttl",
+                opt == OPT_BATCH ? BATCH_MAX : 100000000, arg);
+        if (opt == OPT_BATCH)
+            a->e->batch = (int)v;
+        else
+            a->e->idem_ttl = (int)v;
+        return CLI_NEXT;
+    case OPT_TEMPLATES:
+        a->e->jopts.templates_dir = arg;
+        return CLI_NEXT;
+    case OPT_VAR: {
+        const char *eq = strchr(arg, '=');
+        char name[128];
+        if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(name))
+            return cli_usage_error("enqueue",
+                                   "--var: expected NAME=VALUE, got '%s'", arg);
+        memcpy(name, arg, (size_t)(eq - arg));
+        name[eq - arg] = '\0';
+        if (!a->vars)
+            a->vars = cJSON_AddObjectToObject(a->flagjob, "vars");
+        if (!a->vars || !cJSON_AddStringToObject(a->vars, name, eq + 1))
+            return cli_fail("enqueue", "out of memory");
+        a->nflags++;
+        return CLI_NEXT;
+    }
+    case OPT_PROMPT:
+    case OPT_TEMPLATE:
+    case OPT_SYSTEM:
+    case OPT_MODEL:
+    case OPT_PRIO:
+    case OPT_RUNAT:
+    case OPT_IDEM:
+    case OPT_ID: {
+        static const char *const names[] = {
+            [OPT_PROMPT] = "prompt",        [OPT_TEMPLATE] = "template",
+            [OPT_SYSTEM] = "system",        [OPT_MODEL] = "model",
+            [OPT_PRIO] = "priority",        [OPT_RUNAT] = "run_at",
+            [OPT_IDEM] = "idempotency_key", [OPT_ID] = "id"};
+        if (!cJSON_AddStringToObject(a->flagjob, names[opt], arg))
+            return cli_fail("enqueue", "out of memory");
+        a->nflags++;
+        return CLI_NEXT;
+    }
+    case OPT_MAXTOK:
+    case OPT_DELAY:
+    case OPT_MAXATT:
+    case OPT_TIMEOUT: {
+        static const char *const names[] = {[OPT_MAXTOK] = "max_tokens",
+                                            [OPT_DELAY] = "delay_s",
+                                            [OPT_MAXATT] = "max_attempts",
+                                            [OPT_TIMEOUT] = "timeout_s"};
+        static const char *const flags[] = {[OPT_MAXTOK] = "max-tokens",
+                                            [OPT_DELAY] = "delay",
+                                            [OPT_MAXATT] = "max-attempts",
+                                            [OPT_TIMEOUT] = "timeout"};
+        rc = add_num_flag(a->flagjob, names[opt], flags[opt], arg);
+        if (rc != 0)
+            return rc;
+        a->nflags++;
+        return CLI_NEXT;
+    }
+    case OPT_FROM_DLQ:
+        a->e->from_dlq = 1;
+        return CLI_NEXT;
+    case OPT_META: {
+        cJSON *m = cJSON_Parse(arg);
+        if (!m || !cJSON_IsObject(m)) {
+            cJSON_Delete(m);
+            return cli_usage_error("enqueue",
+                                   "--metadata: expected a JSON object");
+        }
+        cJSON_AddItemToObject(a->flagjob, "metadata", m);
+        a->nflags++;
+        return CLI_NEXT;
+    }
+    default:
+        return CLI_UNKNOWN;
+    }
+}
 
 /* Parse argv into e and a. -1 to go on, else the exit code (help printed,
  * or a usage error). */
@@ -134,142 +242,30 @@ enqueue_parse(struct enq *e, struct enq_args *a, int argc, char **argv)
         {"id", required_argument, NULL, OPT_ID},
         {"metadata", required_argument, NULL, OPT_META},
         {"from-dlq", no_argument, NULL, OPT_FROM_DLQ},
-        CLI_COMMON_OPTS,
         {NULL, 0, NULL, 0}};
-    int opt, rc;
-    char *end;
-    long v;
+    struct cli_cmd spec = {"enqueue", help, "f:h", opts, enqueue_opt, a, 1};
+    int first, rc;
 
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
-        if (cli_common_opt(&e->cli, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h':
-            fputs(help, stdout);
-            return EXIT_OK;
-        case 'f':
-            a->file = optarg;
-            break;
-        case OPT_DRY:
-            e->dry_run = 1;
-            break;
-        case OPT_SKIP:
-            e->skip_invalid = 1;
-            break;
-        case OPT_BATCH:
-        case OPT_TTL:
-            errno = 0;
-            v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < 1 ||
-                (opt == OPT_BATCH && v > BATCH_MAX) || v > 100000000) {
-                return cli_usage_error(
-                    "enqueue", "--%s: expected a number in 1..%d, got '%s'",
-                    opt == OPT_BATCH ? "batch" : "idempotency-ttl",
-                    opt == OPT_BATCH ? BATCH_MAX : 100000000, optarg);
-            }
-            if (opt == OPT_BATCH)
-                e->batch = (int)v;
-            else
-                e->idem_ttl = (int)v;
-            break;
-        case OPT_TEMPLATES:
-            e->jopts.templates_dir = optarg;
-            break;
-        case OPT_VAR: {
-            const char *eq = strchr(optarg, '=');
-            char name[128];
-            if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(name)) {
-                return cli_usage_error(
-                    "enqueue", "--var: expected NAME=VALUE, got '%s'", optarg);
-            }
-            memcpy(name, optarg, (size_t)(eq - optarg));
-            name[eq - optarg] = '\0';
-            if (!a->vars)
-                a->vars = cJSON_AddObjectToObject(a->flagjob, "vars");
-            if (!a->vars || !cJSON_AddStringToObject(a->vars, name, eq + 1)) {
-                return cli_fail("enqueue", "out of memory");
-            }
-            a->nflags++;
-            break;
-        }
-        case OPT_PROMPT:
-        case OPT_TEMPLATE:
-        case OPT_SYSTEM:
-        case OPT_MODEL:
-        case OPT_PRIO:
-        case OPT_RUNAT:
-        case OPT_IDEM:
-        case OPT_ID: {
-            static const char *const names[] = {
-                [OPT_PROMPT] = "prompt",        [OPT_TEMPLATE] = "template",
-                [OPT_SYSTEM] = "system",        [OPT_MODEL] = "model",
-                [OPT_PRIO] = "priority",        [OPT_RUNAT] = "run_at",
-                [OPT_IDEM] = "idempotency_key", [OPT_ID] = "id"};
-            if (!cJSON_AddStringToObject(a->flagjob, names[opt], optarg)) {
-                return cli_fail("enqueue", "out of memory");
-            }
-            a->nflags++;
-            break;
-        }
-        case OPT_MAXTOK:
-        case OPT_DELAY:
-        case OPT_MAXATT:
-        case OPT_TIMEOUT: {
-            static const char *const names[] = {[OPT_MAXTOK] = "max_tokens",
-                                                [OPT_DELAY] = "delay_s",
-                                                [OPT_MAXATT] = "max_attempts",
-                                                [OPT_TIMEOUT] = "timeout_s"};
-            static const char *const flags[] = {[OPT_MAXTOK] = "max-tokens",
-                                                [OPT_DELAY] = "delay",
-                                                [OPT_MAXATT] = "max-attempts",
-                                                [OPT_TIMEOUT] = "timeout"};
-            rc = add_num_flag(a->flagjob, names[opt], flags[opt], optarg);
-            if (rc != 0) {
-                return rc;
-            }
-            a->nflags++;
-            break;
-        }
-        case OPT_FROM_DLQ:
-            e->from_dlq = 1;
-            break;
-        case OPT_META: {
-            cJSON *m = cJSON_Parse(optarg);
-            if (!m || !cJSON_IsObject(m)) {
-                cJSON_Delete(m);
-                return cli_usage_error("enqueue",
-                                       "--metadata: expected a JSON object");
-            }
-            cJSON_AddItemToObject(a->flagjob, "metadata", m);
-            a->nflags++;
-            break;
-        }
-        default:
-            return cli_usage_error("enqueue", "unknown option");
-        }
-    }
-    if (optind < argc) {
-        if (a->file || optind + 1 < argc) {
+    a->e = e;
+    if ((rc = cli_parse(&e->cli, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    if (first < argc) {
+        if (a->file || first + 1 < argc)
             return cli_usage_error("enqueue", "unexpected argument '%s'",
-                                   argv[optind]);
-        }
-        a->file = argv[optind];
+                                   argv[first]);
+        a->file = argv[first];
     }
-    if (e->from_dlq && a->nflags) {
+    if (e->from_dlq && a->nflags)
         return cli_usage_error("enqueue",
                                "--from-dlq reads a file or stdin, not job "
                                "flags");
-    }
-    if (a->file && a->nflags) {
+    if (a->file && a->nflags)
         return cli_usage_error("enqueue",
                                "give either an input file or job flags");
-    }
-    if (!a->file && !a->nflags) {
+    if (!a->file && !a->nflags)
         return cli_usage_error("enqueue",
                                "no input: give --file FILE, '-' for stdin, or "
                                "--prompt TEXT");
-    }
     return -1;
 }
 
