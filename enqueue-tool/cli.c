@@ -113,14 +113,21 @@ cli_close(struct cli *c)
     c->rc = NULL;
 }
 
+/* "genq CMD: " and the message to stderr, no newline. */
+static void
+cli_say(const char *cmd, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "genq %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+}
+
 int
 cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "genq %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_say(cmd, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n(see 'genq %s --help')\n", cmd);
     return EXIT_USAGE;
@@ -131,9 +138,8 @@ cli_fail(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "genq %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_say(cmd, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     return EXIT_FAIL;

@@ -211,10 +211,8 @@ cancel_opt(void *ctx, int opt, const char *arg)
 {
     if (opt != 'r')
         return CLI_UNKNOWN;
-    if (ops_parse_long(arg, 1, 100L * 365 * 86400, ctx) < 0)
-        return cli_usage_error("cancel",
-                               "--retention: expected seconds, got '%s'", arg);
-    return CLI_NEXT;
+    return ops_opt_long("cancel", "retention", "seconds", arg, 1,
+                        100L * 365 * 86400, ctx);
 }
 
 int

@@ -66,10 +66,8 @@ dlq_opt(void *ctx, int opt, const char *arg)
         return CLI_NEXT;
     }
     case OPT_STATUS:
-        if (ops_parse_long(arg, 100, 599, &o->f.status) < 0)
-            return cli_usage_error(
-                o->cmd, "--status: expected an HTTP status, got '%s'", arg);
-        return CLI_NEXT;
+        return ops_opt_long(o->cmd, "status", "an HTTP status", arg, 100, 599,
+                            &o->f.status);
     case OPT_SINCE:
     case OPT_OLDER: {
         int64_t probe;
@@ -93,10 +91,8 @@ dlq_opt(void *ctx, int opt, const char *arg)
         o->f.grep = arg;
         return CLI_NEXT;
     case OPT_LIMIT:
-        if (ops_parse_long(arg, 1, 1000000000L, &o->limit) < 0)
-            return cli_usage_error(
-                o->cmd, "--limit: expected a number >= 1, got '%s'", arg);
-        return CLI_NEXT;
+        return ops_opt_long(o->cmd, "limit", "a number >= 1", arg, 1,
+                            1000000000L, &o->limit);
     case OPT_ALL:
         o->all = 1;
         return CLI_NEXT;

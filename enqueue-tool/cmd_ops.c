@@ -47,6 +47,16 @@ ops_parse_long(const char *s, long lo, long hi, long *out)
 }
 
 int
+ops_opt_long(const char *cmd, const char *name, const char *what,
+             const char *arg, long lo, long hi, long *out)
+{
+    if (ops_parse_long(arg, lo, hi, out) < 0)
+        return cli_usage_error(cmd, "--%s: expected %s, got '%s'", name, what,
+                               arg);
+    return CLI_NEXT;
+}
+
+int
 ops_parse_seconds(const char *s, double lo, double hi, double *out)
 {
     char *end;

@@ -38,6 +38,12 @@ const char *ops_col(const struct ops_tty *t, const char *code);
 /* Parse a whole decimal integer in lo..hi. 0, or -1 (nothing stored). */
 int ops_parse_long(const char *s, long lo, long hi, long *out);
 
+/* The argument arg of option --name as in ops_parse_long() into *out:
+ * CLI_NEXT, or (nothing stored) the usage error "--NAME: expected WHAT,
+ * got 'ARG'" for cmd (EXIT_USAGE). For cli_cmd.opt callbacks. */
+int ops_opt_long(const char *cmd, const char *name, const char *what,
+                 const char *arg, long lo, long hi, long *out);
+
 /* Parse a decimal number of seconds in lo..hi. 0, or -1 (nothing
  * stored). */
 int ops_parse_seconds(const char *s, double lo, double hi, double *out);

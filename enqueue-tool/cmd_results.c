@@ -309,10 +309,8 @@ results_opt(void *ctx, int opt, const char *arg)
         a->since = arg;
         return CLI_NEXT;
     case RESULTS_OPT_COUNT:
-        if (ops_parse_long(arg, 1, 1000000000L, &a->count) < 0)
-            return cli_usage_error(
-                "results", "--count: expected a number >= 1, got '%s'", arg);
-        return CLI_NEXT;
+        return ops_opt_long("results", "count", "a number >= 1", arg, 1,
+                            1000000000L, &a->count);
     default:
         return CLI_UNKNOWN;
     }

@@ -513,15 +513,11 @@ stats_opt(void *ctx, int opt, const char *arg)
         a->watch = 1;
         return CLI_NEXT;
     case STATS_OPT_DEADWARN:
-        if (ops_parse_long(arg, 0, 1000000000L, &a->dead_warn) < 0)
-            return cli_usage_error(
-                "stats", "--dead-warn: expected a number, got '%s'", arg);
-        return CLI_NEXT;
+        return ops_opt_long("stats", "dead-warn", "a number", arg, 0,
+                            1000000000L, &a->dead_warn);
     case STATS_OPT_COUNT:
-        if (ops_parse_long(arg, 1, 1000000000L, &a->count) < 0)
-            return cli_usage_error(
-                "stats", "--count: expected a number >= 1, got '%s'", arg);
-        return CLI_NEXT;
+        return ops_opt_long("stats", "count", "a number >= 1", arg, 1,
+                            1000000000L, &a->count);
     default:
         return CLI_UNKNOWN;
     }

@@ -46,11 +46,12 @@ idwin_run(const struct idwin *w, int argc, char **argv, int *any)
             goto fail;
         }
     }
-    for (;;) {
+    for (int done = 0;;) {
         struct idbatch *b;
         int r;
 
-        if (used == window) {
+        /* a full window, or the end: read the oldest call's replies */
+        if (used == window || (done && used > 0)) {
             int k = w->finish(w->ctx, win[head].ids, win[head].n);
             if (k < 0)
                 goto fail;
@@ -58,7 +59,10 @@ idwin_run(const struct idwin *w, int argc, char **argv, int *any)
             idbatch_clear(&win[head]);
             head = (head + 1) % window;
             used--;
+            continue;
         }
+        if (done)
+            break;
         b = &win[(head + used) % window];
         while (b->n < w->batch && (id = ops_ids_next(&src)) != NULL) {
             b->ids[b->n] = strdup(id);
@@ -69,8 +73,10 @@ idwin_run(const struct idwin *w, int argc, char **argv, int *any)
             b->n++;
             *any = 1;
         }
-        if (b->n == 0)
-            break;
+        if (b->n == 0) {
+            done = 1;
+            continue;
+        }
         r = w->append(w->ctx, b->ids, b->n);
         if (r < 0)
             goto fail;
@@ -78,15 +84,6 @@ idwin_run(const struct idwin *w, int argc, char **argv, int *any)
             idbatch_clear(b);
         else
             used++;
-    }
-    while (used > 0) {
-        int k = w->finish(w->ctx, win[head].ids, win[head].n);
-        if (k < 0)
-            goto fail;
-        sum += k;
-        idbatch_clear(&win[head]);
-        head = (head + 1) % window;
-        used--;
     }
     goto out;
 fail:
