@@ -111,22 +111,12 @@ static int
 cancel_append(void *ctx, char **ids, int n)
 {
     struct cancel_ctx *x = ctx;
-    const char **av = malloc(sizeof(*av) * (size_t)(n + 1));
-    int rc;
 
-    if (!av) {
+    if (idwin_append_script(x->c, SCRIPT_CANCEL, &x->ttl, 1, ids, n) < 0) {
         cli_fail("cancel", "out of memory");
         return -1;
     }
-    av[0] = x->ttl;
-    for (int i = 0; i < n; i++)
-        av[i + 1] = ids[i];
-    rc = rclient_append_script(x->c->rc, SCRIPT_CANCEL, &x->c->keys, n + 1, av,
-                               NULL);
-    free(av);
-    if (rc < 0)
-        cli_fail("cancel", "out of memory");
-    return rc;
+    return 0;
 }
 
 /* idwin finish: report one batch. Returns how many ids were not canceled
@@ -135,19 +125,11 @@ static int
 cancel_finish(void *ctx, char **ids, int n)
 {
     struct cli *c = ((struct cancel_ctx *)ctx)->c;
-    char err[512];
-    redisReply *r = rclient_read(c->rc, err, sizeof(err));
+    redisReply *r = idwin_read_array(c, "cancel", (size_t)n);
     int missed = 0;
 
-    if (!r) {
-        cli_fail("cancel", "%s", err);
+    if (!r)
         return -1;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != n) {
-        freeReplyObject(r);
-        cli_fail("cancel", "unexpected reply from Redis");
-        return -1;
-    }
     for (int i = 0; i < n; i++) {
         redisReply *e = r->element[i];
         const char *out = "unknown", *st = "unknown";

@@ -137,23 +137,13 @@ static int
 inspect_append(void *ctx, char **ids, int n)
 {
     struct status_ctx *x = ctx;
-    const char **av = malloc(sizeof(*av) * (size_t)(n + 2));
-    int rc;
+    const char *pre[2] = {"0", x->with_result ? "1" : "0"};
 
-    if (!av) {
+    if (idwin_append_script(x->c, SCRIPT_INSPECT, pre, 2, ids, n) < 0) {
         cli_fail("status", "out of memory");
         return -1;
     }
-    av[0] = "0";
-    av[1] = x->with_result ? "1" : "0";
-    for (int i = 0; i < n; i++)
-        av[i + 2] = ids[i];
-    rc = rclient_append_script(x->c->rc, SCRIPT_INSPECT, &x->c->keys, n + 2, av,
-                               NULL);
-    free(av);
-    if (rc < 0)
-        cli_fail("status", "out of memory");
-    return rc;
+    return 0;
 }
 
 /* idwin finish: print one batch's answers in order. Returns how many ids
@@ -163,20 +153,11 @@ inspect_finish(void *ctx, char **ids, int n)
 {
     struct cli *c = ((struct status_ctx *)ctx)->c;
     int with_result = ((struct status_ctx *)ctx)->with_result;
-    char err[512];
-    redisReply *r = rclient_read(c->rc, err, sizeof(err));
+    redisReply *r = idwin_read_array(c, "status", (size_t)n * INSPECT_FIELDS);
     int unknown = 0;
 
-    if (!r) {
-        fprintf(stderr, "genq status: %s\n", err);
+    if (!r)
         return -1;
-    }
-    if (r->type != REDIS_REPLY_ARRAY ||
-        r->elements != (size_t)n * INSPECT_FIELDS) {
-        freeReplyObject(r);
-        fprintf(stderr, "genq status: unexpected reply from Redis\n");
-        return -1;
-    }
     for (int i = 0; i < n; i++) {
         cJSON *o =
             status_doc(ids[i], &r->element[i * INSPECT_FIELDS], with_result);

@@ -40,19 +40,11 @@ batch_clear(struct change *ch)
 static int
 change_append(struct change *ch)
 {
-    const char **av = malloc(sizeof(*av) * (size_t)(ch->n + 1));
-    int k = 0, rc;
+    const char *keep = ch->o->keep_attempts ? "1" : "0";
+    int rc = idwin_append_script(
+        &ch->o->c, ch->purge ? SCRIPT_DLQ_PURGE : SCRIPT_DLQ_REQUEUE, &keep,
+        ch->purge ? 0 : 1, ch->batch, ch->n);
 
-    if (!av)
-        return -1;
-    if (!ch->purge)
-        av[k++] = ch->o->keep_attempts ? "1" : "0";
-    for (int i = 0; i < ch->n; i++)
-        av[k++] = ch->batch[i];
-    rc = rclient_append_script(
-        ch->o->c.rc, ch->purge ? SCRIPT_DLQ_PURGE : SCRIPT_DLQ_REQUEUE,
-        &ch->o->c.keys, k, av, NULL);
-    free(av);
     if (rc == 0)
         ch->pending[ch->npending++] = ch->n;
     return rc;
@@ -63,22 +55,15 @@ change_append(struct change *ch)
 static int
 change_read_one(struct change *ch, char **ids)
 {
-    char err[512];
-    redisReply *r = rclient_read(ch->o->c.rc, err, sizeof(err));
     int n = ch->pending[0];
+    redisReply *r;
 
     memmove(ch->pending, ch->pending + 1,
             sizeof(int) * (size_t)(ch->npending - 1));
     ch->npending--;
-    if (!r) {
-        cli_fail(ch->cmd, "%s", err);
+    r = idwin_read_array(&ch->o->c, ch->cmd, (size_t)n);
+    if (!r)
         return -1;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != n) {
-        freeReplyObject(r);
-        cli_fail(ch->cmd, "unexpected reply from Redis");
-        return -1;
-    }
     for (int i = 0; i < n; i++) {
         redisReply *e = r->element[i];
         int ok = e->type == REDIS_REPLY_STRING &&
@@ -109,26 +94,14 @@ change_drain(struct change *ch)
 static int
 dry_ids(struct change *ch, char **ids, int n)
 {
-    const char **av = malloc(sizeof(*av) * (size_t)(n + 2));
-    char err[512];
+    static const char *const pre[2] = {"0", "0"};
     redisReply *r;
 
-    if (!av)
+    if (idwin_append_script(&ch->o->c, SCRIPT_INSPECT, pre, 2, ids, n) < 0)
         return cli_fail(ch->cmd, "out of memory");
-    av[0] = "0";
-    av[1] = "0";
-    for (int i = 0; i < n; i++)
-        av[i + 2] = ids[i];
-    r = rclient_script(ch->o->c.rc, SCRIPT_INSPECT, &ch->o->c.keys, n + 2, av,
-                       NULL, err, sizeof(err));
-    free(av);
+    r = idwin_read_array(&ch->o->c, ch->cmd, (size_t)n * INSPECT_FIELDS);
     if (!r)
-        return cli_fail(ch->cmd, "%s", err);
-    if (r->type != REDIS_REPLY_ARRAY ||
-        r->elements != (size_t)n * INSPECT_FIELDS) {
-        freeReplyObject(r);
-        return cli_fail(ch->cmd, "unexpected reply from Redis");
-    }
+        return EXIT_FAIL;
     for (int i = 0; i < n; i++) {
         redisReply *m = r->element[i * INSPECT_FIELDS];
         struct ops_meta meta = {.state = "unknown"};

@@ -97,3 +97,39 @@ out:
     ops_ids_free(&src);
     return sum;
 }
+
+int
+idwin_append_script(struct cli *c, enum script_id id, const char *const *pre,
+                    int npre, char *const *ids, int n)
+{
+    const char **av = malloc(sizeof(*av) * (size_t)(npre + n));
+    int rc;
+
+    if (!av)
+        return -1;
+    for (int i = 0; i < npre; i++)
+        av[i] = pre[i];
+    for (int i = 0; i < n; i++)
+        av[npre + i] = ids[i];
+    rc = rclient_append_script(c->rc, id, &c->keys, npre + n, av, NULL);
+    free(av);
+    return rc;
+}
+
+redisReply *
+idwin_read_array(struct cli *c, const char *cmd, size_t n)
+{
+    char err[512];
+    redisReply *r = rclient_read(c->rc, err, sizeof(err));
+
+    if (!r) {
+        cli_fail(cmd, "%s", err);
+        return NULL;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+        freeReplyObject(r);
+        cli_fail(cmd, "unexpected reply from Redis");
+        return NULL;
+    }
+    return r;
+}

@@ -4,6 +4,11 @@
 #ifndef GENQ_IDWIN_H
 #define GENQ_IDWIN_H
 
+#include <hiredis/hiredis.h>
+
+#include "cli.h"
+#include "rclient.h"
+
 /* What to do with each batch. ids[0..n) are owned by idwin_run() and valid
  * only during the call. */
 struct idwin {
@@ -25,5 +30,17 @@ struct idwin {
  * flight are left unread). *any is set to 1 when some id was read. Frees
  * everything it allocates. */
 long idwin_run(const struct idwin *w, int argc, char **argv, int *any);
+
+/* Append (pipelined, not read) a call of script id on c's queue whose
+ * arguments are pre[0..npre) then ids[0..n). 0, or -1 on out of memory
+ * (nothing printed). */
+int idwin_append_script(struct cli *c, enum script_id id,
+                        const char *const *pre, int npre, char *const *ids,
+                        int n);
+
+/* Read the next reply, which must be an array of n elements. Returns it
+ * (caller frees with freeReplyObject()), or NULL after printing the
+ * problem ("genq CMD: ..."). */
+redisReply *idwin_read_array(struct cli *c, const char *cmd, size_t n);
 
 #endif
