@@ -101,35 +101,14 @@ cmd_resume(int argc, char **argv)
 
 /* ---- cancel ----------------------------------------------------------- */
 
-struct cancel_ctx {
-    struct cli *c;
-    const char *ttl; /* retention in ms, the script's first argument */
-};
-
-/* idwin append: the cancel call of ids[0..n). */
+/* idwin report: one batch of cancel outcomes. Returns how many ids were
+ * not canceled or flagged, or -1 on out of memory. */
 static int
-cancel_append(void *ctx, char **ids, int n)
+cancel_report(void *ctx, char **ids, int n, redisReply *r)
 {
-    struct cancel_ctx *x = ctx;
-
-    if (idwin_append_script(x->c, SCRIPT_CANCEL, &x->ttl, 1, ids, n) < 0) {
-        cli_fail("cancel", "out of memory");
-        return -1;
-    }
-    return 0;
-}
-
-/* idwin finish: report one batch. Returns how many ids were not canceled
- * or flagged, or -1 on a Redis failure. */
-static int
-cancel_finish(void *ctx, char **ids, int n)
-{
-    struct cli *c = ((struct cancel_ctx *)ctx)->c;
-    redisReply *r = idwin_read_array(c, "cancel", (size_t)n);
+    struct cli *c = ctx;
     int missed = 0;
 
-    if (!r)
-        return -1;
     for (int i = 0; i < n; i++) {
         redisReply *e = r->element[i];
         const char *out = "unknown", *st = "unknown";
@@ -152,7 +131,6 @@ cancel_finish(void *ctx, char **ids, int n)
                 j = NULL;
             }
             if (cli_print_json(j) < 0) {
-                freeReplyObject(r);
                 cli_fail("cancel", "out of memory");
                 return -1;
             }
@@ -169,7 +147,6 @@ cancel_finish(void *ctx, char **ids, int n)
             printf("%s unknown\n", ids[i]);
         }
     }
-    freeReplyObject(r);
     return missed;
 }
 
@@ -191,10 +168,9 @@ static const char cancel_help[] =
 static int
 cancel_opt(void *ctx, int opt, const char *arg)
 {
-    if (opt != 'r')
-        return CLI_UNKNOWN;
-    return ops_opt_long("cancel", "retention", "seconds", arg, 1,
-                        100L * 365 * 86400, ctx);
+    return opt == 'r' ? ops_opt_long("cancel", "retention", "seconds", arg, 1,
+                                     100L * 365 * 86400, ctx)
+                      : CLI_UNKNOWN;
 }
 
 int
@@ -204,9 +180,17 @@ cmd_cancel(int argc, char **argv)
         {"retention", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
     struct cli c;
     char ttl[32];
-    struct cancel_ctx x = {&c, ttl};
-    struct idwin w = {"cancel",      CANCEL_BATCH,  CANCEL_WINDOW,
-                      cancel_append, cancel_finish, &x};
+    const char *pre[1] = {ttl}; /* retention in ms */
+    struct idwin w = {.c = &c,
+                      .cmd = "cancel",
+                      .script = SCRIPT_CANCEL,
+                      .pre = pre,
+                      .npre = 1,
+                      .fields = 1,
+                      .batch = CANCEL_BATCH,
+                      .window = CANCEL_WINDOW,
+                      .report = cancel_report,
+                      .ctx = &c};
     int first, rc = EXIT_OK, any = 0;
     long retention = RETENTION_DEFAULT, missed = 0;
     const char *env = getenv("GENQ_RESULT_TTL");

@@ -57,17 +57,21 @@ ops_opt_long(const char *cmd, const char *name, const char *what,
 }
 
 int
-ops_parse_seconds(const char *s, double lo, double hi, double *out)
+ops_opt_seconds(const char *cmd, const char *name, const char *arg, double lo,
+                double hi, double *out)
 {
     char *end;
     double v;
 
     errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
+    v = strtod(arg, &end);
+    if (errno || end == arg || *end || v < lo || v > hi)
+        return cli_usage_error(cmd,
+                               "--%s: expected seconds in %.0f..%.0f, got "
+                               "'%s'",
+                               name, lo, hi, arg);
     *out = v;
-    return 0;
+    return CLI_NEXT;
 }
 
 int

@@ -129,41 +129,23 @@ print_status_text(cJSON *o)
 
 struct status_ctx {
     struct cli *c;
-    int with_result;
+    int with_result; /* --with-result */
 };
 
-/* idwin append: the inspect call of ids[0..n). */
+/* idwin report: print one batch's answers in order. Returns how many ids
+ * were unknown, or -1 on out of memory. */
 static int
-inspect_append(void *ctx, char **ids, int n)
-{
-    struct status_ctx *x = ctx;
-    const char *pre[2] = {"0", x->with_result ? "1" : "0"};
-
-    if (idwin_append_script(x->c, SCRIPT_INSPECT, pre, 2, ids, n) < 0) {
-        cli_fail("status", "out of memory");
-        return -1;
-    }
-    return 0;
-}
-
-/* idwin finish: print one batch's answers in order. Returns how many ids
- * were unknown, or -1 on a Redis failure. */
-static int
-inspect_finish(void *ctx, char **ids, int n)
+inspect_report(void *ctx, char **ids, int n, redisReply *r)
 {
     struct cli *c = ((struct status_ctx *)ctx)->c;
     int with_result = ((struct status_ctx *)ctx)->with_result;
-    redisReply *r = idwin_read_array(c, "status", (size_t)n * INSPECT_FIELDS);
     int unknown = 0;
 
-    if (!r)
-        return -1;
     for (int i = 0; i < n; i++) {
         cJSON *o =
             status_doc(ids[i], &r->element[i * INSPECT_FIELDS], with_result);
         const char *st;
         if (!o) {
-            freeReplyObject(r);
             fprintf(stderr, "genq status: out of memory\n");
             return -1;
         }
@@ -177,7 +159,6 @@ inspect_finish(void *ctx, char **ids, int n)
             cJSON_Delete(o);
         }
     }
-    freeReplyObject(r);
     return unknown;
 }
 
@@ -199,7 +180,7 @@ status_opt(void *ctx, int opt, const char *arg)
     (void)arg;
     if (opt != 'r')
         return CLI_UNKNOWN;
-    ((struct status_ctx *)ctx)->with_result = 1;
+    *(int *)ctx = 1;
     return CLI_NEXT;
 }
 
@@ -210,10 +191,19 @@ cmd_status(int argc, char **argv)
         {"with-result", no_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
     struct cli c;
     struct status_ctx x = {&c, 0};
-    struct idwin w = {"status",       INSPECT_BATCH,  INSPECT_WINDOW,
-                      inspect_append, inspect_finish, &x};
-    struct cli_cmd spec = {"status",   status_help, NULL, opts,
-                           status_opt, &x,          1};
+    const char *pre[2] = {"0", "0"}; /* no dead-letter time; result? */
+    struct idwin w = {.c = &c,
+                      .cmd = "status",
+                      .script = SCRIPT_INSPECT,
+                      .pre = pre,
+                      .npre = 2,
+                      .fields = INSPECT_FIELDS,
+                      .batch = INSPECT_BATCH,
+                      .window = INSPECT_WINDOW,
+                      .report = inspect_report,
+                      .ctx = &x};
+    struct cli_cmd spec = {"status",   status_help,    NULL, opts,
+                           status_opt, &x.with_result, 1};
     int first, rc, any = 0;
     long unknown = 0;
 
@@ -225,6 +215,7 @@ cmd_status(int argc, char **argv)
                                          "from stdin");
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
+    pre[1] = x.with_result ? "1" : "0";
     unknown = idwin_run(&w, argc - first, argv + first, &any);
     if (unknown < 0)
         rc = EXIT_FAIL;
@@ -251,12 +242,7 @@ result_opt(void *ctx, int opt, const char *arg)
 {
     if (opt != 'w')
         return CLI_UNKNOWN;
-    if (ops_parse_seconds(arg, 0, 86400, ctx) < 0)
-        return cli_usage_error("result",
-                               "--wait: expected seconds in 0..86400, "
-                               "got '%s'",
-                               arg);
-    return CLI_NEXT;
+    return ops_opt_seconds("result", "wait", arg, 0, 86400, ctx);
 }
 
 int

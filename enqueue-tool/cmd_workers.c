@@ -29,12 +29,7 @@ workers_opt(void *ctx, int opt, const char *arg)
 {
     if (opt != 's')
         return CLI_UNKNOWN;
-    if (ops_parse_seconds(arg, 1, 86400, ctx) < 0)
-        return cli_usage_error("workers",
-                               "--stale: expected seconds in "
-                               "1..86400, got '%s'",
-                               arg);
-    return CLI_NEXT;
+    return ops_opt_seconds("workers", "stale", arg, 1, 86400, ctx);
 }
 
 int

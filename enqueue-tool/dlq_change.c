@@ -50,20 +50,12 @@ change_append(struct change *ch)
     return rc;
 }
 
-/* Read the replies of every call in flight. ids (may be NULL) names the
- * ids of the oldest call, for reporting those not moved. */
-static int
-change_read_one(struct change *ch, char **ids)
+/* Count the outcome of each id of one requeue/purge call from its reply r
+ * (n elements). ids (may be NULL) names them, for reporting those not
+ * moved. */
+static void
+change_count(struct change *ch, char **ids, int n, redisReply *r)
 {
-    int n = ch->pending[0];
-    redisReply *r;
-
-    memmove(ch->pending, ch->pending + 1,
-            sizeof(int) * (size_t)(ch->npending - 1));
-    ch->npending--;
-    r = idwin_read_array(&ch->o->c, ch->cmd, (size_t)n);
-    if (!r)
-        return -1;
     for (int i = 0; i < n; i++) {
         redisReply *e = r->element[i];
         int ok = e->type == REDIS_REPLY_STRING &&
@@ -77,6 +69,22 @@ change_read_one(struct change *ch, char **ids)
                         e->type == REDIS_REPLY_STRING ? e->str : "?");
         }
     }
+}
+
+/* Read and count the replies of the oldest call in flight (filter mode). */
+static int
+change_read_one(struct change *ch)
+{
+    int n = ch->pending[0];
+    redisReply *r;
+
+    memmove(ch->pending, ch->pending + 1,
+            sizeof(int) * (size_t)(ch->npending - 1));
+    ch->npending--;
+    r = idwin_read_array(&ch->o->c, ch->cmd, (size_t)n);
+    if (!r)
+        return -1;
+    change_count(ch, NULL, n, r);
     freeReplyObject(r);
     return 0;
 }
@@ -85,23 +93,16 @@ static int
 change_drain(struct change *ch)
 {
     while (ch->npending > 0)
-        if (change_read_one(ch, NULL) < 0)
+        if (change_read_one(ch) < 0)
             return -1;
     return 0;
 }
 
-/* Dry run of ID mode: count which of ids are dead (inspect script). */
-static int
-dry_ids(struct change *ch, char **ids, int n)
+/* Dry run of ID mode: count which of ids are dead from the reply r of the
+ * inspect script. */
+static void
+dry_count(struct change *ch, char **ids, int n, redisReply *r)
 {
-    static const char *const pre[2] = {"0", "0"};
-    redisReply *r;
-
-    if (idwin_append_script(&ch->o->c, SCRIPT_INSPECT, pre, 2, ids, n) < 0)
-        return cli_fail(ch->cmd, "out of memory");
-    r = idwin_read_array(&ch->o->c, ch->cmd, (size_t)n * INSPECT_FIELDS);
-    if (!r)
-        return EXIT_FAIL;
     for (int i = 0; i < n; i++) {
         redisReply *m = r->element[i * INSPECT_FIELDS];
         struct ops_meta meta = {.state = "unknown"};
@@ -115,49 +116,52 @@ dry_ids(struct change *ch, char **ids, int n)
                         meta.state);
         }
     }
-    freeReplyObject(r);
-    return 0;
 }
 
-/* idwin append of ID mode: the requeue/purge call of ids[0..n), or in a
- * dry run the count of those that are dead (synchronous). */
+/* idwin report of ID mode: the ids moved and those not (reported); in a
+ * dry run, those dead and those not. */
 static int
-ids_append(void *ctx, char **ids, int n)
+ids_report(void *ctx, char **ids, int n, redisReply *r)
 {
     struct change *ch = ctx;
 
-    if (ch->o->dry_run)
-        return dry_ids(ch, ids, n) != 0 ? -1 : 1;
-    ch->matched += n;
-    ch->batch = ids;
-    ch->n = n;
-    if (change_append(ch) < 0) {
-        ch->batch = NULL;
-        cli_fail(ch->cmd, "out of memory");
-        return -1;
+    if (ch->o->dry_run) {
+        dry_count(ch, ids, n, r);
+    } else {
+        ch->matched += n;
+        change_count(ch, ids, n, r);
     }
-    ch->batch = NULL;
     return 0;
 }
 
-/* idwin finish of ID mode: read the oldest call, report the ids not
- * moved. */
-static int
-ids_finish(void *ctx, char **ids, int n)
-{
-    (void)n;
-    return change_read_one(ctx, ids);
-}
-
 /* ID mode: the ids given (argv, '-' = stdin), batches of CHANGE_BATCH with
- * ID_WINDOW calls in flight; each id not moved is reported. */
+ * ID_WINDOW calls in flight; each id not moved is reported. A dry run asks
+ * the inspect script instead, one call at a time. */
 static int
 change_ids(struct change *ch)
 {
-    struct idwin w = {ch->cmd,    CHANGE_BATCH, ID_WINDOW,
-                      ids_append, ids_finish,   ch};
+    static const char *const inspect_pre[2] = {"0", "0"};
+    const char *keep = ch->o->keep_attempts ? "1" : "0";
+    struct idwin w = {.c = &ch->o->c,
+                      .cmd = ch->cmd,
+                      .script =
+                          ch->purge ? SCRIPT_DLQ_PURGE : SCRIPT_DLQ_REQUEUE,
+                      .pre = &keep,
+                      .npre = ch->purge ? 0 : 1,
+                      .fields = 1,
+                      .batch = CHANGE_BATCH,
+                      .window = ID_WINDOW,
+                      .report = ids_report,
+                      .ctx = ch};
     int any;
 
+    if (ch->o->dry_run) {
+        w.script = SCRIPT_INSPECT;
+        w.pre = inspect_pre;
+        w.npre = 2;
+        w.fields = INSPECT_FIELDS;
+        w.window = 1;
+    }
     return idwin_run(&w, ch->o->argc, ch->o->argv, &any) < 0 ? EXIT_FAIL : 0;
 }
 

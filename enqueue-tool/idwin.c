@@ -1,6 +1,7 @@
 /* The pipelined id window of status, cancel and dlq requeue/purge (see
  * idwin.h): a ring of batches of strdup'ed ids, filled from argv or stdin,
- * each sent by the caller's append() and answered by its finish(). */
+ * each sent as one script call, its reply handed to the caller's
+ * report(). */
 #include "fmacros.h"
 
 #include <stdlib.h>
@@ -48,11 +49,14 @@ idwin_run(const struct idwin *w, int argc, char **argv, int *any)
     }
     for (int done = 0;;) {
         struct idbatch *b;
-        int r;
 
         /* a full window, or the end: read the oldest call's replies */
         if (used == window || (done && used > 0)) {
-            int k = w->finish(w->ctx, win[head].ids, win[head].n);
+            redisReply *r =
+                idwin_read_array(w->c, w->cmd, (size_t)win[head].n * w->fields);
+            int k = r ? w->report(w->ctx, win[head].ids, win[head].n, r) : -1;
+            if (r)
+                freeReplyObject(r);
             if (k < 0)
                 goto fail;
             sum += k;
@@ -77,13 +81,12 @@ idwin_run(const struct idwin *w, int argc, char **argv, int *any)
             done = 1;
             continue;
         }
-        r = w->append(w->ctx, b->ids, b->n);
-        if (r < 0)
+        if (idwin_append_script(w->c, w->script, w->pre, w->npre, b->ids,
+                                b->n) < 0) {
+            cli_fail(w->cmd, "out of memory");
             goto fail;
-        if (r > 0)
-            idbatch_clear(b);
-        else
-            used++;
+        }
+        used++;
     }
     goto out;
 fail:

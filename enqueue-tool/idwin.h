@@ -9,24 +9,26 @@
 #include "cli.h"
 #include "rclient.h"
 
-/* What to do with each batch. ids[0..n) are owned by idwin_run() and valid
- * only during the call. */
+/* One script call per batch of ids, and what to do with its reply. */
 struct idwin {
-    const char *cmd; /* in messages: "genq CMD: out of memory" */
-    int batch;       /* ids per call */
-    int window;      /* calls in flight at most */
-    /* Append the call of one batch (pipelined). 0 = in flight, 1 = handled
-     * already (no reply to read), -1 = failed (message printed). */
-    int (*append)(void *ctx, char **ids, int n);
-    /* Read the reply of the oldest call in flight, the batch ids[0..n).
-     * A count >= 0 that idwin_run() adds up, or -1 (message printed). */
-    int (*finish)(void *ctx, char **ids, int n);
+    struct cli *c;         /* connected; the queue the script runs on */
+    const char *cmd;       /* in messages: "genq CMD: out of memory" */
+    enum script_id script; /* called with pre[0..npre), then the ids */
+    const char *const *pre;
+    int npre;
+    size_t fields; /* reply elements per id */
+    int batch;     /* ids per call */
+    int window;    /* calls in flight at most */
+    /* Report one batch, ids[0..n), from its reply r: an array of n * fields
+     * elements, checked. ids and r are borrowed for the call. A count >= 0
+     * that idwin_run() adds up, or -1 (message printed). */
+    int (*report)(void *ctx, char **ids, int n, redisReply *r);
     void *ctx;
 };
 
 /* Send every id of argv[0..argc) ("-" reads ids from stdin, one per line)
  * through w, at most w->window calls in flight. Returns the sum of the
- * finish() counts, or -1 after a failure (message printed; replies still in
+ * report() counts, or -1 after a failure (message printed; replies still in
  * flight are left unread). *any is set to 1 when some id was read. Frees
  * everything it allocates. */
 long idwin_run(const struct idwin *w, int argc, char **argv, int *any);
