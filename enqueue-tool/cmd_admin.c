@@ -191,8 +191,8 @@ cmd_cancel(int argc, char **argv)
                       .window = CANCEL_WINDOW,
                       .report = cancel_report,
                       .ctx = &c};
-    int first, rc = EXIT_OK, any = 0;
-    long retention = RETENTION_DEFAULT, missed = 0;
+    int first, rc;
+    long retention = RETENTION_DEFAULT;
     const char *env = getenv("GENQ_RESULT_TTL");
     struct cli_cmd spec = {"cancel",   cancel_help, NULL, opts,
                            cancel_opt, &retention,  1};
@@ -203,20 +203,13 @@ cmd_cancel(int argc, char **argv)
             "cancel", "GENQ_RESULT_TTL: expected seconds, got '%s'", env);
     if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
         return rc;
-    rc = EXIT_OK;
     if (first >= argc)
         return cli_usage_error("cancel", "give job ids, or '-' to read them "
                                          "from stdin");
     snprintf(ttl, sizeof(ttl), "%ld", retention * 1000);
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
-    missed = idwin_run(&w, argc - first, argv + first, &any);
-    if (missed < 0)
-        rc = EXIT_FAIL;
-    else if (!any)
-        rc = cli_usage_error("cancel", "no ids given");
-    else if (missed)
-        rc = EXIT_FAIL;
+    rc = idwin_exit(&w, argc - first, argv + first);
     cli_close(&c);
     return rc;
 }

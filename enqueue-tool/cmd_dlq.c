@@ -262,47 +262,81 @@ static const char ls_help[] =
     "  --grep TEXT    TEXT occurs (case-sensitive) in the job or the error\n"
     "  --limit N      at most N jobs\n" CLI_COMMON_HELP;
 
+/* The walk of ls and export: page through the dead set, newest first
+ * (detail, page entries a call), and hand each entry that passes the
+ * filters to each() (-1 = out of memory), at most --limit; *shown counts
+ * them. Returns the exit code (problems printed). A failed write of stdout
+ * ends the walk: an error when flush_fails, else quietly. */
 static int
-dlq_ls(struct dlqopt *o)
+dlq_walk(struct dlqopt *o, int detail, int page, int flush_fails,
+         int (*each)(void *ctx, const struct dlq_entry *e), void *ctx,
+         long *shown)
 {
     struct dlq_pager p;
     struct dlq_entry e;
-    struct ops_tty t;
-    long shown = 0;
     int rc = EXIT_OK;
+
+    dlq_pager_init(&p, &o->c, &o->f, detail, page);
+    while (!p.end && (!o->limit || *shown < o->limit)) {
+        if (dlq_pager_append(&p) < 0) {
+            rc = cli_fail(o->cmd, "out of memory");
+            break;
+        }
+        if (dlq_pager_read(&p, o->cmd) < 0) {
+            rc = EXIT_FAIL;
+            break;
+        }
+        while ((!o->limit || *shown < o->limit) && dlq_pager_next(&p, &e)) {
+            if (each(ctx, &e) < 0) {
+                rc = cli_fail(o->cmd, "out of memory");
+                break;
+            }
+            (*shown)++;
+        }
+        if (rc != EXIT_OK)
+            break;
+        if (fflush(stdout) != 0) {
+            if (flush_fails)
+                rc = cli_fail(o->cmd, "writing the output failed");
+            break;
+        }
+    }
+    dlq_pager_free(&p);
+    return rc;
+}
+
+struct ls_ctx {
+    const struct dlqopt *o;
+    struct ops_tty t;
+};
+
+static int
+ls_each(void *ctx, const struct dlq_entry *e)
+{
+    struct ls_ctx *x = ctx;
+
+    return ls_print(x->o, &x->t, e);
+}
+
+static int
+dlq_ls(struct dlqopt *o)
+{
+    struct ls_ctx x = {o, {0, 0}};
+    long shown = 0;
+    int rc;
 
     if (o->argc > 0)
         return cli_usage_error("dlq ls", "unexpected argument '%s'",
                                o->argv[0]);
-    ops_tty_init(&t);
+    ops_tty_init(&x.t);
     if (dlq_connect(o) < 0)
         return EXIT_FAIL;
-    dlq_pager_init(&p, &o->c, &o->f, DLQ_DETAIL_LIST, LS_PAGE);
-    if (t.tty && !o->c.json)
+    if (x.t.tty && !o->c.json)
         printf("%s%-36s %-19s %-13s %4s %3s  %-49s %s%s\n",
-               ops_col(&t, OPS_BOLD), "ID", "DIED AT (UTC)", "CLASS", "HTTP",
-               "ATT", "MESSAGE", "PROMPT", ops_col(&t, OPS_RESET));
-    while (!p.end && (!o->limit || shown < o->limit)) {
-        if (dlq_pager_append(&p) < 0) {
-            rc = cli_fail("dlq ls", "out of memory");
-            break;
-        }
-        if (dlq_pager_read(&p, "dlq ls") < 0) {
-            rc = EXIT_FAIL;
-            break;
-        }
-        while ((!o->limit || shown < o->limit) && dlq_pager_next(&p, &e)) {
-            if (ls_print(o, &t, &e) < 0) {
-                rc = cli_fail("dlq ls", "out of memory");
-                break;
-            }
-            shown++;
-        }
-        if (rc != EXIT_OK || fflush(stdout) != 0)
-            break;
-    }
-    dlq_pager_free(&p);
-    if (rc == EXIT_OK && t.tty && !o->c.json)
+               ops_col(&x.t, OPS_BOLD), "ID", "DIED AT (UTC)", "CLASS", "HTTP",
+               "ATT", "MESSAGE", "PROMPT", ops_col(&x.t, OPS_RESET));
+    rc = dlq_walk(o, DLQ_DETAIL_LIST, LS_PAGE, 0, ls_each, &x, &shown);
+    if (rc == EXIT_OK && x.t.tty && !o->c.json)
         fprintf(stderr, "%ld dead job%s listed (queue %s)\n", shown,
                 shown == 1 ? "" : "s", o->c.queue);
     cli_close(&o->c);
@@ -323,45 +357,26 @@ static const char export_help[] =
     "Filters as in 'genq dlq ls'.\n\n" CLI_COMMON_HELP;
 
 static int
+export_each(void *ctx, const struct dlq_entry *e)
+{
+    (void)ctx;
+    return cli_print_json(ops_deadletter_doc(e->id, e->died_ms, e->meta,
+                                             e->error, e->history, e->payload));
+}
+
+static int
 dlq_export(struct dlqopt *o)
 {
-    struct dlq_pager p;
-    struct dlq_entry e;
     long shown = 0;
-    int rc = EXIT_OK;
+    int rc;
 
     if (o->argc > 0)
         return cli_usage_error("dlq export", "unexpected argument '%s'",
                                o->argv[0]);
     if (dlq_connect(o) < 0)
         return EXIT_FAIL;
-    dlq_pager_init(&p, &o->c, &o->f, DLQ_DETAIL_FULL, EXPORT_PAGE);
-    while (!p.end && (!o->limit || shown < o->limit)) {
-        if (dlq_pager_append(&p) < 0) {
-            rc = cli_fail("dlq export", "out of memory");
-            break;
-        }
-        if (dlq_pager_read(&p, "dlq export") < 0) {
-            rc = EXIT_FAIL;
-            break;
-        }
-        while ((!o->limit || shown < o->limit) && dlq_pager_next(&p, &e)) {
-            if (cli_print_json(ops_deadletter_doc(e.id, e.died_ms, e.meta,
-                                                  e.error, e.history,
-                                                  e.payload)) < 0) {
-                rc = cli_fail("dlq export", "out of memory");
-                break;
-            }
-            shown++;
-        }
-        if (rc != EXIT_OK)
-            break;
-        if (fflush(stdout) != 0) {
-            rc = cli_fail("dlq export", "writing the output failed");
-            break;
-        }
-    }
-    dlq_pager_free(&p);
+    rc =
+        dlq_walk(o, DLQ_DETAIL_FULL, EXPORT_PAGE, 1, export_each, NULL, &shown);
     cli_close(&o->c);
     return rc;
 }

@@ -256,6 +256,34 @@ fetch_all(struct cli *c, char **names, int n, struct qstats *out,
     return 0;
 }
 
+/* Snapshot the queues to show (queue_list()) into *out (caller frees with
+ * free(); NULL when there are none). Returns how many, or -1 after printing
+ * the problem for cmd. */
+static int
+stats_load(struct cli *c, int explicit_queue, const char *cmd,
+           struct qstats **out)
+{
+    char *names[MAX_QUEUES];
+    int n = queue_list(c, explicit_queue, names, MAX_QUEUES, cmd);
+    struct qstats *qs;
+
+    *out = NULL;
+    if (n < 0)
+        return -1;
+    qs = calloc((size_t)(n ? n : 1), sizeof(*qs));
+    if (!qs)
+        cli_fail(cmd, "out of memory");
+    else if (fetch_all(c, names, n, qs, cmd) == 0)
+        *out = qs;
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    if (!*out) {
+        free(qs);
+        return -1;
+    }
+    return n;
+}
+
 static void
 fmt_age(double s, char *out, size_t n)
 {
@@ -402,20 +430,11 @@ watch(struct cli *c, int explicit_queue, long dead_warn, long count)
     sigaction(SIGTERM, &sa, NULL);
     fputs("\033[?25l", stdout); /* hide the cursor */
     for (long iter = 0; !stop_flag && (count == 0 || iter < count); iter++) {
-        char *names[MAX_QUEUES];
         struct qstats *qs;
-        int n = queue_list(c, explicit_queue, names, MAX_QUEUES, "stats");
+        int n = stats_load(c, explicit_queue, "stats", &qs);
         char ts[32];
 
         if (n < 0) {
-            rc = EXIT_FAIL;
-            break;
-        }
-        qs = calloc((size_t)(n ? n : 1), sizeof(*qs));
-        if (!qs || fetch_all(c, names, n, qs, "stats") < 0) {
-            for (int i = 0; i < n; i++)
-                free(names[i]);
-            free(qs);
             rc = EXIT_FAIL;
             break;
         }
@@ -462,8 +481,6 @@ watch(struct cli *c, int explicit_queue, long dead_warn, long count)
                        ops_col(&t, OPS_RED), qs[i].queue, qs[i].dead, dead_warn,
                        ops_col(&t, OPS_RESET));
         fflush(stdout);
-        for (int i = 0; i < n; i++)
-            free(names[i]);
         free(qs);
         if (count == 0 || iter + 1 < count) {
             struct timespec ts1 = {1, 0};
@@ -538,7 +555,6 @@ cmd_stats(int argc, char **argv)
     int first, do_watch, rc, n, explicit_queue;
     long dead_warn, count;
     const char *env = getenv("GENQ_DEAD_WARN"), *gq = getenv("GENQ_QUEUE");
-    char *names[MAX_QUEUES];
     struct qstats *qs;
 
     if (env && *env && ops_parse_long(env, 0, 1000000000L, &a.dead_warn) < 0)
@@ -563,39 +579,30 @@ cmd_stats(int argc, char **argv)
         cli_close(&c);
         return rc;
     }
-    n = queue_list(&c, explicit_queue, names, MAX_QUEUES, "stats");
+    n = stats_load(&c, explicit_queue, "stats", &qs);
     if (n < 0) {
         cli_close(&c);
         return EXIT_FAIL;
     }
-    qs = calloc((size_t)(n ? n : 1), sizeof(*qs));
-    if (!qs) {
-        rc = cli_fail("stats", "out of memory");
-    } else if (fetch_all(&c, names, n, qs, "stats") < 0) {
-        rc = EXIT_FAIL;
-    } else {
-        if (!c.json && t.tty)
-            print_table_header(&t);
-        else if (!c.json)
-            fputs(stats_tsv_header, stdout);
-        for (int i = 0; i < n && rc == EXIT_OK; i++) {
-            if (c.json) {
-                if (cli_print_json(stats_doc(&qs[i], dead_warn)) < 0)
-                    rc = cli_fail("stats", "out of memory");
-            } else if (t.tty) {
-                print_table_row(&t, &qs[i], dead_warn);
-            } else {
-                print_tsv(&qs[i]);
-            }
+    if (!c.json && t.tty)
+        print_table_header(&t);
+    else if (!c.json)
+        fputs(stats_tsv_header, stdout);
+    for (int i = 0; i < n && rc == EXIT_OK; i++) {
+        if (c.json) {
+            if (cli_print_json(stats_doc(&qs[i], dead_warn)) < 0)
+                rc = cli_fail("stats", "out of memory");
+        } else if (t.tty) {
+            print_table_row(&t, &qs[i], dead_warn);
+        } else {
+            print_tsv(&qs[i]);
         }
-        fflush(stdout);
-        for (int i = 0; i < n; i++)
-            warn_dead(&t, &qs[i], dead_warn);
-        if (n == 0 && !c.json)
-            fprintf(stderr, "genq stats: no queues yet (nothing enqueued)\n");
     }
+    fflush(stdout);
     for (int i = 0; i < n; i++)
-        free(names[i]);
+        warn_dead(&t, &qs[i], dead_warn);
+    if (n == 0 && !c.json)
+        fprintf(stderr, "genq stats: no queues yet (nothing enqueued)\n");
     free(qs);
     cli_close(&c);
     return rc;
@@ -620,7 +627,6 @@ cmd_queues(int argc, char **argv)
     struct ops_tty t;
     struct cli_cmd spec = {"queues", queues_help, NULL, NULL, NULL, NULL, 0};
     int first, rc, n;
-    char *names[MAX_QUEUES];
     struct qstats *qs;
 
     if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
@@ -629,61 +635,51 @@ cmd_queues(int argc, char **argv)
     ops_tty_init(&t);
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
-    n = queue_list(&c, 0, names, MAX_QUEUES, "queues");
+    n = stats_load(&c, 0, "queues", &qs);
     if (n < 0) {
         cli_close(&c);
         return EXIT_FAIL;
     }
-    qs = calloc((size_t)(n ? n : 1), sizeof(*qs));
-    if (!qs) {
-        rc = cli_fail("queues", "out of memory");
-    } else if (fetch_all(&c, names, n, qs, "queues") < 0) {
-        rc = EXIT_FAIL;
-    } else {
-        if (!c.json && t.tty)
-            printf("%s%-24s %-7s %9s %7s %7s %7s %10s%s\n",
-                   ops_col(&t, OPS_BOLD), "QUEUE", "STATE", "READY", "ACTIVE",
-                   "DELAYED", "DEAD", "SUCCEEDED", ops_col(&t, OPS_RESET));
-        else if (!c.json)
-            fputs("queue\tpaused\tready\tactive\tdelayed\tdead\tsucceeded\n",
-                  stdout);
-        for (int i = 0; i < n; i++) {
-            struct qstats *s = &qs[i];
-            long long ready = s->ready[0] + s->ready[1] + s->ready[2];
-            if (c.json) {
-                cJSON *o = cJSON_CreateObject();
-                int bad = 0;
-                ops_jstr(o, "queue", s->queue, &bad);
-                ops_jbool(o, "paused", s->paused_ms > 0, &bad);
-                ops_jnum(o, "ready", (double)ready, &bad);
-                ops_jnum(o, "active", (double)s->active, &bad);
-                ops_jnum(o, "delayed", (double)s->delayed, &bad);
-                ops_jnum(o, "dead", (double)s->dead, &bad);
-                ops_jnum(o, "succeeded", (double)s->succeeded, &bad);
-                if (bad) {
-                    cJSON_Delete(o);
-                    o = NULL;
-                }
-                if (cli_print_json(o) < 0) {
-                    rc = cli_fail("queues", "out of memory");
-                    break;
-                }
-            } else if (t.tty) {
-                printf("%-24s %s%-7s%s %9lld %7lld %7lld %7lld %10lld\n",
-                       s->queue,
-                       ops_col(&t, s->paused_ms > 0 ? OPS_YELLOW : OPS_GREEN),
-                       s->paused_ms > 0 ? "paused" : "running",
-                       ops_col(&t, OPS_RESET), ready, s->active, s->delayed,
-                       s->dead, s->succeeded);
-            } else {
-                printf("%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\n", s->queue,
-                       s->paused_ms > 0 ? "yes" : "no", ready, s->active,
-                       s->delayed, s->dead, s->succeeded);
+    if (!c.json && t.tty)
+        printf("%s%-24s %-7s %9s %7s %7s %7s %10s%s\n", ops_col(&t, OPS_BOLD),
+               "QUEUE", "STATE", "READY", "ACTIVE", "DELAYED", "DEAD",
+               "SUCCEEDED", ops_col(&t, OPS_RESET));
+    else if (!c.json)
+        fputs("queue\tpaused\tready\tactive\tdelayed\tdead\tsucceeded\n",
+              stdout);
+    for (int i = 0; i < n; i++) {
+        struct qstats *s = &qs[i];
+        long long ready = s->ready[0] + s->ready[1] + s->ready[2];
+        if (c.json) {
+            cJSON *o = cJSON_CreateObject();
+            int bad = 0;
+            ops_jstr(o, "queue", s->queue, &bad);
+            ops_jbool(o, "paused", s->paused_ms > 0, &bad);
+            ops_jnum(o, "ready", (double)ready, &bad);
+            ops_jnum(o, "active", (double)s->active, &bad);
+            ops_jnum(o, "delayed", (double)s->delayed, &bad);
+            ops_jnum(o, "dead", (double)s->dead, &bad);
+            ops_jnum(o, "succeeded", (double)s->succeeded, &bad);
+            if (bad) {
+                cJSON_Delete(o);
+                o = NULL;
             }
+            if (cli_print_json(o) < 0) {
+                rc = cli_fail("queues", "out of memory");
+                break;
+            }
+        } else if (t.tty) {
+            printf("%-24s %s%-7s%s %9lld %7lld %7lld %7lld %10lld\n", s->queue,
+                   ops_col(&t, s->paused_ms > 0 ? OPS_YELLOW : OPS_GREEN),
+                   s->paused_ms > 0 ? "paused" : "running",
+                   ops_col(&t, OPS_RESET), ready, s->active, s->delayed,
+                   s->dead, s->succeeded);
+        } else {
+            printf("%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\n", s->queue,
+                   s->paused_ms > 0 ? "yes" : "no", ready, s->active,
+                   s->delayed, s->dead, s->succeeded);
         }
     }
-    for (int i = 0; i < n; i++)
-        free(names[i]);
     free(qs);
     cli_close(&c);
     return rc;

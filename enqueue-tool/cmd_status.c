@@ -204,25 +204,17 @@ cmd_status(int argc, char **argv)
                       .ctx = &x};
     struct cli_cmd spec = {"status",   status_help,    NULL, opts,
                            status_opt, &x.with_result, 1};
-    int first, rc, any = 0;
-    long unknown = 0;
+    int first, rc;
 
     if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
         return rc;
-    rc = EXIT_OK;
     if (first >= argc)
         return cli_usage_error("status", "give job ids, or '-' to read them "
                                          "from stdin");
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     pre[1] = x.with_result ? "1" : "0";
-    unknown = idwin_run(&w, argc - first, argv + first, &any);
-    if (unknown < 0)
-        rc = EXIT_FAIL;
-    else if (!any)
-        rc = cli_usage_error("status", "no ids given");
-    else if (unknown)
-        rc = EXIT_FAIL;
+    rc = idwin_exit(&w, argc - first, argv + first);
     cli_close(&c);
     return rc;
 }

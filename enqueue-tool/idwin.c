@@ -102,6 +102,19 @@ out:
 }
 
 int
+idwin_exit(const struct idwin *w, int argc, char **argv)
+{
+    int any;
+    long n = idwin_run(w, argc, argv, &any);
+
+    if (n < 0)
+        return EXIT_FAIL;
+    if (!any)
+        return cli_usage_error(w->cmd, "no ids given");
+    return n ? EXIT_FAIL : EXIT_OK;
+}
+
+int
 idwin_append_script(struct cli *c, enum script_id id, const char *const *pre,
                     int npre, char *const *ids, int n)
 {

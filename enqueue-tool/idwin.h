@@ -33,6 +33,11 @@ struct idwin {
  * everything it allocates. */
 long idwin_run(const struct idwin *w, int argc, char **argv, int *any);
 
+/* idwin_run() as a subcommand's result: the exit code. EXIT_FAIL after a
+ * failure or when some report() counted (e.g. unknown ids), EXIT_USAGE when
+ * no id was read ("no ids given"), else EXIT_OK. */
+int idwin_exit(const struct idwin *w, int argc, char **argv);
+
 /* Append (pipelined, not read) a call of script id on c's queue whose
  * arguments are pre[0..npre) then ids[0..n). 0, or -1 on out of memory
  * (nothing printed). */
