@@ -108,41 +108,24 @@ cli_connect(struct cli *c)
 void
 cli_close(struct cli *c)
 {
-    if (c->rc)
-        redisFree(c->rc);
+    redisFree(c->rc); /* accepts NULL */
     c->rc = NULL;
 }
 
-/* "genq CMD: " and the message to stderr, no newline. */
-static void
-cli_say(const char *cmd, const char *fmt, va_list ap)
+int
+cli_report(const char *cmd, int code, const char *fmt, ...)
 {
+    va_list ap;
+
     fprintf(stderr, "genq %s: ", cmd);
+    va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
-}
-
-int
-cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    cli_say(cmd, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n(see 'genq %s --help')\n", cmd);
-    return EXIT_USAGE;
-}
-
-int
-cli_fail(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    cli_say(cmd, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return EXIT_FAIL;
+    if (code == EXIT_USAGE)
+        fprintf(stderr, "\n(see 'genq %s --help')\n", cmd);
+    else
+        fputc('\n', stderr);
+    return code;
 }
 
 int

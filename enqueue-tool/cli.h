@@ -86,13 +86,17 @@ int cli_connect(struct cli *c);
 int cli_connect_err(struct cli *c, char *err, size_t errlen);
 void cli_close(struct cli *c);
 
+/* Print an error "genq CMD: ..." to stderr, followed by "(see 'genq CMD
+ * --help')" when code is EXIT_USAGE, and return code. */
+int cli_report(const char *cmd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Print a usage error (to stderr, prefixed with the program) and return
  * EXIT_USAGE. */
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+#define cli_usage_error(cmd, ...) cli_report(cmd, EXIT_USAGE, __VA_ARGS__)
+
 /* Print an error ("genq CMD: ...") and return EXIT_FAIL. */
-int cli_fail(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+#define cli_fail(cmd, ...) cli_report(cmd, EXIT_FAIL, __VA_ARGS__)
 
 /* Print j as one line of JSON on stdout and free it. Returns -1 on OOM. */
 int cli_print_json(cJSON *j);

@@ -67,11 +67,7 @@ pause_or_resume(int argc, char **argv, int on)
         ops_jbool(j, "paused", on, &bad);
         ops_jbool(j, "changed", changed == 1, &bad);
         ops_jstr(j, "paused_since", on && since > 1 ? ts : NULL, &bad);
-        if (bad) {
-            cJSON_Delete(j);
-            j = NULL;
-        }
-        if (cli_print_json(j) < 0)
+        if (ops_print_doc(j, bad) < 0)
             rc = cli_fail(cmd, "out of memory");
     } else if (on) {
         if (changed)
@@ -126,11 +122,7 @@ cancel_report(void *ctx, char **ids, int n, redisReply *r)
             ops_jstr(j, "id", ids[i], &bad);
             ops_jstr(j, "outcome", out, &bad);
             ops_jstr(j, "state", st, &bad);
-            if (bad) {
-                cJSON_Delete(j);
-                j = NULL;
-            }
-            if (cli_print_json(j) < 0) {
+            if (ops_print_doc(j, bad) < 0) {
                 cli_fail("cancel", "out of memory");
                 return -1;
             }

@@ -217,11 +217,7 @@ ls_print(const struct dlqopt *o, const struct ops_tty *t,
         ops_jstr(j, "message", ei.message ? ei.message : "", &bad);
         ops_jnum(j, "attempts", (double)m.attempts, &bad);
         ops_jstr(j, "prompt_excerpt", e->excerpt ? e->excerpt : "", &bad);
-        if (bad) {
-            cJSON_Delete(j);
-            j = NULL;
-        }
-        rc = cli_print_json(j);
+        rc = ops_print_doc(j, bad);
     } else if (t->tty) {
         char http[8] = "-";
         if (ei.http_status)

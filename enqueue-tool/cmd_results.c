@@ -92,8 +92,7 @@ ids_push(struct follow *f, const char *id)
 static void
 ids_clear(struct follow *f)
 {
-    for (int i = 0; i < f->n; i++)
-        free(f->ids[i]);
+    ops_free_strs(f->ids, f->n);
     f->n = 0;
 }
 

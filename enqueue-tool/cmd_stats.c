@@ -660,11 +660,7 @@ cmd_queues(int argc, char **argv)
             ops_jnum(o, "delayed", (double)s->delayed, &bad);
             ops_jnum(o, "dead", (double)s->dead, &bad);
             ops_jnum(o, "succeeded", (double)s->succeeded, &bad);
-            if (bad) {
-                cJSON_Delete(o);
-                o = NULL;
-            }
-            if (cli_print_json(o) < 0) {
+            if (ops_print_doc(o, bad) < 0) {
                 rc = cli_fail("queues", "out of memory");
                 break;
             }

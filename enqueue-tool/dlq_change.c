@@ -31,8 +31,7 @@ struct change {
 static void
 batch_clear(struct change *ch)
 {
-    for (int i = 0; i < ch->n; i++)
-        free(ch->batch[i]);
+    ops_free_strs(ch->batch, ch->n);
     ch->n = 0;
 }
 
@@ -238,11 +237,7 @@ change_report(const struct change *ch)
         ops_jnum(j, "matched", (double)ch->matched, &bad);
         ops_jnum(j, "changed", (double)ch->changed, &bad);
         ops_jnum(j, "skipped", (double)ch->skipped, &bad);
-        if (bad) {
-            cJSON_Delete(j);
-            j = NULL;
-        }
-        if (cli_print_json(j) < 0)
+        if (ops_print_doc(j, bad) < 0)
             cli_fail(ch->cmd, "out of memory");
     } else if (ch->o->dry_run) {
         printf("would have %s %ld dead job%s (queue %s; dry run)\n", verb,

@@ -21,8 +21,7 @@ struct idbatch {
 static void
 idbatch_clear(struct idbatch *b)
 {
-    for (int i = 0; i < b->n; i++)
-        free(b->ids[i]);
+    ops_free_strs(b->ids, b->n);
     b->n = 0;
 }
 
