@@ -1,11 +1,13 @@
 /* Shared plumbing of the `genq` subcommands (see cli.h). */
 #include "fmacros.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_ops.h"
 #include "rclient.h"
 
 void
@@ -39,6 +41,46 @@ cli_common_opt(struct cli *c, int opt, const char *arg)
     }
 }
 
+/* Take option key of cmd (cli_parse()). */
+static int
+cli_take(const struct cli_cmd *cmd, int key, const char *arg)
+{
+    const struct cli_opt *o = cmd->opts;
+    char *end;
+    double d;
+
+    while (o && o->name && o->key != key)
+        o++;
+    if (!o || !o->name || o->kind == CLI_CALL || o->kind == CLI_CALL0)
+        return cmd->opt ? cmd->opt(cmd->ctx, key, arg) : CLI_UNKNOWN;
+    if (!o->out)
+        return CLI_UNKNOWN;
+    switch (o->kind) {
+    case CLI_FLAG:
+        *(int *)o->out = 1;
+        return CLI_NEXT;
+    case CLI_STR:
+        *(const char **)o->out = arg;
+        return CLI_NEXT;
+    case CLI_LONG:
+        if (ops_parse_long(arg, o->lo, o->hi, o->out) < 0)
+            return cli_usage_error(cmd->name, "--%s: expected %s, got '%s'",
+                                   o->name, o->what, arg);
+        return CLI_NEXT;
+    default: /* CLI_SECONDS */
+        errno = 0;
+        d = strtod(arg, &end);
+        if (errno || end == arg || *end || d < (double)o->lo ||
+            d > (double)o->hi)
+            return cli_usage_error(cmd->name,
+                                   "--%s: expected seconds in %ld..%ld, got "
+                                   "'%s'",
+                                   o->name, o->lo, o->hi, arg);
+        *(double *)o->out = d;
+        return CLI_NEXT;
+    }
+}
+
 int
 cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
           int *first)
@@ -48,8 +90,14 @@ cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
     size_t n = 0;
     int opt, rc;
 
-    for (; cmd->opts && cmd->opts[n].name && n < CLI_MAX_OPTS; n++)
-        opts[n] = cmd->opts[n];
+    for (; cmd->opts && cmd->opts[n].name && n < CLI_MAX_OPTS; n++) {
+        enum cli_kind k = cmd->opts[n].kind;
+        opts[n].name = cmd->opts[n].name;
+        opts[n].has_arg =
+            k == CLI_FLAG || k == CLI_CALL0 ? no_argument : required_argument;
+        opts[n].flag = NULL;
+        opts[n].val = cmd->opts[n].key;
+    }
     memcpy(opts + n, common, sizeof(common));
     memset(&opts[n + sizeof(common) / sizeof(common[0])], 0, sizeof(opts[0]));
     cli_init(c);
@@ -62,7 +110,7 @@ cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
             fputs(cmd->help, stdout);
             return EXIT_OK;
         }
-        rc = cmd->opt ? cmd->opt(cmd->ctx, opt, optarg) : CLI_UNKNOWN;
+        rc = cli_take(cmd, opt, optarg);
         if (rc == CLI_UNKNOWN)
             return cli_usage_error(cmd->name, "unknown option");
         if (rc != CLI_NEXT)

@@ -43,17 +43,71 @@ struct cli {
     "  --json         machine output (JSON)\n"                                 \
     "  -h, --help     this help\n"
 
+/* What cli_parse() does with an option of a subcommand. */
+enum cli_kind {
+    CLI_FLAG,    /* no argument: *(int *)out = 1 */
+    CLI_STR,     /* *(const char **)out = the argument */
+    CLI_LONG,    /* a whole number in lo..hi into *(long *)out, else the usage
+                    error "--NAME: expected WHAT, got 'ARG'" */
+    CLI_SECONDS, /* seconds in lo..hi into *(double *)out, else the usage
+                    error "--NAME: expected seconds in LO..HI, got 'ARG'" */
+    CLI_CALL,    /* with an argument, for cli_cmd.opt() */
+    CLI_CALL0    /* without one, for cli_cmd.opt() */
+};
+
+/* One option of a subcommand (besides the common ones). */
+struct cli_opt {
+    const char *name; /* long name, without "--"; NULL ends a table */
+    int key;          /* getopt_long()'s value: its short letter, or an id */
+    enum cli_kind kind;
+    void *out;        /* where the value goes; NULL: known but not taken by
+                         this subcommand ("unknown option") */
+    long lo, hi;      /* CLI_LONG, CLI_SECONDS */
+    const char *what; /* CLI_LONG */
+};
+
+/* Entries of a struct cli_opt table, by kind. */
+#define CLI_OPT_FLAG(name, key, out)                                           \
+    {                                                                          \
+        name, key, CLI_FLAG, out, 0, 0, NULL                                   \
+    }
+#define CLI_OPT_STR(name, key, out)                                            \
+    {                                                                          \
+        name, key, CLI_STR, out, 0, 0, NULL                                    \
+    }
+#define CLI_OPT_LONG(name, key, out, lo, hi, what)                             \
+    {                                                                          \
+        name, key, CLI_LONG, out, lo, hi, what                                 \
+    }
+#define CLI_OPT_SECONDS(name, key, out, lo, hi)                                \
+    {                                                                          \
+        name, key, CLI_SECONDS, out, lo, hi, NULL                              \
+    }
+#define CLI_OPT_CALL(name, key)                                                \
+    {                                                                          \
+        name, key, CLI_CALL, NULL, 0, 0, NULL                                  \
+    }
+#define CLI_OPT_CALL0(name, key)                                               \
+    {                                                                          \
+        name, key, CLI_CALL0, NULL, 0, 0, NULL                                 \
+    }
+#define CLI_OPT_END                                                            \
+    {                                                                          \
+        NULL, 0, CLI_FLAG, NULL, 0, 0, NULL                                    \
+    }
+
 /* How a subcommand's command line is parsed (cli_parse()). */
 struct cli_cmd {
-    const char *name;          /* in messages: "genq NAME: ..." */
-    const char *help;          /* the --help text, printed to stdout */
-    const char *shortopts;     /* getopt's; NULL = "h" */
-    const struct option *opts; /* its own long options, {NULL...}-ended, or
-                                  NULL; the common ones are added */
-    /* Take one of its own options (opt as getopt_long() returns it, arg =
-     * optarg): CLI_NEXT when taken, CLI_UNKNOWN when it is none of them (a
-     * usage error "unknown option"), else the exit code to stop with (the
-     * message printed). NULL when it has none. */
+    const char *name;           /* in messages: "genq NAME: ..." */
+    const char *help;           /* the --help text, printed to stdout */
+    const char *shortopts;      /* getopt's; NULL = "h" */
+    const struct cli_opt *opts; /* its own options, NULL-name-ended, or
+                                   NULL; the common ones are added */
+    /* Take an option of kind CLI_CALL or CLI_CALL0, or a short option
+     * without an entry (opt as getopt_long() returns it, arg = optarg):
+     * CLI_NEXT when taken, CLI_UNKNOWN when it is none of them (a usage
+     * error "unknown option"), else the exit code to stop with (the message
+     * printed). NULL when it has none. */
     int (*opt)(void *ctx, int opt, const char *arg);
     void *ctx;    /* passed to opt */
     int operands; /* 0: none allowed ("unexpected argument 'X'"), 1: any */
@@ -65,7 +119,7 @@ struct cli_cmd {
 
 /* The prologue of every subcommand: cli_init(c), then parse argv (argv[0]
  * is the subcommand) with getopt_long(): the common options go into c,
- * -h/--help prints cmd->help, the others go to cmd->opt. Returns CLI_NEXT
+ * -h/--help prints cmd->help, the others as cmd->opts says. Returns CLI_NEXT
  * with *first set to the index of the first operand, else the exit code to
  * return (EXIT_OK after help, EXIT_USAGE after a usage error). Nothing to
  * free. */

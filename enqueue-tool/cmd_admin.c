@@ -156,20 +156,9 @@ static const char cancel_help[] =
     "  --retention S  keep canceled jobs S seconds (env GENQ_RESULT_TTL;\n"
     "                 default 604800)\n" CLI_COMMON_HELP;
 
-/* The options of cancel past the common ones: --retention S. */
-static int
-cancel_opt(void *ctx, int opt, const char *arg)
-{
-    return opt == 'r' ? ops_opt_long("cancel", "retention", "seconds", arg, 1,
-                                     100L * 365 * 86400, ctx)
-                      : CLI_UNKNOWN;
-}
-
 int
 cmd_cancel(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"retention", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
     struct cli c;
     char ttl[32];
     const char *pre[1] = {ttl}; /* retention in ms */
@@ -186,8 +175,10 @@ cmd_cancel(int argc, char **argv)
     int first, rc;
     long retention = RETENTION_DEFAULT;
     const char *env = getenv("GENQ_RESULT_TTL");
-    struct cli_cmd spec = {"cancel",   cancel_help, NULL, opts,
-                           cancel_opt, &retention,  1};
+    struct cli_opt opts[] = {CLI_OPT_LONG("retention", 'r', &retention, 1,
+                                          100L * 365 * 86400, "seconds"),
+                             CLI_OPT_END};
+    struct cli_cmd spec = {"cancel", cancel_help, NULL, opts, NULL, NULL, 1};
 
     if (env && *env &&
         ops_parse_long(env, 1, 100L * 365 * 86400, &retention) < 0)

@@ -21,36 +21,22 @@ static const char *const class_names[] = {DLQ_PERMANENT,     DLQ_EXHAUSTED,
                                           DLQ_LEASE_EXPIRED, DLQ_INVALID,
                                           DLQ_CANCELED,      NULL};
 
-enum {
-    OPT_CLASS = 1,
-    OPT_STATUS,
-    OPT_SINCE,
-    OPT_GREP,
-    OPT_LIMIT,
-    OPT_ALL,
-    OPT_OLDER,
-    OPT_DRY,
-    OPT_KEEP,
-    OPT_YES
-};
+enum { OPT_CLASS = 1, OPT_SINCE, OPT_GREP, OPT_OLDER, OPT_STATUS, OPT_LIMIT };
+enum { OPT_ALL = OPT_LIMIT + 1, OPT_DRY, OPT_KEEP };
 
-/* The options of `genq dlq SUB` past the common ones; o->allowed is the O_*
- * set SUB takes. */
+/* The options of `genq dlq SUB` that need more than a value stored
+ * (cli_parse() takes the others); o->allowed is the O_* set SUB takes. */
 static int
 dlq_opt(void *ctx, int opt, const char *arg)
 {
-    static const int bit[] = {
-        [OPT_CLASS] = O_CLASS, [OPT_STATUS] = O_STATUS, [OPT_SINCE] = O_SINCE,
-        [OPT_GREP] = O_GREP,   [OPT_LIMIT] = O_LIMIT,   [OPT_ALL] = O_ALL,
-        [OPT_OLDER] = O_OLDER, [OPT_DRY] = O_DRY,       [OPT_KEEP] = O_KEEP,
-        [OPT_YES] = O_YES};
+    static const int bit[] = {[OPT_CLASS] = O_CLASS,
+                              [OPT_SINCE] = O_SINCE,
+                              [OPT_GREP] = O_GREP,
+                              [OPT_OLDER] = O_OLDER};
     struct dlqopt *o = ctx;
 
-    if (opt == 'y')
-        opt = OPT_YES;
-    if (opt < OPT_CLASS || opt > OPT_YES || !(o->allowed & bit[opt]))
+    if (opt < OPT_CLASS || opt > OPT_OLDER || !(o->allowed & bit[opt]))
         return CLI_UNKNOWN;
-    o->used |= bit[opt];
     switch (opt) {
     case OPT_CLASS: {
         int ok = 0;
@@ -65,9 +51,6 @@ dlq_opt(void *ctx, int opt, const char *arg)
         o->f.cls = arg;
         return CLI_NEXT;
     }
-    case OPT_STATUS:
-        return ops_opt_long(o->cmd, "status", "an HTTP status", arg, 100, 599,
-                            &o->f.status);
     case OPT_SINCE:
     case OPT_OLDER: {
         int64_t probe;
@@ -85,28 +68,12 @@ dlq_opt(void *ctx, int opt, const char *arg)
             o->older_arg = arg;
         return CLI_NEXT;
     }
-    case OPT_GREP:
+    default: /* OPT_GREP */
         if (!*arg)
             return cli_usage_error(o->cmd, "--grep: empty text");
         o->f.grep = arg;
         return CLI_NEXT;
-    case OPT_LIMIT:
-        return ops_opt_long(o->cmd, "limit", "a number >= 1", arg, 1,
-                            1000000000L, &o->limit);
-    case OPT_ALL:
-        o->all = 1;
-        return CLI_NEXT;
-    case OPT_DRY:
-        o->dry_run = 1;
-        return CLI_NEXT;
-    case OPT_KEEP:
-        o->keep_attempts = 1;
-        return CLI_NEXT;
-    case OPT_YES:
-        o->yes = 1;
-        return CLI_NEXT;
     }
-    return CLI_NEXT;
 }
 
 /* Parse the options of `genq dlq SUB`; allowed is the O_* set SUB takes.
@@ -115,18 +82,22 @@ static int
 parse_opts(struct dlqopt *o, int argc, char **argv, int allowed,
            const char *help)
 {
-    static const struct option opts[] = {
-        {"class", required_argument, NULL, OPT_CLASS},
-        {"status", required_argument, NULL, OPT_STATUS},
-        {"since", required_argument, NULL, OPT_SINCE},
-        {"grep", required_argument, NULL, OPT_GREP},
-        {"limit", required_argument, NULL, OPT_LIMIT},
-        {"all", no_argument, NULL, OPT_ALL},
-        {"older-than", required_argument, NULL, OPT_OLDER},
-        {"dry-run", no_argument, NULL, OPT_DRY},
-        {"keep-attempts", no_argument, NULL, OPT_KEEP},
-        {"yes", no_argument, NULL, OPT_YES},
-        {NULL, 0, NULL, 0}};
+#define IF(b, p) (allowed & (b) ? (void *)(p) : NULL)
+    struct cli_opt opts[] = {
+        CLI_OPT_CALL("class", OPT_CLASS),
+        CLI_OPT_LONG("status", OPT_STATUS, IF(O_STATUS, &o->f.status), 100, 599,
+                     "an HTTP status"),
+        CLI_OPT_CALL("since", OPT_SINCE),
+        CLI_OPT_CALL("grep", OPT_GREP),
+        CLI_OPT_LONG("limit", OPT_LIMIT, IF(O_LIMIT, &o->limit), 1, 1000000000L,
+                     "a number >= 1"),
+        CLI_OPT_FLAG("all", OPT_ALL, IF(O_ALL, &o->all)),
+        CLI_OPT_CALL("older-than", OPT_OLDER),
+        CLI_OPT_FLAG("dry-run", OPT_DRY, IF(O_DRY, &o->dry_run)),
+        CLI_OPT_FLAG("keep-attempts", OPT_KEEP, IF(O_KEEP, &o->keep_attempts)),
+        CLI_OPT_FLAG("yes", 'y', IF(O_YES, &o->yes)),
+        CLI_OPT_END};
+#undef IF
     struct cli_cmd spec = {o->cmd, help, "hy", opts, dlq_opt, o, 1};
     int first, rc;
 

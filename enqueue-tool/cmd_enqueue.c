@@ -108,7 +108,8 @@ struct enq_args {
     int nflags;       /* job flags given */
 };
 
-/* The options of enqueue past the common ones (cli_parse()). */
+/* The options of enqueue that need more than a value stored (cli_parse()
+ * takes the others). */
 static int
 enqueue_opt(void *ctx, int opt, const char *arg)
 {
@@ -118,15 +119,6 @@ enqueue_opt(void *ctx, int opt, const char *arg)
     int rc;
 
     switch (opt) {
-    case 'f':
-        a->file = arg;
-        return CLI_NEXT;
-    case OPT_DRY:
-        a->e->dry_run = 1;
-        return CLI_NEXT;
-    case OPT_SKIP:
-        a->e->skip_invalid = 1;
-        return CLI_NEXT;
     case OPT_BATCH:
     case OPT_TTL:
         errno = 0;
@@ -141,9 +133,6 @@ enqueue_opt(void *ctx, int opt, const char *arg)
             a->e->batch = (int)v;
         else
             a->e->idem_ttl = (int)v;
-        return CLI_NEXT;
-    case OPT_TEMPLATES:
-        a->e->jopts.templates_dir = arg;
         return CLI_NEXT;
     case OPT_VAR: {
         const char *eq = strchr(arg, '=');
@@ -196,9 +185,6 @@ enqueue_opt(void *ctx, int opt, const char *arg)
         a->nflags++;
         return CLI_NEXT;
     }
-    case OPT_FROM_DLQ:
-        a->e->from_dlq = 1;
-        return CLI_NEXT;
     case OPT_META: {
         cJSON *m = cJSON_Parse(arg);
         if (!m || !cJSON_IsObject(m)) {
@@ -220,29 +206,29 @@ enqueue_opt(void *ctx, int opt, const char *arg)
 static int
 enqueue_parse(struct enq *e, struct enq_args *a, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"file", required_argument, NULL, 'f'},
-        {"dry-run", no_argument, NULL, OPT_DRY},
-        {"skip-invalid", no_argument, NULL, OPT_SKIP},
-        {"batch", required_argument, NULL, OPT_BATCH},
-        {"idempotency-ttl", required_argument, NULL, OPT_TTL},
-        {"templates", required_argument, NULL, OPT_TEMPLATES},
-        {"prompt", required_argument, NULL, OPT_PROMPT},
-        {"template", required_argument, NULL, OPT_TEMPLATE},
-        {"var", required_argument, NULL, OPT_VAR},
-        {"system", required_argument, NULL, OPT_SYSTEM},
-        {"model", required_argument, NULL, OPT_MODEL},
-        {"max-tokens", required_argument, NULL, OPT_MAXTOK},
-        {"priority", required_argument, NULL, OPT_PRIO},
-        {"delay", required_argument, NULL, OPT_DELAY},
-        {"run-at", required_argument, NULL, OPT_RUNAT},
-        {"max-attempts", required_argument, NULL, OPT_MAXATT},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"idempotency-key", required_argument, NULL, OPT_IDEM},
-        {"id", required_argument, NULL, OPT_ID},
-        {"metadata", required_argument, NULL, OPT_META},
-        {"from-dlq", no_argument, NULL, OPT_FROM_DLQ},
-        {NULL, 0, NULL, 0}};
+    struct cli_opt opts[] = {
+        CLI_OPT_STR("file", 'f', &a->file),
+        CLI_OPT_FLAG("dry-run", OPT_DRY, &e->dry_run),
+        CLI_OPT_FLAG("skip-invalid", OPT_SKIP, &e->skip_invalid),
+        CLI_OPT_CALL("batch", OPT_BATCH),
+        CLI_OPT_CALL("idempotency-ttl", OPT_TTL),
+        CLI_OPT_STR("templates", OPT_TEMPLATES, &e->jopts.templates_dir),
+        CLI_OPT_CALL("prompt", OPT_PROMPT),
+        CLI_OPT_CALL("template", OPT_TEMPLATE),
+        CLI_OPT_CALL("var", OPT_VAR),
+        CLI_OPT_CALL("system", OPT_SYSTEM),
+        CLI_OPT_CALL("model", OPT_MODEL),
+        CLI_OPT_CALL("max-tokens", OPT_MAXTOK),
+        CLI_OPT_CALL("priority", OPT_PRIO),
+        CLI_OPT_CALL("delay", OPT_DELAY),
+        CLI_OPT_CALL("run-at", OPT_RUNAT),
+        CLI_OPT_CALL("max-attempts", OPT_MAXATT),
+        CLI_OPT_CALL("timeout", OPT_TIMEOUT),
+        CLI_OPT_CALL("idempotency-key", OPT_IDEM),
+        CLI_OPT_CALL("id", OPT_ID),
+        CLI_OPT_CALL("metadata", OPT_META),
+        CLI_OPT_FLAG("from-dlq", OPT_FROM_DLQ, &e->from_dlq),
+        CLI_OPT_END};
     struct cli_cmd spec = {"enqueue", help, "f:h", opts, enqueue_opt, a, 1};
     int first, rc;
 

@@ -47,34 +47,6 @@ ops_parse_long(const char *s, long lo, long hi, long *out)
 }
 
 int
-ops_opt_long(const char *cmd, const char *name, const char *what,
-             const char *arg, long lo, long hi, long *out)
-{
-    if (ops_parse_long(arg, lo, hi, out) < 0)
-        return cli_usage_error(cmd, "--%s: expected %s, got '%s'", name, what,
-                               arg);
-    return CLI_NEXT;
-}
-
-int
-ops_opt_seconds(const char *cmd, const char *name, const char *arg, double lo,
-                double hi, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(arg, &end);
-    if (errno || end == arg || *end || v < lo || v > hi)
-        return cli_usage_error(cmd,
-                               "--%s: expected seconds in %.0f..%.0f, got "
-                               "'%s'",
-                               name, lo, hi, arg);
-    *out = v;
-    return CLI_NEXT;
-}
-
-int
 ops_parse_duration(const char *s, int64_t *ms)
 {
     char *end;

@@ -38,18 +38,6 @@ const char *ops_col(const struct ops_tty *t, const char *code);
 /* Parse a whole decimal integer in lo..hi. 0, or -1 (nothing stored). */
 int ops_parse_long(const char *s, long lo, long hi, long *out);
 
-/* The argument arg of option --name as in ops_parse_long() into *out:
- * CLI_NEXT, or (nothing stored) the usage error "--NAME: expected WHAT,
- * got 'ARG'" for cmd (EXIT_USAGE). For cli_cmd.opt callbacks. */
-int ops_opt_long(const char *cmd, const char *name, const char *what,
-                 const char *arg, long lo, long hi, long *out);
-
-/* The argument arg of option --name as a decimal number of seconds in
- * lo..hi (whole numbers) into *out: CLI_NEXT, or (nothing stored) the usage
- * error "--NAME: expected seconds in LO..HI, got 'ARG'" (EXIT_USAGE). */
-int ops_opt_seconds(const char *cmd, const char *name, const char *arg,
-                    double lo, double hi, double *out);
-
 /* Parse a duration: a number with a unit ms, s, m, h or d ("90s", "15m",
  * "7d"); a bare number is seconds. 0 with *ms set, or -1. */
 int ops_parse_duration(const char *s, int64_t *ms);

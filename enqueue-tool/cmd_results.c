@@ -283,54 +283,20 @@ static const char results_help[] =
     "                 2h, 7d); for export: results finished at or after T\n"
     "  --count N      stop after N results\n" CLI_COMMON_HELP;
 
-enum { RESULTS_OPT_FROM_START = 1, RESULTS_OPT_SINCE, RESULTS_OPT_COUNT };
-
-struct results_args {
-    int follow, from_start;
-    const char *since;
-    long count;
-};
-
-/* The options of results past the common ones. */
-static int
-results_opt(void *ctx, int opt, const char *arg)
-{
-    struct results_args *a = ctx;
-
-    switch (opt) {
-    case 'f':
-        a->follow = 1;
-        return CLI_NEXT;
-    case RESULTS_OPT_FROM_START:
-        a->from_start = 1;
-        return CLI_NEXT;
-    case RESULTS_OPT_SINCE:
-        a->since = arg;
-        return CLI_NEXT;
-    case RESULTS_OPT_COUNT:
-        return ops_opt_long("results", "count", "a number >= 1", arg, 1,
-                            1000000000L, &a->count);
-    default:
-        return CLI_UNKNOWN;
-    }
-}
-
 int
 cmd_results(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"follow", no_argument, NULL, 'f'},
-        {"from-start", no_argument, NULL, RESULTS_OPT_FROM_START},
-        {"since", required_argument, NULL, RESULTS_OPT_SINCE},
-        {"count", required_argument, NULL, RESULTS_OPT_COUNT},
-        {NULL, 0, NULL, 0}};
     struct cli c;
-    struct results_args a = {0, 0, NULL, 0};
-    struct cli_cmd spec = {"results",   results_help, "fh", opts,
-                           results_opt, &a,           0};
-    int first, follow, from_start, export = 0, rc;
-    const char *since;
-    long count;
+    int first, follow = 0, from_start = 0, export = 0, rc;
+    const char *since = NULL;
+    long count = 0;
+    struct cli_opt opts[] = {
+        CLI_OPT_FLAG("follow", 'f', &follow),
+        CLI_OPT_FLAG("from-start", 1, &from_start),
+        CLI_OPT_STR("since", 2, &since),
+        CLI_OPT_LONG("count", 3, &count, 1, 1000000000L, "a number >= 1"),
+        CLI_OPT_END};
+    struct cli_cmd spec = {"results", results_help, "fh", opts, NULL, NULL, 0};
     int64_t since_ms = 0, now;
     char start[64];
 
@@ -341,10 +307,6 @@ cmd_results(int argc, char **argv)
     }
     if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
         return rc;
-    follow = a.follow;
-    from_start = a.from_start;
-    since = a.since;
-    count = a.count;
     if (export && (follow || from_start || count))
         return cli_usage_error("results", "export takes only --since");
     if (from_start && since)

@@ -512,61 +512,29 @@ static const char stats_help[] =
     "  --dead-warn N  warn past N dead jobs (env GENQ_DEAD_WARN; default "
     "1000)\n" CLI_COMMON_HELP;
 
-enum { STATS_OPT_WATCH = 1, STATS_OPT_DEADWARN, STATS_OPT_COUNT };
-
-struct stats_args {
-    int watch;
-    long dead_warn, count;
-};
-
-/* The options of stats past the common ones. */
-static int
-stats_opt(void *ctx, int opt, const char *arg)
-{
-    struct stats_args *a = ctx;
-
-    switch (opt) {
-    case STATS_OPT_WATCH:
-        a->watch = 1;
-        return CLI_NEXT;
-    case STATS_OPT_DEADWARN:
-        return ops_opt_long("stats", "dead-warn", "a number", arg, 0,
-                            1000000000L, &a->dead_warn);
-    case STATS_OPT_COUNT:
-        return ops_opt_long("stats", "count", "a number >= 1", arg, 1,
-                            1000000000L, &a->count);
-    default:
-        return CLI_UNKNOWN;
-    }
-}
-
 int
 cmd_stats(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"watch", no_argument, NULL, STATS_OPT_WATCH},
-        {"dead-warn", required_argument, NULL, STATS_OPT_DEADWARN},
-        {"count", required_argument, NULL, STATS_OPT_COUNT},
-        {NULL, 0, NULL, 0}};
     struct cli c;
     struct ops_tty t;
-    struct stats_args a = {0, DEAD_WARN, 0};
-    struct cli_cmd spec = {"stats", stats_help, NULL, opts, stats_opt, &a, 0};
-    int first, do_watch, rc, n, explicit_queue;
-    long dead_warn, count;
+    int first, do_watch = 0, rc, n, explicit_queue;
+    long dead_warn = DEAD_WARN, count = 0;
+    struct cli_opt opts[] = {
+        CLI_OPT_FLAG("watch", 1, &do_watch),
+        CLI_OPT_LONG("dead-warn", 2, &dead_warn, 0, 1000000000L, "a number"),
+        CLI_OPT_LONG("count", 3, &count, 1, 1000000000L, "a number >= 1"),
+        CLI_OPT_END};
+    struct cli_cmd spec = {"stats", stats_help, NULL, opts, NULL, NULL, 0};
     const char *env = getenv("GENQ_DEAD_WARN"), *gq = getenv("GENQ_QUEUE");
     struct qstats *qs;
 
-    if (env && *env && ops_parse_long(env, 0, 1000000000L, &a.dead_warn) < 0)
+    if (env && *env && ops_parse_long(env, 0, 1000000000L, &dead_warn) < 0)
         return cli_usage_error(
             "stats", "GENQ_DEAD_WARN: expected a number, got '%s'", env);
     if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
         return rc;
     rc = EXIT_OK;
     explicit_queue = (gq && *gq) || c.queue_set;
-    do_watch = a.watch;
-    dead_warn = a.dead_warn;
-    count = a.count;
     ops_tty_init(&t);
     if (do_watch && (c.json || !t.tty))
         return cli_usage_error("stats",

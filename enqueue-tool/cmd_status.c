@@ -173,24 +173,13 @@ static const char status_help[] =
     "  --with-result  add the result document of succeeded jobs as "
     "\"result\"\n" CLI_COMMON_HELP;
 
-/* The options of status past the common ones: --with-result. */
-static int
-status_opt(void *ctx, int opt, const char *arg)
-{
-    (void)arg;
-    if (opt != 'r')
-        return CLI_UNKNOWN;
-    *(int *)ctx = 1;
-    return CLI_NEXT;
-}
-
 int
 cmd_status(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"with-result", no_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
     struct cli c;
     struct status_ctx x = {&c, 0};
+    struct cli_opt opts[] = {CLI_OPT_FLAG("with-result", 'r', &x.with_result),
+                             CLI_OPT_END};
     const char *pre[2] = {"0", "0"}; /* no dead-letter time; result? */
     struct idwin w = {.c = &c,
                       .cmd = "status",
@@ -202,8 +191,7 @@ cmd_status(int argc, char **argv)
                       .window = INSPECT_WINDOW,
                       .report = inspect_report,
                       .ctx = &x};
-    struct cli_cmd spec = {"status",   status_help,    NULL, opts,
-                           status_opt, &x.with_result, 1};
+    struct cli_cmd spec = {"status", status_help, NULL, opts, NULL, NULL, 1};
     int first, rc;
 
     if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
@@ -228,24 +216,14 @@ static const char result_help[] =
     "  --wait S       wait up to S seconds (default 0: do not "
     "wait)\n" CLI_COMMON_HELP;
 
-/* The options of result past the common ones: --wait S. */
-static int
-result_opt(void *ctx, int opt, const char *arg)
-{
-    if (opt != 'w')
-        return CLI_UNKNOWN;
-    return ops_opt_seconds("result", "wait", arg, 0, 86400, ctx);
-}
-
 int
 cmd_result(int argc, char **argv)
 {
-    static const struct option opts[] = {{"wait", required_argument, NULL, 'w'},
-                                         {NULL, 0, NULL, 0}};
     struct cli c;
     double wait_s = 0;
-    struct cli_cmd spec = {"result",   result_help, NULL, opts,
-                           result_opt, &wait_s,     1};
+    struct cli_opt opts[] = {CLI_OPT_SECONDS("wait", 'w', &wait_s, 0, 86400),
+                             CLI_OPT_END};
+    struct cli_cmd spec = {"result", result_help, NULL, opts, NULL, NULL, 1};
     int first, rc;
     struct timespec t0, t1;
 

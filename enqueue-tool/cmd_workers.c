@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "cli.h"
-#include "cmd_ops.h"
 #include "timefmt.h"
 
 static const char workers_help[] =
@@ -23,24 +22,14 @@ static const char workers_help[] =
     "  --stale S      seconds without a beat after which a worker is "
     "forgotten\n" CLI_COMMON_HELP;
 
-/* The options of workers past the common ones: --stale S. */
-static int
-workers_opt(void *ctx, int opt, const char *arg)
-{
-    if (opt != 's')
-        return CLI_UNKNOWN;
-    return ops_opt_seconds("workers", "stale", arg, 1, 86400, ctx);
-}
-
 int
 cmd_workers(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"stale", required_argument, NULL, 's'}, {NULL, 0, NULL, 0}};
     struct cli c;
     double stale = 30;
-    struct cli_cmd spec = {"workers",   workers_help, NULL, opts,
-                           workers_opt, &stale,       0};
+    struct cli_opt opts[] = {CLI_OPT_SECONDS("stale", 's', &stale, 1, 86400),
+                             CLI_OPT_END};
+    struct cli_cmd spec = {"workers", workers_help, NULL, opts, NULL, NULL, 0};
     long long now = time_now_ms(), cutoff;
     redisReply *r, *beats;
     char cut[32];

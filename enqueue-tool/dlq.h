@@ -27,7 +27,6 @@ struct dlqopt {
     const char *since_arg, *older_arg;
     long limit;
     int all, dry_run, keep_attempts, yes;
-    int used; /* O_* given */
     int argc; /* the rest: ids */
     char **argv;
 };
