@@ -177,6 +177,19 @@ cli_report(const char *cmd, int code, const char *fmt, ...)
 }
 
 int
+cli_redis_fail(const struct cli *c, const char *cmd, redisReply *r,
+               const char *other)
+{
+    int rc = cli_fail(cmd, "redis: %s",
+                      r && r->type == REDIS_REPLY_ERROR ? r->str
+                      : r && other                      ? other
+                                                        : c->rc->errstr);
+
+    freeReplyObject(r); /* accepts NULL */
+    return rc;
+}
+
+int
 cli_print_json(cJSON *j)
 {
     char *s;

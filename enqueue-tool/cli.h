@@ -152,6 +152,13 @@ int cli_report(const char *cmd, int code, const char *fmt, ...)
 /* Print an error ("genq CMD: ...") and return EXIT_FAIL. */
 #define cli_fail(cmd, ...) cli_report(cmd, EXIT_FAIL, __VA_ARGS__)
 
+/* A synchronous Redis command failed with reply r (may be NULL): print
+ * "genq CMD: redis: WHY", WHY being the error reply, else other when r is
+ * some other reply and other is not NULL, else the connection's error.
+ * Frees r; returns EXIT_FAIL. */
+int cli_redis_fail(const struct cli *c, const char *cmd, redisReply *r,
+                   const char *other);
+
 /* Print j as one line of JSON on stdout and free it. Returns -1 on OOM. */
 int cli_print_json(cJSON *j);
 

@@ -84,21 +84,6 @@ job_from_flags(cJSON *j)
     return out;
 }
 
-static int
-add_num_flag(cJSON *j, const char *name, const char *flag, const char *v)
-{
-    char *end;
-    double d;
-
-    errno = 0;
-    d = strtod(v, &end);
-    if (errno || end == v || *end)
-        return cli_usage_error("enqueue", "--%s: not a number: '%s'", flag, v);
-    if (!cJSON_AddNumberToObject(j, name, d))
-        return cli_fail("enqueue", "out of memory");
-    return 0;
-}
-
 /* The options and arguments of genq enqueue, past those in struct enq. */
 struct enq_args {
     struct enq *e;    /* the run the options are for */
@@ -116,7 +101,8 @@ enqueue_opt(void *ctx, int opt, const char *arg)
     struct enq_args *a = ctx;
     char *end;
     long v;
-    int rc;
+    double d;
+    int added;
 
     switch (opt) {
     case OPT_BATCH:
@@ -144,10 +130,8 @@ enqueue_opt(void *ctx, int opt, const char *arg)
         name[eq - arg] = '\0';
         if (!a->vars)
             a->vars = cJSON_AddObjectToObject(a->flagjob, "vars");
-        if (!a->vars || !cJSON_AddStringToObject(a->vars, name, eq + 1))
-            return cli_fail("enqueue", "out of memory");
-        a->nflags++;
-        return CLI_NEXT;
+        added = a->vars && cJSON_AddStringToObject(a->vars, name, eq + 1);
+        break;
     }
     case OPT_PROMPT:
     case OPT_TEMPLATE:
@@ -162,10 +146,8 @@ enqueue_opt(void *ctx, int opt, const char *arg)
             [OPT_SYSTEM] = "system",        [OPT_MODEL] = "model",
             [OPT_PRIO] = "priority",        [OPT_RUNAT] = "run_at",
             [OPT_IDEM] = "idempotency_key", [OPT_ID] = "id"};
-        if (!cJSON_AddStringToObject(a->flagjob, names[opt], arg))
-            return cli_fail("enqueue", "out of memory");
-        a->nflags++;
-        return CLI_NEXT;
+        added = cJSON_AddStringToObject(a->flagjob, names[opt], arg) != NULL;
+        break;
     }
     case OPT_MAXTOK:
     case OPT_DELAY:
@@ -179,11 +161,13 @@ enqueue_opt(void *ctx, int opt, const char *arg)
                                             [OPT_DELAY] = "delay",
                                             [OPT_MAXATT] = "max-attempts",
                                             [OPT_TIMEOUT] = "timeout"};
-        rc = add_num_flag(a->flagjob, names[opt], flags[opt], arg);
-        if (rc != 0)
-            return rc;
-        a->nflags++;
-        return CLI_NEXT;
+        errno = 0;
+        d = strtod(arg, &end);
+        if (errno || end == arg || *end)
+            return cli_usage_error("enqueue", "--%s: not a number: '%s'",
+                                   flags[opt], arg);
+        added = cJSON_AddNumberToObject(a->flagjob, names[opt], d) != NULL;
+        break;
     }
     case OPT_META: {
         cJSON *m = cJSON_Parse(arg);
@@ -193,12 +177,17 @@ enqueue_opt(void *ctx, int opt, const char *arg)
                                    "--metadata: expected a JSON object");
         }
         cJSON_AddItemToObject(a->flagjob, "metadata", m);
-        a->nflags++;
-        return CLI_NEXT;
+        added = 1;
+        break;
     }
     default:
         return CLI_UNKNOWN;
     }
+    /* a field of the job from flags */
+    if (!added)
+        return cli_fail("enqueue", "out of memory");
+    a->nflags++;
+    return CLI_NEXT;
 }
 
 /* Parse argv into e and a. -1 to go on, else the exit code (help printed,

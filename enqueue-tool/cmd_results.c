@@ -104,12 +104,7 @@ stream_last_id(struct cli *c, char *out, size_t n)
         redisCommand(c->rc, "XREVRANGE %s + - COUNT 1", c->keys.key[QK_EVENTS]);
 
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        cli_fail("results", "redis: %s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str
-                 : r                               ? "unexpected reply"
-                                                   : c->rc->errstr);
-        if (r)
-            freeReplyObject(r);
+        cli_redis_fail(c, "results", r, "unexpected reply");
         return -1;
     }
     if (r->elements > 0 && r->element[0]->type == REDIS_REPLY_ARRAY &&
@@ -143,9 +138,7 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
             r = redisCommand(c->rc, "XREAD COUNT %s STREAMS %s %s", cnt,
                              c->keys.key[QK_EVENTS], last);
         if (!r || r->type == REDIS_REPLY_ERROR) {
-            rc = cli_fail("results", "redis: %s", r ? r->str : c->rc->errstr);
-            if (r)
-                freeReplyObject(r);
+            rc = cli_redis_fail(c, "results", r, NULL);
             break;
         }
         if (r->type == REDIS_REPLY_NIL) {

@@ -45,24 +45,27 @@ int_of(redisReply *r)
     return 0;
 }
 
+/* The counters of a queue: their names in the stats hash and in the
+ * stats document, and their place in struct qstats. */
+static const struct {
+    const char *name, *doc;
+    size_t off;
+} counters[] = {
+    {"enqueued", "enqueued", offsetof(struct qstats, enqueued)},
+    {"succeeded", "succeeded", offsetof(struct qstats, succeeded)},
+    {"failed", "failed", offsetof(struct qstats, failed)},
+    {"canceled", "canceled", offsetof(struct qstats, canceled)},
+    {"retried", "retried", offsetof(struct qstats, retried)},
+    {"requeued", "requeued", offsetof(struct qstats, requeued)},
+    {"lease_expired", "lease_expired", offsetof(struct qstats, lease_expired)},
+    {"dead", "died", offsetof(struct qstats, died)},
+    {"dlq_requeued", "dlq_requeued", offsetof(struct qstats, dlq_requeued)},
+    {"purged", "purged", offsetof(struct qstats, purged)},
+};
+
 static int
 qstats_parse(redisReply *r, struct qstats *s)
 {
-    static const struct {
-        const char *name;
-        size_t off;
-    } counters[] = {
-        {"enqueued", offsetof(struct qstats, enqueued)},
-        {"succeeded", offsetof(struct qstats, succeeded)},
-        {"failed", offsetof(struct qstats, failed)},
-        {"canceled", offsetof(struct qstats, canceled)},
-        {"retried", offsetof(struct qstats, retried)},
-        {"requeued", offsetof(struct qstats, requeued)},
-        {"lease_expired", offsetof(struct qstats, lease_expired)},
-        {"dead", offsetof(struct qstats, died)},
-        {"dlq_requeued", offsetof(struct qstats, dlq_requeued)},
-        {"purged", offsetof(struct qstats, purged)},
-    };
     redisReply **e, *c;
     double span;
 
@@ -132,16 +135,11 @@ stats_doc(const struct qstats *s, long dead_warn)
     ops_jnum(o, "active", (double)s->active, &bad);
     ops_jnum(o, "delayed", (double)s->delayed, &bad);
     ops_jnum(o, "dead", (double)s->dead, &bad);
-    ops_jnum(o, "enqueued", (double)s->enqueued, &bad);
-    ops_jnum(o, "succeeded", (double)s->succeeded, &bad);
-    ops_jnum(o, "failed", (double)s->failed, &bad);
-    ops_jnum(o, "canceled", (double)s->canceled, &bad);
-    ops_jnum(o, "retried", (double)s->retried, &bad);
-    ops_jnum(o, "requeued", (double)s->requeued, &bad);
-    ops_jnum(o, "lease_expired", (double)s->lease_expired, &bad);
-    ops_jnum(o, "died", (double)s->died, &bad);
-    ops_jnum(o, "dlq_requeued", (double)s->dlq_requeued, &bad);
-    ops_jnum(o, "purged", (double)s->purged, &bad);
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+        ops_jnum(
+            o, counters[i].doc,
+            (double)*(const long long *)((const char *)s + counters[i].off),
+            &bad);
     ops_jnum(o, "enqueued_per_s", round2(s->enq_per_s), &bad);
     ops_jnum(o, "completed_per_s", round2(s->done_per_s), &bad);
     ops_jnum(o, "died_per_s", round2(s->died_per_s), &bad);
@@ -191,12 +189,7 @@ queue_list(struct cli *c, int explicit_queue, char **names, int max,
     }
     r = redisCommand(c->rc, "SMEMBERS %s", KEY_QUEUES);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        cli_fail(cmd, "redis: %s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str
-                 : r                               ? "unexpected reply"
-                                                   : c->rc->errstr);
-        if (r)
-            freeReplyObject(r);
+        cli_redis_fail(c, cmd, r, "unexpected reply");
         return -1;
     }
     for (size_t i = 0; i < r->elements && n < max; i++) {

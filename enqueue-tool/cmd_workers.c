@@ -60,11 +60,7 @@ cmd_workers(int argc, char **argv)
     beats = redisCommand(c.rc, "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
                          KEY_WORKERS_BEAT, cutoff);
     if (!beats || beats->type != REDIS_REPLY_ARRAY) {
-        rc = cli_fail("workers", "redis: %s",
-                      beats && beats->type == REDIS_REPLY_ERROR ? beats->str
-                                                                : c.rc->errstr);
-        if (beats)
-            freeReplyObject(beats);
+        rc = cli_redis_fail(&c, "workers", beats, NULL);
         cli_close(&c);
         return rc;
     }

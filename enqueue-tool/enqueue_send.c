@@ -267,10 +267,7 @@ send_all(struct enq *e)
     }
     rep = redisCommand(e->cli.rc, "SADD %s %s", KEY_QUEUES, e->cli.queue);
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
-        rc = cli_fail("enqueue", "redis: %s",
-                      rep ? rep->str : e->cli.rc->errstr);
-        if (rep)
-            freeReplyObject(rep);
+        rc = cli_redis_fail(&e->cli, "enqueue", rep, NULL);
         goto out;
     }
     freeReplyObject(rep);
