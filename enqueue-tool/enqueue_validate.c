@@ -223,7 +223,7 @@ half_run(void *arg)
  * numbers the second half's lines on from the first's. Returns 1 when done,
  * 0 when the file has no cut (then nothing was read), -1 on error (errno). */
 static int
-validate_split(struct enq *e, const char *base, size_t size, size_t line_max)
+validate_split(struct enq *e, char *base, size_t size, size_t line_max)
 {
     const char *nl = memchr(base + size / 2, '\n', size - size / 2);
     size_t cut = nl ? (size_t)(nl - base) + 1 : size;
@@ -242,8 +242,8 @@ validate_split(struct enq *e, const char *base, size_t size, size_t line_max)
     if (h.e.spool)
         spool_init(h.e.spool, e->spool->max);
     h.line_max = line_max;
-    h.in = h.e.spool ? fmemopen((void *)(base + cut), size - cut, "r") : NULL;
-    a = fmemopen((void *)base, cut, "r");
+    h.in = h.e.spool ? fmemopen(base + cut, size - cut, "r") : NULL;
+    a = fmemopen(base, cut, "r");
     if (!h.e.spool || !h.in || !a) {
         int err = errno;
         free(h.e.spool);
