@@ -51,7 +51,7 @@ cli_take(const struct cli_cmd *cmd, int key, const char *arg)
 
     while (o && o->name && o->key != key)
         o++;
-    if (!o || !o->name || o->kind == CLI_CALL || o->kind == CLI_CALL0)
+    if (!o || !o->name || o->kind == CLI_CALL)
         return cmd->opt ? cmd->opt(cmd->ctx, key, arg) : CLI_UNKNOWN;
     if (!o->out)
         return CLI_UNKNOWN;
@@ -91,10 +91,9 @@ cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
     int opt, rc;
 
     for (; cmd->opts && cmd->opts[n].name && n < CLI_MAX_OPTS; n++) {
-        enum cli_kind k = cmd->opts[n].kind;
         opts[n].name = cmd->opts[n].name;
         opts[n].has_arg =
-            k == CLI_FLAG || k == CLI_CALL0 ? no_argument : required_argument;
+            cmd->opts[n].kind == CLI_FLAG ? no_argument : required_argument;
         opts[n].flag = NULL;
         opts[n].val = cmd->opts[n].key;
     }

@@ -51,8 +51,7 @@ enum cli_kind {
                     error "--NAME: expected WHAT, got 'ARG'" */
     CLI_SECONDS, /* seconds in lo..hi into *(double *)out, else the usage
                     error "--NAME: expected seconds in LO..HI, got 'ARG'" */
-    CLI_CALL,    /* with an argument, for cli_cmd.opt() */
-    CLI_CALL0    /* without one, for cli_cmd.opt() */
+    CLI_CALL     /* with an argument, for cli_cmd.opt() */
 };
 
 /* One option of a subcommand (besides the common ones). */
@@ -67,34 +66,16 @@ struct cli_opt {
 };
 
 /* Entries of a struct cli_opt table, by kind. */
-#define CLI_OPT_FLAG(name, key, out)                                           \
-    {                                                                          \
-        name, key, CLI_FLAG, out, 0, 0, NULL                                   \
-    }
-#define CLI_OPT_STR(name, key, out)                                            \
-    {                                                                          \
-        name, key, CLI_STR, out, 0, 0, NULL                                    \
-    }
-#define CLI_OPT_LONG(name, key, out, lo, hi, what)                             \
-    {                                                                          \
-        name, key, CLI_LONG, out, lo, hi, what                                 \
-    }
-#define CLI_OPT_SECONDS(name, key, out, lo, hi)                                \
-    {                                                                          \
-        name, key, CLI_SECONDS, out, lo, hi, NULL                              \
-    }
-#define CLI_OPT_CALL(name, key)                                                \
-    {                                                                          \
-        name, key, CLI_CALL, NULL, 0, 0, NULL                                  \
-    }
-#define CLI_OPT_CALL0(name, key)                                               \
-    {                                                                          \
-        name, key, CLI_CALL0, NULL, 0, 0, NULL                                 \
-    }
-#define CLI_OPT_END                                                            \
-    {                                                                          \
-        NULL, 0, CLI_FLAG, NULL, 0, 0, NULL                                    \
-    }
+/* clang-format off */
+#define CLI_OPT_FLAG(name, key, out) {name, key, CLI_FLAG, out, 0, 0, NULL}
+#define CLI_OPT_STR(name, key, out)  {name, key, CLI_STR, out, 0, 0, NULL}
+#define CLI_OPT_LONG(name, key, out, lo, hi, what) \
+    {name, key, CLI_LONG, out, lo, hi, what}
+#define CLI_OPT_SECONDS(name, key, out, lo, hi) \
+    {name, key, CLI_SECONDS, out, lo, hi, NULL}
+#define CLI_OPT_CALL(name, key)  {name, key, CLI_CALL, NULL, 0, 0, NULL}
+#define CLI_OPT_END              {NULL, 0, CLI_FLAG, NULL, 0, 0, NULL}
+/* clang-format on */
 
 /* How a subcommand's command line is parsed (cli_parse()). */
 struct cli_cmd {
@@ -103,7 +84,7 @@ struct cli_cmd {
     const char *shortopts;      /* getopt's; NULL = "h" */
     const struct cli_opt *opts; /* its own options, NULL-name-ended, or
                                    NULL; the common ones are added */
-    /* Take an option of kind CLI_CALL or CLI_CALL0, or a short option
+    /* Take an option of kind CLI_CALL, or a short option
      * without an entry (opt as getopt_long() returns it, arg = optarg):
      * CLI_NEXT when taken, CLI_UNKNOWN when it is none of them (a usage
      * error "unknown option"), else the exit code to stop with (the message
