@@ -1,11 +1,13 @@
 /* Shared plumbing of the `genq` subcommands (see cli.h). */
 #include "fmacros.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_ops.h"
 #include "rclient.h"
 
 void
@@ -29,6 +31,7 @@ cli_common_opt(struct cli *c, int opt, const char *arg)
         return 1;
     case CLI_OPT_QUEUE:
         c->queue = arg;
+        c->queue_set = 1;
         return 1;
     case CLI_OPT_JSON:
         c->json = 1;
@@ -36,6 +39,87 @@ cli_common_opt(struct cli *c, int opt, const char *arg)
     default:
         return 0;
     }
+}
+
+/* Take option key of cmd (cli_parse()). */
+static int
+cli_take(const struct cli_cmd *cmd, int key, const char *arg)
+{
+    const struct cli_opt *o = cmd->opts;
+    char *end;
+    double d;
+
+    while (o && o->name && o->key != key)
+        o++;
+    if (!o || !o->name || o->kind == CLI_CALL)
+        return cmd->opt ? cmd->opt(cmd->ctx, key, arg) : CLI_UNKNOWN;
+    if (!o->out)
+        return CLI_UNKNOWN;
+    switch (o->kind) {
+    case CLI_FLAG:
+        *(int *)o->out = 1;
+        return CLI_NEXT;
+    case CLI_STR:
+        *(const char **)o->out = arg;
+        return CLI_NEXT;
+    case CLI_LONG:
+        if (ops_parse_long(arg, o->lo, o->hi, o->out) < 0)
+            return cli_usage_error(cmd->name, "--%s: expected %s, got '%s'",
+                                   o->name, o->what, arg);
+        return CLI_NEXT;
+    default: /* CLI_SECONDS */
+        errno = 0;
+        d = strtod(arg, &end);
+        if (errno || end == arg || *end || d < (double)o->lo ||
+            d > (double)o->hi)
+            return cli_usage_error(cmd->name,
+                                   "--%s: expected seconds in %ld..%ld, got "
+                                   "'%s'",
+                                   o->name, o->lo, o->hi, arg);
+        *(double *)o->out = d;
+        return CLI_NEXT;
+    }
+}
+
+int
+cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
+          int *first)
+{
+    static const struct option common[] = {CLI_COMMON_OPTS};
+    struct option opts[CLI_MAX_OPTS + 5];
+    size_t n = 0;
+    int opt, rc;
+
+    for (; cmd->opts && cmd->opts[n].name && n < CLI_MAX_OPTS; n++) {
+        opts[n].name = cmd->opts[n].name;
+        opts[n].has_arg =
+            cmd->opts[n].kind == CLI_FLAG ? no_argument : required_argument;
+        opts[n].flag = NULL;
+        opts[n].val = cmd->opts[n].key;
+    }
+    memcpy(opts + n, common, sizeof(common));
+    memset(&opts[n + sizeof(common) / sizeof(common[0])], 0, sizeof(opts[0]));
+    cli_init(c);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, cmd->shortopts ? cmd->shortopts : "h",
+                              opts, NULL)) != -1) {
+        if (cli_common_opt(c, opt, optarg))
+            continue;
+        if (opt == 'h') {
+            fputs(cmd->help, stdout);
+            return EXIT_OK;
+        }
+        rc = cli_take(cmd, opt, optarg);
+        if (rc == CLI_UNKNOWN)
+            return cli_usage_error(cmd->name, "unknown option");
+        if (rc != CLI_NEXT)
+            return rc;
+    }
+    if (!cmd->operands && optind < argc)
+        return cli_usage_error(cmd->name, "unexpected argument '%s'",
+                               argv[optind]);
+    *first = optind;
+    return CLI_NEXT;
 }
 
 int
@@ -71,13 +155,12 @@ cli_connect(struct cli *c)
 void
 cli_close(struct cli *c)
 {
-    if (c->rc)
-        redisFree(c->rc);
+    redisFree(c->rc); /* accepts NULL */
     c->rc = NULL;
 }
 
 int
-cli_usage_error(const char *cmd, const char *fmt, ...)
+cli_report(const char *cmd, int code, const char *fmt, ...)
 {
     va_list ap;
 
@@ -85,21 +168,24 @@ cli_usage_error(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n(see 'genq %s --help')\n", cmd);
-    return EXIT_USAGE;
+    if (code == EXIT_USAGE)
+        fprintf(stderr, "\n(see 'genq %s --help')\n", cmd);
+    else
+        fputc('\n', stderr);
+    return code;
 }
 
 int
-cli_fail(const char *cmd, const char *fmt, ...)
+cli_redis_fail(const struct cli *c, const char *cmd, redisReply *r,
+               const char *other)
 {
-    va_list ap;
+    int rc = cli_fail(cmd, "redis: %s",
+                      r && r->type == REDIS_REPLY_ERROR ? r->str
+                      : r && other                      ? other
+                                                        : c->rc->errstr);
 
-    fprintf(stderr, "genq %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return EXIT_FAIL;
+    freeReplyObject(r); /* accepts NULL */
+    return rc;
 }
 
 int

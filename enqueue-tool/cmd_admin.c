@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd_ops.h"
+#include "idwin.h"
 #include "rclient.h"
 #include "timefmt.h"
 
@@ -20,40 +21,28 @@ static const char pause_help[] =
     "Pause a queue: workers stop claiming from it within a second (jobs in\n"
     "flight finish); enqueueing goes on. Resume lets them claim again at\n"
     "once. Q defaults to --queue. --json prints {\"queue\", \"paused\",\n"
-    "\"changed\", \"paused_since\"} (schemas/pause.schema.json).\n\n"
-    "  --redis URL    Redis URL (env GENQ_REDIS_URL; default "
-    "redis://127.0.0.1:6379/0)\n"
-    "  --queue Q      queue name (env GENQ_QUEUE; default \"default\")\n"
-    "  --json         machine output (JSON)\n"
-    "  -h, --help     this help\n";
+    "\"changed\", \"paused_since\"} "
+    "(schemas/pause.schema.json).\n\n" CLI_COMMON_HELP;
 
 static int
 pause_or_resume(int argc, char **argv, int on)
 {
-    static const struct option opts[] = {CLI_COMMON_OPTS, {NULL, 0, NULL, 0}};
     const char *cmd = on ? "pause" : "resume";
+    struct cli_cmd spec = {cmd, pause_help, NULL, NULL, NULL, NULL, 1};
     const char *av[1] = {on ? "1" : "0"};
     struct cli c;
     redisReply *r;
     char err[512], ts[32];
-    int opt, rc = EXIT_OK;
+    int first, rc = EXIT_OK;
     long long changed, since;
 
-    cli_init(&c);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(pause_help, stdout);
-            return EXIT_OK;
-        }
-        return cli_usage_error(cmd, "unknown option");
-    }
-    if (argc - optind > 1)
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    rc = EXIT_OK;
+    if (argc - first > 1)
         return cli_usage_error(cmd, "give one queue");
-    if (optind < argc)
-        c.queue = argv[optind];
+    if (first < argc)
+        c.queue = argv[first];
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     r = rclient_script(c.rc, SCRIPT_PAUSE, &c.keys, 1, av, NULL, err,
@@ -78,11 +67,7 @@ pause_or_resume(int argc, char **argv, int on)
         ops_jbool(j, "paused", on, &bad);
         ops_jbool(j, "changed", changed == 1, &bad);
         ops_jstr(j, "paused_since", on && since > 1 ? ts : NULL, &bad);
-        if (bad) {
-            cJSON_Delete(j);
-            j = NULL;
-        }
-        if (cli_print_json(j) < 0)
+        if (ops_print_doc(j, bad) < 0)
             rc = cli_fail(cmd, "out of memory");
     } else if (on) {
         if (changed)
@@ -112,47 +97,15 @@ cmd_resume(int argc, char **argv)
 
 /* ---- cancel ----------------------------------------------------------- */
 
-struct cbatch {
-    char **ids;
-    int n;
-};
-
+/* idwin report: one batch of cancel outcomes. Returns how many ids were
+ * not canceled or flagged, or -1 on out of memory. */
 static int
-cancel_append(struct cli *c, struct cbatch *b, const char *ttl)
+cancel_report(void *ctx, char **ids, int n, redisReply *r)
 {
-    const char **av = malloc(sizeof(*av) * (size_t)(b->n + 1));
-    int rc;
-
-    if (!av)
-        return -1;
-    av[0] = ttl;
-    for (int i = 0; i < b->n; i++)
-        av[i + 1] = b->ids[i];
-    rc = rclient_append_script(c->rc, SCRIPT_CANCEL, &c->keys, b->n + 1, av,
-                               NULL);
-    free(av);
-    return rc;
-}
-
-/* Report one batch. Returns how many ids were not canceled or flagged, or
- * -1 on a Redis failure. */
-static int
-cancel_finish(struct cli *c, struct cbatch *b)
-{
-    char err[512];
-    redisReply *r = rclient_read(c->rc, err, sizeof(err));
+    struct cli *c = ctx;
     int missed = 0;
 
-    if (!r) {
-        cli_fail("cancel", "%s", err);
-        return -1;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != b->n) {
-        freeReplyObject(r);
-        cli_fail("cancel", "unexpected reply from Redis");
-        return -1;
-    }
-    for (int i = 0; i < b->n; i++) {
+    for (int i = 0; i < n; i++) {
         redisReply *e = r->element[i];
         const char *out = "unknown", *st = "unknown";
         if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
@@ -166,41 +119,27 @@ cancel_finish(struct cli *c, struct cbatch *b)
         if (c->json) {
             cJSON *j = cJSON_CreateObject();
             int bad = 0;
-            ops_jstr(j, "id", b->ids[i], &bad);
+            ops_jstr(j, "id", ids[i], &bad);
             ops_jstr(j, "outcome", out, &bad);
             ops_jstr(j, "state", st, &bad);
-            if (bad) {
-                cJSON_Delete(j);
-                j = NULL;
-            }
-            if (cli_print_json(j) < 0) {
-                freeReplyObject(r);
+            if (ops_print_doc(j, bad) < 0) {
                 cli_fail("cancel", "out of memory");
                 return -1;
             }
         } else if (!strcmp(out, "canceled")) {
-            printf("%s canceled\n", b->ids[i]);
+            printf("%s canceled\n", ids[i]);
         } else if (!strcmp(out, "requested")) {
             printf("%s cancel requested: it is active; canceled when this "
                    "attempt fails or its lease expires, succeeded if it "
                    "succeeds\n",
-                   b->ids[i]);
+                   ids[i]);
         } else if (!strcmp(out, "unchanged")) {
-            printf("%s not canceled: already %s\n", b->ids[i], st);
+            printf("%s not canceled: already %s\n", ids[i], st);
         } else {
-            printf("%s unknown\n", b->ids[i]);
+            printf("%s unknown\n", ids[i]);
         }
     }
-    freeReplyObject(r);
     return missed;
-}
-
-static void
-cbatch_clear(struct cbatch *b)
-{
-    for (int i = 0; i < b->n; i++)
-        free(b->ids[i]);
-    b->n = 0;
 }
 
 static const char cancel_help[] =
@@ -220,109 +159,40 @@ static const char cancel_help[] =
 int
 cmd_cancel(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"retention", required_argument, NULL, 'r'},
-        CLI_COMMON_OPTS,
-        {NULL, 0, NULL, 0}};
     struct cli c;
-    struct cbatch win[CANCEL_WINDOW];
-    struct ops_ids src;
-    int opt, head = 0, used = 0, rc = EXIT_OK, any = 0;
-    long retention = RETENTION_DEFAULT, missed = 0;
-    const char *env = getenv("GENQ_RESULT_TTL"), *id;
     char ttl[32];
+    const char *pre[1] = {ttl}; /* retention in ms */
+    struct idwin w = {.c = &c,
+                      .cmd = "cancel",
+                      .script = SCRIPT_CANCEL,
+                      .pre = pre,
+                      .npre = 1,
+                      .fields = 1,
+                      .batch = CANCEL_BATCH,
+                      .window = CANCEL_WINDOW,
+                      .report = cancel_report,
+                      .ctx = &c};
+    int first, rc;
+    long retention = RETENTION_DEFAULT;
+    const char *env = getenv("GENQ_RESULT_TTL");
+    struct cli_opt opts[] = {CLI_OPT_LONG("retention", 'r', &retention, 1,
+                                          100L * 365 * 86400, "seconds"),
+                             CLI_OPT_END};
+    struct cli_cmd spec = {"cancel", cancel_help, NULL, opts, NULL, NULL, 1};
 
-    cli_init(&c);
     if (env && *env &&
         ops_parse_long(env, 1, 100L * 365 * 86400, &retention) < 0)
         return cli_usage_error(
             "cancel", "GENQ_RESULT_TTL: expected seconds, got '%s'", env);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(cancel_help, stdout);
-            return EXIT_OK;
-        }
-        if (opt == 'r') {
-            if (ops_parse_long(optarg, 1, 100L * 365 * 86400, &retention) < 0)
-                return cli_usage_error(
-                    "cancel", "--retention: expected seconds, got '%s'",
-                    optarg);
-            continue;
-        }
-        return cli_usage_error("cancel", "unknown option");
-    }
-    if (optind >= argc)
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    if (first >= argc)
         return cli_usage_error("cancel", "give job ids, or '-' to read them "
                                          "from stdin");
     snprintf(ttl, sizeof(ttl), "%ld", retention * 1000);
-    ops_ids_init(&src, argc - optind, argv + optind);
-    memset(win, 0, sizeof(win));
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
-    for (int i = 0; i < CANCEL_WINDOW; i++) {
-        win[i].ids = calloc(CANCEL_BATCH, sizeof(char *));
-        if (!win[i].ids) {
-            rc = cli_fail("cancel", "out of memory");
-            goto out;
-        }
-    }
-    for (;;) {
-        struct cbatch *b;
-
-        if (used == CANCEL_WINDOW) {
-            int m = cancel_finish(&c, &win[head]);
-            if (m < 0) {
-                rc = EXIT_FAIL;
-                goto out;
-            }
-            missed += m;
-            cbatch_clear(&win[head]);
-            head = (head + 1) % CANCEL_WINDOW;
-            used--;
-        }
-        b = &win[(head + used) % CANCEL_WINDOW];
-        while (b->n < CANCEL_BATCH && (id = ops_ids_next(&src)) != NULL) {
-            b->ids[b->n] = strdup(id);
-            if (!b->ids[b->n]) {
-                rc = cli_fail("cancel", "out of memory");
-                goto out;
-            }
-            b->n++;
-            any = 1;
-        }
-        if (b->n == 0)
-            break;
-        if (cancel_append(&c, b, ttl) < 0) {
-            rc = cli_fail("cancel", "out of memory");
-            goto out;
-        }
-        used++;
-    }
-    while (used > 0) {
-        int m = cancel_finish(&c, &win[head]);
-        if (m < 0) {
-            rc = EXIT_FAIL;
-            goto out;
-        }
-        missed += m;
-        cbatch_clear(&win[head]);
-        head = (head + 1) % CANCEL_WINDOW;
-        used--;
-    }
-    if (!any)
-        rc = cli_usage_error("cancel", "no ids given");
-    else if (missed)
-        rc = EXIT_FAIL;
-out:
-    for (int i = 0; i < CANCEL_WINDOW; i++) {
-        if (win[i].ids)
-            cbatch_clear(&win[i]);
-        free(win[i].ids);
-    }
-    ops_ids_free(&src);
+    rc = idwin_exit(&w, argc - first, argv + first);
     cli_close(&c);
     return rc;
 }

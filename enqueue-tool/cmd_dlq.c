@@ -1,8 +1,7 @@
 /* genq dlq ls | show | requeue | purge | export: the dead-letter queue.
- * Lists page through the dead set (dlq_page script) in constant memory;
- * requeue and purge evaluate filters client-side over those pages and send
- * the matching ids in pipelined batches (dlq_requeue / dlq_purge scripts,
- * atomic per job). */
+ * Lists page through the dead set (dlq_page script) in constant memory.
+ * This file holds the options, the dispatch, ls, export and show;
+ * requeue and purge are in dlq_change.c. */
 #include "fmacros.h"
 
 #include <inttypes.h>
@@ -10,44 +9,72 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd_ops.h"
+#include "dlq.h"
+#include "errclass.h"
 #include "rclient.h"
 #include "timefmt.h"
 
-#define LS_PAGE        500
-#define EXPORT_PAGE    100
-#define SCAN_PAGE      500
-#define CHANGE_BATCH   1000
-#define ID_WINDOW      4
-#define INSPECT_FIELDS 9
+#define LS_PAGE     500
+#define EXPORT_PAGE 100
 
-enum {
-    O_CLASS = 1 << 0,
-    O_STATUS = 1 << 1,
-    O_SINCE = 1 << 2,
-    O_GREP = 1 << 3,
-    O_LIMIT = 1 << 4,
-    O_ALL = 1 << 5,
-    O_OLDER = 1 << 6,
-    O_DRY = 1 << 7,
-    O_KEEP = 1 << 8,
-    O_YES = 1 << 9
-};
+static const char *const class_names[] = {DLQ_PERMANENT,     DLQ_EXHAUSTED,
+                                          DLQ_LEASE_EXPIRED, DLQ_INVALID,
+                                          DLQ_CANCELED,      NULL};
 
-struct dlqopt {
-    const char *sub;
-    struct cli c;
-    struct dlq_filter f;
-    const char *since_arg, *older_arg;
-    long limit;
-    int all, dry_run, keep_attempts, yes;
-    int used; /* O_* given */
-    int argc; /* the rest: ids */
-    char **argv;
-};
+enum { OPT_CLASS = 1, OPT_SINCE, OPT_GREP, OPT_OLDER, OPT_STATUS, OPT_LIMIT };
+enum { OPT_ALL = OPT_LIMIT + 1, OPT_DRY, OPT_KEEP };
 
-static const char *const class_names[] = {
-    "permanent", "exhausted", "lease_expired", "invalid", "canceled", NULL};
+/* The options of `genq dlq SUB` that need more than a value stored
+ * (cli_parse() takes the others); o->allowed is the O_* set SUB takes. */
+static int
+dlq_opt(void *ctx, int opt, const char *arg)
+{
+    static const int bit[] = {[OPT_CLASS] = O_CLASS,
+                              [OPT_SINCE] = O_SINCE,
+                              [OPT_GREP] = O_GREP,
+                              [OPT_OLDER] = O_OLDER};
+    struct dlqopt *o = ctx;
+
+    if (opt < OPT_CLASS || opt > OPT_OLDER || !(o->allowed & bit[opt]))
+        return CLI_UNKNOWN;
+    switch (opt) {
+    case OPT_CLASS: {
+        int ok = 0;
+        for (int i = 0; class_names[i]; i++)
+            ok |= !strcmp(arg, class_names[i]);
+        if (!ok)
+            return cli_usage_error(o->cmd,
+                                   "--class: expected permanent, "
+                                   "exhausted, lease_expired, invalid or "
+                                   "canceled, got '%s'",
+                                   arg);
+        o->f.cls = arg;
+        return CLI_NEXT;
+    }
+    case OPT_SINCE:
+    case OPT_OLDER: {
+        int64_t probe;
+        if ((opt == OPT_SINCE ? ops_parse_since(arg, 0, &probe)
+                              : ops_parse_duration(arg, &probe)) < 0)
+            return cli_usage_error(o->cmd, "--%s: expected %s, got '%s'",
+                                   opt == OPT_SINCE ? "since" : "older-than",
+                                   opt == OPT_SINCE
+                                       ? "RFC 3339 or a duration (15m, 2h, 7d)"
+                                       : "a duration (90s, 15m, 2h, 7d)",
+                                   arg);
+        if (opt == OPT_SINCE)
+            o->since_arg = arg;
+        else
+            o->older_arg = arg;
+        return CLI_NEXT;
+    }
+    default: /* OPT_GREP */
+        if (!*arg)
+            return cli_usage_error(o->cmd, "--grep: empty text");
+        o->f.grep = arg;
+        return CLI_NEXT;
+    }
+}
 
 /* Parse the options of `genq dlq SUB`; allowed is the O_* set SUB takes.
  * Returns -1 to go on, else an exit code (help printed, usage error). */
@@ -55,131 +82,44 @@ static int
 parse_opts(struct dlqopt *o, int argc, char **argv, int allowed,
            const char *help)
 {
-    enum {
-        OPT_CLASS = 1,
-        OPT_STATUS,
-        OPT_SINCE,
-        OPT_GREP,
-        OPT_LIMIT,
-        OPT_ALL,
-        OPT_OLDER,
-        OPT_DRY,
-        OPT_KEEP,
-        OPT_YES
-    };
-    static const struct option opts[] = {
-        {"class", required_argument, NULL, OPT_CLASS},
-        {"status", required_argument, NULL, OPT_STATUS},
-        {"since", required_argument, NULL, OPT_SINCE},
-        {"grep", required_argument, NULL, OPT_GREP},
-        {"limit", required_argument, NULL, OPT_LIMIT},
-        {"all", no_argument, NULL, OPT_ALL},
-        {"older-than", required_argument, NULL, OPT_OLDER},
-        {"dry-run", no_argument, NULL, OPT_DRY},
-        {"keep-attempts", no_argument, NULL, OPT_KEEP},
-        {"yes", no_argument, NULL, OPT_YES},
-        CLI_COMMON_OPTS,
-        {NULL, 0, NULL, 0}};
-    static const int bit[] = {
-        [OPT_CLASS] = O_CLASS, [OPT_STATUS] = O_STATUS, [OPT_SINCE] = O_SINCE,
-        [OPT_GREP] = O_GREP,   [OPT_LIMIT] = O_LIMIT,   [OPT_ALL] = O_ALL,
-        [OPT_OLDER] = O_OLDER, [OPT_DRY] = O_DRY,       [OPT_KEEP] = O_KEEP,
-        [OPT_YES] = O_YES};
-    char cmd[32];
-    int opt;
+#define IF(b, p) (allowed & (b) ? (void *)(p) : NULL)
+    struct cli_opt opts[] = {
+        CLI_OPT_CALL("class", OPT_CLASS),
+        CLI_OPT_LONG("status", OPT_STATUS, IF(O_STATUS, &o->f.status), 100, 599,
+                     "an HTTP status"),
+        CLI_OPT_CALL("since", OPT_SINCE),
+        CLI_OPT_CALL("grep", OPT_GREP),
+        CLI_OPT_LONG("limit", OPT_LIMIT, IF(O_LIMIT, &o->limit), 1, 1000000000L,
+                     "a number >= 1"),
+        CLI_OPT_FLAG("all", OPT_ALL, IF(O_ALL, &o->all)),
+        CLI_OPT_CALL("older-than", OPT_OLDER),
+        CLI_OPT_FLAG("dry-run", OPT_DRY, IF(O_DRY, &o->dry_run)),
+        CLI_OPT_FLAG("keep-attempts", OPT_KEEP, IF(O_KEEP, &o->keep_attempts)),
+        CLI_OPT_FLAG("yes", 'y', IF(O_YES, &o->yes)),
+        CLI_OPT_END};
+#undef IF
+    struct cli_cmd spec = {o->cmd, help, "hy", opts, dlq_opt, o, 1};
+    int first, rc;
 
-    snprintf(cmd, sizeof(cmd), "dlq %s", o->sub);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "hy", opts, NULL)) != -1) {
-        if (cli_common_opt(&o->c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(help, stdout);
-            return EXIT_OK;
-        }
-        if (opt == 'y')
-            opt = OPT_YES;
-        if (opt < OPT_CLASS || opt > OPT_YES || !(allowed & bit[opt]))
-            return cli_usage_error(cmd, "unknown option");
-        o->used |= bit[opt];
-        switch (opt) {
-        case OPT_CLASS: {
-            int ok = 0;
-            for (int i = 0; class_names[i]; i++)
-                ok |= !strcmp(optarg, class_names[i]);
-            if (!ok)
-                return cli_usage_error(cmd,
-                                       "--class: expected permanent, "
-                                       "exhausted, lease_expired, invalid or "
-                                       "canceled, got '%s'",
-                                       optarg);
-            o->f.cls = optarg;
-            break;
-        }
-        case OPT_STATUS:
-            if (ops_parse_long(optarg, 100, 599, &o->f.status) < 0)
-                return cli_usage_error(
-                    cmd, "--status: expected an HTTP status, got '%s'", optarg);
-            break;
-        case OPT_SINCE:
-        case OPT_OLDER: {
-            int64_t probe;
-            if ((opt == OPT_SINCE ? ops_parse_since(optarg, 0, &probe)
-                                  : ops_parse_duration(optarg, &probe)) < 0)
-                return cli_usage_error(
-                    cmd, "--%s: expected %s, got '%s'",
-                    opt == OPT_SINCE ? "since" : "older-than",
-                    opt == OPT_SINCE ? "RFC 3339 or a duration (15m, 2h, 7d)"
-                                     : "a duration (90s, 15m, 2h, 7d)",
-                    optarg);
-            if (opt == OPT_SINCE)
-                o->since_arg = optarg;
-            else
-                o->older_arg = optarg;
-            break;
-        }
-        case OPT_GREP:
-            if (!*optarg)
-                return cli_usage_error(cmd, "--grep: empty text");
-            o->f.grep = optarg;
-            break;
-        case OPT_LIMIT:
-            if (ops_parse_long(optarg, 1, 1000000000L, &o->limit) < 0)
-                return cli_usage_error(
-                    cmd, "--limit: expected a number >= 1, got '%s'", optarg);
-            break;
-        case OPT_ALL:
-            o->all = 1;
-            break;
-        case OPT_DRY:
-            o->dry_run = 1;
-            break;
-        case OPT_KEEP:
-            o->keep_attempts = 1;
-            break;
-        case OPT_YES:
-            o->yes = 1;
-            break;
-        }
-    }
-    o->argc = argc - optind;
-    o->argv = argv + optind;
+    snprintf(o->cmd, sizeof(o->cmd), "dlq %s", o->sub);
+    o->allowed = allowed;
+    if ((rc = cli_parse(&o->c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    o->argc = argc - first;
+    o->argv = argv + first;
     return -1;
 }
 
-/* Connect, then turn --since / --older-than into times by Redis's clock. */
-static int
-connect_and_times(struct dlqopt *o)
+int
+dlq_connect(struct dlqopt *o)
 {
-    char cmd[32];
     int64_t now;
 
-    snprintf(cmd, sizeof(cmd), "dlq %s", o->sub);
     if (cli_connect(&o->c) < 0)
         return -1;
     if (!o->since_arg && !o->older_arg)
         return 0;
-    if (ops_server_now(o->c.rc, cmd, &now) < 0)
+    if (ops_server_now(o->c.rc, o->cmd, &now) < 0)
         return -1;
     if (o->since_arg) {
         ops_parse_since(o->since_arg, now, &o->f.since_ms);
@@ -248,11 +188,7 @@ ls_print(const struct dlqopt *o, const struct ops_tty *t,
         ops_jstr(j, "message", ei.message ? ei.message : "", &bad);
         ops_jnum(j, "attempts", (double)m.attempts, &bad);
         ops_jstr(j, "prompt_excerpt", e->excerpt ? e->excerpt : "", &bad);
-        if (bad) {
-            cJSON_Delete(j);
-            j = NULL;
-        }
-        rc = cli_print_json(j);
+        rc = ops_print_doc(j, bad);
     } else if (t->tty) {
         char http[8] = "-";
         if (ei.http_status)
@@ -293,47 +229,81 @@ static const char ls_help[] =
     "  --grep TEXT    TEXT occurs (case-sensitive) in the job or the error\n"
     "  --limit N      at most N jobs\n" CLI_COMMON_HELP;
 
+/* The walk of ls and export: page through the dead set, newest first
+ * (detail, page entries a call), and hand each entry that passes the
+ * filters to each() (-1 = out of memory), at most --limit; *shown counts
+ * them. Returns the exit code (problems printed). A failed write of stdout
+ * ends the walk: an error when flush_fails, else quietly. */
 static int
-dlq_ls(struct dlqopt *o)
+dlq_walk(struct dlqopt *o, int detail, int page, int flush_fails,
+         int (*each)(void *ctx, const struct dlq_entry *e), void *ctx,
+         long *shown)
 {
     struct dlq_pager p;
     struct dlq_entry e;
-    struct ops_tty t;
-    long shown = 0;
     int rc = EXIT_OK;
+
+    dlq_pager_init(&p, &o->c, &o->f, detail, page);
+    while (!p.end && (!o->limit || *shown < o->limit)) {
+        if (dlq_pager_append(&p) < 0) {
+            rc = cli_fail(o->cmd, "out of memory");
+            break;
+        }
+        if (dlq_pager_read(&p, o->cmd) < 0) {
+            rc = EXIT_FAIL;
+            break;
+        }
+        while ((!o->limit || *shown < o->limit) && dlq_pager_next(&p, &e)) {
+            if (each(ctx, &e) < 0) {
+                rc = cli_fail(o->cmd, "out of memory");
+                break;
+            }
+            (*shown)++;
+        }
+        if (rc != EXIT_OK)
+            break;
+        if (fflush(stdout) != 0) {
+            if (flush_fails)
+                rc = cli_fail(o->cmd, "writing the output failed");
+            break;
+        }
+    }
+    dlq_pager_free(&p);
+    return rc;
+}
+
+struct ls_ctx {
+    const struct dlqopt *o;
+    struct ops_tty t;
+};
+
+static int
+ls_each(void *ctx, const struct dlq_entry *e)
+{
+    struct ls_ctx *x = ctx;
+
+    return ls_print(x->o, &x->t, e);
+}
+
+static int
+dlq_ls(struct dlqopt *o)
+{
+    struct ls_ctx x = {o, {0, 0}};
+    long shown = 0;
+    int rc;
 
     if (o->argc > 0)
         return cli_usage_error("dlq ls", "unexpected argument '%s'",
                                o->argv[0]);
-    ops_tty_init(&t);
-    if (connect_and_times(o) < 0)
+    ops_tty_init(&x.t);
+    if (dlq_connect(o) < 0)
         return EXIT_FAIL;
-    dlq_pager_init(&p, &o->c, &o->f, DLQ_DETAIL_LIST, LS_PAGE);
-    if (t.tty && !o->c.json)
+    if (x.t.tty && !o->c.json)
         printf("%s%-36s %-19s %-13s %4s %3s  %-49s %s%s\n",
-               ops_col(&t, OPS_BOLD), "ID", "DIED AT (UTC)", "CLASS", "HTTP",
-               "ATT", "MESSAGE", "PROMPT", ops_col(&t, OPS_RESET));
-    while (!p.end && (!o->limit || shown < o->limit)) {
-        if (dlq_pager_append(&p) < 0) {
-            rc = cli_fail("dlq ls", "out of memory");
-            break;
-        }
-        if (dlq_pager_read(&p, "dlq ls") < 0) {
-            rc = EXIT_FAIL;
-            break;
-        }
-        while ((!o->limit || shown < o->limit) && dlq_pager_next(&p, &e)) {
-            if (ls_print(o, &t, &e) < 0) {
-                rc = cli_fail("dlq ls", "out of memory");
-                break;
-            }
-            shown++;
-        }
-        if (rc != EXIT_OK || fflush(stdout) != 0)
-            break;
-    }
-    dlq_pager_free(&p);
-    if (rc == EXIT_OK && t.tty && !o->c.json)
+               ops_col(&x.t, OPS_BOLD), "ID", "DIED AT (UTC)", "CLASS", "HTTP",
+               "ATT", "MESSAGE", "PROMPT", ops_col(&x.t, OPS_RESET));
+    rc = dlq_walk(o, DLQ_DETAIL_LIST, LS_PAGE, 0, ls_each, &x, &shown);
+    if (rc == EXIT_OK && x.t.tty && !o->c.json)
         fprintf(stderr, "%ld dead job%s listed (queue %s)\n", shown,
                 shown == 1 ? "" : "s", o->c.queue);
     cli_close(&o->c);
@@ -354,45 +324,26 @@ static const char export_help[] =
     "Filters as in 'genq dlq ls'.\n\n" CLI_COMMON_HELP;
 
 static int
+export_each(void *ctx, const struct dlq_entry *e)
+{
+    (void)ctx;
+    return cli_print_json(ops_deadletter_doc(e->id, e->died_ms, e->meta,
+                                             e->error, e->history, e->payload));
+}
+
+static int
 dlq_export(struct dlqopt *o)
 {
-    struct dlq_pager p;
-    struct dlq_entry e;
     long shown = 0;
-    int rc = EXIT_OK;
+    int rc;
 
     if (o->argc > 0)
         return cli_usage_error("dlq export", "unexpected argument '%s'",
                                o->argv[0]);
-    if (connect_and_times(o) < 0)
+    if (dlq_connect(o) < 0)
         return EXIT_FAIL;
-    dlq_pager_init(&p, &o->c, &o->f, DLQ_DETAIL_FULL, EXPORT_PAGE);
-    while (!p.end && (!o->limit || shown < o->limit)) {
-        if (dlq_pager_append(&p) < 0) {
-            rc = cli_fail("dlq export", "out of memory");
-            break;
-        }
-        if (dlq_pager_read(&p, "dlq export") < 0) {
-            rc = EXIT_FAIL;
-            break;
-        }
-        while ((!o->limit || shown < o->limit) && dlq_pager_next(&p, &e)) {
-            if (cli_print_json(ops_deadletter_doc(e.id, e.died_ms, e.meta,
-                                                  e.error, e.history,
-                                                  e.payload)) < 0) {
-                rc = cli_fail("dlq export", "out of memory");
-                break;
-            }
-            shown++;
-        }
-        if (rc != EXIT_OK)
-            break;
-        if (fflush(stdout) != 0) {
-            rc = cli_fail("dlq export", "writing the output failed");
-            break;
-        }
-    }
-    dlq_pager_free(&p);
+    rc =
+        dlq_walk(o, DLQ_DETAIL_FULL, EXPORT_PAGE, 1, export_each, NULL, &shown);
     cli_close(&o->c);
     return rc;
 }
@@ -528,419 +479,6 @@ dlq_show(struct dlqopt *o)
     return rc;
 }
 
-/* ---- requeue and purge -----------------------------------------------------
- */
-
-struct change {
-    struct dlqopt *o;
-    int purge;
-    const char *cmd;
-    char **batch; /* ids of the batch being filled (owned) */
-    int n;
-    int pending[ID_WINDOW * 2 + 2]; /* sizes of the calls in flight */
-    int npending;
-    long matched, changed, skipped;
-};
-
-static void
-batch_clear(struct change *ch)
-{
-    for (int i = 0; i < ch->n; i++)
-        free(ch->batch[i]);
-    ch->n = 0;
-}
-
-/* Append the script call of the current batch (pipelined). */
-static int
-change_append(struct change *ch)
-{
-    const char **av = malloc(sizeof(*av) * (size_t)(ch->n + 1));
-    int k = 0, rc;
-
-    if (!av)
-        return -1;
-    if (!ch->purge)
-        av[k++] = ch->o->keep_attempts ? "1" : "0";
-    for (int i = 0; i < ch->n; i++)
-        av[k++] = ch->batch[i];
-    rc = rclient_append_script(
-        ch->o->c.rc, ch->purge ? SCRIPT_DLQ_PURGE : SCRIPT_DLQ_REQUEUE,
-        &ch->o->c.keys, k, av, NULL);
-    free(av);
-    if (rc == 0)
-        ch->pending[ch->npending++] = ch->n;
-    return rc;
-}
-
-/* Read the replies of every call in flight. ids (may be NULL) names the
- * ids of the oldest call, for reporting those not moved. */
-static int
-change_read_one(struct change *ch, char **ids)
-{
-    char err[512];
-    redisReply *r = rclient_read(ch->o->c.rc, err, sizeof(err));
-    int n = ch->pending[0];
-
-    memmove(ch->pending, ch->pending + 1,
-            sizeof(int) * (size_t)(ch->npending - 1));
-    ch->npending--;
-    if (!r) {
-        cli_fail(ch->cmd, "%s", err);
-        return -1;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != n) {
-        freeReplyObject(r);
-        cli_fail(ch->cmd, "unexpected reply from Redis");
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        redisReply *e = r->element[i];
-        int ok = e->type == REDIS_REPLY_STRING &&
-                 !strcmp(e->str, ch->purge ? "purged" : "requeued");
-        if (ok) {
-            ch->changed++;
-        } else {
-            ch->skipped++;
-            if (ids && !ch->o->c.json)
-                fprintf(stderr, "genq %s: %s: not dead (%s)\n", ch->cmd, ids[i],
-                        e->type == REDIS_REPLY_STRING ? e->str : "?");
-        }
-    }
-    freeReplyObject(r);
-    return 0;
-}
-
-static int
-change_drain(struct change *ch)
-{
-    while (ch->npending > 0)
-        if (change_read_one(ch, NULL) < 0)
-            return -1;
-    return 0;
-}
-
-/* Dry run of ID mode: count which of ids are dead (inspect script). */
-static int
-dry_ids(struct change *ch, char **ids, int n)
-{
-    const char **av = malloc(sizeof(*av) * (size_t)(n + 2));
-    char err[512];
-    redisReply *r;
-
-    if (!av)
-        return cli_fail(ch->cmd, "out of memory");
-    av[0] = "0";
-    av[1] = "0";
-    for (int i = 0; i < n; i++)
-        av[i + 2] = ids[i];
-    r = rclient_script(ch->o->c.rc, SCRIPT_INSPECT, &ch->o->c.keys, n + 2, av,
-                       NULL, err, sizeof(err));
-    free(av);
-    if (!r)
-        return cli_fail(ch->cmd, "%s", err);
-    if (r->type != REDIS_REPLY_ARRAY ||
-        r->elements != (size_t)n * INSPECT_FIELDS) {
-        freeReplyObject(r);
-        return cli_fail(ch->cmd, "unexpected reply from Redis");
-    }
-    for (int i = 0; i < n; i++) {
-        redisReply *m = r->element[i * INSPECT_FIELDS];
-        struct ops_meta meta = {.state = "unknown"};
-        if (m->type == REDIS_REPLY_STRING &&
-            ops_meta_parse(m->str, &meta) == 0 && !strcmp(meta.state, "dead")) {
-            ch->matched++;
-        } else {
-            ch->skipped++;
-            if (!ch->o->c.json)
-                fprintf(stderr, "genq %s: %s: not dead (%s)\n", ch->cmd, ids[i],
-                        meta.state);
-        }
-    }
-    freeReplyObject(r);
-    return 0;
-}
-
-/* ID mode: the ids given (argv, '-' = stdin), batches of CHANGE_BATCH with
- * ID_WINDOW calls in flight; each id not moved is reported. */
-static int
-change_ids(struct change *ch)
-{
-    struct ops_ids src;
-    char **win[ID_WINDOW];
-    int wn[ID_WINDOW] = {0}, head = 0, used = 0, rc = 0;
-    const char *id;
-
-    memset(win, 0, sizeof(win));
-    ops_ids_init(&src, ch->o->argc, ch->o->argv);
-    for (int i = 0; i < ID_WINDOW; i++) {
-        win[i] = calloc(CHANGE_BATCH, sizeof(char *));
-        if (!win[i]) {
-            rc = cli_fail(ch->cmd, "out of memory");
-            goto out;
-        }
-    }
-    for (;;) {
-        int slot;
-
-        if (used == ID_WINDOW) {
-            if (change_read_one(ch, win[head]) < 0) {
-                rc = EXIT_FAIL;
-                goto out;
-            }
-            for (int i = 0; i < wn[head]; i++)
-                free(win[head][i]);
-            wn[head] = 0;
-            head = (head + 1) % ID_WINDOW;
-            used--;
-        }
-        slot = (head + used) % ID_WINDOW;
-        while (wn[slot] < CHANGE_BATCH && (id = ops_ids_next(&src)) != NULL) {
-            win[slot][wn[slot]] = strdup(id);
-            if (!win[slot][wn[slot]]) {
-                rc = cli_fail(ch->cmd, "out of memory");
-                goto out;
-            }
-            wn[slot]++;
-            if (!ch->o->dry_run)
-                ch->matched++;
-        }
-        if (wn[slot] == 0)
-            break;
-        if (ch->o->dry_run) {
-            int d = dry_ids(ch, win[slot], wn[slot]);
-            for (int i = 0; i < wn[slot]; i++)
-                free(win[slot][i]);
-            wn[slot] = 0;
-            if (d != 0) {
-                rc = EXIT_FAIL;
-                goto out;
-            }
-            continue;
-        }
-        ch->batch = win[slot];
-        ch->n = wn[slot];
-        if (change_append(ch) < 0) {
-            ch->batch = NULL;
-            rc = cli_fail(ch->cmd, "out of memory");
-            goto out;
-        }
-        ch->batch = NULL;
-        used++;
-    }
-    while (used > 0) {
-        if (change_read_one(ch, win[head]) < 0) {
-            rc = EXIT_FAIL;
-            goto out;
-        }
-        for (int i = 0; i < wn[head]; i++)
-            free(win[head][i]);
-        wn[head] = 0;
-        head = (head + 1) % ID_WINDOW;
-        used--;
-    }
-out:
-    for (int i = 0; i < ID_WINDOW; i++) {
-        for (int k = 0; win[i] && k < wn[i]; k++)
-            free(win[i][k]);
-        free(win[i]);
-    }
-    ops_ids_free(&src);
-    return rc;
-}
-
-/* Filter mode: page through the dead set, newest first; matching ids go
- * out in batches of CHANGE_BATCH, sent together with the next page's
- * request (the cursor makes removed entries harmless). With count_only,
- * only count the matches. */
-static int
-change_filtered(struct change *ch, int count_only)
-{
-    struct dlq_pager p;
-    struct dlq_entry e;
-    int rc = 0;
-
-    ch->batch = calloc(CHANGE_BATCH, sizeof(char *));
-    if (!ch->batch)
-        return cli_fail(ch->cmd, "out of memory");
-    ch->n = 0;
-    dlq_pager_init(&p, &ch->o->c, &ch->o->f, DLQ_DETAIL_IDS, SCAN_PAGE);
-    while (!p.end) {
-        if (dlq_pager_append(&p) < 0) {
-            rc = cli_fail(ch->cmd, "out of memory");
-            break;
-        }
-        if (change_drain(ch) < 0 || dlq_pager_read(&p, ch->cmd) < 0) {
-            rc = EXIT_FAIL;
-            break;
-        }
-        while (dlq_pager_next(&p, &e)) {
-            ch->matched++;
-            if (count_only || ch->o->dry_run)
-                continue;
-            ch->batch[ch->n] = strdup(e.id);
-            if (!ch->batch[ch->n]) {
-                rc = cli_fail(ch->cmd, "out of memory");
-                break;
-            }
-            if (++ch->n == CHANGE_BATCH) {
-                if (change_append(ch) < 0) {
-                    rc = cli_fail(ch->cmd, "out of memory");
-                    break;
-                }
-                batch_clear(ch);
-            }
-        }
-        if (rc)
-            break;
-    }
-    if (rc == 0 && ch->n > 0) {
-        if (change_append(ch) < 0)
-            rc = cli_fail(ch->cmd, "out of memory");
-        batch_clear(ch);
-    }
-    if (rc == 0 && change_drain(ch) < 0)
-        rc = EXIT_FAIL;
-    batch_clear(ch);
-    free(ch->batch);
-    ch->batch = NULL;
-    dlq_pager_free(&p);
-    return rc;
-}
-
-static void
-change_report(const struct change *ch)
-{
-    const char *verb = ch->purge ? "purged" : "requeued";
-
-    if (ch->o->c.json) {
-        cJSON *j = cJSON_CreateObject();
-        int bad = 0;
-        ops_jstr(j, "queue", ch->o->c.queue, &bad);
-        ops_jstr(j, "action", ch->purge ? "purge" : "requeue", &bad);
-        ops_jbool(j, "dry_run", ch->o->dry_run, &bad);
-        ops_jnum(j, "matched", (double)ch->matched, &bad);
-        ops_jnum(j, "changed", (double)ch->changed, &bad);
-        ops_jnum(j, "skipped", (double)ch->skipped, &bad);
-        if (bad) {
-            cJSON_Delete(j);
-            j = NULL;
-        }
-        if (cli_print_json(j) < 0)
-            cli_fail(ch->cmd, "out of memory");
-    } else if (ch->o->dry_run) {
-        printf("would have %s %ld dead job%s (queue %s; dry run)\n", verb,
-               ch->matched, ch->matched == 1 ? "" : "s", ch->o->c.queue);
-    } else {
-        printf("%s %ld dead job%s (queue %s)", verb, ch->changed,
-               ch->changed == 1 ? "" : "s", ch->o->c.queue);
-        if (ch->skipped)
-            printf("; %ld not dead (left alone)", ch->skipped);
-        putchar('\n');
-    }
-}
-
-/* Ask on the terminal; 1 = yes. */
-static int
-confirm(const struct change *ch, long n)
-{
-    char line[32];
-
-    fprintf(stderr, "purge %ld dead job%s of queue %s for good? [y/N] ", n,
-            n == 1 ? "" : "s", ch->o->c.queue);
-    fflush(stderr);
-    if (!fgets(line, sizeof(line), stdin))
-        return 0;
-    return line[0] == 'y' || line[0] == 'Y';
-}
-
-static const char requeue_help[] =
-    "usage: genq dlq requeue (ID... | - | --all | --class C | --status N |\n"
-    "                         --since T | --grep TEXT) [--dry-run]\n"
-    "                        [--keep-attempts] [--json]\n\n"
-    "Send dead jobs back to the queue: atomic per job, only jobs that are\n"
-    "still dead move; each goes to the back of the ready list of its\n"
-    "priority with its id, job, idempotency key and history kept, and its\n"
-    "attempts reset to 0 unless --keep-attempts. Filters combine (all must\n"
-    "match) and are evaluated page by page over the dead set; matching ids\n"
-    "go to Redis in pipelined batches of 1000. '-' reads ids from stdin.\n"
-    "Prints how many moved; --json one object (schemas/dlq-change.schema.json"
-    ").\n\n"
-    "  --all            every dead job (narrowed by any filter given)\n"
-    "  --dry-run        count what would move; change nothing\n"
-    "  --keep-attempts  keep the attempt count (one more attempt when spent)\n"
-    "Filters as in 'genq dlq ls' (--class, --status, --since, --grep).\n"
-    "Exit 1 when a given id was not dead.\n\n" CLI_COMMON_HELP;
-
-static const char purge_help[] =
-    "usage: genq dlq purge (ID... | - | --all | --older-than D | --class C |\n"
-    "                       --status N | --since T | --grep TEXT) [--yes]\n"
-    "                      [--dry-run] [--json]\n\n"
-    "Delete dead jobs for good: the job, its error, history and dead-set\n"
-    "entry, and its idempotency key (so the same job may be enqueued again).\n"
-    "Only jobs that are still dead are purged. Filters are always honoured\n"
-    "and combine (--all with a filter purges only what matches). On a\n"
-    "terminal the count is shown and confirmed first unless --yes; without\n"
-    "a terminal --all needs --yes (else exit 2). Dead letters are never\n"
-    "dropped any other way.\n\n"
-    "  --all            every dead job (narrowed by any filter given)\n"
-    "  --older-than D   died more than D ago (90s, 15m, 2h, 7d)\n"
-    "  -y, --yes        do not ask\n"
-    "  --dry-run        count what would be purged; change nothing\n"
-    "Filters as in 'genq dlq ls' (--class, --status, --since, --grep).\n"
-    "Exit 1 when a given id was not dead.\n\n" CLI_COMMON_HELP;
-
-static int
-dlq_change(struct dlqopt *o, int purge)
-{
-    struct change ch;
-    int filtered = o->all || dlq_filter_any(&o->f) || o->older_arg;
-    int interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
-    int rc;
-
-    memset(&ch, 0, sizeof(ch));
-    ch.o = o;
-    ch.purge = purge;
-    ch.cmd = purge ? "dlq purge" : "dlq requeue";
-    if (o->argc > 0 && filtered)
-        return cli_usage_error(ch.cmd, "give ids or filters, not both");
-    if (o->argc == 0 && !filtered)
-        return cli_usage_error(ch.cmd, "give ids, --all or a filter");
-    if (purge && !o->yes && !o->dry_run && !interactive && o->all)
-        return cli_usage_error(ch.cmd,
-                               "refusing to purge with --all without --yes "
-                               "(no terminal to confirm on)");
-    if (connect_and_times(o) < 0)
-        return EXIT_FAIL;
-    if (purge && !o->yes && !o->dry_run && interactive) {
-        long n = o->argc;
-        if (filtered) {
-            if (change_filtered(&ch, 1) != 0) {
-                cli_close(&o->c);
-                return EXIT_FAIL;
-            }
-            n = ch.matched;
-            ch.matched = 0;
-        }
-        if (n == 0) {
-            change_report(&ch);
-            cli_close(&o->c);
-            return EXIT_OK;
-        }
-        if (!confirm(&ch, n)) {
-            fprintf(stderr, "nothing purged\n");
-            cli_close(&o->c);
-            return EXIT_FAIL;
-        }
-    }
-    rc = filtered ? change_filtered(&ch, 0) : change_ids(&ch);
-    if (rc == 0)
-        change_report(&ch);
-    cli_close(&o->c);
-    if (rc != 0)
-        return EXIT_FAIL;
-    return !filtered && ch.skipped ? EXIT_FAIL : EXIT_OK;
-}
-
 /* ---- dispatch ---------------------------------------------------------------
  */
 
@@ -998,14 +536,14 @@ cmd_dlq(int argc, char **argv)
         rc = parse_opts(&o, argc, argv,
                         O_CLASS | O_STATUS | O_SINCE | O_GREP | O_ALL | O_DRY |
                             O_KEEP,
-                        requeue_help);
+                        dlq_requeue_help);
         return rc >= 0 ? rc : dlq_change(&o, 0);
     }
     if (!strcmp(sub, "purge")) {
         rc = parse_opts(&o, argc, argv,
                         O_CLASS | O_STATUS | O_SINCE | O_GREP | O_ALL |
                             O_OLDER | O_DRY | O_YES,
-                        purge_help);
+                        dlq_purge_help);
         return rc >= 0 ? rc : dlq_change(&o, 1);
     }
     fprintf(stderr, "genq dlq: unknown command '%s'\n\n", sub);

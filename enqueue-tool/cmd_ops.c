@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd_ops.h"
+#include "errclass.h"
 #include "rclient.h"
 #include "timefmt.h"
 #include "utf8.h"
@@ -175,6 +176,23 @@ ops_jnull(cJSON *o, const char *name, int *bad)
         *bad = 1;
 }
 
+int
+ops_print_doc(cJSON *j, int bad)
+{
+    if (bad) {
+        cJSON_Delete(j);
+        j = NULL;
+    }
+    return cli_print_json(j);
+}
+
+void
+ops_free_strs(char **v, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+}
+
 void
 ops_ids_init(struct ops_ids *s, int argc, char **argv)
 {
@@ -293,7 +311,7 @@ error_doc(const char *s)
     if (!e || !cJSON_IsObject(e)) {
         cJSON_Delete(e);
         e = cJSON_CreateObject();
-        if (!e || !cJSON_AddStringToObject(e, "class", "permanent") ||
+        if (!e || !cJSON_AddStringToObject(e, "class", DLQ_PERMANENT) ||
             !cJSON_AddStringToObject(e, "message", "(no error recorded)")) {
             cJSON_Delete(e);
             return NULL;
@@ -413,8 +431,7 @@ dlq_pager_read(struct dlq_pager *p, const char *cmd)
     redisReply *r = rclient_read(p->c->rc, err, sizeof(err));
     size_t n;
 
-    if (p->page)
-        freeReplyObject(p->page);
+    freeReplyObject(p->page); /* accepts NULL */
     p->page = NULL;
     p->pos = 0;
     if (!r) {

@@ -62,6 +62,14 @@ void ops_jstr(cJSON *o, const char *name, const char *s, int *bad);
 void ops_jbool(cJSON *o, const char *name, int v, int *bad);
 void ops_jnull(cJSON *o, const char *name, int *bad);
 
+/* Print document j as one line of JSON (cli_print_json()) unless bad (a
+ * member could not be added); frees j either way. 0, or -1 when bad or out
+ * of memory. */
+int ops_print_doc(cJSON *j, int bad);
+
+/* Free the n strings of v (v itself is the caller's). */
+void ops_free_strs(char **v, int n);
+
 /* ---- ids from argv and stdin ------------------------------------------ */
 
 struct ops_ids {
@@ -80,6 +88,10 @@ const char *ops_ids_next(struct ops_ids *s);
 void ops_ids_free(struct ops_ids *s);
 
 /* ---- documents -------------------------------------------------------- */
+
+/* Replies per id of the inspect script: meta, lease, now, progress, error,
+ * history, job, result, died at. */
+#define INSPECT_FIELDS 9
 
 /* The packed per-job meta record (prelude.lua). */
 struct ops_meta {

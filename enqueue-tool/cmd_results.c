@@ -92,8 +92,7 @@ ids_push(struct follow *f, const char *id)
 static void
 ids_clear(struct follow *f)
 {
-    for (int i = 0; i < f->n; i++)
-        free(f->ids[i]);
+    ops_free_strs(f->ids, f->n);
     f->n = 0;
 }
 
@@ -105,12 +104,7 @@ stream_last_id(struct cli *c, char *out, size_t n)
         redisCommand(c->rc, "XREVRANGE %s + - COUNT 1", c->keys.key[QK_EVENTS]);
 
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        cli_fail("results", "redis: %s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str
-                 : r                               ? "unexpected reply"
-                                                   : c->rc->errstr);
-        if (r)
-            freeReplyObject(r);
+        cli_redis_fail(c, "results", r, "unexpected reply");
         return -1;
     }
     if (r->elements > 0 && r->element[0]->type == REDIS_REPLY_ARRAY &&
@@ -144,9 +138,7 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
             r = redisCommand(c->rc, "XREAD COUNT %s STREAMS %s %s", cnt,
                              c->keys.key[QK_EVENTS], last);
         if (!r || r->type == REDIS_REPLY_ERROR) {
-            rc = cli_fail("results", "redis: %s", r ? r->str : c->rc->errstr);
-            if (r)
-                freeReplyObject(r);
+            rc = cli_redis_fail(c, "results", r, NULL);
             break;
         }
         if (r->type == REDIS_REPLY_NIL) {
@@ -287,57 +279,27 @@ static const char results_help[] =
 int
 cmd_results(int argc, char **argv)
 {
-    enum { OPT_FROM_START = 1, OPT_SINCE, OPT_COUNT };
-    static const struct option opts[] = {
-        {"follow", no_argument, NULL, 'f'},
-        {"from-start", no_argument, NULL, OPT_FROM_START},
-        {"since", required_argument, NULL, OPT_SINCE},
-        {"count", required_argument, NULL, OPT_COUNT},
-        CLI_COMMON_OPTS,
-        {NULL, 0, NULL, 0}};
     struct cli c;
-    int opt, follow = 0, from_start = 0, export = 0, rc;
+    int first, follow = 0, from_start = 0, export = 0, rc;
     const char *since = NULL;
     long count = 0;
+    struct cli_opt opts[] = {
+        CLI_OPT_FLAG("follow", 'f', &follow),
+        CLI_OPT_FLAG("from-start", 1, &from_start),
+        CLI_OPT_STR("since", 2, &since),
+        CLI_OPT_LONG("count", 3, &count, 1, 1000000000L, "a number >= 1"),
+        CLI_OPT_END};
+    struct cli_cmd spec = {"results", results_help, "fh", opts, NULL, NULL, 0};
     int64_t since_ms = 0, now;
     char start[64];
 
-    cli_init(&c);
     if (argc > 1 && !strcmp(argv[1], "export")) {
         export = 1;
         argc--;
         argv++;
     }
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h':
-            fputs(results_help, stdout);
-            return EXIT_OK;
-        case 'f':
-            follow = 1;
-            break;
-        case OPT_FROM_START:
-            from_start = 1;
-            break;
-        case OPT_SINCE:
-            since = optarg;
-            break;
-        case OPT_COUNT:
-            if (ops_parse_long(optarg, 1, 1000000000L, &count) < 0)
-                return cli_usage_error(
-                    "results", "--count: expected a number >= 1, got '%s'",
-                    optarg);
-            break;
-        default:
-            return cli_usage_error("results", "unknown option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("results", "unexpected argument '%s'",
-                               argv[optind]);
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
     if (export && (follow || from_start || count))
         return cli_usage_error("results", "export takes only --since");
     if (from_start && since)

@@ -45,24 +45,27 @@ int_of(redisReply *r)
     return 0;
 }
 
+/* The counters of a queue: their names in the stats hash and in the
+ * stats document, and their place in struct qstats. */
+static const struct {
+    const char *name, *doc;
+    size_t off;
+} counters[] = {
+    {"enqueued", "enqueued", offsetof(struct qstats, enqueued)},
+    {"succeeded", "succeeded", offsetof(struct qstats, succeeded)},
+    {"failed", "failed", offsetof(struct qstats, failed)},
+    {"canceled", "canceled", offsetof(struct qstats, canceled)},
+    {"retried", "retried", offsetof(struct qstats, retried)},
+    {"requeued", "requeued", offsetof(struct qstats, requeued)},
+    {"lease_expired", "lease_expired", offsetof(struct qstats, lease_expired)},
+    {"dead", "died", offsetof(struct qstats, died)},
+    {"dlq_requeued", "dlq_requeued", offsetof(struct qstats, dlq_requeued)},
+    {"purged", "purged", offsetof(struct qstats, purged)},
+};
+
 static int
 qstats_parse(redisReply *r, struct qstats *s)
 {
-    static const struct {
-        const char *name;
-        size_t off;
-    } counters[] = {
-        {"enqueued", offsetof(struct qstats, enqueued)},
-        {"succeeded", offsetof(struct qstats, succeeded)},
-        {"failed", offsetof(struct qstats, failed)},
-        {"canceled", offsetof(struct qstats, canceled)},
-        {"retried", offsetof(struct qstats, retried)},
-        {"requeued", offsetof(struct qstats, requeued)},
-        {"lease_expired", offsetof(struct qstats, lease_expired)},
-        {"dead", offsetof(struct qstats, died)},
-        {"dlq_requeued", offsetof(struct qstats, dlq_requeued)},
-        {"purged", offsetof(struct qstats, purged)},
-    };
     redisReply **e, *c;
     double span;
 
@@ -132,16 +135,11 @@ stats_doc(const struct qstats *s, long dead_warn)
     ops_jnum(o, "active", (double)s->active, &bad);
     ops_jnum(o, "delayed", (double)s->delayed, &bad);
     ops_jnum(o, "dead", (double)s->dead, &bad);
-    ops_jnum(o, "enqueued", (double)s->enqueued, &bad);
-    ops_jnum(o, "succeeded", (double)s->succeeded, &bad);
-    ops_jnum(o, "failed", (double)s->failed, &bad);
-    ops_jnum(o, "canceled", (double)s->canceled, &bad);
-    ops_jnum(o, "retried", (double)s->retried, &bad);
-    ops_jnum(o, "requeued", (double)s->requeued, &bad);
-    ops_jnum(o, "lease_expired", (double)s->lease_expired, &bad);
-    ops_jnum(o, "died", (double)s->died, &bad);
-    ops_jnum(o, "dlq_requeued", (double)s->dlq_requeued, &bad);
-    ops_jnum(o, "purged", (double)s->purged, &bad);
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+        ops_jnum(
+            o, counters[i].doc,
+            (double)*(const long long *)((const char *)s + counters[i].off),
+            &bad);
     ops_jnum(o, "enqueued_per_s", round2(s->enq_per_s), &bad);
     ops_jnum(o, "completed_per_s", round2(s->done_per_s), &bad);
     ops_jnum(o, "died_per_s", round2(s->died_per_s), &bad);
@@ -191,12 +189,7 @@ queue_list(struct cli *c, int explicit_queue, char **names, int max,
     }
     r = redisCommand(c->rc, "SMEMBERS %s", KEY_QUEUES);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        cli_fail(cmd, "redis: %s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str
-                 : r                               ? "unexpected reply"
-                                                   : c->rc->errstr);
-        if (r)
-            freeReplyObject(r);
+        cli_redis_fail(c, cmd, r, "unexpected reply");
         return -1;
     }
     for (size_t i = 0; i < r->elements && n < max; i++) {
@@ -254,6 +247,34 @@ fetch_all(struct cli *c, char **names, int n, struct qstats *out,
         freeReplyObject(r);
     }
     return 0;
+}
+
+/* Snapshot the queues to show (queue_list()) into *out (caller frees with
+ * free(); NULL when there are none). Returns how many, or -1 after printing
+ * the problem for cmd. */
+static int
+stats_load(struct cli *c, int explicit_queue, const char *cmd,
+           struct qstats **out)
+{
+    char *names[MAX_QUEUES];
+    int n = queue_list(c, explicit_queue, names, MAX_QUEUES, cmd);
+    struct qstats *qs;
+
+    *out = NULL;
+    if (n < 0)
+        return -1;
+    qs = calloc((size_t)(n ? n : 1), sizeof(*qs));
+    if (!qs)
+        cli_fail(cmd, "out of memory");
+    else if (fetch_all(c, names, n, qs, cmd) == 0)
+        *out = qs;
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    if (!*out) {
+        free(qs);
+        return -1;
+    }
+    return n;
 }
 
 static void
@@ -402,20 +423,11 @@ watch(struct cli *c, int explicit_queue, long dead_warn, long count)
     sigaction(SIGTERM, &sa, NULL);
     fputs("\033[?25l", stdout); /* hide the cursor */
     for (long iter = 0; !stop_flag && (count == 0 || iter < count); iter++) {
-        char *names[MAX_QUEUES];
         struct qstats *qs;
-        int n = queue_list(c, explicit_queue, names, MAX_QUEUES, "stats");
+        int n = stats_load(c, explicit_queue, "stats", &qs);
         char ts[32];
 
         if (n < 0) {
-            rc = EXIT_FAIL;
-            break;
-        }
-        qs = calloc((size_t)(n ? n : 1), sizeof(*qs));
-        if (!qs || fetch_all(c, names, n, qs, "stats") < 0) {
-            for (int i = 0; i < n; i++)
-                free(names[i]);
-            free(qs);
             rc = EXIT_FAIL;
             break;
         }
@@ -462,8 +474,6 @@ watch(struct cli *c, int explicit_queue, long dead_warn, long count)
                        ops_col(&t, OPS_RED), qs[i].queue, qs[i].dead, dead_warn,
                        ops_col(&t, OPS_RESET));
         fflush(stdout);
-        for (int i = 0; i < n; i++)
-            free(names[i]);
         free(qs);
         if (count == 0 || iter + 1 < count) {
             struct timespec ts1 = {1, 0};
@@ -498,61 +508,26 @@ static const char stats_help[] =
 int
 cmd_stats(int argc, char **argv)
 {
-    enum { OPT_WATCH = 1, OPT_DEADWARN, OPT_COUNT };
-    static const struct option opts[] = {
-        {"watch", no_argument, NULL, OPT_WATCH},
-        {"dead-warn", required_argument, NULL, OPT_DEADWARN},
-        {"count", required_argument, NULL, OPT_COUNT},
-        CLI_COMMON_OPTS,
-        {NULL, 0, NULL, 0}};
     struct cli c;
     struct ops_tty t;
-    int opt, do_watch = 0, rc = EXIT_OK, n, explicit_queue;
+    int first, do_watch = 0, rc, n, explicit_queue;
     long dead_warn = DEAD_WARN, count = 0;
-    const char *env = getenv("GENQ_DEAD_WARN");
-    char *names[MAX_QUEUES];
+    struct cli_opt opts[] = {
+        CLI_OPT_FLAG("watch", 1, &do_watch),
+        CLI_OPT_LONG("dead-warn", 2, &dead_warn, 0, 1000000000L, "a number"),
+        CLI_OPT_LONG("count", 3, &count, 1, 1000000000L, "a number >= 1"),
+        CLI_OPT_END};
+    struct cli_cmd spec = {"stats", stats_help, NULL, opts, NULL, NULL, 0};
+    const char *env = getenv("GENQ_DEAD_WARN"), *gq = getenv("GENQ_QUEUE");
     struct qstats *qs;
 
-    cli_init(&c);
-    {
-        const char *gq = getenv("GENQ_QUEUE");
-        explicit_queue = gq && *gq;
-    }
     if (env && *env && ops_parse_long(env, 0, 1000000000L, &dead_warn) < 0)
         return cli_usage_error(
             "stats", "GENQ_DEAD_WARN: expected a number, got '%s'", env);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (opt == CLI_OPT_QUEUE)
-            explicit_queue = 1;
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h':
-            fputs(stats_help, stdout);
-            return EXIT_OK;
-        case OPT_WATCH:
-            do_watch = 1;
-            break;
-        case OPT_DEADWARN:
-            if (ops_parse_long(optarg, 0, 1000000000L, &dead_warn) < 0)
-                return cli_usage_error(
-                    "stats", "--dead-warn: expected a number, got '%s'",
-                    optarg);
-            break;
-        case OPT_COUNT:
-            if (ops_parse_long(optarg, 1, 1000000000L, &count) < 0)
-                return cli_usage_error(
-                    "stats", "--count: expected a number >= 1, got '%s'",
-                    optarg);
-            break;
-        default:
-            return cli_usage_error("stats", "unknown option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("stats", "unexpected argument '%s'",
-                               argv[optind]);
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    rc = EXIT_OK;
+    explicit_queue = (gq && *gq) || c.queue_set;
     ops_tty_init(&t);
     if (do_watch && (c.json || !t.tty))
         return cli_usage_error("stats",
@@ -565,39 +540,30 @@ cmd_stats(int argc, char **argv)
         cli_close(&c);
         return rc;
     }
-    n = queue_list(&c, explicit_queue, names, MAX_QUEUES, "stats");
+    n = stats_load(&c, explicit_queue, "stats", &qs);
     if (n < 0) {
         cli_close(&c);
         return EXIT_FAIL;
     }
-    qs = calloc((size_t)(n ? n : 1), sizeof(*qs));
-    if (!qs) {
-        rc = cli_fail("stats", "out of memory");
-    } else if (fetch_all(&c, names, n, qs, "stats") < 0) {
-        rc = EXIT_FAIL;
-    } else {
-        if (!c.json && t.tty)
-            print_table_header(&t);
-        else if (!c.json)
-            fputs(stats_tsv_header, stdout);
-        for (int i = 0; i < n && rc == EXIT_OK; i++) {
-            if (c.json) {
-                if (cli_print_json(stats_doc(&qs[i], dead_warn)) < 0)
-                    rc = cli_fail("stats", "out of memory");
-            } else if (t.tty) {
-                print_table_row(&t, &qs[i], dead_warn);
-            } else {
-                print_tsv(&qs[i]);
-            }
+    if (!c.json && t.tty)
+        print_table_header(&t);
+    else if (!c.json)
+        fputs(stats_tsv_header, stdout);
+    for (int i = 0; i < n && rc == EXIT_OK; i++) {
+        if (c.json) {
+            if (cli_print_json(stats_doc(&qs[i], dead_warn)) < 0)
+                rc = cli_fail("stats", "out of memory");
+        } else if (t.tty) {
+            print_table_row(&t, &qs[i], dead_warn);
+        } else {
+            print_tsv(&qs[i]);
         }
-        fflush(stdout);
-        for (int i = 0; i < n; i++)
-            warn_dead(&t, &qs[i], dead_warn);
-        if (n == 0 && !c.json)
-            fprintf(stderr, "genq stats: no queues yet (nothing enqueued)\n");
     }
+    fflush(stdout);
     for (int i = 0; i < n; i++)
-        free(names[i]);
+        warn_dead(&t, &qs[i], dead_warn);
+    if (n == 0 && !c.json)
+        fprintf(stderr, "genq stats: no queues yet (nothing enqueued)\n");
     free(qs);
     cli_close(&c);
     return rc;
@@ -618,85 +584,59 @@ static const char queues_help[] =
 int
 cmd_queues(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_OPTS, {NULL, 0, NULL, 0}};
     struct cli c;
     struct ops_tty t;
-    int opt, rc = EXIT_OK, n;
-    char *names[MAX_QUEUES];
+    struct cli_cmd spec = {"queues", queues_help, NULL, NULL, NULL, NULL, 0};
+    int first, rc, n;
     struct qstats *qs;
 
-    cli_init(&c);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(queues_help, stdout);
-            return EXIT_OK;
-        }
-        return cli_usage_error("queues", "unknown option");
-    }
-    if (optind < argc)
-        return cli_usage_error("queues", "unexpected argument '%s'",
-                               argv[optind]);
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    rc = EXIT_OK;
     ops_tty_init(&t);
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
-    n = queue_list(&c, 0, names, MAX_QUEUES, "queues");
+    n = stats_load(&c, 0, "queues", &qs);
     if (n < 0) {
         cli_close(&c);
         return EXIT_FAIL;
     }
-    qs = calloc((size_t)(n ? n : 1), sizeof(*qs));
-    if (!qs) {
-        rc = cli_fail("queues", "out of memory");
-    } else if (fetch_all(&c, names, n, qs, "queues") < 0) {
-        rc = EXIT_FAIL;
-    } else {
-        if (!c.json && t.tty)
-            printf("%s%-24s %-7s %9s %7s %7s %7s %10s%s\n",
-                   ops_col(&t, OPS_BOLD), "QUEUE", "STATE", "READY", "ACTIVE",
-                   "DELAYED", "DEAD", "SUCCEEDED", ops_col(&t, OPS_RESET));
-        else if (!c.json)
-            fputs("queue\tpaused\tready\tactive\tdelayed\tdead\tsucceeded\n",
-                  stdout);
-        for (int i = 0; i < n; i++) {
-            struct qstats *s = &qs[i];
-            long long ready = s->ready[0] + s->ready[1] + s->ready[2];
-            if (c.json) {
-                cJSON *o = cJSON_CreateObject();
-                int bad = 0;
-                ops_jstr(o, "queue", s->queue, &bad);
-                ops_jbool(o, "paused", s->paused_ms > 0, &bad);
-                ops_jnum(o, "ready", (double)ready, &bad);
-                ops_jnum(o, "active", (double)s->active, &bad);
-                ops_jnum(o, "delayed", (double)s->delayed, &bad);
-                ops_jnum(o, "dead", (double)s->dead, &bad);
-                ops_jnum(o, "succeeded", (double)s->succeeded, &bad);
-                if (bad) {
-                    cJSON_Delete(o);
-                    o = NULL;
-                }
-                if (cli_print_json(o) < 0) {
-                    rc = cli_fail("queues", "out of memory");
-                    break;
-                }
-            } else if (t.tty) {
-                printf("%-24s %s%-7s%s %9lld %7lld %7lld %7lld %10lld\n",
-                       s->queue,
-                       ops_col(&t, s->paused_ms > 0 ? OPS_YELLOW : OPS_GREEN),
-                       s->paused_ms > 0 ? "paused" : "running",
-                       ops_col(&t, OPS_RESET), ready, s->active, s->delayed,
-                       s->dead, s->succeeded);
-            } else {
-                printf("%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\n", s->queue,
-                       s->paused_ms > 0 ? "yes" : "no", ready, s->active,
-                       s->delayed, s->dead, s->succeeded);
+    if (!c.json && t.tty)
+        printf("%s%-24s %-7s %9s %7s %7s %7s %10s%s\n", ops_col(&t, OPS_BOLD),
+               "QUEUE", "STATE", "READY", "ACTIVE", "DELAYED", "DEAD",
+               "SUCCEEDED", ops_col(&t, OPS_RESET));
+    else if (!c.json)
+        fputs("queue\tpaused\tready\tactive\tdelayed\tdead\tsucceeded\n",
+              stdout);
+    for (int i = 0; i < n; i++) {
+        struct qstats *s = &qs[i];
+        long long ready = s->ready[0] + s->ready[1] + s->ready[2];
+        if (c.json) {
+            cJSON *o = cJSON_CreateObject();
+            int bad = 0;
+            ops_jstr(o, "queue", s->queue, &bad);
+            ops_jbool(o, "paused", s->paused_ms > 0, &bad);
+            ops_jnum(o, "ready", (double)ready, &bad);
+            ops_jnum(o, "active", (double)s->active, &bad);
+            ops_jnum(o, "delayed", (double)s->delayed, &bad);
+            ops_jnum(o, "dead", (double)s->dead, &bad);
+            ops_jnum(o, "succeeded", (double)s->succeeded, &bad);
+            if (ops_print_doc(o, bad) < 0) {
+                rc = cli_fail("queues", "out of memory");
+                break;
             }
+        } else if (t.tty) {
+            printf("%-24s %s%-7s%s %9lld %7lld %7lld %7lld %10lld\n", s->queue,
+                   ops_col(&t, s->paused_ms > 0 ? OPS_YELLOW : OPS_GREEN),
+                   s->paused_ms > 0 ? "paused" : "running",
+                   ops_col(&t, OPS_RESET), ready, s->active, s->delayed,
+                   s->dead, s->succeeded);
+        } else {
+            printf("%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\n", s->queue,
+                   s->paused_ms > 0 ? "yes" : "no", ready, s->active,
+                   s->delayed, s->dead, s->succeeded);
         }
     }
-    for (int i = 0; i < n; i++)
-        free(names[i]);
     free(qs);
     cli_close(&c);
     return rc;

@@ -10,12 +10,12 @@
 
 #include "cli.h"
 #include "cmd_ops.h"
+#include "idwin.h"
 #include "rclient.h"
 #include "timefmt.h"
 
 #define INSPECT_BATCH  500
 #define INSPECT_WINDOW 4
-#define INSPECT_FIELDS 9
 
 static const char *const prio_name[] = {"high", "normal", "low"};
 
@@ -127,62 +127,25 @@ print_status_text(cJSON *o)
     putchar('\n');
 }
 
-struct batch {
-    char **ids;
-    int n;
+struct status_ctx {
+    struct cli *c;
+    int with_result; /* --with-result */
 };
 
-static void
-batch_clear(struct batch *b)
-{
-    for (int i = 0; i < b->n; i++)
-        free(b->ids[i]);
-    b->n = 0;
-}
-
+/* idwin report: print one batch's answers in order. Returns how many ids
+ * were unknown, or -1 on out of memory. */
 static int
-inspect_append(struct cli *c, struct batch *b, int with_result)
+inspect_report(void *ctx, char **ids, int n, redisReply *r)
 {
-    const char **av = malloc(sizeof(*av) * (size_t)(b->n + 2));
-    int rc;
-
-    if (!av)
-        return -1;
-    av[0] = "0";
-    av[1] = with_result ? "1" : "0";
-    for (int i = 0; i < b->n; i++)
-        av[i + 2] = b->ids[i];
-    rc = rclient_append_script(c->rc, SCRIPT_INSPECT, &c->keys, b->n + 2, av,
-                               NULL);
-    free(av);
-    return rc;
-}
-
-/* Print one batch's answers in order. Returns how many ids were unknown,
- * or -1 on a Redis failure. */
-static int
-inspect_finish(struct cli *c, struct batch *b, int with_result)
-{
-    char err[512];
-    redisReply *r = rclient_read(c->rc, err, sizeof(err));
+    struct cli *c = ((struct status_ctx *)ctx)->c;
+    int with_result = ((struct status_ctx *)ctx)->with_result;
     int unknown = 0;
 
-    if (!r) {
-        fprintf(stderr, "genq status: %s\n", err);
-        return -1;
-    }
-    if (r->type != REDIS_REPLY_ARRAY ||
-        r->elements != (size_t)b->n * INSPECT_FIELDS) {
-        freeReplyObject(r);
-        fprintf(stderr, "genq status: unexpected reply from Redis\n");
-        return -1;
-    }
-    for (int i = 0; i < b->n; i++) {
+    for (int i = 0; i < n; i++) {
         cJSON *o =
-            status_doc(b->ids[i], &r->element[i * INSPECT_FIELDS], with_result);
+            status_doc(ids[i], &r->element[i * INSPECT_FIELDS], with_result);
         const char *st;
         if (!o) {
-            freeReplyObject(r);
             fprintf(stderr, "genq status: out of memory\n");
             return -1;
         }
@@ -196,7 +159,6 @@ inspect_finish(struct cli *c, struct batch *b, int with_result)
             cJSON_Delete(o);
         }
     }
-    freeReplyObject(r);
     return unknown;
 }
 
@@ -214,102 +176,33 @@ static const char status_help[] =
 int
 cmd_status(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"with-result", no_argument, NULL, 'r'},
-        CLI_COMMON_OPTS,
-        {NULL, 0, NULL, 0}};
     struct cli c;
-    struct ops_ids src;
-    struct batch win[INSPECT_WINDOW];
-    int opt, with_result = 0, head = 0, used = 0, rc = EXIT_OK, any = 0;
-    long unknown = 0;
-    const char *id;
+    struct status_ctx x = {&c, 0};
+    struct cli_opt opts[] = {CLI_OPT_FLAG("with-result", 'r', &x.with_result),
+                             CLI_OPT_END};
+    const char *pre[2] = {"0", "0"}; /* no dead-letter time; result? */
+    struct idwin w = {.c = &c,
+                      .cmd = "status",
+                      .script = SCRIPT_INSPECT,
+                      .pre = pre,
+                      .npre = 2,
+                      .fields = INSPECT_FIELDS,
+                      .batch = INSPECT_BATCH,
+                      .window = INSPECT_WINDOW,
+                      .report = inspect_report,
+                      .ctx = &x};
+    struct cli_cmd spec = {"status", status_help, NULL, opts, NULL, NULL, 1};
+    int first, rc;
 
-    cli_init(&c);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(status_help, stdout);
-            return EXIT_OK;
-        }
-        if (opt == 'r') {
-            with_result = 1;
-            continue;
-        }
-        return cli_usage_error("status", "unknown option");
-    }
-    if (optind >= argc)
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    if (first >= argc)
         return cli_usage_error("status", "give job ids, or '-' to read them "
                                          "from stdin");
-    ops_ids_init(&src, argc - optind, argv + optind);
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
-    memset(win, 0, sizeof(win));
-    for (int i = 0; i < INSPECT_WINDOW; i++) {
-        win[i].ids = calloc(INSPECT_BATCH, sizeof(char *));
-        if (!win[i].ids) {
-            rc = cli_fail("status", "out of memory");
-            goto out;
-        }
-    }
-    for (;;) {
-        struct batch *b;
-        int slot;
-
-        if (used == INSPECT_WINDOW) {
-            int u = inspect_finish(&c, &win[head], with_result);
-            if (u < 0) {
-                rc = EXIT_FAIL;
-                goto out;
-            }
-            unknown += u;
-            batch_clear(&win[head]);
-            head = (head + 1) % INSPECT_WINDOW;
-            used--;
-        }
-        slot = (head + used) % INSPECT_WINDOW;
-        b = &win[slot];
-        while (b->n < INSPECT_BATCH && (id = ops_ids_next(&src)) != NULL) {
-            b->ids[b->n] = strdup(id);
-            if (!b->ids[b->n]) {
-                rc = cli_fail("status", "out of memory");
-                goto out;
-            }
-            b->n++;
-            any = 1;
-        }
-        if (b->n == 0)
-            break;
-        if (inspect_append(&c, b, with_result) < 0) {
-            rc = cli_fail("status", "out of memory");
-            goto out;
-        }
-        used++;
-    }
-    while (used > 0) {
-        int u = inspect_finish(&c, &win[head], with_result);
-        if (u < 0) {
-            rc = EXIT_FAIL;
-            goto out;
-        }
-        unknown += u;
-        batch_clear(&win[head]);
-        head = (head + 1) % INSPECT_WINDOW;
-        used--;
-    }
-    if (!any)
-        rc = cli_usage_error("status", "no ids given");
-    else if (unknown)
-        rc = EXIT_FAIL;
-out:
-    for (int i = 0; i < INSPECT_WINDOW; i++) {
-        if (win[i].ids)
-            batch_clear(&win[i]);
-        free(win[i].ids);
-    }
-    ops_ids_free(&src);
+    pre[1] = x.with_result ? "1" : "0";
+    rc = idwin_exit(&w, argc - first, argv + first);
     cli_close(&c);
     return rc;
 }
@@ -326,43 +219,24 @@ static const char result_help[] =
 int
 cmd_result(int argc, char **argv)
 {
-    static const struct option opts[] = {{"wait", required_argument, NULL, 'w'},
-                                         CLI_COMMON_OPTS,
-                                         {NULL, 0, NULL, 0}};
     struct cli c;
     double wait_s = 0;
-    int opt, rc = EXIT_FAIL;
+    struct cli_opt opts[] = {CLI_OPT_SECONDS("wait", 'w', &wait_s, 0, 86400),
+                             CLI_OPT_END};
+    struct cli_cmd spec = {"result", result_help, NULL, opts, NULL, NULL, 1};
+    int first, rc;
     struct timespec t0, t1;
-    char *end;
 
-    cli_init(&c);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(result_help, stdout);
-            return EXIT_OK;
-        }
-        if (opt == 'w') {
-            errno = 0;
-            wait_s = strtod(optarg, &end);
-            if (errno || end == optarg || *end || wait_s < 0 || wait_s > 86400)
-                return cli_usage_error("result",
-                                       "--wait: expected seconds in 0..86400, "
-                                       "got '%s'",
-                                       optarg);
-            continue;
-        }
-        return cli_usage_error("result", "unknown option");
-    }
-    if (optind + 1 != argc)
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    rc = EXIT_FAIL;
+    if (first + 1 != argc)
         return cli_usage_error("result", "give exactly one job id");
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
-        const char *av[3] = {"0", "1", argv[optind]};
+        const char *av[3] = {"0", "1", argv[first]};
         char err[512];
         redisReply *r = rclient_script(c.rc, SCRIPT_INSPECT, &c.keys, 3, av,
                                        NULL, err, sizeof(err));
@@ -377,7 +251,7 @@ cmd_result(int argc, char **argv)
             rc = cli_fail("result", "%s", r ? "unexpected reply" : err);
             break;
         }
-        o = status_doc(argv[optind], r->element, 1);
+        o = status_doc(argv[first], r->element, 1);
         freeReplyObject(r);
         if (!o) {
             rc = cli_fail("result", "out of memory");
@@ -389,7 +263,7 @@ cmd_result(int argc, char **argv)
             cJSON_Delete(o);
             if (!res) {
                 rc = cli_fail("result", "%s: result missing (expired?)",
-                              argv[optind]);
+                              argv[first]);
                 break;
             }
             if (c.json) {
@@ -413,10 +287,10 @@ cmd_result(int argc, char **argv)
             const char *msg =
                 cJSON_GetStringValue(cJSON_GetObjectItem(e, "message"));
             if (st && !strcmp(st, "dead"))
-                fprintf(stderr, "genq result: %s is dead: %s\n", argv[optind],
+                fprintf(stderr, "genq result: %s is dead: %s\n", argv[first],
                         msg ? msg : "(no error recorded)");
             else
-                fprintf(stderr, "genq result: %s is %s\n", argv[optind],
+                fprintf(stderr, "genq result: %s is %s\n", argv[first],
                         st ? st : "unknown");
             cJSON_Delete(o);
             rc = EXIT_FAIL;

@@ -1,5 +1,5 @@
 /* genq workers: the live worker processes of the fleet, from the registry
- * each worker heartbeats (hash genq:workers + zset genq:workers:beat);
+ * each worker heartbeats (hash KEY_WORKERS + zset KEY_WORKERS_BEAT);
  * entries whose beat is older than --stale S are forgotten. */
 #include "fmacros.h"
 
@@ -10,9 +10,6 @@
 
 #include "cli.h"
 #include "timefmt.h"
-
-#define WORKERS_KEY      "genq:workers"
-#define WORKERS_BEAT_KEY "genq:workers:beat"
 
 static const char workers_help[] =
     "usage: genq workers [--stale S] [--json]\n\n"
@@ -29,54 +26,31 @@ static const char workers_help[] =
 int
 cmd_workers(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"stale", required_argument, NULL, 's'},
-        CLI_COMMON_OPTS,
-        {NULL, 0, NULL, 0}};
     struct cli c;
     double stale = 30;
+    struct cli_opt opts[] = {CLI_OPT_SECONDS("stale", 's', &stale, 1, 86400),
+                             CLI_OPT_END};
+    struct cli_cmd spec = {"workers", workers_help, NULL, opts, NULL, NULL, 0};
     long long now = time_now_ms(), cutoff;
     redisReply *r, *beats;
-    char cut[32], *end;
-    int opt, rc = EXIT_OK, n = 0;
+    char cut[32];
+    int first, rc, n = 0;
 
-    cli_init(&c);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_opt(&c, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(workers_help, stdout);
-            return EXIT_OK;
-        }
-        if (opt == 's') {
-            errno = 0;
-            stale = strtod(optarg, &end);
-            if (errno || end == optarg || *end || stale < 1 || stale > 86400)
-                return cli_usage_error("workers",
-                                       "--stale: expected seconds in "
-                                       "1..86400, got '%s'",
-                                       optarg);
-            continue;
-        }
-        return cli_usage_error("workers", "unknown option");
-    }
-    if (optind < argc)
-        return cli_usage_error("workers", "unexpected argument '%s'",
-                               argv[optind]);
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     cutoff = now - (long long)(stale * 1000);
     snprintf(cut, sizeof(cut), "(%lld", cutoff);
     /* forget the dead: their ids, then their descriptions */
-    r = redisCommand(c.rc, "ZRANGEBYSCORE %s -inf %s", WORKERS_BEAT_KEY, cut);
+    r = redisCommand(c.rc, "ZRANGEBYSCORE %s -inf %s", KEY_WORKERS_BEAT, cut);
     if (r && r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->elements; i++) {
-            redisReply *d = redisCommand(c.rc, "HDEL %s %s", WORKERS_KEY,
+            redisReply *d = redisCommand(c.rc, "HDEL %s %s", KEY_WORKERS,
                                          r->element[i]->str);
             if (d)
                 freeReplyObject(d);
-            d = redisCommand(c.rc, "ZREM %s %s", WORKERS_BEAT_KEY,
+            d = redisCommand(c.rc, "ZREM %s %s", KEY_WORKERS_BEAT,
                              r->element[i]->str);
             if (d)
                 freeReplyObject(d);
@@ -85,13 +59,9 @@ cmd_workers(int argc, char **argv)
     if (r)
         freeReplyObject(r);
     beats = redisCommand(c.rc, "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
-                         WORKERS_BEAT_KEY, cutoff);
+                         KEY_WORKERS_BEAT, cutoff);
     if (!beats || beats->type != REDIS_REPLY_ARRAY) {
-        rc = cli_fail("workers", "redis: %s",
-                      beats && beats->type == REDIS_REPLY_ERROR ? beats->str
-                                                                : c.rc->errstr);
-        if (beats)
-            freeReplyObject(beats);
+        rc = cli_redis_fail(&c, "workers", beats, NULL);
         cli_close(&c);
         return rc;
     }
@@ -101,7 +71,7 @@ cmd_workers(int argc, char **argv)
     for (size_t i = 0; i + 1 < beats->elements; i += 2) {
         const char *id = beats->element[i]->str;
         long long beat = strtoll(beats->element[i + 1]->str, NULL, 10);
-        redisReply *d = redisCommand(c.rc, "HGET %s %s", WORKERS_KEY, id);
+        redisReply *d = redisCommand(c.rc, "HGET %s %s", KEY_WORKERS, id);
         cJSON *o =
             d && d->type == REDIS_REPLY_STRING ? cJSON_Parse(d->str) : NULL;
         char ts[32], started[32] = "?", queues[256] = "";

@@ -1,0 +1,150 @@
+/* The pipelined id window of status, cancel and dlq requeue/purge (see
+ * idwin.h): a ring of batches of strdup'ed ids, filled from argv or stdin,
+ * each sent as one script call, its reply handed to the caller's
+ * report(). */
+#include "fmacros.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmd_ops.h"
+#include "idwin.h"
+
+#define IDWIN_MAX 16
+
+struct idbatch {
+    char **ids;
+    int n;
+};
+
+static void
+idbatch_clear(struct idbatch *b)
+{
+    ops_free_strs(b->ids, b->n);
+    b->n = 0;
+}
+
+long
+idwin_run(const struct idwin *w, int argc, char **argv, int *any)
+{
+    struct idbatch win[IDWIN_MAX];
+    struct ops_ids src;
+    int head = 0, used = 0, window = w->window;
+    long sum = 0;
+    const char *id;
+
+    if (window > IDWIN_MAX)
+        window = IDWIN_MAX;
+    *any = 0;
+    memset(win, 0, sizeof(win));
+    ops_ids_init(&src, argc, argv);
+    for (int i = 0; i < window; i++) {
+        win[i].ids = calloc((size_t)w->batch, sizeof(char *));
+        if (!win[i].ids) {
+            cli_fail(w->cmd, "out of memory");
+            goto fail;
+        }
+    }
+    for (int done = 0;;) {
+        struct idbatch *b;
+
+        /* a full window, or the end: read the oldest call's replies */
+        if (used == window || (done && used > 0)) {
+            redisReply *r =
+                idwin_read_array(w->c, w->cmd, (size_t)win[head].n * w->fields);
+            int k = r ? w->report(w->ctx, win[head].ids, win[head].n, r) : -1;
+            if (r)
+                freeReplyObject(r);
+            if (k < 0)
+                goto fail;
+            sum += k;
+            idbatch_clear(&win[head]);
+            head = (head + 1) % window;
+            used--;
+            continue;
+        }
+        if (done)
+            break;
+        b = &win[(head + used) % window];
+        while (b->n < w->batch && (id = ops_ids_next(&src)) != NULL) {
+            b->ids[b->n] = strdup(id);
+            if (!b->ids[b->n]) {
+                cli_fail(w->cmd, "out of memory");
+                goto fail;
+            }
+            b->n++;
+            *any = 1;
+        }
+        if (b->n == 0) {
+            done = 1;
+            continue;
+        }
+        if (idwin_append_script(w->c, w->script, w->pre, w->npre, b->ids,
+                                b->n) < 0) {
+            cli_fail(w->cmd, "out of memory");
+            goto fail;
+        }
+        used++;
+    }
+    goto out;
+fail:
+    sum = -1;
+out:
+    for (int i = 0; i < window; i++) {
+        if (win[i].ids)
+            idbatch_clear(&win[i]);
+        free(win[i].ids);
+    }
+    ops_ids_free(&src);
+    return sum;
+}
+
+int
+idwin_exit(const struct idwin *w, int argc, char **argv)
+{
+    int any;
+    long n = idwin_run(w, argc, argv, &any);
+
+    if (n < 0)
+        return EXIT_FAIL;
+    if (!any)
+        return cli_usage_error(w->cmd, "no ids given");
+    return n ? EXIT_FAIL : EXIT_OK;
+}
+
+int
+idwin_append_script(struct cli *c, enum script_id id, const char *const *pre,
+                    int npre, char *const *ids, int n)
+{
+    const char **av = malloc(sizeof(*av) * (size_t)(npre + n));
+    int rc;
+
+    if (!av)
+        return -1;
+    for (int i = 0; i < npre; i++)
+        av[i] = pre[i];
+    for (int i = 0; i < n; i++)
+        av[npre + i] = ids[i];
+    rc = rclient_append_script(c->rc, id, &c->keys, npre + n, av, NULL);
+    free(av);
+    return rc;
+}
+
+redisReply *
+idwin_read_array(struct cli *c, const char *cmd, size_t n)
+{
+    char err[512];
+    redisReply *r = rclient_read(c->rc, err, sizeof(err));
+
+    if (!r) {
+        cli_fail(cmd, "%s", err);
+        return NULL;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+        freeReplyObject(r);
+        cli_fail(cmd, "unexpected reply from Redis");
+        return NULL;
+    }
+    return r;
+}
