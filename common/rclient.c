@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layout.h"
 #include "rclient.h"
 
 int
@@ -109,16 +110,31 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
         return NULL;
     }
     /* A clear NOAUTH first: without AUTH, Redis refuses a command of more
-     * than 10 arguments with a protocol error and drops the connection. */
-    r = redisCommand(c, "PING");
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "redis %s: %s", where, r ? r->str : c->errstr);
-        if (r)
-            freeReplyObject(r);
-        redisFree(c);
-        return NULL;
+     * than 10 arguments with a protocol error and drops the connection.
+     * The same round trip sets the layout version if absent and refuses a
+     * Redis whose version this genq does not know (layout.h). */
+    {
+        const char *av[LAYOUT_ARGC];
+        int bad;
+
+        layout_command(av);
+        r = redisCommandArgv(c, LAYOUT_ARGC, av, NULL);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "redis %s: %s", where,
+                     r ? r->str : c->errstr);
+            if (r)
+                freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        bad = layout_check(r->type == REDIS_REPLY_STRING ? r->str : NULL, where,
+                           err, errlen);
+        freeReplyObject(r);
+        if (bad) {
+            redisFree(c);
+            return NULL;
+        }
     }
-    freeReplyObject(r);
     /* Load only what Redis does not have yet (SCRIPT LOAD compiles). */
     {
         const char *av[SCRIPT_COUNT + 2];

@@ -15,6 +15,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "meta.h"
 #include "rclient.h"
 
 static struct th t;
@@ -624,7 +625,7 @@ Test(cli, staged_jobs_keep_the_file_order, .timeout = 60)
         cr_assert(r && r->type == REDIS_REPLY_STRING);
         cr_assert_str_eq(r->str, "961");
         freeReplyObject(r);
-        cr_assert_eq(rint_cmd("EXISTS %sstaging", t.k.prefix), 0,
+        cr_assert_eq(rint_cmd("EXISTS %s", t.k.staging), 0,
                      "no staging run left registered");
     }
     unlink(path);
@@ -691,23 +692,24 @@ Test(cli, maintain_deletes_what_a_dead_enqueue_staged)
 {
     const char *dead = "0190aaaa-0000-7000-8000-000000000001";
     const char *live = "0190aaaa-0000-7000-8000-000000000002";
-    char key[256], err[512];
+    char key[256], err[512], skey[160];
     long long now = (long long)time(NULL) * 1000;
     redisReply *r;
     const char *av[3] = {"commit", dead, "100"};
 
-    snprintf(key, sizeof(key), "%sstaging", t.k.prefix);
+    snprintf(key, sizeof(key), "%s", t.k.staging);
     rint_cmd("HSET %s %s %lld %s %lld", key, dead, now - 2 * 3600 * 1000LL,
              live, now);
     for (int i = 0; i < 6; i++) {
         const char *run = i < 3 ? dead : live;
-        char id[32], v[128];
+        char id[32], v[META_HEADER_MAX + 64], sk[160];
+        int hl = meta_format_header(v, sizeof(v), 0, 1, now);
         snprintf(id, sizeof(id), "%s-%d", i < 3 ? "dead" : "live", i % 3);
-        snprintf(v, sizeof(v),
-                 "queued|0|0|1|||%lld|%lld|\n{\"id\":\"%s\",\"prompt\":\"x\"}",
-                 now, now, id);
+        snprintf(v + hl, sizeof(v) - (size_t)hl,
+                 "{\"id\":\"%s\",\"prompt\":\"x\"}", id);
         rint_cmd("HSET %s %s %s", t.k.key[QK_JOBS], id, v);
-        rint_cmd("LPUSH %sstage:%s:1 %s", t.k.prefix, run, id);
+        qkeys_stage(&t.k, run, 1, sk, sizeof(sk));
+        rint_cmd("LPUSH %s %s", sk, id);
     }
     /* dead-2 was claimed meanwhile: it has a meta record */
     rint_cmd("HSET %s dead-2 active|1|3|1|tok|w|%lld|%lld|", t.k.key[QK_META],
@@ -722,8 +724,10 @@ Test(cli, maintain_deletes_what_a_dead_enqueue_staged)
     for (int i = 3; i < 6; i++)
         cr_assert_eq(r->element[i]->type, REDIS_REPLY_STRING, "live run kept");
     freeReplyObject(r);
-    cr_assert_eq(rint_cmd("EXISTS %sstage:%s:1", t.k.prefix, dead), 0);
-    cr_assert_eq(rint_cmd("LLEN %sstage:%s:1", t.k.prefix, live), 3);
+    qkeys_stage(&t.k, dead, 1, skey, sizeof(skey));
+    cr_assert_eq(rint_cmd("EXISTS %s", skey), 0);
+    qkeys_stage(&t.k, live, 1, skey, sizeof(skey));
+    cr_assert_eq(rint_cmd("LLEN %s", skey), 3);
     cr_assert_eq(rint_cmd("HEXISTS %s %s", key, dead), 0,
                  "the dead run's registration is gone");
     r = rclient_script(t.c, SCRIPT_STAGE, &t.k, 3, av, NULL, err, sizeof(err));
@@ -745,7 +749,8 @@ Test(cli, maintain_deletes_what_a_dead_enqueue_staged)
         const char *run = "0190aaaa-0000-7000-8000-000000000003";
         const char *cav[4] = {"commit", run, "100", "3"};
         rint_cmd("HSET %s %s %lld", key, run, now);
-        rint_cmd("LPUSH %sstage:%s:1 s-1 s-2", t.k.prefix, run);
+        qkeys_stage(&t.k, run, 1, skey, sizeof(skey));
+        rint_cmd("LPUSH %s s-1 s-2", skey);
         r = rclient_script(t.c, SCRIPT_STAGE, &t.k, 4, cav, NULL, err,
                            sizeof(err));
         cr_assert_null(r, "2 of 3 staged: not committed");

@@ -267,14 +267,14 @@ Test(worker, a_dead_job_raises_a_p2_alert)
     redisReply *r;
     int found = 0;
 
-    freeReplyObject(redisCommand(t.c, "DEL genq:alerts"));
+    freeReplyObject(redisCommand(t.c, "DEL %s", KEY_ALERTS));
     th_enqueue(&t, "alerted", 1, 0, 0, NULL,
                "{\"id\":\"alerted\",\"prompt\":\"x [mock:fail=404]\"}");
     pid_t w = th_worker(&t, NULL, args);
     cr_assert_eq(th_wait_terminal(&t, ids, 1, 20), 1);
     th_sleep_ms(200);
     th_stop(w);
-    r = redisCommand(t.c, "XRANGE genq:alerts - +");
+    r = redisCommand(t.c, "XRANGE %s - +", KEY_ALERTS);
     cr_assert(r && r->type == REDIS_REPLY_ARRAY);
     for (size_t e = 0; e < r->elements; e++) {
         redisReply *f = r->element[e]->element[1];
