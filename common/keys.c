@@ -1,7 +1,7 @@
-/* Redis key names of a queue (see keys.h). common/lua/prelude.lua mirrors
- * this file: its KEYS order is qkey_suffix[]'s, and it builds the keys
- * outside that table (wake, rate, staging, stage:RUN:P, idem:K) from the
- * same suffixes. */
+/* Redis key names of a queue (see keys.h). common/lua/prelude.lua and
+ * oplib.lua mirror this file: the KEYS order is qkey_suffix[]'s, and
+ * oplib.lua builds the keys outside that table (wake, rate, staging,
+ * stage:RUN:P, idem:K) from the same suffixes. */
 #include "fmacros.h"
 
 #include <stdio.h>
