@@ -18,21 +18,7 @@
 
 #include "harness.h"
 
-static struct th t;
-
-static void
-setup(void)
-{
-    th_init(&t, criterion_current_test->name);
-}
-
-static void
-teardown(void)
-{
-    th_fini(&t);
-}
-
-TestSuite(worker, .init = setup, .fini = teardown, .timeout = 120);
+TH_SUITE(worker, .timeout = 120);
 
 static void
 check_texts(char **ids, int n, const char *prefix, int max_tokens)
@@ -417,24 +403,6 @@ collect(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-/* A loopback port nobody listens on right now. */
-static int
-free_port(void)
-{
-    struct sockaddr_in a = {0};
-    socklen_t l = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    cr_assert(fd >= 0);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* --prefetch: at a steady pace the worker claims jobs ahead of its free
  * slots; they wait in line, leased and heartbeated, and start as slots free.
  * Every job succeeds exactly once, on its first attempt, with its own text,
@@ -459,7 +427,7 @@ Test(worker, prefetched_jobs_succeed_once, .timeout = 90)
     CURL *c;
     pid_t w;
 
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", th_free_port());
     snprintf(url, sizeof(url), "http://%s/metrics", addr);
     w = th_worker_at(&t, murl, NULL, args);
     cr_assert_eq(th_wait_terminal(&t, ids, N, 60), N);
