@@ -161,6 +161,19 @@ slurp(int *fd, char **dst, size_t *len, size_t *cap)
     (*dst)[*len] = '\0';
 }
 
+_Noreturn void
+th_exec(const char *const argv[])
+{
+    char *av[64];
+    int n = 0;
+
+    for (; argv[n] && n < 63; n++)
+        av[n] = strdup(argv[n]);
+    av[n] = NULL;
+    execv(av[0], av);
+    _exit(127);
+}
+
 int
 th_run(const char *const argv[], const char *const env[], const char *in,
        size_t in_len, char **out, char **err)
@@ -183,9 +196,8 @@ th_run(const char *const argv[], const char *const env[], const char *in,
         close(pout[0]);
         close(perr[0]);
         for (int i = 0; env && env[i]; i++)
-            putenv((char *)env[i]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
+            putenv(strdup(env[i]));
+        th_exec(argv);
     }
     close(pin[0]);
     close(pout[1]);
@@ -254,8 +266,7 @@ spawn(const char *const argv[], const char *logfile, int worker)
         }
         if (worker)
             setenv("GENQ_API_KEY", "test-key-not-secret", 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
+        th_exec(argv);
     }
     return pid;
 }

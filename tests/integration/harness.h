@@ -62,6 +62,10 @@ const char *th_state(struct th *t, const char *id, char *out, int *attempts);
 int th_run(const char *const argv[], const char *const env[], const char *in,
            size_t in_len, char **out, char **err);
 
+/* In a forked child: execv argv (at most 63 strings, copied: execv wants
+ * them writable); _exit(127) when that fails. Never returns. */
+_Noreturn void th_exec(const char *const argv[]);
+
 /* Path of a binary in GENQ_BIN (static buffer per call slot 0..3). */
 const char *th_bin(const char *name);
 

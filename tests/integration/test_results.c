@@ -60,8 +60,7 @@ spawn_results(const char *path, const char *const extra[])
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0)
             dup2(fd, 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
+        th_exec(argv);
     }
     return pid;
 }

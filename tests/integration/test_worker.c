@@ -130,13 +130,16 @@ Test(worker, permanent_error_goes_dead_with_the_api_error)
 {
     const char *args[] = {NULL};
     char st[64];
-    const char *id =
-        th_enqueue(&t, "perm", 1, 0, 0, NULL,
-                   "{\"id\":\"perm\",\"prompt\":\"bad [mock:fail=400]\"}");
-    char *ids[] = {(char *)id};
-    pid_t w = th_worker(&t, NULL, args);
+    char id[] = "perm", *ids[] = {id};
+    pid_t w;
     redisReply *r;
     cJSON *e;
+
+    cr_assert_str_eq(
+        th_enqueue(&t, "perm", 1, 0, 0, NULL,
+                   "{\"id\":\"perm\",\"prompt\":\"bad [mock:fail=400]\"}"),
+        "perm");
+    w = th_worker(&t, NULL, args);
 
     cr_assert_eq(th_wait_terminal(&t, ids, 1, 20), 1);
     th_stop(w);
@@ -160,12 +163,15 @@ Test(worker, transient_errors_retried_inside_the_attempt)
     const char *args[] = {"--retry-base", "0.01", "--retry-cap", "0.05", NULL};
     char st[64];
     int att;
-    const char *id = th_enqueue(
-        &t, "tr", 1, 0, 0, NULL,
-        "{\"id\":\"tr\",\"prompt\":\"x [mock:fail=500*1][mock:fail=529*1]"
-        "[mock:fail=drop*1]\",\"max_tokens\":20}");
-    char *ids[] = {(char *)id};
-    pid_t w = th_worker(&t, NULL, args);
+    char id[] = "tr", *ids[] = {id};
+    pid_t w;
+
+    cr_assert_str_eq(
+        th_enqueue(&t, "tr", 1, 0, 0, NULL,
+                   "{\"id\":\"tr\",\"prompt\":\"x [mock:fail=500*1]"
+                   "[mock:fail=529*1][mock:fail=drop*1]\",\"max_tokens\":20}"),
+        "tr");
+    w = th_worker(&t, NULL, args);
 
     cr_assert_eq(th_wait_terminal(&t, ids, 1, 20), 1);
     th_stop(w);
