@@ -45,6 +45,20 @@ rclient_build_argv(const char *cmd, const char *body, const struct qkeys *k,
     return n;
 }
 
+/* A connect step whose reply r is NULL or an error: err is "redis WHERE:
+ * WHAT" and Redis's reason; r and c are freed. Returns NULL. */
+static redisContext *
+connect_failed(redisContext *c, redisReply *r, const char *where,
+               const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "redis %s: %s%s", where, what,
+             r ? r->str : c->errstr);
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return NULL;
+}
+
 redisContext *
 rclient_connect(const struct redis_url *u, double timeout_s, char *err,
                 size_t errlen)
@@ -81,27 +95,15 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
             r = redisCommand(c, "AUTH %s %s", u->user, u->pass);
         else
             r = redisCommand(c, "AUTH %s", u->pass);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            /* The error text of AUTH never echoes the password. */
-            snprintf(err, errlen, "redis %s: AUTH failed: %s", where,
-                     r ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
+        /* The error text of AUTH never echoes the password. */
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            return connect_failed(c, r, where, "AUTH failed: ", err, errlen);
         freeReplyObject(r);
     }
     if (u->db) {
         r = redisCommand(c, "SELECT %d", u->db);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "redis %s: SELECT failed: %s", where,
-                     r ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            return connect_failed(c, r, where, "SELECT failed: ", err, errlen);
         freeReplyObject(r);
     }
     if (scripts_init() < 0) {
@@ -119,14 +121,8 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
 
         layout_command(av);
         r = redisCommandArgv(c, LAYOUT_ARGC, av, NULL);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "redis %s: %s", where,
-                     r ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            return connect_failed(c, r, where, "", err, errlen);
         bad = layout_check(r->type == REDIS_REPLY_STRING ? r->str : NULL, where,
                            err, errlen);
         freeReplyObject(r);
@@ -143,15 +139,10 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
         for (int i = 0; i < SCRIPT_COUNT; i++)
             av[i + 2] = script_get((enum script_id)i)->sha;
         r = redisCommandArgv(c, SCRIPT_COUNT + 2, av, NULL);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            /* e.g. NOAUTH: say so (Redis may also drop the connection) */
-            snprintf(err, errlen, "redis %s: SCRIPT EXISTS failed: %s", where,
-                     r ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
+        /* e.g. NOAUTH: say so (Redis may also drop the connection) */
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            return connect_failed(c, r, where, "SCRIPT EXISTS failed: ", err,
+                                  errlen);
         if (r->type == REDIS_REPLY_ARRAY && r->elements == SCRIPT_COUNT)
             for (int i = 0; i < SCRIPT_COUNT; i++)
                 have[i] = r->element[i]->type == REDIS_REPLY_INTEGER &&
@@ -160,16 +151,13 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
     }
     for (int i = 0; i < SCRIPT_COUNT; i++) {
         const struct script *s = script_get((enum script_id)i);
+        char what[64];
         if (have[i])
             continue;
         r = redisCommand(c, "SCRIPT LOAD %s", s->text);
         if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "redis %s: SCRIPT LOAD %s failed: %s", where,
-                     s->name, r ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return NULL;
+            snprintf(what, sizeof(what), "SCRIPT LOAD %s failed: ", s->name);
+            return connect_failed(c, r, where, what, err, errlen);
         }
         freeReplyObject(r);
     }

@@ -39,6 +39,21 @@ Test(meta, header_len_and_payload)
     cr_assert_eq(meta_header_len(NULL), 0);
 }
 
+/* Assert every field of m against want. */
+static void
+meta_expect(const struct meta *m, const struct meta *want)
+{
+    cr_assert_str_eq(m->state, want->state);
+    cr_assert_eq(m->attempts, want->attempts);
+    cr_assert_eq(m->max_attempts, want->max_attempts);
+    cr_assert_eq(m->prio, want->prio);
+    cr_assert_str_eq(m->token, want->token);
+    cr_assert_str_eq(m->worker, want->worker);
+    cr_assert_eq(m->enqueued_ms, want->enqueued_ms);
+    cr_assert_eq(m->updated_ms, want->updated_ms);
+    cr_assert_str_eq(m->flags, want->flags);
+}
+
 Test(meta, parse_header_round_trip)
 {
     char h[META_HEADER_MAX];
@@ -46,15 +61,7 @@ Test(meta, parse_header_round_trip)
     int n = meta_format_header(h, sizeof(h), 4, 0, 42);
 
     cr_assert_eq(meta_parse(h, (size_t)n - 1, &m), 0);
-    cr_assert_str_eq(m.state, "queued");
-    cr_assert_eq(m.attempts, 0);
-    cr_assert_eq(m.max_attempts, 4);
-    cr_assert_eq(m.prio, 0);
-    cr_assert_str_eq(m.token, "");
-    cr_assert_str_eq(m.worker, "");
-    cr_assert_eq(m.enqueued_ms, 42);
-    cr_assert_eq(m.updated_ms, 42);
-    cr_assert_str_eq(m.flags, "");
+    meta_expect(&m, &(struct meta){"queued", 0, 4, 0, "", "", 42, 42, ""});
 }
 
 Test(meta, parse_active_record)
@@ -63,15 +70,8 @@ Test(meta, parse_active_record)
     struct meta m;
 
     cr_assert_eq(meta_parse(s, strlen(s), &m), 0);
-    cr_assert_str_eq(m.state, "active");
-    cr_assert_eq(m.attempts, 2);
-    cr_assert_eq(m.max_attempts, 5);
-    cr_assert_eq(m.prio, 1);
-    cr_assert_str_eq(m.token, "17:1700000000000");
-    cr_assert_str_eq(m.worker, "w-1");
-    cr_assert_eq(m.enqueued_ms, 100);
-    cr_assert_eq(m.updated_ms, 200);
-    cr_assert_str_eq(m.flags, "cancel:3600000");
+    meta_expect(&m, &(struct meta){"active", 2, 5, 1, "17:1700000000000", "w-1",
+                                   100, 200, "cancel:3600000"});
     /* need not be NUL-terminated: a prefix of a longer buffer */
     cr_assert_eq(meta_parse("dead|1|1|2|||1|2|rq:1XYZ", 21, &m), 0);
     cr_assert_str_eq(m.flags, "rq:1");
