@@ -9,13 +9,15 @@
 #include "layout.h"
 
 void
-layout_command(const char *av[LAYOUT_ARGC])
+layout_commands(const char *set[LAYOUT_SET_ARGC],
+                const char *get[LAYOUT_GET_ARGC])
 {
-    av[0] = "SET";
-    av[1] = KEY_LAYOUT;
-    av[2] = LAYOUT_VERSION;
-    av[3] = "NX";
-    av[4] = "GET";
+    set[0] = "SET";
+    set[1] = KEY_LAYOUT;
+    set[2] = LAYOUT_VERSION;
+    set[3] = "NX";
+    get[0] = "GET";
+    get[1] = KEY_LAYOUT;
 }
 
 int

@@ -116,13 +116,24 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
      * The same round trip sets the layout version if absent and refuses a
      * Redis whose version this genq does not know (layout.h). */
     {
-        const char *av[LAYOUT_ARGC];
+        const char *set[LAYOUT_SET_ARGC], *get[LAYOUT_GET_ARGC];
+        void *rv = NULL;
         int bad;
 
-        layout_command(av);
-        r = redisCommandArgv(c, LAYOUT_ARGC, av, NULL);
-        if (!r || r->type == REDIS_REPLY_ERROR)
-            return connect_failed(c, r, where, "", err, errlen);
+        layout_commands(set, get);
+        if (redisAppendCommandArgv(c, LAYOUT_SET_ARGC, set, NULL) != REDIS_OK ||
+            redisAppendCommandArgv(c, LAYOUT_GET_ARGC, get, NULL) != REDIS_OK)
+            return connect_failed(c, NULL, where, "", err, errlen);
+        for (int i = 0; i < 2; i++) {
+            rv = NULL;
+            if (redisGetReply(c, &rv) != REDIS_OK)
+                rv = NULL;
+            r = rv;
+            if (!r || r->type == REDIS_REPLY_ERROR)
+                return connect_failed(c, r, where, "", err, errlen);
+            if (i == 0)
+                freeReplyObject(r);
+        }
         bad = layout_check(r->type == REDIS_REPLY_STRING ? r->str : NULL, where,
                            err, errlen);
         freeReplyObject(r);

@@ -274,7 +274,7 @@ ignore_reply(redisAsyncContext *ac, void *reply, void *pd)
                "error", r->str, NULL);
 }
 
-/* The reply of the layout command (layout.h) sent on every connect of the
+/* The reply of the layout GET (layout.h) sent on every connect of the
  * main connection: a Redis whose layout version this genq does not know
  * ends the process (exit 1; a pool restarts it, to be refused again). */
 static void
@@ -359,10 +359,12 @@ connect_now(struct rconn *c)
     if (c->url.db)
         redisAsyncCommand(ac, ignore_reply, c, "SELECT %d", c->url.db);
     if (c->load_scripts) {
-        const char *av[LAYOUT_ARGC];
+        const char *set[LAYOUT_SET_ARGC], *get[LAYOUT_GET_ARGC];
 
-        layout_command(av);
-        redisAsyncCommandArgv(ac, on_layout_reply, c, LAYOUT_ARGC, av, NULL);
+        layout_commands(set, get);
+        redisAsyncCommandArgv(ac, ignore_reply, c, LAYOUT_SET_ARGC, set, NULL);
+        redisAsyncCommandArgv(ac, on_layout_reply, c, LAYOUT_GET_ARGC, get,
+                              NULL);
     }
     if (c->load_scripts)
         for (int i = 0; i < SCRIPT_COUNT; i++)

@@ -99,12 +99,15 @@ Test(meta, parse_refuses)
 Test(layout, check)
 {
     char err[256];
-    const char *av[LAYOUT_ARGC];
+    const char *set[LAYOUT_SET_ARGC], *get[LAYOUT_GET_ARGC];
 
-    layout_command(av);
-    cr_assert_str_eq(av[0], "SET");
-    cr_assert_str_eq(av[1], "genq:layout");
-    cr_assert_str_eq(av[2], LAYOUT_VERSION);
+    layout_commands(set, get);
+    cr_assert_str_eq(set[0], "SET");
+    cr_assert_str_eq(set[1], "genq:layout");
+    cr_assert_str_eq(set[2], LAYOUT_VERSION);
+    cr_assert_str_eq(set[3], "NX");
+    cr_assert_str_eq(get[0], "GET");
+    cr_assert_str_eq(get[1], "genq:layout");
     cr_assert_eq(layout_check(NULL, "h:1/0", err, sizeof(err)), 0);
     cr_assert_eq(layout_check(LAYOUT_VERSION, "h:1/0", err, sizeof(err)), 0);
     cr_assert_eq(layout_check("2", "127.0.0.1:6379/0", err, sizeof(err)), -1);
