@@ -1,4 +1,7 @@
-/* Redis key names of a queue (see keys.h and common/lua/prelude.lua). */
+/* Redis key names of a queue (see keys.h). common/lua/prelude.lua and
+ * oplib.lua mirror this file: the KEYS order is qkey_suffix[]'s, and
+ * oplib.lua builds the keys outside that table (wake, rate, staging,
+ * stage:RUN:P, idem:K) from the same suffixes. */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -37,12 +40,21 @@ qkeys_init(struct qkeys *k, const char *queue)
     snprintf(k->queue, sizeof(k->queue), "%s", queue);
     snprintf(k->prefix, sizeof(k->prefix), "genq:{%s}:", queue);
     snprintf(k->wake, sizeof(k->wake), "%swake", k->prefix);
+    snprintf(k->rate, sizeof(k->rate), "%srate", k->prefix);
+    snprintf(k->staging, sizeof(k->staging), "%sstaging", k->prefix);
     for (int i = 0; i < QK_COUNT; i++) {
         snprintf(k->key[i], sizeof(k->key[i]), "%s%s", k->prefix,
                  qkey_suffix[i]);
         k->keyv[i] = k->key[i];
     }
     return 0;
+}
+
+void
+qkeys_stage(const struct qkeys *k, const char *run, int prio, char *out,
+            size_t n)
+{
+    snprintf(out, n, "%sstage:%s:%d", k->prefix, run, prio);
 }
 
 void

@@ -32,13 +32,14 @@ enum qkey {
 
 /* Keys outside any queue's slot. Every key name genq uses is built here or
  * from struct qkeys: no other file spells a "genq:" key. */
-#define KEY_QUEUES       "genq:queues"        /* set of known queue names */
-#define KEY_WORKERS      "genq:workers"       /* hash: worker id -> JSON doc */
-#define KEY_WORKERS_BEAT "genq:workers:beat"  /* zset: worker id -> last beat */
-#define KEY_ALERTS       "genq:alerts"        /* list of alert documents */
-#define KEY_CACHE_PREFIX "genq:cache:"        /* + sha256 hex of the request */
-#define KEY_SPEND_PREFIX "genq:spend:"        /* + UTC day YYYY-MM-DD */
-#define KEY_LAYOUT       "genq:layout"        /* layout version (string) */
+#define KEY_QUEUES       "genq:queues"       /* set of known queue names */
+#define KEY_WORKERS      "genq:workers"      /* hash: worker id -> JSON doc */
+#define KEY_WORKERS_BEAT "genq:workers:beat" /* zset: worker id -> last beat   \
+                                              */
+#define KEY_ALERTS       "genq:alerts"       /* list of alert documents */
+#define KEY_CACHE_PREFIX "genq:cache:"       /* + sha256 hex of the request */
+#define KEY_SPEND_PREFIX "genq:spend:"       /* + UTC day YYYY-MM-DD */
+#define KEY_LAYOUT       "genq:layout"       /* layout version (string) */
 
 /* Keys of queue Q outside the scripts' KEYS list, as suffixes of the
  * prefix "genq:{Q}:" of struct qkeys (the Lua scripts spell the same). */
@@ -48,8 +49,10 @@ enum qkey {
 
 struct qkeys {
     char queue[QUEUE_NAME_MAX + 1];
-    char prefix[QUEUE_NAME_MAX + 16]; /* "genq:{Q}:" */
-    char wake[QUEUE_NAME_MAX + 24];   /* pub/sub channel "genq:{Q}:wake" */
+    char prefix[QUEUE_NAME_MAX + 16];  /* "genq:{Q}:" */
+    char wake[QUEUE_NAME_MAX + 24];    /* pub/sub channel "genq:{Q}:wake" */
+    char rate[QUEUE_NAME_MAX + 24];    /* hash: unix second -> enqueued */
+    char staging[QUEUE_NAME_MAX + 24]; /* hash: staging run -> last batch ms */
     char key[QK_COUNT][QUEUE_NAME_MAX + 32];
     const char *keyv[QK_COUNT]; /* pointers into key[], for argv building */
 };
@@ -60,6 +63,15 @@ int queue_name_valid(const char *name);
 /* Fill k for queue name. Returns -1 (k untouched) when the name is not
  * valid. No allocation: nothing to free. */
 int qkeys_init(struct qkeys *k, const char *queue);
+
+/* Keys of a queue outside the KEYS table of the scripts (the Lua side
+ * builds the same names from PREFIX, prelude.lua): the idempotency key of
+ * a job is prefix + QKEY_IDEM + key; a staging run's list of priority p is
+ * prefix + "stage:" + run + ":" + p (qkeys_stage()). */
+#define QKEY_IDEM "idem:"
+/* Write the stage list key of run and priority prio into out (n bytes). */
+void qkeys_stage(const struct qkeys *k, const char *run, int prio, char *out,
+                 size_t n);
 
 /* Write the spend key of the UTC day of unix time t ("genq:spend:YYYY-MM-DD")
  * into out (at least KEY_SPEND_LEN bytes). */

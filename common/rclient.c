@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layout.h"
 #include "rclient.h"
 
 int
@@ -44,6 +45,20 @@ rclient_build_argv(const char *cmd, const char *body, const struct qkeys *k,
     return n;
 }
 
+/* A connect step whose reply r is NULL or an error: err is "redis WHERE:
+ * WHAT" and Redis's reason; r and c are freed. Returns NULL. */
+static redisContext *
+connect_failed(redisContext *c, redisReply *r, const char *where,
+               const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "redis %s: %s%s", where, what,
+             r ? r->str : c->errstr);
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return NULL;
+}
+
 redisContext *
 rclient_connect(const struct redis_url *u, double timeout_s, char *err,
                 size_t errlen)
@@ -80,27 +95,15 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
             r = redisCommand(c, "AUTH %s %s", u->user, u->pass);
         else
             r = redisCommand(c, "AUTH %s", u->pass);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            /* The error text of AUTH never echoes the password. */
-            snprintf(err, errlen, "redis %s: AUTH failed: %s", where,
-                     r ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
+        /* The error text of AUTH never echoes the password. */
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            return connect_failed(c, r, where, "AUTH failed: ", err, errlen);
         freeReplyObject(r);
     }
     if (u->db) {
         r = redisCommand(c, "SELECT %d", u->db);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "redis %s: SELECT failed: %s", where,
-                     r ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            return connect_failed(c, r, where, "SELECT failed: ", err, errlen);
         freeReplyObject(r);
     }
     if (scripts_init() < 0) {
@@ -109,16 +112,36 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
         return NULL;
     }
     /* A clear NOAUTH first: without AUTH, Redis refuses a command of more
-     * than 10 arguments with a protocol error and drops the connection. */
-    r = redisCommand(c, "PING");
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "redis %s: %s", where, r ? r->str : c->errstr);
-        if (r)
-            freeReplyObject(r);
-        redisFree(c);
-        return NULL;
+     * than 10 arguments with a protocol error and drops the connection.
+     * The same round trip sets the layout version if absent and refuses a
+     * Redis whose version this genq does not know (layout.h). */
+    {
+        const char *set[LAYOUT_SET_ARGC], *get[LAYOUT_GET_ARGC];
+        void *rv = NULL;
+        int bad;
+
+        layout_commands(set, get);
+        if (redisAppendCommandArgv(c, LAYOUT_SET_ARGC, set, NULL) != REDIS_OK ||
+            redisAppendCommandArgv(c, LAYOUT_GET_ARGC, get, NULL) != REDIS_OK)
+            return connect_failed(c, NULL, where, "", err, errlen);
+        for (int i = 0; i < 2; i++) {
+            rv = NULL;
+            if (redisGetReply(c, &rv) != REDIS_OK)
+                rv = NULL;
+            r = rv;
+            if (!r || r->type == REDIS_REPLY_ERROR)
+                return connect_failed(c, r, where, "", err, errlen);
+            if (i == 0)
+                freeReplyObject(r);
+        }
+        bad = layout_check(r->type == REDIS_REPLY_STRING ? r->str : NULL, where,
+                           err, errlen);
+        freeReplyObject(r);
+        if (bad) {
+            redisFree(c);
+            return NULL;
+        }
     }
-    freeReplyObject(r);
     /* Load only what Redis does not have yet (SCRIPT LOAD compiles). */
     {
         const char *av[SCRIPT_COUNT + 2];
@@ -127,15 +150,10 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
         for (int i = 0; i < SCRIPT_COUNT; i++)
             av[i + 2] = script_get((enum script_id)i)->sha;
         r = redisCommandArgv(c, SCRIPT_COUNT + 2, av, NULL);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            /* e.g. NOAUTH: say so (Redis may also drop the connection) */
-            snprintf(err, errlen, "redis %s: SCRIPT EXISTS failed: %s", where,
-                     r ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
+        /* e.g. NOAUTH: say so (Redis may also drop the connection) */
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            return connect_failed(c, r, where, "SCRIPT EXISTS failed: ", err,
+                                  errlen);
         if (r->type == REDIS_REPLY_ARRAY && r->elements == SCRIPT_COUNT)
             for (int i = 0; i < SCRIPT_COUNT; i++)
                 have[i] = r->element[i]->type == REDIS_REPLY_INTEGER &&
@@ -144,16 +162,13 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
     }
     for (int i = 0; i < SCRIPT_COUNT; i++) {
         const struct script *s = script_get((enum script_id)i);
+        char what[64];
         if (have[i])
             continue;
         r = redisCommand(c, "SCRIPT LOAD %s", s->text);
         if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "redis %s: SCRIPT LOAD %s failed: %s", where,
-                     s->name, r ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return NULL;
+            snprintf(what, sizeof(what), "SCRIPT LOAD %s failed: ", s->name);
+            return connect_failed(c, r, where, what, err, errlen);
         }
         freeReplyObject(r);
     }

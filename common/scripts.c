@@ -1,5 +1,5 @@
-/* Script table: prelude + body texts and their SHA1 (OpenSSL), so callers
- * can send EVALSHA first and fall back to EVAL on NOSCRIPT. */
+/* Script table: prelude (+ oplib) + body texts and their SHA1 (OpenSSL), so
+ * callers can send EVALSHA first and fall back to EVAL on NOSCRIPT. */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -14,26 +14,30 @@
 static struct script table[SCRIPT_COUNT];
 static int ready;
 
+/* oplib: 1 when the script gets oplib.lua after the prelude. Not the four
+ * a worker runs per job: every function a script defines costs it a
+ * closure per call. */
 static const struct {
     const char *name;
     const char *body;
+    int oplib;
 } sources[SCRIPT_COUNT] = {
-    [SCRIPT_ENQUEUE] = {"enqueue", lua_enqueue},
-    [SCRIPT_CLAIM] = {"claim", lua_claim},
-    [SCRIPT_EXTEND] = {"extend", lua_extend},
-    [SCRIPT_COMPLETE] = {"complete", lua_complete},
-    [SCRIPT_FAIL] = {"fail", lua_fail},
-    [SCRIPT_MAINTAIN] = {"maintain", lua_maintain},
-    [SCRIPT_INSPECT] = {"inspect", lua_inspect},
-    [SCRIPT_STATS] = {"stats", lua_stats},
-    [SCRIPT_CANCEL] = {"cancel", lua_cancel},
-    [SCRIPT_PAUSE] = {"pause", lua_pause},
-    [SCRIPT_DLQ_PAGE] = {"dlq_page", lua_dlq_page},
-    [SCRIPT_DLQ_REQUEUE] = {"dlq_requeue", lua_dlq_requeue},
-    [SCRIPT_DLQ_PURGE] = {"dlq_purge", lua_dlq_purge},
-    [SCRIPT_RESULTS_PAGE] = {"results_page", lua_results_page},
-    [SCRIPT_RELEASE] = {"release", lua_release},
-    [SCRIPT_STAGE] = {"stage", lua_stage},
+    [SCRIPT_ENQUEUE] = {"enqueue", lua_enqueue, 1},
+    [SCRIPT_CLAIM] = {"claim", lua_claim, 0},
+    [SCRIPT_EXTEND] = {"extend", lua_extend, 0},
+    [SCRIPT_COMPLETE] = {"complete", lua_complete, 0},
+    [SCRIPT_FAIL] = {"fail", lua_fail, 0},
+    [SCRIPT_MAINTAIN] = {"maintain", lua_maintain, 1},
+    [SCRIPT_INSPECT] = {"inspect", lua_inspect, 1},
+    [SCRIPT_STATS] = {"stats", lua_stats, 1},
+    [SCRIPT_CANCEL] = {"cancel", lua_cancel, 1},
+    [SCRIPT_PAUSE] = {"pause", lua_pause, 1},
+    [SCRIPT_DLQ_PAGE] = {"dlq_page", lua_dlq_page, 1},
+    [SCRIPT_DLQ_REQUEUE] = {"dlq_requeue", lua_dlq_requeue, 1},
+    [SCRIPT_DLQ_PURGE] = {"dlq_purge", lua_dlq_purge, 1},
+    [SCRIPT_RESULTS_PAGE] = {"results_page", lua_results_page, 1},
+    [SCRIPT_RELEASE] = {"release", lua_release, 1},
+    [SCRIPT_STAGE] = {"stage", lua_stage, 1},
 };
 
 int
@@ -42,19 +46,23 @@ scripts_init(void)
     if (ready)
         return 0;
     for (int i = 0; i < SCRIPT_COUNT; i++) {
-        size_t a = strlen(lua_prelude), b = strlen(sources[i].body);
-        char *t = malloc(a + b + 1);
+        const char *lib = sources[i].oplib ? lua_oplib : "";
+        size_t a = strlen(lua_prelude), l = strlen(lib),
+               b = strlen(sources[i].body);
+        char *t = malloc(a + l + b + 1);
         unsigned char md[SHA_DIGEST_LENGTH];
 
         if (!t) {
             scripts_free();
             return -1;
         }
-        /* not terminated here: the next memcpy copies the body's NUL */
+        /* not terminated here: the last memcpy copies the body's NUL */
         /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
         memcpy(t, lua_prelude, a);
-        memcpy(t + a, sources[i].body, b + 1);
-        SHA1((const unsigned char *)t, a + b, md);
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
+        memcpy(t + a, lib, l);
+        memcpy(t + a + l, sources[i].body, b + 1);
+        SHA1((const unsigned char *)t, a + l + b, md);
         for (int j = 0; j < SHA_DIGEST_LENGTH; j++)
             snprintf(table[i].sha + 2 * j, 3, "%02x", md[j]);
         table[i].name = sources[i].name;

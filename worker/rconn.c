@@ -8,6 +8,7 @@
 #include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
 
+#include "layout.h"
 #include "log.h"
 #include "rclient.h"
 #include "rconn.h"
@@ -273,6 +274,26 @@ ignore_reply(redisAsyncContext *ac, void *reply, void *pd)
                "error", r->str, NULL);
 }
 
+/* The reply of the layout GET (layout.h) sent on every connect of the
+ * main connection: a Redis whose layout version this genq does not know
+ * ends the process (exit 1; a pool restarts it, to be refused again). */
+static void
+on_layout_reply(redisAsyncContext *ac, void *reply, void *pd)
+{
+    struct rconn *c = pd;
+    redisReply *r = reply;
+    char where[300], err[512];
+
+    ignore_reply(ac, reply, pd);
+    if (!r || r->type != REDIS_REPLY_STRING)
+        return;
+    redisurl_describe(&c->url, where, sizeof(where));
+    if (layout_check(r->str, where, err, sizeof(err)) < 0) {
+        log_msg(LOG_ERROR, "%s", err);
+        exit(1);
+    }
+}
+
 /* Pub/sub replies: ["subscribe", ch, n] then ["message", ch, msg] per
  * message; NULL when the connection drops (the sub is owned by c). */
 static void
@@ -337,6 +358,14 @@ connect_now(struct rconn *c)
     }
     if (c->url.db)
         redisAsyncCommand(ac, ignore_reply, c, "SELECT %d", c->url.db);
+    if (c->load_scripts) {
+        const char *set[LAYOUT_SET_ARGC], *get[LAYOUT_GET_ARGC];
+
+        layout_commands(set, get);
+        redisAsyncCommandArgv(ac, ignore_reply, c, LAYOUT_SET_ARGC, set, NULL);
+        redisAsyncCommandArgv(ac, on_layout_reply, c, LAYOUT_GET_ARGC, get,
+                              NULL);
+    }
     if (c->load_scripts)
         for (int i = 0; i < SCRIPT_COUNT; i++)
             redisAsyncCommand(ac, ignore_reply, c, "SCRIPT LOAD %s",

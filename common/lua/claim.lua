@@ -30,9 +30,6 @@ local mset, lset = {}, {'+inf', LEASE_PIN}
 local deadline = tostring(now + vis) -- converted once, not per job
 local now_s = tostring(now)
 local defmax_s = tostring(defmax)
--- queued records only, split into the fields claim keeps (fewer captures,
--- fewer strings: this loop runs once per claimed job)
-local PAT = '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$'
 local k, o = 2, 1 -- filled: lset (the pin first), out; mset has k - 2
 -- the next attempt of the usual counts, as string and number, without a C
 -- call per job (tonumber, string.char)
@@ -47,7 +44,9 @@ for i = 1, #ids do
     local mrec = metas[i]
     if not mrec then mrec = job_header(payloads[i]) end
     local at, mx, pr, enq, fl
-    if mrec then at, mx, pr, enq, fl = string.match(mrec, PAT) end
+    if mrec then
+        at, mx, pr, enq, fl = string.match(mrec, META_PAT_QUEUED)
+    end
     -- A list entry whose job was canceled or purged meanwhile is dropped.
     if at and payloads[i] then
         local attempts, att_s = NEXT_N[at], NEXT_S[at]
@@ -57,6 +56,8 @@ for i = 1, #ids do
         end
         if mx == '0' then mx = defmax_s end -- unresolved: the worker's
         mset[k - 1] = id
+        -- meta_record('active', att_s, mx, pr, token, worker, enq, now_s,
+        -- fl) inlined: a function call per job costs Redis ~1k instructions
         mset[k] = 'active|' .. att_s .. '|' .. mx .. '|' .. pr .. '|' .. token ..
             '|' .. worker .. '|' .. enq .. '|' .. now_s .. '|' .. fl
         k = k + 2

@@ -13,19 +13,17 @@ if n == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
 local out, rset, mset, dset, done, ev = {}, {}, {}, {}, {}, {}
 local k, d = 0, 0 -- pairs in rset/mset/dset/ev; jobs done
--- active records only, split into what complete keeps: fields it copies
--- side by side are one capture (every capture is a new Lua string, ~1k
--- instructions): "attempts|max|prio", token, "worker|enqueued", flags
-local PAT = '^active|([^|]*|[^|]*|[^|]*)|([^|]*)|([^|]*|[^|]*)|[^|]*|([^|]*)$'
 for i = 1, n do
     local id, b, m = ids[i], 3 * i, metas[i]
     local amp, tok, we, fl
-    if m then amp, tok, we, fl = string.match(m, PAT) end
+    if m then amp, tok, we, fl = string.match(m, META_PAT_ACTIVE) end
     if amp and tok == ARGV[b + 1] then
         out[i] = 1
         k = k + 2; d = d + 1
         rset[k - 1] = id; rset[k] = ARGV[b + 2]
         mset[k - 1] = id
+        -- meta_record with fields 2-4 and 6-7 as the one piece each they
+        -- were captured as (META_PAT_ACTIVE), the token emptied
         mset[k] = 'succeeded|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
         dset[k - 1] = expire_s; dset[k] = id
         done[d] = id

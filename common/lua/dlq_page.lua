@@ -15,33 +15,7 @@ local cs, cm = ARGV[2], ARGV[3]
 local lo, hi = ARGV[4], ARGV[5]
 local count, detail, grep = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 
--- Byte-wise a < b (Lua's < on strings follows the server's locale).
-local function lt(a, b)
-    local n = math.min(#a, #b)
-    for i = 1, n do
-        local x, y = string.byte(a, i), string.byte(b, i)
-        if x ~= y then return x < y end
-    end
-    return #a < #b
-end
-
-local ids, scores = {}, {}
-if cs ~= '' then
-    -- Ties with the cursor's score come in reverse byte order of id.
-    local ties = redis.call('ZRANGE', K_DEAD, cs, cs, 'BYSCORE', 'REV')
-    for _, id in ipairs(ties) do
-        if #ids >= count then break end
-        if lt(id, cm) then ids[#ids + 1] = id; scores[#scores + 1] = cs end
-    end
-    hi = '(' .. cs
-end
-if #ids < count then
-    local r = redis.call('ZRANGE', K_DEAD, hi, lo, 'BYSCORE', 'REV', 'LIMIT',
-                         0, count - #ids, 'WITHSCORES')
-    for i = 1, #r, 2 do
-        ids[#ids + 1] = r[i]; scores[#scores + 1] = r[i + 1]
-    end
-end
+local ids, scores = zset_page(K_DEAD, cs, cm, lo, hi, count, true)
 local out = {false, false, #ids}
 if #ids == 0 then return out end
 out[1] = scores[#scores]; out[2] = ids[#ids]

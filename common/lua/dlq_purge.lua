@@ -7,30 +7,16 @@
 local ids = {}
 for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
-local metas = metas_get(ids)
 local pays = payloads_get(ids)
-local out, gone, seen = {}, {}, {}
-for i, id in ipairs(ids) do
-    local m = meta_unpack(metas[i])
-    if seen[id] then
-        out[i] = 'unknown'
-    elseif m and m.state == 'dead' then
-        seen[id] = true
-        gone[#gone + 1] = id
-        out[i] = 'purged'
-        idem_forget(id, pays[i])
-    else
-        out[i] = m and m.state or 'unknown'
-    end
-end
+local gone = {}
+local out = dead_each(ids, 'unknown', function(i, id)
+    gone[#gone + 1] = id
+    idem_forget(id, pays[i])
+    return 'purged'
+end)
 if #gone > 0 then
     redis.call('ZREM', K_DEAD, unpack(gone))
-    redis.call('HDEL', K_JOBS, unpack(gone))
-    redis.call('HDEL', K_META, unpack(gone))
-    redis.call('HDEL', K_ERRORS, unpack(gone))
-    redis.call('HDEL', K_HISTORY, unpack(gone))
-    redis.call('HDEL', K_RESULTS, unpack(gone))
-    redis.call('HDEL', K_PROGRESS, unpack(gone))
+    jobs_delete(gone)
     redis.call('HINCRBY', K_STATS, 'purged', #gone)
 end
 return out

@@ -11,36 +11,21 @@ local ids = {}
 for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
 local now = now_ms()
-local metas = metas_get(ids)
 local hist = redis.call('HMGET', K_HISTORY, unpack(ids))
-local out, mset, hset, moved, seen = {}, {}, {}, {}, {}
+local mset, hset, moved = {}, {}, {}
 local lists = {{}, {}, {}}
 local entry = '{"at":' .. now ..
     ',"worker":"","outcome":"dlq_requeued","error":null}'
-for i, id in ipairs(ids) do
-    local m = meta_unpack(metas[i])
-    if seen[id] then
-        out[i] = 'queued'
-    elseif m and m.state == 'dead' then
-        seen[id] = true
-        if not keep then m.attempts = 0 end
-        m.state = 'queued'; m.token = ''; m.upd = now; m.flags = ''
-        mset[#mset + 1] = id; mset[#mset + 1] = meta_pack(m)
-        local h = hist[i]
-        if h then
-            h = string.sub(h, 1, -2) .. ',' .. entry .. ']'
-        else
-            h = '[' .. entry .. ']'
-        end
-        hset[#hset + 1] = id; hset[#hset + 1] = h
-        moved[#moved + 1] = id
-        local l = lists[m.prio + 1]
-        l[#l + 1] = id
-        out[i] = 'requeued'
-    else
-        out[i] = m and m.state or 'unknown'
-    end
-end
+local out = dead_each(ids, 'queued', function(i, id, m)
+    if not keep then m.attempts = 0 end
+    m.state = 'queued'; m.token = ''; m.upd = now; m.flags = ''
+    mset[#mset + 1] = id; mset[#mset + 1] = meta_pack(m)
+    hset[#hset + 1] = id; hset[#hset + 1] = history_append(hist[i], entry)
+    moved[#moved + 1] = id
+    local l = lists[m.prio + 1]
+    l[#l + 1] = id
+    return 'requeued'
+end)
 if #moved > 0 then
     redis.call('HSET', K_META, unpack(mset))
     redis.call('HSET', K_HISTORY, unpack(hset))
@@ -51,6 +36,6 @@ if #moved > 0 then
         end
     end
     redis.call('HINCRBY', K_STATS, 'dlq_requeued', #moved)
-    redis.call('PUBLISH', PREFIX .. 'wake', #moved)
+    redis.call('PUBLISH', K_WAKE, #moved)
 end
 return out

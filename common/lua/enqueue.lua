@@ -24,7 +24,7 @@ for i = 1, n do
     if existing[i] or seen[id] then
         dup = id
     elseif idem ~= '' then
-        local ik = PREFIX .. 'idem:' .. idem
+        local ik = idem_key(idem)
         if not redis.call('SET', ik, id, 'NX', 'EX', ttl) then
             dup = redis.call('GET', ik) or id
         end
@@ -40,8 +40,8 @@ for i = 1, n do
         if at > now then state = 'delayed' end
         jobs[#jobs + 1] = id; jobs[#jobs + 1] = payload
         metas[#metas + 1] = id
-        metas[#metas + 1] = state .. '|0|' .. maxa .. '|' .. prio .. '||' ..
-            '|' .. now .. '|' .. now .. '|'
+        metas[#metas + 1] = meta_record(state, 0, maxa, prio, '', '', now,
+                                        now, '')
         if state == 'delayed' then
             delayed[#delayed + 1] = at; delayed[#delayed + 1] = id
         else
@@ -64,6 +64,6 @@ if added > 0 then
     end
     redis.call('HINCRBY', K_STATS, 'enqueued', added)
     rate_add(now, added)
-    if ready > 0 then redis.call('PUBLISH', PREFIX .. 'wake', ready) end
+    if ready > 0 then redis.call('PUBLISH', K_WAKE, ready) end
 end
 return out

@@ -18,7 +18,7 @@ local out = {}
 for i, id in ipairs(ids) do
     local lease, died = false, false
     if metas[i] then
-        local st = string.match(metas[i], '^([^|]*)')
+        local st = string.match(metas[i], '^([^|]*)') -- the state (META_PAT)
         if st == 'active' then lease = redis.call('ZSCORE', K_LEASES, id) end
         if st == 'dead' then died = redis.call('ZSCORE', K_DEAD, id) end
     end

@@ -7,25 +7,20 @@ local now = now_ms()
 -- grace after a Redis restart (workers pass theirs; absent = none)
 local reaped = reap(now, 1000, tonumber(ARGV[2] or '0'))
 local promoted = promote(now, 1000)
-if promoted > 0 then redis.call('PUBLISH', PREFIX .. 'wake', promoted) end
+if promoted > 0 then redis.call('PUBLISH', K_WAKE, promoted) end
 local old = redis.call('ZRANGEBYSCORE', K_DONE, '-inf', now, 'LIMIT', 0, 1000)
 if #old > 0 then
     local payloads = payloads_get(old)
     for i, id in ipairs(old) do idem_forget(id, payloads[i]) end
-    redis.call('HDEL', K_PROGRESS, unpack(old))
     redis.call('ZREM', K_DONE, unpack(old))
-    redis.call('HDEL', K_RESULTS, unpack(old))
-    redis.call('HDEL', K_JOBS, unpack(old))
-    redis.call('HDEL', K_META, unpack(old))
-    redis.call('HDEL', K_ERRORS, unpack(old))
-    redis.call('HDEL', K_HISTORY, unpack(old))
+    jobs_delete(old)
 end
 -- Staged jobs of a `genq enqueue` run that died before finishing them
 -- (stage.lua): once the run has sent nothing for STAGE_GC_MS, its
 -- registration goes first (so a late commit fails as GONE instead of making
 -- half of them ready), then its values and stage lists, 1,000 ids per call.
 -- Only values never claimed (no meta, still the bulk header) are deleted.
-local sk = PREFIX .. 'staging'
+local sk = K_STAGING
 local runs = redis.call('HGETALL', sk)
 local budget = 1000
 for i = 1, #runs, 2 do
@@ -37,7 +32,7 @@ for i = 1, #runs, 2 do
     if at == 'gone' and budget > 0 then
         local left = 0
         for p = 0, 2 do
-            local lk = PREFIX .. 'stage:' .. run .. ':' .. p
+            local lk = stage_key(run, p)
             local ids = {}
             if budget > 0 then
                 ids = redis.call('LRANGE', lk, 0, budget - 1)
@@ -61,7 +56,7 @@ for i = 1, #runs, 2 do
     end
 end
 -- the enqueue-rate buckets of `genq stats`: keep the last ~70 s
-local rk = PREFIX .. 'rate'
+local rk = K_RATE
 if redis.call('HLEN', rk) > 90 then
     local sec, drop = math.floor(now / 1000), {}
     for _, f in ipairs(redis.call('HKEYS', rk)) do

@@ -1,13 +1,17 @@
--- genq prelude: prepended to every script (common/scripts.c). Key names,
--- the packed per-job meta record, history and event helpers.
+-- genq prelude: prepended to every script (common/scripts.c; then
+-- oplib.lua to all but the per-job ones). Key names, the packed per-job
+-- meta record, history and event helpers, reap and promote.
 --
--- KEYS (same order for every script; common/keys.c builds them):
+-- KEYS (same order for every script; common/keys.c builds them, and this
+-- file mirrors its table: KEYS order = qkey_suffix[], and the keys outside
+-- it, wake rate staging stage:RUN:P idem:K in oplib.lua, keys.h's names):
 --  1 ready:high  2 ready  3 ready:low  4 jobs  5 meta  6 leases  7 delayed
 --  8 results  9 done  10 dead  11 errors  12 history  13 progress
 --  14 events  15 stats  16 paused  17 seq
 -- ARGV[1] is always the key prefix "genq:{Q}:" (idempotency keys, wake channel).
 --
--- meta (hash field per job id) is one string:
+-- meta (hash field per job id) is one string, version 1 (common/meta.h is
+-- the C side of the same format and says how a later version is tagged):
 --   state|attempts|max_attempts|prio|token|worker|enqueued_ms|updated_ms|flags
 -- state: queued delayed active succeeded dead canceled; prio: 0 high 1 normal
 -- 2 low; max_attempts 0 = not yet resolved (claim sets the worker default);
@@ -15,7 +19,14 @@
 -- flags: "" or "cancel:TTL_MS" — an operator canceled the job while it was
 -- active (cancel.lua); when its attempt fails in any way or its lease
 -- expires it becomes canceled (kept TTL_MS in the done set); when it
--- succeeds the result is kept and it is succeeded.
+-- succeeds the result is kept and it is succeeded. Version 1 begins with
+-- the state, a lowercase word; a later version N begins "N|", which none
+-- of the patterns below match (and the layout version in genq:layout,
+-- common/layout.h, changes with it).
+-- The one formatter is meta_record (meta_pack for a table); the parsers
+-- are the META_PAT patterns: the full one (meta_unpack) and the two the
+-- hot scripts use, which capture only what they keep (every capture is a
+-- new Lua string: claim.lua, complete.lua run them once per job).
 local K_READY = {KEYS[1], KEYS[2], KEYS[3]}
 local K_JOBS, K_META, K_LEASES, K_DELAYED = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local K_RESULTS, K_DONE, K_DEAD, K_ERRORS = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
@@ -23,9 +34,6 @@ local K_HISTORY, K_PROGRESS, K_EVENTS = KEYS[12], KEYS[13], KEYS[14]
 local K_STATS, K_PAUSED, K_SEQ = KEYS[15], KEYS[16], KEYS[17]
 local PREFIX = ARGV[1]
 local EVENTS_MAXLEN = 100000
--- how long a `genq enqueue` run may send nothing while it holds staged
--- jobs before maintain.lua removes them (stage.lua)
-local STAGE_GC_MS = 3600000
 -- A member the leases sorted set always holds (score +inf: never reaped,
 -- never a job). Longer than zset-max-listpack-value (64), it keeps the set
 -- a skiplist: as a listpack of ~100 members (a worker at concurrency 100)
@@ -39,14 +47,34 @@ local function now_ms()
     return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+local META_PAT =
+    '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
+-- claim.lua: queued records only → attempts, max, prio, enqueued, flags
+local META_PAT_QUEUED =
+    '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$'
+-- complete.lua: active records only, fields it copies side by side as one
+-- capture → "attempts|max|prio", token, "worker|enqueued", flags
+local META_PAT_ACTIVE =
+    '^active|([^|]*|[^|]*|[^|]*)|([^|]*)|([^|]*|[^|]*)|[^|]*|([^|]*)$'
+
 local function meta_unpack(s)
     if not s then return nil end
-    local st, at, mx, pr, tok, wk, enq, upd, fl = string.match(s,
-        '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+    local st, at, mx, pr, tok, wk, enq, upd, fl = string.match(s, META_PAT)
     if not st then return nil end
     return {state = st, attempts = tonumber(at), max = tonumber(mx),
             prio = tonumber(pr), token = tok, worker = wk,
             enq = enq, upd = upd, flags = fl}
+end
+
+-- The record of the nine fields, in order (strings or numbers).
+local function meta_record(st, at, mx, pr, tok, wk, enq, upd, fl)
+    return st .. '|' .. at .. '|' .. mx .. '|' .. pr .. '|' .. tok .. '|' ..
+        wk .. '|' .. enq .. '|' .. upd .. '|' .. fl
+end
+
+local function meta_pack(m)
+    return meta_record(m.state, m.attempts, m.max, m.prio, m.token, m.worker,
+                       m.enq, m.upd, m.flags)
 end
 
 -- A bulk-enqueued job (the bulk path of `genq enqueue`, append_bulk in
@@ -54,16 +82,8 @@ end
 -- first claimed or changed: its stored value (jobs hash) is the meta record
 -- it was enqueued with, a newline, then its payload. Once a meta field
 -- exists it wins, and the header is stale. Payloads are JSON objects, so a
--- value starting with "queued|" cannot be a bare payload.
--- job_split(v) → header meta (or nil), payload.
-local function job_split(v)
-    if v and string.sub(v, 1, 7) == 'queued|' then
-        local nl = string.find(v, '\n', 8, true)
-        if nl then return string.sub(v, 1, nl - 1), string.sub(v, nl + 1) end
-    end
-    return nil, v
-end
-
+-- value starting with "queued|" cannot be a bare payload (oplib.lua:
+-- job_split, metas_get, payloads_get).
 -- The header alone (nil when none): no copy of the payload.
 local function job_header(v)
     if v and string.sub(v, 1, 7) == 'queued|' then
@@ -73,61 +93,10 @@ local function job_header(v)
     return nil
 end
 
--- HMGET of the meta records of ids; a bulk-enqueued job that has no meta
--- field yet gets the header of its stored value instead.
-local function metas_get(ids)
-    local metas = redis.call('HMGET', K_META, unpack(ids))
-    local miss, mids = {}, {}
-    for i = 1, #ids do
-        if not metas[i] then miss[#miss + 1] = i; mids[#mids + 1] = ids[i] end
-    end
-    if #miss > 0 then
-        local vals = redis.call('HMGET', K_JOBS, unpack(mids))
-        for k, i in ipairs(miss) do
-            local h = job_header(vals[k])
-            if h then metas[i] = h end
-        end
-    end
-    return metas
-end
-
--- HMGET of the payloads of ids, bulk-enqueue headers cut off.
-local function payloads_get(ids)
-    local v = redis.call('HMGET', K_JOBS, unpack(ids))
-    for i = 1, #ids do
-        if v[i] then
-            local _, p = job_split(v[i])
-            v[i] = p
-        end
-    end
-    return v
-end
-
--- Enqueue rate for `genq stats`: one HINCRBY per batch into a hash of
--- per-second buckets (the bulk path of `genq enqueue` does the same
--- outside Lua); maintain.lua prunes it to the last ~70 s.
-local function rate_add(now, added)
-    redis.call('HINCRBY', PREFIX .. 'rate', math.floor(now / 1000), added)
-end
-
--- An idempotency key must not outlive its job: a later enqueue with the
--- same key is a new job, not a "duplicate" of one that is gone. Called for
--- a job being deleted, with its payload (may be nil).
-local function idem_forget(id, payload)
-    if payload and string.find(payload, '"idempotency_key"', 1, true) then
-        local ok, job = pcall(cjson.decode, payload)
-        if ok and type(job) == 'table' and
-            type(job.idempotency_key) == 'string' then
-            local ik = PREFIX .. 'idem:' .. job.idempotency_key
-            if redis.call('GET', ik) == id then redis.call('DEL', ik) end
-        end
-    end
-end
-
-local function meta_pack(m)
-    return m.state .. '|' .. m.attempts .. '|' .. m.max .. '|' .. m.prio ..
-        '|' .. m.token .. '|' .. m.worker .. '|' .. m.enq .. '|' .. m.upd ..
-        '|' .. m.flags
+-- History h (a JSON array string, or nil) with entry e (JSON) appended.
+local function history_append(h, e)
+    if h then return string.sub(h, 1, -2) .. ',' .. e .. ']' end
+    return '[' .. e .. ']'
 end
 
 -- Append one entry to the job's attempt history (a JSON array string).
@@ -135,13 +104,8 @@ local function history_add(id, at, worker, outcome, err_json)
     local e = '{"at":' .. at .. ',"worker":' .. cjson.encode(worker) ..
         ',"outcome":' .. cjson.encode(outcome) .. ',"error":' ..
         (err_json or 'null') .. '}'
-    local h = redis.call('HGET', K_HISTORY, id)
-    if h then
-        h = string.sub(h, 1, -2) .. ',' .. e .. ']'
-    else
-        h = '[' .. e .. ']'
-    end
-    redis.call('HSET', K_HISTORY, id, h)
+    redis.call('HSET', K_HISTORY, id,
+               history_append(redis.call('HGET', K_HISTORY, id), e))
 end
 
 -- Flat {id1, state1, id2, state2, ...} → one stream entry per batch.

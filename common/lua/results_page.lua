@@ -8,32 +8,7 @@
 local cs, cm, lo = ARGV[2], ARGV[3], ARGV[4]
 local count = tonumber(ARGV[5])
 
--- Byte-wise a > b (Lua's > on strings follows the server's locale).
-local function gt(a, b)
-    local n = math.min(#a, #b)
-    for i = 1, n do
-        local x, y = string.byte(a, i), string.byte(b, i)
-        if x ~= y then return x > y end
-    end
-    return #a > #b
-end
-
-local ids, scores = {}, {}
-if cs ~= '' then
-    local ties = redis.call('ZRANGE', K_DONE, cs, cs, 'BYSCORE')
-    for _, id in ipairs(ties) do
-        if #ids >= count then break end
-        if gt(id, cm) then ids[#ids + 1] = id; scores[#scores + 1] = cs end
-    end
-    lo = '(' .. cs
-end
-if #ids < count then
-    local r = redis.call('ZRANGE', K_DONE, lo, '+inf', 'BYSCORE', 'LIMIT', 0,
-                         count - #ids, 'WITHSCORES')
-    for i = 1, #r, 2 do
-        ids[#ids + 1] = r[i]; scores[#scores + 1] = r[i + 1]
-    end
-end
+local ids, scores = zset_page(K_DONE, cs, cm, lo, '+inf', count, false)
 local out = {false, false, #ids}
 if #ids == 0 then return out end
 out[1] = scores[#scores]; out[2] = ids[#ids]

@@ -15,7 +15,7 @@
 -- drop: delete up to budget staged values and their ids.
 -- Returns {done, left}: ids this call handled, ids still staged. The run's
 -- registration goes with its last id.
-local sk = PREFIX .. 'staging'
+local sk = K_STAGING
 local mode, run, budget = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local at = redis.call('HGET', sk, run)
 if mode == 'commit' and (not at or at == 'gone') then
@@ -27,7 +27,7 @@ if mode == 'commit' and ARGV[5] then
     -- age, then went on) leaves fewer than the run staged
     local n = 0
     for p = 0, 2 do
-        n = n + redis.call('LLEN', PREFIX .. 'stage:' .. run .. ':' .. p)
+        n = n + redis.call('LLEN', stage_key(run, p))
     end
     if n ~= tonumber(ARGV[5]) then
         return redis.error_reply('GONE ' .. (tonumber(ARGV[5]) - n) ..
@@ -37,7 +37,7 @@ if mode == 'commit' and ARGV[5] then
 end
 local done, left = 0, 0
 for p = 0, 2 do
-    local lk = PREFIX .. 'stage:' .. run .. ':' .. p
+    local lk = stage_key(run, p)
     local n = redis.call('LLEN', lk)
     if n > 0 and mode == 'commit' and
         redis.call('EXISTS', K_READY[p + 1]) == 0 then
@@ -64,7 +64,7 @@ end
 if mode == 'commit' and done > 0 then
     redis.call('HINCRBY', K_STATS, 'enqueued', done)
     rate_add(now_ms(), done)
-    redis.call('PUBLISH', PREFIX .. 'wake', done)
+    redis.call('PUBLISH', K_WAKE, done)
 end
 if left == 0 then redis.call('HDEL', sk, run) end
 return {done, left}

@@ -26,7 +26,7 @@ out[#out + 1] = redis.call('HGETALL', K_STATS)
 -- enqueues: buckets of the last win/1000 seconds, this one included
 local sec = math.floor(now / 1000)
 local from = sec - math.floor(win / 1000) + 1
-local rate = redis.call('HGETALL', PREFIX .. 'rate')
+local rate = redis.call('HGETALL', K_RATE)
 local enq = 0
 for i = 1, #rate, 2 do
     if (tonumber(rate[i]) or 0) >= from then

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -10,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -33,9 +36,8 @@ th_sleep_ms(long ms)
 }
 
 void
-th_init(struct th *t, const char *name)
+th_connect(struct th *t, const char *url, const char *queue)
 {
-    const char *url = getenv("GENQ_TEST_REDIS_URL");
     struct redis_url u;
     char err[256];
 
@@ -44,9 +46,18 @@ th_init(struct th *t, const char *name)
     cr_assert(redisurl_parse(url, &u, err, sizeof(err)) == 0, "%s", err);
     t->c = rclient_connect(&u, 5.0, err, sizeof(err));
     cr_assert(t->c, "%s", err);
-    snprintf(t->queue, sizeof(t->queue), "t-%.30s-%d-%d", name, (int)getpid(),
-             counter++);
+    snprintf(t->queue, sizeof(t->queue), "%s", queue);
     cr_assert(qkeys_init(&t->k, t->queue) == 0);
+}
+
+void
+th_init(struct th *t, const char *name)
+{
+    char queue[64];
+
+    snprintf(queue, sizeof(queue), "t-%.30s-%d-%d", name, (int)getpid(),
+             counter++);
+    th_connect(t, getenv("GENQ_TEST_REDIS_URL"), queue);
 }
 
 void
@@ -127,14 +138,18 @@ th_bin(const char *name)
     return b;
 }
 
+/* Read what *fd has into *dst; at end of file close it and set it to -1. */
 static void
-slurp(int fd, char **dst, size_t *len, size_t *cap)
+slurp(int *fd, char **dst, size_t *len, size_t *cap)
 {
     char tmp[65536];
-    ssize_t n = read(fd, tmp, sizeof(tmp));
+    ssize_t n = read(*fd, tmp, sizeof(tmp));
 
-    if (n <= 0)
+    if (n <= 0) {
+        close(*fd);
+        *fd = -1;
         return;
+    }
     if (*len + (size_t)n + 1 > *cap) {
         while (*len + (size_t)n + 1 > *cap)
             *cap = *cap ? *cap * 2 : 65536;
@@ -144,6 +159,19 @@ slurp(int fd, char **dst, size_t *len, size_t *cap)
     memcpy(*dst + *len, tmp, (size_t)n);
     *len += (size_t)n;
     (*dst)[*len] = '\0';
+}
+
+_Noreturn void
+th_exec(const char *const argv[])
+{
+    char *av[64];
+    int n = 0;
+
+    for (; argv[n] && n < 63; n++)
+        av[n] = strdup(argv[n]);
+    av[n] = NULL;
+    execv(av[0], av);
+    _exit(127);
 }
 
 int
@@ -168,9 +196,8 @@ th_run(const char *const argv[], const char *const env[], const char *in,
         close(pout[0]);
         close(perr[0]);
         for (int i = 0; env && env[i]; i++)
-            putenv((char *)env[i]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
+            putenv(strdup(env[i]));
+        th_exec(argv);
     }
     close(pin[0]);
     close(pout[1]);
@@ -190,22 +217,10 @@ th_run(const char *const argv[], const char *const env[], const char *in,
         p[1].fd = perr[0];
         if (poll(p, (nfds_t)nfd, -1) < 0)
             continue;
-        if (p[0].revents) {
-            size_t before = ol;
-            slurp(pout[0], &ob, &ol, &oc);
-            if (ol == before) {
-                close(pout[0]);
-                pout[0] = -1;
-            }
-        }
-        if (p[1].revents) {
-            size_t before = el;
-            slurp(perr[0], &eb, &el, &ec);
-            if (el == before) {
-                close(perr[0]);
-                perr[0] = -1;
-            }
-        }
+        if (p[0].revents)
+            slurp(&pout[0], &ob, &ol, &oc);
+        if (p[1].revents)
+            slurp(&perr[0], &eb, &el, &ec);
         if (nfd == 3 && p[2].revents) {
             ssize_t n = write(pin[1], in + wrote, in_len - wrote);
             if (n > 0)
@@ -230,6 +245,32 @@ th_run(const char *const argv[], const char *const env[], const char *in,
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* Fork and exec argv: stdout to logfile (NULL: /dev/null), and stderr too
+ * with a test API key in the environment when worker is set. Returns the
+ * pid; the child dies with the test. */
+static pid_t
+spawn(const char *const argv[], const char *logfile, int worker)
+{
+    pid_t pid = fork();
+
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        /* a failed test must not leave its servers and workers behind */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(logfile ? logfile : "/dev/null",
+                      O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            if (worker)
+                dup2(fd, 2);
+        }
+        if (worker)
+            setenv("GENQ_API_KEY", "test-key-not-secret", 1);
+        th_exec(argv);
+    }
+    return pid;
+}
+
 pid_t
 th_worker(struct th *t, const char *logfile, const char *const extra[])
 {
@@ -240,13 +281,19 @@ pid_t
 th_worker_at(struct th *t, const char *mock, const char *logfile,
              const char *const extra[])
 {
+    return th_worker_on(t, getenv("GENQ_TEST_REDIS_URL"), mock, logfile, extra);
+}
+
+pid_t
+th_worker_on(struct th *t, const char *redis_url, const char *mock,
+             const char *logfile, const char *const extra[])
+{
     const char *argv[64];
     int n = 0;
-    pid_t pid;
 
     argv[n++] = th_bin("genq-worker");
     argv[n++] = "--redis";
-    argv[n++] = getenv("GENQ_TEST_REDIS_URL");
+    argv[n++] = redis_url;
     argv[n++] = "--queue";
     argv[n++] = t->queue;
     argv[n++] = "--api-base";
@@ -254,22 +301,7 @@ th_worker_at(struct th *t, const char *mock, const char *logfile,
     for (int i = 0; extra && extra[i] && n < 62; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
-    pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        /* a failed test must not leave its servers and workers behind */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(logfile ? logfile : "/dev/null",
-                      O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        setenv("GENQ_API_KEY", "test-key-not-secret", 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    return spawn(argv, logfile, 1);
 }
 
 int
@@ -336,17 +368,7 @@ th_mock_start(char *url, const char *const extra[])
     for (int i = 0; extra && extra[i] && n < 62; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
-    pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        /* a failed test must not leave its servers and workers behind */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0)
-            dup2(fd, 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    pid = spawn(argv, NULL, 0);
     for (int i = 0; i < 200; i++) {
         FILE *f = fopen(pf, "r");
         if (f) {
@@ -435,4 +457,147 @@ th_result(struct th *t, const char *id)
         j = cJSON_Parse(r->element[7]->str);
     freeReplyObject(r);
     return j;
+}
+
+int
+th_free_port(void)
+{
+    struct sockaddr_in a = {0};
+    socklen_t l = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    cr_assert(fd >= 0);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+int
+th_redis_args(const char **argv, int n, const char *queue)
+{
+    argv[n++] = "--redis";
+    argv[n++] = getenv("GENQ_TEST_REDIS_URL");
+    if (queue) {
+        argv[n++] = "--queue";
+        argv[n++] = queue;
+    }
+    argv[n] = NULL;
+    return n;
+}
+
+/* `genq CMD args... --redis URL [--queue Q]` (see th_genq()). */
+static int
+vgenq(const char *queue, const char *in, char **out, char **err,
+      const char *cmd, va_list ap)
+{
+    const char *argv[64];
+    int n = 0;
+
+    argv[n++] = th_bin("genq");
+    argv[n++] = cmd;
+    for (const char *a; (a = va_arg(ap, const char *)) != NULL && n < 58;)
+        argv[n++] = a;
+    th_redis_args(argv, n, queue);
+    return th_run(argv, NULL, in, in ? strlen(in) : 0, out, err);
+}
+
+int
+th_genq(struct th *t, const char *in, char **out, char **err, const char *cmd,
+        ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, cmd);
+    rc = vgenq(t->queue, in, out, err, cmd, ap);
+    va_end(ap);
+    return rc;
+}
+
+int
+th_genq_noq(const char *in, char **out, char **err, const char *cmd, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, cmd);
+    rc = vgenq(NULL, in, out, err, cmd, ap);
+    va_end(ap);
+    return rc;
+}
+
+long long
+th_rint(struct th *t, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+    long long v;
+
+    va_start(ap, fmt);
+    r = redisvCommand(t->c, fmt, ap);
+    va_end(ap);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER, "%s: %s", fmt,
+              r ? r->str : t->c->errstr);
+    v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+int
+th_jsonl(char *text, cJSON **objs, int max)
+{
+    int n = 0;
+    char *save = NULL;
+
+    for (char *l = strtok_r(text, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        cJSON *o = cJSON_Parse(l);
+        cr_assert(o, "not JSON: %s", l);
+        if (n < max)
+            objs[n] = o;
+        else
+            cJSON_Delete(o);
+        n++;
+    }
+    return n;
+}
+
+void
+th_free_objs(cJSON **objs, int n)
+{
+    for (int i = 0; i < n; i++)
+        cJSON_Delete(objs[i]);
+}
+
+double
+th_num(cJSON *o, const char *k)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    cr_assert(cJSON_IsNumber(v), "%s is not a number", k);
+    return v->valuedouble;
+}
+
+const char *
+th_str(cJSON *o, const char *k)
+{
+    const char *s =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+    cr_assert(s, "%s is not a string", k);
+    return s;
+}
+
+void
+th_assert_each(cJSON **o, const char *k, ...)
+{
+    va_list ap;
+    int i = 0;
+
+    va_start(ap, k);
+    for (const char *want; (want = va_arg(ap, const char *)) != NULL; i++)
+        cr_assert_str_eq(th_str(o[i], k), want, "[%d].%s", i, k);
+    va_end(ap);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
 
 #include "keys.h"
@@ -21,7 +22,25 @@ struct th {
 /* Connect to GENQ_TEST_REDIS_URL and pick a queue unique to this test
  * (name + pid + counter). Aborts the test on failure. */
 void th_init(struct th *t, const char *name);
+/* Connect to the Redis at url (AUTH, scripts) for queue. Aborts the test
+ * on failure. */
+void th_connect(struct th *t, const char *url, const char *queue);
 void th_fini(struct th *t);
+
+/* The suite of a test file whose tests each get a fresh queue in the file's
+ * `struct th t`: TH_SUITE(suite, .timeout = 60); (criterion.h first). */
+#define TH_SUITE(suite, ...)                                                   \
+    static struct th t;                                                        \
+    static void th_suite_init_(void)                                           \
+    {                                                                          \
+        th_init(&t, criterion_current_test->name);                             \
+    }                                                                          \
+    static void th_suite_fini_(void)                                           \
+    {                                                                          \
+        th_fini(&t);                                                           \
+    }                                                                          \
+    TestSuite(suite, .init = th_suite_init_, .fini = th_suite_fini_,           \
+              __VA_ARGS__)
 
 /* Call a script with NULL-terminated string args (after the prefix).
  * Aborts the test on an error reply; caller frees the reply. */
@@ -42,6 +61,10 @@ const char *th_state(struct th *t, const char *id, char *out, int *attempts);
  * NULL to discard). Returns the exit status (128+sig when killed). */
 int th_run(const char *const argv[], const char *const env[], const char *in,
            size_t in_len, char **out, char **err);
+
+/* In a forked child: execv argv (at most 63 strings, copied: execv wants
+ * them writable); _exit(127) when that fails. Never returns. */
+_Noreturn void th_exec(const char *const argv[]);
 
 /* Path of a binary in GENQ_BIN (static buffer per call slot 0..3). */
 const char *th_bin(const char *name);
@@ -72,9 +95,7 @@ void th_free_ids(char **ids, int n);
 
 /* The stored result document of id (caller frees with cJSON_Delete()),
  * or NULL when there is none. */
-struct cJSON *th_result(struct th *t, const char *id);
-
-#endif
+cJSON *th_result(struct th *t, const char *id);
 
 /* Start a private genq-mockllm with extra args (NULL-terminated); fills url
  * (128 bytes) and returns its pid (kill it with th_stop()). */
@@ -84,6 +105,57 @@ void th_stop(pid_t pid);
 /* Start a worker against a given API base (else like th_worker). */
 pid_t th_worker_at(struct th *t, const char *api_base, const char *logfile,
                    const char *const extra[]);
+/* ... and a given Redis URL. */
+pid_t th_worker_on(struct th *t, const char *redis_url, const char *api_base,
+                   const char *logfile, const char *const extra[]);
 /* Wait until every id is in a terminal state or timeout_s passes; returns
  * how many are terminal. */
 int th_wait_terminal(struct th *t, char **ids, int n, double timeout_s);
+
+/* A loopback port nobody listens on right now. */
+int th_free_port(void);
+
+/* Append "--redis" GENQ_TEST_REDIS_URL ["--queue" queue] (queue may be
+ * NULL) and a NULL to argv[n..] (room for 5); returns the new count. */
+int th_redis_args(const char **argv, int n, const char *queue);
+
+/* Run `genq CMD args... --redis URL --queue Q` (args NULL-terminated) with
+ * stdin `in` (may be NULL); out/err as th_run(). Returns the exit status.
+ * th_genq_noq: without --queue. */
+int th_genq(struct th *t, const char *in, char **out, char **err,
+            const char *cmd, ...);
+int th_genq_noq(const char *in, char **out, char **err, const char *cmd, ...);
+
+/* The integer reply of a Redis command (asserted to be one). */
+long long th_rint(struct th *t, const char *fmt, ...);
+
+/* Count the lines of text (cut in place); parse each as JSON into objs (up
+ * to max; caller frees them with th_free_objs()). */
+int th_jsonl(char *text, cJSON **objs, int max);
+void th_free_objs(cJSON **objs, int n);
+/* Member k of o, asserted to be a number / a string (borrowed). */
+double th_num(cJSON *o, const char *k);
+const char *th_str(cJSON *o, const char *k);
+/* Assert that member k of o[0], o[1], ... is each string of the
+ * NULL-terminated list in turn. */
+void th_assert_each(cJSON **o, const char *k, ...);
+
+/* ---- job fixtures (harness_jobs.c) ---- */
+
+/* Claim up to n jobs as worker; returns the reply (an array: status, then
+ * id, token, attempts, payload per job; caller frees). */
+redisReply *th_claim(struct th *t, const char *worker, int n, long vis_ms,
+                     int max_attempts);
+/* An error object as the worker writes it (status 0: null) into out. */
+void th_err_json(char *out, size_t n, const char *cls, int status,
+                 const char *msg);
+/* Enqueue one job and kill it at once with the given error. The queue must
+ * have nothing else ready. idem may be NULL. */
+void th_make_dead(struct th *t, const char *id, const char *prompt,
+                  const char *idem, const char *cls, int status,
+                  const char *msg);
+/* n dead jobs PREFIX00000.. killed in one fail call (the same died-at ms:
+ * ties). */
+void th_make_dead_batch(struct th *t, const char *prefix, int n);
+
+#endif

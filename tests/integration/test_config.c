@@ -494,8 +494,7 @@ Test(config, worker_runs_from_a_config_file, .timeout = 90)
         unsetenv("GENQ_API_KEY");
         unsetenv("ANTHROPIC_API_KEY");
         unsetenv("GENQ_CONFIG");
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
+        th_exec(argv);
     }
     cr_assert_eq(th_wait_terminal(&t, ids, 3, 30), 3);
     cr_assert_eq(th_count_state(&t, (const char *const *)ids, 3, "succeeded"),

@@ -11,32 +11,13 @@
 #include "harness.h"
 #include "rclient.h"
 
-static struct th t;
-
-static void
-setup(void)
-{
-    th_init(&t, criterion_current_test->name);
-}
-
-static void
-teardown(void)
-{
-    th_fini(&t);
-}
-
-TestSuite(lifecycle, .init = setup, .fini = teardown, .timeout = 30);
+TH_SUITE(lifecycle, .timeout = 30);
 
 /* Claim up to n jobs with visibility vis_ms; returns the reply. */
 static redisReply *
 claim(int n, long vis_ms, int max_attempts)
 {
-    char ns[16], vs[24], ms[16];
-
-    snprintf(ns, sizeof(ns), "%d", n);
-    snprintf(vs, sizeof(vs), "%ld", vis_ms);
-    snprintf(ms, sizeof(ms), "%d", max_attempts);
-    return th_script(&t, SCRIPT_CLAIM, "w-test", ns, vs, ms, NULL);
+    return th_claim(&t, "w-test", n, vis_ms, max_attempts);
 }
 
 /* Claim exactly one job: copies its id and token out; returns attempts. */

@@ -17,21 +17,7 @@
 
 #include "harness.h"
 
-static struct th t;
-
-static void
-setup(void)
-{
-    th_init(&t, criterion_current_test->name);
-}
-
-static void
-teardown(void)
-{
-    th_fini(&t);
-}
-
-TestSuite(llm, .init = setup, .fini = teardown, .timeout = 180);
+TH_SUITE(llm, .timeout = 180);
 
 static size_t
 sink(char *p, size_t s, size_t n, void *ud)

@@ -31,22 +31,6 @@ struct rsrv {
     pid_t pid;
 };
 
-static int
-free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t l = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    cr_assert(fd >= 0);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-    cr_assert(getsockname(fd, (struct sockaddr *)&a, &l) == 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 static void
 rsrv_start(struct rsrv *s)
 {
@@ -101,7 +85,7 @@ static void
 rsrv_new(struct rsrv *s)
 {
     memset(s, 0, sizeof(*s));
-    s->port = free_port();
+    s->port = th_free_port();
     snprintf(s->dir, sizeof(s->dir), "%s/redis-%d-%d", getenv("GENQ_TEST_TMP"),
              (int)getpid(), s->port);
     mkdir(s->dir, 0755);
@@ -116,57 +100,7 @@ rsrv_kill(struct rsrv *s)
     waitpid(s->pid, NULL, 0);
 }
 
-/* A harness context on this server (same queue naming as th_init). */
-static void
-th_on(struct th *t, struct rsrv *s, const char *name)
-{
-    struct redis_url u;
-    char err[256];
-
-    memset(t, 0, sizeof(*t));
-    cr_assert(redisurl_parse(s->url, &u, err, sizeof(err)) == 0);
-    t->c = rclient_connect(&u, 5.0, err, sizeof(err));
-    cr_assert(t->c, "%s", err);
-    snprintf(t->queue, sizeof(t->queue), "r-%s", name);
-    cr_assert(qkeys_init(&t->k, t->queue) == 0);
-}
-
-static pid_t
-worker_on(struct th *t, struct rsrv *s, const char *api, const char *log,
-          const char *const extra[])
-{
-    const char *argv[64];
-    int n = 0;
-    pid_t pid;
-
-    argv[n++] = th_bin("genq-worker");
-    argv[n++] = "--redis";
-    argv[n++] = s->url;
-    argv[n++] = "--queue";
-    argv[n++] = t->queue;
-    argv[n++] = "--api-base";
-    argv[n++] = api;
-    for (int i = 0; extra && extra[i]; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        /* a failed test must not leave its servers and workers behind */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd =
-            open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        setenv("GENQ_API_KEY", "test-key-not-secret", 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
+/* Reconnect t to server s (after a restart); 0 or -1. */
 static int
 reconnect(struct th *t, struct rsrv *s)
 {
@@ -194,12 +128,12 @@ Test(resilience, redis_killed_and_restarted_from_aof_twice)
     int done = 0;
 
     rsrv_new(&s);
-    th_on(&t, &s, "aof");
+    th_connect(&t, s.url, "r-aof");
     mock = th_mock_start(url, mock_args);
     ids = th_enqueue_n(&t, n, "AOF", 30);
     snprintf(log, sizeof(log), "%s/aof-workers.log", getenv("GENQ_TEST_TMP"));
     for (int i = 0; i < 2; i++)
-        w[i] = worker_on(&t, &s, url, log, args);
+        w[i] = th_worker_on(&t, s.url, url, log, args);
     for (int round = 0; round < 2; round++) {
         int target = (round + 1) * n / 3;
         while (done < target) {
@@ -259,10 +193,10 @@ Test(resilience, sigterm_with_200_streams_in_flight)
     long t0;
 
     rsrv_new(&s);
-    th_on(&t, &s, "drain");
+    th_connect(&t, s.url, "r-drain");
     mock = th_mock_start(url, mock_args);
     ids = th_enqueue_n(&t, n, "Drain", 400);
-    w = worker_on(&t, &s, url, NULL, args);
+    w = th_worker_on(&t, s.url, url, NULL, args);
     for (int k = 0; k < 200 && active < n; k++) {
         th_sleep_ms(50);
         active = th_count_state(&t, (const char *const *)ids, n, "active");
@@ -306,10 +240,10 @@ Test(resilience, killed_child_of_a_pool_is_restarted_and_its_jobs_recovered)
     int kids_before = 0, kids_after = 0;
 
     rsrv_new(&s);
-    th_on(&t, &s, "pool");
+    th_connect(&t, s.url, "r-pool");
     mock = th_mock_start(url, mock_args);
     ids = th_enqueue_n(&t, n, "Pool", 20);
-    pool = worker_on(&t, &s, url, NULL, args);
+    pool = th_worker_on(&t, s.url, url, NULL, args);
     th_sleep_ms(800);
     snprintf(cmd, sizeof(cmd), "pgrep -P %d", (int)pool);
     p = popen(cmd, "r");

@@ -18,21 +18,7 @@
 
 #include "harness.h"
 
-static struct th t;
-
-static void
-setup(void)
-{
-    th_init(&t, criterion_current_test->name);
-}
-
-static void
-teardown(void)
-{
-    th_fini(&t);
-}
-
-TestSuite(worker, .init = setup, .fini = teardown, .timeout = 120);
+TH_SUITE(worker, .timeout = 120);
 
 static void
 check_texts(char **ids, int n, const char *prefix, int max_tokens)
@@ -144,13 +130,16 @@ Test(worker, permanent_error_goes_dead_with_the_api_error)
 {
     const char *args[] = {NULL};
     char st[64];
-    const char *id =
-        th_enqueue(&t, "perm", 1, 0, 0, NULL,
-                   "{\"id\":\"perm\",\"prompt\":\"bad [mock:fail=400]\"}");
-    char *ids[] = {(char *)id};
-    pid_t w = th_worker(&t, NULL, args);
+    char id[] = "perm", *ids[] = {id};
+    pid_t w;
     redisReply *r;
     cJSON *e;
+
+    cr_assert_str_eq(
+        th_enqueue(&t, "perm", 1, 0, 0, NULL,
+                   "{\"id\":\"perm\",\"prompt\":\"bad [mock:fail=400]\"}"),
+        "perm");
+    w = th_worker(&t, NULL, args);
 
     cr_assert_eq(th_wait_terminal(&t, ids, 1, 20), 1);
     th_stop(w);
@@ -174,12 +163,15 @@ Test(worker, transient_errors_retried_inside_the_attempt)
     const char *args[] = {"--retry-base", "0.01", "--retry-cap", "0.05", NULL};
     char st[64];
     int att;
-    const char *id = th_enqueue(
-        &t, "tr", 1, 0, 0, NULL,
-        "{\"id\":\"tr\",\"prompt\":\"x [mock:fail=500*1][mock:fail=529*1]"
-        "[mock:fail=drop*1]\",\"max_tokens\":20}");
-    char *ids[] = {(char *)id};
-    pid_t w = th_worker(&t, NULL, args);
+    char id[] = "tr", *ids[] = {id};
+    pid_t w;
+
+    cr_assert_str_eq(
+        th_enqueue(&t, "tr", 1, 0, 0, NULL,
+                   "{\"id\":\"tr\",\"prompt\":\"x [mock:fail=500*1]"
+                   "[mock:fail=529*1][mock:fail=drop*1]\",\"max_tokens\":20}"),
+        "tr");
+    w = th_worker(&t, NULL, args);
 
     cr_assert_eq(th_wait_terminal(&t, ids, 1, 20), 1);
     th_stop(w);
@@ -267,14 +259,14 @@ Test(worker, a_dead_job_raises_a_p2_alert)
     redisReply *r;
     int found = 0;
 
-    freeReplyObject(redisCommand(t.c, "DEL genq:alerts"));
+    freeReplyObject(redisCommand(t.c, "DEL %s", KEY_ALERTS));
     th_enqueue(&t, "alerted", 1, 0, 0, NULL,
                "{\"id\":\"alerted\",\"prompt\":\"x [mock:fail=404]\"}");
     pid_t w = th_worker(&t, NULL, args);
     cr_assert_eq(th_wait_terminal(&t, ids, 1, 20), 1);
     th_sleep_ms(200);
     th_stop(w);
-    r = redisCommand(t.c, "XRANGE genq:alerts - +");
+    r = redisCommand(t.c, "XRANGE %s - +", KEY_ALERTS);
     cr_assert(r && r->type == REDIS_REPLY_ARRAY);
     for (size_t e = 0; e < r->elements; e++) {
         redisReply *f = r->element[e]->element[1];
@@ -417,24 +409,6 @@ collect(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-/* A loopback port nobody listens on right now. */
-static int
-free_port(void)
-{
-    struct sockaddr_in a = {0};
-    socklen_t l = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    cr_assert(fd >= 0);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* --prefetch: at a steady pace the worker claims jobs ahead of its free
  * slots; they wait in line, leased and heartbeated, and start as slots free.
  * Every job succeeds exactly once, on its first attempt, with its own text,
@@ -459,7 +433,7 @@ Test(worker, prefetched_jobs_succeed_once, .timeout = 90)
     CURL *c;
     pid_t w;
 
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", th_free_port());
     snprintf(url, sizeof(url), "http://%s/metrics", addr);
     w = th_worker_at(&t, murl, NULL, args);
     cr_assert_eq(th_wait_terminal(&t, ids, N, 60), N);

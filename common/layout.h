@@ -1,0 +1,28 @@
+/* The version of genq's Redis layout (key names, the meta record, the bulk
+ * header; see keys.h and meta.h). Redis holds it in KEY_LAYOUT: the first
+ * genq program that connects sets it (SET NX), and every program refuses a
+ * Redis whose version it does not know. Bump LAYOUT_VERSION with any change
+ * an older genq would misread. */
+#ifndef GENQ_LAYOUT_H
+#define GENQ_LAYOUT_H
+
+#include <stddef.h>
+
+#define LAYOUT_VERSION "1"
+
+/* Fill set and get with the two commands a program sends together on
+ * connect (one round trip): SET KEY_LAYOUT LAYOUT_VERSION NX (ours when
+ * absent), then GET KEY_LAYOUT (what Redis holds now, for layout_check()).
+ * Two commands rather than SET NX GET, which needs Redis 7.0. The strings
+ * are static: nothing to free. */
+#define LAYOUT_SET_ARGC 4
+#define LAYOUT_GET_ARGC 2
+void layout_commands(const char *set[LAYOUT_SET_ARGC],
+                     const char *get[LAYOUT_GET_ARGC]);
+
+/* Check the reply of the GET: held is the version Redis holds (NULL when
+ * none: taken as ours). where names the Redis ("127.0.0.1:6379/0"). 0 when
+ * this genq knows it; else -1 with the refusal in err. No allocation. */
+int layout_check(const char *held, const char *where, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,162 @@
+-- genq operator library: prepended after prelude.lua to every script but
+-- the four a worker runs per job (claim, extend, complete, fail: they pay
+-- for every function defined here on every call; common/scripts.c says
+-- which get it). Keys outside the KEYS table, bulk-header aware reads,
+-- idempotency keys, deletion, and the helpers of `genq dlq` / `results`.
+--
+-- The keys outside the KEYS table mirror keys.h (struct qkeys wake, rate,
+-- staging; QKEY_IDEM; qkeys_stage()).
+local K_WAKE, K_RATE, K_STAGING = PREFIX .. 'wake', PREFIX .. 'rate',
+    PREFIX .. 'staging'
+-- how long a `genq enqueue` run may send nothing while it holds staged
+-- jobs before maintain.lua removes them (stage.lua)
+local STAGE_GC_MS = 3600000
+
+-- job_split(v) → header meta (or nil), payload.
+local function job_split(v)
+    if v and string.sub(v, 1, 7) == 'queued|' then
+        local nl = string.find(v, '\n', 8, true)
+        if nl then return string.sub(v, 1, nl - 1), string.sub(v, nl + 1) end
+    end
+    return nil, v
+end
+
+-- HMGET of the meta records of ids; a bulk-enqueued job that has no meta
+-- field yet gets the header of its stored value instead.
+local function metas_get(ids)
+    local metas = redis.call('HMGET', K_META, unpack(ids))
+    local miss, mids = {}, {}
+    for i = 1, #ids do
+        if not metas[i] then miss[#miss + 1] = i; mids[#mids + 1] = ids[i] end
+    end
+    if #miss > 0 then
+        local vals = redis.call('HMGET', K_JOBS, unpack(mids))
+        for k, i in ipairs(miss) do
+            local h = job_header(vals[k])
+            if h then metas[i] = h end
+        end
+    end
+    return metas
+end
+
+-- HMGET of the payloads of ids, bulk-enqueue headers cut off.
+local function payloads_get(ids)
+    local v = redis.call('HMGET', K_JOBS, unpack(ids))
+    for i = 1, #ids do
+        if v[i] then
+            local _, p = job_split(v[i])
+            v[i] = p
+        end
+    end
+    return v
+end
+
+-- Enqueue rate for `genq stats`: one HINCRBY per batch into a hash of
+-- per-second buckets (the bulk path of `genq enqueue` does the same
+-- outside Lua); maintain.lua prunes it to the last ~70 s.
+local function rate_add(now, added)
+    redis.call('HINCRBY', K_RATE, math.floor(now / 1000), added)
+end
+
+-- The idempotency key of key k (keys.h QKEY_IDEM), and the stage list of
+-- a staging run for priority p (keys.h qkeys_stage()).
+local function idem_key(k) return PREFIX .. 'idem:' .. k end
+local function stage_key(run, p) return PREFIX .. 'stage:' .. run .. ':' .. p end
+
+-- An idempotency key must not outlive its job: a later enqueue with the
+-- same key is a new job, not a "duplicate" of one that is gone. Called for
+-- a job being deleted, with its payload (may be nil).
+local function idem_forget(id, payload)
+    if payload and string.find(payload, '"idempotency_key"', 1, true) then
+        local ok, job = pcall(cjson.decode, payload)
+        if ok and type(job) == 'table' and
+            type(job.idempotency_key) == 'string' then
+            local ik = idem_key(job.idempotency_key)
+            if redis.call('GET', ik) == id then redis.call('DEL', ik) end
+        end
+    end
+end
+
+-- Delete the fields of ids (a non-empty list) in every per-job hash; the
+-- callers remove them from their set (done, dead) themselves.
+local function jobs_delete(ids)
+    redis.call('HDEL', K_JOBS, unpack(ids))
+    redis.call('HDEL', K_META, unpack(ids))
+    redis.call('HDEL', K_ERRORS, unpack(ids))
+    redis.call('HDEL', K_HISTORY, unpack(ids))
+    redis.call('HDEL', K_RESULTS, unpack(ids))
+    redis.call('HDEL', K_PROGRESS, unpack(ids))
+end
+
+-- `genq dlq requeue` / `purge`: fn(i, id, m) for each job of ids whose
+-- state is dead (a repeated id once). Returns per id what fn returned, dup
+-- for a repeat, else the job's state ("unknown" when absent).
+local function dead_each(ids, dup, fn)
+    local metas = metas_get(ids)
+    local out, seen = {}, {}
+    for i, id in ipairs(ids) do
+        local m = meta_unpack(metas[i])
+        if seen[id] then
+            out[i] = dup
+        elseif m and m.state == 'dead' then
+            seen[id] = true
+            out[i] = fn(i, id, m)
+        else
+            out[i] = m and m.state or 'unknown'
+        end
+    end
+    return out
+end
+
+-- Byte-wise comparison of strings a and b: -1, 0 or 1 (Lua's < on strings
+-- follows the server's locale).
+local function byte_cmp(a, b)
+    local n = math.min(#a, #b)
+    for i = 1, n do
+        local x, y = string.byte(a, i), string.byte(b, i)
+        if x ~= y then return x < y and -1 or 1 end
+    end
+    if #a == #b then return 0 end
+    return #a < #b and -1 or 1
+end
+
+-- One page (at most count) of sorted set key by score within [lo, hi]:
+-- ascending, or descending when rev. The cursor is the last entry of the
+-- previous page, its score cs ("" = start) and member cm: ties with cs
+-- come in byte order of member (reverse when rev), so members removed
+-- meanwhile never make a page skip others. Returns ids, scores.
+local function zset_page(key, cs, cm, lo, hi, count, rev)
+    local ids, scores = {}, {}
+    if cs ~= '' then
+        local ties, want = nil, 1
+        if rev then
+            ties = redis.call('ZRANGE', key, cs, cs, 'BYSCORE', 'REV')
+            want = -1
+            hi = '(' .. cs
+        else
+            ties = redis.call('ZRANGE', key, cs, cs, 'BYSCORE')
+            lo = '(' .. cs
+        end
+        for _, id in ipairs(ties) do
+            if #ids >= count then break end
+            if byte_cmp(id, cm) == want then
+                ids[#ids + 1] = id; scores[#scores + 1] = cs
+            end
+        end
+    end
+    if #ids < count then
+        local r
+        if rev then
+            r = redis.call('ZRANGE', key, hi, lo, 'BYSCORE', 'REV', 'LIMIT',
+                           0, count - #ids, 'WITHSCORES')
+        else
+            r = redis.call('ZRANGE', key, lo, hi, 'BYSCORE', 'LIMIT', 0,
+                           count - #ids, 'WITHSCORES')
+        end
+        for i = 1, #r, 2 do
+            ids[#ids + 1] = r[i]; scores[#scores + 1] = r[i + 1]
+        end
+    end
+    return ids, scores
+end
+
