@@ -13,7 +13,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 PKGS    := hiredis libcurl libcjson libjwt libmicrohttpd inih
-WSTRICT ?= 0
+WSTRICT ?= 1
 
 # pkg-config runs once, when a recipe first needs it, and quietly: `make
 # demo` on a fresh machine installs the libraries before anything asks.

@@ -41,12 +41,6 @@ enum qkey {
 #define KEY_SPEND_PREFIX "genq:spend:"       /* + UTC day YYYY-MM-DD */
 #define KEY_LAYOUT       "genq:layout"       /* layout version (string) */
 
-/* Keys of queue Q outside the scripts' KEYS list, as suffixes of the
- * prefix "genq:{Q}:" of struct qkeys (the Lua scripts spell the same). */
-#define QKEY_RATE       "rate"    /* hash: unix second -> jobs added */
-#define QKEY_STAGING    "staging" /* hash: staging run -> ms of last batch */
-#define QKEY_STAGE_LIST "stage:"  /* + RUN ":" P: ids staged by a run */
-
 struct qkeys {
     char queue[QUEUE_NAME_MAX + 1];
     char prefix[QUEUE_NAME_MAX + 16];  /* "genq:{Q}:" */
