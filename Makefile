@@ -70,7 +70,7 @@ WORKER_LIB_OBJ := $(filter-out $(B)/worker/main.o,$(WORKER_OBJ))
 MOCK_LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(wildcard tests/mock-llm/mock*.c))
 
 # the common/ modules the mock uses
-MOCK_COMMON_OBJ := $(B)/common/buf.o
+MOCK_COMMON_OBJ := $(B)/common/buf.o $(B)/common/jsonw.o
 
 PROGS := $(BIN)/genq $(BIN)/genq-worker $(BIN)/genq-mockllm
 TESTS := $(if $(UNIT_SRC),$(BIN)/test-unit) $(if $(INTEG_SRC),$(BIN)/test-integration)
