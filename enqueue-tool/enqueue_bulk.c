@@ -39,9 +39,9 @@ bulk_clock_init(struct enq *e)
  * idempotency key, no delay): one MULTI/EXEC of plain variadic commands
  * instead of a script, the cheapest way to store a job in Redis: each
  * stored value is the meta header (meta_format_header) and the
- * payload, no meta field (prelude.lua: job_header; oplib.lua: metas_get); the ids
- * onto the ready list; the enqueued count and rate; a wake.
- * Reply (finish_batch): +OK, 5 x +QUEUED, then EXEC's array. */
+ * payload, no meta field (prelude.lua: job_header; oplib.lua: metas_get); the
+ * ids onto the ready list; the enqueued count and rate; a wake. Reply
+ * (finish_batch): +OK, 5 x +QUEUED, then EXEC's array. */
 int
 bulk_append(struct enq *e, struct rec *recs, int n, int jobs)
 {

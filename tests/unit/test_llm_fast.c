@@ -44,7 +44,9 @@ decode(enum llm_provider p, const char *s, size_t len, int fast, int mode,
     llm_stream_set_fastpath(st, fast);
     out->feed_rc = 0;
     while (i < len && out->feed_rc == 0) {
-        size_t n = mode == 0 ? len : mode == 1 ? 1 : 1 + mocktext_splitmix64(&seed) % 97;
+        size_t n = mode == 0   ? len
+                   : mode == 1 ? 1
+                               : 1 + mocktext_splitmix64(&seed) % 97;
         if (n > len - i)
             n = len - i;
         out->feed_rc = llm_stream_feed(st, s + i, n);
