@@ -123,27 +123,38 @@ Test(layout, unknown_version_refused)
     cr_assert_str_eq(v, "999", "a refused Redis is left as it was");
 }
 
+/* The argv of a pool of two workers on the test database (url). */
+#define POOL_ARGC 10
+static void
+pool_argv(const char *argv[POOL_ARGC])
+{
+    const char *a[POOL_ARGC] = {th_bin("genq-worker"),
+                                "--redis",
+                                url,
+                                "--queue",
+                                "layout-q",
+                                "--processes",
+                                "2",
+                                "--api-base",
+                                getenv("GENQ_TEST_MOCK_URL"),
+                                NULL};
+
+    memcpy(argv, a, sizeof(a));
+}
+
 /* A pool refused by the layout stops, saying so once: the supervisor asks
  * before forking; a child refused later exits 3, which ends the pool (the
  * others are stopped, none restarted: a restart would be refused again,
  * forever). The suite's timeout fails a pool that keeps going. */
 Test(layout, pool_stops_on_refusal)
 {
-    const char *worker[] = {th_bin("genq-worker"),
-                            "--redis",
-                            url,
-                            "--queue",
-                            "layout-q",
-                            "--processes",
-                            "2",
-                            "--api-base",
-                            getenv("GENQ_TEST_MOCK_URL"),
-                            NULL};
+    const char *worker[POOL_ARGC];
     const char *const env[] = {"GENQ_API_KEY=test-key", NULL};
     char *out = NULL, *err = NULL;
     int rc;
 
     use_db(13);
+    pool_argv(worker);
     freeReplyObject(redisCommand(c, "SET %s 999", KEY_LAYOUT));
     rc = th_run(worker, env, NULL, 0, &out, &err);
     cr_assert_eq(rc, 3, "the pool exits 3: %s", err);
@@ -187,21 +198,13 @@ clients_of_db(int db, long long *ids, int n)
  * connection dropped) exits 3 and the pool stops instead of restarting it. */
 Test(layout, pool_stops_when_a_child_is_refused)
 {
-    const char *worker[] = {th_bin("genq-worker"),
-                            "--redis",
-                            url,
-                            "--queue",
-                            "layout-q",
-                            "--processes",
-                            "2",
-                            "--api-base",
-                            getenv("GENQ_TEST_MOCK_URL"),
-                            NULL};
+    const char *worker[POOL_ARGC];
     long long ids[16];
     int n = 0, rc;
     pid_t pid;
 
     use_db(12);
+    pool_argv(worker);
     pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
