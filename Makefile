@@ -8,7 +8,8 @@
 #   make bench      benchmarks (bench/)
 #   make valgrind   genq-worker under valgrind (tests/scripts/valgrind-worker.sh)
 #   make format / format-check, make install PREFIX=/usr/local
-#   make WSTRICT=1  adds -Wmissing-prototypes -Wcast-qual -Wpointer-arith -Wundef
+#   make WSTRICT=0  drops -Wmissing-prototypes -Wcast-qual -Wpointer-arith
+#                   -Wundef (on by default, like every other warning: -Werror)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
