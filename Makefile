@@ -8,12 +8,13 @@
 #   make bench      benchmarks (bench/)
 #   make valgrind   genq-worker under valgrind (tests/scripts/valgrind-worker.sh)
 #   make format / format-check, make install PREFIX=/usr/local
-#   make WSTRICT=1  adds -Wmissing-prototypes -Wcast-qual -Wpointer-arith -Wundef
+#   make WSTRICT=0  drops -Wmissing-prototypes -Wcast-qual -Wpointer-arith
+#                   -Wundef (on by default, like every other warning: -Werror)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
 PKGS    := hiredis libcurl libcjson libjwt libmicrohttpd inih
-WSTRICT ?= 0
+WSTRICT ?= 1
 
 # pkg-config runs once, when a recipe first needs it, and quietly: `make
 # demo` on a fresh machine installs the libraries before anything asks.
@@ -70,7 +71,7 @@ WORKER_LIB_OBJ := $(filter-out $(B)/worker/main.o,$(WORKER_OBJ))
 MOCK_LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(wildcard tests/mock-llm/mock*.c))
 
 # the common/ modules the mock uses
-MOCK_COMMON_OBJ := $(B)/common/buf.o
+MOCK_COMMON_OBJ := $(B)/common/buf.o $(B)/common/jsonw.o
 
 PROGS := $(BIN)/genq $(BIN)/genq-worker $(BIN)/genq-mockllm
 TESTS := $(if $(UNIT_SRC),$(BIN)/test-unit) $(if $(INTEG_SRC),$(BIN)/test-integration)

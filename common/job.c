@@ -9,16 +9,13 @@
 
 #include "job.h"
 #include "job_int.h"
+#include "meta.h"
 #include "timefmt.h"
 
 const char *
 job_stored_payload(const char *v)
 {
-    const char *nl;
-
-    if (v && !strncmp(v, "queued|", 7) && (nl = strchr(v, '\n')))
-        return nl + 1;
-    return v;
+    return v ? v + meta_header_len(v) : NULL;
 }
 
 /* ---- accessors ---------------------------------------------------------- */

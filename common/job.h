@@ -81,7 +81,7 @@ unsigned long job_fast_taken(void);
 
 /* The payload within a stored jobs-hash value: v itself, or, for a job
  * enqueued by the bulk path of `genq enqueue`, what follows its
- * "queued|...\n" meta header. Borrowed pointer into v. */
+ * meta header (meta.h). Borrowed pointer into v. */
 const char *job_stored_payload(const char *v);
 
 /* Validate an already-parsed job object with the same rules as job_parse(),

@@ -21,12 +21,12 @@ jsonw_str(struct buf *b, const char *s, size_t n)
         if (i > run && buf_append(b, s + run, i - run) < 0)
             return -1;
         esc[0] = '\\';
-        esc[1] = c == '"'    ? '"'
-                 : c == '\\' ? '\\'
-                 : c == '\n' ? 'n'
-                 : c == '\r' ? 'r'
-                 : c == '\t' ? 't'
-                             : 'u';
+        esc[1] = (char)(c == '"'    ? '"'
+                        : c == '\\' ? '\\'
+                        : c == '\n' ? 'n'
+                        : c == '\r' ? 'r'
+                        : c == '\t' ? 't'
+                                    : 'u');
         if (esc[1] == 'u') { /* \u00XX */
             esc[2] = '0';
             esc[3] = '0';

@@ -32,20 +32,15 @@ enum qkey {
 
 /* Keys outside any queue's slot. Every key name genq uses is built here or
  * from struct qkeys: no other file spells a "genq:" key. */
-#define KEY_QUEUES       "genq:queues"       /* set of known queue names */
-#define KEY_WORKERS      "genq:workers"      /* hash: worker id -> JSON doc */
-#define KEY_WORKERS_BEAT "genq:workers:beat" /* zset: worker id -> last beat   \
-                                              */
-#define KEY_ALERTS       "genq:alerts"       /* list of alert documents */
-#define KEY_CACHE_PREFIX "genq:cache:"       /* + sha256 hex of the request */
-#define KEY_SPEND_PREFIX "genq:spend:"       /* + UTC day YYYY-MM-DD */
-#define KEY_LAYOUT       "genq:layout"       /* layout version (string) */
-
-/* Keys of queue Q outside the scripts' KEYS list, as suffixes of the
- * prefix "genq:{Q}:" of struct qkeys (the Lua scripts spell the same). */
-#define QKEY_RATE       "rate"    /* hash: unix second -> jobs added */
-#define QKEY_STAGING    "staging" /* hash: staging run -> ms of last batch */
-#define QKEY_STAGE_LIST "stage:"  /* + RUN ":" P: ids staged by a run */
+#define KEY_QUEUES  "genq:queues"  /* set of known queue names */
+#define KEY_WORKERS "genq:workers" /* hash: worker id -> JSON doc */
+#define KEY_WORKERS_BEAT                                                       \
+    "genq:workers:beat"                /* zset: worker id -> last beat         \
+                                        */
+#define KEY_ALERTS       "genq:alerts" /* list of alert documents */
+#define KEY_CACHE_PREFIX "genq:cache:" /* + sha256 hex of the request */
+#define KEY_SPEND_PREFIX "genq:spend:" /* + UTC day YYYY-MM-DD */
+#define KEY_LAYOUT       "genq:layout" /* layout version (string) */
 
 struct qkeys {
     char queue[QUEUE_NAME_MAX + 1];

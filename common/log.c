@@ -19,7 +19,7 @@ void
 log_init(const char *name, int json, enum log_level min)
 {
     prog = name;
-    as_json = json;
+    as_json = json != 0;
     min_level = min;
 }
 
@@ -59,6 +59,10 @@ put_raw(char *out, size_t at, size_t cap, const char *s)
     return at;
 }
 
+/* Around each key/value pair: [text, JSON] x (before key, between, after). */
+static const char *const kv_sep[2][3] = {{" ", "=", ""},
+                                         {",\"", "\":\"", "\""}};
+
 static void
 emit(enum log_level lvl, const char *msg, va_list ap)
 {
@@ -87,15 +91,6 @@ emit(enum log_level lvl, const char *msg, va_list ap)
         at = put_raw(line, at, cap, "\",\"msg\":\"");
         at = put_str(line, at, cap, msg, 1);
         at = put_raw(line, at, cap, "\"");
-        while ((k = va_arg(ap, const char *)) != NULL) {
-            v = va_arg(ap, const char *);
-            at = put_raw(line, at, cap, ",\"");
-            at = put_str(line, at, cap, k, 1);
-            at = put_raw(line, at, cap, "\":\"");
-            at = put_str(line, at, cap, v ? v : "", 1);
-            at = put_raw(line, at, cap, "\"");
-        }
-        at = put_raw(line, at, cap, "}");
     } else {
         at = put_raw(line, at, cap, ts);
         at = put_raw(line, at, cap, " ");
@@ -104,14 +99,18 @@ emit(enum log_level lvl, const char *msg, va_list ap)
         at = put_str(line, at, cap, prog, 0);
         at = put_raw(line, at, cap, ": ");
         at = put_str(line, at, cap, msg, 0);
-        while ((k = va_arg(ap, const char *)) != NULL) {
-            v = va_arg(ap, const char *);
-            at = put_raw(line, at, cap, " ");
-            at = put_str(line, at, cap, k, 0);
-            at = put_raw(line, at, cap, "=");
-            at = put_str(line, at, cap, v ? v : "", 0);
-        }
     }
+    /* the key/value pairs: ,"k":"v" in JSON, k=v in text */
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        v = va_arg(ap, const char *);
+        at = put_raw(line, at, cap, kv_sep[as_json][0]);
+        at = put_str(line, at, cap, k, as_json);
+        at = put_raw(line, at, cap, kv_sep[as_json][1]);
+        at = put_str(line, at, cap, v ? v : "", as_json);
+        at = put_raw(line, at, cap, kv_sep[as_json][2]);
+    }
+    if (as_json)
+        at = put_raw(line, at, cap, "}");
     line[at++] = '\n';
     /* One write per line so that lines of concurrent processes never mix. */
     if (write(STDERR_FILENO, line, at) < 0)

@@ -1,6 +1,7 @@
 /* Synchronous Redis helpers (see rclient.h). */
 #include "fmacros.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,7 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
         freeReplyObject(r);
         if (bad) {
             redisFree(c);
+            errno = EPROTONOSUPPORT; /* rclient.h: refused by the layout */
             return NULL;
         }
     }

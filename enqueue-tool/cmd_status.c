@@ -229,7 +229,6 @@ cmd_result(int argc, char **argv)
 
     if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
         return rc;
-    rc = EXIT_FAIL;
     if (first + 1 != argc)
         return cli_usage_error("result", "give exactly one job id");
     if (cli_connect(&c) < 0)

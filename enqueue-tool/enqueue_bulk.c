@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "enqueue.h"
+#include "meta.h"
 #include "rclient.h"
 
 int
@@ -37,16 +38,16 @@ bulk_clock_init(struct enq *e)
 /* The bulk path (jobs of one bulk class: ids generated here, so new; no
  * idempotency key, no delay): one MULTI/EXEC of plain variadic commands
  * instead of a script, the cheapest way to store a job in Redis: each
- * stored value is the meta header "queued|0|MAX|PRIO|||T|T|\n" and the
- * payload, no meta field (prelude.lua: job_header, metas_get); the ids
- * onto the ready list; the enqueued count and rate; a wake.
- * Reply (finish_batch): +OK, 5 x +QUEUED, then EXEC's array. */
+ * stored value is the meta header (meta_format_header) and the
+ * payload, no meta field (prelude.lua: job_header; oplib.lua: metas_get); the
+ * ids onto the ready list; the enqueued count and rate; a wake. Reply
+ * (finish_batch): +OK, 5 x +QUEUED, then EXEC's array. */
 int
 bulk_append(struct enq *e, struct rec *recs, int n, int jobs)
 {
     struct buf *b = &e->out;
     struct qkeys *k = &e->cli.keys;
-    char hdr[128], num[24], key[sizeof(k->prefix) + 8];
+    char hdr[META_HEADER_MAX], num[24];
     int64_t now = bulk_now_ms(e);
     int hl = 0, prio = 0, rc = 0;
     size_t hlen;
@@ -54,9 +55,8 @@ bulk_append(struct enq *e, struct rec *recs, int n, int jobs)
     for (int i = 0; i < n && !hl; i++)
         if (recs[i].type == 'J') {
             prio = recs[i].prio;
-            hl = snprintf(hdr, sizeof(hdr),
-                          "queued|0|%d|%d|||%" PRId64 "|%" PRId64 "|\n",
-                          recs[i].max_attempts, prio, now, now);
+            hl = meta_format_header(hdr, sizeof(hdr), recs[i].max_attempts,
+                                    prio, now);
         }
     hlen = (size_t)hl;
     buf_reset(b);
@@ -81,9 +81,8 @@ bulk_append(struct enq *e, struct rec *recs, int n, int jobs)
     rc |= resp_head(b, '*', 4) | resp_str(b, "HINCRBY") |
           resp_str(b, k->key[QK_STATS]) | resp_str(b, "enqueued") |
           resp_str(b, num);
-    snprintf(key, sizeof(key), "%s" QKEY_RATE, k->prefix);
     snprintf(hdr, sizeof(hdr), "%" PRId64, now / 1000);
-    rc |= resp_head(b, '*', 4) | resp_str(b, "HINCRBY") | resp_str(b, key) |
+    rc |= resp_head(b, '*', 4) | resp_str(b, "HINCRBY") | resp_str(b, k->rate) |
           resp_str(b, hdr) | resp_str(b, num);
     rc |= resp_head(b, '*', 3) | resp_str(b, "PUBLISH") | resp_str(b, k->wake) |
           resp_str(b, num);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "enqueue.h"
+#include "meta.h"
 #include "rclient.h"
 #include "uuid.h"
 
@@ -117,7 +118,7 @@ int
 stage_job(struct enq *e, const struct job_info *in)
 {
     struct stage *st = &e->st;
-    char hdr[128];
+    char hdr[META_HEADER_MAX];
     int64_t now;
     int hl, rc = 0;
 
@@ -128,9 +129,7 @@ stage_job(struct enq *e, const struct job_info *in)
     st->prio = in->prio;
     st->max_attempts = in->max_attempts;
     now = bulk_now_ms(e);
-    hl = snprintf(hdr, sizeof(hdr),
-                  "queued|0|%d|%d|||%" PRId64 "|%" PRId64 "|\n",
-                  in->max_attempts, in->prio, now, now);
+    hl = meta_format_header(hdr, sizeof(hdr), in->max_attempts, in->prio, now);
     rc |= resp_arg(&st->hs, in->id, 36);
     rc |= resp_head(&st->hs, '$', (size_t)hl + in->text_len) |
           buf_append(&st->hs, hdr, (size_t)hl) |
@@ -152,16 +151,15 @@ int
 stage_begin(struct enq *e)
 {
     struct stage *st = &e->st;
-    const char *pre = e->cli.keys.prefix;
+    const struct qkeys *k = &e->cli.keys;
     redisReply *r;
 
     if (bulk_clock_init(e) < 0)
         return -1;
     uuid7_new(st->run);
-    snprintf(st->reg, sizeof(st->reg), "%s" QKEY_STAGING, pre);
+    snprintf(st->reg, sizeof(st->reg), "%s", k->staging);
     for (int p = 0; p < 3; p++)
-        snprintf(st->key[p], sizeof(st->key[p]), "%s" QKEY_STAGE_LIST "%s:%d",
-                 pre, st->run, p);
+        qkeys_stage(k, st->run, p, st->key[p], sizeof(st->key[p]));
     r = redisCommand(e->cli.rc, "HSET %s %s %lld", st->reg, st->run,
                      (long long)bulk_now_ms(e));
     if (!r || r->type != REDIS_REPLY_INTEGER) {

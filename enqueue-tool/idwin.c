@@ -30,17 +30,21 @@ idwin_run(const struct idwin *w, int argc, char **argv, int *any)
 {
     struct idbatch win[IDWIN_MAX];
     struct ops_ids src;
-    int head = 0, used = 0, window = w->window;
+    int head = 0, used = 0, window = w->window, batch = w->batch;
     long sum = 0;
     const char *id;
 
     if (window > IDWIN_MAX)
         window = IDWIN_MAX;
+    if (window < 1)
+        window = 1;
+    if (batch < 1)
+        batch = 1;
     *any = 0;
     memset(win, 0, sizeof(win));
     ops_ids_init(&src, argc, argv);
     for (int i = 0; i < window; i++) {
-        win[i].ids = calloc((size_t)w->batch, sizeof(char *));
+        win[i].ids = calloc((size_t)batch, sizeof(char *));
         if (!win[i].ids) {
             cli_fail(w->cmd, "out of memory");
             goto fail;
@@ -67,7 +71,7 @@ idwin_run(const struct idwin *w, int argc, char **argv, int *any)
         if (done)
             break;
         b = &win[(head + used) % window];
-        while (b->n < w->batch && (id = ops_ids_next(&src)) != NULL) {
+        while (b->n < batch && (id = ops_ids_next(&src)) != NULL) {
             b->ids[b->n] = strdup(id);
             if (!b->ids[b->n]) {
                 cli_fail(w->cmd, "out of memory");

@@ -4,6 +4,7 @@
  * young). */
 #include "fmacros.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 
 #include "log.h"
 #include "pool.h"
+#include "rclient.h"
+#include "rconn.h"
 
 int
 pool_run_one(const struct wcfg *cfg)
@@ -68,7 +71,8 @@ child_metrics_addr(struct wcfg *cfg, int index)
  * blocked and taken with sigtimedwait(), so no signal slips between a check
  * and a wait: every SIGTERM/SIGINT is forwarded to the children (a second
  * one makes them hand back at once), a child that dies is restarted after a
- * delay that doubles while it keeps dying young (1 s, 2 s, ... 30 s). */
+ * delay that doubles while it keeps dying young (1 s, 2 s, ... 30 s);
+ * one refused by the layout check (RCONN_EXIT_LAYOUT) stops the pool. */
 static pid_t
 spawn(struct wcfg *cfg, int index, const sigset_t *oldmask)
 {
@@ -84,6 +88,25 @@ spawn(struct wcfg *cfg, int index, const sigset_t *oldmask)
     return pid;
 }
 
+/* A Redis of a layout version this genq does not know refuses every child
+ * alike: ask once, before forking, and say it once. Any other failure
+ * (Redis down) is left to the children, which keep reconnecting. */
+static int
+layout_refused(const struct wcfg *cfg)
+{
+    char err[512];
+    redisContext *c = rclient_connect(&cfg->redis, 2.0, err, sizeof(err));
+
+    if (c) {
+        redisFree(c);
+        return 0;
+    }
+    if (errno != EPROTONOSUPPORT)
+        return 0;
+    log_msg(LOG_ERROR, "%s", err);
+    return 1;
+}
+
 int
 pool_run(struct wcfg *cfg, int n)
 {
@@ -94,12 +117,13 @@ pool_run(struct wcfg *cfg, int n)
     sigset_t set, old;
     int alive = 0, rc = 0, stopping = 0, waiting = 0;
 
-    if (!kids || !due || !born || !delay) {
+    if (!kids || !due || !born || !delay || layout_refused(cfg)) {
+        rc = kids && due && born && delay ? RCONN_EXIT_LAYOUT : 1;
         free(kids);
         free(due);
         free(born);
         free(delay);
-        return 1;
+        return rc;
     }
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -147,8 +171,19 @@ pool_run(struct wcfg *cfg, int n)
                 alive--;
                 if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
                     continue;
+                if (WIFEXITED(st) && WEXITSTATUS(st) == RCONN_EXIT_LAYOUT) {
+                    /* the child said why; every restart would be refused */
+                    rc = RCONN_EXIT_LAYOUT;
+                    if (!stopping)
+                        for (int j = 0; j < n; j++)
+                            if (kids[j] > 0)
+                                kill(kids[j], SIGTERM);
+                    stopping = 1;
+                    continue;
+                }
                 if (stopping) {
-                    rc = 1;
+                    if (rc == 0)
+                        rc = 1;
                     continue;
                 }
                 {

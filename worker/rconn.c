@@ -276,7 +276,7 @@ ignore_reply(redisAsyncContext *ac, void *reply, void *pd)
 
 /* The reply of the layout GET (layout.h) sent on every connect of the
  * main connection: a Redis whose layout version this genq does not know
- * ends the process (exit 1; a pool restarts it, to be refused again). */
+ * ends the process with RCONN_EXIT_LAYOUT (a pool then stops). */
 static void
 on_layout_reply(redisAsyncContext *ac, void *reply, void *pd)
 {
@@ -290,7 +290,7 @@ on_layout_reply(redisAsyncContext *ac, void *reply, void *pd)
     redisurl_describe(&c->url, where, sizeof(where));
     if (layout_check(r->str, where, err, sizeof(err)) < 0) {
         log_msg(LOG_ERROR, "%s", err);
-        exit(1);
+        exit(RCONN_EXIT_LAYOUT);
     }
 }
 

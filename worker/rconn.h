@@ -13,6 +13,11 @@
 
 struct rconn;
 
+/* The exit status of a worker process refused by the Redis layout version
+ * check (layout.h): distinct from 1 so that a pool (pool.c) stops instead
+ * of restarting a child that would only be refused again. */
+#define RCONN_EXIT_LAYOUT 3
+
 /* Reply callback: r is NULL when the connection dropped before a reply
  * came; an error reply is passed as is (type REDIS_REPLY_ERROR). r is
  * borrowed: valid only during the call. Runs exactly once per command. */

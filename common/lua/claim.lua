@@ -2,7 +2,8 @@
 -- default_max_attempts. Reaps expired leases and promotes due delayed jobs
 -- first. Returns {status, id1, token1, attempts1, payload1, ...}; status is
 -- "ok" or "paused" (nothing claimed). A payload may carry a bulk-enqueue
--- header ("queued|...\n" before the JSON, see job_header): the worker skips it.
+-- header (its meta record and a newline before the JSON, see job_header):
+-- the worker skips it.
 local worker, n = ARGV[2], tonumber(ARGV[3])
 local vis, defmax = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()

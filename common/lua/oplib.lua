@@ -12,12 +12,10 @@ local K_WAKE, K_RATE, K_STAGING = PREFIX .. 'wake', PREFIX .. 'rate',
 -- jobs before maintain.lua removes them (stage.lua)
 local STAGE_GC_MS = 3600000
 
--- job_split(v) → header meta (or nil), payload.
+-- job_split(v) → header meta (or nil), payload (job_header: prelude.lua).
 local function job_split(v)
-    if v and string.sub(v, 1, 7) == 'queued|' then
-        local nl = string.find(v, '\n', 8, true)
-        if nl then return string.sub(v, 1, nl - 1), string.sub(v, nl + 1) end
-    end
+    local h = job_header(v)
+    if h then return h, string.sub(v, #h + 2) end
     return nil, v
 end
 

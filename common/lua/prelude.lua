@@ -77,8 +77,8 @@ local function meta_pack(m)
                        m.enq, m.upd, m.flags)
 end
 
--- A bulk-enqueued job (the bulk path of `genq enqueue`, append_bulk in
--- enqueue-tool/cmd_enqueue.c) has no meta field until it is
+-- A bulk-enqueued job (the bulk path of `genq enqueue`, bulk_append in
+-- enqueue-tool/enqueue_bulk.c) has no meta field until it is
 -- first claimed or changed: its stored value (jobs hash) is the meta record
 -- it was enqueued with, a newline, then its payload. Once a meta field
 -- exists it wins, and the header is stale. Payloads are JSON objects, so a

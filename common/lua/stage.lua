@@ -1,5 +1,5 @@
 -- stage: finish the staging of one `genq enqueue` run (enqueue-tool/
--- cmd_enqueue.c, "staging"). While pass 1 validated the file, the run
+-- enqueue_stage.c, "staging"). While pass 1 validated the file, the run
 -- stored its bulk jobs' values (jobs hash, the bulk header, no meta) and
 -- pushed their ids onto its stage lists PREFIX..'stage:'..RUN..':'..P (P: 0
 -- high, 1 normal, 2 low; LPUSH in input order), invisible to everyone: no

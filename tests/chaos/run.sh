@@ -113,7 +113,8 @@ free_port() {
 # ---- the checker, built with the Makefile's flags -------------------------
 PKGS="hiredis libcurl libcjson libjwt"
 CFLAGS="-std=c11 -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes \
--Wwrite-strings -Wshadow -g -O2 -Icommon -Ibuild/gen -Itests/mock-llm \
+-Wwrite-strings -Wshadow -Wmissing-prototypes -Wcast-qual -Wpointer-arith -Wundef \
+-g -O2 -Icommon -Ibuild/gen -Itests/mock-llm \
 $(pkg-config --cflags $PKGS)"
 [ -f build/gen/lua_scripts.c ] || make -s build/gen/lua_scripts.c
 # shellcheck disable=SC2086,SC2046

@@ -19,7 +19,7 @@ command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clan
 
 # target: sources from common/, -max_len, dictionaries (tests/fuzz/dict/)
 # the modules of job.h and llm.h, each split over several files
-JOB_M="job job_err job_fast job_parse job_validate jsonscan template timefmt uuid"
+JOB_M="job job_err meta job_fast job_parse job_validate jsonscan template timefmt uuid"
 LLM_M="llm llm_request llm_response llm_stream llm_stream_fast jsonscan"
 declare -A SRC=(
     [fuzz_sse]="sse buf $LLM_M utf8"
@@ -54,7 +54,8 @@ read -ra CJSON_LIBS <<<"$(pkg-config --libs libcjson)"
 # shellcheck disable=SC2054 # the comma belongs to -fsanitize=
 FLAGS=(-std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
     -fno-sanitize-recover=all -Wall -Wextra -Werror -Wformat=2
-    -Wstrict-prototypes -Wwrite-strings -Wshadow -Icommon -Ibuild/gen
+    -Wstrict-prototypes -Wwrite-strings -Wshadow -Wmissing-prototypes
+    -Wcast-qual -Wpointer-arith -Wundef -Icommon -Ibuild/gen
     -Itests/fuzz "${CJSON_CFLAGS[@]}")
 LIBS=("${CJSON_LIBS[@]}" -lm)
 needed=$(for t in $targets; do echo "${SRC[$t]}"; done | tr ' ' '\n' | sort -u)

@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "layout.h"
@@ -111,11 +114,119 @@ Test(layout, unknown_version_refused)
     free(err);
 
     rc = th_run(worker, env, NULL, 0, &out, &err);
-    cr_assert_eq(rc, 1, "genq-worker exits 1: %s", err);
+    cr_assert_eq(rc, 3, "genq-worker exits 3 (EXIT STATUS): %s", err);
     cr_assert(strstr(err, want), "genq-worker says: %s", err);
     free(out);
     free(err);
 
     layout_get(v, sizeof(v));
     cr_assert_str_eq(v, "999", "a refused Redis is left as it was");
+}
+
+/* The argv of a pool of two workers on the test database (url). */
+#define POOL_ARGC 10
+static void
+pool_argv(const char *argv[POOL_ARGC])
+{
+    const char *a[POOL_ARGC] = {th_bin("genq-worker"),
+                                "--redis",
+                                url,
+                                "--queue",
+                                "layout-q",
+                                "--processes",
+                                "2",
+                                "--api-base",
+                                getenv("GENQ_TEST_MOCK_URL"),
+                                NULL};
+
+    memcpy(argv, a, sizeof(a));
+}
+
+/* A pool refused by the layout stops, saying so once: the supervisor asks
+ * before forking; a child refused later exits 3, which ends the pool (the
+ * others are stopped, none restarted: a restart would be refused again,
+ * forever). The suite's timeout fails a pool that keeps going. */
+Test(layout, pool_stops_on_refusal)
+{
+    const char *worker[POOL_ARGC];
+    const char *const env[] = {"GENQ_API_KEY=test-key", NULL};
+    char *out = NULL, *err = NULL;
+    int rc;
+
+    use_db(13);
+    pool_argv(worker);
+    freeReplyObject(redisCommand(c, "SET %s 999", KEY_LAYOUT));
+    rc = th_run(worker, env, NULL, 0, &out, &err);
+    cr_assert_eq(rc, 3, "the pool exits 3: %s", err);
+    cr_assert(strstr(err, "holds genq layout version 999"), "says why: %s",
+              err);
+    cr_assert(
+        !strstr(strstr(err, "holds genq layout") + 1, "holds genq layout"),
+        "says it once: %s", err);
+    cr_assert(!strstr(err, "restarting"), "no restart: %s", err);
+    free(out);
+    free(err);
+}
+
+/* The ids of the clients of database db but ours (CLIENT LIST), at most n. */
+static int
+clients_of_db(int db, long long *ids, int n)
+{
+    redisReply *me = redisCommand(c, "CLIENT ID");
+    redisReply *r = redisCommand(c, "CLIENT LIST");
+    char tag[16];
+    int k = 0;
+
+    cr_assert(me && me->type == REDIS_REPLY_INTEGER);
+    cr_assert(r && r->type == REDIS_REPLY_STRING);
+    snprintf(tag, sizeof(tag), " db=%d ", db);
+    for (char *line = r->str; line && *line && k < n;) {
+        char *nl = strchr(line, '\n');
+        long long id = strtoll(line + 3, NULL, 10); /* "id=N ..." */
+        if (nl)
+            *nl = '\0';
+        if (strstr(line, tag) && id != me->integer)
+            ids[k++] = id;
+        line = nl ? nl + 1 : NULL;
+    }
+    freeReplyObject(me);
+    freeReplyObject(r);
+    return k;
+}
+
+/* A child refused later (the layout changed under a running pool, then the
+ * connection dropped) exits 3 and the pool stops instead of restarting it. */
+Test(layout, pool_stops_when_a_child_is_refused)
+{
+    const char *worker[POOL_ARGC];
+    long long ids[16];
+    int n = 0, rc;
+    pid_t pid;
+
+    use_db(12);
+    pool_argv(worker);
+    pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        setenv("GENQ_API_KEY", "test-key", 1);
+        if (!freopen("/dev/null", "w", stderr))
+            _exit(127);
+        th_exec(worker);
+    }
+    /* both children up: a main and a wake connection each */
+    for (int i = 0; i < 200 && n < 4; i++) {
+        n = clients_of_db(12, ids, 16);
+        if (n < 4)
+            usleep(50 * 1000);
+    }
+    cr_assert_geq(n, 4, "the pool's children connected");
+    freeReplyObject(redisCommand(c, "SET %s 999", KEY_LAYOUT));
+    for (int i = 0; i < n; i++)
+        freeReplyObject(redisCommand(c, "CLIENT KILL ID %lld", ids[i]));
+    rc = th_wait(pid, 20);
+    if (rc < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    cr_assert_eq(rc, 3, "the pool exits 3 (got %d)", rc);
 }

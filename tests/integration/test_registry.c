@@ -3,10 +3,7 @@
  * next 5-s beat. */
 #include "fmacros.h"
 
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -14,27 +11,31 @@
 
 #include "harness.h"
 
-TestSuite(registry, .timeout = 120);
+TH_SUITE(registry, .timeout = 120);
 
-/* The in_flight of the registry entry of the worker with this pid, or -1
- * when it has none yet. */
+/* The in_flight that `genq workers --json` shows for the worker with this
+ * pid, or -1 when it lists none yet. */
 static int
-registry_in_flight(struct th *t, pid_t pid)
+registry_in_flight(pid_t pid)
 {
-    redisReply *r = redisCommand(t->c, "HVALS %s", KEY_WORKERS);
-    int n = -1;
+    char *out = NULL, *err = NULL;
+    cJSON *objs[64];
+    int n = -1, k;
 
-    cr_assert(r && r->type == REDIS_REPLY_ARRAY);
-    for (size_t i = 0; i < r->elements && n < 0; i++) {
-        cJSON *o = cJSON_Parse(r->element[i]->str);
-        cJSON *p = cJSON_GetObjectItem(o, "pid");
-        cJSON *f = cJSON_GetObjectItem(o, "in_flight");
-        if (cJSON_IsNumber(p) && (pid_t)p->valuedouble == pid &&
+    cr_assert_eq(th_genq_noq(NULL, &out, &err, "workers", "--json", NULL), 0,
+                 "genq workers: %s", err);
+    k = th_jsonl(out, objs, 64);
+    k = k < 64 ? k : 64;
+    for (int i = 0; i < k; i++) {
+        cJSON *p = cJSON_GetObjectItem(objs[i], "pid");
+        cJSON *f = cJSON_GetObjectItem(objs[i], "in_flight");
+        if (n < 0 && cJSON_IsNumber(p) && (pid_t)p->valuedouble == pid &&
             cJSON_IsNumber(f))
             n = f->valueint;
-        cJSON_Delete(o);
     }
-    freeReplyObject(r);
+    th_free_objs(objs, k);
+    free(out);
+    free(err);
     return n;
 }
 
@@ -46,10 +47,8 @@ Test(registry, idle_worker_reports_zero_in_flight_promptly)
     const char *mock_args[] = {"--latency-ms", "2000", NULL};
     const char *args[] = {"--concurrency", "8", NULL};
     char url[128];
-    struct th t;
     pid_t mock;
 
-    th_init(&t, "registry_idle");
     mock = th_mock_start(url, mock_args);
     char **ids = th_enqueue_n(&t, 8, "Registry", 20);
     pid_t w = th_worker_at(&t, url, NULL, args);
@@ -58,13 +57,13 @@ Test(registry, idle_worker_reports_zero_in_flight_promptly)
 
     for (int i = 0; i < 80 && busy <= 0; i++) {
         th_sleep_ms(50);
-        busy = registry_in_flight(&t, w);
+        busy = registry_in_flight(w);
     }
     cr_assert_gt(busy, 0, "the registry shows the busy worker's jobs");
     cr_assert_eq(th_wait_terminal(&t, ids, 8, 30), 8);
     /* idle now: 0 in flight within two seconds */
     while (waited < 2.0) {
-        n = registry_in_flight(&t, w);
+        n = registry_in_flight(w);
         if (n == 0)
             break;
         th_sleep_ms(100);
@@ -77,5 +76,4 @@ Test(registry, idle_worker_reports_zero_in_flight_promptly)
     th_stop(w);
     th_stop(mock);
     th_free_ids(ids, 8);
-    th_fini(&t);
 }

@@ -198,7 +198,7 @@ ready_prompts(void)
     return out;
 }
 
-/* Staging (cmd_enqueue.c): the bulk jobs of a file are stored while it is
+/* Staging (enqueue_stage.c): the bulk jobs of a file are stored while it is
  * validated and made ready at the end, in file order: into an empty queue
  * (the stage list becomes the ready list) and after jobs already waiting
  * (moved over), with a job that is not a bulk job in the middle (staging

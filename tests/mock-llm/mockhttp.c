@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jsonw.h"
 #include "mockhttp.h"
 
 int
@@ -90,61 +91,10 @@ mockbuf_printf(struct mockbuf *b, const char *fmt, ...)
 int
 mockbuf_json_str(struct mockbuf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t i = 0, run;
-
-    size_t need = n + 2;
-
-    /* Reserve the exact escaped size: one cheap pass, no 6x overshoot. */
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t')
-            need += 1;
-        else if (c < 0x20)
-            need += 5;
-    }
-    if (need < n || mockbuf_reserve(b, need) < 0)
+    /* reserve compacts the consumed part; common/jsonw.c writes the string */
+    if (n > SIZE_MAX - 2 || mockbuf_reserve(b, n + 2) < 0)
         return -1;
-    i = 0;
-    b->data[b->len++] = '"';
-    while (i < n) {
-        unsigned char c;
-        run = i;
-        while (run < n && (unsigned char)s[run] >= 0x20 && s[run] != '"' &&
-               s[run] != '\\')
-            run++;
-        memcpy(b->data + b->len, s + i, run - i);
-        b->len += run - i;
-        if (run == n)
-            break;
-        c = (unsigned char)s[run];
-        b->data[b->len++] = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-            b->data[b->len++] = (char)c;
-            break;
-        case '\n':
-            b->data[b->len++] = 'n';
-            break;
-        case '\r':
-            b->data[b->len++] = 'r';
-            break;
-        case '\t':
-            b->data[b->len++] = 't';
-            break;
-        default:
-            b->data[b->len++] = 'u';
-            b->data[b->len++] = '0';
-            b->data[b->len++] = '0';
-            b->data[b->len++] = hex[c >> 4];
-            b->data[b->len++] = hex[c & 15];
-        }
-        i = run + 1;
-    }
-    b->data[b->len++] = '"';
-    b->data[b->len] = '\0';
-    return 0;
+    return jsonw_str(&b->buf, s, n);
 }
 
 void

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "llm.h"
 #include "mockapi.h"
+#include "mocktext.h"
 #include "unit.h"
 
 /* ---- helpers -------------------------------------------------------- */
@@ -25,15 +26,6 @@ struct run {
     int feed_rc, fin_rc;
     unsigned long cjson; /* events parsed with cJSON */
 };
-
-static uint64_t
-rnd(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
 
 /* Decode s[0..len) as provider p; mode 0: whole, 1: byte by byte, 2: random
  * pieces of 1..97 bytes. text_max: the output cap (0 = default). */
@@ -52,7 +44,9 @@ decode(enum llm_provider p, const char *s, size_t len, int fast, int mode,
     llm_stream_set_fastpath(st, fast);
     out->feed_rc = 0;
     while (i < len && out->feed_rc == 0) {
-        size_t n = mode == 0 ? len : mode == 1 ? 1 : 1 + rnd(&seed) % 97;
+        size_t n = mode == 0   ? len
+                   : mode == 1 ? 1
+                               : 1 + mocktext_splitmix64(&seed) % 97;
         if (n > len - i)
             n = len - i;
         out->feed_rc = llm_stream_feed(st, s + i, n);
@@ -722,11 +716,11 @@ Test(llm_fast, random_mutations_same_as_cjson)
             char *s = malloc(mb[prov].len);
             cr_assert_not_null(s);
             memcpy(s, mb[prov].data, mb[prov].len);
-            int nmut = 1 + (int)(rnd(&seed) % 4);
+            int nmut = 1 + (int)(mocktext_splitmix64(&seed) % 4);
             for (int k = 0; k < nmut; k++) {
                 static const char pick[] = "\"\\{}[]:,0 \nue-.";
-                size_t at = rnd(&seed) % mb[prov].len;
-                uint64_t how = rnd(&seed);
+                size_t at = mocktext_splitmix64(&seed) % mb[prov].len;
+                uint64_t how = mocktext_splitmix64(&seed);
                 s[at] = how & 1 ? pick[(how >> 1) % (sizeof pick - 1)]
                                 : (char)(how >> 8);
             }
