@@ -67,3 +67,32 @@ key_spend_day(char *out, size_t n, long long t)
     snprintf(out, n, KEY_SPEND_PREFIX "%04d-%02d-%02d", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday);
 }
+
+void
+key_budget_day(char *out, size_t n, long long t, long *ttl_s)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    snprintf(out, n, KEY_BUDGET_DAY_PREFIX "%04d-%02d-%02d", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday);
+    if (ttl_s)
+        *ttl_s = 86400L - (tm.tm_hour * 3600L + tm.tm_min * 60L + tm.tm_sec) +
+                 2 * 86400L;
+}
+
+void
+key_budget_month(char *out, size_t n, long long t, long *ttl_s)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    snprintf(out, n, KEY_BUDGET_MONTH_PREFIX "%04d-%02d", tm.tm_year + 1900,
+             tm.tm_mon + 1);
+    if (ttl_s) /* 31 days from the 1st outlives every month */
+        *ttl_s = (31L - (tm.tm_mday - 1)) * 86400L -
+                 (tm.tm_hour * 3600L + tm.tm_min * 60L + tm.tm_sec) +
+                 2 * 86400L;
+}
