@@ -31,6 +31,15 @@ set_field(struct budget_set *s, int i)
     return f[i];
 }
 
+static double
+get_field(const struct budget_set *s, int i)
+{
+    const double f[NCAPS] = {s->usd_day, s->usd_month, s->tok_day,
+                             s->tok_month};
+
+    return f[i];
+}
+
 void
 limits_budget_set_init(struct budget_set *s)
 {
@@ -73,7 +82,7 @@ limits_budget_set(redisContext *c, const char *queue,
     key_budget_day(day, sizeof(day), now, NULL);
     key_budget_month(month, sizeof(month), now, NULL);
     for (int i = 0; i < NCAPS; i++) {
-        double v = *set_field((struct budget_set *)s, i);
+        double v = get_field(s, i);
         char f[QUEUE_NAME_MAX + 24], val[48];
 
         if (v < 0)
