@@ -111,22 +111,21 @@ wait_alert(const char *key, const char *needle, double s)
     return n;
 }
 
-/* Enqueue n jobs whose answer is 20 tokens (no continuation at max_tokens
- * 50); ids "b-00000"... (caller frees with th_free_ids()). */
+/* Enqueue n jobs with ids PREFIX-00000... and the prompts prompt() writes
+ * for each (its i, into out); returns the ids (th_free_ids()). */
 static char **
-enqueue_small(int n, const char *tag)
+enqueue_jobs(int n, const char *prefix, int max_tokens,
+             void (*prompt)(int i, char *out, size_t len))
 {
     char **ids = calloc((size_t)n, sizeof(*ids));
-    char payload[256];
 
     cr_assert(ids);
     for (int i = 0; i < n; i++) {
-        char id[32];
-        snprintf(id, sizeof(id), "b-%05d", i);
+        char id[32], body[200], payload[320];
+        snprintf(id, sizeof(id), "%s-%05d", prefix, i);
+        prompt(i, body, sizeof(body));
         snprintf(payload, sizeof(payload),
-                 "{\"id\":\"%s\",\"prompt\":\"%s %d [mock:tokens=20]\","
-                 "\"max_tokens\":50}",
-                 id, tag, i);
+                 "{\"id\":\"%s\",%s,\"max_tokens\":%d}", id, body, max_tokens);
         th_enqueue(&t, id, 1, 0, 0, NULL, payload);
         ids[i] = strdup(id);
         cr_assert(ids[i]);
@@ -134,9 +133,16 @@ enqueue_small(int n, const char *tag)
     return ids;
 }
 
+/* Prompts whose answer is 20 tokens (no continuation at max_tokens 50). */
+static void
+small_prompt(int i, char *out, size_t len)
+{
+    snprintf(out, len, "\"prompt\":\"Budget %d [mock:tokens=20]\"", i);
+}
+
 /* The estimate a worker reserves for one of enqueue_small's jobs: a
  * quarter token per byte of the job, plus max_tokens (budget.c). */
-#define SMALL_EST (256 / 4 + 1 + 50)
+#define SMALL_EST (320 / 4 + 1 + 50)
 
 /* Wait until the fleet stopped spending at the cap: the alert came and
  * the day's tokens stayed put for 2 s. Returns them. */
@@ -196,7 +202,7 @@ Test(budget, day_token_cap_stops_spend_and_a_raised_cap_resumes)
     use_db(8, url, sizeof(url));
     snprintf(capv, sizeof(capv), "%d", cap);
     snprintf(concv, sizeof(concv), "%d", conc);
-    ids = enqueue_small(n, "Budget day");
+    ids = enqueue_jobs(n, "b", 50, small_prompt);
     w = th_worker_on(&t, url, getenv("GENQ_TEST_MOCK_URL"), NULL, args);
     spent = wait_stopped(url);
     cr_assert_geq(spent, cap, "spend reached the cap (%.0f)", spent);
@@ -241,7 +247,7 @@ Test(budget, sighup_reloads_a_queue_cap_from_the_config_file)
     cr_assert(f);
     fputs(body, f);
     fclose(f);
-    ids = enqueue_small(n, "Budget hup");
+    ids = enqueue_jobs(n, "h", 50, small_prompt);
     w = th_worker_on(&t, url, getenv("GENQ_TEST_MOCK_URL"), NULL, args);
     wait_stopped(url);
     cr_assert_gt(assert_rest_queued(ids, n), 0, "jobs wait at the cap");
@@ -296,6 +302,22 @@ budget_op(const char *month, const char *op, const char *tok, const char *usd,
     return r;
 }
 
+/* budget.lua op on month key m: admitted (1/0) and, when refused, the
+ * month cap and whether it alerted as expected. */
+static void
+expect_op(const char *m, const char *op, const char *tok, const char *rt,
+          int admitted, int alert, const char *why)
+{
+    redisReply *r = budget_op(m, op, tok, "0", rt);
+
+    cr_assert_eq(r->element[0]->integer, admitted, "%s", why);
+    if (!admitted) {
+        cr_assert_str_eq(r->element[1]->str, "tok_month", "%s", why);
+        cr_assert_eq(r->element[4]->integer, alert, "%s", why);
+    }
+    freeReplyObject(r);
+}
+
 /* Field f of hash key as a number (0 when absent). */
 static double
 hget_num(const char *key, const char *f)
@@ -314,7 +336,6 @@ Test(budget, month_cap_on_a_fixed_clock)
     const char *m = KEY_BUDGET_MONTH_PREFIX "2030-01";
     char url[320], key[KEY_BUDGET_LEN];
     long ttl;
-    redisReply *r;
 
     use_db(10, url, sizeof(url));
     cr_assert_eq(scripts_init(), 0);
@@ -327,26 +348,13 @@ Test(budget, month_cap_on_a_fixed_clock)
     cr_assert_geq(ttl, 1 + 86400);
     freeReplyObject(
         redisCommand(t.c, "HSET %s tok_month 100", KEY_BUDGET_CAPS));
-    r = budget_op(m, "reserve", "60", "0", "0");
-    cr_assert_eq(r->element[0]->integer, 1, "room: admitted");
-    freeReplyObject(r);
-    r = budget_op(m, "reserve", "60", "0", "0");
-    cr_assert_eq(r->element[0]->integer, 1, "still under the cap: admitted");
-    freeReplyObject(r);
-    r = budget_op(m, "reserve", "60", "0", "0");
-    cr_assert_eq(r->element[0]->integer, 0, "at the cap: refused");
-    cr_assert_str_eq(r->element[1]->str, "tok_month");
-    cr_assert_eq(r->element[4]->integer, 1, "the first refusal alerts");
-    freeReplyObject(r);
-    r = budget_op(m, "reserve", "60", "0", "0");
-    cr_assert_eq(r->element[4]->integer, 0, "one alert per cap and period");
-    freeReplyObject(r);
+    expect_op(m, "reserve", "60", "0", 1, 0, "room: admitted");
+    expect_op(m, "reserve", "60", "0", 1, 0, "still under the cap");
+    expect_op(m, "reserve", "60", "0", 0, 1, "at the cap: refused, alerted");
+    expect_op(m, "reserve", "60", "0", 0, 0, "one alert per cap and period");
     /* a call that used nothing gives its reservation back: room again */
-    r = budget_op(m, "settle", "-60", "0", "60");
-    freeReplyObject(r);
-    r = budget_op(m, "check", "0", "0", "0");
-    cr_assert_eq(r->element[0]->integer, 1, "a refund makes room");
-    freeReplyObject(r);
+    expect_op(m, "settle", "-60", "60", 1, 0, "settled");
+    expect_op(m, "check", "0", "0", 1, 0, "a refund makes room");
     cr_assert_eq(hget_num(m, "tok"), 60);
     {
         char f[96];
@@ -356,33 +364,25 @@ Test(budget, month_cap_on_a_fixed_clock)
     /* a raised cap alerts again when reached again */
     freeReplyObject(
         redisCommand(t.c, "HSET %s tok_month 200", KEY_BUDGET_CAPS));
-    r = budget_op(m, "reserve", "200", "0", "0");
-    freeReplyObject(r);
-    r = budget_op(m, "reserve", "1", "0", "0");
-    cr_assert_eq(r->element[0]->integer, 0);
-    cr_assert_eq(r->element[4]->integer, 1, "the new cap's own alert");
-    freeReplyObject(r);
+    expect_op(m, "reserve", "200", "0", 1, 0, "under the raised cap");
+    expect_op(m, "reserve", "1", "0", 0, 1, "the new cap's own alert");
+}
+
+/* 25 answers of 10 tokens, then one of 400. */
+static void
+outsized_prompt(int i, char *out, size_t len)
+{
+    snprintf(out, len, "\"prompt\":\"Outsized %d [mock:tokens=%d]\"", i,
+             i < 25 ? 10 : 400);
 }
 
 Test(budget, an_outsized_job_raises_p1)
 {
-    char payload[256], needle[128];
-    char **ids = calloc(26, sizeof(*ids));
+    char needle[128];
+    char **ids = enqueue_jobs(26, "o", 2000, outsized_prompt);
     const char *args[] = {"--concurrency", "1", NULL};
-    pid_t w;
+    pid_t w = th_worker(&t, NULL, args);
 
-    cr_assert(ids);
-    for (int i = 0; i < 26; i++) {
-        char id[32];
-        snprintf(id, sizeof(id), "o-%05d", i);
-        snprintf(payload, sizeof(payload),
-                 "{\"prompt\":\"Outsized %d [mock:tokens=%d]\","
-                 "\"max_tokens\":2000}",
-                 i, i < 25 ? 10 : 400);
-        th_enqueue(&t, id, 1, 0, 0, NULL, payload);
-        ids[i] = strdup(id);
-    }
-    w = th_worker(&t, NULL, args);
     cr_assert_eq(th_wait_terminal(&t, ids, 26, 60), 26);
     th_stop(w);
     snprintf(needle, sizeof(needle), "anomaly-job:%s", t.queue);
@@ -392,39 +392,39 @@ Test(budget, an_outsized_job_raises_p1)
     th_free_ids(ids, 26);
 }
 
+static char spike_model[64];
+
+static void
+spike_prompt(int i, char *out, size_t len)
+{
+    snprintf(out, len,
+             "\"prompt\":\"Spike %d [mock:tokens=100]\",\"model\":\"%s\"", i,
+             spike_model);
+}
+
 Test(budget, a_spend_rate_spike_raises_p1)
 {
-    char model[64], payload[256], bk[128];
-    char **ids = calloc(20, sizeof(*ids));
+    char bk[128];
+    char **ids;
     const char *args[] = {"--concurrency", "4", NULL};
     redisReply *r;
     long long now_min;
     pid_t w;
 
-    cr_assert(ids);
     /* a limit key of our own: a model only this test uses; an hour of
      * history at 10 tokens a minute */
-    snprintf(model, sizeof(model), "spike-model-%d", (int)getpid());
-    snprintf(bk, sizeof(bk), KEY_ANOMALY_RATE_PREFIX "%s", model);
+    snprintf(spike_model, sizeof(spike_model), "spike-model-%d", (int)getpid());
+    snprintf(bk, sizeof(bk), KEY_ANOMALY_RATE_PREFIX "%s", spike_model);
     r = redisCommand(t.c, "TIME");
     cr_assert(r && r->type == REDIS_REPLY_ARRAY);
     now_min = strtoll(r->element[0]->str, NULL, 10) / 60;
     freeReplyObject(r);
     for (long long m = now_min - 70; m <= now_min - 11; m++)
         freeReplyObject(redisCommand(t.c, "HSET %s %lld 10", bk, m));
-    for (int i = 0; i < 20; i++) {
-        char id[32];
-        snprintf(id, sizeof(id), "s-%05d", i);
-        snprintf(payload, sizeof(payload),
-                 "{\"prompt\":\"Spike %d [mock:tokens=100]\",\"model\":\"%s\","
-                 "\"max_tokens\":500}",
-                 i, model);
-        th_enqueue(&t, id, 1, 0, 0, NULL, payload);
-        ids[i] = strdup(id);
-    }
+    ids = enqueue_jobs(20, "s", 500, spike_prompt);
     w = th_worker(&t, NULL, args);
     cr_assert_eq(th_wait_terminal(&t, ids, 20, 60), 20);
-    cr_assert_eq(wait_alert("anomaly-rate", model, 15), 1,
+    cr_assert_eq(wait_alert("anomaly-rate", spike_model, 15), 1,
                  "P1: 2,000+ tokens in 10 minutes against ~100 per 10");
     th_stop(w);
     freeReplyObject(redisCommand(t.c, "DEL %s", bk));
@@ -466,30 +466,26 @@ mock_calls(const char *url)
     return n;
 }
 
+/* 100 distinct prompts, this run's own (nothing in the cache answers
+ * them), each 10 times. */
+static void
+coalesce_prompt(int i, char *out, size_t len)
+{
+    snprintf(out, len, "\"prompt\":\"Coalesce %d %s [mock:tokens=20]\"",
+             i % 100, t.queue);
+}
+
 Test(budget, coalesced_cache_misses_call_the_api_once_per_prompt)
 {
     const int n = 1000, distinct = 100;
     const char *mock_args[] = {"--latency-ms", "300", NULL};
     const char *args[] = {"--cache-ttl",   "600", "--processes", "2",
                           "--concurrency", "50",  NULL};
-    char url[128], payload[256];
-    char **ids = calloc((size_t)n, sizeof(*ids));
-    pid_t mock, w1, w2;
+    char url[128];
+    char **ids = enqueue_jobs(n, "c", 50, coalesce_prompt);
+    pid_t mock = th_mock_start(url, mock_args), w1, w2;
     long calls;
 
-    cr_assert(ids);
-    mock = th_mock_start(url, mock_args);
-    /* the prompts are this run's own: nothing in the cache answers them */
-    for (int i = 0; i < n; i++) {
-        char id[32];
-        snprintf(id, sizeof(id), "c-%05d", i);
-        snprintf(payload, sizeof(payload),
-                 "{\"prompt\":\"Coalesce %d %s [mock:tokens=20]\","
-                 "\"max_tokens\":50}",
-                 i % distinct, t.queue);
-        th_enqueue(&t, id, 1, 0, 0, NULL, payload);
-        ids[i] = strdup(id);
-    }
     /* two worker invocations of two processes each, started together */
     w1 = th_worker_at(&t, url, NULL, args);
     w2 = th_worker_at(&t, url, NULL, args);
