@@ -232,10 +232,16 @@ budget_spend(struct wjob *j, const struct llm_result *r)
     struct price_row p =
         budget_price(w->cfg, r->model[0] ? r->model : NULL,
                      cJSON_IsString(m) ? m->valuestring : w->cfg->model);
-    long tok = u.in + u.out + u.cache_write + u.cache_read;
-    double usd = budget_usd(&p, &u, 0);
+    long tok;
+    double usd;
     int qi = (int)(j->q - w->q);
 
+    /* OpenAI's cached_tokens are part of its prompt_tokens; Anthropic's
+     * cache reads are not part of input_tokens */
+    if (w->cfg->provider == LLM_OPENAI)
+        u.in = u.in > u.cache_read ? u.in - u.cache_read : 0;
+    tok = u.in + u.out + u.cache_write + u.cache_read;
+    usd = budget_usd(&p, &u, 0);
     metrics_tokens(w->m, r->input_tokens, r->output_tokens);
     metrics_spend(w->m, usd);
     w->spend_pending += usd;
