@@ -117,7 +117,7 @@ anomaly_tick(struct worker *w)
         char ak[sizeof(KEY_ANOMALY_SEEN_PREFIX) + 128];
         char add[24], mult[32], win[8], hist[8], least[8], ttl[16];
         const char *keys[2] = {bk, ak};
-        const char *av[7] = {"genq:", add, mult, win, hist, least, ttl};
+        const char *av[7] = {"-", add, mult, win, hist, least, ttl};
         struct rate_ctx *k = malloc(sizeof(*k));
 
         if (!k)

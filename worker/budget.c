@@ -69,7 +69,7 @@ budget_call(struct worker *w, const char *op, const char *q, long tok,
     char day[KEY_BUDGET_LEN], month[KEY_BUDGET_LEN], dttl[24], mttl[24];
     char t[32], u[48], rt[32], ru[48];
     const char *keys[3] = {KEY_BUDGET_CAPS, day, month};
-    const char *av[9] = {"genq:", op, q, t, u, dttl, mttl, rt, ru};
+    const char *av[9] = {"-", op, q, t, u, dttl, mttl, rt, ru};
 
     budget_keys(day, month, dttl, mttl);
     snprintf(t, sizeof(t), "%ld", tok);

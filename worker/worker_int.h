@@ -15,8 +15,10 @@
  * outcome), outcome.c (the pure decision after a failure), flush.c (result
  * and error documents, writing outcomes), claim.c (claiming, prefetch,
  * wake-ups, ramp), lease.c (heartbeats, release of lost claims), cache.c
- * (response cache), circuit.c (circuit breaker), registry.c (worker registry
- * and fleet spend), depth.c (queue depth samples), authhdr.c (auth headers,
+ * (response cache, coalesced misses), circuit.c (circuit breaker),
+ * registry.c (worker registry and the legacy USD-per-day key), budget.c,
+ * budget_cfg.c, anomaly.c (budgets, prices, anomalies: budget.h),
+ * depth.c (queue depth samples), authhdr.c (auth headers,
  * JWT), worker.c (new/free, maintenance tick, drain, signals). */
 #ifndef GENQ_WORKER_INT_H
 #define GENQ_WORKER_INT_H

@@ -3,7 +3,8 @@
 -- average (worker/anomaly.c). On Redis's clock (TIME).
 -- KEYS (not the queue table of the prelude): 1 buckets hash (minute ->
 -- tokens), 2 alert marker (the one alert per key per ARGV[7] seconds).
--- ARGV: 1 unused (prefix slot), 2 tokens to add now, 3 multiple, 4 window
+-- ARGV: 1 unused (the prelude's prefix slot: "-"), 2 tokens to add now,
+-- 3 multiple, 4 window
 -- minutes (10), 5 history minutes (1440), 6 least history minutes before
 -- any verdict, 7 alert marker ttl s.
 -- Returns {window spend, trailing average per window or "-1" (not enough

@@ -5,7 +5,8 @@
 -- in flight when the cap was reached.
 -- KEYS (not the queue table of the prelude): 1 caps hash (KEY_BUDGET_CAPS),
 -- 2 the day's hash, 3 the month's hash.
--- ARGV: 1 unused (prefix slot), 2 op, 3 queue ("" = none), 4 tokens,
+-- ARGV: 1 unused (the prelude's prefix slot: "-"), 2 op, 3 queue ("" =
+-- none), 4 tokens,
 -- 5 usd, 6 day ttl s, 7 month ttl s.
 -- op reserve: refuse when any cap that applies is reached (spend, with the
 --   reservations in flight, at or over it): {0, cap, spent, limit, alert}

@@ -293,7 +293,7 @@ budget_op(const char *month, const char *op, const char *tok, const char *usd,
 {
     const struct script *s = script_get(SCRIPT_BUDGET);
     redisReply *r = redisCommand(
-        t.c, "EVAL %s 3 %s %s %s genq: %s %s %s %s 86400 86400 %s 0", s->text,
+        t.c, "EVAL %s 3 %s %s %s - %s %s %s %s 86400 86400 %s 0", s->text,
         KEY_BUDGET_CAPS, KEY_BUDGET_DAY_PREFIX "2030-01-31", month, op, t.queue,
         tok, usd, rt);
 
