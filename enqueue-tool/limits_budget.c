@@ -90,12 +90,15 @@ limits_budget_set(redisContext *c, const char *queue,
         snprintf(f, sizeof(f), "%s%s%s%s", queue ? "q:" : "",
                  queue ? queue : "", queue ? ":" : "", caps[i].field);
         snprintf(val, sizeof(val), "%.17g", v);
-        if (v > 0)
-            redisAppendCommand(c, "HSET %s %s %s", KEY_BUDGET_CAPS, f, val);
-        else
-            redisAppendCommand(c, "HDEL %s %s", KEY_BUDGET_CAPS, f);
-        redisAppendCommand(c, "HDEL %s alert:%s",
-                           strstr(f, "day") ? day : month, f);
+        if ((v > 0 ? redisAppendCommand(c, "HSET %s %s %s", KEY_BUDGET_CAPS, f,
+                                        val)
+                   : redisAppendCommand(c, "HDEL %s %s", KEY_BUDGET_CAPS, f)) !=
+                REDIS_OK ||
+            redisAppendCommand(c, "HDEL %s alert:%s",
+                               strstr(f, "day") ? day : month, f) != REDIS_OK) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
         sent += 2;
     }
     for (int i = 0; i < sent; i++) {
@@ -114,17 +117,23 @@ limits_budget_set(redisContext *c, const char *queue,
     return 0;
 }
 
-/* Add a number, or null when v <= 0 and null_if_none. */
-static void
-add_num(cJSON *o, const char *k, double v, int null_if_none)
+/* Set o's member k (added, or replaced in place) to the number v, or to
+ * null when v <= 0 and null_if_none. 0, or -1 when out of memory. */
+static int
+set_num(cJSON *o, const char *k, double v, int null_if_none)
 {
-    if (null_if_none && v <= 0)
-        cJSON_AddNullToObject(o, k);
-    else
-        cJSON_AddNumberToObject(o, k, v);
+    cJSON *n =
+        null_if_none && v <= 0 ? cJSON_CreateNull() : cJSON_CreateNumber(v);
+
+    if (!n)
+        return -1;
+    if (cJSON_GetObjectItemCaseSensitive(o, k))
+        return cJSON_ReplaceItemInObjectCaseSensitive(o, k, n) ? 0 : -1;
+    return cJSON_AddItemToObject(o, k, n) ? 0 : -1;
 }
 
-/* The per-queue object q of parent (made on first use), or NULL (OOM). */
+/* The per-queue object q of parent's "queues" (made on first use), or
+ * NULL (out of memory). */
 static cJSON *
 queue_obj(cJSON *parent, const char *q)
 {
@@ -160,80 +169,91 @@ cap_name(const char *field)
     return NULL;
 }
 
-/* Caps from the caps hash into o. */
+/* HGETALL key, or NULL (Redis error; the reply freed). */
+static redisReply *
+hgetall(redisContext *c, const char *key)
+{
+    redisReply *r = redisCommand(c, "HGETALL %s", key);
+
+    if (r && r->type == REDIS_REPLY_ARRAY)
+        return r;
+    if (r)
+        freeReplyObject(r);
+    return NULL;
+}
+
+/* Caps from the caps hash into o. 0, or -1. */
 static int
 caps_section(redisContext *c, cJSON *o)
 {
-    redisReply *r = redisCommand(c, "HGETALL %s", KEY_BUDGET_CAPS);
+    redisReply *r = hgetall(c, KEY_BUDGET_CAPS);
+    int bad = !r;
 
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        if (r)
-            freeReplyObject(r);
-        return -1;
-    }
-    for (int i = 0; i < NCAPS; i++)
-        cJSON_AddNullToObject(o, caps[i].alias);
-    cJSON_AddObjectToObject(o, "queues");
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+    for (int i = 0; i < NCAPS && !bad; i++)
+        bad = set_num(o, caps[i].alias, 0, 1) < 0;
+    bad = bad || !cJSON_AddObjectToObject(o, "queues");
+    for (size_t i = 0; !bad && i + 1 < r->elements; i += 2) {
         char q[QUEUE_NAME_MAX + 1];
         const char *rest = split_q(r->element[i]->str, q, sizeof(q));
         const char *name = cap_name(rest ? rest : r->element[i]->str);
-        cJSON *t = rest ? queue_obj(o, q) : o;
-        if (!name || !t)
-            continue;
-        cJSON_DeleteItemFromObject(t, name);
-        add_num(t, name, strtod(r->element[i + 1]->str, NULL), 1);
+        cJSON *t;
+
+        if (!name)
+            continue; /* not a cap this version knows */
+        t = rest ? queue_obj(o, q) : o;
+        bad =
+            !t || set_num(t, name, strtod(r->element[i + 1]->str, NULL), 1) < 0;
     }
-    freeReplyObject(r);
-    return 0;
+    if (r)
+        freeReplyObject(r);
+    return bad ? -1 : 0;
 }
 
-/* Spend of one period's hash into o. */
+/* The document name of a spend field of a period's hash (rest of a queue's
+ * field when queue), or NULL. */
+static const char *
+spend_name(const char *f, int queue, int reservations)
+{
+    if (!strcmp(f, "usd"))
+        return "usd";
+    if (!strcmp(f, "tok"))
+        return "tokens";
+    if (!queue && reservations && !strcmp(f, "res_usd"))
+        return "reserved_usd";
+    if (!queue && reservations && !strcmp(f, "res_tok"))
+        return "reserved_tokens";
+    return NULL;
+}
+
+/* Spend of one period's hash into o. 0, or -1. */
 static int
 period_section(redisContext *c, const char *key, const char *period,
                int reservations, cJSON *o)
 {
-    redisReply *r = redisCommand(c, "HGETALL %s", key);
+    redisReply *r = hgetall(c, key);
+    int bad = !r || !cJSON_AddStringToObject(o, "period", period) ||
+              set_num(o, "usd", 0, 0) < 0 || set_num(o, "tokens", 0, 0) < 0 ||
+              (reservations && (set_num(o, "reserved_usd", 0, 0) < 0 ||
+                                set_num(o, "reserved_tokens", 0, 0) < 0)) ||
+              !cJSON_AddObjectToObject(o, "queues");
 
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        if (r)
-            freeReplyObject(r);
-        return -1;
-    }
-    cJSON_AddStringToObject(o, "period", period);
-    add_num(o, "usd", 0, 0);
-    add_num(o, "tokens", 0, 0);
-    if (reservations) {
-        add_num(o, "reserved_usd", 0, 0);
-        add_num(o, "reserved_tokens", 0, 0);
-    }
-    cJSON_AddObjectToObject(o, "queues");
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const char *f = r->element[i]->str, *name = NULL;
-        double v = strtod(r->element[i + 1]->str, NULL);
+    for (size_t i = 0; !bad && i + 1 < r->elements; i += 2) {
         char q[QUEUE_NAME_MAX + 1];
+        const char *f = r->element[i]->str;
         const char *rest = split_q(f, q, sizeof(q));
-        cJSON *t = o;
+        const char *name =
+            spend_name(rest ? rest : f, rest != NULL, reservations);
+        cJSON *t;
 
-        if (rest) {
-            t = queue_obj(o, q);
-            f = rest;
-        }
-        if (!strcmp(f, "usd"))
-            name = "usd";
-        else if (!strcmp(f, "tok"))
-            name = "tokens";
-        else if (!rest && reservations && !strcmp(f, "res_usd"))
-            name = "reserved_usd";
-        else if (!rest && reservations && !strcmp(f, "res_tok"))
-            name = "reserved_tokens";
-        if (!name || !t)
-            continue;
-        cJSON_DeleteItemFromObject(t, name);
-        add_num(t, name, v, 0);
+        if (!name)
+            continue; /* alert marks and the like */
+        t = rest ? queue_obj(o, q) : o;
+        bad =
+            !t || set_num(t, name, strtod(r->element[i + 1]->str, NULL), 0) < 0;
     }
-    freeReplyObject(r);
-    return 0;
+    if (r)
+        freeReplyObject(r);
+    return bad ? -1 : 0;
 }
 
 int

@@ -33,14 +33,16 @@ struct budget {
     int stopped;   /* a fleet-wide cap is reached: claim nothing */
     int checking;  /* check calls in flight */
     int stopped_q[WORKER_MAX_QUEUES]; /* that queue's cap is reached */
-    double pend_usd[WORKER_MAX_QUEUES];
-    long pend_tok[WORKER_MAX_QUEUES];
+    /* per queue, not yet in Redis: spend, and reservations to give back */
+    double pend_usd[WORKER_MAX_QUEUES], pend_rusd[WORKER_MAX_QUEUES];
+    long pend_tok[WORKER_MAX_QUEUES], pend_rtok[WORKER_MAX_QUEUES];
     struct budget_caps pushed; /* what we last wrote */
     struct budget_caps pushed_q[WORKER_MAX_QUEUES];
 };
 
 struct gate_ctx {
     struct slotref ref;
+    int qi; /* the job's queue (index into w->q) */
     long tok;
     double usd;
 };
@@ -78,6 +80,23 @@ budget_call(struct worker *w, const char *op, const char *q, long tok,
     snprintf(ru, sizeof(ru), "%.9f", res_usd);
     return rconn_script_keys(w->rc, SCRIPT_BUDGET, 3, keys, 9, av,
                              fn ? fn : worker_noreply, pd);
+}
+
+/* Add tokens/usd to queue qi's spend and give back a reservation of
+ * rtok/rusd; kept for the next tick when it cannot be sent now. */
+static void
+budget_settle(struct worker *w, int qi, long tok, double usd, long rtok,
+              double rusd)
+{
+    struct budget *b = w->bg;
+
+    if (budget_call(w, "settle", w->q[qi].keys.queue, tok, usd, rtok, rusd,
+                    NULL, NULL) == 0)
+        return;
+    b->pend_tok[qi] += tok;
+    b->pend_usd[qi] += usd;
+    b->pend_rtok[qi] += rtok;
+    b->pend_rusd[qi] += rusd;
 }
 
 /* Whether any cap can apply to this worker's calls. */
@@ -146,8 +165,7 @@ on_gate_reply(struct rconn *c, redisReply *r, void *pd)
         /* the slot moved on: give back what was reserved */
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
             r->element[0]->integer == 1)
-            budget_call(g->ref.w, "settle", "", -g->tok, -g->usd, g->tok,
-                        g->usd, NULL, NULL);
+            budget_settle(g->ref.w, g->qi, -g->tok, -g->usd, g->tok, g->usd);
         free(g);
         return;
     }
@@ -211,6 +229,7 @@ budget_gate(struct wjob *j)
     if (!g)
         return 0;
     slotref_set(&g->ref, j);
+    g->qi = (int)(j->q - w->q);
     budget_estimate(j, &g->tok, &g->usd);
     if (budget_call(w, "reserve", j->q->keys.queue, g->tok, g->usd, 0, 0,
                     on_gate_reply, g) < 0) {
@@ -248,27 +267,24 @@ budget_spend(struct wjob *j, const struct llm_result *r)
     anomaly_tokens(w, j, tok);
     if (!w->bg)
         return;
-    if (j->bres_tok || j->bres_usd > 0) {
-        if (budget_call(w, "settle", j->q->keys.queue, tok - j->bres_tok,
-                        usd - j->bres_usd, j->bres_tok, j->bres_usd, NULL,
-                        NULL) == 0) {
-            j->bres_tok = 0;
-            j->bres_usd = 0;
-            j->bstate = 0; /* the next part reserves again */
-            return;
-        }
+    if (j->bres_tok || j->bres_usd > 0)
+        budget_settle(w, qi, tok - j->bres_tok, usd - j->bres_usd, j->bres_tok,
+                      j->bres_usd);
+    else { /* no reservation: added on the tick */
+        w->bg->pend_tok[qi] += tok;
+        w->bg->pend_usd[qi] += usd;
     }
-    j->bstate = 0;
-    w->bg->pend_tok[qi] += tok;
-    w->bg->pend_usd[qi] += usd;
+    j->bres_tok = 0;
+    j->bres_usd = 0;
+    j->bstate = 0; /* the next part reserves again */
 }
 
 void
 budget_release(struct wjob *j)
 {
-    if (j->bres_tok || j->bres_usd > 0)
-        budget_call(j->w, "settle", j->q ? j->q->keys.queue : "", -j->bres_tok,
-                    -j->bres_usd, j->bres_tok, j->bres_usd, NULL, NULL);
+    if (j->w->bg && j->q && (j->bres_tok || j->bres_usd > 0))
+        budget_settle(j->w, (int)(j->q - j->w->q), -j->bres_tok, -j->bres_usd,
+                      j->bres_tok, j->bres_usd);
     j->bres_tok = 0;
     j->bres_usd = 0;
     j->bstate = 0;
@@ -276,7 +292,7 @@ budget_release(struct wjob *j)
 
 /* Write one scope's configured caps into the caps hash: HSET what is set,
  * HDEL what was set by us before and no longer is. */
-static void
+static int
 push_caps(struct worker *w, const char *prefix, const struct budget_caps *c,
           struct budget_caps *was)
 {
@@ -294,13 +310,15 @@ push_caps(struct worker *w, const char *prefix, const struct budget_caps *c,
             continue;
         snprintf(f, sizeof(f), "%s%s", prefix, names[i]);
         snprintf(v, sizeof(v), "%.17g", now[i]);
-        rconn_command(w->rc, now[i] > 0 ? 4 : 3, av, NULL, worker_noreply,
-                      NULL);
+        if (rconn_command(w->rc, now[i] > 0 ? 4 : 3, av, NULL, worker_noreply,
+                          NULL) < 0)
+            return -1; /* not written: the next connect tries again */
     }
     *was = *c;
+    return 0;
 }
 
-void
+int
 budget_push(struct worker *w)
 {
     const struct wcfg *c = w->cfg;
@@ -309,9 +327,11 @@ budget_push(struct worker *w)
     const struct budget_caps *qc;
     const char *name;
 
+    int rc;
+
     if (!w->bg || !rconn_is_up(w->rc))
-        return;
-    push_caps(w, "", &g, &w->bg->pushed);
+        return -1;
+    rc = push_caps(w, "", &g, &w->bg->pushed);
     for (int i = 0; i < w->nq; i++) {
         struct budget_caps none = {0, 0, 0, 0};
         char p[QUEUE_NAME_MAX + 8];
@@ -320,8 +340,10 @@ budget_push(struct worker *w)
             if (!strcmp(name, w->q[i].keys.queue))
                 mine = qc;
         snprintf(p, sizeof(p), "q:%s:", w->q[i].keys.queue);
-        push_caps(w, p, mine, &w->bg->pushed_q[i]);
+        if (push_caps(w, p, mine, &w->bg->pushed_q[i]) < 0)
+            rc = -1;
     }
+    return rc;
 }
 
 static void
@@ -391,12 +413,13 @@ budget_tick(struct worker *w)
         return;
     budget_connected(w);
     for (int i = 0; i < w->nq; i++) {
-        if (b->pend_tok[i] > 0 || b->pend_usd[i] > 0) {
-            if (budget_call(w, "add", w->q[i].keys.queue, b->pend_tok[i],
-                            b->pend_usd[i], 0, 0, NULL, NULL) == 0) {
-                b->pend_tok[i] = 0;
-                b->pend_usd[i] = 0;
-            }
+        if (b->pend_tok[i] || b->pend_usd[i] != 0 || b->pend_rtok[i] ||
+            b->pend_rusd[i] != 0) {
+            long t = b->pend_tok[i], rt = b->pend_rtok[i];
+            double u = b->pend_usd[i], ru = b->pend_rusd[i];
+            b->pend_tok[i] = b->pend_rtok[i] = 0;
+            b->pend_usd[i] = b->pend_rusd[i] = 0;
+            budget_settle(w, i, t, u, rt, ru); /* kept again if not sent */
         }
         if ((b->stopped || b->stopped_q[i]) && b->checking < w->nq) {
             struct check_ctx *k = malloc(sizeof(*k));
@@ -422,11 +445,11 @@ budget_connected(struct worker *w)
 
     if (!w->bg)
         return;
-    if (!w->bg->connected) {
-        w->bg->connected = 1;
-        budget_push(w);
-    }
-    rconn_command(w->rc, 2, av, NULL, on_caps, w);
+    if (!w->bg->connected)
+        w->bg->connected = budget_push(w) == 0;
+    /* not sent: Redis is down; the next tick or connect reads them */
+    if (rconn_command(w->rc, 2, av, NULL, on_caps, w) < 0)
+        return;
 }
 
 static void
@@ -444,7 +467,8 @@ on_sighup(EV_P_ ev_signal *s, int revents)
     }
     log_kv(LOG_INFO, "SIGHUP: budgets, prices and anomaly settings reloaded",
            NULL);
-    budget_push(w);
+    if (budget_push(w) < 0)
+        w->bg->connected = 0; /* written at the next connect */
     budget_tick(w); /* a raised cap resumes now, not on the next tick */
 }
 

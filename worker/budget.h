@@ -90,8 +90,8 @@ void budget_release(struct wjob *j);
  * check whether a reached cap has room again. */
 void budget_tick(struct worker *w);
 /* Write the configured caps into Redis (start, SIGHUP): the last writer's
- * value is the fleet's. */
-void budget_push(struct worker *w);
+ * value is the fleet's. 0 when every command was sent, else -1. */
+int budget_push(struct worker *w);
 /* Redis is up (again): the first time, write the configured caps; each
  * time, read the caps (before the claims that follow). */
 void budget_connected(struct worker *w);

@@ -47,7 +47,8 @@ drop_lock(struct worker *w, const char *cache_key)
     const char *av[2] = {"DEL", k};
 
     snprintf(k, sizeof(k), "%s" KEY_CACHE_LOCK_SUFFIX, cache_key);
-    rconn_command(w->rc, 2, av, NULL, worker_noreply, NULL);
+    if (rconn_command(w->rc, 2, av, NULL, worker_noreply, NULL) < 0)
+        return; /* Redis is down: the marker's lease frees it */
 }
 
 void

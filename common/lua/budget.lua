@@ -17,7 +17,6 @@
 -- op settle: add tokens/usd (a correction: may be negative) to spend and
 --   subtract ARGV[8]/ARGV[9] (the reservation's tokens/usd) from the
 --   reservations; returns {1}.
--- op add: add tokens/usd to spend (no reservation); returns {1}.
 local op, q = ARGV[2], ARGV[3]
 local tok, usd = tonumber(ARGV[4]), tonumber(ARGV[5])
 local K_CAPS, K_DAY, K_MONTH = KEYS[1], KEYS[2], KEYS[3]
@@ -87,9 +86,6 @@ if op == 'reserve' or op == 'check' then
     return {1}
 elseif op == 'settle' then
     spend(tok, usd, -tonumber(ARGV[8]), -tonumber(ARGV[9]))
-    return {1}
-elseif op == 'add' then
-    spend(tok, usd, 0, 0)
     return {1}
 end
 return redis.error_reply('budget: unknown op ' .. tostring(op))

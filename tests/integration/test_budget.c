@@ -5,7 +5,7 @@
  * config file) resumes; the month cap through budget.lua on fixed keys;
  * P1 on an outsized job and on a spend-rate spike; 1,000 jobs over 100
  * prompts from four loops at once cost at most 100 API calls. Budget keys
- * are global, so the cap tests run in databases of their own (8..10). */
+ * are global, so the cap tests run in databases of their own (8..11). */
 #include "fmacros.h"
 
 #include <signal.h>
@@ -502,4 +502,46 @@ Test(budget, coalesced_cache_misses_call_the_api_once_per_prompt)
     th_stop(w2);
     th_stop(mock);
     th_free_ids(ids, n);
+}
+
+Test(budget, cli_sets_caps_and_rejects_bad_values)
+{
+    char url[320], *out = NULL, *err = NULL;
+    const char *bad[] = {th_bin("genq"), "budget",  "set", "--tokens-day",
+                         "1.5",          "--redis", url,   NULL};
+    const char *none[] = {th_bin("genq"), "budget", "set",
+                          "--redis",      url,      NULL};
+    const char *set[] = {
+        th_bin("genq"), "budget", "set",     "--queue", t.queue,
+        "--usd-day",    "2.5",    "--redis", url,       NULL};
+    const char *unset[] = {
+        th_bin("genq"), "budget", "set",     "--queue", t.queue,
+        "--usd-day",    "0",      "--redis", url,       NULL};
+    cJSON *doc, *b;
+
+    use_db(11, url, sizeof(url));
+    cr_assert_eq(th_run(bad, NULL, NULL, 0, NULL, &err), 2);
+    cr_assert(strstr(err, "--tokens-day: expected a whole number of tokens "
+                          "(0 = no cap), got '1.5'"),
+              "%s", err);
+    free(err);
+    cr_assert_eq(th_run(none, NULL, NULL, 0, NULL, &err), 2);
+    cr_assert(strstr(err, "nothing to set"), "%s", err);
+    free(err);
+    cr_assert_eq(th_rint(&t, "EXISTS %s", KEY_BUDGET_CAPS), 0,
+                 "nothing written by a refused command");
+    cr_assert_eq(th_run(set, NULL, NULL, 0, &out, NULL), 0);
+    free(out);
+    b = budget_doc(url, &doc);
+    cr_assert_eq(th_num(cJSON_GetObjectItem(
+                            cJSON_GetObjectItem(cJSON_GetObjectItem(b, "caps"),
+                                                "queues"),
+                            t.queue),
+                        "usd-day"),
+                 2.5);
+    cJSON_Delete(doc);
+    cr_assert_eq(th_run(unset, NULL, NULL, 0, NULL, NULL), 0);
+    cr_assert_eq(
+        th_rint(&t, "HEXISTS %s q:%s:usd_day", KEY_BUDGET_CAPS, t.queue), 0,
+        "0 removes the cap");
 }
