@@ -160,57 +160,20 @@ split_q(const char *f, char *q, size_t n)
     return c + 1;
 }
 
+/* The document name of cap field f (of a queue when queue), or NULL. */
 static const char *
-cap_name(const char *field)
+cap_name(const char *f, int queue, int reservations)
 {
+    (void)queue;
+    (void)reservations;
     for (int i = 0; i < NCAPS; i++)
-        if (!strcmp(field, caps[i].field))
+        if (!strcmp(f, caps[i].field))
             return caps[i].alias;
     return NULL;
 }
 
-/* HGETALL key, or NULL (Redis error; the reply freed). */
-static redisReply *
-hgetall(redisContext *c, const char *key)
-{
-    redisReply *r = redisCommand(c, "HGETALL %s", key);
-
-    if (r && r->type == REDIS_REPLY_ARRAY)
-        return r;
-    if (r)
-        freeReplyObject(r);
-    return NULL;
-}
-
-/* Caps from the caps hash into o. 0, or -1. */
-static int
-caps_section(redisContext *c, cJSON *o)
-{
-    redisReply *r = hgetall(c, KEY_BUDGET_CAPS);
-    int bad = !r;
-
-    for (int i = 0; i < NCAPS && !bad; i++)
-        bad = set_num(o, caps[i].alias, 0, 1) < 0;
-    bad = bad || !cJSON_AddObjectToObject(o, "queues");
-    for (size_t i = 0; !bad && i + 1 < r->elements; i += 2) {
-        char q[QUEUE_NAME_MAX + 1];
-        const char *rest = split_q(r->element[i]->str, q, sizeof(q));
-        const char *name = cap_name(rest ? rest : r->element[i]->str);
-        cJSON *t;
-
-        if (!name)
-            continue; /* not a cap this version knows */
-        t = rest ? queue_obj(o, q) : o;
-        bad =
-            !t || set_num(t, name, strtod(r->element[i + 1]->str, NULL), 1) < 0;
-    }
-    if (r)
-        freeReplyObject(r);
-    return bad ? -1 : 0;
-}
-
-/* The document name of a spend field of a period's hash (rest of a queue's
- * field when queue), or NULL. */
+/* The document name of spend field f of a period's hash (the rest of a
+ * queue's field when queue), or NULL. */
 static const char *
 spend_name(const char *f, int queue, int reservations)
 {
@@ -225,35 +188,60 @@ spend_name(const char *f, int queue, int reservations)
     return NULL;
 }
 
-/* Spend of one period's hash into o. 0, or -1. */
+/* HGETALL key into o: each field name_of() knows becomes a number of o,
+ * or of o's queue for a "q:Q:" field (null_if_none: see set_num()). 0, or
+ * -1 (Redis error, out of memory). */
 static int
-period_section(redisContext *c, const char *key, const char *period,
-               int reservations, cJSON *o)
+fold_hash(redisContext *c, const char *key, cJSON *o,
+          const char *(*name_of)(const char *f, int queue, int reservations),
+          int reservations, int null_if_none)
 {
-    redisReply *r = hgetall(c, key);
-    int bad = !r || !cJSON_AddStringToObject(o, "period", period) ||
-              set_num(o, "usd", 0, 0) < 0 || set_num(o, "tokens", 0, 0) < 0 ||
-              (reservations && (set_num(o, "reserved_usd", 0, 0) < 0 ||
-                                set_num(o, "reserved_tokens", 0, 0) < 0)) ||
-              !cJSON_AddObjectToObject(o, "queues");
+    redisReply *r = redisCommand(c, "HGETALL %s", key);
+    int bad = !r || r->type != REDIS_REPLY_ARRAY;
 
     for (size_t i = 0; !bad && i + 1 < r->elements; i += 2) {
         char q[QUEUE_NAME_MAX + 1];
         const char *f = r->element[i]->str;
         const char *rest = split_q(f, q, sizeof(q));
-        const char *name =
-            spend_name(rest ? rest : f, rest != NULL, reservations);
+        const char *name = name_of(rest ? rest : f, rest != NULL, reservations);
         cJSON *t;
 
         if (!name)
-            continue; /* alert marks and the like */
+            continue; /* alert marks, fields of a later version */
         t = rest ? queue_obj(o, q) : o;
-        bad =
-            !t || set_num(t, name, strtod(r->element[i + 1]->str, NULL), 0) < 0;
+        bad = !t || set_num(t, name, strtod(r->element[i + 1]->str, NULL),
+                            null_if_none) < 0;
     }
     if (r)
         freeReplyObject(r);
     return bad ? -1 : 0;
+}
+
+/* Caps from the caps hash into o. 0, or -1. */
+static int
+caps_section(redisContext *c, cJSON *o)
+{
+    int bad = 0;
+
+    for (int i = 0; i < NCAPS && !bad; i++)
+        bad = set_num(o, caps[i].alias, 0, 1) < 0;
+    if (bad || !cJSON_AddObjectToObject(o, "queues"))
+        return -1;
+    return fold_hash(c, KEY_BUDGET_CAPS, o, cap_name, 0, 1);
+}
+
+/* Spend of one period's hash into o. 0, or -1. */
+static int
+period_section(redisContext *c, const char *key, const char *period,
+               int reservations, cJSON *o)
+{
+    if (!cJSON_AddStringToObject(o, "period", period) ||
+        set_num(o, "usd", 0, 0) < 0 || set_num(o, "tokens", 0, 0) < 0 ||
+        (reservations && (set_num(o, "reserved_usd", 0, 0) < 0 ||
+                          set_num(o, "reserved_tokens", 0, 0) < 0)) ||
+        !cJSON_AddObjectToObject(o, "queues"))
+        return -1;
+    return fold_hash(c, key, o, spend_name, reservations, 0);
 }
 
 int

@@ -753,8 +753,7 @@ settings_free(void)
      (!strncmp((o)->name, "budget-", 7) || !strncmp((o)->name, "price-", 6) || \
       !strncmp((o)->name, "anomaly-", 8)))
 
-/* The reload's [worker] setter: reloadable keys the environment and flags
- * leave to the file; every other key is left as it is. */
+/* SIGHUP's [worker] setter: reloadable keys not set by env or flag. */
 static enum config_verdict
 reload_set(void *ud, const char *key, const char *value, int line, char *err,
            size_t errlen)
@@ -776,10 +775,8 @@ settings_reload(char *err, size_t errlen)
     struct src ksrcs[NOPTS];
     int rc = -1;
 
-    if (!config_path) {
-        snprintf(err, errlen, "no --config file to reload");
-        return -1;
-    }
+    if (!config_path)
+        return snprintf(err, errlen, "no --config file to reload"), -1;
     memcpy(ksrcs, srcs, sizeof(srcs));
     wcfg_defaults(&def); /* keys gone from the file: back to defaults */
     for (int i = 0; i < NOPTS; i++)
