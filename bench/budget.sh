@@ -10,6 +10,7 @@
 # Usage: bash bench/budget.sh [--jobs N] [--cap TOKENS]
 # Output: a table, and bench/results/budget.json.
 set -euo pipefail
+# shellcheck disable=SC2034 # read by lib/common.sh
 BENCH_TMP=genq-bench-budget
 JOBS=1500
 CAP=200000
@@ -20,8 +21,12 @@ while [ $# -gt 0 ]; do
     *) echo "usage: bench/budget.sh [--jobs N] [--cap TOKENS]" >&2; exit 2 ;;
     esac
 done
-WORKDIR=/nonexistent # scripts/lib.sh for free_port; common.sh cleans up
+# scripts/lib.sh for free_port (its WORKDIR unused: common.sh cleans up)
+# shellcheck disable=SC2034
+WORKDIR=/nonexistent
+# shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/../scripts/lib.sh"
+# shellcheck source=bench/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 
 RPORT=$(free_port)

@@ -496,10 +496,14 @@ rconn_script_keys(struct rconn *c, enum script_id id, int nkeys,
                   rconn_reply_fn fn, void *pd)
 {
     int n = 3 + nkeys + argc, j = 0, rc;
-    const char **av = malloc(sizeof(*av) * (size_t)n);
-    size_t *al = malloc(sizeof(*al) * (size_t)n);
+    const char **av, *sha = script_get(id)->sha;
+    size_t *al;
     char nk[16];
 
+    if (nkeys < 0 || argc < 0)
+        return -1;
+    av = malloc(sizeof(*av) * (size_t)n);
+    al = malloc(sizeof(*al) * (size_t)n);
     if (!av || !al) {
         free(av);
         free(al);
@@ -507,15 +511,15 @@ rconn_script_keys(struct rconn *c, enum script_id id, int nkeys,
     }
     snprintf(nk, sizeof(nk), "%d", nkeys);
     av[j++] = "EVALSHA";
-    av[j++] = script_get(id)->sha;
+    av[j++] = sha;
     av[j++] = nk;
     for (int i = 0; i < nkeys; i++)
         av[j++] = keys[i];
     for (int i = 0; i < argc; i++)
         av[j++] = argv[i];
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < j; i++)
         al[i] = strlen(av[i]);
-    rc = script_send(c, id, n, av, al, fn, pd);
+    rc = script_send(c, id, j, av, al, fn, pd);
     free(av);
     free(al);
     return rc;
