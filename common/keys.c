@@ -67,3 +67,38 @@ key_spend_day(char *out, size_t n, long long t)
     snprintf(out, n, KEY_SPEND_PREFIX "%04d-%02d-%02d", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday);
 }
+
+/* The budget key of the day (month 0) or month of t, with its ttl. */
+static void
+key_budget(char *out, size_t n, long long t, long *ttl_s, int month)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    long into; /* seconds into the period */
+
+    gmtime_r(&tt, &tm);
+    into = tm.tm_hour * 3600L + tm.tm_min * 60L + tm.tm_sec;
+    if (month) {
+        snprintf(out, n, KEY_BUDGET_MONTH_PREFIX "%04d-%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1);
+        into += (tm.tm_mday - 1) * 86400L;
+    } else {
+        snprintf(out, n, KEY_BUDGET_DAY_PREFIX "%04d-%02d-%02d",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    }
+    /* 31 days from the 1st outlive every month */
+    if (ttl_s)
+        *ttl_s = (month ? 31L : 1L) * 86400L - into + 2 * 86400L;
+}
+
+void
+key_budget_day(char *out, size_t n, long long t, long *ttl_s)
+{
+    key_budget(out, n, t, ttl_s, 0);
+}
+
+void
+key_budget_month(char *out, size_t n, long long t, long *ttl_s)
+{
+    key_budget(out, n, t, ttl_s, 1);
+}

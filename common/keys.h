@@ -73,4 +73,26 @@ void qkeys_stage(const struct qkeys *k, const char *run, int prio, char *out,
 #define KEY_SPEND_LEN 32
 void key_spend_day(char *out, size_t n, long long t);
 
+/* Budgets (worker/budget.c, common/lua/budget.lua): the caps (hash field
+ * [q:Q:]usd_day, usd_month, tok_day, tok_month -> cap), and spend per UTC
+ * day / calendar month (hash fields usd, tok, res_usd and res_tok -- of
+ * it, reservations in flight --, q:Q:usd, q:Q:tok, alert:CAP). */
+#define KEY_BUDGET_CAPS         "genq:budget:caps"
+#define KEY_BUDGET_DAY_PREFIX   "genq:budget:day:"   /* + YYYY-MM-DD */
+#define KEY_BUDGET_MONTH_PREFIX "genq:budget:month:" /* + YYYY-MM */
+/* Spend per minute of a limit key (worker/anomaly.c): hash minute -> tokens;
+ * and the marker of its last alert. */
+#define KEY_ANOMALY_RATE_PREFIX "genq:anomaly:rate:"
+#define KEY_ANOMALY_SEEN_PREFIX "genq:anomaly:alert:"
+/* In-flight marker of a cache key (worker/cache.c): cache key + this. */
+#define KEY_CACHE_LOCK_SUFFIX ":inflight"
+
+/* The budget keys of the UTC day and the calendar month of unix time t
+ * (KEY_BUDGET_DAY_PREFIX "YYYY-MM-DD", KEY_BUDGET_MONTH_PREFIX "YYYY-MM"),
+ * into out (at least KEY_BUDGET_LEN bytes). *ttl_s (may be NULL) gets a
+ * lifetime that outlives the period: to its end plus 2 days. */
+#define KEY_BUDGET_LEN 40
+void key_budget_day(char *out, size_t n, long long t, long *ttl_s);
+void key_budget_month(char *out, size_t n, long long t, long *ttl_s);
+
 #endif

@@ -152,3 +152,15 @@ log_msg(enum log_level lvl, const char *fmt, ...)
     va_end(ap);
     emit_plain(lvl, msg, (const char *)NULL);
 }
+
+enum log_level
+log_level_parse(const char *s)
+{
+    if (!strcmp(s, "debug"))
+        return LOG_DEBUG;
+    if (!strcmp(s, "warn"))
+        return LOG_WARN;
+    if (!strcmp(s, "error"))
+        return LOG_ERROR;
+    return LOG_INFO;
+}

@@ -7,6 +7,8 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* json: 1 for JSON lines. name: the program, e.g. "genq-worker". */
 void log_init(const char *name, int json, enum log_level min);
+/* "debug", "warn", "error" as their level; anything else LOG_INFO. */
+enum log_level log_level_parse(const char *s);
 /* Set once the process knows its worker id (added to every line). */
 void log_set_worker(const char *worker);
 

@@ -20,5 +20,7 @@ extern const char lua_dlq_purge[];
 extern const char lua_results_page[];
 extern const char lua_release[];
 extern const char lua_stage[];
+extern const char lua_budget[];
+extern const char lua_anomaly[];
 
 #endif

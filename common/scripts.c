@@ -38,6 +38,8 @@ static const struct {
     [SCRIPT_RESULTS_PAGE] = {"results_page", lua_results_page, 1},
     [SCRIPT_RELEASE] = {"release", lua_release, 1},
     [SCRIPT_STAGE] = {"stage", lua_stage, 1},
+    [SCRIPT_BUDGET] = {"budget", lua_budget, 0},
+    [SCRIPT_ANOMALY] = {"anomaly", lua_anomaly, 0},
 };
 
 int

@@ -21,6 +21,8 @@ enum script_id {
     SCRIPT_RESULTS_PAGE,
     SCRIPT_RELEASE,
     SCRIPT_STAGE,
+    SCRIPT_BUDGET,  /* KEYS of its own: budget.lua */
+    SCRIPT_ANOMALY, /* KEYS of its own: anomaly.lua */
     SCRIPT_COUNT
 };
 

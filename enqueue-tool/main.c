@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "cmd_ops.h"
+#include "limits_budget.h"
 
 static const struct {
     const char *name;
@@ -27,6 +28,7 @@ static const struct {
     {"pause", cmd_pause, "stop workers claiming from a queue"},
     {"resume", cmd_resume, "let workers claim from a paused queue again"},
     {"workers", cmd_workers, "live worker processes (registry heartbeats)"},
+    {"budget", cmd_budget, "spend caps and spend today/this month; set caps"},
 };
 
 static void

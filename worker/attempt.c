@@ -88,18 +88,11 @@ attempt_parse(struct wjob *j, struct http_req *r, int curl_code)
     return curl_code;
 }
 
-/* Account a successful part's tokens and their price. */
+/* Account a successful part's tokens and their price (budget.c). */
 static void
 attempt_spend(struct wjob *j)
 {
-    struct worker *w = j->w;
-    double usd = ((double)j->res.input_tokens * w->cfg->price_in_mtok +
-                  (double)j->res.output_tokens * w->cfg->price_out_mtok) /
-                 1e6;
-
-    metrics_tokens(w->m, j->res.input_tokens, j->res.output_tokens);
-    metrics_spend(w->m, usd);
-    w->spend_pending += usd;
+    budget_spend(j, &j->res);
     j->in_tokens += j->res.input_tokens;
     j->out_tokens += j->res.output_tokens;
 }
@@ -139,6 +132,7 @@ attempt_part_done(struct wjob *j, struct http_req *r)
         return;
     }
     cache_store(j);
+    anomaly_job(w, j);
     job_finish(j, OUT_COMPLETE, result_doc(j), 0);
 }
 
@@ -291,6 +285,8 @@ job_start_try(struct wjob *j)
     cJSON *ts = cJSON_GetObjectItemCaseSensitive(j->job, "timeout_s");
 
     wjob_enter(j, J_RUNNING);
+    if (budget_gate(j))
+        return; /* the reservation's reply starts the call (or hands back) */
     j->t_try = ev_now(w->loop);
     llm_result_reset(&j->res);
     llm_stream_free(j->stream);

@@ -3,7 +3,15 @@
  * --cache-ttl share one API call: the key is the SHA-256 of those, the
  * value the generated text, model, stop reason and usage. Off by default.
  * Keys live outside any queue's slot (KEY_CACHE_PREFIX + HEX), written and read
- * with plain GET/SET. */
+ * with plain GET/SET.
+ * Misses are coalesced: a lookup sends SET NX PX of an in-flight marker
+ * beside the key (KEY_CACHE_LOCK_SUFFIX; its lease is the visibility
+ * timeout) and then GET, pipelined. A miss that took the marker calls the
+ * API; one that did not waits -- a timer re-check, 50 ms doubling to 1 s,
+ * never past the marker's lease (a dead holder blocks nobody longer) -- and
+ * shares the answer once it is stored. The holder stores the answer before
+ * it drops the marker, and a marker is taken before the GET, so a request
+ * that takes a marker always sees an answer stored before it. */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -15,11 +23,41 @@
 #include "worker_int.h"
 
 struct cache_ctx {
-    struct worker *w;
-    int idx;
-    unsigned gen;
-    char token[24];
+    struct slotref ref;
+    int locked;   /* the SET NX took the marker */
+    int get_sent; /* the GET went out: its reply frees the ctx */
+    char key[80]; /* the cache key (the slot may move on) */
 };
+
+#define CACHE_WAIT_MIN 0.05
+#define CACHE_WAIT_MAX 1.0
+
+/* The in-flight marker of j's cache key, into out. */
+static void
+lock_key(const struct wjob *j, char *out, size_t n)
+{
+    snprintf(out, n, "%s" KEY_CACHE_LOCK_SUFFIX, j->cache_key);
+}
+
+/* Drop a marker taken by a lookup whose job no longer needs it. */
+static void
+drop_lock(struct worker *w, const char *cache_key)
+{
+    char k[128];
+    const char *av[2] = {"DEL", k};
+
+    snprintf(k, sizeof(k), "%s" KEY_CACHE_LOCK_SUFFIX, cache_key);
+    if (rconn_command(w->rc, 2, av, NULL, worker_noreply, NULL) < 0)
+        return; /* Redis is down: the marker's lease frees it */
+}
+
+void
+cache_unlock(struct wjob *j)
+{
+    if (j->cache_lock && j->cache_key[0])
+        drop_lock(j->w, j->cache_key);
+    j->cache_lock = 0;
+}
 
 void
 cache_store(struct wjob *j)
@@ -54,30 +92,77 @@ cache_store(struct wjob *j)
     cJSON_free(s);
 }
 
+static void cache_probe_send(struct wjob *j);
+
+void
+cache_on_wait_timer(EV_P_ ev_timer *t, int revents)
+{
+    struct wjob *j = t->data;
+
+    (void)loop;
+    (void)revents;
+    cache_probe_send(j);
+}
+
+static void
+on_cache_lock(struct rconn *c, redisReply *r, void *pd)
+{
+    struct cache_ctx *cc = pd;
+
+    (void)c;
+    cc->locked = r && r->type == REDIS_REPLY_STATUS;
+    if (!cc->get_sent) { /* the GET never went out */
+        if (cc->locked)
+            drop_lock(cc->ref.w, cc->key);
+        free(cc);
+    }
+}
+
+/* A miss: call the API when we hold the marker (or Redis failed), else
+ * wait for the holder's answer. */
+static void
+cache_miss(struct wjob *j, int locked, int redis_ok)
+{
+    struct worker *w = j->w;
+
+    if (locked || !redis_ok) {
+        j->cache_lock = locked;
+        metrics_cache(w->m, 0);
+        job_start_try(j);
+        return;
+    }
+    j->cache_wait = j->cache_wait <= 0                   ? CACHE_WAIT_MIN
+                    : j->cache_wait * 2 > CACHE_WAIT_MAX ? CACHE_WAIT_MAX
+                                                         : j->cache_wait * 2;
+    ev_timer_set(&j->cache_timer, j->cache_wait, 0.);
+    ev_timer_start(w->loop, &j->cache_timer);
+}
+
 static void
 on_cache_get(struct rconn *c, redisReply *r, void *pd)
 {
     struct cache_ctx *cc = pd;
-    struct worker *w = cc->w;
-    struct wjob *j = &w->slots[cc->idx];
+    struct wjob *j = slotref_get(&cc->ref);
+    struct worker *w = cc->ref.w;
+    int locked = cc->locked;
     cJSON *o, *x;
 
     (void)c;
-    if (j->st != J_RUNNING || j->lost || j->gen != cc->gen ||
-        strcmp(j->token, cc->token) != 0 || j->req.easy) {
-        free(cc); /* the slot moved on (lease lost, shutdown) */
-        return;
-    }
+    if (!j && locked) /* the slot moved on (lease lost, shutdown) */
+        drop_lock(w, cc->key);
     free(cc);
+    if (!j)
+        return;
     o = r && r->type == REDIS_REPLY_STRING ? cJSON_Parse(r->str) : NULL;
     x = o ? cJSON_GetObjectItem(o, "text") : NULL;
     if (!x || !cJSON_IsString(x)) {
         cJSON_Delete(o);
-        metrics_cache(w->m, 0);
-        job_start_try(j); /* a miss (or Redis trouble): call the API */
+        cache_miss(j, locked, r && r->type != REDIS_REPLY_ERROR);
         return;
     }
-    metrics_cache(w->m, 1);
+    if (locked)
+        drop_lock(w, j->cache_key);
+    metrics_cache(w->m, j->cache_wait > 0 ? 2 : 1);
     buf_reset(&j->text);
     if (buf_append(&j->text, x->valuestring, strlen(x->valuestring)) < 0) {
         cJSON_Delete(o);
@@ -103,6 +188,37 @@ on_cache_get(struct rconn *c, redisReply *r, void *pd)
     job_finish(j, OUT_COMPLETE, result_doc(j), 0);
 }
 
+/* Send the pipelined SET NX PX (marker) + GET of j's cache key; on any
+ * failure to send, the job goes to the API. */
+static void
+cache_probe_send(struct wjob *j)
+{
+    struct worker *w = j->w;
+    struct cache_ctx *cc = calloc(1, sizeof(*cc));
+    char lk[128], lease[24];
+    const char *set[6] = {"SET", lk, w->id, "NX", "PX", lease};
+    const char *get[2] = {"GET", j->cache_key};
+
+    if (!cc) {
+        job_start_try(j);
+        return;
+    }
+    slotref_set(&cc->ref, j);
+    snprintf(cc->key, sizeof(cc->key), "%s", j->cache_key);
+    lock_key(j, lk, sizeof(lk));
+    snprintf(lease, sizeof(lease), "%ld", 1000L * w->cfg->visibility_s);
+    if (rconn_command(w->rc, 6, set, NULL, on_cache_lock, cc) < 0) {
+        free(cc);
+        job_start_try(j);
+        return;
+    }
+    if (rconn_command(w->rc, 2, get, NULL, on_cache_get, cc) < 0) {
+        job_start_try(j); /* on_cache_lock frees cc (and the marker) */
+        return;
+    }
+    cc->get_sent = 1;
+}
+
 /* Start a cache lookup for j. 0 when started (the reply continues the
  * job), -1 when the job goes straight to the API. */
 int
@@ -112,8 +228,7 @@ cache_lookup(struct wjob *j)
     struct llm_req_opts o = {w->cfg->provider, w->cfg->model,
                              w->cfg->max_tokens, 0};
     unsigned char md[SHA256_DIGEST_LENGTH];
-    struct cache_ctx *cc;
-    const char *path, *av[2];
+    const char *path;
     char *body = llm_build_body(&o, j->job, NULL, 0, &path), *all;
     size_t n;
 
@@ -135,18 +250,7 @@ cache_lookup(struct wjob *j)
     for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
         snprintf(j->cache_key + sizeof(KEY_CACHE_PREFIX) - 1 + 2 * i, 3, "%02x",
                  md[i]);
-    cc = malloc(sizeof(*cc));
-    if (!cc)
-        return -1;
-    cc->w = w;
-    cc->idx = j->idx;
-    cc->gen = j->gen;
-    snprintf(cc->token, sizeof(cc->token), "%s", j->token);
-    av[0] = "GET";
-    av[1] = j->cache_key;
-    if (rconn_command(w->rc, 2, av, NULL, on_cache_get, cc) < 0) {
-        free(cc);
-        return -1;
-    }
+    j->cache_wait = 0;
+    cache_probe_send(j);
     return 0;
 }

@@ -27,6 +27,7 @@ struct reader {
 struct load {
     struct config *cf;
     config_set_fn set;
+    config_section_fn section_set; /* NULL: [worker] only */
     void *ud;
     struct reader rd;
     unsigned mode; /* st_mode of the file */
@@ -88,7 +89,7 @@ on_key(void *user, const char *section, const char *key, const char *value)
     if (ld->err_line)
         return 0;
     ld->err_line = line;
-    if (strcmp(section, SECTION) != 0) {
+    if (strcmp(section, SECTION) != 0 && (!ld->section_set || !*section)) {
         snprintf(ld->msg, sizeof(ld->msg), "key '%s' outside the [%s] section",
                  key, SECTION);
         return 0;
@@ -97,7 +98,10 @@ on_key(void *user, const char *section, const char *key, const char *value)
         snprintf(ld->msg, sizeof(ld->msg), "out of memory");
         return 0;
     }
-    switch (ld->set(ld->ud, key, v, line, why, sizeof(why))) {
+    switch (
+        strcmp(section, SECTION) != 0
+            ? ld->section_set(ld->ud, section, key, v, line, why, sizeof(why))
+            : ld->set(ld->ud, key, v, line, why, sizeof(why))) {
     case CONFIG_OK:
         break;
     case CONFIG_SECRET:
@@ -126,7 +130,8 @@ on_key(void *user, const char *section, const char *key, const char *value)
 /* Checks libinih leaves alone: NUL bytes, line length, section names
  * (also of sections without keys). Returns the bad line or 0. */
 static int
-prescan(const char *buf, size_t len, char *msg, size_t msglen)
+prescan(const char *buf, size_t len, config_section_fn section_set, void *ud,
+        char *msg, size_t msglen)
 {
     const char *p = buf, *end = buf + len;
     int line = 0;
@@ -152,11 +157,14 @@ prescan(const char *buf, size_t len, char *msg, size_t msglen)
         if (s < eol && *s == '[' &&
             (close = memchr(s, ']', (size_t)(eol - s))) != NULL) {
             size_t n = (size_t)(close - s - 1);
-            if (n != strlen(SECTION) || memcmp(s + 1, SECTION, n) != 0) {
-                snprintf(msg, msglen,
-                         "unknown section '[%.*s]' (the only section is "
-                         "[%s])",
-                         (int)(n > 64 ? 64 : n), s + 1, SECTION);
+            char name[200], why[300] = "";
+            snprintf(name, sizeof(name), "%.*s", (int)(n > 199 ? 199 : n),
+                     s + 1);
+            if (strcmp(name, SECTION) != 0 &&
+                (!section_set || section_set(ud, name, NULL, NULL, line, why,
+                                             sizeof(why)) != CONFIG_OK)) {
+                snprintf(msg, msglen, "unknown section '[%.64s]' (%s)", name,
+                         why[0] ? why : "the only section is [" SECTION "]");
                 return line;
             }
         }
@@ -204,6 +212,14 @@ int
 config_load(struct config *cf, const char *path, config_set_fn set, void *ud,
             char *err, size_t errlen)
 {
+    return config_load_sections(cf, path, set, NULL, ud, err, errlen);
+}
+
+int
+config_load_sections(struct config *cf, const char *path, config_set_fn set,
+                     config_section_fn section_set, void *ud, char *err,
+                     size_t errlen)
+{
     struct load ld;
     struct stat st;
     char msg[512];
@@ -232,7 +248,7 @@ config_load(struct config *cf, const char *path, config_set_fn set, void *ud,
         snprintf(err, errlen, "%s: %s", path, msg);
         return -1;
     }
-    line = prescan(buf, len, msg, sizeof(msg));
+    line = prescan(buf, len, section_set, ud, msg, sizeof(msg));
     if (line > 0) {
         snprintf(err, errlen, "%s:%d: %s", path, line, msg);
         explicit_bzero(buf, len);
@@ -243,6 +259,7 @@ config_load(struct config *cf, const char *path, config_set_fn set, void *ud,
     memset(&ld, 0, sizeof(ld));
     ld.cf = cf;
     ld.set = set;
+    ld.section_set = section_set;
     ld.ud = ud;
     ld.mode = (unsigned)st.st_mode;
     ld.rd.p = buf;

@@ -43,6 +43,20 @@ struct config {
 int config_load(struct config *cf, const char *path, config_set_fn set,
                 void *ud, char *err, size_t errlen);
 
+/* A key of a section other than [worker] (e.g. [queue.NAME],
+ * [price.MODEL]): the same contract as config_set_fn. Also called with key
+ * and value NULL for each section header: CONFIG_OK when it knows the
+ * section, else CONFIG_UNKNOWN with the known sections in err. */
+typedef enum config_verdict (*config_section_fn)(void *ud, const char *section,
+                                                 const char *key,
+                                                 const char *value, int line,
+                                                 char *err, size_t errlen);
+
+/* config_load(), and keys of any other section go to section_set. */
+int config_load_sections(struct config *cf, const char *path, config_set_fn set,
+                         config_section_fn section_set, void *ud, char *err,
+                         size_t errlen);
+
 /* Wipe (values may be secrets) and free what cf owns; cf may be zeroed. */
 void config_free(struct config *cf);
 

@@ -45,6 +45,7 @@ struct metrics {
     atomic_ulong api[NSTATUS][NCLASS];
     struct hist latency, ttft;
     atomic_ulong retries, tokens_in, tokens_out, cache_hit, cache_miss;
+    atomic_ulong cache_coalesced;
     atomic_ullong spend_micro_usd;
     atomic_long inflight;
     atomic_ulong prefetched;
@@ -142,7 +143,9 @@ void
 metrics_cache(struct metrics *m, int hit)
 {
     if (m) {
-        if (hit)
+        if (hit == 2)
+            ADD(m->cache_coalesced, 1);
+        else if (hit)
             ADD(m->cache_hit, 1);
         else
             ADD(m->cache_miss, 1);
@@ -296,8 +299,9 @@ metrics_render(struct metrics *m, size_t *len)
                "# HELP genq_cache_requests_total Response cache lookups.\n"
                "# TYPE genq_cache_requests_total counter\n"
                "genq_cache_requests_total{result=\"hit\"} %lu\n"
-               "genq_cache_requests_total{result=\"miss\"} %lu\n",
-               GET(m->cache_hit), GET(m->cache_miss));
+               "genq_cache_requests_total{result=\"miss\"} %lu\n"
+               "genq_cache_requests_total{result=\"coalesced\"} %lu\n",
+               GET(m->cache_hit), GET(m->cache_miss), GET(m->cache_coalesced));
     out_printf(&o,
                "# HELP genq_jobs_in_flight Jobs held by this worker.\n"
                "# TYPE genq_jobs_in_flight gauge\n"

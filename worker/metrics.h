@@ -41,6 +41,8 @@ void metrics_api(struct metrics *m, int status, const char *cls, double seconds,
 void metrics_retry(struct metrics *m);
 void metrics_tokens(struct metrics *m, long input, long output);
 void metrics_spend(struct metrics *m, double usd);
+/* A cache lookup: hit 1 (a hit), 0 (a miss: this job calls the API), 2
+ * (coalesced: it waited for an identical call in flight and shared it). */
 void metrics_cache(struct metrics *m, int hit);
 void metrics_inflight(struct metrics *m, int n);
 /* A job claimed ahead (--prefetch) started after waiting for a slot. */

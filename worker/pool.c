@@ -69,10 +69,11 @@ child_metrics_addr(struct wcfg *cfg, int index)
 
 /* The supervisor of a pre-forked pool. SIGTERM, SIGINT and SIGCHLD are
  * blocked and taken with sigtimedwait(), so no signal slips between a check
- * and a wait: every SIGTERM/SIGINT is forwarded to the children (a second
- * one makes them hand back at once), a child that dies is restarted after a
- * delay that doubles while it keeps dying young (1 s, 2 s, ... 30 s);
- * one refused by the layout check (RCONN_EXIT_LAYOUT) stops the pool. */
+ * and a wait: every SIGTERM/SIGINT/SIGHUP is forwarded to the children (a
+ * second one of SIGTERM/SIGINT makes them hand back at once), a child that
+ * dies is restarted after a delay that doubles while it keeps dying young
+ * (1 s, 2 s, ... 30 s); one refused by the layout check (RCONN_EXIT_LAYOUT)
+ * stops the pool. */
 static pid_t
 spawn(struct wcfg *cfg, int index, const sigset_t *oldmask)
 {
@@ -82,6 +83,7 @@ spawn(struct wcfg *cfg, int index, const sigset_t *oldmask)
         sigprocmask(SIG_SETMASK, oldmask, NULL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        signal(SIGHUP, SIG_IGN); /* until the worker's own handler */
         child_metrics_addr(cfg, index);
         exit(pool_run_one(cfg));
     }
@@ -128,6 +130,7 @@ pool_run(struct wcfg *cfg, int n)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, &old);
     for (int i = 0; i < n; i++) {
@@ -157,6 +160,10 @@ pool_run(struct wcfg *cfg, int n)
             }
         }
         sig = sigtimedwait(&set, NULL, &tmo);
+        if (sig == SIGHUP) /* reload (budget.c): each child re-reads */
+            for (int i = 0; i < n; i++)
+                if (kids[i] > 0)
+                    kill(kids[i], SIGHUP);
         if (sig == SIGTERM || sig == SIGINT) {
             stopping = 1;
             for (int i = 0; i < n; i++)

@@ -451,22 +451,13 @@ rconn_pending(const struct rconn *c)
     return c->pending;
 }
 
-int
-rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
-             int argc, const char **argv, const size_t *argvlen,
-             rconn_reply_fn fn, void *pd)
+/* Send the script call av/al (EVALSHA SHA ...) of script id; 0 or -1. */
+static int
+script_send(struct rconn *c, enum script_id id, int n, const char **av,
+            const size_t *al, rconn_reply_fn fn, void *pd)
 {
-    const char **av;
-    size_t *al;
-    int n = rclient_build_argv("EVALSHA", script_get(id)->sha, k, argc, argv,
-                               argvlen, &av, &al);
-    struct call *call;
+    struct call *call = call_new(c, n, av, al);
 
-    if (n < 0)
-        return -1;
-    call = call_new(c, n, av, al);
-    free(av);
-    free(al);
     if (!call)
         return -1;
     call->fn = fn;
@@ -478,6 +469,60 @@ rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
         return -1;
     }
     return 0;
+}
+
+int
+rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
+             int argc, const char **argv, const size_t *argvlen,
+             rconn_reply_fn fn, void *pd)
+{
+    const char **av;
+    size_t *al;
+    int n = rclient_build_argv("EVALSHA", script_get(id)->sha, k, argc, argv,
+                               argvlen, &av, &al),
+        rc;
+
+    if (n < 0)
+        return -1;
+    rc = script_send(c, id, n, av, al, fn, pd);
+    free(av);
+    free(al);
+    return rc;
+}
+
+int
+rconn_script_keys(struct rconn *c, enum script_id id, int nkeys,
+                  const char **keys, int argc, const char **argv,
+                  rconn_reply_fn fn, void *pd)
+{
+    int n = 3 + nkeys + argc, j = 0, rc;
+    const char **av, *sha = script_get(id)->sha;
+    size_t *al;
+    char nk[16];
+
+    if (nkeys < 0 || argc < 0)
+        return -1;
+    av = malloc(sizeof(*av) * (size_t)n);
+    al = malloc(sizeof(*al) * (size_t)n);
+    if (!av || !al) {
+        free(av);
+        free(al);
+        return -1;
+    }
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    av[j++] = "EVALSHA";
+    av[j++] = sha;
+    av[j++] = nk;
+    for (int i = 0; i < nkeys; i++)
+        av[j++] = keys[i];
+    for (int i = 0; i < argc; i++)
+        av[j++] = argv[i];
+    for (int i = 0; i < j; i++)
+        al[i] = strlen(av[i]);
+    rc = script_send(c, id, j, av, al, fn, pd);
+    free(av);
+    free(al);
+    return rc;
 }
 
 int

@@ -44,6 +44,13 @@ int rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
                  int argc, const char **argv, const size_t *argvlen,
                  rconn_reply_fn fn, void *pd);
 
+/* Call script id with keys of its own (not a queue's table): nkeys keys,
+ * then argv as ARGV[1..] (NUL-terminated strings). Same contract as
+ * rconn_script(). */
+int rconn_script_keys(struct rconn *c, enum script_id id, int nkeys,
+                      const char **keys, int argc, const char **argv,
+                      rconn_reply_fn fn, void *pd);
+
 /* Any command by argv; same contract as rconn_script(). */
 int rconn_command(struct rconn *c, int argc, const char **argv,
                   const size_t *argvlen, rconn_reply_fn fn, void *pd);

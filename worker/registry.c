@@ -1,7 +1,7 @@
 /* registry: this worker's entry in the registry of live workers (`genq
  * workers`): a hash of descriptions (KEY_WORKERS) and a zset of last beats
  * (KEY_WORKERS_BEAT); readers forget members that stopped beating. And the
- * fleet-wide spend per UTC day against --budget-usd-day. */
+ * fleet-wide USD spend per UTC day (the legacy key; caps: budget.c). */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -56,44 +56,20 @@ registry_beat(struct worker *w, int leaving)
 }
 
 /* Fleet-wide spend per UTC day: INCRBYFLOAT KEY_SPEND_PREFIX + day by what
- * this worker spent since the last report; the reply is the fleet's total.
- * At or over the budget, claiming stops until the day changes. */
+ * this worker spent since the last report (kept for readers of that key;
+ * the caps themselves are budget.c's). */
 static void
 on_spend_reply(struct rconn *c, redisReply *r, void *pd)
 {
     struct worker *w = pd;
-    double total;
 
     (void)c;
     w->spend_inflight = 0;
-    if (!r || r->type != REDIS_REPLY_STRING) {
+    if (!r || r->type != REDIS_REPLY_STRING)
         w->spend_pending += w->spend_sent; /* not counted: send it again */
-        w->spend_sent = 0;
-        if (w->draining)
-            worker_drain_check(w);
-        return;
-    }
     w->spend_sent = 0;
     if (w->draining)
         worker_drain_check(w);
-    total = strtod(r->str, NULL);
-    if (w->cfg->budget_usd_day > 0 && total >= w->cfg->budget_usd_day) {
-        char text[256];
-        if (!w->budget_exhausted)
-            log_kv(LOG_ERROR, "daily budget exhausted: claiming stopped",
-                   "spent_usd", r->str, NULL);
-        w->budget_exhausted = 1;
-        snprintf(text, sizeof(text),
-                 "daily API budget exhausted: %.2f of %.2f USD spent today "
-                 "(UTC); claiming stopped until tomorrow",
-                 total, w->cfg->budget_usd_day);
-        alerts_raise(w->al, ALERT_P0, "budget", text);
-    } else if (w->budget_exhausted) {
-        w->budget_exhausted = 0;
-        log_kv(LOG_INFO, "budget available again: claiming resumed", NULL);
-        maybe_claim(w);
-    }
-    metrics_budget(w->m, w->budget_exhausted);
 }
 
 void
@@ -102,10 +78,7 @@ report_spend(struct worker *w)
     char key[KEY_SPEND_LEN], amount[48];
     const char *av[3] = {"INCRBYFLOAT", key, amount};
 
-    /* with a budget, a zero INCRBYFLOAT still reads the fleet's total, so a
-     * stopped worker learns when a new day begins */
-    if (w->spend_inflight ||
-        (w->spend_pending <= 0 && w->cfg->budget_usd_day <= 0))
+    if (w->spend_inflight || w->spend_pending <= 0)
         return;
     key_spend_day(key, sizeof(key), (long long)time(NULL));
     snprintf(amount, sizeof(amount), "%.9f", w->spend_pending);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "config.h"
 #include "keys.h"
 #include "log.h"
@@ -126,8 +127,24 @@ static const struct opt opts[] = {
      1e6, NULL},
     {"price-out-mtok", "GENQ_PRICE_OUT_MTOK", T_DOUBLE, &cfg.price_out_mtok, 0,
      1e6, NULL},
+    {"price-cache-write-mtok", "GENQ_PRICE_CACHE_WRITE_MTOK", T_DOUBLE,
+     &cfg.price_cw_mtok, -1, 1e6, NULL},
+    {"price-cache-read-mtok", "GENQ_PRICE_CACHE_READ_MTOK", T_DOUBLE,
+     &cfg.price_cr_mtok, -1, 1e6, NULL},
+    {"price-batch-discount", "GENQ_PRICE_BATCH_DISCOUNT", T_DOUBLE,
+     &cfg.price_batch_discount, 0, 1, NULL},
     {"budget-usd-day", "GENQ_BUDGET_USD_DAY", T_DOUBLE, &cfg.budget_usd_day, 0,
      1e9, NULL},
+    {"budget-usd-month", "GENQ_BUDGET_USD_MONTH", T_DOUBLE,
+     &cfg.budget_usd_month, 0, 1e9, NULL},
+    {"budget-tokens-day", "GENQ_BUDGET_TOKENS_DAY", T_DOUBLE,
+     &cfg.budget_tok_day, 0, 1e15, NULL},
+    {"budget-tokens-month", "GENQ_BUDGET_TOKENS_MONTH", T_DOUBLE,
+     &cfg.budget_tok_month, 0, 1e15, NULL},
+    {"anomaly-rate-multiple", "GENQ_ANOMALY_RATE_MULTIPLE", T_DOUBLE,
+     &cfg.anomaly_rate_x, 0, 1e6, NULL},
+    {"anomaly-job-multiple", "GENQ_ANOMALY_JOB_MULTIPLE", T_DOUBLE,
+     &cfg.anomaly_job_x, 0, 1e6, NULL},
     {"cache-ttl", "GENQ_CACHE_TTL", T_INT, &cfg.cache_ttl_s, 0, 2592000, NULL},
     {"log-format", "GENQ_LOG_FORMAT", T_CHOICE, &log_format, 0, 0, "json|text"},
     {"log-level", "GENQ_LOG_LEVEL", T_CHOICE, &log_level, 0, 0,
@@ -512,6 +529,7 @@ print_config(const char *key_where)
             (pw = getenv("GENQ_REDIS_PASSWORD")) != NULL && *pw)
             printf("; redis password: **** (env GENQ_REDIS_PASSWORD)\n");
     }
+    budget_cfg_print();
 }
 
 /* A flag from the command line, applied after the file and environment. */
@@ -590,8 +608,9 @@ parse_args(int argc, char **argv)
     }
     if (config_path) {
         int kf = opt_find("api-key-file"), ak = opt_find("api-key");
-        if (config_load(&cfile, config_path, file_set, NULL, err, sizeof(err)) <
-            0) {
+        if (config_load_sections(&cfile, config_path, file_set,
+                                 budget_cfg_section, NULL, err,
+                                 sizeof(err)) < 0) {
             fprintf(stderr, "genq-worker: %s\n", err);
             goto out;
         }
@@ -669,18 +688,6 @@ out:
     return rc;
 }
 
-static enum log_level
-level_of(const char *s)
-{
-    if (!strcmp(s, "debug"))
-        return LOG_DEBUG;
-    if (!strcmp(s, "warn"))
-        return LOG_WARN;
-    if (!strcmp(s, "error"))
-        return LOG_ERROR;
-    return LOG_INFO;
-}
-
 int
 settings_load(int argc, char **argv, int *exit_code)
 {
@@ -693,7 +700,8 @@ settings_load(int argc, char **argv, int *exit_code)
         *exit_code = 2;
         return 1;
     }
-    log_init("genq-worker", !strcmp(log_format, "json"), level_of(log_level));
+    log_init("genq-worker", !strcmp(log_format, "json"),
+             log_level_parse(log_level));
     if (redisurl_parse(redis_url, &cfg.redis, err, sizeof(err)) < 0) {
         fprintf(stderr, "genq-worker: %s\n", err);
         config_free(&cfile);
@@ -737,4 +745,56 @@ settings_free(void)
         cfg.api_key = NULL;
     }
     config_free(&cfile);
+}
+
+/* Whether option o may change on SIGHUP: budgets, prices, anomalies. */
+#define reloadable(o)                                                          \
+    ((o)->type == T_DOUBLE &&                                                  \
+     (!strncmp((o)->name, "budget-", 7) || !strncmp((o)->name, "price-", 6) || \
+      !strncmp((o)->name, "anomaly-", 8)))
+
+/* SIGHUP's [worker] setter: reloadable keys not set by env or flag. */
+static enum config_verdict
+reload_set(void *ud, const char *key, const char *value, int line, char *err,
+           size_t errlen)
+{
+    int i = opt_find(key);
+
+    (void)ud;
+    return i < 0 || !reloadable(&opts[i]) || srcs[i].kind > SRC_FILE ||
+                   opt_set(i, value, SRC_FILE, line, key, err, errlen) == 0
+               ? CONFIG_OK
+               : CONFIG_BAD;
+}
+
+int
+settings_reload(char *err, size_t errlen)
+{
+    struct config tmp = {0};
+    struct wcfg def, keep = cfg;
+    struct src ksrcs[NOPTS];
+    int rc = -1;
+
+    if (!config_path)
+        return snprintf(err, errlen, "no --config file to reload"), -1;
+    memcpy(ksrcs, srcs, sizeof(srcs));
+    wcfg_defaults(&def); /* keys gone from the file: back to defaults */
+    for (int i = 0; i < NOPTS; i++)
+        if (reloadable(&opts[i]) && srcs[i].kind == SRC_FILE) {
+            memcpy(opts[i].ptr,
+                   (char *)&def + ((char *)opts[i].ptr - (char *)&cfg),
+                   sizeof(double));
+            srcs[i].kind = SRC_DEFAULT;
+        }
+    budget_cfg_save();
+    budget_cfg_reset();
+    rc = config_load_sections(&tmp, config_path, reload_set, budget_cfg_section,
+                              NULL, err, errlen);
+    if (rc < 0) {
+        cfg = keep;
+        memcpy(srcs, ksrcs, sizeof(srcs));
+        budget_cfg_restore();
+    }
+    config_free(&tmp); /* only numbers were taken from it */
+    return rc;
 }

@@ -22,6 +22,12 @@ int settings_processes(void);
 /* Wipe the API key and free what the config file held. */
 void settings_free(void);
 
+/* SIGHUP: read the --config file again and take its budget, price and
+ * anomaly settings ([worker] keys not overridden by the environment or a
+ * flag, [queue.NAME], [price.MODEL]); nothing else changes. Returns 0, or
+ * -1 with the reason in err (the old values stay). */
+int settings_reload(char *err, size_t errlen);
+
 /* The --help text. */
 extern const char settings_usage_text[];
 

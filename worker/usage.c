@@ -85,9 +85,21 @@ const char settings_usage_text[] =
     "  --price-in-mtok USD      GENQ_PRICE_IN_MTOK 0 per million input tokens\n"
     "  --price-out-mtok USD     GENQ_PRICE_OUT_MTOK 0 per million output "
     "tokens\n"
-    "  --budget-usd-day USD     GENQ_BUDGET_USD_DAY 0 (fleet-wide spend per "
-    "UTC\n"
-    "                           day; over it claiming stops; 0 = none)\n"
+    "  --price-cache-write-mtok USD, --price-cache-read-mtok USD\n"
+    "                           (GENQ_PRICE_CACHE_WRITE_MTOK, _READ_MTOK)\n"
+    "                           default 1.25x / 0.1x the input price\n"
+    "  --price-batch-discount F GENQ_PRICE_BATCH_DISCOUNT 0 (0..1)\n"
+    "                           [price.MODEL] sections: a row per model\n"
+    "  --budget-usd-day USD, --budget-usd-month USD\n"
+    "  --budget-tokens-day N, --budget-tokens-month N\n"
+    "                           (GENQ_BUDGET_USD_DAY, ...) 0 = none:\n"
+    "                           fleet-wide caps per UTC day / month; at a\n"
+    "                           cap no call starts, claiming stops; per\n"
+    "                           queue in [queue.NAME] sections\n"
+    "  --anomaly-rate-multiple X GENQ_ANOMALY_RATE_MULTIPLE 3 (P1: 10-min\n"
+    "                           spend over X x its trailing average)\n"
+    "  --anomaly-job-multiple X GENQ_ANOMALY_JOB_MULTIPLE 10 (P1: a job over\n"
+    "                           X x its queue's median output)\n"
     "  --cache-ttl S            GENQ_CACHE_TTL   0 (off): identical requests\n"
     "                           within S seconds share one API call\n"
     "  --log-format json|text   GENQ_LOG_FORMAT  text\n"
@@ -99,7 +111,8 @@ const char settings_usage_text[] =
     "api-key-file in the config file (which must then be mode 600 or\n"
     "stricter). Never a flag.\n"
     "SIGTERM/SIGINT: stop claiming, finish in-flight jobs within the drain\n"
-    "timeout, hand the rest back (attempt not counted), exit 0.\n";
+    "timeout, hand the rest back (attempt not counted), exit 0.\n"
+    "SIGHUP: re-read the config file's budgets, prices and anomaly settings.\n";
 
 /* The error-class table of common/errclass.c as Markdown (README). */
 void

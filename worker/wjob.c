@@ -32,6 +32,9 @@ slot_release(struct wjob *j)
     if (j->req.easy)
         http_abort(w->http, &j->req);
     ev_timer_stop(w->loop, &j->retry_timer);
+    ev_timer_stop(w->loop, &j->cache_timer);
+    cache_unlock(j);
+    budget_release(j);
     hdrs_unref(j->hdrs);
     j->hdrs = NULL;
     http_req_reset(&j->req);
@@ -70,6 +73,26 @@ slot_release(struct wjob *j)
         worker_drain_check(w);
     else
         maybe_claim(w);
+}
+
+void
+slotref_set(struct slotref *r, const struct wjob *j)
+{
+    r->w = j->w;
+    r->idx = j->idx;
+    r->gen = j->gen;
+    snprintf(r->token, sizeof(r->token), "%s", j->token);
+}
+
+struct wjob *
+slotref_get(const struct slotref *r)
+{
+    struct wjob *j = &r->w->slots[r->idx];
+
+    if (j->st != J_RUNNING || j->lost || j->gen != r->gen ||
+        strcmp(j->token, r->token) != 0 || j->req.easy)
+        return NULL;
+    return j;
 }
 
 int
@@ -124,6 +147,8 @@ job_init(struct wjob *j, struct wqueue *q, const char *id, const char *token,
     j->model[0] = j->stop_reason[0] = j->request_id[0] = '\0';
     j->cached = 0;
     j->cache_key[0] = '\0';
+    j->cache_lock = 0;
+    j->bstate = 0;
     buf_init(&j->text, LLM_TEXT_MAX);
     llm_result_init(&j->res);
     if (!j->id) {

@@ -38,6 +38,10 @@ wcfg_defaults(struct wcfg *cfg)
     cfg->retry_base_s = 0.5;
     cfg->retry_cap_s = 8.0;
     cfg->max_continuations = 3;
+    cfg->price_cw_mtok = -1;
+    cfg->price_cr_mtok = -1;
+    cfg->anomaly_rate_x = 3;
+    cfg->anomaly_job_x = 10;
     cfg->idle_poll_ms = 1000;
     cfg->circuit_max_s = 30.0;
     cfg->job_backoff_base_s = 10.0;
@@ -94,6 +98,8 @@ on_maint_timer(EV_P_ ev_timer *t, int revents)
                          worker_noreply, NULL);
     }
     report_spend(w);
+    budget_tick(w);
+    anomaly_tick(w);
     if (w->tick % 5 == 1)
         sample_depths(w);
     registry_tick(w);
@@ -213,6 +219,7 @@ on_rc_state(struct rconn *c, int up, void *ud)
          * reaper sees them expire */
         for (int i = 0; i < w->nq; i++)
             heartbeat_queue(w, &w->q[i]);
+        budget_connected(w); /* caps known before any claim reply */
         if (w->claim_lost && !w->claiming && release_lost(w) == 0)
             return;
         maybe_claim(w);
@@ -269,6 +276,8 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
         j->idx = i;
         ev_timer_init(&j->retry_timer, attempt_on_retry_timer, 0., 0.);
         j->retry_timer.data = j;
+        ev_timer_init(&j->cache_timer, cache_on_wait_timer, 0., 0.);
+        j->cache_timer.data = j;
         w->freelist[w->nfree++] = w->cap - 1 - i;
     }
     if (cfg->provider != LLM_NOOP) {
@@ -328,7 +337,7 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
         goto fail;
     rconn_set_timeout(w->rc, cfg->redis_timeout_s);
     w->al = alerts_new(loop, w->rc, w->http, w->m, cfg->alert_webhook, w->id);
-    if (!w->al)
+    if (!w->al || budget_init(w) < 0 || anomaly_init(w) < 0)
         goto fail;
     for (int i = 0; i < w->nq; i++)
         if (rconn_subscribe(w->sub, w->q[i].keys.wake, claim_on_wake, w) < 0)
@@ -392,6 +401,8 @@ worker_free(struct worker *w)
     ev_prepare_stop(w->loop, &w->flush_w);
     ev_signal_stop(w->loop, &w->sig_term);
     ev_signal_stop(w->loop, &w->sig_int);
+    budget_free(w);
+    anomaly_free(w);
     hdrs_unref(w->hdrs);
     jwtmint_free(w->jwt);
     free(w->url);

@@ -53,6 +53,16 @@ struct wcfg {
     double budget_usd_day;     /* fleet-wide spend per UTC day; 0 = none */
     int cache_ttl_s;           /* response cache lifetime; 0 = off */
     int insecure;              /* no TLS verification (loopback only) */
+
+    /* budgets, prices, anomalies (budget.h; reloaded on SIGHUP) */
+    double budget_usd_month;     /* per calendar month (UTC); 0 = none */
+    double budget_tok_day;       /* tokens per UTC day; 0 = none */
+    double budget_tok_month;     /* tokens per calendar month; 0 = none */
+    double price_cw_mtok;        /* cache write; < 0: 1.25 x price_in_mtok */
+    double price_cr_mtok;        /* cache read; < 0: 0.1 x price_in_mtok */
+    double price_batch_discount; /* fraction off for Batch API calls */
+    double anomaly_rate_x;       /* P1: 10-min spend over x times average */
+    double anomaly_job_x;        /* P1: a job over x times median output */
 };
 
 /* Fill cfg with the contract's defaults (DESIGN.md). Can't fail. */

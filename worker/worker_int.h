@@ -15,8 +15,10 @@
  * outcome), outcome.c (the pure decision after a failure), flush.c (result
  * and error documents, writing outcomes), claim.c (claiming, prefetch,
  * wake-ups, ramp), lease.c (heartbeats, release of lost claims), cache.c
- * (response cache), circuit.c (circuit breaker), registry.c (worker registry
- * and fleet spend), depth.c (queue depth samples), authhdr.c (auth headers,
+ * (response cache, coalesced misses), circuit.c (circuit breaker),
+ * registry.c (worker registry and the legacy USD-per-day key), budget.c,
+ * budget_cfg.c, anomaly.c (budgets, prices, anomalies: budget.h),
+ * depth.c (queue depth samples), authhdr.c (auth headers,
  * JWT), worker.c (new/free, maintenance tick, drain, signals). */
 #ifndef GENQ_WORKER_INT_H
 #define GENQ_WORKER_INT_H
@@ -27,6 +29,7 @@
 #include <cjson/cJSON.h>
 
 #include "alerts.h"
+#include "budget.h"
 #include "buf.h"
 #include "http_ev.h"
 #include "jobstate.h"
@@ -73,6 +76,12 @@ struct wjob {
     int lost;
     int cached;         /* the result came from the response cache */
     char cache_key[80]; /* KEY_CACHE_PREFIX + sha256 hex; "" = none */
+    int cache_lock;     /* holds cache_key's in-flight marker (cache.c) */
+    double cache_wait;  /* next re-check of a coalesced wait, seconds */
+    ev_timer cache_timer;
+    int bstate;      /* budget: 0 unchecked, 1 reserving, 2 admitted */
+    long bres_tok;   /* tokens reserved and not yet settled */
+    double bres_usd; /* USD reserved and not yet settled */
     /* the outcome */
     enum outcome out;
     char *doc;          /* result JSON (complete) or error JSON (fail) */
@@ -130,7 +139,6 @@ struct worker {
     int api_errs;         /* 429/5xx in that minute */
     long died;            /* jobs died since the last P2 alert */
     double spend_pending; /* USD not yet added to the day's total */
-    int budget_exhausted;
     int spend_inflight;
     double spend_sent;    /* amount of the INCRBYFLOAT in flight */
     double claim_backoff; /* after a Redis error reply to a claim */
@@ -147,7 +155,22 @@ struct worker {
     ev_timer idle_timer, hb_timer, maint_timer, drain_timer;
     ev_prepare flush_w;
     ev_signal sig_term, sig_int;
+    struct budget *bg;  /* budget.c */
+    struct anomaly *an; /* anomaly.c */
 };
+
+/* Which job an asynchronous reply is about: slot, generation, lease token. */
+struct slotref {
+    struct worker *w;
+    int idx;
+    unsigned gen;
+    char token[24];
+};
+/* Remember j in r. Can't fail. */
+void slotref_set(struct slotref *r, const struct wjob *j);
+/* The job r names if it is still that job, running and not lost; else
+ * NULL (the slot moved on). */
+struct wjob *slotref_get(const struct slotref *r);
 
 /* Move slot j to state `to`: checks the edge (jobstate.h) and keeps the
  * worker's counters. The only code that changes j->st. */
@@ -202,6 +225,10 @@ void circuit_success(struct worker *w, const struct wjob *j);
  * the job goes straight to the API. */
 int cache_lookup(struct wjob *j);
 void cache_store(struct wjob *j);
+/* Drop j's in-flight marker if it holds one (the job leaves its slot). */
+void cache_unlock(struct wjob *j);
+/* A coalesced wait's re-check (j->cache_timer). */
+void cache_on_wait_timer(EV_P_ ev_timer *t, int revents);
 
 /* claim.c */
 /* Claims at most this many calls at once. */

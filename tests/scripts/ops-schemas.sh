@@ -2,7 +2,7 @@
 # Every --json document of the operators' commands validates against
 # schemas/: enqueue jobs (some with [mock:fail=400] so they die), run the
 # real worker against the mock, cancel and pause, then validate the output
-# of stats, queues, status, result, results (stream and export), dlq ls,
+# of stats, queues, budget, status, result, results (stream and export), dlq ls,
 # show, export, requeue, purge, cancel, pause and resume with Debian's
 # python3-jsonschema. Run by tests/run.sh; prints "N passed, N failed".
 set -euo pipefail
@@ -42,6 +42,7 @@ trap - EXIT
 genq stats --json >"$d/stats.jsonl"
 genq stats --json --dead-warn 1 >>"$d/stats.jsonl" 2>/dev/null
 "$GENQ_BIN/genq" queues --json --redis "$GENQ_TEST_REDIS_URL" >"$d/queues.jsonl"
+"$GENQ_BIN/genq" budget --json --redis "$GENQ_TEST_REDIS_URL" >"$d/budget.jsonl"
 genq cancel --json later nope >"$d/cancel.jsonl" || true
 genq pause --json >"$d/pause.jsonl"
 genq pause --json >>"$d/pause.jsonl"
@@ -84,7 +85,7 @@ expect = {  # file: (schema, minimum number of lines)
     "stats": ("stats", 2), "queues": ("queues", 1), "cancel": ("cancel", 2),
     "pause": ("pause", 3), "status": ("status", 9), "result": ("result", 8),
     "deadletter": ("deadletter", 6), "dlq-entry": ("dlq-entry", 3),
-    "dlq-change": ("dlq-change", 4),
+    "dlq-change": ("dlq-change", 4), "budget": ("budget", 1),
 }
 passed = failed = 0
 for name, (schema, least) in sorted(expect.items()):
