@@ -75,6 +75,8 @@ static const struct opt opts[] = {
      NULL},
     {"result-ttl", "GENQ_RESULT_TTL", T_LONG, &cfg.result_ttl_s, 1, 315360000,
      NULL},
+    {"feed-maxlen", "GENQ_FEED_MAXLEN", T_LONG, &cfg.feed_maxlen, 0,
+     FEED_MAXLEN_MAX, NULL},
     {"drain-timeout", "GENQ_DRAIN_TIMEOUT", T_INT, &cfg.drain_timeout_s, 0,
      86400, NULL},
     {"provider", "GENQ_PROVIDER", T_CHOICE, &provider_s, 0, 0,
