@@ -117,9 +117,10 @@ end
 
 -- The public completion feed (schemas/feed-entry.schema.json): one entry
 -- per job of the flat {id1, state1, ...}, fields v id state queue, and
--- metadata (the job's notify field, as is) when it has one; MAXLEN ~
--- maxlen (nil: FEED_MAXLEN_DEFAULT; 0: the feed is off). The notify hash
--- is read only while it exists: no HMGET for queues that never echo.
+-- metadata (the job's notify field, as is) when it has one; then one
+-- XTRIM MAXLEN ~ maxlen (nil: FEED_MAXLEN_DEFAULT; 0: the feed is off) for
+-- the batch, cheaper than a MAXLEN on every XADD. The notify hash is read
+-- only while it exists: no HMGET for queues that never echo.
 local function feed_add(pairs_list, maxlen)
     local n = #pairs_list
     maxlen = maxlen or FEED_MAXLEN_DEFAULT
@@ -134,15 +135,14 @@ local function feed_add(pairs_list, maxlen)
     for i = 1, n, 2 do
         local e = echo and echo[(i + 1) / 2]
         if e then
-            redis.call('XADD', K_FEED, 'MAXLEN', '~', maxlen, '*', 'v', '1',
-                       'id', pairs_list[i], 'state', pairs_list[i + 1],
-                       'queue', q, 'metadata', e)
+            redis.call('XADD', K_FEED, '*', 'v', '1', 'id', pairs_list[i],
+                       'state', pairs_list[i + 1], 'queue', q, 'metadata', e)
         else
-            redis.call('XADD', K_FEED, 'MAXLEN', '~', maxlen, '*', 'v', '1',
-                       'id', pairs_list[i], 'state', pairs_list[i + 1],
-                       'queue', q)
+            redis.call('XADD', K_FEED, '*', 'v', '1', 'id', pairs_list[i],
+                       'state', pairs_list[i + 1], 'queue', q)
         end
     end
+    redis.call('XTRIM', K_FEED, 'MAXLEN', '~', maxlen)
 end
 
 -- Flat {id1, state1, id2, state2, ...} → one stream entry per batch in the
