@@ -51,10 +51,12 @@ enum qkey {
 
 /* Public keys of queue Q (protocol version 1), suffixes of "genq:{Q}:" like
  * the ones above; prelude.lua spells the same (K_FEED, K_NOTIFY). The
- * results hash (QK_RESULTS: id -> result document) is public too. */
-#define QKEY_FEED   "feed"   /* stream: one entry per terminal transition */
-#define QKEY_NOTIFY "notify" /* hash: id -> JSON object text of the echoed
-                                metadata fields (jobs with notify only) */
+ * results hash (QK_RESULTS: id -> result document) is public too.
+ *   feed    stream: one entry per terminal transition
+ *   notify  hash: id -> the JSON object text of the metadata fields a job's
+ *           notify list names (jobs with notify only) */
+#define QKEY_FEED   "feed"
+#define QKEY_NOTIFY "notify"
 /* The feed's bound, XADD MAXLEN ~ N (worker --feed-maxlen, genq cancel
  * GENQ_FEED_MAXLEN; prelude.lua FEED_MAXLEN_DEFAULT); 0 turns it off. */
 #define FEED_MAXLEN_DEFAULT 100000L

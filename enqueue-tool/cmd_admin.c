@@ -158,8 +158,8 @@ static const char cancel_help[] =
     "                 default 604800)\n"
     "  --feed-maxlen N  each job canceled at once gets an entry in the\n"
     "                 completion feed genq:{Q}:feed, kept to about N entries\n"
-    "                 (env GENQ_FEED_MAXLEN; default 100000; 0 = none)\n"
-    CLI_COMMON_HELP;
+    "                 (env GENQ_FEED_MAXLEN; default 100000; 0 = "
+    "none)\n" CLI_COMMON_HELP;
 
 int
 cmd_cancel(int argc, char **argv)
@@ -181,19 +181,19 @@ cmd_cancel(int argc, char **argv)
     long retention = RETENTION_DEFAULT, feed_max = FEED_MAXLEN_DEFAULT;
     const char *env = getenv("GENQ_RESULT_TTL");
     const char *fenv = getenv("GENQ_FEED_MAXLEN");
-    struct cli_opt opts[] = {
-        CLI_OPT_LONG("retention", 'r', &retention, 1, 100L * 365 * 86400,
-                     "seconds"),
-        CLI_OPT_LONG("feed-maxlen", 2, &feed_max, 0, FEED_MAXLEN_MAX,
-                     "0..1000000000"),
-        CLI_OPT_END};
+    struct cli_opt opts[] = {CLI_OPT_LONG("retention", 'r', &retention, 1,
+                                          100L * 365 * 86400, "seconds"),
+                             CLI_OPT_LONG("feed-maxlen", 2, &feed_max, 0,
+                                          FEED_MAXLEN_MAX, "0..1000000000"),
+                             CLI_OPT_END};
     struct cli_cmd spec = {"cancel", cancel_help, NULL, opts, NULL, NULL, 1};
 
     if (env && *env &&
         ops_parse_long(env, 1, 100L * 365 * 86400, &retention) < 0)
         return cli_usage_error(
             "cancel", "GENQ_RESULT_TTL: expected seconds, got '%s'", env);
-    if (fenv && *fenv && ops_parse_long(fenv, 0, FEED_MAXLEN_MAX, &feed_max) < 0)
+    if (fenv && *fenv &&
+        ops_parse_long(fenv, 0, FEED_MAXLEN_MAX, &feed_max) < 0)
         return cli_usage_error("cancel",
                                "GENQ_FEED_MAXLEN: expected 0..%ld, got '%s'",
                                FEED_MAXLEN_MAX, fenv);

@@ -293,9 +293,9 @@ opt_set(int i, const char *v, enum src_kind kind, int line, const char *what,
         d = strtod(v, &end);
         if (errno || end == v || *end || !(d >= o->lo && d <= o->hi) ||
             (o->type != T_DOUBLE && d != (double)(long)d)) {
-            snprintf(err, errlen, "%s: expected %s in %g..%g, got '%s'", what,
-                     o->type == T_DOUBLE ? "a number" : "an integer", o->lo,
-                     o->hi, v);
+            snprintf(err, errlen, "%s: expected %s in %.15g..%.15g, got '%s'",
+                     what, o->type == T_DOUBLE ? "a number" : "an integer",
+                     o->lo, o->hi, v);
             return -1;
         }
         if (o->type == T_INT)

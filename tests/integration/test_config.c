@@ -320,6 +320,43 @@ Test(config, bad_environment_and_flags_name_their_source)
     free(err);
 }
 
+/* --feed-maxlen: the option table's three sources, its bound, 0 = off. */
+Test(config, feed_maxlen_flag_env_file)
+{
+    const char *path = ini(0, 0600, "[worker]\nfeed-maxlen = 7\n");
+    const char *env[] = {"GENQ_FEED_MAXLEN=0", NULL};
+    char *out, *err;
+
+    cr_assert_eq(worker(NULL, &out, &err, "--print-config", NULL), 0);
+    assert_row(out, "feed-maxlen", "100000", "default");
+    free(out);
+    free(err);
+    cr_assert_eq(
+        worker(NULL, &out, &err, "--config", path, "--print-config", NULL), 0);
+    assert_row(out, "feed-maxlen", "7", "file");
+    free(out);
+    free(err);
+    cr_assert_eq(
+        worker(env, &out, &err, "--config", path, "--print-config", NULL), 0);
+    assert_row(out, "feed-maxlen", "0", "env GENQ_FEED_MAXLEN");
+    free(out);
+    free(err);
+    cr_assert_eq(
+        worker(env, &out, &err, "--feed-maxlen", "250", "--print-config", NULL),
+        0);
+    assert_row(out, "feed-maxlen", "250", "flag --feed-maxlen");
+    free(out);
+    free(err);
+    cr_assert_eq(
+        worker(NULL, &out, &err, "--feed-maxlen", "-1", "--print-config", NULL),
+        2);
+    cr_assert(strstr(err, "--feed-maxlen: expected an integer in "
+                          "0..1000000000, got '-1'"),
+              "%s", err);
+    free(out);
+    free(err);
+}
+
 Test(config, unreadable_files)
 {
     char *out, *err;

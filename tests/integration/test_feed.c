@@ -385,12 +385,11 @@ Test(feed, worker_end_to_end_and_result_read)
     b = cJSON_Parse(out);
     cr_assert(a && b, "%s", out);
     cr_assert(cJSON_Compare(a, b, 1));
-    cr_assert_str_eq(cJSON_GetObjectItem(a, "state")->valuestring,
-                     "succeeded");
-    cr_assert_eq(cJSON_GetObjectItem(
-                     cJSON_GetObjectItem(a, "metadata"), "article_id")
-                     ->valuedouble,
-                 7);
+    cr_assert_str_eq(cJSON_GetObjectItem(a, "state")->valuestring, "succeeded");
+    cr_assert_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(a, "metadata"), "article_id")
+            ->valuedouble,
+        7);
     cJSON_Delete(a);
     cJSON_Delete(b);
     free(out);
