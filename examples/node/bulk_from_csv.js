@@ -132,7 +132,4 @@ async function main() {
   }
 }
 
-main().then((rc) => { process.exitCode = rc; }, (e) => {
-  process.stderr.write(`bulk_from_csv: ${e.message}\n`);
-  process.exitCode = 1;
-});
+gq.run("bulk_from_csv", main);

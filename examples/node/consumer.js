@@ -82,7 +82,4 @@ async function main() {
   }
 }
 
-main().then((rc) => { process.exitCode = rc; }, (e) => {
-  process.stderr.write(`consumer: ${e.message}\n`);
-  process.exitCode = 1;
-});
+gq.run("consumer", main);

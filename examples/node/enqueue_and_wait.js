@@ -79,7 +79,4 @@ async function main() {
   }
 }
 
-main().then((rc) => { process.exitCode = rc; }, (e) => {
-  process.stderr.write(`enqueue_and_wait: ${e.message}\n`);
-  process.exitCode = 1;
-});
+gq.run("enqueue_and_wait", main);

@@ -150,7 +150,16 @@ function entryIdOf(rejection) {
   }
 }
 
+// Run async main() as the program: its value is the exit status; an error
+// is printed as "NAME: message", status 1.
+function run(name, main) {
+  main().then((rc) => { process.exitCode = rc; }, (e) => {
+    process.stderr.write(`${name}: ${e.message}\n`);
+    process.exitCode = 1;
+  });
+}
+
 module.exports = {
   connect, defaultQueue, key, uuid7, push, feedPosition, missed, readFeed,
-  result, Rejections, entryIdOf,
+  result, Rejections, entryIdOf, run,
 };

@@ -324,29 +324,29 @@ Test(config, bad_environment_and_flags_name_their_source)
 Test(config, feed_maxlen_flag_env_file)
 {
     const char *path = ini(0, 0600, "[worker]\nfeed-maxlen = 7\n");
-    const char *env[] = {"GENQ_FEED_MAXLEN=0", NULL};
+    const char *const env[] = {"GENQ_FEED_MAXLEN=0", NULL};
+    const struct {
+        const char *const *env;
+        const char *arg, *val; /* arg NULL: none */
+        const char *want, *where;
+    } c[] = {
+        {NULL, NULL, NULL, "100000", "default"},
+        {NULL, "--config", path, "7", "file"},
+        {env, "--config", path, "0", "env GENQ_FEED_MAXLEN"},
+        {env, "--feed-maxlen", "250", "250", "flag --feed-maxlen"},
+    };
     char *out, *err;
 
-    cr_assert_eq(worker(NULL, &out, &err, "--print-config", NULL), 0);
-    assert_row(out, "feed-maxlen", "100000", "default");
-    free(out);
-    free(err);
-    cr_assert_eq(
-        worker(NULL, &out, &err, "--config", path, "--print-config", NULL), 0);
-    assert_row(out, "feed-maxlen", "7", "file");
-    free(out);
-    free(err);
-    cr_assert_eq(
-        worker(env, &out, &err, "--config", path, "--print-config", NULL), 0);
-    assert_row(out, "feed-maxlen", "0", "env GENQ_FEED_MAXLEN");
-    free(out);
-    free(err);
-    cr_assert_eq(
-        worker(env, &out, &err, "--feed-maxlen", "250", "--print-config", NULL),
-        0);
-    assert_row(out, "feed-maxlen", "250", "flag --feed-maxlen");
-    free(out);
-    free(err);
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        int rc = c[i].arg
+                     ? worker(c[i].env, &out, &err, c[i].arg, c[i].val,
+                              "--print-config", NULL)
+                     : worker(c[i].env, &out, &err, "--print-config", NULL);
+        cr_assert_eq(rc, 0, "%s", err);
+        assert_row(out, "feed-maxlen", c[i].want, c[i].where);
+        free(out);
+        free(err);
+    }
     cr_assert_eq(
         worker(NULL, &out, &err, "--feed-maxlen", "-1", "--print-config", NULL),
         2);

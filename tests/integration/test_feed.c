@@ -86,6 +86,23 @@ assert_entry(const redisReply *e, const char *id, const char *st,
     cr_assert_eq(e->element[1]->elements, metadata ? 10u : 8u);
 }
 
+/* One expected feed entry: job id, state, echo (NULL: none). */
+struct want {
+    const char *id, *state, *metadata;
+};
+
+/* Assert that the feed holds exactly the n entries of w, in order. */
+static void
+assert_feed(const struct want *w, size_t n)
+{
+    redisReply *f = feed_all();
+
+    cr_assert_eq(f->elements, n, "%zu feed entries, want %zu", f->elements, n);
+    for (size_t i = 0; i < n; i++)
+        assert_entry(f->element[i], w[i].id, w[i].state, w[i].metadata);
+    freeReplyObject(f);
+}
+
 /* Enqueue n jobs PREFIX0.. and claim them (one call, max_attempts max);
  * returns the claim reply (caller frees). */
 static redisReply *
@@ -135,7 +152,7 @@ complete_all(redisReply *r, const char *ttl_ms, const char *fmax)
 
 Test(feed, complete_one_entry_per_job_with_the_echo)
 {
-    redisReply *r, *f;
+    redisReply *r;
 
     r = enqueue_claim("c", 3, 5, 60000);
     echo_set("c0", "{\"article_id\":7}");
@@ -143,12 +160,10 @@ Test(feed, complete_one_entry_per_job_with_the_echo)
     /* the same jobs again (stale now): no second entry */
     cr_assert_eq(complete_all(r, "60000", "1000"), 0);
     freeReplyObject(r);
-    f = feed_all();
-    cr_assert_eq(f->elements, 3);
-    assert_entry(f->element[0], "c0", "succeeded", "{\"article_id\":7}");
-    assert_entry(f->element[1], "c1", "succeeded", NULL);
-    assert_entry(f->element[2], "c2", "succeeded", NULL);
-    freeReplyObject(f);
+    assert_feed((struct want[]){{"c0", "succeeded", "{\"article_id\":7}"},
+                                {"c1", "succeeded", NULL},
+                                {"c2", "succeeded", NULL}},
+                3);
     /* the private events stream still has its one entry per batch */
     cr_assert_eq(th_rint(&t, "XLEN %s", t.k.key[QK_EVENTS]), 1);
     /* the echo stays until the job is deleted */
@@ -189,12 +204,10 @@ Test(feed, failure_paths_dead_canceled_and_none)
                  err);
     free(out);
     free(err);
-    f = feed_all();
-    cr_assert_eq(f->elements, 3);
-    assert_entry(f->element[0], "d0", "dead", "{\"k\":[1,2]}");
-    assert_entry(f->element[1], "l0", "dead", NULL);
-    assert_entry(f->element[2], "q0", "canceled", NULL);
-    freeReplyObject(f);
+    assert_feed((struct want[]){{"d0", "dead", "{\"k\":[1,2]}"},
+                                {"l0", "dead", NULL},
+                                {"q0", "canceled", NULL}},
+                3);
 }
 
 Test(feed, cancel_bound_from_env_and_flag)
@@ -203,7 +216,6 @@ Test(feed, cancel_bound_from_env_and_flag)
     const char *off[] = {"GENQ_FEED_MAXLEN=0", NULL};
     const char *bad[] = {"GENQ_FEED_MAXLEN=lots", NULL};
     char *out, *err;
-    redisReply *f;
 
     th_redis_args(argv, 3, t.queue);
     th_enqueue(&t, "n0", 1, 0, 0, NULL, "{\"prompt\":\"n\"}");
@@ -235,10 +247,7 @@ Test(feed, cancel_bound_from_env_and_flag)
     cr_assert_eq(th_run(argv, off, NULL, 0, &out, &err), 0, "%s", err);
     free(out);
     free(err);
-    f = feed_all();
-    cr_assert_eq(f->elements, 1);
-    assert_entry(f->element[0], "n1", "canceled", NULL);
-    freeReplyObject(f);
+    assert_feed((struct want[]){{"n1", "canceled", NULL}}, 1);
 }
 
 /* Whether stream id a ("MS-SEQ") is below b: how a consumer compares its
@@ -330,11 +339,10 @@ Test(feed, echo_deleted_with_the_job)
     freeReplyObject(p);
     cr_assert_eq(echo_exists("p0"), 0);
     /* both deaths of p0 were fed, each with the echo */
-    p = feed_all();
-    cr_assert_eq(p->elements, 3);
-    assert_entry(p->element[1], "p0", "dead", "{\"n\":2}");
-    assert_entry(p->element[2], "p0", "dead", "{\"n\":2}");
-    freeReplyObject(p);
+    assert_feed((struct want[]){{"s0", "succeeded", "{\"n\":1}"},
+                                {"p0", "dead", "{\"n\":2}"},
+                                {"p0", "dead", "{\"n\":2}"}},
+                3);
 }
 
 /* Wait (up to 20 s) until the feed has n entries. */
@@ -353,7 +361,7 @@ Test(feed, worker_end_to_end_and_result_read)
 {
     const char *off[] = {"--feed-maxlen", "0", NULL};
     char e0[] = "e0", *ids[1] = {e0}, *out, *err;
-    redisReply *f, *h;
+    redisReply *h;
     cJSON *a, *b;
     pid_t w;
 
@@ -370,10 +378,7 @@ Test(feed, worker_end_to_end_and_result_read)
     w = th_worker(&t, NULL, NULL);
     wait_feed(1);
     th_stop(w);
-    f = feed_all();
-    cr_assert_eq(f->elements, 1);
-    assert_entry(f->element[0], "e1", "succeeded", "{\"article_id\":7}");
-    freeReplyObject(f);
+    assert_feed((struct want[]){{"e1", "succeeded", "{\"article_id\":7}"}}, 1);
     /* the stable result read: HGET genq:{Q}:results ID is the document
      * `genq result ID --json` prints */
     h = redisCommand(t.c, "HGET %s e1", t.k.key[QK_RESULTS]);
