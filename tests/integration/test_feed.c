@@ -290,7 +290,7 @@ Test(feed, off_and_bounded_and_falling_behind)
     node = atoll(x->element[1]->str);
     freeReplyObject(x);
     for (int b = 0; b < 3; b++) {
-        char pre[8];
+        char pre[16];
         snprintf(pre, sizeof(pre), "b%d-", b);
         r = enqueue_claim(pre, 200, 5, 60000);
         cr_assert_eq(complete_all(r, "60000", "10"), 200);
