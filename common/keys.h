@@ -1,6 +1,8 @@
 /* Redis key names of a queue. Every key of queue Q carries the hash tag {Q},
  * so one queue lives in one Redis Cluster slot and every script touches one
- * slot only. The layout itself is private: tools read jobs through scripts. */
+ * slot only. The layout itself is private: tools read jobs through scripts,
+ * but for the public names of protocol version 1 below (QKEY_FEED ...; README
+ * "Producers and consumers in any language"), stable within a major version. */
 #ifndef GENQ_KEYS_H
 #define GENQ_KEYS_H
 
@@ -41,6 +43,19 @@ enum qkey {
 #define KEY_CACHE_PREFIX "genq:cache:" /* + sha256 hex of the request */
 #define KEY_SPEND_PREFIX "genq:spend:" /* + UTC day YYYY-MM-DD */
 #define KEY_LAYOUT       "genq:layout" /* layout version (string) */
+
+/* Public keys of queue Q (protocol version 1), suffixes of "genq:{Q}:" like
+ * the ones above; prelude.lua spells the same (K_FEED, K_NOTIFY). The
+ * results hash (QK_RESULTS: id -> result document) is public too.
+ *   feed    stream: one entry per terminal transition
+ *   notify  hash: id -> the JSON object text of the metadata fields a job's
+ *           notify list names (jobs with notify only) */
+#define QKEY_FEED   "feed"
+#define QKEY_NOTIFY "notify"
+/* The feed's bound, XADD MAXLEN ~ N (worker --feed-maxlen, genq cancel
+ * GENQ_FEED_MAXLEN; prelude.lua FEED_MAXLEN_DEFAULT); 0 turns it off. */
+#define FEED_MAXLEN_DEFAULT 100000L
+#define FEED_MAXLEN_MAX     1000000000L
 
 struct qkeys {
     char queue[QUEUE_NAME_MAX + 1];

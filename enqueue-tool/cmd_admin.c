@@ -143,7 +143,8 @@ cancel_report(void *ctx, char **ids, int n, redisReply *r)
 }
 
 static const char cancel_help[] =
-    "usage: genq cancel ID... [-] [--retention S] [--json]\n\n"
+    "usage: genq cancel ID... [-] [--retention S] [--feed-maxlen N] [--json]\n"
+    "\n"
     "Cancel jobs. A queued or delayed job is canceled at once (taken off the\n"
     "ready list or the delayed set). An active job is flagged: when its\n"
     "current attempt fails in any way or its lease expires it becomes\n"
@@ -154,29 +155,36 @@ static const char cancel_help[] =
     "\"state\"} (schemas/cancel.schema.json), outcome canceled, requested,\n"
     "unchanged or unknown. Exit 1 when an id was unknown or finished.\n\n"
     "  --retention S  keep canceled jobs S seconds (env GENQ_RESULT_TTL;\n"
-    "                 default 604800)\n" CLI_COMMON_HELP;
+    "                 default 604800)\n"
+    "  --feed-maxlen N  each job canceled at once gets an entry in the\n"
+    "                 completion feed genq:{Q}:feed, kept to about N entries\n"
+    "                 (env GENQ_FEED_MAXLEN; default 100000; 0 = "
+    "none)\n" CLI_COMMON_HELP;
 
 int
 cmd_cancel(int argc, char **argv)
 {
     struct cli c;
-    char ttl[32];
-    const char *pre[1] = {ttl}; /* retention in ms */
+    char ttl[32], fmax[32];
+    const char *pre[2] = {ttl, fmax}; /* retention in ms, feed bound */
     struct idwin w = {.c = &c,
                       .cmd = "cancel",
                       .script = SCRIPT_CANCEL,
                       .pre = pre,
-                      .npre = 1,
+                      .npre = 2,
                       .fields = 1,
                       .batch = CANCEL_BATCH,
                       .window = CANCEL_WINDOW,
                       .report = cancel_report,
                       .ctx = &c};
     int first, rc;
-    long retention = RETENTION_DEFAULT;
+    long retention = RETENTION_DEFAULT, feed_max = FEED_MAXLEN_DEFAULT;
     const char *env = getenv("GENQ_RESULT_TTL");
+    const char *fenv = getenv("GENQ_FEED_MAXLEN");
     struct cli_opt opts[] = {CLI_OPT_LONG("retention", 'r', &retention, 1,
                                           100L * 365 * 86400, "seconds"),
+                             CLI_OPT_LONG("feed-maxlen", 2, &feed_max, 0,
+                                          FEED_MAXLEN_MAX, "0..1000000000"),
                              CLI_OPT_END};
     struct cli_cmd spec = {"cancel", cancel_help, NULL, opts, NULL, NULL, 1};
 
@@ -184,12 +192,18 @@ cmd_cancel(int argc, char **argv)
         ops_parse_long(env, 1, 100L * 365 * 86400, &retention) < 0)
         return cli_usage_error(
             "cancel", "GENQ_RESULT_TTL: expected seconds, got '%s'", env);
+    if (fenv && *fenv &&
+        ops_parse_long(fenv, 0, FEED_MAXLEN_MAX, &feed_max) < 0)
+        return cli_usage_error("cancel",
+                               "GENQ_FEED_MAXLEN: expected 0..%ld, got '%s'",
+                               FEED_MAXLEN_MAX, fenv);
     if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
         return rc;
     if (first >= argc)
         return cli_usage_error("cancel", "give job ids, or '-' to read them "
                                          "from stdin");
     snprintf(ttl, sizeof(ttl), "%ld", retention * 1000);
+    snprintf(fmax, sizeof(fmax), "%ld", feed_max);
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     rc = idwin_exit(&w, argc - first, argv + first);

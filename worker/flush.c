@@ -204,7 +204,7 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
     struct flush_batch *b;
     const char **av;
     size_t *al;
-    char ttl[24];
+    char ttl[24], fmax[24];
     char(*nums)[24];
 
     for (j = q->pending; j && n < FLUSH_MAX; j = j->pnext)
@@ -213,7 +213,8 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
     if (n == 0)
         return 0;
     b = malloc(sizeof(*b) + sizeof(struct wjob *) * (size_t)n);
-    argc = complete ? 1 + 3 * n : 5 * n;
+    /* + the feed's bound, after the jobs (complete.lua, fail.lua) */
+    argc = complete ? 2 + 3 * n : 5 * n + 1;
     av = malloc(sizeof(*av) * (size_t)argc);
     al = malloc(sizeof(*al) * (size_t)argc);
     nums = malloc(sizeof(*nums) * (size_t)n);
@@ -258,6 +259,9 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
         wjob_enter(j, J_FLUSHING);
         b->jobs[b->n++] = j;
     }
+    snprintf(fmax, sizeof(fmax), "%ld", w->cfg->feed_maxlen);
+    av[k] = fmax;
+    al[k++] = strlen(fmax);
     /* recompute the tail of what is left */
     q->ptail = &q->pending;
     while (*q->ptail)

@@ -76,6 +76,8 @@ static const struct opt opts[] = {
      NULL},
     {"result-ttl", "GENQ_RESULT_TTL", T_LONG, &cfg.result_ttl_s, 1, 315360000,
      NULL},
+    {"feed-maxlen", "GENQ_FEED_MAXLEN", T_LONG, &cfg.feed_maxlen, 0,
+     FEED_MAXLEN_MAX, NULL},
     {"drain-timeout", "GENQ_DRAIN_TIMEOUT", T_INT, &cfg.drain_timeout_s, 0,
      86400, NULL},
     {"provider", "GENQ_PROVIDER", T_CHOICE, &provider_s, 0, 0,
@@ -308,9 +310,9 @@ opt_set(int i, const char *v, enum src_kind kind, int line, const char *what,
         d = strtod(v, &end);
         if (errno || end == v || *end || !(d >= o->lo && d <= o->hi) ||
             (o->type != T_DOUBLE && d != (double)(long)d)) {
-            snprintf(err, errlen, "%s: expected %s in %g..%g, got '%s'", what,
-                     o->type == T_DOUBLE ? "a number" : "an integer", o->lo,
-                     o->hi, v);
+            snprintf(err, errlen, "%s: expected %s in %.15g..%.15g, got '%s'",
+                     what, o->type == T_DOUBLE ? "a number" : "an integer",
+                     o->lo, o->hi, v);
             return -1;
         }
         if (o->type == T_INT)

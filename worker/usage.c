@@ -31,6 +31,8 @@ const char settings_usage_text[] =
     "  --visibility-timeout S   GENQ_VISIBILITY_TIMEOUT 60 (lease length)\n"
     "  --max-attempts N         GENQ_MAX_ATTEMPTS 5 (jobs may override)\n"
     "  --result-ttl S           GENQ_RESULT_TTL  604800 (7 days)\n"
+    "  --feed-maxlen N          GENQ_FEED_MAXLEN 100000 (entries kept in the\n"
+    "                           completion feed genq:{Q}:feed; 0 = off)\n"
     "  --drain-timeout S        GENQ_DRAIN_TIMEOUT 30\n"
     "  --provider P             GENQ_PROVIDER    anthropic|openai|noop\n"
     "                           (noop completes at once with empty text: a\n"

@@ -26,6 +26,7 @@ wcfg_defaults(struct wcfg *cfg)
     cfg->visibility_s = 60;
     cfg->max_attempts = 5;
     cfg->result_ttl_s = 604800;
+    cfg->feed_maxlen = FEED_MAXLEN_DEFAULT;
     cfg->drain_timeout_s = 30;
     cfg->provider = LLM_ANTHROPIC;
     cfg->model = "claude-sonnet-4-5";
@@ -90,11 +91,12 @@ on_maint_timer(EV_P_ ev_timer *t, int revents)
     if (w->draining)
         return;
     {
-        char vis[24];
-        const char *av[1] = {vis};
+        char vis[24], fmax[24];
+        const char *av[2] = {vis, fmax};
         snprintf(vis, sizeof(vis), "%d", w->cfg->visibility_s * 1000);
+        snprintf(fmax, sizeof(fmax), "%ld", w->cfg->feed_maxlen);
         for (int i = 0; i < w->nq; i++)
-            rconn_script(w->rc, SCRIPT_MAINTAIN, &w->q[i].keys, 1, av, NULL,
+            rconn_script(w->rc, SCRIPT_MAINTAIN, &w->q[i].keys, 2, av, NULL,
                          worker_noreply, NULL);
     }
     report_spend(w);

@@ -25,6 +25,7 @@ struct wcfg {
     int visibility_s; /* lease length */
     int max_attempts; /* default for jobs without max_attempts */
     long result_ttl_s;
+    long feed_maxlen; /* bound of the completion feed stream; 0 = off */
     int drain_timeout_s;
     enum llm_provider provider;
     const char *api_base; /* e.g. https://api.anthropic.com */

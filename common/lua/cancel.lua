@@ -1,4 +1,5 @@
--- cancel: `genq cancel`. ARGV: prefix, retention_ms, then ids. A queued or
+-- cancel: `genq cancel`. ARGV: prefix, retention_ms, the feed's bound
+-- (GENQ_FEED_MAXLEN, 0 = no feed entry), then ids. A queued or
 -- delayed job becomes canceled at once (out of its ready list or the
 -- delayed set, kept retention_ms in the done set like a result, counted,
 -- one event); an active job gets the cancel flag in its meta and becomes
@@ -7,10 +8,10 @@
 -- Returns per id {outcome, state}: outcome "canceled", "requested"
 -- (active, flagged), "unchanged" (already succeeded/dead/canceled) or
 -- "unknown"; state is the job's state afterwards.
-local ttl = tonumber(ARGV[2])
+local ttl, feed_max = tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
 local ids = {}
-for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
+for i = 4, #ARGV do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
 local metas = metas_get(ids)
 local out, ev, seen = {}, {}, {}
@@ -42,5 +43,5 @@ for i, id in ipairs(ids) do
         out[i] = {'unchanged', m.state}
     end
 end
-events_add(ev)
+events_add(ev, feed_max)
 return out

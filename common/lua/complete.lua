@@ -1,14 +1,18 @@
 -- complete: store results of succeeded jobs. ARGV: prefix, result_ttl_ms,
--- then per job id, token, result_json. Only the current lease holder may
--- complete (fencing). Returns per job 1 (stored) or 0 (stale: not written).
+-- then per job id, token, result_json, then optionally the feed's bound
+-- (worker --feed-maxlen; absent: FEED_MAXLEN_DEFAULT). Only the current
+-- lease holder may complete (fencing). Returns per job 1 (stored) or 0
+-- (stale: not written).
 local ttl = tonumber(ARGV[2])
+local na, feed_max = #ARGV, nil
+if na % 3 == 0 then feed_max = tonumber(ARGV[na]); na = na - 1 end
 local now = now_ms()
 local now_s = tostring(now)       -- converted once, not per job
 local expire_s = tostring(now + ttl)
 -- Counters instead of #t: this runs once per completed job, and every #t
 -- is a search of the table.
 local ids, n = {}, 0
-for i = 3, #ARGV, 3 do n = n + 1; ids[n] = ARGV[i] end
+for i = 3, na, 3 do n = n + 1; ids[n] = ARGV[i] end
 if n == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
 local out, rset, mset, dset, done, ev = {}, {}, {}, {}, {}, {}
@@ -39,6 +43,6 @@ if d > 0 then
     redis.call('ZREM', K_LEASES, unpack(done))
     redis.call('HDEL', K_PROGRESS, unpack(done))
     redis.call('HINCRBY', K_STATS, 'succeeded', d)
-    events_add(ev)
+    events_add(ev, feed_max)
 end
 return out

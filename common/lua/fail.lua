@@ -1,5 +1,7 @@
 -- fail: an attempt did not succeed. ARGV: prefix, then per job id, token,
--- kind, backoff_ms, error_json (an error object with its class).
+-- kind, backoff_ms, error_json (an error object with its class), then
+-- optionally the feed's bound (worker --feed-maxlen; absent:
+-- FEED_MAXLEN_DEFAULT).
 -- kind "retry": the job's own fault: delayed by backoff_ms while attempts
 --   remain, else dead with class "exhausted";
 -- kind "dead": permanent error: dead at once;
@@ -15,8 +17,10 @@
 -- "canceled") or "stale".
 local THROTTLE_COUNT = 10
 local now = now_ms()
+local na, feed_max = #ARGV, nil
+if na % 5 == 2 then feed_max = tonumber(ARGV[na]); na = na - 1 end
 local ids = {}
-for i = 2, #ARGV, 5 do ids[#ids + 1] = ARGV[i] end
+for i = 2, na, 5 do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
 local out, ev, gone = {}, {}, {}
@@ -86,5 +90,5 @@ if #gone > 0 then
     redis.call('ZREM', K_LEASES, unpack(gone))
     redis.call('HDEL', K_PROGRESS, unpack(gone))
 end
-events_add(ev)
+events_add(ev, feed_max)
 return out

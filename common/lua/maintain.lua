@@ -1,11 +1,14 @@
 -- maintain: periodic housekeeping any worker runs (every few seconds) and
 -- `genq` may run: reap expired leases, promote due delayed jobs, and drop
--- succeeded jobs whose result retention has passed. ARGV: prefix, [grace_ms].
--- Returns {reaped, promoted, swept, ms_until_next_delayed (-1 = none)}.
+-- succeeded jobs whose result retention has passed. ARGV: prefix, [grace_ms,
+-- [feed_maxlen]]. Returns {reaped, promoted, swept, ms_until_next_delayed
+-- (-1 = none)}.
 local now = now_ms()
 -- ARGV[2] (optional): the caller's visibility timeout in ms, the reaper's
--- grace after a Redis restart (workers pass theirs; absent = none)
-local reaped = reap(now, 1000, tonumber(ARGV[2] or '0'))
+-- grace after a Redis restart (workers pass theirs; absent = none);
+-- ARGV[3] (optional): the feed's bound (worker --feed-maxlen; absent:
+-- FEED_MAXLEN_DEFAULT)
+local reaped = reap(now, 1000, tonumber(ARGV[2] or '0'), tonumber(ARGV[3]))
 local promoted = promote(now, 1000)
 if promoted > 0 then redis.call('PUBLISH', K_WAKE, promoted) end
 local old = redis.call('ZRANGEBYSCORE', K_DONE, '-inf', now, 'LIMIT', 0, 1000)

@@ -75,8 +75,9 @@ local function idem_forget(id, payload)
     end
 end
 
--- Delete the fields of ids (a non-empty list) in every per-job hash; the
--- callers remove them from their set (done, dead) themselves.
+-- Delete the fields of ids (a non-empty list) in every per-job hash, the
+-- feed's notify echo included; the callers remove them from their set
+-- (done, dead) themselves.
 local function jobs_delete(ids)
     redis.call('HDEL', K_JOBS, unpack(ids))
     redis.call('HDEL', K_META, unpack(ids))
@@ -84,6 +85,7 @@ local function jobs_delete(ids)
     redis.call('HDEL', K_HISTORY, unpack(ids))
     redis.call('HDEL', K_RESULTS, unpack(ids))
     redis.call('HDEL', K_PROGRESS, unpack(ids))
+    redis.call('HDEL', K_NOTIFY, unpack(ids))
 end
 
 -- `genq dlq requeue` / `purge`: fn(i, id, m) for each job of ids whose

@@ -34,6 +34,13 @@ local K_HISTORY, K_PROGRESS, K_EVENTS = KEYS[12], KEYS[13], KEYS[14]
 local K_STATS, K_PAUSED, K_SEQ = KEYS[15], KEYS[16], KEYS[17]
 local PREFIX = ARGV[1]
 local EVENTS_MAXLEN = 100000
+-- The public keys of protocol version 1 (README "Producers and consumers in
+-- any language"; keys.h QKEY_FEED, QKEY_NOTIFY): the completion feed, and
+-- the echo of each job that has a notify list, id -> the JSON object text
+-- of the metadata fields it names (written at enqueue).
+local K_FEED, K_NOTIFY = PREFIX .. 'feed', PREFIX .. 'notify'
+-- the feed's bound when the caller passes none (worker --feed-maxlen)
+local FEED_MAXLEN_DEFAULT = 100000
 -- A member the leases sorted set always holds (score +inf: never reaped,
 -- never a job). Longer than zset-max-listpack-value (64), it keeps the set
 -- a skiplist: as a listpack of ~100 members (a worker at concurrency 100)
@@ -108,11 +115,43 @@ local function history_add(id, at, worker, outcome, err_json)
                history_append(redis.call('HGET', K_HISTORY, id), e))
 end
 
--- Flat {id1, state1, id2, state2, ...} → one stream entry per batch.
-local function events_add(pairs_list)
+-- The public completion feed (schemas/feed-entry.schema.json): one entry
+-- per job of the flat {id1, state1, ...}, fields v id state queue, and
+-- metadata (the job's notify field, as is) when it has one; then one
+-- XTRIM MAXLEN ~ maxlen (nil: FEED_MAXLEN_DEFAULT; 0: the feed is off) for
+-- the batch, cheaper than a MAXLEN on every XADD. The notify hash is read
+-- only while it exists: no HMGET for queues that never echo.
+local function feed_add(pairs_list, maxlen)
+    local n = #pairs_list
+    maxlen = maxlen or FEED_MAXLEN_DEFAULT
+    if n == 0 or maxlen <= 0 then return end
+    local echo
+    if redis.call('EXISTS', K_NOTIFY) == 1 then
+        local ids = {}
+        for i = 1, n, 2 do ids[(i + 1) / 2] = pairs_list[i] end
+        echo = redis.call('HMGET', K_NOTIFY, unpack(ids))
+    end
+    local q = string.sub(PREFIX, 7, -3) -- "genq:{Q}:" -> Q
+    for i = 1, n, 2 do
+        local e = echo and echo[(i + 1) / 2]
+        if e then
+            redis.call('XADD', K_FEED, '*', 'v', '1', 'id', pairs_list[i],
+                       'state', pairs_list[i + 1], 'queue', q, 'metadata', e)
+        else
+            redis.call('XADD', K_FEED, '*', 'v', '1', 'id', pairs_list[i],
+                       'state', pairs_list[i + 1], 'queue', q)
+        end
+    end
+    redis.call('XTRIM', K_FEED, 'MAXLEN', '~', maxlen)
+end
+
+-- Flat {id1, state1, id2, state2, ...} → one stream entry per batch in the
+-- events stream, and one feed entry per job (feed_add, bound feed_max).
+local function events_add(pairs_list, feed_max)
     if #pairs_list > 0 then
         redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
                    unpack(pairs_list))
+        feed_add(pairs_list, feed_max)
     end
 end
 
@@ -153,8 +192,9 @@ end
 
 -- Expired leases: back to ready with the attempt counted, or dead
 -- (class lease_expired) once max_attempts are spent, or canceled when an
--- operator asked for it meanwhile. Returns how many.
-local function reap(now, limit, grace_ms)
+-- operator asked for it meanwhile; feed_max bounds the feed (events_add).
+-- Returns how many.
+local function reap(now, limit, grace_ms, feed_max)
     local ids = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now,
                            'LIMIT', 0, limit)
     if #ids == 0 then return 0 end
@@ -194,7 +234,7 @@ local function reap(now, limit, grace_ms)
             end
         end
     end
-    events_add(ev)
+    events_add(ev, feed_max)
     return #ids
 end
 

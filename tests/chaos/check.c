@@ -15,10 +15,10 @@
  *
  * `verify` reads the jobs as enqueued, the output of `genq status --json
  * --with-result -` for their ids, optionally `genq stats --json` (--stats),
- * and from Redis the stats hash, the events stream and the membership of
- * the queue's lists and sets. --killed names the workers the soak
- * SIGKILLed ("pid epoch_ms" lines): a lease expiry of any other worker is an
- * attempt lost to a Redis outage, and must not kill a job. It prints one
+ * and from Redis the stats hash, the events stream, the completion feed and
+ * the membership of the queue's lists and sets. --killed names the workers the
+ * soak SIGKILLed ("pid epoch_ms" lines): a lease expiry of any other worker is
+ * an attempt lost to a Redis outage, and must not kill a job. It prints one
  * table row per invariant and, for each breach, the first 20 offending job
  * ids with the reason. The expected text of a succeeded job is computed with
  * the mock's own generator (tests/mock-llm/mocktext.c): the first
@@ -107,6 +107,13 @@ check_records(void)
             chaos_breach(I_EV_DEAD, j->id,
                          "state %s with %d 'dead' and %d other events",
                          j->state, j->ev_dead, j->ev_other);
+        chaos_inv[I_FEED].checked++;
+        if (j->feed_succeeded != succ || j->feed_dead != dead || j->feed_other)
+            chaos_breach(I_FEED, j->id,
+                         "state %s with feed entries: %d succeeded, %d dead, "
+                         "%d other",
+                         j->state, j->feed_succeeded, j->feed_dead,
+                         j->feed_other);
     }
 }
 
@@ -277,8 +284,8 @@ cmd_verify(int argc, char **argv)
             printf(" %s%d:%ld", a == 7 ? ">=" : "", a, hist_att[a]);
     printf("\nlease expiries in histories %ld (%ld of workers that were "
            "alive: attempts lost to Redis outages); continuations in results "
-           "%ld; event entries %ld\n",
-           lease_exp, live_exp, conts, rv.events_entries);
+           "%ld; event entries %ld; feed entries %ld\n",
+           lease_exp, live_exp, conts, rv.events_entries, rv.feed_entries);
     printf("stats hash:");
     for (size_t i = 0; i + 1 < rv.stats->elements; i += 2)
         printf(" %s=%s", rv.stats->element[i]->str,

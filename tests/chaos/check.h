@@ -26,6 +26,7 @@ struct job {
     /* from Redis */
     int in_results, in_dead, in_leases, in_delayed, in_ready;
     int ev_succeeded, ev_dead, ev_other;
+    int feed_succeeded, feed_dead, feed_other; /* completion feed entries */
 };
 
 /* One invariant: a table row and its breaches. */
@@ -46,6 +47,7 @@ enum {
     I_FAIL_DEAD,
     I_EV_SUCC,
     I_EV_DEAD,
+    I_FEED,
     I_COUNTS,
     I_NUM
 };
@@ -53,7 +55,7 @@ enum {
 struct redis_view {
     long results, dead, stat_enq, stat_succ, stat_dead, stat_canceled;
     long stat_retried, stat_requeued, stat_failed, stat_lease;
-    long jobs_hash, events_entries;
+    long jobs_hash, events_entries, feed_entries;
     redisReply *stats;
 };
 /* The soak's jobs, sorted by id, and the outcomes in their histories, to

@@ -57,6 +57,7 @@ struct inv chaos_inv[I_NUM] = {
     {"[mock:fail=400] jobs dead as permanent (never succeeded)", 0, 0, {0}, 0},
     {"one 'succeeded' event per succeeded job (no double write)", 0, 0, {0}, 0},
     {"one 'dead' event per dead job, none for others", 0, 0, {0}, 0},
+    {"one feed entry per terminal job, with its state", 0, 0, {0}, 0},
     {"counts: genq status == genq stats == stats hash == histories",
      0,
      0,

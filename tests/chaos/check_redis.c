@@ -1,5 +1,6 @@
-/* chaos-check verify, the Redis side: the stats hash, the events stream and
- * the membership of the queue's lists and sets, marked on the jobs. */
+/* chaos-check verify, the Redis side: the stats hash, the events stream, the
+ * completion feed and the membership of the queue's lists and sets, marked
+ * on the jobs. */
 #include "fmacros.h"
 
 #include <string.h>
@@ -44,6 +45,80 @@ mark(redisReply *r, size_t field_offset, const char *what)
     return (long)r->elements;
 }
 
+/* Count state st into one of *succ, *dead, *other. */
+static void
+count_state(const char *st, int *succ, int *dead, int *other)
+{
+    if (!strcmp(st, "succeeded"))
+        (*succ)++;
+    else if (!strcmp(st, "dead"))
+        (*dead)++;
+    else
+        (*other)++;
+}
+
+/* An events entry: id state id state ... */
+static void
+on_event(redisReply *f)
+{
+    for (size_t x = 0; x + 1 < f->elements; x += 2) {
+        struct job *j = chaos_job_find(f->element[x]->str);
+        if (!j)
+            chaos_breach(I_EV_SUCC, f->element[x]->str,
+                         "event '%s' for an id the soak never enqueued",
+                         f->element[x + 1]->str);
+        else
+            count_state(f->element[x + 1]->str, &j->ev_succeeded, &j->ev_dead,
+                        &j->ev_other);
+    }
+}
+
+/* A feed entry: v 1 id ID state ST queue Q [metadata M]. */
+static void
+on_feed(redisReply *f)
+{
+    const char *id = "", *st = "";
+    struct job *j;
+
+    for (size_t x = 0; x + 1 < f->elements; x += 2) {
+        if (!strcmp(f->element[x]->str, "id"))
+            id = f->element[x + 1]->str;
+        else if (!strcmp(f->element[x]->str, "state"))
+            st = f->element[x + 1]->str;
+    }
+    if (!(j = chaos_job_find(id)))
+        chaos_breach(I_FEED, id,
+                     "feed entry '%s' for an id the soak never "
+                     "enqueued",
+                     st);
+    else
+        count_state(st, &j->feed_succeeded, &j->feed_dead, &j->feed_other);
+}
+
+/* Call fn with the fields of every entry of stream key, 1,000 a page;
+ * returns how many entries. */
+static long
+stream_each(redisContext *c, const char *key, void (*fn)(redisReply *))
+{
+    char start[64] = "-";
+    long total = 0;
+
+    for (;;) {
+        redisReply *r = cmd(c, "XRANGE %s %s + COUNT 1000", key, start);
+        size_t n = r->elements;
+        for (size_t i = 0; i < n; i++) {
+            fn(r->element[i]->element[1]);
+            if (i + 1 == n)
+                snprintf(start, sizeof(start), "(%s",
+                         r->element[i]->element[0]->str);
+        }
+        total += (long)n;
+        freeReplyObject(r);
+        if (n < 1000)
+            return total;
+    }
+}
+
 static long
 stat_of(redisReply *h, const char *name)
 {
@@ -58,7 +133,7 @@ chaos_read_redis(const char *url, const char *queue, struct redis_view *rv)
 {
     struct redis_url u;
     struct qkeys k;
-    char err[256], start[64] = "-";
+    char err[256], feed[QUEUE_NAME_MAX + 32];
     redisContext *c;
     redisReply *r;
 
@@ -91,37 +166,9 @@ chaos_read_redis(const char *url, const char *queue, struct redis_view *rv)
     rv->jobs_hash = (long)r->integer;
     freeReplyObject(r);
 
-    /* the events stream, in pages */
-    for (;;) {
-        size_t n;
-        r = cmd(c, "XRANGE %s %s + COUNT 1000", k.key[QK_EVENTS], start);
-        n = r->elements;
-        for (size_t i = 0; i < n; i++) {
-            redisReply *e = r->element[i], *f = e->element[1];
-            rv->events_entries++;
-            for (size_t x = 0; x + 1 < f->elements; x += 2) {
-                struct job *j = chaos_job_find(f->element[x]->str);
-                const char *st = f->element[x + 1]->str;
-                if (!j) {
-                    chaos_breach(I_EV_SUCC, f->element[x]->str,
-                                 "event '%s' for an id the soak never enqueued",
-                                 st);
-                    continue;
-                }
-                if (!strcmp(st, "succeeded"))
-                    j->ev_succeeded++;
-                else if (!strcmp(st, "dead"))
-                    j->ev_dead++;
-                else
-                    j->ev_other++;
-            }
-            if (i + 1 == n)
-                snprintf(start, sizeof(start), "(%s", e->element[0]->str);
-        }
-        freeReplyObject(r);
-        if (n < 1000)
-            break;
-    }
+    rv->events_entries = stream_each(c, k.key[QK_EVENTS], on_event);
+    snprintf(feed, sizeof(feed), "%s" QKEY_FEED, k.prefix);
+    rv->feed_entries = stream_each(c, feed, on_feed);
 
     rv->stats = cmd(c, "HGETALL %s", k.key[QK_STATS]);
     rv->stat_enq = stat_of(rv->stats, "enqueued");

@@ -320,6 +320,43 @@ Test(config, bad_environment_and_flags_name_their_source)
     free(err);
 }
 
+/* --feed-maxlen: the option table's three sources, its bound, 0 = off. */
+Test(config, feed_maxlen_flag_env_file)
+{
+    const char *path = ini(0, 0600, "[worker]\nfeed-maxlen = 7\n");
+    const char *const env[] = {"GENQ_FEED_MAXLEN=0", NULL};
+    const struct {
+        const char *const *env;
+        const char *arg, *val; /* arg NULL: none */
+        const char *want, *where;
+    } c[] = {
+        {NULL, NULL, NULL, "100000", "default"},
+        {NULL, "--config", path, "7", "file"},
+        {env, "--config", path, "0", "env GENQ_FEED_MAXLEN"},
+        {env, "--feed-maxlen", "250", "250", "flag --feed-maxlen"},
+    };
+    char *out, *err;
+
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        int rc = c[i].arg
+                     ? worker(c[i].env, &out, &err, c[i].arg, c[i].val,
+                              "--print-config", NULL)
+                     : worker(c[i].env, &out, &err, "--print-config", NULL);
+        cr_assert_eq(rc, 0, "%s", err);
+        assert_row(out, "feed-maxlen", c[i].want, c[i].where);
+        free(out);
+        free(err);
+    }
+    cr_assert_eq(
+        worker(NULL, &out, &err, "--feed-maxlen", "-1", "--print-config", NULL),
+        2);
+    cr_assert(strstr(err, "--feed-maxlen: expected an integer in "
+                          "0..1000000000, got '-1'"),
+              "%s", err);
+    free(out);
+    free(err);
+}
+
 Test(config, unreadable_files)
 {
     char *out, *err;

@@ -3,8 +3,9 @@
 # schemas/: enqueue jobs (some with [mock:fail=400] so they die), run the
 # real worker against the mock, cancel and pause, then validate the output
 # of stats, queues, budget, status, result, results (stream and export), dlq ls,
-# show, export, requeue, purge, cancel, pause and resume with Debian's
-# python3-jsonschema. Run by tests/run.sh; prints "N passed, N failed".
+# show, export, requeue, purge, cancel, pause and resume, and the entries of
+# the completion feed, with Debian's python3-jsonschema (and python3-redis).
+# Run by tests/run.sh; prints "N passed, N failed".
 set -euo pipefail
 : "${GENQ_BIN:?run through make test}"
 : "${GENQ_TEST_REDIS_URL:?}" "${GENQ_TEST_MOCK_URL:?}" "${GENQ_TEST_TMP:?}"
@@ -24,6 +25,9 @@ cat >"$d/jobs.jsonl" <<'EOF'
 {"id":"later","prompt":"Not yet","delay_s":3600}
 EOF
 genq enqueue "$d/jobs.jsonl" >/dev/null 2>&1
+# ok-1's notify echo, as an enqueue with "notify":["article_id"] writes it
+redis-cli -u "$GENQ_TEST_REDIS_URL" HSET "genq:{$q}:notify" ok-1 \
+    '{"article_id":1}' >/dev/null
 
 GENQ_API_KEY=test-key-not-secret "$GENQ_BIN/genq-worker" \
     --redis "$GENQ_TEST_REDIS_URL" --queue "$q" \
@@ -61,6 +65,14 @@ genq dlq requeue --all --dry-run --json >"$d/dlq-change.jsonl"
 genq dlq purge --all --dry-run --json >>"$d/dlq-change.jsonl"
 genq dlq requeue --json bad-3 >>"$d/dlq-change.jsonl"
 genq dlq purge --json --yes --class permanent >>"$d/dlq-change.jsonl"
+/usr/bin/python3 - "$GENQ_TEST_REDIS_URL" "genq:{$q}:feed" \
+    >"$d/feed-entry.jsonl" <<'PY'
+import json, sys
+import redis
+r = redis.Redis.from_url(sys.argv[1], decode_responses=True)
+for _, fields in r.xrange(sys.argv[2]):
+    print(json.dumps(fields))
+PY
 
 /usr/bin/python3 -c "import jsonschema" 2>/dev/null ||
     { echo "FAIL: /usr/bin/python3 has no jsonschema module (apt-get install python3-jsonschema)"; exit 1; }
@@ -86,6 +98,7 @@ expect = {  # file: (schema, minimum number of lines)
     "pause": ("pause", 3), "status": ("status", 9), "result": ("result", 8),
     "deadletter": ("deadletter", 6), "dlq-entry": ("dlq-entry", 3),
     "dlq-change": ("dlq-change", 4), "budget": ("budget", 1),
+    "feed-entry": ("feed-entry", 7),
 }
 passed = failed = 0
 for name, (schema, least) in sorted(expect.items()):
