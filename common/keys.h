@@ -46,6 +46,14 @@ enum qkey {
 #define QKEY_RATE       "rate"    /* hash: unix second -> jobs added */
 #define QKEY_STAGING    "staging" /* hash: staging run -> ms of last batch */
 #define QKEY_STAGE_LIST "stage:"  /* + RUN ":" P: ids staged by a run */
+/* The public inbox protocol (README "Producers and consumers in any
+ * language", protocol version 1): names that must never change within it. */
+#define QKEY_INBOX      "inbox"      /* list: producers LPUSH job documents */
+#define QKEY_INBOX_LOCK "inbox:lock" /* string: the intake lock's token */
+#define QKEY_REJECTED   "rejected"   /* list: rejection documents, newest
+                                        first */
+#define QKEY_NOTIFY     "notify"     /* hash: job id -> feed echo (JSON) */
+#define INBOX_PROTOCOL  1            /* the "v" of rejection documents */
 
 struct qkeys {
     char queue[QUEUE_NAME_MAX + 1];
@@ -53,6 +61,10 @@ struct qkeys {
     char wake[QUEUE_NAME_MAX + 24];    /* pub/sub channel "genq:{Q}:wake" */
     char rate[QUEUE_NAME_MAX + 24];    /* hash: unix second -> enqueued */
     char staging[QUEUE_NAME_MAX + 24]; /* hash: staging run -> last batch ms */
+    char inbox[QUEUE_NAME_MAX + 32];      /* QKEY_INBOX */
+    char inbox_lock[QUEUE_NAME_MAX + 32]; /* QKEY_INBOX_LOCK */
+    char rejected[QUEUE_NAME_MAX + 32];   /* QKEY_REJECTED */
+    char notify[QUEUE_NAME_MAX + 32];     /* QKEY_NOTIFY */
     char key[QK_COUNT][QUEUE_NAME_MAX + 32];
     const char *keyv[QK_COUNT]; /* pointers into key[], for argv building */
 };

@@ -8,6 +8,11 @@
 -- staging; QKEY_IDEM; qkeys_stage()).
 local K_WAKE, K_RATE, K_STAGING = PREFIX .. 'wake', PREFIX .. 'rate',
     PREFIX .. 'staging'
+-- the public inbox protocol (README "Producers and consumers in any
+-- language"; keys.h QKEY_INBOX ...): the inbox list, its intake lock, the
+-- rejected list, and the notify hash (job id -> the echo the feed carries)
+local K_INBOX, K_INBOX_LOCK = PREFIX .. 'inbox', PREFIX .. 'inbox:lock'
+local K_REJECTED, K_NOTIFY = PREFIX .. 'rejected', PREFIX .. 'notify'
 -- how long a `genq enqueue` run may send nothing while it holds staged
 -- jobs before maintain.lua removes them (stage.lua)
 local STAGE_GC_MS = 3600000
@@ -160,3 +165,89 @@ local function zset_page(key, cs, cm, lo, hi, count, rev)
     return ids, scores
 end
 
+
+-- Enqueue n jobs whose arguments are a[b ..]: per job id, prio, run_at_ms
+-- (0 = now; absolute), delay_ms, max_attempts (0 = worker default),
+-- idempotency_key ("" = none), payload. notify: job index -> its feed echo
+-- (job_notify_echo(), written to the notify hash for jobs enqueued), or
+-- nil. Returns per job {status, id} -- "enqueued", or "duplicate" with the
+-- existing job's id (same id already known, or same idempotency key within
+-- its TTL) -- and how many were enqueued. enqueue.lua and intake.lua.
+local function enqueue_jobs(a, b0, n, ttl, notify)
+    local now = now_ms()
+    local ids = {}
+    for i = 1, n do ids[i] = a[b0 + (i - 1) * 7] end
+    local existing = n > 0 and metas_get(ids) or {}
+    local seen = {}
+    local out = {}
+    local jobs, metas, delayed, echoes = {}, {}, {}, {}
+    local lists = {{}, {}, {}}
+    local added = 0
+    for i = 1, n do
+        local b = b0 + (i - 1) * 7
+        local id, prio = a[b], tonumber(a[b + 1])
+        local run_at, delay = tonumber(a[b + 2]), tonumber(a[b + 3])
+        local maxa, idem, payload = a[b + 4], a[b + 5], a[b + 6]
+        local dup = nil
+        if existing[i] or seen[id] then
+            dup = id
+        elseif idem ~= '' then
+            local ik = idem_key(idem)
+            if not redis.call('SET', ik, id, 'NX', 'EX', ttl) then
+                dup = redis.call('GET', ik) or id
+            end
+        end
+        if dup then
+            out[#out + 1] = {'duplicate', dup}
+        else
+            seen[id] = true
+            added = added + 1
+            local at = 0
+            if run_at > 0 then at = run_at elseif delay > 0 then at = now + delay end
+            local state = 'queued'
+            if at > now then state = 'delayed' end
+            jobs[#jobs + 1] = id; jobs[#jobs + 1] = payload
+            metas[#metas + 1] = id
+            metas[#metas + 1] = meta_record(state, 0, maxa, prio, '', '', now,
+                                            now, '')
+            if notify and notify[i] then
+                echoes[#echoes + 1] = id; echoes[#echoes + 1] = notify[i]
+            end
+            if state == 'delayed' then
+                delayed[#delayed + 1] = at; delayed[#delayed + 1] = id
+            else
+                local l = lists[prio + 1]
+                l[#l + 1] = id
+            end
+            out[#out + 1] = {'enqueued', id}
+        end
+    end
+    if added > 0 then
+        redis.call('HSET', K_JOBS, unpack(jobs))
+        redis.call('HSET', K_META, unpack(metas))
+        if #echoes > 0 then redis.call('HSET', K_NOTIFY, unpack(echoes)) end
+        if #delayed > 0 then redis.call('ZADD', K_DELAYED, unpack(delayed)) end
+        local ready = 0
+        for p = 1, 3 do
+            if #lists[p] > 0 then
+                redis.call('LPUSH', K_READY[p], unpack(lists[p]))
+                ready = ready + #lists[p]
+            end
+        end
+        redis.call('HINCRBY', K_STATS, 'enqueued', added)
+        rate_add(now, added)
+        if ready > 0 then redis.call('PUBLISH', K_WAKE, ready) end
+    end
+    return out, added
+end
+
+-- The notify section of a script's ARGV at a[b]: a count m, then m pairs
+-- (job index, echo). Returns the table enqueue_jobs() takes (nil when
+-- absent or empty) and the index after the section.
+local function notify_args(a, b)
+    local m = tonumber(a[b] or '0') or 0
+    if m == 0 then return nil, b + 1 end
+    local t = {}
+    for k = 0, m - 1 do t[tonumber(a[b + 1 + 2 * k])] = a[b + 2 + 2 * k] end
+    return t, b + 1 + 2 * m
+end

@@ -1,0 +1,442 @@
+/* intake: the inbox intake of every queue this worker serves (README
+ * "Producers and consumers in any language"). Producers LPUSH job
+ * documents onto genq:{Q}:inbox; one worker at a time per queue (the
+ * holder of genq:{Q}:inbox:lock, taken with SET NX PX and fenced by its
+ * token) reads the inbox's last N entries, validates each exactly as
+ * `genq enqueue` does (job_parse_info), and sends one intake.lua call that
+ * enqueues the valid ones, files the others under genq:{Q}:rejected and
+ * trims the N entries off the inbox -- atomically, so an entry is still in
+ * the inbox, or admitted, or rejected, never lost or doubled. A worker
+ * killed mid-round leaves the entries in place; the next lock holder (the
+ * lock's lease, INTAKE_LEASE_MS, runs out) takes them.
+ *
+ * Each queue is a small state machine driven by its own timer: no lock ->
+ * SET NX PX; lock -> LRANGE -> (validate) intake.lua -> again at once
+ * while full batches come, else after --intake-interval, doubling to
+ * INTAKE_IDLE_MAX while the inbox is empty. One step in flight per queue. */
+#include "fmacros.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "jsonw.h"
+#include "log.h"
+#include "timefmt.h"
+#include "utf8.h"
+#include "uuid.h"
+#include "worker_int.h"
+
+#define INTAKE_LEASE_MS  10000 /* the lock's lease; renewed by every round */
+#define INTAKE_IDLE_MAX  1.0   /* longest poll interval (inbox empty) */
+#define INTAKE_IDEM_TTL  "86400" /* genq enqueue's --idem-ttl default */
+#define REJECT_ENTRY_MAX (64 * 1024) /* bytes of an entry kept in its
+                                        rejection document */
+
+struct iq {
+    struct intake *in;
+    int qi;
+    char token[40]; /* the lock token while we hold it, else "" */
+    int busy;       /* a Redis step is in flight */
+    double wait;    /* the current poll interval */
+    ev_tstamp renewed;
+    ev_timer t;
+};
+
+struct intake {
+    struct worker *w;
+    struct job_opts jo;
+    int stopped;
+    int nq;
+    struct iq q[WORKER_MAX_QUEUES];
+};
+
+static void step(struct iq *q);
+
+/* Run the next step of q after s seconds. */
+static void
+again(struct iq *q, double s)
+{
+    struct intake *in = q->in;
+
+    if (in->stopped)
+        return;
+    ev_timer_stop(in->w->loop, &q->t);
+    ev_timer_set(&q->t, s, 0.);
+    ev_timer_start(in->w->loop, &q->t);
+}
+
+static void
+on_timer(EV_P_ ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    step(t->data);
+}
+
+/* A rejection document (README): {"v":1,"entry":...,"field":...,
+ * "error":...,"rejected_at":...,"worker":...}, the entry cut at
+ * REJECT_ENTRY_MAX bytes (then "entry_bytes" gives its size) and invalid
+ * UTF-8 in it replaced by U+FFFD. Appended to b; -1 on out of memory. */
+static int
+reject_doc(struct buf *b, const char *entry, size_t len,
+           const struct job_err *err, const char *at, const char *worker)
+{
+    struct buf clean;
+    size_t n = len > REJECT_ENTRY_MAX ? REJECT_ENTRY_MAX : len, i = 0, off;
+    char num[32];
+    int rc = 0;
+
+    buf_init(&clean, 0);
+    while (i < n && !rc) {
+        if (utf8_check(entry + i, n - i, &off)) {
+            rc |= buf_append(&clean, entry + i, n - i);
+            break;
+        }
+        if (off == 0 && n - i < 4 && n < len)
+            break; /* a character cut by REJECT_ENTRY_MAX */
+        rc |= buf_append(&clean, entry + i, off);
+        rc |= buf_append(&clean, "\xEF\xBF\xBD", 3);
+        i += off + 1;
+    }
+    snprintf(num, sizeof(num), "%d", INBOX_PROTOCOL);
+    rc |= buf_append_str(b, "{\"v\":") | buf_append_str(b, num);
+    rc |= buf_append_str(b, ",\"entry\":") |
+          jsonw_str(b, clean.data ? clean.data : "", clean.len);
+    buf_free(&clean);
+    if (n < len) {
+        snprintf(num, sizeof(num), "%zu", len);
+        rc |= jsonw_field(b, "entry_bytes", num);
+    }
+    rc |= buf_append_str(b, ",\"field\":") |
+          jsonw_str(b, err->field, strlen(err->field));
+    rc |= buf_append_str(b, ",\"error\":") |
+          jsonw_str(b, err->msg, strlen(err->msg));
+    rc |= buf_append_str(b, ",\"rejected_at\":") |
+          jsonw_str(b, at, strlen(at));
+    rc |= buf_append_str(b, ",\"worker\":") |
+          jsonw_str(b, worker, strlen(worker)) | buf_append_str(b, "}");
+    return rc ? -1 : 0;
+}
+
+/* One round's arguments for intake.lua (see its header), built from the
+ * entries read; every string is owned here (or borrowed from the LRANGE
+ * reply, which outlives the call) until round_free(). */
+struct round {
+    int nread, njobs, nrej, necho;
+    struct job_info *jobs;
+    char (*num)[5][24]; /* per job: prio run_at delay max_attempts index */
+    char lease[24], nread_s[24], cnt[24], necho_s[24], nrej_s[24];
+    struct buf docs; /* the rejection documents back to back */
+    size_t *doc_end; /* end offset of each in docs */
+    const char **av;
+    size_t *avlen;
+    int ac;
+};
+
+static void
+round_free(struct round *r)
+{
+    for (int i = 0; i < r->njobs; i++)
+        job_info_free(&r->jobs[i]);
+    free(r->jobs);
+    free(r->num);
+    buf_free(&r->docs);
+    free(r->doc_end);
+    free(r->av);
+    free(r->avlen);
+}
+
+/* Validate the entries of reply e (LRANGE order: the oldest last; at least
+ * one) and build r's arguments. 0, or -1 on out of memory. */
+static int
+round_build(struct intake *in, struct iq *q, const redisReply *e,
+            struct round *r)
+{
+    int n = (int)e->elements, k = 0, cap;
+    const redisReply *tail = e->element[n - 1];
+    char at[32];
+
+    memset(r, 0, sizeof(*r));
+    buf_init(&r->docs, 0);
+    r->nread = n;
+    r->jobs = calloc((size_t)n, sizeof(*r->jobs));
+    r->num = calloc((size_t)n, sizeof(*r->num));
+    r->doc_end = calloc((size_t)n, sizeof(*r->doc_end));
+    if (!r->jobs || !r->num || !r->doc_end)
+        return -1;
+    timefmt_rfc3339(time_now_ms(), at);
+    for (int i = n - 1; i >= 0; i--) { /* oldest first */
+        const redisReply *x = e->element[i];
+        struct job_err err = {{0}, {0}};
+        struct job_info *ji = &r->jobs[r->njobs];
+        int str = x->type == REDIS_REPLY_STRING;
+
+        if (!str) {
+            job_err_set(&err, "", "not a string entry");
+        } else if (job_parse_info(x->str, x->len, &in->jo, &err, ji) == 0) {
+            r->necho += ji->notify != NULL;
+            r->njobs++;
+            continue;
+        } else if (!err.field[0] && !strcmp(err.msg, "out of memory")) {
+            return -1;
+        }
+        if (reject_doc(&r->docs, str ? x->str : "", str ? x->len : 0, &err,
+                       at, in->w->id) < 0)
+            return -1;
+        r->doc_end[r->nrej++] = r->docs.len;
+    }
+    /* rconn adds the prefix; then token lease nread ttl n, 7 per job, the
+     * notify section, the tail, the rejections */
+    cap = 9 + 7 * r->njobs + 2 * r->necho + r->nrej;
+    r->av = malloc(sizeof(*r->av) * (size_t)cap);
+    r->avlen = malloc(sizeof(*r->avlen) * (size_t)cap);
+    if (!r->av || !r->avlen)
+        return -1;
+    snprintf(r->lease, sizeof(r->lease), "%d", INTAKE_LEASE_MS);
+    snprintf(r->nread_s, sizeof(r->nread_s), "%d", n);
+    snprintf(r->cnt, sizeof(r->cnt), "%d", r->njobs);
+    snprintf(r->necho_s, sizeof(r->necho_s), "%d", r->necho);
+    snprintf(r->nrej_s, sizeof(r->nrej_s), "%d", r->nrej);
+#define ARG(s, l) (r->av[k] = (s), r->avlen[k] = (l), k++)
+#define ARGS(s)   ARG((s), strlen(s))
+    ARGS(q->token);
+    ARGS(r->lease);
+    ARGS(r->nread_s);
+    ARGS(INTAKE_IDEM_TTL);
+    ARGS(r->cnt);
+    for (int i = 0; i < r->njobs; i++) {
+        struct job_info *ji = &r->jobs[i];
+        char(*num)[24] = r->num[i];
+        snprintf(num[0], 24, "%d", ji->prio);
+        snprintf(num[1], 24, "%lld", (long long)ji->run_at_ms);
+        snprintf(num[2], 24, "%lld", (long long)ji->delay_ms);
+        snprintf(num[3], 24, "%d", ji->max_attempts);
+        snprintf(num[4], 24, "%d", i + 1); /* its index in the script */
+        ARGS(ji->id);
+        ARGS(num[0]);
+        ARGS(num[1]);
+        ARGS(num[2]);
+        ARGS(num[3]);
+        ARGS(ji->idem ? ji->idem : "");
+        ARG(ji->text, ji->text_len);
+    }
+    ARGS(r->necho_s);
+    for (int i = 0; i < r->njobs; i++)
+        if (r->jobs[i].notify) {
+            ARGS(r->num[i][4]);
+            ARGS(r->jobs[i].notify);
+        }
+    /* the tail: the oldest entry read, which must still be the inbox's
+     * last (a producer that RPUSHed meanwhile makes the round start over) */
+    if (tail->type == REDIS_REPLY_STRING)
+        ARG(tail->str, tail->len);
+    else
+        ARGS("");
+    ARGS(r->nrej_s);
+    for (int i = 0; i < r->nrej; i++) {
+        size_t from = i ? r->doc_end[i - 1] : 0;
+        ARG(r->docs.data + from, r->doc_end[i] - from);
+    }
+#undef ARG
+#undef ARGS
+    r->ac = k;
+    return 0;
+}
+
+static void
+on_admit(struct rconn *c, redisReply *r, void *pd)
+{
+    struct iq *q = pd;
+    struct intake *in = q->in;
+    long a, d, x;
+
+    (void)c;
+    q->busy = 0;
+    if (in->stopped)
+        return;
+    if (!r) {
+        again(q, INTAKE_IDLE_MAX); /* connection lost: the reply, if it ran,
+                                      trimmed; else the entries wait */
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (!strncmp(r->str, "LOCK", 4)) {
+            log_kv(LOG_WARN, "inbox intake lock lost", "queue",
+                   in->w->q[q->qi].keys.queue, NULL);
+            q->token[0] = '\0';
+            again(q, q->wait);
+        } else {
+            log_kv(LOG_WARN, "inbox intake round not applied", "queue",
+                   in->w->q[q->qi].keys.queue, "error", r->str, NULL);
+            again(q, INTAKE_IDLE_MAX);
+        }
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+        log_kv(LOG_WARN, "inbox intake: unexpected reply", "queue",
+               in->w->q[q->qi].keys.queue, NULL);
+        again(q, INTAKE_IDLE_MAX);
+        return;
+    }
+    a = (long)r->element[0]->integer;
+    d = (long)r->element[1]->integer;
+    x = (long)r->element[2]->integer;
+    q->renewed = ev_now(in->w->loop);
+    metrics_intake(in->w->m, q->qi, a + d, x);
+    if (r->element[3]->integer == 0) { /* a renewal */
+        again(q, q->wait);
+        return;
+    }
+    q->wait = in->w->cfg->intake_interval_s;
+    /* a full batch: more may wait, go on at once */
+    again(q, r->element[3]->integer >= in->w->cfg->intake_batch ? 0. : q->wait);
+}
+
+static void
+on_read(struct rconn *c, redisReply *r, void *pd)
+{
+    struct iq *q = pd;
+    struct intake *in = q->in;
+    struct worker *w = in->w;
+    struct round rd;
+
+    (void)c;
+    q->busy = 0;
+    if (in->stopped)
+        return;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        again(q, INTAKE_IDLE_MAX);
+        return;
+    }
+    if (r->elements == 0) {
+        /* empty: poll slower; keep the lock alive with an empty round now
+         * and then (N = 0 only renews it) */
+        const char *av[8] = {q->token, NULL, "0", INTAKE_IDEM_TTL,
+                             "0",      "0",  "",  "0"};
+        char lease[24];
+
+        q->wait = q->wait * 2 > INTAKE_IDLE_MAX ? INTAKE_IDLE_MAX : q->wait * 2;
+        if (ev_now(w->loop) - q->renewed < INTAKE_LEASE_MS / 3000.0) {
+            again(q, q->wait);
+            return;
+        }
+        snprintf(lease, sizeof(lease), "%d", INTAKE_LEASE_MS);
+        av[1] = lease;
+        if (rconn_script(w->rc, SCRIPT_INTAKE, &w->q[q->qi].keys, 8, av, NULL,
+                         on_admit, q) == 0)
+            q->busy = 1;
+        else
+            again(q, INTAKE_IDLE_MAX);
+        return;
+    }
+    if (round_build(in, q, r, &rd) < 0) {
+        log_kv(LOG_ERROR, "inbox intake: out of memory", NULL);
+        round_free(&rd);
+        again(q, INTAKE_IDLE_MAX);
+        return;
+    }
+    if (rconn_script(w->rc, SCRIPT_INTAKE, &w->q[q->qi].keys, rd.ac, rd.av,
+                     rd.avlen, on_admit, q) == 0)
+        q->busy = 1;
+    else
+        again(q, INTAKE_IDLE_MAX);
+    round_free(&rd);
+}
+
+static void
+on_lock(struct rconn *c, redisReply *r, void *pd)
+{
+    struct iq *q = pd;
+    struct intake *in = q->in;
+
+    (void)c;
+    q->busy = 0;
+    if (in->stopped)
+        return;
+    if (r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "OK")) {
+        q->renewed = ev_now(in->w->loop);
+        q->wait = in->w->cfg->intake_interval_s;
+        again(q, 0.);
+        return;
+    }
+    q->token[0] = '\0'; /* another worker's intake holds it */
+    again(q, INTAKE_IDLE_MAX);
+}
+
+/* The next step of q: take the lock, or read the inbox. */
+static void
+step(struct iq *q)
+{
+    struct intake *in = q->in;
+    struct worker *w = in->w;
+    const struct qkeys *k = &w->q[q->qi].keys;
+    char batch[24], lease[24];
+    int rc;
+
+    if (in->stopped || q->busy)
+        return;
+    if (!rconn_is_up(w->rc)) {
+        again(q, INTAKE_IDLE_MAX);
+        return;
+    }
+    if (!q->token[0]) {
+        const char *av[6] = {"SET", k->inbox_lock, q->token, "NX", "PX", lease};
+        uuid7_new(q->token);
+        snprintf(lease, sizeof(lease), "%d", INTAKE_LEASE_MS);
+        rc = rconn_command(w->rc, 6, av, NULL, on_lock, q);
+        if (rc < 0)
+            q->token[0] = '\0';
+    } else {
+        const char *av[4] = {"LRANGE", k->inbox, batch, "-1"};
+        snprintf(batch, sizeof(batch), "%d", -w->cfg->intake_batch);
+        rc = rconn_command(w->rc, 4, av, NULL, on_read, q);
+    }
+    if (rc == 0)
+        q->busy = 1;
+    else
+        again(q, INTAKE_IDLE_MAX);
+}
+
+struct intake *
+intake_new(struct worker *w)
+{
+    struct intake *in = calloc(1, sizeof(*in));
+
+    if (!in)
+        return NULL;
+    in->w = w;
+    in->jo.templates_dir = w->cfg->templates_dir;
+    if (!w->cfg->templates_dir)
+        in->jo.no_templates = "this worker renders no templates (start it "
+                              "with --templates DIR)";
+    in->nq = w->cfg->intake_batch > 0 ? w->nq : 0;
+    for (int i = 0; i < in->nq; i++) {
+        struct iq *q = &in->q[i];
+        q->in = in;
+        q->qi = i;
+        q->wait = w->cfg->intake_interval_s;
+        ev_timer_init(&q->t, on_timer, 0., 0.);
+        q->t.data = q;
+        again(q, 0.);
+    }
+    return in;
+}
+
+void
+intake_stop(struct intake *in)
+{
+    if (!in || in->stopped)
+        return;
+    in->stopped = 1;
+    for (int i = 0; i < in->nq; i++)
+        ev_timer_stop(in->w->loop, &in->q[i].t);
+}
+
+void
+intake_free(struct intake *in)
+{
+    intake_stop(in);
+    free(in);
+}
