@@ -37,10 +37,14 @@
 struct iq {
     struct intake *in;
     int qi;
-    char token[40]; /* the lock token while we hold it, else "" */
-    int busy;       /* a Redis step is in flight */
-    double wait;    /* the current poll interval */
-    ev_tstamp renewed;
+    char token[40];      /* our lock token while we hold the lock, else "" */
+    unsigned long seq;   /* the round number the next call expects */
+    unsigned long seq_ok; /* the lock value's round after the last call
+                            Redis applied */
+    int inflight;        /* commands sent whose replies are due */
+    int broken;          /* a call failed: ignore the rest of the chain */
+    double wait;         /* the current poll interval */
+    ev_tstamp renewed;   /* the lock's lease was last set then */
     ev_timer t;
 };
 
@@ -120,6 +124,22 @@ reject_doc(struct buf *b, const char *entry, size_t len,
     return rc ? -1 : 0;
 }
 
+/* The lock value the next call of q expects, and the one it leaves. */
+static void
+lock_values(const struct iq *q, char expect[64], char next[64])
+{
+    snprintf(expect, 64, "%s:%lu", q->token, q->seq);
+    snprintf(next, 64, "%s:%lu", q->token, q->seq + 1);
+}
+
+/* 1 when the job takes intake.lua's cheaper path for new jobs (oplib.lua
+ * enqueue_new): its id generated here, no idempotency key, no schedule. */
+static int
+job_is_new(const struct job_info *ji)
+{
+    return ji->id_generated && !ji->idem && !ji->run_at_ms && !ji->delay_ms;
+}
+
 /* One round's arguments for intake.lua (see its header), built from the
  * entries read; every string is owned here (or borrowed from the LRANGE
  * reply, which outlives the call) until round_free(). */
@@ -127,7 +147,9 @@ struct round {
     int nread, njobs, nrej, necho;
     struct job_info *jobs;
     char (*num)[5][24]; /* per job: prio run_at delay max_attempts index */
-    char lease[24], nread_s[24], cnt[24], necho_s[24], nrej_s[24];
+    char lease[24], nread_s[24], nrej_s[24];
+    char expect[64], next[64]; /* the lock values "TOKEN:ROUND" */
+    char cnt[2][24], necho_s[2][24]; /* per class (job_is_new) */
     struct buf docs; /* the rejection documents back to back */
     size_t *doc_end; /* end offset of each in docs */
     const char **av;
@@ -187,47 +209,64 @@ round_build(struct intake *in, struct iq *q, const redisReply *e,
             return -1;
         r->doc_end[r->nrej++] = r->docs.len;
     }
-    /* rconn adds the prefix; then token lease nread ttl n, 7 per job, the
-     * notify section, the tail, the rejections */
-    cap = 9 + 7 * r->njobs + 2 * r->necho + r->nrej;
+    /* rconn adds the prefix; then token lease nread ttl n, 7 per job, its
+     * notify section, m, 4 per new job, its notify section, the tail, the
+     * rejections */
+    cap = 12 + 7 * r->njobs + 2 * r->necho + r->nrej;
     r->av = malloc(sizeof(*r->av) * (size_t)cap);
     r->avlen = malloc(sizeof(*r->avlen) * (size_t)cap);
     if (!r->av || !r->avlen)
         return -1;
     snprintf(r->lease, sizeof(r->lease), "%d", INTAKE_LEASE_MS);
     snprintf(r->nread_s, sizeof(r->nread_s), "%d", n);
-    snprintf(r->cnt, sizeof(r->cnt), "%d", r->njobs);
-    snprintf(r->necho_s, sizeof(r->necho_s), "%d", r->necho);
     snprintf(r->nrej_s, sizeof(r->nrej_s), "%d", r->nrej);
 #define ARG(s, l) (r->av[k] = (s), r->avlen[k] = (l), k++)
 #define ARGS(s)   ARG((s), strlen(s))
-    ARGS(q->token);
+    lock_values(q, r->expect, r->next);
+    ARGS(r->expect);
+    ARGS(r->next);
     ARGS(r->lease);
     ARGS(r->nread_s);
     ARGS(INTAKE_IDEM_TTL);
-    ARGS(r->cnt);
-    for (int i = 0; i < r->njobs; i++) {
-        struct job_info *ji = &r->jobs[i];
-        char(*num)[24] = r->num[i];
-        snprintf(num[0], 24, "%d", ji->prio);
-        snprintf(num[1], 24, "%lld", (long long)ji->run_at_ms);
-        snprintf(num[2], 24, "%lld", (long long)ji->delay_ms);
-        snprintf(num[3], 24, "%d", ji->max_attempts);
-        snprintf(num[4], 24, "%d", i + 1); /* its index in the script */
-        ARGS(ji->id);
-        ARGS(num[0]);
-        ARGS(num[1]);
-        ARGS(num[2]);
-        ARGS(num[3]);
-        ARGS(ji->idem ? ji->idem : "");
-        ARG(ji->text, ji->text_len);
-    }
-    ARGS(r->necho_s);
-    for (int i = 0; i < r->njobs; i++)
-        if (r->jobs[i].notify) {
-            ARGS(r->num[i][4]);
-            ARGS(r->jobs[i].notify);
+    for (int cls = 0; cls < 2; cls++) { /* 0: enqueue.lua's 7; 1: new */
+        int cnt = 0, echoes = 0, at_cnt = k, at_echo;
+        ARGS(""); /* the count, set below */
+        for (int i = 0; i < r->njobs; i++) {
+            struct job_info *ji = &r->jobs[i];
+            char(*num)[24] = r->num[i];
+            if (job_is_new(ji) != cls)
+                continue;
+            snprintf(num[0], 24, "%d", ji->prio);
+            snprintf(num[3], 24, "%d", ji->max_attempts);
+            snprintf(num[4], 24, "%d", ++cnt); /* its index in the script */
+            echoes += ji->notify != NULL;
+            ARGS(ji->id);
+            ARGS(num[0]);
+            if (!cls) {
+                snprintf(num[1], 24, "%lld", (long long)ji->run_at_ms);
+                snprintf(num[2], 24, "%lld", (long long)ji->delay_ms);
+                ARGS(num[1]);
+                ARGS(num[2]);
+            }
+            ARGS(num[3]);
+            if (!cls)
+                ARGS(ji->idem ? ji->idem : "");
+            ARG(ji->text, ji->text_len);
         }
+        snprintf(r->cnt[cls], sizeof(r->cnt[cls]), "%d", cnt);
+        at_echo = k;
+        ARGS(""); /* the echo count, set below */
+        for (int i = 0; i < r->njobs; i++)
+            if (job_is_new(&r->jobs[i]) == cls && r->jobs[i].notify) {
+                ARGS(r->num[i][4]);
+                ARGS(r->jobs[i].notify);
+            }
+        snprintf(r->necho_s[cls], sizeof(r->necho_s[cls]), "%d", echoes);
+        r->av[at_echo] = r->necho_s[cls];
+        r->avlen[at_echo] = strlen(r->necho_s[cls]);
+        r->av[at_cnt] = r->cnt[cls];
+        r->avlen[at_cnt] = strlen(r->cnt[cls]);
+    }
     /* the tail: the oldest entry read, which must still be the inbox's
      * last (a producer that RPUSHed meanwhile makes the round start over) */
     if (tail->type == REDIS_REPLY_STRING)
@@ -245,104 +284,133 @@ round_build(struct intake *in, struct iq *q, const redisReply *e,
     return 0;
 }
 
+/* A reply of q came: when none is due any more, plan the next step. */
+static void
+settle(struct iq *q, double next)
+{
+    if (--q->inflight > 0 || q->in->stopped)
+        return;
+    if (q->broken) {
+        q->broken = 0;
+        q->seq = q->seq_ok; /* the chain stopped at the last applied round */
+        next = next > q->wait ? next : q->wait;
+    }
+    again(q, next);
+}
+
 static void
 on_admit(struct rconn *c, redisReply *r, void *pd)
 {
     struct iq *q = pd;
     struct intake *in = q->in;
-    long a, d, x;
+    const char *queue = in->w->q[q->qi].keys.queue;
 
     (void)c;
-    q->busy = 0;
-    if (in->stopped)
-        return;
-    if (!r) {
-        again(q, INTAKE_IDLE_MAX); /* connection lost: the reply, if it ran,
-                                      trimmed; else the entries wait */
+    if (in->stopped) {
+        q->inflight--;
         return;
     }
-    if (r->type == REDIS_REPLY_ERROR) {
-        if (!strncmp(r->str, "LOCK", 4)) {
-            log_kv(LOG_WARN, "inbox intake lock lost", "queue",
-                   in->w->q[q->qi].keys.queue, NULL);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+        if (!q->broken && r && r->type == REDIS_REPLY_ERROR &&
+            !strncmp(r->str, "LOCK", 4)) {
+            log_kv(LOG_WARN, "inbox intake lock lost", "queue", queue, NULL);
             q->token[0] = '\0';
-            again(q, q->wait);
-        } else {
-            log_kv(LOG_WARN, "inbox intake round not applied", "queue",
-                   in->w->q[q->qi].keys.queue, "error", r->str, NULL);
-            again(q, INTAKE_IDLE_MAX);
+        } else if (!q->broken && r && r->type == REDIS_REPLY_ERROR &&
+                   strncmp(r->str, "INBOX", 5) != 0) {
+            log_kv(LOG_WARN, "inbox intake round failed", "queue", queue,
+                   "error", r->str, NULL);
+        } else if (!q->broken && !r) {
+            /* connection lost: whether Redis applied it is unknown, so the
+             * lock may have moved on; take it again after its lease */
+            q->token[0] = '\0';
         }
+        q->broken = 1;
+        settle(q, INTAKE_IDLE_MAX);
         return;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
-        log_kv(LOG_WARN, "inbox intake: unexpected reply", "queue",
-               in->w->q[q->qi].keys.queue, NULL);
-        again(q, INTAKE_IDLE_MAX);
-        return;
-    }
-    a = (long)r->element[0]->integer;
-    d = (long)r->element[1]->integer;
-    x = (long)r->element[2]->integer;
+    q->seq_ok++;
     q->renewed = ev_now(in->w->loop);
-    metrics_intake(in->w->m, q->qi, a + d, x);
     if (r->element[3]->integer == 0) { /* a renewal */
-        again(q, q->wait);
+        settle(q, q->wait);
         return;
     }
+    metrics_intake(in->w->m, q->qi,
+                   (long)(r->element[0]->integer + r->element[1]->integer),
+                   (long)r->element[2]->integer);
     q->wait = in->w->cfg->intake_interval_s;
-    /* a full batch: more may wait, go on at once */
-    again(q, r->element[3]->integer >= in->w->cfg->intake_batch ? 0. : q->wait);
+    settle(q, q->wait);
 }
 
+static void on_read(struct rconn *c, redisReply *r, void *pd);
+
+/* Send an empty round: it only renews the lock's lease. */
+static void
+renew(struct iq *q)
+{
+    struct worker *w = q->in->w;
+    char expect[64], next[64], lease[24];
+    const char *av[9] = {expect, next, lease, "0", INTAKE_IDEM_TTL, "0", "0",
+                         "0",    ""};
+
+    lock_values(q, expect, next);
+    snprintf(lease, sizeof(lease), "%d", INTAKE_LEASE_MS);
+    if (rconn_script(w->rc, SCRIPT_INTAKE, &w->q[q->qi].keys, 9, av, NULL,
+                     on_admit, q) == 0) {
+        q->inflight++;
+        q->seq++;
+    }
+}
+
+/* The reply of an LRANGE: the next batch (oldest last). A full batch is
+ * followed at once by a read of the one after it, sent before this
+ * batch's round, so the worker validates that batch while Redis runs
+ * this one's; the rounds' lock values keep them in order. */
 static void
 on_read(struct rconn *c, redisReply *r, void *pd)
 {
     struct iq *q = pd;
     struct intake *in = q->in;
     struct worker *w = in->w;
+    const struct qkeys *k = &w->q[q->qi].keys;
     struct round rd;
 
     (void)c;
-    q->busy = 0;
-    if (in->stopped)
-        return;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        again(q, INTAKE_IDLE_MAX);
+    if (in->stopped || q->broken || !r || r->type != REDIS_REPLY_ARRAY) {
+        if (!in->stopped && (!r || r->type != REDIS_REPLY_ARRAY))
+            q->broken = 1;
+        settle(q, INTAKE_IDLE_MAX);
         return;
     }
     if (r->elements == 0) {
-        /* empty: poll slower; keep the lock alive with an empty round now
-         * and then (N = 0 only renews it) */
-        const char *av[8] = {q->token, NULL, "0", INTAKE_IDEM_TTL,
-                             "0",      "0",  "",  "0"};
-        char lease[24];
-
-        q->wait = q->wait * 2 > INTAKE_IDLE_MAX ? INTAKE_IDLE_MAX : q->wait * 2;
-        if (ev_now(w->loop) - q->renewed < INTAKE_LEASE_MS / 3000.0) {
-            again(q, q->wait);
-            return;
+        if (q->inflight == 1) { /* the chain ended, or the inbox is empty */
+            q->wait = q->wait * 2 > INTAKE_IDLE_MAX ? INTAKE_IDLE_MAX
+                                                    : q->wait * 2;
+            if (ev_now(w->loop) - q->renewed >= INTAKE_LEASE_MS / 3000.0)
+                renew(q);
         }
-        snprintf(lease, sizeof(lease), "%d", INTAKE_LEASE_MS);
-        av[1] = lease;
-        if (rconn_script(w->rc, SCRIPT_INTAKE, &w->q[q->qi].keys, 8, av, NULL,
-                         on_admit, q) == 0)
-            q->busy = 1;
-        else
-            again(q, INTAKE_IDLE_MAX);
+        settle(q, q->wait);
         return;
+    }
+    if ((int)r->elements >= w->cfg->intake_batch) {
+        char from[24], to[24];
+        const char *av[4] = {"LRANGE", k->inbox, from, to};
+        snprintf(from, sizeof(from), "%d", -2 * w->cfg->intake_batch);
+        snprintf(to, sizeof(to), "%d", -w->cfg->intake_batch - 1);
+        if (rconn_command(w->rc, 4, av, NULL, on_read, q) == 0)
+            q->inflight++;
     }
     if (round_build(in, q, r, &rd) < 0) {
         log_kv(LOG_ERROR, "inbox intake: out of memory", NULL);
-        round_free(&rd);
-        again(q, INTAKE_IDLE_MAX);
-        return;
+        q->broken = 1;
+    } else if (rconn_script(w->rc, SCRIPT_INTAKE, k, rd.ac, rd.av, rd.avlen,
+                            on_admit, q) == 0) {
+        q->inflight++;
+        q->seq++;
+    } else {
+        q->broken = 1;
     }
-    if (rconn_script(w->rc, SCRIPT_INTAKE, &w->q[q->qi].keys, rd.ac, rd.av,
-                     rd.avlen, on_admit, q) == 0)
-        q->busy = 1;
-    else
-        again(q, INTAKE_IDLE_MAX);
     round_free(&rd);
+    settle(q, q->wait);
 }
 
 static void
@@ -352,17 +420,15 @@ on_lock(struct rconn *c, redisReply *r, void *pd)
     struct intake *in = q->in;
 
     (void)c;
-    q->busy = 0;
-    if (in->stopped)
-        return;
     if (r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "OK")) {
         q->renewed = ev_now(in->w->loop);
+        q->seq = q->seq_ok = 0;
         q->wait = in->w->cfg->intake_interval_s;
-        again(q, 0.);
+        settle(q, 0.);
         return;
     }
     q->token[0] = '\0'; /* another worker's intake holds it */
-    again(q, INTAKE_IDLE_MAX);
+    settle(q, INTAKE_IDLE_MAX);
 }
 
 /* The next step of q: take the lock, or read the inbox. */
@@ -372,29 +438,30 @@ step(struct iq *q)
     struct intake *in = q->in;
     struct worker *w = in->w;
     const struct qkeys *k = &w->q[q->qi].keys;
-    char batch[24], lease[24];
+    char arg[64], lease[24];
     int rc;
 
-    if (in->stopped || q->busy)
+    if (in->stopped || q->inflight)
         return;
     if (!rconn_is_up(w->rc)) {
         again(q, INTAKE_IDLE_MAX);
         return;
     }
     if (!q->token[0]) {
-        const char *av[6] = {"SET", k->inbox_lock, q->token, "NX", "PX", lease};
+        const char *av[6] = {"SET", k->inbox_lock, arg, "NX", "PX", lease};
         uuid7_new(q->token);
+        snprintf(arg, sizeof(arg), "%s:0", q->token);
         snprintf(lease, sizeof(lease), "%d", INTAKE_LEASE_MS);
         rc = rconn_command(w->rc, 6, av, NULL, on_lock, q);
         if (rc < 0)
             q->token[0] = '\0';
     } else {
-        const char *av[4] = {"LRANGE", k->inbox, batch, "-1"};
-        snprintf(batch, sizeof(batch), "%d", -w->cfg->intake_batch);
+        const char *av[4] = {"LRANGE", k->inbox, arg, "-1"};
+        snprintf(arg, sizeof(arg), "%d", -w->cfg->intake_batch);
         rc = rconn_command(w->rc, 4, av, NULL, on_read, q);
     }
     if (rc == 0)
-        q->busy = 1;
+        q->inflight++;
     else
         again(q, INTAKE_IDLE_MAX);
 }

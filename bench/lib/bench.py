@@ -416,7 +416,7 @@ def cmd_report(argv):
         r = load(os.path.join(rdir, "rows", fn))
         if r:
             rows.append(r)
-    order = {"a": 0, "b": 1, "c": 2, "d": 3, "lat": 4}
+    order = {"a": 0, "b": 1, "c": 2, "inbox": 2.5, "d": 3, "lat": 4}
     rows.sort(key=lambda r: (order.get(r["scenario"], 9), r.get("seq", 0), r["system"] != "genq"))
     # repeated runs (--repeat N): keep them all in the files, show the median
     all_rows = rows
@@ -638,6 +638,44 @@ def cmd_recover(argv):
     return 0 if len(vals) == held else 1
 
 
+def cmd_inbox_fill(argv):
+    """inbox-fill PORT QUEUE FILE: LPUSH every line of FILE onto the queue's
+    inbox, in order (the oldest first), 1,000 a call."""
+    r = Redis(argv[0])
+    key = "genq:{%s}:inbox" % argv[1]
+    with open(argv[2], "rb") as f:
+        lines = [x.rstrip(b"\n") for x in f if x.strip()]
+    for i in range(0, len(lines), 1000):
+        r.cmd("LPUSH", key, *lines[i:i + 1000])
+    r.close()
+    return 0
+
+
+def cmd_inbox_time(argv):
+    """inbox-time PORT QUEUE OUT TIMEOUT -- CMD...: start CMD (a worker), wait
+    until the queue's inbox is empty, stop CMD; OUT gets the seconds from
+    its start to the empty inbox and its CPU time."""
+    port, queue, out, timeout = argv[0], argv[1], argv[2], float(argv[3])
+    cmd = argv[argv.index("--") + 1:]
+    r = Redis(port)
+    key = "genq:{%s}:inbox" % queue
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while r.cmd("LLEN", key) != 0:
+        if time.monotonic() - t0 > timeout or p.poll() is not None:
+            p.kill()
+            print("inbox-time: the inbox did not empty", file=sys.stderr)
+            return 1
+        time.sleep(0.005)
+    wall = time.monotonic() - t0
+    cpu = proc_cpu_us(p.pid)
+    p.terminate()
+    p.wait(timeout=30)
+    with open(out, "w") as f:
+        json.dump({"wall_s": round(wall, 3), "cpu_us": cpu}, f)
+    return 0
+
+
 def cmd_pace(argv):
     """pace K INTERVAL_MS -- CMD... : run CMD (with {i} replaced) K times,
     one start every INTERVAL_MS (sequentially; late starts catch up)."""
@@ -785,6 +823,10 @@ def main():
         return cmd_recover(argv)
     elif c == "pace":
         return cmd_pace(argv)
+    elif c == "inbox-fill":
+        return cmd_inbox_fill(argv)
+    elif c == "inbox-time":
+        return cmd_inbox_time(argv)
     else:
         print(__doc__)
         return 2
