@@ -92,14 +92,14 @@ reject_doc(struct buf *b, const char *entry, size_t len,
     char num[32];
     int rc = 0;
 
+    if (n < len)
+        n = utf8_truncate(entry, n); /* not inside a character */
     buf_init(&clean, 0);
     while (i < n && !rc) {
         if (utf8_check(entry + i, n - i, &off)) {
             rc |= buf_append(&clean, entry + i, n - i);
             break;
         }
-        if (off == 0 && n - i < 4 && n < len)
-            break; /* a character cut by REJECT_ENTRY_MAX */
         rc |= buf_append(&clean, entry + i, off);
         rc |= buf_append(&clean, "\xEF\xBF\xBD", 3);
         i += off + 1;

@@ -19,6 +19,18 @@
 
 TH_SUITE(inbox, .timeout = 120);
 
+/* The reply of a Redis command, asserted not to be an error (caller
+ * frees). */
+static redisReply *
+rv(const char *fmt, va_list ap)
+{
+    redisReply *r = redisvCommand(t.c, fmt, ap);
+
+    cr_assert(r && r->type != REDIS_REPLY_ERROR, "redis: %s",
+              r ? r->str : t.c->errstr);
+    return r;
+}
+
 /* The integer a Redis reply holds as a string or integer (HGET of a
  * counter): 0 for nil. */
 static long long
@@ -29,16 +41,41 @@ rnum(const char *fmt, ...)
     long long v = 0;
 
     va_start(ap, fmt);
-    r = redisvCommand(t.c, fmt, ap);
+    r = rv(fmt, ap);
     va_end(ap);
-    cr_assert(r && r->type != REDIS_REPLY_ERROR, "redis: %s",
-              r ? r->str : t.c->errstr);
     if (r->type == REDIS_REPLY_INTEGER)
         v = r->integer;
     else if (r->type == REDIS_REPLY_STRING)
         v = strtoll(r->str, NULL, 10);
     freeReplyObject(r);
     return v;
+}
+
+static void
+rcmd(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    freeReplyObject(rv(fmt, ap));
+    va_end(ap);
+}
+
+/* A string reply (caller frees), or NULL for nil. */
+static char *
+rstr(const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+    char *s = NULL;
+
+    va_start(ap, fmt);
+    r = rv(fmt, ap);
+    va_end(ap);
+    if (r->type == REDIS_REPLY_STRING)
+        s = strdup(r->str);
+    freeReplyObject(r);
+    return s;
 }
 
 /* LPUSH the n entries onto the inbox (each one argument). */
@@ -55,39 +92,6 @@ push(int n, const char *const *entries)
     r = redisCommandArgv(t.c, n + 2, av, NULL);
     cr_assert(r && r->type == REDIS_REPLY_INTEGER, "LPUSH failed");
     freeReplyObject(r);
-}
-
-static void
-rcmd(const char *fmt, ...)
-{
-    va_list ap;
-    redisReply *r;
-
-    va_start(ap, fmt);
-    r = redisvCommand(t.c, fmt, ap);
-    va_end(ap);
-    cr_assert(r && r->type != REDIS_REPLY_ERROR, "redis: %s",
-              r ? r->str : t.c->errstr);
-    freeReplyObject(r);
-}
-
-/* A string reply (caller frees), or NULL for nil. */
-static char *
-rstr(const char *fmt, ...)
-{
-    va_list ap;
-    redisReply *r;
-    char *s = NULL;
-
-    va_start(ap, fmt);
-    r = redisvCommand(t.c, fmt, ap);
-    va_end(ap);
-    cr_assert(r && r->type != REDIS_REPLY_ERROR, "redis: %s",
-              r ? r->str : t.c->errstr);
-    if (r->type == REDIS_REPLY_STRING)
-        s = strdup(r->str);
-    freeReplyObject(r);
-    return s;
 }
 
 /* Wait until the inbox is empty and the rejected list holds `rejected`;
@@ -411,6 +415,41 @@ Test(inbox, genq_enqueue_writes_the_notify_echo)
     v = rstr("HGET %s %s", t.k.notify, th_str(o[2], "id"));
     cr_assert_str_eq(v, "{\"a\":1}", "a job with a generated id too");
     free(v);
+    th_free_objs(o, n);
+    free(out);
+    free(err);
+}
+
+Test(inbox, odd_entries_are_kept_readable_in_their_rejection)
+{
+    const char *args[] = {NULL};
+    static char big[70001];
+    const char *es[] = {"bad\xff\x01utf8", big, ""};
+    char *out = NULL, *err = NULL;
+    cJSON *o[3];
+    int n;
+    pid_t w;
+
+    memset(big, 'x', sizeof(big) - 1);
+    push(3, es);
+    w = th_worker(&t, NULL, args);
+    wait_intake(3);
+    th_stop(w);
+    cr_assert_eq(th_genq(&t, NULL, &out, &err, "rejected", "ls", "--json",
+                         NULL),
+                 0, "%s", err);
+    n = th_jsonl(out, o, 3);
+    cr_assert_eq(n, 3);
+    /* newest first: "", big, bad */
+    cr_assert_str_eq(th_str(o[0], "entry"), "");
+    cr_assert_eq(strlen(th_str(o[1], "entry")), 64 * 1024,
+                 "a long entry is cut at 64 KiB");
+    cr_assert_eq(th_num(o[1], "entry_bytes"), 70000);
+    cr_assert_str_eq(th_str(o[2], "entry"), "bad\xef\xbf\xbd\x01utf8",
+                     "invalid UTF-8 shown as U+FFFD");
+    cr_assert(strstr(th_str(o[2], "error"), "UTF-8"), "%s",
+              th_str(o[2], "error"));
+    cr_assert_null(cJSON_GetObjectItem(o[0], "entry_bytes"));
     th_free_objs(o, n);
     free(out);
     free(err);
