@@ -421,6 +421,11 @@ on_lock(struct rconn *c, redisReply *r, void *pd)
 
     (void)c;
     if (r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "OK")) {
+        /* a queue fed only through its inbox is known too (genq stats) */
+        const char *av[3] = {"SADD", KEY_QUEUES,
+                             in->w->q[q->qi].keys.queue};
+        if (!in->stopped)
+            rconn_command(in->w->rc, 3, av, NULL, worker_noreply, NULL);
         q->renewed = ev_now(in->w->loop);
         q->seq = q->seq_ok = 0;
         q->wait = in->w->cfg->intake_interval_s;

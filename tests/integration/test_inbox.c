@@ -160,6 +160,8 @@ Test(inbox, article_job_succeeds_with_its_notify_echo)
     free(want);
     cJSON_Delete(res);
     cr_assert_eq(rnum("HGET %s intake_admitted", t.k.key[QK_STATS]), 1);
+    cr_assert_eq(rnum("SISMEMBER %s %s", KEY_QUEUES, t.queue), 1,
+                 "a queue fed through its inbox is a known queue");
 }
 
 Test(inbox, malformed_entries_are_rejected_with_genq_enqueue_words)
