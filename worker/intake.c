@@ -19,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "job.h"
+#include "meta.h"
 #include "jsonw.h"
 #include "log.h"
 #include "timefmt.h"
@@ -45,6 +47,9 @@ struct iq {
     int broken;          /* a call failed: ignore the rest of the chain */
     double wait;         /* the current poll interval */
     ev_tstamp renewed;   /* the lock's lease was last set then */
+    int64_t srv_ms;      /* Redis TIME read after taking the lock (0: not
+                            yet) */
+    int64_t mono_ms;     /* this host's monotonic clock then */
     ev_timer t;
 };
 
@@ -57,6 +62,7 @@ struct intake {
 };
 
 static void step(struct iq *q);
+static void settle(struct iq *q, double next);
 
 /* Run the next step of q after s seconds. */
 static void
@@ -124,6 +130,40 @@ reject_doc(struct buf *b, const char *entry, size_t len,
     return rc ? -1 : 0;
 }
 
+static int64_t
+mono_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Now on Redis's clock (enqueued_at of the new jobs' meta header, as the
+ * scripts' now_ms()): its TIME read after the lock was taken, carried on by
+ * the monotonic clock; this host's clock until that reply came. */
+static int64_t
+iq_now_ms(const struct iq *q)
+{
+    return q->srv_ms ? q->srv_ms + mono_now_ms() - q->mono_ms : time_now_ms();
+}
+
+static void
+on_time(struct rconn *c, redisReply *r, void *pd)
+{
+    struct iq *q = pd;
+
+    (void)c;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING &&
+        r->element[1]->type == REDIS_REPLY_STRING) {
+        q->srv_ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+                    strtoll(r->element[1]->str, NULL, 10) / 1000;
+        q->mono_ms = mono_now_ms();
+    }
+    settle(q, q->token[0] ? 0. : INTAKE_IDLE_MAX); /* after on_lock */
+}
+
 /* The lock value the next call of q expects, and the one it leaves. */
 static void
 lock_values(const struct iq *q, char expect[64], char next[64])
@@ -150,6 +190,9 @@ struct round {
     char lease[24], nread_s[24], nrej_s[24];
     char expect[64], next[64]; /* the lock values "TOKEN:ROUND" */
     char cnt[2][24], necho_s[2][24]; /* per class (job_is_new) */
+    char mcnt[3][24];                /* new jobs per priority */
+    struct buf vals;     /* the new jobs' stored values back to back */
+    size_t (*val)[2];    /* job i's value: offset in vals, length */
     struct buf docs; /* the rejection documents back to back */
     size_t *doc_end; /* end offset of each in docs */
     const char **av;
@@ -166,8 +209,74 @@ round_free(struct round *r)
     free(r->num);
     buf_free(&r->docs);
     free(r->doc_end);
+    buf_free(&r->vals);
+    free(r->val);
     free(r->av);
     free(r->avlen);
+}
+
+/* Append the new jobs' section of intake.lua's arguments at r->av[*k]: the
+ * count of each priority, the (id, stored value) pairs in priority order
+ * -- the value is what `genq enqueue`'s bulk path stores, the meta header
+ * (meta_format_header, on Redis's clock: iq_now_ms) then the job -- then
+ * their notify section (indexes in that order). 0, or -1 on out of
+ * memory. */
+static int
+new_args(const struct iq *q, struct round *r, int *kp)
+{
+    int64_t now = iq_now_ms(q);
+    int k = *kp, idx = 0, echoes = 0, at_echo;
+    char hdr[META_HEADER_MAX];
+
+    for (int p = 0; p < 3; p++) {
+        int cnt = 0;
+        for (int i = 0; i < r->njobs; i++)
+            cnt += job_is_new(&r->jobs[i]) && r->jobs[i].prio == p;
+        snprintf(r->mcnt[p], sizeof(r->mcnt[p]), "%d", cnt);
+        r->av[k] = r->mcnt[p];
+        r->avlen[k++] = strlen(r->mcnt[p]);
+    }
+    /* the values first (the buffer may move while it grows) */
+    for (int i = 0; i < r->njobs; i++) {
+        struct job_info *ji = &r->jobs[i];
+        int hl;
+        if (!job_is_new(ji))
+            continue;
+        hl = meta_format_header(hdr, sizeof(hdr), ji->max_attempts, ji->prio,
+                                now);
+        r->val[i][0] = r->vals.len;
+        if (buf_append(&r->vals, hdr, (size_t)hl) < 0 ||
+            buf_append(&r->vals, ji->text, ji->text_len) < 0)
+            return -1;
+        r->val[i][1] = r->vals.len - r->val[i][0];
+    }
+    for (int p = 0; p < 3; p++)
+        for (int i = 0; i < r->njobs; i++) {
+            struct job_info *ji = &r->jobs[i];
+            if (!job_is_new(ji) || ji->prio != p)
+                continue;
+            snprintf(r->num[i][4], 24, "%d", ++idx);
+            r->av[k] = ji->id;
+            r->avlen[k++] = strlen(ji->id);
+            r->av[k] = r->vals.data + r->val[i][0];
+            r->avlen[k++] = r->val[i][1];
+        }
+    at_echo = k++;
+    for (int p = 0; p < 3; p++)
+        for (int i = 0; i < r->njobs; i++)
+            if (job_is_new(&r->jobs[i]) && r->jobs[i].prio == p &&
+                r->jobs[i].notify) {
+                r->av[k] = r->num[i][4];
+                r->avlen[k++] = strlen(r->num[i][4]);
+                r->av[k] = r->jobs[i].notify;
+                r->avlen[k++] = strlen(r->jobs[i].notify);
+                echoes++;
+            }
+    snprintf(r->necho_s[1], sizeof(r->necho_s[1]), "%d", echoes);
+    r->av[at_echo] = r->necho_s[1];
+    r->avlen[at_echo] = strlen(r->necho_s[1]);
+    *kp = k;
+    return 0;
 }
 
 /* Validate the entries of reply e (LRANGE order: the oldest last; at least
@@ -182,11 +291,13 @@ round_build(struct intake *in, struct iq *q, const redisReply *e,
 
     memset(r, 0, sizeof(*r));
     buf_init(&r->docs, 0);
+    buf_init(&r->vals, 0);
     r->nread = n;
     r->jobs = calloc((size_t)n, sizeof(*r->jobs));
     r->num = calloc((size_t)n, sizeof(*r->num));
     r->doc_end = calloc((size_t)n, sizeof(*r->doc_end));
-    if (!r->jobs || !r->num || !r->doc_end)
+    r->val = calloc((size_t)n, sizeof(*r->val));
+    if (!r->jobs || !r->num || !r->doc_end || !r->val)
         return -1;
     timefmt_rfc3339(time_now_ms(), at);
     for (int i = n - 1; i >= 0; i--) { /* oldest first */
@@ -212,7 +323,7 @@ round_build(struct intake *in, struct iq *q, const redisReply *e,
     /* rconn adds the prefix; then token lease nread ttl n, 7 per job, its
      * notify section, m, 4 per new job, its notify section, the tail, the
      * rejections */
-    cap = 12 + 7 * r->njobs + 2 * r->necho + r->nrej;
+    cap = 14 + 7 * r->njobs + 2 * r->necho + r->nrej;
     r->av = malloc(sizeof(*r->av) * (size_t)cap);
     r->avlen = malloc(sizeof(*r->avlen) * (size_t)cap);
     if (!r->av || !r->avlen)
@@ -228,45 +339,47 @@ round_build(struct intake *in, struct iq *q, const redisReply *e,
     ARGS(r->lease);
     ARGS(r->nread_s);
     ARGS(INTAKE_IDEM_TTL);
-    for (int cls = 0; cls < 2; cls++) { /* 0: enqueue.lua's 7; 1: new */
+    /* the jobs enqueue.lua's way, then their notify section */
+    {
         int cnt = 0, echoes = 0, at_cnt = k, at_echo;
         ARGS(""); /* the count, set below */
         for (int i = 0; i < r->njobs; i++) {
             struct job_info *ji = &r->jobs[i];
             char(*num)[24] = r->num[i];
-            if (job_is_new(ji) != cls)
+            if (job_is_new(ji))
                 continue;
             snprintf(num[0], 24, "%d", ji->prio);
+            snprintf(num[1], 24, "%lld", (long long)ji->run_at_ms);
+            snprintf(num[2], 24, "%lld", (long long)ji->delay_ms);
             snprintf(num[3], 24, "%d", ji->max_attempts);
             snprintf(num[4], 24, "%d", ++cnt); /* its index in the script */
             echoes += ji->notify != NULL;
             ARGS(ji->id);
             ARGS(num[0]);
-            if (!cls) {
-                snprintf(num[1], 24, "%lld", (long long)ji->run_at_ms);
-                snprintf(num[2], 24, "%lld", (long long)ji->delay_ms);
-                ARGS(num[1]);
-                ARGS(num[2]);
-            }
+            ARGS(num[1]);
+            ARGS(num[2]);
             ARGS(num[3]);
-            if (!cls)
-                ARGS(ji->idem ? ji->idem : "");
+            ARGS(ji->idem ? ji->idem : "");
             ARG(ji->text, ji->text_len);
         }
-        snprintf(r->cnt[cls], sizeof(r->cnt[cls]), "%d", cnt);
+        snprintf(r->cnt[0], sizeof(r->cnt[0]), "%d", cnt);
+        r->av[at_cnt] = r->cnt[0];
+        r->avlen[at_cnt] = strlen(r->cnt[0]);
         at_echo = k;
         ARGS(""); /* the echo count, set below */
         for (int i = 0; i < r->njobs; i++)
-            if (job_is_new(&r->jobs[i]) == cls && r->jobs[i].notify) {
+            if (!job_is_new(&r->jobs[i]) && r->jobs[i].notify) {
                 ARGS(r->num[i][4]);
                 ARGS(r->jobs[i].notify);
             }
-        snprintf(r->necho_s[cls], sizeof(r->necho_s[cls]), "%d", echoes);
-        r->av[at_echo] = r->necho_s[cls];
-        r->avlen[at_echo] = strlen(r->necho_s[cls]);
-        r->av[at_cnt] = r->cnt[cls];
-        r->avlen[at_cnt] = strlen(r->cnt[cls]);
+        snprintf(r->necho_s[0], sizeof(r->necho_s[0]), "%d", echoes);
+        r->av[at_echo] = r->necho_s[0];
+        r->avlen[at_echo] = strlen(r->necho_s[0]);
     }
+    /* the new jobs: a count per priority, then (id, stored value) pairs
+     * in priority order, then their notify section */
+    if (new_args(q, r, &k) < 0)
+        return -1;
     /* the tail: the oldest entry read, which must still be the inbox's
      * last (a producer that RPUSHed meanwhile makes the round start over) */
     if (tail->type == REDIS_REPLY_STRING)
@@ -458,8 +571,13 @@ step(struct iq *q)
         snprintf(arg, sizeof(arg), "%s:0", q->token);
         snprintf(lease, sizeof(lease), "%d", INTAKE_LEASE_MS);
         rc = rconn_command(w->rc, 6, av, NULL, on_lock, q);
-        if (rc < 0)
+        if (rc < 0) {
             q->token[0] = '\0';
+        } else {
+            const char *tv[1] = {"TIME"};
+            if (rconn_command(w->rc, 1, tv, NULL, on_time, q) == 0)
+                q->inflight++;
+        }
     } else {
         const char *av[4] = {"LRANGE", k->inbox, arg, "-1"};
         snprintf(arg, sizeof(arg), "%d", -w->cfg->intake_batch);
@@ -494,6 +612,14 @@ intake_new(struct worker *w)
         again(q, 0.);
     }
     return in;
+}
+
+void
+intake_kick(struct intake *in)
+{
+    for (int i = 0; in && !in->stopped && i < in->nq; i++)
+        if (!in->q[i].inflight)
+            again(&in->q[i], 0.);
 }
 
 void

@@ -212,6 +212,7 @@ on_rc_state(struct rconn *c, int up, void *ud)
         for (int i = 0; i < w->nq; i++)
             w->q[i].empty = 0;
         alerts_flush(w->al);
+        intake_kick(w->intake);
         /* leases ran on while Redis was away: extend them before anyone's
          * reaper sees them expire */
         for (int i = 0; i < w->nq; i++)

@@ -228,6 +228,8 @@ int release_lost(struct worker *w);
  * change nothing. intake_free after the Redis connection is freed. */
 struct intake;
 struct intake *intake_new(struct worker *w);
+/* Redis is up (again): take the next step now. */
+void intake_kick(struct intake *in);
 void intake_stop(struct intake *in);
 void intake_free(struct intake *in);
 

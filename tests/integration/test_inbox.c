@@ -262,11 +262,12 @@ intake_call(int argc, const char **argv)
 Test(inbox, a_round_is_fenced_by_the_lock_and_the_inbox_tail)
 {
     const char *job = "{\"id\":\"f-1\",\"prompt\":\"x\"}";
-    /* one job f-1 of the general path, no new jobs, the tail, no
-     * rejections */
+    /* one job f-1 of the general path and no echo, no new jobs (0 of
+     * each priority, no echo), the tail, no rejections */
     const char *av[] = {"mine:4", "mine:5", "10000", "1", "86400", "1",
                         "f-1",    "1",      "0",     "0", "0",     "",
-                        job,      "0",      "0",     "0", job,     "0"};
+                        job,      "0",      "0",     "0", "0",     "0",
+                        job,      "0"};
     int ac = (int)(sizeof(av) / sizeof(av[0]));
     char *v;
 
