@@ -50,8 +50,7 @@ enum qkey {
  * language", protocol version 1): names that must never change within it. */
 #define QKEY_INBOX      "inbox"      /* list: producers LPUSH job documents */
 #define QKEY_INBOX_LOCK "inbox:lock" /* string: the intake lock's token */
-#define QKEY_REJECTED   "rejected"   /* list: rejection documents, newest
-                                        first */
+#define QKEY_REJECTED   "rejected"   /* list: rejection docs, newest first */
 #define QKEY_NOTIFY     "notify"     /* hash: job id -> feed echo (JSON) */
 #define INBOX_PROTOCOL  1            /* the "v" of rejection documents */
 

@@ -49,7 +49,8 @@ static const char purge_help[] =
 static const char *
 str_of(const cJSON *d, const char *name)
 {
-    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, name));
+    const char *s =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, name));
     return s ? s : "";
 }
 
@@ -72,8 +73,8 @@ print_row(long i, const cJSON *d)
         n += 3;
     }
     cut[n] = '\0';
-    printf("%-5ld %-24s %-16s %s\n      entry: %s\n", i, str_of(d, "rejected_at"),
-           *f ? f : "-", str_of(d, "error"), cut);
+    printf("%-5ld %-24s %-16s %s\n      entry: %s\n", i,
+           str_of(d, "rejected_at"), *f ? f : "-", str_of(d, "error"), cut);
 }
 
 static int
@@ -99,9 +100,9 @@ rejected_ls(struct cli *c, long count)
                        : NULL;
         if (!d) { /* not a document: shown as is, never hidden */
             d = cJSON_CreateObject();
-            if (!d || !cJSON_AddStringToObject(
-                          d, "entry",
-                          r->element[i]->str ? r->element[i]->str : "") ||
+            if (!d ||
+                !cJSON_AddStringToObject(
+                    d, "entry", r->element[i]->str ? r->element[i]->str : "") ||
                 !cJSON_AddStringToObject(d, "error",
                                          "(not a rejection document)")) {
                 cJSON_Delete(d);
@@ -144,8 +145,8 @@ rejected_show(struct cli *c, const char *arg)
         return cli_redis_fail(c, "rejected show", r, NULL);
     if (r->type == REDIS_REPLY_NIL) {
         freeReplyObject(r);
-        return cli_fail("rejected show", "no rejection at index %ld in queue %s",
-                        n, c->queue);
+        return cli_fail("rejected show",
+                        "no rejection at index %ld in queue %s", n, c->queue);
     }
     if (c->json) {
         fputs(r->str, stdout);
@@ -163,7 +164,8 @@ rejected_show(struct cli *c, const char *arg)
                *str_of(d, "field") ? str_of(d, "field") : "-",
                str_of(d, "error"), str_of(d, "entry"));
         if (cJSON_IsNumber(cJSON_GetObjectItem(d, "entry_bytes")))
-            printf("(the first %zu of %.0f bytes)\n", strlen(str_of(d, "entry")),
+            printf("(the first %zu of %.0f bytes)\n",
+                   strlen(str_of(d, "entry")),
                    cJSON_GetObjectItem(d, "entry_bytes")->valuedouble);
         cJSON_Delete(d);
     }
@@ -189,9 +191,10 @@ count_before(struct cli *c, int64_t ms)
         for (i = (long)r->elements - 1; i >= 0; i--, took++) {
             cJSON *d = cJSON_Parse(r->element[i]->str);
             int64_t at;
-            int older = d && timefmt_rfc3339_parse(str_of(d, "rejected_at"),
-                                                   &at) == 0 &&
-                        at < ms;
+            int older =
+                d &&
+                timefmt_rfc3339_parse(str_of(d, "rejected_at"), &at) == 0 &&
+                at < ms;
             cJSON_Delete(d);
             if (!older)
                 break;
@@ -277,10 +280,10 @@ cmd_rejected(int argc, char **argv)
     struct cli_opt purge_opts[] = {CLI_OPT_STR("before", 'b', &before),
                                    CLI_OPT_FLAG("yes", 'y', &yes), CLI_OPT_END};
     struct cli_cmd ls = {"rejected ls", ls_help, "hn:", ls_opts, NULL, NULL, 0};
-    struct cli_cmd show = {"rejected show", show_help, NULL, NULL, NULL, NULL,
-                           1};
-    struct cli_cmd purge = {"rejected purge", purge_help, "hy", purge_opts,
-                            NULL, NULL, 0};
+    struct cli_cmd show = {
+        "rejected show", show_help, NULL, NULL, NULL, NULL, 1};
+    struct cli_cmd purge = {
+        "rejected purge", purge_help, "hy", purge_opts, NULL, NULL, 0};
 
     if (argc < 2) {
         fputs(rejected_help, stderr);

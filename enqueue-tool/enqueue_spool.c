@@ -18,8 +18,8 @@ spool_rec_clear(struct rec *r)
 }
 
 /* A spool record: this header, then its strings (J: id, idem, payload,
- * notify; R: field, msg, "", "") back to back, each with its NUL. One process writes and
- * reads it back. */
+ * notify; R: field, msg, "", "") back to back, each with its NUL. One process
+ * writes and reads it back. */
 struct spool_hdr {
     int64_t line, run_at, delay;
     int32_t prio, max_attempts;

@@ -89,8 +89,7 @@ validate_line(struct enq *e, const char *line, size_t len, long lineno)
     struct job_err err = {{0}, {0}};
     struct rec r = {0};
     struct job_info in = {0};
-    char *dlq_id = NULL, *dlq_idem = NULL, *dlq_text = NULL,
-         *dlq_notify = NULL;
+    char *dlq_id = NULL, *dlq_idem = NULL, *dlq_text = NULL, *dlq_notify = NULL;
     int rc;
 
     r.line = lineno;

@@ -30,26 +30,27 @@
 #include "uuid.h"
 #include "worker_int.h"
 
-#define INTAKE_LEASE_MS  10000 /* the lock's lease; renewed by every round */
-#define INTAKE_IDLE_MAX  1.0   /* longest poll interval (inbox empty) */
-#define INTAKE_IDEM_TTL  "86400" /* genq enqueue's --idem-ttl default */
-#define REJECT_ENTRY_MAX (64 * 1024) /* bytes of an entry kept in its
-                                        rejection document */
+#define INTAKE_LEASE_MS 10000   /* the lock's lease; renewed by every round */
+#define INTAKE_IDLE_MAX 1.0     /* longest poll interval (inbox empty) */
+#define INTAKE_IDEM_TTL "86400" /* genq enqueue's --idem-ttl default */
+#define REJECT_ENTRY_MAX                                                       \
+    (64 * 1024) /* bytes of an entry kept in its                               \
+                   rejection document */
 
 struct iq {
     struct intake *in;
     int qi;
-    char token[40];      /* our lock token while we hold the lock, else "" */
-    unsigned long seq;   /* the round number the next call expects */
+    char token[40];       /* our lock token while we hold the lock, else "" */
+    unsigned long seq;    /* the round number the next call expects */
     unsigned long seq_ok; /* the lock value's round after the last call
                             Redis applied */
-    int inflight;        /* commands sent whose replies are due */
-    int broken;          /* a call failed: ignore the rest of the chain */
-    double wait;         /* the current poll interval */
-    ev_tstamp renewed;   /* the lock's lease was last set then */
-    int64_t srv_ms;      /* Redis TIME read after taking the lock (0: not
-                            yet) */
-    int64_t mono_ms;     /* this host's monotonic clock then */
+    int inflight;         /* commands sent whose replies are due */
+    int broken;           /* a call failed: ignore the rest of the chain */
+    double wait;          /* the current poll interval */
+    ev_tstamp renewed;    /* the lock's lease was last set then */
+    int64_t srv_ms;       /* Redis TIME read after taking the lock (0: not
+                             yet) */
+    int64_t mono_ms;      /* this host's monotonic clock then */
     ev_timer t;
 };
 
@@ -123,8 +124,7 @@ reject_doc(struct buf *b, const char *entry, size_t len,
           jsonw_str(b, err->field, strlen(err->field));
     rc |= buf_append_str(b, ",\"error\":") |
           jsonw_str(b, err->msg, strlen(err->msg));
-    rc |= buf_append_str(b, ",\"rejected_at\":") |
-          jsonw_str(b, at, strlen(at));
+    rc |= buf_append_str(b, ",\"rejected_at\":") | jsonw_str(b, at, strlen(at));
     rc |= buf_append_str(b, ",\"worker\":") |
           jsonw_str(b, worker, strlen(worker)) | buf_append_str(b, "}");
     return rc ? -1 : 0;
@@ -188,13 +188,13 @@ struct round {
     struct job_info *jobs;
     char (*num)[5][24]; /* per job: prio run_at delay max_attempts index */
     char lease[24], nread_s[24], nrej_s[24];
-    char expect[64], next[64]; /* the lock values "TOKEN:ROUND" */
+    char expect[64], next[64];       /* the lock values "TOKEN:ROUND" */
     char cnt[2][24], necho_s[2][24]; /* per class (job_is_new) */
     char mcnt[3][24];                /* new jobs per priority */
-    struct buf vals;     /* the new jobs' stored values back to back */
-    size_t (*val)[2];    /* job i's value: offset in vals, length */
-    struct buf docs; /* the rejection documents back to back */
-    size_t *doc_end; /* end offset of each in docs */
+    struct buf vals;  /* the new jobs' stored values back to back */
+    size_t (*val)[2]; /* job i's value: offset in vals, length */
+    struct buf docs;  /* the rejection documents back to back */
+    size_t *doc_end;  /* end offset of each in docs */
     const char **av;
     size_t *avlen;
     int ac;
@@ -315,8 +315,8 @@ round_build(struct intake *in, struct iq *q, const redisReply *e,
         } else if (!err.field[0] && !strcmp(err.msg, "out of memory")) {
             return -1;
         }
-        if (reject_doc(&r->docs, str ? x->str : "", str ? x->len : 0, &err,
-                       at, in->w->id) < 0)
+        if (reject_doc(&r->docs, str ? x->str : "", str ? x->len : 0, &err, at,
+                       in->w->id) < 0)
             return -1;
         r->doc_end[r->nrej++] = r->docs.len;
     }
@@ -462,8 +462,8 @@ renew(struct iq *q)
 {
     struct worker *w = q->in->w;
     char expect[64], next[64], lease[24];
-    const char *av[9] = {expect, next, lease, "0", INTAKE_IDEM_TTL, "0", "0",
-                         "0",    ""};
+    const char *av[9] = {expect, next, lease, "0", INTAKE_IDEM_TTL,
+                         "0",    "0",  "0",   ""};
 
     lock_values(q, expect, next);
     snprintf(lease, sizeof(lease), "%d", INTAKE_LEASE_MS);
@@ -496,8 +496,8 @@ on_read(struct rconn *c, redisReply *r, void *pd)
     }
     if (r->elements == 0) {
         if (q->inflight == 1) { /* the chain ended, or the inbox is empty */
-            q->wait = q->wait * 2 > INTAKE_IDLE_MAX ? INTAKE_IDLE_MAX
-                                                    : q->wait * 2;
+            q->wait =
+                q->wait * 2 > INTAKE_IDLE_MAX ? INTAKE_IDLE_MAX : q->wait * 2;
             if (ev_now(w->loop) - q->renewed >= INTAKE_LEASE_MS / 3000.0)
                 renew(q);
         }
@@ -535,8 +535,7 @@ on_lock(struct rconn *c, redisReply *r, void *pd)
     (void)c;
     if (r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "OK")) {
         /* a queue fed only through its inbox is known too (genq stats) */
-        const char *av[3] = {"SADD", KEY_QUEUES,
-                             in->w->q[q->qi].keys.queue};
+        const char *av[3] = {"SADD", KEY_QUEUES, in->w->q[q->qi].keys.queue};
         if (!in->stopped)
             rconn_command(in->w->rc, 3, av, NULL, worker_noreply, NULL);
         q->renewed = ev_now(in->w->loop);

@@ -125,7 +125,8 @@ struct worker {
     ev_tstamp last_auth_log;
     struct metrics *m;
     struct alerts *al;
-    struct intake *intake; /* the inbox intake of every queue (intake.c) */
+    /* the inbox intake of every queue (intake.c) */
+    struct intake *intake;
     unsigned long tick;   /* maintenance ticks (1 s) */
     ev_tstamp err_window; /* start of the 429/5xx counting minute */
     int api_errs;         /* 429/5xx in that minute */

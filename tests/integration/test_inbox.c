@@ -183,9 +183,9 @@ Test(inbox, malformed_entries_are_rejected_with_genq_enqueue_words)
     cr_assert_eq(th_wait_terminal(&t, ids, 1, 30), 1);
     th_stop(w);
 
-    cr_assert_eq(th_genq(&t, NULL, &out, &err, "rejected", "ls", "--json",
-                         NULL),
-                 0, "%s", err);
+    cr_assert_eq(
+        th_genq(&t, NULL, &out, &err, "rejected", "ls", "--json", NULL), 0,
+        "%s", err);
     n = th_jsonl(out, o, 4);
     cr_assert_eq(n, 2, "both rejections listed");
     /* newest first: "not json" was pushed (and taken) after {"prompt": 5} */
@@ -264,10 +264,9 @@ Test(inbox, a_round_is_fenced_by_the_lock_and_the_inbox_tail)
     const char *job = "{\"id\":\"f-1\",\"prompt\":\"x\"}";
     /* one job f-1 of the general path and no echo, no new jobs (0 of
      * each priority, no echo), the tail, no rejections */
-    const char *av[] = {"mine:4", "mine:5", "10000", "1", "86400", "1",
-                        "f-1",    "1",      "0",     "0", "0",     "",
-                        job,      "0",      "0",     "0", "0",     "0",
-                        job,      "0"};
+    const char *av[] = {"mine:4", "mine:5", "10000", "1", "86400", "1", "f-1",
+                        "1",      "0",      "0",     "0", "",      job, "0",
+                        "0",      "0",      "0",     "0", job,     "0"};
     int ac = (int)(sizeof(av) / sizeof(av[0]));
     char *v;
 
@@ -319,9 +318,9 @@ Test(inbox, ids_idempotency_priorities_and_schedules_as_genq_enqueue)
     th_stop(w);
     cr_assert_str_eq(th_state(&t, "given-1", out, NULL), "queued");
     cr_assert_eq(rnum("HGET %s intake_admitted", t.k.key[QK_STATS]), 5);
-    cr_assert_eq(rnum("HGET %s intake_duplicates", t.k.key[QK_STATS]),
-                 1, "a repeated idempotency key is a duplicate, not a "
-                    "rejection");
+    cr_assert_eq(rnum("HGET %s intake_duplicates", t.k.key[QK_STATS]), 1,
+                 "a repeated idempotency key is a duplicate, not a "
+                 "rejection");
     cr_assert_eq(th_rint(&t, "LLEN %s", t.k.rejected), 0);
     cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY_HIGH]), 1);
     cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY]), 2);
@@ -389,8 +388,8 @@ Test(inbox, two_workers_admit_each_entry_once)
     th_stop(w2);
     cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), N);
     cr_assert_eq(rnum("HGET %s enqueued", t.k.key[QK_STATS]), N);
-    cr_assert_eq(rnum("HGET %s intake_duplicates", t.k.key[QK_STATS]),
-                 0, "no entry admitted twice");
+    cr_assert_eq(rnum("HGET %s intake_duplicates", t.k.key[QK_STATS]), 0,
+                 "no entry admitted twice");
 }
 
 Test(inbox, genq_enqueue_writes_the_notify_echo)
@@ -404,8 +403,8 @@ Test(inbox, genq_enqueue_writes_the_notify_echo)
     cJSON *o[3];
     int n;
 
-    cr_assert_eq(th_genq(&t, in, &out, &err, "enqueue", "--json", "-", NULL),
-                 0, "%s", err);
+    cr_assert_eq(th_genq(&t, in, &out, &err, "enqueue", "--json", "-", NULL), 0,
+                 "%s", err);
     n = th_jsonl(out, o, 3);
     cr_assert_eq(n, 3);
     v = rstr("HGET %s n-1", t.k.notify);
@@ -438,9 +437,9 @@ Test(inbox, odd_entries_are_kept_readable_in_their_rejection)
     w = th_worker(&t, NULL, args);
     wait_intake(3);
     th_stop(w);
-    cr_assert_eq(th_genq(&t, NULL, &out, &err, "rejected", "ls", "--json",
-                         NULL),
-                 0, "%s", err);
+    cr_assert_eq(
+        th_genq(&t, NULL, &out, &err, "rejected", "ls", "--json", NULL), 0,
+        "%s", err);
     n = th_jsonl(out, o, 3);
     cr_assert_eq(n, 3);
     /* newest first: "", big, bad */

@@ -40,10 +40,12 @@ Test(jobnotify, rules_and_their_words)
          "notify[0] must not be empty"},
         {"{\"prompt\":\"x\",\"notify\":[\"a\",2]}", "notify[1]",
          "notify[1] must be a string, got number"},
-        {"{\"prompt\":\"x\",\"notify\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        {"{\"prompt\":\"x\",\"notify\":["
+         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
          "aaaaaaaaaaaaaaaaaaaaaaaaa\"]}",
          "notify[0]", "notify[0] is 65 characters; the limit is 64"},
-        {"{\"prompt\":\"x\",\"notify\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\","
+        {"{\"prompt\":\"x\",\"notify\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\","
+         "\"g\","
          "\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}",
          "notify", "notify must have at most 16 entries, got 17"},
     };
