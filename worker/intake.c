@@ -1,14 +1,15 @@
-/* intake: the inbox intake of every queue this worker serves (README
- * "Producers and consumers in any language"). Producers LPUSH job
- * documents onto genq:{Q}:inbox; one worker at a time per queue (the
- * holder of genq:{Q}:inbox:lock, taken with SET NX PX and fenced by its
- * token) reads the inbox's last N entries, validates each exactly as
- * `genq enqueue` does (job_parse_info), and sends one intake.lua call that
- * enqueues the valid ones, files the others under genq:{Q}:rejected and
- * trims the N entries off the inbox -- atomically, so an entry is still in
- * the inbox, or admitted, or rejected, never lost or doubled. A worker
- * killed mid-round leaves the entries in place; the next lock holder (the
- * lock's lease, INTAKE_LEASE_MS, runs out) takes them.
+/* intake: the inbox intake of every queue this worker serves (README "Producers
+ * and consumers in any language"). Producers LPUSH job documents onto
+ * genq:{Q}:inbox; one worker at a time per queue (the holder of
+ * genq:{Q}:inbox:lock, taken with SET NX PX and fenced by its token) reads the
+ * inbox's last N entries (--intake-batch), takes the oldest of them up to
+ * ROUND_BYTES_MAX bytes (at least one), validates each exactly as `genq
+ * enqueue` does (job_parse_info), and sends one intake.lua call that enqueues
+ * the valid ones, files the others under genq:{Q}:rejected and trims the
+ * entries taken off the inbox -- atomically, so an entry is still in the inbox,
+ * or admitted, or rejected, never lost or doubled. A worker killed mid-round
+ * leaves the entries in place; the next lock holder (the lock's lease,
+ * INTAKE_LEASE_MS, runs out) takes them.
  *
  * Each queue is a small state machine driven by its own timer: no lock ->
  * SET NX PX; lock -> LRANGE -> (validate) intake.lua -> again at once
@@ -33,9 +34,11 @@
 #define INTAKE_LEASE_MS 10000   /* the lock's lease; renewed by every round */
 #define INTAKE_IDLE_MAX 1.0     /* longest poll interval (inbox empty) */
 #define INTAKE_IDEM_TTL "86400" /* genq enqueue's --idem-ttl default */
-#define REJECT_ENTRY_MAX                                                       \
-    (64 * 1024) /* bytes of an entry kept in its                               \
-                   rejection document */
+/* Bytes of an entry kept in its rejection document. */
+#define REJECT_ENTRY_MAX (64 * 1024)
+/* Entry bytes of one round, at most (at least one entry): one script call
+ * stays far below Redis's query buffer limit. */
+#define ROUND_BYTES_MAX (32 << 20)
 
 struct iq {
     struct intake *in;
@@ -46,6 +49,7 @@ struct iq {
                             Redis applied */
     int inflight;         /* commands sent whose replies are due */
     int broken;           /* a call failed: ignore the rest of the chain */
+    int capped;           /* this round took fewer entries than it read */
     double wait;          /* the current poll interval */
     ev_tstamp renewed;    /* the lock's lease was last set then */
     int64_t srv_ms;       /* Redis TIME read after taking the lock (0: not
@@ -279,14 +283,14 @@ new_args(const struct iq *q, struct round *r, int *kp)
     return 0;
 }
 
-/* Validate the entries of reply e (LRANGE order: the oldest last; at least
- * one) and build r's arguments. 0, or -1 on out of memory. */
+/* Validate the last n entries of reply e (LRANGE order: the oldest last;
+ * n at least one) and build r's arguments. 0, or -1 on out of memory. */
 static int
-round_build(struct intake *in, struct iq *q, const redisReply *e,
+round_build(struct intake *in, struct iq *q, const redisReply *e, int n,
             struct round *r)
 {
-    int n = (int)e->elements, k = 0, cap;
-    const redisReply *tail = e->element[n - 1];
+    int k = 0, cap, off = (int)e->elements - n;
+    const redisReply *tail = e->element[e->elements - 1];
     char at[32];
 
     memset(r, 0, sizeof(*r));
@@ -301,7 +305,7 @@ round_build(struct intake *in, struct iq *q, const redisReply *e,
         return -1;
     timefmt_rfc3339(time_now_ms(), at);
     for (int i = n - 1; i >= 0; i--) { /* oldest first */
-        const redisReply *x = e->element[i];
+        const redisReply *x = e->element[off + i];
         struct job_err err = {{0}, {0}};
         struct job_info *ji = &r->jobs[r->njobs];
         int str = x->type == REDIS_REPLY_STRING;
@@ -451,7 +455,7 @@ on_admit(struct rconn *c, redisReply *r, void *pd)
                    (long)(r->element[0]->integer + r->element[1]->integer),
                    (long)r->element[2]->integer);
     q->wait = in->w->cfg->intake_interval_s;
-    settle(q, q->wait);
+    settle(q, q->capped ? 0. : q->wait); /* capped: more are waiting */
 }
 
 static void on_read(struct rconn *c, redisReply *r, void *pd);
@@ -486,6 +490,8 @@ on_read(struct rconn *c, redisReply *r, void *pd)
     struct worker *w = in->w;
     const struct qkeys *k = &w->q[q->qi].keys;
     struct round rd;
+    size_t bytes;
+    int take;
 
     (void)c;
     if (in->stopped || q->broken || !r || r->type != REDIS_REPLY_ARRAY) {
@@ -504,7 +510,16 @@ on_read(struct rconn *c, redisReply *r, void *pd)
         settle(q, q->wait);
         return;
     }
-    if ((int)r->elements >= w->cfg->intake_batch) {
+    /* at most ROUND_BYTES_MAX of entries, the oldest (at least one) */
+    for (take = 0, bytes = 0; take < (int)r->elements; take++) {
+        const redisReply *x = r->element[r->elements - 1 - (size_t)take];
+        bytes += x->type == REDIS_REPLY_STRING ? x->len : 0;
+        if (take > 0 && bytes > ROUND_BYTES_MAX)
+            break;
+    }
+    q->capped = take < (int)r->elements;
+    /* the next batch is read now only when this round trims a whole one */
+    if (!q->capped && (int)r->elements >= w->cfg->intake_batch) {
         char from[24], to[24];
         const char *av[4] = {"LRANGE", k->inbox, from, to};
         snprintf(from, sizeof(from), "%d", -2 * w->cfg->intake_batch);
@@ -512,7 +527,7 @@ on_read(struct rconn *c, redisReply *r, void *pd)
         if (rconn_command(w->rc, 4, av, NULL, on_read, q) == 0)
             q->inflight++;
     }
-    if (round_build(in, q, r, &rd) < 0) {
+    if (round_build(in, q, r, take, &rd) < 0) {
         log_kv(LOG_ERROR, "inbox intake: out of memory", NULL);
         q->broken = 1;
     } else if (rconn_script(w->rc, SCRIPT_INTAKE, k, rd.ac, rd.av, rd.avlen,

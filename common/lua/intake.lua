@@ -1,12 +1,12 @@
 -- intake: one round of the inbox intake (worker/intake.c). The worker read
--- the inbox's last N entries (LRANGE inbox -N -1), validated each in C as
--- `genq enqueue` does, and sends the valid ones as jobs and the others as
--- rejection documents. Atomically: check the intake lock (fencing: a
--- worker that lost it changes nothing) and move it on to the next round,
--- check the inbox still ends with the N entries read (only the lock holder
--- trims, producers only LPUSH at the head), enqueue the jobs as
--- enqueue.lua does (oplib.lua enqueue_jobs), LPUSH the rejections, and
--- LTRIM the N entries off the tail. So an entry is still in the inbox, or
+-- the inbox's last entries (LRANGE inbox -B -1), took the oldest N of them
+-- (at most 32 MB), validated each in C as `genq enqueue` does, and sends the
+-- valid ones as jobs and the others as rejection documents. Atomically: check
+-- the intake lock (fencing: a worker that lost it changes nothing) and move
+-- it on to the next round, check the inbox still ends with the N entries read
+-- (only the lock holder trims, producers only LPUSH at the head), enqueue the
+-- jobs as enqueue.lua does (oplib.lua enqueue_jobs), LPUSH the rejections,
+-- and LTRIM the N entries off the tail. So an entry is still in the inbox, or
 -- admitted, or rejected. N = 0 only renews the lock.
 -- The lock's value is "TOKEN:ROUND": each round expects its number and
 -- writes the next, so a round the worker pipelined behind one that failed

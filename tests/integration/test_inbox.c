@@ -456,3 +456,32 @@ Test(inbox, odd_entries_are_kept_readable_in_their_rejection)
     free(out);
     free(err);
 }
+
+/* 40 jobs of ~900 KB (36 MB): more than one round's byte budget
+ * (ROUND_BYTES_MAX, 32 MB), so the intake takes them in rounds that trim
+ * fewer entries than they read; every one admitted once. */
+Test(inbox, big_entries_are_admitted_in_rounds_under_the_byte_budget)
+{
+    const char *args[] = {NULL};
+    enum { N = 40, SZ = 900 * 1024 };
+    static char bufs[N][SZ + 64];
+    const char *es[N];
+    pid_t w;
+
+    cr_assert_eq(th_genq(&t, NULL, NULL, NULL, "pause", NULL), 0);
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(bufs[i], 64, "{\"id\":\"big-%02d\",\"prompt\":\"", i);
+        memset(bufs[i] + n, 'a' + i % 26, SZ);
+        memcpy(bufs[i] + n + SZ, "\"}", 3);
+        es[i] = bufs[i];
+    }
+    push(N, es);
+    w = th_worker(&t, NULL, args);
+    wait_intake(0);
+    th_stop(w);
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), N);
+    cr_assert_eq(rnum("HGET %s intake_admitted", t.k.key[QK_STATS]), N);
+    cr_assert_eq(rnum("HGET %s intake_duplicates", t.k.key[QK_STATS]), 0);
+    cr_assert_eq(th_rint(&t, "HSTRLEN %s big-07", t.k.key[QK_JOBS]),
+                 (long long)strlen(es[7]));
+}
