@@ -485,3 +485,40 @@ Test(inbox, big_entries_are_admitted_in_rounds_under_the_byte_budget)
     cr_assert_eq(th_rint(&t, "HSTRLEN %s big-07", t.k.key[QK_JOBS]),
                  (long long)strlen(es[7]));
 }
+
+/* purge --before T drops only the rejections older than T (the list's
+ * tail), and words a bad time. */
+Test(inbox, rejected_purge_before_keeps_the_newer)
+{
+    char *out = NULL, *err = NULL, *left;
+
+    rcmd("LPUSH %s %s %s %s", t.k.rejected,
+         "{\"v\":1,\"entry\":\"a\",\"field\":\"\",\"error\":\"x\","
+         "\"rejected_at\":\"2026-01-01T00:00:00Z\",\"worker\":\"w\"}",
+         "{\"v\":1,\"entry\":\"b\",\"field\":\"\",\"error\":\"x\","
+         "\"rejected_at\":\"2026-02-01T00:00:00Z\",\"worker\":\"w\"}",
+         "{\"v\":1,\"entry\":\"c\",\"field\":\"\",\"error\":\"x\","
+         "\"rejected_at\":\"2026-12-01T00:00:00Z\",\"worker\":\"w\"}");
+    cr_assert_eq(th_genq(&t, NULL, &out, &err, "rejected", "purge", "--before",
+                         "2026-13-01", "--yes", NULL),
+                 2);
+    cr_assert(strstr(err, "--before") && strstr(err, "2026-13-01"), "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(th_genq(&t, NULL, &out, &err, "rejected", "purge", "--before",
+                         "2026-03-01T00:00:00Z", "--yes", "--json", NULL),
+                 0, "%s", err);
+    cr_assert_str_eq(out, "{\"purged\":2}\n");
+    free(out);
+    free(err);
+    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.rejected), 1);
+    left = rstr("LINDEX %s 0", t.k.rejected);
+    cr_assert(strstr(left, "\"entry\":\"c\""), "%s", left);
+    free(left);
+    cr_assert_eq(th_genq(&t, NULL, &out, &err, "rejected", "purge", "--before",
+                         "2026-03-01T00:00:00Z", "--yes", "--json", NULL),
+                 0, "%s", err);
+    cr_assert_str_eq(out, "{\"purged\":0}\n");
+    free(out);
+    free(err);
+}
