@@ -23,11 +23,15 @@
 #define JOB_METADATA_MAX       (64 * 1024) /* metadata, serialized */
 #define JOB_MAX_TOKENS_MAX     200000
 #define JOB_DEFAULT_MAX_TOKENS 2000 /* applied by the worker, never stored */
+#define JOB_NOTIFY_MAX         16   /* names in notify */
+#define JOB_NOTIFY_NAME_MAX    64   /* characters of one name */
 
 enum job_priority { JOB_PRIO_HIGH = 0, JOB_PRIO_NORMAL = 1, JOB_PRIO_LOW = 2 };
 
 struct job_opts {
     const char *templates_dir; /* NULL = "templates" */
+    const char *no_templates;  /* non-NULL: a template job is rejected (field
+                                  "template") with this reason, unrendered */
 };
 
 /* Parse and validate one JSON job (one JSONL line, len bytes, need not be
@@ -57,6 +61,7 @@ struct job_info {
     int prio;                    /* enum job_priority */
     int max_attempts;            /* 0 = unset */
     int64_t run_at_ms, delay_ms; /* as job_schedule() */
+    char *notify; /* job_notify_echo(): the feed's echo, or NULL */
 };
 
 /* Validate one line like job_parse() and fill *out (0), or -1 with *err
@@ -67,6 +72,14 @@ struct job_info {
  * words the errors. Both give the same answer for every line. */
 int job_parse_info(const char *line, size_t len, const struct job_opts *o,
                    struct job_err *err, struct job_info *out);
+
+/* The echo of a job's notify list for the completion feed: a JSON object
+ * text of each name in notify that is a key of metadata, with its value as
+ * compact JSON (`{"article_id":7}`), in notify order, each name once. Sets
+ * *out to a malloc'd string (caller frees with free()), or to NULL when
+ * the job has no notify or none of its names is in metadata. Returns 0, or
+ * -1 on out of memory (*out NULL). (job_notify.c) */
+int job_notify_echo(const cJSON *job, char **out);
 
 /* Free the strings of *in and empty it. Accepts an empty one. */
 void job_info_free(struct job_info *in);

@@ -16,8 +16,8 @@
 #include "uuid.h"
 
 /* The lengths of job_fields (fast_scan). */
-static const size_t job_field_len[] = {1, 2,  6, 8, 8, 4,  6, 5,  10, 11,
-                                       5, 14, 8, 6, 7, 12, 9, 15, 8,  17};
+static const size_t job_field_len[] = {1,  2, 6, 8, 8,  4, 6,  5, 10, 11, 5,
+                                       14, 8, 6, 7, 12, 9, 15, 8, 17, 6};
 
 _Static_assert(sizeof(job_field_len) / sizeof(job_field_len[0]) == F_COUNT,
                "job_field_len follows job_fields");
@@ -331,6 +331,7 @@ job_info_free(struct job_info *in)
     free(in->text);
     free(in->id);
     free(in->idem);
+    free(in->notify);
     memset(in, 0, sizeof(*in));
 }
 
@@ -389,14 +390,16 @@ full:
     }
     {
         const char *idem = job_idempotency_key(job);
+        int rc;
         out->id = strdup(job_id(job));
         out->idem = idem ? strdup(idem) : NULL;
         out->prio = (int)job_priority(job);
         out->max_attempts = job_max_attempts(job);
         if (job_schedule(job, &out->run_at_ms, &out->delay_ms) < 0)
             out->run_at_ms = out->delay_ms = 0;
+        rc = job_notify_echo(job, &out->notify);
         cJSON_Delete(job);
-        if (!out->id || (idem && !out->idem)) {
+        if (!out->id || (idem && !out->idem) || rc < 0) {
             job_info_free(out);
             job_err_set(err, "", "out of memory");
             return -1;

@@ -36,6 +36,7 @@ enum {
     F_IDEMPOTENCY_KEY,
     F_METADATA,
     F_MAX_CONTINUATIONS,
+    F_NOTIFY,
     F_COUNT
 };
 

@@ -61,6 +61,9 @@ render(cJSON *job, const struct job_opts *o, struct job_err *err)
     size_t len;
     cJSON *prompt;
 
+    if (o && o->no_templates)
+        return job_err_set(err, "template", "template '%s': %s",
+                           tmpl->valuestring, o->no_templates);
     text = template_load(o ? o->templates_dir : NULL, tmpl->valuestring, &len,
                          err);
     if (!text)

@@ -29,7 +29,7 @@ const char *const job_fields[] = {"v",          "id",
                                   "delay_s",    "max_attempts",
                                   "timeout_s",  "idempotency_key",
                                   "metadata",   "max_continuations",
-                                  NULL};
+                                  "notify",     NULL};
 
 /* Index of key in job_fields, or -1. */
 static int
@@ -559,6 +559,29 @@ check_stop_sequences(const cJSON *v, struct job_err *err)
     return 0;
 }
 
+/* notify: up to JOB_NOTIFY_MAX names of metadata keys to echo on the
+ * completion feed (a name absent from metadata is not echoed). */
+static int
+check_notify(const cJSON *v, struct job_err *err)
+{
+    char path[24];
+    int n = cJSON_GetArraySize(v), idx = 0;
+
+    if (!cJSON_IsArray(v))
+        return job_err_set(err, "notify", "notify must be an array, got %s",
+                           type_name(v));
+    if (n > JOB_NOTIFY_MAX)
+        return job_err_set(err, "notify",
+                           "notify must have at most %d entries, got %d",
+                           JOB_NOTIFY_MAX, n);
+    for (const cJSON *s = v->child; s; s = s->next, idx++) {
+        snprintf(path, sizeof path, "notify[%d]", idx);
+        if (check_str(s, path, 1, JOB_NOTIFY_NAME_MAX, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Serialized size of job, or (size_t)-1 when out of memory. */
 size_t
 job_size(const cJSON *job)
@@ -718,6 +741,9 @@ job_check_tree(const cJSON *job, int check_size, struct job_err *err)
         return -1;
     v = top[F_MAX_CONTINUATIONS];
     if (v && check_int(v, "max_continuations", 0, 20, err) < 0)
+        return -1;
+    v = top[F_NOTIFY];
+    if (v && check_notify(v, err) < 0)
         return -1;
 
     if (check_size)

@@ -1,7 +1,8 @@
 /* Redis key names of a queue (see keys.h). common/lua/prelude.lua and
  * oplib.lua mirror this file: the KEYS order is qkey_suffix[]'s, and
  * oplib.lua builds the keys outside that table (wake, rate, staging,
- * stage:RUN:P, idem:K) from the same suffixes. */
+ * stage:RUN:P, idem:K, inbox, inbox:lock, rejected, notify) from the same
+ * suffixes. */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -42,6 +43,11 @@ qkeys_init(struct qkeys *k, const char *queue)
     snprintf(k->wake, sizeof(k->wake), "%swake", k->prefix);
     snprintf(k->rate, sizeof(k->rate), "%srate", k->prefix);
     snprintf(k->staging, sizeof(k->staging), "%sstaging", k->prefix);
+    snprintf(k->inbox, sizeof(k->inbox), "%s" QKEY_INBOX, k->prefix);
+    snprintf(k->inbox_lock, sizeof(k->inbox_lock), "%s" QKEY_INBOX_LOCK,
+             k->prefix);
+    snprintf(k->rejected, sizeof(k->rejected), "%s" QKEY_REJECTED, k->prefix);
+    snprintf(k->notify, sizeof(k->notify), "%s" QKEY_NOTIFY, k->prefix);
     for (int i = 0; i < QK_COUNT; i++) {
         snprintf(k->key[i], sizeof(k->key[i]), "%s%s", k->prefix,
                  qkey_suffix[i]);

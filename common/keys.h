@@ -46,12 +46,18 @@ enum qkey {
 
 /* Public keys of queue Q (protocol version 1), suffixes of "genq:{Q}:" like
  * the ones above; prelude.lua spells the same (K_FEED, K_NOTIFY). The
- * results hash (QK_RESULTS: id -> result document) is public too.
+ * results hash (QK_RESULTS: id -> result document) is public too; so are
+ * the inbox names (README "Producers and consumers in any language"): names
+ * that must never change within the protocol version.
  *   feed    stream: one entry per terminal transition
  *   notify  hash: id -> the JSON object text of the metadata fields a job's
  *           notify list names (jobs with notify only) */
-#define QKEY_FEED   "feed"
-#define QKEY_NOTIFY "notify"
+#define QKEY_FEED       "feed"
+#define QKEY_NOTIFY     "notify"
+#define QKEY_INBOX      "inbox"      /* list: producers LPUSH job documents */
+#define QKEY_INBOX_LOCK "inbox:lock" /* string: the intake lock's token */
+#define QKEY_REJECTED   "rejected"   /* list: rejection docs, newest first */
+#define INBOX_PROTOCOL  1            /* the "v" of rejection documents */
 /* The feed's bound, XADD MAXLEN ~ N (worker --feed-maxlen, genq cancel
  * GENQ_FEED_MAXLEN; prelude.lua FEED_MAXLEN_DEFAULT); 0 turns it off. */
 #define FEED_MAXLEN_DEFAULT 100000L
@@ -63,6 +69,10 @@ struct qkeys {
     char wake[QUEUE_NAME_MAX + 24];    /* pub/sub channel "genq:{Q}:wake" */
     char rate[QUEUE_NAME_MAX + 24];    /* hash: unix second -> enqueued */
     char staging[QUEUE_NAME_MAX + 24]; /* hash: staging run -> last batch ms */
+    char inbox[QUEUE_NAME_MAX + 32];      /* QKEY_INBOX */
+    char inbox_lock[QUEUE_NAME_MAX + 32]; /* QKEY_INBOX_LOCK */
+    char rejected[QUEUE_NAME_MAX + 32];   /* QKEY_REJECTED */
+    char notify[QUEUE_NAME_MAX + 32];     /* QKEY_NOTIFY */
     char key[QK_COUNT][QUEUE_NAME_MAX + 32];
     const char *keyv[QK_COUNT]; /* pointers into key[], for argv building */
 };

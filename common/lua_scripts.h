@@ -22,5 +22,6 @@ extern const char lua_release[];
 extern const char lua_stage[];
 extern const char lua_budget[];
 extern const char lua_anomaly[];
+extern const char lua_intake[];
 
 #endif

@@ -40,6 +40,7 @@ static const struct {
     [SCRIPT_STAGE] = {"stage", lua_stage, 1},
     [SCRIPT_BUDGET] = {"budget", lua_budget, 0},
     [SCRIPT_ANOMALY] = {"anomaly", lua_anomaly, 0},
+    [SCRIPT_INTAKE] = {"intake", lua_intake, 1},
 };
 
 int

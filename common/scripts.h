@@ -23,6 +23,7 @@ enum script_id {
     SCRIPT_STAGE,
     SCRIPT_BUDGET,  /* KEYS of its own: budget.lua */
     SCRIPT_ANOMALY, /* KEYS of its own: anomaly.lua */
+    SCRIPT_INTAKE,
     SCRIPT_COUNT
 };
 

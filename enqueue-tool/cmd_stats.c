@@ -18,7 +18,7 @@
 #define STATS_WINDOW_MS  60000
 #define STATS_MAX_EVENTS 2000
 #define STATS_SAMPLES    200
-#define STATS_FIELDS     18
+#define STATS_FIELDS     20
 #define DEAD_WARN        1000
 #define SPARK_LEN        40
 #define MAX_QUEUES       1024
@@ -33,6 +33,7 @@ struct qstats {
     double enq_per_s, done_per_s, died_per_s;
     long long oldest_ms; /* -1 = nothing ready */
     long long p50, p95, samples;
+    long long inbox, rejected; /* inbox entries waiting; rejected ones */
 };
 
 static long long
@@ -99,6 +100,8 @@ qstats_parse(redisReply *r, struct qstats *s)
     s->p50 = int_of(e[15]);
     s->p95 = int_of(e[16]);
     s->samples = int_of(e[17]);
+    s->inbox = int_of(e[18]);
+    s->rejected = int_of(e[19]);
     return 0;
 }
 
@@ -155,6 +158,8 @@ stats_doc(const struct qstats *s, long dead_warn)
         ops_jnull(o, "latency_p95_ms", &bad);
     }
     ops_jnum(o, "latency_samples", (double)s->samples, &bad);
+    ops_jnum(o, "inbox", (double)s->inbox, &bad);
+    ops_jnum(o, "rejected", (double)s->rejected, &bad);
     ops_jnum(o, "dead_warn_threshold", (double)dead_warn, &bad);
     ops_jbool(o, "dead_warn", s->dead > dead_warn, &bad);
     if (bad) {
@@ -306,7 +311,8 @@ fmt_ms(long long ms, char *out, size_t n)
 static const char stats_tsv_header[] =
     "queue\tpaused\tready\tready_high\tready_normal\tready_low\tactive\t"
     "delayed\tdead\tsucceeded\tfailed\tcanceled\tenqueued_per_s\t"
-    "completed_per_s\toldest_ready_age_s\tlatency_p50_ms\tlatency_p95_ms\n";
+    "completed_per_s\toldest_ready_age_s\tlatency_p50_ms\tlatency_p95_ms\t"
+    "inbox\trejected\n";
 
 static void
 print_tsv(const struct qstats *s)
@@ -320,11 +326,12 @@ print_tsv(const struct qstats *s)
         snprintf(p95, sizeof(p95), "%lld", s->p95);
     }
     printf("%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%"
-           "lld\t%.2f\t%.2f\t%s\t%s\t%s\n",
+           "lld\t%.2f\t%.2f\t%s\t%s\t%s\t%lld\t%lld\n",
            s->queue, s->paused_ms > 0 ? "yes" : "no",
            s->ready[0] + s->ready[1] + s->ready[2], s->ready[0], s->ready[1],
            s->ready[2], s->active, s->delayed, s->dead, s->succeeded, s->failed,
-           s->canceled, s->enq_per_s, s->done_per_s, age, p50, p95);
+           s->canceled, s->enq_per_s, s->done_per_s, age, p50, p95, s->inbox,
+           s->rejected);
 }
 
 static void
@@ -355,6 +362,11 @@ print_table_row(const struct ops_tty *t, const struct qstats *s, long dead_warn)
            ops_col(t, s->dead > dead_warn ? OPS_RED : ""), s->dead,
            ops_col(t, s->dead > dead_warn ? OPS_RESET : ""), s->succeeded,
            s->failed, s->canceled, s->enq_per_s, s->done_per_s, age, p50, p95);
+    if (s->inbox > 0 || s->rejected > 0)
+        printf("%-20s inbox: %lld waiting for intake, %s%lld rejected%s "
+               "(genq rejected ls)\n",
+               "", s->inbox, ops_col(t, s->rejected > 0 ? OPS_YELLOW : ""),
+               s->rejected, ops_col(t, s->rejected > 0 ? OPS_RESET : ""));
 }
 
 static void

@@ -34,6 +34,7 @@ struct rec {
     int64_t run_at, delay;
     /* borrowed: from the caller (pass 1), the memory spool or block */
     const char *id, *idem, *payload; /* J, S (id only) */
+    const char *notify;              /* J: the feed echo, or NULL */
     const char *field, *msg;         /* R */
     char *block; /* owns the strings read from a file spool; else NULL */
 };

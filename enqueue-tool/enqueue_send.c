@@ -72,18 +72,20 @@ batch_is_bulk(const struct rec *recs, int n)
 static int
 append_batch(struct enq *e, struct rec *recs, int n)
 {
-    int jobs = 0, j = 0, k = 0, rc;
+    int jobs = 0, echoes = 0, j = 0, k = 0, rc;
     const char **av;
-    char(*num)[4][24];
-    char ttl[24], cnt[24];
+    char(*num)[5][24];
+    char ttl[24], cnt[24], necho[24];
 
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         jobs += recs[i].type == 'J';
+        echoes += recs[i].type == 'J' && recs[i].notify;
+    }
     if (jobs == 0)
         return 0;
     if (batch_is_bulk(recs, n))
         return bulk_append(e, recs, n, jobs);
-    av = malloc(sizeof(*av) * (size_t)(2 + jobs * 7));
+    av = malloc(sizeof(*av) * (size_t)(3 + jobs * 7 + echoes * 2));
     num = malloc(sizeof(*num) * (size_t)jobs);
     if (!av || !num) {
         free(av);
@@ -92,6 +94,7 @@ append_batch(struct enq *e, struct rec *recs, int n)
     }
     snprintf(ttl, sizeof(ttl), "%d", e->idem_ttl);
     snprintf(cnt, sizeof(cnt), "%d", jobs);
+    snprintf(necho, sizeof(necho), "%d", echoes);
     av[j++] = ttl;
     av[j++] = cnt;
     for (int i = 0; i < n; i++) {
@@ -101,6 +104,7 @@ append_batch(struct enq *e, struct rec *recs, int n)
         snprintf(num[k][1], 24, "%" PRId64, recs[i].run_at);
         snprintf(num[k][2], 24, "%" PRId64, recs[i].delay);
         snprintf(num[k][3], 24, "%d", recs[i].max_attempts);
+        snprintf(num[k][4], 24, "%d", k + 1); /* its index in the script */
         av[j++] = recs[i].id;
         av[j++] = num[k][0];
         av[j++] = num[k][1];
@@ -108,6 +112,18 @@ append_batch(struct enq *e, struct rec *recs, int n)
         av[j++] = num[k][3];
         av[j++] = recs[i].idem;
         av[j++] = recs[i].payload;
+        k++;
+    }
+    /* the notify section of enqueue.lua: count, (index, echo) pairs */
+    av[j++] = necho;
+    k = 0;
+    for (int i = 0; i < n; i++) {
+        if (recs[i].type != 'J')
+            continue;
+        if (recs[i].notify) {
+            av[j++] = num[k][4];
+            av[j++] = recs[i].notify;
+        }
         k++;
     }
     rc = rclient_append_script(e->cli.rc, SCRIPT_ENQUEUE, &e->cli.keys, j, av,

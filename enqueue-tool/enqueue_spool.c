@@ -17,13 +17,13 @@ spool_rec_clear(struct rec *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* A spool record: this header, then its strings (J: id, idem, payload; R:
- * field, msg, "") back to back, each with its NUL. One process writes and
- * reads it back. */
+/* A spool record: this header, then its strings (J: id, idem, payload,
+ * notify; R: field, msg, "", "") back to back, each with its NUL. One process
+ * writes and reads it back. */
 struct spool_hdr {
     int64_t line, run_at, delay;
     int32_t prio, max_attempts;
-    uint32_t len[3];
+    uint32_t len[4];
     char type, bulk;
 };
 
@@ -96,7 +96,7 @@ int
 spool_write(struct spool *sp, const struct rec *r)
 {
     struct spool_hdr h;
-    const char *str[3];
+    const char *str[4];
 
     memset(&h, 0, sizeof(h)); /* padding too: the spool is read back as is */
     h.type = r->type;
@@ -109,11 +109,12 @@ spool_write(struct spool *sp, const struct rec *r)
     str[0] = r->type == 'R' ? r->field : r->id;
     str[1] = r->type == 'R' ? r->msg : r->type == 'S' ? "" : r->idem;
     str[2] = r->type != 'J' ? "" : r->payload;
-    for (int i = 0; i < 3; i++)
+    str[3] = r->type != 'J' || !r->notify ? "" : r->notify;
+    for (int i = 0; i < 4; i++)
         h.len[i] = (uint32_t)strlen(str[i]);
     if (spool_put(sp, &h, sizeof(h)) < 0)
         return -1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (spool_put(sp, str[i], (size_t)h.len[i] + 1) < 0)
             return -1;
     return 0;
@@ -125,7 +126,7 @@ static int
 rec_read(struct spool *sp, struct rec *r)
 {
     struct spool_hdr h;
-    const char *str[3];
+    const char *str[4];
     char *p;
     size_t n;
 
@@ -140,7 +141,7 @@ rec_read(struct spool *sp, struct rec *r)
     } else if (fread_unlocked(&h, sizeof(h), 1, sp->f) != 1) {
         return feof_unlocked(sp->f) ? 0 : -1;
     }
-    n = (size_t)h.len[0] + h.len[1] + h.len[2] + 3;
+    n = (size_t)h.len[0] + h.len[1] + h.len[2] + h.len[3] + 4;
     if (!sp->f) {
         if (sp->mem.len - sp->rpos < n)
             return -1;
@@ -154,7 +155,7 @@ rec_read(struct spool *sp, struct rec *r)
             return -1;
         }
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (p[h.len[i]] != '\0') {
             spool_rec_clear(r);
             return -1;
@@ -176,6 +177,7 @@ rec_read(struct spool *sp, struct rec *r)
         r->id = str[0];
         r->idem = str[1];
         r->payload = str[2];
+        r->notify = *str[3] ? str[3] : NULL;
     }
     return 1;
 }

@@ -89,7 +89,7 @@ validate_line(struct enq *e, const char *line, size_t len, long lineno)
     struct job_err err = {{0}, {0}};
     struct rec r = {0};
     struct job_info in = {0};
-    char *dlq_id = NULL, *dlq_idem = NULL, *dlq_text = NULL;
+    char *dlq_id = NULL, *dlq_idem = NULL, *dlq_text = NULL, *dlq_notify = NULL;
     int rc;
 
     r.line = lineno;
@@ -106,6 +106,9 @@ validate_line(struct enq *e, const char *line, size_t len, long lineno)
             r.id = dlq_id = strdup(job_id(job));
             r.idem = dlq_idem = strdup(idem ? idem : "");
             r.payload = dlq_text = cJSON_PrintUnformatted(job);
+            if (job_notify_echo(job, &dlq_notify) < 0)
+                r.payload = NULL; /* out of memory: said below */
+            r.notify = dlq_notify;
             cJSON_Delete(job);
         }
     } else if (job_parse_info(line, len, &e->jopts, &err, &in) == 0) {
@@ -114,10 +117,12 @@ validate_line(struct enq *e, const char *line, size_t len, long lineno)
         r.max_attempts = in.max_attempts;
         r.run_at = in.run_at_ms;
         r.delay = in.delay_ms;
-        r.bulk = (char)(in.id_generated && !in.idem && !r.run_at && !r.delay);
+        r.bulk = (char)(in.id_generated && !in.idem && !r.run_at && !r.delay &&
+                        !in.notify); /* notify: the script writes it */
         r.id = in.id;
         r.idem = in.idem ? in.idem : "";
         r.payload = in.text; /* the line as sent, id added (job.h) */
+        r.notify = in.notify;
         if (e->st.on && !r.bulk)
             e->st.on = 0; /* from here on in pass 2: order kept */
         if (e->st.on) {
@@ -149,6 +154,7 @@ validate_line(struct enq *e, const char *line, size_t len, long lineno)
     free(dlq_id);
     free(dlq_idem);
     cJSON_free(dlq_text);
+    free(dlq_notify);
     return rc;
 }
 

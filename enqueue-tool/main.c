@@ -22,6 +22,7 @@ static const struct {
     {"stats", cmd_stats, "per-queue counts, rates, latency (--watch)"},
     {"queues", cmd_queues, "known queues with their counts"},
     {"dlq", cmd_dlq, "dead letters: ls, show, requeue, purge, export"},
+    {"rejected", cmd_rejected, "rejected inbox entries: ls, show, purge"},
     {"cancel", cmd_cancel,
      "cancel jobs (queued/delayed now, active after "
      "the attempt)"},

@@ -49,6 +49,7 @@ struct metrics {
     atomic_ullong spend_micro_usd;
     atomic_long inflight;
     atomic_ulong prefetched;
+    atomic_ulong intake[METRICS_MAX_QUEUES][2]; /* admitted, rejected */
     atomic_int circuit_open, budget_exhausted, redis_up;
     atomic_ulong alerts[3];
     double started;
@@ -95,6 +96,15 @@ metrics_job(struct metrics *m, int qi, enum metrics_outcome o)
 {
     if (m && qi >= 0 && qi < m->nq)
         ADD(m->jobs[qi][o], 1);
+}
+
+void
+metrics_intake(struct metrics *m, int qi, long admitted, long rejected)
+{
+    if (m && qi >= 0 && qi < m->nq) {
+        ADD(m->intake[qi][0], (unsigned long)admitted);
+        ADD(m->intake[qi][1], (unsigned long)rejected);
+    }
 }
 
 void
@@ -313,6 +323,16 @@ metrics_render(struct metrics *m, size_t *len)
                "# TYPE genq_jobs_prefetched_total counter\n"
                "genq_jobs_prefetched_total %lu\n",
                GET(m->prefetched));
+    out_printf(&o, "# HELP genq_inbox_entries_total Inbox entries this "
+                   "worker's intake took, by result (admitted includes "
+                   "duplicates).\n# TYPE genq_inbox_entries_total counter\n");
+    for (int q = 0; q < m->nq; q++)
+        out_printf(&o,
+                   "genq_inbox_entries_total{queue=\"%s\",result=\"admitted\"}"
+                   " %lu\ngenq_inbox_entries_total{queue=\"%s\",result="
+                   "\"rejected\"} %lu\n",
+                   m->queue[q], GET(m->intake[q][0]), m->queue[q],
+                   GET(m->intake[q][1]));
     out_printf(&o, "# HELP genq_queue_jobs Jobs in a queue by state (sampled "
                    "from Redis).\n# TYPE genq_queue_jobs gauge\n");
     for (int q = 0; q < m->nq; q++)

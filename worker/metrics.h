@@ -47,6 +47,9 @@ void metrics_cache(struct metrics *m, int hit);
 void metrics_inflight(struct metrics *m, int n);
 /* A job claimed ahead (--prefetch) started after waiting for a slot. */
 void metrics_prefetched(struct metrics *m);
+/* One intake round of queue qi: entries admitted (duplicates included) and
+ * rejected (worker/intake.c). */
+void metrics_intake(struct metrics *m, int qi, long admitted, long rejected);
 void metrics_queue_depth(struct metrics *m, int qi, enum metrics_state s,
                          long n);
 void metrics_circuit(struct metrics *m, int open);

@@ -21,6 +21,8 @@ wcfg_defaults(struct wcfg *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->concurrency = 64;
     cfg->claim_batch = 100;
+    cfg->intake_batch = 1000;
+    cfg->intake_interval_s = 0.2;
     cfg->ramp_s = 0.2;
     cfg->prefetch = -1; /* concurrency / 2, set by worker_new */
     cfg->visibility_s = 60;
@@ -178,6 +180,7 @@ worker_drain(struct worker *w)
         return;
     }
     w->draining = 1;
+    intake_stop(w->intake);
     snprintf(s, sizeof(s), "%d", inflight(w));
     log_kv(LOG_INFO, "draining: claiming stopped", "in_flight", s, NULL);
     if (rconn_is_up(w->rc))
@@ -217,6 +220,7 @@ on_rc_state(struct rconn *c, int up, void *ud)
         for (int i = 0; i < w->nq; i++)
             w->q[i].empty = 0;
         alerts_flush(w->al);
+        intake_kick(w->intake);
         /* leases ran on while Redis was away: extend them before anyone's
          * reaper sees them expire */
         for (int i = 0; i < w->nq; i++)
@@ -344,6 +348,9 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
     for (int i = 0; i < w->nq; i++)
         if (rconn_subscribe(w->sub, w->q[i].keys.wake, claim_on_wake, w) < 0)
             goto fail;
+    w->intake = intake_new(w);
+    if (!w->intake)
+        goto fail;
 
     ev_timer_init(&w->idle_timer, claim_on_idle_timer,
                   (double)cfg->idle_poll_ms / 1000.0,
@@ -390,8 +397,10 @@ worker_free(struct worker *w)
                 slot_release(&w->slots[i]);
             }
     /* Redis first: pending callbacks run with NULL and may touch slots. */
+    intake_stop(w->intake);
     alerts_free(w->al);
     rconn_free(w->rc);
+    intake_free(w->intake);
     rconn_free(w->sub);
     http_free(w->http);
     metrics_free(w->m);

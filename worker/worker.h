@@ -20,6 +20,11 @@ struct wcfg {
     int nqueues;
     int concurrency;  /* in-flight jobs per process */
     int claim_batch;  /* jobs per claim call (<= 1000) */
+    int intake_batch; /* inbox entries per intake round; 0 = no intake */
+    double intake_interval_s;  /* inbox poll while entries come (backs off
+                                  to 1 s while empty) */
+    const char *templates_dir; /* intake renders templates from here; NULL:
+                                  template entries are rejected */
     double ramp_s;    /* fill the concurrency over this long, 0 = at once */
     int prefetch;     /* jobs claimed ahead of a free slot (leased, waiting) */
     int visibility_s; /* lease length */

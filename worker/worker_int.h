@@ -134,6 +134,8 @@ struct worker {
     ev_tstamp last_auth_log;
     struct metrics *m;
     struct alerts *al;
+    /* the inbox intake of every queue (intake.c) */
+    struct intake *intake;
     unsigned long tick;   /* maintenance ticks (1 s) */
     ev_tstamp err_window; /* start of the 429/5xx counting minute */
     int api_errs;         /* 429/5xx in that minute */
@@ -246,6 +248,18 @@ void heartbeat_queue(struct worker *w, struct wqueue *q);
 void lease_on_hb_timer(EV_P_ ev_timer *t, int revents);
 /* 0 when release calls were sent (their replies continue), -1 when not. */
 int release_lost(struct worker *w);
+
+/* intake.c: the inbox intake (README "Producers and consumers in any
+ * language"). intake_new starts it for every queue (none with
+ * --intake-batch 0); NULL on out of memory. intake_stop ends the rounds
+ * (a drain; the lock's lease runs out by itself); replies still due then
+ * change nothing. intake_free after the Redis connection is freed. */
+struct intake;
+struct intake *intake_new(struct worker *w);
+/* Redis is up (again): take the next step now. */
+void intake_kick(struct intake *in);
+void intake_stop(struct intake *in);
+void intake_free(struct intake *in);
 
 /* registry.c */
 /* Write (or with leaving, remove) this worker's registry entry. */

@@ -11,7 +11,8 @@
 -- ready_low, active, delayed, dead, counters {name, value, ...},
 -- enqueued_in_window, succeeded_in_span, dead_in_span, canceled_in_span,
 -- span_ms, oldest_ready_enqueued_ms (-1 = none), p50_ms, p95_ms (-1 =
--- none), samples}.
+-- none), samples, inbox (entries waiting for intake), rejected (inbox
+-- entries the intake rejected)}.
 local win, maxent = tonumber(ARGV[2]), tonumber(ARGV[3])
 local maxs = tonumber(ARGV[4])
 local now = now_ms()
@@ -95,4 +96,6 @@ else
     out[#out + 1] = -1
 end
 out[#out + 1] = #lat
+out[#out + 1] = redis.call('LLEN', K_INBOX)
+out[#out + 1] = redis.call('LLEN', K_REJECTED)
 return out

@@ -33,6 +33,9 @@ check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL
     printf '{"id":"m-dead","prompt":"gone [mock:fail=400]"}\n'
     printf '{"id":"m-retry","prompt":"flaky %s [mock:fail=500*1]","max_tokens":40}\n' "$$"
 } | "$G" enqueue --redis "$R" --queue "$q" - 2>/dev/null
+# the inbox intake: a duplicate of m-1 (admitted, not run again) and a bad entry
+rport=$(echo "$R" | sed -n 's#.*:\([0-9]*\)/.*#\1#p')
+redis-cli -p "$rport" LPUSH "genq:{$q}:inbox" '{"id":"m-1","prompt":"metrics 1","max_tokens":40}' '{"prompt":5}' >/dev/null
 
 port=$(free_port)
 GENQ_API_KEY=x "$GENQ_BIN/genq-worker" --redis "$R" --queue "$q" \
@@ -62,6 +65,8 @@ check "ttft histogram" "grep -q '^genq_api_time_to_first_token_seconds_count' $M
 check "tokens" "grep -q 'genq_tokens_total{direction=\"output\"}' $M"
 check "dead set depth sampled" "grep -q 'genq_queue_jobs{queue=\"$q\",state=\"dead\"} 1' $M"
 check "redis up" "grep -q '^genq_redis_up 1$' $M"
+check "inbox: one entry admitted" "grep -q 'genq_inbox_entries_total{queue=\"$q\",result=\"admitted\"} 1' $M"
+check "inbox: one entry rejected" "grep -q 'genq_inbox_entries_total{queue=\"$q\",result=\"rejected\"} 1' $M"
 check "a P2 alert" "grep -q 'genq_alerts_total{level=\"P2\"} 1' $M"
 check "healthz" "curl -fsS http://127.0.0.1:$port/healthz | grep -q ok"
 kill $pid; wait $pid || true

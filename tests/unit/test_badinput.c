@@ -143,7 +143,7 @@ static long
 check_file(const char *file)
 {
     char path[640], tdir[640];
-    struct job_opts o;
+    struct job_opts o = {0};
     struct jsonl_reader *r;
     const char *line;
     size_t len;
@@ -275,7 +275,7 @@ slurp(const char *path, size_t *len)
 Test(badinput, schema_examples_agree_with_job_parse)
 {
     char dpath[640], path[1024], tdir[640];
-    struct job_opts o;
+    struct job_opts o = {0};
     struct dirent *de;
     const char *s = getenv("GENQ_SRCDIR");
     int jobs = 0, dead = 0;

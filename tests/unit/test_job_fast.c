@@ -137,6 +137,14 @@ static const char *const info_lines[] = {
     "{\"prompt\":\"x\",\"temperature\":2}",
     "{\"prompt\":\"x\",\"temperature\":0}",
     "{\"prompt\":\"x\",\"top_p\":1.0}",
+    /* notify (issue 18): the full path takes every one, both agree */
+    "{\"prompt\":\"x\",\"metadata\":{\"a\":7},\"notify\":[\"a\"]}",
+    "{\"prompt\":\"x\",\"notify\":[]}",
+    "{\"prompt\":\"x\",\"notify\":\"a\"}",
+    "{\"prompt\":\"x\",\"notify\":[\"\"]}",
+    "{\"prompt\":\"x\",\"notify\":[1]}",
+    "{\"prompt\":\"x\",\"notify\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\","
+    "\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}",
 };
 
 /* Compare the fast path (when it takes the line) with the full path.
@@ -173,6 +181,9 @@ info_same(const char *line, size_t len)
     cr_assert_eq(a.idem == NULL, b.idem == NULL, "%.*s", (int)len, line);
     if (a.idem)
         cr_assert_str_eq(a.idem, b.idem);
+    cr_assert_eq(a.notify == NULL, b.notify == NULL, "%.*s", (int)len, line);
+    if (a.notify)
+        cr_assert_str_eq(a.notify, b.notify);
     cr_assert_eq(a.text_len, b.text_len, "%.*s", (int)len, line);
     if (a.id_generated) {
         cr_assert(uuid7_valid(a.id) && uuid7_valid(b.id));
@@ -222,6 +233,7 @@ Test(jobfast, info_fast_path_is_taken_for_the_common_job)
         "{\"prompt\":\"x\",\"max_tokens\":0}",
         "{\"prompt\":\"x\",\"flag\":true}",
         "{\"prompt\":\"x\"",
+        "{\"prompt\":\"x\",\"notify\":[]}",
     };
 
     for (size_t i = 0; i < sizeof(fast) / sizeof(fast[0]); i++)

@@ -284,7 +284,7 @@ Test(tmpl, job_parse_path_traversal)
         "{\"template\":\"..\",\"vars\":{}}",
     };
     char sub[96];
-    struct job_opts o;
+    struct job_opts o = {0};
     struct job_err e;
 
     snprintf(sub, sizeof sub, "%s/sub", dir);
