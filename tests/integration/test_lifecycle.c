@@ -60,6 +60,20 @@ maintain(void)
     freeReplyObject(th_script(&t, SCRIPT_MAINTAIN, NULL));
 }
 
+/* Fail the held job id (token tok): mode ("retry", "dead", "requeue"),
+ * delay in ms and the error document as fail.lua takes them; assert its
+ * verdict is want. */
+static void
+fail_job(const char *id, const char *tok, const char *mode, const char *delay,
+         const char *errdoc, const char *want)
+{
+    redisReply *r =
+        th_script(&t, SCRIPT_FAIL, id, tok, mode, delay, errdoc, NULL);
+
+    cr_assert_str_eq(r->element[0]->str, want, "fail %s as %s", id, mode);
+    freeReplyObject(r);
+}
+
 /* Assert job id is in state want after that many counted attempts (-1:
  * any number). */
 static void
@@ -118,10 +132,8 @@ Test(lifecycle, stale_token_cannot_extend_or_complete)
                   NULL);
     cr_assert_eq(int_reply(r, 0), 0, "stale holder cannot complete");
     freeReplyObject(r);
-    r = th_script(&t, SCRIPT_FAIL, "f1", t1, "dead", "0",
-                  "{\"class\":\"permanent\",\"message\":\"x\"}", NULL);
-    cr_assert_str_eq(r->element[0]->str, "stale", "stale holder cannot fail");
-    freeReplyObject(r);
+    fail_job("f1", t1, "dead", "0",
+             "{\"class\":\"permanent\",\"message\":\"x\"}", "stale");
     r = th_script(&t, SCRIPT_INSPECT, "0", "1", "f1", NULL);
     cr_assert_eq(r->element[7]->type, REDIS_REPLY_NIL,
                  "the late result was not written");
@@ -234,22 +246,18 @@ Test(lifecycle, fail_retry_backoff_then_exhausted)
 
     th_enqueue(&t, "r1", 1, 0, 2, NULL, "{\"prompt\":\"x\"}");
     claim_one(60000, id, tok);
-    r = th_script(&t, SCRIPT_FAIL, "r1", tok, "retry", "150",
-                  "{\"class\":\"transient\",\"http_status\":500,\"message\":"
-                  "\"boom\"}",
-                  NULL);
-    cr_assert_str_eq(r->element[0]->str, "delayed");
-    freeReplyObject(r);
+    fail_job("r1", tok, "retry", "150",
+             "{\"class\":\"transient\",\"http_status\":500,\"message\":"
+             "\"boom\"}",
+             "delayed");
     expect_state("r1", "delayed", -1);
     cr_assert(claim_none(), "backoff not over");
     th_sleep_ms(200);
     cr_assert_eq(claim_one(60000, id, tok), 2);
-    r = th_script(&t, SCRIPT_FAIL, "r1", tok, "retry", "150",
-                  "{\"class\":\"transient\",\"http_status\":500,\"message\":"
-                  "\"boom again\"}",
-                  NULL);
-    cr_assert_str_eq(r->element[0]->str, "dead", "attempts exhausted");
-    freeReplyObject(r);
+    fail_job("r1", tok, "retry", "150",
+             "{\"class\":\"transient\",\"http_status\":500,\"message\":"
+             "\"boom again\"}",
+             "dead");
     expect_state("r1", "dead", 2);
     r = th_script(&t, SCRIPT_INSPECT, "0", "0", "r1", NULL);
     cr_assert(strstr(r->element[4]->str, "\"class\":\"exhausted\""), "%s",
@@ -267,13 +275,11 @@ Test(lifecycle, permanent_error_dead_at_once)
 
     th_enqueue(&t, "p1", 1, 0, 5, NULL, "{\"prompt\":\"x\"}");
     claim_one(60000, id, tok);
-    r = th_script(&t, SCRIPT_FAIL, "p1", tok, "dead", "0",
-                  "{\"class\":\"permanent\",\"http_status\":400,\"type\":"
-                  "\"invalid_request_error\",\"message\":\"bad\","
-                  "\"request_id\":\"req_1\"}",
-                  NULL);
-    cr_assert_str_eq(r->element[0]->str, "dead");
-    freeReplyObject(r);
+    fail_job("p1", tok, "dead", "0",
+             "{\"class\":\"permanent\",\"http_status\":400,\"type\":"
+             "\"invalid_request_error\",\"message\":\"bad\","
+             "\"request_id\":\"req_1\"}",
+             "dead");
     expect_state("p1", "dead", -1);
     r = th_script(&t, SCRIPT_INSPECT, "0", "0", "p1", NULL);
     cr_assert(strstr(r->element[4]->str, "\"request_id\":\"req_1\""));
@@ -284,7 +290,6 @@ Test(lifecycle, requeue_does_not_count_the_attempt)
 {
     char id[128], tok[32];
     const char *order[] = {"q1", "q2", "q1", "q2", "q1", "q2"};
-    redisReply *r;
 
     th_enqueue(&t, "q1", 1, 0, 1, NULL, "{\"prompt\":\"x\"}");
     th_enqueue(&t, "q2", 1, 0, 1, NULL, "{\"prompt\":\"x\"}");
@@ -292,12 +297,10 @@ Test(lifecycle, requeue_does_not_count_the_attempt)
         cr_assert_eq(claim_one(60000, id, tok), 1, "attempt stays 1");
         cr_assert_str_eq(id, order[i],
                          "a requeued job goes to the end of the line");
-        r = th_script(&t, SCRIPT_FAIL, id, tok, "requeue", "0",
-                      "{\"class\":\"not_job_fault\",\"http_status\":401,"
-                      "\"message\":\"bad key\"}",
-                      NULL);
-        cr_assert_str_eq(r->element[0]->str, "queued");
-        freeReplyObject(r);
+        fail_job(id, tok, "requeue", "0",
+                 "{\"class\":\"not_job_fault\",\"http_status\":401,"
+                 "\"message\":\"bad key\"}",
+                 "queued");
     }
     expect_state("q1", "queued", 0);
 }
