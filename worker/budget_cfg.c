@@ -88,6 +88,14 @@ row_for(void *rows, int *n, int max, size_t sz, size_t off, const char *name,
     return row;
 }
 
+/* row_for() found the table full: the message, and CONFIG_BAD. */
+static enum config_verdict
+full(char *err, size_t errlen, const char *section, int max, const char *what)
+{
+    snprintf(err, errlen, "[%s]: at most %d %s sections", section, max, what);
+    return CONFIG_BAD;
+}
+
 static enum config_verdict
 price_set(const char *section, const char *model, const char *key,
           const char *v, char *err, size_t errlen)
@@ -103,11 +111,8 @@ price_set(const char *section, const char *model, const char *key,
     }
     p = row_for(cur.rows, &cur.nrows, BUDGET_MAX_MODELS, sizeof(*p),
                 offsetof(struct price_row, model), model, &fresh);
-    if (!p) {
-        snprintf(err, errlen, "[%s]: at most %d price sections", section,
-                 BUDGET_MAX_MODELS);
-        return CONFIG_BAD;
-    }
+    if (!p)
+        return full(err, errlen, section, BUDGET_MAX_MODELS, "price");
     if (fresh)
         p->cache_write = p->cache_read = -1;
     if (!strcmp(key, "in-mtok"))
@@ -148,11 +153,8 @@ queue_set(const char *section, const char *queue, const char *key,
     }
     q = row_for(cur.q, &cur.nq, BUDGET_MAX_QUEUES, sizeof(*q),
                 offsetof(struct qcaps, queue), queue, &fresh);
-    if (!q) {
-        snprintf(err, errlen, "[%s]: at most %d queue sections", section,
-                 BUDGET_MAX_QUEUES);
-        return CONFIG_BAD;
-    }
+    if (!q)
+        return full(err, errlen, section, BUDGET_MAX_QUEUES, "queue");
     if (!strcmp(key, "budget-usd-day"))
         f = &q->c.usd_day;
     else if (!strcmp(key, "budget-usd-month"))
