@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: bench/budget.sh [--jobs N] [--cap TOKENS]" >&2; exit 2 ;;
     esac
 done
-# scripts/lib.sh for free_port (its WORKDIR unused: common.sh cleans up)
+# scripts/lib.sh for start_redis (its WORKDIR unused: common.sh cleans up)
 # shellcheck disable=SC2034
 WORKDIR=/nonexistent
 # shellcheck source=scripts/lib.sh
@@ -29,11 +29,7 @@ WORKDIR=/nonexistent
 # shellcheck source=bench/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$TMP" --logfile "$TMP/redis.log" &
-pids="$pids $!"
-until redis-cli -p "$RPORT" ping >/dev/null 2>&1; do sleep 0.05; done
+start_redis "$TMP"
 R="redis://127.0.0.1:$RPORT/0"
 "$BIN/genq-mockllm" --listen 127.0.0.1:0 --port-file "$TMP/mock.port" \
     --latency-ms 200 --article-tokens 180 2>"$TMP/mock.err" &

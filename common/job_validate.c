@@ -537,26 +537,36 @@ check_template(const cJSON *tmpl, const cJSON *vars, struct job_err *err)
     return 0;
 }
 
+/* An array of lo..hi strings (lo 0: at most hi), each 1..max characters
+ * (max 0: no limit); name words the errors, [i] added for an entry. */
 static int
-check_stop_sequences(const cJSON *v, struct job_err *err)
+check_str_array(const cJSON *v, const char *name, int lo, int hi, size_t max,
+                struct job_err *err)
 {
-    char path[40];
+    char path[48];
     int n = cJSON_GetArraySize(v), idx = 0;
 
     if (!cJSON_IsArray(v))
-        return job_err_set(err, "stop_sequences",
-                           "stop_sequences must be an array, got %s",
+        return job_err_set(err, name, "%s must be an array, got %s", name,
                            type_name(v));
-    if (n < 1 || n > 8)
-        return job_err_set(err, "stop_sequences",
-                           "stop_sequences must have 1 to 8 entries, got %d",
-                           n);
+    if (lo > 0 && (n < lo || n > hi))
+        return job_err_set(err, name, "%s must have %d to %d entries, got %d",
+                           name, lo, hi, n);
+    if (n > hi)
+        return job_err_set(err, name, "%s must have at most %d entries, got %d",
+                           name, hi, n);
     for (const cJSON *s = v->child; s; s = s->next, idx++) {
-        snprintf(path, sizeof path, "stop_sequences[%d]", idx);
-        if (check_str(s, path, 1, 0, err) < 0)
+        snprintf(path, sizeof path, "%s[%d]", name, idx);
+        if (check_str(s, path, 1, max, err) < 0)
             return -1;
     }
     return 0;
+}
+
+static int
+check_stop_sequences(const cJSON *v, struct job_err *err)
+{
+    return check_str_array(v, "stop_sequences", 1, 8, 0, err);
 }
 
 /* notify: up to JOB_NOTIFY_MAX names of metadata keys to echo on the
@@ -564,22 +574,8 @@ check_stop_sequences(const cJSON *v, struct job_err *err)
 static int
 check_notify(const cJSON *v, struct job_err *err)
 {
-    char path[24];
-    int n = cJSON_GetArraySize(v), idx = 0;
-
-    if (!cJSON_IsArray(v))
-        return job_err_set(err, "notify", "notify must be an array, got %s",
-                           type_name(v));
-    if (n > JOB_NOTIFY_MAX)
-        return job_err_set(err, "notify",
-                           "notify must have at most %d entries, got %d",
-                           JOB_NOTIFY_MAX, n);
-    for (const cJSON *s = v->child; s; s = s->next, idx++) {
-        snprintf(path, sizeof path, "notify[%d]", idx);
-        if (check_str(s, path, 1, JOB_NOTIFY_NAME_MAX, err) < 0)
-            return -1;
-    }
-    return 0;
+    return check_str_array(v, "notify", 0, JOB_NOTIFY_MAX, JOB_NOTIFY_NAME_MAX,
+                           err);
 }
 
 /* Serialized size of job, or (size_t)-1 when out of memory. */

@@ -2,11 +2,26 @@
 #include "fmacros.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "redisurl.h"
+
+/* Format the reason into err; returns -1 for the caller to return. */
+static int url_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int
+url_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
 
 static int
 parse_int(const char *s, size_t n, long lo, long hi, long *out)
@@ -86,35 +101,31 @@ redisurl_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
         if (copy_part(u->path, sizeof(u->path), p,
                       end ? (size_t)(end - p) : strlen(p)) < 0 ||
             u->path[0] != '/') {
-            snprintf(err, errlen,
-                     "redis URL: unix socket path must be "
-                     "absolute: unix:///path/redis.sock");
-            return -1;
+            return url_fail(err, errlen,
+                            "redis URL: unix socket path must be "
+                            "absolute: unix:///path/redis.sock");
         }
         if (end) {
             if (strncmp(end, "?db=", 4) != 0 ||
                 parse_int(end + 4, strlen(end + 4), 0, 1000000, &v) < 0) {
-                snprintf(err, errlen,
-                         "redis URL: bad query '%s' (only "
-                         "?db=N is understood)",
-                         end);
-                return -1;
+                return url_fail(err, errlen,
+                                "redis URL: bad query '%s' (only "
+                                "?db=N is understood)",
+                                end);
             }
             u->db = (int)v;
         }
         goto done;
     }
     if (strncmp(url, "rediss://", 9) == 0) {
-        snprintf(err, errlen,
-                 "redis URL: TLS (rediss://) is not supported "
-                 "by this build (hiredis 0.14 has no TLS)");
-        return -1;
+        return url_fail(err, errlen,
+                        "redis URL: TLS (rediss://) is not supported "
+                        "by this build (hiredis 0.14 has no TLS)");
     }
     if (strncmp(url, "redis://", 8) != 0) {
-        snprintf(err, errlen,
-                 "redis URL must start with redis:// or "
-                 "unix:// (got something else)");
-        return -1;
+        return url_fail(err, errlen,
+                        "redis URL must start with redis:// or "
+                        "unix:// (got something else)");
     }
     p = url + 8;
     /* Credentials end at the last '@' (a raw '/' or '@' in a password is
@@ -128,17 +139,15 @@ redisurl_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
                     0 ||
                 pct_decode(u->pass, sizeof(u->pass), colon + 1,
                            (size_t)(at - colon - 1)) < 0) {
-                snprintf(err, errlen,
-                         "redis URL: user or password too long "
-                         "or badly %%-encoded");
-                return -1;
+                return url_fail(err, errlen,
+                                "redis URL: user or password too long "
+                                "or badly %%-encoded");
             }
         } else if (pct_decode(u->pass, sizeof(u->pass), p, (size_t)(at - p)) <
                    0) {
-            snprintf(err, errlen,
-                     "redis URL: password too long or badly "
-                     "%%-encoded");
-            return -1;
+            return url_fail(err, errlen,
+                            "redis URL: password too long or badly "
+                            "%%-encoded");
         }
         p = at + 1;
     }
@@ -148,24 +157,21 @@ redisurl_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
     if (copy_part(u->host, sizeof(u->host), p,
                   colon ? (size_t)(colon - p) : (size_t)(end - p)) < 0 ||
         u->host[0] == '\0') {
-        snprintf(err, errlen, "redis URL: missing or too long host");
-        return -1;
+        return url_fail(err, errlen, "redis URL: missing or too long host");
     }
     if (colon) {
         if (parse_int(colon + 1, (size_t)(end - colon - 1), 1, 65535, &v) < 0) {
-            snprintf(err, errlen,
-                     "redis URL: the port must be a number in "
-                     "1..65535");
-            return -1;
+            return url_fail(err, errlen,
+                            "redis URL: the port must be a number in "
+                            "1..65535");
         }
         u->port = (int)v;
     }
     if (slash && slash[1]) {
         if (parse_int(slash + 1, strlen(slash + 1), 0, 1000000, &v) < 0) {
-            snprintf(err, errlen,
-                     "redis URL: the database after '/' must be "
-                     "a number");
-            return -1;
+            return url_fail(err, errlen,
+                            "redis URL: the database after '/' must be "
+                            "a number");
         }
         u->db = (int)v;
     }
@@ -173,8 +179,7 @@ done:
     if (!u->pass[0]) {
         const char *pw = getenv("GENQ_REDIS_PASSWORD");
         if (pw && copy_part(u->pass, sizeof(u->pass), pw, strlen(pw)) < 0) {
-            snprintf(err, errlen, "GENQ_REDIS_PASSWORD is too long");
-            return -1;
+            return url_fail(err, errlen, "GENQ_REDIS_PASSWORD is too long");
         }
     }
     return 0;

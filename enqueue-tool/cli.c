@@ -82,6 +82,30 @@ cli_take(const struct cli_cmd *cmd, int key, const char *arg)
 }
 
 int
+cli_sub(int argc, char **argv, const char *help, const char **sub)
+{
+    if (argc < 2) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    *sub = argv[1];
+    if (!strcmp(*sub, "-h") || !strcmp(*sub, "--help") ||
+        !strcmp(*sub, "help")) {
+        fputs(help, stdout);
+        return EXIT_OK;
+    }
+    return CLI_NEXT;
+}
+
+int
+cli_sub_unknown(const char *cmd, const char *sub, const char *help)
+{
+    fprintf(stderr, "genq %s: unknown command '%s'\n\n", cmd, sub);
+    fputs(help, stderr);
+    return EXIT_USAGE;
+}
+
+int
 cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
           int *first)
 {

@@ -107,6 +107,16 @@ struct cli_cmd {
 int cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
               int *first);
 
+/* The prologue of a command with sub-commands (genq dlq, genq rejected),
+ * argv[0] being the command: none prints help to stderr (EXIT_USAGE);
+ * -h, --help or help prints it to stdout (EXIT_OK). Returns CLI_NEXT with
+ * *sub = argv[1], else the exit code to return. */
+int cli_sub(int argc, char **argv, const char *help, const char **sub);
+
+/* "genq CMD: unknown command 'SUB'" and help to stderr; returns
+ * EXIT_USAGE. */
+int cli_sub_unknown(const char *cmd, const char *sub, const char *help);
+
 /* Defaults from the environment. Can't fail. */
 void cli_init(struct cli *c);
 

@@ -502,15 +502,8 @@ cmd_dlq(int argc, char **argv)
     const char *sub;
     int rc;
 
-    if (argc < 2) {
-        fputs(dlq_help, stderr);
-        return EXIT_USAGE;
-    }
-    sub = argv[1];
-    if (!strcmp(sub, "-h") || !strcmp(sub, "--help") || !strcmp(sub, "help")) {
-        fputs(dlq_help, stdout);
-        return EXIT_OK;
-    }
+    if ((rc = cli_sub(argc, argv, dlq_help, &sub)) != CLI_NEXT)
+        return rc;
     memset(&o, 0, sizeof(o));
     cli_init(&o.c);
     o.sub = sub;
@@ -546,7 +539,5 @@ cmd_dlq(int argc, char **argv)
                         dlq_purge_help);
         return rc >= 0 ? rc : dlq_change(&o, 1);
     }
-    fprintf(stderr, "genq dlq: unknown command '%s'\n\n", sub);
-    fputs(dlq_help, stderr);
-    return EXIT_USAGE;
+    return cli_sub_unknown("dlq", sub, dlq_help);
 }

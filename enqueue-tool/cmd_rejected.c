@@ -285,15 +285,8 @@ cmd_rejected(int argc, char **argv)
     struct cli_cmd purge = {
         "rejected purge", purge_help, "hy", purge_opts, NULL, NULL, 0};
 
-    if (argc < 2) {
-        fputs(rejected_help, stderr);
-        return EXIT_USAGE;
-    }
-    sub = argv[1];
-    if (!strcmp(sub, "-h") || !strcmp(sub, "--help") || !strcmp(sub, "help")) {
-        fputs(rejected_help, stdout);
-        return EXIT_OK;
-    }
+    if ((rc = cli_sub(argc, argv, rejected_help, &sub)) != CLI_NEXT)
+        return rc;
     if (!strcmp(sub, "ls")) {
         if ((rc = cli_parse(&c, &ls, argc - 1, argv + 1, &first)) != CLI_NEXT)
             return rc;
@@ -315,9 +308,7 @@ cmd_rejected(int argc, char **argv)
             return rc;
         rc = rejected_purge(&c, before, yes);
     } else {
-        fprintf(stderr, "genq rejected: unknown command '%s'\n\n", sub);
-        fputs(rejected_help, stderr);
-        return EXIT_USAGE;
+        return cli_sub_unknown("rejected", sub, rejected_help);
     }
     cli_close(&c);
     return rc;

@@ -39,15 +39,7 @@ WORKDIR=$TMP
 
 command -v redis-server >/dev/null || { echo "redis-server not found (apt-get install redis-server)"; exit 1; }
 
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$TMP" --logfile "$TMP/redis.log" &
-pids="$pids $!"
-i=0
-until redis-cli -p "$RPORT" ping >/dev/null 2>&1; do
-    i=$((i + 1)); [ $i -gt 100 ] && { echo "redis-server did not start"; cat "$TMP/redis.log"; exit 1; }
-    sleep 0.05
-done
+start_redis "$TMP"
 export GENQ_TEST_REDIS_PORT="$RPORT"
 export GENQ_TEST_REDIS_URL="redis://127.0.0.1:$RPORT/0"
 

@@ -5,6 +5,7 @@
 #include "fmacros.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,32 +65,56 @@ num_in(const char *section, const char *key, const char *v, double lo,
     return 0;
 }
 
+/* The row called name in a table of *n rows of sz bytes each, whose name
+ * is a string at byte off of the row (name fits: checked by the caller);
+ * else a new zeroed row so called (*fresh = 1), or NULL when the table
+ * already holds max rows. */
+static void *
+row_for(void *rows, int *n, int max, size_t sz, size_t off, const char *name,
+        int *fresh)
+{
+    char *row = rows;
+
+    *fresh = 0;
+    for (int i = 0; i < *n; i++, row += sz)
+        if (!strcmp(row + off, name))
+            return row;
+    if (*n == max)
+        return NULL;
+    (*n)++;
+    memset(row, 0, sz);
+    memcpy(row + off, name, strlen(name) + 1);
+    *fresh = 1;
+    return row;
+}
+
+/* row_for() found the table full: the message, and CONFIG_BAD. */
+static enum config_verdict
+full(char *err, size_t errlen, const char *section, int max, const char *what)
+{
+    snprintf(err, errlen, "[%s]: at most %d %s sections", section, max, what);
+    return CONFIG_BAD;
+}
+
 static enum config_verdict
 price_set(const char *section, const char *model, const char *key,
           const char *v, char *err, size_t errlen)
 {
     struct price_row *p = NULL;
     double *f, hi = 1e6;
+    int fresh;
 
     if (!*model || strlen(model) >= sizeof(p->model)) {
         snprintf(err, errlen, "[%s]: model name empty or over %zu bytes",
                  section, sizeof(p->model) - 1);
         return CONFIG_BAD;
     }
-    for (int i = 0; i < cur.nrows; i++)
-        if (!strcmp(cur.rows[i].model, model))
-            p = &cur.rows[i];
-    if (!p) {
-        if (cur.nrows == BUDGET_MAX_MODELS) {
-            snprintf(err, errlen, "[%s]: at most %d price sections", section,
-                     BUDGET_MAX_MODELS);
-            return CONFIG_BAD;
-        }
-        p = &cur.rows[cur.nrows++];
-        memset(p, 0, sizeof(*p));
-        snprintf(p->model, sizeof(p->model), "%s", model);
+    p = row_for(cur.rows, &cur.nrows, BUDGET_MAX_MODELS, sizeof(*p),
+                offsetof(struct price_row, model), model, &fresh);
+    if (!p)
+        return full(err, errlen, section, BUDGET_MAX_MODELS, "price");
+    if (fresh)
         p->cache_write = p->cache_read = -1;
-    }
     if (!strcmp(key, "in-mtok"))
         f = &p->in;
     else if (!strcmp(key, "out-mtok"))
@@ -118,6 +143,7 @@ queue_set(const char *section, const char *queue, const char *key,
 {
     struct qcaps *q = NULL;
     double *f;
+    int fresh;
 
     if (!queue_name_valid(queue)) {
         snprintf(err, errlen,
@@ -125,19 +151,10 @@ queue_set(const char *section, const char *queue, const char *key,
                  section, queue);
         return CONFIG_BAD;
     }
-    for (int i = 0; i < cur.nq; i++)
-        if (!strcmp(cur.q[i].queue, queue))
-            q = &cur.q[i];
-    if (!q) {
-        if (cur.nq == BUDGET_MAX_QUEUES) {
-            snprintf(err, errlen, "[%s]: at most %d queue sections", section,
-                     BUDGET_MAX_QUEUES);
-            return CONFIG_BAD;
-        }
-        q = &cur.q[cur.nq++];
-        memset(q, 0, sizeof(*q));
-        snprintf(q->queue, sizeof(q->queue), "%s", queue);
-    }
+    q = row_for(cur.q, &cur.nq, BUDGET_MAX_QUEUES, sizeof(*q),
+                offsetof(struct qcaps, queue), queue, &fresh);
+    if (!q)
+        return full(err, errlen, section, BUDGET_MAX_QUEUES, "queue");
     if (!strcmp(key, "budget-usd-day"))
         f = &q->c.usd_day;
     else if (!strcmp(key, "budget-usd-month"))

@@ -16,53 +16,25 @@
 #include "log.h"
 #include "mask.h"
 #include "settings.h"
-
-enum opt_type {
-    T_INT,
-    T_LONG,
-    T_DOUBLE,
-    T_STR,
-    T_CHOICE, /* one of opt.choices */
-    T_BOOL,
-    T_QUEUES, /* comma-separated queue names; repeatable */
-    T_CLAIM,  /* NAME=VALUE; repeatable */
-    T_SECRET  /* config file only, never a flag */
-};
-
-/* Where a setting came from, in rising precedence. */
-enum src_kind { SRC_DEFAULT, SRC_FILE, SRC_ENV, SRC_FLAG };
-
-struct src {
-    enum src_kind kind;
-    int line; /* SRC_FILE */
-};
-
-struct opt {
-    const char *name; /* long flag and config-file key */
-    const char *env;  /* NULL: none */
-    enum opt_type type;
-    void *ptr;
-    double lo, hi;
-    const char *choices; /* T_CHOICE: "a|b|c" */
-};
+#include "settings_int.h"
 
 static struct wcfg cfg;
-static const char *redis_url = "redis://127.0.0.1:6379/0";
-static const char *provider_s = "anthropic";
+const char *redis_url = "redis://127.0.0.1:6379/0";
+const char *provider_s = "anthropic";
 static const char *log_format = "text";
 static const char *log_level = "info";
-static const char *key_file;
-static const char *file_api_key; /* api-key from the config file */
+const char *key_file;
+const char *file_api_key; /* api-key from the config file */
 static int processes = 1;
-static const char *auth_s;
+const char *auth_s;
 static int jwt_ttl = 3600;
 static char queue_names[WORKER_MAX_QUEUES][65];
 
 static struct config cfile; /* the --config file; owns its values */
-static const char *config_path;
-static struct src config_src;
+const char *config_path;
+struct src config_src;
 static int print_config_flag;
-static int claim_clamped;
+int claim_clamped;
 
 static const struct opt opts[] = {
     {"redis", "GENQ_REDIS_URL", T_STR, &redis_url, 0, 0, NULL},
@@ -159,9 +131,12 @@ static const struct opt opts[] = {
 };
 #define NOPTS ((int)(sizeof(opts) / sizeof(opts[0])))
 
-static struct src srcs[NOPTS];
+struct src srcs[NOPTS];
 
-static int
+const struct opt *const settings_opts = opts;
+const int settings_nopts = NOPTS;
+
+int
 opt_find(const char *name)
 {
     for (int i = 0; i < NOPTS; i++)
@@ -361,182 +336,6 @@ file_set(void *ud, const char *key, const char *value, int line, char *err,
         (opts[i].ptr == &redis_url && url_secret(value, &pre, &post)))
         return CONFIG_SECRET;
     return CONFIG_OK;
-}
-
-/* "default", "file PATH:LINE", "env NAME" or "flag --name", into out. */
-static void
-src_label(const struct src *s, const struct opt *o, char *out, size_t outlen)
-{
-    switch (s->kind) {
-    case SRC_FILE:
-        snprintf(out, outlen, "file %s:%d", config_path, s->line);
-        break;
-    case SRC_ENV:
-        snprintf(out, outlen, "env %s", o ? o->env : "GENQ_CONFIG");
-        break;
-    case SRC_FLAG:
-        snprintf(out, outlen, "flag --%s%s",
-                 o && o->type == T_BOOL && !*(const int *)o->ptr ? "no-" : "",
-                 o ? o->name : "config");
-        break;
-    default:
-        snprintf(out, outlen, "default");
-        break;
-    }
-}
-
-/* Read the API key, strongest source first: the environment, an
- * api-key-file given by flag or environment, the config file's api-key or
- * api-key-file. Returns a malloc'd copy or NULL (none); where it came from
- * goes into where. Exits 2 on an unreadable or empty key file. */
-static char *
-read_api_key(char *where, size_t wherelen)
-{
-    const char *env[] = {"GENQ_API_KEY", cfg.provider == LLM_OPENAI
-                                             ? "OPENAI_API_KEY"
-                                             : "ANTHROPIC_API_KEY"};
-    int kf = opt_find("api-key-file"), ak = opt_find("api-key");
-    char buf[4096], label[600];
-    size_t n;
-    FILE *f;
-
-    snprintf(where, wherelen, "not set");
-    for (int i = 0; i < 2; i++) {
-        const char *v = getenv(env[i]);
-        if (v && *v) {
-            snprintf(where, wherelen, "env %s", env[i]);
-            return strdup(v);
-        }
-    }
-    if (!key_file || srcs[kf].kind == SRC_FILE) {
-        if (file_api_key) {
-            src_label(&srcs[ak], &opts[ak], where, wherelen);
-            return strdup(file_api_key);
-        }
-        if (!key_file)
-            return NULL;
-    }
-    src_label(&srcs[kf], &opts[kf], label, sizeof(label));
-    f = fopen(key_file, "r");
-    if (!f) {
-        fprintf(stderr, "genq-worker: api-key-file %s (%s): %s\n", key_file,
-                label, strerror(errno));
-        exit(2);
-    }
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    while (n > 0 &&
-           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-        buf[--n] = '\0';
-    if (n == 0) {
-        fprintf(stderr, "genq-worker: api-key-file %s (%s) is empty\n",
-                key_file, label);
-        exit(2);
-    }
-    snprintf(where, wherelen, "api-key-file %s, %s", key_file, label);
-    char *k = strdup(buf);
-    explicit_bzero(buf, sizeof(buf));
-    return k;
-}
-
-static void
-print_row(const char *key, const char *val, const char *where)
-{
-    printf("%-18s = %s ; %s\n", key, val, where);
-}
-
-/* --print-config: the effective settings as an INI file, each followed by
- * where it came from; secrets masked. key_where: see read_api_key(). */
-static void
-print_config(const char *key_where)
-{
-    static const char *const auth_names[] = {"api-key", "bearer", "jwt"};
-    const char *pre, *post, *pw;
-    char val[1200], where[1300];
-
-    src_label(&config_src, NULL, where, sizeof(where));
-    printf("; genq-worker --print-config: the effective settings; after ';'\n"
-           "; where each came from (flags > environment > config file > "
-           "defaults)\n");
-    if (config_path)
-        printf("; config file: %s (%s)\n", config_path, where);
-    else
-        printf("; config file: none\n");
-    printf("[worker]\n");
-    for (int i = 0; i < NOPTS; i++) {
-        const struct opt *o = &opts[i];
-        int derived = srcs[i].kind == SRC_DEFAULT;
-
-        src_label(&srcs[i], o, where, sizeof(where));
-        switch (o->type) {
-        case T_QUEUES:
-            val[0] = '\0';
-            for (int q = 0; q < cfg.nqueues; q++) {
-                size_t n = strlen(val);
-                snprintf(val + n, sizeof(val) - n, "%s%s", q ? "," : "",
-                         cfg.queues[q]);
-            }
-            break;
-        case T_CLAIM:
-            for (int c = 0; c < cfg.jwt.nclaims; c++)
-                print_row(o->name, cfg.jwt.claims[c], where);
-            if (cfg.jwt.nclaims == 0)
-                printf("; %s (not set)\n", o->name);
-            continue;
-        case T_SECRET:
-            if (!cfg.api_key) {
-                printf("; %s (not set)\n", o->name);
-                continue;
-            }
-            secret_masked(cfg.api_key, val, sizeof(val));
-            snprintf(where, sizeof(where), "%s", key_where);
-            break;
-        case T_INT:
-            snprintf(val, sizeof(val), "%d", *(const int *)o->ptr);
-            break;
-        case T_LONG:
-            snprintf(val, sizeof(val), "%ld", *(const long *)o->ptr);
-            break;
-        case T_DOUBLE:
-            snprintf(val, sizeof(val), "%g", *(const double *)o->ptr);
-            break;
-        case T_BOOL:
-            snprintf(val, sizeof(val), "%s",
-                     *(const int *)o->ptr ? "true" : "false");
-            break;
-        case T_STR:
-        case T_CHOICE: {
-            const char *s = *(const char *const *)o->ptr;
-            if (o->ptr == &auth_s)
-                s = auth_names[cfg.auth];
-            if (!s) {
-                printf("; %s (not set)\n", o->name);
-                continue;
-            }
-            if (o->ptr == &redis_url)
-                url_masked(s, val, sizeof(val));
-            else if (o->ptr == &cfg.alert_webhook)
-                webhook_masked(s, val, sizeof(val));
-            else
-                snprintf(val, sizeof(val), "%s", s);
-            if (derived && (o->ptr == &cfg.api_base || o->ptr == &cfg.model ||
-                            o->ptr == &auth_s))
-                snprintf(where, sizeof(where), "default for provider %s",
-                         provider_s);
-            break;
-        }
-        }
-        if (o->ptr == &cfg.claim_batch && claim_clamped) {
-            size_t n = strlen(where);
-            snprintf(where + n, sizeof(where) - n, ", lowered to concurrency");
-        }
-        print_row(o->name, val, where);
-        if (o->ptr == &redis_url && !url_secret(redis_url, &pre, &post) &&
-            (pw = getenv("GENQ_REDIS_PASSWORD")) != NULL && *pw)
-            printf("; redis password: **** (env GENQ_REDIS_PASSWORD)\n");
-    }
-    budget_cfg_print();
 }
 
 /* A flag from the command line, applied after the file and environment. */

@@ -12,15 +12,10 @@ WORKDIR=$TMP
 . "$ROOT/scripts/lib.sh"
 
 start_servers() {
-    local port
-    port=$(free_port)
     # no persistence: the bench measures genq's work, not the disk
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-        --dir "$TMP" --logfile "$TMP/redis.log" &
-    pids="$pids $!"
-    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
-    REDIS="redis://127.0.0.1:$port/0"
-    REDIS_PORT=$port
+    start_redis "$TMP"
+    REDIS="redis://127.0.0.1:$RPORT/0"
+    REDIS_PORT=$RPORT
     "$BIN/genq-mockllm" --listen 127.0.0.1:0 --port-file "$TMP/mock.port" \
         --log /dev/null >/dev/null 2>&1 &
     pids="$pids $!"

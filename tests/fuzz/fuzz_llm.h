@@ -13,26 +13,19 @@
 static inline void
 fuzz_check_llm_result(const struct llm_result *r, int utf8)
 {
-    FUZZ_CHECK_FIELD(r->id);
-    FUZZ_CHECK_FIELD(r->model);
-    FUZZ_CHECK_FIELD(r->stop_reason);
-    FUZZ_CHECK_FIELD(r->stop_sequence);
-    FUZZ_CHECK_FIELD(r->err.type);
-    FUZZ_CHECK_FIELD(r->err.message);
-    FUZZ_CHECK_FIELD(r->err.request_id);
+    FUZZ_CHECK_TEXT(r->id);
+    FUZZ_CHECK_TEXT(r->model);
+    FUZZ_CHECK_TEXT(r->stop_reason);
+    FUZZ_CHECK_TEXT(r->stop_sequence);
+    FUZZ_CHECK_TEXT(r->err.type);
+    FUZZ_CHECK_TEXT(r->err.message);
+    FUZZ_CHECK_TEXT(r->err.request_id);
     FUZZ_CHECK(r->text.max == 0 || r->text.len <= r->text.max);
     FUZZ_CHECK(r->text.data == NULL || r->text.data[r->text.len] == '\0');
     FUZZ_CHECK(r->input_tokens >= 0 && r->output_tokens >= 0);
     FUZZ_CHECK(r->cache_creation_input_tokens >= 0);
     FUZZ_CHECK(r->cache_read_input_tokens >= 0);
     FUZZ_CHECK(!r->failed || r->err.type[0] != '\0');
-    FUZZ_CHECK_UTF8(r->id);
-    FUZZ_CHECK_UTF8(r->model);
-    FUZZ_CHECK_UTF8(r->stop_reason);
-    FUZZ_CHECK_UTF8(r->stop_sequence);
-    FUZZ_CHECK_UTF8(r->err.type);
-    FUZZ_CHECK_UTF8(r->err.message);
-    FUZZ_CHECK_UTF8(r->err.request_id);
     if (utf8)
         FUZZ_CHECK(utf8_valid(r->text.data ? r->text.data : "", r->text.len));
 }

@@ -57,4 +57,11 @@ fuzz_take_seed(const uint8_t **data, size_t *size, size_t n)
 /* A NUL-terminated string field is valid UTF-8. */
 #define FUZZ_CHECK_UTF8(s) FUZZ_CHECK(utf8_valid((s), strlen(s)))
 
+/* Both: a fixed-size char field is NUL-terminated, then valid UTF-8. */
+#define FUZZ_CHECK_TEXT(arr)                                                   \
+    do {                                                                       \
+        FUZZ_CHECK_FIELD(arr);                                                 \
+        FUZZ_CHECK_UTF8(arr);                                                  \
+    } while (0)
+
 #endif

@@ -36,6 +36,19 @@ th_sleep_ms(long ms)
 }
 
 void
+th_write_tmp(char *path, size_t pathlen, const char *name, const char *text)
+{
+    const char *tmp = getenv("GENQ_TEST_TMP");
+    FILE *f;
+
+    snprintf(path, pathlen, "%s/%s-%d", tmp ? tmp : "/tmp", name,
+             (int)getpid());
+    f = fopen(path, "w");
+    cr_assert(f, "cannot write %s", path);
+    cr_assert(fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+}
+
+void
 th_connect(struct th *t, const char *url, const char *queue)
 {
     struct redis_url u;

@@ -88,6 +88,11 @@ char *th_expected_text(const char *prompt, size_t max_tokens);
 /* Milliseconds sleep. */
 void th_sleep_ms(long ms);
 
+/* Write text to a file "$GENQ_TEST_TMP/NAME-PID" (the runner removes the
+ * directory), its path into path; fails the test when it can't. */
+void th_write_tmp(char *path, size_t pathlen, const char *name,
+                  const char *text);
+
 /* Enqueue n jobs "job-00000".. with prompts "<prefix> <i>"; returns their
  * ids (caller frees with th_free_ids()). */
 char **th_enqueue_n(struct th *t, int n, const char *prefix, int max_tokens);

@@ -236,17 +236,12 @@ Test(budget, sighup_reloads_a_queue_cap_from_the_config_file)
     pid_t w;
 
     use_db(9, url, sizeof(url));
-    snprintf(path, sizeof(path), "%s/budget-%d.ini", getenv("GENQ_TEST_TMP"),
-             (int)getpid());
     snprintf(body, sizeof(body),
              "[worker]\nprice-in-mtok = 1\n\n[queue.%s]\n"
              "budget-tokens-day = 300\n\n[price.claude-sonnet-4-5]\n"
              "in-mtok = 3\nout-mtok = 15\n",
              t.queue);
-    f = fopen(path, "w");
-    cr_assert(f);
-    fputs(body, f);
-    fclose(f);
+    th_write_tmp(path, sizeof(path), "budget.ini", body);
     ids = enqueue_jobs(n, "h", 50, small_prompt);
     w = th_worker_on(&t, url, getenv("GENQ_TEST_MOCK_URL"), NULL, args);
     wait_stopped(url);

@@ -225,6 +225,16 @@ Test(config, precedence_flag_env_file_default)
     }
 }
 
+/* A run refused with exit 2 and need in its stderr; frees out and err. */
+static void
+expect_refused(int rc, char *out, char *err, const char *need)
+{
+    cr_assert_eq(rc, 2, "%s", err);
+    cr_assert(strstr(err, need), "want '%s' in: %s", need, err);
+    free(out);
+    free(err);
+}
+
 /* Run with a one-off file; returns the exit status, stderr in *err. */
 static int
 bad_file(mode_t mode, const char *text, const char **path, char **err)
@@ -305,19 +315,12 @@ Test(config, bad_environment_and_flags_name_their_source)
     char *out, *err;
     int rc = worker(env, &out, &err, "--print-config", NULL);
 
-    cr_assert_eq(rc, 2);
-    cr_assert(strstr(err, "GENQ_CONCURRENCY: expected an integer in "
-                          "1..100000, got 'many'"),
-              "%s", err);
-    free(out);
-    free(err);
+    expect_refused(rc, out, err,
+                   "GENQ_CONCURRENCY: expected an integer in "
+                   "1..100000, got 'many'");
     rc =
         worker(NULL, &out, &err, "--log-format", "xml", "--print-config", NULL);
-    cr_assert_eq(rc, 2);
-    cr_assert(strstr(err, "--log-format: expected json|text, got 'xml'"), "%s",
-              err);
-    free(out);
-    free(err);
+    expect_refused(rc, out, err, "--log-format: expected json|text, got 'xml'");
 }
 
 /* --feed-maxlen: the option table's three sources, its bound, 0 = off. */
@@ -363,16 +366,10 @@ Test(config, unreadable_files)
     int rc = worker(NULL, &out, &err, "--config", "/nonexistent/w.ini",
                     "--print-config", NULL);
 
-    cr_assert_eq(rc, 2);
-    cr_assert(strstr(err, "/nonexistent/w.ini: No such file or directory"),
-              "%s", err);
-    free(out);
-    free(err);
+    expect_refused(rc, out, err,
+                   "/nonexistent/w.ini: No such file or directory");
     rc = worker(NULL, &out, &err, "--config", "/", "--print-config", NULL);
-    cr_assert_eq(rc, 2);
-    cr_assert(strstr(err, "/: not a regular file"), "%s", err);
-    free(out);
-    free(err);
+    expect_refused(rc, out, err, "/: not a regular file");
 }
 
 Test(config, secrets_are_masked)

@@ -486,6 +486,22 @@ Test(inbox, big_entries_are_admitted_in_rounds_under_the_byte_budget)
                  (long long)strlen(es[7]));
 }
 
+/* genq rejected purge --before when --yes --json: exit 0, that many
+ * purged. */
+static void
+purge_before(const char *when, int purged)
+{
+    char *out, *err, want[64];
+
+    cr_assert_eq(th_genq(&t, NULL, &out, &err, "rejected", "purge", "--before",
+                         when, "--yes", "--json", NULL),
+                 0, "%s", err);
+    snprintf(want, sizeof(want), "{\"purged\":%d}\n", purged);
+    cr_assert_str_eq(out, want);
+    free(out);
+    free(err);
+}
+
 /* purge --before T drops only the rejections older than T (the list's
  * tail), and words a bad time. */
 Test(inbox, rejected_purge_before_keeps_the_newer)
@@ -505,20 +521,10 @@ Test(inbox, rejected_purge_before_keeps_the_newer)
     cr_assert(strstr(err, "--before") && strstr(err, "2026-13-01"), "%s", err);
     free(out);
     free(err);
-    cr_assert_eq(th_genq(&t, NULL, &out, &err, "rejected", "purge", "--before",
-                         "2026-03-01T00:00:00Z", "--yes", "--json", NULL),
-                 0, "%s", err);
-    cr_assert_str_eq(out, "{\"purged\":2}\n");
-    free(out);
-    free(err);
+    purge_before("2026-03-01T00:00:00Z", 2);
     cr_assert_eq(th_rint(&t, "LLEN %s", t.k.rejected), 1);
     left = rstr("LINDEX %s 0", t.k.rejected);
     cr_assert(strstr(left, "\"entry\":\"c\""), "%s", left);
     free(left);
-    cr_assert_eq(th_genq(&t, NULL, &out, &err, "rejected", "purge", "--before",
-                         "2026-03-01T00:00:00Z", "--yes", "--json", NULL),
-                 0, "%s", err);
-    cr_assert_str_eq(out, "{\"purged\":0}\n");
-    free(out);
-    free(err);
+    purge_before("2026-03-01T00:00:00Z", 0);
 }

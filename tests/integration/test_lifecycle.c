@@ -60,21 +60,48 @@ maintain(void)
     freeReplyObject(th_script(&t, SCRIPT_MAINTAIN, NULL));
 }
 
+/* Fail the held job id (token tok): mode ("retry", "dead", "requeue"),
+ * delay in ms and the error document as fail.lua takes them; assert its
+ * verdict is want. */
+static void
+fail_job(const char *id, const char *tok, const char *mode, const char *delay,
+         const char *errdoc, const char *want)
+{
+    redisReply *r =
+        th_script(&t, SCRIPT_FAIL, id, tok, mode, delay, errdoc, NULL);
+
+    cr_assert_str_eq(r->element[0]->str, want, "fail %s as %s", id, mode);
+    freeReplyObject(r);
+}
+
+/* Assert job id is in state want after that many counted attempts (-1:
+ * any number). */
+static void
+expect_state(const char *id, const char *want, int attempts)
+{
+    char st[64];
+    int att;
+
+    cr_assert_str_eq(th_state(&t, id, st, &att), want, "job %s", id);
+    if (attempts != -1)
+        cr_assert_eq(att, attempts, "job %s in %s", id, want);
+}
+
 Test(lifecycle, enqueue_claim_complete_stores_result)
 {
-    char id[128], tok[32], st[64];
+    char id[128], tok[32];
     redisReply *r;
 
     th_enqueue(&t, "j1", 1, 0, 0, NULL, "{\"prompt\":\"hi\"}");
-    cr_assert_str_eq(th_state(&t, "j1", st, NULL), "queued");
+    expect_state("j1", "queued", -1);
     cr_assert_eq(claim_one(60000, id, tok), 1);
     cr_assert_str_eq(id, "j1");
-    cr_assert_str_eq(th_state(&t, "j1", st, NULL), "active");
+    expect_state("j1", "active", -1);
     r = th_script(&t, SCRIPT_COMPLETE, "60000", "j1", tok,
                   "{\"id\":\"j1\",\"text\":\"done\"}", NULL);
     cr_assert_eq(int_reply(r, 0), 1);
     freeReplyObject(r);
-    cr_assert_str_eq(th_state(&t, "j1", st, NULL), "succeeded");
+    expect_state("j1", "succeeded", -1);
     r = th_script(&t, SCRIPT_INSPECT, "0", "1", "j1", NULL);
     cr_assert_str_eq(r->element[7]->str, "{\"id\":\"j1\",\"text\":\"done\"}");
     freeReplyObject(r);
@@ -87,16 +114,14 @@ Test(lifecycle, enqueue_claim_complete_stores_result)
 
 Test(lifecycle, stale_token_cannot_extend_or_complete)
 {
-    char id[128], t1[32], t2[32], st[64];
-    int att;
+    char id[128], t1[32], t2[32];
     redisReply *r;
 
     th_enqueue(&t, "f1", 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
     cr_assert_eq(claim_one(50, id, t1), 1);
     th_sleep_ms(120);
     maintain(); /* reaps the expired lease: back to ready */
-    cr_assert_str_eq(th_state(&t, "f1", st, &att), "queued");
-    cr_assert_eq(att, 1, "the expired attempt is counted");
+    expect_state("f1", "queued", 1);
     cr_assert_eq(claim_one(60000, id, t2), 2);
     cr_assert_str_neq(t1, t2, "every claim gets a fresh lease token");
 
@@ -107,10 +132,8 @@ Test(lifecycle, stale_token_cannot_extend_or_complete)
                   NULL);
     cr_assert_eq(int_reply(r, 0), 0, "stale holder cannot complete");
     freeReplyObject(r);
-    r = th_script(&t, SCRIPT_FAIL, "f1", t1, "dead", "0",
-                  "{\"class\":\"permanent\",\"message\":\"x\"}", NULL);
-    cr_assert_str_eq(r->element[0]->str, "stale", "stale holder cannot fail");
-    freeReplyObject(r);
+    fail_job("f1", t1, "dead", "0",
+             "{\"class\":\"permanent\",\"message\":\"x\"}", "stale");
     r = th_script(&t, SCRIPT_INSPECT, "0", "1", "f1", NULL);
     cr_assert_eq(r->element[7]->type, REDIS_REPLY_NIL,
                  "the late result was not written");
@@ -127,13 +150,12 @@ Test(lifecycle, stale_token_cannot_extend_or_complete)
                   NULL);
     cr_assert_eq(int_reply(r, 0), 1);
     freeReplyObject(r);
-    cr_assert_str_eq(th_state(&t, "f1", st, NULL), "succeeded");
+    expect_state("f1", "succeeded", -1);
 }
 
 Test(lifecycle, lease_expiry_reclaims_then_dead_lease_expired)
 {
-    char id[128], tok[32], st[64];
-    int att;
+    char id[128], tok[32];
     redisReply *r;
 
     th_enqueue(&t, "le", 1, 0, 2, NULL, "{\"prompt\":\"x\"}");
@@ -143,8 +165,7 @@ Test(lifecycle, lease_expiry_reclaims_then_dead_lease_expired)
     cr_assert_eq(claim_one(30, id, tok), 2);
     th_sleep_ms(80);
     maintain();
-    cr_assert_str_eq(th_state(&t, "le", st, &att), "dead");
-    cr_assert_eq(att, 2);
+    expect_state("le", "dead", 2);
     r = th_script(&t, SCRIPT_INSPECT, "0", "0", "le", NULL);
     cr_assert(strstr(r->element[4]->str, "\"class\":\"lease_expired\""),
               "last_error: %s", r->element[4]->str);
@@ -200,10 +221,10 @@ Test(lifecycle, priorities_then_fifo)
 
 Test(lifecycle, delayed_job_runs_when_due)
 {
-    char id[128], tok[32], st[64];
+    char id[128], tok[32];
 
     th_enqueue(&t, "d1", 1, 300, 0, NULL, "{\"prompt\":\"x\"}");
-    cr_assert_str_eq(th_state(&t, "d1", st, NULL), "delayed");
+    expect_state("d1", "delayed", -1);
     cr_assert(claim_none(), "not due yet");
     th_sleep_ms(350);
     cr_assert_eq(claim_one(60000, id, tok), 1);
@@ -212,39 +233,32 @@ Test(lifecycle, delayed_job_runs_when_due)
 
 Test(lifecycle, run_at_in_the_past_is_immediate)
 {
-    char st[64];
     redisReply *r = th_script(&t, SCRIPT_ENQUEUE, "86400", "1", "p1", "1",
                               "1000", "0", "0", "", "{\"prompt\":\"x\"}", NULL);
     freeReplyObject(r);
-    cr_assert_str_eq(th_state(&t, "p1", st, NULL), "queued");
+    expect_state("p1", "queued", -1);
 }
 
 Test(lifecycle, fail_retry_backoff_then_exhausted)
 {
-    char id[128], tok[32], st[64];
-    int att;
+    char id[128], tok[32];
     redisReply *r;
 
     th_enqueue(&t, "r1", 1, 0, 2, NULL, "{\"prompt\":\"x\"}");
     claim_one(60000, id, tok);
-    r = th_script(&t, SCRIPT_FAIL, "r1", tok, "retry", "150",
-                  "{\"class\":\"transient\",\"http_status\":500,\"message\":"
-                  "\"boom\"}",
-                  NULL);
-    cr_assert_str_eq(r->element[0]->str, "delayed");
-    freeReplyObject(r);
-    cr_assert_str_eq(th_state(&t, "r1", st, NULL), "delayed");
+    fail_job("r1", tok, "retry", "150",
+             "{\"class\":\"transient\",\"http_status\":500,\"message\":"
+             "\"boom\"}",
+             "delayed");
+    expect_state("r1", "delayed", -1);
     cr_assert(claim_none(), "backoff not over");
     th_sleep_ms(200);
     cr_assert_eq(claim_one(60000, id, tok), 2);
-    r = th_script(&t, SCRIPT_FAIL, "r1", tok, "retry", "150",
-                  "{\"class\":\"transient\",\"http_status\":500,\"message\":"
-                  "\"boom again\"}",
-                  NULL);
-    cr_assert_str_eq(r->element[0]->str, "dead", "attempts exhausted");
-    freeReplyObject(r);
-    cr_assert_str_eq(th_state(&t, "r1", st, &att), "dead");
-    cr_assert_eq(att, 2);
+    fail_job("r1", tok, "retry", "150",
+             "{\"class\":\"transient\",\"http_status\":500,\"message\":"
+             "\"boom again\"}",
+             "dead");
+    expect_state("r1", "dead", 2);
     r = th_script(&t, SCRIPT_INSPECT, "0", "0", "r1", NULL);
     cr_assert(strstr(r->element[4]->str, "\"class\":\"exhausted\""), "%s",
               r->element[4]->str);
@@ -256,19 +270,17 @@ Test(lifecycle, fail_retry_backoff_then_exhausted)
 
 Test(lifecycle, permanent_error_dead_at_once)
 {
-    char id[128], tok[32], st[64];
+    char id[128], tok[32];
     redisReply *r;
 
     th_enqueue(&t, "p1", 1, 0, 5, NULL, "{\"prompt\":\"x\"}");
     claim_one(60000, id, tok);
-    r = th_script(&t, SCRIPT_FAIL, "p1", tok, "dead", "0",
-                  "{\"class\":\"permanent\",\"http_status\":400,\"type\":"
-                  "\"invalid_request_error\",\"message\":\"bad\","
-                  "\"request_id\":\"req_1\"}",
-                  NULL);
-    cr_assert_str_eq(r->element[0]->str, "dead");
-    freeReplyObject(r);
-    cr_assert_str_eq(th_state(&t, "p1", st, NULL), "dead");
+    fail_job("p1", tok, "dead", "0",
+             "{\"class\":\"permanent\",\"http_status\":400,\"type\":"
+             "\"invalid_request_error\",\"message\":\"bad\","
+             "\"request_id\":\"req_1\"}",
+             "dead");
+    expect_state("p1", "dead", -1);
     r = th_script(&t, SCRIPT_INSPECT, "0", "0", "p1", NULL);
     cr_assert(strstr(r->element[4]->str, "\"request_id\":\"req_1\""));
     freeReplyObject(r);
@@ -276,10 +288,8 @@ Test(lifecycle, permanent_error_dead_at_once)
 
 Test(lifecycle, requeue_does_not_count_the_attempt)
 {
-    char id[128], tok[32], st[64];
+    char id[128], tok[32];
     const char *order[] = {"q1", "q2", "q1", "q2", "q1", "q2"};
-    int att;
-    redisReply *r;
 
     th_enqueue(&t, "q1", 1, 0, 1, NULL, "{\"prompt\":\"x\"}");
     th_enqueue(&t, "q2", 1, 0, 1, NULL, "{\"prompt\":\"x\"}");
@@ -287,21 +297,17 @@ Test(lifecycle, requeue_does_not_count_the_attempt)
         cr_assert_eq(claim_one(60000, id, tok), 1, "attempt stays 1");
         cr_assert_str_eq(id, order[i],
                          "a requeued job goes to the end of the line");
-        r = th_script(&t, SCRIPT_FAIL, id, tok, "requeue", "0",
-                      "{\"class\":\"not_job_fault\",\"http_status\":401,"
-                      "\"message\":\"bad key\"}",
-                      NULL);
-        cr_assert_str_eq(r->element[0]->str, "queued");
-        freeReplyObject(r);
+        fail_job(id, tok, "requeue", "0",
+                 "{\"class\":\"not_job_fault\",\"http_status\":401,"
+                 "\"message\":\"bad key\"}",
+                 "queued");
     }
-    cr_assert_str_eq(th_state(&t, "q1", st, &att), "queued");
-    cr_assert_eq(att, 0);
+    expect_state("q1", "queued", 0);
 }
 
 Test(lifecycle, throttles_count_every_tenth_time)
 {
-    char id[128], tok[32], st[64];
-    int att;
+    char id[128], tok[32];
     redisReply *r;
 
     th_enqueue(&t, "th", 1, 0, 2, NULL, "{\"prompt\":\"x\"}");
@@ -313,8 +319,7 @@ Test(lifecycle, throttles_count_every_tenth_time)
                       NULL);
         if (i < 10) {
             cr_assert_str_eq(r->element[0]->str, "queued", "throttle %d", i);
-            cr_assert_str_eq(th_state(&t, "th", st, &att), "queued");
-            cr_assert_eq(att, 0, "throttle %d is not counted", i);
+            expect_state("th", "queued", 0);
         } else if (i == 10) {
             cr_assert_str_eq(r->element[0]->str, "delayed",
                              "the 10th counts as a failed attempt");
@@ -324,14 +329,12 @@ Test(lifecycle, throttles_count_every_tenth_time)
         }
         freeReplyObject(r);
     }
-    cr_assert_str_eq(th_state(&t, "th", st, &att), "dead");
-    cr_assert_eq(att, 2);
+    expect_state("th", "dead", 2);
 }
 
 Test(lifecycle, release_hands_back_jobs_of_a_lost_claim)
 {
-    char id[128], tok[32], st[64];
-    int att;
+    char id[128], tok[32];
     redisReply *r;
 
     th_enqueue(&t, "l1", 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
@@ -344,9 +347,8 @@ Test(lifecycle, release_hands_back_jobs_of_a_lost_claim)
     r = th_script(&t, SCRIPT_RELEASE, "w-test", tok, NULL);
     cr_assert_eq(r->integer, 1, "one job released");
     freeReplyObject(r);
-    cr_assert_str_eq(th_state(&t, "l1", st, NULL), "active", "held: kept");
-    cr_assert_str_eq(th_state(&t, "l2", st, &att), "queued");
-    cr_assert_eq(att, 0, "not counted");
+    expect_state("l1", "active", -1);
+    expect_state("l2", "queued", 0);
     r = th_script(&t, SCRIPT_RELEASE, "another-worker", NULL);
     cr_assert_eq(r->integer, 0, "never another worker's jobs");
     freeReplyObject(r);
@@ -370,7 +372,7 @@ Test(lifecycle, paused_queue_claims_nothing)
 
 Test(lifecycle, retention_sweep_forgets_old_results)
 {
-    char id[128], tok[32], st[64];
+    char id[128], tok[32];
     redisReply *r;
 
     th_enqueue(&t, "x1", 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
@@ -379,7 +381,7 @@ Test(lifecycle, retention_sweep_forgets_old_results)
     freeReplyObject(r);
     th_sleep_ms(20);
     maintain();
-    cr_assert_str_eq(th_state(&t, "x1", st, NULL), "unknown");
+    expect_state("x1", "unknown", -1);
 }
 
 Test(lifecycle, batch_claim_and_complete_many)

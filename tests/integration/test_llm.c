@@ -386,14 +386,9 @@ run_jwt(const char *alg, const char *key_file, const char *pub_file)
 Test(llm, jwt_hs256_tokens_verify_independently)
 {
     char key[512];
-    FILE *f;
 
-    snprintf(key, sizeof(key), "%s/hs-%d.key", getenv("GENQ_TEST_TMP"),
-             (int)getpid());
-    f = fopen(key, "w");
-    cr_assert(f);
-    fputs("a-test-secret-of-reasonable-length-0123456789\n", f);
-    fclose(f);
+    th_write_tmp(key, sizeof(key), "hs.key",
+                 "a-test-secret-of-reasonable-length-0123456789\n");
     run_jwt("HS256", key, NULL);
 }
 
@@ -421,16 +416,10 @@ Test(llm, jwt_minted_once_per_window)
         "--auth", "jwt", "--jwt-key-file", key, "--concurrency", "2", NULL};
     char **ids;
     pid_t mock, w;
-    FILE *f;
 
     snprintf(log, sizeof(log), "%s/jwt-once-%d.log", getenv("GENQ_TEST_TMP"),
              (int)getpid());
-    snprintf(key, sizeof(key), "%s/once-%d.key", getenv("GENQ_TEST_TMP"),
-             (int)getpid());
-    f = fopen(key, "w");
-    cr_assert(f);
-    fputs("another-secret\n", f);
-    fclose(f);
+    th_write_tmp(key, sizeof(key), "once.key", "another-secret\n");
     mock = th_mock_start(url, mock_args);
     ids = th_enqueue_n(&t, 40, "Once", 20);
     w = th_worker_at(&t, url, NULL, args);

@@ -9,6 +9,28 @@
 
 #include "errclass.h"
 
+#define NCODES(a) (sizeof(a) / sizeof((a)[0]))
+#define TRANSPORT (-2) /* expect_all: errclass_transport(), not _http() */
+
+/* Each of codes[0..n) gets class cls and retry_in_attempt ria from
+ * errclass_http(code, NULL, xsr), or with xsr TRANSPORT from
+ * errclass_transport(code); level too unless it is -1. */
+static void
+expect_all(const int *codes, size_t n, int xsr, enum err_class cls, int ria,
+           int level)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct err_verdict v = xsr == TRANSPORT
+                                   ? errclass_transport(codes[i])
+                                   : errclass_http(codes[i], NULL, xsr);
+        cr_assert_eq(v.cls, cls, "%s %d", xsr == TRANSPORT ? "curl" : "http",
+                     codes[i]);
+        cr_assert_eq(v.retry_in_attempt, ria, "%d", codes[i]);
+        if (level != -1)
+            cr_assert_eq((int)v.level, level, "%d", codes[i]);
+    }
+}
+
 /* A type that reaches a row whose api_type is "*" (2xx, not mapped). */
 static const char *
 row_type(const struct errclass_row *r)
@@ -172,21 +194,13 @@ Test(errclass, x_should_retry_override)
 {
     /* true: any non-2xx becomes retryable now */
     static const int any[] = {400, 401, 402, 404, 413, 422, 429, 500, 529};
-    for (size_t i = 0; i < sizeof any / sizeof any[0]; i++) {
-        struct err_verdict v = errclass_http(any[i], NULL, 1);
-        cr_assert_eq(v.cls, ERRC_RETRYABLE, "%d", any[i]);
-        cr_assert_eq(v.retry_in_attempt, 1);
-    }
+    expect_all(any, NCODES(any), 1, ERRC_RETRYABLE, 1, -1);
     cr_assert_eq(errclass_http(200, NULL, 1).cls, ERRC_OK);
     cr_assert_eq(errclass_http(200, NULL, 0).cls, ERRC_OK);
 
     /* false: retryable ends the attempt, job-level backoff; others keep */
     static const int retryable[] = {408, 409, 429, 500, 503, 529};
-    for (size_t i = 0; i < sizeof retryable / sizeof retryable[0]; i++) {
-        struct err_verdict v = errclass_http(retryable[i], NULL, 0);
-        cr_assert_eq(v.cls, ERRC_RETRYABLE, "%d", retryable[i]);
-        cr_assert_eq(v.retry_in_attempt, 0);
-    }
+    expect_all(retryable, NCODES(retryable), 0, ERRC_RETRYABLE, 0, -1);
     cr_assert_eq(errclass_http(400, NULL, 0).cls, ERRC_PERMANENT);
     cr_assert_eq(errclass_http(401, NULL, 0).cls, ERRC_NOT_JOB);
     cr_assert_eq(errclass_http(429, "insufficient_quota", 0).cls, ERRC_NOT_JOB);
@@ -211,11 +225,7 @@ Test(errclass, transport)
                                 27,
                                 -5,
                                 INT_MAX};
-    for (size_t i = 0; i < sizeof retry / sizeof retry[0]; i++) {
-        struct err_verdict v = errclass_transport(retry[i]);
-        cr_assert_eq(v.cls, ERRC_RETRYABLE, "curl %d", retry[i]);
-        cr_assert_eq(v.retry_in_attempt, 1);
-    }
+    expect_all(retry, NCODES(retry), TRANSPORT, ERRC_RETRYABLE, 1, -1);
     static const int cfg[] = {ERRC_CURLE_PEER_FAILED_VERIFICATION,
                               ERRC_CURLE_SSL_CACERT_BADFILE,
                               ERRC_CURLE_SSL_CERTPROBLEM,
@@ -227,12 +237,7 @@ Test(errclass, transport)
                               ERRC_CURLE_SSL_CLIENTCERT,
                               ERRC_CURLE_UNSUPPORTED_PROTOCOL,
                               ERRC_CURLE_URL_MALFORMAT};
-    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
-        struct err_verdict v = errclass_transport(cfg[i]);
-        cr_assert_eq(v.cls, ERRC_NOT_JOB, "curl %d", cfg[i]);
-        cr_assert_eq(v.level, ALERT_P0);
-        cr_assert_eq(v.retry_in_attempt, 0);
-    }
+    expect_all(cfg, NCODES(cfg), TRANSPORT, ERRC_NOT_JOB, 0, ALERT_P0);
     cr_assert_eq(errclass_transport(0).cls, ERRC_OK);
     cr_assert(errclass_transport(ERRC_CURLE_COULDNT_CONNECT).provider_wide);
 }
