@@ -69,7 +69,7 @@ struct qkeys {
     char wake[QUEUE_NAME_MAX + 24];    /* pub/sub channel "genq:{Q}:wake" */
     char rate[QUEUE_NAME_MAX + 24];    /* hash: unix second -> enqueued */
     char staging[QUEUE_NAME_MAX + 24]; /* hash: staging run -> last batch ms */
-    char inbox[QUEUE_NAME_MAX + 32];      /* QKEY_INBOX */
+    char inbox[QUEUE_NAME_MAX + 32];   /* QKEY_INBOX */
     char inbox_lock[QUEUE_NAME_MAX + 32]; /* QKEY_INBOX_LOCK */
     char rejected[QUEUE_NAME_MAX + 32];   /* QKEY_REJECTED */
     char notify[QUEUE_NAME_MAX + 32];     /* QKEY_NOTIFY */
