@@ -40,6 +40,10 @@ enum qkey {
 #define KEY_CACHE_PREFIX "genq:cache:"       /* + sha256 hex of the request */
 #define KEY_SPEND_PREFIX "genq:spend:"       /* + UTC day YYYY-MM-DD */
 #define KEY_LAYOUT       "genq:layout"       /* layout version (string) */
+#define KEY_LIMITS       "genq:limits"       /* set of known limit key ids */
+/* A limit key's state (limiter.lua: one hash), "genq:lim:{ID}" with its
+ * own hash tag: one Redis Cluster slot per limit key. */
+#define KEY_LIM_PREFIX "genq:lim:"
 
 /* Keys of queue Q outside the scripts' KEYS list, as suffixes of the
  * prefix "genq:{Q}:" of struct qkeys (the Lua scripts spell the same). */
@@ -77,5 +81,14 @@ void qkeys_stage(const struct qkeys *k, const char *run, int prio, char *out,
  * into out (at least KEY_SPEND_LEN bytes). */
 #define KEY_SPEND_LEN 32
 void key_spend_day(char *out, size_t n, long long t);
+
+/* The limit key id of provider, API base and model class: "PROVIDER|BASE|
+ * CLASS" with '{', '}' and spaces made '_' (a hash tag must not close
+ * early). Writes at most n bytes into out. */
+void key_limit_id(char *out, size_t n, const char *provider,
+                  const char *api_base, const char *model_class);
+/* The state key of limit key id ("genq:lim:{ID}") into out (n bytes).
+ * Returns -1 when it does not fit or id holds '{' or '}'. */
+int key_limit_state(char *out, size_t n, const char *id);
 
 #endif

@@ -20,5 +20,6 @@ extern const char lua_dlq_purge[];
 extern const char lua_results_page[];
 extern const char lua_release[];
 extern const char lua_stage[];
+extern const char lua_limiter[];
 
 #endif

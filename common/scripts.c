@@ -38,6 +38,7 @@ static const struct {
     [SCRIPT_RESULTS_PAGE] = {"results_page", lua_results_page, 1},
     [SCRIPT_RELEASE] = {"release", lua_release, 1},
     [SCRIPT_STAGE] = {"stage", lua_stage, 1},
+    [SCRIPT_LIMITER] = {"limiter", lua_limiter, 0},
 };
 
 int

@@ -21,6 +21,7 @@ enum script_id {
     SCRIPT_RESULTS_PAGE,
     SCRIPT_RELEASE,
     SCRIPT_STAGE,
+    SCRIPT_LIMITER, /* keys: genq:lim:{ID} (rclient.h struct skeys) */
     SCRIPT_COUNT
 };
 

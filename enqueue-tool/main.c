@@ -27,6 +27,7 @@ static const struct {
     {"pause", cmd_pause, "stop workers claiming from a queue"},
     {"resume", cmd_resume, "let workers claim from a paused queue again"},
     {"workers", cmd_workers, "live worker processes (registry heartbeats)"},
+    {"limits", cmd_limits, "fleet rate limits, cooldown, breaker (set)"},
 };
 
 static void

@@ -39,6 +39,9 @@ void metrics_job(struct metrics *m, int qi, enum metrics_outcome o);
 void metrics_api(struct metrics *m, int status, const char *cls, double seconds,
                  double ttft_s);
 void metrics_retry(struct metrics *m);
+/* The fleet limiter admitted a try, or told it to wait wait_s. */
+void metrics_limiter(struct metrics *m, int admitted, double wait_s);
+void metrics_429(struct metrics *m);
 void metrics_tokens(struct metrics *m, long input, long output);
 void metrics_spend(struct metrics *m, double usd);
 void metrics_cache(struct metrics *m, int hit);

@@ -14,6 +14,10 @@
 
 enum auth_mode { AUTH_API_KEY, AUTH_BEARER, AUTH_JWT };
 
+/* The limiter's output-token estimate: auto (0 for Anthropic, max_tokens
+ * for OpenAI), zero, or the request's max_tokens. */
+enum lim_out_est { LIM_OUT_AUTO, LIM_OUT_ZERO, LIM_OUT_MAX_TOKENS };
+
 struct wcfg {
     struct redis_url redis;
     const char *queues[WORKER_MAX_QUEUES];
@@ -53,6 +57,13 @@ struct wcfg {
     double budget_usd_day;     /* fleet-wide spend per UTC day; 0 = none */
     int cache_ttl_s;           /* response cache lifetime; 0 = off */
     int insecure;              /* no TLS verification (loopback only) */
+    /* the fleet-wide limiter (worker/limiter.h); 0 = not configured */
+    long limit_rpm, limit_itpm, limit_otpm, limit_tpm; /* per minute */
+    const char *model_class;      /* limit key's class; NULL = the model */
+    double limit_bytes_per_token; /* input estimate: text bytes / this */
+    enum lim_out_est limit_out_est;
+    int breaker_threshold; /* API failures in a row that open the fleet's
+                              breaker */
 };
 
 /* Fill cfg with the contract's defaults (DESIGN.md). Can't fail. */
