@@ -19,6 +19,8 @@
  * waiters of the fleet queue in turn within it instead of all asking again
  * when a token refills. */
 #define LIM_AHEAD_MS 2000
+/* The share of every bucket kept back (limiter.lua reserve HEADROOM). */
+#define LIM_HEADROOM "0.02"
 
 struct limiter {
     char id[600];       /* the limit key id (keys.h key_limit_id) */
@@ -26,6 +28,7 @@ struct limiter {
     const char *keyv[1];
     struct skeys sk;
     ev_tstamp block_until; /* cooldown / breaker / bucket: claim nothing */
+    ev_tstamp breaker_until; /* the fleet breaker is open (as last told) */
     int configured;        /* some --limit-* is set */
     int out_max_tokens;    /* output estimate: the request's max_tokens */
 };
@@ -263,7 +266,7 @@ limiter_admit(struct wjob *j)
 {
     struct worker *w = j->w;
     char a[4][24];
-    const char *args[4];
+    const char *args[5];
     struct lim_ctx *cx;
 
     if (!w->lim)
@@ -280,9 +283,10 @@ limiter_admit(struct wjob *j)
     snprintf(a[3], sizeof(a[3]), "%d", LIM_AHEAD_MS);
     for (int i = 0; i < 4; i++)
         args[i] = a[i];
+    args[4] = LIM_HEADROOM;
     wjob_enter(j, J_ADMIT);
     cx = ctx_new(j);
-    if (!cx || lim_call(w, "reserve", 4, args, on_reserve_reply, cx) < 0) {
+    if (!cx || lim_call(w, "reserve", 5, args, on_reserve_reply, cx) < 0) {
         /* Redis away: the try waits a moment and asks again */
         free(cx);
         ev_timer_set(&j->retry_timer, 0.5, 0.);
@@ -369,6 +373,7 @@ on_bfail_reply(struct rconn *c, redisReply *r, void *pd)
                        (double)time_now_ms() / 1000.0 + ev_now(w->loop);
         if (w->lim->block_until < until)
             w->lim->block_until = until;
+        w->lim->breaker_until = until;
         if (r->element[1]->integer == 1)
             log_kv(LOG_WARN,
                    "limiter: the fleet's circuit breaker opened for the key",
@@ -403,7 +408,9 @@ limiter_api_failed(struct wjob *j, double hint_s)
         return 0;
     j->lj.probe = 0;
     bfail(w, hint_s, w->cfg->breaker_threshold);
-    return !probe;
+    /* the probe failed, or the breaker was open already: the fleet's
+     * outage, not this job's try (its retry waits for the breaker) */
+    return probe || ev_now(w->loop) < w->lim->breaker_until;
 }
 
 void

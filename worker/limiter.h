@@ -45,8 +45,9 @@ void limiter_settle(struct wjob *j, int ok);
 /* A 429: the fleet-wide cooldown of the key (hint_s < 0: backoff). */
 void limiter_cooldown(struct wjob *j, double hint_s);
 /* A failure that is the API's fault (5xx, transport): feeds the fleet
- * breaker. Returns 1 when the try must not count (j was not the breaker's
- * probe: the limiter holds the retry while the breaker is open). */
+ * breaker. Returns 1 when the try must not count: j was the breaker's
+ * probe, or the breaker was known open (the limiter holds the retry until
+ * the next probe succeeds). Failures before it opens count as usual. */
 int limiter_api_failed(struct wjob *j, double hint_s);
 /* The local circuit opened (circuit.c): open the fleet's too. */
 void limiter_breaker_open(struct worker *w, double hint_s);

@@ -8,13 +8,16 @@
 --
 -- ARGV: 1 the limit key id (prelude's PREFIX), 2 the operation, 3 the clock
 -- in ms ("" = Redis TIME; tests pass one), then the operation's arguments.
---   reserve IT OT TOKEN AHEAD_MS -> {1, 0, "ok"|"probe"}, {1, START_MS,
+--   reserve IT OT TOKEN AHEAD_MS HEADROOM -> {1, 0, "ok"|"probe"}, {1, START_MS,
 --       "ahead"} or {0, WAIT_MS, WHY}. A try that fits within AHEAD_MS is
 --       reserved now and starts in START_MS (the buckets go below 0 for it:
 --       the next caller is scheduled after it, so waiters queue in order
 --       instead of all asking again at the same moment); one that does not
 --       is told when to ask again. WHY: "cooldown", "breaker", or "limit:B"
---       (the bucket that binds)
+--       (the bucket that binds). HEADROOM (a fraction, e.g. 0.02) of each
+--       bucket is kept back: calls that leave together can arrive closer
+--       together (network, scheduling), and the provider's bucket must not
+--       see them faster than it refills. The steady rate is the limit.
 --   settle IT_EST OT_EST IT_USED OT_USED OK [B LIMIT REMAINING]... -> {1}
 --       refund, or debt; OK = 1: the call succeeded (closes the breaker);
 --       then what the response's headers said, as for learn
@@ -119,11 +122,12 @@ if op == 'reserve' then
         h.b_probe = ARGV[6] or ''
     end
     local wait, why = 0, 'ok'
+    local headroom = tonumber(ARGV[8]) or 0
     for _, b in ipairs(B) do
         local L = limit(b)
         if L > 0 then
             -- a request larger than the bucket passes when it is full
-            local n = math.min(need[b], L)
+            local n = math.min(need[b], L) + L * headroom
             local v = h['v_' .. b]
             if v < n then
                 local w = (n - v) * 60000 / L

@@ -39,7 +39,7 @@ refill(double now)
     double dt = srv_limits.ts > 0 ? now - srv_limits.ts : 0;
 
     if (dt < 0)
-        dt = 0;
+        return; /* an older clock reading: nothing to add, keep ts */
     for (int b = 0; b < SRV_LB_N; b++) {
         double L = figure(b);
         if (L <= 0)

@@ -113,7 +113,7 @@ srv_api_headers(struct mockbuf *b, enum mockapi_proto proto,
     for (int k = 0; k < SRV_LB_N; k++) {
         double full;
         reset[k] = reset_at;
-        if (srv_limit_header(k, now, &lim[k], &rem[k], &full))
+        if (srv_limit_header(k, ev_time(), &lim[k], &rem[k], &full))
             reset[k] = now + full;
     }
     if (!oai) {

@@ -194,7 +194,9 @@ srv_api_request(struct conn *c, enum endpoint ep, const cJSON *body)
     if (f == NULL && srv_outage(ev_now(srv_loop)))
         f = &all[mockapi_fault_find("503")];
     if (f == NULL && srv_limit_on()) {
-        double wait = srv_limit_take(ev_now(srv_loop), c->gen.input_tokens,
+        /* the wall clock, not the loop's: a request is metered when it
+         * arrives, as a provider does */
+        double wait = srv_limit_take(ev_time(), c->gen.input_tokens,
                                      c->gen.reply.ntokens);
         if (wait > 0) {
             /* the real 429: error body, rate-limit headers, retry-after
