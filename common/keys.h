@@ -32,15 +32,16 @@ enum qkey {
 
 /* Keys outside any queue's slot. Every key name genq uses is built here or
  * from struct qkeys: no other file spells a "genq:" key. */
-#define KEY_QUEUES       "genq:queues"       /* set of known queue names */
-#define KEY_WORKERS      "genq:workers"      /* hash: worker id -> JSON doc */
-#define KEY_WORKERS_BEAT "genq:workers:beat" /* zset: worker id -> last beat   \
-                                              */
-#define KEY_ALERTS       "genq:alerts"       /* list of alert documents */
-#define KEY_CACHE_PREFIX "genq:cache:"       /* + sha256 hex of the request */
-#define KEY_SPEND_PREFIX "genq:spend:"       /* + UTC day YYYY-MM-DD */
-#define KEY_LAYOUT       "genq:layout"       /* layout version (string) */
-#define KEY_LIMITS       "genq:limits"       /* set of known limit key ids */
+#define KEY_QUEUES  "genq:queues"  /* set of known queue names */
+#define KEY_WORKERS "genq:workers" /* hash: worker id -> JSON doc */
+#define KEY_WORKERS_BEAT                                                       \
+    "genq:workers:beat"                /* zset: worker id -> last beat         \
+                                        */
+#define KEY_ALERTS       "genq:alerts" /* list of alert documents */
+#define KEY_CACHE_PREFIX "genq:cache:" /* + sha256 hex of the request */
+#define KEY_SPEND_PREFIX "genq:spend:" /* + UTC day YYYY-MM-DD */
+#define KEY_LAYOUT       "genq:layout" /* layout version (string) */
+#define KEY_LIMITS       "genq:limits" /* set of known limit key ids */
 /* A limit key's state (limiter.lua: one hash), "genq:lim:{ID}" with its
  * own hash tag: one Redis Cluster slot per limit key. */
 #define KEY_LIM_PREFIX "genq:lim:"

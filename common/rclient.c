@@ -13,8 +13,8 @@ rclient_build_argv_keys(const char *cmd, const char *body,
                         const struct skeys *k, int argc, const char **argv,
                         const size_t *argvlen, const char ***av, size_t **al)
 {
-    static const char *const nkeys[] = {"0", "1", "2", "3", "4", "5",
-                                        "6", "7", "8", "9", "10", "11",
+    static const char *const nkeys[] = {"0",  "1",  "2",  "3",  "4",  "5",
+                                        "6",  "7",  "8",  "9",  "10", "11",
                                         "12", "13", "14", "15", "16", "17"};
     int n = 4 + k->n + argc, j = 0;
     const char **v;
@@ -58,8 +58,7 @@ rclient_build_argv(const char *cmd, const char *body, const struct qkeys *k,
     struct skeys sk = {QK_COUNT, k->keyv, k->prefix};
 
     _Static_assert(QK_COUNT == 17, "QK_COUNT beyond rclient's key counts");
-    return rclient_build_argv_keys(cmd, body, &sk, argc, argv, argvlen, av,
-                                   al);
+    return rclient_build_argv_keys(cmd, body, &sk, argc, argv, argvlen, av, al);
 }
 
 /* A connect step whose reply r is NULL or an error: err is "redis WHERE:

@@ -243,9 +243,8 @@ print_text(const cJSON *o)
                cJSON_GetNumberValue(cJSON_GetObjectItem(b, "level")),
                cJSON_GetNumberValue(cJSON_GetObjectItem(b, "limit_per_min")));
     }
-    printf("\n  cooldown:   %s", cJSON_IsTrue(cJSON_GetObjectItem(cd, "active"))
-                                     ? "until "
-                                     : "none");
+    printf("\n  cooldown:   %s",
+           cJSON_IsTrue(cJSON_GetObjectItem(cd, "active")) ? "until " : "none");
     if (cJSON_IsTrue(cJSON_GetObjectItem(cd, "active")))
         printf("%s", cJSON_GetStringValue(cJSON_GetObjectItem(cd, "until")));
     printf(" (429s: %.0f)\n  breaker:    %s\n  admitted %.0f, delayed %.0f\n",
@@ -329,8 +328,9 @@ cmd_limits(int argc, char **argv)
                                          "--itpm, --otpm, --tpm");
     if (set && (strchr(argv[first + 1], '{') || strchr(argv[first + 1], '}') ||
                 !argv[first + 1][0]))
-        return cli_usage_error("limits", "KEY '%s': not a limit key (no '{', "
-                                         "'}'; see `genq limits`)",
+        return cli_usage_error("limits",
+                               "KEY '%s': not a limit key (no '{', "
+                               "'}'; see `genq limits`)",
                                argv[first + 1]);
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;

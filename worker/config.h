@@ -1,7 +1,7 @@
 /* genq-worker's configuration file: INI (Debian's libinih) with one
  * [worker] section whose keys are the long flags' names, and an optional
- * [model_class] section (MODEL = CLASS: the limiter's key, limiter.h); each key goes to a
- * caller-supplied setter, and errors name the file and line. */
+ * [model_class] section (MODEL = CLASS: the limiter's key, limiter.h); each key
+ * goes to a caller-supplied setter, and errors name the file and line. */
 #ifndef GENQ_CONFIG_H
 #define GENQ_CONFIG_H
 

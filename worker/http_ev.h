@@ -37,7 +37,7 @@ struct http_req {
     int insecure;         /* skip TLS peer/host verification */
     http_data_fn on_data; /* bytes of a 2xx body; NULL = buffer them */
     http_done_fn on_done;
-    http_hdr_fn on_hdr;   /* NULL = none */
+    http_hdr_fn on_hdr; /* NULL = none */
     void *ud;
     /* Filled by the module: */
     long status;          /* HTTP status, 0 before headers */

@@ -26,8 +26,7 @@ const char *
 jobstate_name(enum jstate s)
 {
     static const char *const names[J_NSTATES] = {
-        "free",    "running", "waiting", "pending",
-        "flushing", "queued",  "admit"};
+        "free", "running", "waiting", "pending", "flushing", "queued", "admit"};
 
     return (unsigned)s < J_NSTATES ? names[s] : "?";
 }

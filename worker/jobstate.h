@@ -90,8 +90,8 @@ jobstate_move(struct jobstate_counts *c, enum jstate from, enum jstate to)
         return -1;
     c->active += (to == J_RUNNING || to == J_WAITING || to == J_PENDING ||
                   to == J_ADMIT) -
-                 (from == J_RUNNING || from == J_WAITING ||
-                  from == J_PENDING || from == J_ADMIT);
+                 (from == J_RUNNING || from == J_WAITING || from == J_PENDING ||
+                  from == J_ADMIT);
     c->admit += (to == J_ADMIT) - (from == J_ADMIT);
     c->queued += (to == J_QUEUED) - (from == J_QUEUED);
     return 0;

@@ -23,14 +23,14 @@
 #define LIM_HEADROOM "0.02"
 
 struct limiter {
-    char id[600];       /* the limit key id (keys.h key_limit_id) */
-    char key[640];      /* genq:lim:{ID} */
+    char id[600];  /* the limit key id (keys.h key_limit_id) */
+    char key[640]; /* genq:lim:{ID} */
     const char *keyv[1];
     struct skeys sk;
-    ev_tstamp block_until; /* cooldown / breaker / bucket: claim nothing */
+    ev_tstamp block_until;   /* cooldown / breaker / bucket: claim nothing */
     ev_tstamp breaker_until; /* the fleet breaker is open (as last told) */
-    int configured;        /* some --limit-* is set */
-    int out_max_tokens;    /* output estimate: the request's max_tokens */
+    int configured;          /* some --limit-* is set */
+    int out_max_tokens;      /* output estimate: the request's max_tokens */
 };
 
 /* A reply's slot: the job it was sent for, or NULL when it moved on. */
@@ -87,9 +87,9 @@ limiter_new(struct worker *w)
     l->sk.prefix = l->id;
     l->configured = cfg->limit_rpm > 0 || cfg->limit_itpm > 0 ||
                     cfg->limit_otpm > 0 || cfg->limit_tpm > 0;
-    l->out_max_tokens = cfg->limit_out_est == LIM_OUT_MAX_TOKENS ||
-                        (cfg->limit_out_est == LIM_OUT_AUTO &&
-                         cfg->provider == LLM_OPENAI);
+    l->out_max_tokens =
+        cfg->limit_out_est == LIM_OUT_MAX_TOKENS ||
+        (cfg->limit_out_est == LIM_OUT_AUTO && cfg->provider == LLM_OPENAI);
     w->lim = l;
     return 0;
 }
@@ -229,6 +229,8 @@ on_reserve_reply(struct rconn *c, redisReply *r, void *pd)
             j->lj.reserved = 1;
             j->lj.probe = r->element[2]->type == REDIS_REPLY_STRING &&
                           !strcmp(r->element[2]->str, "probe");
+            j->lj.unmetered = r->element[2]->type == REDIS_REPLY_STRING &&
+                              !strcmp(r->element[2]->str, "free");
             if (r->element[1]->integer > 0) {
                 /* reserved ahead: starts at its turn, asks nothing more */
                 wait = (double)r->element[1]->integer / 1000.0;
@@ -246,8 +248,8 @@ on_reserve_reply(struct rconn *c, redisReply *r, void *pd)
             w->lim->block_until = ev_now(w->loop) + wait;
     } else if (r && r->type == REDIS_REPLY_ERROR) {
         /* the script failed (NOPERM, OOM...): do not hold work for it */
-        log_kv(LOG_WARN, "limiter: reserve failed; calling unmetered",
-               "error", r->str, NULL);
+        log_kv(LOG_WARN, "limiter: reserve failed; calling unmetered", "error",
+               r->str, NULL);
         j->lj.admitted = 1;
         job_start_try(j);
         return;
@@ -318,6 +320,13 @@ limiter_settle(struct wjob *j, int ok)
     if (!w->lim || !j->lj.reserved)
         return;
     j->lj.reserved = 0;
+    if (j->lj.unmetered) {
+        /* nothing was reserved: nothing to refund or charge (a bucket
+         * learned meanwhile starts empty for such calls, limiter.lua) */
+        j->lj.in_est = ok ? j->res.input_tokens : 0L;
+        j->lj.out_est = ok ? j->res.output_tokens : 0L;
+        j->lj.unmetered = 0;
+    }
     snprintf(a[0], sizeof(a[0]), "%ld", j->lj.in_est);
     snprintf(a[1], sizeof(a[1]), "%ld", j->lj.out_est);
     snprintf(a[2], sizeof(a[2]), "%ld", ok ? j->res.input_tokens : 0L);
@@ -426,4 +435,43 @@ limiter_claim_blocked(const struct worker *w)
     if (!w->lim)
         return 0;
     return ev_now(w->loop) < w->lim->block_until;
+}
+
+/* The show reply: flat field, value pairs; the metered buckets' levels
+ * go to the gauges. */
+static void
+on_show_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    static const char *const b[4] = {"r", "it", "ot", "t"};
+    struct worker *w = pd;
+    double lim[4] = {0}, lev[4] = {0};
+
+    (void)c;
+    if (!w->lim || !r || r->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            f->len < 3 || f->str[1] != '_')
+            continue;
+        for (int k = 0; k < 4; k++) {
+            if (strcmp(f->str + 2, b[k]))
+                continue;
+            if ((f->str[0] == 'c' || f->str[0] == 'l') && atof(v->str) > 0)
+                lim[k] = 1;
+            else if (f->str[0] == 'v')
+                lev[k] = atof(v->str);
+        }
+    }
+    for (int k = 0; k < 4; k++)
+        metrics_limiter_level(w->m, k, lim[k] > 0, lev[k]);
+}
+
+void
+limiter_tick(struct worker *w)
+{
+    if (!w->lim || !w->m || w->tick % 5 != 3)
+        return;
+    if (lim_call(w, "show", 0, NULL, on_show_reply, w) < 0)
+        log_kv(LOG_DEBUG, "limiter: show not sent (Redis away)", NULL);
 }

@@ -23,6 +23,7 @@ struct lim_job {
     int admitted;         /* the next try may start (reserved) */
     int reserved;         /* a reservation to settle after the try */
     int probe;            /* the try is the fleet breaker's probe */
+    int unmetered;        /* admitted with no bucket metered ("free") */
     struct ratehdr hdr;   /* rate-limit headers of the current response */
 };
 
@@ -54,6 +55,10 @@ void limiter_breaker_open(struct worker *w, double hint_s);
 /* Whether claiming should wait: jobs wait for admission, or the key is in
  * cooldown or its breaker is open. */
 int limiter_claim_blocked(const struct worker *w);
+
+/* Every 5 s with --metrics on: sample the key's bucket levels into the
+ * genq_limiter_bucket_level gauges (one Redis call; none without metrics). */
+void limiter_tick(struct worker *w);
 
 /* The header callback of a try's request (http_ev.h on_hdr). */
 struct http_req;

@@ -3,6 +3,7 @@
  * microsecond older than another is fine. */
 #include "fmacros.h"
 
+#include <math.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -49,6 +50,8 @@ struct metrics {
     atomic_long inflight;
     atomic_ulong prefetched;
     atomic_ulong lim_admitted, lim_delayed, lim_wait_ms, api_429;
+    atomic_llong lim_level[4]; /* r, it, ot, t: the fleet's bucket levels */
+    atomic_int lim_known[4];   /* the bucket is metered (level set) */
     atomic_int circuit_open, budget_exhausted, redis_up;
     atomic_ulong alerts[3];
     double started;
@@ -127,6 +130,16 @@ metrics_limiter(struct metrics *m, int admitted, double wait_s)
         ADD(m->lim_delayed, 1);
         ADD(m->lim_wait_ms, (unsigned long)(wait_s * 1000));
     }
+}
+
+void
+metrics_limiter_level(struct metrics *m, int b, int known, double level)
+{
+    if (!m || b < 0 || b >= 4)
+        return;
+    atomic_store_explicit(&m->lim_level[b], (long long)floor(level),
+                          memory_order_relaxed);
+    atomic_store_explicit(&m->lim_known[b], known, memory_order_relaxed);
 }
 
 void
@@ -363,6 +376,20 @@ metrics_render(struct metrics *m, size_t *len)
                "# TYPE genq_api_429_total counter\ngenq_api_429_total %lu\n",
                GET(m->lim_admitted), GET(m->lim_delayed),
                (double)GET(m->lim_wait_ms) / 1000.0, GET(m->api_429));
+    {
+        static const char *const names[4] = {"requests", "input_tokens",
+                                             "output_tokens", "tokens"};
+        out_printf(&o, "# HELP genq_limiter_bucket_level The fleet limiter's "
+                       "bucket levels for this worker's limit key (sampled "
+                       "every 5 s; metered buckets only).\n"
+                       "# TYPE genq_limiter_bucket_level gauge\n");
+        for (int b = 0; b < 4; b++)
+            if (atomic_load_explicit(&m->lim_known[b], memory_order_relaxed))
+                out_printf(&o, "genq_limiter_bucket_level{bucket=\"%s\"} %lld\n",
+                           names[b],
+                           (long long)atomic_load_explicit(
+                               &m->lim_level[b], memory_order_relaxed));
+    }
     out_printf(&o, "# HELP genq_alerts_total Alerts raised, by level.\n"
                    "# TYPE genq_alerts_total counter\n");
     for (int l = 0; l < 3; l++)

@@ -42,6 +42,9 @@ void metrics_retry(struct metrics *m);
 /* The fleet limiter admitted a try, or told it to wait wait_s. */
 void metrics_limiter(struct metrics *m, int admitted, double wait_s);
 void metrics_429(struct metrics *m);
+/* Bucket b (0 requests, 1 input, 2 output, 3 total tokens) of the fleet
+ * limiter: its level, or known 0 when it is not metered. */
+void metrics_limiter_level(struct metrics *m, int b, int known, double level);
 void metrics_tokens(struct metrics *m, long input, long output);
 void metrics_spend(struct metrics *m, double usd);
 void metrics_cache(struct metrics *m, int hit);

@@ -36,9 +36,8 @@ ratehdr_go_duration_ms(const char *s, int64_t *ms)
     static const struct {
         const char *u;
         double ms;
-    } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3},
-                 {"ms", 1.0},  {"s", 1e3},   {"m", 60e3},
-                 {"h", 3600e3}};
+    } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"ms", 1.0},
+                 {"s", 1e3},   {"m", 60e3},  {"h", 3600e3}};
     double total = 0;
     int parts = 0;
 

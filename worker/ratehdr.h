@@ -14,8 +14,8 @@
 enum rate_bucket { RB_REQ, RB_IN, RB_OUT, RB_TOK, RB_N };
 
 struct ratehdr {
-    long limit[RB_N];     /* per minute as sent; -1 = not sent */
-    long remaining[RB_N]; /* -1 = not sent */
+    long limit[RB_N];       /* per minute as sent; -1 = not sent */
+    long remaining[RB_N];   /* -1 = not sent */
     int64_t reset_ms[RB_N]; /* ms from the response until full; -1 = none */
     int any;                /* some limit was sent */
 };

@@ -451,11 +451,25 @@ rconn_pending(const struct rconn *c)
     return c->pending;
 }
 
-/* Send a script call whose argv n/av/al was built (freed here). */
-static int
-script_send(struct rconn *c, enum script_id id, int n, const char **av,
-            size_t *al, rconn_reply_fn fn, void *pd)
+int
+rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
+             int argc, const char **argv, const size_t *argvlen,
+             rconn_reply_fn fn, void *pd)
 {
+    struct skeys sk = {QK_COUNT, k->keyv, k->prefix};
+
+    return rconn_script_keys(c, id, &sk, argc, argv, argvlen, fn, pd);
+}
+
+int
+rconn_script_keys(struct rconn *c, enum script_id id, const struct skeys *k,
+                  int argc, const char **argv, const size_t *argvlen,
+                  rconn_reply_fn fn, void *pd)
+{
+    const char **av;
+    size_t *al;
+    int n = rclient_build_argv_keys("EVALSHA", script_get(id)->sha, k, argc,
+                                    argv, argvlen, &av, &al);
     struct call *call;
 
     if (n < 0)
@@ -474,32 +488,6 @@ script_send(struct rconn *c, enum script_id id, int n, const char **av,
         return -1;
     }
     return 0;
-}
-
-int
-rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
-             int argc, const char **argv, const size_t *argvlen,
-             rconn_reply_fn fn, void *pd)
-{
-    const char **av = NULL;
-    size_t *al = NULL;
-    int n = rclient_build_argv("EVALSHA", script_get(id)->sha, k, argc, argv,
-                               argvlen, &av, &al);
-
-    return script_send(c, id, n, av, al, fn, pd);
-}
-
-int
-rconn_script_keys(struct rconn *c, enum script_id id, const struct skeys *k,
-                  int argc, const char **argv, const size_t *argvlen,
-                  rconn_reply_fn fn, void *pd)
-{
-    const char **av = NULL;
-    size_t *al = NULL;
-    int n = rclient_build_argv_keys("EVALSHA", script_get(id)->sha, k, argc,
-                                    argv, argvlen, &av, &al);
-
-    return script_send(c, id, n, av, al, fn, pd);
 }
 
 int

@@ -41,9 +41,9 @@ int rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
 
 /* rconn_script() with a script's own keys (rclient.h). */
 struct skeys;
-int rconn_script_keys(struct rconn *c, enum script_id id,
-                      const struct skeys *k, int argc, const char **argv,
-                      const size_t *argvlen, rconn_reply_fn fn, void *pd);
+int rconn_script_keys(struct rconn *c, enum script_id id, const struct skeys *k,
+                      int argc, const char **argv, const size_t *argvlen,
+                      rconn_reply_fn fn, void *pd);
 
 /* Any command by argv; same contract as rconn_script(). */
 int rconn_command(struct rconn *c, int argc, const char **argv,

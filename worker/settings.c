@@ -663,9 +663,10 @@ parse_args(int argc, char **argv)
         claim_clamped = 1;
     }
     cfg.jwt.ttl_s = jwt_ttl;
-    cfg.limit_out_est = !strcmp(limit_out_s, "zero")         ? LIM_OUT_ZERO
-                        : !strcmp(limit_out_s, "max-tokens") ? LIM_OUT_MAX_TOKENS
-                                                             : LIM_OUT_AUTO;
+    cfg.limit_out_est = !strcmp(limit_out_s, "zero") ? LIM_OUT_ZERO
+                        : !strcmp(limit_out_s, "max-tokens")
+                            ? LIM_OUT_MAX_TOKENS
+                            : LIM_OUT_AUTO;
     if (!cfg.model_class)
         cfg.model_class = config_model_class(&cfile, cfg.model);
     if (!auth_s)

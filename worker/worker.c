@@ -98,6 +98,7 @@ on_maint_timer(EV_P_ ev_timer *t, int revents)
     report_spend(w);
     if (w->tick % 5 == 1)
         sample_depths(w);
+    limiter_tick(w);
     registry_tick(w);
 }
 

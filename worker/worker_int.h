@@ -127,7 +127,7 @@ struct worker {
     ev_tstamp last_auth_log;
     struct metrics *m;
     struct alerts *al;
-    struct limiter *lim; /* fleet-wide limiter; NULL when off (limiter.h) */
+    struct limiter *lim;  /* fleet-wide limiter; NULL when off (limiter.h) */
     unsigned long tick;   /* maintenance ticks (1 s) */
     ev_tstamp err_window; /* start of the 429/5xx counting minute */
     int api_errs;         /* 429/5xx in that minute */

@@ -8,7 +8,7 @@
 --
 -- ARGV: 1 the limit key id (prelude's PREFIX), 2 the operation, 3 the clock
 -- in ms ("" = Redis TIME; tests pass one), then the operation's arguments.
---   reserve IT OT TOKEN AHEAD_MS HEADROOM -> {1, 0, "ok"|"probe"}, {1, START_MS,
+--   reserve IT OT TOKEN AHEAD_MS HEADROOM -> {1, 0, "ok"|"probe"|"free"}, {1, START_MS,
 --       "ahead"} or {0, WAIT_MS, WHY}. A try that fits within AHEAD_MS is
 --       reserved now and starts in START_MS (the buckets go below 0 for it:
 --       the next caller is scheduled after it, so waiters queue in order
@@ -18,6 +18,8 @@
 --       bucket is kept back: calls that leave together can arrive closer
 --       together (network, scheduling), and the provider's bucket must not
 --       see them faster than it refills. The steady rate is the limit.
+--       "free": no bucket is metered yet (nothing reserved; its settle
+--       passes the usage as the estimate: nothing to refund or charge).
 --   settle IT_EST OT_EST IT_USED OT_USED OK [B LIMIT REMAINING]... -> {1}
 --       refund, or debt; OK = 1: the call succeeded (closes the breaker);
 --       then what the response's headers said, as for learn
@@ -84,14 +86,19 @@ local LEVELS = {'v_r', 'v_it', 'v_ot', 'v_t', 'ts'}
 
 -- Learn limits from ARGV[from..] (triples B LIMIT REMAINING): a learned
 -- limit replaces the last one; a configured one wins over it; remaining
--- only ever lowers the level (tightens).
+-- only ever lowers the level (tightens). A bucket learned for the first
+-- time starts empty: the calls that went out unmetered before it (up to
+-- the fleet's concurrency) are still in flight and have spent an unknown
+-- part of the provider's bucket, which their remaining does not show yet.
 local function learn(from)
     for i = from, #ARGV - 2, 3 do
         local b, L, rem = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
         if L and L > 0 and (b == 'r' or b == 'it' or b == 'ot' or b == 't') then
+            local first = h['l_' .. b] == nil
             h['l_' .. b] = L
             if num('c_' .. b) <= 0 then
                 local v = tonumber(h['v_' .. b])
+                if first and (v == nil or v > 0) then v = 0 end
                 if rem and rem >= 0 and (v == nil or rem < v) then v = rem end
                 h['v_' .. b] = math.min(v or L, L)
             end
@@ -141,14 +148,19 @@ if op == 'reserve' then
         redis.call('HINCRBY', K, 'n_delay', 1)
         return {0, math.ceil(wait - ahead), why}
     end
+    local metered = false
     for _, b in ipairs(B) do
-        if limit(b) > 0 then h['v_' .. b] = h['v_' .. b] - need[b] end
+        if limit(b) > 0 then
+            h['v_' .. b] = h['v_' .. b] - need[b]
+            metered = true
+        end
     end
     save(LEVELS)
     if probe then save({'b_probe_until', 'b_probe'}) end
     redis.call('HINCRBY', K, 'n_adm', 1)
     if probe then return {1, 0, 'probe'} end
     if wait > 0 then return {1, math.ceil(wait), 'ahead'} end
+    if not metered then return {1, 0, 'free'} end
     return {1, 0, 'ok'}
 elseif op == 'settle' then
     local ie, oe = tonumber(ARGV[4]) or 0, tonumber(ARGV[5]) or 0

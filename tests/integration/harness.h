@@ -106,6 +106,9 @@ pid_t th_mock_start(char *url, const char *const extra[]);
 void th_mock_control(const char *url, const char *body);
 cJSON *th_mock_stats(const char *url);
 double th_mock_status_count(const cJSON *stats, int status);
+/* GET url (any HTTP endpoint, e.g. a worker's /metrics): its body (caller
+ * frees); aborts the test unless the status is 200. */
+char *th_http_get(const char *url);
 /* SIGTERM pid and reap it. */
 void th_stop(pid_t pid);
 /* Start a worker against a given API base (else like th_worker). */

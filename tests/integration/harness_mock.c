@@ -3,6 +3,7 @@
 #include "fmacros.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -60,6 +61,21 @@ th_mock_stats(const char *url)
     buf_free(&b);
     cr_assert(o, "/mock/stats is not JSON");
     return o;
+}
+
+char *
+th_http_get(const char *url)
+{
+    struct buf b;
+    char *s;
+
+    mock_call(url, "", NULL, &b);
+    s = malloc(b.len + 1);
+    cr_assert(s);
+    memcpy(s, b.data ? b.data : "", b.len);
+    s[b.len] = '\0';
+    buf_free(&b);
+    return s;
 }
 
 double

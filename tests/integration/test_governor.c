@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -30,15 +31,13 @@ run_fleet(int n, const char *const mock_args[], const char *const extra[],
     cJSON *st;
 
     cr_assert_eq(th_wait_terminal(&t, ids, n, 200), n);
-    cr_assert_eq(
-        th_count_state(&t, (const char *const *)ids, n, "succeeded"), n,
-        "every job succeeds");
+    cr_assert_eq(th_count_state(&t, (const char *const *)ids, n, "succeeded"),
+                 n, "every job succeeds");
     for (int i = 0; i < n; i++) {
         int attempts = 0;
         char s[64];
         th_state(&t, ids[i], s, &attempts);
-        cr_assert_eq(attempts, 1, "%s: attempt counted (%d)", ids[i],
-                     attempts);
+        cr_assert_eq(attempts, 1, "%s: attempt counted (%d)", ids[i], attempts);
     }
     th_stop(w1);
     th_stop(w2);
@@ -89,8 +88,13 @@ Test(governor, learned_limits_draw_few_429)
 Test(governor, an_outage_is_probed_once_per_interval_for_the_fleet)
 {
     const char *mock_args[] = {NULL};
-    const char *args[] = {"--concurrency",     "4", "--circuit-max", "1",
-                          "--breaker-threshold", "2", NULL};
+    const char *args[] = {"--concurrency",
+                          "4",
+                          "--circuit-max",
+                          "1",
+                          "--breaker-threshold",
+                          "2",
+                          NULL};
     const int n = 24;
     char **ids = th_enqueue_n(&t, n, "Outage", 200);
     char url[128];
@@ -103,8 +107,8 @@ Test(governor, an_outage_is_probed_once_per_interval_for_the_fleet)
     w1 = th_worker_at(&t, url, NULL, args);
     w2 = th_worker_at(&t, url, NULL, args);
     cr_assert_eq(th_wait_terminal(&t, ids, n, 120), n);
-    cr_assert_eq(
-        th_count_state(&t, (const char *const *)ids, n, "succeeded"), n);
+    cr_assert_eq(th_count_state(&t, (const char *const *)ids, n, "succeeded"),
+                 n);
     for (int i = 0; i < n; i++) {
         int attempts = 0;
         char s[64];
@@ -122,5 +126,48 @@ Test(governor, an_outage_is_probed_once_per_interval_for_the_fleet)
     cr_assert_geq(s503, 2);
     cr_assert_leq(s503, 17, "%.0f 503s", s503);
     cJSON_Delete(st);
+    th_free_ids(ids, n);
+}
+
+/* The limiter's Prometheus metrics: tries admitted, and the fleet's bucket
+ * levels (sampled every 5 s) for the metered buckets only. */
+Test(governor, the_metrics_show_admissions_and_bucket_levels)
+{
+    const char *mock_args[] = {"--limit-rpm", "120", NULL};
+    char addr[64], url[128], murl[128];
+    const char *args[] = {"--limit-rpm", "120", "--metrics-addr", addr, NULL};
+    const int n = 10;
+    char **ids = th_enqueue_n(&t, n, "Metered", 50);
+    pid_t mock = th_mock_start(url, mock_args), w;
+    char *body = NULL;
+    const char *p;
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", th_free_port());
+    snprintf(murl, sizeof(murl), "http://%s/metrics", addr);
+    w = th_worker_at(&t, url, NULL, args);
+    cr_assert_eq(th_wait_terminal(&t, ids, n, 60), n);
+    /* the levels are sampled every 5 s (the learned ones after a call) */
+    for (int i = 0; i < 120; i++) {
+        free(body);
+        body = th_http_get(murl);
+        if (strstr(body, "bucket=\"input_tokens\""))
+            break;
+        usleep(100000);
+    }
+    p = strstr(body, "\ngenq_limiter_admitted_total ");
+    cr_assert(p, "%s", body);
+    cr_assert_geq(strtol(p + 29, NULL, 10), n, "%s", body);
+    p = strstr(body, "\ngenq_limiter_bucket_level{bucket=\"requests\"} ");
+    cr_assert(p, "%s", body);
+    /* a level within the bucket (it refills between the calls) */
+    cr_assert_geq(strtol(strchr(p, '}') + 2, NULL, 10), 0, "%s", body);
+    cr_assert_leq(strtol(strchr(p, '}') + 2, NULL, 10), 120, "%s", body);
+    /* the input and output buckets are learned from the mock's headers;
+     * Anthropic's tokens-* is the tighter of those, not a bucket */
+    cr_assert(strstr(body, "bucket=\"input_tokens\""), "%s", body);
+    cr_assert_null(strstr(body, "bucket=\"tokens\""), "%s", body);
+    free(body);
+    th_stop(w);
+    th_stop(mock);
     th_free_ids(ids, n);
 }

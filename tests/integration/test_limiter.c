@@ -40,9 +40,8 @@ lim(const char *op, long long ms, ...)
     for (const char *a; n < 24 && (a = va_arg(ap, const char *)) != NULL;)
         av[n++] = a;
     va_end(ap);
-    cr_assert_eq(rclient_append_script_keys(t.c, SCRIPT_LIMITER, &sk, n, av,
-                                            NULL),
-                 0);
+    cr_assert_eq(
+        rclient_append_script_keys(t.c, SCRIPT_LIMITER, &sk, n, av, NULL), 0);
     r = rclient_read(t.c, err, sizeof(err));
     cr_assert(r, "%s", err);
     cr_assert_neq(r->type, REDIS_REPLY_ERROR, "%s", r->str);
@@ -155,26 +154,32 @@ Test(limiter, settle_refunds_and_runs_into_debt)
 Test(limiter, learned_limits_tighten_and_configured_ones_win)
 {
     long long w;
+    char why[32];
 
+    /* nothing known yet: a call is not metered ("free") */
+    cr_assert(reserve(0, "10", "0", "0", NULL, why, sizeof(why)));
+    cr_assert_str_eq(why, "free");
+    /* learned the first time, a bucket starts empty: calls already in
+     * flight unmetered spent an unknown part of it */
     freeReplyObject(lim("learn", 0, "r", "100", "10", NULL));
     cr_assert_float_eq(field("l_r"), 100.0, 1e-9);
-    cr_assert_float_eq(field("v_r"), 10.0, 1e-9);
-    /* a later, looser remaining does not loosen */
-    freeReplyObject(lim("learn", 0, "r", "100", "50", NULL));
+    cr_assert_float_eq(field("v_r"), 0.0, 1e-9);
+    /* then it refills; a later, looser remaining does not loosen */
+    freeReplyObject(lim("learn", 6000, "r", "100", "50", NULL));
     cr_assert_float_eq(field("v_r"), 10.0, 1e-9);
     /* headers that come with a settle are learned too */
     freeReplyObject(
-        lim("settle", 0, "0", "0", "0", "0", "1", "r", "100", "4", NULL));
+        lim("settle", 6000, "0", "0", "0", "0", "1", "r", "100", "4", NULL));
     cr_assert_float_eq(field("v_r"), 4.0, 1e-9);
     for (int i = 0; i < 4; i++)
-        cr_assert(reserve(0, "0", "0", "0", NULL, NULL, 0));
-    cr_assert_not(reserve(0, "0", "0", "0", &w, NULL, 0));
+        cr_assert(reserve(6000, "0", "0", "0", NULL, NULL, 0));
+    cr_assert_not(reserve(6000, "0", "0", "0", &w, NULL, 0));
     cr_assert_eq(w, 600); /* 100 a minute: one in 0.6 s */
     /* a configured figure wins over the learned one */
-    config(0, "6000", "0", "0", "0");
-    freeReplyObject(lim("learn", 0, "r", "100", "0", NULL));
+    config(6000, "6000", "0", "0", "0");
+    freeReplyObject(lim("learn", 6000, "r", "100", "0", NULL));
     cr_assert_float_eq(field("v_r"), 0.0, 1e-9);
-    cr_assert(reserve(10, "0", "0", "0", NULL, NULL, 0)); /* 6000/min */
+    cr_assert(reserve(6010, "0", "0", "0", NULL, NULL, 0)); /* 6000/min */
 }
 
 Test(limiter, a_429_cools_the_key_down_and_resumes_ramped)
@@ -240,7 +245,7 @@ Test(limiter, the_breaker_lets_one_probe_through_for_the_fleet)
     /* it succeeded: closed for every worker */
     freeReplyObject(lim("settle", 1800, "0", "0", "0", "0", "1", NULL));
     cr_assert(reserve(1800, "0", "0", "0", NULL, why, sizeof(why)));
-    cr_assert_str_eq(why, "ok");
+    cr_assert_str_eq(why, "free"); /* no limit known: not metered */
     cr_assert(reserve(1800, "0", "0", "0", NULL, why, sizeof(why)));
 }
 

@@ -145,18 +145,18 @@ srv_api_headers(struct mockbuf *b, enum mockapi_proto proto,
         char rq[64], rt[64];
         go_duration(reset[SRV_LB_REQ] - now, rq, sizeof(rq));
         go_duration(reset[SRV_LB_TOK] - now, rt, sizeof(rt));
-        rc |= mockbuf_printf(
-            b,
-            "x-request-id: %s\r\n"
-            "openai-processing-ms: %d\r\n"
-            "x-ratelimit-limit-requests: %llu\r\n"
-            "x-ratelimit-limit-tokens: %llu\r\n"
-            "x-ratelimit-remaining-requests: %llu\r\n"
-            "x-ratelimit-remaining-tokens: %llu\r\n"
-            "x-ratelimit-reset-requests: %s\r\n"
-            "x-ratelimit-reset-tokens: %s\r\n",
-            request_id, (int)srv_cfg.latency_ms, lim[SRV_LB_REQ],
-            lim[SRV_LB_TOK], rem[SRV_LB_REQ], rem[SRV_LB_TOK], rq, rt);
+        rc |= mockbuf_printf(b,
+                             "x-request-id: %s\r\n"
+                             "openai-processing-ms: %d\r\n"
+                             "x-ratelimit-limit-requests: %llu\r\n"
+                             "x-ratelimit-limit-tokens: %llu\r\n"
+                             "x-ratelimit-remaining-requests: %llu\r\n"
+                             "x-ratelimit-remaining-tokens: %llu\r\n"
+                             "x-ratelimit-reset-requests: %s\r\n"
+                             "x-ratelimit-reset-tokens: %s\r\n",
+                             request_id, (int)srv_cfg.latency_ms,
+                             lim[SRV_LB_REQ], lim[SRV_LB_TOK], rem[SRV_LB_REQ],
+                             rem[SRV_LB_TOK], rq, rt);
     }
     return rc ? -1 : 0;
 }

@@ -60,6 +60,7 @@ genq dlq requeue --all --dry-run --json >"$d/dlq-change.jsonl"
 genq dlq purge --all --dry-run --json >>"$d/dlq-change.jsonl"
 genq dlq requeue --json bad-3 >>"$d/dlq-change.jsonl"
 genq dlq purge --json --yes --class permanent >>"$d/dlq-change.jsonl"
+"$GENQ_BIN/genq" limits --json --redis "$GENQ_TEST_REDIS_URL" >"$d/limits.jsonl"
 
 /usr/bin/python3 -c "import jsonschema" 2>/dev/null ||
     { echo "FAIL: /usr/bin/python3 has no jsonschema module (apt-get install python3-jsonschema)"; exit 1; }
@@ -84,7 +85,7 @@ expect = {  # file: (schema, minimum number of lines)
     "stats": ("stats", 2), "queues": ("queues", 1), "cancel": ("cancel", 2),
     "pause": ("pause", 3), "status": ("status", 9), "result": ("result", 8),
     "deadletter": ("deadletter", 6), "dlq-entry": ("dlq-entry", 3),
-    "dlq-change": ("dlq-change", 4),
+    "dlq-change": ("dlq-change", 4), "limits": ("limits", 1),
 }
 passed = failed = 0
 for name, (schema, least) in sorted(expect.items()):
