@@ -108,3 +108,28 @@ key_budget_month(char *out, size_t n, long long t, long *ttl_s)
 {
     key_budget(out, n, t, ttl_s, 1);
 }
+
+void
+key_limit_id(char *out, size_t n, const char *provider, const char *api_base,
+             const char *model_class)
+{
+    size_t i;
+
+    if (n == 0)
+        return;
+    snprintf(out, n, "%s|%s|%s", provider, api_base, model_class);
+    for (i = 0; out[i]; i++)
+        if (out[i] == '{' || out[i] == '}' || out[i] == ' ')
+            out[i] = '_';
+}
+
+int
+key_limit_state(char *out, size_t n, const char *id)
+{
+    int len;
+
+    if (strchr(id, '{') || strchr(id, '}') || !*id)
+        return -1;
+    len = snprintf(out, n, KEY_LIM_PREFIX "{%s}", id);
+    return len < 0 || (size_t)len >= n ? -1 : 0;
+}

@@ -43,6 +43,10 @@ enum qkey {
 #define KEY_CACHE_PREFIX "genq:cache:" /* + sha256 hex of the request */
 #define KEY_SPEND_PREFIX "genq:spend:" /* + UTC day YYYY-MM-DD */
 #define KEY_LAYOUT       "genq:layout" /* layout version (string) */
+#define KEY_LIMITS       "genq:limits" /* set of known limit key ids */
+/* A limit key's state (limiter.lua: one hash), "genq:lim:{ID}" with its
+ * own hash tag: one Redis Cluster slot per limit key. */
+#define KEY_LIM_PREFIX "genq:lim:"
 
 /* Public keys of queue Q (protocol version 1), suffixes of "genq:{Q}:" like
  * the ones above; prelude.lua spells the same (K_FEED, K_NOTIFY). The
@@ -119,5 +123,13 @@ void key_spend_day(char *out, size_t n, long long t);
 #define KEY_BUDGET_LEN 40
 void key_budget_day(char *out, size_t n, long long t, long *ttl_s);
 void key_budget_month(char *out, size_t n, long long t, long *ttl_s);
+/* The limit key id of provider, API base and model class: "PROVIDER|BASE|
+ * CLASS" with '{', '}' and spaces made '_' (a hash tag must not close
+ * early). Writes at most n bytes into out. */
+void key_limit_id(char *out, size_t n, const char *provider,
+                  const char *api_base, const char *model_class);
+/* The state key of limit key id ("genq:lim:{ID}") into out (n bytes).
+ * Returns -1 when it does not fit or id holds '{' or '}'. */
+int key_limit_state(char *out, size_t n, const char *id);
 
 #endif

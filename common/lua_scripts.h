@@ -23,5 +23,6 @@ extern const char lua_stage[];
 extern const char lua_budget[];
 extern const char lua_anomaly[];
 extern const char lua_intake[];
+extern const char lua_limiter[];
 
 #endif

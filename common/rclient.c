@@ -10,16 +10,21 @@
 #include "rclient.h"
 
 int
-rclient_build_argv(const char *cmd, const char *body, const struct qkeys *k,
-                   int argc, const char **argv, const size_t *argvlen,
-                   const char ***av, size_t **al)
+rclient_build_argv_keys(const char *cmd, const char *body,
+                        const struct skeys *k, int argc, const char **argv,
+                        const size_t *argvlen, const char ***av, size_t **al)
 {
-    static const char nkeys[] = "17";
-    int n = 4 + QK_COUNT + argc, j = 0;
-    const char **v = malloc(sizeof(*v) * (size_t)n);
-    size_t *l = malloc(sizeof(*l) * (size_t)n);
+    static const char *const nkeys[] = {"0",  "1",  "2",  "3",  "4",  "5",
+                                        "6",  "7",  "8",  "9",  "10", "11",
+                                        "12", "13", "14", "15", "16", "17"};
+    int n = 4 + k->n + argc, j = 0;
+    const char **v;
+    size_t *l;
 
-    _Static_assert(QK_COUNT == 17, "nkeys string out of step with QK_COUNT");
+    if (k->n < 0 || k->n >= (int)(sizeof(nkeys) / sizeof(nkeys[0])))
+        return -1;
+    v = malloc(sizeof(*v) * (size_t)n);
+    l = malloc(sizeof(*l) * (size_t)n);
     if (!v || !l) {
         free(v);
         free(l);
@@ -29,9 +34,9 @@ rclient_build_argv(const char *cmd, const char *body, const struct qkeys *k,
     l[j++] = strlen(cmd);
     v[j] = body;
     l[j++] = strlen(body);
-    v[j] = nkeys;
-    l[j++] = sizeof(nkeys) - 1;
-    for (int i = 0; i < QK_COUNT; i++) {
+    v[j] = nkeys[k->n];
+    l[j++] = strlen(nkeys[k->n]);
+    for (int i = 0; i < k->n; i++) {
         v[j] = k->keyv[i];
         l[j++] = strlen(k->keyv[i]);
     }
@@ -44,6 +49,17 @@ rclient_build_argv(const char *cmd, const char *body, const struct qkeys *k,
     *av = v;
     *al = l;
     return n;
+}
+
+int
+rclient_build_argv(const char *cmd, const char *body, const struct qkeys *k,
+                   int argc, const char **argv, const size_t *argvlen,
+                   const char ***av, size_t **al)
+{
+    struct skeys sk = {QK_COUNT, k->keyv, k->prefix};
+
+    _Static_assert(QK_COUNT == 17, "QK_COUNT beyond rclient's key counts");
+    return rclient_build_argv_keys(cmd, body, &sk, argc, argv, argvlen, av, al);
 }
 
 /* A connect step whose reply r is NULL or an error: err is "redis WHERE:
@@ -178,13 +194,14 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
 }
 
 int
-rclient_append_script(redisContext *c, enum script_id id, const struct qkeys *k,
-                      int argc, const char **argv, const size_t *argvlen)
+rclient_append_script_keys(redisContext *c, enum script_id id,
+                           const struct skeys *k, int argc, const char **argv,
+                           const size_t *argvlen)
 {
     const char **av;
     size_t *al;
-    int n = rclient_build_argv("EVALSHA", script_get(id)->sha, k, argc, argv,
-                               argvlen, &av, &al);
+    int n = rclient_build_argv_keys("EVALSHA", script_get(id)->sha, k, argc,
+                                    argv, argvlen, &av, &al);
     int rc;
 
     if (n < 0)
@@ -193,6 +210,15 @@ rclient_append_script(redisContext *c, enum script_id id, const struct qkeys *k,
     free(av);
     free(al);
     return rc;
+}
+
+int
+rclient_append_script(redisContext *c, enum script_id id, const struct qkeys *k,
+                      int argc, const char **argv, const size_t *argvlen)
+{
+    struct skeys sk = {QK_COUNT, k->keyv, k->prefix};
+
+    return rclient_append_script_keys(c, id, &sk, argc, argv, argvlen);
 }
 
 redisReply *

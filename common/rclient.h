@@ -41,6 +41,22 @@ redisReply *rclient_read(redisContext *c, char *err, size_t errlen);
  * key count, the queue's keys, prefix, then args. Returns a malloc'd pair of
  * arrays via *av / *al (caller frees both with free()) and the count, or -1
  * on out-of-memory. Shared with the worker's async client. */
+/* A script's own keys, for scripts outside any queue (the limiter): n
+ * keys (at most 17) and ARGV[1]'s prefix; all borrowed. */
+struct skeys {
+    int n;
+    const char *const *keyv;
+    const char *prefix;
+};
+/* The same with the keys of k (nothing else differs). */
+int rclient_build_argv_keys(const char *cmd, const char *body,
+                            const struct skeys *k, int argc, const char **argv,
+                            const size_t *argvlen, const char ***av,
+                            size_t **al);
+/* rclient_append_script() with the keys of k. */
+int rclient_append_script_keys(redisContext *c, enum script_id id,
+                               const struct skeys *k, int argc,
+                               const char **argv, const size_t *argvlen);
 int rclient_build_argv(const char *cmd, const char *body, const struct qkeys *k,
                        int argc, const char **argv, const size_t *argvlen,
                        const char ***av, size_t **al);

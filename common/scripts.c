@@ -41,6 +41,7 @@ static const struct {
     [SCRIPT_BUDGET] = {"budget", lua_budget, 0},
     [SCRIPT_ANOMALY] = {"anomaly", lua_anomaly, 0},
     [SCRIPT_INTAKE] = {"intake", lua_intake, 1},
+    [SCRIPT_LIMITER] = {"limiter", lua_limiter, 0},
 };
 
 int

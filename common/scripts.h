@@ -24,6 +24,7 @@ enum script_id {
     SCRIPT_BUDGET,  /* KEYS of its own: budget.lua */
     SCRIPT_ANOMALY, /* KEYS of its own: anomaly.lua */
     SCRIPT_INTAKE,
+    SCRIPT_LIMITER, /* keys: genq:lim:{ID} (rclient.h struct skeys) */
     SCRIPT_COUNT
 };
 

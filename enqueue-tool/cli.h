@@ -159,5 +159,6 @@ int cmd_enqueue(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_result(int argc, char **argv);
 int cmd_workers(int argc, char **argv);
+int cmd_limits(int argc, char **argv);
 
 #endif

@@ -30,6 +30,7 @@ static const struct {
     {"resume", cmd_resume, "let workers claim from a paused queue again"},
     {"workers", cmd_workers, "live worker processes (registry heartbeats)"},
     {"budget", cmd_budget, "spend caps and spend today/this month; set caps"},
+    {"limits", cmd_limits, "fleet rate limits, cooldown, breaker (set)"},
 };
 
 static void

@@ -11,7 +11,7 @@
 #   --script FILE  run these script tests instead of all of them
 set -u
 # The fast integration suites (each under ~10 s on 2 cores): `make check`.
-QUICK_SUITES="cli|config|lifecycle|ops"
+QUICK_SUITES="${QUICK_SUITES:-cli|config|lifecycle|ops|limiter}"
 quick=0
 scripts=""
 while [ $# -gt 0 ]; do

@@ -132,8 +132,10 @@ anomaly_tick(struct worker *w)
         snprintf(hist, sizeof(hist), "%d", ANOMALY_HIST_MIN);
         snprintf(least, sizeof(least), "%d", ANOMALY_LEAST_MIN);
         snprintf(ttl, sizeof(ttl), "%d", ANOMALY_WIN_MIN * 60);
-        if (rconn_script_keys(w->rc, SCRIPT_ANOMALY, 2, keys, 7, av, on_rate,
-                              k) < 0) {
+        const struct skeys sk = {2, keys, av[0]};
+
+        if (rconn_script_keys(w->rc, SCRIPT_ANOMALY, &sk, 6, av + 1, NULL,
+                              on_rate, k) < 0) {
             free(k);
             return; /* kept for the next tick */
         }

@@ -239,18 +239,24 @@ on_http_done(struct http_req *r, int curl_code)
     struct attempt_fail f;
     struct outcome_in in;
     struct outcome_dec d;
+    int uncounted = 0; /* the fleet breaker holds the retry: not a try */
 
     if (j->lost) {
         slot_release(j);
         return;
     }
     curl_code = attempt_parse(j, r, curl_code);
+    limiter_settle(j, curl_code == 0 && !j->res.failed && j->res.complete);
     if (curl_code == 0 && !j->res.failed && j->res.complete) {
         attempt_part_done(j, r);
         return;
     }
     attempt_classify(j, r, curl_code, &f);
     attempt_count_error(j, &f);
+    if (f.e.http_status == 429)
+        limiter_cooldown(j, f.hint);
+    else if (f.v.provider_wide)
+        uncounted = limiter_api_failed(j, f.hint);
     if (w->jwt && f.e.http_status == 401 && !j->auth_retried &&
         authhdr_remint(j)) {
         job_start_try(j);
@@ -267,9 +273,10 @@ on_http_done(struct http_req *r, int curl_code)
     in.job_backoff_base_s = w->cfg->job_backoff_base_s;
     in.rand01 = worker_rand01();
     d = outcome_decide(&in);
-    if (d.retry_now)
+    if (d.retry_now) {
         attempt_retry_later(j, &f, d.delay_s);
-    else
+        j->tries -= uncounted;
+    } else
         attempt_end(j, &f, &d);
 }
 
@@ -284,6 +291,8 @@ job_start_try(struct wjob *j)
     const char *path;
     cJSON *ts = cJSON_GetObjectItemCaseSensitive(j->job, "timeout_s");
 
+    if (!limiter_admit(j))
+        return; /* J_ADMIT: called again once the limiter admits it */
     wjob_enter(j, J_RUNNING);
     if (budget_gate(j))
         return; /* the reservation's reply starts the call (or hands back) */
@@ -328,6 +337,10 @@ job_start_try(struct wjob *j)
     j->req.insecure = w->cfg->insecure;
     j->req.on_data = w->cfg->stream ? on_http_data : NULL;
     j->req.on_done = on_http_done;
+    if (w->lim) {
+        ratehdr_reset(&j->lj.hdr);
+        j->req.on_hdr = limiter_on_hdr;
+    }
     j->req.ud = j;
     j->req.resp.max = 16u << 20;
     if (http_submit(w->http, &j->req) < 0)

@@ -78,7 +78,9 @@ budget_call(struct worker *w, const char *op, const char *q, long tok,
     snprintf(u, sizeof(u), "%.9f", usd);
     snprintf(rt, sizeof(rt), "%ld", res_tok);
     snprintf(ru, sizeof(ru), "%.9f", res_usd);
-    return rconn_script_keys(w->rc, SCRIPT_BUDGET, 3, keys, 9, av,
+    const struct skeys sk = {3, keys, av[0]};
+
+    return rconn_script_keys(w->rc, SCRIPT_BUDGET, &sk, 8, av + 1, NULL,
                              fn ? fn : worker_noreply, pd);
 }
 

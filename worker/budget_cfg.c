@@ -185,7 +185,8 @@ budget_cfg_section(void *ud, const char *section, const char *key,
         return CONFIG_OK;
     if (!key) {
         snprintf(err, errlen,
-                 "the sections are [worker], [queue.NAME] and [price.MODEL]");
+                 "the sections are [worker], [model_class], [queue.NAME] "
+                 "and [price.MODEL]");
         return CONFIG_UNKNOWN;
     }
     if (!strncmp(section, "price.", 6))
@@ -193,7 +194,7 @@ budget_cfg_section(void *ud, const char *section, const char *key,
     if (!strncmp(section, "queue.", 6))
         return queue_set(section, section + 6, key, value, err, errlen);
     snprintf(err, errlen,
-             "unknown section [%s]: the sections are [worker], "
+             "unknown section [%s]: the sections are [worker], [model_class], "
              "[queue.NAME] and [price.MODEL]",
              section);
     return CONFIG_UNKNOWN;

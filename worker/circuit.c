@@ -31,6 +31,7 @@ circuit_open(struct worker *w, double hint_s, const char *why)
         w->circuit_until = now + d;
     w->circuit_probe = 1;
     w->circuit_opened_at = now;
+    limiter_breaker_open(w, hint_s);
     metrics_circuit(w->m, 1);
     {
         char text[600];

@@ -16,6 +16,8 @@
 #include "config.h"
 
 #define SECTION "worker"
+/* [model_class]: model id = limit class (the limiter's key, limiter.h) */
+#define SECTION_MC "model_class"
 
 /* Hands libinih one line per call and counts lines. */
 struct reader {
@@ -89,6 +91,28 @@ on_key(void *user, const char *section, const char *key, const char *value)
     if (ld->err_line)
         return 0;
     ld->err_line = line;
+    if (!strcmp(section, SECTION_MC)) {
+        char *k, **nm;
+        if (!*value) {
+            snprintf(ld->msg, sizeof(ld->msg),
+                     "[%s] %s: empty class (write MODEL = CLASS)", SECTION_MC,
+                     key);
+            return 0;
+        }
+        nm = realloc(ld->cf->mclass, (ld->cf->nmclass + 2) * sizeof(*nm));
+        if (!nm || keep_value(ld->cf, key, &k) < 0 ||
+            keep_value(ld->cf, value, &v) < 0) {
+            if (nm)
+                ld->cf->mclass = nm;
+            snprintf(ld->msg, sizeof(ld->msg), "out of memory");
+            return 0;
+        }
+        ld->cf->mclass = nm;
+        nm[ld->cf->nmclass++] = k;
+        nm[ld->cf->nmclass++] = v;
+        ld->err_line = 0;
+        return 1;
+    }
     if (strcmp(section, SECTION) != 0 && (!ld->section_set || !*section)) {
         snprintf(ld->msg, sizeof(ld->msg), "key '%s' outside the [%s] section",
                  key, SECTION);
@@ -160,11 +184,12 @@ prescan(const char *buf, size_t len, config_section_fn section_set, void *ud,
             char name[200], why[300] = "";
             snprintf(name, sizeof(name), "%.*s", (int)(n > 199 ? 199 : n),
                      s + 1);
-            if (strcmp(name, SECTION) != 0 &&
+            if (strcmp(name, SECTION) != 0 && strcmp(name, SECTION_MC) != 0 &&
                 (!section_set || section_set(ud, name, NULL, NULL, line, why,
                                              sizeof(why)) != CONFIG_OK)) {
                 snprintf(msg, msglen, "unknown section '[%.64s]' (%s)", name,
-                         why[0] ? why : "the only section is [" SECTION "]");
+                         why[0] ? why
+                                : "the sections are [" SECTION "] and [" SECTION_MC "]");
                 return line;
             }
         }
@@ -305,6 +330,16 @@ config_free(struct config *cf)
         free(cf->values[i]);
     }
     free(cf->values);
+    free(cf->mclass);
     free(cf->path);
     memset(cf, 0, sizeof(*cf));
+}
+
+const char *
+config_model_class(const struct config *cf, const char *model)
+{
+    for (size_t i = 0; model && i + 1 < cf->nmclass; i += 2)
+        if (!strcmp(cf->mclass[i], model))
+            return cf->mclass[i + 1];
+    return NULL;
 }

@@ -1,6 +1,7 @@
 /* genq-worker's configuration file: INI (Debian's libinih) with one
- * [worker] section whose keys are the long flags' names; each key goes to a
- * caller-supplied setter, and errors name the file and line. */
+ * [worker] section whose keys are the long flags' names, and an optional
+ * [model_class] section (MODEL = CLASS: the limiter's key, limiter.h); each key
+ * goes to a caller-supplied setter, and errors name the file and line. */
 #ifndef GENQ_CONFIG_H
 #define GENQ_CONFIG_H
 
@@ -31,6 +32,8 @@ struct config {
     char *path;
     char **values;
     size_t nvalues, cap;
+    char **mclass; /* [model_class] pairs: model, class (into values) */
+    size_t nmclass;
 };
 
 /* Read the INI file at path into cf (zero it first) and call set for each
@@ -56,6 +59,9 @@ typedef enum config_verdict (*config_section_fn)(void *ud, const char *section,
 int config_load_sections(struct config *cf, const char *path, config_set_fn set,
                          config_section_fn section_set, void *ud, char *err,
                          size_t errlen);
+/* The [model_class] class of model, or NULL (none, or model NULL).
+ * Borrowed from cf. */
+const char *config_model_class(const struct config *cf, const char *model);
 
 /* Wipe (values may be secrets) and free what cf owns; cf may be zeroed. */
 void config_free(struct config *cf);

@@ -155,6 +155,8 @@ on_header(char *p, size_t size, size_t nmemb, void *ud)
     struct http_req *r = ud;
     size_t n = size * nmemb;
 
+    if (r->on_hdr)
+        r->on_hdr(r, p, n);
     if (n > 5 && strncmp(p, "HTTP/", 5) == 0) {
         /* A new response (after 100 Continue, or a retry): reset. */
         r->status = 0;

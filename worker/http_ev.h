@@ -21,6 +21,9 @@ typedef int (*http_data_fn)(struct http_req *r, const char *p, size_t n);
  * released the handle; curl_code is the transfer's CURLcode (0 = OK). The
  * callback may free r and may submit new requests. */
 typedef void (*http_done_fn)(struct http_req *r, int curl_code);
+/* Every response header line as curl hands it over (status lines too: a
+ * new response begins), line borrowed. */
+typedef void (*http_hdr_fn)(struct http_req *r, const char *line, size_t n);
 
 struct http_req {
     /* Set by the caller before http_submit(): */
@@ -34,6 +37,7 @@ struct http_req {
     int insecure;         /* skip TLS peer/host verification */
     http_data_fn on_data; /* bytes of a 2xx body; NULL = buffer them */
     http_done_fn on_done;
+    http_hdr_fn on_hdr; /* NULL = none */
     void *ud;
     /* Filled by the module: */
     long status;          /* HTTP status, 0 before headers */

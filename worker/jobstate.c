@@ -6,11 +6,13 @@
 
 const unsigned char jobstate_edges[J_NSTATES] = {
     [J_FREE] = B(J_RUNNING) | B(J_QUEUED),
-    [J_RUNNING] = B(J_RUNNING) | B(J_WAITING) | B(J_PENDING) | B(J_FREE),
-    [J_WAITING] = B(J_RUNNING) | B(J_PENDING) | B(J_FREE),
+    [J_RUNNING] =
+        B(J_RUNNING) | B(J_WAITING) | B(J_PENDING) | B(J_FREE) | B(J_ADMIT),
+    [J_WAITING] = B(J_RUNNING) | B(J_PENDING) | B(J_FREE) | B(J_ADMIT),
     [J_PENDING] = B(J_FLUSHING) | B(J_FREE),
     [J_FLUSHING] = B(J_PENDING) | B(J_FREE),
     [J_QUEUED] = B(J_RUNNING) | B(J_FREE),
+    [J_ADMIT] = B(J_ADMIT) | B(J_RUNNING) | B(J_PENDING) | B(J_FREE),
 };
 
 int
@@ -24,7 +26,7 @@ const char *
 jobstate_name(enum jstate s)
 {
     static const char *const names[J_NSTATES] = {
-        "free", "running", "waiting", "pending", "flushing", "queued"};
+        "free", "running", "waiting", "pending", "flushing", "queued", "admit"};
 
     return (unsigned)s < J_NSTATES ? names[s] : "?";
 }

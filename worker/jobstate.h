@@ -8,8 +8,12 @@
  *   J_FREE -------------------------> J_QUEUED -------------+
  *     |                                                     v
  *     +-------------------- claim -------------------> J_RUNNING <--+
- *                                                       |  |  |     | timer
- *                                                next   +--+  +-> J_WAITING
+ *                                      admitted       |  |  |     | timer
+ *                           J_ADMIT ------------------>+  |  +-> J_WAITING
+ *                             ^  | (limiter: reserve,  |  |          |
+ *                             |  |  timer till the time the script names)
+ *                             +--+--- start a try ------+  |          |
+ *                                                next   +--+         |
  *                                                part      |          |
  *                                                  outcome v          | hand
  *                               not acknowledged +---> J_PENDING <----+ back
@@ -27,6 +31,12 @@
  *   QUEUED   -> RUNNING   queued-1, active+1 (a slot freed up)
  *   QUEUED   -> FREE      queued-1   (lost before it started)
  *   RUNNING  -> RUNNING              (next part, cache miss, 401 re-mint)
+ *   RUNNING  -> ADMIT                (a try waits for the limiter)
+ *   WAITING  -> ADMIT                (the backoff ended; limiter next)
+ *   ADMIT    -> ADMIT                (not admitted yet: timer, ask again)
+ *   ADMIT    -> RUNNING              (admitted: the request starts)
+ *   ADMIT    -> PENDING              (handed back while waiting)
+ *   ADMIT    -> FREE      active-1   (lease lost, shutdown, no memory)
  *   RUNNING  -> WAITING              (in-attempt retry after a backoff)
  *   RUNNING  -> PENDING              (outcome decided, waits for a flush)
  *   RUNNING  -> FREE      active-1   (lease lost, shutdown, no memory)
@@ -48,13 +58,16 @@ enum jstate {
     J_PENDING,  /* outcome decided, waiting for the next flush */
     J_FLUSHING, /* outcome sent to Redis, waiting for the reply */
     J_QUEUED,   /* claimed ahead (--prefetch), waiting for a free slot */
+    J_ADMIT,    /* a try waits for the fleet's limiter (worker/limiter.h):
+                   reserve in flight, or a timer; attempt not counted */
     J_NSTATES
 };
 
 /* The counters the states keep. */
 struct jobstate_counts {
-    int active; /* slots in J_RUNNING, J_WAITING or J_PENDING */
+    int active; /* slots in J_RUNNING, J_WAITING, J_ADMIT or J_PENDING */
     int queued; /* slots in J_QUEUED */
+    int admit;  /* slots in J_ADMIT (also counted in active) */
 };
 
 /* jobstate_edges[from] has bit (1 << to) set for every legal edge. */
@@ -75,8 +88,11 @@ jobstate_move(struct jobstate_counts *c, enum jstate from, enum jstate to)
     if ((unsigned)from >= J_NSTATES || (unsigned)to >= J_NSTATES ||
         !(jobstate_edges[from] & (1u << to)))
         return -1;
-    c->active += (to == J_RUNNING || to == J_WAITING || to == J_PENDING) -
-                 (from == J_RUNNING || from == J_WAITING || from == J_PENDING);
+    c->active += (to == J_RUNNING || to == J_WAITING || to == J_PENDING ||
+                  to == J_ADMIT) -
+                 (from == J_RUNNING || from == J_WAITING || from == J_PENDING ||
+                  from == J_ADMIT);
+    c->admit += (to == J_ADMIT) - (from == J_ADMIT);
     c->queued += (to == J_QUEUED) - (from == J_QUEUED);
     return 0;
 }

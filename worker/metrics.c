@@ -3,6 +3,7 @@
  * microsecond older than another is fine. */
 #include "fmacros.h"
 
+#include <math.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -50,6 +51,9 @@ struct metrics {
     atomic_long inflight;
     atomic_ulong prefetched;
     atomic_ulong intake[METRICS_MAX_QUEUES][2]; /* admitted, rejected */
+    atomic_ulong lim_admitted, lim_delayed, lim_wait_ms, api_429;
+    atomic_llong lim_level[4]; /* r, it, ot, t: the fleet's bucket levels */
+    atomic_int lim_known[4];   /* the bucket is metered (level set) */
     atomic_int circuit_open, budget_exhausted, redis_up;
     atomic_ulong alerts[3];
     double started;
@@ -124,6 +128,36 @@ metrics_api(struct metrics *m, int status, const char *cls, double seconds,
     hist_add(&m->latency, seconds);
     if (ttft_s >= 0)
         hist_add(&m->ttft, ttft_s);
+}
+
+void
+metrics_limiter(struct metrics *m, int admitted, double wait_s)
+{
+    if (!m)
+        return;
+    if (admitted) {
+        ADD(m->lim_admitted, 1);
+    } else {
+        ADD(m->lim_delayed, 1);
+        ADD(m->lim_wait_ms, (unsigned long)(wait_s * 1000));
+    }
+}
+
+void
+metrics_limiter_level(struct metrics *m, int b, int known, double level)
+{
+    if (!m || b < 0 || b >= 4)
+        return;
+    atomic_store_explicit(&m->lim_level[b], (long long)floor(level),
+                          memory_order_relaxed);
+    atomic_store_explicit(&m->lim_known[b], known, memory_order_relaxed);
+}
+
+void
+metrics_429(struct metrics *m)
+{
+    if (m)
+        ADD(m->api_429, 1);
 }
 
 void
@@ -350,6 +384,36 @@ metrics_render(struct metrics *m, size_t *len)
                "# TYPE genq_redis_up gauge\ngenq_redis_up %d\n",
                GET(m->circuit_open), GET(m->budget_exhausted),
                GET(m->redis_up));
+    out_printf(&o,
+               "# HELP genq_limiter_admitted_total Tries the fleet limiter "
+               "admitted.\n# TYPE genq_limiter_admitted_total counter\n"
+               "genq_limiter_admitted_total %lu\n"
+               "# HELP genq_limiter_delayed_total Times a try was told to "
+               "wait by the limiter.\n"
+               "# TYPE genq_limiter_delayed_total counter\n"
+               "genq_limiter_delayed_total %lu\n"
+               "# HELP genq_limiter_wait_seconds_total Seconds tries waited "
+               "for the limiter.\n"
+               "# TYPE genq_limiter_wait_seconds_total counter\n"
+               "genq_limiter_wait_seconds_total %.3f\n"
+               "# HELP genq_api_429_total Responses 429 (rate limited).\n"
+               "# TYPE genq_api_429_total counter\ngenq_api_429_total %lu\n",
+               GET(m->lim_admitted), GET(m->lim_delayed),
+               (double)GET(m->lim_wait_ms) / 1000.0, GET(m->api_429));
+    {
+        static const char *const names[4] = {"requests", "input_tokens",
+                                             "output_tokens", "tokens"};
+        out_printf(&o, "# HELP genq_limiter_bucket_level The fleet limiter's "
+                       "bucket levels for this worker's limit key (sampled "
+                       "every 5 s; metered buckets only).\n"
+                       "# TYPE genq_limiter_bucket_level gauge\n");
+        for (int b = 0; b < 4; b++)
+            if (atomic_load_explicit(&m->lim_known[b], memory_order_relaxed))
+                out_printf(&o, "genq_limiter_bucket_level{bucket=\"%s\"} %lld\n",
+                           names[b],
+                           (long long)atomic_load_explicit(
+                               &m->lim_level[b], memory_order_relaxed));
+    }
     out_printf(&o, "# HELP genq_alerts_total Alerts raised, by level.\n"
                    "# TYPE genq_alerts_total counter\n");
     for (int l = 0; l < 3; l++)

@@ -39,6 +39,12 @@ void metrics_job(struct metrics *m, int qi, enum metrics_outcome o);
 void metrics_api(struct metrics *m, int status, const char *cls, double seconds,
                  double ttft_s);
 void metrics_retry(struct metrics *m);
+/* The fleet limiter admitted a try, or told it to wait wait_s. */
+void metrics_limiter(struct metrics *m, int admitted, double wait_s);
+void metrics_429(struct metrics *m);
+/* Bucket b (0 requests, 1 input, 2 output, 3 total tokens) of the fleet
+ * limiter: its level, or known 0 when it is not metered. */
+void metrics_limiter_level(struct metrics *m, int b, int known, double level);
 void metrics_tokens(struct metrics *m, long input, long output);
 void metrics_spend(struct metrics *m, double usd);
 /* A cache lookup: hit 1 (a hit), 0 (a miss: this job calls the API), 2

@@ -491,35 +491,19 @@ rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
 }
 
 int
-rconn_script_keys(struct rconn *c, enum script_id id, int nkeys,
-                  const char **keys, int argc, const char **argv,
+rconn_script_keys(struct rconn *c, enum script_id id, const struct skeys *k,
+                  int argc, const char **argv, const size_t *argvlen,
                   rconn_reply_fn fn, void *pd)
 {
-    int n = 3 + nkeys + argc, j = 0, rc;
-    const char **av, *sha = script_get(id)->sha;
+    const char **av;
     size_t *al;
-    char nk[16];
+    int n = rclient_build_argv_keys("EVALSHA", script_get(id)->sha, k, argc,
+                                    argv, argvlen, &av, &al),
+        rc;
 
-    if (nkeys < 0 || argc < 0)
+    if (n < 0)
         return -1;
-    av = malloc(sizeof(*av) * (size_t)n);
-    al = malloc(sizeof(*al) * (size_t)n);
-    if (!av || !al) {
-        free(av);
-        free(al);
-        return -1;
-    }
-    snprintf(nk, sizeof(nk), "%d", nkeys);
-    av[j++] = "EVALSHA";
-    av[j++] = sha;
-    av[j++] = nk;
-    for (int i = 0; i < nkeys; i++)
-        av[j++] = keys[i];
-    for (int i = 0; i < argc; i++)
-        av[j++] = argv[i];
-    for (int i = 0; i < j; i++)
-        al[i] = strlen(av[i]);
-    rc = script_send(c, id, j, av, al, fn, pd);
+    rc = script_send(c, id, n, av, al, fn, pd);
     free(av);
     free(al);
     return rc;

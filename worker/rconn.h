@@ -44,11 +44,10 @@ int rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
                  int argc, const char **argv, const size_t *argvlen,
                  rconn_reply_fn fn, void *pd);
 
-/* Call script id with keys of its own (not a queue's table): nkeys keys,
- * then argv as ARGV[1..] (NUL-terminated strings). Same contract as
- * rconn_script(). */
-int rconn_script_keys(struct rconn *c, enum script_id id, int nkeys,
-                      const char **keys, int argc, const char **argv,
+/* rconn_script() with a script's own keys (rclient.h). */
+struct skeys;
+int rconn_script_keys(struct rconn *c, enum script_id id, const struct skeys *k,
+                      int argc, const char **argv, const size_t *argvlen,
                       rconn_reply_fn fn, void *pd);
 
 /* Any command by argv; same contract as rconn_script(). */

@@ -27,6 +27,7 @@ const char *key_file;
 const char *file_api_key; /* api-key from the config file */
 static int processes = 1;
 const char *auth_s;
+static const char *limit_out_s = "auto";
 static int jwt_ttl = 3600;
 static char queue_names[WORKER_MAX_QUEUES][65];
 
@@ -125,6 +126,17 @@ static const struct opt opts[] = {
     {"anomaly-job-multiple", "GENQ_ANOMALY_JOB_MULTIPLE", T_DOUBLE,
      &cfg.anomaly_job_x, 0, 1e6, NULL},
     {"cache-ttl", "GENQ_CACHE_TTL", T_INT, &cfg.cache_ttl_s, 0, 2592000, NULL},
+    {"limit-rpm", "GENQ_LIMIT_RPM", T_LONG, &cfg.limit_rpm, 0, 1e12, NULL},
+    {"limit-itpm", "GENQ_LIMIT_ITPM", T_LONG, &cfg.limit_itpm, 0, 1e12, NULL},
+    {"limit-otpm", "GENQ_LIMIT_OTPM", T_LONG, &cfg.limit_otpm, 0, 1e12, NULL},
+    {"limit-tpm", "GENQ_LIMIT_TPM", T_LONG, &cfg.limit_tpm, 0, 1e12, NULL},
+    {"limit-bytes-per-token", "GENQ_LIMIT_BYTES_PER_TOKEN", T_DOUBLE,
+     &cfg.limit_bytes_per_token, 0.1, 100, NULL},
+    {"limit-output-estimate", "GENQ_LIMIT_OUTPUT_ESTIMATE", T_CHOICE,
+     &limit_out_s, 0, 0, "auto|zero|max-tokens"},
+    {"model-class", "GENQ_MODEL_CLASS", T_STR, &cfg.model_class, 0, 0, NULL},
+    {"breaker-threshold", "GENQ_BREAKER_THRESHOLD", T_INT,
+     &cfg.breaker_threshold, 1, 1000000, NULL},
     {"log-format", "GENQ_LOG_FORMAT", T_CHOICE, &log_format, 0, 0, "json|text"},
     {"log-level", "GENQ_LOG_LEVEL", T_CHOICE, &log_level, 0, 0,
      "debug|info|warn|error"},
@@ -476,6 +488,12 @@ parse_args(int argc, char **argv)
         claim_clamped = 1;
     }
     cfg.jwt.ttl_s = jwt_ttl;
+    cfg.limit_out_est = !strcmp(limit_out_s, "zero") ? LIM_OUT_ZERO
+                        : !strcmp(limit_out_s, "max-tokens")
+                            ? LIM_OUT_MAX_TOKENS
+                            : LIM_OUT_AUTO;
+    if (!cfg.model_class)
+        cfg.model_class = config_model_class(&cfile, cfg.model);
     if (!auth_s)
         cfg.auth = cfg.provider == LLM_OPENAI ? AUTH_BEARER : AUTH_API_KEY;
     else if (!strcmp(auth_s, "api-key"))

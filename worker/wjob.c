@@ -149,6 +149,7 @@ job_init(struct wjob *j, struct wqueue *q, const char *id, const char *token,
     j->cache_key[0] = '\0';
     j->cache_lock = 0;
     j->bstate = 0;
+    memset(&j->lj, 0, sizeof(j->lj));
     buf_init(&j->text, LLM_TEXT_MAX);
     llm_result_init(&j->res);
     if (!j->id) {

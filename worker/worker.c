@@ -38,6 +38,8 @@ wcfg_defaults(struct wcfg *cfg)
     cfg->connect_timeout_s = 10;
     cfg->stall_timeout_s = 60;
     cfg->max_retries = 3;
+    cfg->limit_bytes_per_token = 4.0;
+    cfg->breaker_threshold = 5;
     cfg->retry_base_s = 0.5;
     cfg->retry_cap_s = 8.0;
     cfg->max_continuations = 3;
@@ -106,6 +108,7 @@ on_maint_timer(EV_P_ ev_timer *t, int revents)
     anomaly_tick(w);
     if (w->tick % 5 == 1)
         sample_depths(w);
+    limiter_tick(w);
     registry_tick(w);
 }
 
@@ -135,7 +138,7 @@ hand_back(struct worker *w)
     start_queued(w); /* draining: straight back to their queues */
     for (int i = 0; i < w->cap; i++) {
         struct wjob *j = &w->slots[i];
-        if (j->st == J_RUNNING || j->st == J_WAITING)
+        if (j->st == J_RUNNING || j->st == J_WAITING || j->st == J_ADMIT)
             job_finish(j, OUT_REQUEUE,
                        error_doc(DLQ_NOT_JOB_FAULT, 0, "shutdown",
                                  "worker shut down before the attempt "
@@ -217,6 +220,7 @@ on_rc_state(struct rconn *c, int up, void *ud)
     (void)c;
     metrics_redis_up(w->m, up);
     if (up) {
+        limiter_on_up(w);
         for (int i = 0; i < w->nq; i++)
             w->q[i].empty = 0;
         alerts_flush(w->al);
@@ -337,6 +341,8 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
         log_kv(LOG_INFO, "metrics endpoint listening", "addr",
                cfg->metrics_addr, NULL);
     }
+    if (limiter_new(w) < 0)
+        goto fail;
     w->rc = rconn_new(loop, &cfg->redis, "main", 1, on_rc_state, w);
     w->sub = rconn_new(loop, &cfg->redis, "wake", 0, NULL, w);
     if (!w->rc || !w->sub)
@@ -402,6 +408,7 @@ worker_free(struct worker *w)
     rconn_free(w->rc);
     intake_free(w->intake);
     rconn_free(w->sub);
+    limiter_free(w);
     http_free(w->http);
     metrics_free(w->m);
     ev_timer_stop(w->loop, &w->idle_timer);

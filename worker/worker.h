@@ -14,6 +14,10 @@
 
 enum auth_mode { AUTH_API_KEY, AUTH_BEARER, AUTH_JWT };
 
+/* The limiter's output-token estimate: auto (0 for Anthropic, max_tokens
+ * for OpenAI), zero, or the request's max_tokens. */
+enum lim_out_est { LIM_OUT_AUTO, LIM_OUT_ZERO, LIM_OUT_MAX_TOKENS };
+
 struct wcfg {
     struct redis_url redis;
     const char *queues[WORKER_MAX_QUEUES];
@@ -69,6 +73,13 @@ struct wcfg {
     double price_batch_discount; /* fraction off for Batch API calls */
     double anomaly_rate_x;       /* P1: 10-min spend over x times average */
     double anomaly_job_x;        /* P1: a job over x times median output */
+    /* the fleet-wide limiter (worker/limiter.h); 0 = not configured */
+    long limit_rpm, limit_itpm, limit_otpm, limit_tpm; /* per minute */
+    const char *model_class;      /* limit key's class; NULL = the model */
+    double limit_bytes_per_token; /* input estimate: text bytes / this */
+    enum lim_out_est limit_out_est;
+    int breaker_threshold; /* API failures in a row that open the fleet's
+                              breaker */
 };
 
 /* Fill cfg with the contract's defaults (DESIGN.md). Can't fail. */

@@ -34,6 +34,7 @@
 #include "http_ev.h"
 #include "jobstate.h"
 #include "keys.h"
+#include "limiter.h"
 #include "metrics.h"
 #include "outcome.h"
 #include "rconn.h"
@@ -86,6 +87,7 @@ struct wjob {
     enum outcome out;
     char *doc;          /* result JSON (complete) or error JSON (fail) */
     int64_t backoff_ms; /* OUT_RETRY */
+    struct lim_job lj;  /* the limiter's reservation (limiter.h) */
     struct wjob *pnext; /* pending list of its queue */
     /* J_QUEUED: the claim reply's payload (owned) and the next in line */
     char *raw;
@@ -136,6 +138,7 @@ struct worker {
     struct alerts *al;
     /* the inbox intake of every queue (intake.c) */
     struct intake *intake;
+    struct limiter *lim;  /* fleet-wide limiter; NULL when off (limiter.h) */
     unsigned long tick;   /* maintenance ticks (1 s) */
     ev_tstamp err_window; /* start of the 429/5xx counting minute */
     int api_errs;         /* 429/5xx in that minute */

@@ -105,6 +105,15 @@ cJSON *th_result(struct th *t, const char *id);
 /* Start a private genq-mockllm with extra args (NULL-terminated); fills url
  * (128 bytes) and returns its pid (kill it with th_stop()). */
 pid_t th_mock_start(char *url, const char *const extra[]);
+/* harness_mock.c: POST body to the mock at url's /mock/control; its GET
+ * /mock/stats document (caller frees); the count of status in it. Abort
+ * the test unless the mock answers 200. */
+void th_mock_control(const char *url, const char *body);
+cJSON *th_mock_stats(const char *url);
+double th_mock_status_count(const cJSON *stats, int status);
+/* GET url (any HTTP endpoint, e.g. a worker's /metrics): its body (caller
+ * frees); aborts the test unless the status is 200. */
+char *th_http_get(const char *url);
 /* SIGTERM pid and reap it. */
 void th_stop(pid_t pid);
 /* Start a worker against a given API base (else like th_worker). */

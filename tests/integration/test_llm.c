@@ -13,38 +13,10 @@
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 
 #include "harness.h"
 
 TH_SUITE(llm, .timeout = 180);
-
-static size_t
-sink(char *p, size_t s, size_t n, void *ud)
-{
-    (void)p;
-    (void)ud;
-    return s * n;
-}
-
-/* POST body to the mock's /mock/control. */
-static void
-mock_control(const char *url, const char *body)
-{
-    char u[256];
-    CURL *c = curl_easy_init();
-    long status = 0;
-
-    cr_assert(c);
-    snprintf(u, sizeof(u), "%s/mock/control", url);
-    curl_easy_setopt(c, CURLOPT_URL, u);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    cr_assert_eq(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    cr_assert_eq(status, 200);
-}
 
 static void
 check_text(const char *id, const char *prompt, size_t tokens)
@@ -124,7 +96,7 @@ Test(llm, auth_storm_requeues_without_counting_then_recovers)
     pid_t w;
     int att, ok = 0;
 
-    mock_control(url, "{\"reject_auth\":true}");
+    th_mock_control(url, "{\"reject_auth\":true}");
     ids = th_enqueue_n(&t, 40, "Auth storm", 30);
     w = th_worker_at(&t, url, NULL, args);
     th_sleep_ms(2500);
@@ -135,7 +107,7 @@ Test(llm, auth_storm_requeues_without_counting_then_recovers)
         if (!strcmp(st, "queued"))
             cr_assert_eq(att, 0, "%s: a 401 must not count an attempt", ids[i]);
     }
-    mock_control(url, "{\"reject_auth\":false}");
+    th_mock_control(url, "{\"reject_auth\":false}");
     cr_assert_eq(th_wait_terminal(&t, ids, 40, 30), 40);
     th_stop(w);
     th_stop(mock);

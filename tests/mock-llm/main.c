@@ -62,6 +62,12 @@ static const char *const usage_lines[] = {
     "  --stall-s N          how long a stalled response keeps the socket",
     "                       open (default 600)",
     "  --log FILE           append one JSON line per request (flushed)",
+    "  --limit-rpm N        enforce N requests/min, --limit-itpm N input",
+    "  --limit-itpm N       tokens/min, --limit-otpm N output tokens/min,",
+    "  --limit-otpm N       --limit-tpm N total tokens/min (OpenAI's):",
+    "  --limit-tpm N        continuously refilled buckets; over one: 429",
+    "                       with retry-after; the rate-limit headers show",
+    "                       the buckets (default: not enforced)",
     "  --help               show this help",
     "",
     "Markers in the first user message: [mock:tokens=N],",
@@ -214,6 +220,14 @@ parse_args(int argc, char **argv)
             srv_cfg.retry_after_ms = (long)flag_int(name, v, 0, 86400000);
         } else if (strcmp(name, "--stall-s") == 0) {
             srv_cfg.stall_s = flag_double(name, v, 0, 86400);
+        } else if (strcmp(name, "--limit-rpm") == 0) {
+            srv_cfg.limit_rpm = flag_double(name, v, 0, 1e12);
+        } else if (strcmp(name, "--limit-itpm") == 0) {
+            srv_cfg.limit_itpm = flag_double(name, v, 0, 1e12);
+        } else if (strcmp(name, "--limit-otpm") == 0) {
+            srv_cfg.limit_otpm = flag_double(name, v, 0, 1e12);
+        } else if (strcmp(name, "--limit-tpm") == 0) {
+            srv_cfg.limit_tpm = flag_double(name, v, 0, 1e12);
         } else if (strcmp(name, "--log") == 0) {
             srv_cfg.log_path = v;
         } else {

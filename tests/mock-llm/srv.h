@@ -20,11 +20,11 @@
 #define MAX_KINDS       64
 #define LINGER_S        2.0 /* drain a rejected body before closing */
 #define RL_WINDOW       60.0
-#define RL_REQUESTS     4000
-#define RL_IN_TOKENS    2000000ULL
-#define RL_OUT_TOKENS   400000ULL
-#define OAI_RL_REQUESTS 10000
-#define OAI_RL_TOKENS   2000000ULL
+#define RL_REQUESTS     10000000ULL /* high: no limit unless --limit-* */
+#define RL_IN_TOKENS    2000000000ULL
+#define RL_OUT_TOKENS   400000000ULL
+#define OAI_RL_REQUESTS 10000000ULL
+#define OAI_RL_TOKENS   2000000000ULL
 
 struct settings {
     char *host; /* owned */
@@ -44,6 +44,8 @@ struct settings {
     long retry_after_ms; /* -1 = header not sent */
     int reject_auth;
     const char *api_key; /* GENQ_MOCK_API_KEY or NULL */
+    /* enforced rate limits per minute (srv_limit.c); 0 = not enforced */
+    double limit_rpm, limit_itpm, limit_otpm, limit_tpm;
 };
 
 enum endpoint {
@@ -69,6 +71,7 @@ struct stats {
     long active_conns;
     long active_streams;
     long max_streams;
+    unsigned long long limit_admitted, limit_refused; /* srv_limit.c */
 };
 
 enum cstate {
@@ -223,6 +226,29 @@ void srv_keytab_clear(void);
 /* Answers an API request (body: parsed JSON or NULL, borrowed): checks,
  * fault, then the reply or error is prepared in c->pend and started. */
 void srv_api_request(struct conn *c, enum endpoint ep, const cJSON *body);
+
+/* ---- srv_limit.c ---- */
+/* The buckets, in the order of the --limit-* flags. */
+enum { SRV_LB_REQ, SRV_LB_IN, SRV_LB_OUT, SRV_LB_TOK, SRV_LB_N };
+struct srv_limits {
+    double level[SRV_LB_N]; /* may go below 0 (output produced) */
+    int init[SRV_LB_N];
+    double ts;           /* last refill */
+    double outage_until; /* 503 to every API request until then */
+};
+extern struct srv_limits srv_limits;
+/* Whether some --limit-* is enforced. */
+int srv_limit_on(void);
+/* Admit a request of in_tokens that will produce out_tokens: 0 (taken
+ * from the buckets, counted admitted), or the seconds until it would fit
+ * (counted refused). Buckets without a limit always admit. */
+double srv_limit_take(double now, size_t in_tokens, size_t out_tokens);
+/* Bucket b's figure, whole tokens left and seconds until full, for the
+ * headers: 1, or 0 when b is not enforced (nothing stored). */
+int srv_limit_header(int b, double now, unsigned long long *limit,
+                     unsigned long long *remaining, double *full_in_s);
+/* Whether the outage control (POST /mock/control {"outage_s": N}) is on. */
+int srv_outage(double now);
 
 /* ---- srv_control.c ---- */
 

@@ -140,6 +140,10 @@ srv_stats_json(void)
                             (double)srv_stats.max_streams);
     cJSON_AddNumberToObject(o, "connections_total",
                             (double)srv_stats.conns_total);
+    cJSON_AddNumberToObject(o, "limit_admitted",
+                            (double)srv_stats.limit_admitted);
+    cJSON_AddNumberToObject(o, "limit_refused",
+                            (double)srv_stats.limit_refused);
     cJSON_AddNumberToObject(o, "uptime_s", ev_time() - srv_start_time);
     return o;
 }
@@ -235,6 +239,10 @@ static const struct dsetting dsettings[] = {
     {"latency_ms", 0, 3600e3, offsetof(struct settings, latency_ms)},
     {"tokens_per_s", 0, 1e9, offsetof(struct settings, tokens_per_s)},
     {"stall_s", 0, 86400, offsetof(struct settings, stall_s)},
+    {"limit_rpm", 0, 1e12, offsetof(struct settings, limit_rpm)},
+    {"limit_itpm", 0, 1e12, offsetof(struct settings, limit_itpm)},
+    {"limit_otpm", 0, 1e12, offsetof(struct settings, limit_otpm)},
+    {"limit_tpm", 0, 1e12, offsetof(struct settings, limit_tpm)},
 };
 
 static const struct dsetting *
@@ -275,6 +283,11 @@ srv_control_request(struct conn *c, const cJSON *body)
         if (d != NULL) {
             ok = number_in(it, d->lo, d->hi);
             memcpy((char *)&n + d->off, &v, sizeof(v));
+        } else if (strcmp(k, "outage_s") == 0) {
+            /* 503 to every API request for this long (0 ends it) */
+            ok = number_in(it, 0, 86400);
+            if (ok)
+                srv_limits.outage_until = ev_now(srv_loop) + v;
         } else if (strcmp(k, "reject_auth") == 0) {
             ok = cJSON_IsBool(it);
             n.reject_auth = cJSON_IsTrue(it);
@@ -320,6 +333,7 @@ srv_reset_request(struct conn *c, const cJSON *body)
     memset(srv_stats.faults, 0, sizeof(srv_stats.faults));
     srv_stats.requests = 0;
     srv_stats.conns_total = 0;
+    srv_stats.limit_admitted = srv_stats.limit_refused = 0;
     srv_stats.max_streams = srv_stats.active_streams;
     srv_keytab_clear();
     srv_rng_state = srv_cfg.seed;

@@ -3,6 +3,7 @@
  * errors, and the delayed sending of a prepared response. */
 #include "fmacros.h"
 
+#include <math.h>
 #include <time.h>
 
 #include "mockapi.h"
@@ -60,29 +61,71 @@ left(unsigned long long limit, unsigned long long used, int round)
     return round ? (v + 500) / 1000 * 1000 : v;
 }
 
+/* secs as OpenAI's reset: a Go duration ("12ms", "6m0s", "1h2m3.5s"). */
+static void
+go_duration(double secs, char *buf, size_t size)
+{
+    long h, m;
+    double sec;
+
+    if (secs < 0)
+        secs = 0;
+    if (secs < 1) {
+        snprintf(buf, size, "%dms", (int)ceil(secs * 1000));
+        return;
+    }
+    h = (long)(secs / 3600);
+    m = (long)((secs - (double)h * 3600) / 60);
+    sec = secs - (double)h * 3600 - (double)m * 60;
+    if (h > 0)
+        snprintf(buf, size, "%ldh%ldm%.3gs", h, m, sec);
+    else if (m > 0)
+        snprintf(buf, size, "%ldm%.3gs", m, sec);
+    else
+        snprintf(buf, size, "%.3gs", sec);
+}
+
 int
 srv_api_headers(struct mockbuf *b, enum mockapi_proto proto,
                 const char *request_id, int limited)
 {
     double now = ev_now(srv_loop), reset_at = srv_rl.start + RL_WINDOW;
-    unsigned long long req_left =
-        limited ? 0 : left(RL_REQUESTS, srv_rl.requests, 0);
-    int rc = 0;
+    /* per bucket (SRV_LB_*): the window's figures, or the enforced
+     * buckets' (srv_limit.c) where --limit-* set them */
+    unsigned long long lim[SRV_LB_N], rem[SRV_LB_N];
+    double reset[SRV_LB_N];
+    int rc = 0, oai = proto != MOCKAPI_ANTHROPIC;
 
     if (limited)
         reset_at =
             now + (double)(srv_cfg.retry_after > 0 ? srv_cfg.retry_after : 1);
-    if (proto == MOCKAPI_ANTHROPIC) {
-        char reset[40];
-        unsigned long long in_left = left(RL_IN_TOKENS, srv_rl.in_tokens, 1);
-        unsigned long long out_left = left(RL_OUT_TOKENS, srv_rl.out_tokens, 1);
-        rfc3339(reset_at, reset, sizeof(reset));
+    lim[SRV_LB_REQ] = oai ? OAI_RL_REQUESTS : RL_REQUESTS;
+    rem[SRV_LB_REQ] = limited ? 0 : left(lim[SRV_LB_REQ], srv_rl.requests, 0);
+    lim[SRV_LB_IN] = RL_IN_TOKENS;
+    rem[SRV_LB_IN] = left(RL_IN_TOKENS, srv_rl.in_tokens, 1);
+    lim[SRV_LB_OUT] = RL_OUT_TOKENS;
+    rem[SRV_LB_OUT] = left(RL_OUT_TOKENS, srv_rl.out_tokens, 1);
+    lim[SRV_LB_TOK] = oai ? OAI_RL_TOKENS : RL_IN_TOKENS + RL_OUT_TOKENS;
+    rem[SRV_LB_TOK] =
+        oai ? left(OAI_RL_TOKENS, srv_rl.in_tokens + srv_rl.out_tokens, 0)
+            : (rem[SRV_LB_IN] < rem[SRV_LB_OUT] ? rem[SRV_LB_IN]
+                                                : rem[SRV_LB_OUT]);
+    for (int k = 0; k < SRV_LB_N; k++) {
+        double full;
+        reset[k] = reset_at;
+        if (srv_limit_header(k, ev_time(), &lim[k], &rem[k], &full))
+            reset[k] = now + full;
+    }
+    if (!oai) {
+        char rs[SRV_LB_N][40];
+        for (int k = 0; k < SRV_LB_N; k++)
+            rfc3339(ceil(reset[k]), rs[k], sizeof(rs[k]));
         rc |= mockbuf_printf(
             b,
             "request-id: %s\r\n"
             "anthropic-organization-id: 00000000-0000-4000-8000-"
             "000000000000\r\n"
-            "anthropic-ratelimit-requests-limit: %d\r\n"
+            "anthropic-ratelimit-requests-limit: %llu\r\n"
             "anthropic-ratelimit-requests-remaining: %llu\r\n"
             "anthropic-ratelimit-requests-reset: %s\r\n"
             "anthropic-ratelimit-tokens-limit: %llu\r\n"
@@ -94,33 +137,26 @@ srv_api_headers(struct mockbuf *b, enum mockapi_proto proto,
             "anthropic-ratelimit-output-tokens-limit: %llu\r\n"
             "anthropic-ratelimit-output-tokens-remaining: %llu\r\n"
             "anthropic-ratelimit-output-tokens-reset: %s\r\n",
-            request_id, RL_REQUESTS, req_left, reset,
-            RL_IN_TOKENS + RL_OUT_TOKENS,
-            in_left < out_left ? in_left : out_left, reset, RL_IN_TOKENS,
-            in_left, reset, RL_OUT_TOKENS, out_left, reset);
+            request_id, lim[SRV_LB_REQ], rem[SRV_LB_REQ], rs[SRV_LB_REQ],
+            lim[SRV_LB_TOK], rem[SRV_LB_TOK], rs[SRV_LB_TOK], lim[SRV_LB_IN],
+            rem[SRV_LB_IN], rs[SRV_LB_IN], lim[SRV_LB_OUT], rem[SRV_LB_OUT],
+            rs[SRV_LB_OUT]);
     } else {
-        double secs = reset_at - now;
-        char reset[32];
-        if (secs < 0)
-            secs = 0;
-        if (secs < 1)
-            snprintf(reset, sizeof(reset), "%dms", (int)(secs * 1000));
-        else
-            snprintf(reset, sizeof(reset), "%.3gs", secs);
-        rc |= mockbuf_printf(
-            b,
-            "x-request-id: %s\r\n"
-            "openai-processing-ms: %d\r\n"
-            "x-ratelimit-limit-requests: %d\r\n"
-            "x-ratelimit-limit-tokens: %llu\r\n"
-            "x-ratelimit-remaining-requests: %llu\r\n"
-            "x-ratelimit-remaining-tokens: %llu\r\n"
-            "x-ratelimit-reset-requests: %s\r\n"
-            "x-ratelimit-reset-tokens: %s\r\n",
-            request_id, (int)srv_cfg.latency_ms, OAI_RL_REQUESTS, OAI_RL_TOKENS,
-            limited ? 0 : left(OAI_RL_REQUESTS, srv_rl.requests, 0),
-            left(OAI_RL_TOKENS, srv_rl.in_tokens + srv_rl.out_tokens, 0), reset,
-            reset);
+        char rq[64], rt[64];
+        go_duration(reset[SRV_LB_REQ] - now, rq, sizeof(rq));
+        go_duration(reset[SRV_LB_TOK] - now, rt, sizeof(rt));
+        rc |= mockbuf_printf(b,
+                             "x-request-id: %s\r\n"
+                             "openai-processing-ms: %d\r\n"
+                             "x-ratelimit-limit-requests: %llu\r\n"
+                             "x-ratelimit-limit-tokens: %llu\r\n"
+                             "x-ratelimit-remaining-requests: %llu\r\n"
+                             "x-ratelimit-remaining-tokens: %llu\r\n"
+                             "x-ratelimit-reset-requests: %s\r\n"
+                             "x-ratelimit-reset-tokens: %s\r\n",
+                             request_id, (int)srv_cfg.latency_ms,
+                             lim[SRV_LB_REQ], lim[SRV_LB_TOK], rem[SRV_LB_REQ],
+                             rem[SRV_LB_TOK], rq, rt);
     }
     return rc ? -1 : 0;
 }

@@ -3,6 +3,7 @@
  * --fault-rate), and the set-up of the reply. Also ids and the seeded RNG. */
 #include "fmacros.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "mockapi.h"
@@ -189,6 +190,27 @@ srv_api_request(struct conn *c, enum endpoint ep, const cJSON *body)
         srv_api_error(c, proto, request_id, &err, NULL, &ri,
                       srv_cfg.latency_ms / 1000.0);
         return;
+    }
+    if (f == NULL && srv_outage(ev_now(srv_loop)))
+        f = &all[mockapi_fault_find("503")];
+    if (f == NULL && srv_limit_on()) {
+        /* the wall clock, not the loop's: a request is metered when it
+         * arrives, as a provider does */
+        double wait = srv_limit_take(ev_time(), c->gen.input_tokens,
+                                     c->gen.reply.ntokens);
+        if (wait > 0) {
+            /* the real 429: error body, rate-limit headers, retry-after
+             * in whole seconds (rounded up) */
+            long keep = srv_cfg.retry_after;
+            f = &all[mockapi_fault_find("429")];
+            mockapi_fault_error(proto, f, &err);
+            srv_cfg.retry_after = (long)ceil(wait);
+            srv_rl_account(ev_now(srv_loop), 0, 0);
+            srv_api_error(c, proto, request_id, &err, f, &ri,
+                          srv_cfg.latency_ms / 1000.0);
+            srv_cfg.retry_after = keep;
+            return;
+        }
     }
     if (f != NULL) {
         ri.fault = f->name;

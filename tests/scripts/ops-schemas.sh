@@ -73,6 +73,7 @@ r = redis.Redis.from_url(sys.argv[1], decode_responses=True)
 for _, fields in r.xrange(sys.argv[2]):
     print(json.dumps(fields))
 PY
+"$GENQ_BIN/genq" limits --json --redis "$GENQ_TEST_REDIS_URL" >"$d/limits.jsonl"
 
 /usr/bin/python3 -c "import jsonschema" 2>/dev/null ||
     { echo "FAIL: /usr/bin/python3 has no jsonschema module (apt-get install python3-jsonschema)"; exit 1; }
@@ -98,7 +99,7 @@ expect = {  # file: (schema, minimum number of lines)
     "pause": ("pause", 3), "status": ("status", 9), "result": ("result", 8),
     "deadletter": ("deadletter", 6), "dlq-entry": ("dlq-entry", 3),
     "dlq-change": ("dlq-change", 4), "budget": ("budget", 1),
-    "feed-entry": ("feed-entry", 7),
+    "feed-entry": ("feed-entry", 7), "limits": ("limits", 1),
 }
 passed = failed = 0
 for name, (schema, least) in sorted(expect.items()):

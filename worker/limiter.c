@@ -1,0 +1,477 @@
+/* limiter: the worker's half of the fleet-wide limiter -- one limiter.lua
+ * call before each try (reserve) and one after it (settle + the learned
+ * headers), the 429 cooldown, the fleet breaker's failures and probe, the
+ * J_ADMIT wait on the slot's timer, and the claim gate. limiter.h says
+ * what each entry point does. */
+#include "fmacros.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rclient.h"
+#include "timefmt.h"
+#include "worker_int.h"
+
+/* How far ahead a try may be reserved (limiter.lua reserve AHEAD_MS): the
+ * waiters of the fleet queue in turn within it instead of all asking again
+ * when a token refills. */
+#define LIM_AHEAD_MS 2000
+/* The share of every bucket kept back (limiter.lua reserve HEADROOM). */
+#define LIM_HEADROOM "0.02"
+
+struct limiter {
+    char id[600];  /* the limit key id (keys.h key_limit_id) */
+    char key[640]; /* genq:lim:{ID} */
+    const char *keyv[1];
+    struct skeys sk;
+    ev_tstamp block_until;   /* cooldown / breaker / bucket: claim nothing */
+    ev_tstamp breaker_until; /* the fleet breaker is open (as last told) */
+    int configured;          /* some --limit-* is set */
+    int out_max_tokens;      /* output estimate: the request's max_tokens */
+};
+
+/* A reply's slot: the job it was sent for, or NULL when it moved on. */
+struct lim_ctx {
+    struct worker *w;
+    int idx;
+    unsigned gen;
+};
+
+static struct lim_ctx *
+ctx_new(struct wjob *j)
+{
+    struct lim_ctx *c = malloc(sizeof(*c));
+
+    if (c) {
+        c->w = j->w;
+        c->idx = j->idx;
+        c->gen = j->gen;
+    }
+    return c;
+}
+
+static struct wjob *
+ctx_job(struct lim_ctx *c)
+{
+    struct wjob *j = &c->w->slots[c->idx];
+
+    return j->gen == c->gen && !j->lost ? j : NULL;
+}
+
+int
+limiter_new(struct worker *w)
+{
+    const struct wcfg *cfg = w->cfg;
+    struct limiter *l;
+    const char *cls;
+
+    w->lim = NULL;
+    if (cfg->provider == LLM_NOOP)
+        return 0;
+    l = calloc(1, sizeof(*l));
+    if (!l)
+        return -1;
+    cls = cfg->model_class ? cfg->model_class : cfg->model;
+    key_limit_id(l->id, sizeof(l->id), llm_provider_name(cfg->provider),
+                 cfg->api_base, cls ? cls : "default");
+    if (key_limit_state(l->key, sizeof(l->key), l->id) < 0) {
+        free(l);
+        return -1;
+    }
+    l->keyv[0] = l->key;
+    l->sk.n = 1;
+    l->sk.keyv = l->keyv;
+    l->sk.prefix = l->id;
+    l->configured = cfg->limit_rpm > 0 || cfg->limit_itpm > 0 ||
+                    cfg->limit_otpm > 0 || cfg->limit_tpm > 0;
+    l->out_max_tokens =
+        cfg->limit_out_est == LIM_OUT_MAX_TOKENS ||
+        (cfg->limit_out_est == LIM_OUT_AUTO && cfg->provider == LLM_OPENAI);
+    w->lim = l;
+    return 0;
+}
+
+void
+limiter_free(struct worker *w)
+{
+    free(w->lim);
+    w->lim = NULL;
+}
+
+/* Call limiter.lua's op with args; fn gets the reply (may be NULL). */
+static int
+lim_call(struct worker *w, const char *op, int argc, const char **args,
+         rconn_reply_fn fn, void *pd)
+{
+    const char *av[24];
+
+    if (argc > 21)
+        return -1;
+    av[0] = op;
+    av[1] = ""; /* Redis's clock */
+    for (int i = 0; i < argc; i++)
+        av[2 + i] = args[i];
+    return rconn_script_keys(w->rc, SCRIPT_LIMITER, &w->lim->sk, argc + 2, av,
+                             NULL, fn ? fn : worker_noreply, pd);
+}
+
+static void
+on_config_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    struct worker *w = pd;
+
+    (void)c;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 6) {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            log_kv(LOG_WARN, "limiter: storing the configured limits failed",
+                   "error", r->str, NULL);
+        return;
+    }
+    if (r->element[0]->integer == 1) {
+        char old[160];
+        snprintf(old, sizeof(old), "rpm %lld itpm %lld otpm %lld tpm %lld",
+                 r->element[1]->integer, r->element[2]->integer,
+                 r->element[3]->integer, r->element[4]->integer);
+        log_kv(LOG_WARN,
+               "limiter: this worker's --limit-* differ from the ones stored "
+               "for the key; the last writer's win (this worker's now)",
+               "key", w->lim->id, "previous", old, "previous_writer",
+               r->element[5]->type == REDIS_REPLY_STRING ? r->element[5]->str
+                                                         : "",
+               NULL);
+    }
+}
+
+void
+limiter_on_up(struct worker *w)
+{
+    const char *sadd[3] = {"SADD", KEY_LIMITS, NULL};
+    char v[4][24];
+    const char *args[5];
+
+    if (!w->lim)
+        return;
+    sadd[2] = w->lim->id;
+    if (rconn_command(w->rc, 3, sadd, NULL, worker_noreply, NULL) < 0)
+        log_kv(LOG_WARN, "limiter: cannot register the limit key", NULL);
+    if (!w->lim->configured)
+        return;
+    snprintf(v[0], sizeof(v[0]), "%ld", w->cfg->limit_rpm);
+    snprintf(v[1], sizeof(v[1]), "%ld", w->cfg->limit_itpm);
+    snprintf(v[2], sizeof(v[2]), "%ld", w->cfg->limit_otpm);
+    snprintf(v[3], sizeof(v[3]), "%ld", w->cfg->limit_tpm);
+    for (int i = 0; i < 4; i++)
+        args[i] = v[i];
+    args[4] = w->id;
+    lim_call(w, "config", 5, args, on_config_reply, w);
+}
+
+/* Bytes of a JSON value's text: strings, and the "text" of content
+ * blocks, recursively. */
+static size_t
+text_bytes(const cJSON *v)
+{
+    size_t n = 0;
+
+    if (cJSON_IsString(v))
+        return strlen(v->valuestring);
+    if (cJSON_IsArray(v) || cJSON_IsObject(v))
+        for (const cJSON *c = v->child; c; c = c->next)
+            if (!c->string || !strcmp(c->string, "content") ||
+                !strcmp(c->string, "text"))
+                n += text_bytes(c);
+    return n;
+}
+
+/* The input-token estimate of j's next try: bytes of its prompt, system
+ * and messages text (and the article so far) / --limit-bytes-per-token. */
+static long
+input_estimate(const struct wjob *j)
+{
+    static const char *const fields[] = {"prompt", "system", "messages"};
+    size_t n = j->text.len;
+
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        n += text_bytes(cJSON_GetObjectItemCaseSensitive(j->job, fields[i]));
+    return (long)ceil((double)n / j->w->cfg->limit_bytes_per_token);
+}
+
+static long
+output_estimate(const struct wjob *j)
+{
+    const cJSON *mt;
+
+    if (!j->w->lim->out_max_tokens)
+        return 0;
+    mt = cJSON_GetObjectItemCaseSensitive(j->job, "max_tokens");
+    return cJSON_IsNumber(mt) ? (long)mt->valuedouble : j->w->cfg->max_tokens;
+}
+
+static void
+on_reserve_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    struct lim_ctx *cx = pd;
+    struct worker *w = cx->w;
+    struct wjob *j = ctx_job(cx);
+    double wait = 0.5;
+
+    (void)c;
+    free(cx);
+    if (!j || j->st != J_ADMIT)
+        return;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER) {
+        if (r->element[0]->integer == 1) {
+            j->lj.admitted = 1;
+            j->lj.reserved = 1;
+            j->lj.probe = r->element[2]->type == REDIS_REPLY_STRING &&
+                          !strcmp(r->element[2]->str, "probe");
+            j->lj.unmetered = r->element[2]->type == REDIS_REPLY_STRING &&
+                              !strcmp(r->element[2]->str, "free");
+            if (r->element[1]->integer > 0) {
+                /* reserved ahead: starts at its turn, asks nothing more */
+                wait = (double)r->element[1]->integer / 1000.0;
+                metrics_limiter(w->m, 0, wait);
+                ev_timer_set(&j->retry_timer, wait, 0.);
+                ev_timer_start(w->loop, &j->retry_timer);
+                return;
+            }
+            metrics_limiter(w->m, 1, 0);
+            job_start_try(j);
+            return;
+        }
+        wait = (double)r->element[1]->integer / 1000.0;
+        if (w->lim->block_until < ev_now(w->loop) + wait)
+            w->lim->block_until = ev_now(w->loop) + wait;
+    } else if (r && r->type == REDIS_REPLY_ERROR) {
+        /* the script failed (NOPERM, OOM...): do not hold work for it */
+        log_kv(LOG_WARN, "limiter: reserve failed; calling unmetered", "error",
+               r->str, NULL);
+        j->lj.admitted = 1;
+        job_start_try(j);
+        return;
+    }
+    /* not admitted (or Redis away): wait as told, plus up to a tenth
+     * (at most 1 s) of jitter so the fleet's waiters do not all come back
+     * in the same millisecond */
+    wait += worker_rand01() * fmin(wait * 0.1, 1.0);
+    metrics_limiter(w->m, 0, wait);
+    ev_timer_set(&j->retry_timer, wait, 0.);
+    ev_timer_start(w->loop, &j->retry_timer);
+}
+
+int
+limiter_admit(struct wjob *j)
+{
+    struct worker *w = j->w;
+    char a[4][24];
+    const char *args[5];
+    struct lim_ctx *cx;
+
+    if (!w->lim)
+        return 1;
+    if (j->lj.admitted) {
+        j->lj.admitted = 0;
+        return 1;
+    }
+    j->lj.in_est = input_estimate(j);
+    j->lj.out_est = output_estimate(j);
+    snprintf(a[0], sizeof(a[0]), "%ld", j->lj.in_est);
+    snprintf(a[1], sizeof(a[1]), "%ld", j->lj.out_est);
+    snprintf(a[2], sizeof(a[2]), "%s", j->token);
+    snprintf(a[3], sizeof(a[3]), "%d", LIM_AHEAD_MS);
+    for (int i = 0; i < 4; i++)
+        args[i] = a[i];
+    args[4] = LIM_HEADROOM;
+    wjob_enter(j, J_ADMIT);
+    cx = ctx_new(j);
+    if (!cx || lim_call(w, "reserve", 5, args, on_reserve_reply, cx) < 0) {
+        /* Redis away: the try waits a moment and asks again */
+        free(cx);
+        ev_timer_set(&j->retry_timer, 0.5, 0.);
+        ev_timer_start(w->loop, &j->retry_timer);
+    }
+    return 0;
+}
+
+void
+limiter_on_hdr(struct http_req *r, const char *line, size_t n)
+{
+    struct wjob *j = r->ud;
+
+    if (n > 5 && !strncmp(line, "HTTP/", 5))
+        ratehdr_reset(&j->lj.hdr);
+    else
+        ratehdr_line(&j->lj.hdr, line, n, time_now_ms());
+}
+
+void
+limiter_settle(struct wjob *j, int ok)
+{
+    struct worker *w = j->w;
+    const struct ratehdr *h = &j->lj.hdr;
+    char a[5 + 3 * RB_N][24];
+    const char *args[5 + 3 * RB_N];
+    int n = 5;
+
+    if (!w->lim || !j->lj.reserved)
+        return;
+    j->lj.reserved = 0;
+    if (j->lj.unmetered) {
+        /* nothing was reserved: nothing to refund or charge (a bucket
+         * learned meanwhile starts empty for such calls, limiter.lua) */
+        j->lj.in_est = ok ? j->res.input_tokens : 0L;
+        j->lj.out_est = ok ? j->res.output_tokens : 0L;
+        j->lj.unmetered = 0;
+    }
+    snprintf(a[0], sizeof(a[0]), "%ld", j->lj.in_est);
+    snprintf(a[1], sizeof(a[1]), "%ld", j->lj.out_est);
+    snprintf(a[2], sizeof(a[2]), "%ld", ok ? j->res.input_tokens : 0L);
+    snprintf(a[3], sizeof(a[3]), "%ld", ok ? j->res.output_tokens : 0L);
+    snprintf(a[4], sizeof(a[4]), "%d", ok);
+    for (int b = 0; b < RB_N && h->any; b++) {
+        /* Anthropic's tokens-* is the tightest of input and output when
+         * those are sent: not a bucket of its own then */
+        if (h->limit[b] <= 0 ||
+            (b == RB_TOK && (h->limit[RB_IN] > 0 || h->limit[RB_OUT] > 0)))
+            continue;
+        snprintf(a[n], sizeof(a[n]), "%s",
+                 ratehdr_bucket_name((enum rate_bucket)b));
+        snprintf(a[n + 1], sizeof(a[n + 1]), "%ld", h->limit[b]);
+        snprintf(a[n + 2], sizeof(a[n + 2]), "%ld", h->remaining[b]);
+        n += 3;
+    }
+    for (int i = 0; i < n; i++)
+        args[i] = a[i];
+    if (lim_call(w, "settle", n, args, NULL, NULL) < 0)
+        log_kv(LOG_DEBUG, "limiter: settle not sent (Redis away)", NULL);
+}
+
+void
+limiter_cooldown(struct wjob *j, double hint_s)
+{
+    struct worker *w = j->w;
+    char s[3][32];
+    const char *args[3] = {s[0], s[1], s[2]};
+
+    metrics_429(w->m);
+    if (!w->lim)
+        return;
+    snprintf(s[0], sizeof(s[0]), "%.3f", hint_s > 0 ? hint_s : 0.0);
+    snprintf(s[1], sizeof(s[1]), "%.0f", w->cfg->retry_base_s * 1000);
+    snprintf(s[2], sizeof(s[2]), "%.0f", w->cfg->retry_cap_s * 1000);
+    if (lim_call(w, "cooldown", 3, args, NULL, NULL) < 0)
+        log_kv(LOG_DEBUG, "limiter: cooldown not sent (Redis away)", NULL);
+    if (hint_s > 0 && w->lim->block_until < ev_now(w->loop) + hint_s)
+        w->lim->block_until = ev_now(w->loop) + hint_s;
+}
+
+static void
+on_bfail_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    struct worker *w = pd;
+
+    (void)c;
+    if (!w->lim || !r || r->type != REDIS_REPLY_ARRAY || r->elements < 2)
+        return;
+    if (r->element[0]->integer > 0) {
+        double until = (double)r->element[0]->integer / 1000.0 -
+                       (double)time_now_ms() / 1000.0 + ev_now(w->loop);
+        if (w->lim->block_until < until)
+            w->lim->block_until = until;
+        w->lim->breaker_until = until;
+        if (r->element[1]->integer == 1)
+            log_kv(LOG_WARN,
+                   "limiter: the fleet's circuit breaker opened for the key",
+                   "key", w->lim->id, NULL);
+    }
+}
+
+/* Send bfail with hint_s and the threshold thr. */
+static void
+bfail(struct worker *w, double hint_s, int thr)
+{
+    char a[4][24];
+    const char *args[4];
+
+    snprintf(a[0], sizeof(a[0]), "%.0f", hint_s > 0 ? hint_s * 1000 : 0.0);
+    snprintf(a[1], sizeof(a[1]), "%.0f", w->cfg->circuit_max_s * 1000);
+    snprintf(a[2], sizeof(a[2]), "%.4f", worker_rand01());
+    snprintf(a[3], sizeof(a[3]), "%d", thr);
+    for (int i = 0; i < 4; i++)
+        args[i] = a[i];
+    if (lim_call(w, "bfail", 4, args, on_bfail_reply, w) < 0)
+        log_kv(LOG_DEBUG, "limiter: breaker failure not sent", NULL);
+}
+
+int
+limiter_api_failed(struct wjob *j, double hint_s)
+{
+    struct worker *w = j->w;
+    int probe = j->lj.probe;
+
+    if (!w->lim)
+        return 0;
+    j->lj.probe = 0;
+    bfail(w, hint_s, w->cfg->breaker_threshold);
+    /* the probe failed, or the breaker was open already: the fleet's
+     * outage, not this job's try (its retry waits for the breaker) */
+    return probe || ev_now(w->loop) < w->lim->breaker_until;
+}
+
+void
+limiter_breaker_open(struct worker *w, double hint_s)
+{
+    if (w->lim)
+        bfail(w, hint_s, 1);
+}
+
+int
+limiter_claim_blocked(const struct worker *w)
+{
+    if (!w->lim)
+        return 0;
+    return ev_now(w->loop) < w->lim->block_until;
+}
+
+/* The show reply: flat field, value pairs; the metered buckets' levels
+ * go to the gauges. */
+static void
+on_show_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    static const char *const b[4] = {"r", "it", "ot", "t"};
+    struct worker *w = pd;
+    double lim[4] = {0}, lev[4] = {0};
+
+    (void)c;
+    if (!w->lim || !r || r->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            f->len < 3 || f->str[1] != '_')
+            continue;
+        for (int k = 0; k < 4; k++) {
+            if (strcmp(f->str + 2, b[k]))
+                continue;
+            if ((f->str[0] == 'c' || f->str[0] == 'l') && atof(v->str) > 0)
+                lim[k] = 1;
+            else if (f->str[0] == 'v')
+                lev[k] = atof(v->str);
+        }
+    }
+    for (int k = 0; k < 4; k++)
+        metrics_limiter_level(w->m, k, lim[k] > 0, lev[k]);
+}
+
+void
+limiter_tick(struct worker *w)
+{
+    if (!w->lim || !w->m || w->tick % 5 != 3)
+        return;
+    if (lim_call(w, "show", 0, NULL, on_show_reply, w) < 0)
+        log_kv(LOG_DEBUG, "limiter: show not sent (Redis away)", NULL);
+}
