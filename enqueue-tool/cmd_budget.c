@@ -23,27 +23,23 @@ static const char budget_help[] =
     "configuration at start and on SIGHUP: the last writer wins.\n"
     "Long forms --budget-usd-day etc. are accepted too.\n\n" CLI_COMMON_HELP;
 
-struct set_ctx {
-    struct budget_set s;
-    int n;
-};
-
-static int
-set_opt(void *ctx, int opt, const char *arg)
+int
+budget_set_opt(void *ctx, int opt, const char *arg)
 {
     static const char *const names[] = {
         "usd-day",           "usd-month",          "tokens-day",
         "tokens-month",      "budget-usd-day",     "budget-usd-month",
         "budget-tokens-day", "budget-tokens-month"};
-    struct set_ctx *k = ctx;
+    struct budget_set_ctx *k = ctx;
     char err[256];
     int rc;
 
-    if (opt < 2000 || opt >= 2008)
+    if (opt < BUDGET_OPT_BASE || opt >= BUDGET_OPT_BASE + 8)
         return CLI_UNKNOWN;
-    rc = limits_budget_opt(&k->s, names[opt - 2000], arg, err, sizeof(err));
+    rc = limits_budget_opt(&k->s, names[opt - BUDGET_OPT_BASE], arg, err,
+                           sizeof(err));
     if (rc < 0)
-        return cli_usage_error("budget set", "%s", err);
+        return cli_usage_error(k->cmd, "%s", err);
     k->n++;
     return CLI_NEXT;
 }
@@ -52,18 +48,15 @@ static int
 budget_set_cmd(int argc, char **argv)
 {
     struct cli c;
-    struct set_ctx k = {.n = 0};
-    struct cli_opt opts[] = {CLI_OPT_CALL("usd-day", 2000),
-                             CLI_OPT_CALL("usd-month", 2001),
-                             CLI_OPT_CALL("tokens-day", 2002),
-                             CLI_OPT_CALL("tokens-month", 2003),
-                             CLI_OPT_CALL("budget-usd-day", 2004),
-                             CLI_OPT_CALL("budget-usd-month", 2005),
-                             CLI_OPT_CALL("budget-tokens-day", 2006),
-                             CLI_OPT_CALL("budget-tokens-month", 2007),
+    struct budget_set_ctx k = {.n = 0, .cmd = "budget set"};
+    struct cli_opt opts[] = {CLI_OPT_CALL("usd-day", BUDGET_OPT_BASE),
+                             CLI_OPT_CALL("usd-month", BUDGET_OPT_BASE + 1),
+                             CLI_OPT_CALL("tokens-day", BUDGET_OPT_BASE + 2),
+                             CLI_OPT_CALL("tokens-month", BUDGET_OPT_BASE + 3),
+                             BUDGET_CLI_OPTS,
                              CLI_OPT_END};
-    struct cli_cmd spec = {"budget set", budget_help, NULL, opts,
-                           set_opt,      &k,          0};
+    struct cli_cmd spec = {"budget set",   budget_help, NULL, opts,
+                           budget_set_opt, &k,          0};
     char err[512];
     int first, rc;
 

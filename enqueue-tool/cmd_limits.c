@@ -14,12 +14,16 @@
 #include <string.h>
 
 #include "cli.h"
+#include "limits_budget.h"
 #include "rclient.h"
 #include "timefmt.h"
 
 static const char limits_help[] =
     "usage: genq limits [--json]\n"
-    "       genq limits set KEY [--rpm N] [--itpm N] [--otpm N] [--tpm N]\n\n"
+    "       genq limits set KEY [--rpm N] [--itpm N] [--otpm N] [--tpm N]\n"
+    "       genq limits set [KEY] [--queue Q] [--budget-usd-day USD]\n"
+    "           [--budget-usd-month USD] [--budget-tokens-day N]\n"
+    "           [--budget-tokens-month N]\n\n"
     "Show the fleet-wide rate limiter's state per limit key (provider|API "
     "base|\nmodel class): configured and learned limits per minute, bucket "
     "levels now,\nthe 429 cooldown and the circuit breaker. With --json one "
@@ -30,7 +34,13 @@ static const char limits_help[] =
     "  --rpm N        requests per minute\n"
     "  --itpm N       input tokens per minute\n"
     "  --otpm N       output tokens per minute\n"
-    "  --tpm N        total tokens per minute (OpenAI)\n" CLI_COMMON_HELP;
+    "  --tpm N        total tokens per minute (OpenAI)\n"
+    "  --budget-usd-day USD, --budget-usd-month USD, --budget-tokens-day N,\n"
+    "  --budget-tokens-month N\n"
+    "                 spend caps per UTC day / calendar month, fleet-wide or\n"
+    "                 with --queue for one queue (0 removes a cap); the "
+    "budget\n                 section of every key's document shows them "
+    "and the spend\n                 (as `genq budget`)\n" CLI_COMMON_HELP;
 
 /* The buckets: limiter.lua's names, the flags' and the JSON's. */
 static const struct {
@@ -188,8 +198,24 @@ lim_call(struct cli *c, const char *id, const char *op, int argc,
 }
 
 /* The document of key id, or NULL (Redis error: printed). */
+static cJSON *limits_doc_key(struct cli *c, const char *id);
+
+/* limits_doc_key() plus the fleet's budget section (limits_budget.h). */
 static cJSON *
 limits_doc(struct cli *c, const char *id)
+{
+    cJSON *o = limits_doc_key(c, id);
+
+    if (o && limits_budget_section(c->rc, o) < 0) {
+        cJSON_Delete(o);
+        cli_redis_fail(c, "limits", NULL, "reading the budget");
+        return NULL;
+    }
+    return o;
+}
+
+static cJSON *
+limits_doc_key(struct cli *c, const char *id)
 {
     redisReply *r = lim_call(c, id, "show", 0, NULL);
     struct lstate s = {r};
@@ -296,46 +322,92 @@ limits_set(struct cli *c, const char *id, const long v[NBUCKETS])
     return EXIT_OK;
 }
 
+/* Print the fleet's budget section once (text mode). */
+static int
+print_budget(struct cli *c)
+{
+    cJSON *doc = cJSON_CreateObject();
+
+    if (!doc || limits_budget_section(c->rc, doc) < 0) {
+        cJSON_Delete(doc);
+        return cli_redis_fail(c, "limits", NULL, "reading the budget");
+    }
+    limits_budget_print(cJSON_GetObjectItem(doc, "budget"));
+    cJSON_Delete(doc);
+    return EXIT_OK;
+}
+
+/* genq limits set [KEY] ...: rate limits of KEY and/or the budget caps. */
+static int
+limits_set_cmd(struct cli *c, const char *id, const long v[NBUCKETS],
+               const struct budget_set_ctx *bk)
+{
+    char err[512];
+
+    if (bk->n > 0 && limits_budget_set(c->rc, c->queue_set ? c->queue : NULL,
+                                       &bk->s, err, sizeof(err)) < 0)
+        return cli_fail("limits set", "%s", err);
+    if (id)
+        return limits_set(c, id, v);
+    return c->json ? EXIT_OK : print_budget(c);
+}
+
 int
 cmd_limits(int argc, char **argv)
 {
     struct cli c;
     long v[NBUCKETS] = {-1, -1, -1, -1};
+    struct budget_set_ctx bk = {.n = 0, .cmd = "limits set"};
     struct cli_opt opts[] = {
         CLI_OPT_LONG("rpm", 1100, &v[0], 0, 1000000000000L, "a count >= 0"),
         CLI_OPT_LONG("itpm", 1101, &v[1], 0, 1000000000000L, "a count >= 0"),
         CLI_OPT_LONG("otpm", 1102, &v[2], 0, 1000000000000L, "a count >= 0"),
         CLI_OPT_LONG("tpm", 1103, &v[3], 0, 1000000000000L, "a count >= 0"),
+        BUDGET_CLI_OPTS,
         CLI_OPT_END};
-    struct cli_cmd spec = {"limits", limits_help, NULL, opts, NULL, NULL, 1};
+    struct cli_cmd spec = {"limits",       limits_help, NULL, opts,
+                           budget_set_opt, &bk,         1};
+    const char *id = NULL;
     redisReply *r;
-    int first, rc, set = 0;
+    int first, rc, set = 0, rate;
 
+    limits_budget_set_init(&bk.s);
     if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
         return rc;
     if (first < argc && strcmp(argv[first], "set") != 0)
         return cli_usage_error("limits", "unknown subcommand '%s' (only 'set')",
                                argv[first]);
     set = first < argc;
-    if (set && first + 2 != argc)
+    rate = v[0] >= 0 || v[1] >= 0 || v[2] >= 0 || v[3] >= 0;
+    if (set && first + 2 < argc)
         return cli_usage_error("limits", "set takes one KEY (see `genq limits`"
                                          " for the keys)");
-    if (!set && (v[0] >= 0 || v[1] >= 0 || v[2] >= 0 || v[3] >= 0))
-        return cli_usage_error("limits", "--rpm/--itpm/--otpm/--tpm go with "
-                                         "`genq limits set KEY`");
-    if (set && v[0] < 0 && v[1] < 0 && v[2] < 0 && v[3] < 0)
+    if (set && first + 1 < argc)
+        id = argv[first + 1];
+    if (!set && (rate || bk.n > 0))
+        return cli_usage_error("limits",
+                               "--rpm/--itpm/--otpm/--tpm and "
+                               "--budget-* go with `genq limits set`");
+    if (set && !rate && bk.n == 0)
         return cli_usage_error("limits", "set: give at least one of --rpm, "
-                                         "--itpm, --otpm, --tpm");
-    if (set && (strchr(argv[first + 1], '{') || strchr(argv[first + 1], '}') ||
-                !argv[first + 1][0]))
+                                         "--itpm, --otpm, --tpm, --budget-*");
+    if (set && rate && !id)
+        return cli_usage_error("limits", "set: --rpm/--itpm/--otpm/--tpm need "
+                                         "a KEY (see `genq limits`)");
+    if (set && id && !rate)
+        return cli_usage_error("limits",
+                               "set: KEY '%s' with no rate limit to "
+                               "set (budgets are not per key)",
+                               id);
+    if (id && (strchr(id, '{') || strchr(id, '}') || !id[0]))
         return cli_usage_error("limits",
                                "KEY '%s': not a limit key (no '{', "
                                "'}'; see `genq limits`)",
-                               argv[first + 1]);
+                               id);
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     if (set) {
-        rc = limits_set(&c, argv[first + 1], v);
+        rc = limits_set_cmd(&c, id, v, &bk);
         cli_close(&c);
         return rc;
     }
@@ -362,6 +434,8 @@ cmd_limits(int argc, char **argv)
     if (!c.json && rc == EXIT_OK && r->elements == 0)
         printf("no limit keys yet (workers register theirs on start)\n");
     freeReplyObject(r);
+    if (!c.json && rc == EXIT_OK)
+        rc = print_budget(&c);
     cli_close(&c);
     return rc;
 }

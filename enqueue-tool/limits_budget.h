@@ -42,6 +42,26 @@ int limits_budget_section(redisContext *c, cJSON *doc);
 /* Print the section as text (the object limits_budget_section() added). */
 void limits_budget_print(const cJSON *budget);
 
+/* The `set` options of a subcommand's option table (struct cli_opt, cli.h):
+ * --budget-usd-day, --budget-usd-month, --budget-tokens-day,
+ * --budget-tokens-month, taken by budget_set_opt() with a struct
+ * budget_set_ctx as its ctx (genq limits set, genq budget set). */
+#define BUDGET_OPT_BASE 2000
+#define BUDGET_CLI_OPTS                                                        \
+    CLI_OPT_CALL("budget-usd-day", BUDGET_OPT_BASE + 4),                       \
+        CLI_OPT_CALL("budget-usd-month", BUDGET_OPT_BASE + 5),                 \
+        CLI_OPT_CALL("budget-tokens-day", BUDGET_OPT_BASE + 6),                \
+        CLI_OPT_CALL("budget-tokens-month", BUDGET_OPT_BASE + 7)
+struct budget_set_ctx {
+    struct budget_set s;
+    int n;           /* options taken */
+    const char *cmd; /* "limits set", "budget set": for usage errors */
+};
+/* cli_cmd.opt for those options (and genq budget set's short forms,
+ * BUDGET_OPT_BASE + 0..3): CLI_NEXT when taken, CLI_UNKNOWN, or the exit
+ * code of a usage error (printed). */
+int budget_set_opt(void *ctx, int opt, const char *arg);
+
 /* genq budget [--json] | genq budget set [--queue Q] --usd-day X ... */
 int cmd_budget(int argc, char **argv);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "budget.h"
+#include "rclient.h"
 #include "worker_int.h"
 
 #define ANOMALY_KEYS      8   /* limit keys with spend waiting for the tick */

@@ -23,6 +23,7 @@
 #include "budget.h"
 #include "log.h"
 #include "settings.h"
+#include "rclient.h"
 #include "worker_int.h"
 
 struct budget {

@@ -189,7 +189,8 @@ prescan(const char *buf, size_t len, config_section_fn section_set, void *ud,
                                              sizeof(why)) != CONFIG_OK)) {
                 snprintf(msg, msglen, "unknown section '[%.64s]' (%s)", name,
                          why[0] ? why
-                                : "the sections are [" SECTION "] and [" SECTION_MC "]");
+                                : "the sections are [" SECTION
+                                  "] and [" SECTION_MC "]");
                 return line;
             }
         }

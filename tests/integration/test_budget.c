@@ -540,3 +540,32 @@ Test(budget, cli_sets_caps_and_rejects_bad_values)
         th_rint(&t, "HEXISTS %s q:%s:usd_day", KEY_BUDGET_CAPS, t.queue), 0,
         "0 removes the cap");
 }
+
+Test(budget, limits_set_takes_rate_limits_and_budget_caps_together)
+{
+    char url[320], *out = NULL, *err = NULL;
+    const char *set[] = {
+        th_bin("genq"),     "limits", "set",     "p|b|c", "--rpm", "50",
+        "--budget-usd-day", "7",      "--redis", url,     NULL};
+    const char *bad[] = {th_bin("genq"), "limits",  "set", "--rpm",
+                         "50",           "--redis", url,   NULL};
+    const char *show[] = {th_bin("genq"), "limits", "--json",
+                          "--redis",      url,      NULL};
+    cJSON *o, *caps;
+
+    use_db(7, url, sizeof(url));
+    cr_assert_eq(th_run(bad, NULL, NULL, 0, NULL, &err), 2);
+    cr_assert(strstr(err, "need a KEY"), "%s", err);
+    free(err);
+    cr_assert_eq(th_run(set, NULL, NULL, 0, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(th_run(show, NULL, NULL, 0, &out, NULL), 0);
+    o = cJSON_Parse(out);
+    cr_assert(o, "%s", out);
+    cr_assert_eq(th_num(cJSON_GetObjectItem(o, "configured"), "rpm"), 50);
+    caps = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "budget"), "caps");
+    cr_assert_eq(th_num(caps, "usd-day"), 7, "%s", out);
+    cJSON_Delete(o);
+    free(out);
+}
