@@ -347,6 +347,18 @@ limits_set_cmd(struct cli *c, const char *id, const long v[NBUCKETS],
     if (bk->n > 0 && limits_budget_set(c->rc, c->queue_set ? c->queue : NULL,
                                        &bk->s, err, sizeof(err)) < 0)
         return cli_fail("limits set", "%s", err);
+    if (id && v[0] < 0 && v[1] < 0 && v[2] < 0 && v[3] < 0) {
+        /* budgets are not per key: show KEY's document, change nothing */
+        cJSON *o = limits_doc(c, id);
+
+        if (!o)
+            return EXIT_FAIL;
+        if (c->json)
+            return cli_print_json(o) < 0 ? EXIT_FAIL : EXIT_OK; /* frees o */
+        print_text(o);
+        cJSON_Delete(o);
+        return print_budget(c);
+    }
     if (id)
         return limits_set(c, id, v);
     return c->json ? EXIT_OK : print_budget(c);
@@ -394,11 +406,6 @@ cmd_limits(int argc, char **argv)
     if (set && rate && !id)
         return cli_usage_error("limits", "set: --rpm/--itpm/--otpm/--tpm need "
                                          "a KEY (see `genq limits`)");
-    if (set && id && !rate)
-        return cli_usage_error("limits",
-                               "set: KEY '%s' with no rate limit to "
-                               "set (budgets are not per key)",
-                               id);
     if (id && (strchr(id, '{') || strchr(id, '}') || !id[0]))
         return cli_usage_error("limits",
                                "KEY '%s': not a limit key (no '{', "

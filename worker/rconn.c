@@ -476,18 +476,9 @@ rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
              int argc, const char **argv, const size_t *argvlen,
              rconn_reply_fn fn, void *pd)
 {
-    const char **av;
-    size_t *al;
-    int n = rclient_build_argv("EVALSHA", script_get(id)->sha, k, argc, argv,
-                               argvlen, &av, &al),
-        rc;
+    const struct skeys sk = {QK_COUNT, k->keyv, k->prefix};
 
-    if (n < 0)
-        return -1;
-    rc = script_send(c, id, n, av, al, fn, pd);
-    free(av);
-    free(al);
-    return rc;
+    return rconn_script_keys(c, id, &sk, argc, argv, argvlen, fn, pd);
 }
 
 int

@@ -131,20 +131,22 @@ srv_stats_json(void)
         cJSON_AddNumberToObject(fk, f[i].name, (double)srv_stats.faults[i]);
         ftotal += srv_stats.faults[i];
     }
-    cJSON_AddNumberToObject(o, "faults_total", (double)ftotal);
-    cJSON_AddNumberToObject(o, "active_connections",
-                            (double)srv_stats.active_conns);
-    cJSON_AddNumberToObject(o, "active_streams",
-                            (double)srv_stats.active_streams);
-    cJSON_AddNumberToObject(o, "max_concurrent_streams",
-                            (double)srv_stats.max_streams);
-    cJSON_AddNumberToObject(o, "connections_total",
-                            (double)srv_stats.conns_total);
-    cJSON_AddNumberToObject(o, "limit_admitted",
-                            (double)srv_stats.limit_admitted);
-    cJSON_AddNumberToObject(o, "limit_refused",
-                            (double)srv_stats.limit_refused);
-    cJSON_AddNumberToObject(o, "uptime_s", ev_time() - srv_start_time);
+    {
+        const struct {
+            const char *name;
+            double v;
+        } n[] = {{"faults_total", (double)ftotal},
+                 {"active_connections", (double)srv_stats.active_conns},
+                 {"active_streams", (double)srv_stats.active_streams},
+                 {"max_concurrent_streams", (double)srv_stats.max_streams},
+                 {"connections_total", (double)srv_stats.conns_total},
+                 {"limit_admitted", (double)srv_stats.limit_admitted},
+                 {"limit_refused", (double)srv_stats.limit_refused},
+                 {"uptime_s", ev_time() - srv_start_time}};
+
+        for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
+            cJSON_AddNumberToObject(o, n[i].name, n[i].v);
+    }
     return o;
 }
 
