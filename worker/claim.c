@@ -112,8 +112,7 @@ claim_now(struct worker *w)
             w->cfg->concurrency + pre ||
         !rconn_is_up(w->rc))
         return;
-    if (now < w->circuit_until || budget_blocked(w) ||
-        limiter_claim_blocked(w))
+    if (now < w->circuit_until || budget_blocked(w) || limiter_claim_blocked(w))
         return;
     if (w->circuit_probe && (inflight(w) > 0 || w->claiming > 0))
         return; /* one probe at a time while the circuit half-opens */

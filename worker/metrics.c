@@ -409,7 +409,8 @@ metrics_render(struct metrics *m, size_t *len)
                        "# TYPE genq_limiter_bucket_level gauge\n");
         for (int b = 0; b < 4; b++)
             if (atomic_load_explicit(&m->lim_known[b], memory_order_relaxed))
-                out_printf(&o, "genq_limiter_bucket_level{bucket=\"%s\"} %lld\n",
+                out_printf(&o,
+                           "genq_limiter_bucket_level{bucket=\"%s\"} %lld\n",
                            names[b],
                            (long long)atomic_load_explicit(
                                &m->lim_level[b], memory_order_relaxed));
