@@ -71,7 +71,7 @@ snum(const struct lstate *s, const char *f)
 {
     const char *v = sget(s, f);
 
-    return v ? atof(v) : 0;
+    return v ? strtod(v, NULL) : 0;
 }
 
 /* Add the RFC 3339 time of field f (ms) to o as name, or null when 0. */

@@ -62,8 +62,8 @@ print_row(long i, const cJSON *d)
     char cut[48];
     size_t n = 0;
 
-    for (; e[n] && n < sizeof(cut) - 4; n++)
-        cut[n] = (unsigned char)e[n] < 0x20 ? ' ' : e[n];
+    for (; n < sizeof(cut) - 4 && e[n]; n++)
+        cut[n] = (char)((unsigned char)e[n] < 0x20 ? ' ' : e[n]);
     if (e[n]) {
         while (n > 0 && ((unsigned char)cut[n - 1] & 0xC0) == 0x80)
             n--; /* not inside a character */

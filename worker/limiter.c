@@ -170,7 +170,9 @@ limiter_on_up(struct worker *w)
 }
 
 /* Bytes of a JSON value's text: strings, and the "text" of content
- * blocks, recursively. */
+ * blocks, recursively (as deep as the job's JSON: cJSON's nesting limit
+ * bounds it). */
+/* NOLINTBEGIN(misc-no-recursion) */
 static size_t
 text_bytes(const cJSON *v)
 {
@@ -185,6 +187,7 @@ text_bytes(const cJSON *v)
                 n += text_bytes(c);
     return n;
 }
+/* NOLINTEND(misc-no-recursion) */
 
 /* The input-token estimate of j's next try: bytes of its prompt, system
  * and messages text (and the article so far) / --limit-bytes-per-token. */
@@ -457,10 +460,11 @@ on_show_reply(struct rconn *c, redisReply *r, void *pd)
         for (int k = 0; k < 4; k++) {
             if (strcmp(f->str + 2, b[k]))
                 continue;
-            if ((f->str[0] == 'c' || f->str[0] == 'l') && atof(v->str) > 0)
+            if ((f->str[0] == 'c' || f->str[0] == 'l') &&
+                strtod(v->str, NULL) > 0)
                 lim[k] = 1;
             else if (f->str[0] == 'v')
-                lev[k] = atof(v->str);
+                lev[k] = strtod(v->str, NULL);
         }
     }
     for (int k = 0; k < 4; k++)

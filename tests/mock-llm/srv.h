@@ -14,17 +14,16 @@
 #include "mockapi.h"
 #include "mockhttp.h"
 
-#define OUT_HIGH        (256 * 1024)  /* stop producing stream events above */
-#define IN_PAUSE        (1024 * 1024) /* stop reading while busy above */
-#define READ_CHUNK      (64 * 1024)
-#define MAX_KINDS       64
-#define LINGER_S        2.0 /* drain a rejected body before closing */
-#define RL_WINDOW       60.0
-#define RL_REQUESTS     10000000ULL /* high: no limit unless --limit-* */
-#define RL_IN_TOKENS    2000000000ULL
-#define RL_OUT_TOKENS   400000000ULL
-#define OAI_RL_REQUESTS 10000000ULL
-#define OAI_RL_TOKENS   2000000000ULL
+#define OUT_HIGH      (256 * 1024)  /* stop producing stream events above */
+#define IN_PAUSE      (1024 * 1024) /* stop reading while busy above */
+#define READ_CHUNK    (64 * 1024)
+#define MAX_KINDS     64
+#define LINGER_S      2.0 /* drain a rejected body before closing */
+#define RL_WINDOW     60.0
+#define RL_REQUESTS   10000000ULL /* high: no limit unless --limit-* */
+#define RL_IN_TOKENS  2000000000ULL
+#define RL_OUT_TOKENS 400000000ULL
+#define OAI_RL_TOKENS 2000000000ULL
 
 struct settings {
     char *host; /* owned */

@@ -99,7 +99,7 @@ srv_api_headers(struct mockbuf *b, enum mockapi_proto proto,
     if (limited)
         reset_at =
             now + (double)(srv_cfg.retry_after > 0 ? srv_cfg.retry_after : 1);
-    lim[SRV_LB_REQ] = oai ? OAI_RL_REQUESTS : RL_REQUESTS;
+    lim[SRV_LB_REQ] = RL_REQUESTS; /* the same default for both APIs */
     rem[SRV_LB_REQ] = limited ? 0 : left(lim[SRV_LB_REQ], srv_rl.requests, 0);
     lim[SRV_LB_IN] = RL_IN_TOKENS;
     rem[SRV_LB_IN] = left(RL_IN_TOKENS, srv_rl.in_tokens, 1);
