@@ -199,19 +199,44 @@ lim_call(struct cli *c, const char *id, const char *op, int argc,
 
 /* The document of key id, or NULL (Redis error: printed). */
 static cJSON *limits_doc_key(struct cli *c, const char *id);
+static void print_text(const cJSON *o);
 
-/* limits_doc_key() plus the fleet's budget section (limits_budget.h). */
+/* The fleet's budget ({"budget": {...}}, limits_budget.h), read once per
+ * command; NULL after a Redis error (printed). The caller frees it. */
 static cJSON *
-limits_doc(struct cli *c, const char *id)
+budget_read(struct cli *c)
 {
-    cJSON *o = limits_doc_key(c, id);
+    cJSON *doc = cJSON_CreateObject();
 
-    if (o && limits_budget_section(c->rc, o) < 0) {
-        cJSON_Delete(o);
+    if (!doc || limits_budget_section(c->rc, doc) < 0) {
+        cJSON_Delete(doc);
         cli_redis_fail(c, "limits", NULL, "reading the budget");
         return NULL;
     }
-    return o;
+    return doc;
+}
+
+/* Print key id's document: JSON with a copy of budget's section, or text
+ * (the budget is printed once, after the keys). */
+static int
+emit_key(struct cli *c, const char *id, const cJSON *budget)
+{
+    cJSON *o = limits_doc_key(c, id), *b;
+
+    if (!o)
+        return EXIT_FAIL;
+    if (!c->json) {
+        print_text(o);
+        cJSON_Delete(o);
+        return EXIT_OK;
+    }
+    b = cJSON_Duplicate(cJSON_GetObjectItem(budget, "budget"), 1);
+    if (!b || !cJSON_AddItemToObject(o, "budget", b)) {
+        cJSON_Delete(b);
+        cJSON_Delete(o);
+        return cli_fail("limits", "out of memory");
+    }
+    return cli_print_json(o) < 0 ? EXIT_FAIL : EXIT_OK; /* frees o */
 }
 
 static cJSON *
@@ -282,10 +307,11 @@ print_text(const cJSON *o)
 
 /* genq limits set KEY: store the configured limits (-1: keep). */
 static int
-limits_set(struct cli *c, const char *id, const long v[NBUCKETS])
+limits_set(struct cli *c, const char *id, const long v[NBUCKETS],
+           const cJSON *budget)
 {
     redisReply *r;
-    cJSON *o = limits_doc(c, id), *cf;
+    cJSON *o = limits_doc_key(c, id), *cf;
     char a[NBUCKETS][24];
     const char *args[NBUCKETS + 1];
 
@@ -310,58 +336,34 @@ limits_set(struct cli *c, const char *id, const long v[NBUCKETS])
     if (!r || r->type == REDIS_REPLY_ERROR)
         return cli_redis_fail(c, "limits", r, NULL);
     freeReplyObject(r);
-    o = limits_doc(c, id);
-    if (!o)
-        return EXIT_FAIL;
-    if (c->json) {
-        cli_print_json(o); /* frees o */
-    } else {
-        print_text(o);
-        cJSON_Delete(o);
-    }
-    return EXIT_OK;
+    return emit_key(c, id, budget);
 }
 
-/* Print the fleet's budget section once (text mode). */
-static int
-print_budget(struct cli *c)
-{
-    cJSON *doc = cJSON_CreateObject();
-
-    if (!doc || limits_budget_section(c->rc, doc) < 0) {
-        cJSON_Delete(doc);
-        return cli_redis_fail(c, "limits", NULL, "reading the budget");
-    }
-    limits_budget_print(cJSON_GetObjectItem(doc, "budget"));
-    cJSON_Delete(doc);
-    return EXIT_OK;
-}
-
-/* genq limits set [KEY] ...: rate limits of KEY and/or the budget caps. */
+/* genq limits set [KEY] ...: the budget caps and/or KEY's rate limits;
+ * then KEY's document (limits not given keep their value) and, as text,
+ * the budget. */
 static int
 limits_set_cmd(struct cli *c, const char *id, const long v[NBUCKETS],
                const struct budget_set_ctx *bk)
 {
     char err[512];
+    cJSON *budget;
+    int rc = EXIT_OK;
 
     if (bk->n > 0 && limits_budget_set(c->rc, c->queue_set ? c->queue : NULL,
                                        &bk->s, err, sizeof(err)) < 0)
         return cli_fail("limits set", "%s", err);
-    if (id && v[0] < 0 && v[1] < 0 && v[2] < 0 && v[3] < 0) {
-        /* budgets are not per key: show KEY's document, change nothing */
-        cJSON *o = limits_doc(c, id);
-
-        if (!o)
-            return EXIT_FAIL;
-        if (c->json)
-            return cli_print_json(o) < 0 ? EXIT_FAIL : EXIT_OK; /* frees o */
-        print_text(o);
-        cJSON_Delete(o);
-        return print_budget(c);
-    }
-    if (id)
-        return limits_set(c, id, v);
-    return c->json ? EXIT_OK : print_budget(c);
+    budget = budget_read(c);
+    if (!budget)
+        return EXIT_FAIL;
+    if (id && (v[0] >= 0 || v[1] >= 0 || v[2] >= 0 || v[3] >= 0))
+        rc = limits_set(c, id, v, budget);
+    else if (id) /* budgets are not per key: show KEY, change nothing */
+        rc = emit_key(c, id, budget);
+    if (rc == EXIT_OK && !c->json)
+        limits_budget_print(cJSON_GetObjectItem(budget, "budget"));
+    cJSON_Delete(budget);
+    return rc;
 }
 
 int
@@ -380,6 +382,7 @@ cmd_limits(int argc, char **argv)
     struct cli_cmd spec = {"limits",       limits_help, NULL, opts,
                            budget_set_opt, &bk,         1};
     const char *id = NULL;
+    cJSON *budget;
     redisReply *r;
     int first, rc, set = 0, rate;
 
@@ -424,25 +427,16 @@ cmd_limits(int argc, char **argv)
         cli_close(&c);
         return rc;
     }
-    rc = EXIT_OK;
-    for (size_t i = 0; i < r->elements; i++) {
-        cJSON *o = limits_doc(&c, r->element[i]->str);
-        if (!o) {
-            rc = EXIT_FAIL;
-            break;
-        }
-        if (c.json) {
-            cli_print_json(o); /* frees o */
-        } else {
-            print_text(o);
-            cJSON_Delete(o);
-        }
-    }
+    budget = budget_read(&c);
+    rc = budget ? EXIT_OK : EXIT_FAIL;
+    for (size_t i = 0; rc == EXIT_OK && i < r->elements; i++)
+        rc = emit_key(&c, r->element[i]->str, budget);
     if (!c.json && rc == EXIT_OK && r->elements == 0)
         printf("no limit keys yet (workers register theirs on start)\n");
-    freeReplyObject(r);
     if (!c.json && rc == EXIT_OK)
-        rc = print_budget(&c);
+        limits_budget_print(cJSON_GetObjectItem(budget, "budget"));
+    freeReplyObject(r);
+    cJSON_Delete(budget);
     cli_close(&c);
     return rc;
 }

@@ -568,4 +568,21 @@ Test(budget, limits_set_takes_rate_limits_and_budget_caps_together)
     cr_assert_eq(th_num(caps, "usd-day"), 7, "%s", out);
     cJSON_Delete(o);
     free(out);
+    /* caps alone with a KEY: the key's limits stay, nothing is registered */
+    set[4] = "--budget-usd-day";
+    set[5] = "8";
+    set[6] = "--redis";
+    set[7] = url;
+    set[8] = NULL;
+    set[3] = "q|r|s";
+    cr_assert_eq(th_run(set, NULL, NULL, 0, NULL, NULL), 0);
+    cr_assert_eq(th_rint(&t, "SISMEMBER %s q|r|s", KEY_LIMITS), 0);
+    cr_assert_eq(th_run(show, NULL, NULL, 0, &out, NULL), 0);
+    o = cJSON_Parse(out);
+    cr_assert(o, "%s", out);
+    cr_assert_eq(th_num(cJSON_GetObjectItem(o, "configured"), "rpm"), 50);
+    caps = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "budget"), "caps");
+    cr_assert_eq(th_num(caps, "usd-day"), 8, "%s", out);
+    cJSON_Delete(o);
+    free(out);
 }
