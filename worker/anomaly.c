@@ -119,10 +119,11 @@ anomaly_tick(struct worker *w)
         char add[24], mult[32], win[8], hist[8], least[8], ttl[16];
         const char *keys[2] = {bk, ak};
         const char *av[7] = {"-", add, mult, win, hist, least, ttl};
+        const struct skeys sk = {2, keys, av[0]};
         struct rate_ctx *k = malloc(sizeof(*k));
 
         if (!k)
-            return;
+            goto keep;
         k->w = w;
         snprintf(k->key, sizeof(k->key), "%s", a->k[i].key);
         snprintf(bk, sizeof(bk), KEY_ANOMALY_RATE_PREFIX "%s", a->k[i].key);
@@ -133,13 +134,16 @@ anomaly_tick(struct worker *w)
         snprintf(hist, sizeof(hist), "%d", ANOMALY_HIST_MIN);
         snprintf(least, sizeof(least), "%d", ANOMALY_LEAST_MIN);
         snprintf(ttl, sizeof(ttl), "%d", ANOMALY_WIN_MIN * 60);
-        const struct skeys sk = {2, keys, av[0]};
-
         if (rconn_script_keys(w->rc, SCRIPT_ANOMALY, &sk, 6, av + 1, NULL,
                               on_rate, k) < 0) {
             free(k);
-            return; /* kept for the next tick */
+            goto keep;
         }
+        continue;
+    keep: /* keys 0..i-1 were sent: keep the rest for the next tick */
+        memmove(&a->k[0], &a->k[i], (size_t)(a->nk - i) * sizeof(a->k[0]));
+        a->nk -= i;
+        return;
     }
     a->nk = 0;
 }

@@ -27,7 +27,6 @@
 #include "worker_int.h"
 
 struct budget {
-    struct worker *w;
     ev_signal sig_hup;
     int connected; /* Redis was up once: the configured caps were written */
     int remote;    /* the caps hash holds a cap that applies to us */
@@ -196,6 +195,9 @@ on_gate_reply(struct rconn *c, redisReply *r, void *pd)
                j->id, NULL);
     }
     free(g);
+    if (j->w->lim)
+        j->lj.admitted = 1; /* the limiter admitted this try already: its
+                               reservation stands, do not reserve again */
     job_start_try(j);
 }
 
@@ -451,8 +453,7 @@ budget_connected(struct worker *w)
     if (!w->bg->connected)
         w->bg->connected = budget_push(w) == 0;
     /* not sent: Redis is down; the next tick or connect reads them */
-    if (rconn_command(w->rc, 2, av, NULL, on_caps, w) < 0)
-        return;
+    (void)rconn_command(w->rc, 2, av, NULL, on_caps, w);
 }
 
 static void
@@ -481,7 +482,6 @@ budget_init(struct worker *w)
     w->bg = calloc(1, sizeof(*w->bg));
     if (!w->bg)
         return -1;
-    w->bg->w = w;
     ev_signal_init(&w->bg->sig_hup, on_sighup, SIGHUP);
     w->bg->sig_hup.data = w;
     ev_signal_start(w->loop, &w->bg->sig_hup);

@@ -34,6 +34,7 @@ slot_release(struct wjob *j)
     ev_timer_stop(w->loop, &j->retry_timer);
     ev_timer_stop(w->loop, &j->cache_timer);
     cache_unlock(j);
+    limiter_settle(j, 0); /* a reservation no HTTP reply settled: refund */
     budget_release(j);
     hdrs_unref(j->hdrs);
     j->hdrs = NULL;
