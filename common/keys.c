@@ -113,11 +113,21 @@ void
 key_limit_id(char *out, size_t n, const char *provider, const char *api_base,
              const char *model_class)
 {
-    size_t i;
+    const char *host = strstr(api_base, "://"), *at, *end;
+    size_t i, scheme;
 
     if (n == 0)
         return;
-    snprintf(out, n, "%s|%s|%s", provider, api_base, model_class);
+    /* never a credential in the id (it is a Redis key, printed by genq
+     * limits and a metrics label): drop user:pass@ and ?query / #fragment */
+    host = host ? host + 3 : api_base;
+    scheme = (size_t)(host - api_base);
+    end = host + strcspn(host, "?#");
+    at = memchr(host, '@', (size_t)(end - host));
+    if (at && (size_t)(at - host) < strcspn(host, "/"))
+        host = at + 1;
+    snprintf(out, n, "%s|%.*s%.*s|%s", provider, (int)scheme, api_base,
+             (int)(end - host), host, model_class);
     for (i = 0; out[i]; i++)
         if (out[i] == '{' || out[i] == '}' || out[i] == ' ')
             out[i] = '_';

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "utf8.h"
 #include "cmd_ops.h"
 #include "timefmt.h"
 
@@ -65,10 +66,7 @@ print_row(long i, const cJSON *d)
     for (; n < sizeof(cut) - 4 && e[n]; n++)
         cut[n] = (char)((unsigned char)e[n] < 0x20 ? ' ' : e[n]);
     if (e[n]) {
-        while (n > 0 && ((unsigned char)cut[n - 1] & 0xC0) == 0x80)
-            n--; /* not inside a character */
-        if (n > 0 && (unsigned char)cut[n - 1] >= 0xC0)
-            n--;
+        n = utf8_truncate(cut, n); /* not inside a character */
         memcpy(cut + n, "...", 3);
         n += 3;
     }

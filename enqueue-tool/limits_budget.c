@@ -95,7 +95,8 @@ limits_budget_set(redisContext *c, const char *queue,
                    : redisAppendCommand(c, "HDEL %s %s", KEY_BUDGET_CAPS, f)) !=
                 REDIS_OK ||
             redisAppendCommand(c, "HDEL %s alert:%s",
-                               strstr(f, "day") ? day : month, f) != REDIS_OK) {
+                               strstr(caps[i].field, "day") ? day : month,
+                               f) != REDIS_OK) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
