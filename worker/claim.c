@@ -102,8 +102,8 @@ claim_now(struct worker *w)
     ev_tstamp now = ev_now(w->loop);
     struct claim_ctx *cc;
     struct wqueue *q = NULL;
-    char n[16], vis[24], maxa[16];
-    const char *av[4];
+    char n[16], vis[24], maxa[16], fmax[24];
+    const char *av[5];
     int want, pre = prefetch_target(w);
 
     if (w->claiming >= CLAIMS_MAX || w->draining ||
@@ -174,7 +174,9 @@ claim_now(struct worker *w)
     av[1] = n;
     av[2] = vis;
     av[3] = maxa;
-    if (rconn_script(w->rc, SCRIPT_CLAIM, &q->keys, 4, av, NULL, on_claim_reply,
+    snprintf(fmax, sizeof(fmax), "%ld", w->cfg->feed_maxlen);
+    av[4] = fmax; /* a reaped job that dies reaches the feed with our bound */
+    if (rconn_script(w->rc, SCRIPT_CLAIM, &q->keys, 5, av, NULL, on_claim_reply,
                      cc) < 0) {
         free(cc);
         return;

@@ -1,5 +1,5 @@
 -- claim: lease up to n ready jobs. ARGV: prefix, worker, n, visibility_ms,
--- default_max_attempts. Reaps expired leases and promotes due delayed jobs
+-- default_max_attempts[, feed_maxlen (absent: the default)]. Reaps expired leases and promotes due delayed jobs
 -- first. Returns {status, id1, token1, attempts1, payload1, ...}; status is
 -- "ok" or "paused" (nothing claimed). A payload may carry a bulk-enqueue
 -- header (its meta record and a newline before the JSON, see job_header):
@@ -7,7 +7,7 @@
 local worker, n = ARGV[2], tonumber(ARGV[3])
 local vis, defmax = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()
-reap(now, 100, vis)
+reap(now, 100, vis, tonumber(ARGV[6]))
 promote(now, 1000)
 if redis.call('EXISTS', K_PAUSED) == 1 then return {'paused'} end
 local ids = {}

@@ -10,9 +10,9 @@ local K_WAKE, K_RATE, K_STAGING = PREFIX .. 'wake', PREFIX .. 'rate',
     PREFIX .. 'staging'
 -- the public inbox protocol (README "Producers and consumers in any
 -- language"; keys.h QKEY_INBOX ...): the inbox list, its intake lock, the
--- rejected list, and the notify hash (job id -> the echo the feed carries)
+-- rejected list (the notify hash is prelude.lua's K_NOTIFY)
 local K_INBOX, K_INBOX_LOCK = PREFIX .. 'inbox', PREFIX .. 'inbox:lock'
-local K_REJECTED, K_NOTIFY = PREFIX .. 'rejected', PREFIX .. 'notify'
+local K_REJECTED = PREFIX .. 'rejected'
 -- how long a `genq enqueue` run may send nothing while it holds staged
 -- jobs before maintain.lua removes them (stage.lua)
 local STAGE_GC_MS = 3600000
