@@ -541,17 +541,37 @@ Test(budget, cli_sets_caps_and_rejects_bad_values)
         "0 removes the cap");
 }
 
+/* `genq limits --json` at url lists one key whose rpm is rpm, and the
+ * fleet's day cap is usd_day. */
+static void
+expect_limits(const char *url, double rpm, double usd_day)
+{
+    const char *show[] = {th_bin("genq"), "limits", "--json",
+                          "--redis",      url,      NULL};
+    char *out = NULL;
+    cJSON *o, *caps;
+
+    cr_assert_eq(th_run(show, NULL, NULL, 0, &out, NULL), 0);
+    o = cJSON_Parse(out);
+    cr_assert(o, "one key expected: %s", out);
+    cr_assert_eq(th_num(cJSON_GetObjectItem(o, "configured"), "rpm"), rpm);
+    caps = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "budget"), "caps");
+    cr_assert_eq(th_num(caps, "usd-day"), usd_day, "%s", out);
+    cJSON_Delete(o);
+    free(out);
+}
+
 Test(budget, limits_set_takes_rate_limits_and_budget_caps_together)
 {
     char url[320], *out = NULL, *err = NULL;
     const char *set[] = {
         th_bin("genq"),     "limits", "set",     "p|b|c", "--rpm", "50",
         "--budget-usd-day", "7",      "--redis", url,     NULL};
+    const char *caps_only[] = {
+        th_bin("genq"), "limits", "set", "q|r|s", "--budget-usd-day", "8",
+        "--redis",      url,      NULL};
     const char *bad[] = {th_bin("genq"), "limits",  "set", "--rpm",
                          "50",           "--redis", url,   NULL};
-    const char *show[] = {th_bin("genq"), "limits", "--json",
-                          "--redis",      url,      NULL};
-    cJSON *o, *caps;
 
     use_db(7, url, sizeof(url));
     cr_assert_eq(th_run(bad, NULL, NULL, 0, NULL, &err), 2);
@@ -560,29 +580,9 @@ Test(budget, limits_set_takes_rate_limits_and_budget_caps_together)
     cr_assert_eq(th_run(set, NULL, NULL, 0, &out, &err), 0, "%s", err);
     free(out);
     free(err);
-    cr_assert_eq(th_run(show, NULL, NULL, 0, &out, NULL), 0);
-    o = cJSON_Parse(out);
-    cr_assert(o, "%s", out);
-    cr_assert_eq(th_num(cJSON_GetObjectItem(o, "configured"), "rpm"), 50);
-    caps = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "budget"), "caps");
-    cr_assert_eq(th_num(caps, "usd-day"), 7, "%s", out);
-    cJSON_Delete(o);
-    free(out);
+    expect_limits(url, 50, 7);
     /* caps alone with a KEY: the key's limits stay, nothing is registered */
-    set[4] = "--budget-usd-day";
-    set[5] = "8";
-    set[6] = "--redis";
-    set[7] = url;
-    set[8] = NULL;
-    set[3] = "q|r|s";
-    cr_assert_eq(th_run(set, NULL, NULL, 0, NULL, NULL), 0);
+    cr_assert_eq(th_run(caps_only, NULL, NULL, 0, NULL, NULL), 0);
     cr_assert_eq(th_rint(&t, "SISMEMBER %s q|r|s", KEY_LIMITS), 0);
-    cr_assert_eq(th_run(show, NULL, NULL, 0, &out, NULL), 0);
-    o = cJSON_Parse(out);
-    cr_assert(o, "%s", out);
-    cr_assert_eq(th_num(cJSON_GetObjectItem(o, "configured"), "rpm"), 50);
-    caps = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "budget"), "caps");
-    cr_assert_eq(th_num(caps, "usd-day"), 8, "%s", out);
-    cJSON_Delete(o);
-    free(out);
+    expect_limits(url, 50, 8);
 }
