@@ -26,12 +26,16 @@
 #define JOB_NOTIFY_MAX         16   /* names in notify */
 #define JOB_NOTIFY_NAME_MAX    64   /* characters of one name */
 
+struct template_split;
+
 enum job_priority { JOB_PRIO_HIGH = 0, JOB_PRIO_NORMAL = 1, JOB_PRIO_LOW = 2 };
 
 struct job_opts {
     const char *templates_dir; /* NULL = "templates" */
     const char *no_templates;  /* non-NULL: a template job is rejected (field
                                   "template") with this reason, unrendered */
+    const struct template_split *split; /* genq enqueue --template-split, or
+                                           NULL (template.h); borrowed */
 };
 
 /* Parse and validate one JSON job (one JSONL line, len bytes, need not be

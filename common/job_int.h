@@ -37,6 +37,7 @@ enum {
     F_METADATA,
     F_MAX_CONTINUATIONS,
     F_NOTIFY,
+    F_TEMPLATE_REF,
     F_COUNT
 };
 

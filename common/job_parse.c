@@ -51,38 +51,61 @@ obj_insert(cJSON *obj, int idx, const char *key, cJSON *item)
     return 0;
 }
 
-/* Render template + vars into prompt, in template's place. */
+/* Render template + vars into prompt, in template's place, and record the
+ * reference rendered (o->split may pick its version; the file's header
+ * names it when the reference has none) as template_ref. line[0..len) is
+ * the job's line: the split's hash. */
 static int
-render(cJSON *job, const struct job_opts *o, struct job_err *err)
+render(cJSON *job, const struct job_opts *o, const char *line, size_t len,
+       struct job_err *err)
 {
     cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(job, "template");
     const cJSON *vars = job_get(job, "vars");
-    char *text, *out;
-    size_t len;
-    cJSON *prompt;
+    const char *ref = tmpl->valuestring, *pick;
+    char *text, *out, hver[TEMPLATE_VERSION_MAX + 1];
+    char name[TEMPLATE_NAME_MAX + 1], fver[TEMPLATE_VERSION_MAX + 1];
+    char full[TEMPLATE_REF_MAX + 1];
+    size_t tlen;
+    cJSON *prompt, *tr;
 
     if (o && o->no_templates)
-        return job_err_set(err, "template", "template '%s': %s",
-                           tmpl->valuestring, o->no_templates);
-    text = template_load(o ? o->templates_dir : NULL, tmpl->valuestring, &len,
-                         err);
+        return job_err_set(err, "template", "template '%s': %s", ref,
+                           o->no_templates);
+    pick = o ? template_split_pick(o->split, ref, line, len) : NULL;
+    if (pick)
+        ref = pick;
+    text = template_load(o ? o->templates_dir : NULL, ref, &tlen, err);
     if (!text)
         return -1;
-    out = template_render(text, len, vars, err);
+    if (template_header(text, &tlen, hver, sizeof hver, err) < 0 ||
+        template_ref_parts(ref, name, sizeof name, fver, sizeof fver) < 0) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        free(text);
+        return job_err_set(err, "template", "template '%s': %s", ref, msg);
+    }
+    if (fver[0] && hver[0] && strcmp(fver, hver) != 0) {
+        free(text);
+        return job_err_set(err, "template",
+                           "template '%s': its header says version '%s'", ref,
+                           hver);
+    }
+    snprintf(full, sizeof full, "%s%s%s", name, fver[0] || hver[0] ? "@" : "",
+             fver[0] ? fver : hver);
+    out = template_render(text, tlen, vars, err);
     free(text);
     if (!out) {
         /* Name the template in the message: there may be several. */
         char field[sizeof err->field], msg[sizeof err->msg];
         snprintf(field, sizeof field, "%s", err->field);
         snprintf(msg, sizeof msg, "%s", err->msg);
-        job_err_set(err, field, "template '%s': %s", tmpl->valuestring, msg);
+        job_err_set(err, field, "template '%s': %s", ref, msg);
         return -1;
     }
     if (*out == '\0') {
         free(out);
         return job_err_set(err, "template",
-                           "template '%s' rendered an empty prompt",
-                           tmpl->valuestring);
+                           "template '%s' rendered an empty prompt", ref);
     }
     prompt = cJSON_CreateString(out);
     free(out);
@@ -95,6 +118,11 @@ render(cJSON *job, const struct job_opts *o, struct job_err *err)
     cJSON_DetachItemViaPointer(job, prompt);
     cJSON_ReplaceItemViaPointer(job, tmpl, prompt); /* frees tmpl */
     cJSON_DeleteItemFromObjectCaseSensitive(job, "vars");
+    tr = cJSON_CreateString(full);
+    if (!tr || !cJSON_AddItemToObject(job, "template_ref", tr)) {
+        cJSON_Delete(tr);
+        return job_err_set(err, "", "out of memory");
+    }
     return 0;
 }
 
@@ -183,7 +211,7 @@ job_parse_core(const char *line, size_t len, const struct job_opts *o,
     if (job_check_tree(job, 0, err) < 0)
         goto fail;
     if (job_get(job, "template")) {
-        if (render(job, o, err) < 0)
+        if (render(job, o, line, len, err) < 0)
             goto fail;
         rendered = 1;
     }

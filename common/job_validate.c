@@ -29,7 +29,8 @@ const char *const job_fields[] = {"v",          "id",
                                   "delay_s",    "max_attempts",
                                   "timeout_s",  "idempotency_key",
                                   "metadata",   "max_continuations",
-                                  "notify",     NULL};
+                                  "notify",     "template_ref",
+                                  NULL};
 
 /* Index of key in job_fields, or -1. */
 static int
@@ -41,7 +42,11 @@ field_index(const char *key)
     return -1;
 }
 static const char *const message_fields[] = {"role", "content", NULL};
-static const char *const block_fields[] = {"type", "text", NULL};
+static const char *const block_fields[] = {"type", "text", "cache_control",
+                                           NULL};
+static const char *const cache_control_fields[] = {"type", "ttl", NULL};
+/* Breakpoints a request may carry (the Anthropic API's limit). */
+#define CACHE_BREAKPOINTS_MAX 4
 
 /* 'value' for messages: at most QUOTE_MAX bytes (cut at a character, "..."
  * appended), control characters shown as \xNN. */
@@ -417,10 +422,16 @@ required_str(const cJSON *obj, const char *parent, const char *key, char *fpath,
     return check_str(v, fpath, 1, 0, err) < 0 ? NULL : v;
 }
 
+static int check_cache_control(const cJSON *cc, const char *path,
+                               struct job_err *err);
+
+/* A content (or system): a string, or a non-empty array of text blocks,
+ * each {type: "text", text, cache_control?}; *nbp counts cache_control. */
 static int
-check_content(const cJSON *content, const char *path, struct job_err *err)
+check_content(const cJSON *content, const char *path, int *nbp,
+              struct job_err *err)
 {
-    char bpath[200], fpath[sizeof bpath + 8];
+    char bpath[200], fpath[sizeof bpath + 16];
     int idx = 0;
 
     if (cJSON_IsString(content))
@@ -455,12 +466,53 @@ check_content(const cJSON *content, const char *path, struct job_err *err)
         text = required_str(b, bpath, "text", fpath, sizeof fpath, err);
         if (!text)
             return -1;
+        if (job_get(b, "cache_control")) {
+            snprintf(fpath, sizeof fpath, "%s.cache_control", bpath);
+            if (check_cache_control(job_get(b, "cache_control"), fpath, err) <
+                0)
+                return -1;
+            if (++*nbp > CACHE_BREAKPOINTS_MAX)
+                return job_err_set(err, fpath,
+                                   "at most %d blocks may carry cache_control",
+                                   CACHE_BREAKPOINTS_MAX);
+        }
     }
     return 0;
 }
 
+/* cache_control: {"type": "ephemeral"} with an optional "ttl" of "5m" or
+ * "1h" (llm-api.md; rate-limits-and-batches.md section 4). */
 static int
-check_messages(const cJSON *msgs, struct job_err *err)
+check_cache_control(const cJSON *cc, const char *path, struct job_err *err)
+{
+    char fpath[240], q[QBUF];
+    const cJSON *v;
+
+    if (!cJSON_IsObject(cc))
+        return job_err_set(err, path, "%s must be an object, got %s", path,
+                           type_name(cc));
+    if (check_unknown(cc, path, cache_control_fields, err) < 0)
+        return -1;
+    v = required_str(cc, path, "type", fpath, sizeof fpath, err);
+    if (!v)
+        return -1;
+    if (strcmp(v->valuestring, "ephemeral") != 0)
+        return job_err_set(err, fpath, "%s must be 'ephemeral', got %s", fpath,
+                           quote(q, sizeof q, v->valuestring));
+    v = job_get(cc, "ttl");
+    snprintf(fpath, sizeof fpath, "%s.ttl", path);
+    if (v && !cJSON_IsString(v))
+        return job_err_set(err, fpath, "%s must be a string, got %s", fpath,
+                           type_name(v));
+    if (v && strcmp(v->valuestring, "5m") != 0 &&
+        strcmp(v->valuestring, "1h") != 0)
+        return job_err_set(err, fpath, "%s must be '5m' or '1h', got %s", fpath,
+                           quote(q, sizeof q, v->valuestring));
+    return 0;
+}
+
+static int
+check_messages(const cJSON *msgs, int *nbp, struct job_err *err)
 {
     char mpath[64], fpath[96], q[QBUF];
     int idx = 0;
@@ -499,7 +551,7 @@ check_messages(const cJSON *msgs, struct job_err *err)
         content = job_get(m, "content");
         if (!content)
             return job_err_set(err, fpath, "%s is required", fpath);
-        if (check_content(content, fpath, err) < 0)
+        if (check_content(content, fpath, nbp, err) < 0)
             return -1;
     }
     return 0;
@@ -513,10 +565,10 @@ check_template(const cJSON *tmpl, const cJSON *vars, struct job_err *err)
     if (!cJSON_IsString(tmpl))
         return job_err_set(err, "template", "template must be a string, got %s",
                            type_name(tmpl));
-    if (!template_name_valid(tmpl->valuestring))
+    if (!template_ref_valid(tmpl->valuestring))
         return job_err_set(err, "template",
                            "template must be a name of 1 to %d characters of "
-                           "A-Z a-z 0-9 _ -, got %s",
+                           "A-Z a-z 0-9 _ -, optionally @VERSION, got %s",
                            TEMPLATE_NAME_MAX,
                            quote(q, sizeof q, tmpl->valuestring));
     if (!vars)
@@ -625,7 +677,7 @@ job_check_tree(const cJSON *job, int check_size, struct job_err *err)
     const cJSON *top[F_COUNT] = {NULL};
     const char *srcs[3];
     char g[40];
-    int nsrc = 0;
+    int nsrc = 0, nbp = 0; /* nbp: cache_control breakpoints */
     char q[QBUF];
     int64_t ms;
 
@@ -672,7 +724,7 @@ job_check_tree(const cJSON *job, int check_size, struct job_err *err)
                            srcs[0], srcs[1]);
     if (prompt && check_str(prompt, "prompt", 1, 0, err) < 0)
         return -1;
-    if (msgs && check_messages(msgs, err) < 0)
+    if (msgs && check_messages(msgs, &nbp, err) < 0)
         return -1;
     if (tmpl && check_template(tmpl, vars, err) < 0)
         return -1;
@@ -680,7 +732,14 @@ job_check_tree(const cJSON *job, int check_size, struct job_err *err)
         return job_err_set(err, "vars", "vars is only allowed with template");
 
     v = top[F_SYSTEM];
-    if (v && check_str(v, "system", 0, 0, err) < 0)
+    if (v && !cJSON_IsString(v) && !cJSON_IsArray(v))
+        return job_err_set(err, "system",
+                           "system must be a string or an array of text "
+                           "blocks, got %s",
+                           type_name(v));
+    if (v && cJSON_IsString(v) && check_str(v, "system", 0, 0, err) < 0)
+        return -1;
+    if (v && cJSON_IsArray(v) && check_content(v, "system", &nbp, err) < 0)
         return -1;
     v = top[F_MODEL];
     if (v && check_str(v, "model", 1, 256, err) < 0)
@@ -741,6 +800,22 @@ job_check_tree(const cJSON *job, int check_size, struct job_err *err)
     v = top[F_NOTIFY];
     if (v && check_notify(v, err) < 0)
         return -1;
+    v = top[F_TEMPLATE_REF];
+    if (v && !cJSON_IsString(v))
+        return job_err_set(err, "template_ref",
+                           "template_ref must be a string, got %s",
+                           type_name(v));
+    if (v && !template_ref_valid(v->valuestring))
+        return job_err_set(err, "template_ref",
+                           "template_ref must be NAME or NAME@VERSION (NAME 1 "
+                           "to %d of A-Z a-z 0-9 _ -, VERSION 1 to %d of A-Z "
+                           "a-z 0-9 . _ -), got %s",
+                           TEMPLATE_NAME_MAX, TEMPLATE_VERSION_MAX,
+                           quote(q, sizeof q, v->valuestring));
+    if (v && tmpl)
+        return job_err_set(err, "template_ref",
+                           "template_ref is set when template is rendered; "
+                           "give template or template_ref, not both");
 
     if (check_size)
         return check_serialized(job, "", "job", JOB_MAX_BYTES, err);

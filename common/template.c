@@ -43,7 +43,7 @@ template_load(const char *dir, const char *name, size_t *len,
     size_t got = 0, off;
     int fd, n;
 
-    if (!template_name_valid(name)) {
+    if (!template_ref_valid(name)) {
         job_err_set(err, "template", "invalid template name");
         return NULL;
     }

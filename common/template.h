@@ -4,6 +4,7 @@
 #define GENQ_TEMPLATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -16,7 +17,8 @@
  * never leave the templates directory), 0 when not. Can't fail. */
 int template_name_valid(const char *name);
 
-/* Read <dir>/<name>.tmpl (dir NULL = "templates"). The file must be a regular
+/* Read <dir>/<name>.tmpl (dir NULL = "templates"); name is a template
+ * reference, NAME or NAME@VERSION (template_ref_valid()). The file must be a regular
  * file of at most TEMPLATE_MAX_BYTES, valid UTF-8, without NUL bytes; one
  * trailing
  * "\n" (or "\r\n") is dropped. Returns the NUL-terminated text with *len set
@@ -37,5 +39,59 @@ char *template_load(const char *dir, const char *name, size_t *len,
  */
 char *template_render(const char *tmpl, size_t len, const cJSON *vars,
                       struct job_err *err);
+
+/* ---- versions (template_ver.c) ----
+ * A template reference is NAME or NAME@VERSION (VERSION: 1 to
+ * TEMPLATE_VERSION_MAX of [A-Za-z0-9._-], not starting with '.'); the file
+ * of NAME@VERSION is <dir>/NAME@VERSION.tmpl. A file may also name its
+ * version on its first line, "{{! version: V }}" (the line is dropped before
+ * rendering). */
+#define TEMPLATE_VERSION_MAX 32
+#define TEMPLATE_REF_MAX     (TEMPLATE_NAME_MAX + 1 + TEMPLATE_VERSION_MAX)
+
+/* 1 when ref is a valid NAME or NAME@VERSION, else 0. Can't fail. */
+int template_ref_valid(const char *ref);
+
+/* Split a valid ref into name and version ("" when none), each cut to its
+ * capacity. Returns 0, or -1 when ref is not valid or does not fit. */
+int template_ref_parts(const char *ref, char *name, size_t ncap, char *ver,
+                       size_t vcap);
+
+/* If text (NUL-terminated, *len bytes) opens with the version header line,
+ * copy V into ver (vcap bytes) and remove the line from text in place
+ * (*len updated); else ver = "". Returns 0, or -1 with *err (field
+ * "template") when the first line starts like a header but is malformed.
+ * No allocation. */
+int template_header(char *text, size_t *len, char *ver, size_t vcap,
+                    struct job_err *err);
+
+/* The weighted split of genq enqueue --template-split
+ * "NAME@V1=70,NAME@V2=30": a job naming template NAME (no version) is
+ * rendered with one of the versions, picked by a hash of its line, so the
+ * same line always gets the same version and the shares follow the
+ * weights. Several names may be split at once. */
+struct template_arm {
+    char ref[TEMPLATE_REF_MAX + 1];
+    char name[TEMPLATE_NAME_MAX + 1];
+    uint32_t weight;
+};
+struct template_split {
+    struct template_arm *arms;
+    int n;
+};
+
+/* Parse spec. Returns the split -- caller frees with template_split_free()
+ * -- or NULL with a reason naming the bad part in err. */
+struct template_split *template_split_parse(const char *spec, char *err,
+                                            size_t errlen);
+/* Accepts NULL. */
+void template_split_free(struct template_split *s);
+
+/* The ref to render for template name (a borrowed string of s), chosen by
+ * the hash of key[0..keylen); NULL when s is NULL, name has a version, or s
+ * does not split name. Can't fail. */
+const char *template_split_pick(const struct template_split *s,
+                                const char *name, const char *key,
+                                size_t keylen);
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "enqueue.h"
+#include "template.h"
 
 static const char help[] =
     "usage: genq enqueue [--file FILE | FILE | -] [options]\n"
@@ -35,6 +36,9 @@ static const char help[] =
     "  --batch N              jobs per Redis call (default 200, max 1000)\n"
     "  --idempotency-ttl S    how long idempotency keys hold (default 86400)\n"
     "  --templates DIR        template directory (default ./templates)\n"
+    "  --template-split NAME@V1=W1,NAME@V2=W2\n"
+    "                         render template NAME (no version) with one of\n"
+    "                         the versions, by weight (hash of the line)\n"
     "One job from flags (instead of a file):\n"
     "  --prompt TEXT | --template NAME --var K=V...\n"
     "  --system TEXT --model M --max-tokens N --priority high|normal|low\n"
@@ -69,7 +73,8 @@ enum {
     OPT_IDEM,
     OPT_ID,
     OPT_META,
-    OPT_FROM_DLQ
+    OPT_FROM_DLQ,
+    OPT_TSPLIT
 };
 
 /* Build one job object from flags. Returns the JSON text (caller frees) or
@@ -91,6 +96,8 @@ struct enq_args {
     cJSON *flagjob;   /* the job the flags describe (owned) */
     cJSON *vars;      /* its "vars" object, or NULL (borrowed) */
     int nflags;       /* job flags given */
+    const char *split;             /* --template-split, or NULL */
+    struct template_split *tsplit; /* it, parsed (owned) */
 };
 
 /* The options of enqueue that need more than a value stored (cli_parse()
@@ -217,6 +224,7 @@ enqueue_parse(struct enq *e, struct enq_args *a, int argc, char **argv)
         CLI_OPT_CALL("id", OPT_ID),
         CLI_OPT_CALL("metadata", OPT_META),
         CLI_OPT_FLAG("from-dlq", OPT_FROM_DLQ, &e->from_dlq),
+        CLI_OPT_STR("template-split", OPT_TSPLIT, &a->split),
         CLI_OPT_END};
     struct cli_cmd spec = {"enqueue", help, "f:h", opts, enqueue_opt, a, 1};
     int first, rc;
@@ -241,6 +249,15 @@ enqueue_parse(struct enq *e, struct enq_args *a, int argc, char **argv)
         return cli_usage_error("enqueue",
                                "no input: give --file FILE, '-' for stdin, or "
                                "--prompt TEXT");
+    if (a->split) {
+        char why[200];
+        struct template_split *ts = template_split_parse(a->split, why,
+                                                         sizeof why);
+        if (!ts)
+            return cli_usage_error("enqueue", "--template-split: %s", why);
+        a->tsplit = ts;
+        e->jopts.split = ts;
+    }
     return -1;
 }
 
@@ -368,6 +385,7 @@ out:
     if (e.st.run[0] && !committed)
         stage_drop(&e);
     cJSON_Delete(a.flagjob);
+    template_split_free(a.tsplit);
     buf_free(&e.st.hs);
     buf_free(&e.st.ids);
     buf_free(&e.st.out);

@@ -155,7 +155,7 @@ Test(jobparse, template_rendered_in_place)
 
     snprintf(want, sizeof want,
              "{\"id\":\"%s\",\"model\":\"m\",\"prompt\":\"Write 1500 words on "
-             "Redis streams.\",\"max_tokens\":9}",
+             "Redis streams.\",\"max_tokens\":9,\"template_ref\":\"article\"}",
              job_id(j));
     cr_assert_str_eq(s, want);
     cJSON_free(s);

@@ -157,9 +157,9 @@ Test(jobreject, unknown_fields)
          "}",
          "messages[0].name", "unknown field 'name'"},
         {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
-         "\"text\":\"x\",\"cache_control\":{}}]}]}",
-         "messages[0].content[0].cache_control",
-         "unknown field 'cache_control'"},
+         "\"text\":\"x\",\"citations\":{}}]}]}",
+         "messages[0].content[0].citations",
+         "unknown field 'citations'"},
     };
     struct job_err e;
 
@@ -322,7 +322,7 @@ Test(jobreject, scalars)
 {
     static const struct rcase c[] = {
         {"{\"prompt\":\"x\",\"system\":5}", "system",
-         "system must be a string, got number"},
+         "system must be a string or an array of text blocks, got number"},
         {"{\"prompt\":\"x\",\"model\":\"\"}", "model",
          "model must not be empty"},
         {"{\"prompt\":\"x\",\"model\":7}", "model", "got number"},
