@@ -13,7 +13,7 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
-PKGS    := hiredis libcurl libcjson libjwt libmicrohttpd inih
+PKGS    := hiredis libcurl libcjson libjwt libmicrohttpd inih libpcre2-8
 WSTRICT ?= 1
 
 # pkg-config runs once, when a recipe first needs it, and quietly: `make
@@ -30,7 +30,7 @@ endif
 # What each binary links: the libraries its objects call, nothing more.
 # common/ objects: hiredis, cJSON, libjwt (jwtmint), SHA1 (scripts).
 PC_COMMON   = $(eval PC_COMMON := $(call pc,--libs hiredis libcjson libjwt))$(PC_COMMON)
-PC_WORKER   = $(eval PC_WORKER := $(call pc,--libs libcurl libmicrohttpd inih))$(PC_WORKER)
+PC_WORKER   = $(eval PC_WORKER := $(call pc,--libs libcurl libmicrohttpd inih libpcre2-8))$(PC_WORKER)
 PC_MOCK     = $(eval PC_MOCK := $(call pc,--libs libcjson))$(PC_MOCK)
 COMMON_LIBS = $(PC_COMMON) -lcrypto -lm
 WORKER_LIBS = $(PC_WORKER) -lev $(COMMON_LIBS)

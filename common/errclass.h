@@ -22,6 +22,8 @@ enum alert_level { ALERT_NONE, ALERT_P2, ALERT_P1, ALERT_P0 };
 #define DLQ_LEASE_EXPIRED "lease_expired" /* leases expired too often */
 #define DLQ_INVALID       "invalid"       /* the job cannot be sent */
 #define DLQ_CANCELED      "canceled"      /* canceled while running */
+#define DLQ_REVIEW_REJECTED                                                    \
+    "review_rejected" /* a reviewer rejected the result (genq review) */
 #define DLQ_TRANSIENT     "transient"     /* local failure (e.g. no memory) */
 #define DLQ_NOT_JOB_FAULT "not_job_fault" /* requeued: not the job's fault */
 

@@ -47,6 +47,9 @@ qkeys_init(struct qkeys *k, const char *queue)
     snprintf(k->inbox_lock, sizeof(k->inbox_lock), "%s" QKEY_INBOX_LOCK,
              k->prefix);
     snprintf(k->rejected, sizeof(k->rejected), "%s" QKEY_REJECTED, k->prefix);
+    snprintf(k->review, sizeof(k->review), "%s" QKEY_REVIEW, k->prefix);
+    snprintf(k->tmplstats, sizeof(k->tmplstats), "%s" QKEY_TMPLSTATS,
+             k->prefix);
     snprintf(k->notify, sizeof(k->notify), "%s" QKEY_NOTIFY, k->prefix);
     for (int i = 0; i < QK_COUNT; i++) {
         snprintf(k->key[i], sizeof(k->key[i]), "%s%s", k->prefix,

@@ -62,6 +62,10 @@ enum qkey {
 #define QKEY_INBOX_LOCK "inbox:lock" /* string: the intake lock's token */
 #define QKEY_REJECTED   "rejected"   /* list: rejection docs, newest first */
 #define INBOX_PROTOCOL  1            /* the "v" of rejection documents */
+/* Content review and template figures (README "Content review",
+ * "Versioned templates"): private, built from the prefix like these. */
+#define QKEY_REVIEW    "review"    /* zset: id -> ms it was flagged */
+#define QKEY_TMPLSTATS "tmplstats" /* hash: "REF|figure" -> count (HINCRBY) */
 /* The feed's bound, XADD MAXLEN ~ N (worker --feed-maxlen, genq cancel
  * GENQ_FEED_MAXLEN; prelude.lua FEED_MAXLEN_DEFAULT); 0 turns it off. */
 #define FEED_MAXLEN_DEFAULT 100000L
@@ -77,6 +81,8 @@ struct qkeys {
     char inbox_lock[QUEUE_NAME_MAX + 32]; /* QKEY_INBOX_LOCK */
     char rejected[QUEUE_NAME_MAX + 32];   /* QKEY_REJECTED */
     char notify[QUEUE_NAME_MAX + 32];     /* QKEY_NOTIFY */
+    char review[QUEUE_NAME_MAX + 32];     /* QKEY_REVIEW */
+    char tmplstats[QUEUE_NAME_MAX + 32];  /* QKEY_TMPLSTATS */
     char key[QK_COUNT][QUEUE_NAME_MAX + 32];
     const char *keyv[QK_COUNT]; /* pointers into key[], for argv building */
 };

@@ -5,6 +5,7 @@
 #define GENQ_LLM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -31,7 +32,33 @@ struct llm_req_opts {
     const char *default_model; /* used when the job has no model */
     int default_max_tokens;    /* used when the job has none; <= 0 = 2000 */
     int stream;                /* ask for SSE */
+    int cache_system; /* --prompt-cache system: a system string long enough
+                         for the model (llm_cache_long_enough) is sent as
+                         one text block with cache_control ephemeral
+                         (Anthropic; ignored for OpenAI, which caches by
+                         itself) */
 };
+
+/* ---- prompt caching (llm_cache.c) ---- */
+#define LLM_CACHE_MIN_DEFAULT     1024 /* tokens, models not in the table */
+#define LLM_CACHE_BYTES_PER_TOKEN 4    /* the length estimate of a text */
+
+/* The smallest prompt prefix model caches, in tokens (a prefix table of
+ * the Anthropic models; LLM_CACHE_MIN_DEFAULT for others). Can't fail. */
+int llm_cache_min_tokens(const char *model);
+
+/* 1 when a text of bytes is estimated long enough to be cached for model
+ * (bytes / LLM_CACHE_BYTES_PER_TOKEN >= the minimum), else 0. */
+int llm_cache_long_enough(size_t bytes, const char *model);
+
+/* Whether the request of job carries a cache breakpoint on its system
+ * prompt: a system string when autoc (--prompt-cache system) and long
+ * enough for the model (the job's, else model), or a system block array
+ * with a cache_control. Then 1 with *key set to a hash of the model and
+ * the cached prefix (the warm-up group: jobs with the same key share a
+ * cache entry); else 0. Can't fail. */
+int llm_cache_group(const cJSON *job, const char *model, int autoc,
+                    uint64_t *key);
 
 /* "anthropic", "openai", "noop". */
 const char *llm_provider_name(enum llm_provider p);

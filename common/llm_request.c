@@ -237,6 +237,19 @@ oom:
     return NULL;
 }
 
+/* Drop cache_control from the text blocks of a content array (OpenAI
+ * caches by itself and knows no such field). Can't fail. */
+static void
+strip_cache_control(cJSON *content)
+{
+    cJSON *b;
+
+    if (!cJSON_IsArray(content))
+        return;
+    cJSON_ArrayForEach(b, content)
+        cJSON_DeleteItemFromObjectCaseSensitive(b, "cache_control");
+}
+
 /* cJSON_Print* allocates with cJSON's hooks; hand back plain malloc memory
  * so that callers can always use free(). */
 static char *
@@ -302,6 +315,9 @@ llm_build_body(const struct llm_req_opts *o, const cJSON *job,
     if (root == NULL || !cJSON_AddStringToObject(root, "model", model))
         goto oom;
     if (openai) {
+        cJSON *mm;
+        cJSON_ArrayForEach(mm, msgs)
+            strip_cache_control(cJSON_GetObjectItemCaseSensitive(mm, "content"));
         /* system first, as a role "system" turn (string or parts array) */
         if (cJSON_IsString(jsys) || cJSON_IsArray(jsys)) {
             cJSON *m = cJSON_CreateObject();
@@ -311,6 +327,7 @@ llm_build_body(const struct llm_req_opts *o, const cJSON *job,
                 cJSON_Delete(m);
                 goto oom;
             }
+            strip_cache_control(cJSON_GetObjectItemCaseSensitive(m, "content"));
         }
         if (attach_moved(root, "messages", &msgs) != 0 ||
             !cJSON_AddNumberToObject(root, "max_tokens", max_tokens) ||
@@ -329,7 +346,25 @@ llm_build_body(const struct llm_req_opts *o, const cJSON *job,
     } else {
         if (!cJSON_AddNumberToObject(root, "max_tokens", max_tokens))
             goto oom;
-        if (sys.len > 0) {
+        if (sys.len > 0 && o->cache_system &&
+            llm_cache_long_enough(sys.len, model)) {
+            /* --prompt-cache system: one block with a breakpoint */
+            cJSON *arr = cJSON_CreateArray(), *blk = cJSON_CreateObject();
+            cJSON *cc = cJSON_CreateObject();
+            if (attach(root, "system", arr) != 0 || !blk || !cc ||
+                !cJSON_AddStringToObject(cc, "type", "ephemeral") ||
+                !cJSON_AddStringToObject(blk, "type", "text") ||
+                !cJSON_AddStringToObject(blk, "text", sys.data)) {
+                cJSON_Delete(blk);
+                cJSON_Delete(cc);
+                goto oom;
+            }
+            cJSON_AddItemToArray(arr, blk);
+            if (!cJSON_AddItemToObject(blk, "cache_control", cc)) {
+                cJSON_Delete(cc);
+                goto oom;
+            }
+        } else if (sys.len > 0) {
             if (!cJSON_AddStringToObject(root, "system", sys.data))
                 goto oom;
         } else if (cJSON_IsArray(jsys)) {

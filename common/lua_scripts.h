@@ -25,4 +25,9 @@ extern const char lua_anomaly[];
 extern const char lua_intake[];
 extern const char lua_limiter[];
 
+extern const char lua_tmplstats[];
+extern const char lua_review_page[];
+extern const char lua_review_approve[];
+extern const char lua_review_reject[];
+
 #endif

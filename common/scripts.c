@@ -42,6 +42,10 @@ static const struct {
     [SCRIPT_ANOMALY] = {"anomaly", lua_anomaly, 0},
     [SCRIPT_INTAKE] = {"intake", lua_intake, 1},
     [SCRIPT_LIMITER] = {"limiter", lua_limiter, 0},
+    [SCRIPT_TMPLSTATS] = {"tmplstats", lua_tmplstats, 0},
+    [SCRIPT_REVIEW_PAGE] = {"review_page", lua_review_page, 1},
+    [SCRIPT_REVIEW_APPROVE] = {"review_approve", lua_review_approve, 1},
+    [SCRIPT_REVIEW_REJECT] = {"review_reject", lua_review_reject, 1},
 };
 
 int

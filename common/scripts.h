@@ -25,6 +25,11 @@ enum script_id {
     SCRIPT_ANOMALY, /* KEYS of its own: anomaly.lua */
     SCRIPT_INTAKE,
     SCRIPT_LIMITER, /* keys: genq:lim:{ID} (rclient.h struct skeys) */
+    /* content review, template figures (README "Content review") */
+    SCRIPT_TMPLSTATS,
+    SCRIPT_REVIEW_PAGE,
+    SCRIPT_REVIEW_APPROVE,
+    SCRIPT_REVIEW_REJECT,
     SCRIPT_COUNT
 };
 

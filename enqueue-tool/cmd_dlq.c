@@ -19,7 +19,8 @@
 
 static const char *const class_names[] = {DLQ_PERMANENT,     DLQ_EXHAUSTED,
                                           DLQ_LEASE_EXPIRED, DLQ_INVALID,
-                                          DLQ_CANCELED,      NULL};
+                                          DLQ_CANCELED,      DLQ_REVIEW_REJECTED,
+                                          NULL};
 
 enum { OPT_CLASS = 1, OPT_SINCE, OPT_GREP, OPT_OLDER, OPT_STATUS, OPT_LIMIT };
 enum { OPT_ALL = OPT_LIMIT + 1, OPT_DRY, OPT_KEEP };
@@ -45,8 +46,8 @@ dlq_opt(void *ctx, int opt, const char *arg)
         if (!ok)
             return cli_usage_error(o->cmd,
                                    "--class: expected permanent, "
-                                   "exhausted, lease_expired, invalid or "
-                                   "canceled, got '%s'",
+                                   "exhausted, lease_expired, invalid, "
+                                   "canceled or review_rejected, got '%s'",
                                    arg);
         o->f.cls = arg;
         return CLI_NEXT;
@@ -223,7 +224,7 @@ static const char ls_help[] =
     "A table on a terminal, tab-separated lines otherwise; --json prints\n"
     "one object per job (schemas/dlq-entry.schema.json).\n\n"
     "  --class C      error class: permanent, exhausted, lease_expired,\n"
-    "                 invalid, canceled\n"
+    "                 invalid, canceled, review_rejected\n"
     "  --status N     HTTP status of the error (400, 404, ...)\n"
     "  --since T      died at or after T: RFC 3339, or a duration ago (2h)\n"
     "  --grep TEXT    TEXT occurs (case-sensitive) in the job or the error\n"

@@ -29,6 +29,7 @@ on_http_data(struct http_req *r, const char *p, size_t n)
 
     if (!j->stream)
         return -1;
+    pcache_begun(j); /* a 2xx body has begun: the cache entry exists */
     if (llm_stream_feed(j->stream, p, n) < 0)
         return -1; /* stream reported an error: stop reading */
     if (j->res.got_first_token && j->t_first == 0)
@@ -92,7 +93,9 @@ attempt_parse(struct wjob *j, struct http_req *r, int curl_code)
 static void
 attempt_spend(struct wjob *j)
 {
-    budget_spend(j, &j->res);
+    j->usd += budget_spend(j, &j->res);
+    j->cw_tokens += j->res.cache_creation_input_tokens;
+    j->cr_tokens += j->res.cache_read_input_tokens;
     j->in_tokens += j->res.input_tokens;
     j->out_tokens += j->res.output_tokens;
 }
@@ -245,6 +248,9 @@ on_http_done(struct http_req *r, int curl_code)
         slot_release(j);
         return;
     }
+    if (r->status >= 200 && r->status < 300)
+        pcache_begun(j);
+    pcache_done(j); /* a leader without a response hands over (pcache.c) */
     curl_code = attempt_parse(j, r, curl_code);
     limiter_settle(j, curl_code == 0 && !j->res.failed && j->res.complete);
     if (curl_code == 0 && !j->res.failed && j->res.complete) {
@@ -287,10 +293,13 @@ job_start_try(struct wjob *j)
 {
     struct worker *w = j->w;
     struct llm_req_opts o = {w->cfg->provider, w->cfg->model,
-                             w->cfg->max_tokens, w->cfg->stream};
+                             w->cfg->max_tokens, w->cfg->stream,
+                             j->q->prompt_cache};
     const char *path;
     cJSON *ts = cJSON_GetObjectItemCaseSensitive(j->job, "timeout_s");
 
+    if (pcache_gate(j))
+        return; /* waits for its group's warm-up; pcache.c starts it */
     if (!limiter_admit(j))
         return; /* J_ADMIT: called again once the limiter admits it */
     wjob_enter(j, J_RUNNING);

@@ -245,7 +245,7 @@ budget_gate(struct wjob *j)
     return 1;
 }
 
-void
+double
 budget_spend(struct wjob *j, const struct llm_result *r)
 {
     struct worker *w = j->w;
@@ -271,7 +271,7 @@ budget_spend(struct wjob *j, const struct llm_result *r)
     w->spend_pending += usd;
     anomaly_tokens(w, j, tok);
     if (!w->bg)
-        return;
+        return usd;
     if (j->bres_tok || j->bres_usd > 0)
         budget_settle(w, qi, tok - j->bres_tok, usd - j->bres_usd, j->bres_tok,
                       j->bres_usd);
@@ -282,6 +282,7 @@ budget_spend(struct wjob *j, const struct llm_result *r)
     j->bres_tok = 0;
     j->bres_usd = 0;
     j->bstate = 0; /* the next part reserves again */
+    return usd;
 }
 
 void

@@ -82,8 +82,8 @@ void budget_free(struct worker *w);
  * now (no cap applies, or a retry holding its reservation). */
 int budget_gate(struct wjob *j);
 /* After a successful call: price r's usage, count it (metrics, the fleet's
- * spend), settle j's reservation. */
-void budget_spend(struct wjob *j, const struct llm_result *r);
+ * spend), settle j's reservation. Returns the call's price in USD. */
+double budget_spend(struct wjob *j, const struct llm_result *r);
 /* The job leaves its slot: give back a reservation never settled. */
 void budget_release(struct wjob *j);
 /* The 1-s tick: read the caps, add spend made without a reservation,

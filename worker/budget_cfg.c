@@ -13,6 +13,7 @@
 #include "budget.h"
 #include "config.h"
 #include "keys.h"
+#include "qopts.h"
 
 struct qcaps {
     char queue[QUEUE_NAME_MAX + 1];
@@ -151,6 +152,8 @@ queue_set(const char *section, const char *queue, const char *key,
                  section, queue);
         return CONFIG_BAD;
     }
+    if (qopts_key(key)) /* prompt-cache, review-* (qopts.c) */
+        return qopts_set(section, queue, key, v, err, errlen);
     q = row_for(cur.q, &cur.nq, BUDGET_MAX_QUEUES, sizeof(*q),
                 offsetof(struct qcaps, queue), queue, &fresh);
     if (!q)
@@ -166,7 +169,9 @@ queue_set(const char *section, const char *queue, const char *key,
     else {
         snprintf(err, errlen,
                  "[%s] keys: budget-usd-day, budget-usd-month, "
-                 "budget-tokens-day, budget-tokens-month",
+                 "budget-tokens-day, budget-tokens-month, prompt-cache, "
+                 "review-blocklist, review-min-words, review-max-words, "
+                 "review-min-headings, review-echo",
                  section);
         return CONFIG_UNKNOWN;
     }

@@ -226,7 +226,7 @@ cache_lookup(struct wjob *j)
 {
     struct worker *w = j->w;
     struct llm_req_opts o = {w->cfg->provider, w->cfg->model,
-                             w->cfg->max_tokens, 0};
+                             w->cfg->max_tokens, 0, 0};
     unsigned char md[SHA256_DIGEST_LENGTH];
     const char *path;
     char *body = llm_build_body(&o, j->job, NULL, 0, &path), *all;

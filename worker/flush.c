@@ -55,20 +55,31 @@ result_doc(struct wjob *j)
     char num[48], ts[32];
     ev_tstamp now = ev_now(j->w->loop);
     cJSON *meta = cJSON_GetObjectItemCaseSensitive(j->job, "metadata");
+    char *reasons = review_job(j); /* review_job.c: NULL = passed */
     int bad = 0;
 
     buf_init(&b, 0);
+    /* complete.lua tells a review result by this prefix: keep it first */
     bad |= buf_append_str(&b, "{\"id\":") < 0;
     bad |= jsonw_str(&b, j->id, strlen(j->id)) < 0;
-    bad |= buf_append_str(&b, ",\"state\":\"succeeded\",\"text\":") < 0;
+    bad |= buf_append_str(&b, reasons ? ",\"state\":\"review\",\"text\":"
+                                      : ",\"state\":\"succeeded\",\"text\":") < 0;
     bad |= jsonw_str(&b, j->text.data ? j->text.data : "", j->text.len) < 0;
     bad |= buf_append_str(&b, ",\"model\":") < 0;
     bad |= jsonw_str(&b, j->model, strlen(j->model)) < 0;
     bad |= buf_append_str(&b, ",\"stop_reason\":") < 0;
     bad |= jsonw_str(&b, j->stop_reason, strlen(j->stop_reason)) < 0;
-    snprintf(num, sizeof(num), "{\"input_tokens\":%ld,\"output_tokens\":%ld}",
-             j->in_tokens, j->out_tokens);
-    bad |= jsonw_field(&b, "usage", num) < 0;
+    {
+        char usage[200];
+        snprintf(usage, sizeof(usage),
+                 "{\"input_tokens\":%ld,\"output_tokens\":%ld,"
+                 "\"cache_creation_input_tokens\":%ld,"
+                 "\"cache_read_input_tokens\":%ld}",
+                 j->in_tokens, j->out_tokens, j->cw_tokens, j->cr_tokens);
+        bad |= jsonw_field(&b, "usage", usage) < 0;
+    }
+    snprintf(num, sizeof(num), "%.6f", j->usd);
+    bad |= jsonw_field(&b, "cost_usd", num) < 0;
     snprintf(num, sizeof(num), "%d", j->attempts);
     bad |= jsonw_field(&b, "attempts", num) < 0;
     snprintf(num, sizeof(num), "%lld",
@@ -90,6 +101,13 @@ result_doc(struct wjob *j)
         char *m = cJSON_PrintUnformatted(meta);
         bad |= !m || jsonw_field(&b, "metadata", m) < 0;
         cJSON_free(m);
+    }
+    bad |= tmplstats_doc(j, &b) < 0; /* "template": {name, version} */
+    if (reasons) {
+        bad |= buf_append_str(&b, ",\"review\":{\"reasons\":") < 0;
+        bad |= buf_append_str(&b, reasons) < 0;
+        bad |= buf_append_str(&b, "}") < 0;
+        free(reasons);
     }
     bad |= buf_append_str(&b, "}") < 0;
     if (bad) {
@@ -151,6 +169,13 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
         int qi = (int)(b->q - w->q);
 
         snprintf(att, sizeof(att), "%d", j->attempts);
+        if (!stale) /* per-template figures (tmplstats.c) */
+            tmplstats_note(j, j->out == OUT_COMPLETE
+                                  ? (j->flagged ? "review" : "succeeded")
+                              : e->type == REDIS_REPLY_STRING &&
+                                      !strcmp(e->str, "dead")
+                                  ? "dead"
+                                  : NULL);
         if (stale) {
             metrics_job(w->m, qi, MO_LOST);
         } else if (j->out == OUT_COMPLETE) {
@@ -187,6 +212,7 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
         slot_release(j);
     }
     free(b);
+    tmplstats_flush(w);
     if (w->js.active == 0)
         registry_idle(w); /* `genq workers` shows it idle at once */
 }

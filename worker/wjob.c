@@ -34,6 +34,7 @@ slot_release(struct wjob *j)
     ev_timer_stop(w->loop, &j->retry_timer);
     ev_timer_stop(w->loop, &j->cache_timer);
     cache_unlock(j);
+    pcache_done(j);
     limiter_settle(j, 0); /* a reservation no HTTP reply settled: refund */
     budget_release(j);
     hdrs_unref(j->hdrs);
@@ -144,6 +145,10 @@ job_init(struct wjob *j, struct wqueue *q, const char *id, const char *token,
     j->auth_retried = 0;
     j->continuations = 0;
     j->in_tokens = j->out_tokens = 0;
+    j->cw_tokens = j->cr_tokens = 0; /* pcache.c, tmplstats.c */
+    j->usd = 0;
+    j->flagged = j->pc_state = 0;
+    j->pc_next = NULL;
     j->t_first = 0;
     j->model[0] = j->stop_reason[0] = j->request_id[0] = '\0';
     j->cached = 0;

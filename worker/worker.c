@@ -53,6 +53,7 @@ wcfg_defaults(struct wcfg *cfg)
     cfg->dead_alert = 1000;
     cfg->api_error_alert = 20;
     cfg->redis_timeout_s = 10.0;
+    cfg->prompt_cache = "off";
 }
 
 double
@@ -291,7 +292,7 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
         w->freelist[w->nfree++] = w->cap - 1 - i;
     }
     if (cfg->provider != LLM_NOOP) {
-        struct llm_req_opts o = {cfg->provider, "m", 1, 0};
+        struct llm_req_opts o = {cfg->provider, "m", 1, 0, 0};
         cJSON *probe = cJSON_CreateObject();
         char *b;
         if (!probe)
@@ -351,6 +352,10 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
     w->al = alerts_new(loop, w->rc, w->http, w->m, cfg->alert_webhook, w->id);
     if (!w->al || budget_init(w) < 0 || anomaly_init(w) < 0)
         goto fail;
+    if (review_setup(w) < 0) /* review_job.c, pcache.c, tmplstats.c */
+        goto fail;
+    w->pc = pcache_new(w);
+    w->ts = tmplstats_new(w);
     for (int i = 0; i < w->nq; i++)
         if (rconn_subscribe(w->sub, w->q[i].keys.wake, claim_on_wake, w) < 0)
             goto fail;
@@ -421,6 +426,9 @@ worker_free(struct worker *w)
     ev_signal_stop(w->loop, &w->sig_int);
     budget_free(w);
     anomaly_free(w);
+    review_teardown(w);
+    pcache_free(w->pc);
+    tmplstats_free(w->ts);
     hdrs_unref(w->hdrs);
     jwtmint_free(w->jwt);
     free(w->url);

@@ -80,6 +80,13 @@ struct wcfg {
     enum lim_out_est limit_out_est;
     int breaker_threshold; /* API failures in a row that open the fleet's
                               breaker */
+    /* prompt caching and content review (pcache.c, review.c; per queue in
+     * [queue.NAME]: qopts.h) */
+    const char *prompt_cache;     /* "system" or "off" (default) */
+    const char *review_blocklist; /* file of words and re:PATTERN lines */
+    int review_min_words, review_max_words; /* 0 = no bound */
+    int review_min_headings;                /* 0 = none required */
+    int review_echo; /* flag output that merely repeats the prompt */
 };
 
 /* Fill cfg with the contract's defaults (DESIGN.md). Can't fail. */

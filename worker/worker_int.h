@@ -92,11 +92,21 @@ struct wjob {
     /* J_QUEUED: the claim reply's payload (owned) and the next in line */
     char *raw;
     struct wjob *qnext;
+    /* prompt caching, review, template figures (pcache.c, review_job.c,
+     * tmplstats.c); reset by job_init */
+    long cw_tokens, cr_tokens; /* cache write / read input tokens, summed */
+    double usd;                /* the parts' priced spend (budget_spend) */
+    int flagged;               /* the result goes to state review */
+    int pc_state;              /* 0, PC_LEADER or PC_PARKED (pcache.c) */
+    uint64_t pc_key;           /* its warm-up group */
+    struct wjob *pc_next;      /* next parked job of the group */
 };
 
 struct wqueue {
     struct worker *w;
     struct qkeys keys;
+    struct review_rules *rv; /* content review of this queue (review.h) */
+    int prompt_cache;        /* --prompt-cache system for this queue */
     int empty; /* last claim found nothing: skip until woken */
     ev_tstamp paused_until;
     struct wjob *pending, **ptail;
@@ -162,6 +172,8 @@ struct worker {
     ev_signal sig_term, sig_int;
     struct budget *bg;  /* budget.c */
     struct anomaly *an; /* anomaly.c */
+    struct pcache *pc;  /* prompt-cache warm-ups (pcache.c); NULL = off */
+    struct tmplstats *ts; /* per-template figures (tmplstats.c) */
 };
 
 /* Which job an asynchronous reply is about: slot, generation, lease token. */
@@ -289,6 +301,41 @@ int build_headers(struct worker *w, const char *token);
 int authhdr_remint(struct wjob *j);
 /* Before a request: mint a JWT when the current one is due. */
 void authhdr_refresh(struct worker *w);
+
+/* review_job.c: content review (review.h) of the queues and their jobs. */
+/* Compile every queue's rules (qopts.h); 0, or -1 after logging why. */
+int review_setup(struct worker *w);
+void review_teardown(struct worker *w);
+/* j's review reasons (a JSON array text, caller frees) when its text is
+ * flagged, else NULL; sets j->flagged. */
+char *review_job(struct wjob *j);
+
+/* pcache.c: the warm-up of prompt-cache groups (--prompt-cache system).
+ * pcache_new: NULL when no queue caches (or out of memory: then off). */
+#define PC_LEADER 1
+#define PC_PARKED 2
+struct pcache;
+struct pcache *pcache_new(struct worker *w);
+void pcache_free(struct pcache *pc);
+/* Before j's first request: 1 when j waits for its group's warm-up (it
+ * is started later by pcache), 0 when it may go now. */
+int pcache_gate(struct wjob *j);
+/* j's response has begun (first byte of a 2xx body). */
+void pcache_begun(struct wjob *j);
+/* j's try ended (any way) or j leaves its slot. */
+void pcache_done(struct wjob *j);
+
+/* tmplstats.c: per-template-version figures (genq stats --by template). */
+struct tmplstats;
+struct tmplstats *tmplstats_new(struct worker *w);
+void tmplstats_free(struct tmplstats *ts);
+/* A job's stored outcome ("succeeded", "review" or "dead"). */
+void tmplstats_note(struct wjob *j, const char *state);
+/* Send what was noted (one script call per queue). */
+void tmplstats_flush(struct worker *w);
+/* Append ,"template":{"name":N,"version":V|null} to b when j's job has a
+ * template_ref. 0, or -1 on out of memory. */
+int tmplstats_doc(const struct wjob *j, struct buf *b);
 
 /* worker.c */
 /* Uniform in [0, 1) from getrandom(). */

@@ -2,7 +2,12 @@
 -- then per job id, token, result_json, then optionally the feed's bound
 -- (worker --feed-maxlen; absent: FEED_MAXLEN_DEFAULT). Only the current
 -- lease holder may complete (fencing). Returns per job 1 (stored) or 0
--- (stale: not written).
+-- (stale: not written). A result the worker's content review flagged
+-- (its document opens {"id":"ID","state":"review": worker/flush.c
+-- result_doc) goes to state review instead: kept in the results hash with
+-- its reasons, in the review set (PREFIX .. 'review', keys.h QKEY_REVIEW)
+-- until `genq review approve|reject`; no expiry, no feed entry (not
+-- terminal).
 local ttl = tonumber(ARGV[2])
 local na, feed_max = #ARGV, nil
 if na % 3 == 0 then feed_max = tonumber(ARGV[na]); na = na - 1 end
@@ -16,7 +21,8 @@ for i = 3, na, 3 do n = n + 1; ids[n] = ARGV[i] end
 if n == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
 local out, rset, mset, dset, done, ev = {}, {}, {}, {}, {}, {}
-local k, d = 0, 0 -- pairs in rset/mset/dset/ev; jobs done
+local k, d = 0, 0 -- pairs in rset/mset; jobs done
+local kd, rv = 0, {} -- pairs in dset/ev; the review set's score, id pairs
 for i = 1, n do
     local id, b, m = ids[i], 3 * i, metas[i]
     local amp, tok, we, fl
@@ -26,12 +32,18 @@ for i = 1, n do
         k = k + 2; d = d + 1
         rset[k - 1] = id; rset[k] = ARGV[b + 2]
         mset[k - 1] = id
+        done[d] = id
         -- meta_record with fields 2-4 and 6-7 as the one piece each they
         -- were captured as (META_PAT_ACTIVE), the token emptied
-        mset[k] = 'succeeded|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
-        dset[k - 1] = expire_s; dset[k] = id
-        done[d] = id
-        ev[k - 1] = id; ev[k] = 'succeeded'
+        if string.byte(ARGV[b + 2], #id + 19) == 114 then -- "review"
+            mset[k] = 'review|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
+            rv[#rv + 1] = now_s; rv[#rv + 1] = id
+        else
+            mset[k] = 'succeeded|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
+            kd = kd + 2
+            dset[kd - 1] = expire_s; dset[kd] = id
+            ev[kd - 1] = id; ev[kd] = 'succeeded'
+        end
     else
         out[i] = 0
     end
@@ -39,10 +51,16 @@ end
 if d > 0 then
     redis.call('HSET', K_RESULTS, unpack(rset))
     redis.call('HSET', K_META, unpack(mset))
-    redis.call('ZADD', K_DONE, unpack(dset))
     redis.call('ZREM', K_LEASES, unpack(done))
     redis.call('HDEL', K_PROGRESS, unpack(done))
-    redis.call('HINCRBY', K_STATS, 'succeeded', d)
-    events_add(ev, feed_max)
+    if kd > 0 then
+        redis.call('ZADD', K_DONE, unpack(dset))
+        redis.call('HINCRBY', K_STATS, 'succeeded', kd / 2)
+        events_add(ev, feed_max)
+    end
+    if #rv > 0 then
+        redis.call('ZADD', PREFIX .. 'review', unpack(rv))
+        redis.call('HINCRBY', K_STATS, 'review', #rv / 2)
+    end
 end
 return out

@@ -50,7 +50,7 @@ check_bodies(const cJSON *job)
     for (int prov = 0; prov < 2; prov++) {
         for (int pre = 0; pre < 2; pre++) {
             struct llm_req_opts o = {prov ? LLM_OPENAI : LLM_ANTHROPIC,
-                                     "fuzz-model", 0, pre};
+                                     "fuzz-model", 0, pre, 0};
             const char *path = NULL;
             char *body = llm_build_body(&o, job, pre ? prefill : NULL,
                                         pre ? sizeof prefill - 1 : 0, &path);

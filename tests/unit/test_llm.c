@@ -207,7 +207,7 @@ Test(llm_build, openai_fields)
 
 Test(llm_build, invalid_jobs)
 {
-    struct llm_req_opts o = {LLM_ANTHROPIC, NULL, 0, 0};
+    struct llm_req_opts o = {LLM_ANTHROPIC, NULL, 0, 0, 0};
     const char *path;
     cJSON *job = cJSON_Parse("{\"prompt\":\"x\"}");
     errno = 0;
