@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmd_ops.h"
+#include "cmd_stats_tmpl.h"
 #include "rclient.h"
 #include "timefmt.h"
 
@@ -515,7 +516,10 @@ static const char stats_help[] =
     "  --count N      with --watch: stop after N redraws (default: until "
     "Ctrl-C)\n"
     "  --dead-warn N  warn past N dead jobs (env GENQ_DEAD_WARN; default "
-    "1000)\n" CLI_COMMON_HELP;
+    "1000)\n"
+    "  --by template  per template version instead: jobs, success rate,\n"
+    "                 mean and p95 output tokens, mean latency, review\n"
+    "                 flag rate, cost per job\n" CLI_COMMON_HELP;
 
 int
 cmd_stats(int argc, char **argv)
@@ -524,7 +528,9 @@ cmd_stats(int argc, char **argv)
     struct ops_tty t;
     int first, do_watch = 0, rc, n, explicit_queue;
     long dead_warn = DEAD_WARN, count = 0;
+    const char *by = NULL; /* --by template: cmd_stats_tmpl.c */
     struct cli_opt opts[] = {
+        CLI_OPT_STR("by", 4, &by),
         CLI_OPT_FLAG("watch", 1, &do_watch),
         CLI_OPT_LONG("dead-warn", 2, &dead_warn, 0, 1000000000L, "a number"),
         CLI_OPT_LONG("count", 3, &count, 1, 1000000000L, "a number >= 1"),
@@ -545,8 +551,16 @@ cmd_stats(int argc, char **argv)
         return cli_usage_error("stats",
                                "--watch needs a terminal and no --json "
                                "(run 'genq stats --json' in a loop instead)");
+    if (by && strcmp(by, "template") != 0)
+        return cli_usage_error("stats", "--by: expected template, got '%s'",
+                               by);
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
+    if (by) {
+        rc = stats_by_template(&c, explicit_queue);
+        cli_close(&c);
+        return rc;
+    }
     if (do_watch) {
         rc = watch(&c, explicit_queue, dead_warn, count);
         cli_close(&c);
@@ -563,7 +577,9 @@ cmd_stats(int argc, char **argv)
         fputs(stats_tsv_header, stdout);
     for (int i = 0; i < n && rc == EXIT_OK; i++) {
         if (c.json) {
-            if (cli_print_json(stats_doc(&qs[i], dead_warn)) < 0)
+            cJSON *d = stats_doc(&qs[i], dead_warn);
+            stats_review_note(&c, qs[i].queue, d, 0); /* "review" */
+            if (cli_print_json(d) < 0)
                 rc = cli_fail("stats", "out of memory");
         } else if (t.tty) {
             print_table_row(&t, &qs[i], dead_warn);
@@ -572,8 +588,11 @@ cmd_stats(int argc, char **argv)
         }
     }
     fflush(stdout);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         warn_dead(&t, &qs[i], dead_warn);
+        if (!c.json)
+            stats_review_note(&c, qs[i].queue, NULL, 1);
+    }
     if (n == 0 && !c.json)
         fprintf(stderr, "genq stats: no queues yet (nothing enqueued)\n");
     free(qs);

@@ -31,6 +31,7 @@ static const struct {
     {"workers", cmd_workers, "live worker processes (registry heartbeats)"},
     {"budget", cmd_budget, "spend caps and spend today/this month; set caps"},
     {"limits", cmd_limits, "fleet rate limits, cooldown, breaker (set)"},
+    {"review", cmd_review, "flagged results: ls, show, approve, reject"},
 };
 
 static void

@@ -364,7 +364,7 @@ review_check(const struct review_rules *r, const char *text, size_t len,
             goto oom;
         if (hit) {
             char pd[2 * REVIEW_DETAIL_MAX + 64];
-            snprintf(pd, sizeof(pd), "pattern '%s' matched '%s'",
+            snprintf(pd, sizeof(pd), "'%s' matched '%s'",
                      r->pats[i].src, m);
             if (reason(out, &k, "pattern", pd) < 0)
                 goto oom;

@@ -62,6 +62,7 @@ struct mockapi_gen {
     int include_usage; /* OpenAI stream_options.include_usage */
     size_t max_tokens;
     size_t input_tokens;
+    size_t cache_write, cache_read; /* prompt cache tokens (srv_pcache.c) */
     size_t k;     /* tokens already given by an assistant prefill */
     char **stops; /* owned array of owned strings */
     size_t nstops;

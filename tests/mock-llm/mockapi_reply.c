@@ -104,11 +104,12 @@ mockapi_body(const struct mockapi_gen *g, struct mockbuf *out)
         rc |= json_str_or_null(out, matched_stop(g), 0);
         rc |= mockbuf_printf(out,
                              ",\"usage\":{\"input_tokens\":%zu,"
-                             "\"cache_creation_input_tokens\":0,"
-                             "\"cache_read_input_tokens\":0,"
+                             "\"cache_creation_input_tokens\":%zu,"
+                             "\"cache_read_input_tokens\":%zu,"
                              "\"output_tokens\":%zu,"
                              "\"service_tier\":\"standard\"}}",
-                             g->input_tokens, r->ntokens);
+                             g->input_tokens, g->cache_write, g->cache_read,
+                             r->ntokens);
     } else {
         rc |= mockbuf_printf(out,
                              "{\"id\":\"%s\",\"object\":\"chat.completion\","
@@ -200,8 +201,8 @@ mockapi_sse_head(const struct mockapi_gen *g, struct mockbuf *out)
                              ",\"content\":[],\"stop_reason\":null,"
                              "\"stop_sequence\":null,\"usage\":{"
                              "\"input_tokens\":%zu,"
-                             "\"cache_creation_input_tokens\":0,"
-                             "\"cache_read_input_tokens\":0,"
+                             "\"cache_creation_input_tokens\":%zu,"
+                             "\"cache_read_input_tokens\":%zu,"
                              "\"output_tokens\":1,"
                              "\"service_tier\":\"standard\"}}}\n\n"
                              "event: content_block_start\ndata: {\"type\":"
@@ -209,7 +210,7 @@ mockapi_sse_head(const struct mockapi_gen *g, struct mockbuf *out)
                              "\"content_block\":{\"type\":\"text\","
                              "\"text\":\"\"}}\n\n"
                              "event: ping\ndata: {\"type\": \"ping\"}\n\n",
-                             g->input_tokens);
+                             g->input_tokens, g->cache_write, g->cache_read);
     } else {
         rc |= oai_chunk_open(g, out);
         rc |= mockbuf_puts(out, "[{\"index\":0,\"delta\":{\"role\":"

@@ -71,6 +71,8 @@ struct stats {
     long active_streams;
     long max_streams;
     unsigned long long limit_admitted, limit_refused; /* srv_limit.c */
+    unsigned long long cache_writes, cache_reads;     /* srv_pcache.c */
+    unsigned long long cache_write_tokens, cache_read_tokens;
 };
 
 enum cstate {
@@ -248,6 +250,15 @@ int srv_limit_header(int b, double now, unsigned long long *limit,
                      unsigned long long *remaining, double *full_in_s);
 /* Whether the outage control (POST /mock/control {"outage_s": N}) is on. */
 int srv_outage(double now);
+
+/* ---- srv_pcache.c ---- */
+/* Prompt caching: set g's cache_write / cache_read (and cut its
+ * input_tokens) from the cache_control blocks of body; a new entry is
+ * readable from begins_at (when this response begins). */
+void srv_pcache_apply(struct mockapi_gen *g, const cJSON *body, double now,
+                      double begins_at);
+/* Forget every cache entry (POST /mock/reset). */
+void srv_pcache_clear(void);
 
 /* ---- srv_control.c ---- */
 

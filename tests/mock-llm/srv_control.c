@@ -142,6 +142,10 @@ srv_stats_json(void)
                  {"connections_total", (double)srv_stats.conns_total},
                  {"limit_admitted", (double)srv_stats.limit_admitted},
                  {"limit_refused", (double)srv_stats.limit_refused},
+                 {"cache_writes", (double)srv_stats.cache_writes},
+                 {"cache_reads", (double)srv_stats.cache_reads},
+                 {"cache_write_tokens", (double)srv_stats.cache_write_tokens},
+                 {"cache_read_tokens", (double)srv_stats.cache_read_tokens},
                  {"uptime_s", ev_time() - srv_start_time}};
 
         for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
@@ -338,6 +342,9 @@ srv_reset_request(struct conn *c, const cJSON *body)
     srv_stats.limit_admitted = srv_stats.limit_refused = 0;
     srv_stats.max_streams = srv_stats.active_streams;
     srv_keytab_clear();
+    srv_stats.cache_writes = srv_stats.cache_reads = 0; /* srv_pcache.c */
+    srv_stats.cache_write_tokens = srv_stats.cache_read_tokens = 0;
+    srv_pcache_clear();
     srv_rng_state = srv_cfg.seed;
     srv_json_response(c, EP_RESET, body, 200, cJSON_Parse("{\"reset\":true}"));
 }

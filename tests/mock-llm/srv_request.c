@@ -225,6 +225,9 @@ srv_api_request(struct conn *c, enum endpoint ep, const cJSON *body)
         return;
     }
 
+    /* prompt caching: the entry is readable once this response begins */
+    srv_pcache_apply(&c->gen, body, ev_now(srv_loop),
+                     ev_now(srv_loop) + srv_cfg.latency_ms / 1000.0);
     srv_make_id(proto == MOCKAPI_ANTHROPIC ? "msg_mock" : "chatcmpl-mock",
                 c->gen.id, sizeof(c->gen.id));
     c->gen.created = (long long)ev_now(srv_loop);
