@@ -127,10 +127,10 @@ add(char (*fld)[96], char (*num)[24], const char **av, size_t *al, int *k,
         return 0;
     snprintf(fld[*k / 2], 96, "%s|%s", ref, name);
     snprintf(num[*k / 2], 24, "%ld", v);
-    av[1 + *k] = fld[*k / 2];
-    al[1 + *k] = strlen(fld[*k / 2]);
-    av[2 + *k] = num[*k / 2];
-    al[2 + *k] = strlen(num[*k / 2]);
+    av[*k] = fld[*k / 2];
+    al[*k] = strlen(fld[*k / 2]);
+    av[1 + *k] = num[*k / 2];
+    al[1 + *k] = strlen(num[*k / 2]);
     *k += 2;
     return 1;
 }
@@ -152,11 +152,9 @@ tmplstats_flush(struct worker *w)
         size_t max = (size_t)cnt * PER;
         char(*fld)[96] = malloc(max * sizeof(*fld));
         char(*num)[24] = malloc(max * sizeof(*num));
-        const char **av = malloc((2 * max + 1) * sizeof(*av));
-        size_t *al = malloc((2 * max + 1) * sizeof(*al));
+        const char **av = malloc(2 * max * sizeof(*av));
+        size_t *al = malloc(2 * max * sizeof(*al));
         if (fld && num && av && al) {
-            av[0] = w->q[qi].keys.prefix;
-            al[0] = strlen(av[0]);
             for (int i = 0; i < ts->n; i++) {
                 struct tsent *e = &ts->e[i];
                 char hb[16];
@@ -175,8 +173,8 @@ tmplstats_flush(struct worker *w)
                 }
             }
             if (k > 0)
-                rconn_script(w->rc, SCRIPT_TMPLSTATS, &w->q[qi].keys, k + 1,
-                             av, al, worker_noreply, NULL);
+                rconn_script(w->rc, SCRIPT_TMPLSTATS, &w->q[qi].keys, k, av,
+                             al, worker_noreply, NULL);
         }
         free(fld);
         free(num);
