@@ -11,8 +11,6 @@
 
 #include "template.h"
 
-#define HDR_OPEN "{{! version:"
-
 static int
 ver_char(char c)
 {
@@ -76,13 +74,19 @@ int
 template_header(char *text, size_t *len, char *ver, size_t vcap,
                 struct job_err *err)
 {
-    size_t hl = strlen(HDR_OPEN), p, a, b, eol;
+    size_t p = 3, a, b, eol;
 
     if (vcap > 0)
         ver[0] = '\0';
-    if (*len < hl || memcmp(text, HDR_OPEN, hl) != 0)
+    if (*len < 3 || memcmp(text, "{{!", 3) != 0)
         return 0;
-    p = hl;
+    while (p < *len && (text[p] == ' ' || text[p] == '\t'))
+        p++;
+    if (*len - p < 8 || memcmp(text + p, "version:", 8) != 0)
+        return job_err_set(err, "template",
+                           "version header: expected '{{! version: V }}' on "
+                           "the first line");
+    p += 8;
     while (p < *len && (text[p] == ' ' || text[p] == '\t'))
         p++;
     a = p;

@@ -342,12 +342,13 @@ review_check(const struct review_rules *r, const char *text, size_t len,
              const char *prompt, struct buf *out)
 {
     char d[REVIEW_DETAIL_MAX + 64], m[REVIEW_DETAIL_MAX + 1];
-    size_t mark = out->len;
+    size_t mark;
     int k = 0, hit;
     long n;
 
     if (!r)
         return 0;
+    mark = out->len;
     if (!text)
         len = 0;
     if (r->words && len > 0) {

@@ -36,6 +36,18 @@ static const char *const info_lines[] = {
     "{\"prompt\":\"na\xc3\xafve \xf0\x9f\x9a\x80\"}",
     "{\"pro\\u006dpt\":\"escaped key\"}",
     "{\"v\":1,\"prompt\":\"x\"}",
+    /* prompt caching and versioned templates (the full path only) */
+    "{\"prompt\":\"x\",\"system\":[{\"type\":\"text\",\"text\":\"s\","
+    "\"cache_control\":{\"type\":\"ephemeral\"}}]}",
+    "{\"prompt\":\"x\",\"system\":[{\"type\":\"text\",\"text\":\"s\","
+    "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}]}",
+    "{\"prompt\":\"x\",\"system\":[{\"type\":\"text\",\"text\":\"s\","
+    "\"cache_control\":{\"type\":\"persistent\"}}]}",
+    "{\"prompt\":\"x\",\"system\":[]}",
+    "{\"prompt\":\"x\",\"system\":5}",
+    "{\"prompt\":\"x\",\"template_ref\":\"art@v2\"}",
+    "{\"prompt\":\"x\",\"template_ref\":\"art@\"}",
+    "{\"prompt\":\"x\",\"template_ref\":\"../x\"}",
     "{\"v\":1.0,\"prompt\":\"x\"}",
     "{\"v\":2,\"prompt\":\"x\"}",
     "{\"id\":\"job-1.a_b:c\",\"prompt\":\"x\"}",
