@@ -139,7 +139,7 @@ template_split_parse(const char *spec, char *err, size_t errlen)
         const char *comma = strchr(p, ','), *eq;
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
         struct template_arm *a, *arms;
-        char num[16], *end;
+        char num[16], ver[TEMPLATE_VERSION_MAX + 1], *end;
         long wt;
 
         eq = memchr(p, '=', n);
@@ -164,8 +164,8 @@ template_split_parse(const char *spec, char *err, size_t errlen)
         num[n - (size_t)(eq - p) - 1] = '\0';
         errno = 0;
         wt = strtol(num, &end, 10);
-        if (template_ref_parts(a->ref, a->name, sizeof a->name, num,
-                               sizeof num) < 0 ||
+        if (template_ref_parts(a->ref, a->name, sizeof a->name, ver,
+                               sizeof ver) < 0 ||
             !strchr(a->ref, '@')) {
             snprintf(err, errlen,
                      "'%s': expected NAME@VERSION (NAME 1 to %d of A-Z a-z "
@@ -186,6 +186,10 @@ template_split_parse(const char *spec, char *err, size_t errlen)
             }
         s->n++;
         p = comma ? comma + 1 : NULL;
+        if (p && !*p) {
+            snprintf(err, errlen, "'%s': nothing after the last ','", spec);
+            goto fail;
+        }
     }
     if (s->n == 0) {
         snprintf(err, errlen, "expected NAME@VERSION=WEIGHT[,...]");

@@ -131,7 +131,7 @@ Test(templates, split_follows_weights_and_is_stable)
 {
     char err[200], ref[80], p[200], x[16];
     struct template_split *sp =
-        template_split_parse("a@v1=70,a@v2=30", err, sizeof err);
+        template_split_parse("a@v1=7,a@v2=3", err, sizeof err);
     int n1 = 0;
 
     cr_assert_not_null(sp, "%s", err);
@@ -142,6 +142,12 @@ Test(templates, split_follows_weights_and_is_stable)
         cr_assert(!strcmp(ref, "a@v1") || !strcmp(ref, "a@v2"), "%s", ref);
     }
     cr_assert(n1 > 600 && n1 < 800, "v1 got %d of 1000 (weight 70%%)", n1);
+    template_split_free(sp);
+    sp = template_split_parse("a@version-two=1,a@v1=1000", err, sizeof err);
+    cr_assert_not_null(sp, "%s", err);
+    cr_assert_eq(sp->n, 2);
+    cr_assert_eq(sp->arms[0].weight, 1);
+    cr_assert_eq(sp->arms[1].weight, 1000);
     /* the same line, the same version */
     render("a", sp, "same", ref, p);
     {
