@@ -47,6 +47,17 @@ job_get(const cJSON *obj, const char *key)
     return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
+/* Reject the first member of obj whose key is not in names (NULL-ended),
+ * naming path.key and a near miss ("did you mean"). 0, or -1 with *err
+ * filled. (job_validate.c) */
+int job_check_unknown(const cJSON *obj, const char *path,
+                      const char *const *names, struct job_err *err);
+
+/* A cache_control object at path: {"type": "ephemeral"} with an optional
+ * "ttl" of "5m" or "1h". 0, or -1 with *err filled. (job_cache.c) */
+int job_check_cache_control(const cJSON *cc, const char *path,
+                            struct job_err *err);
+
 /* job_validate(), and the size check only when check_size (job_parse_core
  * checks the size after normalization). 0 or -1 with *err filled. */
 int job_check_tree(const cJSON *job, int check_size, struct job_err *err);

@@ -44,7 +44,6 @@ field_index(const char *key)
 static const char *const message_fields[] = {"role", "content", NULL};
 static const char *const block_fields[] = {"type", "text", "cache_control",
                                            NULL};
-static const char *const cache_control_fields[] = {"type", "ttl", NULL};
 /* Breakpoints a request may carry (the Anthropic API's limit). */
 #define CACHE_BREAKPOINTS_MAX 4
 
@@ -286,9 +285,9 @@ known(const char *key, const char *const *names)
 }
 
 /* "unknown field 'x'", with a "did you mean" for near misses. */
-static int
-check_unknown(const cJSON *obj, const char *path, const char *const *names,
-              struct job_err *err)
+int
+job_check_unknown(const cJSON *obj, const char *path, const char *const *names,
+                  struct job_err *err)
 {
     for (const cJSON *c = obj->child; c; c = c->next) {
         char cpath[256], q[QBUF];
@@ -422,9 +421,6 @@ required_str(const cJSON *obj, const char *parent, const char *key, char *fpath,
     return check_str(v, fpath, 1, 0, err) < 0 ? NULL : v;
 }
 
-static int check_cache_control(const cJSON *cc, const char *path,
-                               struct job_err *err);
-
 /* A content (or system): a string, or a non-empty array of text blocks,
  * each {type: "text", text, cache_control?}; *nbp counts cache_control. */
 static int
@@ -459,7 +455,7 @@ check_content(const cJSON *content, const char *path, int *nbp,
                                quote(q, sizeof q, type->valuestring));
         /* type first: an image block should say "must be 'text'" rather
          * than "unknown field 'source'" */
-        if (check_unknown(b, bpath, block_fields, err) < 0)
+        if (job_check_unknown(b, bpath, block_fields, err) < 0)
             return -1;
         /* The APIs reject empty text blocks, so an empty one would only
          * die later as a permanent error. */
@@ -468,8 +464,8 @@ check_content(const cJSON *content, const char *path, int *nbp,
             return -1;
         if (job_get(b, "cache_control")) {
             snprintf(fpath, sizeof fpath, "%s.cache_control", bpath);
-            if (check_cache_control(job_get(b, "cache_control"), fpath, err) <
-                0)
+            if (job_check_cache_control(job_get(b, "cache_control"), fpath,
+                                        err) < 0)
                 return -1;
             if (++*nbp > CACHE_BREAKPOINTS_MAX)
                 return job_err_set(err, fpath,
@@ -477,37 +473,6 @@ check_content(const cJSON *content, const char *path, int *nbp,
                                    CACHE_BREAKPOINTS_MAX);
         }
     }
-    return 0;
-}
-
-/* cache_control: {"type": "ephemeral"} with an optional "ttl" of "5m" or
- * "1h" (llm-api.md; rate-limits-and-batches.md section 4). */
-static int
-check_cache_control(const cJSON *cc, const char *path, struct job_err *err)
-{
-    char fpath[240], q[QBUF];
-    const cJSON *v;
-
-    if (!cJSON_IsObject(cc))
-        return job_err_set(err, path, "%s must be an object, got %s", path,
-                           type_name(cc));
-    if (check_unknown(cc, path, cache_control_fields, err) < 0)
-        return -1;
-    v = required_str(cc, path, "type", fpath, sizeof fpath, err);
-    if (!v)
-        return -1;
-    if (strcmp(v->valuestring, "ephemeral") != 0)
-        return job_err_set(err, fpath, "%s must be 'ephemeral', got %s", fpath,
-                           quote(q, sizeof q, v->valuestring));
-    v = job_get(cc, "ttl");
-    snprintf(fpath, sizeof fpath, "%s.ttl", path);
-    if (v && !cJSON_IsString(v))
-        return job_err_set(err, fpath, "%s must be a string, got %s", fpath,
-                           type_name(v));
-    if (v && strcmp(v->valuestring, "5m") != 0 &&
-        strcmp(v->valuestring, "1h") != 0)
-        return job_err_set(err, fpath, "%s must be '5m' or '1h', got %s", fpath,
-                           quote(q, sizeof q, v->valuestring));
     return 0;
 }
 
@@ -529,7 +494,7 @@ check_messages(const cJSON *msgs, int *nbp, struct job_err *err)
         if (!cJSON_IsObject(m))
             return job_err_set(err, mpath, "%s must be an object, got %s",
                                mpath, type_name(m));
-        if (check_unknown(m, mpath, message_fields, err) < 0)
+        if (job_check_unknown(m, mpath, message_fields, err) < 0)
             return -1;
         role = required_str(m, mpath, "role", fpath, sizeof fpath, err);
         if (!role)
@@ -689,7 +654,7 @@ job_check_tree(const cJSON *job, int check_size, struct job_err *err)
     for (const cJSON *c = job->child; c; c = c->next) {
         int i = field_index(c->string);
         if (i < 0)
-            return check_unknown(job, "", job_fields, err);
+            return job_check_unknown(job, "", job_fields, err);
         top[i] = c; /* walk() rejected duplicate keys */
     }
 
@@ -801,21 +766,8 @@ job_check_tree(const cJSON *job, int check_size, struct job_err *err)
     if (v && check_notify(v, err) < 0)
         return -1;
     v = top[F_TEMPLATE_REF];
-    if (v && !cJSON_IsString(v))
-        return job_err_set(err, "template_ref",
-                           "template_ref must be a string, got %s",
-                           type_name(v));
-    if (v && !template_ref_valid(v->valuestring))
-        return job_err_set(err, "template_ref",
-                           "template_ref must be NAME or NAME@VERSION (NAME 1 "
-                           "to %d of A-Z a-z 0-9 _ -, VERSION 1 to %d of A-Z "
-                           "a-z 0-9 . _ -), got %s",
-                           TEMPLATE_NAME_MAX, TEMPLATE_VERSION_MAX,
-                           quote(q, sizeof q, v->valuestring));
-    if (v && tmpl)
-        return job_err_set(err, "template_ref",
-                           "template_ref is set when template is rendered; "
-                           "give template or template_ref, not both");
+    if (v && template_ref_check(v, tmpl != NULL, err) < 0)
+        return -1;
 
     if (check_size)
         return check_serialized(job, "", "job", JOB_MAX_BYTES, err);

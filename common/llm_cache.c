@@ -16,9 +16,9 @@ static const struct {
     const char *prefix;
     int min;
 } mins[] = {
-    {"claude-opus-4-5", 4096},  {"claude-haiku-4-5", 4096},
-    {"claude-3-5-haiku", 2048}, {"claude-3-haiku", 2048},
-    {"claude-opus-4", 1024},    {"claude-sonnet-4", 1024},
+    {"claude-opus-4-5", 4096},   {"claude-haiku-4-5", 4096},
+    {"claude-3-5-haiku", 2048},  {"claude-3-haiku", 2048},
+    {"claude-opus-4", 1024},     {"claude-sonnet-4", 1024},
     {"claude-3-7-sonnet", 1024}, {"claude-3-opus", 1024},
 };
 

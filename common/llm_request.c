@@ -316,8 +316,8 @@ llm_build_body(const struct llm_req_opts *o, const cJSON *job,
         goto oom;
     if (openai) {
         cJSON *mm;
-        cJSON_ArrayForEach(mm, msgs)
-            strip_cache_control(cJSON_GetObjectItemCaseSensitive(mm, "content"));
+        cJSON_ArrayForEach(mm, msgs) strip_cache_control(
+            cJSON_GetObjectItemCaseSensitive(mm, "content"));
         /* system first, as a role "system" turn (string or parts array) */
         if (cJSON_IsString(jsys) || cJSON_IsArray(jsys)) {
             cJSON *m = cJSON_CreateObject();

@@ -18,9 +18,9 @@
 int template_name_valid(const char *name);
 
 /* Read <dir>/<name>.tmpl (dir NULL = "templates"); name is a template
- * reference, NAME or NAME@VERSION (template_ref_valid()). The file must be a regular
- * file of at most TEMPLATE_MAX_BYTES, valid UTF-8, without NUL bytes; one
- * trailing
+ * reference, NAME or NAME@VERSION (template_ref_valid()). The file must be a
+ * regular file of at most TEMPLATE_MAX_BYTES, valid UTF-8, without NUL bytes;
+ * one trailing
  * "\n" (or "\r\n") is dropped. Returns the NUL-terminated text with *len set
  * -- caller frees with free() -- or NULL with *err filled (field
  * "template"). */
@@ -56,6 +56,10 @@ int template_ref_valid(const char *ref);
  * capacity. Returns 0, or -1 when ref is not valid or does not fit. */
 int template_ref_parts(const char *ref, char *name, size_t ncap, char *ver,
                        size_t vcap);
+
+/* The job field template_ref v: a valid reference, and not alongside
+ * template (with_template). 0, or -1 with *err (field "template_ref"). */
+int template_ref_check(const cJSON *v, int with_template, struct job_err *err);
 
 /* If text (NUL-terminated, *len bytes) opens with the version header line,
  * copy V into ver (vcap bytes) and remove the line from text in place

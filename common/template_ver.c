@@ -114,6 +114,26 @@ template_header(char *text, size_t *len, char *ver, size_t vcap,
     return 0;
 }
 
+int
+template_ref_check(const cJSON *v, int with_template, struct job_err *err)
+{
+    if (!cJSON_IsString(v))
+        return job_err_set(err, "template_ref",
+                           "template_ref must be a string");
+    if (!template_ref_valid(v->valuestring))
+        return job_err_set(err, "template_ref",
+                           "template_ref must be NAME or NAME@VERSION (NAME 1 "
+                           "to %d of A-Z a-z 0-9 _ -, VERSION 1 to %d of A-Z "
+                           "a-z 0-9 . _ -), got '%.40s'",
+                           TEMPLATE_NAME_MAX, TEMPLATE_VERSION_MAX,
+                           v->valuestring);
+    if (with_template)
+        return job_err_set(err, "template_ref",
+                           "template_ref is set when template is rendered; "
+                           "give template or template_ref, not both");
+    return 0;
+}
+
 /* ---- the weighted split ------------------------------------------------- */
 
 void

@@ -17,10 +17,10 @@
 #define LS_PAGE     500
 #define EXPORT_PAGE 100
 
-static const char *const class_names[] = {DLQ_PERMANENT,     DLQ_EXHAUSTED,
-                                          DLQ_LEASE_EXPIRED, DLQ_INVALID,
-                                          DLQ_CANCELED,      DLQ_REVIEW_REJECTED,
-                                          NULL};
+static const char *const class_names[] = {
+    DLQ_PERMANENT, DLQ_EXHAUSTED, DLQ_LEASE_EXPIRED,
+    DLQ_INVALID,   DLQ_CANCELED,  DLQ_REVIEW_REJECTED,
+    NULL};
 
 enum { OPT_CLASS = 1, OPT_SINCE, OPT_GREP, OPT_OLDER, OPT_STATUS, OPT_LIMIT };
 enum { OPT_ALL = OPT_LIMIT + 1, OPT_DRY, OPT_KEEP };

@@ -91,11 +91,11 @@ job_from_flags(cJSON *j)
 
 /* The options and arguments of genq enqueue, past those in struct enq. */
 struct enq_args {
-    struct enq *e;    /* the run the options are for */
-    const char *file; /* input, or NULL: one job from flags */
-    cJSON *flagjob;   /* the job the flags describe (owned) */
-    cJSON *vars;      /* its "vars" object, or NULL (borrowed) */
-    int nflags;       /* job flags given */
+    struct enq *e;                 /* the run the options are for */
+    const char *file;              /* input, or NULL: one job from flags */
+    cJSON *flagjob;                /* the job the flags describe (owned) */
+    cJSON *vars;                   /* its "vars" object, or NULL (borrowed) */
+    int nflags;                    /* job flags given */
     const char *split;             /* --template-split, or NULL */
     struct template_split *tsplit; /* it, parsed (owned) */
 };
@@ -251,8 +251,8 @@ enqueue_parse(struct enq *e, struct enq_args *a, int argc, char **argv)
                                "--prompt TEXT");
     if (a->split) {
         char why[200];
-        struct template_split *ts = template_split_parse(a->split, why,
-                                                         sizeof why);
+        struct template_split *ts =
+            template_split_parse(a->split, why, sizeof why);
         if (!ts)
             return cli_usage_error("enqueue", "--template-split: %s", why);
         a->tsplit = ts;

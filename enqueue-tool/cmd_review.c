@@ -61,7 +61,8 @@ static const char reject_help[] =
     "message of a messages job). Prints per id 'rejected' / 'requeued' or\n"
     "its state; exit 1 when one was not in review.\n\n"
     "  --regenerate   run it again instead of dead\n"
-    "  --note TEXT    the reviewer's note (at most 4000 bytes)\n" CLI_COMMON_HELP;
+    "  --note TEXT    the reviewer's note (at most 4000 "
+    "bytes)\n" CLI_COMMON_HELP;
 
 /* The reasons of result document doc as one line ("rule: detail; ..."). */
 static void
@@ -75,10 +76,10 @@ reasons_line(const cJSON *doc, char *out, size_t n)
     out[0] = '\0';
     cJSON_ArrayForEach(r, rs)
     {
-        const char *rule = cJSON_GetStringValue(
-            cJSON_GetObjectItemCaseSensitive(r, "rule"));
-        const char *det = cJSON_GetStringValue(
-            cJSON_GetObjectItemCaseSensitive(r, "detail"));
+        const char *rule =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "rule"));
+        const char *det =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "detail"));
         int k = snprintf(out + o, n - o, "%s%s: %s", o ? "; " : "",
                          rule ? rule : "?", det ? det : "");
         if (k < 0 || (size_t)k >= n - o)
@@ -107,11 +108,11 @@ print_entry(const struct cli *c, const char *id, long long ms, const char *doc,
             ops_jstr(o, "flagged_at", ts, &bad);
             if (d && !cJSON_AddItemToObject(
                          o, "reasons",
-                         cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
-                                             cJSON_GetObjectItemCaseSensitive(
-                                                 d, "review"),
-                                             "reasons"),
-                                         1)))
+                         cJSON_Duplicate(
+                             cJSON_GetObjectItemCaseSensitive(
+                                 cJSON_GetObjectItemCaseSensitive(d, "review"),
+                                 "reasons"),
+                             1)))
                 bad = 1;
             if (d) {
                 cJSON_AddItemToObject(o, "result", d);
@@ -260,8 +261,8 @@ job_with_note(struct cli *c, const char *id, const char *note)
                     ns = cJSON_CreateString(s);
                     free(s);
                 }
-                if (!ns || !cJSON_ReplaceItemInObjectCaseSensitive(host, key,
-                                                                    ns)) {
+                if (!ns ||
+                    !cJSON_ReplaceItemInObjectCaseSensitive(host, key, ns)) {
                     cJSON_Delete(ns);
                     cJSON_Delete(job);
                     cli_fail("review reject", "out of memory");
@@ -281,8 +282,10 @@ job_with_note(struct cli *c, const char *id, const char *note)
         }
     }
     if (job_validate(job, &je) < 0) {
-        cli_fail("review reject", "%s: with the note the job is not valid: "
-                 "%s: %s", id, je.field, je.msg);
+        cli_fail("review reject",
+                 "%s: with the note the job is not valid: "
+                 "%s: %s",
+                 id, je.field, je.msg);
     } else {
         char *s = cJSON_PrintUnformatted(job);
         out = s ? strdup(s) : NULL;
@@ -399,26 +402,24 @@ cmd_review(int argc, char **argv)
     struct cli_opt ls_opts[] = {
         CLI_OPT_LONG("limit", 'n', &limit, 1, 1000000000L, "a number >= 1"),
         CLI_OPT_END};
-    struct cli_opt ap_opts[] = {CLI_OPT_LONG("retention", 'r', &ttl, 1,
-                                             100L * 365 * 86400, "seconds"),
-                                CLI_OPT_END};
+    struct cli_opt ap_opts[] = {
+        CLI_OPT_LONG("retention", 'r', &ttl, 1, 100L * 365 * 86400, "seconds"),
+        CLI_OPT_END};
     struct cli_opt rj_opts[] = {CLI_OPT_FLAG("regenerate", 'g', &regen),
                                 CLI_OPT_STR("note", 2, &note), CLI_OPT_END};
     struct cli_cmd ls = {"review ls", ls_help, "hn:", ls_opts, NULL, NULL, 0};
-    struct cli_cmd show = {"review show", show_help, NULL, NULL,
-                           NULL,          NULL,      1};
-    struct cli_cmd ap = {"review approve", approve_help, NULL, ap_opts,
-                         NULL,             NULL,         1};
-    struct cli_cmd rj = {"review reject", reject_help, NULL, rj_opts,
-                         NULL,            NULL,        1};
+    struct cli_cmd show = {"review show", show_help, NULL, NULL, NULL, NULL, 1};
+    struct cli_cmd ap = {
+        "review approve", approve_help, NULL, ap_opts, NULL, NULL, 1};
+    struct cli_cmd rj = {
+        "review reject", reject_help, NULL, rj_opts, NULL, NULL, 1};
     const struct cli_cmd *spec;
 
     if ((rc = cli_sub(argc, argv, review_help, &sub)) != CLI_NEXT)
         return rc;
     if (env && *env && ops_parse_long(env, 1, 100L * 365 * 86400, &ttl) < 0)
-        return cli_usage_error("review",
-                               "GENQ_RESULT_TTL: expected seconds, got '%s'",
-                               env);
+        return cli_usage_error(
+            "review", "GENQ_RESULT_TTL: expected seconds, got '%s'", env);
     if (!strcmp(sub, "ls"))
         spec = &ls;
     else if (!strcmp(sub, "show"))

@@ -530,8 +530,7 @@ cmd_stats(int argc, char **argv)
     long dead_warn = DEAD_WARN, count = 0;
     const char *by = NULL; /* --by template: cmd_stats_tmpl.c */
     struct cli_opt opts[] = {
-        CLI_OPT_STR("by", 4, &by),
-        CLI_OPT_FLAG("watch", 1, &do_watch),
+        CLI_OPT_STR("by", 4, &by), CLI_OPT_FLAG("watch", 1, &do_watch),
         CLI_OPT_LONG("dead-warn", 2, &dead_warn, 0, 1000000000L, "a number"),
         CLI_OPT_LONG("count", 3, &count, 1, 1000000000L, "a number >= 1"),
         CLI_OPT_END};

@@ -162,8 +162,7 @@ tfig_doc(const struct tfig *t)
         ops_jnull(o, "output_tokens_p95", &bad);
     ops_jnum(o, "review_rate", ratio(t->review, t->ok), &bad);
     ops_jnum(o, "cost_usd_per_job",
-             t->jobs > 0 ? (double)t->usd_u / 1e6 / (double)t->jobs : 0,
-             &bad);
+             t->jobs > 0 ? (double)t->usd_u / 1e6 / (double)t->jobs : 0, &bad);
     if (bad) {
         cJSON_Delete(o);
         return NULL;

@@ -62,8 +62,9 @@ result_doc(struct wjob *j)
     /* complete.lua tells a review result by this prefix: keep it first */
     bad |= buf_append_str(&b, "{\"id\":") < 0;
     bad |= jsonw_str(&b, j->id, strlen(j->id)) < 0;
-    bad |= buf_append_str(&b, reasons ? ",\"state\":\"review\",\"text\":"
-                                      : ",\"state\":\"succeeded\",\"text\":") < 0;
+    bad |=
+        buf_append_str(&b, reasons ? ",\"state\":\"review\",\"text\":"
+                                   : ",\"state\":\"succeeded\",\"text\":") < 0;
     bad |= jsonw_str(&b, j->text.data ? j->text.data : "", j->text.len) < 0;
     bad |= buf_append_str(&b, ",\"model\":") < 0;
     bad |= jsonw_str(&b, j->model, strlen(j->model)) < 0;

@@ -4,6 +4,7 @@
 #include "fmacros.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,14 @@
 #define QOPTS_MAX_QUEUES 64
 
 /* What a section set: a bit per field (F_*), and the values. */
-enum { QF_CACHE = 1, QF_BLOCK = 2, QF_MINW = 4, QF_MAXW = 8, QF_HEAD = 16,
-       QF_ECHO = 32 };
+enum {
+    QF_CACHE = 1,
+    QF_BLOCK = 2,
+    QF_MINW = 4,
+    QF_MAXW = 8,
+    QF_HEAD = 16,
+    QF_ECHO = 32
+};
 
 struct qrow {
     char queue[QUEUE_NAME_MAX + 1];
@@ -26,9 +33,13 @@ struct qrow {
 static struct qrow rows[QOPTS_MAX_QUEUES];
 static int nrows, frozen;
 
-static const char *const keys[] = {"prompt-cache",      "review-blocklist",
-                                   "review-min-words",  "review-max-words",
-                                   "review-min-headings", "review-echo", NULL};
+static const char *const keys[] = {"prompt-cache",
+                                   "review-blocklist",
+                                   "review-min-words",
+                                   "review-max-words",
+                                   "review-min-headings",
+                                   "review-echo",
+                                   NULL};
 
 int
 qopts_key(const char *key)
@@ -64,12 +75,36 @@ int_in(const char *section, const char *key, const char *v, long lo, long hi,
     errno = 0;
     n = strtol(v, &end, 10);
     if (errno || end == v || *end || n < lo || n > hi) {
-        snprintf(err, errlen, "[%s] %s: expected an integer in %ld..%ld, "
-                 "got '%s'", section, key, lo, hi, v);
+        snprintf(err, errlen,
+                 "[%s] %s: expected an integer in %ld..%ld, "
+                 "got '%s'",
+                 section, key, lo, hi, v);
         return -1;
     }
     *out = (int)n;
     return 0;
+}
+
+/* The integer keys: their bit, place in struct qopts and upper bound. */
+static const struct {
+    const char *key;
+    unsigned bit;
+    size_t off;
+    long hi;
+} ints[] = {
+    {"review-min-words", QF_MINW, offsetof(struct qopts, min_words), 10000000},
+    {"review-max-words", QF_MAXW, offsetof(struct qopts, max_words), 10000000},
+    {"review-min-headings", QF_HEAD, offsetof(struct qopts, min_headings),
+     10000},
+};
+
+static int
+int_key(const char *key)
+{
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+        if (!strcmp(key, ints[i].key))
+            return (int)i;
+    return -1;
 }
 
 enum config_verdict
@@ -103,20 +138,11 @@ qopts_set(const char *section, const char *queue, const char *key,
             return CONFIG_BAD;
         }
         snprintf(r->o.blocklist, sizeof(r->o.blocklist), "%s", v);
-    } else if (!strcmp(key, "review-min-words")) {
-        bit = QF_MINW;
-        if (int_in(section, key, v, 0, 10000000, &r->o.min_words, err,
-                   errlen) < 0)
-            return CONFIG_BAD;
-    } else if (!strcmp(key, "review-max-words")) {
-        bit = QF_MAXW;
-        if (int_in(section, key, v, 0, 10000000, &r->o.max_words, err,
-                   errlen) < 0)
-            return CONFIG_BAD;
-    } else if (!strcmp(key, "review-min-headings")) {
-        bit = QF_HEAD;
-        if (int_in(section, key, v, 0, 10000, &r->o.min_headings, err,
-                   errlen) < 0)
+    } else if (int_key(key) >= 0) {
+        int k = int_key(key);
+        bit = ints[k].bit;
+        if (int_in(section, key, v, 0, ints[k].hi,
+                   (int *)((char *)&r->o + ints[k].off), err, errlen) < 0)
             return CONFIG_BAD;
     } else if (!strcmp(key, "review-echo")) {
         bit = QF_ECHO;
@@ -138,8 +164,10 @@ qopts_set(const char *section, const char *queue, const char *key,
         return CONFIG_OK; /* checked; the running worker keeps its values */
     if (r == &tmp) {
         if (nrows == QOPTS_MAX_QUEUES) {
-            snprintf(err, errlen, "[%s]: at most %d queue sections with "
-                     "prompt-cache or review keys", section, QOPTS_MAX_QUEUES);
+            snprintf(err, errlen,
+                     "[%s]: at most %d queue sections with "
+                     "prompt-cache or review keys",
+                     section, QOPTS_MAX_QUEUES);
             return CONFIG_BAD;
         }
         rows[nrows] = tmp;

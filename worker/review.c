@@ -91,8 +91,7 @@ load_blocklist(struct review_rules *r, const char *path, char *err,
     int rc = -1;
 
     if (!f) {
-        snprintf(err, errlen, "review blocklist %s: %s", path,
-                 strerror(errno));
+        snprintf(err, errlen, "review blocklist %s: %s", path, strerror(errno));
         return -1;
     }
     buf_init(&alt, 0);
@@ -115,8 +114,8 @@ load_blocklist(struct review_rules *r, const char *path, char *err,
                          path, lineno, REVIEW_MAX_PATTERNS);
                 goto out;
             }
-            pt->re = compile(p + 3, strlen(p + 3), PCRE2_UTF, why, sizeof(why),
-                             &at);
+            pt->re =
+                compile(p + 3, strlen(p + 3), PCRE2_UTF, why, sizeof(why), &at);
             if (!pt->re) {
                 snprintf(err, errlen,
                          "review blocklist %s:%ld: pattern '%.60s' at offset "
@@ -143,9 +142,9 @@ load_blocklist(struct review_rules *r, const char *path, char *err,
             snprintf(err, errlen, "review blocklist %s: out of memory", path);
             goto out;
         }
-        r->words = compile(full.data, full.len,
-                           PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS, why,
-                           sizeof(why), &at);
+        r->words =
+            compile(full.data, full.len, PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS,
+                    why, sizeof(why), &at);
         if (!r->words) {
             snprintf(err, errlen, "review blocklist %s: words: %s", path, why);
             goto out;
@@ -365,8 +364,7 @@ review_check(const struct review_rules *r, const char *text, size_t len,
             goto oom;
         if (hit) {
             char pd[2 * REVIEW_DETAIL_MAX + 64];
-            snprintf(pd, sizeof(pd), "'%s' matched '%s'",
-                     r->pats[i].src, m);
+            snprintf(pd, sizeof(pd), "'%s' matched '%s'", r->pats[i].src, m);
             if (reason(out, &k, "pattern", pd) < 0)
                 goto oom;
         }
@@ -374,8 +372,7 @@ review_check(const struct review_rules *r, const char *text, size_t len,
     if (r->min_words > 0 || r->max_words > 0) {
         n = review_count_words(text, len);
         if (r->min_words > 0 && n < r->min_words) {
-            snprintf(d, sizeof(d), "%ld words, fewer than %d", n,
-                     r->min_words);
+            snprintf(d, sizeof(d), "%ld words, fewer than %d", n, r->min_words);
             if (reason(out, &k, "min_words", d) < 0)
                 goto oom;
         }

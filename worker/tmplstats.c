@@ -67,8 +67,7 @@ tmplstats_doc(const struct wjob *j, struct buf *b)
     char name[TEMPLATE_NAME_MAX + 1], ver[TEMPLATE_VERSION_MAX + 1];
     int bad = 0;
 
-    if (!ref ||
-        template_ref_parts(ref, name, sizeof name, ver, sizeof ver) < 0)
+    if (!ref || template_ref_parts(ref, name, sizeof name, ver, sizeof ver) < 0)
         return 0;
     bad |= buf_append_str(b, ",\"template\":{\"name\":") < 0;
     bad |= jsonw_str(b, name, strlen(name)) < 0;
@@ -173,8 +172,8 @@ tmplstats_flush(struct worker *w)
                 }
             }
             if (k > 0)
-                rconn_script(w->rc, SCRIPT_TMPLSTATS, &w->q[qi].keys, k, av,
-                             al, worker_noreply, NULL);
+                rconn_script(w->rc, SCRIPT_TMPLSTATS, &w->q[qi].keys, k, av, al,
+                             worker_noreply, NULL);
         }
         free(fld);
         free(num);

@@ -107,7 +107,7 @@ struct wqueue {
     struct qkeys keys;
     struct review_rules *rv; /* content review of this queue (review.h) */
     int prompt_cache;        /* --prompt-cache system for this queue */
-    int empty; /* last claim found nothing: skip until woken */
+    int empty;               /* last claim found nothing: skip until woken */
     ev_tstamp paused_until;
     struct wjob *pending, **ptail;
 };
@@ -170,9 +170,9 @@ struct worker {
     ev_timer idle_timer, hb_timer, maint_timer, drain_timer;
     ev_prepare flush_w;
     ev_signal sig_term, sig_int;
-    struct budget *bg;  /* budget.c */
-    struct anomaly *an; /* anomaly.c */
-    struct pcache *pc;  /* prompt-cache warm-ups (pcache.c); NULL = off */
+    struct budget *bg;    /* budget.c */
+    struct anomaly *an;   /* anomaly.c */
+    struct pcache *pc;    /* prompt-cache warm-ups (pcache.c); NULL = off */
     struct tmplstats *ts; /* per-template figures (tmplstats.c) */
 };
 

@@ -112,9 +112,15 @@ usage_of(cJSON *doc, const char *k)
 
 Test(pcache, thousand_jobs_one_write_then_reads_priced)
 {
-    const char *args[] = {"--prompt-cache",   "system", "--concurrency",
-                          "64",               "--price-in-mtok", "3",
-                          "--price-out-mtok", "15",     NULL};
+    const char *args[] = {"--prompt-cache",
+                          "system",
+                          "--concurrency",
+                          "64",
+                          "--price-in-mtok",
+                          "3",
+                          "--price-out-mtok",
+                          "15",
+                          NULL};
     char sys[SYS_WORDS * 8 + 8];
     cJSON *st;
     int writes = 0, reads = 0;

@@ -112,8 +112,7 @@ Test(review, blocklisted_word_goes_to_review_then_approve_and_regenerate)
     cr_assert(cJSON_GetArraySize(reasons) >= 1);
     cr_assert_str_eq(th_str(cJSON_GetArrayItem(reasons, 0), "rule"),
                      "blocklist");
-    cr_assert(has_word(th_str(cJSON_GetArrayItem(reasons, 0), "detail"),
-                       word));
+    cr_assert(has_word(th_str(cJSON_GetArrayItem(reasons, 0), "detail"), word));
     cJSON_Delete(d);
     cr_assert_eq(th_rint(&t, "ZCARD %s", t.k.review), 2);
 
@@ -137,9 +136,8 @@ Test(review, blocklisted_word_goes_to_review_then_approve_and_regenerate)
     free(err);
 
     /* approve: succeeded, out of the review set, the text kept */
-    cr_assert_eq(th_genq(&t, NULL, &out, NULL, "review", "approve", "rv-a",
-                         NULL),
-                 0);
+    cr_assert_eq(
+        th_genq(&t, NULL, &out, NULL, "review", "approve", "rv-a", NULL), 0);
     cr_assert(strstr(out, "rv-a approved"), "%s", out);
     free(out);
     cr_assert_str_eq(th_state(&t, "rv-a", st, NULL), "succeeded");
@@ -147,9 +145,8 @@ Test(review, blocklisted_word_goes_to_review_then_approve_and_regenerate)
     cr_assert_str_eq(th_str(d, "state"), "succeeded");
     cJSON_Delete(d);
     /* twice: not in review any more, exit 1 */
-    cr_assert_eq(th_genq(&t, NULL, NULL, NULL, "review", "approve", "rv-a",
-                         NULL),
-                 1);
+    cr_assert_eq(
+        th_genq(&t, NULL, NULL, NULL, "review", "approve", "rv-a", NULL), 1);
 
     /* reject --regenerate: queued with the note, run again */
     cr_assert_eq(th_genq(&t, NULL, &out, &err, "review", "reject", "rv-c",
@@ -191,14 +188,14 @@ Test(review, reject_goes_dead_with_class_review_rejected)
     w = th_worker(&t, NULL, args);
     cr_assert_str_eq(wait_state("rj-a", "review", st), "review");
     d = th_result(&t, "rj-a");
-    cr_assert_str_eq(th_str(cJSON_GetArrayItem(
-                                cJSON_GetObjectItemCaseSensitive(
-                                    cJSON_GetObjectItemCaseSensitive(d,
-                                                                     "review"),
-                                    "reasons"),
-                                0),
-                            "rule"),
-                     "min_words");
+    cr_assert_str_eq(
+        th_str(
+            cJSON_GetArrayItem(
+                cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetObjectItemCaseSensitive(d, "review"), "reasons"),
+                0),
+            "rule"),
+        "min_words");
     cJSON_Delete(d);
     cr_assert_eq(th_genq(&t, NULL, NULL, NULL, "review", "reject", "rj-a",
                          "--note", "off topic", NULL),
@@ -211,9 +208,8 @@ Test(review, reject_goes_dead_with_class_review_rejected)
     free(out);
     cr_assert_null(th_result(&t, "rj-a"), "the flagged text is deleted");
     /* unknown ids are refused */
-    cr_assert_eq(th_genq(&t, NULL, NULL, NULL, "review", "reject", "nope",
-                         NULL),
-                 1);
+    cr_assert_eq(
+        th_genq(&t, NULL, NULL, NULL, "review", "reject", "nope", NULL), 1);
     th_stop(w);
 }
 

@@ -56,8 +56,13 @@ row_of(cJSON **o, int n, const char *version)
 Test(templates, split_runs_two_versions_with_separate_figures)
 {
     char dir[512], *out = NULL, *err = NULL, **ids;
-    const char *args[] = {"--price-in-mtok", "3", "--price-out-mtok", "15",
-                          "--max-tokens", "1000", NULL};
+    const char *args[] = {"--price-in-mtok",
+                          "3",
+                          "--price-out-mtok",
+                          "15",
+                          "--max-tokens",
+                          "1000",
+                          NULL};
     struct buf in;
     cJSON *o[8], *v1, *v2;
     int n, n1 = 0, n2 = 0;
@@ -76,9 +81,8 @@ Test(templates, split_runs_two_versions_with_separate_figures)
                  ids[i], i);
         cr_assert_eq(buf_append_str(&in, line), 0);
     }
-    cr_assert_eq(th_genq(&t, in.data, &out, &err, "enqueue", "--templates",
-                         dir, "--template-split", "art@v1=50,art@v2=50", "-",
-                         NULL),
+    cr_assert_eq(th_genq(&t, in.data, &out, &err, "enqueue", "--templates", dir,
+                         "--template-split", "art@v1=50,art@v2=50", "-", NULL),
                  0, "%s", err);
     free(out);
     free(err);
@@ -133,9 +137,8 @@ Test(templates, split_runs_two_versions_with_separate_figures)
     free(out);
     free(err);
     /* the table names both */
-    cr_assert_eq(th_genq(&t, NULL, &out, NULL, "stats", "--by", "template",
-                         NULL),
-                 0);
+    cr_assert_eq(
+        th_genq(&t, NULL, &out, NULL, "stats", "--by", "template", NULL), 0);
     cr_assert(strstr(out, "art@v1") && strstr(out, "art@v2"), "%s", out);
     free(out);
     cr_assert_eq(th_genq(&t, NULL, NULL, NULL, "stats", "--by", "model", NULL),

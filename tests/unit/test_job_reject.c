@@ -158,8 +158,7 @@ Test(jobreject, unknown_fields)
          "messages[0].name", "unknown field 'name'"},
         {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
          "\"text\":\"x\",\"citations\":{}}]}]}",
-         "messages[0].content[0].citations",
-         "unknown field 'citations'"},
+         "messages[0].content[0].citations", "unknown field 'citations'"},
     };
     struct job_err e;
 

@@ -157,9 +157,10 @@ Test(review, echo_of_the_prompt)
     s = check(r, "Write an article about Redis streams for beginners!!", p);
     cr_assert_not_null(s, "the prompt itself, punctuation aside");
     free(s);
-    cr_assert_null(check(r, "Redis streams are append-only logs with "
-                            "consumer groups, IDs and trimming; this article "
-                            "explains them step by step.",
+    cr_assert_null(check(r,
+                         "Redis streams are append-only logs with "
+                         "consumer groups, IDs and trimming; this article "
+                         "explains them step by step.",
                          p));
     cr_assert_null(check(r, "anything", NULL), "no prompt: no echo rule");
     review_rules_free(r);

@@ -12,49 +12,9 @@
 
 #include "job.h"
 #include "template.h"
+#include "unit.h"
 
-static char dir[64];
-
-static void
-put(const char *rel, const char *text)
-{
-    char path[160];
-    FILE *f;
-
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    f = fopen(path, "wb");
-    cr_assert_not_null(f, "%s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void
-setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/genq-test-tver-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    put("a@v1.tmpl", "One {{x}}\n");
-    put("a@v2.tmpl", "{{! version: v2 }}\r\nTwo {{x}}\n");
-    put("h.tmpl", "{{!  version:  7.1-rc }}\nHeader {{x}}\n");
-    put("bad.tmpl", "{{! version: }}\nx\n");
-    put("clash@v3.tmpl", "{{! version: v4 }}\nx\n");
-}
-
-static void
-teardown(void)
-{
-    const char *f[] = {"a@v1.tmpl", "a@v2.tmpl", "h.tmpl", "bad.tmpl",
-                       "clash@v3.tmpl"};
-    char path[160];
-
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, f[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
-
-TestSuite(templates, .init = setup, .fini = teardown);
+TestSuite(templates, .init = tj_setup, .fini = tj_teardown);
 
 Test(templates, refs)
 {
@@ -84,12 +44,12 @@ render(const char *tmpl, const struct template_split *sp, const char *line_x,
        char *ref, char *prompt)
 {
     char line[200];
-    struct job_opts o = {dir, NULL, sp};
+    struct job_opts o = {tj_dir, NULL, sp};
     struct job_err e;
     cJSON *j;
 
-    snprintf(line, sizeof line,
-             "{\"template\":\"%s\",\"vars\":{\"x\":\"%s\"}}", tmpl, line_x);
+    snprintf(line, sizeof line, "{\"template\":\"%s\",\"vars\":{\"x\":\"%s\"}}",
+             tmpl, line_x);
     j = job_parse(line, strlen(line), &o, &e);
     cr_assert_not_null(j, "%s: %s: %s", line, e.field, e.msg);
     strcpy(ref, cJSON_GetStringValue(cJSON_GetObjectItem(j, "template_ref")));
@@ -115,7 +75,7 @@ Test(templates, versions_from_file_name_and_header)
 
 Test(templates, bad_header_and_clash_rejected)
 {
-    struct job_opts o = {dir, NULL, NULL};
+    struct job_opts o = {tj_dir, NULL, NULL};
     struct job_err e;
     const char *l1 = "{\"template\":\"bad\",\"vars\":{}}";
     const char *l2 = "{\"template\":\"clash@v3\",\"vars\":{}}";
@@ -164,12 +124,13 @@ Test(templates, split_follows_weights_and_is_stable)
 Test(templates, split_spec_errors)
 {
     char err[200];
-    const char *bad[] = {"",        "a",          "a@v1",    "a@v1=0",
-                         "a@v1=x",  "a=5",        "a@v1=5,", "a@v1=5,a@v1=5",
+    const char *bad[] = {"",          "a",           "a@v1",    "a@v1=0",
+                         "a@v1=x",    "a=5",         "a@v1=5,", "a@v1=5,a@v1=5",
                          "../a@v1=5", "a@v1=2000000"};
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct template_split *s = template_split_parse(bad[i], err, sizeof err);
+        struct template_split *s =
+            template_split_parse(bad[i], err, sizeof err);
         cr_assert_null(s, "'%s' accepted", bad[i]);
         cr_assert(err[0], "'%s': no reason", bad[i]);
     }

@@ -34,7 +34,8 @@ unit_lcg(uint64_t *s)
 }
 
 /* The job fixtures (unit_job.c). tj_setup() makes tj_dir, a templates
- * directory with "article", "plain", "twice" and "empty"; tj_teardown()
+ * directory with "article", "plain", "twice", "empty" and the versioned
+ * "a@v1", "a@v2", "h", "bad", "clash@v3" (test_templates.c); tj_teardown()
  * removes it; tj_opts points at it. */
 extern char tj_dir[64];
 extern struct job_opts tj_opts;

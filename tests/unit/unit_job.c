@@ -41,12 +41,19 @@ tj_setup(void)
     write_tmpl("plain", "No placeholders here.\n");
     write_tmpl("twice", "{{a}}{{a}}");
     write_tmpl("empty", "\n");
+    /* versioned templates (test_templates.c) */
+    write_tmpl("a@v1", "One {{x}}\n");
+    write_tmpl("a@v2", "{{! version: v2 }}\r\nTwo {{x}}\n");
+    write_tmpl("h", "{{!  version:  7.1-rc }}\nHeader {{x}}\n");
+    write_tmpl("bad", "{{! version: }}\nx\n");
+    write_tmpl("clash@v3", "{{! version: v4 }}\nx\n");
 }
 
 void
 tj_teardown(void)
 {
-    const char *names[] = {"article", "plain", "twice", "empty"};
+    const char *names[] = {"article", "plain", "twice", "empty",   "a@v1",
+                           "a@v2",    "h",     "bad",   "clash@v3"};
     char path[128];
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
