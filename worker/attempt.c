@@ -136,6 +136,8 @@ attempt_part_done(struct wjob *j, struct http_req *r)
     }
     cache_store(j);
     anomaly_job(w, j);
+    if (review_call_start(j))
+        return; /* the reviewer model's answer finishes it (review_call.c) */
     job_finish(j, OUT_COMPLETE, result_doc(j), 0);
 }
 
@@ -286,6 +288,24 @@ on_http_done(struct http_req *r, int curl_code)
         attempt_end(j, &f, &d);
 }
 
+void
+attempt_req_prepare(struct wjob *j, long timeout_ms)
+{
+    struct worker *w = j->w;
+
+    if (w->jwt)
+        authhdr_refresh(w);
+    hdrs_unref(j->hdrs);
+    j->hdrs = w->hdrs;
+    j->hdrs->refs++;
+    j->req.url = w->url;
+    j->req.headers = j->hdrs->l;
+    j->req.timeout_ms = timeout_ms;
+    j->req.connect_timeout_ms = 1000L * w->cfg->connect_timeout_s;
+    j->req.stall_s = w->cfg->stall_timeout_s;
+    j->req.insecure = w->cfg->insecure;
+}
+
 /* Send the next HTTP request of j's attempt (the first, a retry, or the
  * next part of a long article). */
 void
@@ -332,18 +352,8 @@ job_start_try(struct wjob *j)
             return;
         }
     }
-    if (w->jwt)
-        authhdr_refresh(w);
-    hdrs_unref(j->hdrs);
-    j->hdrs = w->hdrs;
-    j->hdrs->refs++;
-    j->req.url = w->url;
-    j->req.headers = j->hdrs->l;
-    j->req.timeout_ms = 1000L * (cJSON_IsNumber(ts) ? (long)ts->valuedouble
-                                                    : w->cfg->timeout_s);
-    j->req.connect_timeout_ms = 1000L * w->cfg->connect_timeout_s;
-    j->req.stall_s = w->cfg->stall_timeout_s;
-    j->req.insecure = w->cfg->insecure;
+    attempt_req_prepare(j, 1000L * (cJSON_IsNumber(ts) ? (long)ts->valuedouble
+                                                       : w->cfg->timeout_s));
     j->req.on_data = w->cfg->stream ? on_http_data : NULL;
     j->req.on_done = on_http_done;
     if (w->lim) {

@@ -171,7 +171,8 @@ queue_set(const char *section, const char *queue, const char *key,
                  "[%s] keys: budget-usd-day, budget-usd-month, "
                  "budget-tokens-day, budget-tokens-month, prompt-cache, "
                  "review-blocklist, review-min-words, review-max-words, "
-                 "review-min-headings, review-echo",
+                 "review-min-headings, review-echo, review-model, "
+                 "review-prompt-file",
                  section);
         return CONFIG_UNKNOWN;
     }

@@ -21,7 +21,9 @@ enum {
     QF_MINW = 4,
     QF_MAXW = 8,
     QF_HEAD = 16,
-    QF_ECHO = 32
+    QF_ECHO = 32,
+    QF_MODEL = 64,
+    QF_PROMPT = 128
 };
 
 struct qrow {
@@ -138,6 +140,18 @@ qopts_set(const char *section, const char *queue, const char *key,
             return CONFIG_BAD;
         }
         snprintf(r->o.blocklist, sizeof(r->o.blocklist), "%s", v);
+    } else if (!strcmp(key, "review-model") ||
+               !strcmp(key, "review-prompt-file")) {
+        int m = !strcmp(key, "review-model");
+        char *dst = m ? r->o.model : r->o.prompt_file;
+        size_t cap = m ? sizeof(r->o.model) : sizeof(r->o.prompt_file);
+        bit = m ? QF_MODEL : QF_PROMPT;
+        if (strlen(v) >= cap) {
+            snprintf(err, errlen, "[%s] %s: longer than %zu bytes", section,
+                     key, cap - 1);
+            return CONFIG_BAD;
+        }
+        snprintf(dst, cap, "%s", v);
     } else if (int_key(key) >= 0) {
         int k = int_key(key);
         bit = ints[k].bit;
@@ -191,6 +205,10 @@ qopts_get(const struct wcfg *cfg, const char *queue, struct qopts *out)
     out->max_words = cfg->review_max_words;
     out->min_headings = cfg->review_min_headings;
     out->echo = cfg->review_echo;
+    snprintf(out->model, sizeof(out->model), "%s",
+             cfg->review_model ? cfg->review_model : "");
+    snprintf(out->prompt_file, sizeof(out->prompt_file), "%s",
+             cfg->review_prompt_file ? cfg->review_prompt_file : "");
     for (int i = 0; i < nrows; i++)
         if (!strcmp(rows[i].queue, queue))
             r = &rows[i];
@@ -208,11 +226,15 @@ qopts_get(const struct wcfg *cfg, const char *queue, struct qopts *out)
         out->min_headings = r->o.min_headings;
     if (r->set & QF_ECHO)
         out->echo = r->o.echo;
+    if (r->set & QF_MODEL)
+        memcpy(out->model, r->o.model, sizeof(out->model));
+    if (r->set & QF_PROMPT)
+        memcpy(out->prompt_file, r->o.prompt_file, sizeof(out->prompt_file));
 }
 
 int
 qopts_review_on(const struct qopts *o)
 {
     return o->blocklist[0] || o->min_words > 0 || o->max_words > 0 ||
-           o->min_headings > 0 || o->echo;
+           o->min_headings > 0 || o->echo || o->model[0];
 }

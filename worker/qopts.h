@@ -20,6 +20,8 @@ struct qopts {
     int min_words, max_words;       /* 0 = no bound */
     int min_headings;               /* Markdown headings; 0 = none required */
     int echo;                       /* flag output that repeats the prompt */
+    char model[128];                /* review model; "" = no model call */
+    char prompt_file[QOPTS_PATH_MAX]; /* its instructions; "" = built-in */
 };
 
 /* 1 when key is one of the [queue.NAME] keys of this module. */

@@ -10,16 +10,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "jsonw.h"
 #include "review.h"
+#include "utf8.h"
 
 struct pat {
     pcre2_code *re;
     char src[REVIEW_DETAIL_MAX + 1]; /* the pattern as written, cut */
 };
 
+/* The reviewer model's instructions when no --review-prompt-file. */
+static const char default_prompt[] =
+    "You review generated texts before publication. You get the request "
+    "the text was written for and the text. Answer with one line: PASS when "
+    "the text fulfils the request and is fit to publish, else FAIL: and the "
+    "reason in one sentence.";
+
+#define PROMPT_FILE_MAX (64 * 1024)
+
 struct review_rules {
+    char model[128];   /* the reviewer model; "" = no model call */
+    char *prompt;      /* its instructions (owned; NULL = default_prompt) */
     pcre2_code *words; /* every blocklisted word; NULL when none */
     struct pat pats[REVIEW_MAX_PATTERNS];
     int npats;
@@ -31,6 +44,7 @@ review_rules_free(struct review_rules *r)
 {
     if (!r)
         return;
+    free(r->prompt);
     pcre2_code_free(r->words);
     for (int i = 0; i < r->npats; i++)
         pcre2_code_free(r->pats[i].re);
@@ -159,6 +173,34 @@ out:
     return rc;
 }
 
+/* Read the reviewer's instructions (at most PROMPT_FILE_MAX bytes, not
+ * empty). 0, or -1 with err. */
+static int
+load_prompt(struct review_rules *r, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (!f) {
+        snprintf(err, errlen, "review prompt file %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    r->prompt = malloc(PROMPT_FILE_MAX + 1);
+    n = r->prompt ? fread(r->prompt, 1, PROMPT_FILE_MAX + 1, f) : 0;
+    fclose(f);
+    if (!r->prompt || n == 0 || n > PROMPT_FILE_MAX ||
+        memchr(r->prompt, '\0', n)) {
+        snprintf(err, errlen, "review prompt file %s: %s", path,
+                 !r->prompt ? "out of memory"
+                 : n == 0   ? "empty"
+                            : "over 64 KiB or holds a NUL byte");
+        return -1;
+    }
+    r->prompt[n] = '\0';
+    return 0;
+}
+
 struct review_rules *
 review_rules_new(const struct qopts *o, char *err, size_t errlen)
 {
@@ -172,11 +214,26 @@ review_rules_new(const struct qopts *o, char *err, size_t errlen)
     r->max_words = o->max_words;
     r->min_headings = o->min_headings;
     r->echo = o->echo;
-    if (o->blocklist[0] && load_blocklist(r, o->blocklist, err, errlen) < 0) {
+    snprintf(r->model, sizeof(r->model), "%s", o->model);
+    if ((o->blocklist[0] && load_blocklist(r, o->blocklist, err, errlen) < 0) ||
+        (o->prompt_file[0] &&
+         load_prompt(r, o->prompt_file, err, errlen) < 0)) {
         review_rules_free(r);
         return NULL;
     }
     return r;
+}
+
+const char *
+review_rules_model(const struct review_rules *r)
+{
+    return r && r->model[0] ? r->model : NULL;
+}
+
+const char *
+review_rules_prompt(const struct review_rules *r)
+{
+    return r && r->prompt ? r->prompt : default_prompt;
 }
 
 /* ---- counting ----------------------------------------------------------- */
@@ -406,4 +463,49 @@ oom:
     if (out->data)
         out->data[mark] = '\0';
     return -1;
+}
+
+/* Copy a[0..n) into why as one line, cut to fit at a character. */
+static void
+line_copy(char *why, size_t cap, const char *a, size_t n)
+{
+    size_t k = n < cap ? n : cap - 1;
+
+    k = utf8_truncate(a, k);
+    memcpy(why, a, k);
+    why[k] = '\0';
+    for (char *p = why; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+}
+
+int
+review_verdict(const char *answer, size_t len, char *why, size_t cap)
+{
+    size_t i = 0, n;
+
+    while (i < len && (is_space(answer[i]) || answer[i] == '*'))
+        i++;
+    if (len - i >= 4 && !strncasecmp(answer + i, "PASS", 4))
+        return 0;
+    if (len - i >= 4 && !strncasecmp(answer + i, "FAIL", 4)) {
+        i += 4;
+        while (i < len && (is_space(answer[i]) || answer[i] == ':' ||
+                           answer[i] == '*' || answer[i] == '-'))
+            i++;
+        for (n = i; n < len && answer[n] != '\n'; n++)
+            ;
+        line_copy(why, cap, answer + i, n - i);
+        if (!why[0])
+            snprintf(why, cap, "the reviewer model said FAIL");
+        return 1;
+    }
+    {
+        char head[64];
+        line_copy(head, sizeof head, answer + i, len - i);
+        snprintf(why, cap,
+                 "the reviewer model's answer is neither PASS nor FAIL: '%s'",
+                 head);
+    }
+    return 1;
 }

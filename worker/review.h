@@ -27,6 +27,19 @@ struct review_rules *review_rules_new(const struct qopts *o, char *err,
 /* Accepts NULL. */
 void review_rules_free(struct review_rules *r);
 
+/* The reviewer model of r (--review-model), or NULL when the review makes
+ * no model call (r NULL too). Borrowed. */
+const char *review_rules_model(const struct review_rules *r);
+
+/* The reviewer model's instructions: --review-prompt-file's text, else a
+ * built-in prompt asking for PASS or FAIL: REASON. Borrowed. */
+const char *review_rules_prompt(const struct review_rules *r);
+
+/* The verdict of a reviewer model's answer: 0 when it passes (it opens with
+ * PASS), else 1 with the reason in why (the text after FAIL, or why the
+ * answer is not understood). Can't fail. */
+int review_verdict(const char *answer, size_t len, char *why, size_t cap);
+
 /* Check text[0..len) (the generated output) against r; prompt (may be
  * NULL) is the job's prompt for the echo rule. When something is flagged,
  * appends the reasons to out as a JSON array of {"rule","detail"}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "job.h"
+#include "jsonw.h"
 #include "log.h"
 #include "qopts.h"
 #include "review.h"
@@ -59,6 +60,20 @@ review_job(struct wjob *j)
     prompt = j->job ? job_prompt_text(j->job) : NULL;
     n = review_check(j->q->rv, j->text.data, j->text.len, prompt, &out);
     free(prompt);
+    if (n >= 0 &&
+        j->rv_model) { /* the reviewer model's reason (review_call.c) */
+        int bad = 0;
+        if (n > 0)
+            out.data[--out.len] = '\0'; /* reopen the array */
+        bad |= buf_append_str(&out,
+                              n > 0 ? ",{\"rule\":\"model\",\"detail\":"
+                                    : "[{\"rule\":\"model\",\"detail\":") < 0;
+        bad |= jsonw_str(&out, j->rv_model, strlen(j->rv_model)) < 0;
+        bad |= buf_append_str(&out, "}]") < 0;
+        n = bad ? -1 : n + 1;
+    }
+    free(j->rv_model);
+    j->rv_model = NULL;
     if (n <= 0) {
         if (n < 0)
             log_kv(LOG_WARN, "content review: out of memory; result passed",

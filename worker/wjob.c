@@ -148,6 +148,8 @@ job_init(struct wjob *j, struct wqueue *q, const char *id, const char *token,
     j->cw_tokens = j->cr_tokens = 0; /* pcache.c, tmplstats.c */
     j->usd = 0;
     j->flagged = j->pc_state = 0;
+    free(j->rv_model); /* a review call whose slot moved on */
+    j->rv_model = NULL;
     j->pc_next = NULL;
     j->t_first = 0;
     j->model[0] = j->stop_reason[0] = j->request_id[0] = '\0';

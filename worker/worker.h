@@ -86,7 +86,9 @@ struct wcfg {
     const char *review_blocklist; /* file of words and re:PATTERN lines */
     int review_min_words, review_max_words; /* 0 = no bound */
     int review_min_headings;                /* 0 = none required */
-    int review_echo; /* flag output that merely repeats the prompt */
+    int review_echo;          /* flag output that merely repeats the prompt */
+    const char *review_model; /* a second model call: pass/fail */
+    const char *review_prompt_file; /* its instructions; NULL = built-in */
 };
 
 /* Fill cfg with the contract's defaults (DESIGN.md). Can't fail. */

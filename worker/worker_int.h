@@ -97,9 +97,11 @@ struct wjob {
     long cw_tokens, cr_tokens; /* cache write / read input tokens, summed */
     double usd;                /* the parts' priced spend (budget_spend) */
     int flagged;               /* the result goes to state review */
-    int pc_state;              /* 0, PC_LEADER or PC_PARKED (pcache.c) */
-    uint64_t pc_key;           /* its warm-up group */
-    struct wjob *pc_next;      /* next parked job of the group */
+    char *rv_model;  /* the reviewer model's reason to flag (owned; result_doc
+                        consumes it) */
+    int pc_state;    /* 0, PC_LEADER or PC_PARKED (pcache.c) */
+    uint64_t pc_key; /* its warm-up group */
+    struct wjob *pc_next; /* next parked job of the group */
 };
 
 struct wqueue {
@@ -222,6 +224,9 @@ void job_finish(struct wjob *j, enum outcome out, char *doc,
 void job_run(struct wjob *j, const char *payload);
 /* Send the next HTTP request of j's attempt. */
 void job_start_try(struct wjob *j);
+/* Point j->req at the API with the current headers and the worker's
+ * connect, stall and TLS settings; timeout_ms for the whole transfer. */
+void attempt_req_prepare(struct wjob *j, long timeout_ms);
 void attempt_on_retry_timer(EV_P_ ev_timer *t, int revents);
 
 /* flush.c: documents and flushing. */
@@ -307,8 +312,13 @@ void authhdr_refresh(struct worker *w);
 int review_setup(struct worker *w);
 void review_teardown(struct worker *w);
 /* j's review reasons (a JSON array text, caller frees) when its text is
- * flagged, else NULL; sets j->flagged. */
+ * flagged, else NULL; sets j->flagged. Consumes j->rv_model. */
 char *review_job(struct wjob *j);
+
+/* review_call.c: the reviewer model (--review-model). 1 when a review
+ * call for j's finished text started (its answer finishes the job), 0 when
+ * the queue has none (or the call could not start: then it is flagged). */
+int review_call_start(struct wjob *j);
 
 /* pcache.c: the warm-up of prompt-cache groups (--prompt-cache system).
  * pcache_new: NULL when no queue caches (or out of memory: then off). */

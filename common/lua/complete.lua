@@ -35,7 +35,9 @@ for i = 1, n do
         done[d] = id
         -- meta_record with fields 2-4 and 6-7 as the one piece each they
         -- were captured as (META_PAT_ACTIVE), the token emptied
-        if string.byte(ARGV[b + 2], #id + 19) == 114 then -- "review"
+        local doc, l = ARGV[b + 2], #id
+        if string.byte(doc, l + 19) == 114 and -- 'r': then the whole prefix
+            string.sub(doc, l + 10, l + 24) == '"state":"review' then
             mset[k] = 'review|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
             rv[#rv + 1] = now_s; rv[#rv + 1] = id
         else

@@ -235,3 +235,48 @@ Test(review, bad_pattern_fails_at_start)
     fclose(f);
     cr_assert(strstr(buf, ":2: pattern '(unclosed'"), "%s", buf);
 }
+
+/* --review-model: a second call per finished text; FAIL flags it with the
+ * model's reason, PASS lets it succeed (the mock answers as a reviewer
+ * when the instructions hold [mock:review]). */
+Test(review, reviewer_model_pass_and_fail)
+{
+    char path[512], st[64];
+    const char *args[] = {"--review-model", "claude-haiku-4-5",
+                          "--review-prompt-file", path, NULL};
+    const char *margs[] = {NULL};
+    char url[128];
+    cJSON *d, *rs, *ms;
+    pid_t mock, w;
+
+    th_write_tmp(path, sizeof path, "review-prompt",
+                 "[mock:review] Answer PASS or FAIL: REASON.\n");
+    th_enqueue(&t, "rm-a", 1, 0, 0, NULL,
+               "{\"prompt\":\"Model A [mock:verdict=fail]\"}");
+    th_enqueue(&t, "rm-b", 1, 0, 0, NULL, "{\"prompt\":\"Model B\"}");
+    mock = th_mock_start(url, margs);
+    w = th_worker_at(&t, url, NULL, args);
+    cr_assert_str_eq(wait_state("rm-a", "review", st), "review");
+    cr_assert_str_eq(wait_state("rm-b", "succeeded", st), "succeeded");
+    th_stop(w);
+    ms = th_mock_stats(url);
+    th_stop(mock);
+    cr_assert_eq(th_mock_status_count(ms, 200), 4, "two texts, two reviews");
+    cJSON_Delete(ms);
+    d = th_result(&t, "rm-a");
+    rs = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(d, "review"), "reasons");
+    cr_assert_eq(cJSON_GetArraySize(rs), 1);
+    cr_assert_str_eq(th_str(cJSON_GetArrayItem(rs, 0), "rule"), "model");
+    cr_assert_str_eq(th_str(cJSON_GetArrayItem(rs, 0), "detail"),
+                     "the text breaks the house style");
+    {
+        char *want = th_expected_text("Model A [mock:verdict=fail]", 2000);
+        cr_assert_str_eq(th_str(d, "text"), want, "the text, not the verdict");
+        free(want);
+    }
+    cJSON_Delete(d);
+    d = th_result(&t, "rm-b");
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(d, "review"));
+    cJSON_Delete(d);
+}

@@ -260,6 +260,12 @@ void srv_pcache_apply(struct mockapi_gen *g, const cJSON *body, double now,
 /* Forget every cache entry (POST /mock/reset). */
 void srv_pcache_clear(void);
 
+/* ---- srv_verdict.c ---- */
+/* A reviewer model's request (system prompt with [mock:review]): replace
+ * g's article with the verdict. 0 (also when it is no such request), or -1
+ * when out of memory. */
+int srv_verdict_apply(struct mockapi_gen *g, const cJSON *body);
+
 /* ---- srv_control.c ---- */
 
 /* Counts the response in srv_stats and appends its line to --log. */

@@ -9,6 +9,8 @@
  * An entry lives 5 minutes ("ttl":"1h": an hour), refreshed by each read.
  * input_tokens counts only what follows the prefix. Counted in
  * GET /mock/stats (cache_writes, cache_reads, their tokens). */
+#include "fmacros.h"
+
 #include <stdlib.h>
 #include <string.h>
 

@@ -173,6 +173,10 @@ srv_api_request(struct conn *c, enum endpoint ep, const cJSON *body)
     if (!failed && mockapi_gen_parse(proto, body, srv_cfg.article_tokens,
                                      &c->gen, &err) < 0)
         failed = 1;
+    if (!failed && srv_verdict_apply(&c->gen, body) < 0) { /* srv_verdict.c */
+        mockapi_error_set(&err, 500, "api_error", "mock: out of memory");
+        failed = 1;
+    }
     if (failed) {
         if (c->gen.key != NULL) {
             ri.have_key = 1;

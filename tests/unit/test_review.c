@@ -166,3 +166,20 @@ Test(review, echo_of_the_prompt)
     review_rules_free(r);
     cr_assert_eq(review_check(NULL, "x", 1, NULL, NULL), 0);
 }
+
+Test(review, reviewer_model_verdicts)
+{
+    char why[200];
+
+    cr_assert_eq(review_verdict("PASS", 4, why, sizeof why), 0);
+    cr_assert_eq(review_verdict("  **pass** fine", 15, why, sizeof why), 0);
+    cr_assert_eq(review_verdict("FAIL: off topic\nmore", 20, why, sizeof why),
+                 1);
+    cr_assert_str_eq(why, "off topic");
+    cr_assert_eq(review_verdict("fail", 4, why, sizeof why), 1);
+    cr_assert_str_eq(why, "the reviewer model said FAIL");
+    cr_assert_eq(review_verdict("Maybe?", 6, why, sizeof why), 1);
+    cr_assert(strstr(why, "neither PASS nor FAIL: 'Maybe?'"), "%s", why);
+    cr_assert_eq(review_verdict("FAIL: caf\xc3\xa9", 10, why, 10), 1);
+    cr_assert_str_eq(why, "caf", "cut at a character, not inside it");
+}
