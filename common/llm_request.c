@@ -247,7 +247,9 @@ strip_cache_control(cJSON *content)
     if (!cJSON_IsArray(content))
         return;
     cJSON_ArrayForEach(b, content)
+    {
         cJSON_DeleteItemFromObjectCaseSensitive(b, "cache_control");
+    }
 }
 
 /* cJSON_Print* allocates with cJSON's hooks; hand back plain malloc memory
@@ -316,8 +318,11 @@ llm_build_body(const struct llm_req_opts *o, const cJSON *job,
         goto oom;
     if (openai) {
         cJSON *mm;
-        cJSON_ArrayForEach(mm, msgs) strip_cache_control(
-            cJSON_GetObjectItemCaseSensitive(mm, "content"));
+        cJSON_ArrayForEach(mm, msgs)
+        {
+            strip_cache_control(
+                cJSON_GetObjectItemCaseSensitive(mm, "content"));
+        }
         /* system first, as a role "system" turn (string or parts array) */
         if (cJSON_IsString(jsys) || cJSON_IsArray(jsys)) {
             cJSON *m = cJSON_CreateObject();

@@ -55,9 +55,9 @@ ref_of(const struct wjob *j)
         j->job ? cJSON_GetObjectItemCaseSensitive(j->job, "template_ref")
                : NULL;
 
-    return cJSON_IsString(r) && template_ref_valid(r->valuestring)
-               ? r->valuestring
-               : NULL;
+    if (!r || !cJSON_IsString(r) || !template_ref_valid(r->valuestring))
+        return NULL;
+    return r->valuestring;
 }
 
 int

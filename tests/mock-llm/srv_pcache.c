@@ -99,7 +99,9 @@ srv_pcache_apply(struct mockapi_gen *g, const cJSON *body, double now,
     s.h = mix(s.h, g->model ? g->model : "");
     walk(cJSON_GetObjectItemCaseSensitive(body, "system"), &s);
     cJSON_ArrayForEach(m, msgs)
+    {
         walk(cJSON_GetObjectItemCaseSensitive(m, "content"), &s);
+    }
     if (!s.marked || s.cut_words == 0)
         return;
     for (int i = 0; i < PC_ENTRIES; i++) {
