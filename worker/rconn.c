@@ -220,9 +220,12 @@ on_reply(redisAsyncContext *ac, void *reply, void *pd)
 static void
 mark_up(struct rconn *c)
 {
+    char node[300];
+
     c->up = 1;
     c->down_since = 0;
-    log_kv(LOG_INFO, "redis connected", "conn", c->name, NULL);
+    redisurl_describe(&c->url, node, sizeof(node)); /* no credentials */
+    log_kv(LOG_INFO, "redis connected", "conn", c->name, "node", node, NULL);
     if (c->on_state)
         c->on_state(c, 1, c->ud);
 }

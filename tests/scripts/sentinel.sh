@@ -105,6 +105,9 @@ check "an unknown master name: exit 1, named" '[ $rc -eq 1 ] && echo "$bad" | gr
 bad=$("$W" --redis "sentinel://127.0.0.1:1/" --queue "$q" 2>&1) && rc=0 || rc=$?
 check "worker: a sentinel URL without a master name is a usage error" \
     '[ $rc -eq 2 ] && echo "$bad" | grep -q "master"'
+out=$("$W" --redis "$SURL" --print-config 2>&1) && rc=0 || rc=$?
+check "worker --print-config masks both passwords of a sentinel URL" \
+    '[ $rc -eq 0 ] && ! echo "$out" | grep -q -e "$RPASS" -e "$SPASS" && echo "$out" | grep -q "sentinel password: \*\*\*\*"'
 unset GENQ_REDIS_URL
 
 # ---- 2 and 3: failovers under load ------------------------------------------
