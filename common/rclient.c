@@ -8,6 +8,7 @@
 
 #include "layout.h"
 #include "rclient.h"
+#include "sentinel.h"
 
 int
 rclient_build_argv_keys(const char *cmd, const char *body,
@@ -88,6 +89,8 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
     redisReply *r;
     int have[SCRIPT_COUNT] = {0};
 
+    if (u->snt.n) /* sentinel://: find the master first (sentinel.h) */
+        return sentinel_connect(u, timeout_s, err, errlen);
     redisurl_describe(u, where, sizeof(where));
     if (u->path[0])
         c = redisConnectUnixWithTimeout(u->path, tv);

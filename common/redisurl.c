@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "redisurl.h"
+#include "sentinelurl.h"
 
 /* Format the reason into err; returns -1 for the caller to return. */
 static int url_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -117,6 +118,11 @@ redisurl_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
         }
         goto done;
     }
+    if (strncmp(url, "sentinel://", 11) == 0) {
+        if (sentinelurl_parse(url, u, err, errlen) < 0)
+            return -1;
+        goto done;
+    }
     if (strncmp(url, "rediss://", 9) == 0) {
         return url_fail(err, errlen,
                         "redis URL: TLS (rediss://) is not supported "
@@ -124,8 +130,8 @@ redisurl_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
     }
     if (strncmp(url, "redis://", 8) != 0) {
         return url_fail(err, errlen,
-                        "redis URL must start with redis:// or "
-                        "unix:// (got something else)");
+                        "redis URL must start with redis://, unix:// or "
+                        "sentinel:// (got something else)");
     }
     p = url + 8;
     /* Credentials end at the last '@' (a raw '/' or '@' in a password is
@@ -188,8 +194,22 @@ done:
 void
 redisurl_describe(const struct redis_url *u, char *out, size_t outlen)
 {
-    if (u->path[0])
+    if (u->snt.n)
+        sentinelurl_describe(u, out, outlen);
+    else if (u->path[0])
         snprintf(out, outlen, "unix:%s/%d", u->path, u->db);
     else
         snprintf(out, outlen, "%s:%d/%d", u->host, u->port, u->db);
+}
+
+int
+redisurl_pct_decode(char *dst, size_t cap, const char *s, size_t n)
+{
+    return pct_decode(dst, cap, s, n);
+}
+
+int
+redisurl_parse_long(const char *s, size_t n, long lo, long hi, long *out)
+{
+    return parse_int(s, n, lo, hi, out);
 }

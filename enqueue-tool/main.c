@@ -43,6 +43,9 @@ usage(FILE *f)
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].what);
     fprintf(f, "\nEvery command takes --help, --json, --redis URL, --queue Q.\n"
+               "URL: redis://[user:pass@]host[:port][/db], unix:///path[?db=N]"
+               " or\nsentinel://[user:pass@]host:26379[,host...]/master[?db=N]"
+               " (Redis Sentinel;\nits password: GENQ_SENTINEL_PASSWORD).\n"
                "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 

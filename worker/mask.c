@@ -9,17 +9,23 @@
 
 #include "mask.h"
 
-/* Whether a redis:// URL carries a password; if so, *pre points at its
+/* Whether a redis:// or sentinel:// URL carries a password; if so, *pre points at its
  * first character and *post just past its last (both into url). */
 int
 url_secret(const char *url, const char **pre, const char **post)
 {
     const char *p, *end, *at, *colon;
 
-    if (strncmp(url, "redis://", 8) != 0)
+    if (strncmp(url, "sentinel://", 11) == 0) {
+        /* sentinelurl.c: the credentials end at the last '@' before '?' */
+        p = url + 11;
+        end = strchr(p, '?');
+    } else if (strncmp(url, "redis://", 8) == 0) {
+        p = url + 8;
+        end = strchr(p, '/');
+    } else {
         return 0;
-    p = url + 8;
-    end = strchr(p, '/');
+    }
     if (!end)
         end = p + strlen(p);
     at = NULL;

@@ -12,6 +12,8 @@
 #include "log.h"
 #include "rclient.h"
 #include "rconn.h"
+#include "rsentinel.h"
+#include "sentinel.h"
 
 struct rconn {
     struct ev_loop *loop;
@@ -39,6 +41,8 @@ struct rconn {
         void *pd;
         struct rconn *c;
     } subs[RCONN_MAX_SUBS];
+    struct rsentinel *snt; /* sentinel:// only (rsentinel.h): lookup before
+                              every connect, ROLE check, READONLY = lost */
 };
 
 /* One command in flight; the argv copy lets NOSCRIPT resend as EVAL. */
@@ -57,6 +61,7 @@ struct call {
 };
 
 static void connect_now(struct rconn *c);
+static void rconn_drop(struct rconn *c, const char *why);
 
 static void
 call_free(struct call *k)
@@ -173,6 +178,12 @@ on_reply(redisAsyncContext *ac, void *reply, void *pd)
     (void)ac;
     c->pending--;
     call_unlink(c, k);
+    if (r && r->type == REDIS_REPLY_ERROR && c->snt &&
+        strncmp(r->str, "READONLY", 8) == 0) {
+        /* sentinel: the master became a replica; as a lost connection */
+        rconn_drop(c, "READONLY: the master is a replica now");
+        r = NULL;
+    }
     if (r && r->type == REDIS_REPLY_ERROR && k->is_script &&
         strncmp(r->str, "NOSCRIPT", 8) == 0 && k->av[0][4] == 'S') {
         /* Script cache flushed (Redis restarted): resend with the text. */
@@ -207,6 +218,19 @@ on_reply(redisAsyncContext *ac, void *reply, void *pd)
 }
 
 static void
+mark_up(struct rconn *c)
+{
+    char node[300];
+
+    c->up = 1;
+    c->down_since = 0;
+    redisurl_describe(&c->url, node, sizeof(node)); /* no credentials */
+    log_kv(LOG_INFO, "redis connected", "conn", c->name, "node", node, NULL);
+    if (c->on_state)
+        c->on_state(c, 1, c->ud);
+}
+
+static void
 on_connect(const redisAsyncContext *ac, int status)
 {
     struct rconn *c = ac->data;
@@ -225,11 +249,9 @@ on_connect(const redisAsyncContext *ac, int status)
         }
         return;
     }
-    c->up = 1;
-    c->down_since = 0;
-    log_kv(LOG_INFO, "redis connected", "conn", c->name, NULL);
-    if (c->on_state)
-        c->on_state(c, 1, c->ud);
+    if (c->snt)
+        return; /* up once ROLE says master (on_role_reply) */
+    mark_up(c);
 }
 
 static void
@@ -318,8 +340,85 @@ send_subscribe(struct rconn *c, struct sub *s)
         redisAsyncCommand(c->ac, on_sub_reply, s, "SUBSCRIBE %s", s->channel);
 }
 
+static void connect_addr(struct rconn *c);
+static void send_setup(struct rconn *c, redisAsyncContext *ac);
+
+/* ---- sentinel:// (rsentinel.h): the hooks -------------------------------- */
+
+/* Close the connection (pending replies come first); the reconnect looks
+ * the master up again. */
+static void
+rconn_drop(struct rconn *c, const char *why)
+{
+    if (!c->ac || (c->ac->c.flags & REDIS_DISCONNECTING))
+        return;
+    log_kv(LOG_WARN, "redis: reconnecting to the master", "conn", c->name,
+           "reason", why, NULL);
+    redisAsyncDisconnect(c->ac);
+}
+
+static void
+on_role_reply(redisAsyncContext *ac, void *reply, void *pd)
+{
+    struct rconn *c = pd;
+
+    if (!reply || ac != c->ac)
+        return;
+    if (!sentinel_role_is_master(reply)) {
+        /* a failover under way: the sentinels still name the old master */
+        rconn_drop(c, "ROLE: not the master");
+        return;
+    }
+    send_setup(c, ac);
+    mark_up(c);
+}
+
+static void
+on_snt_addr(void *ud, const char *host, int port)
+{
+    struct rconn *c = ud;
+
+    if (!host) { /* no sentinel answered: try again with the backoff */
+        if (c->down_since == 0)
+            c->down_since = ev_now(c->loop);
+        ev_timer_set(&c->retry, c->backoff, 0.);
+        ev_timer_start(c->loop, &c->retry);
+        c->backoff = c->backoff * 2 > 1.0 ? 1.0 : c->backoff * 2;
+        return;
+    }
+    snprintf(c->url.host, sizeof(c->url.host), "%s", host);
+    c->url.port = port;
+    connect_addr(c);
+}
+
+static void
+on_snt_switch(void *ud, const char *host, int port)
+{
+    struct rconn *c = ud;
+
+    if (c->ac) {
+        if (strcmp(c->url.host, host) != 0 || c->url.port != port)
+            rconn_drop(c, "sentinel +switch-master");
+    } else if (ev_is_active(&c->retry)) {
+        /* waiting out the backoff after the old master went away: the
+         * new one is known now */
+        ev_timer_stop(c->loop, &c->retry);
+        c->backoff = 0.1;
+        connect_now(c);
+    }
+}
+
 static void
 connect_now(struct rconn *c)
+{
+    if (c->snt)
+        rsentinel_lookup(c->snt); /* then connect_addr() (on_snt_addr) */
+    else
+        connect_addr(c);
+}
+
+static void
+connect_addr(struct rconn *c)
 {
     redisAsyncContext *ac;
 
@@ -358,6 +457,16 @@ connect_now(struct rconn *c)
     }
     if (c->url.db)
         redisAsyncCommand(ac, ignore_reply, c, "SELECT %d", c->url.db);
+    if (c->snt) /* the rest once ROLE says master (on_role_reply) */
+        redisAsyncCommand(ac, on_role_reply, c, "ROLE");
+    else
+        send_setup(c, ac);
+}
+
+/* After AUTH/SELECT: the layout check, the scripts, the subscriptions. */
+static void
+send_setup(struct rconn *c, redisAsyncContext *ac)
+{
     if (c->load_scripts) {
         const char *set[LAYOUT_SET_ARGC], *get[LAYOUT_GET_ARGC];
 
@@ -400,6 +509,14 @@ rconn_new(struct ev_loop *loop, const struct redis_url *u, const char *name,
     ev_timer_init(&c->watchdog, on_watchdog, 1.0, 1.0);
     c->watchdog.data = c;
     ev_timer_start(loop, &c->watchdog);
+    if (u->snt.n) {
+        c->snt = rsentinel_new(loop, u, name, on_snt_addr, on_snt_switch, c);
+        if (!c->snt) {
+            ev_timer_stop(loop, &c->watchdog);
+            free(c);
+            return NULL;
+        }
+    }
     connect_now(c);
     return c;
 }
@@ -414,7 +531,8 @@ rconn_free(struct rconn *c)
     ev_timer_stop(c->loop, &c->watchdog);
     if (c->ac)
         redisAsyncFree(c->ac); /* runs pending callbacks with NULL */
-    memset(c->url.pass, 0, sizeof(c->url.pass));
+    rsentinel_free(c->snt);
+    explicit_bzero(&c->url, sizeof(c->url));
     for (int i = 0; i < c->nsubs; i++)
         free(c->subs[i].channel);
     free(c);

@@ -188,6 +188,9 @@ print_config(const char *key_where)
         if (o->ptr == &redis_url && !url_secret(redis_url, &pre, &post) &&
             (pw = getenv("GENQ_REDIS_PASSWORD")) != NULL && *pw)
             printf("; redis password: **** (env GENQ_REDIS_PASSWORD)\n");
+        if (o->ptr == &redis_url && !strncmp(redis_url, "sentinel://", 11) &&
+            (pw = getenv("GENQ_SENTINEL_PASSWORD")) != NULL && *pw)
+            printf("; sentinel password: **** (env GENQ_SENTINEL_PASSWORD)\n");
     }
     budget_cfg_print();
 }

@@ -231,6 +231,11 @@ on_rc_state(struct rconn *c, int up, void *ud)
         for (int i = 0; i < w->nq; i++)
             heartbeat_queue(w, &w->q[i]);
         budget_connected(w); /* caps known before any claim reply */
+        /* sentinel://: a failover may have lost finished writes (the old
+         * master acknowledged them, the new one never got them): hand back
+         * the jobs still leased to us that we no longer hold */
+        if (w->cfg->redis.snt.n)
+            w->claim_lost = 1;
         if (w->claim_lost && !w->claiming && release_lost(w) == 0)
             return;
         maybe_claim(w);

@@ -1,7 +1,8 @@
 /* libFuzzer target: redisurl_parse() and redisurl_describe(). A parsed URL
  * must be in range and round-trip through its parts; the description holds
  * exactly host:port/db (or unix:path/db), and the error text must not depend
- * on the password (from the URL or from GENQ_REDIS_PASSWORD). */
+ * on the password (from the URL or from GENQ_REDIS_PASSWORD). A sentinel://
+ * URL is checked for its own fields. */
 #include "fmacros.h"
 
 #include <stdint.h>
@@ -90,6 +91,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(redisurl_parse(url2, &u2, err2, sizeof err2) < 0);
             FUZZ_CHECK(strcmp(err, err2) == 0);
         }
+        return 0;
+    }
+    if (u.snt.n) {
+        /* sentinel:// (sentinelurl.c): the sentinels and the master's name
+         * in range; the master is unknown until a lookup; the description
+         * holds no password of the environment's */
+        FUZZ_CHECK(strncmp(url, "sentinel://", 11) == 0);
+        FUZZ_CHECK(u.snt.n <= REDISURL_MAX_SENTINELS && u.snt.master[0]);
+        FUZZ_CHECK(!u.host[0] && u.db >= 0 && u.db <= 1000000);
+        for (int i = 0; i < u.snt.n; i++) {
+            FUZZ_CHECK_FIELD(u.snt.addr[i].host);
+            FUZZ_CHECK(u.snt.addr[i].host[0] && u.snt.addr[i].port >= 1 &&
+                       u.snt.addr[i].port <= 65535);
+        }
+        redisurl_describe(&u, desc, sizeof desc);
+        FUZZ_CHECK(strncmp(desc, "sentinel ", 9) == 0);
+        FUZZ_CHECK(env_in_url || strstr(desc, ENV_SECRET) == NULL);
         return 0;
     }
     FUZZ_CHECK_FIELD(u.host);

@@ -160,7 +160,10 @@ def redisurl():
             "redis://user:pa@ss:word@host:6380/15", "redis://user@host", "unix:///tmp/redis.sock",
             "unix:///var/run/redis/redis.sock?db=3", "rediss://host:6379", "redis://[::1]:6379/0",
             "redis://host:0", "redis://host:65536", "redis://host/db", "unix://relative?db=x",
-            "redis://" + "h" * 300, "redis://host:6379/1000000"]
+            "redis://" + "h" * 300, "redis://host:6379/1000000",
+            "sentinel://127.0.0.1:26379,h2,h3:26380/mymaster?db=2",
+            "sentinel://:pw@h:1/m?sentinel_user=u&db=0", "sentinel://h/m?sentinel_password=x",
+            "sentinel://h,/m", "sentinel://h:0/m", "sentinel://h/"]
     for u in urls:
         write("fuzz_redisurl", u)
         write("fuzz_redisurl", b"\x01" + u.encode())

@@ -62,6 +62,17 @@ need(not env.get("GENQ_API_KEY"), "a key is written into docker-compose.yml")
 e = s["enqueue"]
 need("enqueue" in (e.get("profiles") or []), "enqueue is not behind the enqueue profile")
 need("examples/articles.jsonl" in e.get("command", []), "enqueue does not load examples/articles.jsonl")
+# profile sentinel (README "Running on Redis Sentinel")
+snt = ["redis-replica", "sentinel1", "sentinel2", "sentinel3", "worker-sentinel"]
+need(set(s) >= set(snt), "sentinel profile services missing")
+for n in snt:
+    need("sentinel" in (s.get(n, {}).get("profiles") or []), "%s is not behind the sentinel profile" % n)
+for n in snt[1:4]:
+    need("sentinel monitor genq redis 6379 2" in " ".join(s.get(n, {}).get("command") or []),
+         "%s does not monitor redis with quorum 2" % n)
+need("--replicaof" in (s.get("redis-replica", {}).get("command") or []), "redis-replica is no replica")
+need(any(str(c).startswith("sentinel://") for c in s.get("worker-sentinel", {}).get("command") or []),
+     "worker-sentinel does not use a sentinel:// URL")
 for e_ in errs:
     print("FAIL: compose: " + e_)
 sys.exit(1 if errs else 0)
