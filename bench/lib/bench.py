@@ -3,7 +3,8 @@
 
 Subcommands (run.sh calls them; each prints or writes JSON):
   freeport                          a free loopback TCP port
-  gen-jobs N PREFIX FILE [--no-id]  N job lines (JSONL) and FILE.ids
+  gen-jobs N PREFIX FILE [--no-id] [--max-tokens M]
+                                    N job lines (JSONL) and FILE.ids
   redis-snap PORT OUT               INFO cpu + commandstats + memory
   wait-done PORT SYSTEM QUEUE N TIMEOUT_S
                                     poll until N jobs finished (genq: the
@@ -288,12 +289,19 @@ def cmd_row(argv):
                 fins.append(fi)
     row["completed"] = len(fins)
     if fins:
+        first_start = min(f - s for f, s in zip(fins, svc))
         enq.sort()
         svc.sort()
         fins.sort()
         span = (fins[-1] - fins[0]) / 1000.0
         row["window_s"] = round(span, 3)
         row["jobs_per_s"] = round((len(fins) - 1) / span, 1) if span > 0 else None
+        if a.get("rate_from") == "start":
+            # a few waves of one job time each: jobs / (last finish - first start)
+            span = (fins[-1] - first_start) / 1000.0
+            row["window_s"] = round(span, 3)
+            row["jobs_per_s"] = round(len(fins) / span, 1) if span > 0 else None
+            row["rate_from"] = "first start"
         row["e2e_ms"] = {"p50": pct(enq, 50), "p99": pct(enq, 99), "max": enq[-1]}
         row["service_ms"] = {"p50": pct(svc, 50), "p99": pct(svc, 99), "max": svc[-1]}
     if a.get("wall_s"):
@@ -321,6 +329,10 @@ def cmd_row(argv):
         row["worker_cpu_us_total"] = tot - ready
         row["worker_startup_cpu_us"] = ready
         row["worker_cpu_us_per_job"] = round((tot - ready) / n, 2)
+    if a.get("tokens_per_job") and row.get("worker_cpu_us_total") is not None:
+        row["tokens_per_job"] = int(a["tokens_per_job"])
+        row["worker_cpu_us_per_1k_tokens"] = round(
+            row["worker_cpu_us_total"] / (n * int(a["tokens_per_job"]) / 1000.0), 1)
     if a.get("hwm"):
         h = load(a["hwm"], {})
         row["worker_rss_kb"] = h.get("total_kb")
@@ -416,7 +428,7 @@ def cmd_report(argv):
         r = load(os.path.join(rdir, "rows", fn))
         if r:
             rows.append(r)
-    order = {"a": 0, "b": 1, "c": 2, "inbox": 2.5, "d": 3, "lat": 4}
+    order = {"a": 0, "b": 1, "s": 1.5, "c": 2, "inbox": 2.5, "d": 3, "lat": 4}
     rows.sort(key=lambda r: (order.get(r["scenario"], 9), r.get("seq", 0), r["system"] != "genq"))
     # repeated runs (--repeat N): keep them all in the files, show the median
     all_rows = rows
@@ -772,10 +784,11 @@ def main():
     elif c == "gen-jobs":
         n, prefix, path = int(argv[0]), argv[1], argv[2]
         with_id = "--no-id" not in argv
+        mt = int(argv[argv.index("--max-tokens") + 1]) if "--max-tokens" in argv else 50
         with open(path, "w") as f, open(path + ".ids", "w") as ids:
             for i in range(n):
                 jid = "%s-%07d" % (prefix, i)
-                d = {"prompt": "Write a short note about item %d" % i, "max_tokens": 50}
+                d = {"prompt": "Write a short note about item %d" % i, "max_tokens": mt}
                 if with_id:
                     d = {"id": jid, **d}
                     ids.write(jid + "\n")
