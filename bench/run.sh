@@ -1,7 +1,7 @@
 #!/bin/bash
 # genq benchmark harness (issue 7), behind `make bench [QUICK=1]`.
 #
-#   bench/run.sh [--quick] [--only a,b,c,inbox,d,lat] [--repeat N] [--pin]
+#   bench/run.sh [--quick] [--only a,b,c,inbox,d,lat,s] [--repeat N] [--pin]
 #
 # --repeat N: each (a)/(b) pair N times, the table shows the median run.
 # --pin: Redis on CPU 0, everything else on the other CPUs. Without it the
@@ -39,7 +39,7 @@ if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -eu
 
 QUICK=0
-ONLY="a,b,c,inbox,d,lat"
+ONLY="a,b,c,inbox,d,lat,s"
 REPEAT=1
 PIN=0
 while [ $# -gt 0 ]; do
@@ -49,7 +49,7 @@ while [ $# -gt 0 ]; do
     --repeat) REPEAT="$2"; shift ;;
     --pin) PIN=1 ;;
     -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
-    *) echo "usage: bench/run.sh [--quick] [--only a,b,c,inbox,d,lat] [--repeat N] [--pin]" >&2; exit 2 ;;
+    *) echo "usage: bench/run.sh [--quick] [--only a,b,c,inbox,d,lat,s] [--repeat N] [--pin]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -90,6 +90,16 @@ if [ $QUICK = 1 ]; then
 else
     N_A=50000 N_B0=50000 N_B100=5000 N_B1000=50000 N_C=100000 N_CEIL=1000000
     VT=5 HELD=50 LAT_JOBS=150
+fi
+# (s) streams in one process (issue 15): one worker at S_CONC against a
+# mock with 200 ms to the first byte and S_TOK-token answers streamed at
+# S_TPS tokens/s in deltas of S_CHUNK tokens (a model's pace), S_WAVES
+# times the concurrency in jobs; BullMQ at S_BCONC.
+if [ $QUICK = 1 ]; then
+    S_CONC=500 S_BCONC=250 S_TOK=300 S_TPS=150 S_CHUNK=5 S_WAVES=2
+else
+    S_CONC=${S_CONC:-10000} S_BCONC=${S_BCONC:-5000} S_TOK=300 S_TPS=${S_TPS:-50}
+    S_CHUNK=${S_CHUNK:-5} S_WAVES=${S_WAVES:-5}
 fi
 RUN_TIMEOUT=300 # seconds, any one run
 
@@ -146,7 +156,9 @@ SRC_BIN="$BIN" py machine "$TMP/machine.json" "$RPORT" "$([ $QUICK = 1 ] && echo
 BULL=1
 BQ="$TMP/bullmq"
 SKIP_WHY=""
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+if [ -n "${BENCH_NO_PEER:-}" ]; then
+    SKIP_WHY="BENCH_NO_PEER is set"
+elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     SKIP_WHY="node/npm not installed (apt-get install nodejs npm)"
 elif [ "$(node -e 'console.log(typeof fetch === "function" ? 1 : 0)')" != 1 ]; then
     SKIP_WHY="this node ($(node --version)) has no built-in fetch (need >= 18)"
@@ -172,9 +184,11 @@ fi
 # ---- helpers ------------------------------------------------------------------
 SEQ=0
 rflush() { redis-cli -p "$RPORT" flushall >/dev/null; }
+JOBS_MT=50   # max_tokens of the jobs run_genq/run_bull enqueue
+ROW_ARGS=()  # more KEY=VALUE for their rows (bench.py row)
 jobs_file() { # N → path of a JSONL file of N jobs with ids b-0000000..
-    local f="$TMP/jobs-$1.jsonl"
-    [ -f "$f" ] || py gen-jobs "$1" b "$f"
+    local f="$TMP/jobs-$1-$JOBS_MT.jsonl"
+    [ -f "$f" ] || py gen-jobs "$1" b "$f" --max-tokens "$JOBS_MT"
     echo "$f"
 }
 mock_cpu() { # mock name → CPU µs so far ("" when none)
@@ -238,7 +252,7 @@ run_genq() {
         rusage="$d/ru.json" hwm="$d/hwm.json" conc="$conc" procs="$procs" \
         ${lat:+lat_s=$lat} mock0="$m0" mock1="$m1" mockstats="$d/mock.json" \
         extra="{\"seq\": $SEQ, \"concurrency\": $conc, \"processes\": $procs}" \
-        out="$RES/rows/$(printf %03d $SEQ)-$scn-genq.json"
+        "${ROW_ARGS[@]}" out="$RES/rows/$(printf %03d $SEQ)-$scn-genq.json"
 }
 
 node_run() { # timeout-bounded node with the bench environment
@@ -266,7 +280,7 @@ run_bull() {
     log "$scn [$var] bullmq: $n jobs"
     rflush
     py redis-snap "$RPORT" "$d/s0.json"
-    N=$n QUEUE=$q MODE=bulk node_run "$BQ/add.js" >"$d/add.json" 2>"$d/add.err" ||
+    N=$n QUEUE=$q MODE=bulk MAX_TOKENS=$JOBS_MT node_run "$BQ/add.js" >"$d/add.json" 2>"$d/add.err" ||
         { cat "$d/add.err"; die "bullmq add failed"; }
     py redis-snap "$RPORT" "$d/s1.json"
     local m0; m0=$(mock_cpu "$mock")
@@ -299,7 +313,7 @@ run_bull() {
         rusage="${rus#,}" ready="${readies#,}" hwm="$d/hwm.json" conc="$conc" procs="$procs" \
         ${lat:+lat_s=$lat} mock0="$m0" mock1="$m1" mockstats="$d/mock.json" \
         extra="{\"seq\": $SEQ, \"concurrency\": $conc, \"processes\": $procs, \"bullmq\": \"$BULLMQ_VERSION\", \"add\": $(cat "$d/add.json")}" \
-        out="$RES/rows/$(printf %03d $SEQ)-$scn-bullmq.json"
+        "${ROW_ARGS[@]}" out="$RES/rows/$(printf %03d $SEQ)-$scn-bullmq.json"
 }
 
 HTTP0=(--api-base "$MOCK_m0_URL" --model m --max-tokens 50 --no-stream)
@@ -332,6 +346,27 @@ if want b; then
         run_genq b "200 ms, stream, c=1000" $N_B1000 1 1000 m200 0.2 -- "${HTTP200[@]}"
         run_bull b "200 ms, stream, c=1000" $N_B1000 1 1000 m200 0.2 -- PROC=http STREAM=1 MOCK_URL="$MOCK_m200_URL"
     done
+fi
+
+# ---- (s) ten thousand streams in one process ------------------------------------------
+# jobs/s here = jobs / (last finish - first start): the run is a few waves
+# of S_CONC jobs of one job time each, where (completed-1)/(last-first
+# finish) would count one wave too few. job time = the mock's own:
+# 200 ms + S_TOK / S_TPS s; eff = jobs/s / (concurrency / job time).
+if want s; then
+    start_mock ms --latency-ms 200 --article-tokens "$S_TOK" --tokens-per-s "$S_TPS" \
+        --chunk-tokens "$S_CHUNK"
+    s_job=$(python3 -c "print(0.2 + $S_TOK / $S_TPS)")
+    JOBS_MT=$S_TOK
+    ROW_ARGS=(rate_from=start tokens_per_job="$S_TOK")
+    sv="c=$S_CONC, $S_TOK tok at $S_TPS/s"
+    run_genq s "$sv" $((S_CONC * S_WAVES)) 1 "$S_CONC" ms "$s_job" -- \
+        --api-base "$MOCK_ms_URL" --model m --max-tokens "$S_TOK" --stream
+    sv="c=$S_BCONC, $S_TOK tok at $S_TPS/s"
+    run_bull s "$sv" $((S_BCONC * S_WAVES)) 1 "$S_BCONC" ms "$s_job" -- PROC=http STREAM=1 \
+        MOCK_URL="$MOCK_ms_URL"
+    JOBS_MT=50
+    ROW_ARGS=()
 fi
 
 # ---- (c) bulk enqueue ----------------------------------------------------------------
@@ -524,7 +559,7 @@ fi
 # ---- report ------------------------------------------------------------------------------
 echo
 echo "genq bench ($([ $QUICK = 1 ] && echo 'QUICK: sizes prove the harness only, figures are not meaningful' || echo full)):" \
-    "bench/run.sh $([ $QUICK = 1 ] && echo --quick) $([ "$ONLY" != a,b,c,inbox,d,lat ] && echo "--only $ONLY") $([ "$REPEAT" != 1 ] && echo "--repeat $REPEAT") $([ $PIN = 1 ] && echo --pin)"
+    "bench/run.sh $([ $QUICK = 1 ] && echo --quick) $([ "$ONLY" != a,b,c,inbox,d,lat,s ] && echo "--only $ONLY") $([ "$REPEAT" != 1 ] && echo "--repeat $REPEAT") $([ $PIN = 1 ] && echo --pin)"
 python3 -c "import json; m=json.load(open('$TMP/machine.json')); print('machine: %(nproc)s CPUs, %(cpu_model)s, %(mem_total_mb)s MB, Linux %(kernel)s, Redis %(redis_version)s (%(redis_persistence)s), node %(node)s, %(date)s\ngenq: %(genq_commit)s (bin/genq-worker built %(genq_worker_built)s)' % m)"
 [ -n "$BUSY" ] && echo "WARNING: the machine was busy ($BUSY): figures are skewed"
 [ $BULL = 1 ] && echo "peer: bullmq $BULLMQ_VERSION + ioredis $IOREDIS_VERSION (bench/peers/bullmq)" ||

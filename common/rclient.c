@@ -224,6 +224,17 @@ rclient_append_script(redisContext *c, enum script_id id, const struct qkeys *k,
     return rclient_append_script_keys(c, id, &sk, argc, argv, argvlen);
 }
 
+int
+rclient_flush(redisContext *c)
+{
+    int done = 0;
+
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            return -1;
+    return 0;
+}
+
 redisReply *
 rclient_read(redisContext *c, char *err, size_t errlen)
 {

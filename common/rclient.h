@@ -33,6 +33,12 @@ int rclient_append_script(redisContext *c, enum script_id id,
                           const struct qkeys *k, int argc, const char **argv,
                           const size_t *argvlen);
 
+/* Write everything appended so far (blocking). hiredis writes only when a
+ * reply is awaited: without this a pipeline's batches wait in the output
+ * buffer while the caller builds the next ones, and Redis idles. 0, or -1
+ * on an I/O error (c->errstr says). */
+int rclient_flush(redisContext *c);
+
 /* Read the next pipelined reply. NULL with err set on I/O failure or an
  * error reply; caller frees the reply with freeReplyObject(). */
 redisReply *rclient_read(redisContext *c, char *err, size_t errlen);

@@ -256,6 +256,10 @@ send_slot(struct enq *e, struct window *w, int cur, int fill)
 {
     int sent = append_batch(e, &w->recs[cur * SLOT_CAP(e)], fill);
 
+    /* sent now, not with the next read: Redis works while we build the
+     * next batch (an I/O error shows at that read) */
+    if (sent > 0)
+        (void)rclient_flush(e->cli.rc);
     w->count[cur] = fill;
     w->jobs[cur] = sent < 0 ? 0 : sent;
     w->used++;

@@ -104,6 +104,13 @@ stage_flush(struct enq *e)
         st->broken = 1;
         return -1;
     }
+    if (rclient_flush(e->cli.rc) < 0) { /* Redis works while we validate */
+        if (!st->quiet)
+            fprintf(stderr, "genq enqueue: staging: redis: %s\n",
+                    e->cli.rc->errstr);
+        st->broken = 1;
+        return -1;
+    }
     st->sent[(st->head + st->inflight) % PIPELINE_WINDOW] = st->n;
     st->inflight++;
     st->n = 0;

@@ -53,9 +53,10 @@ struct http_req {
     struct http *h;
 };
 
-/* Create the client on loop. Returns NULL on failure (curl init). The
+/* Create the client on loop, keeping up to max_conns (at least 2,048)
+ * connections open for reuse. Returns NULL on failure (curl init). The
  * caller frees with http_free() after every request is done or aborted. */
-struct http *http_new(struct ev_loop *loop);
+struct http *http_new(struct ev_loop *loop, long max_conns);
 void http_free(struct http *h);
 
 /* Start r. Returns 0, or -1 (r untouched; no callback will run). */

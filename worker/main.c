@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 
+#include "fdlimit.h"
 #include "pool.h"
 #include "scripts.h"
 #include "settings.h"
@@ -21,6 +22,7 @@ main(int argc, char **argv)
         return rc;
     cfg = settings_cfg();
     signal(SIGPIPE, SIG_IGN);
+    fdlimit_ensure((long)cfg->concurrency + FDLIMIT_SPARE);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
         scripts_init() < 0) {
         fprintf(stderr, "genq-worker: initialisation failed\n");

@@ -11,6 +11,24 @@
 #include "log.h"
 #include "worker_int.h"
 
+/* The most recently freed slot (its memory is warm), set up on its first
+ * use. The caller checked w->nfree > 0. */
+static struct wjob *
+slot_pop(struct worker *w)
+{
+    struct wjob *j = &w->slots[w->freelist[--w->nfree]];
+
+    if (!j->w) {
+        j->w = w;
+        j->idx = (int)(j - w->slots);
+        ev_timer_init(&j->retry_timer, attempt_on_retry_timer, 0., 0.);
+        j->retry_timer.data = j;
+        ev_timer_init(&j->cache_timer, cache_on_wait_timer, 0., 0.);
+        j->cache_timer.data = j;
+    }
+    return j;
+}
+
 static struct wjob *
 slot_take(struct worker *w)
 {
@@ -18,7 +36,7 @@ slot_take(struct worker *w)
 
     if (w->nfree == 0 || w->js.active >= w->cfg->concurrency)
         return NULL;
-    j = &w->slots[w->freelist[--w->nfree]];
+    j = slot_pop(w);
     wjob_enter(j, J_RUNNING);
     metrics_inflight(w->m, w->js.active);
     return j;
@@ -179,7 +197,7 @@ job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
 
     /* behind the ones already in line, in claim order */
     if ((w->js.active >= w->cfg->concurrency || w->qhead) && w->nfree > 0) {
-        j = &w->slots[w->freelist[--w->nfree]];
+        j = slot_pop(w);
         wjob_enter(j, J_QUEUED);
         j->qnext = NULL;
         *w->qtail = j;

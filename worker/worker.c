@@ -286,16 +286,11 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
     w->freelist = calloc((size_t)w->cap, sizeof(int));
     if (!w->slots || !w->freelist)
         goto fail;
-    for (int i = 0; i < w->cap; i++) {
-        struct wjob *j = &w->slots[i];
-        j->w = w;
-        j->idx = i;
-        ev_timer_init(&j->retry_timer, attempt_on_retry_timer, 0., 0.);
-        j->retry_timer.data = j;
-        ev_timer_init(&j->cache_timer, cache_on_wait_timer, 0., 0.);
-        j->cache_timer.data = j;
+    /* slot 0 first; a slot is set up on its first use (slot_pop), so the
+     * pages of slots never needed at once stay untouched (at 10,000 slots
+     * of concurrency, 2/3 of the pool) */
+    for (int i = 0; i < w->cap; i++)
         w->freelist[w->nfree++] = w->cap - 1 - i;
-    }
     if (cfg->provider != LLM_NOOP) {
         struct llm_req_opts o = {cfg->provider, "m", 1, 0, 0};
         cJSON *probe = cJSON_CreateObject();
@@ -326,7 +321,7 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
     if (build_headers(w, w->jwt ? jwtmint_token(w->jwt, time(NULL), 0, NULL)
                                 : NULL) < 0)
         goto fail;
-    w->http = http_new(loop);
+    w->http = http_new(loop, (long)cfg->concurrency + 16);
     if (!w->http)
         goto fail;
     w->started_ms = time_now_ms();

@@ -3,7 +3,8 @@
 
 Subcommands (run.sh calls them; each prints or writes JSON):
   freeport                          a free loopback TCP port
-  gen-jobs N PREFIX FILE [--no-id]  N job lines (JSONL) and FILE.ids
+  gen-jobs N PREFIX FILE [--no-id] [--max-tokens M]
+                                    N job lines (JSONL) and FILE.ids
   redis-snap PORT OUT               INFO cpu + commandstats + memory
   wait-done PORT SYSTEM QUEUE N TIMEOUT_S
                                     poll until N jobs finished (genq: the
@@ -275,7 +276,7 @@ def cmd_row(argv):
     if a.get("extra"):
         row.update(json.loads(a["extra"]))
     # per-job times
-    enq, svc, fins = [], [], []
+    enq, svc, fins, wait = [], [], [], []
     if a.get("times") and os.path.exists(a["times"]):
         with open(a["times"]) as f:
             for line in f:
@@ -285,17 +286,27 @@ def cmd_row(argv):
                 e, s, fi = int(p[0]), int(p[1]), int(p[2])
                 enq.append(fi - e)
                 svc.append(fi - s)
+                wait.append(s - e)
                 fins.append(fi)
     row["completed"] = len(fins)
     if fins:
+        first_start = min(f - s for f, s in zip(fins, svc))
         enq.sort()
         svc.sort()
         fins.sort()
         span = (fins[-1] - fins[0]) / 1000.0
         row["window_s"] = round(span, 3)
         row["jobs_per_s"] = round((len(fins) - 1) / span, 1) if span > 0 else None
+        if a.get("rate_from") == "start":
+            # a few waves of one job time each: jobs / (last finish - first start)
+            span = (fins[-1] - first_start) / 1000.0
+            row["window_s"] = round(span, 3)
+            row["jobs_per_s"] = round(len(fins) / span, 1) if span > 0 else None
+            row["rate_from"] = "first start"
         row["e2e_ms"] = {"p50": pct(enq, 50), "p99": pct(enq, 99), "max": enq[-1]}
         row["service_ms"] = {"p50": pct(svc, 50), "p99": pct(svc, 99), "max": svc[-1]}
+        wait.sort()  # enqueue -> start of processing (issue 15: wake-up)
+        row["start_ms"] = {"p50": pct(wait, 50), "p99": pct(wait, 99), "max": wait[-1]}
     if a.get("wall_s"):
         w = a["wall_s"].split(None, 1)
         row["wall_s"] = float(w[0])
@@ -321,6 +332,10 @@ def cmd_row(argv):
         row["worker_cpu_us_total"] = tot - ready
         row["worker_startup_cpu_us"] = ready
         row["worker_cpu_us_per_job"] = round((tot - ready) / n, 2)
+    if a.get("tokens_per_job") and row.get("worker_cpu_us_total") is not None:
+        row["tokens_per_job"] = int(a["tokens_per_job"])
+        row["worker_cpu_us_per_1k_tokens"] = round(
+            row["worker_cpu_us_total"] / (n * int(a["tokens_per_job"]) / 1000.0), 1)
     if a.get("hwm"):
         h = load(a["hwm"], {})
         row["worker_rss_kb"] = h.get("total_kb")
@@ -392,6 +407,29 @@ TARGETS = [
 ]
 
 
+def issue15_targets(rows):
+    """Issue 15's process-side targets (4-6) from the rows of this run."""
+    tl = []
+    for r in rows:
+        if r["scenario"] == "s" and r["system"] == "genq" and r.get("efficiency") is not None:
+            tl.append("%-40s %s  %.1f%% of %s jobs/s" % (
+                "(s) 10k streams >= 95% of ideal", "MET   " if r["efficiency"] >= 0.95 else "MISSED",
+                100 * r["efficiency"], fmt(r.get("limit_jobs_per_s"))))
+            mb = (r.get("worker_rss_kb") or 0) / 1024.0
+            tl.append("%-40s %s  %.1f MB" % ("(s) 10k streams RSS <= 300 MB",
+                                               "MET   " if mb <= 300 else "MISSED", mb))
+        if r["scenario"] == "lat" and r["system"] == "genq" and r.get("start_ms"):
+            p50, p99 = r["start_ms"]["p50"], r["start_ms"]["p99"]
+            tl.append("%-40s %s  p50 %.1f ms, p99 %.1f ms" % (
+                "(lat) enqueue->start p50<=2, p99<=10 ms",
+                "MET   " if p50 <= 2 and p99 <= 10 else "MISSED", p50, p99))
+        if r["scenario"] == "c" and r["system"] == "genq" and r.get("lpush_ceiling_ops_per_s"):
+            x = r["jobs_per_s"] / r["lpush_ceiling_ops_per_s"]
+            tl.append("%-40s %s  %.2f of the ceiling" % (
+                "(c) enqueue >= 70% of LPUSH -P 64", "MET   " if x >= 0.7 else "MISSED", x))
+    return tl
+
+
 def fmt(v, nd=0):
     if v is None:
         return "-"
@@ -416,7 +454,7 @@ def cmd_report(argv):
         r = load(os.path.join(rdir, "rows", fn))
         if r:
             rows.append(r)
-    order = {"a": 0, "b": 1, "c": 2, "inbox": 2.5, "d": 3, "lat": 4}
+    order = {"a": 0, "b": 1, "s": 1.5, "c": 2, "inbox": 2.5, "d": 3, "lat": 4}
     rows.sort(key=lambda r: (order.get(r["scenario"], 9), r.get("seq", 0), r["system"] != "genq"))
     # repeated runs (--repeat N): keep them all in the files, show the median
     all_rows = rows
@@ -543,6 +581,21 @@ def cmd_report(argv):
             tl.append("%-40s %s  max %s ms vs %s ms" % (
                 "(d) recovery <= VT + 1 s", "MET   " if ok else "MISSED",
                 fmt(r["recovery_ms_max"]), fmt(lim)))
+    tl += issue15_targets(rows)
+    for r in rows:
+        if r["scenario"] == "lat" and r.get("start_ms"):
+            extra.append("(lat) %s: enqueue -> start p50 %s ms, p99 %s ms, max %s ms (ms timestamps)"
+                         % (r["system"], fmt(r["start_ms"]["p50"], 1), fmt(r["start_ms"]["p99"], 1),
+                            fmt(r["start_ms"]["max"])))
+        if r["scenario"] == "s" and r.get("worker_cpu_us_per_1k_tokens") is not None:
+            extra.append("(s) %s %s: %s jobs/s of %s ideal (%s), worker CPU %s µs per 1,000 streamed "
+                         "tokens, RSS %s MB, mock connections %s"
+                         % (r["system"], r["variant"], fmt(r.get("jobs_per_s")),
+                            fmt(r.get("limit_jobs_per_s")),
+                            ("%.1f%%" % (100 * r["efficiency"])) if r.get("efficiency") else "-",
+                            fmt(r["worker_cpu_us_per_1k_tokens"]),
+                            fmt((r.get("worker_rss_kb") or 0) / 1024.0, 1),
+                            fmt((r.get("mock") or {}).get("connections_total"))))
     legend = [
         "jobs/s: (completed-1)/(last finish - first finish), backlog preloaded; (c): jobs / wall time",
         "  of the producer (genq: whole `genq enqueue FILE` process, exec to exit; BullMQ: the addBulk loop);",
@@ -553,8 +606,10 @@ def cmd_report(argv):
         "redis µs/job, cmds/job: processing window (claim..complete; (c): enqueue), INFO cpu",
         "  user+sys and INFO commandstats calls, which include the commands Lua scripts run;",
         "  life = enqueue + processing.  RSS: sum of VmHWM of the worker processes.",
+        "(s): jobs/s = jobs / (last finish - first start) (a few waves of one job time each);",
+        "  eff: jobs/s / (concurrency / job time), job time = 200 ms + tokens / the mock's pace.",
     ]
-    text = "\n".join(out + legend + [""] + spread + extra + ["", "targets (issue 7):"]
+    text = "\n".join(out + legend + [""] + spread + extra + ["", "targets (issues 7, 15):"]
                      + ["  " + t for t in tl])
     combined = {"machine": machine, "rows": all_rows, "targets": tl, "table": text}
     with open(os.path.join(rdir, "latest.json"), "w") as f:
@@ -772,10 +827,11 @@ def main():
     elif c == "gen-jobs":
         n, prefix, path = int(argv[0]), argv[1], argv[2]
         with_id = "--no-id" not in argv
+        mt = int(argv[argv.index("--max-tokens") + 1]) if "--max-tokens" in argv else 50
         with open(path, "w") as f, open(path + ".ids", "w") as ids:
             for i in range(n):
                 jid = "%s-%07d" % (prefix, i)
-                d = {"prompt": "Write a short note about item %d" % i, "max_tokens": 50}
+                d = {"prompt": "Write a short note about item %d" % i, "max_tokens": mt}
                 if with_id:
                     d = {"id": jid, **d}
                     ids.write(jid + "\n")

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <netdb.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "mockapi.h"
 #include "mockhttp.h"
@@ -313,6 +314,21 @@ write_port_file(int fd)
     return 0;
 }
 
+/* Every client connection is a descriptor: tens of thousands of streams
+ * need more than the usual soft limit of 1,024. Up to the hard limit. */
+static void
+raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            fprintf(stderr, "genq-mockllm: cannot raise the open-file limit: %s\n",
+                    strerror(errno));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -339,6 +355,7 @@ main(int argc, char **argv)
     srv_rng_state = srv_cfg.seed;
 
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     srv_loop = ev_default_loop(EVFLAG_AUTO);
     if (srv_loop == NULL) {
         fprintf(stderr, "genq-mockllm: cannot initialise libev\n");

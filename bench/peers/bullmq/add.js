@@ -1,6 +1,6 @@
 // Producer. MODE=bulk: N jobs with Queue.addBulk in chunks of CHUNK (1,000),
 // one chunk in flight at a time; MODE=paced: N jobs one Queue.add every
-// PACE_MS. Prints one JSON line: {n, ms, jobs_per_s, cpu_us}.
+// PACE_MS; MAX_TOKENS (50) is each job's max_tokens. Prints one JSON line: {n, ms, jobs_per_s, cpu_us}.
 'use strict';
 const { Queue } = require('bullmq');
 const { env, connection, cpuUs } = require('./common');
@@ -13,7 +13,8 @@ async function main() {
   const prefix = env('PROMPT_PREFIX', 'Write a short note about item');
   const q = new Queue(env('QUEUE'), { connection: connection() });
   await q.waitUntilReady();
-  const data = (i) => ({ prompt: `${prefix} ${i}`, max_tokens: 50 });
+  const maxTokens = Number(env('MAX_TOKENS', '50'));
+  const data = (i) => ({ prompt: `${prefix} ${i}`, max_tokens: maxTokens });
   const cpu0 = cpuUs();
   const t0 = Date.now();
   if (mode === 'bulk') {
