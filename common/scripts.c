@@ -42,6 +42,9 @@ static const struct {
     [SCRIPT_ANOMALY] = {"anomaly", lua_anomaly, 0},
     [SCRIPT_INTAKE] = {"intake", lua_intake, 1},
     [SCRIPT_LIMITER] = {"limiter", lua_limiter, 0},
+    [SCRIPT_BATCH_RECORD] = {"batch_record", lua_batch_record, 0},
+    [SCRIPT_BATCH_LEASE] = {"batch_lease", lua_batch_lease, 0},
+    [SCRIPT_BATCH_DONE] = {"batch_done", lua_batch_done, 0},
 };
 
 int

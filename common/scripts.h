@@ -25,6 +25,10 @@ enum script_id {
     SCRIPT_ANOMALY, /* KEYS of its own: anomaly.lua */
     SCRIPT_INTAKE,
     SCRIPT_LIMITER, /* keys: genq:lim:{ID} (rclient.h struct skeys) */
+    /* batch mode (worker/batch*.c) */
+    SCRIPT_BATCH_RECORD,
+    SCRIPT_BATCH_LEASE,
+    SCRIPT_BATCH_DONE,
     SCRIPT_COUNT
 };
 

@@ -80,6 +80,13 @@ struct wcfg {
     enum lim_out_est limit_out_est;
     int breaker_threshold; /* API failures in a row that open the fleet's
                               breaker */
+    /* batch mode (worker/batch.h) */
+    const char *batch_queues[WORKER_MAX_QUEUES]; /* --batch-queue */
+    int nbatch_queues;
+    int batch_size;          /* members per batch (capped by the provider) */
+    double batch_wait_s;     /* seal a batch this long after its first job */
+    double batch_poll_s;     /* first poll of a batch; 0 = never poll */
+    double batch_poll_max_s; /* the poll backoff's cap */
 };
 
 /* Fill cfg with the contract's defaults (DESIGN.md). Can't fail. */

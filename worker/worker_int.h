@@ -162,6 +162,7 @@ struct worker {
     ev_signal sig_term, sig_int;
     struct budget *bg;  /* budget.c */
     struct anomaly *an; /* anomaly.c */
+    struct batchw *bw;  /* batch mode: batch*.c (batch.h) */
 };
 
 /* Which job an asynchronous reply is about: slot, generation, lease token. */
@@ -289,6 +290,14 @@ int build_headers(struct worker *w, const char *token);
 int authhdr_remint(struct wjob *j);
 /* Before a request: mint a JWT when the current one is due. */
 void authhdr_refresh(struct worker *w);
+
+/* batch*.c: see batch.h */
+struct batchw;
+int batch_init(struct worker *w);
+void batch_free(struct worker *w);
+void batch_drain(struct worker *w);
+int batch_busy(const struct worker *w);
+int batch_divert(struct wjob *j);
 
 /* worker.c */
 /* Uniform in [0, 1) from getrandom(). */
