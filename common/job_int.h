@@ -37,6 +37,7 @@ enum {
     F_METADATA,
     F_MAX_CONTINUATIONS,
     F_NOTIFY,
+    F_BATCH, /* "batch": true -- the provider's batch API (README) */
     F_COUNT
 };
 

@@ -29,7 +29,9 @@ const char *const job_fields[] = {"v",          "id",
                                   "delay_s",    "max_attempts",
                                   "timeout_s",  "idempotency_key",
                                   "metadata",   "max_continuations",
-                                  "notify",     NULL};
+                                  "notify",
+                                  "batch", /* batch mode (README) */
+                                  NULL};
 
 /* Index of key in job_fields, or -1. */
 static int
@@ -741,6 +743,10 @@ job_check_tree(const cJSON *job, int check_size, struct job_err *err)
     v = top[F_NOTIFY];
     if (v && check_notify(v, err) < 0)
         return -1;
+    v = top[F_BATCH];
+    if (v && !cJSON_IsBool(v))
+        return job_err_set(err, "batch", "batch must be true or false, got %s",
+                           type_name(v));
 
     if (check_size)
         return check_serialized(job, "", "job", JOB_MAX_BYTES, err);

@@ -179,8 +179,11 @@ batch_result_doc(struct bop *op, const struct bmember *m,
     return buf_detach(&b, NULL);
 }
 
+/* Member m of a succeeded entry; billed: the entry's first member (the
+ * provider billed the entry once, whatever the members merged into it). */
 static void
-settle_success(struct bop *op, struct bmember *m, const struct batch_line *l)
+settle_success(struct bop *op, struct bmember *m, const struct batch_line *l,
+               int billed)
 {
     struct worker *w = op->bw->w;
     struct llm_result res;
@@ -210,12 +213,14 @@ settle_success(struct bop *op, struct bmember *m, const struct batch_line *l)
                               res.cache_read_input_tokens};
     cost = budget_usd(&p, &u, 1);
     std = budget_usd(&p, &u, 0);
-    op->in_tok += res.input_tokens;
-    op->out_tok += res.output_tokens;
-    op->cost_usd += cost;
-    op->saved_usd += std - cost;
-    metrics_tokens(w->m, res.input_tokens, res.output_tokens);
-    metrics_spend(w->m, cost);
+    if (billed) {
+        op->in_tok += res.input_tokens;
+        op->out_tok += res.output_tokens;
+        op->cost_usd += cost;
+        op->saved_usd += std - cost;
+        metrics_tokens(w->m, res.input_tokens, res.output_tokens);
+        metrics_spend(w->m, cost);
+    }
     doc = batch_result_doc(op, m, &res, cost);
     llm_result_free(&res);
     if (!doc) {
@@ -298,7 +303,7 @@ settle_line(struct bop *op, const char *line, size_t len)
             if (m->settled)
                 continue;
             if (l.kind == BR_SUCCEEDED)
-                settle_success(op, m, &l);
+                settle_success(op, m, &l, i == op->first[e]);
             else if (l.kind == BR_ERRORED)
                 settle_errored(op, m, &l);
             else

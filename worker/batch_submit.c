@@ -56,7 +56,8 @@ bop_http(struct bop *op, const char *path, const char *method, char *body,
         free(body);
         return -1;
     }
-    authhdr_refresh(w);
+    if (w->jwt)
+        authhdr_refresh(w);
     op->req.url = url;
     op->req.method = method;
     op->req.body = body ? body : strdup("");
@@ -321,7 +322,8 @@ headers_with_type(struct worker *w, const char *ctype)
 {
     struct curl_slist *l = NULL, *t;
 
-    authhdr_refresh(w);
+    if (w->jwt)
+        authhdr_refresh(w);
     for (const struct curl_slist *h = w->hdrs ? w->hdrs->l : NULL; h;
          h = h->next) {
         if (!strncasecmp(h->data, "content-type:", 13))
