@@ -96,7 +96,7 @@ const char settings_usage_text[] =
     "  --price-cache-write-mtok USD, --price-cache-read-mtok USD\n"
     "                           (GENQ_PRICE_CACHE_WRITE_MTOK, _READ_MTOK)\n"
     "                           default 1.25x / 0.1x the input price\n"
-    "  --price-batch-discount F GENQ_PRICE_BATCH_DISCOUNT 0 (0..1)\n"
+    "  --price-batch-discount F GENQ_PRICE_BATCH_DISCOUNT 0.5 (0..1)\n"
     "                           [price.MODEL] sections: a row per model\n"
     "  --budget-usd-day USD, --budget-usd-month USD\n"
     "  --budget-tokens-day N, --budget-tokens-month N\n"

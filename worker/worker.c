@@ -53,6 +53,7 @@ wcfg_defaults(struct wcfg *cfg)
     cfg->dead_alert = 1000;
     cfg->api_error_alert = 20;
     cfg->redis_timeout_s = 10.0;
+    cfg->price_batch_discount = 0.5; /* both providers' batch APIs */
     cfg->batch_size = 10000;
     cfg->batch_wait_s = 60.0;
     cfg->batch_poll_s = 5.0;
