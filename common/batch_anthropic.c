@@ -39,19 +39,22 @@ batch_cid(char out[BATCH_CID_MAX + 1], const char *token, const char *job_id,
         snprintf(out, BATCH_CID_MAX + 1, "%.8s_n%ld", token, index);
 }
 
-static const char *
-str_of(const cJSON *o, const char *name)
+const char *
+batch_json_str(const cJSON *o, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static long
-num_of(const cJSON *o, const char *name)
+long
+batch_json_num(const cJSON *o, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
     return cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
 }
+
+#define str_of batch_json_str
+#define num_of batch_json_num
 
 static int
 anthropic_status(const cJSON *o, struct batch_status *st)
@@ -156,7 +159,8 @@ batch_entry_append(enum llm_provider p, struct buf *b, int first,
         bad |= buf_append_str(b, "}\n") < 0;
         return bad ? -1 : 0;
     }
-    bad |= buf_append_str(b, first ? "{\"custom_id\":" : ",{\"custom_id\":") < 0;
+    bad |=
+        buf_append_str(b, first ? "{\"custom_id\":" : ",{\"custom_id\":") < 0;
     bad |= jsonw_str(b, cid, strlen(cid)) < 0;
     bad |= buf_append_str(b, ",\"params\":") < 0;
     bad |= buf_append(b, params, plen) < 0;

@@ -12,19 +12,8 @@
 #include "batch_wire.h"
 #include "jsonw.h"
 
-static const char *
-str_of(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static long
-num_of(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
-}
+#define str_of batch_json_str /* batch_anthropic.c */
+#define num_of batch_json_num
 
 int
 batch_openai_status(const cJSON *o, struct batch_status *st)

@@ -13,8 +13,8 @@
 #include "buf.h"
 #include "llm.h"
 
-#define BATCH_CID_MAX    64 /* custom_id: ^[a-zA-Z0-9_-]{1,64}$ */
-#define BATCH_TOKEN_LEN  16 /* genq's batch token: 16 of [0-9a-f] */
+#define BATCH_CID_MAX                64 /* custom_id: ^[a-zA-Z0-9_-]{1,64}$ */
+#define BATCH_TOKEN_LEN              16 /* genq's batch token: 16 of [0-9a-f] */
 #define BATCH_ANTHROPIC_MAX_REQUESTS 100000
 #define BATCH_ANTHROPIC_MAX_BYTES    (256L * 1000 * 1000)
 #define BATCH_OPENAI_MAX_REQUESTS    50000
@@ -40,11 +40,11 @@ enum batch_pstate {
 struct batch_status {
     char id[128];
     enum batch_pstate st;
-    char state[32];  /* the provider's word */
+    char state[32]; /* the provider's word */
     int64_t created_ms;
-    long counts[5];  /* processing, succeeded, errored, canceled, expired
-                        (OpenAI: total - done, completed, failed, 0, 0) */
-    char results_url[512];   /* Anthropic, "" until ended */
+    long counts[5];        /* processing, succeeded, errored, canceled, expired
+                              (OpenAI: total - done, completed, failed, 0, 0) */
+    char results_url[512]; /* Anthropic, "" until ended */
     char output_file_id[128]; /* OpenAI, "" when none */
     char error_file_id[128];  /* OpenAI, "" when none */
     char marker[64];          /* OpenAI metadata.genq_token, "" when none */
@@ -79,8 +79,8 @@ int batch_body_close(enum llm_provider p, struct buf *b);
 /* OpenAI: the multipart/form-data body of POST /v1/files (purpose=batch,
  * file genq-TOKEN.jsonl) with the given boundary around the input lines.
  * Returns 0, or -1 on out of memory. */
-int batch_openai_upload(struct buf *b, const char *boundary,
-                        const char *token, const char *data, size_t len);
+int batch_openai_upload(struct buf *b, const char *boundary, const char *token,
+                        const char *data, size_t len);
 /* OpenAI: the POST /v1/batches body naming file_id, the chat endpoint,
  * the 24 h window and metadata.genq_token = token. Caller frees; NULL on
  * out of memory. */
@@ -95,11 +95,11 @@ enum batch_rkind { BR_SUCCEEDED, BR_ERRORED, BR_CANCELED, BR_EXPIRED };
 struct batch_line {
     char cid[BATCH_CID_MAX + 1];
     enum batch_rkind kind;
-    char *body; /* BR_SUCCEEDED: the response body (Anthropic message,
-                   OpenAI chat completion) as JSON text; owned */
-    int http_status;     /* BR_ERRORED: the entry's status (0: unknown) */
-    char type[64];       /* BR_ERRORED: the provider's error type */
-    char message[512];   /* BR_ERRORED / CANCELED / EXPIRED: why */
+    char *body;        /* BR_SUCCEEDED: the response body (Anthropic message,
+                          OpenAI chat completion) as JSON text; owned */
+    int http_status;   /* BR_ERRORED: the entry's status (0: unknown) */
+    char type[64];     /* BR_ERRORED: the provider's error type */
+    char message[512]; /* BR_ERRORED / CANCELED / EXPIRED: why */
     char request_id[128];
 };
 /* Parse one line into l. Returns 0, or -1 when the line is not a result
@@ -111,6 +111,9 @@ void batch_line_free(struct batch_line *l);
 /* Internal to batch_anthropic.c / batch_openai.c: OpenAI's batch object
  * and result line from a parsed tree (0, or -1 with the message set). */
 struct cJSON;
+/* Member name of o: its string ("" when not one) / its number (0). */
+const char *batch_json_str(const struct cJSON *o, const char *name);
+long batch_json_num(const struct cJSON *o, const char *name);
 int batch_openai_status(const struct cJSON *o, struct batch_status *st);
 int batch_openai_line(const struct cJSON *o, struct batch_line *l);
 

@@ -35,8 +35,8 @@ static const char ls_help[] =
 
 static const char show_help[] =
     "usage: genq batches show ID [--queue Q] [--json]\n\n"
-    "One batch: every field of its record. Exit 1 when there is none.\n\n"
-    CLI_COMMON_HELP;
+    "One batch: every field of its record. Exit 1 when there is "
+    "none.\n\n" CLI_COMMON_HELP;
 
 static const char cancel_help[] =
     "usage: genq batches cancel ID [--queue Q] [--json]\n\n"
@@ -75,48 +75,68 @@ add_time(cJSON *o, const char *name, const char *ms)
     cJSON_AddStringToObject(o, name, ts);
 }
 
+/* The fields of the batch document: its name, the record's field, kind
+ * ('s' string, 'n' number, 't' time from ms, 'c' a count in "counts"). */
+static const struct {
+    const char *doc, *rec;
+    char kind;
+} doc_fields[] = {
+    {"provider", "provider", 's'},
+    {"provider_state", "pstate", 's'},
+    {"model", "model", 's'},
+    {"jobs", "n", 'n'},
+    {"entries", "entries", 'n'},
+    {"created_at", "created_ms", 't'},
+    {"submitted_at", "submitted_ms", 't'},
+    {"settled_at", "settled_ms", 't'},
+    {"succeeded", "succeeded", 'c'},
+    {"errored", "errored", 'c'},
+    {"canceled", "canceled", 'c'},
+    {"expired", "expired", 'c'},
+    {"settled_jobs", "settled", 'n'},
+    {"input_tokens", "in_tok", 'n'},
+    {"output_tokens", "out_tok", 'n'},
+    {"cost_usd", "cost_usd", 'n'},
+    {"saved_usd", "saved_usd", 'n'},
+    {"polls", "takes", 'n'},
+};
+
 /* The batch document of record r (HGETALL) of token. NULL on OOM. */
 static cJSON *
 batch_doc(const struct cli *c, const char *token, const redisReply *r)
 {
-    cJSON *o = cJSON_CreateObject(), *cnt;
-    const char *pid = field(r, "pid"), *st = field(r, "state");
+    cJSON *o = cJSON_CreateObject(), *cnt = cJSON_CreateObject();
+    const char *pid = field(r, "pid");
     int64_t created = strtoll(field(r, "created_ms"), NULL, 10);
 
-    if (!o)
+    if (!o || !cnt) {
+        cJSON_Delete(o);
+        cJSON_Delete(cnt);
         return NULL;
+    }
     cJSON_AddStringToObject(o, "token", token);
     cJSON_AddStringToObject(o, "queue", c->queue);
-    cJSON_AddStringToObject(o, "state", st);
+    cJSON_AddStringToObject(o, "state", field(r, "state"));
     if (*pid)
         cJSON_AddStringToObject(o, "provider_id", pid);
     else
         cJSON_AddNullToObject(o, "provider_id");
-    cJSON_AddStringToObject(o, "provider", field(r, "provider"));
-    cJSON_AddStringToObject(o, "provider_state", field(r, "pstate"));
-    cJSON_AddStringToObject(o, "model", field(r, "model"));
-    cJSON_AddNumberToObject(o, "jobs", num(r, "n"));
-    cJSON_AddNumberToObject(o, "entries", num(r, "entries"));
-    add_time(o, "created_at", field(r, "created_ms"));
-    add_time(o, "submitted_at", field(r, "submitted_ms"));
-    add_time(o, "settled_at", field(r, "settled_ms"));
+    for (size_t i = 0; i < sizeof(doc_fields) / sizeof(doc_fields[0]); i++) {
+        const char *d = doc_fields[i].doc, *v = field(r, doc_fields[i].rec);
+        if (doc_fields[i].kind == 's')
+            cJSON_AddStringToObject(o, d, v);
+        else if (doc_fields[i].kind == 't')
+            add_time(o, d, v);
+        else
+            cJSON_AddNumberToObject(doc_fields[i].kind == 'c' ? cnt : o, d,
+                                    strtod(v, NULL));
+    }
+    cJSON_AddItemToObject(o, "counts", cnt);
     cJSON_AddNumberToObject(
         o, "age_s",
         created > 0 ? (double)(time_now_ms() - created) / 1000.0 : 0);
-    cnt = cJSON_AddObjectToObject(o, "counts");
-    if (cnt) {
-        cJSON_AddNumberToObject(cnt, "succeeded", num(r, "succeeded"));
-        cJSON_AddNumberToObject(cnt, "errored", num(r, "errored"));
-        cJSON_AddNumberToObject(cnt, "canceled", num(r, "canceled"));
-        cJSON_AddNumberToObject(cnt, "expired", num(r, "expired"));
-    }
-    cJSON_AddNumberToObject(o, "settled_jobs", num(r, "settled"));
-    cJSON_AddNumberToObject(o, "input_tokens", num(r, "in_tok"));
-    cJSON_AddNumberToObject(o, "output_tokens", num(r, "out_tok"));
-    cJSON_AddNumberToObject(o, "cost_usd", num(r, "cost_usd"));
-    cJSON_AddNumberToObject(o, "saved_usd", num(r, "saved_usd"));
-    cJSON_AddBoolToObject(o, "cancel_requested", !strcmp(field(r, "cancel"), "1"));
-    cJSON_AddNumberToObject(o, "polls", num(r, "takes"));
+    cJSON_AddBoolToObject(o, "cancel_requested",
+                          !strcmp(field(r, "cancel"), "1"));
     return o;
 }
 
@@ -257,8 +277,9 @@ batches_cancel(struct cli *c, const char *id)
                         c->queue);
     st = field(r, "state");
     if (strcmp(st, "open") != 0 && strcmp(st, "submitting") != 0) {
-        int rc = cli_fail("batches cancel", "batch %s has %s: nothing to cancel",
-                          tok, *st ? st : "gone");
+        int rc =
+            cli_fail("batches cancel", "batch %s has %s: nothing to cancel",
+                     tok, *st ? st : "gone");
         freeReplyObject(r);
         return rc;
     }
@@ -299,8 +320,8 @@ cmd_batches(int argc, char **argv)
     struct cli_cmd ls = {"batches ls", ls_help, "hn:", ls_opts, NULL, NULL, 0};
     struct cli_cmd show = {"batches show", show_help, NULL, NULL,
                            NULL,           NULL,      1};
-    struct cli_cmd cancel = {"batches cancel", cancel_help, NULL, NULL,
-                             NULL,             NULL,        1};
+    struct cli_cmd cancel = {
+        "batches cancel", cancel_help, NULL, NULL, NULL, NULL, 1};
     const struct cli_cmd *cmd;
 
     if ((rc = cli_sub(argc, argv, batches_help, &sub)) != CLI_NEXT)

@@ -28,8 +28,8 @@ struct bmember {
     char *id;       /* owned */
     char token[24]; /* its lease token */
     int attempts;
-    int entry;      /* index of its entry */
-    char *meta;     /* the job's metadata JSON or NULL; owned */
+    int entry;  /* index of its entry */
+    char *meta; /* the job's metadata JSON or NULL; owned */
     int settled;
 };
 
@@ -90,17 +90,17 @@ struct bop {
     int unknown_running; /* unrecorded provider batches not ended yet */
     char cand[8][128];   /* ended unrecorded candidates to peek at */
     int ncand, icand;
-    char after[128];     /* list paging */
+    char after[128]; /* list paging */
     int pages;
     /* settlement */
-    struct buf line;     /* the partial line of a results stream */
-    int file;            /* OpenAI: 0 output file, 1 error file */
-    long cnt[4];         /* lines by kind (batch_rkind) */
-    long settled;        /* members the scripts acknowledged */
+    struct buf line; /* the partial line of a results stream */
+    int file;        /* OpenAI: 0 output file, 1 error file */
+    long cnt[4];     /* lines by kind (batch_rkind) */
+    long settled;    /* members the scripts acknowledged */
     long in_tok, out_tok;
     double cost_usd, saved_usd;
-    int calls;           /* settle calls in flight */
-    int failed;          /* a settle call failed: try again next turn */
+    int calls;               /* settle calls in flight */
+    int failed;              /* a settle call failed: try again next turn */
     struct buf cargs, fargs; /* pending complete / fail arguments */
     int ncomp, nfail;
     const char **argv;
@@ -125,9 +125,9 @@ struct batchw {
     struct bcoll coll[16]; /* per queue (WORKER_MAX_QUEUES) */
     int batch_q[16];       /* 1: every job of queue i is batched */
     ev_timer poll_timer, hb_timer;
-    int taking;            /* a take in flight */
+    int taking; /* a take in flight */
     struct bop *ops;
-    char base[256];        /* the API base id of this worker's batches */
+    char base[256]; /* the API base id of this worker's batches */
     long max_requests, max_bytes;
 };
 

@@ -185,8 +185,8 @@ batch_divert(struct wjob *j)
         ev_timer_set(&c->wait_timer, w->cfg->batch_wait_s, 0.);
         ev_timer_start(w->loop, &c->wait_timer);
     }
-    if (bset_add(&c->set, j->id, j->token, j->attempts, params,
-                 strlen(params), meta) < 0)
+    if (bset_add(&c->set, j->id, j->token, j->attempts, params, strlen(params),
+                 meta) < 0)
         return 0;
     if (c->set.n >= bw->max_requests ||
         c->set.bytes + 4096 >= (size_t)bw->max_bytes)
@@ -269,8 +269,8 @@ on_hb_timer(EV_P_ ev_timer *t, int revents)
             argv[argc++] = m->token;
             argv[argc++] = "-1";
         }
-        if (rconn_script(w->rc, SCRIPT_EXTEND, &w->q[qi].keys, argc, argv,
-                         NULL, on_hb_reply, h) == 0)
+        if (rconn_script(w->rc, SCRIPT_EXTEND, &w->q[qi].keys, argc, argv, NULL,
+                         on_hb_reply, h) == 0)
             c->hb_inflight = 1;
         else
             on_hb_reply(w->rc, NULL, h);
@@ -293,12 +293,12 @@ batch_init(struct worker *w)
         for (int qi = 0; qi < w->nq; qi++)
             if (!strcmp(cfg->batch_queues[i], w->q[qi].keys.queue))
                 bw->batch_q[qi] = 1;
-    bw->max_requests = anthropic ? BATCH_ANTHROPIC_MAX_REQUESTS
-                                 : BATCH_OPENAI_MAX_REQUESTS;
+    bw->max_requests =
+        anthropic ? BATCH_ANTHROPIC_MAX_REQUESTS : BATCH_OPENAI_MAX_REQUESTS;
     if (cfg->batch_size < bw->max_requests)
         bw->max_requests = cfg->batch_size;
-    bw->max_bytes = anthropic ? BATCH_ANTHROPIC_MAX_BYTES
-                              : BATCH_OPENAI_MAX_BYTES;
+    bw->max_bytes =
+        anthropic ? BATCH_ANTHROPIC_MAX_BYTES : BATCH_OPENAI_MAX_BYTES;
     key_limit_id(bw->base, sizeof(bw->base), llm_provider_name(cfg->provider),
                  cfg->api_base ? cfg->api_base : "", "batch");
     for (int qi = 0; qi < 16; qi++) {
@@ -350,9 +350,9 @@ void
 batch_drain(struct worker *w)
 {
     struct batchw *bw = w->bw;
-    char *err = error_doc(DLQ_NOT_JOB_FAULT, 0, "shutdown",
-                          "worker shut down before its batch was submitted",
-                          NULL);
+    char *err =
+        error_doc(DLQ_NOT_JOB_FAULT, 0, "shutdown",
+                  "worker shut down before its batch was submitted", NULL);
     char feed[24];
 
     if (!bw)

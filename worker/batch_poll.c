@@ -73,8 +73,8 @@ on_release(struct rconn *rc, redisReply *r, void *pd)
 
     (void)rc;
     if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 0)
-        log_kv(LOG_WARN, "batch lease was lost before the turn ended",
-               "batch", op->token, NULL);
+        log_kv(LOG_WARN, "batch lease was lost before the turn ended", "batch",
+               op->token, NULL);
     bop_free(op);
 }
 
@@ -180,9 +180,9 @@ release_running(struct bop *op, const char *extra_f, const char *extra_v)
     double b = next_backoff(op);
 
     snprintf(bs, sizeof(bs), "%.3f", b);
-    snprintf(counts, sizeof(counts), "%ld %ld %ld %ld %ld",
-             op->bst.counts[0], op->bst.counts[1], op->bst.counts[2],
-             op->bst.counts[3], op->bst.counts[4]);
+    snprintf(counts, sizeof(counts), "%ld %ld %ld %ld %ld", op->bst.counts[0],
+             op->bst.counts[1], op->bst.counts[2], op->bst.counts[3],
+             op->bst.counts[4]);
     f[n++] = "poll_s";
     f[n++] = bs;
     f[n++] = "pstate";
@@ -339,9 +339,9 @@ on_poll_timer(EV_P_ ev_timer *tm, int revents)
     snprintf(mlease, sizeof(mlease), "%.0f",
              (w->cfg->visibility_s * 2 + w->cfg->batch_poll_max_s) * 1000.0);
     for (int qi = 0; qi < w->nq; qi++) {
-        const char *argv[] = {"take", w->id, lease, mlease,
-                              llm_provider_name(w->cfg->provider), bw->base,
-                              "2"};
+        const char *argv[] = {
+            "take",   w->id, lease, mlease, llm_provider_name(w->cfg->provider),
+            bw->base, "2"};
         struct takeref *t = malloc(sizeof(*t));
         if (!t)
             return;

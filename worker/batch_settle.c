@@ -135,48 +135,51 @@ settle_fail(struct bop *op, struct bmember *m, const char *kind,
         settle_flush(op, 1);
 }
 
-/* The result document of a batch member (schemas/result.schema.json). */
+/* The result document of a batch member (schemas/result.schema.json),
+ * built with cJSON (a few thousand per batch, not the hot path of
+ * flush.c's result_doc()). Caller frees; NULL on out of memory. */
 static char *
 batch_result_doc(struct bop *op, const struct bmember *m,
                  const struct llm_result *res, double cost)
 {
-    struct buf b;
-    char num[96], ts[32];
-    int bad = 0;
+    cJSON *o = cJSON_CreateObject(), *u = cJSON_CreateObject(), *md = NULL;
+    char ts[32], *s, *out = NULL;
 
-    buf_init(&b, 0);
-    bad |= buf_append_str(&b, "{\"id\":") < 0;
-    bad |= jsonw_str(&b, m->id, strlen(m->id)) < 0;
-    bad |= buf_append_str(&b, ",\"state\":\"succeeded\",\"text\":") < 0;
-    bad |= jsonw_str(&b, res->text.data ? res->text.data : "", res->text.len) <
-           0;
-    bad |= jsonw_field_str(&b, "model", res->model) < 0;
-    bad |= jsonw_field_str(&b, "stop_reason", res->stop_reason) < 0;
-    snprintf(num, sizeof(num), "{\"input_tokens\":%ld,\"output_tokens\":%ld}",
-             res->input_tokens, res->output_tokens);
-    bad |= jsonw_field(&b, "usage", num) < 0;
-    snprintf(num, sizeof(num), "%d", m->attempts);
-    bad |= jsonw_field(&b, "attempts", num) < 0;
-    snprintf(num, sizeof(num), "%lld",
-             (long long)(time_now_ms() - op->created_ms));
-    bad |= jsonw_field(&b, "latency_ms", num) < 0;
-    bad |= jsonw_field(&b, "first_token_ms", "null") < 0;
-    bad |= jsonw_field(&b, "cached", "false") < 0;
-    timefmt_rfc3339(time_now_ms(), ts);
-    bad |= jsonw_field_str(&b, "finished_at", ts) < 0;
-    bad |= jsonw_field_str(&b, "request_id", res->err.request_id) < 0;
-    bad |= jsonw_field(&b, "continuations", "0") < 0;
-    bad |= jsonw_field_str(&b, "batch_id", op->pid) < 0;
-    snprintf(num, sizeof(num), "%.8f", cost);
-    bad |= jsonw_field(&b, "cost_usd", num) < 0;
     if (m->meta && *m->meta)
-        bad |= jsonw_field(&b, "metadata", m->meta) < 0;
-    bad |= buf_append_str(&b, "}") < 0;
-    if (bad) {
-        buf_free(&b);
+        md = cJSON_Parse(m->meta);
+    if (!o || !u) {
+        cJSON_Delete(o);
+        cJSON_Delete(u);
+        cJSON_Delete(md);
         return NULL;
     }
-    return buf_detach(&b, NULL);
+    timefmt_rfc3339(time_now_ms(), ts);
+    cJSON_AddNumberToObject(u, "input_tokens", (double)res->input_tokens);
+    cJSON_AddNumberToObject(u, "output_tokens", (double)res->output_tokens);
+    cJSON_AddStringToObject(o, "id", m->id);
+    cJSON_AddStringToObject(o, "state", "succeeded");
+    cJSON_AddStringToObject(o, "text", res->text.data ? res->text.data : "");
+    cJSON_AddStringToObject(o, "model", res->model);
+    cJSON_AddStringToObject(o, "stop_reason", res->stop_reason);
+    cJSON_AddItemToObject(o, "usage", u);
+    cJSON_AddNumberToObject(o, "attempts", m->attempts);
+    cJSON_AddNumberToObject(o, "latency_ms",
+                            (double)(time_now_ms() - op->created_ms));
+    cJSON_AddNullToObject(o, "first_token_ms");
+    cJSON_AddFalseToObject(o, "cached");
+    cJSON_AddStringToObject(o, "finished_at", ts);
+    cJSON_AddStringToObject(o, "request_id", res->err.request_id);
+    cJSON_AddNumberToObject(o, "continuations", 0);
+    cJSON_AddStringToObject(o, "batch_id", op->pid);
+    cJSON_AddNumberToObject(o, "cost_usd", cost);
+    if (md)
+        cJSON_AddItemToObject(o, "metadata", md);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (s)
+        out = strdup(s);
+    cJSON_free(s);
+    return out;
 }
 
 /* Member m of a succeeded entry; billed: the entry's first member (the
@@ -197,8 +200,8 @@ settle_success(struct bop *op, struct bmember *m, const struct batch_line *l,
     llm_parse_body(w->cfg->provider, 200, l->body, strlen(l->body),
                    l->request_id, &res);
     if (res.failed) {
-        char *err = error_doc(DLQ_PERMANENT, 200, res.err.type,
-                              res.err.message, l->request_id);
+        char *err = error_doc(DLQ_PERMANENT, 200, res.err.type, res.err.message,
+                              l->request_id);
         settle_fail(op, m, "retry",
                     outcome_job_backoff_ms(m->attempts,
                                            w->cfg->job_backoff_base_s,
@@ -261,9 +264,9 @@ settle_errored(struct bop *op, struct bmember *m, const struct batch_line *l)
         d.backoff_ms = outcome_job_backoff_ms(
             m->attempts, w->cfg->job_backoff_base_s, worker_rand01());
     }
-    settle_fail(op, m, outcome_name(d.out), d.backoff_ms,
-                error_doc(d.cls, l->http_status, l->type, l->message,
-                          l->request_id));
+    settle_fail(
+        op, m, outcome_name(d.out), d.backoff_ms,
+        error_doc(d.cls, l->http_status, l->type, l->message, l->request_id));
 }
 
 static void
@@ -286,8 +289,8 @@ settle_line(struct bop *op, const char *line, size_t len)
     if (len == 0)
         return;
     if (batch_line_parse(op->bw->w->cfg->provider, line, len, &l) < 0) {
-        log_kv(LOG_WARN, "batch result line skipped", "batch", op->token,
-               "why", l.message, NULL);
+        log_kv(LOG_WARN, "batch result line skipped", "batch", op->token, "why",
+               l.message, NULL);
         batch_line_free(&l);
         return;
     }
@@ -342,6 +345,18 @@ on_results_data(struct http_req *r, const char *p, size_t n)
 
 static void results_next(struct bop *op);
 
+/* Every outcome is decided: send what is pending; the last reply (or
+ * this, when none is due) closes the batch. */
+static void
+settle_end(struct bop *op)
+{
+    op->step = BS_DONE;
+    settle_flush(op, 0);
+    settle_flush(op, 1);
+    if (op->calls == 0)
+        settle_finish(op);
+}
+
 static void
 on_results_done(struct http_req *r, int curl_code)
 {
@@ -350,19 +365,15 @@ on_results_done(struct http_req *r, int curl_code)
     if (curl_code != 0 || r->status != 200) {
         char st[16];
         snprintf(st, sizeof(st), "%ld", r->status);
-        log_kv(LOG_WARN, "batch results download failed; will retry",
-               "batch", op->token, "status", st, "curl", r->errbuf, NULL);
+        log_kv(LOG_WARN, "batch results download failed; will retry", "batch",
+               op->token, "status", st, "curl", r->errbuf, NULL);
         op->failed = 1;
     } else if (op->line.len) {
         settle_line(op, op->line.data, op->line.len);
     }
     buf_reset(&op->line);
     if (op->failed) {
-        op->step = BS_DONE;
-        settle_flush(op, 0);
-        settle_flush(op, 1);
-        if (op->calls == 0)
-            settle_finish(op);
+        settle_end(op);
         return;
     }
     op->file++;
@@ -400,9 +411,7 @@ results_next(struct bop *op)
         if (bop_http(op, path, "GET", NULL, 0, on_results_data,
                      on_results_done) < 0) {
             op->failed = 1;
-            op->step = BS_DONE;
-            if (op->calls == 0)
-                settle_finish(op);
+            settle_end(op);
         }
         return;
     }
@@ -410,11 +419,7 @@ results_next(struct bop *op)
         if (!op->set.m[i].settled)
             settle_requeue(op, &op->set.m[i], "batch_missing",
                            "the batch's results did not name this job");
-    op->step = BS_DONE;
-    settle_flush(op, 0);
-    settle_flush(op, 1);
-    if (op->calls == 0)
-        settle_finish(op);
+    settle_end(op);
 }
 
 static void
@@ -448,7 +453,8 @@ settle_finish(struct bop *op)
         bop_release(op, w->cfg->batch_poll_s, 0, NULL);
         return;
     }
-    snprintf(keep, sizeof(keep), "%lld", (long long)w->cfg->result_ttl_s * 1000);
+    snprintf(keep, sizeof(keep), "%lld",
+             (long long)w->cfg->result_ttl_s * 1000);
     for (int i = 0; i < 4; i++)
         snprintf(c[i], sizeof(c[i]), "%ld", op->cnt[i]);
     snprintf(st, sizeof(st), "%ld", op->settled);
@@ -456,7 +462,8 @@ settle_finish(struct bop *op)
     snprintf(io[1], sizeof(io[1]), "%ld", op->out_tok);
     snprintf(usd[0], sizeof(usd[0]), "%.8f", op->cost_usd);
     snprintf(usd[1], sizeof(usd[1]), "%.8f", op->saved_usd);
-    snprintf(pst, sizeof(pst), "%s", op->bst.state[0] ? op->bst.state : "failed");
+    snprintf(pst, sizeof(pst), "%s",
+             op->bst.state[0] ? op->bst.state : "failed");
     argv[argc++] = op->token;
     argv[argc++] = op->ltok;
     argv[argc++] = keep;
@@ -488,20 +495,14 @@ settle_finish(struct bop *op)
         bop_free(op);
 }
 
-/* The members ("token|cid|attempt|metadata" per job id), indexed by entry. */
-static void
-on_members(struct rconn *rc, redisReply *r, void *pd)
+/* The members of reply r (HGETALL of the members hash: job id ->
+ * "token|cid|attempt|metadata") into op->set, one entry per custom_id
+ * (the entry's params hold the cid: merged members share it). 0, or -1 on
+ * out of memory. */
+static int
+members_load(struct bop *op, const redisReply *r)
 {
-    struct bop *op = pd;
-    size_t nm;
-
-    (void)rc;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        bop_release(op, op->bw->w->cfg->batch_poll_s, 0, NULL);
-        return;
-    }
     bset_free(&op->set);
-    nm = r->elements / 2;
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
         const char *v = r->element[i + 1]->str, *p1, *p2, *p3;
         struct bmember *m;
@@ -512,18 +513,34 @@ on_members(struct rconn *rc, redisReply *r, void *pd)
         cid = strndup(p1 + 1, (size_t)(p2 - p1 - 1));
         if (!cid || bset_add(&op->set, r->element[i]->str, "", 0, cid,
                              strlen(cid), NULL) < 0)
-            goto oom; /* cid is the entry's key: merged by it */
+            return -1;
         m = &op->set.m[op->set.n - 1];
         snprintf(m->token, sizeof(m->token), "%.*s", (int)(p1 - v), v);
         m->attempts = (int)strtol(p2 + 1, NULL, 10);
         if (p3[1] && !(m->meta = strdup(p3 + 1)))
-            goto oom;
+            return -1;
     }
     for (int i = 0; i < op->set.ne; i++)
         snprintf(op->set.e[i].cid, sizeof(op->set.e[i].cid), "%s",
                  op->set.e[i].params);
+    return 0;
+}
+
+/* The members, indexed by entry; then the results. */
+static void
+on_members(struct rconn *rc, redisReply *r, void *pd)
+{
+    struct bop *op = pd;
+
+    (void)rc;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        bop_release(op, op->bw->w->cfg->batch_poll_s, 0, NULL);
+        return;
+    }
+    if (members_load(op, r) < 0)
+        goto oom;
     op->first = malloc(sizeof(int) * (size_t)(op->set.ne + 1));
-    op->nextm = malloc(sizeof(int) * (nm + 1));
+    op->nextm = malloc(sizeof(int) * (size_t)(op->set.n + 1));
     if (!op->first || !op->nextm)
         goto oom;
     for (int i = 0; i < op->set.ne; i++)
@@ -556,8 +573,7 @@ batch_settle(struct bop *op)
         bop_release(op, w->cfg->batch_poll_s, 0, NULL);
 }
 
-static void
-on_failed_members(struct rconn *rc, redisReply *r, void *pd);
+static void on_failed_members(struct rconn *rc, redisReply *r, void *pd);
 
 void
 batch_settle_failed(struct bop *op, const char *why)
@@ -585,10 +601,7 @@ batch_settle_failed(struct bop *op, const char *why)
                                            worker_rand01()),
                     error_doc(DLQ_PERMANENT, 0, "batch_failed", why, NULL));
     }
-    op->step = BS_DONE;
-    settle_flush(op, 1);
-    if (op->calls == 0)
-        settle_finish(op);
+    settle_end(op);
 }
 
 static void
@@ -597,23 +610,8 @@ on_failed_members(struct rconn *rc, redisReply *r, void *pd)
     struct bop *op = pd;
 
     (void)rc;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-        bop_release(op, op->bw->w->cfg->batch_poll_s, 0, NULL);
-        return;
-    }
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const char *v = r->element[i + 1]->str, *p1, *p2;
-        char *cid;
-        if (!(p1 = strchr(v, '|')) || !(p2 = strchr(p1 + 1, '|')) ||
-            !(cid = strdup("x")))
-            continue;
-        if (bset_add(&op->set, r->element[i]->str, "", 0, cid, 1, NULL) < 0)
-            continue;
-        snprintf(op->set.m[op->set.n - 1].token, sizeof(op->set.m[0].token),
-                 "%.*s", (int)(p1 - v), v);
-        op->set.m[op->set.n - 1].attempts = (int)strtol(p2 + 1, NULL, 10);
-    }
-    if (op->set.n == 0) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || members_load(op, r) < 0 ||
+        op->set.n == 0) {
         bop_release(op, op->bw->w->cfg->batch_poll_s, 0, NULL);
         return;
     }

@@ -124,8 +124,10 @@ batch_submit(struct batchw *bw, int qi, struct bset *set)
     int argc = 0, nm = 0;
 
     if (!op || getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        log_kv(LOG_ERROR, "batch not submitted (out of memory); its jobs' "
-                          "leases will expire", NULL);
+        log_kv(LOG_ERROR,
+               "batch not submitted (out of memory); its jobs' "
+               "leases will expire",
+               NULL);
         bset_free(set);
         if (op)
             bop_free(op);
@@ -181,8 +183,10 @@ batch_submit(struct batchw *bw, int qi, struct bset *set)
     }
     if (rconn_script(w->rc, SCRIPT_BATCH_RECORD, &w->q[qi].keys, argc, argv,
                      NULL, on_record, op) < 0) {
-        log_kv(LOG_ERROR, "batch not recorded (Redis down); its jobs' "
-                          "leases will expire", NULL);
+        log_kv(LOG_ERROR,
+               "batch not recorded (Redis down); its jobs' "
+               "leases will expire",
+               NULL);
         bop_free(op);
     }
     for (int k = 0; k < nm; k++)
@@ -207,8 +211,8 @@ save_pid(struct bop *op, int adopted)
 {
     struct worker *w = op->bw->w;
     char now[24], val[QUEUE_NAME_MAX + BATCH_TOKEN_LEN + 2];
-    const char *f[] = {"pid", op->pid, "state", "open", "submitted_ms", now,
-                       "file_id", op->file_id};
+    const char *f[] = {"pid",          op->pid, "state",   "open",
+                       "submitted_ms", now,     "file_id", op->file_id};
     const char *argv[] = {"HSET", KEY_BATCH_PIDS, op->pid, val};
     char nj[24];
 
@@ -216,8 +220,8 @@ save_pid(struct bop *op, int adopted)
     snprintf(val, sizeof(val), "%s %s", w->q[op->qi].keys.queue, op->token);
     rconn_command(w->rc, 4, argv, NULL, worker_noreply, NULL);
     snprintf(nj, sizeof(nj), "%ld", op->n);
-    log_kv(LOG_INFO, adopted ? "batch found at the provider; adopted"
-                             : "batch submitted",
+    log_kv(LOG_INFO,
+           adopted ? "batch found at the provider; adopted" : "batch submitted",
            "batch", op->token, "provider_id", op->pid, "jobs", nj, NULL);
     if (!adopted)
         metrics_batch(w->m, 0, op->n);
@@ -232,8 +236,7 @@ submit_refused(struct bop *op, const char *what)
     char why[700];
 
     snprintf(why, sizeof(why), "batch %s refused: HTTP %ld %.500s", what,
-             op->req.status,
-             op->req.resp.data ? op->req.resp.data : "");
+             op->req.status, op->req.resp.data ? op->req.resp.data : "");
     log_kv(LOG_ERROR, "batch refused by the provider", "batch", op->token,
            "why", why, NULL);
     batch_settle_failed(op, why);
@@ -411,8 +414,7 @@ on_rebuild_payloads(struct rconn *rc, redisReply *r, void *pd)
                              w->cfg->max_tokens, 0};
 
     (void)rc;
-    if (!r || r->type != REDIS_REPLY_ARRAY ||
-        (int)r->elements != op->set.n) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || (int)r->elements != op->set.n) {
         bop_release(op, w->cfg->batch_poll_s, 0, NULL);
         return;
     }
@@ -547,8 +549,8 @@ on_peek_done(struct http_req *r, int curl_code)
     if (q)
         snprintf(cid, sizeof(cid), "%.*s", (int)strcspn(q + 13, "\""), q + 13);
     buf_reset(&op->line);
-    if (r->status == 200 && strlen(cid) > 9 &&
-        !strncmp(cid, op->token, 8) && cid[8] == '_') {
+    if (r->status == 200 && strlen(cid) > 9 && !strncmp(cid, op->token, 8) &&
+        cid[8] == '_') {
         snprintf(op->pid, sizeof(op->pid), "%s", op->cand[op->icand]);
         save_pid(op, 1);
         return;

@@ -95,11 +95,12 @@ created(const char *log, int *distinct)
     return n;
 }
 
-/* The job history's JSON text (caller frees), "" when none. */
+/* Field id of the queue's hash key k as text (caller frees), "" when
+ * none: the history (a JSON array) or the last error of a job. */
 static char *
-history(const char *id)
+hget(enum qkey k, const char *id)
 {
-    redisReply *r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_HISTORY], id);
+    redisReply *r = redisCommand(t.c, "HGET %s %s", t.k.key[k], id);
     char *s;
 
     cr_assert(r);
@@ -109,15 +110,12 @@ history(const char *id)
     return s;
 }
 
+/* Enqueue payload as id; the id (caller frees). */
 static char *
-errdoc(const char *id)
+enq(const char *id, const char *payload)
 {
-    redisReply *r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_ERRORS], id);
-    char *s;
+    char *s = strdup(th_enqueue(&t, id, 1, 0, 0, NULL, payload));
 
-    cr_assert(r);
-    s = strdup(r->type == REDIS_REPLY_STRING ? r->str : "");
-    freeReplyObject(r);
     cr_assert(s);
     return s;
 }
@@ -199,15 +197,12 @@ Test(batch, identical_requests_share_one_entry)
 
     m = mock(url, log, sizeof(log));
     snprintf(wlog, sizeof(wlog), "%s.worker", log);
-    ids[0] = strdup(th_enqueue(&t, "same-1", 1, 0, 0, NULL,
-                               "{\"id\":\"same-1\",\"prompt\":\"twin\","
-                               "\"max_tokens\":12,\"metadata\":{\"n\":1}}"));
-    ids[1] = strdup(th_enqueue(&t, "same-2", 1, 0, 0, NULL,
-                               "{\"id\":\"same-2\",\"prompt\":\"twin\","
-                               "\"max_tokens\":12,\"metadata\":{\"n\":2}}"));
-    ids[2] = strdup(th_enqueue(&t, "other", 1, 0, 0, NULL,
-                               "{\"id\":\"other\",\"prompt\":\"single\","
-                               "\"max_tokens\":12}"));
+    ids[0] = enq("same-1", "{\"id\":\"same-1\",\"prompt\":\"twin\","
+                           "\"max_tokens\":12,\"metadata\":{\"n\":1}}");
+    ids[1] = enq("same-2", "{\"id\":\"same-2\",\"prompt\":\"twin\","
+                           "\"max_tokens\":12,\"metadata\":{\"n\":2}}");
+    ids[2] = enq("other", "{\"id\":\"other\",\"prompt\":\"single\","
+                          "\"max_tokens\":12}");
     w = worker(url, "anthropic", 1, wlog);
     cr_assert_eq(th_wait_terminal(&t, ids, 3, 30), 3);
     a = th_result(&t, "same-1");
@@ -250,8 +245,8 @@ lifecycle(const char *provider)
         {"plain", "plain article", 3, "succeeded", 1, NULL, NULL},
         {"perm", "[mock:batch=errored] refused", 3, "dead", 1, "permanent",
          NULL},
-        {"retry", "[mock:batch=errored_retry*1] flaky", 3, "succeeded", 2,
-         NULL, "\"retry\""},
+        {"retry", "[mock:batch=errored_retry*1] flaky", 3, "succeeded", 2, NULL,
+         "\"retry\""},
         {"exhaust", "[mock:batch=errored_retry] broken", 2, "dead", 2,
          "exhausted", "\"retry\""},
         {"expire", "[mock:batch=expired*1] slow", 3, "succeeded", 1, NULL,
@@ -278,7 +273,7 @@ lifecycle(const char *provider)
     cr_assert_eq(th_wait_terminal(&t, ids, N, 60), N, "%s", wlog);
     for (int i = 0; i < N; i++) {
         int att;
-        char *h = history(j[i].id), *e = errdoc(j[i].id);
+        char *h = hget(QK_HISTORY, j[i].id), *e = hget(QK_ERRORS, j[i].id);
         th_state(&t, j[i].id, st, &att);
         cr_assert_str_eq(st, j[i].state, "%s %s: %s (%s)", provider, j[i].id,
                          st, e);
@@ -330,12 +325,10 @@ Test(batch, job_field_opts_in_on_an_ordinary_queue)
 
     m = mock(url, log, sizeof(log));
     snprintf(wlog, sizeof(wlog), "%s.worker", log);
-    ids[0] = strdup(th_enqueue(&t, "opt-in", 1, 0, 0, NULL,
-                               "{\"id\":\"opt-in\",\"prompt\":\"cheap\","
-                               "\"max_tokens\":8,\"batch\":true}"));
-    ids[1] = strdup(th_enqueue(&t, "plain", 1, 0, 0, NULL,
-                               "{\"id\":\"plain\",\"prompt\":\"urgent\","
-                               "\"max_tokens\":8,\"batch\":false}"));
+    ids[0] = enq("opt-in", "{\"id\":\"opt-in\",\"prompt\":\"cheap\","
+                           "\"max_tokens\":8,\"batch\":true}");
+    ids[1] = enq("plain", "{\"id\":\"plain\",\"prompt\":\"urgent\","
+                          "\"max_tokens\":8,\"batch\":false}");
     w = worker(url, "openai", 0, wlog);
     cr_assert_eq(th_wait_terminal(&t, ids, 2, 30), 2, "%s", wlog);
     a = th_result(&t, "opt-in");
@@ -367,9 +360,9 @@ Test(batch, cancel_requeues_the_unfinished)
     unlink(log);
     m = th_mock_start(url, extra);
     snprintf(wlog, sizeof(wlog), "%s.worker", log);
-    ids[0] = strdup(th_enqueue(&t, "c1", 1, 0, 0, NULL, "{\"prompt\":\"a\"}"));
-    ids[1] = strdup(th_enqueue(&t, "c2", 1, 0, 0, NULL, "{\"prompt\":\"b\"}"));
-    ids[2] = strdup(th_enqueue(&t, "c3", 1, 0, 0, NULL, "{\"prompt\":\"c\"}"));
+    ids[0] = enq("c1", "{\"prompt\":\"a\"}");
+    ids[1] = enq("c2", "{\"prompt\":\"b\"}");
+    ids[2] = enq("c3", "{\"prompt\":\"c\"}");
     w = worker(url, "anthropic", 1, wlog);
     for (int i = 0; i < 200 && !tok[0]; i++) {
         th_sleep_ms(50);
@@ -382,30 +375,29 @@ Test(batch, cancel_requeues_the_unfinished)
         free(out);
     }
     cr_assert(tok[0], "the batch never opened (%s)", wlog);
-    cr_assert_eq(th_genq(&t, NULL, &out, &err, "batches", "cancel", "nope",
-                         NULL),
-                 1);
+    cr_assert_eq(
+        th_genq(&t, NULL, &out, &err, "batches", "cancel", "nope", NULL), 1);
     cr_assert(strstr(err, "no batch 'nope'"), "%s", err);
     free(out);
     free(err);
-    cr_assert_eq(th_genq(&t, NULL, &out, NULL, "batches", "cancel", tok,
-                         "--json", NULL),
-                 0);
+    cr_assert_eq(
+        th_genq(&t, NULL, &out, NULL, "batches", "cancel", tok, "--json", NULL),
+        0);
     cr_assert(strstr(out, "\"cancel_requested\":true"), "%s", out);
     free(out);
     /* the poller sends the cancel; the entries come back canceled; the jobs
      * return to the queue (attempt not counted) and join a new batch */
     for (int i = 0; i < 200; i++) {
-        char *h = history("c3");
+        char *h = hget(QK_HISTORY, "c3");
         int back = strstr(h, "batch_canceled") != NULL;
         free(h);
         if (back)
             break;
         th_sleep_ms(50);
     }
-    cr_assert_eq(th_genq(&t, NULL, &out, NULL, "batches", "show", tok,
-                         "--json", NULL),
-                 0);
+    cr_assert_eq(
+        th_genq(&t, NULL, &out, NULL, "batches", "show", tok, "--json", NULL),
+        0);
     nd = th_jsonl(out, d, 1);
     cr_assert_eq(nd, 1);
     cr_assert_str_eq(th_str(d[0], "state"), "ended", "%s", wlog);

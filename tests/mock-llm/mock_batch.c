@@ -8,20 +8,15 @@
 
 #include "mock_batch.h"
 
+/* ^[a-zA-Z0-9_-]{1,64}$ */
 static int
 cid_ok(const char *s)
 {
     size_t n = strlen(s);
 
-    if (n == 0 || n > 64)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
+    return n >= 1 && n <= 64 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789_-") == n;
 }
 
 enum mock_bkind
@@ -46,8 +41,7 @@ mock_batch_marker(const cJSON *params, long *times)
         m += 12;
         for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
             size_t n = strlen(kinds[i].name);
-            if (!strncmp(m, kinds[i].name, n) &&
-                (m[n] == ']' || m[n] == '*')) {
+            if (!strncmp(m, kinds[i].name, n) && (m[n] == ']' || m[n] == '*')) {
                 k = kinds[i].k;
                 if (m[n] == '*')
                     *times = strtol(m + n + 1, NULL, 10);
@@ -236,13 +230,12 @@ mock_batch_multipart(const char *content_type, const char *body, size_t len,
             break;
         name = find(h, (size_t)(he - h), "name=\"", 6);
         if (name && !strncmp(name + 6, "purpose\"", 8)) {
-            snprintf(purpose, plen, "%.*s",
-                     (int)(next - 2 - (he + 4)), he + 4);
+            snprintf(purpose, plen, "%.*s", (int)(next - 2 - (he + 4)), he + 4);
         } else if (name && !strncmp(name + 6, "file\"", 5)) {
             const char *fn = find(h, (size_t)(he - h), "filename=\"", 10);
             if (fn)
-                snprintf(filename, flen, "%.*s",
-                         (int)strcspn(fn + 10, "\""), fn + 10);
+                snprintf(filename, flen, "%.*s", (int)strcspn(fn + 10, "\""),
+                         fn + 10);
             *data = he + 4;
             *dlen = (size_t)(next - 2 - *data); /* minus the CRLF */
         }
@@ -256,9 +249,9 @@ mock_batch_multipart(const char *content_type, const char *body, size_t len,
 }
 
 int
-mock_batch_line(enum mockapi_proto proto, const char *cid,
-                enum mock_bkind kind, const char *reply,
-                const char *request_id, const char *msg, struct mockbuf *out)
+mock_batch_line(enum mockapi_proto proto, const char *cid, enum mock_bkind kind,
+                const char *reply, const char *request_id, const char *msg,
+                struct mockbuf *out)
 {
     int rc = 0;
 
@@ -280,8 +273,8 @@ mock_batch_line(enum mockapi_proto proto, const char *cid,
                 "\"error\",\"error\":{\"type\":\"%s\",\"message\":",
                 kind == MB_ERRORED ? "invalid_request_error" : "api_error");
             rc |= mockbuf_json_str(out, msg, strlen(msg));
-            rc |= mockbuf_printf(out, "},\"request_id\":\"%s\"}}}\n",
-                                 request_id);
+            rc |=
+                mockbuf_printf(out, "},\"request_id\":\"%s\"}}}\n", request_id);
             break;
         default:
             rc |= mockbuf_printf(out, ",\"result\":{\"type\":\"%s\"}}\n",
@@ -289,8 +282,8 @@ mock_batch_line(enum mockapi_proto proto, const char *cid,
         }
         return rc ? -1 : 0;
     }
-    rc |= mockbuf_printf(out, "{\"id\":\"batch_req_%s\",\"custom_id\":",
-                         request_id);
+    rc |= mockbuf_printf(out,
+                         "{\"id\":\"batch_req_%s\",\"custom_id\":", request_id);
     rc |= mockbuf_json_str(out, cid, strlen(cid));
     switch (kind) {
     case MB_OK:

@@ -15,7 +15,7 @@
 
 /* One request of a batch. */
 struct mock_bentry {
-    char *cid;    /* owned */
+    char *cid;     /* owned */
     cJSON *params; /* owned: the Messages / chat completions body */
 };
 
@@ -48,10 +48,10 @@ void mock_batch_entries_free(struct mock_bentry *e, size_t n);
 /* OpenAI upload: the "file" part of a multipart/form-data body (boundary
  * from content_type) and the "purpose" field. *data points into body.
  * Returns 0, or -1 with a message in err. */
-int mock_batch_multipart(const char *content_type, const char *body,
-                         size_t len, const char **data, size_t *dlen,
-                         char *purpose, size_t plen, char *filename,
-                         size_t flen, char *err, size_t errlen);
+int mock_batch_multipart(const char *content_type, const char *body, size_t len,
+                         const char **data, size_t *dlen, char *purpose,
+                         size_t plen, char *filename, size_t flen, char *err,
+                         size_t errlen);
 
 /* One result line (newline included) appended to out: the entry's
  * outcome for proto. For MB_OK, reply is the response body JSON text

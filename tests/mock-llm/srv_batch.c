@@ -125,8 +125,10 @@ static void
 batch_build(struct mbatch *b)
 {
     struct mockbuf ok = {0}, bad = {0};
-    static const int slot[] = {[MB_OK] = 0, [MB_ERRORED] = 1,
-                               [MB_ERRORED_RETRY] = 1, [MB_CANCELED] = 2,
+    static const int slot[] = {[MB_OK] = 0,
+                               [MB_ERRORED] = 1,
+                               [MB_ERRORED_RETRY] = 1,
+                               [MB_CANCELED] = 2,
                                [MB_EXPIRED] = 3};
 
     if (b->built)
@@ -177,7 +179,8 @@ batch_build(struct mbatch *b)
             snprintf(b->out_file, sizeof(b->out_file), "%s", f->id);
     }
     if (bad.len) {
-        struct mfile *f = file_add("file-err", bad.data, bad.len, "error.jsonl");
+        struct mfile *f =
+            file_add("file-err", bad.data, bad.len, "error.jsonl");
         if (f)
             snprintf(b->err_file, sizeof(b->err_file), "%s", f->id);
     }
@@ -239,7 +242,8 @@ batch_object(struct mbatch *b, const char *host)
         add_time(o, "cancel_initiated_at", b->canceled ? b->ends : 0);
         cJSON_AddNullToObject(o, "archived_at");
         if (ended) {
-            snprintf(url, sizeof(url), "http://%s/v1/messages/batches/%s/results",
+            snprintf(url, sizeof(url),
+                     "http://%s/v1/messages/batches/%s/results",
                      host ? host : "127.0.0.1", b->id);
             cJSON_AddStringToObject(o, "results_url", url);
         } else {
@@ -253,7 +257,7 @@ batch_object(struct mbatch *b, const char *host)
     cJSON_AddStringToObject(o, "input_file_id", b->input_file);
     cJSON_AddStringToObject(o, "completion_window", "24h");
     cJSON_AddStringToObject(o, "status",
-                            !ended       ? "in_progress"
+                            !ended        ? "in_progress"
                             : b->canceled ? "cancelled"
                                           : "completed");
     if (ended && b->out_file[0])
@@ -270,9 +274,8 @@ batch_object(struct mbatch *b, const char *host)
     rc = cJSON_AddObjectToObject(o, "request_counts");
     cJSON_AddNumberToObject(rc, "total", (double)b->n);
     cJSON_AddNumberToObject(rc, "completed", ended ? b->counts[0] : 0);
-    cJSON_AddNumberToObject(rc, "failed",
-                            ended ? b->counts[1] + b->counts[2] + b->counts[3]
-                                  : 0);
+    cJSON_AddNumberToObject(
+        rc, "failed", ended ? b->counts[1] + b->counts[2] + b->counts[3] : 0);
     if (b->metadata)
         cJSON_AddItemToObject(o, "metadata", cJSON_Duplicate(b->metadata, 1));
     else
@@ -282,9 +285,8 @@ batch_object(struct mbatch *b, const char *host)
 
 /* Send status + text (JSON unless ctype says otherwise) after delay. */
 static void
-respond(struct conn *c, const cJSON *body, enum mockapi_proto proto,
-        int status, const char *ctype, const char *text, size_t len,
-        double delay)
+respond(struct conn *c, const cJSON *body, enum mockapi_proto proto, int status,
+        const char *ctype, const char *text, size_t len, double delay)
 {
     struct mockbuf *p = &c->pend;
     struct reqinfo ri = {EP_OTHER, body, status, NULL, NULL, 0, 0, 0};
@@ -295,10 +297,9 @@ respond(struct conn *c, const cJSON *body, enum mockapi_proto proto,
     ri.request_id = rid;
     mockbuf_clear(p);
     rc |= srv_head_open(p, c, status, ctype, (long long)len);
-    rc |= mockbuf_printf(p, "%s: %s\r\n\r\n",
-                         proto == MOCKAPI_ANTHROPIC ? "request-id"
-                                                    : "x-request-id",
-                         rid);
+    rc |= mockbuf_printf(
+        p, "%s: %s\r\n\r\n",
+        proto == MOCKAPI_ANTHROPIC ? "request-id" : "x-request-id", rid);
     rc |= mockbuf_append(p, text, len);
     c->pend_cut = p->len;
     c->after = AFTER_DONE;
@@ -346,8 +347,8 @@ respond_error(struct conn *c, const cJSON *body, enum mockapi_proto proto,
 static void
 log_created(const struct mbatch *b)
 {
-    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(b->metadata,
-                                                        "genq_token");
+    const cJSON *tok =
+        cJSON_GetObjectItemCaseSensitive(b->metadata, "genq_token");
     created_total++;
     if (!srv_logfp)
         return;
@@ -384,10 +385,10 @@ create(struct conn *c, const cJSON *body, enum mockapi_proto proto)
             return;
         }
     } else {
-        const cJSON *f = cJSON_GetObjectItemCaseSensitive(body,
-                                                          "input_file_id");
-        const cJSON *cw = cJSON_GetObjectItemCaseSensitive(body,
-                                                           "completion_window");
+        const cJSON *f =
+            cJSON_GetObjectItemCaseSensitive(body, "input_file_id");
+        const cJSON *cw =
+            cJSON_GetObjectItemCaseSensitive(body, "completion_window");
         const cJSON *ep = cJSON_GetObjectItemCaseSensitive(body, "endpoint");
         struct mfile *mf = cJSON_IsString(f) ? file_find(f->valuestring) : NULL;
         if (!mf || !cJSON_IsString(cw) || strcmp(cw->valuestring, "24h") ||
@@ -439,10 +440,10 @@ list(struct conn *c, const cJSON *body, enum mockapi_proto proto,
      const char *query)
 {
     const char *lq = query ? strstr(query, "limit=") : NULL;
-    const char *aq = query ? strstr(query, proto == MOCKAPI_ANTHROPIC
-                                               ? "after_id="
-                                               : "after=")
-                           : NULL;
+    const char *aq =
+        query
+            ? strstr(query, proto == MOCKAPI_ANTHROPIC ? "after_id=" : "after=")
+            : NULL;
     long limit = lq ? strtol(lq + 6, NULL, 10) : 20;
     char after[64] = "";
     cJSON *o = cJSON_CreateObject(), *data;
@@ -573,8 +574,8 @@ srv_batch_request(struct conn *c, const cJSON *body)
     if (!rest) { /* files */
         if (!strcmp(path, "/v1/files") && !get) {
             upload(c, body);
-        } else if (get && sscanf(path, "/v1/files/%95[^/]/%31s", id, tail) ==
-                              2 &&
+        } else if (get &&
+                   sscanf(path, "/v1/files/%95[^/]/%31s", id, tail) == 2 &&
                    !strcmp(tail, "content") && file_find(id)) {
             struct mfile *f = file_find(id);
             respond(c, body, proto, 200, "application/jsonl", f->data, f->len,
@@ -613,8 +614,7 @@ srv_batch_request(struct conn *c, const cJSON *body)
         respond_json(c, body, proto, 200,
                      batch_object(b, mockhttp_header(&c->req, "host")),
                      srv_cfg.latency_ms / 1000.0);
-    } else if (!strcmp(tail, "results") && get &&
-               proto == MOCKAPI_ANTHROPIC) {
+    } else if (!strcmp(tail, "results") && get && proto == MOCKAPI_ANTHROPIC) {
         if (!batch_ended(b))
             respond_error(c, body, proto, 400, "invalid_request_error",
                           "Batch has not ended yet");
