@@ -50,6 +50,7 @@ struct bset {
     int *tab; /* open addressing: entry index + 1, 0 = empty */
     int tcap;
     size_t bytes; /* body bytes the entries will take */
+    char model[128]; /* the model of its requests (OpenAI: one per batch) */
 };
 
 /* One batch this worker works on: submitting it, or a turn of polling /

@@ -181,6 +181,19 @@ batch_divert(struct wjob *j)
         return 0;
     }
     c = &bw->coll[qi];
+    {
+        /* OpenAI takes one model per batch: a job of another model seals
+         * the set and starts the next */
+        const cJSON *jm = cJSON_GetObjectItemCaseSensitive(j->job, "model");
+        const char *model = cJSON_IsString(jm) ? jm->valuestring
+                            : w->cfg->model ? w->cfg->model
+                                            : "";
+        if (c->set.n > 0 && w->cfg->provider == LLM_OPENAI &&
+            strcmp(c->set.model, model) != 0)
+            coll_seal(bw, qi);
+        if (c->set.n == 0)
+            snprintf(c->set.model, sizeof(c->set.model), "%s", model);
+    }
     if (c->set.n == 0) {
         ev_timer_set(&c->wait_timer, w->cfg->batch_wait_s, 0.);
         ev_timer_start(w->loop, &c->wait_timer);
@@ -343,7 +356,8 @@ on_requeue_reply(struct rconn *rc, redisReply *r, void *pd)
     (void)rc;
     (void)r;
     bw->taking--; /* counted with the takes: both hold the drain */
-    worker_drain_check(bw->w);
+    if (!bw->w->freeing)
+        worker_drain_check(bw->w);
 }
 
 void
@@ -357,13 +371,9 @@ batch_drain(struct worker *w)
 
     if (!bw)
         return;
+    /* no new turns; those under way finish (batch_busy() holds the drain,
+     * the drain timeout bounds it) */
     ev_timer_stop(w->loop, &bw->poll_timer);
-    /* polling turns end: their leases run out, any worker takes over */
-    for (struct bop *op = bw->ops, *nx; op; op = nx) {
-        nx = op->next;
-        if (op->step >= BS_RESOLVE)
-            bop_free(op);
-    }
     snprintf(feed, sizeof(feed), "%ld", w->cfg->feed_maxlen);
     for (int qi = 0; qi < w->nq && err; qi++) {
         struct bcoll *c = &bw->coll[qi];
@@ -401,10 +411,5 @@ batch_busy(const struct worker *w)
 
     if (!bw)
         return 0;
-    if (bw->taking)
-        return 1;
-    for (const struct bop *op = bw->ops; op; op = op->next)
-        if (op->step < BS_RESOLVE)
-            return 1;
-    return 0;
+    return bw->taking > 0 || bw->ops != NULL;
 }

@@ -62,7 +62,7 @@ bop_free(struct bop *op)
     free(op->first);
     free(op->nextm);
     free(op);
-    if (w->draining)
+    if (w->draining && !w->freeing)
         worker_drain_check(w);
 }
 
@@ -108,6 +108,10 @@ bop_release(struct bop *op, double due_s, int nfields, const char **fields)
     int argc = renew_args(op, argv, lease, mlease, due, due_s);
 
     ev_timer_stop(w->loop, &op->renew);
+    if (w->freeing) { /* Redis is going away: the lease runs out */
+        bop_free(op);
+        return;
+    }
     for (int i = 0; i < nfields && argc < 32; i++)
         argv[argc++] = fields[i];
     if (!op->ltok[0] ||
@@ -288,8 +292,12 @@ on_take(struct rconn *rc, redisReply *r, void *pd)
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         if (r && r->type == REDIS_REPLY_ERROR)
             log_kv(LOG_WARN, "batch take failed", "error", r->str, NULL);
-        if (bw->w->draining)
+        if (bw->w->draining && !bw->w->freeing)
             worker_drain_check(bw->w);
+        return;
+    }
+    if (bw->w->draining && !bw->w->freeing) {
+        worker_drain_check(bw->w); /* taken ones run out their lease */
         return;
     }
     for (size_t i = 0; i < r->elements; i++) {

@@ -164,7 +164,7 @@ batch_submit(struct batchw *bw, int qi, struct bset *set)
     argv[argc++] = "base";
     argv[argc++] = bw->base;
     argv[argc++] = "model";
-    argv[argc++] = w->cfg->model ? w->cfg->model : "";
+    argv[argc++] = op->set.model;
     argv[argc++] = "entries";
     argv[argc++] = entries;
     for (int i = 0, k = 0; i < op->set.n; i++) {

@@ -345,6 +345,30 @@ Test(batch, job_field_opts_in_on_an_ordinary_queue)
     free(ids[1]);
 }
 
+Test(batch, openai_one_model_per_batch)
+{
+    char url[128], log[512], wlog[600];
+    char *ids[3];
+    pid_t m, w;
+    int d;
+
+    m = mock(url, log, sizeof(log));
+    snprintf(wlog, sizeof(wlog), "%s.worker", log);
+    ids[0] = enq("m-a1", "{\"prompt\":\"a1\",\"model\":\"gpt-a\"}");
+    ids[1] = enq("m-b1", "{\"prompt\":\"b1\",\"model\":\"gpt-b\"}");
+    ids[2] = enq("m-a2", "{\"prompt\":\"a2\",\"model\":\"gpt-a\"}");
+    w = worker(url, "openai", 1, wlog);
+    cr_assert_eq(th_wait_terminal(&t, ids, 3, 30), 3, "%s", wlog);
+    cr_assert_eq(th_count_state(&t, (const char *const *)ids, 3, "succeeded"),
+                 3, "%s", wlog);
+    /* a b a: a model change seals the set */
+    cr_assert_eq(created(log, &d), 3);
+    th_stop(w);
+    th_stop(m);
+    for (int i = 0; i < 3; i++)
+        free(ids[i]);
+}
+
 Test(batch, cancel_requeues_the_unfinished)
 {
     const char *tmp = getenv("GENQ_TEST_TMP");

@@ -181,6 +181,20 @@ mock_batch_parse_openai(const char *data, size_t len, struct mock_bentry **out,
         snprintf(err, errlen, "the input file holds no requests");
         return -1;
     }
+    for (size_t k = 1; k < *n; k++) { /* one model per file */
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive((*out)[0].params,
+                                                          "model");
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive((*out)[k].params,
+                                                          "model");
+        if (!cJSON_IsString(a) || !cJSON_IsString(b) ||
+            strcmp(a->valuestring, b->valuestring) != 0) {
+            snprintf(err, errlen,
+                     "line %zu: every request of a batch must use the same "
+                     "model",
+                     k + 1);
+            return -1;
+        }
+    }
     if (*n > 50000) {
         snprintf(err, errlen, "at most 50000 requests per batch");
         return -1;
