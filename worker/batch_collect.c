@@ -186,8 +186,8 @@ batch_divert(struct wjob *j)
          * the set and starts the next */
         const cJSON *jm = cJSON_GetObjectItemCaseSensitive(j->job, "model");
         const char *model = cJSON_IsString(jm) ? jm->valuestring
-                            : w->cfg->model ? w->cfg->model
-                                            : "";
+                            : w->cfg->model    ? w->cfg->model
+                                               : "";
         if (c->set.n > 0 && w->cfg->provider == LLM_OPENAI &&
             strcmp(c->set.model, model) != 0)
             coll_seal(bw, qi);

@@ -217,6 +217,10 @@ on_status_done(struct http_req *r, int curl_code)
     struct worker *w = op->bw->w;
     char path[256];
 
+    if (curl_code == 0 && r->status == 404) {
+        batch_settle_failed(op, "the provider no longer knows the batch");
+        return;
+    }
     if (curl_code != 0 || r->status != 200 ||
         batch_status_parse(w->cfg->provider, r->resp.data ? r->resp.data : "",
                            r->resp.len, &op->bst) < 0) {

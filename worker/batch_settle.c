@@ -399,7 +399,11 @@ results_next(struct bop *op)
         if (fid)
             snprintf(path, sizeof(path), "/v1/files/%s/content", fid);
     } else if (op->file == 0) {
-        if (op->bst.results_url[0])
+        const char *base = w->cfg->api_base ? w->cfg->api_base : "";
+        /* results_url only on the API's own host: the request carries the
+         * API key */
+        if (op->bst.results_url[0] && *base &&
+            !strncmp(op->bst.results_url, base, strlen(base)))
             snprintf(path, sizeof(path), "%s", op->bst.results_url);
         else
             snprintf(path, sizeof(path), "/v1/messages/batches/%s/results",

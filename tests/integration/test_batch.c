@@ -446,6 +446,36 @@ Test(batch, cancel_requeues_the_unfinished)
     th_stop(m);
 }
 
+Test(batch, drain_hands_collected_jobs_back)
+{
+    char url[128], log[512], wlog[600], st[64];
+    const char *extra[] = {"--batch-queue", t.queue, "--batch-wait", "60",
+                           NULL};
+    char **ids;
+    pid_t m, w;
+    int att, n = 0;
+
+    m = mock(url, log, sizeof(log));
+    snprintf(wlog, sizeof(wlog), "%s.worker", log);
+    ids = th_enqueue_n(&t, 20, "drained", 8);
+    w = th_worker_at(&t, url, wlog, extra);
+    for (int i = 0; i < 200 && n < 20; i++) {
+        th_sleep_ms(25);
+        n = th_count_state(&t, (const char *const *)ids, 20, "active");
+    }
+    cr_assert_eq(n, 20, "not collected (%s)", wlog);
+    kill(w, SIGTERM);
+    cr_assert_eq(th_wait(w, 20), 0, "the drain did not exit 0 (%s)", wlog);
+    for (int i = 0; i < 20; i++) {
+        th_state(&t, ids[i], st, &att);
+        cr_assert_str_eq(st, "queued", "%s", ids[i]);
+        cr_assert_eq(att, 0, "%s: the hand-back counted an attempt", ids[i]);
+    }
+    cr_assert_eq(created(log, &n), 0, "nothing was submitted");
+    th_stop(m);
+    th_free_ids(ids, 20);
+}
+
 Test(batch, batch_queue_must_be_served)
 {
     const char *argv[16];
