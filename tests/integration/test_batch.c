@@ -187,14 +187,30 @@ Test(batch, five_thousand_jobs_one_to_a_few_batches)
     th_free_ids(ids, N);
 }
 
-Test(batch, identical_requests_share_one_entry)
+Test(batch, identical_requests_share_one_entry_priced_at_half)
 {
-    char url[128], log[512], wlog[600];
-    char *ids[3], *out;
+    char url[128], log[512], wlog[600], maddr[64], murl[96];
+    char *ids[3], *out, *metrics;
     pid_t m, w;
     cJSON *d[4], *a, *b;
-    int nd;
+    int nd, port = th_free_port();
+    const char *extra[] = {"--batch-queue",
+                           t.queue,
+                           "--batch-wait",
+                           "0.3",
+                           "--batch-poll",
+                           "0.1",
+                           "--price-in-mtok",
+                           "3",
+                           "--price-out-mtok",
+                           "15",
+                           "--metrics-addr",
+                           maddr,
+                           NULL};
+    double in, outt, want;
 
+    snprintf(maddr, sizeof(maddr), "127.0.0.1:%d", port);
+    snprintf(murl, sizeof(murl), "http://%s/metrics", maddr);
     m = mock(url, log, sizeof(log));
     snprintf(wlog, sizeof(wlog), "%s.worker", log);
     ids[0] = enq("same-1", "{\"id\":\"same-1\",\"prompt\":\"twin\","
@@ -203,7 +219,7 @@ Test(batch, identical_requests_share_one_entry)
                            "\"max_tokens\":12,\"metadata\":{\"n\":2}}");
     ids[2] = enq("other", "{\"id\":\"other\",\"prompt\":\"single\","
                           "\"max_tokens\":12}");
-    w = worker(url, "anthropic", 1, wlog);
+    w = th_worker_at(&t, url, wlog, extra);
     cr_assert_eq(th_wait_terminal(&t, ids, 3, 30), 3);
     a = th_result(&t, "same-1");
     b = th_result(&t, "same-2");
@@ -212,6 +228,12 @@ Test(batch, identical_requests_share_one_entry)
     /* each keeps its own metadata */
     cr_assert_eq(th_num(cJSON_GetObjectItem(a, "metadata"), "n"), 1);
     cr_assert_eq(th_num(cJSON_GetObjectItem(b, "metadata"), "n"), 2);
+    /* half the standard price (--price-batch-discount defaults to 0.5) */
+    in = th_num(cJSON_GetObjectItem(a, "usage"), "input_tokens");
+    outt = th_num(cJSON_GetObjectItem(a, "usage"), "output_tokens");
+    want = (in * 3 + outt * 15) / 1e6 * 0.5;
+    cr_assert(want > 0);
+    cr_assert_float_eq(th_num(a, "cost_usd"), want, 1e-9);
     cJSON_Delete(a);
     cJSON_Delete(b);
     cr_assert_eq(th_genq(&t, NULL, &out, NULL, "batches", "ls", "--json", NULL),
@@ -221,8 +243,19 @@ Test(batch, identical_requests_share_one_entry)
     cr_assert_eq(th_num(d[0], "jobs"), 3);
     cr_assert_eq(th_num(d[0], "entries"), 2, "the twins were not merged");
     cr_assert_eq(th_num(cJSON_GetObjectItem(d[0], "counts"), "succeeded"), 2);
+    /* billed once per entry: saved = cost = the two entries' half price */
+    cr_assert(th_num(d[0], "saved_usd") > 0);
+    cr_assert_float_eq(th_num(d[0], "saved_usd"), th_num(d[0], "cost_usd"),
+                       1e-9);
+    cr_assert(th_num(d[0], "cost_usd") < 3 * want, "the twin billed twice");
     th_free_objs(d, nd);
     free(out);
+    metrics = th_http_get(murl);
+    cr_assert(strstr(metrics, "genq_batch_jobs_total{step=\"submitted\"} 3"),
+              "%s", metrics);
+    cr_assert(strstr(metrics, "genq_batch_jobs_total{step=\"settled\"} 3"),
+              "%s", metrics);
+    free(metrics);
     th_stop(w);
     th_stop(m);
     for (int i = 0; i < 3; i++)
