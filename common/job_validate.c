@@ -29,8 +29,7 @@ const char *const job_fields[] = {"v",          "id",
                                   "delay_s",    "max_attempts",
                                   "timeout_s",  "idempotency_key",
                                   "metadata",   "max_continuations",
-                                  "notify",
-                                  "batch", /* batch mode (README) */
+                                  "notify",     "batch",
                                   NULL};
 
 /* Index of key in job_fields, or -1. */

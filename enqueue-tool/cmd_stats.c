@@ -33,7 +33,7 @@ struct qstats {
     double enq_per_s, done_per_s, died_per_s;
     long long oldest_ms; /* -1 = nothing ready */
     long long p50, p95, samples;
-    long long inbox, rejected; /* inbox entries waiting; rejected ones */
+    long long inbox, rejected;     /* inbox entries waiting; rejected ones */
     long long batched, in_batches; /* batch mode: ever; in open batches */
 };
 

@@ -49,7 +49,7 @@ struct bset {
     int ne, ecap;
     int *tab; /* open addressing: entry index + 1, 0 = empty */
     int tcap;
-    size_t bytes; /* body bytes the entries will take */
+    size_t bytes;    /* body bytes the entries will take */
     char model[128]; /* the model of its requests (OpenAI: one per batch) */
 };
 

@@ -182,10 +182,10 @@ mock_batch_parse_openai(const char *data, size_t len, struct mock_bentry **out,
         return -1;
     }
     for (size_t k = 1; k < *n; k++) { /* one model per file */
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive((*out)[0].params,
-                                                          "model");
-        const cJSON *b = cJSON_GetObjectItemCaseSensitive((*out)[k].params,
-                                                          "model");
+        const cJSON *a =
+            cJSON_GetObjectItemCaseSensitive((*out)[0].params, "model");
+        const cJSON *b =
+            cJSON_GetObjectItemCaseSensitive((*out)[k].params, "model");
         if (!cJSON_IsString(a) || !cJSON_IsString(b) ||
             strcmp(a->valuestring, b->valuestring) != 0) {
             snprintf(err, errlen,

@@ -46,8 +46,8 @@ struct settings {
     /* enforced rate limits per minute (srv_limit.c); 0 = not enforced */
     double limit_rpm, limit_itpm, limit_otpm, limit_tpm;
     /* batch APIs (srv_batch.c) */
-    double batch_latency_s;      /* a batch ends this long after creation */
-    double batch_create_delay_s; /* answer a create this late */
+    double batch_latency_s;          /* a batch ends this long after creation */
+    double batch_create_delay_s;     /* answer a create this late */
     unsigned long batch_create_hang; /* swallow the first N creates */
 };
 
