@@ -17,7 +17,7 @@
 
 /* The lengths of job_fields (fast_scan). */
 static const size_t job_field_len[] = {1,  2, 6, 8, 8,  4, 6,  5, 10, 11, 5,
-                                       14, 8, 6, 7, 12, 9, 15, 8, 17, 6,  12};
+                                       14, 8, 6, 7, 12, 9, 15, 8, 17, 6,  12, 5};
 
 _Static_assert(sizeof(job_field_len) / sizeof(job_field_len[0]) == F_COUNT,
                "job_field_len follows job_fields");
@@ -291,6 +291,14 @@ fast_scan(const char *s, size_t len, struct fast *f)
             if (fast_decimal(s, len, &i, 0, 1, 1) < 0)
                 return -1;
             f->have_top_p = 1;
+            break;
+        case F_BATCH: /* a JSON boolean, as the full path checks */
+            if (len - i >= 4 && !memcmp(s + i, "true", 4))
+                i += 4;
+            else if (len - i >= 5 && !memcmp(s + i, "false", 5))
+                i += 5;
+            else
+                return -1;
             break;
         default:
             return -1; /* messages, template, vars, run_at, delay_s, ... */

@@ -38,6 +38,7 @@ enum {
     F_MAX_CONTINUATIONS,
     F_NOTIFY,
     F_TEMPLATE_REF,
+    F_BATCH, /* "batch": true -- the provider's batch API (README) */
     F_COUNT
 };
 

@@ -29,7 +29,7 @@ const char *const job_fields[] = {"v",          "id",
                                   "delay_s",    "max_attempts",
                                   "timeout_s",  "idempotency_key",
                                   "metadata",   "max_continuations",
-                                  "notify",     "template_ref",
+                                  "notify",     "template_ref", "batch",
                                   NULL};
 
 /* Index of key in job_fields, or -1. */
@@ -768,6 +768,10 @@ job_check_tree(const cJSON *job, int check_size, struct job_err *err)
     v = top[F_TEMPLATE_REF];
     if (v && template_ref_check(v, tmpl != NULL, err) < 0)
         return -1;
+    v = top[F_BATCH];
+    if (v && !cJSON_IsBool(v))
+        return job_err_set(err, "batch", "batch must be true or false, got %s",
+                           type_name(v));
 
     if (check_size)
         return check_serialized(job, "", "job", JOB_MAX_BYTES, err);

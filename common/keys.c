@@ -146,3 +146,11 @@ key_limit_state(char *out, size_t n, const char *id)
     len = snprintf(out, n, KEY_LIM_PREFIX "{%s}", id);
     return len < 0 || (size_t)len >= n ? -1 : 0;
 }
+
+void
+qkeys_batch(const struct qkeys *k, const char *token, int member, char *out,
+            size_t n)
+{
+    snprintf(out, n, "%s" QKEY_BATCH "%s%s", k->prefix, token,
+             member ? ":m" : "");
+}

@@ -138,4 +138,22 @@ void key_limit_id(char *out, size_t n, const char *provider,
  * Returns -1 when it does not fit or id holds '{' or '}'. */
 int key_limit_state(char *out, size_t n, const char *id);
 
+/* Batch mode (worker/batch*.c, common/lua/batch_*.lua; README "Batch
+ * mode"). Suffixes of "genq:{Q}:":
+ *   batches        zset: open batch token -> when it is next due (ms): a
+ *                  poll, or the end of the lease its holder took
+ *   batchlog       zset: every batch token -> created (ms), ended ones too
+ *   batch:TOKEN    hash: the batch record (state, provider id, counts...)
+ *   batch:TOKEN:m  hash: member job id -> "lease token|custom_id|attempt"
+ * and, outside any queue, the provider batch ids genq knows (a crashed
+ * submit is looked up among the others). */
+#define QKEY_BATCHES   "batches"
+#define QKEY_BATCHLOG  "batchlog"
+#define QKEY_BATCH     "batch:"
+#define KEY_BATCH_PIDS "genq:batch:pids" /* hash: provider id -> "Q TOKEN" */
+/* The record (member 0) or members (member 1) key of batch token of k's
+ * queue into out (n bytes). */
+void qkeys_batch(const struct qkeys *k, const char *token, int member,
+                 char *out, size_t n);
+
 #endif

@@ -24,6 +24,9 @@ extern const char lua_budget[];
 extern const char lua_anomaly[];
 extern const char lua_intake[];
 extern const char lua_limiter[];
+extern const char lua_batch_record[];
+extern const char lua_batch_lease[];
+extern const char lua_batch_done[];
 
 extern const char lua_tmplstats[];
 extern const char lua_review_page[];

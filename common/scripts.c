@@ -46,6 +46,9 @@ static const struct {
     [SCRIPT_REVIEW_PAGE] = {"review_page", lua_review_page, 1},
     [SCRIPT_REVIEW_APPROVE] = {"review_approve", lua_review_approve, 1},
     [SCRIPT_REVIEW_REJECT] = {"review_reject", lua_review_reject, 1},
+    [SCRIPT_BATCH_RECORD] = {"batch_record", lua_batch_record, 0},
+    [SCRIPT_BATCH_LEASE] = {"batch_lease", lua_batch_lease, 0},
+    [SCRIPT_BATCH_DONE] = {"batch_done", lua_batch_done, 0},
 };
 
 int

@@ -30,6 +30,10 @@ enum script_id {
     SCRIPT_REVIEW_PAGE,
     SCRIPT_REVIEW_APPROVE,
     SCRIPT_REVIEW_REJECT,
+    /* batch mode (worker/batch*.c) */
+    SCRIPT_BATCH_RECORD,
+    SCRIPT_BATCH_LEASE,
+    SCRIPT_BATCH_DONE,
     SCRIPT_COUNT
 };
 

@@ -183,6 +183,7 @@ int cmd_results(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_rejected(int argc, char **argv); /* cmd_rejected.c */
 int cmd_review(int argc, char **argv);   /* cmd_review.c */
+int cmd_batches(int argc, char **argv);  /* cmd_batches.c */
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);

@@ -34,7 +34,8 @@ struct qstats {
     double enq_per_s, done_per_s, died_per_s;
     long long oldest_ms; /* -1 = nothing ready */
     long long p50, p95, samples;
-    long long inbox, rejected; /* inbox entries waiting; rejected ones */
+    long long inbox, rejected;     /* inbox entries waiting; rejected ones */
+    long long batched, in_batches; /* batch mode: ever; in open batches */
 };
 
 static long long
@@ -63,6 +64,8 @@ static const struct {
     {"dead", "died", offsetof(struct qstats, died)},
     {"dlq_requeued", "dlq_requeued", offsetof(struct qstats, dlq_requeued)},
     {"purged", "purged", offsetof(struct qstats, purged)},
+    {"batched", "batched", offsetof(struct qstats, batched)},
+    {"batch_open_jobs", "in_batches", offsetof(struct qstats, in_batches)},
 };
 
 static int
@@ -368,6 +371,10 @@ print_table_row(const struct ops_tty *t, const struct qstats *s, long dead_warn)
                "(genq rejected ls)\n",
                "", s->inbox, ops_col(t, s->rejected > 0 ? OPS_YELLOW : ""),
                s->rejected, ops_col(t, s->rejected > 0 ? OPS_RESET : ""));
+    if (s->batched > 0)
+        printf("%-20s batches: %lld jobs in open provider batches, %lld "
+               "batched in all (genq batches ls)\n",
+               "", s->in_batches, s->batched);
 }
 
 static void

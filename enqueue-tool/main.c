@@ -23,6 +23,7 @@ static const struct {
     {"queues", cmd_queues, "known queues with their counts"},
     {"dlq", cmd_dlq, "dead letters: ls, show, requeue, purge, export"},
     {"rejected", cmd_rejected, "rejected inbox entries: ls, show, purge"},
+    {"batches", cmd_batches, "provider batches (batch mode): ls, show, cancel"},
     {"cancel", cmd_cancel,
      "cancel jobs (queued/delayed now, active after "
      "the attempt)"},

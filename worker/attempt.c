@@ -395,6 +395,8 @@ job_run(struct wjob *j, const char *payload)
                    0);
         return;
     }
+    if (batch_divert(j))
+        return; /* joined its queue's batch (batch_collect.c) */
     mc = cJSON_GetObjectItemCaseSensitive(j->job, "max_continuations");
     j->max_continuations =
         cJSON_IsNumber(mc) ? mc->valueint : w->cfg->max_continuations;

@@ -114,8 +114,10 @@ price_set(const char *section, const char *model, const char *key,
                 offsetof(struct price_row, model), model, &fresh);
     if (!p)
         return full(err, errlen, section, BUDGET_MAX_MODELS, "price");
-    if (fresh)
+    if (fresh) {
         p->cache_write = p->cache_read = -1;
+        p->batch_discount = 0.5; /* both providers' batch APIs: 50% off */
+    }
     if (!strcmp(key, "in-mtok"))
         f = &p->in;
     else if (!strcmp(key, "out-mtok"))

@@ -289,7 +289,9 @@ http_submit(struct http *h, struct http_req *r)
         curl_easy_setopt(e, CURLOPT_PIPEWAIT,
                          strncmp(r->url, "https:", 6) == 0 ? 1L : 0L) ||
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, r->insecure ? 0L : 1L) ||
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L)) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L) ||
+        (r->method && !strcmp(r->method, "GET") &&
+         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L))) {
         curl_easy_cleanup(e);
         return -1;
     }

@@ -27,8 +27,9 @@ typedef void (*http_hdr_fn)(struct http_req *r, const char *line, size_t n);
 
 struct http_req {
     /* Set by the caller before http_submit(): */
-    char *url;  /* owned by the caller */
-    char *body; /* owned by the caller; kept until done */
+    char *url;          /* owned by the caller */
+    const char *method; /* NULL: POST with body; "GET" (batch.c) */
+    char *body;         /* owned by the caller; kept until done */
     size_t body_len;
     struct curl_slist *headers; /* owned by the caller; kept until done */
     long timeout_ms;            /* whole-transfer limit (0 = none) */

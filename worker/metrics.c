@@ -47,6 +47,7 @@ struct metrics {
     struct hist latency, ttft;
     atomic_ulong retries, tokens_in, tokens_out, cache_hit, cache_miss;
     atomic_ulong cache_coalesced;
+    atomic_ulong batch_jobs[3]; /* submitted, ended, settled */
     atomic_ullong spend_micro_usd;
     atomic_long inflight;
     atomic_ulong prefetched;
@@ -181,6 +182,13 @@ metrics_spend(struct metrics *m, double usd)
 {
     if (m && usd > 0)
         ADD(m->spend_micro_usd, (unsigned long long)(usd * 1e6));
+}
+
+void
+metrics_batch(struct metrics *m, int what, long jobs)
+{
+    if (m && what >= 0 && what < 3 && jobs > 0)
+        ADD(m->batch_jobs[what], (unsigned long)jobs);
 }
 
 void
@@ -346,6 +354,15 @@ metrics_render(struct metrics *m, size_t *len)
                "genq_cache_requests_total{result=\"miss\"} %lu\n"
                "genq_cache_requests_total{result=\"coalesced\"} %lu\n",
                GET(m->cache_hit), GET(m->cache_miss), GET(m->cache_coalesced));
+    out_printf(&o,
+               "# HELP genq_batch_jobs_total Jobs of provider batches, by "
+               "step.\n"
+               "# TYPE genq_batch_jobs_total counter\n"
+               "genq_batch_jobs_total{step=\"submitted\"} %lu\n"
+               "genq_batch_jobs_total{step=\"ended\"} %lu\n"
+               "genq_batch_jobs_total{step=\"settled\"} %lu\n",
+               GET(m->batch_jobs[0]), GET(m->batch_jobs[1]),
+               GET(m->batch_jobs[2]));
     out_printf(&o,
                "# HELP genq_jobs_in_flight Jobs held by this worker.\n"
                "# TYPE genq_jobs_in_flight gauge\n"

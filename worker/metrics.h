@@ -50,6 +50,8 @@ void metrics_spend(struct metrics *m, double usd);
 /* A cache lookup: hit 1 (a hit), 0 (a miss: this job calls the API), 2
  * (coalesced: it waited for an identical call in flight and shared it). */
 void metrics_cache(struct metrics *m, int hit);
+/* Batch mode: jobs of batches submitted (what 0), ended (1), settled (2). */
+void metrics_batch(struct metrics *m, int what, long jobs);
 void metrics_inflight(struct metrics *m, int n);
 /* A job claimed ahead (--prefetch) started after waiting for a slot. */
 void metrics_prefetched(struct metrics *m);

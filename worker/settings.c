@@ -30,6 +30,7 @@ const char *auth_s;
 static const char *limit_out_s = "auto";
 static int jwt_ttl = 3600;
 static char queue_names[WORKER_MAX_QUEUES][65];
+static char batch_queue_names[WORKER_MAX_QUEUES][65];
 
 static struct config cfile; /* the --config file; owns its values */
 const char *config_path;
@@ -126,6 +127,16 @@ static const struct opt opts[] = {
     {"anomaly-job-multiple", "GENQ_ANOMALY_JOB_MULTIPLE", T_DOUBLE,
      &cfg.anomaly_job_x, 0, 1e6, NULL},
     {"cache-ttl", "GENQ_CACHE_TTL", T_INT, &cfg.cache_ttl_s, 0, 2592000, NULL},
+    /* batch mode (worker/batch.h): T_QUEUES with a ptr fills batch_queues */
+    {"batch-queue", "GENQ_BATCH_QUEUE", T_QUEUES, &cfg.batch_queues, 0, 0,
+     NULL},
+    {"batch-size", "GENQ_BATCH_SIZE", T_INT, &cfg.batch_size, 1, 100000, NULL},
+    {"batch-wait", "GENQ_BATCH_WAIT", T_DOUBLE, &cfg.batch_wait_s, 0.01, 86400,
+     NULL},
+    {"batch-poll", "GENQ_BATCH_POLL", T_DOUBLE, &cfg.batch_poll_s, 0, 3600,
+     NULL},
+    {"batch-poll-max", "GENQ_BATCH_POLL_MAX", T_DOUBLE, &cfg.batch_poll_max_s,
+     0.01, 86400, NULL},
     {"limit-rpm", "GENQ_LIMIT_RPM", T_LONG, &cfg.limit_rpm, 0, 1e12, NULL},
     {"limit-itpm", "GENQ_LIMIT_ITPM", T_LONG, &cfg.limit_itpm, 0, 1e12, NULL},
     {"limit-otpm", "GENQ_LIMIT_OTPM", T_LONG, &cfg.limit_otpm, 0, 1e12, NULL},
@@ -196,9 +207,13 @@ queues_add(int i, const char *list, enum src_kind kind, const char *what,
            char *err, size_t errlen)
 {
     const char *p = list;
+    /* --queue, or (an option with ptr) --batch-queue */
+    int *nq = opts[i].ptr ? &cfg.nbatch_queues : &cfg.nqueues;
+    const char **qv = opts[i].ptr ? cfg.batch_queues : cfg.queues;
+    char(*names)[65] = opts[i].ptr ? batch_queue_names : queue_names;
 
     if (srcs[i].kind < kind) /* a stronger source replaces the list */
-        cfg.nqueues = 0;
+        *nq = 0;
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
@@ -210,12 +225,12 @@ queues_add(int i, const char *list, enum src_kind kind, const char *what,
         }
         while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
             n--;
-        if (cfg.nqueues == WORKER_MAX_QUEUES) {
+        if (*nq == WORKER_MAX_QUEUES) {
             snprintf(err, errlen, "%s: at most %d queues", what,
                      WORKER_MAX_QUEUES);
             return -1;
         }
-        q = queue_names[cfg.nqueues];
+        q = names[*nq];
         if (n > 0 && n < sizeof(queue_names[0])) {
             memcpy(q, p, n);
             q[n] = '\0';
@@ -227,7 +242,7 @@ queues_add(int i, const char *list, enum src_kind kind, const char *what,
                      what, (int)(n > 80 ? 80 : n), p, list);
             return -1;
         }
-        cfg.queues[cfg.nqueues++] = q;
+        qv[(*nq)++] = q;
         if (!comma)
             break;
         p = comma + 1;
@@ -481,6 +496,18 @@ parse_args(int argc, char **argv)
     if (cfg.nqueues == 0) {
         cfg.queues[0] = "default";
         cfg.nqueues = 1;
+    }
+    for (i = 0; i < cfg.nbatch_queues; i++) {
+        int k = 0;
+        while (k < cfg.nqueues && strcmp(cfg.queues[k], cfg.batch_queues[i]))
+            k++;
+        if (k == cfg.nqueues) {
+            fprintf(stderr,
+                    "genq-worker: batch-queue: '%s' is not one of the "
+                    "worker's queues (--queue)\n",
+                    cfg.batch_queues[i]);
+            goto out;
+        }
     }
     if (llm_provider_parse(provider_s, &cfg.provider) < 0) {
         fprintf(stderr, "genq-worker: provider: unknown '%s'\n", provider_s);

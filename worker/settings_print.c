@@ -125,10 +125,11 @@ print_config(const char *key_where)
         switch (o->type) {
         case T_QUEUES:
             val[0] = '\0';
-            for (int q = 0; q < cfg->nqueues; q++) {
+            for (int q = 0; q < (o->ptr ? cfg->nbatch_queues : cfg->nqueues);
+                 q++) {
                 size_t n = strlen(val);
                 snprintf(val + n, sizeof(val) - n, "%s%s", q ? "," : "",
-                         cfg->queues[q]);
+                         o->ptr ? cfg->batch_queues[q] : cfg->queues[q]);
             }
             break;
         case T_CLAIM:

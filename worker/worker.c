@@ -54,6 +54,11 @@ wcfg_defaults(struct wcfg *cfg)
     cfg->api_error_alert = 20;
     cfg->redis_timeout_s = 10.0;
     cfg->prompt_cache = "off";
+    cfg->price_batch_discount = 0.5; /* both providers' batch APIs */
+    cfg->batch_size = 10000;
+    cfg->batch_wait_s = 60.0;
+    cfg->batch_poll_s = 5.0;
+    cfg->batch_poll_max_s = 60.0;
 }
 
 double
@@ -118,7 +123,7 @@ worker_drain_check(struct worker *w)
 {
     /* a claim in flight may bring jobs to hand back; spend not yet
      * reported would be lost from the fleet's budget */
-    if (inflight(w) > 0 || w->claiming || w->spend_inflight)
+    if (inflight(w) > 0 || w->claiming || w->spend_inflight || batch_busy(w))
         return;
     if (w->spend_pending > 0 && rconn_is_up(w->rc)) {
         report_spend(w);
@@ -185,6 +190,7 @@ worker_drain(struct worker *w)
     }
     w->draining = 1;
     intake_stop(w->intake);
+    batch_drain(w);
     snprintf(s, sizeof(s), "%d", inflight(w));
     log_kv(LOG_INFO, "draining: claiming stopped", "in_flight", s, NULL);
     if (rconn_is_up(w->rc))
@@ -360,7 +366,7 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
         if (rconn_subscribe(w->sub, w->q[i].keys.wake, claim_on_wake, w) < 0)
             goto fail;
     w->intake = intake_new(w);
-    if (!w->intake)
+    if (!w->intake || batch_init(w) < 0)
         goto fail;
 
     ev_timer_init(&w->idle_timer, claim_on_idle_timer,
@@ -413,6 +419,7 @@ worker_free(struct worker *w)
     rconn_free(w->rc);
     intake_free(w->intake);
     rconn_free(w->sub);
+    batch_free(w);
     limiter_free(w);
     http_free(w->http);
     metrics_free(w->m);

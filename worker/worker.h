@@ -89,6 +89,13 @@ struct wcfg {
     int review_echo;          /* flag output that merely repeats the prompt */
     const char *review_model; /* a second model call: pass/fail */
     const char *review_prompt_file; /* its instructions; NULL = built-in */
+    /* batch mode (worker/batch.h) */
+    const char *batch_queues[WORKER_MAX_QUEUES]; /* --batch-queue */
+    int nbatch_queues;
+    int batch_size;          /* members per batch (capped by the provider) */
+    double batch_wait_s;     /* seal a batch this long after its first job */
+    double batch_poll_s;     /* first poll of a batch; 0 = never poll */
+    double batch_poll_max_s; /* the poll backoff's cap */
 };
 
 /* Fill cfg with the contract's defaults (DESIGN.md). Can't fail. */

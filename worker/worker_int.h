@@ -176,6 +176,7 @@ struct worker {
     struct anomaly *an;   /* anomaly.c */
     struct pcache *pc;    /* prompt-cache warm-ups (pcache.c); NULL = off */
     struct tmplstats *ts; /* per-template figures (tmplstats.c) */
+    struct batchw *bw;    /* batch mode: batch*.c (batch.h) */
 };
 
 /* Which job an asynchronous reply is about: slot, generation, lease token. */
@@ -346,6 +347,13 @@ void tmplstats_flush(struct worker *w);
 /* Append ,"template":{"name":N,"version":V|null} to b when j's job has a
  * template_ref. 0, or -1 on out of memory. */
 int tmplstats_doc(const struct wjob *j, struct buf *b);
+/* batch*.c: see batch.h */
+struct batchw;
+int batch_init(struct worker *w);
+void batch_free(struct worker *w);
+void batch_drain(struct worker *w);
+int batch_busy(const struct worker *w);
+int batch_divert(struct wjob *j);
 
 /* worker.c */
 /* Uniform in [0, 1) from getrandom(). */

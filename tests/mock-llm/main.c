@@ -69,6 +69,16 @@ static const char *const usage_lines[] = {
     "  --limit-tpm N        continuously refilled buckets; over one: 429",
     "                       with retry-after; the rate-limit headers show",
     "                       the buckets (default: not enforced)",
+    "  --batch-latency-s S  a batch (Anthropic Message Batches, OpenAI",
+    "                       files + batches) ends S s after its creation",
+    "                       (default 1); entries may carry",
+    "                       [mock:batch=errored|errored_retry|expired|",
+    "                       canceled(*K)]; --log gets one",
+    "                       {\"event\":\"batch_created\"} line per batch",
+    "  --batch-create-delay-s S  answer a batch create S s late (the",
+    "                       batch exists at once; default 0)",
+    "  --batch-create-hang N  swallow the first N batch creates (nothing",
+    "                       created, no answer for an hour)",
     "  --help               show this help",
     "",
     "Markers in the first user message: [mock:tokens=N],",
@@ -190,6 +200,13 @@ parse_args(int argc, char **argv)
             parse_listen(v);
         } else if (strcmp(name, "--port-file") == 0) {
             srv_cfg.port_file = v;
+        } else if (strcmp(name, "--batch-latency-s") == 0) {
+            srv_cfg.batch_latency_s = flag_double(name, v, 0, 86400);
+        } else if (strcmp(name, "--batch-create-delay-s") == 0) {
+            srv_cfg.batch_create_delay_s = flag_double(name, v, 0, 86400);
+        } else if (strcmp(name, "--batch-create-hang") == 0) {
+            srv_cfg.batch_create_hang =
+                (unsigned long)flag_double(name, v, 0, 1000000);
         } else if (strcmp(name, "--latency-ms") == 0) {
             srv_cfg.latency_ms = flag_double(name, v, 0, 3600e3);
         } else if (strcmp(name, "--tokens-per-s") == 0) {
@@ -339,6 +356,7 @@ main(int argc, char **argv)
     srv_cfg.article_tokens = MOCKTEXT_DEFAULT_TOKENS;
     srv_cfg.chunk_tokens = 1;
     srv_cfg.seed = 1;
+    srv_cfg.batch_latency_s = 1.0;
     srv_cfg.retry_after = 1;
     srv_cfg.retry_after_ms = -1;
     srv_cfg.stall_s = 600;

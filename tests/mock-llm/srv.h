@@ -45,6 +45,10 @@ struct settings {
     const char *api_key; /* GENQ_MOCK_API_KEY or NULL */
     /* enforced rate limits per minute (srv_limit.c); 0 = not enforced */
     double limit_rpm, limit_itpm, limit_otpm, limit_tpm;
+    /* batch APIs (srv_batch.c) */
+    double batch_latency_s;          /* a batch ends this long after creation */
+    double batch_create_delay_s;     /* answer a create this late */
+    unsigned long batch_create_hang; /* swallow the first N creates */
 };
 
 enum endpoint {
@@ -227,6 +231,15 @@ void srv_keytab_clear(void);
 /* Answers an API request (body: parsed JSON or NULL, borrowed): checks,
  * fault, then the reply or error is prepared in c->pend and started. */
 void srv_api_request(struct conn *c, enum endpoint ep, const cJSON *body);
+
+/* ---- srv_batch.c ---- */
+/* The batch endpoints (/v1/messages/batches..., /v1/batches...,
+ * /v1/files...): 1 when the request was one of them (answered), else 0. */
+int srv_batch_request(struct conn *c, const cJSON *body);
+/* Add "batches_created" to the stats document o. */
+void srv_batch_stats(cJSON *o);
+/* Forget every batch and file (POST /mock/reset). */
+void srv_batch_reset(void);
 
 /* ---- srv_limit.c ---- */
 /* The buckets, in the order of the --limit-* flags. */

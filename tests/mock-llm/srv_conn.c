@@ -173,7 +173,9 @@ dispatch(struct conn *c)
     c->keep_alive = c->req.keep_alive;
     if (c->req.body.len > 0)
         body = cJSON_ParseWithLength(c->req.body.data, c->req.body.len);
-    if (ep == EP_OTHER) {
+    if (ep == EP_OTHER && srv_batch_request(c, body)) {
+        /* a batch endpoint (srv_batch.c) */
+    } else if (ep == EP_OTHER) {
         struct mockapi_error e;
         struct reqinfo ri = {ep, body, 404, NULL, NULL, 0, 0, 0};
         int oai = strncmp(c->req.target, "/v1/chat/", 9) == 0;

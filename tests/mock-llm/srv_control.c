@@ -110,6 +110,7 @@ srv_stats_json(void)
     if (o == NULL)
         return NULL;
     cJSON_AddNumberToObject(o, "requests_total", (double)srv_stats.requests);
+    srv_batch_stats(o);
     ep = cJSON_AddObjectToObject(o, "requests_by_endpoint");
     st = cJSON_AddObjectToObject(o, "responses_by_status");
     fk = cJSON_AddObjectToObject(o, "faults_by_kind");
@@ -345,6 +346,7 @@ srv_reset_request(struct conn *c, const cJSON *body)
     srv_stats.cache_writes = srv_stats.cache_reads = 0; /* srv_pcache.c */
     srv_stats.cache_write_tokens = srv_stats.cache_read_tokens = 0;
     srv_pcache_clear();
+    srv_batch_reset();
     srv_rng_state = srv_cfg.seed;
     srv_json_response(c, EP_RESET, body, 200, cJSON_Parse("{\"reset\":true}"));
 }

@@ -157,6 +157,15 @@ static const char *const info_lines[] = {
     "{\"prompt\":\"x\",\"notify\":[1]}",
     "{\"prompt\":\"x\",\"notify\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\","
     "\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}",
+    /* batch (issue 14): a boolean; the fast path takes true and false */
+    "{\"prompt\":\"x\",\"batch\":true}",
+    "{\"prompt\":\"x\",\"batch\":false}",
+    "{\"batch\":true,\"prompt\":\"x\",\"max_tokens\":5}",
+    "{\"prompt\":\"x\",\"batch\":1}",
+    "{\"prompt\":\"x\",\"batch\":\"true\"}",
+    "{\"prompt\":\"x\",\"batch\":null}",
+    "{\"prompt\":\"x\",\"batch\":tru}",
+    "{\"prompt\":\"x\",\"batch\":truex}",
 };
 
 /* Compare the fast path (when it takes the line) with the full path.
