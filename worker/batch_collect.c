@@ -162,7 +162,7 @@ batch_divert(struct wjob *j)
     struct batchw *bw = w->bw;
     int qi = (int)(j->q - w->q);
     struct llm_req_opts o = {w->cfg->provider, w->cfg->model,
-                             w->cfg->max_tokens, 0};
+                             w->cfg->max_tokens, 0, j->q->prompt_cache};
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(j->job, "batch");
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(j->job, "metadata");
     const char *path;
