@@ -75,7 +75,9 @@ int dash_sampler_start(struct dash_sampler *s, const char *redis_url,
 void dash_sampler_stop(struct dash_sampler *s);
 
 /* A viewer reads: wake the sampler when its latest sample is older than a
- * second and wait (up to 3 s) for a fresh one. Then copy out the JSON text
+ * second (it samples every second while viewers read) and answer with the
+ * latest sample at once; only before the first sample wait for it (up to
+ * 3 s). Copy out the JSON text
  * of which (0 = queues, 1 = workers) into a malloc'd string (caller frees),
  * or NULL with the problem in err. */
 char *dash_sampler_read(struct dash_sampler *s, int which, char *err,

@@ -226,13 +226,13 @@ dash_sampler_read(struct dash_sampler *s, int which, char *err, size_t errlen)
     deadline_in(&ts, WAIT_FRESH_MS);
     pthread_mutex_lock(&s->mu);
     s->last_view_ms = now;
-    if (now - s->at_ms > LIVE_EVERY_MS) {
-        long seq = s->seq;
+    if (now - s->at_ms > LIVE_EVERY_MS)
         pthread_cond_broadcast(&s->cv); /* the sampler: a viewer is here */
-        while (s->seq == seq && !s->stop)
-            if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == ETIMEDOUT)
-                break;
-    }
+    /* The latest sample answers at once (the next read a second later gets
+     * the fresh one); only a dashboard without any waits for its first. */
+    while (!s->at_ms && !s->stop)
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == ETIMEDOUT)
+            break;
     if (s->err[0])
         snprintf(err, errlen, "%s", s->err);
     else if (!(which ? s->workers : s->queues))
