@@ -151,6 +151,7 @@ demo:
 
 bench: all
 	sh bench/run.sh $(if $(QUICK),--quick)
+	bash bench/dashboard.sh $(if $(QUICK),--quick)
 	$(if $(GOVERNOR),bash bench/governor.sh)
 
 chaos: all

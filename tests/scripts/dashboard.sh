@@ -89,6 +89,36 @@ if [ $rc -ne 0 ]; then
     echo "--- worker logs"; tail -n 5 "$T/worker.log" "$T/worker-x.log"
     exit 1
 fi
+# the API's documents validate against schemas/ (python3-jsonschema)
+U="http://127.0.0.1:$(cat "$T/dash.port")"
+get() { curl -fsS "$@" >"$T/doc.$n.json" 2>>"$T/curl.log" || curl -sS "$@" >"$T/doc.$n.json"; n=$((n + 1)); }
+n=0
+get "$U/api/queues"; get "$U/api/workers"; get "$U/api/dlq?queue=$qx"
+get "$U/api/dlq/$xss?queue=$qx"; get "$U/api/jobs/$dead?queue=$q"
+get "$U/api/series?queue=$q"; get "$U/api/session"; get "$U/api/dlq?queue=$q&class=bogus"
+get -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
+    -d "{\"queue\":\"$qx\",\"all\":true,\"dry_run\":true}" "$U/api/dlq/requeue"
+cd "$ROOT" || exit 1
+if ! /usr/bin/python3 - "$T" <<'PY'; then
+import glob, json, sys
+sys.path.insert(0, "tests/schemas")
+from validator import make_validator
+sch = {p.split("/")[-1][:-12]: json.load(open(p)) for p in glob.glob("schemas/*.schema.json")}
+v = make_validator(sch.values())
+names = ["api-queues", "api-workers", "api-dlq-page", "deadletter", "status",
+         "api-series", "api-session", "api-error", "dlq-change"]
+bad = 0
+for i, name in enumerate(names):
+    doc = json.load(open("%s/doc.%d.json" % (sys.argv[1], i)))
+    errs = list(v(sch[name]).iter_errors(doc))
+    if errs or (name != "api-error" and "error" in doc and isinstance(doc, dict) and name != "deadletter"):
+        bad += 1
+        print("FAIL: %s document: %s" % (name, errs[0].message[:200] if errs else doc))
+sys.exit(1 if bad else 0)
+PY
+    exit 1
+fi
+echo "ok: the API's documents validate against schemas/"
 # the token never reaches the log
 if grep -qF "$token" "$T/dash.log"; then echo "FAIL: the admin token is in the log"; exit 1; fi
 echo "ok: dashboard browser tests"
