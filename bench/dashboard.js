@@ -32,9 +32,9 @@ async function page(runs) {
   await b.close();
 }
 
-function get(p) {
+function getWith(p, agent) {
   return new Promise((resolve) => {
-    const req = http.get(URL + p, { agent: false }, (res) => {
+    const req = http.get(URL + p, { agent }, (res) => {
       res.resume();
       res.on("end", () => resolve(res.statusCode === 200));
     });
@@ -47,6 +47,9 @@ async function viewers(n, seconds) {
   let made = 0, failed = 0;
   const q = encodeURIComponent(QUEUE);
   const one = async (k) => {
+    // a browser keeps its connections open
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 3 });
+    const get = (p) => getWith(p, agent);
     await new Promise((r) => setTimeout(r, (k * 2000) / n)); // spread out
     const ok = await get(`/api/dlq?queue=${q}&limit=100`);
     made++; failed += ok ? 0 : 1;
@@ -60,6 +63,7 @@ async function viewers(n, seconds) {
     }
   };
   await Promise.all(Array.from({ length: n }, (_, k) => one(k)));
+  http.globalAgent.destroy();
   console.log(`viewers: ${n}, requests: ${made}, failed: ${failed}`);
 }
 

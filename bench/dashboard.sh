@@ -36,7 +36,10 @@ echo "making $N dead letters (worker against the mock, [mock:fail=400]) ..."
 make_dead "$N"
 "$BIN/genq" dashboard --redis "$REDIS" --listen 127.0.0.1:0 --port-file "$TMP/dash.port" \
     2>"$TMP/dash.log" &
-pids="$pids $!"
+dpid=$!
+pids="$pids $dpid"
+# cpu PID: CPU seconds (user + system) the process has used so far
+cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 until [ -s "$TMP/dash.port" ]; do sleep 0.05; done
 URL="http://127.0.0.1:$(cat "$TMP/dash.port")"
 
@@ -78,7 +81,7 @@ for i in range(int(sys.argv[1])):
     print('{"prompt":"Write article %d about Redis","max_tokens":50}' % i)
 PY
 rows=""
-for round in 1 2; do
+for round in 1 2 3; do
     for v in 0 $VIEWERS; do
         Q="bench-dash-tp-$round-$v"
         "$BIN/genq" enqueue "$TMP/jobs.jsonl" --batch 1000 --redis "$REDIS" --queue "$Q" 2>/dev/null
@@ -90,6 +93,7 @@ for round in 1 2; do
             sleep 2
         fi
         c0=$(cmds)
+        d0=$(cpu "$dpid")
         t0=$(now_s)
         GENQ_API_KEY=bench-not-secret "$BIN/genq-worker" --redis "$REDIS" --queue "$Q" \
             --api-base "$MOCK" --concurrency 200 --no-stream >"$TMP/worker.log" 2>&1 &
@@ -97,12 +101,16 @@ for round in 1 2; do
         wait_for succeeded "$NT" 600
         t1=$(now_s)
         c1=$(cmds)
+        d1=$(cpu "$dpid")
+        vcpu=$([ -n "$vp" ] && cpu "$vp" || echo 0)
         kill "$w"
         wait "$w" 2>/dev/null || true
         [ -n "$vp" ] && { kill "$vp" 2>/dev/null || true; wait "$vp" 2>/dev/null || true; }
         jps=$(awk -v n="$NT" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
         cps=$(awk -v c="$((c1 - c0))" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", c / (b - a) }')
-        printf 'round %d, %2d viewers: %6s jobs/s, Redis %7s commands/s\n' "$round" "$v" "$jps" "$cps"
+        printf 'round %d, %2d viewers: %6s jobs/s, Redis %7s commands/s, dashboard CPU %s s, viewers CPU %s s over %s s\n' \
+            "$round" "$v" "$jps" "$cps" "$(awk -v a="$d0" -v b="$d1" 'BEGIN { printf "%.2f", b - a }')" "$vcpu" \
+            "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
         rows="$rows$round $v $jps $cps\n"
     done
 done

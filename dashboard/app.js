@@ -236,9 +236,11 @@ async function loadSeries() {
 async function loadWorkers() {
   const ws = await api("/api/workers");
   const tb = $("workers").tBodies[0];
+  const version = ws.some((w) => w.version !== undefined); // workers that report one
+  $("workers").tHead.rows[0].cells[1].hidden = !version;
   tb.replaceChildren(...ws.map((w) => el("tr", {},
     el("td", { class: "mono" }, w.id),
-    el("td", {}, fmtNum(w.version)),
+    version ? el("td", {}, fmtNum(w.version)) : null,
     el("td", { class: "mono" }, (w.queues || []).join(", ")),
     el("td", { class: "n" }, `${fmtNum(w.in_flight)}/${fmtNum(w.concurrency)}`),
     el("td", {}, fmtNum(w.provider)),

@@ -19,8 +19,8 @@
 #define EXPORT_PAGE 100
 
 const char *const dlq_class_names[] = {DLQ_PERMANENT,     DLQ_EXHAUSTED,
-                                          DLQ_LEASE_EXPIRED, DLQ_INVALID,
-                                          DLQ_CANCELED,      NULL};
+                                       DLQ_LEASE_EXPIRED, DLQ_INVALID,
+                                       DLQ_CANCELED,      NULL};
 
 enum { OPT_CLASS = 1, OPT_SINCE, OPT_GREP, OPT_OLDER, OPT_STATUS, OPT_LIMIT };
 enum { OPT_ALL = OPT_LIMIT + 1, OPT_DRY, OPT_KEEP };
@@ -433,11 +433,11 @@ dlq_dead_doc(const char *id, redisReply **g, cJSON **out, char state[16])
         snprintf(state, 16, "%s", m.state);
     if (strcmp(state, "dead") || g[8]->type != REDIS_REPLY_STRING)
         return 0;
-    *out = ops_deadletter_doc(
-        id, strtoll(g[8]->str, NULL, 10), g[0]->str,
-        g[4]->type == REDIS_REPLY_STRING ? g[4]->str : NULL,
-        g[5]->type == REDIS_REPLY_STRING ? g[5]->str : NULL,
-        g[6]->type == REDIS_REPLY_STRING ? g[6]->str : NULL);
+    *out =
+        ops_deadletter_doc(id, strtoll(g[8]->str, NULL, 10), g[0]->str,
+                           g[4]->type == REDIS_REPLY_STRING ? g[4]->str : NULL,
+                           g[5]->type == REDIS_REPLY_STRING ? g[5]->str : NULL,
+                           g[6]->type == REDIS_REPLY_STRING ? g[6]->str : NULL);
     return *out ? 1 : -1;
 }
 

@@ -57,12 +57,12 @@ struct dash_sampler {
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;  /* signalled after each sample and on stop */
     int stop;
-    int64_t last_view_ms; /* last API read of a viewer */
-    int64_t at_ms;        /* of the latest sample; 0 = none yet */
-    long seq;             /* samples taken */
-    char *queues;         /* JSON text of the stats documents (owned) */
-    char *workers;        /* JSON text of the worker documents (owned) */
-    char err[256];        /* the latest sample's problem, "" = none */
+    int64_t last_view_ms;     /* last API read of a viewer */
+    int64_t at_ms;            /* of the latest sample; 0 = none yet */
+    long seq;                 /* samples taken */
+    char *queues;             /* JSON text of the stats documents (owned) */
+    char *workers;            /* JSON text of the worker documents (owned) */
+    char err[256];            /* the latest sample's problem, "" = none */
     struct dash_ring **rings; /* owned, one per queue seen */
     int nrings;
 };
@@ -155,9 +155,8 @@ enum MHD_Result dash_json_text(struct dash_req *r, unsigned status,
                                const char *text);
 
 /* Queue {"error": msg} with status. */
-enum MHD_Result dash_error(struct dash_req *r, unsigned status,
-                           const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+enum MHD_Result dash_error(struct dash_req *r, unsigned status, const char *fmt,
+                           ...) __attribute__((format(printf, 3, 4)));
 
 /* A query argument of r, or NULL. */
 const char *dash_arg(struct dash_req *r, const char *name);
@@ -185,8 +184,7 @@ enum MHD_Result dash_api_review(struct dash_req *r);
 
 /* POST handlers, called once the request is authorised (and its CSRF
  * token checked); body is the parsed JSON object. */
-enum MHD_Result dash_api_dlq_change(struct dash_req *r, cJSON *body,
-                                    int purge);
+enum MHD_Result dash_api_dlq_change(struct dash_req *r, cJSON *body, int purge);
 enum MHD_Result dash_api_review_decide(struct dash_req *r, cJSON *body,
                                        int approve);
 

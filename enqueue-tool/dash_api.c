@@ -113,8 +113,7 @@ dash_api_login(struct dash_req *r, cJSON *body)
         return dash_error(r, MHD_HTTP_FORBIDDEN,
                           "read-only dashboard: no admin token is set");
     if (!tok)
-        return dash_error(r, MHD_HTTP_BAD_REQUEST,
-                          "token: expected a string");
+        return dash_error(r, MHD_HTTP_BAD_REQUEST, "token: expected a string");
     if (!dash_ct_equal(tok, strlen(tok), r->d->auth.token,
                        r->d->auth.token_len))
         return dash_error(r, MHD_HTTP_UNAUTHORIZED, "token: wrong");
@@ -129,7 +128,8 @@ dash_api_login(struct dash_req *r, cJSON *body)
     }
     cJSON_Delete(j);
     snprintf(cookie, sizeof(cookie),
-             DASH_COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d",
+             DASH_COOKIE_NAME
+             "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d",
              s.id, DASH_SESSION_S);
     resp = MHD_create_response_from_buffer(strlen(text), text,
                                            MHD_RESPMEM_MUST_COPY);
@@ -160,7 +160,7 @@ dash_api_logout(struct dash_req *r)
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "Set-Cookie",
                             DASH_COOKIE_NAME "=; Path=/; HttpOnly; "
-                                        "SameSite=Strict; Max-Age=0");
+                                             "SameSite=Strict; Max-Age=0");
     rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -206,7 +206,8 @@ dash_api_series(struct dash_req *r)
     return dash_json(r, MHD_HTTP_OK, dash_sampler_series(&r->d->sampler, q));
 }
 
-/* ---- the dead-letter queue ------------------------------------------------ */
+/* ---- the dead-letter queue ------------------------------------------------
+ */
 
 /* Filter value name from the body (when not NULL) or the query; numbers of
  * a body are written into num. NULL when absent. */
@@ -229,8 +230,8 @@ filter_value(struct dash_req *r, cJSON *body, const char *name, char num[32])
  * older) from the query or body into o, checked as the CLI checks them.
  * 0, or -1 with the problem in err. */
 static int
-filters(struct dash_req *r, cJSON *body, struct dlqopt *o, int older,
-        char *err, size_t errlen)
+filters(struct dash_req *r, cJSON *body, struct dlqopt *o, int older, char *err,
+        size_t errlen)
 {
     char num[32];
     const char *cls = filter_value(r, body, "class", num);
@@ -254,8 +255,8 @@ filters(struct dash_req *r, cJSON *body, struct dlqopt *o, int older,
     }
     if (st) {
         if (ops_parse_long(st, 100, 599, &status) < 0) {
-            snprintf(err, errlen, "status: expected an HTTP status, got '%.32s'",
-                     st);
+            snprintf(err, errlen,
+                     "status: expected an HTTP status, got '%.32s'", st);
             return -1;
         }
         o->f.status = status;
@@ -378,12 +379,11 @@ dash_api_dlq(struct dash_req *r)
             cursor_of(&e, next, sizeof(next));
         }
         /* an entry of the page left unread: there is more */
-        if (n == limit && p.page &&
-            p.pos < (size_t)p.page->element[2]->integer)
+        if (n == limit && p.page && p.pos < (size_t)p.page->element[2]->integer)
             break;
     }
-    if (n < limit || (p.end && p.page &&
-                      p.pos >= (size_t)p.page->element[2]->integer))
+    if (n < limit ||
+        (p.end && p.page && p.pos >= (size_t)p.page->element[2]->integer))
         next[0] = '\0';
     dlq_pager_free(&p);
     cli_close(&o.c);
@@ -473,12 +473,12 @@ dash_api_job(struct dash_req *r, const char *id)
     freeReplyObject(rep);
     cli_close(&c);
     st = cJSON_GetStringValue(cJSON_GetObjectItem(d, "state"));
-    return dash_json(r, st && !strcmp(st, "unknown") ? MHD_HTTP_NOT_FOUND
-                                                     : MHD_HTTP_OK,
-                     d);
+    return dash_json(
+        r, st && !strcmp(st, "unknown") ? MHD_HTTP_NOT_FOUND : MHD_HTTP_OK, d);
 }
 
-/* ---- requeue and purge ---------------------------------------------------- */
+/* ---- requeue and purge ----------------------------------------------------
+ */
 
 /* The ids of body into a malloc'd array (*ids; caller frees the array, the
  * strings are body's). Returns how many, or -1 with the problem in err. */
@@ -518,12 +518,13 @@ enum MHD_Result
 dash_api_dlq_change(struct dash_req *r, cJSON *body, int purge)
 {
     static const char *const req_names[] = {
-        "queue", "ids",  "all",      "class", "status", "since",
-        "grep",  "dry_run", "keep_attempts", NULL};
+        "queue", "ids",  "all",     "class",         "status",
+        "since", "grep", "dry_run", "keep_attempts", NULL};
     static const char *const purge_names[] = {
         "queue", "ids",  "all",     "class",      "status",
         "since", "grep", "dry_run", "older_than", NULL};
-    const char *bad = dash_unknown_member(body, purge ? purge_names : req_names);
+    const char *bad =
+        dash_unknown_member(body, purge ? purge_names : req_names);
     const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(body, "queue"));
     cJSON *all = cJSON_GetObjectItem(body, "all");
     cJSON *dry = cJSON_GetObjectItem(body, "dry_run");
@@ -543,8 +544,7 @@ dash_api_dlq_change(struct dash_req *r, cJSON *body, int purge)
                           "0-9 . _ -)");
     if ((all && !cJSON_IsBool(all)) || (dry && !cJSON_IsBool(dry)) ||
         (keep && !cJSON_IsBool(keep)))
-        return dash_error(r, MHD_HTTP_BAD_REQUEST,
-                          "%s: expected true or false",
+        return dash_error(r, MHD_HTTP_BAD_REQUEST, "%s: expected true or false",
                           all && !cJSON_IsBool(all)   ? "all"
                           : dry && !cJSON_IsBool(dry) ? "dry_run"
                                                       : "keep_attempts");
@@ -565,7 +565,8 @@ dash_api_dlq_change(struct dash_req *r, cJSON *body, int purge)
         return dash_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
     o.argc = n;
     o.argv = ids;
-    if (n > 0 && (o.all || dlq_filter_any(&o.f) || o.since_arg || o.older_arg)) {
+    if (n > 0 &&
+        (o.all || dlq_filter_any(&o.f) || o.since_arg || o.older_arg)) {
         free(ids);
         return dash_error(r, MHD_HTTP_BAD_REQUEST,
                           "give ids or filters, not both");

@@ -211,7 +211,8 @@ dash_auth_who(struct dash_auth *a, struct MHD_Connection *conn, char *csrf)
         return DASH_ANON;
     pthread_mutex_lock(&a->mu);
     for (int i = 0; i < DASH_SESSIONS; i++)
-        if (a->s[i].expires_ms >= now && dash_ct_equal(id, 64, a->s[i].id, 64)) {
+        if (a->s[i].expires_ms >= now &&
+            dash_ct_equal(id, 64, a->s[i].id, 64)) {
             memcpy(csrf, a->s[i].csrf, 65);
             who = DASH_COOKIE;
             break;

@@ -46,9 +46,9 @@ queue_resp(struct dash_req *r, unsigned status, const char *type,
         return MHD_NO;
     }
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(resp, "Allow",
-                                strncmp(r->url, "/api/", 5) ? "GET, HEAD"
-                                                            : "GET, HEAD, POST");
+        MHD_add_response_header(
+            resp, "Allow",
+            strncmp(r->url, "/api/", 5) ? "GET, HEAD" : "GET, HEAD, POST");
     rc = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -203,25 +203,44 @@ foreign_origin(struct dash_req *r)
     return 0;
 }
 
+static const char *const post_routes[] = {"/api/login",
+                                          "/api/logout",
+                                          "/api/dlq/requeue",
+                                          "/api/dlq/purge",
+                                          "/api/review/approve",
+                                          "/api/review/reject",
+                                          NULL};
+
+static int
+is_post_route(const char *u)
+{
+    for (int i = 0; post_routes[i]; i++)
+        if (!strcmp(u, post_routes[i]))
+            return 1;
+    return 0;
+}
+
+/* A GET route of the API or a file of the page. */
+static int
+is_get_route(const char *u)
+{
+    return strncmp(u, "/api/", 5) || !strcmp(u, "/api/session") ||
+           !strcmp(u, "/api/queues") || !strcmp(u, "/api/series") ||
+           !strcmp(u, "/api/workers") || !strcmp(u, "/api/dlq") ||
+           !strcmp(u, "/api/review") || (!strncmp(u, "/api/dlq/", 9) && u[9]) ||
+           (!strncmp(u, "/api/jobs/", 10) && u[10]);
+}
+
 static enum MHD_Result
 route_post(struct dash_req *r)
 {
-    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                 "Content-Type");
+    const char *ct =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
     enum MHD_Result ret = MHD_NO;
     cJSON *body;
 
-    if (strcmp(r->url, "/api/login") && strcmp(r->url, "/api/logout") &&
-        strcmp(r->url, "/api/dlq/requeue") && strcmp(r->url, "/api/dlq/purge") &&
-        strcmp(r->url, "/api/review/approve") &&
-        strcmp(r->url, "/api/review/reject"))
-        return strncmp(r->url, "/api/", 5) || !strncmp(r->url, "/api/dlq", 8) ||
-                       !strncmp(r->url, "/api/jobs/", 10) ||
-                       !strcmp(r->url, "/api/queues") ||
-                       !strcmp(r->url, "/api/workers") ||
-                       !strcmp(r->url, "/api/series") ||
-                       !strcmp(r->url, "/api/session") ||
-                       !strcmp(r->url, "/api/review")
+    if (!is_post_route(r->url))
+        return is_get_route(r->url)
                    ? dash_error(r, MHD_HTTP_METHOD_NOT_ALLOWED,
                                 "%s takes GET only", r->url)
                    : dash_error(r, MHD_HTTP_NOT_FOUND, "no API %s", r->url);
@@ -272,17 +291,15 @@ route_get(struct dash_req *r)
         return dash_api_workers(r);
     if (!strcmp(u, "/api/dlq"))
         return dash_api_dlq(r);
-    if (!strncmp(u, "/api/dlq/", 9) && u[9] && strcmp(u, "/api/dlq/requeue") &&
-        strcmp(u, "/api/dlq/purge"))
+    if (!strcmp(u, "/api/review"))
+        return dash_api_review(r);
+    if (is_post_route(u))
+        return dash_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "%s takes POST only",
+                          u);
+    if (!strncmp(u, "/api/dlq/", 9) && u[9])
         return dash_api_dlq_entry(r, u + 9);
     if (!strncmp(u, "/api/jobs/", 10) && u[10])
         return dash_api_job(r, u + 10);
-    if (!strcmp(u, "/api/review"))
-        return dash_api_review(r);
-    if (!strcmp(u, "/api/login") || !strcmp(u, "/api/logout") ||
-        !strncmp(u, "/api/dlq/", 9) || !strncmp(u, "/api/review/", 12))
-        return dash_error(r, MHD_HTTP_METHOD_NOT_ALLOWED,
-                          "%s takes POST only", u);
     return dash_error(r, MHD_HTTP_NOT_FOUND, "no API %s", u);
 }
 
@@ -382,20 +399,21 @@ dash_listen(struct dash *d, const char *addr, int *port, int *loopback,
         return -1;
     }
     if (ai->ai_family == AF_INET)
-        *loopback =
-            (ntohl(((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr.s_addr) >>
-             24) == 127;
+        *loopback = (ntohl(((struct sockaddr_in *)(void *)ai->ai_addr)
+                               ->sin_addr.s_addr) >>
+                     24) == 127;
     else
-        *loopback = ai->ai_family == AF_INET6 &&
-                    IN6_IS_ADDR_LOOPBACK(
-                        &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr);
+        *loopback =
+            ai->ai_family == AF_INET6 &&
+            IN6_IS_ADDR_LOOPBACK(
+                &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr);
     d->d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
             (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
         0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!d->d) {
         snprintf(err, errlen, "--listen %s: cannot listen (port in use?)",

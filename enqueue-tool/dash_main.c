@@ -39,7 +39,13 @@ static const char dashboard_help[] =
     "redis://127.0.0.1:6379/0)\n"
     "  -h, --help             this help\n";
 
-enum { OPT_LISTEN = 1, OPT_TOKEN_FILE, OPT_DEAD_WARN, OPT_PORT_FILE, OPT_TOKEN };
+enum {
+    OPT_LISTEN = 1,
+    OPT_TOKEN_FILE,
+    OPT_DEAD_WARN,
+    OPT_PORT_FILE,
+    OPT_TOKEN
+};
 
 static int
 dash_opt(void *ctx, int opt, const char *arg)
@@ -80,17 +86,16 @@ cmd_dashboard(int argc, char **argv)
         CLI_OPT_STR("port-file", OPT_PORT_FILE, &port_file),
         CLI_OPT_CALL("admin-token", OPT_TOKEN),
         CLI_OPT_END};
-    struct cli_cmd spec = {"dashboard", dashboard_help, NULL, opts, dash_opt,
-                           NULL, 0};
+    struct cli_cmd spec = {"dashboard", dashboard_help, NULL, opts,
+                           dash_opt,    NULL,           0};
     static struct dash d; /* big (the sessions); lives until exit */
     char err[512];
     int first, rc, port = 0, loopback = 0, sig;
     sigset_t set;
 
     if (env && *env && ops_parse_long(env, 0, 1000000000L, &dead_warn) < 0)
-        return cli_usage_error("dashboard",
-                               "GENQ_DEAD_WARN: expected a number, got '%s'",
-                               env);
+        return cli_usage_error(
+            "dashboard", "GENQ_DEAD_WARN: expected a number, got '%s'", env);
     if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
         return rc;
     memset(&d, 0, sizeof(d));

@@ -139,9 +139,9 @@ run(void *arg)
         cJSON *docs;
         int rc;
 
-        due = s->at_ms +
-              (now - s->last_view_ms < DASH_VIEW_IDLE_MS ? LIVE_EVERY_MS
-                                                         : IDLE_EVERY_MS);
+        due = s->at_ms + (now - s->last_view_ms < DASH_VIEW_IDLE_MS
+                              ? LIVE_EVERY_MS
+                              : IDLE_EVERY_MS);
         if (s->at_ms && now < due) {
             struct timespec ts;
             deadline_in(&ts, due - now);
@@ -245,7 +245,8 @@ dash_sampler_read(struct dash_sampler *s, int which, char *err, size_t errlen)
 
 /* Add point p (throughput since prev when prev) to the series arrays. */
 static int
-series_add(cJSON *arr, const struct dash_point *p, const struct dash_point *prev)
+series_add(cJSON *arr, const struct dash_point *p,
+           const struct dash_point *prev)
 {
     cJSON *o = cJSON_CreateObject();
     char ts[32];
@@ -257,8 +258,8 @@ series_add(cJSON *arr, const struct dash_point *p, const struct dash_point *prev
     if (prev && dt > 0) {
         double v = (p->succeeded - prev->succeeded) / dt;
         double dv = (p->died - prev->died) / dt;
-        ops_jnum(o, "completed_per_s", v < 0 ? 0 : (double)(long)(v * 100) / 100,
-                 &bad);
+        ops_jnum(o, "completed_per_s",
+                 v < 0 ? 0 : (double)(long)(v * 100) / 100, &bad);
         ops_jnum(o, "died_per_s", dv < 0 ? 0 : (double)(long)(dv * 100) / 100,
                  &bad);
     } else {
@@ -310,12 +311,12 @@ dash_sampler_series(struct dash_sampler *s, const char *queue)
                r->v[(r->head - r->n + first + DASH_RING) % DASH_RING].t_ms <
                    now - HOUR_MS)
             first++;
-        step = r->n > first
-                   ? (now - r->v[(r->head - r->n + first + DASH_RING) %
-                                 DASH_RING]
-                                .t_ms) /
-                         SERIES_POINTS
-                   : 0;
+        step =
+            r->n > first
+                ? (now - r->v[(r->head - r->n + first + DASH_RING) % DASH_RING]
+                             .t_ms) /
+                      SERIES_POINTS
+                : 0;
         for (int k = first; k < r->n && !bad; k++) {
             const struct dash_point *p =
                 &r->v[(r->head - r->n + k + DASH_RING) % DASH_RING];

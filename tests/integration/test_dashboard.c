@@ -184,8 +184,8 @@ Test(dashboard, read_only_without_a_token)
 
     th_make_dead(&t, "ro-1", "p", NULL, "permanent", 400, "bad");
     dash_start(&d, 0);
-    expect(http(&d, "GET", "/api/session", NULL, NULL), 200,
-           "\"admin\":false", "session");
+    expect(http(&d, "GET", "/api/session", NULL, NULL), 200, "\"admin\":false",
+           "session");
     expect(http(&d, "POST", "/api/dlq/requeue", bearer,
                 requeue_body(t.queue, "ro-1")),
            403, "read-only", "requeue without a token set");
@@ -242,7 +242,8 @@ login(struct dash *d, char *cookie, size_t cn, char *csrf, size_t sn)
     cr_expect(strstr(c, "HttpOnly") && strstr(c, "SameSite=Strict"),
               "cookie flags: %.200s", c);
     snprintf(cookie, cn, "Cookie: %.*s", (int)strcspn(c + 12, ";"), c + 12);
-    snprintf(csrf, sn, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(j, "csrf")));
+    snprintf(csrf, sn, "%s",
+             cJSON_GetStringValue(cJSON_GetObjectItem(j, "csrf")));
     cr_assert_eq(strlen(csrf), 64, "csrf token: %s", r.body);
     cJSON_Delete(j);
     resp_free(&r);
@@ -264,32 +265,38 @@ Test(dashboard, cookie_needs_the_csrf_token)
     h[1] = NULL;
     expect(http(&d, "GET", "/api/session", h, NULL), 200, csrf,
            "session gives the csrf token");
-    expect(http(&d, "POST", "/api/dlq/requeue", h, requeue_body(t.queue, "c-1")),
-           403, "CSRF", "cookie without the CSRF token");
+    expect(
+        http(&d, "POST", "/api/dlq/requeue", h, requeue_body(t.queue, "c-1")),
+        403, "CSRF", "cookie without the CSRF token");
     h[1] = "X-CSRF-Token: 0000000000000000000000000000000000000000000000000000"
            "000000000000";
     h[2] = NULL;
-    expect(http(&d, "POST", "/api/dlq/requeue", h, requeue_body(t.queue, "c-1")),
-           403, "CSRF", "wrong CSRF token");
+    expect(
+        http(&d, "POST", "/api/dlq/requeue", h, requeue_body(t.queue, "c-1")),
+        403, "CSRF", "wrong CSRF token");
     snprintf(hcsrf, sizeof(hcsrf), "X-CSRF-Token: %s", csrf);
     h[1] = hcsrf;
     h[2] = "Origin: http://evil.example";
     h[3] = NULL;
-    expect(http(&d, "POST", "/api/dlq/requeue", h, requeue_body(t.queue, "c-1")),
-           403, "cross-origin", "foreign Origin");
+    expect(
+        http(&d, "POST", "/api/dlq/requeue", h, requeue_body(t.queue, "c-1")),
+        403, "cross-origin", "foreign Origin");
     h[2] = "Content-Type: text/plain";
-    expect(http(&d, "POST", "/api/dlq/requeue", h, requeue_body(t.queue, "c-1")),
-           415, "application/json", "a form's content type");
+    expect(
+        http(&d, "POST", "/api/dlq/requeue", h, requeue_body(t.queue, "c-1")),
+        415, "application/json", "a form's content type");
     cr_expect_str_eq(th_state(&t, "c-1", st, NULL), "dead");
     h[2] = NULL;
-    expect(http(&d, "POST", "/api/dlq/requeue", h, requeue_body(t.queue, "c-1")),
-           200, "\"changed\":1", "cookie + CSRF token");
+    expect(
+        http(&d, "POST", "/api/dlq/requeue", h, requeue_body(t.queue, "c-1")),
+        200, "\"changed\":1", "cookie + CSRF token");
     cr_expect_str_neq(th_state(&t, "c-1", st, NULL), "dead");
     /* logged out: the cookie is worth nothing */
     h[2] = NULL;
     expect(http(&d, "POST", "/api/logout", h, "{}"), 200, NULL, "logout");
-    expect(http(&d, "POST", "/api/dlq/requeue", h, requeue_body(t.queue, "c-2")),
-           401, NULL, "after logout");
+    expect(
+        http(&d, "POST", "/api/dlq/requeue", h, requeue_body(t.queue, "c-2")),
+        401, NULL, "after logout");
     th_stop(d.pid);
 }
 
@@ -298,12 +305,18 @@ Test(dashboard, get_never_changes_state)
     struct dash d;
     static const char *const bearer[] = {"Authorization: Bearer " TOKEN, NULL};
     char series[256], dlq[256], one[256], job[256];
-    const char *paths[] = {"/",      "/app.js",     "/api/session",
-                           "/api/queues", "/api/workers", series,
-                           dlq,      one,           job,
+    const char *paths[] = {"/",
+                           "/app.js",
+                           "/api/session",
+                           "/api/queues",
+                           "/api/workers",
+                           series,
+                           dlq,
+                           one,
+                           job,
                            NULL};
-    static const char *const posts[] = {"/api/dlq/requeue", "/api/dlq/purge",
-                                        "/api/login", "/api/logout",
+    static const char *const posts[] = {"/api/dlq/requeue",    "/api/dlq/purge",
+                                        "/api/login",          "/api/logout",
                                         "/api/review/approve", NULL};
     char st[64], p[512];
     long dead0;
@@ -330,9 +343,8 @@ Test(dashboard, get_never_changes_state)
     expect(http(&d, "PUT", "/api/dlq/requeue", bearer,
                 requeue_body(t.queue, "g-1")),
            405, NULL, "PUT");
-    expect(http(&d, "DELETE", qpath("/api/dlq/g-1", ""),
-                bearer, NULL),
-           405, NULL, "DELETE");
+    expect(http(&d, "DELETE", qpath("/api/dlq/g-1", ""), bearer, NULL), 405,
+           NULL, "DELETE");
     expect(http(&d, "POST", "/api/queues", bearer, "{}"), 405, "GET only",
            "POST to a GET route");
     cr_expect_eq(th_rint(&t, "ZCARD %s", t.k.key[QK_DEAD]), dead0);
@@ -353,8 +365,7 @@ Test(dashboard, text_from_redis_comes_back_exact_and_inert)
 
     th_make_dead(&t, "x-1", "<b>bold</b>", NULL, "permanent", 400, msg);
     dash_start(&d, 0);
-    r = http(&d, "GET", qpath("/api/dlq", ""), NULL,
-             NULL);
+    r = http(&d, "GET", qpath("/api/dlq", ""), NULL, NULL);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_expect(strstr(r.headers, "Content-Type: application/json"), "%s",
               r.headers);
@@ -367,11 +378,9 @@ Test(dashboard, text_from_redis_comes_back_exact_and_inert)
     cr_expect_str_eq(th_str(e, "prompt_excerpt"), "<b>bold</b>");
     cJSON_Delete(j);
     resp_free(&r);
-    r = http(&d, "GET", qpath("/api/dlq/x-1", ""), NULL,
-             NULL);
+    r = http(&d, "GET", qpath("/api/dlq/x-1", ""), NULL, NULL);
     j = cJSON_Parse(r.body);
-    cr_expect_str_eq(
-        th_str(cJSON_GetObjectItem(j, "error"), "message"), want);
+    cr_expect_str_eq(th_str(cJSON_GetObjectItem(j, "error"), "message"), want);
     cJSON_Delete(j);
     resp_free(&r);
     /* the page: its script from a file, a CSP that forbids inline ones */
@@ -422,8 +431,7 @@ Test(dashboard, documents_are_the_clis)
     th_make_dead(&t, "d-2", "second", NULL, "exhausted", 503, "bad two");
     th_rint(&t, "SADD %s %s", KEY_QUEUES, t.queue); /* as genq enqueue does */
     dash_start(&d, 0);
-    r = http(&d, "GET", qpath("/api/dlq", ""), NULL,
-             NULL);
+    r = http(&d, "GET", qpath("/api/dlq", ""), NULL, NULL);
     api = cJSON_Parse(r.body);
     cli = cli_docs("dlq", "ls", "--json", NULL);
     cr_expect(cJSON_Compare(cJSON_GetObjectItem(api, "entries"), cli, 1),
@@ -431,8 +439,7 @@ Test(dashboard, documents_are_the_clis)
     cJSON_Delete(api);
     cJSON_Delete(cli);
     resp_free(&r);
-    r = http(&d, "GET", qpath("/api/dlq/d-2", ""), NULL,
-             NULL);
+    r = http(&d, "GET", qpath("/api/dlq/d-2", ""), NULL, NULL);
     api = cJSON_Parse(r.body);
     cli = cli_docs("dlq", "show", "d-2", "--json");
     cr_expect(cJSON_Compare(api, cJSON_GetArrayItem(cli, 0), 1), "dlq show: %s",
@@ -440,8 +447,7 @@ Test(dashboard, documents_are_the_clis)
     cJSON_Delete(api);
     cJSON_Delete(cli);
     resp_free(&r);
-    r = http(&d, "GET", qpath("/api/jobs/d-1", ""), NULL,
-             NULL);
+    r = http(&d, "GET", qpath("/api/jobs/d-1", ""), NULL, NULL);
     api = cJSON_Parse(r.body);
     cli = cli_docs("status", "--with-result", "d-1", "--json");
     cr_expect(cJSON_Compare(api, cJSON_GetArrayItem(cli, 0), 1), "status: %s",
@@ -449,20 +455,18 @@ Test(dashboard, documents_are_the_clis)
     cJSON_Delete(api);
     cJSON_Delete(cli);
     resp_free(&r);
-    expect(http(&d, "GET", qpath("/api/jobs/nope", ""),
-                NULL, NULL),
-           404, "\"state\":\"unknown\"", "unknown job");
-    expect(http(&d, "GET", qpath("/api/dlq/nope", ""),
-                NULL, NULL),
-           404, "not in the dead-letter queue", "unknown dead letter");
+    expect(http(&d, "GET", qpath("/api/jobs/nope", ""), NULL, NULL), 404,
+           "\"state\":\"unknown\"", "unknown job");
+    expect(http(&d, "GET", qpath("/api/dlq/nope", ""), NULL, NULL), 404,
+           "not in the dead-letter queue", "unknown dead letter");
     /* the stats document of the queue, member for member */
     r = http(&d, "GET", "/api/queues", NULL, NULL);
     api = cJSON_Parse(r.body);
     cli = cli_docs("stats", "--json", NULL, NULL);
     {
         cJSON *a = NULL, *c = cJSON_GetArrayItem(cli, 0), *m;
-        cJSON_ArrayForEach(m, api)
-        if (!strcmp(th_str(m, "queue"), t.queue)) a = m;
+        cJSON_ArrayForEach(m, api) if (!strcmp(th_str(m, "queue"), t.queue)) a =
+            m;
         cr_assert(a && c, "queue %s in /api/queues: %s", t.queue, r.body);
         cJSON_ArrayForEach(m, c)
         {
@@ -502,8 +506,8 @@ Test(dashboard, cursor_pages_and_filters)
         j = cJSON_Parse(r.body);
         cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "entries"))
         {
-            cr_expect(!cJSON_GetObjectItem(seen, th_str(e, "id")),
-                      "%s twice", th_str(e, "id"));
+            cr_expect(!cJSON_GetObjectItem(seen, th_str(e, "id")), "%s twice",
+                      th_str(e, "id"));
             cJSON_AddTrueToObject(seen, th_str(e, "id"));
             total++;
         }
@@ -518,8 +522,7 @@ Test(dashboard, cursor_pages_and_filters)
     cr_expect_eq(total, 251);
     cr_expect_eq(pages, 3);
     cJSON_Delete(seen);
-    expect(http(&d, "GET",
-                qpath("/api/dlq", "&class=invalid&grep=needle"),
+    expect(http(&d, "GET", qpath("/api/dlq", "&class=invalid&grep=needle"),
                 NULL, NULL),
            200, "\"id\":\"odd-1\"", "filters");
     /* requeue by filter: a dry run counts, then the real one moves them */
@@ -546,23 +549,16 @@ Test(dashboard, bad_input_is_named)
     char b[512];
 
     dash_start(&d, 1);
-    expect(http(&d, "GET", qpath("/api/dlq", "&limit=0"),
-                NULL, NULL),
-           400, "limit", "limit 0");
-    expect(http(&d, "GET",
-                qpath("/api/dlq", "&class=bogus"), NULL,
-                NULL),
-           400, "class", "class");
-    expect(http(&d, "GET", qpath("/api/dlq", "&status=7"),
-                NULL, NULL),
-           400, "status", "status");
-    expect(http(&d, "GET", qpath("/api/dlq", "&since=x"),
-                NULL, NULL),
-           400, "since", "since");
-    expect(http(&d, "GET",
-                qpath("/api/dlq", "&cursor=abc"), NULL,
-                NULL),
-           400, "cursor", "cursor");
+    expect(http(&d, "GET", qpath("/api/dlq", "&limit=0"), NULL, NULL), 400,
+           "limit", "limit 0");
+    expect(http(&d, "GET", qpath("/api/dlq", "&class=bogus"), NULL, NULL), 400,
+           "class", "class");
+    expect(http(&d, "GET", qpath("/api/dlq", "&status=7"), NULL, NULL), 400,
+           "status", "status");
+    expect(http(&d, "GET", qpath("/api/dlq", "&since=x"), NULL, NULL), 400,
+           "since", "since");
+    expect(http(&d, "GET", qpath("/api/dlq", "&cursor=abc"), NULL, NULL), 400,
+           "cursor", "cursor");
     expect(http(&d, "GET", "/api/dlq?queue=no%20spaces", NULL, NULL), 400,
            "queue", "queue name");
     expect(http(&d, "GET", "/api/nothing", NULL, NULL), 404, NULL, "unknown");
