@@ -23,8 +23,7 @@ command -v node >/dev/null || missing="$missing nodejs"
 command -v npm >/dev/null || missing="$missing npm"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 [ -z "$missing" ] || { echo "bench/dashboard.sh: missing:$missing (scripts/deps.sh test)"; exit 1; }
-(cd "$ROOT/tests/browser" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) \
-    >"$TMP/npm.log" 2>&1 || { echo "bench/dashboard.sh: npm ci in tests/browser failed:"; tail -5 "$TMP/npm.log"; exit 1; }
+sh "$ROOT/scripts/npm-ci.sh" "$ROOT/tests/browser" "$TMP/npm.log" || exit 1
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$TMP"' EXIT
 start_servers

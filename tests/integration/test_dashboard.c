@@ -421,6 +421,23 @@ cli_docs(const char *a, const char *b, const char *c, const char *e)
     return arr;
 }
 
+/* The API's answer r (freed) equals what `genq A B C E` prints: member
+ * member of r (when not NULL) equals the CLI's lines as an array, else r
+ * equals the first line. */
+static void
+same_doc(struct resp *r, const char *member, const char *a, const char *b,
+         const char *c, const char *e)
+{
+    cJSON *api = cJSON_Parse(r->body), *cli = cli_docs(a, b, c, e);
+
+    cr_expect(cJSON_Compare(member ? cJSON_GetObjectItem(api, member) : api,
+                            member ? cli : cJSON_GetArrayItem(cli, 0), 1),
+              "genq %s %s: %s", a, b, r->body);
+    cJSON_Delete(api);
+    cJSON_Delete(cli);
+    resp_free(r);
+}
+
 Test(dashboard, documents_are_the_clis)
 {
     struct dash d;
@@ -432,29 +449,11 @@ Test(dashboard, documents_are_the_clis)
     th_rint(&t, "SADD %s %s", KEY_QUEUES, t.queue); /* as genq enqueue does */
     dash_start(&d, 0);
     r = http(&d, "GET", qpath("/api/dlq", ""), NULL, NULL);
-    api = cJSON_Parse(r.body);
-    cli = cli_docs("dlq", "ls", "--json", NULL);
-    cr_expect(cJSON_Compare(cJSON_GetObjectItem(api, "entries"), cli, 1),
-              "dlq ls: %s", r.body);
-    cJSON_Delete(api);
-    cJSON_Delete(cli);
-    resp_free(&r);
+    same_doc(&r, "entries", "dlq", "ls", "--json", NULL);
     r = http(&d, "GET", qpath("/api/dlq/d-2", ""), NULL, NULL);
-    api = cJSON_Parse(r.body);
-    cli = cli_docs("dlq", "show", "d-2", "--json");
-    cr_expect(cJSON_Compare(api, cJSON_GetArrayItem(cli, 0), 1), "dlq show: %s",
-              r.body);
-    cJSON_Delete(api);
-    cJSON_Delete(cli);
-    resp_free(&r);
+    same_doc(&r, NULL, "dlq", "show", "d-2", "--json");
     r = http(&d, "GET", qpath("/api/jobs/d-1", ""), NULL, NULL);
-    api = cJSON_Parse(r.body);
-    cli = cli_docs("status", "--with-result", "d-1", "--json");
-    cr_expect(cJSON_Compare(api, cJSON_GetArrayItem(cli, 0), 1), "status: %s",
-              r.body);
-    cJSON_Delete(api);
-    cJSON_Delete(cli);
-    resp_free(&r);
+    same_doc(&r, NULL, "status", "--with-result", "d-1", "--json");
     expect(http(&d, "GET", qpath("/api/jobs/nope", ""), NULL, NULL), 404,
            "\"state\":\"unknown\"", "unknown job");
     expect(http(&d, "GET", qpath("/api/dlq/nope", ""), NULL, NULL), 404,
@@ -465,8 +464,11 @@ Test(dashboard, documents_are_the_clis)
     cli = cli_docs("stats", "--json", NULL, NULL);
     {
         cJSON *a = NULL, *c = cJSON_GetArrayItem(cli, 0), *m;
-        cJSON_ArrayForEach(m, api) if (!strcmp(th_str(m, "queue"), t.queue)) a =
-            m;
+        cJSON_ArrayForEach(m, api)
+        {
+            if (!strcmp(th_str(m, "queue"), t.queue))
+                a = m;
+        }
         cr_assert(a && c, "queue %s in /api/queues: %s", t.queue, r.body);
         cJSON_ArrayForEach(m, c)
         {
@@ -546,6 +548,16 @@ Test(dashboard, bad_input_is_named)
 {
     struct dash d;
     static const char *const bearer[] = {"Authorization: Bearer " TOKEN, NULL};
+    static const char *const bad[][2] = {
+        /* more members of a requeue body, what the error names */
+        {",\"ids\":[\"a\"],\"all\":true", "ids or filters"},
+        {"", "give ids"},
+        {",\"idz\":[\"a\"]", "idz"},
+        {",\"ids\":[\"-\"]", "ids[0]"},
+        {",\"ids\":\"a\"", "ids: expected an array"},
+        {",\"all\":1", "all: expected true or false"},
+        {",\"status\":\"abc\"", "status"},
+        {",\"older_than\":\"1h\"", "older_than"}};
     char b[512];
 
     dash_start(&d, 1);
@@ -562,22 +574,11 @@ Test(dashboard, bad_input_is_named)
     expect(http(&d, "GET", "/api/dlq?queue=no%20spaces", NULL, NULL), 400,
            "queue", "queue name");
     expect(http(&d, "GET", "/api/nothing", NULL, NULL), 404, NULL, "unknown");
-    snprintf(b, sizeof(b), "{\"queue\":\"%s\",\"ids\":[\"a\"],\"all\":true}",
-             t.queue);
-    expect(http(&d, "POST", "/api/dlq/requeue", bearer, b), 400,
-           "ids or filters", "ids and all");
-    snprintf(b, sizeof(b), "{\"queue\":\"%s\"}", t.queue);
-    expect(http(&d, "POST", "/api/dlq/requeue", bearer, b), 400, "give ids",
-           "nothing chosen");
-    snprintf(b, sizeof(b), "{\"queue\":\"%s\",\"idz\":[\"a\"]}", t.queue);
-    expect(http(&d, "POST", "/api/dlq/requeue", bearer, b), 400, "idz",
-           "unknown member");
-    snprintf(b, sizeof(b), "{\"queue\":\"%s\",\"ids\":[\"-\"]}", t.queue);
-    expect(http(&d, "POST", "/api/dlq/requeue", bearer, b), 400, "ids[0]",
-           "the id '-'");
-    snprintf(b, sizeof(b), "{\"queue\":\"%s\",\"older_than\":\"1h\"}", t.queue);
-    expect(http(&d, "POST", "/api/dlq/requeue", bearer, b), 400, "older_than",
-           "older_than on requeue");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(b, sizeof(b), "{\"queue\":\"%s\"%s}", t.queue, bad[i][0]);
+        expect(http(&d, "POST", "/api/dlq/requeue", bearer, b), 400, bad[i][1],
+               b);
+    }
     expect(http(&d, "POST", "/api/dlq/requeue", bearer, "[1,2"), 400,
            "JSON object", "not JSON");
     th_stop(d.pid);

@@ -22,12 +22,7 @@ command -v npm >/dev/null || missing="$missing npm"
 }
 T="$GENQ_TEST_TMP/dashboard-$$"
 mkdir -p "$T"
-if ! (cd "$ROOT/tests/browser" && timeout 300 npm ci --no-audit --no-fund \
-    --loglevel=error) >"$T/npm.log" 2>&1; then
-    echo "FAIL: npm ci in tests/browser (playwright-core; registry unreachable?):"
-    tail -n 5 "$T/npm.log"
-    exit 1
-fi
+sh "$ROOT/scripts/npm-ci.sh" "$ROOT/tests/browser" "$T/npm.log" || exit 1
 
 RURL=$GENQ_TEST_REDIS_URL
 pids=""
