@@ -135,6 +135,10 @@ struct dash {
     struct dash_auth auth;
     struct dash_sampler sampler;
     struct MHD_Daemon *d;
+    int loopback; /* bound to a loopback address: only loopback Host names
+                     are answered (no DNS rebinding) */
+    const char *allowed_hosts; /* --allowed-hosts: the Host names answered
+                                  (comma-separated), or NULL */
 };
 
 /* One HTTP request being handled (dash_http.c). */

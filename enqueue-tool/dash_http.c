@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "dash.h"
@@ -303,6 +304,46 @@ route_get(struct dash_req *r)
     return dash_error(r, MHD_HTTP_NOT_FOUND, "no API %s", u);
 }
 
+/* 1 when the name h[0..n) is one of the comma-separated list. */
+static int
+in_list(const char *list, const char *h, size_t n)
+{
+    while (*list) {
+        size_t k = strcspn(list, ",");
+        if (k == n && !strncasecmp(list, h, n))
+            return 1;
+        list += k + (list[k] == ',');
+    }
+    return 0;
+}
+
+/* Only requests addressed to a name of --allowed-hosts, or on a loopback
+ * address to a loopback name, are answered: a page of another site whose
+ * name was rebound to this address must not read the queues. 1 when the
+ * Host header is fine. */
+static int
+host_ok(struct dash_req *r)
+{
+    const char *h =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
+    size_t n;
+
+    if (!r->d->allowed_hosts && !r->d->loopback)
+        return 1;
+    if (!h)
+        return 0;
+    n = h[0] == '[' ? strcspn(h, "]") + (h[strcspn(h, "]")] == ']')
+                    : strcspn(h, ":");
+    if (h[n] && h[n] != ':')
+        return 0;
+    if (r->d->allowed_hosts)
+        return in_list(r->d->allowed_hosts, h, n);
+    return (n == 5 && !strncmp(h, "[::1]", 5)) ||
+           (n == 9 && !strncasecmp(h, "localhost", 9)) ||
+           (n >= 9 && n <= 15 && !strncmp(h, "127.", 4) &&
+            strspn(h, "0123456789.") >= n);
+}
+
 /* The body of a POST as it arrives. */
 struct upload {
     char *data;
@@ -319,6 +360,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     struct upload *u = *con_cls;
 
     (void)version;
+    if (!host_ok(&r))
+        return dash_error(&r, MHD_HTTP_MISDIRECTED_REQUEST,
+                          "Host: not a name this dashboard answers to "
+                          "(loopback names, or --allowed-hosts)");
     if (!strcmp(method, "POST")) {
         if (!u) {
             u = calloc(1, sizeof(*u));
@@ -407,6 +452,7 @@ dash_listen(struct dash *d, const char *addr, int *port, int *loopback,
             ai->ai_family == AF_INET6 &&
             IN6_IS_ADDR_LOOPBACK(
                 &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr);
+    d->loopback = *loopback;
     d->d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
             (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),

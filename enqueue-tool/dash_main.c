@@ -16,7 +16,8 @@
 
 static const char dashboard_help[] =
     "usage: genq dashboard [--listen HOST:PORT] [--admin-token-file F]\n"
-    "                      [--dead-warn N] [--port-file F]\n\n"
+    "                      [--allowed-hosts LIST] [--dead-warn N]\n"
+    "                      [--port-file F]\n\n"
     "Serve a web dashboard and its JSON API (README \"Dashboard\"): per\n"
     "queue ready (by priority), active, delayed, dead, succeeded, canceled\n"
     "and paused, with throughput and p50/p95 latency charts over the last\n"
@@ -34,6 +35,10 @@ static const char dashboard_help[] =
     "  --admin-token-file F   read the admin token from file F\n"
     "  --dead-warn N          flag queues with more than N dead jobs\n"
     "                         (env GENQ_DEAD_WARN; default 1000)\n"
+    "  --allowed-hosts LIST   answer only requests whose Host is one of\n"
+    "                         these names (comma-separated); default: any,\n"
+    "                         or loopback names only on a loopback address\n"
+    "                         (no DNS rebinding)\n"
     "  --port-file F          write the port served on to F (with port 0)\n"
     "  --redis URL            Redis URL (env GENQ_REDIS_URL; default "
     "redis://127.0.0.1:6379/0)\n"
@@ -44,7 +49,8 @@ enum {
     OPT_TOKEN_FILE,
     OPT_DEAD_WARN,
     OPT_PORT_FILE,
-    OPT_TOKEN
+    OPT_TOKEN,
+    OPT_HOSTS
 };
 
 static int
@@ -77,6 +83,7 @@ cmd_dashboard(int argc, char **argv)
     struct cli c;
     const char *listen = "127.0.0.1:8080", *token_file = NULL;
     const char *port_file = NULL, *env = getenv("GENQ_DEAD_WARN");
+    const char *hosts = NULL;
     long dead_warn = DEAD_WARN_DEFAULT;
     struct cli_opt opts[] = {
         CLI_OPT_STR("listen", OPT_LISTEN, &listen),
@@ -85,6 +92,7 @@ cmd_dashboard(int argc, char **argv)
                      "a number"),
         CLI_OPT_STR("port-file", OPT_PORT_FILE, &port_file),
         CLI_OPT_CALL("admin-token", OPT_TOKEN),
+        CLI_OPT_STR("allowed-hosts", OPT_HOSTS, &hosts),
         CLI_OPT_END};
     struct cli_cmd spec = {"dashboard", dashboard_help, NULL, opts,
                            dash_opt,    NULL,           0};
@@ -100,6 +108,7 @@ cmd_dashboard(int argc, char **argv)
         return rc;
     memset(&d, 0, sizeof(d));
     d.redis_url = c.redis_url;
+    d.allowed_hosts = hosts && *hosts ? hosts : NULL;
     if (dash_auth_init(&d.auth, token_file, err, sizeof(err)) < 0)
         return cli_usage_error("dashboard", "%s", err);
     /* Reachable now, or say so: the page would only show errors. */

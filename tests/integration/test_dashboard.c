@@ -28,9 +28,9 @@ struct dash {
 };
 
 /* Start `genq dashboard` on a free port; with_token: the admin token from
- * a file. */
+ * a file; extra arguments (NULL-terminated, may be NULL). */
 static void
-dash_start(struct dash *d, int with_token)
+dash_start_with(struct dash *d, int with_token, const char *const extra[])
 {
     char portf[512], tokf[512], port[32] = "";
     const char *tmp = getenv("GENQ_TEST_TMP");
@@ -50,6 +50,8 @@ dash_start(struct dash *d, int with_token)
         argv[n++] = "--admin-token-file";
         argv[n++] = tokf;
     }
+    for (int i = 0; extra && extra[i] && n < 10; i++)
+        argv[n++] = extra[i];
     n = th_redis_args(argv, n, NULL);
     d->pid = fork();
     cr_assert(d->pid >= 0);
@@ -70,6 +72,12 @@ dash_start(struct dash *d, int with_token)
     }
     cr_assert(port[0], "genq dashboard did not start");
     snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", atoi(port));
+}
+
+static void
+dash_start(struct dash *d, int with_token)
+{
+    dash_start_with(d, with_token, NULL);
 }
 
 struct resp {
@@ -574,6 +582,18 @@ Test(dashboard, bad_input_is_named)
     expect(http(&d, "GET", "/api/dlq?queue=no%20spaces", NULL, NULL), 400,
            "queue", "queue name");
     expect(http(&d, "GET", "/api/nothing", NULL, NULL), 404, NULL, "unknown");
+    {
+        /* on loopback, only loopback names: no DNS rebinding */
+        static const char *const evil[] = {"Host: evil.example:8080", NULL};
+        static const char *const evil2[] = {"Host: 127.0.0.1.evil.example",
+                                            NULL};
+        static const char *const local[] = {"Host: localhost:8080", NULL};
+        expect(http(&d, "GET", "/api/queues", evil, NULL), 421, "loopback",
+               "a rebound name");
+        expect(http(&d, "GET", "/", evil2, NULL), 421, NULL, "a rebound name");
+        expect(http(&d, "GET", "/api/session", local, NULL), 200, NULL,
+               "localhost");
+    }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(b, sizeof(b), "{\"queue\":\"%s\"%s}", t.queue, bad[i][0]);
         expect(http(&d, "POST", "/api/dlq/requeue", bearer, b), 400, bad[i][1],
@@ -581,6 +601,23 @@ Test(dashboard, bad_input_is_named)
     }
     expect(http(&d, "POST", "/api/dlq/requeue", bearer, "[1,2"), 400,
            "JSON object", "not JSON");
+    th_stop(d.pid);
+}
+
+Test(dashboard, allowed_hosts)
+{
+    struct dash d;
+    static const char *const extra[] = {"--allowed-hosts",
+                                        "localhost,dash.example.org", NULL};
+    static const char *const ok[] = {"Host: dash.example.org:8080", NULL};
+    static const char *const other[] = {"Host: evil.example", NULL};
+
+    dash_start_with(&d, 0, extra);
+    expect(http(&d, "GET", "/api/session", ok, NULL), 200, NULL, "listed");
+    expect(http(&d, "GET", "/api/session", other, NULL), 421, "Host",
+           "not listed");
+    /* 127.0.0.1 is not in the list */
+    expect(http(&d, "GET", "/api/session", NULL, NULL), 421, NULL, "127.0.0.1");
     th_stop(d.pid);
 }
 
