@@ -6,6 +6,7 @@
 
 const POLL_MS = 2000;
 const SERIES_MS = 5000;
+const LIMITS_MS = 10000;
 const SVGNS = "http://www.w3.org/2000/svg";
 
 const st = {
@@ -247,6 +248,41 @@ async function loadWorkers() {
     el("td", {}, fmtTime(w.started_at)),
     el("td", { class: "n" }, fmtNum(w.beat_age_s !== undefined ? w.beat_age_s.toFixed(1) + " s ago" : null)))));
   $("no-workers").hidden = ws.length > 0;
+}
+
+// ---- limits, breaker, budget (shown when there are any) -----------------
+
+function capText(spent, cap, money) {
+  const f = (v) => (money ? "$" + Number(v).toFixed(2) : String(v));
+  return cap === null || cap === undefined ? f(spent) : `${f(spent)} of ${f(cap)}`;
+}
+
+async function loadLimits() {
+  const [keys, doc] = await Promise.all([api("/api/limits"), api("/api/budget")]);
+  const b = doc.budget;
+  const caps = b.caps;
+  const anyCap = ["usd-day", "usd-month", "tokens-day", "tokens-month"].some((k) => caps[k] !== null) ||
+    Object.keys(caps.queues || {}).length > 0;
+  $("limits-section").hidden = !keys.length && !anyCap && !b.day.usd && !b.month.usd;
+  const lim = (k) => {
+    const c = k.configured || {}, l = k.learned || {};
+    return ["rpm", "itpm", "otpm", "tpm"].map((n) => el("td", { class: "n" },
+      fmtNum(c[n] || l[n] || null)));
+  };
+  $("limits").tBodies[0].replaceChildren(...keys.map((k) => el("tr", {},
+    el("td", { class: "mono cut", title: k.key }, k.key), ...lim(k),
+    el("td", {}, Object.entries(k.buckets || {}).map(([n, v]) => `${n} ${Math.round(v.level)}/${v.limit_per_min}`).join(", ")),
+    el("td", { class: k.cooldown && k.cooldown.active ? "paused" : "" },
+      k.cooldown && k.cooldown.active ? "until " + fmtTime(k.cooldown.until) : "–"),
+    el("td", { class: k.breaker && k.breaker.state !== "closed" ? "deadwarn" : "" },
+      k.breaker ? k.breaker.state : "–"),
+    el("td", { class: "n" }, fmtNum(k.admitted)), el("td", { class: "n" }, fmtNum(k.delayed)))));
+  $("budget").replaceChildren(
+    el("dt", {}, `today (${b.day.period})`),
+    el("dd", {}, `${capText(b.day.usd, caps["usd-day"], true)}, ${capText(b.day.tokens, caps["tokens-day"], false)} tokens` +
+      (b.day.reserved_usd ? ` (reserved in flight: $${Number(b.day.reserved_usd).toFixed(2)})` : "")),
+    el("dt", {}, `this month (${b.month.period})`),
+    el("dd", {}, `${capText(b.month.usd, caps["usd-month"], true)}, ${capText(b.month.tokens, caps["tokens-month"], false)} tokens`));
 }
 
 // ---- dead letters --------------------------------------------------------
@@ -572,6 +608,8 @@ async function main() {
   if (!want) loadSeries().catch(showError);
   setInterval(refresh, POLL_MS);
   setInterval(() => loadSeries().catch(showError), SERIES_MS);
+  loadLimits().catch(showError);
+  setInterval(() => loadLimits().catch(showError), LIMITS_MS);
   // when the page became usable (ms since navigation; the bench reads it)
   document.body.setAttribute("data-ready", String(Math.round(performance.now())));
 }

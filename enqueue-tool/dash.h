@@ -62,26 +62,31 @@ struct dash_sampler {
     long seq;                 /* samples taken */
     char *queues;             /* JSON text of the stats documents (owned) */
     char *workers;            /* JSON text of the worker documents (owned) */
+    char *limits;             /* of the limit keys' documents (owned) */
+    char *budget;             /* of the budget document (owned) */
     char err[256];            /* the latest sample's problem, "" = none */
     struct dash_ring **rings; /* owned, one per queue seen */
     int nrings;
 };
 
 /* Start the sampler thread: it takes one sample (stats documents and
- * worker documents) every second while a viewer has read in the last
- * DASH_VIEW_IDLE_MS, else every 10 s. 0, or -1 (message in err). */
+ * worker documents; every fifth also the limit keys and the budget) every
+ * second while a viewer has read in the last DASH_VIEW_IDLE_MS, else every
+ * 10 s. 0, or -1 (message in err). */
 int dash_sampler_start(struct dash_sampler *s, const char *redis_url,
                        long dead_warn, char *err, size_t errlen);
 void dash_sampler_stop(struct dash_sampler *s);
 
+/* What dash_sampler_read() copies out. */
+enum dash_sample { DASH_QUEUES, DASH_WORKERS, DASH_LIMITS, DASH_BUDGET };
+
 /* A viewer reads: wake the sampler when its latest sample is older than a
  * second (it samples every second while viewers read) and answer with the
  * latest sample at once; only before the first sample wait for it (up to
- * 3 s). Copy out the JSON text
- * of which (0 = queues, 1 = workers) into a malloc'd string (caller frees),
- * or NULL with the problem in err. */
-char *dash_sampler_read(struct dash_sampler *s, int which, char *err,
-                        size_t errlen);
+ * 3 s). Copy out the JSON text of which into a malloc'd string (caller
+ * frees), or NULL with the problem in err. */
+char *dash_sampler_read(struct dash_sampler *s, enum dash_sample which,
+                        char *err, size_t errlen);
 
 /* The chart series of queue over the last hour (schemas/api-series...):
  * caller frees; NULL on out of memory. */
@@ -181,6 +186,8 @@ enum MHD_Result dash_api_session(struct dash_req *r);
 enum MHD_Result dash_api_queues(struct dash_req *r);
 enum MHD_Result dash_api_series(struct dash_req *r);
 enum MHD_Result dash_api_workers(struct dash_req *r);
+enum MHD_Result dash_api_limits(struct dash_req *r);
+enum MHD_Result dash_api_budget(struct dash_req *r);
 enum MHD_Result dash_api_dlq(struct dash_req *r);
 enum MHD_Result dash_api_dlq_entry(struct dash_req *r, const char *id);
 enum MHD_Result dash_api_job(struct dash_req *r, const char *id);

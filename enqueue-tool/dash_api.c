@@ -170,7 +170,7 @@ dash_api_logout(struct dash_req *r)
  */
 
 static enum MHD_Result
-sampled(struct dash_req *r, int which)
+sampled(struct dash_req *r, enum dash_sample which)
 {
     char err[300];
     char *text = dash_sampler_read(&r->d->sampler, which, err, sizeof(err));
@@ -186,13 +186,25 @@ sampled(struct dash_req *r, int which)
 enum MHD_Result
 dash_api_queues(struct dash_req *r)
 {
-    return sampled(r, 0);
+    return sampled(r, DASH_QUEUES);
 }
 
 enum MHD_Result
 dash_api_workers(struct dash_req *r)
 {
-    return sampled(r, 1);
+    return sampled(r, DASH_WORKERS);
+}
+
+enum MHD_Result
+dash_api_limits(struct dash_req *r)
+{
+    return sampled(r, DASH_LIMITS);
+}
+
+enum MHD_Result
+dash_api_budget(struct dash_req *r)
+{
+    return sampled(r, DASH_BUDGET);
 }
 
 enum MHD_Result

@@ -228,6 +228,7 @@ is_get_route(const char *u)
     return strncmp(u, "/api/", 5) || !strcmp(u, "/api/session") ||
            !strcmp(u, "/api/queues") || !strcmp(u, "/api/series") ||
            !strcmp(u, "/api/workers") || !strcmp(u, "/api/dlq") ||
+           !strcmp(u, "/api/limits") || !strcmp(u, "/api/budget") ||
            !strcmp(u, "/api/review") || (!strncmp(u, "/api/dlq/", 9) && u[9]) ||
            (!strncmp(u, "/api/jobs/", 10) && u[10]);
 }
@@ -290,6 +291,10 @@ route_get(struct dash_req *r)
         return dash_api_series(r);
     if (!strcmp(u, "/api/workers"))
         return dash_api_workers(r);
+    if (!strcmp(u, "/api/limits"))
+        return dash_api_limits(r);
+    if (!strcmp(u, "/api/budget"))
+        return dash_api_budget(r);
     if (!strcmp(u, "/api/dlq"))
         return dash_api_dlq(r);
     if (!strcmp(u, "/api/review"))

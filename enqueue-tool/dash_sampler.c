@@ -14,6 +14,7 @@
 
 #include "dash.h"
 #include "docs.h"
+#include "limits_budget.h"
 #include "timefmt.h"
 
 #define IDLE_EVERY_MS 10000
@@ -21,6 +22,7 @@
 #define WAIT_FRESH_MS 3000
 #define SERIES_POINTS 360
 #define HOUR_MS       3600000
+#define LIMITS_EVERY  5 /* samples: the limit keys and the budget */
 
 static double
 num(const cJSON *o, const char *k, double dflt)
@@ -81,6 +83,45 @@ record(struct dash_sampler *s, const cJSON *docs, int64_t now)
     }
 }
 
+/* What `genq limits --json` prints (each limit key's document with the
+ * fleet's budget), as an array, and what `genq budget --json` prints: JSON
+ * texts into *limits and *budget (the caller's). 0, or -1. */
+static int
+take_limits(struct cli *c, char **limits, char **budget)
+{
+    cJSON *b = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    redisReply *r = NULL;
+    int ok = b && arr && limits_budget_section(c->rc, b) == 0;
+
+    if (ok) {
+        r = redisCommand(c->rc, "SMEMBERS %s", KEY_LIMITS);
+        ok = r && r->type == REDIS_REPLY_ARRAY;
+    }
+    for (size_t i = 0; ok && i < r->elements; i++) {
+        cJSON *o = limits_doc_key(c, r->element[i]->str);
+        cJSON *bd = cJSON_Duplicate(cJSON_GetObjectItem(b, "budget"), 1);
+        ok = o && bd && cJSON_AddItemToObject(o, "budget", bd);
+        if (!ok)
+            cJSON_Delete(bd);
+        if (!ok || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            ok = 0;
+        }
+    }
+    if (r)
+        freeReplyObject(r);
+    *limits = ok ? cJSON_PrintUnformatted(arr) : NULL;
+    *budget = ok ? cJSON_PrintUnformatted(b) : NULL;
+    cJSON_Delete(arr);
+    cJSON_Delete(b);
+    if (*limits && *budget)
+        return 0;
+    cJSON_free(*limits);
+    cJSON_free(*budget);
+    *limits = *budget = NULL;
+    return -1;
+}
+
 /* Read one sample: JSON texts of the stats and worker documents (owned by
  * the caller) and the stats array (caller deletes). 0, or -1 with err. */
 static int
@@ -135,7 +176,7 @@ run(void *arg)
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
         int64_t now = time_now_ms(), due;
-        char *queues, *workers, err[256];
+        char *queues, *workers, *limits, *budget, err[256];
         cJSON *docs;
         int rc;
 
@@ -150,6 +191,12 @@ run(void *arg)
         }
         pthread_mutex_unlock(&s->mu);
         rc = take(s, &c, &queues, &workers, &docs, err, sizeof(err));
+        limits = budget = NULL;
+        if (rc == 0 && s->seq % LIMITS_EVERY == 0 &&
+            take_limits(&c, &limits, &budget) < 0) {
+            snprintf(err, sizeof(err), "redis: reading the limits failed");
+            rc = -1;
+        }
         now = time_now_ms();
         pthread_mutex_lock(&s->mu);
         s->at_ms = now;
@@ -159,11 +206,20 @@ run(void *arg)
             cJSON_free(s->workers);
             s->queues = queues;
             s->workers = workers;
+            if (limits) {
+                cJSON_free(s->limits);
+                cJSON_free(s->budget);
+                s->limits = limits;
+                s->budget = budget;
+            }
             s->err[0] = '\0';
             record(s, docs, now);
             cJSON_Delete(docs);
         } else {
             snprintf(s->err, sizeof(s->err), "%s", err);
+            cJSON_free(queues);
+            cJSON_free(workers);
+            cJSON_Delete(docs);
         }
         pthread_cond_broadcast(&s->cv);
     }
@@ -212,13 +268,17 @@ dash_sampler_stop(struct dash_sampler *s)
     free(s->rings);
     cJSON_free(s->queues);
     cJSON_free(s->workers);
+    cJSON_free(s->limits);
+    cJSON_free(s->budget);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
 }
 
 char *
-dash_sampler_read(struct dash_sampler *s, int which, char *err, size_t errlen)
+dash_sampler_read(struct dash_sampler *s, enum dash_sample which, char *err,
+                  size_t errlen)
 {
+    char *text;
     int64_t now = time_now_ms();
     char *out = NULL;
     struct timespec ts;
@@ -233,11 +293,15 @@ dash_sampler_read(struct dash_sampler *s, int which, char *err, size_t errlen)
     while (!s->at_ms && !s->stop)
         if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == ETIMEDOUT)
             break;
+    text = which == DASH_QUEUES    ? s->queues
+           : which == DASH_WORKERS ? s->workers
+           : which == DASH_LIMITS  ? s->limits
+                                   : s->budget;
     if (s->err[0])
         snprintf(err, errlen, "%s", s->err);
-    else if (!(which ? s->workers : s->queues))
+    else if (!text)
         snprintf(err, errlen, "no sample yet (Redis slow?)");
-    else if (!(out = strdup(which ? s->workers : s->queues)))
+    else if (!(out = strdup(text)))
         snprintf(err, errlen, "out of memory");
     pthread_mutex_unlock(&s->mu);
     return out;

@@ -39,4 +39,10 @@ extern const char *const dlq_class_names[];
 int workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
                  const char *cmd);
 
+/* The `genq limits --json` document of limit key id (without the fleet's
+ * "budget", which the CLI adds to each); NULL after printing the problem
+ * (cmd_limits.c). The `genq budget --json` document is
+ * limits_budget_section() (limits_budget.h). */
+cJSON *limits_doc_key(struct cli *c, const char *id);
+
 #endif

@@ -462,6 +462,11 @@ Test(dashboard, documents_are_the_clis)
     same_doc(&r, NULL, "dlq", "show", "d-2", "--json");
     r = http(&d, "GET", qpath("/api/jobs/d-1", ""), NULL, NULL);
     same_doc(&r, NULL, "status", "--with-result", "d-1", "--json");
+    /* (the budget is fleet-wide: other tests spend meanwhile, so only its
+     * shape; dashboard.sh validates it against the schema) */
+    expect(http(&d, "GET", "/api/budget", NULL, NULL), 200,
+           "{\"budget\":{\"caps\":", "budget");
+    expect(http(&d, "GET", "/api/limits", NULL, NULL), 200, "[", "limits");
     expect(http(&d, "GET", qpath("/api/jobs/nope", ""), NULL, NULL), 404,
            "\"state\":\"unknown\"", "unknown job");
     expect(http(&d, "GET", qpath("/api/dlq/nope", ""), NULL, NULL), 404,

@@ -91,6 +91,7 @@ n=0
 get "$U/api/queues"; get "$U/api/workers"; get "$U/api/dlq?queue=$qx"
 get "$U/api/dlq/$xss?queue=$qx"; get "$U/api/jobs/$dead?queue=$q"
 get "$U/api/series?queue=$q"; get "$U/api/session"; get "$U/api/dlq?queue=$q&class=bogus"
+get "$U/api/limits"; get "$U/api/budget"
 get -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
     -d "{\"queue\":\"$qx\",\"all\":true,\"dry_run\":true}" "$U/api/dlq/requeue"
 cd "$ROOT" || exit 1
@@ -101,7 +102,8 @@ from validator import make_validator
 sch = {p.split("/")[-1][:-12]: json.load(open(p)) for p in glob.glob("schemas/*.schema.json")}
 v = make_validator(sch.values())
 names = ["api-queues", "api-workers", "api-dlq-page", "deadletter", "status",
-         "api-series", "api-session", "api-error", "dlq-change"]
+         "api-series", "api-session", "api-error", "api-limits", "budget",
+         "dlq-change"]
 bad = 0
 for i, name in enumerate(names):
     doc = json.load(open("%s/doc.%d.json" % (sys.argv[1], i)))
