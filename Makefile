@@ -35,6 +35,9 @@ PC_MOCK     = $(eval PC_MOCK := $(call pc,--libs libcjson))$(PC_MOCK)
 COMMON_LIBS = $(PC_COMMON) -lcrypto -lm
 WORKER_LIBS = $(PC_WORKER) -lev $(COMMON_LIBS)
 MOCK_LIBS   = $(PC_MOCK) -lev -lm
+# genq dashboard (enqueue-tool/dash_*.c): libmicrohttpd and threads
+PC_DASH     = $(eval PC_DASH := $(call pc,--libs libmicrohttpd))$(PC_DASH)
+GENQ_LIBS   = $(PC_DASH) -lpthread $(COMMON_LIBS)
 # tests call into every module (and libcurl directly)
 TEST_LIBS   = $(WORKER_LIBS) $(CRIT_LIBS)
 
@@ -63,7 +66,9 @@ INTEG_SRC   := $(sort $(wildcard tests/integration/*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o) $(B)/gen/lua_scripts.o
 WORKER_OBJ := $(WORKER_SRC:%.c=$(B)/%.o)
-ENQ_OBJ    := $(ENQ_SRC:%.c=$(B)/%.o)
+ENQ_OBJ    := $(ENQ_SRC:%.c=$(B)/%.o) $(B)/gen/dash_assets.o
+DASH_ASSETS := $(sort $(wildcard dashboard/*.html dashboard/*.js dashboard/*.css \
+                 dashboard/*.svg))
 MOCK_OBJ   := $(MOCK_SRC:%.c=$(B)/%.o)
 # worker/ objects minus main, so tests can link the worker's modules
 WORKER_LIB_OBJ := $(filter-out $(B)/worker/main.o,$(WORKER_OBJ))
@@ -95,9 +100,17 @@ $(B)/gen/lua_scripts.o: build/gen/lua_scripts.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The dashboard's page, script and style are embedded the same way.
+build/gen/dash_assets.c: $(DASH_ASSETS) scripts/embed-assets.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-assets.sh $(DASH_ASSETS) > $@.tmp && mv $@.tmp $@
+$(B)/gen/dash_assets.o: build/gen/dash_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
 $(BIN)/genq: $(ENQ_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(COMMON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(GENQ_LIBS)
 $(BIN)/genq-worker: $(WORKER_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS)
@@ -138,6 +151,7 @@ demo:
 
 bench: all
 	sh bench/run.sh $(if $(QUICK),--quick)
+	bash bench/dashboard.sh $(if $(QUICK),--quick)
 	$(if $(GOVERNOR),bash bench/governor.sh)
 
 chaos: all

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dlq.h"
+#include "docs.h"
 #include "errclass.h"
 #include "rclient.h"
 #include "timefmt.h"
@@ -17,7 +18,7 @@
 #define LS_PAGE     500
 #define EXPORT_PAGE 100
 
-static const char *const class_names[] = {
+const char *const dlq_class_names[] = {
     DLQ_PERMANENT, DLQ_EXHAUSTED, DLQ_LEASE_EXPIRED,
     DLQ_INVALID,   DLQ_CANCELED,  DLQ_REVIEW_REJECTED,
     NULL};
@@ -41,8 +42,8 @@ dlq_opt(void *ctx, int opt, const char *arg)
     switch (opt) {
     case OPT_CLASS: {
         int ok = 0;
-        for (int i = 0; class_names[i]; i++)
-            ok |= !strcmp(arg, class_names[i]);
+        for (int i = 0; dlq_class_names[i]; i++)
+            ok |= !strcmp(arg, dlq_class_names[i]);
         if (!ok)
             return cli_usage_error(o->cmd,
                                    "--class: expected permanent, "
@@ -162,6 +163,38 @@ errinfo_parse(struct errinfo *ei, const char *s)
     ei->http_status = cJSON_IsNumber(st) ? (long)st->valuedouble : 0;
 }
 
+cJSON *
+dlq_entry_doc(const struct dlq_entry *e)
+{
+    struct errinfo ei;
+    struct ops_meta m;
+    char died[32];
+    cJSON *j = cJSON_CreateObject();
+    int bad = 0;
+
+    errinfo_parse(&ei, e->error);
+    if (ops_meta_parse(e->meta, &m) < 0)
+        m.attempts = 0;
+    timefmt_rfc3339(e->died_ms, died);
+    ops_jstr(j, "id", e->id, &bad);
+    ops_jstr(j, "died_at", died, &bad);
+    ops_jstr(j, "class", ei.cls, &bad);
+    if (ei.http_status)
+        ops_jnum(j, "http_status", (double)ei.http_status, &bad);
+    else
+        ops_jnull(j, "http_status", &bad);
+    ops_jstr(j, "type", ei.type, &bad);
+    ops_jstr(j, "message", ei.message ? ei.message : "", &bad);
+    ops_jnum(j, "attempts", (double)m.attempts, &bad);
+    ops_jstr(j, "prompt_excerpt", e->excerpt ? e->excerpt : "", &bad);
+    cJSON_Delete(ei.doc);
+    if (bad) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
 static int
 ls_print(const struct dlqopt *o, const struct ops_tty *t,
          const struct dlq_entry *e)
@@ -176,20 +209,7 @@ ls_print(const struct dlqopt *o, const struct ops_tty *t,
         m.attempts = 0;
     timefmt_rfc3339(e->died_ms, died);
     if (o->c.json) {
-        cJSON *j = cJSON_CreateObject();
-        int bad = 0;
-        ops_jstr(j, "id", e->id, &bad);
-        ops_jstr(j, "died_at", died, &bad);
-        ops_jstr(j, "class", ei.cls, &bad);
-        if (ei.http_status)
-            ops_jnum(j, "http_status", (double)ei.http_status, &bad);
-        else
-            ops_jnull(j, "http_status", &bad);
-        ops_jstr(j, "type", ei.type, &bad);
-        ops_jstr(j, "message", ei.message ? ei.message : "", &bad);
-        ops_jnum(j, "attempts", (double)m.attempts, &bad);
-        ops_jstr(j, "prompt_excerpt", e->excerpt ? e->excerpt : "", &bad);
-        rc = ops_print_doc(j, bad);
+        rc = cli_print_json(dlq_entry_doc(e));
     } else if (t->tty) {
         char http[8] = "-";
         if (ei.http_status)
@@ -403,6 +423,25 @@ show_text(const struct ops_tty *t, cJSON *d)
     cJSON_free(job);
 }
 
+int
+dlq_dead_doc(const char *id, redisReply **g, cJSON **out, char state[16])
+{
+    struct ops_meta m;
+
+    *out = NULL;
+    snprintf(state, 16, "unknown");
+    if (g[0]->type == REDIS_REPLY_STRING && ops_meta_parse(g[0]->str, &m) == 0)
+        snprintf(state, 16, "%s", m.state);
+    if (strcmp(state, "dead") || g[8]->type != REDIS_REPLY_STRING)
+        return 0;
+    *out =
+        ops_deadletter_doc(id, strtoll(g[8]->str, NULL, 10), g[0]->str,
+                           g[4]->type == REDIS_REPLY_STRING ? g[4]->str : NULL,
+                           g[5]->type == REDIS_REPLY_STRING ? g[5]->str : NULL,
+                           g[6]->type == REDIS_REPLY_STRING ? g[6]->str : NULL);
+    return *out ? 1 : -1;
+}
+
 static const char show_help[] =
     "usage: genq dlq show ID... [--json]\n\n"
     "The whole dead-letter document of each job: id, the job as stored,\n"
@@ -427,9 +466,9 @@ dlq_show(struct dlqopt *o)
         char err[512];
         redisReply *r = rclient_script(o->c.rc, SCRIPT_INSPECT, &o->c.keys, 3,
                                        av, NULL, err, sizeof(err));
-        struct ops_meta m;
-        redisReply **g;
+        char state[16];
         cJSON *d;
+        int k;
 
         if (!r || r->type != REDIS_REPLY_ARRAY ||
             r->elements != INSPECT_FIELDS) {
@@ -438,29 +477,17 @@ dlq_show(struct dlqopt *o)
                 freeReplyObject(r);
             break;
         }
-        g = r->element;
-        if (g[0]->type != REDIS_REPLY_STRING ||
-            ops_meta_parse(g[0]->str, &m) < 0 || strcmp(m.state, "dead") ||
-            g[8]->type != REDIS_REPLY_STRING) {
+        k = dlq_dead_doc(o->argv[i], r->element, &d, state);
+        freeReplyObject(r);
+        if (k == 0) {
             fprintf(stderr,
                     "genq dlq show: %s is not in the dead-letter queue "
                     "(%s)\n",
-                    o->argv[i],
-                    g[0]->type == REDIS_REPLY_STRING &&
-                            ops_meta_parse(g[0]->str, &m) == 0
-                        ? m.state
-                        : "unknown");
-            freeReplyObject(r);
+                    o->argv[i], state);
             rc = EXIT_FAIL;
             continue;
         }
-        d = ops_deadletter_doc(
-            o->argv[i], strtoll(g[8]->str, NULL, 10), g[0]->str,
-            g[4]->type == REDIS_REPLY_STRING ? g[4]->str : NULL,
-            g[5]->type == REDIS_REPLY_STRING ? g[5]->str : NULL,
-            g[6]->type == REDIS_REPLY_STRING ? g[6]->str : NULL);
-        freeReplyObject(r);
-        if (!d) {
+        if (k < 0) {
             rc = cli_fail("dlq show", "out of memory");
             break;
         }

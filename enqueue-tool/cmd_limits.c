@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "docs.h"
 #include "limits_budget.h"
 #include "rclient.h"
 #include "timefmt.h"
@@ -197,8 +198,7 @@ lim_call(struct cli *c, const char *id, const char *op, int argc,
     return r;
 }
 
-/* The document of key id, or NULL (Redis error: printed). */
-static cJSON *limits_doc_key(struct cli *c, const char *id);
+/* The document of key id, or NULL (Redis error: printed); docs.h. */
 static void print_text(const cJSON *o);
 
 /* The fleet's budget ({"budget": {...}}, limits_budget.h), read once per
@@ -239,7 +239,7 @@ emit_key(struct cli *c, const char *id, const cJSON *budget)
     return cli_print_json(o) < 0 ? EXIT_FAIL : EXIT_OK; /* frees o */
 }
 
-static cJSON *
+cJSON *
 limits_doc_key(struct cli *c, const char *id)
 {
     redisReply *r = lim_call(c, id, "show", 0, NULL);

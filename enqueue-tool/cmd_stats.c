@@ -13,6 +13,7 @@
 
 #include "cmd_ops.h"
 #include "cmd_stats_tmpl.h"
+#include "docs.h"
 #include "rclient.h"
 #include "timefmt.h"
 
@@ -677,4 +678,27 @@ cmd_queues(int argc, char **argv)
     free(qs);
     cli_close(&c);
     return rc;
+}
+
+/* ---- the documents, for the dashboard (docs.h) ------------------------- */
+
+cJSON *
+stats_docs(struct cli *c, long dead_warn, const char *cmd)
+{
+    struct qstats *qs;
+    int n = stats_load(c, 0, cmd, &qs);
+    cJSON *arr = n < 0 ? NULL : cJSON_CreateArray();
+
+    for (int i = 0; arr && i < n; i++) {
+        cJSON *d = stats_doc(&qs[i], dead_warn);
+        if (!d || !cJSON_AddItemToArray(arr, d)) {
+            cJSON_Delete(d);
+            cJSON_Delete(arr);
+            arr = NULL;
+        }
+    }
+    if (n >= 0 && !arr)
+        cli_fail(cmd, "out of memory");
+    free(qs);
+    return arr;
 }

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cmd_ops.h"
+#include "docs.h"
 #include "idwin.h"
 #include "rclient.h"
 #include "timefmt.h"
@@ -34,8 +35,8 @@ str_or_null(redisReply *r)
     return r->type == REDIS_REPLY_STRING ? r->str : NULL;
 }
 
-/* The status document of one id from its group of inspect fields. */
-static cJSON *
+/* The status document of one id from its group of inspect fields (docs.h). */
+cJSON *
 status_doc(const char *id, redisReply **g, int with_result)
 {
     cJSON *o = cJSON_CreateObject(), *x;

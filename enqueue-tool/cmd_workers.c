@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "docs.h"
 #include "timefmt.h"
 
 static const char workers_help[] =
@@ -23,34 +24,31 @@ static const char workers_help[] =
     "  --stale S      seconds without a beat after which a worker is "
     "forgotten\n" CLI_COMMON_HELP;
 
+/* The worker documents of the live workers (beat within stale seconds)
+ * appended to arr, in beat order; with forget, the dead are first removed
+ * from the registry (genq workers; the dashboard never changes state on a
+ * read). 0, or -1 after printing the problem for cmd (docs.h). */
 int
-cmd_workers(int argc, char **argv)
+workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
+             const char *cmd)
 {
-    struct cli c;
-    double stale = 30;
-    struct cli_opt opts[] = {CLI_OPT_SECONDS("stale", 's', &stale, 1, 86400),
-                             CLI_OPT_END};
-    struct cli_cmd spec = {"workers", workers_help, NULL, opts, NULL, NULL, 0};
     long long now = time_now_ms(), cutoff;
     redisReply *r, *beats;
     char cut[32];
-    int first, rc, n = 0;
 
-    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
-        return rc;
-    if (cli_connect(&c) < 0)
-        return EXIT_FAIL;
     cutoff = now - (long long)(stale * 1000);
     snprintf(cut, sizeof(cut), "(%lld", cutoff);
     /* forget the dead: their ids, then their descriptions */
-    r = redisCommand(c.rc, "ZRANGEBYSCORE %s -inf %s", KEY_WORKERS_BEAT, cut);
+    r = forget ? redisCommand(c->rc, "ZRANGEBYSCORE %s -inf %s",
+                              KEY_WORKERS_BEAT, cut)
+               : NULL;
     if (r && r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->elements; i++) {
-            redisReply *d = redisCommand(c.rc, "HDEL %s %s", KEY_WORKERS,
+            redisReply *d = redisCommand(c->rc, "HDEL %s %s", KEY_WORKERS,
                                          r->element[i]->str);
             if (d)
                 freeReplyObject(d);
-            d = redisCommand(c.rc, "ZREM %s %s", KEY_WORKERS_BEAT,
+            d = redisCommand(c->rc, "ZREM %s %s", KEY_WORKERS_BEAT,
                              r->element[i]->str);
             if (d)
                 freeReplyObject(d);
@@ -58,24 +56,20 @@ cmd_workers(int argc, char **argv)
     }
     if (r)
         freeReplyObject(r);
-    beats = redisCommand(c.rc, "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
+    beats = redisCommand(c->rc, "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
                          KEY_WORKERS_BEAT, cutoff);
     if (!beats || beats->type != REDIS_REPLY_ARRAY) {
-        rc = cli_redis_fail(&c, "workers", beats, NULL);
-        cli_close(&c);
-        return rc;
+        cli_redis_fail(c, cmd, beats, NULL);
+        return -1;
     }
-    if (!c.json)
-        printf("%-36s %-20s %9s %11s  %s\n", "WORKER", "QUEUES", "IN FLIGHT",
-               "AS OF", "STARTED");
     for (size_t i = 0; i + 1 < beats->elements; i += 2) {
         const char *id = beats->element[i]->str;
         long long beat = strtoll(beats->element[i + 1]->str, NULL, 10);
-        redisReply *d = redisCommand(c.rc, "HGET %s %s", KEY_WORKERS, id);
+        redisReply *d = redisCommand(c->rc, "HGET %s %s", KEY_WORKERS, id);
         cJSON *o =
             d && d->type == REDIS_REPLY_STRING ? cJSON_Parse(d->str) : NULL;
-        char ts[32], started[32] = "?", queues[256] = "";
-        cJSON *q, *sm;
+        char ts[32], started[32];
+        cJSON *sm;
 
         if (d)
             freeReplyObject(d);
@@ -90,9 +84,53 @@ cmd_workers(int argc, char **argv)
         timefmt_rfc3339(beat, ts);
         cJSON_AddStringToObject(o, "last_beat_at", ts);
         cJSON_AddNumberToObject(o, "beat_age_s", (double)(now - beat) / 1000.0);
+        if (!cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            freeReplyObject(beats);
+            cli_fail(cmd, "out of memory");
+            return -1;
+        }
+    }
+    freeReplyObject(beats);
+    return 0;
+}
+
+int
+cmd_workers(int argc, char **argv)
+{
+    struct cli c;
+    double stale = 30;
+    struct cli_opt opts[] = {CLI_OPT_SECONDS("stale", 's', &stale, 1, 86400),
+                             CLI_OPT_END};
+    struct cli_cmd spec = {"workers", workers_help, NULL, opts, NULL, NULL, 0};
+    cJSON *arr, *o;
+    int first, rc, n = 0;
+
+    if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
+        return rc;
+    if (cli_connect(&c) < 0)
+        return EXIT_FAIL;
+    arr = cJSON_CreateArray();
+    if (!arr || workers_docs(&c, stale, 1, arr, "workers") < 0) {
+        if (!arr)
+            cli_fail("workers", "out of memory");
+        cJSON_Delete(arr);
+        cli_close(&c);
+        return EXIT_FAIL;
+    }
+    if (!c.json)
+        printf("%-36s %-20s %9s %11s  %s\n", "WORKER", "QUEUES", "IN FLIGHT",
+               "AS OF", "STARTED");
+    cJSON_ArrayForEach(o, arr)
+    {
+        const char *started =
+            cJSON_GetStringValue(cJSON_GetObjectItem(o, "started_at"));
+        cJSON *age = cJSON_GetObjectItem(o, "beat_age_s"), *q;
+        char queues[256] = "";
+
         n++;
         if (c.json) {
-            cli_print_json(o);
+            cli_print_json(cJSON_Duplicate(o, 1));
             continue;
         }
         cJSON_ArrayForEach(q, cJSON_GetObjectItem(o, "queues"))
@@ -101,19 +139,20 @@ cmd_workers(int argc, char **argv)
             snprintf(queues + l, sizeof(queues) - l, "%s%s", l ? "," : "",
                      cJSON_GetStringValue(q));
         }
-        printf("%-36s %-20s %4d/%-4d %6.1fs ago  %s\n", id, queues,
+        printf("%-36s %-20s %4d/%-4d %6.1fs ago  %s\n",
+               cJSON_GetStringValue(cJSON_GetObjectItem(o, "id")), queues,
                cJSON_GetObjectItem(o, "in_flight")
                    ? cJSON_GetObjectItem(o, "in_flight")->valueint
                    : 0,
                cJSON_GetObjectItem(o, "concurrency")
                    ? cJSON_GetObjectItem(o, "concurrency")->valueint
                    : 0,
-               (double)(now - beat) / 1000.0, started);
-        cJSON_Delete(o);
+               cJSON_IsNumber(age) ? age->valuedouble : 0.0,
+               started ? started : "?");
     }
     if (!c.json)
         printf("%d live worker(s)\n", n);
-    freeReplyObject(beats);
+    cJSON_Delete(arr);
     cli_close(&c);
     return EXIT_OK;
 }

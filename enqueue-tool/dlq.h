@@ -29,6 +29,9 @@ struct dlqopt {
     int all, dry_run, keep_attempts, yes;
     int argc; /* the rest: ids */
     char **argv;
+    cJSON **report; /* not NULL: dlq_change() leaves its --json document
+                       here (caller frees) instead of printing; the
+                       dashboard's hook (docs.h) */
 };
 
 /* Connect, then turn --since / --older-than into times by Redis's clock.

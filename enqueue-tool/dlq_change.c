@@ -237,7 +237,11 @@ change_report(const struct change *ch)
         ops_jnum(j, "matched", (double)ch->matched, &bad);
         ops_jnum(j, "changed", (double)ch->changed, &bad);
         ops_jnum(j, "skipped", (double)ch->skipped, &bad);
-        if (ops_print_doc(j, bad) < 0)
+        if (ch->o->report && !bad)
+            *ch->o->report = j;
+        else if (ch->o->report)
+            cJSON_Delete(j);
+        else if (ops_print_doc(j, bad) < 0)
             cli_fail(ch->cmd, "out of memory");
     } else if (ch->o->dry_run) {
         printf("would have %s %ld dead job%s (queue %s; dry run)\n", verb,

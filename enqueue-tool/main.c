@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "cmd_ops.h"
+#include "dash.h"
 #include "limits_budget.h"
 
 static const struct {
@@ -33,6 +34,7 @@ static const struct {
     {"budget", cmd_budget, "spend caps and spend today/this month; set caps"},
     {"limits", cmd_limits, "fleet rate limits, cooldown, breaker (set)"},
     {"review", cmd_review, "flagged results: ls, show, approve, reject"},
+    {"dashboard", cmd_dashboard, "web page + JSON API of queues, DLQ, jobs"},
 };
 
 static void

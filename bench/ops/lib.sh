@@ -4,7 +4,7 @@
 # down on exit, and helpers to make dead jobs the real way (the worker
 # against the mock with [mock:fail=400] prompts).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${GENQ_BIN:-$ROOT/bin}
 TMP=$(mktemp -d /tmp/genq-bench-ops.XXXXXX)
 WORKDIR=$TMP

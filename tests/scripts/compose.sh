@@ -2,7 +2,8 @@
 # Docker packaging without a Docker engine: docker-compose.yml must pass
 # Debian's `docker-compose config -q` and keep the properties the README
 # promises (AOF Redis on a volume, healthchecks, a scalable worker that
-# drains within its grace period); the Dockerfile must be multi-stage with a
+# drains within its grace period, the dashboard on the host's loopback with
+# the admin token passed through); the Dockerfile must be multi-stage with a
 # non-root runtime. HADOLINT=1 adds hadolint (it is not in Debian).
 # Fails without docker-compose (make test installs it).
 set -euo pipefail
@@ -73,6 +74,18 @@ for n in snt[1:4]:
 need("--replicaof" in (s.get("redis-replica", {}).get("command") or []), "redis-replica is no replica")
 need(any(str(c).startswith("sentinel://") for c in s.get("worker-sentinel", {}).get("command") or []),
      "worker-sentinel does not use a sentinel:// URL")
+# the dashboard: genq dashboard on the host's loopback, read-only unless the
+# caller's GENQ_ADMIN_TOKEN is passed through (never written here)
+dsh = s.get("dashboard") or {}
+need(dsh.get("entrypoint") == ["genq"] and "dashboard" in dsh.get("command", []),
+     "dashboard service does not run genq dashboard: %s" % dsh.get("command"))
+need(all(str(p.get("host_ip", "")) == "127.0.0.1" if isinstance(p, dict) else str(p).startswith("127.0.0.1:")
+         for p in dsh.get("ports", [])) and dsh.get("ports"),
+     "dashboard port is not published on the host's loopback only: %s" % dsh.get("ports"))
+need("GENQ_ADMIN_TOKEN" in (dsh.get("environment") or {}) and
+     not (dsh.get("environment") or {}).get("GENQ_ADMIN_TOKEN"),
+     "dashboard does not pass GENQ_ADMIN_TOKEN through (or writes one)")
+need("/api/session" in str(dsh.get("healthcheck", {}).get("test")), "dashboard healthcheck")
 for e_ in errs:
     print("FAIL: compose: " + e_)
 sys.exit(1 if errs else 0)

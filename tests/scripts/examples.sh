@@ -25,12 +25,7 @@ command -v redis-cli >/dev/null || missing="$missing redis-tools"
 }
 T="$GENQ_TEST_TMP/examples-$$"
 mkdir -p "$T"
-if ! (cd "$ROOT/examples/node" && timeout 300 npm ci --no-audit --no-fund \
-    --loglevel=error) >"$T/npm.log" 2>&1; then
-    echo "FAIL: npm ci in examples/node (registry unreachable?):"
-    tail -n 5 "$T/npm.log"
-    exit 1
-fi
+sh "$ROOT/scripts/npm-ci.sh" "$ROOT/examples/node" "$T/npm.log" || exit 1
 
 export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in examples/python
 RURL=$GENQ_TEST_REDIS_URL
