@@ -11,8 +11,7 @@
 static const char *const cache_control_fields[] = {"type", "ttl", NULL};
 
 int
-job_check_cache_control(const cJSON *cc, const char *path,
-                        struct job_err *err)
+job_check_cache_control(const cJSON *cc, const char *path, struct job_err *err)
 {
     char fpath[240];
     const cJSON *t, *ttl;

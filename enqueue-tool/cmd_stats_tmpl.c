@@ -134,12 +134,16 @@ static cJSON *
 tfig_doc(const struct tfig *t)
 {
     cJSON *o = cJSON_CreateObject();
-    char name[TEMPLATE_NAME_MAX + 1], ver[TEMPLATE_VERSION_MAX + 1];
-    int bad = 0;
+    char name[TEMPLATE_REF_MAX + 1], ver[TEMPLATE_VERSION_MAX + 1];
+    int bad = !o;
     double p = p95(t);
 
-    if (template_ref_parts(t->ref, name, sizeof name, ver, sizeof ver) < 0)
-        snprintf(name, sizeof name, "%s", t->ref), ver[0] = '\0';
+    if (!o)
+        return NULL;
+    if (template_ref_parts(t->ref, name, sizeof name, ver, sizeof ver) < 0) {
+        snprintf(name, sizeof name, "%s", t->ref); /* a field set by hand */
+        ver[0] = '\0';
+    }
     ops_jstr(o, "queue", t->queue, &bad);
     ops_jstr(o, "template", name, &bad);
     ops_jstr(o, "version", ver[0] ? ver : NULL, &bad);
