@@ -540,4 +540,26 @@ Test(batch, batch_queue_must_be_served)
     cr_assert(strstr(err, "batch-size"), "%s", err);
     free(out);
     free(err);
+    /* the option table: flag, environment (a list), where each came from */
+    {
+        const char *env[] = {"GENQ_BATCH_QUEUE=a,b", NULL};
+        n = 0;
+        argv[n++] = th_bin("genq-worker");
+        argv[n++] = "--queue";
+        argv[n++] = "a,b";
+        argv[n++] = "--batch-wait";
+        argv[n++] = "2.5";
+        argv[n++] = "--print-config";
+        argv[n] = NULL;
+        cr_assert_eq(th_run(argv, env, NULL, 0, &out, &err), 0, "%s", err);
+        cr_assert(
+            strstr(out, "batch-queue        = a,b ; env GENQ_BATCH_QUEUE"),
+            "%s", out);
+        cr_assert(strstr(out, "batch-wait         = 2.5 ; flag --batch-wait"),
+                  "%s", out);
+        cr_assert(strstr(out, "batch-size         = 10000 ; default"), "%s",
+                  out);
+        free(out);
+        free(err);
+    }
 }
