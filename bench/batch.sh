@@ -25,7 +25,12 @@ done
 BIN=${GENQ_BIN:-bin}
 tmp=$(mktemp -d /tmp/genq-bench-batch.XXXXXX)
 pids=""
-trap 'for p in $pids; do kill $p 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
+cleanup() {
+    local p
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rport=$(free_port)
 redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \

@@ -16,6 +16,7 @@
 # Checked per case: one batch created, N jobs succeeded, N entries on the
 # completion feed (a job settled twice would add a second), every result
 # document naming the batch, the record ended. Run by tests/run.sh.
+# shellcheck disable=SC2317 # cleanup and the predicates run indirectly
 set -euo pipefail
 : "${GENQ_BIN:?run through make test}"
 N=300
@@ -23,7 +24,12 @@ rport=$(echo "$GENQ_TEST_REDIS_URL" | sed -n 's#.*:\([0-9]*\)/.*#\1#p')
 rc() { redis-cli -p "$rport" "$@"; }
 tmp=$(mktemp -d)
 pids=""
-trap 'for p in $pids; do kill -9 $p 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
+cleanup() {
+    local p
+    for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 fail=0
 check() { # what got want
     if [ "$2" != "$3" ]; then echo "FAIL: $1: $2, want $3"; fail=1; else echo "ok: $1 = $2"; fi
