@@ -223,6 +223,8 @@ settle_success(struct bop *op, struct bmember *m, const struct batch_line *l,
         op->saved_usd += std - cost;
         metrics_tokens(w->m, res.input_tokens, res.output_tokens);
         metrics_spend(w->m, cost);
+        budget_spend_batch(w, op->qi,
+                           u.in + u.out + u.cache_write + u.cache_read, cost);
     }
     doc = batch_result_doc(op, m, &res, cost);
     llm_result_free(&res);

@@ -246,6 +246,16 @@ budget_gate(struct wjob *j)
 }
 
 void
+budget_spend_batch(struct worker *w, int qi, long tok, double usd)
+{
+    w->spend_pending += usd;
+    if (w->bg) {
+        w->bg->pend_tok[qi] += tok;
+        w->bg->pend_usd[qi] += usd;
+    }
+}
+
+void
 budget_spend(struct wjob *j, const struct llm_result *r)
 {
     struct worker *w = j->w;

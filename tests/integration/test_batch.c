@@ -248,6 +248,29 @@ Test(batch, identical_requests_share_one_entry_priced_at_half)
     cr_assert_float_eq(th_num(d[0], "saved_usd"), th_num(d[0], "cost_usd"),
                        1e-9);
     cr_assert(th_num(d[0], "cost_usd") < 3 * want, "the twin billed twice");
+    /* the cost counts towards the queue's spend (genq budget), by the tick */
+    {
+        double spent = 0, cost = th_num(d[0], "cost_usd");
+        for (int i = 0; i < 100 && spent < cost - 1e-9; i++) {
+            char *bo;
+            cJSON *bj, *q;
+            th_sleep_ms(50);
+            cr_assert_eq(th_genq(&t, NULL, &bo, NULL, "budget", "--json", NULL),
+                         0);
+            bj = cJSON_Parse(bo);
+            q = cJSON_GetObjectItem(
+                cJSON_GetObjectItem(
+                    cJSON_GetObjectItem(cJSON_GetObjectItem(bj, "budget"),
+                                        "day"),
+                    "queues"),
+                t.queue);
+            spent = q ? th_num(q, "usd") : 0;
+            cJSON_Delete(bj);
+            free(bo);
+        }
+        cr_assert_float_eq(spent, cost, 1e-5, "spend %f, the batch cost %f",
+                           spent, cost);
+    }
     th_free_objs(d, nd);
     free(out);
     metrics = th_http_get(murl);
