@@ -151,6 +151,15 @@ int batch_divert(struct wjob *j);
 int bset_add(struct bset *s, const char *id, const char *token, int attempts,
              char *params, size_t plen, char *meta);
 void bset_free(struct bset *s);
+/* The entry whose key (its params: the request body, or the custom_id in
+ * a set loaded by bset_load()) is key[0..n), or -1. Can't fail. */
+int bset_find(const struct bset *s, const char *key, size_t n);
+/* Load the members of a batch record (HGETALL of its members hash: job id
+ * -> "token|cid|attempt|metadata") into s (emptied first): one entry per
+ * custom_id, keyed by it (params holds the cid, cid too). 0, or -1 on out
+ * of memory. */
+struct redisReply;
+int bset_load(struct bset *s, const struct redisReply *r);
 
 /* ---- batch_submit.c ---- */
 /* A collector's set is sealed: record and submit it (the op takes set). */

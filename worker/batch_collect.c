@@ -114,6 +114,48 @@ oom:
     return -1;
 }
 
+int
+bset_find(const struct bset *s, const char *key, size_t n)
+{
+    uint64_t h = fnv64(key, n);
+
+    if (!s->tcap)
+        return -1;
+    for (int i = (int)(h & (uint64_t)(s->tcap - 1)); s->tab[i];
+         i = (i + 1) & (s->tcap - 1)) {
+        const struct bentry *e = &s->e[s->tab[i] - 1];
+        if (e->hash == h && e->len == n && !memcmp(e->params, key, n))
+            return s->tab[i] - 1;
+    }
+    return -1;
+}
+
+int
+bset_load(struct bset *s, const redisReply *r)
+{
+    bset_free(s);
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const char *v = r->element[i + 1]->str, *p1, *p2, *p3;
+        struct bmember *m;
+        char *cid;
+        if (!(p1 = strchr(v, '|')) || !(p2 = strchr(p1 + 1, '|')) ||
+            !(p3 = strchr(p2 + 1, '|')))
+            continue;
+        cid = strndup(p1 + 1, (size_t)(p2 - p1 - 1));
+        if (!cid ||
+            bset_add(s, r->element[i]->str, "", 0, cid, strlen(cid), NULL) < 0)
+            return -1;
+        m = &s->m[s->n - 1];
+        snprintf(m->token, sizeof(m->token), "%.*s", (int)(p1 - v), v);
+        m->attempts = (int)strtol(p2 + 1, NULL, 10);
+        if (p3[1] && !(m->meta = strdup(p3 + 1)))
+            return -1;
+    }
+    for (int i = 0; i < s->ne; i++)
+        snprintf(s->e[i].cid, sizeof(s->e[i].cid), "%s", s->e[i].params);
+    return 0;
+}
+
 void
 bset_free(struct bset *s)
 {

@@ -223,6 +223,8 @@ settle_success(struct bop *op, struct bmember *m, const struct batch_line *l,
         op->saved_usd += std - cost;
         metrics_tokens(w->m, res.input_tokens, res.output_tokens);
         metrics_spend(w->m, cost);
+        budget_spend_batch(w, op->qi,
+                           u.in + u.out + u.cache_write + u.cache_read, cost);
     }
     doc = batch_result_doc(op, m, &res, cost);
     llm_result_free(&res);
@@ -294,11 +296,7 @@ settle_line(struct bop *op, const char *line, size_t len)
         batch_line_free(&l);
         return;
     }
-    for (int i = 0; i < op->set.ne; i++) /* the entry index (by custom_id) */
-        if (!strcmp(op->set.e[i].cid, l.cid)) {
-            e = i;
-            break;
-        }
+    e = bset_find(&op->set, l.cid, strlen(l.cid)); /* keyed by custom_id */
     if (e >= 0) {
         op->cnt[l.kind]++;
         for (int i = op->first[e]; i >= 0; i = op->nextm[i]) {
@@ -499,37 +497,6 @@ settle_finish(struct bop *op)
         bop_free(op);
 }
 
-/* The members of reply r (HGETALL of the members hash: job id ->
- * "token|cid|attempt|metadata") into op->set, one entry per custom_id
- * (the entry's params hold the cid: merged members share it). 0, or -1 on
- * out of memory. */
-static int
-members_load(struct bop *op, const redisReply *r)
-{
-    bset_free(&op->set);
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const char *v = r->element[i + 1]->str, *p1, *p2, *p3;
-        struct bmember *m;
-        char *cid;
-        if (!(p1 = strchr(v, '|')) || !(p2 = strchr(p1 + 1, '|')) ||
-            !(p3 = strchr(p2 + 1, '|')))
-            continue;
-        cid = strndup(p1 + 1, (size_t)(p2 - p1 - 1));
-        if (!cid || bset_add(&op->set, r->element[i]->str, "", 0, cid,
-                             strlen(cid), NULL) < 0)
-            return -1;
-        m = &op->set.m[op->set.n - 1];
-        snprintf(m->token, sizeof(m->token), "%.*s", (int)(p1 - v), v);
-        m->attempts = (int)strtol(p2 + 1, NULL, 10);
-        if (p3[1] && !(m->meta = strdup(p3 + 1)))
-            return -1;
-    }
-    for (int i = 0; i < op->set.ne; i++)
-        snprintf(op->set.e[i].cid, sizeof(op->set.e[i].cid), "%s",
-                 op->set.e[i].params);
-    return 0;
-}
-
 /* The members, indexed by entry; then the results. */
 static void
 on_members(struct rconn *rc, redisReply *r, void *pd)
@@ -541,7 +508,7 @@ on_members(struct rconn *rc, redisReply *r, void *pd)
         bop_release(op, op->bw->w->cfg->batch_poll_s, 0, NULL);
         return;
     }
-    if (members_load(op, r) < 0)
+    if (bset_load(&op->set, r) < 0)
         goto oom;
     op->first = malloc(sizeof(int) * (size_t)(op->set.ne + 1));
     op->nextm = malloc(sizeof(int) * (size_t)(op->set.n + 1));
@@ -614,7 +581,7 @@ on_failed_members(struct rconn *rc, redisReply *r, void *pd)
     struct bop *op = pd;
 
     (void)rc;
-    if (!r || r->type != REDIS_REPLY_ARRAY || members_load(op, r) < 0 ||
+    if (!r || r->type != REDIS_REPLY_ARRAY || bset_load(&op->set, r) < 0 ||
         op->set.n == 0) {
         bop_release(op, op->bw->w->cfg->batch_poll_s, 0, NULL);
         return;

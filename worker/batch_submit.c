@@ -354,6 +354,8 @@ do_submit(struct bop *op)
     bad |= batch_body_open(p, &b) < 0;
     for (int i = 0; i < op->set.ne && !bad; i++) {
         struct bentry *e = &op->set.e[i];
+        if (!e->params)
+            continue; /* its jobs are gone (a rebuilt set) */
         bad |= batch_entry_append(p, &b, first, e->cid, e->params, e->len) < 0;
         first = 0;
         free(e->params);
@@ -404,7 +406,10 @@ do_submit(struct bop *op)
 
 static void resolve_list(struct bop *op);
 
-/* Rebuild the set from the members and their stored jobs, then submit. */
+/* The stored jobs of the members (HMGET, in member order): each entry's
+ * request rebuilt from its first member's job, then submitted. An entry
+ * none of whose jobs is left (purged meanwhile) is left out: its members
+ * are settled as missing from the results. */
 static void
 on_rebuild_payloads(struct rconn *rc, redisReply *r, void *pd)
 {
@@ -413,99 +418,56 @@ on_rebuild_payloads(struct rconn *rc, redisReply *r, void *pd)
     struct llm_req_opts o = {w->cfg->provider, w->cfg->model,
                              w->cfg->max_tokens, 0,
                              w->q[op->qi].prompt_cache};
+    char **bodies;
 
     (void)rc;
-    if (!r || r->type != REDIS_REPLY_ARRAY || (int)r->elements != op->set.n) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || (int)r->elements != op->set.n ||
+        !(bodies = calloc((size_t)op->set.ne + 1, sizeof(*bodies)))) {
         bop_release(op, w->cfg->batch_poll_s, 0, NULL);
         return;
     }
     for (int i = 0; i < op->set.n; i++) {
-        struct bmember *m = &op->set.m[i];
-        cJSON *job = NULL;
-        char *params = NULL;
+        int e = op->set.m[i].entry;
+        cJSON *job;
         const char *path;
-        if (r->element[i]->type == REDIS_REPLY_STRING)
-            job = cJSON_Parse(job_stored_payload(r->element[i]->str));
-        if (job)
-            params = llm_build_body(&o, job, NULL, 0, &path);
-        cJSON_Delete(job);
-        if (!params) {
-            /* purged meanwhile: its entry is left out, its member stays
-             * (settled as missing from the results) */
-            m->entry = -1;
+        if (bodies[e] || r->element[i]->type != REDIS_REPLY_STRING)
             continue;
-        }
-        /* the member's recorded custom_id (parked in meta) names the
-         * entry; members of one entry share it */
-        m->entry = -1;
-        for (int k = 0; k < op->set.ne; k++)
-            if (!strcmp(op->set.e[k].cid, m->meta))
-                m->entry = k;
-        if (m->entry < 0 && op->set.ne == op->set.ecap) {
-            int nc = op->set.ecap ? op->set.ecap * 2 : 64;
-            struct bentry *ne = realloc(op->set.e, (size_t)nc * sizeof(*ne));
-            if (!ne) {
-                free(params);
-                continue;
-            }
-            op->set.e = ne;
-            op->set.ecap = nc;
-        }
-        if (m->entry < 0) {
-            struct bentry *e = &op->set.e[op->set.ne];
-            *e = (struct bentry){params, strlen(params), 0, ""};
-            snprintf(e->cid, sizeof(e->cid), "%s", m->meta);
-            m->entry = op->set.ne++;
-            params = NULL;
-        }
-        free(params);
+        job = cJSON_Parse(job_stored_payload(r->element[i]->str));
+        if (job)
+            bodies[e] = llm_build_body(&o, job, NULL, 0, &path);
+        cJSON_Delete(job);
     }
+    for (int e = 0; e < op->set.ne; e++) { /* the cid key gives way */
+        free(op->set.e[e].params);
+        op->set.e[e].params = bodies[e];
+        op->set.e[e].len = bodies[e] ? strlen(bodies[e]) : 0;
+    }
+    free(bodies);
     do_submit(op);
 }
 
+/* The members of a record to submit again; then their stored jobs. */
 static void
 on_rebuild(struct rconn *rc, redisReply *r, void *pd)
 {
     struct bop *op = pd;
     struct worker *w = op->bw->w;
-    const char **argv;
+    const char **argv = NULL;
     int argc = 0;
 
     (void)rc;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || bset_load(&op->set, r) < 0 ||
+        op->set.n == 0 ||
+        !(argv = malloc(sizeof(*argv) * (size_t)(op->set.n + 2)))) {
         bop_release(op, w->cfg->batch_poll_s, 0, NULL);
         return;
     }
-    bset_free(&op->set);
-    op->set.m = calloc(r->elements / 2, sizeof(*op->set.m));
-    argv = malloc(sizeof(*argv) * (r->elements / 2 + 2));
-    if (!op->set.m || !argv) {
-        free(argv);
-        bop_release(op, w->cfg->batch_poll_s, 0, NULL);
-        return;
-    }
-    op->set.cap = (int)(r->elements / 2);
     argv[argc++] = "HMGET";
     argv[argc++] = w->q[op->qi].keys.key[QK_JOBS];
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        struct bmember *m = &op->set.m[op->set.n];
-        const char *v = r->element[i + 1]->str, *p1, *p2;
-        if (!(p1 = strchr(v, '|')) || !(p2 = strchr(p1 + 1, '|')))
-            continue;
-        m->id = strdup(r->element[i]->str);
-        snprintf(m->token, sizeof(m->token), "%.*s", (int)(p1 - v), v);
-        m->meta = strndup(p1 + 1, (size_t)(p2 - p1 - 1)); /* the cid */
-        if (!m->id || !m->meta) {
-            free(m->id);
-            free(m->meta);
-            continue;
-        }
-        argv[argc++] = m->id;
-        op->set.n++;
-    }
+    for (int i = 0; i < op->set.n; i++)
+        argv[argc++] = op->set.m[i].id;
     op->step = BS_REBUILD;
-    if (op->set.n == 0 ||
-        rconn_command(w->rc, argc, argv, NULL, on_rebuild_payloads, op) < 0)
+    if (rconn_command(w->rc, argc, argv, NULL, on_rebuild_payloads, op) < 0)
         bop_release(op, w->cfg->batch_poll_s, 0, NULL);
     free(argv);
 }

@@ -245,6 +245,16 @@ budget_gate(struct wjob *j)
     return 1;
 }
 
+void
+budget_spend_batch(struct worker *w, int qi, long tok, double usd)
+{
+    w->spend_pending += usd;
+    if (w->bg) {
+        w->bg->pend_tok[qi] += tok;
+        w->bg->pend_usd[qi] += usd;
+    }
+}
+
 double
 budget_spend(struct wjob *j, const struct llm_result *r)
 {

@@ -84,6 +84,10 @@ int budget_gate(struct wjob *j);
 /* After a successful call: price r's usage, count it (metrics, the fleet's
  * spend), settle j's reservation. Returns the call's price in USD. */
 double budget_spend(struct wjob *j, const struct llm_result *r);
+/* A batch member's usage, priced by the caller (batch_settle.c): counted
+ * like a call without a reservation -- the fleet's spend, the caps of
+ * queue qi on the next tick. Can't fail. */
+void budget_spend_batch(struct worker *w, int qi, long tok, double usd);
 /* The job leaves its slot: give back a reservation never settled. */
 void budget_release(struct wjob *j);
 /* The 1-s tick: read the caps, add spend made without a reservation,

@@ -248,6 +248,29 @@ Test(batch, identical_requests_share_one_entry_priced_at_half)
     cr_assert_float_eq(th_num(d[0], "saved_usd"), th_num(d[0], "cost_usd"),
                        1e-9);
     cr_assert(th_num(d[0], "cost_usd") < 3 * want, "the twin billed twice");
+    /* the cost counts towards the queue's spend (genq budget), by the tick */
+    {
+        double spent = 0, cost = th_num(d[0], "cost_usd");
+        for (int i = 0; i < 100 && spent < cost - 1e-9; i++) {
+            char *bo;
+            cJSON *bj, *q;
+            th_sleep_ms(50);
+            cr_assert_eq(th_genq(&t, NULL, &bo, NULL, "budget", "--json", NULL),
+                         0);
+            bj = cJSON_Parse(bo);
+            q = cJSON_GetObjectItem(
+                cJSON_GetObjectItem(
+                    cJSON_GetObjectItem(cJSON_GetObjectItem(bj, "budget"),
+                                        "day"),
+                    "queues"),
+                t.queue);
+            spent = q ? th_num(q, "usd") : 0;
+            cJSON_Delete(bj);
+            free(bo);
+        }
+        cr_assert_float_eq(spent, cost, 1e-5, "spend %f, the batch cost %f",
+                           spent, cost);
+    }
     th_free_objs(d, nd);
     free(out);
     metrics = th_http_get(murl);
@@ -540,4 +563,26 @@ Test(batch, batch_queue_must_be_served)
     cr_assert(strstr(err, "batch-size"), "%s", err);
     free(out);
     free(err);
+    /* the option table: flag, environment (a list), where each came from */
+    {
+        const char *env[] = {"GENQ_BATCH_QUEUE=a,b", NULL};
+        n = 0;
+        argv[n++] = th_bin("genq-worker");
+        argv[n++] = "--queue";
+        argv[n++] = "a,b";
+        argv[n++] = "--batch-wait";
+        argv[n++] = "2.5";
+        argv[n++] = "--print-config";
+        argv[n] = NULL;
+        cr_assert_eq(th_run(argv, env, NULL, 0, &out, &err), 0, "%s", err);
+        cr_assert(
+            strstr(out, "batch-queue        = a,b ; env GENQ_BATCH_QUEUE"),
+            "%s", out);
+        cr_assert(strstr(out, "batch-wait         = 2.5 ; flag --batch-wait"),
+                  "%s", out);
+        cr_assert(strstr(out, "batch-size         = 10000 ; default"), "%s",
+                  out);
+        free(out);
+        free(err);
+    }
 }

@@ -37,7 +37,7 @@ struct mbatch {
     size_t n;
     cJSON *metadata;
     char input_file[48];
-    long counts[4]; /* succeeded, errored, canceled, expired */
+    double counts[4]; /* succeeded, errored, canceled, expired */
     struct mockbuf results;
     char out_file[48], err_file[48];
     struct mbatch *next; /* newest first */
