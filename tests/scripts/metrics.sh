@@ -49,8 +49,13 @@ for t in $(seq 1 100); do
     [ "$n" -ge 32 ] && break
     sleep 0.1
 done
-sleep 1.2 # one depth sample
-curl -fsS "http://127.0.0.1:$port/metrics" > "$GENQ_TEST_TMP/metrics.txt"
+# the depth gauges are sampled every fifth maintenance tick (worker/depth.c):
+# wait for the sample that sees the dead job instead of a fixed sleep
+for t in $(seq 1 150); do
+    curl -fsS "http://127.0.0.1:$port/metrics" > "$GENQ_TEST_TMP/metrics.txt" || true
+    grep -q "genq_queue_jobs{queue=\"$q\",state=\"dead\"} 1" "$GENQ_TEST_TMP/metrics.txt" && break
+    sleep 0.1
+done
 out=$("$PROMTOOL" check metrics < "$GENQ_TEST_TMP/metrics.txt" 2>&1) && rc=0 || rc=$?
 check "promtool check metrics passes ($out)" '[ $rc -eq 0 ]'
 M="$GENQ_TEST_TMP/metrics.txt"
