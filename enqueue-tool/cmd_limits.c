@@ -198,7 +198,6 @@ lim_call(struct cli *c, const char *id, const char *op, int argc,
     return r;
 }
 
-/* The document of key id, or NULL (Redis error: printed); docs.h. */
 static void print_text(const cJSON *o);
 
 /* The fleet's budget ({"budget": {...}}, limits_budget.h), read once per
@@ -239,6 +238,7 @@ emit_key(struct cli *c, const char *id, const cJSON *budget)
     return cli_print_json(o) < 0 ? EXIT_FAIL : EXIT_OK; /* frees o */
 }
 
+/* The document of key id, or NULL (Redis error: printed); docs.h. */
 cJSON *
 limits_doc_key(struct cli *c, const char *id)
 {

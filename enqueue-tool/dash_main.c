@@ -111,7 +111,9 @@ cmd_dashboard(int argc, char **argv)
     d.allowed_hosts = hosts && *hosts ? hosts : NULL;
     if (dash_auth_init(&d.auth, token_file, err, sizeof(err)) < 0)
         return cli_usage_error("dashboard", "%s", err);
-    /* Reachable now, or say so: the page would only show errors. */
+    /* Reachable now, or say so: the page would only show errors. (This
+     * first connection also builds the scripts table, scripts_init(), before
+     * any thread could race to.) */
     if (cli_connect(&c) < 0) {
         dash_auth_free(&d.auth);
         return EXIT_FAIL;
