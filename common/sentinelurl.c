@@ -5,26 +5,14 @@
 #include "fmacros.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sentinelurl.h"
 
-static int
-snt_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int
-snt_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+/* Format the reason into err (in scope as err, errlen); -1 to return. */
+#define snt_fail(err, errlen, ...) (snprintf((err), (errlen), __VA_ARGS__), -1)
 
 /* One sentinel "host[:port]" of s[0..n) into slot i. */
 static int

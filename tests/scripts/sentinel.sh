@@ -199,7 +199,7 @@ for a, b in zip(win, win[1:]):
     if b - a > gap:
         gap, at = b - a, a
 stats = json.load(urllib.request.urlopen(mock + "/mock/stats"))
-calls = stats.get("requests_total", 0)
+calls = stats.get("requests_by_endpoint", {}).get("/v1/messages", 0)
 print("%s: sentinels named the new master %d ms after the failover started;"
       " first completion after the start +%s ms; longest gap between"
       " completions %d ms (from +%d ms); LLM calls %d for %s jobs (%d run"

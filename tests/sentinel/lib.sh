@@ -1,6 +1,8 @@
 # Sourced by tests/scripts/sentinel.sh (bash): a Redis Sentinel topology on
 # free loopback ports with Debian's redis-server and redis-sentinel -- a
-# master, a replica and three sentinels (quorum 2, down-after 1000 ms) --
+# master, a replica and three sentinels (quorum 2, down-after 1000 ms;
+# failover-timeout 10 s: with 3 s a loaded machine saw a sentinel give up
+# on a promotion it had not yet seen, -failover-abort-slave-timeout) --
 # with passwords on both sides: Redis requires $RPASS (the replica
 # authenticates with masterauth, the sentinels with auth-pass), the
 # sentinels require $SPASS (sentinel-pass between themselves).
@@ -75,7 +77,7 @@ sentinel sentinel-pass $SPASS
 sentinel monitor $MASTER 127.0.0.1 $MPORT 2
 sentinel auth-pass $MASTER $RPASS
 sentinel down-after-milliseconds $MASTER 1000
-sentinel failover-timeout $MASTER 3000
+sentinel failover-timeout $MASTER 10000
 sentinel parallel-syncs $MASTER 1
 EOF
         redis-sentinel "$T/s$p/sentinel.conf" &
