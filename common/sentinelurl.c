@@ -25,8 +25,7 @@ parse_addr(struct redis_url *u, const char *s, size_t n, char *err,
     long v = SENTINEL_DEFAULT_PORT;
 
     if (i == REDISURL_MAX_SENTINELS)
-        return snt_fail(err, errlen,
-                        "sentinel URL: more than %d sentinels",
+        return snt_fail(err, errlen, "sentinel URL: more than %d sentinels",
                         REDISURL_MAX_SENTINELS);
     if (hl == 0 || hl >= sizeof(u->snt.addr[i].host))
         return snt_fail(err, errlen,
@@ -195,8 +194,7 @@ sentinelurl_parse(const char *url, struct redis_url *u, char *err,
     if (!u->snt.pass[0]) {
         const char *pw = getenv("GENQ_SENTINEL_PASSWORD");
         if (pw && strlen(pw) >= sizeof(u->snt.pass))
-            return snt_fail(err, errlen,
-                            "GENQ_SENTINEL_PASSWORD is too long");
+            return snt_fail(err, errlen, "GENQ_SENTINEL_PASSWORD is too long");
         if (pw)
             snprintf(u->snt.pass, sizeof(u->snt.pass), "%s", pw);
     }
@@ -209,8 +207,8 @@ sentinelurl_describe(const struct redis_url *u, char *out, size_t outlen)
     int n;
 
     if (u->host[0]) {
-        snprintf(out, outlen, "%s:%d/%d (sentinel master %s)", u->host,
-                 u->port, u->db, u->snt.master);
+        snprintf(out, outlen, "%s:%d/%d (sentinel master %s)", u->host, u->port,
+                 u->db, u->snt.master);
         return;
     }
     n = snprintf(out, outlen, "sentinel %s at ", u->snt.master);

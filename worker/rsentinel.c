@@ -18,7 +18,7 @@
 #include "sentinel.h"
 
 #define LOOKUP_TIMEOUT_S 1.0 /* per sentinel */
-#define SUB_BACKOFF_MAX 2.0
+#define SUB_BACKOFF_MAX  2.0
 
 struct rsub;
 
@@ -32,10 +32,10 @@ struct rsentinel {
     int freeing;
     /* the lookup */
     int busy;
-    int idx;                 /* the sentinel being asked */
-    redisAsyncContext *lac;  /* its connection; NULL between steps */
-    ev_timer lt;             /* next step (0 s) or the answer's deadline */
-    char why[256];           /* the last sentinel's failure, for the log */
+    int idx;                /* the sentinel being asked */
+    redisAsyncContext *lac; /* its connection; NULL between steps */
+    ev_timer lt;            /* next step (0 s) or the answer's deadline */
+    char why[256];          /* the last sentinel's failure, for the log */
     /* a promotion under way (+failover-state-wait-promotion): the lookup
      * answers this address until promo_until; promo_port 0 = none */
     char promo_host[256];
@@ -98,9 +98,22 @@ open_ctx(struct rsentinel *s, int i, void *data)
 
 /* ---- the lookup ---------------------------------------------------------- */
 
+/* Sentinel idx gave no master (why in s->why): say so, once per lookup
+ * and sentinel. */
+static void
+lk_failed(struct rsentinel *s)
+{
+    char a[300];
+
+    log_kv(LOG_WARN, "sentinel: no master from this sentinel; asking the next",
+           "conn", s->name, "sentinel", addr_str(s, s->idx, a, sizeof(a)),
+           "error", s->why, NULL);
+}
+
 static void
 lk_next(struct rsentinel *s)
 {
+    lk_failed(s);
     s->idx++;
     ev_timer_stop(s->loop, &s->lt);
     ev_timer_set(&s->lt, 0., 0.);
@@ -160,7 +173,7 @@ static void
 lk_step(EV_P_ ev_timer *t, int revents)
 {
     struct rsentinel *s = t->data;
-    redisAsyncContext *ac;
+    redisAsyncContext *ac = NULL;
 
     (void)loop;
     (void)revents;
@@ -172,25 +185,27 @@ lk_step(EV_P_ ev_timer *t, int revents)
         return;
     }
     if (s->lac) { /* no answer in time */
-        ac = s->lac;
+        redisAsyncContext *late = s->lac;
         s->lac = NULL;
         snprintf(s->why, sizeof(s->why), "no answer in %.1f s",
                  LOOKUP_TIMEOUT_S);
-        redisAsyncFree(ac);
+        redisAsyncFree(late);
+        lk_failed(s);
         s->idx++;
     }
     while (s->idx < s->u.snt.n) {
         ac = open_ctx(s, s->idx, s);
         if (ac)
             break;
+        lk_failed(s);
         s->idx++;
     }
-    if (s->idx >= s->u.snt.n) {
+    if (!ac) { /* every sentinel tried */
         char n[8];
         snprintf(n, sizeof(n), "%d", s->u.snt.n);
         log_kv(LOG_WARN, "sentinel: no sentinel named the master", "conn",
-               s->name, "master", s->u.snt.master, "sentinels", n,
-               "last_error", s->why, NULL);
+               s->name, "master", s->u.snt.master, "sentinels", n, "last_error",
+               s->why, NULL);
         s->busy = 0;
         s->on_addr(s->ud, NULL, 0);
         return;
@@ -240,31 +255,8 @@ sub_retry(struct rsub *b)
         return;
     ev_timer_set(&b->t, b->backoff, 0.);
     ev_timer_start(s->loop, &b->t);
-    b->backoff = b->backoff * 2 > SUB_BACKOFF_MAX ? SUB_BACKOFF_MAX
-                                                  : b->backoff * 2;
-}
-
-/* "TYPE NAME IP PORT @ MASTER IP PORT" (an instance event) or
- * "master MASTER IP PORT": 1 with the instance's address when MASTER is
- * ours. */
-static int
-parse_event(const char *msg, const char *master, char *host, size_t hostlen,
-            int *port)
-{
-    char type[16], name[300], ip[256], m[128];
-    int p;
-
-    if (sscanf(msg, "%15s %127s %255s %d", type, m, ip, &p) == 4 &&
-        !strcmp(type, "master"))
-        ;
-    else if (sscanf(msg, "%15s %299s %255s %d @ %127s", type, name, ip, &p,
-                    m) != 5)
-        return 0;
-    if (strcmp(m, master) != 0 || p < 1 || p > 65535 || strlen(ip) >= hostlen)
-        return 0;
-    snprintf(host, hostlen, "%s", ip);
-    *port = p;
-    return 1;
+    b->backoff =
+        b->backoff * 2 > SUB_BACKOFF_MAX ? SUB_BACKOFF_MAX : b->backoff * 2;
 }
 
 static void
@@ -277,20 +269,22 @@ on_event(struct rsentinel *s, const char *ch, const char *msg)
         if (!sentinel_parse_switch(msg, s->u.snt.master, host, sizeof(host),
                                    &port))
             return;
-        if (s->promo_port == 0 &&
-            !strcmp(host, s->last_switch_host) && port == s->last_switch_port)
+        if (s->promo_port == 0 && !strcmp(host, s->last_switch_host) &&
+            port == s->last_switch_port)
             return; /* the same switch from another sentinel */
         s->promo_port = 0;
         snprintf(s->last_switch_host, sizeof(s->last_switch_host), "%s", host);
         s->last_switch_port = port;
     } else if (!strcmp(ch, "+failover-state-wait-promotion")) {
-        if (!parse_event(msg, s->u.snt.master, host, sizeof(host), &port))
+        if (!sentinel_parse_event(msg, s->u.snt.master, host, sizeof(host),
+                                  &port))
             return;
         snprintf(s->promo_host, sizeof(s->promo_host), "%s", host);
         s->promo_port = port;
         s->promo_until = ev_now(s->loop) + PROMO_MAX_S;
     } else if (!strcmp(ch, "-failover-abort-slave-timeout")) {
-        if (!parse_event(msg, s->u.snt.master, host, sizeof(host), &port))
+        if (!sentinel_parse_event(msg, s->u.snt.master, host, sizeof(host),
+                                  &port))
             return;
         s->promo_port = 0;
     } else {

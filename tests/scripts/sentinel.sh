@@ -78,6 +78,23 @@ kill "$wp"
 wait "$wp" && rc=0 || rc=$?
 check "a worker on sentinel:// completes a job and stops cleanly" \
     '[ $rc -eq 0 ] && "$G" status --queue "$q" --json c1 | grep -q "\"state\":\"succeeded\""'
+# the first sentinel of the URL hangs (SIGSTOP: it accepts connections,
+# never answers): the CLI and the worker's asynchronous lookup time out on
+# it and ask the next one. (The third sentinel: a stopped sentinel goes into
+# TILT for 30 s once resumed, and the runs below ask the first.)
+HURL="sentinel://:$RPASS@127.0.0.1:${SPORTS[2]},127.0.0.1:${SPORTS[0]}/$MASTER"
+kill -STOP "${SPIDS[2]}"
+echo '{"id":"h1","prompt":"a"}' | "$G" enqueue --redis "$HURL" --queue "$q" - >/dev/null 2>&1 && rc=0 || rc=$?
+check "enqueue with the first sentinel hung" '[ $rc -eq 0 ]'
+"$W" --redis "$HURL" --queue "$q" --provider noop --log-level warn 2>"$T/hung-worker.log" &
+wp=$!
+snt_wait "the worker past the hung sentinel" sh -c "'$G' status --queue $q --json h1 | grep -q '\"state\":\"succeeded\"'" || true
+kill "$wp"
+wait "$wp" && rc=0 || rc=$?
+kill -CONT "${SPIDS[2]}"
+check "a worker whose first sentinel hangs completes a job (lookup timeout)" \
+    '[ $rc -eq 0 ] && "$G" status --queue "$q" --json h1 | grep -q "\"state\":\"succeeded\"" && grep -q "no answer in 1.0 s" "$T/hung-worker.log"'
+[ $rc -eq 0 ] || tail -5 "$T/hung-worker.log"
 for c in "status c1" "result c1" "results" "stats" "queues" "dlq ls" \
     "rejected ls" "cancel c2" "pause" "resume" "workers" "budget" "limits"; do
     # shellcheck disable=SC2086

@@ -7,7 +7,8 @@
 # authenticates with masterauth, the sentinels with auth-pass), the
 # sentinels require $SPASS (sentinel-pass between themselves).
 # Needs: $T (a temp directory), free_port, and an array pids.
-# Sets: MPORT RPORT (the first master and replica), SPORTS (3 ports),
+# Sets: MPORT RPORT (the first master and replica), SPORTS (3 ports) and
+# SPIDS (their pids),
 # SURL (sentinel://...: Redis password in the URL; GENQ_SENTINEL_PASSWORD
 # is exported for the sentinels'), MASTER (the name monitored).
 MASTER=genqm
@@ -62,6 +63,7 @@ snt_setup() {
     snt_wait "the replica's sync" sh -c \
         "redis-cli -p $RPORT -a $RPASS --no-auth-warning info replication | grep -q 'master_link_status:up'"
     SPORTS=()
+    SPIDS=()
     local i p
     for i in 1 2 3; do
         p=$(free_port)
@@ -81,6 +83,7 @@ sentinel failover-timeout $MASTER 10000
 sentinel parallel-syncs $MASTER 1
 EOF
         redis-sentinel "$T/s$p/sentinel.conf" &
+        SPIDS+=($!)
         pids+=($!)
     done
     # every sentinel knows the replica and the two other sentinels
