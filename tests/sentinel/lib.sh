@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by tests/scripts/sentinel.sh (bash): a Redis Sentinel topology on
 # free loopback ports with Debian's redis-server and redis-sentinel -- a
 # master, a replica and three sentinels (quorum 2, down-after 1000 ms;
