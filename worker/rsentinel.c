@@ -1,9 +1,9 @@
 /* Redis Sentinel on the worker's loop (see rsentinel.h): the asynchronous
- * master lookup and the subscriptions (a failover's promotion and its
- * end) of one rconn. Every
- * step of the lookup runs from a timer, so on_addr never runs inside
- * rsentinel_lookup(); a stale hiredis callback (a context this file already
- * let go) is recognised by comparing it with the one it holds. */
+ * master lookup and the subscriptions (a failover's promotion and its end)
+ * of one rconn. Every step of the lookup runs from a timer, so on_addr
+ * never runs inside rsentinel_lookup(); a stale hiredis callback (a context
+ * this file already let go) is recognised by comparing it with the one it
+ * holds. */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -242,7 +242,9 @@ rsentinel_lookup(struct rsentinel *s)
  *   -failover-abort-slave-timeout "master MASTER IP PORT": the promoted
  *       replica never became master: back to IP:PORT. */
 
-#define PROMO_MAX_S 60.0 /* forget a promotion no switch followed */
+/* Forget a promotion neither a switch nor an abort followed (a missed
+ * message): the sentinels' answer counts again. */
+#define PROMO_MAX_S 60.0
 
 static void sub_connect(struct rsub *b);
 
