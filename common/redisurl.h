@@ -1,6 +1,7 @@
 /* Redis connection URLs: redis://[user:pass@]host[:port][/db],
- * unix:///path/to/redis.sock[?db=N] and sentinel://... (sentinelurl.h), plus synchronous connect (AUTH, SELECT)
- * used by `genq`, the tests and the worker's address parsing. */
+ * unix:///path/to/redis.sock[?db=N] and sentinel://... (sentinelurl.h), plus
+ * synchronous connect (AUTH, SELECT) used by `genq`, the tests and the worker's
+ * address parsing. */
 #ifndef GENQ_REDISURL_H
 #define GENQ_REDISURL_H
 
@@ -38,7 +39,8 @@ struct redis_url {
 int redisurl_parse(const char *url, struct redis_url *u, char *err,
                    size_t errlen);
 
-/* "host:port/db" or "unix:/path" (sentinel: sentinelurl_describe()) for logs: no credentials. Writes into out. */
+/* "host:port/db" or "unix:/path" (sentinel: sentinelurl_describe()) for logs:
+ * no credentials. Writes into out. */
 void redisurl_describe(const struct redis_url *u, char *out, size_t outlen);
 
 /* The URL helpers sentinelurl.c shares: s[0..n) %-decoded into dst (-1

@@ -12,16 +12,15 @@
 #include "sentinel.h"
 
 int
-sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen,
-                    int *port)
+sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen, int *port)
 {
     char *end;
     long p;
 
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[1]->type != REDIS_REPLY_STRING ||
-        r->element[0]->len == 0 || r->element[0]->len >= hostlen)
+        r->element[1]->type != REDIS_REPLY_STRING || r->element[0]->len == 0 ||
+        r->element[0]->len >= hostlen)
         return -1;
     errno = 0;
     p = strtol(r->element[1]->str, &end, 10);
@@ -33,21 +32,66 @@ sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen,
     return 0;
 }
 
+/* Split msg into at most max words (copied into buf, cap bytes) at spaces;
+ * the count, or -1 when msg does not fit or has more words. */
+static int
+split_words(const char *msg, char *buf, size_t cap, char **w, int max)
+{
+    char *save = NULL, *t;
+    int n = 0;
+
+    if (strlen(msg) >= cap)
+        return -1;
+    memcpy(buf, msg, strlen(msg) + 1);
+    for (t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (n == max)
+            return -1;
+        w[n++] = t;
+    }
+    return n;
+}
+
+/* host and port from words ip and port: 1, or 0 when out of range. */
+static int
+take_addr(const char *ip, const char *port, char *host, size_t hostlen,
+          int *out)
+{
+    long p;
+
+    if (strlen(ip) >= hostlen ||
+        redisurl_parse_long(port, strlen(port), 1, 65535, &p) < 0)
+        return 0;
+    memcpy(host, ip, strlen(ip) + 1);
+    *out = (int)p;
+    return 1;
+}
+
 int
 sentinel_parse_switch(const char *msg, const char *master, char *host,
                       size_t hostlen, int *port)
 {
-    char name[128], oh[256], nh[256];
-    int op, np;
+    char buf[1024], *w[5];
 
-    /* %255s: the fields are bounded by the buffers above */
-    if (sscanf(msg, "%127s %255s %d %255s %d", name, oh, &op, nh, &np) != 5 ||
-        strcmp(name, master) != 0 || np < 1 || np > 65535 ||
-        strlen(nh) >= hostlen)
+    /* name old-ip old-port new-ip new-port */
+    if (split_words(msg, buf, sizeof(buf), w, 5) != 5 || strcmp(w[0], master))
         return 0;
-    snprintf(host, hostlen, "%s", nh);
-    *port = np;
-    return 1;
+    return take_addr(w[3], w[4], host, hostlen, port);
+}
+
+int
+sentinel_parse_event(const char *msg, const char *master, char *host,
+                     size_t hostlen, int *port)
+{
+    char buf[1024], *w[8];
+    int n = split_words(msg, buf, sizeof(buf), w, 8);
+
+    /* "master NAME IP PORT" */
+    if (n == 4 && !strcmp(w[0], "master") && !strcmp(w[1], master))
+        return take_addr(w[2], w[3], host, hostlen, port);
+    /* "TYPE NAME IP PORT @ MASTER MASTER-IP MASTER-PORT" */
+    if (n == 8 && !strcmp(w[4], "@") && !strcmp(w[5], master))
+        return take_addr(w[2], w[3], host, hostlen, port);
+    return 0;
 }
 
 int
@@ -121,8 +165,8 @@ sentinel_lookup(const struct redis_url *u, double timeout_s, char *host,
 {
     size_t at;
 
-    at = (size_t)snprintf(err, errlen, "sentinel: no master '%s':",
-                          u->snt.master);
+    at = (size_t)snprintf(err, errlen,
+                          "sentinel: no master '%s':", u->snt.master);
     for (int i = 0; i < u->snt.n; i++) {
         char why[256];
         if (ask_one(u, i, timeout_s, host, hostlen, port, why, sizeof(why)) ==
@@ -169,8 +213,8 @@ sentinel_connect(const struct redis_url *u, double timeout_s, char *err,
         if (left < 0.5)
             left = 0.5; /* one full try, even when the time is up */
         errno = 0;
-        if (sentinel_lookup(u, left < 2.0 ? left : 2.0, m.host,
-                            sizeof(m.host), &m.port, err, errlen) == 0) {
+        if (sentinel_lookup(u, left < 2.0 ? left : 2.0, m.host, sizeof(m.host),
+                            &m.port, err, errlen) == 0) {
             c = rclient_connect(&m, left, err, errlen);
             if (!c && is_final(err))
                 break;

@@ -39,6 +39,12 @@ int sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen,
 int sentinel_parse_switch(const char *msg, const char *master, char *host,
                           size_t hostlen, int *port);
 
+/* A Sentinel event about master: "master NAME IP PORT" or an instance's
+ * "TYPE NAME IP PORT @ MASTER IP PORT": 1 with the event's own IP/PORT
+ * (the instance's, e.g. the replica being promoted), 0 otherwise. */
+int sentinel_parse_event(const char *msg, const char *master, char *host,
+                         size_t hostlen, int *port);
+
 /* 1 when r is the reply of ROLE from a master, 0 otherwise. */
 int sentinel_role_is_master(const redisReply *r);
 

@@ -5,26 +5,14 @@
 #include "fmacros.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sentinelurl.h"
 
-static int
-snt_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int
-snt_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+/* Format the reason into err (in scope as err, errlen); -1 to return. */
+#define snt_fail(err, errlen, ...) (snprintf((err), (errlen), __VA_ARGS__), -1)
 
 /* One sentinel "host[:port]" of s[0..n) into slot i. */
 static int
@@ -37,8 +25,7 @@ parse_addr(struct redis_url *u, const char *s, size_t n, char *err,
     long v = SENTINEL_DEFAULT_PORT;
 
     if (i == REDISURL_MAX_SENTINELS)
-        return snt_fail(err, errlen,
-                        "sentinel URL: more than %d sentinels",
+        return snt_fail(err, errlen, "sentinel URL: more than %d sentinels",
                         REDISURL_MAX_SENTINELS);
     if (hl == 0 || hl >= sizeof(u->snt.addr[i].host))
         return snt_fail(err, errlen,
@@ -207,8 +194,7 @@ sentinelurl_parse(const char *url, struct redis_url *u, char *err,
     if (!u->snt.pass[0]) {
         const char *pw = getenv("GENQ_SENTINEL_PASSWORD");
         if (pw && strlen(pw) >= sizeof(u->snt.pass))
-            return snt_fail(err, errlen,
-                            "GENQ_SENTINEL_PASSWORD is too long");
+            return snt_fail(err, errlen, "GENQ_SENTINEL_PASSWORD is too long");
         if (pw)
             snprintf(u->snt.pass, sizeof(u->snt.pass), "%s", pw);
     }
@@ -221,8 +207,8 @@ sentinelurl_describe(const struct redis_url *u, char *out, size_t outlen)
     int n;
 
     if (u->host[0]) {
-        snprintf(out, outlen, "%s:%d/%d (sentinel master %s)", u->host,
-                 u->port, u->db, u->snt.master);
+        snprintf(out, outlen, "%s:%d/%d (sentinel master %s)", u->host, u->port,
+                 u->db, u->snt.master);
         return;
     }
     n = snprintf(out, outlen, "sentinel %s at ", u->snt.master);

@@ -9,8 +9,8 @@
 
 #include "mask.h"
 
-/* Whether a redis:// or sentinel:// URL carries a password; if so, *pre points at its
- * first character and *post just past its last (both into url). */
+/* Whether a redis:// or sentinel:// URL carries a password; if so, *pre points
+ * at its first character and *post just past its last (both into url). */
 int
 url_secret(const char *url, const char **pre, const char **post)
 {

@@ -61,7 +61,7 @@ struct call {
 };
 
 static void connect_now(struct rconn *c);
-static void rconn_drop(struct rconn *c, const char *why);
+static void rconn_drop(struct rconn *c, const char *why, int hard);
 
 static void
 call_free(struct call *k)
@@ -181,7 +181,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *pd)
     if (r && r->type == REDIS_REPLY_ERROR && c->snt &&
         strncmp(r->str, "READONLY", 8) == 0) {
         /* sentinel: the master became a replica; as a lost connection */
-        rconn_drop(c, "READONLY: the master is a replica now");
+        rconn_drop(c, "READONLY: the master is a replica now", 0);
         r = NULL;
     }
     if (r && r->type == REDIS_REPLY_ERROR && k->is_script &&
@@ -345,16 +345,35 @@ static void send_setup(struct rconn *c, redisAsyncContext *ac);
 
 /* ---- sentinel:// (rsentinel.h): the hooks -------------------------------- */
 
-/* Close the connection (pending replies come first); the reconnect looks
- * the master up again. */
+/* Close the connection; the reconnect looks the master up again. Soft
+ * (inside a reply callback of c): the pending replies come first. Hard
+ * (a sentinel said the master moves): at once, the pending commands
+ * answered NULL -- not acknowledged, so outcomes are kept and written to
+ * the new master, as a write the old one takes now may be lost. */
 static void
-rconn_drop(struct rconn *c, const char *why)
+rconn_drop(struct rconn *c, const char *why, int hard)
 {
-    if (!c->ac || (c->ac->c.flags & REDIS_DISCONNECTING))
+    redisAsyncContext *ac = c->ac;
+
+    if (!ac || (!hard && (ac->c.flags & REDIS_DISCONNECTING)))
         return;
     log_kv(LOG_WARN, "redis: reconnecting to the master", "conn", c->name,
            "reason", why, NULL);
-    redisAsyncDisconnect(c->ac);
+    if (!hard) {
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    c->backoff = 0.1;
+    redisAsyncFree(ac); /* on_disconnect when it was connected */
+    if (c->ac == ac) {  /* still connecting: no callback ran */
+        c->ac = NULL;
+        c->up = 0;
+        if (c->down_since == 0)
+            c->down_since = ev_now(c->loop);
+        ev_timer_stop(c->loop, &c->retry);
+        ev_timer_set(&c->retry, 0., 0.);
+        ev_timer_start(c->loop, &c->retry);
+    }
 }
 
 static void
@@ -366,7 +385,7 @@ on_role_reply(redisAsyncContext *ac, void *reply, void *pd)
         return;
     if (!sentinel_role_is_master(reply)) {
         /* a failover under way: the sentinels still name the old master */
-        rconn_drop(c, "ROLE: not the master");
+        rconn_drop(c, "ROLE: not the master", 0);
         return;
     }
     send_setup(c, ac);
@@ -398,7 +417,7 @@ on_snt_switch(void *ud, const char *host, int port)
 
     if (c->ac) {
         if (strcmp(c->url.host, host) != 0 || c->url.port != port)
-            rconn_drop(c, "sentinel +switch-master");
+            rconn_drop(c, "sentinel: the master moves", 1);
     } else if (ev_is_active(&c->retry)) {
         /* waiting out the backoff after the old master went away: the
          * new one is known now */

@@ -1,11 +1,15 @@
+# shellcheck shell=bash
 # Sourced by tests/scripts/sentinel.sh (bash): a Redis Sentinel topology on
 # free loopback ports with Debian's redis-server and redis-sentinel -- a
-# master, a replica and three sentinels (quorum 2, down-after 1000 ms) --
+# master, a replica and three sentinels (quorum 2, down-after 1000 ms;
+# failover-timeout 10 s: with 3 s a loaded machine saw a sentinel give up
+# on a promotion it had not yet seen, -failover-abort-slave-timeout) --
 # with passwords on both sides: Redis requires $RPASS (the replica
 # authenticates with masterauth, the sentinels with auth-pass), the
 # sentinels require $SPASS (sentinel-pass between themselves).
 # Needs: $T (a temp directory), free_port, and an array pids.
-# Sets: MPORT RPORT (the first master and replica), SPORTS (3 ports),
+# Sets: MPORT RPORT (the first master and replica), SPORTS (3 ports) and
+# SPIDS (their pids),
 # SURL (sentinel://...: Redis password in the URL; GENQ_SENTINEL_PASSWORD
 # is exported for the sentinels'), MASTER (the name monitored).
 MASTER=genqm
@@ -60,6 +64,7 @@ snt_setup() {
     snt_wait "the replica's sync" sh -c \
         "redis-cli -p $RPORT -a $RPASS --no-auth-warning info replication | grep -q 'master_link_status:up'"
     SPORTS=()
+    SPIDS=()
     local i p
     for i in 1 2 3; do
         p=$(free_port)
@@ -75,10 +80,11 @@ sentinel sentinel-pass $SPASS
 sentinel monitor $MASTER 127.0.0.1 $MPORT 2
 sentinel auth-pass $MASTER $RPASS
 sentinel down-after-milliseconds $MASTER 1000
-sentinel failover-timeout $MASTER 3000
+sentinel failover-timeout $MASTER 10000
 sentinel parallel-syncs $MASTER 1
 EOF
         redis-sentinel "$T/s$p/sentinel.conf" &
+        SPIDS+=($!)
         pids+=($!)
     done
     # every sentinel knows the replica and the two other sentinels

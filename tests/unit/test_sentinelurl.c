@@ -87,12 +87,13 @@ Test(sentinelurl, passwords_from_the_environment_and_a_file)
     ok("sentinel://h/m", &u);
     cr_assert_str_eq(u.pass, "redis-env-Pw2");
     cr_assert_str_eq(u.snt.pass, "snt-env-Pw3");
-    snprintf(url, sizeof(url), "sentinel://:url-Pw4@h/m?sentinel_password_file=%s",
-             path);
+    snprintf(url, sizeof(url),
+             "sentinel://:url-Pw4@h/m?sentinel_password_file=%s", path);
     ok(url, &u);
     cr_assert_str_eq(u.pass, "url-Pw4", "the URL's password comes first");
-    cr_assert_str_eq(u.snt.pass, "from-file-Pw1", "the file over the env, "
-                                                  "without its newline");
+    cr_assert_str_eq(u.snt.pass, "from-file-Pw1",
+                     "the file over the env, "
+                     "without its newline");
     unlink(path);
     bad(url, "sentinel_password_file", NULL);
     unsetenv("GENQ_REDIS_PASSWORD");
@@ -158,6 +159,29 @@ Test(sentinel, reply_parsers)
                  0, "another master's switch");
     cr_assert_eq(sentinel_parse_switch("mm 10.0.0.1 6379", "mm", host,
                                        sizeof(host), &port),
+                 0);
+
+    cr_assert_eq(sentinel_parse_switch("mm 10.0.0.1 6379 10.0.0.2 99999", "mm",
+                                       host, sizeof(host), &port),
+                 0, "a port out of range");
+
+    cr_assert_eq(sentinel_parse_event("slave 10.0.0.2:6380 10.0.0.2 6380 @ mm "
+                                      "10.0.0.1 6379",
+                                      "mm", host, sizeof(host), &port),
+                 1, "an instance event names the instance");
+    cr_assert_str_eq(host, "10.0.0.2");
+    cr_assert_eq(port, 6380);
+    cr_assert_eq(sentinel_parse_event("master mm 10.0.0.1 6379", "mm", host,
+                                      sizeof(host), &port),
+                 1);
+    cr_assert_str_eq(host, "10.0.0.1");
+    cr_assert_eq(port, 6379);
+    cr_assert_eq(sentinel_parse_event("slave 10.0.0.2:6380 10.0.0.2 6380 @ "
+                                      "other 10.0.0.1 6379",
+                                      "mm", host, sizeof(host), &port),
+                 0, "another master's event");
+    cr_assert_eq(sentinel_parse_event("master mm 10.0.0.1", "mm", host,
+                                      sizeof(host), &port),
                  0);
 
     el[0]->str = (char *)(uintptr_t) "master";
