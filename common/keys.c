@@ -143,3 +143,9 @@ key_limit_state(char *out, size_t n, const char *id)
     len = snprintf(out, n, KEY_LIM_PREFIX "{%s}", id);
     return len < 0 || (size_t)len >= n ? -1 : 0;
 }
+
+void
+key_anomaly(char *out, size_t n, const char *prefix, const char *id)
+{
+    snprintf(out, n, "%s{%s}", prefix, id);
+}

@@ -1,5 +1,5 @@
-/* Redis connection URLs: redis://[user:pass@]host[:port][/db] and
- * unix:///path/to/redis.sock[?db=N], plus synchronous connect (AUTH, SELECT)
+/* Redis connection URLs: redis://[user:pass@]host[:port][/db],
+ * unix:///path/to/redis.sock[?db=N] and redis-cluster:// (cluster.h), plus synchronous connect (AUTH, SELECT)
  * used by `genq`, the tests and the worker's address parsing. */
 #ifndef GENQ_REDISURL_H
 #define GENQ_REDISURL_H
@@ -13,6 +13,12 @@ struct redis_url {
     int db;
     char user[128];
     char pass[256]; /* secret: never print it */
+    /* Redis Cluster (common/cluster.h): the seeds "host:port,..." of a
+     * redis-cluster:// URL, "" otherwise; cluster_node is 0 for the URL
+     * as given, 1 for one node's connection, 2 for the node's that also
+     * checks the layout version (cluster_node_url()). */
+    char cluster[512];
+    int cluster_node;
 };
 
 /* Parse url into u. Returns -1 with a message in err (which never contains

@@ -131,6 +131,11 @@ int cli_connect(struct cli *c);
 int cli_connect_err(struct cli *c, char *err, size_t errlen);
 void cli_close(struct cli *c);
 
+/* The connection for a command on key: on Redis Cluster the one to the node
+ * serving it (borrowed), else c->rc. For keys outside c->queue's slot
+ * (KEY_QUEUES, KEY_WORKERS, another queue's). */
+redisContext *cli_rc(struct cli *c, const char *key);
+
 /* Print an error "genq CMD: ..." to stderr, followed by "(see 'genq CMD
  * --help')" when code is EXIT_USAGE, and return code. */
 int cli_report(const char *cmd, int code, const char *fmt, ...)

@@ -192,7 +192,7 @@ queue_list(struct cli *c, int explicit_queue, char **names, int max,
         }
         return 1;
     }
-    r = redisCommand(c->rc, "SMEMBERS %s", KEY_QUEUES);
+    r = redisCommand(cli_rc(c, KEY_QUEUES), "SMEMBERS %s", KEY_QUEUES);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         cli_redis_fail(c, cmd, r, "unexpected reply");
         return -1;
@@ -230,14 +230,19 @@ fetch_all(struct cli *c, char **names, int n, struct qstats *out,
     for (int i = 0; i < n; i++) {
         struct qkeys k;
         if (qkeys_init(&k, names[i]) < 0 ||
-            rclient_append_script(c->rc, SCRIPT_STATS, &k, 3, av, NULL) < 0) {
+            rclient_append_script(cli_rc(c, k.key[QK_READY]), SCRIPT_STATS, &k,
+                                  3, av, NULL) < 0) {
             cli_fail(cmd, "out of memory");
             return -1;
         }
     }
     for (int i = 0; i < n; i++) {
-        char err[512];
-        redisReply *r = rclient_read(c->rc, err, sizeof(err));
+        char err[512] = "invalid queue name";
+        struct qkeys k;
+        redisReply *r = qkeys_init(&k, names[i]) < 0
+                            ? NULL
+                            : rclient_read(cli_rc(c, k.key[QK_READY]), err,
+                                           sizeof(err));
         if (!r) {
             cli_fail(cmd, "%s", err);
             return -1;

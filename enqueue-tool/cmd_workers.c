@@ -43,14 +43,15 @@ cmd_workers(int argc, char **argv)
     cutoff = now - (long long)(stale * 1000);
     snprintf(cut, sizeof(cut), "(%lld", cutoff);
     /* forget the dead: their ids, then their descriptions */
-    r = redisCommand(c.rc, "ZRANGEBYSCORE %s -inf %s", KEY_WORKERS_BEAT, cut);
+    r = redisCommand(cli_rc(&c, KEY_WORKERS_BEAT), "ZRANGEBYSCORE %s -inf %s",
+                     KEY_WORKERS_BEAT, cut);
     if (r && r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->elements; i++) {
-            redisReply *d = redisCommand(c.rc, "HDEL %s %s", KEY_WORKERS,
+            redisReply *d = redisCommand(cli_rc(&c, KEY_WORKERS), "HDEL %s %s", KEY_WORKERS,
                                          r->element[i]->str);
             if (d)
                 freeReplyObject(d);
-            d = redisCommand(c.rc, "ZREM %s %s", KEY_WORKERS_BEAT,
+            d = redisCommand(cli_rc(&c, KEY_WORKERS_BEAT), "ZREM %s %s", KEY_WORKERS_BEAT,
                              r->element[i]->str);
             if (d)
                 freeReplyObject(d);
@@ -58,7 +59,8 @@ cmd_workers(int argc, char **argv)
     }
     if (r)
         freeReplyObject(r);
-    beats = redisCommand(c.rc, "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
+    beats = redisCommand(cli_rc(&c, KEY_WORKERS_BEAT),
+                         "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
                          KEY_WORKERS_BEAT, cutoff);
     if (!beats || beats->type != REDIS_REPLY_ARRAY) {
         rc = cli_redis_fail(&c, "workers", beats, NULL);
@@ -71,7 +73,7 @@ cmd_workers(int argc, char **argv)
     for (size_t i = 0; i + 1 < beats->elements; i += 2) {
         const char *id = beats->element[i]->str;
         long long beat = strtoll(beats->element[i + 1]->str, NULL, 10);
-        redisReply *d = redisCommand(c.rc, "HGET %s %s", KEY_WORKERS, id);
+        redisReply *d = redisCommand(cli_rc(&c, KEY_WORKERS), "HGET %s %s", KEY_WORKERS, id);
         cJSON *o =
             d && d->type == REDIS_REPLY_STRING ? cJSON_Parse(d->str) : NULL;
         char ts[32], started[32] = "?", queues[256] = "";

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
@@ -11,6 +12,7 @@
 #include "layout.h"
 #include "log.h"
 #include "rclient.h"
+#include "rcluster.h"
 #include "rconn.h"
 
 struct rconn {
@@ -39,6 +41,7 @@ struct rconn {
         void *pd;
         struct rconn *c;
     } subs[RCONN_MAX_SUBS];
+    struct rcluster *cl; /* redis-cluster://: all of the above unused */
 };
 
 /* One command in flight; the argv copy lets NOSCRIPT resend as EVAL. */
@@ -288,7 +291,17 @@ on_layout_reply(redisAsyncContext *ac, void *reply, void *pd)
     if (!r || r->type != REDIS_REPLY_STRING)
         return;
     redisurl_describe(&c->url, where, sizeof(where));
-    if (layout_check(r->str, where, err, sizeof(err)) < 0) {
+    switch (layout_check(r->str, where, err, sizeof(err))) {
+    case 1: { /* an older layout: upgrade, then check the reply again */
+        const char *up[LAYOUT_UPGRADE_ARGC];
+        struct layout_upgrade us;
+        int n = layout_upgrade_argv(up, &us, (long long)time(NULL));
+
+        if (c->ac)
+            redisAsyncCommandArgv(c->ac, on_layout_reply, c, n, up, NULL);
+        break;
+    }
+    case -1:
         log_msg(LOG_ERROR, "%s", err);
         exit(RCONN_EXIT_LAYOUT);
     }
@@ -358,7 +371,7 @@ connect_now(struct rconn *c)
     }
     if (c->url.db)
         redisAsyncCommand(ac, ignore_reply, c, "SELECT %d", c->url.db);
-    if (c->load_scripts) {
+    if (c->load_scripts && c->url.cluster_node != 1) {
         const char *set[LAYOUT_SET_ARGC], *get[LAYOUT_GET_ARGC];
 
         layout_commands(set, get);
@@ -386,6 +399,14 @@ rconn_new(struct ev_loop *loop, const struct redis_url *u, const char *name,
         free(c);
         return NULL;
     }
+    if (u->cluster[0] && !u->cluster_node) { /* Redis Cluster: rcluster.c */
+        c->cl = rcluster_new(loop, c, u, name, load_scripts, on_state, ud);
+        if (!c->cl) {
+            free(c);
+            return NULL;
+        }
+        return c;
+    }
     c->loop = loop;
     c->url = *u;
     snprintf(c->name, sizeof(c->name), "%s", name);
@@ -409,6 +430,11 @@ rconn_free(struct rconn *c)
 {
     if (!c)
         return;
+    if (c->cl) {
+        rcluster_free(c->cl);
+        free(c);
+        return;
+    }
     c->freeing = 1;
     ev_timer_stop(c->loop, &c->retry);
     ev_timer_stop(c->loop, &c->watchdog);
@@ -425,6 +451,8 @@ rconn_subscribe(struct rconn *c, const char *channel, rconn_msg_fn fn, void *pd)
 {
     struct sub *s;
 
+    if (c->cl)
+        return rcluster_subscribe(c->cl, channel, fn, pd);
     if (c->nsubs == RCONN_MAX_SUBS)
         return -1;
     s = &c->subs[c->nsubs];
@@ -442,28 +470,44 @@ rconn_subscribe(struct rconn *c, const char *channel, rconn_msg_fn fn, void *pd)
 int
 rconn_is_up(const struct rconn *c)
 {
+    if (c->cl)
+        return rcluster_is_up(c->cl);
     return c->up;
 }
 
 int
 rconn_pending(const struct rconn *c)
 {
+    if (c->cl)
+        return rcluster_pending(c->cl);
     return c->pending;
 }
 
-/* Send the script call av/al (EVALSHA SHA ...) of script id; 0 or -1. */
-static int
-script_send(struct rconn *c, enum script_id id, int n, const char **av,
-            const size_t *al, rconn_reply_fn fn, void *pd)
+int
+rconn_send_argv(struct rconn *c, int sid, int n, const char **av,
+                const size_t *argvlen, rconn_reply_fn fn, void *pd)
 {
-    struct call *call = call_new(c, n, av, al);
+    size_t *al = argvlen ? NULL : malloc(sizeof(*al) * (size_t)n);
+    struct call *call;
 
+    if (c->cl) {
+        free(al);
+        return rcluster_send(c->cl, sid, n, av, argvlen, fn, pd);
+    }
+    if (!argvlen) {
+        if (!al)
+            return -1;
+        for (int i = 0; i < n; i++)
+            al[i] = strlen(av[i]);
+    }
+    call = call_new(c, n, av, argvlen ? argvlen : al);
+    free(al);
     if (!call)
         return -1;
     call->fn = fn;
     call->pd = pd;
-    call->sid = id;
-    call->is_script = 1;
+    call->sid = sid >= 0 ? (enum script_id)sid : (enum script_id)0;
+    call->is_script = sid >= 0;
     if (send_call(c, call) < 0) {
         call_free(call);
         return -1;
@@ -494,7 +538,7 @@ rconn_script_keys(struct rconn *c, enum script_id id, const struct skeys *k,
 
     if (n < 0)
         return -1;
-    rc = script_send(c, id, n, av, al, fn, pd);
+    rc = rconn_send_argv(c, (int)id, n, av, al, fn, pd);
     free(av);
     free(al);
     return rc;
@@ -504,34 +548,30 @@ int
 rconn_command(struct rconn *c, int argc, const char **argv,
               const size_t *argvlen, rconn_reply_fn fn, void *pd)
 {
-    size_t *al = malloc(sizeof(*al) * (size_t)argc);
-    struct call *call;
-
-    if (!al)
-        return -1;
-    for (int i = 0; i < argc; i++)
-        al[i] = argvlen ? argvlen[i] : strlen(argv[i]);
-    call = call_new(c, argc, argv, al);
-    free(al);
-    if (!call)
-        return -1;
-    call->fn = fn;
-    call->pd = pd;
-    if (send_call(c, call) < 0) {
-        call_free(call);
-        return -1;
-    }
-    return 0;
+    return rconn_send_argv(c, -1, argc, argv, argvlen, fn, pd);
 }
 
 void
 rconn_set_timeout(struct rconn *c, double seconds)
 {
+    if (c->cl)
+        rcluster_set_timeout(c->cl, seconds);
     c->cmd_timeout = seconds;
 }
 
 double
 rconn_down_for(const struct rconn *c)
 {
+    if (c->cl)
+        return rcluster_down_for(c->cl);
     return c->down_since > 0 ? ev_now(c->loop) - c->down_since : 0.0;
+}
+
+void
+rconn_node_of(const struct rconn *c, const char *key, char *out, size_t n)
+{
+    if (c->cl)
+        rcluster_node_of(c->cl, key, out, n);
+    else if (n)
+        out[0] = '\0';
 }
