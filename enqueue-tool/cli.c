@@ -188,6 +188,34 @@ cli_close(struct cli *c)
     csync_close();
 }
 
+int
+cli_node(const char *queue, char *out, size_t n)
+{
+    struct qkeys k;
+
+    if (n)
+        out[0] = '\0';
+    if (!csync_active() || qkeys_init(&k, queue) < 0)
+        return 0;
+    csync_node_of_key(k.key[QK_READY], out, n);
+    return 1;
+}
+
+int
+cli_cluster(void)
+{
+    return csync_active();
+}
+
+void
+cli_tsv_header(const char *h)
+{
+    size_t n = strlen(h);
+
+    printf("%.*s%s\n", (int)(n && h[n - 1] == '\n' ? n - 1 : n), h,
+           csync_active() ? "\tnode" : "");
+}
+
 redisContext *
 cli_rc(struct cli *c, const char *key)
 {

@@ -136,6 +136,15 @@ void cli_close(struct cli *c);
  * (KEY_QUEUES, KEY_WORKERS, another queue's). */
 redisContext *cli_rc(struct cli *c, const char *key);
 
+/* On Redis Cluster, "host:port" of the node serving queue into out (n
+ * bytes) and 1; else "" and 0 (one Redis). */
+int cli_node(const char *queue, char *out, size_t n);
+/* Print a TSV header (ending in a newline), with a last column "node" on
+ * Redis Cluster. */
+void cli_tsv_header(const char *h);
+/* 1 on Redis Cluster (after cli_connect()), else 0. */
+int cli_cluster(void);
+
 /* Print an error "genq CMD: ..." to stderr, followed by "(see 'genq CMD
  * --help')" when code is EXIT_USAGE, and return code. */
 int cli_report(const char *cmd, int code, const char *fmt, ...)

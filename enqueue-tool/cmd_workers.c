@@ -23,6 +23,23 @@ static const char workers_help[] =
     "  --stale S      seconds without a beat after which a worker is "
     "forgotten\n" CLI_COMMON_HELP;
 
+/* Redis Cluster: add "nodes": {queue: "host:port"} to worker document o. */
+static void
+workers_nodes(cJSON *o)
+{
+    cJSON *q, *nodes = cJSON_CreateObject();
+
+    if (!nodes)
+        return;
+    cJSON_ArrayForEach(q, cJSON_GetObjectItem(o, "queues"))
+    {
+        char node[300];
+        if (cJSON_IsString(q) && cli_node(q->valuestring, node, sizeof(node)))
+            cJSON_AddStringToObject(nodes, q->valuestring, node);
+    }
+    cJSON_AddItemToObject(o, "nodes", nodes);
+}
+
 int
 cmd_workers(int argc, char **argv)
 {
@@ -93,6 +110,8 @@ cmd_workers(int argc, char **argv)
         cJSON_AddStringToObject(o, "last_beat_at", ts);
         cJSON_AddNumberToObject(o, "beat_age_s", (double)(now - beat) / 1000.0);
         n++;
+        if (cli_cluster()) /* Redis Cluster: the node of each queue */
+            workers_nodes(o);
         if (c.json) {
             cli_print_json(o);
             continue;
@@ -100,8 +119,11 @@ cmd_workers(int argc, char **argv)
         cJSON_ArrayForEach(q, cJSON_GetObjectItem(o, "queues"))
         {
             size_t l = strlen(queues);
-            snprintf(queues + l, sizeof(queues) - l, "%s%s", l ? "," : "",
-                     cJSON_GetStringValue(q));
+            cJSON *nd = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "nodes"),
+                                            cJSON_GetStringValue(q));
+            snprintf(queues + l, sizeof(queues) - l, "%s%s%s%s", l ? "," : "",
+                     cJSON_GetStringValue(q), nd ? "@" : "",
+                     nd ? cJSON_GetStringValue(nd) : "");
         }
         printf("%-36s %-20s %4d/%-4d %6.1fs ago  %s\n", id, queues,
                cJSON_GetObjectItem(o, "in_flight")
