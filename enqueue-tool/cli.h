@@ -38,7 +38,8 @@ struct cli {
     }
 #define CLI_COMMON_HELP                                                        \
     "  --redis URL    Redis URL (env GENQ_REDIS_URL; default "                 \
-    "redis://127.0.0.1:6379/0)\n"                                              \
+    "redis://127.0.0.1:6379/0;\n"                                              \
+    "                 Redis Cluster: redis-cluster://host:port,host:port)\n"   \
     "  --queue Q      queue name (env GENQ_QUEUE; default \"default\")\n"      \
     "  --json         machine output (JSON)\n"                                 \
     "  -h, --help     this help\n"

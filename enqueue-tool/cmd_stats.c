@@ -600,7 +600,8 @@ static const char queues_help[] =
     "counts: ready, active, delayed, dead, succeeded, and paused or running.\n"
     "--json prints one object per queue (schemas/queues.schema.json).\n\n"
     "  --redis URL    Redis URL (env GENQ_REDIS_URL; default "
-    "redis://127.0.0.1:6379/0)\n"
+    "redis://127.0.0.1:6379/0;\n"
+    "                 Redis Cluster: redis-cluster://host:port,host:port)\n"
     "  --json         machine output (JSON)\n"
     "  -h, --help     this help\n";
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "argvcopy.h"
 #include "cluster.h"
 #include "keys.h"
 #include "log.h"
@@ -24,10 +25,7 @@ struct rcall {
     int slot;     /* -1: keyless (sent where the previous command went) */
     int hops;
     int ask_node; /* >= 0: next send to this node after ASKING */
-    int argc;
-    const char **av;
-    size_t *al;
-    char *mem;
+    struct argvcopy a;
 };
 
 struct csub {
@@ -65,9 +63,7 @@ rcall_free(struct rcall *k)
 {
     if (!k)
         return;
-    free(k->av);
-    free(k->al);
-    free(k->mem);
+    argvcopy_free(&k->a);
     free(k);
 }
 
@@ -221,17 +217,18 @@ rcall_send(struct rcluster *cl, struct rcall *k)
     if (k->ask_node >= 0) {
         const char *asking[1] = {"ASKING"};
         if (k->sid >= 0) { /* the text: ASKING covers one command only */
-            k->av[0] = "EVAL";
-            k->al[0] = 4;
-            k->av[1] = script_get((enum script_id)k->sid)->text;
-            k->al[1] = strlen(k->av[1]);
+            k->a.av[0] = "EVAL";
+            k->a.al[0] = 4;
+            k->a.av[1] = script_get((enum script_id)k->sid)->text;
+            k->a.al[1] = strlen(k->a.av[1]);
             k->sid = -1;
         }
         if (rconn_send_argv(c, -1, 1, asking, NULL, on_asking, NULL) < 0)
             return -1;
         k->ask_node = -1;
     }
-    if (rconn_send_argv(c, k->sid, k->argc, k->av, k->al, on_node_reply, k) <
+    if (rconn_send_argv(c, k->sid, k->a.argc, k->a.av, k->a.al, on_node_reply,
+                        k) <
         0)
         return -1;
     cl->last_node = n;
@@ -418,41 +415,19 @@ rcluster_send(struct rcluster *cl, int sid, int argc, const char **av,
               const size_t *al, rconn_reply_fn fn, void *pd)
 {
     struct rcall *k;
-    size_t total = 0, at = 0;
-    size_t *len = malloc(sizeof(*len) * (size_t)(argc > 0 ? argc : 1));
 
-    if (!len || argc <= 0 || !cl->have_map) {
-        free(len);
+    if (!cl->have_map || !(k = calloc(1, sizeof(*k))))
         return -1;
-    }
-    for (int i = 0; i < argc; i++)
-        total += len[i] = al ? al[i] : strlen(av[i]);
-    k = calloc(1, sizeof(*k));
-    if (k) {
-        k->av = malloc(sizeof(*k->av) * (size_t)argc);
-        k->al = len;
-        k->mem = malloc(total + (size_t)argc); /* each NUL-terminated */
-    }
-    if (!k || !k->av || !k->mem) {
-        if (k)
-            rcall_free(k);
-        else
-            free(len);
+    if (argvcopy_init(&k->a, argc, av, al) < 0) {
+        rcall_free(k);
         return -1;
-    }
-    for (int i = 0; i < argc; i++) {
-        memcpy(k->mem + at, av[i], len[i]);
-        k->mem[at + len[i]] = '\0';
-        k->av[i] = k->mem + at;
-        at += len[i] + 1;
     }
     k->cl = cl;
     k->fn = fn;
     k->pd = pd;
     k->sid = sid;
-    k->argc = argc;
     k->ask_node = -1;
-    k->slot = argv_slot(sid, argc, k->av, k->al);
+    k->slot = argv_slot(sid, argc, k->a.av, k->a.al);
     if (rcall_send(cl, k) < 0) {
         rcall_free(k);
         return -1;

@@ -9,6 +9,7 @@
 #include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
 
+#include "argvcopy.h"
 #include "layout.h"
 #include "log.h"
 #include "rclient.h"
@@ -53,10 +54,7 @@ struct call {
     void *pd;
     enum script_id sid;
     int is_script;
-    int argc;
-    const char **av;
-    size_t *al;
-    char *mem; /* backing store of av[] strings */
+    struct argvcopy a;
 };
 
 static void connect_now(struct rconn *c);
@@ -66,9 +64,7 @@ call_free(struct call *k)
 {
     if (!k)
         return;
-    free(k->av);
-    free(k->al);
-    free(k->mem);
+    argvcopy_free(&k->a);
     free(k);
 }
 
@@ -77,29 +73,16 @@ static struct call *
 call_new(struct rconn *c, int argc, const char **av, const size_t *al)
 {
     struct call *k;
-    size_t total = 0, at = 0;
 
     if (argc <= 0)
         return NULL;
     k = calloc(1, sizeof(*k));
     if (!k)
         return NULL;
-    for (int i = 0; i < argc; i++)
-        total += al[i];
     k->c = c;
-    k->argc = argc;
-    k->av = malloc(sizeof(*k->av) * (size_t)argc);
-    k->al = malloc(sizeof(*k->al) * (size_t)argc);
-    k->mem = malloc(total ? total : 1);
-    if (!k->av || !k->al || !k->mem) {
+    if (argvcopy_init(&k->a, argc, av, al) < 0) {
         call_free(k);
         return NULL;
-    }
-    for (int i = 0; i < argc; i++) {
-        memcpy(k->mem + at, av[i], al[i]);
-        k->av[i] = k->mem + at;
-        k->al[i] = al[i];
-        at += al[i];
     }
     return k;
 }
@@ -138,7 +121,7 @@ send_call(struct rconn *c, struct call *k)
 {
     if (!c->ac || !c->up)
         return -1;
-    if (redisAsyncCommandArgv(c->ac, on_reply, k, k->argc, k->av, k->al) !=
+    if (redisAsyncCommandArgv(c->ac, on_reply, k, k->a.argc, k->a.av, k->a.al) !=
         REDIS_OK)
         return -1;
     c->pending++;
@@ -177,13 +160,13 @@ on_reply(redisAsyncContext *ac, void *reply, void *pd)
     c->pending--;
     call_unlink(c, k);
     if (r && r->type == REDIS_REPLY_ERROR && k->is_script &&
-        strncmp(r->str, "NOSCRIPT", 8) == 0 && k->av[0][4] == 'S') {
+        strncmp(r->str, "NOSCRIPT", 8) == 0 && k->a.av[0][4] == 'S') {
         /* Script cache flushed (Redis restarted): resend with the text. */
         const struct script *s = script_get(k->sid);
-        k->av[0] = "EVAL";
-        k->al[0] = 4;
-        k->av[1] = s->text;
-        k->al[1] = strlen(s->text);
+        k->a.av[0] = "EVAL";
+        k->a.al[0] = 4;
+        k->a.av[1] = s->text;
+        k->a.al[1] = strlen(s->text);
         if (send_call(c, k) == 0)
             return;
         r = NULL;
@@ -487,21 +470,11 @@ int
 rconn_send_argv(struct rconn *c, int sid, int n, const char **av,
                 const size_t *argvlen, rconn_reply_fn fn, void *pd)
 {
-    size_t *al = argvlen ? NULL : malloc(sizeof(*al) * (size_t)n);
     struct call *call;
 
-    if (c->cl) {
-        free(al);
+    if (c->cl)
         return rcluster_send(c->cl, sid, n, av, argvlen, fn, pd);
-    }
-    if (!argvlen) {
-        if (!al)
-            return -1;
-        for (int i = 0; i < n; i++)
-            al[i] = strlen(av[i]);
-    }
-    call = call_new(c, n, av, argvlen ? argvlen : al);
-    free(al);
+    call = call_new(c, n, av, argvlen);
     if (!call)
         return -1;
     call->fn = fn;

@@ -68,23 +68,29 @@ Test(cluster, genq_keys_one_slot_per_script)
     cr_assert_eq(slot(st), slot("openai|https://x|gpt"));
 }
 
+/* err parses as a redirection of kind to slot, host, port. */
+static void
+expect_redir(const char *err, enum cluster_redir kind, int slot,
+             const char *host, int port)
+{
+    char h[64];
+    int s = -1, p = -1;
+
+    cr_assert_eq(cluster_redirect_parse(err, &s, h, sizeof(h), &p), kind,
+                 "%s", err);
+    cr_assert_eq(s, slot, "%s", err);
+    cr_assert_str_eq(h, host, "%s", err);
+    cr_assert_eq(p, port, "%s", err);
+}
+
 Test(cluster, redirects)
 {
     char host[64];
     int s = -1, port = -1;
 
-    cr_assert_eq(cluster_redirect_parse("MOVED 3999 127.0.0.1:6381", &s, host,
-                                        sizeof(host), &port),
-                 CLUSTER_REDIR_MOVED);
-    cr_assert_eq(s, 3999);
-    cr_assert_str_eq(host, "127.0.0.1");
-    cr_assert_eq(port, 6381);
-    cr_assert_eq(cluster_redirect_parse("ASK 16383 ::1:7000", &s, host,
-                                        sizeof(host), &port),
-                 CLUSTER_REDIR_ASK);
-    cr_assert_eq(s, 16383);
-    cr_assert_str_eq(host, "::1");
-    cr_assert_eq(port, 7000);
+    expect_redir("MOVED 3999 127.0.0.1:6381", CLUSTER_REDIR_MOVED, 3999,
+                 "127.0.0.1", 6381);
+    expect_redir("ASK 16383 ::1:7000", CLUSTER_REDIR_ASK, 16383, "::1", 7000);
     cr_assert_eq(cluster_redirect_parse("TRYAGAIN Multiple keys request "
                                         "during rehashing of slot",
                                         &s, host, sizeof(host), &port),
@@ -110,22 +116,19 @@ Test(cluster, redirects)
 
 /* Reply objects for cluster_map_load(), built by hand. */
 static redisReply *
-r_int(long long v)
+r_new(int type, long long v, const char *str)
 {
     redisReply *r = calloc(1, sizeof(*r));
-    r->type = REDIS_REPLY_INTEGER;
+    r->type = type;
     r->integer = v;
+    if (str) {
+        r->str = strdup(str);
+        r->len = strlen(str);
+    }
     return r;
 }
-static redisReply *
-r_str(const char *s)
-{
-    redisReply *r = calloc(1, sizeof(*r));
-    r->type = REDIS_REPLY_STRING;
-    r->str = strdup(s);
-    r->len = strlen(s);
-    return r;
-}
+#define r_int(v) r_new(REDIS_REPLY_INTEGER, v, NULL)
+#define r_str(s) r_new(REDIS_REPLY_STRING, 0, s)
 static redisReply *
 r_arr(size_t n, ...)
 {
