@@ -36,7 +36,6 @@ done
 BENCH_TMP=genq-bench-cluster
 # shellcheck source=bench/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
-WORKDIR=$TMP
 # shellcheck source=scripts/redis-cluster.sh
 . "$ROOT/scripts/redis-cluster.sh"
 QUEUES="cq0 cq4 cq1 cq737 cq2 cq3"

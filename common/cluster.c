@@ -1,6 +1,6 @@
 /* Redis Cluster basics (see cluster.h): key slots, redirections, the slot
- * map from CLUSTER SLOTS and redis-cluster:// URLs. Pure functions but for
- * cluster_map_fetch(), which asks a seed over a short-lived connection. */
+ * map from a CLUSTER SLOTS reply and redis-cluster:// URLs. Pure functions
+ * (hiredis' reply type only; cluster_map_fetch() is in clustersync.c). */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -56,8 +56,9 @@ parse_target(const char *s, int *slot, char *host, size_t hostlen, int *port)
     if (!colon || colon == addr || (size_t)(colon - addr) >= hostlen)
         return -1;
     v = strtol(colon + 1, &end, 10);
-    if (end == colon + 1 || (*end && *end != ' ' && *end != '\r' &&
-                             *end != '\n') || v < 1 || v > 65535)
+    if (end == colon + 1 ||
+        (*end && *end != ' ' && *end != '\r' && *end != '\n') || v < 1 ||
+        v > 65535)
         return -1;
     memcpy(host, addr, (size_t)(colon - addr));
     host[colon - addr] = '\0';
@@ -98,7 +99,8 @@ cluster_map_node(struct cluster_map *m, const char *host, int port)
     for (int i = 0; i < m->nnodes; i++)
         if (m->node[i].port == port && !strcmp(m->node[i].host, host))
             return i;
-    if (m->nnodes == CLUSTER_MAX_NODES || strlen(host) >= sizeof(m->node[0].host))
+    if (m->nnodes == CLUSTER_MAX_NODES ||
+        strlen(host) >= sizeof(m->node[0].host))
         return -1;
     snprintf(m->node[m->nnodes].host, sizeof(m->node[0].host), "%s", host);
     m->node[m->nnodes].port = port;
@@ -125,8 +127,7 @@ cluster_map_load(struct cluster_map *m, const redisReply *r, const char *seed,
     }
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         snprintf(err, errlen, "CLUSTER SLOTS: %s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str
-                                                   : "not an array");
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : "not an array");
         goto out;
     }
     *tmp = *m;
@@ -173,62 +174,6 @@ out:
     free(slot);
     free(tmp);
     return rc;
-}
-
-int
-cluster_map_fetch(const struct redis_url *u, double timeout_s,
-                  struct cluster_map *m, char *err, size_t errlen)
-{
-    struct timeval tv = {
-        (time_t)timeout_s,
-        (suseconds_t)((timeout_s - (double)(time_t)timeout_s) * 1e6)};
-    char host[256];
-    int port;
-
-    snprintf(err, errlen, "redis-cluster URL: no seed");
-    for (int i = 0; cluster_url_seed(u, i, host, sizeof(host), &port) == 0;
-         i++) {
-        redisContext *c = redisConnectWithTimeout(host, port, tv);
-        redisReply *r = NULL;
-
-        if (!c || c->err) {
-            snprintf(err, errlen, "redis cluster seed %s:%d: %s", host, port,
-                     c ? c->errstr : "out of memory");
-            redisFree(c);
-            continue;
-        }
-        if (redisSetTimeout(c, tv) == REDIS_OK && u->pass[0]) {
-            r = u->user[0] ? redisCommand(c, "AUTH %s %s", u->user, u->pass)
-                           : redisCommand(c, "AUTH %s", u->pass);
-            if (!r || r->type == REDIS_REPLY_ERROR) {
-                snprintf(err, errlen, "redis cluster seed %s:%d: AUTH failed: %s",
-                         host, port, r ? r->str : c->errstr);
-                freeReplyObject(r);
-                redisFree(c);
-                continue;
-            }
-            freeReplyObject(r);
-        }
-        r = redisCommand(c, "CLUSTER SLOTS");
-        if (!r)
-            snprintf(err, errlen, "redis cluster seed %s:%d: %s", host, port,
-                     c->errstr);
-        else if (r->type == REDIS_REPLY_ERROR)
-            snprintf(err, errlen,
-                     "redis cluster seed %s:%d: not a cluster node? %s", host,
-                     port, r->str);
-        else if (r->elements == 0)
-            snprintf(err, errlen, "redis cluster seed %s:%d: no slot served",
-                     host, port);
-        else if (cluster_map_load(m, r, host, err, errlen) == 0) {
-            freeReplyObject(r);
-            redisFree(c);
-            return 0;
-        }
-        freeReplyObject(r);
-        redisFree(c);
-    }
-    return -1;
 }
 
 int
@@ -300,7 +245,8 @@ cluster_url_parse(const char *url, struct redis_url *u, char *err,
         if (*s == ',') {
             seeds[o++] = *s++;
             if (!*s) {
-                snprintf(err, errlen, "redis-cluster URL: empty seed after ','");
+                snprintf(err, errlen,
+                         "redis-cluster URL: empty seed after ','");
                 return -1;
             }
         }

@@ -3,7 +3,8 @@
  * redirections, the slot map read from CLUSTER SLOTS, and the
  * redis-cluster://[user:pass@]host:port[,host:port...] URL. No state of its
  * own; nothing here allocates except cluster_map_fetch()'s connections,
- * which it frees. */
+ * which it frees. cluster.c links without libhiredis (the fuzz target of
+ * redisurl uses it). */
 #ifndef GENQ_CLUSTER_H
 #define GENQ_CLUSTER_H
 
@@ -13,8 +14,8 @@
 
 #include "redisurl.h"
 
-#define CLUSTER_SLOTS     16384
-#define CLUSTER_MAX_NODES 64
+#define CLUSTER_SLOTS      16384
+#define CLUSTER_MAX_NODES  64
 #define CLUSTER_URL_SCHEME "redis-cluster://"
 
 /* CRC16/XMODEM of buf (Redis Cluster's key hash). */
@@ -60,7 +61,8 @@ int cluster_map_key(const struct cluster_map *m, const char *key);
 int cluster_map_load(struct cluster_map *m, const redisReply *r,
                      const char *seed, char *err, size_t errlen);
 /* Ask the seeds of u in turn (AUTH as u says) for CLUSTER SLOTS, within
- * timeout_s each, into m. 0, or -1 with the last reason in err. */
+ * timeout_s each, into m. 0, or -1 with the last reason in err. (In
+ * clustersync.c: the one function here that connects.) */
 int cluster_map_fetch(const struct redis_url *u, double timeout_s,
                       struct cluster_map *m, char *err, size_t errlen);
 

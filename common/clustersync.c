@@ -22,6 +22,63 @@ static struct {
 } cs;
 
 int
+cluster_map_fetch(const struct redis_url *u, double timeout_s,
+                  struct cluster_map *m, char *err, size_t errlen)
+{
+    struct timeval tv = {
+        (time_t)timeout_s,
+        (suseconds_t)((timeout_s - (double)(time_t)timeout_s) * 1e6)};
+    char host[256];
+    int port;
+
+    snprintf(err, errlen, "redis-cluster URL: no seed");
+    for (int i = 0; cluster_url_seed(u, i, host, sizeof(host), &port) == 0;
+         i++) {
+        redisContext *c = redisConnectWithTimeout(host, port, tv);
+        redisReply *r = NULL;
+
+        if (!c || c->err) {
+            snprintf(err, errlen, "redis cluster seed %s:%d: %s", host, port,
+                     c ? c->errstr : "out of memory");
+            redisFree(c);
+            continue;
+        }
+        if (redisSetTimeout(c, tv) == REDIS_OK && u->pass[0]) {
+            r = u->user[0] ? redisCommand(c, "AUTH %s %s", u->user, u->pass)
+                           : redisCommand(c, "AUTH %s", u->pass);
+            if (!r || r->type == REDIS_REPLY_ERROR) {
+                snprintf(err, errlen,
+                         "redis cluster seed %s:%d: AUTH failed: %s", host,
+                         port, r ? r->str : c->errstr);
+                freeReplyObject(r);
+                redisFree(c);
+                continue;
+            }
+            freeReplyObject(r);
+        }
+        r = redisCommand(c, "CLUSTER SLOTS");
+        if (!r)
+            snprintf(err, errlen, "redis cluster seed %s:%d: %s", host, port,
+                     c->errstr);
+        else if (r->type == REDIS_REPLY_ERROR)
+            snprintf(err, errlen,
+                     "redis cluster seed %s:%d: not a cluster node? %s", host,
+                     port, r->str);
+        else if (r->elements == 0)
+            snprintf(err, errlen, "redis cluster seed %s:%d: no slot served",
+                     host, port);
+        else if (cluster_map_load(m, r, host, err, errlen) == 0) {
+            freeReplyObject(r);
+            redisFree(c);
+            return 0;
+        }
+        freeReplyObject(r);
+        redisFree(c);
+    }
+    return -1;
+}
+
+int
 csync_active(void)
 {
     return cs.open;

@@ -166,8 +166,8 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
 
             r = redisCommandArgv(c, n, up, NULL);
             if (!r || r->type == REDIS_REPLY_ERROR)
-                return connect_failed(c, r, where, "layout upgrade failed: ",
-                                      err, errlen);
+                return connect_failed(c, r, where,
+                                      "layout upgrade failed: ", err, errlen);
             bad = layout_check(r->type == REDIS_REPLY_STRING ? r->str : NULL,
                                where, err, errlen);
             freeReplyObject(r);

@@ -126,9 +126,10 @@ redisurl_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
                         "by this build (hiredis 0.14 has no TLS)");
     }
     if (strncmp(url, "redis://", 8) != 0) {
-        return url_fail(err, errlen,
-                        "redis URL must start with redis://, unix:// or "
-                        CLUSTER_URL_SCHEME " (got something else)");
+        return url_fail(
+            err, errlen,
+            "redis URL must start with redis://, unix:// or " CLUSTER_URL_SCHEME
+            " (got something else)");
     }
     p = url + 8;
     /* Credentials end at the last '@' (a raw '/' or '@' in a password is

@@ -1,6 +1,7 @@
 /* Redis connection URLs: redis://[user:pass@]host[:port][/db],
- * unix:///path/to/redis.sock[?db=N] and redis-cluster:// (cluster.h), plus synchronous connect (AUTH, SELECT)
- * used by `genq`, the tests and the worker's address parsing. */
+ * unix:///path/to/redis.sock[?db=N] and redis-cluster:// (cluster.h), plus
+ * synchronous connect (AUTH, SELECT) used by `genq`, the tests and the worker's
+ * address parsing. */
 #ifndef GENQ_REDISURL_H
 #define GENQ_REDISURL_H
 

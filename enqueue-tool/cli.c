@@ -220,8 +220,8 @@ redisContext *
 cli_rc(struct cli *c, const char *key)
 {
     char err[512];
-    redisContext *r = csync_active() ? csync_ctx_key(key, err, sizeof(err))
-                                     : NULL;
+    redisContext *r =
+        csync_active() ? csync_ctx_key(key, err, sizeof(err)) : NULL;
 
     return r ? r : c->rc;
 }

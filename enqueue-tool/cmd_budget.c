@@ -69,8 +69,9 @@ budget_set_cmd(int argc, char **argv)
                                "--tokens-day, --tokens-month)");
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
-    rc = limits_budget_set(cli_rc(&c, KEY_BUDGET_CAPS), c.queue_set ? c.queue : NULL, &k.s, err,
-                           sizeof(err));
+    rc =
+        limits_budget_set(cli_rc(&c, KEY_BUDGET_CAPS),
+                          c.queue_set ? c.queue : NULL, &k.s, err, sizeof(err));
     cli_close(&c);
     if (rc < 0)
         return cli_fail("budget set", "%s", err);

@@ -350,8 +350,9 @@ limits_set_cmd(struct cli *c, const char *id, const long v[NBUCKETS],
     cJSON *budget;
     int rc = EXIT_OK;
 
-    if (bk->n > 0 && limits_budget_set(cli_rc(c, KEY_BUDGET_CAPS), c->queue_set ? c->queue : NULL,
-                                       &bk->s, err, sizeof(err)) < 0)
+    if (bk->n > 0 && limits_budget_set(cli_rc(c, KEY_BUDGET_CAPS),
+                                       c->queue_set ? c->queue : NULL, &bk->s,
+                                       err, sizeof(err)) < 0)
         return cli_fail("limits set", "%s", err);
     budget = budget_read(c);
     if (!budget)

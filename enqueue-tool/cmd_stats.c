@@ -242,10 +242,10 @@ fetch_all(struct cli *c, char **names, int n, struct qstats *out,
     for (int i = 0; i < n; i++) {
         char err[512] = "invalid queue name";
         struct qkeys k;
-        redisReply *r = qkeys_init(&k, names[i]) < 0
-                            ? NULL
-                            : rclient_read(cli_rc(c, k.key[QK_READY]), err,
-                                           sizeof(err));
+        redisReply *r =
+            qkeys_init(&k, names[i]) < 0
+                ? NULL
+                : rclient_read(cli_rc(c, k.key[QK_READY]), err, sizeof(err));
         if (!r) {
             cli_fail(cmd, "%s", err);
             return -1;
@@ -626,9 +626,9 @@ cmd_queues(int argc, char **argv)
         return EXIT_FAIL;
     }
     if (!c.json && t.tty)
-        printf("%s%-24s %-7s %9s %7s %7s %7s %10s%s%s\n",
-               ops_col(&t, OPS_BOLD), "QUEUE", "STATE", "READY", "ACTIVE",
-               "DELAYED", "DEAD", "SUCCEEDED", cli_cluster() ? "  NODE" : "",
+        printf("%s%-24s %-7s %9s %7s %7s %7s %10s%s%s\n", ops_col(&t, OPS_BOLD),
+               "QUEUE", "STATE", "READY", "ACTIVE", "DELAYED", "DEAD",
+               "SUCCEEDED", cli_cluster() ? "  NODE" : "",
                ops_col(&t, OPS_RESET));
     else if (!c.json)
         cli_tsv_header("queue\tpaused\tready\tactive\tdelayed\tdead\t"

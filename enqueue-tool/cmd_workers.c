@@ -64,12 +64,12 @@ cmd_workers(int argc, char **argv)
                      KEY_WORKERS_BEAT, cut);
     if (r && r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->elements; i++) {
-            redisReply *d = redisCommand(cli_rc(&c, KEY_WORKERS), "HDEL %s %s", KEY_WORKERS,
-                                         r->element[i]->str);
+            redisReply *d = redisCommand(cli_rc(&c, KEY_WORKERS), "HDEL %s %s",
+                                         KEY_WORKERS, r->element[i]->str);
             if (d)
                 freeReplyObject(d);
-            d = redisCommand(cli_rc(&c, KEY_WORKERS_BEAT), "ZREM %s %s", KEY_WORKERS_BEAT,
-                             r->element[i]->str);
+            d = redisCommand(cli_rc(&c, KEY_WORKERS_BEAT), "ZREM %s %s",
+                             KEY_WORKERS_BEAT, r->element[i]->str);
             if (d)
                 freeReplyObject(d);
         }
@@ -90,7 +90,8 @@ cmd_workers(int argc, char **argv)
     for (size_t i = 0; i + 1 < beats->elements; i += 2) {
         const char *id = beats->element[i]->str;
         long long beat = strtoll(beats->element[i + 1]->str, NULL, 10);
-        redisReply *d = redisCommand(cli_rc(&c, KEY_WORKERS), "HGET %s %s", KEY_WORKERS, id);
+        redisReply *d = redisCommand(cli_rc(&c, KEY_WORKERS), "HGET %s %s",
+                                     KEY_WORKERS, id);
         cJSON *o =
             d && d->type == REDIS_REPLY_STRING ? cJSON_Parse(d->str) : NULL;
         char ts[32], started[32] = "?", queues[256] = "";

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced after scripts/lib.sh (pids, free ports) by tests/scripts/cluster.sh
 # and bench/cluster.sh: start_cluster DIR N starts N redis-server masters
 # in cluster mode on free loopback ports (each with its bus port, +10000,

@@ -21,8 +21,8 @@ struct rcall {
     struct rcall *next; /* in cl->delayed */
     rconn_reply_fn fn;
     void *pd;
-    int sid;      /* script id, -1 for a command */
-    int slot;     /* -1: keyless (sent where the previous command went) */
+    int sid;  /* script id, -1 for a command */
+    int slot; /* -1: keyless (sent where the previous command went) */
     int hops;
     int ask_node; /* >= 0: next send to this node after ASKING */
     struct argvcopy a;
@@ -118,14 +118,14 @@ node_conn(struct rcluster *cl, int i)
     if (!cl->node[i]) {
         struct redis_url nu;
         char name[32];
-        int check = cl->load_scripts &&
-                    cluster_map_key(&cl->map, KEY_LAYOUT) == i;
+        int check =
+            cl->load_scripts && cluster_map_key(&cl->map, KEY_LAYOUT) == i;
 
         cluster_node_url(&cl->url, cl->map.node[i].host, cl->map.node[i].port,
                          check, &nu);
         snprintf(name, sizeof(name), "%.20s@%d", cl->name, i);
-        cl->node[i] = rconn_new(cl->loop, &nu, name, cl->load_scripts,
-                                on_node_state, cl);
+        cl->node[i] =
+            rconn_new(cl->loop, &nu, name, cl->load_scripts, on_node_state, cl);
         memset(nu.pass, 0, sizeof(nu.pass));
         if (cl->node[i])
             rconn_set_timeout(cl->node[i], cl->cmd_timeout);
@@ -179,8 +179,8 @@ on_slots(struct rconn *c, redisReply *r, void *pd)
     cl->refreshing = 0;
     if (cl->freeing || !r)
         return;
-    if (cluster_map_load(&cl->map, r, cl->map.node[cl->refresh_node].host,
-                         err, sizeof(err)) < 0) {
+    if (cluster_map_load(&cl->map, r, cl->map.node[cl->refresh_node].host, err,
+                         sizeof(err)) < 0) {
         log_kv(LOG_WARN, "redis cluster map refresh failed", "conn", cl->name,
                "error", err, NULL);
         cl->want_refresh = 1;
@@ -228,8 +228,7 @@ rcall_send(struct rcluster *cl, struct rcall *k)
         k->ask_node = -1;
     }
     if (rconn_send_argv(c, k->sid, k->a.argc, k->a.av, k->a.al, on_node_reply,
-                        k) <
-        0)
+                        k) < 0)
         return -1;
     cl->last_node = n;
     return 0;
@@ -366,8 +365,8 @@ rcluster_new(struct ev_loop *loop, struct rconn *outer,
     if (cluster_map_fetch(u, 2.0, &cl->map, err, sizeof(err)) == 0)
         map_ready(cl);
     else
-        log_kv(LOG_WARN, "redis cluster map unavailable", "conn", name,
-               "error", err, NULL);
+        log_kv(LOG_WARN, "redis cluster map unavailable", "conn", name, "error",
+               err, NULL);
     kick(cl);
     return cl;
 }
@@ -397,11 +396,10 @@ rcluster_free(struct rcluster *cl)
 static int
 argv_slot(int sid, int argc, const char **av, const size_t *al)
 {
-    static const char *const keyless[] = {"TIME", "PING", "INFO", "SCRIPT",
+    static const char *const keyless[] = {"TIME",    "PING", "INFO",  "SCRIPT",
                                           "CLUSTER", "ROLE", "ASKING"};
 
-    if (sid >= 0 || !strcasecmp(av[0], "EVAL") ||
-        !strcasecmp(av[0], "EVALSHA"))
+    if (sid >= 0 || !strcasecmp(av[0], "EVAL") || !strcasecmp(av[0], "EVALSHA"))
         return argc > 3 && strcmp(av[2], "0") ? cluster_key_slot(av[3], al[3])
                                               : -1;
     for (size_t i = 0; i < sizeof(keyless) / sizeof(keyless[0]); i++)

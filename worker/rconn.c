@@ -121,8 +121,8 @@ send_call(struct rconn *c, struct call *k)
 {
     if (!c->ac || !c->up)
         return -1;
-    if (redisAsyncCommandArgv(c->ac, on_reply, k, k->a.argc, k->a.av, k->a.al) !=
-        REDIS_OK)
+    if (redisAsyncCommandArgv(c->ac, on_reply, k, k->a.argc, k->a.av,
+                              k->a.al) != REDIS_OK)
         return -1;
     c->pending++;
     call_link(c, k);

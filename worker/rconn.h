@@ -84,7 +84,6 @@ int rconn_send_argv(struct rconn *c, int sid, int argc, const char **argv,
 
 /* On Redis Cluster, "host:port" of the node serving key into out; ""
  * otherwise (one Redis). */
-void rconn_node_of(const struct rconn *c, const char *key, char *out,
-                   size_t n);
+void rconn_node_of(const struct rconn *c, const char *key, char *out, size_t n);
 
 #endif

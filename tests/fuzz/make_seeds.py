@@ -160,7 +160,9 @@ def redisurl():
             "redis://user:pa@ss:word@host:6380/15", "redis://user@host", "unix:///tmp/redis.sock",
             "unix:///var/run/redis/redis.sock?db=3", "rediss://host:6379", "redis://[::1]:6379/0",
             "redis://host:0", "redis://host:65536", "redis://host/db", "unix://relative?db=x",
-            "redis://" + "h" * 300, "redis://host:6379/1000000"]
+            "redis://" + "h" * 300, "redis://host:6379/1000000",
+            "redis-cluster://127.0.0.1:7000,127.0.0.1:7001", "redis-cluster://u:p%40w@h:1,g:2",
+            "redis-cluster://h:7000/1", "redis-cluster://h:7000,", "redis-cluster://h"]
     for u in urls:
         write("fuzz_redisurl", u)
         write("fuzz_redisurl", b"\x01" + u.encode())

@@ -239,9 +239,8 @@ static void
 upgrade_from_1(int db, int worker)
 {
     const char *stats[] = {th_bin("genq"), "stats", "--redis", url, NULL};
-    const char *wk[] = {th_bin("genq-worker"), "--redis",  url,
-                        "--queue",         "layout-up", "--provider",
-                        "noop",            NULL};
+    const char *wk[] = {th_bin("genq-worker"), "--redis",    url,    "--queue",
+                        "layout-up",           "--provider", "noop", NULL};
     char v[32];
     redisReply *r;
 
@@ -277,5 +276,11 @@ upgrade_from_1(int db, int worker)
     freeReplyObject(redisCommand(c, "DEL %s", KEY_BUDGET_CAPS));
 }
 
-Test(layout, upgrade_from_1_cli) { upgrade_from_1(5, 0); }
-Test(layout, upgrade_from_1_worker) { upgrade_from_1(6, 1); }
+Test(layout, upgrade_from_1_cli)
+{
+    upgrade_from_1(5, 0);
+}
+Test(layout, upgrade_from_1_worker)
+{
+    upgrade_from_1(6, 1);
+}

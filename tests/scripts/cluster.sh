@@ -8,6 +8,7 @@
 # (one success each in its queue's feed, nothing dead), the workers followed
 # MOVED, and genq shows the node now serving each queue. Plus the errors of
 # bad redis-cluster:// URLs. About 30 s.
+# shellcheck disable=SC2034 # P2, ok, r, out, rc: read in check's eval strings
 set -euo pipefail
 : "${GENQ_BIN:?run through make test}"
 WORKDIR=$(mktemp -d "$GENQ_TEST_TMP/cluster.XXXXXX")
@@ -19,6 +20,7 @@ G="$GENQ_BIN/genq" W="$GENQ_BIN/genq-worker"
 T=$WORKDIR
 
 start_cluster "$T" 3
+# shellcheck disable=SC2086 # one word per port
 set -- $CPORTS
 P0=$1 P1=$2 P2=$3
 nid() { redis-cli -p "$1" cluster myid; }
@@ -48,10 +50,11 @@ qargs=""
 for q in $QUEUES; do qargs="$qargs --queue $q"; done
 MPORT=$(free_port)
 for i in 1 2; do
+    margs=()
+    [ $i = 1 ] && margs=(--metrics-addr "127.0.0.1:$MPORT")
     # shellcheck disable=SC2086 # one word per option
-    GENQ_API_KEY=test "$W" --redis "$CURL" $qargs --api-base "$API" \
-        --concurrency 8 --log-level info \
-        $([ $i = 1 ] && echo "--metrics-addr 127.0.0.1:$MPORT") >"$T/w$i.log" 2>&1 &
+    GENQ_API_KEY=test-key "$W" --redis "$CURL" $qargs --api-base "$API" \
+        --concurrency 8 --log-level info "${margs[@]}" >"$T/w$i.log" 2>&1 &
     pids="$pids $!"
 done
 
@@ -91,8 +94,9 @@ done
 check "exactly one success per job in each queue's feed" '[ $ok -eq 1 ]'
 check "a worker was told MOVED for the migrated slot and followed it" \
     'grep -q "MOVED 55[0-9][0-9] 127.0.0.1:$P0" "$T/w1.log" "$T/w2.log"'
-r=$("$G" result --redis "$CURL" --queue cq737 cq737-1000 2>&1 || true)
-check "a result of the migrated queue reads back" '[ -n "$r" ]'
+r=$("$G" result --redis "$CURL" --queue cq737 --json cq737-1000 2>&1) && rc=0 || rc=$?
+check "a result of the migrated queue reads back" \
+    '[ $rc -eq 0 ] && echo "$r" | grep -q "\"state\":\"succeeded\""'
 
 # operators: the node serving each queue
 check "genq queues --json names each queue's node (cq737 moved)" \

@@ -76,8 +76,8 @@ expect_redir(const char *err, enum cluster_redir kind, int slot,
     char h[64];
     int s = -1, p = -1;
 
-    cr_assert_eq(cluster_redirect_parse(err, &s, h, sizeof(h), &p), kind,
-                 "%s", err);
+    cr_assert_eq(cluster_redirect_parse(err, &s, h, sizeof(h), &p), kind, "%s",
+                 err);
     cr_assert_eq(s, slot, "%s", err);
     cr_assert_str_eq(h, host, "%s", err);
     cr_assert_eq(p, port, "%s", err);
@@ -99,13 +99,14 @@ Test(cluster, redirects)
                                         host, sizeof(host), &port),
                  CLUSTER_REDIR_RETRY);
     /* malformed or other errors: not a redirection */
-    const char *bad[] = {"MOVED", "MOVED 16384 h:1", "MOVED x h:1",
-                         "MOVED 1 h", "MOVED 1 h:0", "MOVED 1 :6379",
-                         "ASK 1 h:99999", "ERR unknown command", "NOSCRIPT"};
+    const char *bad[] = {
+        "MOVED",         "MOVED 16384 h:1",     "MOVED x h:1",
+        "MOVED 1 h",     "MOVED 1 h:0",         "MOVED 1 :6379",
+        "ASK 1 h:99999", "ERR unknown command", "NOSCRIPT"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(cluster_redirect_parse(bad[i], &s, host, sizeof(host),
-                                            &port),
-                     CLUSTER_REDIR_NONE, "%s", bad[i]);
+        cr_assert_eq(
+            cluster_redirect_parse(bad[i], &s, host, sizeof(host), &port),
+            CLUSTER_REDIR_NONE, "%s", bad[i]);
     cr_assert_eq(cluster_redirect_parse(NULL, &s, host, sizeof(host), &port),
                  CLUSTER_REDIR_NONE);
     /* a host longer than the buffer is refused, not cut */
@@ -150,11 +151,12 @@ Test(cluster, map_from_cluster_slots)
     char err[128];
     redisReply *r = r_arr(
         3,
-        r_arr(4, r_int(0), r_int(5460), r_arr(3, r_str("127.0.0.1"), r_int(7000),
-                                         r_str("id0")),
-             r_arr(3, r_str("127.0.0.1"), r_int(7003), r_str("replica"))),
+        r_arr(4, r_int(0), r_int(5460),
+              r_arr(3, r_str("127.0.0.1"), r_int(7000), r_str("id0")),
+              r_arr(3, r_str("127.0.0.1"), r_int(7003), r_str("replica"))),
         r_arr(3, r_int(5461), r_int(10922), r_arr(2, r_str(""), r_int(7001))),
-        r_arr(3, r_int(10923), r_int(16383), r_arr(2, r_str("10.0.0.3"), r_int(7002))));
+        r_arr(3, r_int(10923), r_int(16383),
+              r_arr(2, r_str("10.0.0.3"), r_int(7002))));
 
     cluster_map_init(m);
     cr_assert_eq(cluster_map_load(m, r, "seed.example", err, sizeof(err)), 0,
@@ -218,8 +220,8 @@ Test(cluster, url)
         {"redis-cluster://user:topsecret@h:99999", "not host:port"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_assert_eq(redisurl_parse(bad[i][0], &u, err, sizeof(err)), -1,
-                     "%s", bad[i][0]);
+        cr_assert_eq(redisurl_parse(bad[i][0], &u, err, sizeof(err)), -1, "%s",
+                     bad[i][0]);
         cr_assert(strstr(err, bad[i][1]), "%s: %s", bad[i][0], err);
         cr_assert(!strstr(err, "topsecret"), "%s", err);
     }
