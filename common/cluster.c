@@ -197,7 +197,7 @@ cluster_url_seed(const struct redis_url *u, int i, char *host, size_t hostlen,
         return -1;
     memcpy(host, p, (size_t)(colon - p));
     host[colon - p] = '\0';
-    *port = atoi(colon + 1);
+    *port = (int)strtol(colon + 1, NULL, 10); /* checked when parsed */
     return 0;
 }
 
