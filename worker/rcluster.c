@@ -142,14 +142,21 @@ on_node_msg(struct rconn *c, const char *channel, const char *msg, void *pd)
     s->fn(s->cl->outer, channel, msg, s->pd);
 }
 
-/* Subscribe what is not yet, on the node serving its channel. */
+/* Subscribe what is not yet, on the node serving its channel; called with
+ * every new map. */
 static void
 place_subs(struct rcluster *cl)
 {
     for (int i = 0; i < cl->nsubs; i++) {
         struct csub *s = &cl->subs[i];
         int n = cluster_map_key(&cl->map, s->channel);
-        struct rconn *c = s->node < 0 ? node_conn(cl, n) : NULL;
+        struct rconn *c;
+
+        /* its node is down and another serves the channel now (failover):
+         * subscribe there too (duplicate wake-ups are harmless) */
+        if (s->node >= 0 && s->node != n && !rconn_is_up(cl->node[s->node]))
+            s->node = -1;
+        c = s->node < 0 ? node_conn(cl, n) : NULL;
 
         if (c && rconn_subscribe(c, s->channel, on_node_msg, s) == 0)
             s->node = n;
