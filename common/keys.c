@@ -154,3 +154,9 @@ qkeys_batch(const struct qkeys *k, const char *token, int member, char *out,
     snprintf(out, n, "%s" QKEY_BATCH "%s%s", k->prefix, token,
              member ? ":m" : "");
 }
+
+void
+key_anomaly(char *out, size_t n, const char *prefix, const char *id)
+{
+    snprintf(out, n, "%s{%s}", prefix, id);
+}

@@ -112,13 +112,24 @@ void key_spend_day(char *out, size_t n, long long t);
  * [q:Q:]usd_day, usd_month, tok_day, tok_month -> cap), and spend per UTC
  * day / calendar month (hash fields usd, tok, res_usd and res_tok -- of
  * it, reservations in flight --, q:Q:usd, q:Q:tok, alert:CAP). */
-#define KEY_BUDGET_CAPS         "genq:budget:caps"
-#define KEY_BUDGET_DAY_PREFIX   "genq:budget:day:"   /* + YYYY-MM-DD */
-#define KEY_BUDGET_MONTH_PREFIX "genq:budget:month:" /* + YYYY-MM */
+/* All three share the hash tag {budget}: budget.lua touches them together,
+ * which Redis Cluster allows within one slot only (layout 2; layout 1 named
+ * them without the tag, layout.c renames them). */
+#define KEY_BUDGET_CAPS         "genq:{budget}:caps"
+#define KEY_BUDGET_DAY_PREFIX   "genq:{budget}:day:"   /* + YYYY-MM-DD */
+#define KEY_BUDGET_MONTH_PREFIX "genq:{budget}:month:" /* + YYYY-MM */
+/* Layout 1's names of the same keys (common/layout.c renames them). */
+#define KEY_V1_BUDGET_CAPS         "genq:budget:caps"
+#define KEY_V1_BUDGET_DAY_PREFIX   "genq:budget:day:"
+#define KEY_V1_BUDGET_MONTH_PREFIX "genq:budget:month:"
 /* Spend per minute of a limit key (worker/anomaly.c): hash minute -> tokens;
- * and the marker of its last alert. */
+ * and the marker of its last alert. Both end in "{KEY}" (anomaly.lua touches
+ * the two together: one Redis Cluster slot, the limit key's). */
 #define KEY_ANOMALY_RATE_PREFIX "genq:anomaly:rate:"
 #define KEY_ANOMALY_SEEN_PREFIX "genq:anomaly:alert:"
+/* The anomaly key (prefix: one of the two above) of limit key id, "PREFIX{ID}",
+ * into out (n bytes). */
+void key_anomaly(char *out, size_t n, const char *prefix, const char *id);
 /* In-flight marker of a cache key (worker/cache.c): cache key + this. */
 #define KEY_CACHE_LOCK_SUFFIX ":inflight"
 

@@ -2,13 +2,18 @@
  * header; see keys.h and meta.h). Redis holds it in KEY_LAYOUT: the first
  * genq program that connects sets it (SET NX), and every program refuses a
  * Redis whose version it does not know. Bump LAYOUT_VERSION with any change
- * an older genq would misread. */
+ * an older genq would misread.
+ *   1  the first layout
+ *   2  the budget keys carry the hash tag {budget} (Redis Cluster: budget.lua
+ *      touches three of them); a Redis at layout 1 is upgraded on connect by
+ *      one script (layout_upgrade_argv()): RENAME of the caps and of the
+ *      current day's and month's spend, then the version set to 2. */
 #ifndef GENQ_LAYOUT_H
 #define GENQ_LAYOUT_H
 
 #include <stddef.h>
 
-#define LAYOUT_VERSION "1"
+#define LAYOUT_VERSION "2"
 
 /* Fill set and get with the two commands a program sends together on
  * connect (one round trip): SET KEY_LAYOUT LAYOUT_VERSION NX (ours when
@@ -22,7 +27,20 @@ void layout_commands(const char *set[LAYOUT_SET_ARGC],
 
 /* Check the reply of the GET: held is the version Redis holds (NULL when
  * none: taken as ours). where names the Redis ("127.0.0.1:6379/0"). 0 when
- * this genq knows it; else -1 with the refusal in err. No allocation. */
+ * this genq knows it; 1 when it is an older layout this genq upgrades (send
+ * layout_upgrade_argv()'s command, whose reply is the version then held:
+ * check it again); else -1 with the refusal in err. No allocation. */
 int layout_check(const char *held, const char *where, char *err, size_t errlen);
+
+/* The upgrade command (EVAL of one script, idempotent: a no-op unless Redis
+ * still holds the old version) for unix time now, into av (static strings
+ * and the key names written into s, which must outlive the call).
+ * Returns the argument count. */
+#define LAYOUT_UPGRADE_ARGC 11
+struct layout_upgrade {
+    char day[2][48], month[2][48]; /* [0] old name, [1] new name */
+};
+int layout_upgrade_argv(const char *av[LAYOUT_UPGRADE_ARGC],
+                        struct layout_upgrade *s, long long now);
 
 #endif

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "clustersync.h"
 #include "layout.h"
 #include "rclient.h"
 #include "sentinel.h"
@@ -91,6 +93,8 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
 
     if (u->snt.n) /* sentinel://: find the master first (sentinel.h) */
         return sentinel_connect(u, timeout_s, err, errlen);
+    if (u->cluster[0] && !u->cluster_node) /* Redis Cluster: its router */
+        return csync_connect_key(u, KEY_LAYOUT, timeout_s, err, errlen);
     redisurl_describe(u, where, sizeof(where));
     if (u->path[0])
         c = redisConnectUnixWithTimeout(u->path, tv);
@@ -134,8 +138,9 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
     /* A clear NOAUTH first: without AUTH, Redis refuses a command of more
      * than 10 arguments with a protocol error and drops the connection.
      * The same round trip sets the layout version if absent and refuses a
-     * Redis whose version this genq does not know (layout.h). */
-    {
+     * Redis whose version this genq does not know (layout.h). On Redis
+     * Cluster, only the node serving KEY_LAYOUT does (clustersync.c). */
+    if (u->cluster_node != 1) {
         const char *set[LAYOUT_SET_ARGC], *get[LAYOUT_GET_ARGC];
         void *rv = NULL;
         int bad;
@@ -157,6 +162,19 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
         bad = layout_check(r->type == REDIS_REPLY_STRING ? r->str : NULL, where,
                            err, errlen);
         freeReplyObject(r);
+        if (bad == 1) { /* an older layout: upgrade it (layout.h) */
+            const char *up[LAYOUT_UPGRADE_ARGC];
+            struct layout_upgrade us;
+            int n = layout_upgrade_argv(up, &us, (long long)time(NULL));
+
+            r = redisCommandArgv(c, n, up, NULL);
+            if (!r || r->type == REDIS_REPLY_ERROR)
+                return connect_failed(c, r, where,
+                                      "layout upgrade failed: ", err, errlen);
+            bad = layout_check(r->type == REDIS_REPLY_STRING ? r->str : NULL,
+                               where, err, errlen);
+            freeReplyObject(r);
+        }
         if (bad) {
             redisFree(c);
             errno = EPROTONOSUPPORT; /* rclient.h: refused by the layout */
@@ -276,14 +294,19 @@ rclient_script(redisContext *c, enum script_id id, const struct qkeys *k,
     }
     rv = redisCommandArgv(c, n, av, al);
     r = rv;
-    if (r && r->type == REDIS_REPLY_ERROR &&
-        strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        /* Redis restarted or flushed its script cache: send the text. */
+    for (int hop = 0; r && r->type == REDIS_REPLY_ERROR && hop < 16; hop++) {
+        redisContext *to = c;
+        if (strncmp(r->str, "NOSCRIPT", 8) == 0 && av[0][4] == 'S') {
+            /* Redis restarted or flushed its script cache: send the text. */
+            av[0] = "EVAL";
+            al[0] = 4;
+            av[1] = s->text;
+            al[1] = strlen(s->text);
+        } else if (!(to = csync_follow(r, c))) {
+            break; /* not a Redis Cluster redirection */
+        }
         freeReplyObject(r);
-        av[0] = "EVAL";
-        al[0] = 4;
-        av[1] = s->text;
-        al[1] = strlen(s->text);
+        c = to;
         r = redisCommandArgv(c, n, av, al);
     }
     free(av);

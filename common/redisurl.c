@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "redisurl.h"
 #include "sentinelurl.h"
 
@@ -94,6 +95,8 @@ redisurl_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
     const char *p, *end, *at, *slash, *colon;
     long v;
 
+    if (strncmp(url, CLUSTER_URL_SCHEME, strlen(CLUSTER_URL_SCHEME)) == 0)
+        return cluster_url_parse(url, u, err, errlen);
     memset(u, 0, sizeof(*u));
     u->port = 6379;
     if (strncmp(url, "unix://", 7) == 0) {
@@ -130,8 +133,9 @@ redisurl_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
     }
     if (strncmp(url, "redis://", 8) != 0) {
         return url_fail(err, errlen,
-                        "redis URL must start with redis://, unix:// or "
-                        "sentinel:// (got something else)");
+                        "redis URL must start with redis://, unix://, "
+                        "sentinel:// or " CLUSTER_URL_SCHEME
+                        " (got something else)");
     }
     p = url + 8;
     /* Credentials end at the last '@' (a raw '/' or '@' in a password is
@@ -196,6 +200,8 @@ redisurl_describe(const struct redis_url *u, char *out, size_t outlen)
 {
     if (u->snt.n)
         sentinelurl_describe(u, out, outlen);
+    else if (u->cluster[0] && !u->cluster_node)
+        snprintf(out, outlen, "cluster:%s", u->cluster);
     else if (u->path[0])
         snprintf(out, outlen, "unix:%s/%d", u->path, u->db);
     else

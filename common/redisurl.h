@@ -1,5 +1,6 @@
 /* Redis connection URLs: redis://[user:pass@]host[:port][/db],
- * unix:///path/to/redis.sock[?db=N] and sentinel://... (sentinelurl.h), plus
+ * unix:///path/to/redis.sock[?db=N], sentinel://... (sentinelurl.h) and
+ * redis-cluster:// (cluster.h), plus
  * synchronous connect (AUTH, SELECT) used by `genq`, the tests and the worker's
  * address parsing. */
 #ifndef GENQ_REDISURL_H
@@ -31,6 +32,12 @@ struct redis_url {
     /* sentinel:// only: host and port are "" and 0 until a lookup fills
      * them with the master's (sentinel.h, worker/rsentinel.h) */
     struct redis_sentinels snt;
+    /* Redis Cluster (common/cluster.h): the seeds "host:port,..." of a
+     * redis-cluster:// URL, "" otherwise; cluster_node is 0 for the URL
+     * as given, 1 for one node's connection, 2 for the node's that also
+     * checks the layout version (cluster_node_url()). */
+    char cluster[512];
+    int cluster_node;
 };
 
 /* Parse url into u. Returns -1 with a message in err (which never contains

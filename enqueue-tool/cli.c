@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clustersync.h"
 #include "cmd_ops.h"
 #include "rclient.h"
 
@@ -159,7 +160,10 @@ cli_connect_err(struct cli *c, char *err, size_t errlen)
     }
     if (redisurl_parse(c->redis_url, &u, err, errlen) < 0)
         return -1;
-    c->rc = rclient_connect(&u, 5.0, err, errlen);
+    if (u.cluster[0]) /* Redis Cluster: the node serving the queue */
+        c->rc = csync_connect_key(&u, c->keys.key[QK_READY], 5.0, err, errlen);
+    else
+        c->rc = rclient_connect(&u, 5.0, err, errlen);
     memset(u.pass, 0, sizeof(u.pass));
     return c->rc ? 0 : -1;
 }
@@ -181,6 +185,45 @@ cli_close(struct cli *c)
 {
     redisFree(c->rc); /* accepts NULL */
     c->rc = NULL;
+    csync_close();
+}
+
+int
+cli_node(const char *queue, char *out, size_t n)
+{
+    struct qkeys k;
+
+    if (n)
+        out[0] = '\0';
+    if (!csync_active() || qkeys_init(&k, queue) < 0)
+        return 0;
+    csync_node_of_key(k.key[QK_READY], out, n);
+    return 1;
+}
+
+int
+cli_cluster(void)
+{
+    return csync_active();
+}
+
+void
+cli_tsv_header(const char *h)
+{
+    size_t n = strlen(h);
+
+    printf("%.*s%s\n", (int)(n && h[n - 1] == '\n' ? n - 1 : n), h,
+           csync_active() ? "\tnode" : "");
+}
+
+redisContext *
+cli_rc(struct cli *c, const char *key)
+{
+    char err[512];
+    redisContext *r =
+        csync_active() ? csync_ctx_key(key, err, sizeof(err)) : NULL;
+
+    return r ? r : c->rc;
 }
 
 int

@@ -38,7 +38,8 @@ struct cli {
     }
 #define CLI_COMMON_HELP                                                        \
     "  --redis URL    Redis URL (env GENQ_REDIS_URL; default "                 \
-    "redis://127.0.0.1:6379/0)\n"                                              \
+    "redis://127.0.0.1:6379/0;\n"                                              \
+    "                 Redis Cluster: redis-cluster://host:port,host:port)\n"   \
     "  --queue Q      queue name (env GENQ_QUEUE; default \"default\")\n"      \
     "  --json         machine output (JSON)\n"                                 \
     "  -h, --help     this help\n"
@@ -130,6 +131,20 @@ int cli_connect(struct cli *c);
 /* As cli_connect(), but the problem goes to err instead of stderr. */
 int cli_connect_err(struct cli *c, char *err, size_t errlen);
 void cli_close(struct cli *c);
+
+/* The connection for a command on key: on Redis Cluster the one to the node
+ * serving it (borrowed), else c->rc. For keys outside c->queue's slot
+ * (KEY_QUEUES, KEY_WORKERS, another queue's). */
+redisContext *cli_rc(struct cli *c, const char *key);
+
+/* On Redis Cluster, "host:port" of the node serving queue into out (n
+ * bytes) and 1; else "" and 0 (one Redis). */
+int cli_node(const char *queue, char *out, size_t n);
+/* Print a TSV header (ending in a newline), with a last column "node" on
+ * Redis Cluster. */
+void cli_tsv_header(const char *h);
+/* 1 on Redis Cluster (after cli_connect()), else 0. */
+int cli_cluster(void);
 
 /* Print an error "genq CMD: ..." to stderr, followed by "(see 'genq CMD
  * --help')" when code is EXIT_USAGE, and return code. */

@@ -69,8 +69,9 @@ budget_set_cmd(int argc, char **argv)
                                "--tokens-day, --tokens-month)");
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
-    rc = limits_budget_set(c.rc, c.queue_set ? c.queue : NULL, &k.s, err,
-                           sizeof(err));
+    rc =
+        limits_budget_set(cli_rc(&c, KEY_BUDGET_CAPS),
+                          c.queue_set ? c.queue : NULL, &k.s, err, sizeof(err));
     cli_close(&c);
     if (rc < 0)
         return cli_fail("budget set", "%s", err);
@@ -92,7 +93,7 @@ cmd_budget(int argc, char **argv)
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     doc = cJSON_CreateObject();
-    if (!doc || limits_budget_section(c.rc, doc) < 0) {
+    if (!doc || limits_budget_section(cli_rc(&c, KEY_BUDGET_CAPS), doc) < 0) {
         cJSON_Delete(doc);
         rc = cli_redis_fail(&c, "budget", NULL, NULL);
         cli_close(&c);

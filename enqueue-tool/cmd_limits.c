@@ -187,12 +187,12 @@ lim_call(struct cli *c, const char *id, const char *op, int argc,
     av[1] = "";
     for (int i = 0; i < argc; i++)
         av[2 + i] = args[i];
-    if (rclient_append_script_keys(c->rc, SCRIPT_LIMITER, &sk, argc + 2, av,
-                                   NULL) < 0) {
+    if (rclient_append_script_keys(cli_rc(c, key), SCRIPT_LIMITER, &sk,
+                                   argc + 2, av, NULL) < 0) {
         cli_fail("limits", "out of memory");
         return NULL;
     }
-    r = rclient_read(c->rc, err, sizeof(err));
+    r = rclient_read(cli_rc(c, key), err, sizeof(err));
     if (!r)
         cli_fail("limits", "%s", err);
     return r;
@@ -207,7 +207,7 @@ budget_read(struct cli *c)
 {
     cJSON *doc = cJSON_CreateObject();
 
-    if (!doc || limits_budget_section(c->rc, doc) < 0) {
+    if (!doc || limits_budget_section(cli_rc(c, KEY_BUDGET_CAPS), doc) < 0) {
         cJSON_Delete(doc);
         cli_redis_fail(c, "limits", NULL, "reading the budget");
         return NULL;
@@ -332,7 +332,7 @@ limits_set(struct cli *c, const char *id, const long v[NBUCKETS],
     if (r->type != REDIS_REPLY_ARRAY)
         return cli_redis_fail(c, "limits", r, "unexpected reply to config");
     freeReplyObject(r);
-    r = redisCommand(c->rc, "SADD %s %s", KEY_LIMITS, id);
+    r = redisCommand(cli_rc(c, KEY_LIMITS), "SADD %s %s", KEY_LIMITS, id);
     if (!r || r->type == REDIS_REPLY_ERROR)
         return cli_redis_fail(c, "limits", r, NULL);
     freeReplyObject(r);
@@ -350,8 +350,9 @@ limits_set_cmd(struct cli *c, const char *id, const long v[NBUCKETS],
     cJSON *budget;
     int rc = EXIT_OK;
 
-    if (bk->n > 0 && limits_budget_set(c->rc, c->queue_set ? c->queue : NULL,
-                                       &bk->s, err, sizeof(err)) < 0)
+    if (bk->n > 0 && limits_budget_set(cli_rc(c, KEY_BUDGET_CAPS),
+                                       c->queue_set ? c->queue : NULL, &bk->s,
+                                       err, sizeof(err)) < 0)
         return cli_fail("limits set", "%s", err);
     budget = budget_read(c);
     if (!budget)
@@ -421,7 +422,7 @@ cmd_limits(int argc, char **argv)
         cli_close(&c);
         return rc;
     }
-    r = redisCommand(c.rc, "SMEMBERS %s", KEY_LIMITS);
+    r = redisCommand(cli_rc(&c, KEY_LIMITS), "SMEMBERS %s", KEY_LIMITS);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         rc = cli_redis_fail(&c, "limits", r, "unexpected reply");
         cli_close(&c);

@@ -37,6 +37,7 @@ struct qstats {
     long long p50, p95, samples;
     long long inbox, rejected;     /* inbox entries waiting; rejected ones */
     long long batched, in_batches; /* batch mode: ever; in open batches */
+    char node[300]; /* Redis Cluster: the node serving it; "" otherwise */
 };
 
 static long long
@@ -134,6 +135,8 @@ stats_doc(const struct qstats *s, long dead_warn)
     timefmt_rfc3339(s->now_ms, ts);
     ops_jstr(o, "queue", s->queue, &bad);
     ops_jstr(o, "at", ts, &bad);
+    if (s->node[0])
+        ops_jstr(o, "node", s->node, &bad);
     ops_jbool(o, "paused", s->paused_ms > 0, &bad);
     ops_jnum(o, "ready", (double)(s->ready[0] + s->ready[1] + s->ready[2]),
              &bad);
@@ -197,7 +200,7 @@ queue_list(struct cli *c, int explicit_queue, char **names, int max,
         }
         return 1;
     }
-    r = redisCommand(c->rc, "SMEMBERS %s", KEY_QUEUES);
+    r = redisCommand(cli_rc(c, KEY_QUEUES), "SMEMBERS %s", KEY_QUEUES);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         cli_redis_fail(c, cmd, r, "unexpected reply");
         return -1;
@@ -235,20 +238,26 @@ fetch_all(struct cli *c, char **names, int n, struct qstats *out,
     for (int i = 0; i < n; i++) {
         struct qkeys k;
         if (qkeys_init(&k, names[i]) < 0 ||
-            rclient_append_script(c->rc, SCRIPT_STATS, &k, 3, av, NULL) < 0) {
+            rclient_append_script(cli_rc(c, k.key[QK_READY]), SCRIPT_STATS, &k,
+                                  3, av, NULL) < 0) {
             cli_fail(cmd, "out of memory");
             return -1;
         }
     }
     for (int i = 0; i < n; i++) {
-        char err[512];
-        redisReply *r = rclient_read(c->rc, err, sizeof(err));
+        char err[512] = "invalid queue name";
+        struct qkeys k;
+        redisReply *r =
+            qkeys_init(&k, names[i]) < 0
+                ? NULL
+                : rclient_read(cli_rc(c, k.key[QK_READY]), err, sizeof(err));
         if (!r) {
             cli_fail(cmd, "%s", err);
             return -1;
         }
         memset(&out[i], 0, sizeof(out[i]));
         snprintf(out[i].queue, sizeof(out[i].queue), "%s", names[i]);
+        cli_node(names[i], out[i].node, sizeof(out[i].node));
         if (qstats_parse(r, &out[i]) < 0) {
             freeReplyObject(r);
             cli_fail(cmd, "unexpected reply from the stats script");
@@ -331,22 +340,23 @@ print_tsv(const struct qstats *s)
         snprintf(p95, sizeof(p95), "%lld", s->p95);
     }
     printf("%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%"
-           "lld\t%.2f\t%.2f\t%s\t%s\t%s\t%lld\t%lld\n",
+           "lld\t%.2f\t%.2f\t%s\t%s\t%s\t%lld\t%lld%s%s\n",
            s->queue, s->paused_ms > 0 ? "yes" : "no",
            s->ready[0] + s->ready[1] + s->ready[2], s->ready[0], s->ready[1],
            s->ready[2], s->active, s->delayed, s->dead, s->succeeded, s->failed,
            s->canceled, s->enq_per_s, s->done_per_s, age, p50, p95, s->inbox,
-           s->rejected);
+           s->rejected, s->node[0] ? "\t" : "", s->node);
 }
 
 static void
 print_table_header(const struct ops_tty *t)
 {
     printf("%s%-20s %-7s %9s %17s %7s %7s %7s %10s %8s %8s %8s %8s %7s %7s "
-           "%7s%s\n",
+           "%7s%s%s\n",
            ops_col(t, OPS_BOLD), "QUEUE", "STATE", "READY", "HIGH/NORM/LOW",
            "ACTIVE", "DELAYED", "DEAD", "SUCCEEDED", "FAILED", "CANCELED",
-           "ENQ/s", "DONE/s", "OLDEST", "P50", "P95", ops_col(t, OPS_RESET));
+           "ENQ/s", "DONE/s", "OLDEST", "P50", "P95",
+           cli_cluster() ? "  NODE" : "", ops_col(t, OPS_RESET));
 }
 
 static void
@@ -360,13 +370,14 @@ print_table_row(const struct ops_tty *t, const struct qstats *s, long dead_warn)
     fmt_ms(s->p50, p50, sizeof(p50));
     fmt_ms(s->p95, p95, sizeof(p95));
     printf("%-20s %s%-7s%s %9lld %17s %7lld %7lld %s%7lld%s %10lld %8lld "
-           "%8lld %8.2f %8.2f %7s %7s %7s\n",
+           "%8lld %8.2f %8.2f %7s %7s %7s%s%s\n",
            s->queue, ops_col(t, s->paused_ms > 0 ? OPS_YELLOW : OPS_GREEN),
            s->paused_ms > 0 ? "paused" : "running", ops_col(t, OPS_RESET),
            s->ready[0] + s->ready[1] + s->ready[2], prio, s->active, s->delayed,
            ops_col(t, s->dead > dead_warn ? OPS_RED : ""), s->dead,
            ops_col(t, s->dead > dead_warn ? OPS_RESET : ""), s->succeeded,
-           s->failed, s->canceled, s->enq_per_s, s->done_per_s, age, p50, p95);
+           s->failed, s->canceled, s->enq_per_s, s->done_per_s, age, p50, p95,
+           s->node[0] ? "  " : "", s->node);
     if (s->inbox > 0 || s->rejected > 0)
         printf("%-20s inbox: %lld waiting for intake, %s%lld rejected%s "
                "(genq rejected ls)\n",
@@ -581,7 +592,7 @@ cmd_stats(int argc, char **argv)
     if (!c.json && t.tty)
         print_table_header(&t);
     else if (!c.json)
-        fputs(stats_tsv_header, stdout);
+        cli_tsv_header(stats_tsv_header);
     for (int i = 0; i < n && rc == EXIT_OK; i++) {
         if (c.json) {
             cJSON *d = stats_doc(&qs[i], dead_warn);
@@ -615,7 +626,8 @@ static const char queues_help[] =
     "counts: ready, active, delayed, dead, succeeded, and paused or running.\n"
     "--json prints one object per queue (schemas/queues.schema.json).\n\n"
     "  --redis URL    Redis URL (env GENQ_REDIS_URL; default "
-    "redis://127.0.0.1:6379/0)\n"
+    "redis://127.0.0.1:6379/0;\n"
+    "                 Redis Cluster: redis-cluster://host:port,host:port)\n"
     "  --json         machine output (JSON)\n"
     "  -h, --help     this help\n";
 
@@ -640,12 +652,13 @@ cmd_queues(int argc, char **argv)
         return EXIT_FAIL;
     }
     if (!c.json && t.tty)
-        printf("%s%-24s %-7s %9s %7s %7s %7s %10s%s\n", ops_col(&t, OPS_BOLD),
+        printf("%s%-24s %-7s %9s %7s %7s %7s %10s%s%s\n", ops_col(&t, OPS_BOLD),
                "QUEUE", "STATE", "READY", "ACTIVE", "DELAYED", "DEAD",
-               "SUCCEEDED", ops_col(&t, OPS_RESET));
+               "SUCCEEDED", cli_cluster() ? "  NODE" : "",
+               ops_col(&t, OPS_RESET));
     else if (!c.json)
-        fputs("queue\tpaused\tready\tactive\tdelayed\tdead\tsucceeded\n",
-              stdout);
+        cli_tsv_header("queue\tpaused\tready\tactive\tdelayed\tdead\t"
+                       "succeeded\n");
     for (int i = 0; i < n; i++) {
         struct qstats *s = &qs[i];
         long long ready = s->ready[0] + s->ready[1] + s->ready[2];
@@ -659,20 +672,24 @@ cmd_queues(int argc, char **argv)
             ops_jnum(o, "delayed", (double)s->delayed, &bad);
             ops_jnum(o, "dead", (double)s->dead, &bad);
             ops_jnum(o, "succeeded", (double)s->succeeded, &bad);
+            if (s->node[0])
+                ops_jstr(o, "node", s->node, &bad);
             if (ops_print_doc(o, bad) < 0) {
                 rc = cli_fail("queues", "out of memory");
                 break;
             }
         } else if (t.tty) {
-            printf("%-24s %s%-7s%s %9lld %7lld %7lld %7lld %10lld\n", s->queue,
+            printf("%-24s %s%-7s%s %9lld %7lld %7lld %7lld %10lld%s%s\n",
+                   s->queue,
                    ops_col(&t, s->paused_ms > 0 ? OPS_YELLOW : OPS_GREEN),
                    s->paused_ms > 0 ? "paused" : "running",
                    ops_col(&t, OPS_RESET), ready, s->active, s->delayed,
-                   s->dead, s->succeeded);
+                   s->dead, s->succeeded, s->node[0] ? "  " : "", s->node);
         } else {
-            printf("%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\n", s->queue,
+            printf("%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld%s%s\n", s->queue,
                    s->paused_ms > 0 ? "yes" : "no", ready, s->active,
-                   s->delayed, s->dead, s->succeeded);
+                   s->delayed, s->dead, s->succeeded, s->node[0] ? "\t" : "",
+                   s->node);
         }
     }
     free(qs);

@@ -24,6 +24,23 @@ static const char workers_help[] =
     "  --stale S      seconds without a beat after which a worker is "
     "forgotten\n" CLI_COMMON_HELP;
 
+/* Redis Cluster: add "nodes": {queue: "host:port"} to worker document o. */
+static void
+workers_nodes(cJSON *o)
+{
+    cJSON *q, *nodes = cJSON_CreateObject();
+
+    if (!nodes)
+        return;
+    cJSON_ArrayForEach(q, cJSON_GetObjectItem(o, "queues"))
+    {
+        char node[300];
+        if (cJSON_IsString(q) && cli_node(q->valuestring, node, sizeof(node)))
+            cJSON_AddStringToObject(nodes, q->valuestring, node);
+    }
+    cJSON_AddItemToObject(o, "nodes", nodes);
+}
+
 /* The worker documents of the live workers (beat within stale seconds)
  * appended to arr, in beat order; with forget, the dead are first removed
  * from the registry (genq workers; the dashboard never changes state on a
@@ -39,24 +56,25 @@ workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
     cutoff = now - (long long)(stale * 1000);
     snprintf(cut, sizeof(cut), "(%lld", cutoff);
     /* forget the dead: their ids, then their descriptions */
-    r = forget ? redisCommand(c->rc, "ZRANGEBYSCORE %s -inf %s",
-                              KEY_WORKERS_BEAT, cut)
+    r = forget ? redisCommand(cli_rc(c, KEY_WORKERS_BEAT),
+                              "ZRANGEBYSCORE %s -inf %s", KEY_WORKERS_BEAT, cut)
                : NULL;
     if (r && r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->elements; i++) {
-            redisReply *d = redisCommand(c->rc, "HDEL %s %s", KEY_WORKERS,
-                                         r->element[i]->str);
+            redisReply *d = redisCommand(cli_rc(c, KEY_WORKERS), "HDEL %s %s",
+                                         KEY_WORKERS, r->element[i]->str);
             if (d)
                 freeReplyObject(d);
-            d = redisCommand(c->rc, "ZREM %s %s", KEY_WORKERS_BEAT,
-                             r->element[i]->str);
+            d = redisCommand(cli_rc(c, KEY_WORKERS_BEAT), "ZREM %s %s",
+                             KEY_WORKERS_BEAT, r->element[i]->str);
             if (d)
                 freeReplyObject(d);
         }
     }
     if (r)
         freeReplyObject(r);
-    beats = redisCommand(c->rc, "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
+    beats = redisCommand(cli_rc(c, KEY_WORKERS_BEAT),
+                         "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
                          KEY_WORKERS_BEAT, cutoff);
     if (!beats || beats->type != REDIS_REPLY_ARRAY) {
         cli_redis_fail(c, cmd, beats, NULL);
@@ -65,7 +83,8 @@ workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
     for (size_t i = 0; i + 1 < beats->elements; i += 2) {
         const char *id = beats->element[i]->str;
         long long beat = strtoll(beats->element[i + 1]->str, NULL, 10);
-        redisReply *d = redisCommand(c->rc, "HGET %s %s", KEY_WORKERS, id);
+        redisReply *d = redisCommand(cli_rc(c, KEY_WORKERS), "HGET %s %s",
+                                     KEY_WORKERS, id);
         cJSON *o =
             d && d->type == REDIS_REPLY_STRING ? cJSON_Parse(d->str) : NULL;
         char ts[32], started[32];
@@ -84,6 +103,8 @@ workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
         timefmt_rfc3339(beat, ts);
         cJSON_AddStringToObject(o, "last_beat_at", ts);
         cJSON_AddNumberToObject(o, "beat_age_s", (double)(now - beat) / 1000.0);
+        if (cli_cluster()) /* Redis Cluster: the node of each queue */
+            workers_nodes(o);
         if (!cJSON_AddItemToArray(arr, o)) {
             cJSON_Delete(o);
             freeReplyObject(beats);
@@ -136,8 +157,11 @@ cmd_workers(int argc, char **argv)
         cJSON_ArrayForEach(q, cJSON_GetObjectItem(o, "queues"))
         {
             size_t l = strlen(queues);
-            snprintf(queues + l, sizeof(queues) - l, "%s%s", l ? "," : "",
-                     cJSON_GetStringValue(q));
+            cJSON *nd = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "nodes"),
+                                            cJSON_GetStringValue(q));
+            snprintf(queues + l, sizeof(queues) - l, "%s%s%s%s", l ? "," : "",
+                     cJSON_GetStringValue(q), nd ? "@" : "",
+                     nd ? cJSON_GetStringValue(nd) : "");
         }
         printf("%-36s %-20s %4d/%-4d %6.1fs ago  %s\n",
                cJSON_GetStringValue(cJSON_GetObjectItem(o, "id")), queues,

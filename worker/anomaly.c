@@ -114,8 +114,8 @@ anomaly_tick(struct worker *w)
     if (!a || w->tick % ANOMALY_EVERY != 0 || !rconn_is_up(w->rc))
         return;
     for (int i = 0; i < a->nk; i++) {
-        char bk[sizeof(KEY_ANOMALY_RATE_PREFIX) + 128];
-        char ak[sizeof(KEY_ANOMALY_SEEN_PREFIX) + 128];
+        char bk[sizeof(KEY_ANOMALY_RATE_PREFIX) + 130];
+        char ak[sizeof(KEY_ANOMALY_SEEN_PREFIX) + 130];
         char add[24], mult[32], win[8], hist[8], least[8], ttl[16];
         const char *keys[2] = {bk, ak};
         const char *av[7] = {"-", add, mult, win, hist, least, ttl};
@@ -126,8 +126,8 @@ anomaly_tick(struct worker *w)
             goto keep;
         k->w = w;
         snprintf(k->key, sizeof(k->key), "%s", a->k[i].key);
-        snprintf(bk, sizeof(bk), KEY_ANOMALY_RATE_PREFIX "%s", a->k[i].key);
-        snprintf(ak, sizeof(ak), KEY_ANOMALY_SEEN_PREFIX "%s", a->k[i].key);
+        key_anomaly(bk, sizeof(bk), KEY_ANOMALY_RATE_PREFIX, a->k[i].key);
+        key_anomaly(ak, sizeof(ak), KEY_ANOMALY_SEEN_PREFIX, a->k[i].key);
         snprintf(add, sizeof(add), "%ld", a->k[i].pend);
         snprintf(mult, sizeof(mult), "%g", w->cfg->anomaly_rate_x);
         snprintf(win, sizeof(win), "%d", ANOMALY_WIN_MIN);

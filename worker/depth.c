@@ -58,6 +58,11 @@ sample_depths(struct worker *w)
                   {QK_DELAYED, MS_DELAYED, "ZCARD"},
                   {QK_DEAD, MS_DEAD, "ZCARD"}};
 
+    for (int i = 0; i < w->nq; i++) {
+        char node[64];
+        rconn_node_of(w->rc, w->q[i].keys.key[QK_READY], node, sizeof(node));
+        metrics_queue_node(w->m, i, node); /* Redis Cluster only */
+    }
     for (int i = 0; i < w->nq; i++)
         for (size_t p = 0; p < sizeof(probes) / sizeof(probes[0]); p++) {
             struct depth_ctx *d = malloc(sizeof(*d));

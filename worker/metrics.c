@@ -4,6 +4,7 @@
 #include "fmacros.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -59,6 +60,10 @@ struct metrics {
     atomic_ulong alerts[3];
     double started;
     struct MHD_Daemon *d;
+    /* Redis Cluster: the node serving each queue (genq_queue_node), set by
+     * the loop, read by the scrape thread */
+    pthread_mutex_t node_mu;
+    char node[METRICS_MAX_QUEUES][64];
 };
 
 struct metrics *
@@ -74,6 +79,7 @@ metrics_new(const char *const *queues, int nqueues)
         snprintf(m->queue[i], sizeof(m->queue[i]), "%s", queues[i]);
     clock_gettime(CLOCK_REALTIME, &ts);
     m->started = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    pthread_mutex_init(&m->node_mu, NULL);
     return m;
 }
 
@@ -226,6 +232,16 @@ metrics_queue_depth(struct metrics *m, int qi, enum metrics_state s, long n)
 }
 
 void
+metrics_queue_node(struct metrics *m, int qi, const char *node)
+{
+    if (!m || qi < 0 || qi >= m->nq)
+        return;
+    pthread_mutex_lock(&m->node_mu);
+    snprintf(m->node[qi], sizeof(m->node[qi]), "%s", node);
+    pthread_mutex_unlock(&m->node_mu);
+}
+
+void
 metrics_circuit(struct metrics *m, int open)
 {
     if (m)
@@ -301,6 +317,26 @@ render_hist(struct out *o, const char *name, const char *help, struct hist *h)
     out_printf(o, "%s_bucket{le=\"+Inf\"} %lu\n", name, GET(h->count));
     out_printf(o, "%s_sum %.6f\n", name, (double)GET(h->sum_us) / 1e6);
     out_printf(o, "%s_count %lu\n", name, GET(h->count));
+}
+
+/* genq_queue_node{queue,node} 1 per queue whose node is known (Cluster). */
+static void
+render_nodes(struct metrics *m, struct out *o)
+{
+    int head = 0;
+
+    pthread_mutex_lock(&m->node_mu);
+    for (int q = 0; q < m->nq; q++) {
+        if (!m->node[q][0])
+            continue;
+        if (!head++)
+            out_printf(o, "# HELP genq_queue_node The Redis Cluster node "
+                          "serving the queue's slot.\n"
+                          "# TYPE genq_queue_node gauge\n");
+        out_printf(o, "genq_queue_node{queue=\"%s\",node=\"%s\"} 1\n",
+                   m->queue[q], m->node[q]);
+    }
+    pthread_mutex_unlock(&m->node_mu);
 }
 
 char *
@@ -384,6 +420,7 @@ metrics_render(struct metrics *m, size_t *len)
                    "\"rejected\"} %lu\n",
                    m->queue[q], GET(m->intake[q][0]), m->queue[q],
                    GET(m->intake[q][1]));
+    render_nodes(m, &o);
     out_printf(&o, "# HELP genq_queue_jobs Jobs in a queue by state (sampled "
                    "from Redis).\n# TYPE genq_queue_jobs gauge\n");
     for (int q = 0; q < m->nq; q++)

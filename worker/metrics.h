@@ -61,6 +61,8 @@ void metrics_intake(struct metrics *m, int qi, long admitted, long rejected);
 void metrics_queue_depth(struct metrics *m, int qi, enum metrics_state s,
                          long n);
 void metrics_circuit(struct metrics *m, int open);
+/* Redis Cluster: queue qi is served by node ("host:port"; "" = unknown). */
+void metrics_queue_node(struct metrics *m, int qi, const char *node);
 void metrics_budget(struct metrics *m, int exhausted);
 void metrics_redis_up(struct metrics *m, int up);
 void metrics_alert(struct metrics *m, int level /* 0 P0, 1 P1, 2 P2 */);

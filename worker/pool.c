@@ -15,6 +15,7 @@
 
 #include <ev.h>
 
+#include "clustersync.h"
 #include "log.h"
 #include "pool.h"
 #include "rclient.h"
@@ -99,6 +100,7 @@ layout_refused(const struct wcfg *cfg)
     char err[512];
     redisContext *c = rclient_connect(&cfg->redis, 2.0, err, sizeof(err));
 
+    csync_close(); /* Redis Cluster: no connection inherited by children */
     if (c) {
         redisFree(c);
         return 0;

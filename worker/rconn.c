@@ -4,13 +4,16 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
 
+#include "argvcopy.h"
 #include "layout.h"
 #include "log.h"
 #include "rclient.h"
+#include "rcluster.h"
 #include "rconn.h"
 #include "rsentinel.h"
 #include "sentinel.h"
@@ -43,6 +46,7 @@ struct rconn {
     } subs[RCONN_MAX_SUBS];
     struct rsentinel *snt; /* sentinel:// only (rsentinel.h): lookup before
                               every connect, ROLE check, READONLY = lost */
+    struct rcluster *cl; /* redis-cluster://: all of the above unused */
 };
 
 /* One command in flight; the argv copy lets NOSCRIPT resend as EVAL. */
@@ -54,10 +58,7 @@ struct call {
     void *pd;
     enum script_id sid;
     int is_script;
-    int argc;
-    const char **av;
-    size_t *al;
-    char *mem; /* backing store of av[] strings */
+    struct argvcopy a;
 };
 
 static void connect_now(struct rconn *c);
@@ -68,9 +69,7 @@ call_free(struct call *k)
 {
     if (!k)
         return;
-    free(k->av);
-    free(k->al);
-    free(k->mem);
+    argvcopy_free(&k->a);
     free(k);
 }
 
@@ -79,29 +78,16 @@ static struct call *
 call_new(struct rconn *c, int argc, const char **av, const size_t *al)
 {
     struct call *k;
-    size_t total = 0, at = 0;
 
     if (argc <= 0)
         return NULL;
     k = calloc(1, sizeof(*k));
     if (!k)
         return NULL;
-    for (int i = 0; i < argc; i++)
-        total += al[i];
     k->c = c;
-    k->argc = argc;
-    k->av = malloc(sizeof(*k->av) * (size_t)argc);
-    k->al = malloc(sizeof(*k->al) * (size_t)argc);
-    k->mem = malloc(total ? total : 1);
-    if (!k->av || !k->al || !k->mem) {
+    if (argvcopy_init(&k->a, argc, av, al) < 0) {
         call_free(k);
         return NULL;
-    }
-    for (int i = 0; i < argc; i++) {
-        memcpy(k->mem + at, av[i], al[i]);
-        k->av[i] = k->mem + at;
-        k->al[i] = al[i];
-        at += al[i];
     }
     return k;
 }
@@ -140,8 +126,8 @@ send_call(struct rconn *c, struct call *k)
 {
     if (!c->ac || !c->up)
         return -1;
-    if (redisAsyncCommandArgv(c->ac, on_reply, k, k->argc, k->av, k->al) !=
-        REDIS_OK)
+    if (redisAsyncCommandArgv(c->ac, on_reply, k, k->a.argc, k->a.av,
+                              k->a.al) != REDIS_OK)
         return -1;
     c->pending++;
     call_link(c, k);
@@ -185,13 +171,13 @@ on_reply(redisAsyncContext *ac, void *reply, void *pd)
         r = NULL;
     }
     if (r && r->type == REDIS_REPLY_ERROR && k->is_script &&
-        strncmp(r->str, "NOSCRIPT", 8) == 0 && k->av[0][4] == 'S') {
+        strncmp(r->str, "NOSCRIPT", 8) == 0 && k->a.av[0][4] == 'S') {
         /* Script cache flushed (Redis restarted): resend with the text. */
         const struct script *s = script_get(k->sid);
-        k->av[0] = "EVAL";
-        k->al[0] = 4;
-        k->av[1] = s->text;
-        k->al[1] = strlen(s->text);
+        k->a.av[0] = "EVAL";
+        k->a.al[0] = 4;
+        k->a.av[1] = s->text;
+        k->a.al[1] = strlen(s->text);
         if (send_call(c, k) == 0)
             return;
         r = NULL;
@@ -310,7 +296,17 @@ on_layout_reply(redisAsyncContext *ac, void *reply, void *pd)
     if (!r || r->type != REDIS_REPLY_STRING)
         return;
     redisurl_describe(&c->url, where, sizeof(where));
-    if (layout_check(r->str, where, err, sizeof(err)) < 0) {
+    switch (layout_check(r->str, where, err, sizeof(err))) {
+    case 1: { /* an older layout: upgrade, then check the reply again */
+        const char *up[LAYOUT_UPGRADE_ARGC];
+        struct layout_upgrade us;
+        int n = layout_upgrade_argv(up, &us, (long long)time(NULL));
+
+        if (c->ac)
+            redisAsyncCommandArgv(c->ac, on_layout_reply, c, n, up, NULL);
+        break;
+    }
+    case -1:
         log_msg(LOG_ERROR, "%s", err);
         exit(RCONN_EXIT_LAYOUT);
     }
@@ -486,7 +482,7 @@ connect_addr(struct rconn *c)
 static void
 send_setup(struct rconn *c, redisAsyncContext *ac)
 {
-    if (c->load_scripts) {
+    if (c->load_scripts && c->url.cluster_node != 1) {
         const char *set[LAYOUT_SET_ARGC], *get[LAYOUT_GET_ARGC];
 
         layout_commands(set, get);
@@ -513,6 +509,14 @@ rconn_new(struct ev_loop *loop, const struct redis_url *u, const char *name,
     if (scripts_init() < 0) {
         free(c);
         return NULL;
+    }
+    if (u->cluster[0] && !u->cluster_node) { /* Redis Cluster: rcluster.c */
+        c->cl = rcluster_new(loop, c, u, name, load_scripts, on_state, ud);
+        if (!c->cl) {
+            free(c);
+            return NULL;
+        }
+        return c;
     }
     c->loop = loop;
     c->url = *u;
@@ -545,6 +549,11 @@ rconn_free(struct rconn *c)
 {
     if (!c)
         return;
+    if (c->cl) {
+        rcluster_free(c->cl);
+        free(c);
+        return;
+    }
     c->freeing = 1;
     ev_timer_stop(c->loop, &c->retry);
     ev_timer_stop(c->loop, &c->watchdog);
@@ -562,6 +571,8 @@ rconn_subscribe(struct rconn *c, const char *channel, rconn_msg_fn fn, void *pd)
 {
     struct sub *s;
 
+    if (c->cl)
+        return rcluster_subscribe(c->cl, channel, fn, pd);
     if (c->nsubs == RCONN_MAX_SUBS)
         return -1;
     s = &c->subs[c->nsubs];
@@ -579,28 +590,34 @@ rconn_subscribe(struct rconn *c, const char *channel, rconn_msg_fn fn, void *pd)
 int
 rconn_is_up(const struct rconn *c)
 {
+    if (c->cl)
+        return rcluster_is_up(c->cl);
     return c->up;
 }
 
 int
 rconn_pending(const struct rconn *c)
 {
+    if (c->cl)
+        return rcluster_pending(c->cl);
     return c->pending;
 }
 
-/* Send the script call av/al (EVALSHA SHA ...) of script id; 0 or -1. */
-static int
-script_send(struct rconn *c, enum script_id id, int n, const char **av,
-            const size_t *al, rconn_reply_fn fn, void *pd)
+int
+rconn_send_argv(struct rconn *c, int sid, int n, const char **av,
+                const size_t *argvlen, rconn_reply_fn fn, void *pd)
 {
-    struct call *call = call_new(c, n, av, al);
+    struct call *call;
 
+    if (c->cl)
+        return rcluster_send(c->cl, sid, n, av, argvlen, fn, pd);
+    call = call_new(c, n, av, argvlen);
     if (!call)
         return -1;
     call->fn = fn;
     call->pd = pd;
-    call->sid = id;
-    call->is_script = 1;
+    call->sid = sid >= 0 ? (enum script_id)sid : (enum script_id)0;
+    call->is_script = sid >= 0;
     if (send_call(c, call) < 0) {
         call_free(call);
         return -1;
@@ -631,7 +648,7 @@ rconn_script_keys(struct rconn *c, enum script_id id, const struct skeys *k,
 
     if (n < 0)
         return -1;
-    rc = script_send(c, id, n, av, al, fn, pd);
+    rc = rconn_send_argv(c, (int)id, n, av, al, fn, pd);
     free(av);
     free(al);
     return rc;
@@ -641,34 +658,30 @@ int
 rconn_command(struct rconn *c, int argc, const char **argv,
               const size_t *argvlen, rconn_reply_fn fn, void *pd)
 {
-    size_t *al = malloc(sizeof(*al) * (size_t)argc);
-    struct call *call;
-
-    if (!al)
-        return -1;
-    for (int i = 0; i < argc; i++)
-        al[i] = argvlen ? argvlen[i] : strlen(argv[i]);
-    call = call_new(c, argc, argv, al);
-    free(al);
-    if (!call)
-        return -1;
-    call->fn = fn;
-    call->pd = pd;
-    if (send_call(c, call) < 0) {
-        call_free(call);
-        return -1;
-    }
-    return 0;
+    return rconn_send_argv(c, -1, argc, argv, argvlen, fn, pd);
 }
 
 void
 rconn_set_timeout(struct rconn *c, double seconds)
 {
+    if (c->cl)
+        rcluster_set_timeout(c->cl, seconds);
     c->cmd_timeout = seconds;
 }
 
 double
 rconn_down_for(const struct rconn *c)
 {
+    if (c->cl)
+        return rcluster_down_for(c->cl);
     return c->down_since > 0 ? ev_now(c->loop) - c->down_since : 0.0;
+}
+
+void
+rconn_node_of(const struct rconn *c, const char *key, char *out, size_t n)
+{
+    if (c->cl)
+        rcluster_node_of(c->cl, key, out, n);
+    else if (n)
+        out[0] = '\0';
 }

@@ -1,6 +1,7 @@
 /* An asynchronous Redis connection on the worker's libev loop (hiredis 0.14
  * async + adapters/libev.h): AUTH/SELECT on connect, reconnect with backoff,
- * script calls with EVALSHA falling back to EVAL on NOSCRIPT. */
+ * script calls with EVALSHA falling back to EVAL on NOSCRIPT. On a
+ * redis-cluster:// URL, one rconn per node underneath (rcluster.h). */
 #ifndef GENQ_RCONN_H
 #define GENQ_RCONN_H
 
@@ -74,5 +75,15 @@ double rconn_down_for(const struct rconn *c);
 
 /* Number of commands sent whose replies have not come back. */
 int rconn_pending(const struct rconn *c);
+
+/* Send argv as is: a script call of script sid (EVALSHA ...; NOSCRIPT falls
+ * back to EVAL) or, sid < 0, a command; argvlen may be NULL. The
+ * rconn_command() contract; rcluster.c sends through it. */
+int rconn_send_argv(struct rconn *c, int sid, int argc, const char **argv,
+                    const size_t *argvlen, rconn_reply_fn fn, void *pd);
+
+/* On Redis Cluster, "host:port" of the node serving key into out; ""
+ * otherwise (one Redis). */
+void rconn_node_of(const struct rconn *c, const char *key, char *out, size_t n);
 
 #endif

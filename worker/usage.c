@@ -26,6 +26,7 @@ const char settings_usage_text[] =
     "                           sentinel://[user:pass@]h:26379,h2/master"
     "[?db=N]:\n"
     "                           Redis Sentinel, GENQ_SENTINEL_PASSWORD;\n"
+    "                           redis-cluster://host:port,host:port;\n"
     "                           put passwords in the environment, not argv)\n"
     "  --queue Q                GENQ_QUEUE       default (repeatable; env: "
     "a,b)\n"

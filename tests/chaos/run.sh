@@ -121,6 +121,7 @@ $(pkg-config --cflags $PKGS)"
 cc $CFLAGS -o "$TMP/chaos-check" tests/chaos/check*.c common/keys.c \
     common/redisurl.c common/sentinelurl.c common/sentinel.c common/rclient.c \
     common/scripts.c common/buf.c common/layout.c \
+    common/cluster.c common/clustersync.c \
     build/gen/lua_scripts.c tests/mock-llm/mocktext.c \
     $(pkg-config --libs hiredis libcjson) -lssl -lcrypto -lm ||
     { echo "chaos: cannot build the checker" >&2; exit 2; }

@@ -115,7 +115,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK_FIELD(u.user);
     FUZZ_CHECK_FIELD(u.pass);
     FUZZ_CHECK(u.db >= 0 && u.db <= 1000000);
-    if (u.path[0]) {
+    if (u.cluster[0]) { /* redis-cluster://: seeds host:port only */
+        FUZZ_CHECK(strncmp(url, "redis-cluster://", 16) == 0);
+        FUZZ_CHECK(strpbrk(u.cluster, "/?#@") == NULL);
+        FUZZ_CHECK(u.db == 0 && !u.path[0]);
+        snprintf(want, sizeof want, "cluster:%s", u.cluster);
+    } else if (u.path[0]) {
         FUZZ_CHECK(u.path[0] == '/');
         FUZZ_CHECK(strncmp(url, "unix://", 7) == 0);
         snprintf(want, sizeof want, "unix:%s/%d", u.path, u.db);

@@ -163,7 +163,9 @@ def redisurl():
             "redis://" + "h" * 300, "redis://host:6379/1000000",
             "sentinel://127.0.0.1:26379,h2,h3:26380/mymaster?db=2",
             "sentinel://:pw@h:1/m?sentinel_user=u&db=0", "sentinel://h/m?sentinel_password=x",
-            "sentinel://h,/m", "sentinel://h:0/m", "sentinel://h/"]
+            "sentinel://h,/m", "sentinel://h:0/m", "sentinel://h/",
+            "redis-cluster://127.0.0.1:7000,127.0.0.1:7001", "redis-cluster://u:p%40w@h:1,g:2",
+            "redis-cluster://h:7000/1", "redis-cluster://h:7000,", "redis-cluster://h"]
     for u in urls:
         write("fuzz_redisurl", u)
         write("fuzz_redisurl", b"\x01" + u.encode())

@@ -25,7 +25,7 @@ declare -A SRC=(
     [fuzz_sse]="sse buf $LLM_M utf8"
     [fuzz_job]="$JOB_M jsonl utf8 $LLM_M buf sse"
     [fuzz_jsonl]="jsonl buf utf8"
-    [fuzz_redisurl]="redisurl sentinelurl utf8"
+    [fuzz_redisurl]="redisurl sentinelurl cluster utf8"
     [fuzz_retry]="retry utf8"
     [fuzz_llm_body]="$LLM_M buf sse utf8"
 )

@@ -409,7 +409,7 @@ Test(budget, a_spend_rate_spike_raises_p1)
     /* a limit key of our own: a model only this test uses; an hour of
      * history at 10 tokens a minute */
     snprintf(spike_model, sizeof(spike_model), "spike-model-%d", (int)getpid());
-    snprintf(bk, sizeof(bk), KEY_ANOMALY_RATE_PREFIX "%s", spike_model);
+    key_anomaly(bk, sizeof(bk), KEY_ANOMALY_RATE_PREFIX, spike_model);
     r = redisCommand(t.c, "TIME");
     cr_assert(r && r->type == REDIS_REPLY_ARRAY);
     now_min = strtoll(r->element[0]->str, NULL, 10) / 60;

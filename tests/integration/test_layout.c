@@ -230,3 +230,57 @@ Test(layout, pool_stops_when_a_child_is_refused)
     }
     cr_assert_eq(rc, 3, "the pool exits 3 (got %d)", rc);
 }
+
+/* Layout 1 named the budget keys without the {budget} hash tag: a genq of
+ * layout 2 renames the caps and the current spend on connect (one script)
+ * and sets the version, genq (cli) and genq-worker (worker) alike; the caps
+ * an operator set survive, the old names are gone. */
+static void
+upgrade_from_1(int db, int worker)
+{
+    const char *stats[] = {th_bin("genq"), "stats", "--redis", url, NULL};
+    const char *wk[] = {th_bin("genq-worker"), "--redis",    url,    "--queue",
+                        "layout-up",           "--provider", "noop", NULL};
+    char v[32];
+    redisReply *r;
+
+    use_db(db);
+    freeReplyObject(redisCommand(c, "DEL genq:{budget}:caps"));
+    freeReplyObject(redisCommand(c, "SET %s 1", KEY_LAYOUT));
+    freeReplyObject(redisCommand(c, "HSET genq:budget:caps usd_day 7"));
+    if (worker) {
+        pid_t pid = fork();
+        cr_assert(pid >= 0);
+        if (pid == 0)
+            th_exec(wk);
+        for (int i = 0; i < 100; i++) {
+            layout_get(v, sizeof(v));
+            if (!strcmp(v, LAYOUT_VERSION))
+                break;
+            th_sleep_ms(50);
+        }
+        kill(pid, SIGTERM);
+        cr_assert_eq(th_wait(pid, 10.0), 0, "the worker drains and exits 0");
+    } else {
+        cr_assert_eq(th_run(stats, NULL, NULL, 0, NULL, NULL), 0);
+    }
+    layout_get(v, sizeof(v));
+    cr_assert_str_eq(v, LAYOUT_VERSION);
+    r = redisCommand(c, "HGET %s usd_day", KEY_BUDGET_CAPS);
+    cr_assert(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "7"),
+              "the caps kept under the new name");
+    freeReplyObject(r);
+    r = redisCommand(c, "EXISTS genq:budget:caps");
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0);
+    freeReplyObject(r);
+    freeReplyObject(redisCommand(c, "DEL %s", KEY_BUDGET_CAPS));
+}
+
+Test(layout, upgrade_from_1_cli)
+{
+    upgrade_from_1(5, 0);
+}
+Test(layout, upgrade_from_1_worker)
+{
+    upgrade_from_1(6, 1);
+}

@@ -91,6 +91,40 @@ for e_ in errs:
 sys.exit(1 if errs else 0)
 PY
 
+# The Redis Cluster profile (README "Running on Redis Cluster"): three
+# cluster-enabled masters with AOF on volumes, a one-shot cluster create
+# that the worker waits for, the worker on redis-cluster://.
+env -u GENQ_API_KEY docker-compose -f docker-compose.yml --profile cluster config \
+    >"${GENQ_TEST_TMP:-/tmp}/compose.cluster.yml" || bad "docker-compose --profile cluster config failed"
+/usr/bin/python3 - "${GENQ_TEST_TMP:-/tmp}/compose.cluster.yml" <<'PY' || fail=$((fail + 1))
+import sys, yaml
+s = yaml.safe_load(open(sys.argv[1]))["services"]
+errs = []
+def need(cond, msg):
+    if not cond:
+        errs.append(msg)
+nodes = ["redis-c1", "redis-c2", "redis-c3"]
+need(set(s) >= set(nodes) | {"cluster-init", "worker-cluster", "enqueue-cluster"},
+     "cluster services missing: %s" % sorted(s))
+for n in nodes:
+    c = " ".join(s.get(n, {}).get("command", []))
+    need("--cluster-enabled yes" in c and "--appendonly yes" in c, n + ": not a cluster node with AOF: " + c)
+    need(any(str(v).startswith(n + "-data:/data") or (isinstance(v, dict) and v.get("source") == n + "-data")
+             for v in s.get(n, {}).get("volumes", [])), n + ": /data not on its volume")
+    need("cluster" in (s.get(n, {}).get("profiles") or []), n + ": not behind the cluster profile")
+init = " ".join(s.get("cluster-init", {}).get("command", []))
+need("--cluster create" in init and all(n in init for n in nodes), "cluster-init does not create the cluster")
+url = "redis-cluster://redis-c1:6379,redis-c2:6379,redis-c3:6379"
+w = s.get("worker-cluster", {})
+need(url in w.get("command", []), "worker-cluster is not on %s" % url)
+need((w.get("depends_on") or {}).get("cluster-init", {}).get("condition") == "service_completed_successfully",
+     "worker-cluster does not wait for cluster-init")
+need(url in s.get("enqueue-cluster", {}).get("command", []), "enqueue-cluster is not on the cluster")
+for e_ in errs:
+    print("FAIL: compose cluster: " + e_)
+sys.exit(1 if errs else 0)
+PY
+
 # Dockerfile: two stages on debian:12-slim, no -dev packages at run time,
 # a non-root user, the worker as entrypoint, a healthcheck.
 df=Dockerfile

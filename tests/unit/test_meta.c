@@ -110,7 +110,29 @@ Test(layout, check)
     cr_assert_str_eq(get[1], "genq:layout");
     cr_assert_eq(layout_check(NULL, "h:1/0", err, sizeof(err)), 0);
     cr_assert_eq(layout_check(LAYOUT_VERSION, "h:1/0", err, sizeof(err)), 0);
-    cr_assert_eq(layout_check("2", "127.0.0.1:6379/0", err, sizeof(err)), -1);
+    cr_assert_eq(layout_check("3", "127.0.0.1:6379/0", err, sizeof(err)), -1);
     cr_assert_str_eq(err, "Redis at 127.0.0.1:6379/0 holds genq layout "
-                          "version 2; this genq knows layout 1");
+                          "version 3; this genq knows layout 2");
+    /* layout 1 is upgraded (its budget keys renamed), not refused */
+    cr_assert_eq(layout_check("1", "h:1/0", err, sizeof(err)), 1);
+}
+
+Test(layout, upgrade_argv)
+{
+    const char *av[LAYOUT_UPGRADE_ARGC];
+    struct layout_upgrade s;
+    /* 2026-12-06 12:00 UTC */
+    int n = layout_upgrade_argv(av, &s, 1796558400LL);
+
+    cr_assert_eq(n, LAYOUT_UPGRADE_ARGC);
+    cr_assert_str_eq(av[0], "EVAL");
+    cr_assert_str_eq(av[2], "7");
+    cr_assert_str_eq(av[3], "genq:budget:caps");
+    cr_assert_str_eq(av[4], "genq:{budget}:caps");
+    cr_assert_str_eq(av[5], "genq:budget:day:2026-12-06");
+    cr_assert_str_eq(av[6], "genq:{budget}:day:2026-12-06");
+    cr_assert_str_eq(av[7], "genq:budget:month:2026-12");
+    cr_assert_str_eq(av[8], "genq:{budget}:month:2026-12");
+    cr_assert_str_eq(av[9], "genq:layout");
+    cr_assert_str_eq(av[10], LAYOUT_VERSION);
 }

@@ -1,0 +1,43 @@
+/* The synchronous Redis Cluster router of `genq` (and the tests): the
+ * process's one cluster (a genq command talks to one Redis), its slot map
+ * and one connection per node, opened on first use. Every command of queue
+ * Q goes to the node serving the slot of {Q}; MOVED and ASK replies are
+ * followed by rclient_script() (csync_follow()). */
+#ifndef GENQ_CLUSTERSYNC_H
+#define GENQ_CLUSTERSYNC_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "redisurl.h"
+
+/* Open the process's cluster from u (a redis-cluster:// URL) unless open:
+ * the slot map from a seed, the layout version checked on the node serving
+ * KEY_LAYOUT (rclient_connect()). Then return a new connection to the node
+ * serving key (AUTH done, scripts loaded), which the caller frees with
+ * redisFree(); NULL with the reason in err (errno EPROTONOSUPPORT when the
+ * layout was refused). */
+redisContext *csync_connect_key(const struct redis_url *u, const char *key,
+                                double timeout_s, char *err, size_t errlen);
+
+/* Whether the process's cluster is open. */
+int csync_active(void);
+
+/* The cluster's own connection to the node serving key (borrowed: freed by
+ * csync_close()); NULL with err set when it cannot connect or no cluster is
+ * open. */
+redisContext *csync_ctx_key(const char *key, char *err, size_t errlen);
+
+/* "host:port" of the node serving key into out; "" without a cluster. */
+void csync_node_of_key(const char *key, char *out, size_t n);
+
+/* r is a reply to a command that was sent: when it is MOVED (the map is
+ * updated) or ASK (ASKING is sent), the connection to resend it on; after
+ * TRYAGAIN / CLUSTERDOWN, from after a short pause; else NULL. */
+redisContext *csync_follow(const redisReply *r, redisContext *from);
+
+/* Close every connection of the cluster and forget it. */
+void csync_close(void);
+
+#endif

@@ -1,0 +1,133 @@
+#!/bin/bash
+# Redis Cluster on real servers (issue 16): three masters on free loopback
+# ports (Debian's redis-server, `redis-cli --cluster create`), six queues
+# spread over the three shards, 6,000 jobs, two workers serving all six
+# queues against a mock API with 25 ms latency. While jobs flow, the 64
+# slots that hold one busy queue (cq737, slot 5512) move to another master
+# with `redis-cli --cluster reshard`: every job ends succeeded exactly once
+# (one success each in its queue's feed, nothing dead), the workers followed
+# MOVED, and genq shows the node now serving each queue. Plus the errors of
+# bad redis-cluster:// URLs. About 30 s.
+# shellcheck disable=SC2034 # P2, ok, r, out, rc: read in check's eval strings
+set -euo pipefail
+: "${GENQ_BIN:?run through make test}"
+WORKDIR=$(mktemp -d "$GENQ_TEST_TMP/cluster.XXXXXX")
+. scripts/lib.sh
+. scripts/redis-cluster.sh
+pass=0 fail=0
+check() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1"; fi; }
+G="$GENQ_BIN/genq" W="$GENQ_BIN/genq-worker"
+T=$WORKDIR
+
+start_cluster "$T" 3
+# shellcheck disable=SC2086 # one word per port
+set -- $CPORTS
+P0=$1 P1=$2 P2=$3
+nid() { redis-cli -p "$1" cluster myid; }
+# queue -> shard: cq0 cq4 on the first master (slots 0-5460), cq1 cq737 on
+# the second (5461-10922), cq2 cq3 on the third
+QUEUES="cq0 cq4 cq1 cq737 cq2 cq3"
+check "the six queues sit on all three shards (CLUSTER KEYSLOT)" \
+    '[ "$(for q in $QUEUES; do redis-cli -p "$P0" cluster keyslot "{$q}"; done | tr "\n" " ")" = "3840 3972 7969 5512 12098 16227 " ]'
+
+"$GENQ_BIN/genq-mockllm" --listen 127.0.0.1:0 --port-file "$T/mock.port" \
+    --latency-ms 25 >/dev/null 2>&1 &
+pids="$pids $!"
+for _ in $(seq 1 100); do [ -s "$T/mock.port" ] && break; sleep 0.05; done
+API="http://127.0.0.1:$(cat "$T/mock.port")"
+
+N=1000
+for q in $QUEUES; do
+    seq 1 $N | sed "s/.*/{\"id\":\"$q-&\",\"prompt\":\"p&\",\"max_tokens\":8}/" >"$T/$q.jsonl"
+    "$G" enqueue --redis "$CURL" --queue "$q" "$T/$q.jsonl" >/dev/null 2>&1
+done
+check "6,000 jobs enqueued through redis-cluster://" \
+    '[ "$("$G" queues --redis "$CURL" --json | grep -c "\"ready\":$N")" -eq 6 ]'
+check "genq:layout set on the cluster" \
+    '[ "$(redis-cli -c -p "$P0" get genq:layout)" = 2 ]'
+
+qargs=""
+for q in $QUEUES; do qargs="$qargs --queue $q"; done
+MPORT=$(free_port)
+for i in 1 2; do
+    margs=()
+    [ $i = 1 ] && margs=(--metrics-addr "127.0.0.1:$MPORT")
+    # shellcheck disable=SC2086 # one word per option
+    GENQ_API_KEY=test-key "$W" --redis "$CURL" $qargs --api-base "$API" \
+        --concurrency 8 --log-level info "${margs[@]}" >"$T/w$i.log" 2>&1 &
+    pids="$pids $!"
+done
+
+done_total() {
+    "$G" queues --redis "$CURL" --json | sed -n 's/.*"succeeded":\([0-9]*\).*/\1/p' |
+        awk '{s += $1} END {print s + 0}'
+}
+for _ in $(seq 1 300); do [ "$(done_total)" -ge 800 ] && break; sleep 0.1; done
+before=$(done_total)
+# the first 64 slots of the second master (5461-5524, cq737's among them)
+redis-cli --cluster reshard "127.0.0.1:$P0" --cluster-from "$(nid "$P1")" \
+    --cluster-to "$(nid "$P0")" --cluster-slots 64 --cluster-yes \
+    --cluster-pipeline 100 >"$T/reshard.log" 2>&1 && rc=0 || rc=$?
+after=$(done_total)
+echo "reshard: $before jobs done before it, $after when it ended"
+check "the reshard ran while jobs flowed ($before done before it, $after after)" \
+    '[ $rc -eq 0 ] && [ "$before" -lt 6000 ] && [ "$after" -lt 6000 ]'
+check "cq737's slot is served by the first master now" \
+    '[ "$(redis-cli -p "$P0" cluster countkeysinslot 5512)" -gt 0 ] &&
+     [ "$(redis-cli -p "$P1" cluster countkeysinslot 5512)" -eq 0 ]'
+
+for _ in $(seq 1 600); do [ "$(done_total)" -ge 6000 ] && break; sleep 0.1; done
+"$G" queues --redis "$CURL" --json >"$T/queues.json"
+check "every queue: $N succeeded, nothing ready, active or dead" \
+    '[ "$(grep -c "\"ready\":0,\"active\":0,\"delayed\":0,\"dead\":0,\"succeeded\":$N" "$T/queues.json")" -eq 6 ]'
+ok=1
+for q in $QUEUES; do
+    redis-cli -c -p "$P0" xrange "genq:{$q}:feed" - + >"$T/feed.$q"
+    ids=$(grep -c "^$q-" "$T/feed.$q" || true)
+    uniq_ok=$(grep "^$q-" "$T/feed.$q" | sort -u | wc -l)
+    succ=$(grep -c "^succeeded$" "$T/feed.$q" || true)
+    if [ "$ids" -ne $N ] || [ "$uniq_ok" -ne $N ] || [ "$succ" -ne $N ]; then
+        echo "queue $q: $ids feed entries, $uniq_ok distinct, $succ succeeded"
+        ok=0
+    fi
+done
+check "exactly one success per job in each queue's feed" '[ $ok -eq 1 ]'
+check "a worker was told MOVED for the migrated slot and followed it" \
+    'grep -q "MOVED 55[0-9][0-9] 127.0.0.1:$P0" "$T/w1.log" "$T/w2.log"'
+r=$("$G" result --redis "$CURL" --queue cq737 --json cq737-1000 2>&1) && rc=0 || rc=$?
+check "a result of the migrated queue reads back" \
+    '[ $rc -eq 0 ] && echo "$r" | grep -q "\"state\":\"succeeded\""'
+
+# operators: the node serving each queue
+check "genq queues --json names each queue's node (cq737 moved)" \
+    'grep -q "\"queue\":\"cq737\".*\"node\":\"127.0.0.1:$P0\"" "$T/queues.json" &&
+     grep -q "\"queue\":\"cq2\".*\"node\":\"127.0.0.1:$P2\"" "$T/queues.json"'
+check "genq stats shows a node column" \
+    '"$G" stats --redis "$CURL" | head -1 | grep -q "node"'
+check "genq workers lists both workers, with each queue's node" \
+    '[ "$("$G" workers --redis "$CURL" --json | grep -c "\"nodes\":{\"cq0\":\"127.0.0.1:$P0\"")" -eq 2 ]'
+# sampled with the queue depths (every 5 s)
+for _ in $(seq 1 80); do
+    curl -s "http://127.0.0.1:$MPORT/metrics" >"$T/metrics" || true
+    grep -q "genq_queue_node{queue=\"cq737\",node=\"127.0.0.1:$P0\"}" "$T/metrics" && break
+    sleep 0.1
+done
+check "metrics: genq_queue_node names the node of each queue" \
+    'grep -q "genq_queue_node{queue=\"cq737\",node=\"127.0.0.1:$P0\"} 1" "$T/metrics" &&
+     grep -q "genq_queue_node{queue=\"cq3\",node=\"127.0.0.1:$P2\"} 1" "$T/metrics"'
+
+# bad URLs: clear errors, never the password
+out=$("$G" stats --redis "redis-cluster://u:hunter2@127.0.0.1:$P0/3" 2>&1) && rc=0 || rc=$?
+check "a database in a cluster URL is refused" \
+    '[ $rc -ne 0 ] && echo "$out" | grep -q "database 0 only" && ! echo "$out" | grep -q hunter2'
+dead=$(free_port)
+out=$("$G" stats --redis "redis-cluster://127.0.0.1:$dead" 2>&1) && rc=0 || rc=$?
+check "no seed answering: exit 1 naming the seed" \
+    '[ $rc -eq 1 ] && echo "$out" | grep -q "seed 127.0.0.1:$dead"'
+start_redis "$T"
+out=$("$G" stats --redis "redis-cluster://127.0.0.1:$RPORT" 2>&1) && rc=0 || rc=$?
+check "a Redis without cluster mode: 'not a cluster node'" \
+    '[ $rc -eq 1 ] && echo "$out" | grep -q "not a cluster node"'
+
+echo "cluster: $pass passed, $fail failed"
+[ $fail -eq 0 ]
