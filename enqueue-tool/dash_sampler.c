@@ -91,10 +91,10 @@ take_limits(struct cli *c, char **limits, char **budget)
 {
     cJSON *b = cJSON_CreateObject(), *arr = cJSON_CreateArray();
     redisReply *r = NULL;
-    int ok = b && arr && limits_budget_section(c->rc, b) == 0;
+    int ok = b && arr && limits_budget_section(cli_rc(c, KEY_BUDGET_CAPS), b) == 0;
 
     if (ok) {
-        r = redisCommand(c->rc, "SMEMBERS %s", KEY_LIMITS);
+        r = redisCommand(cli_rc(c, KEY_LIMITS), "SMEMBERS %s", KEY_LIMITS);
         ok = r && r->type == REDIS_REPLY_ARRAY;
     }
     for (size_t i = 0; ok && i < r->elements; i++) {
