@@ -111,19 +111,7 @@ free_port() {
 }
 
 # ---- the checker, built with the Makefile's flags -------------------------
-PKGS="hiredis libcurl libcjson libjwt"
-CFLAGS="-std=c11 -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes \
--Wwrite-strings -Wshadow -Wmissing-prototypes -Wcast-qual -Wpointer-arith -Wundef \
--g -O2 -Icommon -Ibuild/gen -Itests/mock-llm \
-$(pkg-config --cflags $PKGS)"
-[ -f build/gen/lua_scripts.c ] || make -s build/gen/lua_scripts.c
-# shellcheck disable=SC2086,SC2046
-cc $CFLAGS -o "$TMP/chaos-check" tests/chaos/check*.c common/keys.c \
-    common/redisurl.c common/sentinelurl.c common/sentinel.c common/rclient.c \
-    common/scripts.c common/buf.c common/layout.c \
-    common/cluster.c common/clustersync.c \
-    build/gen/lua_scripts.c tests/mock-llm/mocktext.c \
-    $(pkg-config --libs hiredis libcjson) -lssl -lcrypto -lm ||
+sh tests/chaos/build-check.sh "$TMP/chaos-check" ||
     { echo "chaos: cannot build the checker" >&2; exit 2; }
 
 # ---- Redis with AOF ----------------------------------------------------------

@@ -43,13 +43,7 @@ W="$GENQ_BIN/genq-worker"
 now_ms() { date +%s%3N; }
 
 # ---- the checker (as tests/chaos/run.sh builds it) --------------------------
-PKGS="hiredis libcjson"
-# shellcheck disable=SC2046,SC2086
-cc -std=c11 -O1 -Icommon -Ibuild/gen -Itests/mock-llm $(pkg-config --cflags $PKGS) \
-    -o "$T/chaos-check" tests/chaos/check*.c common/keys.c common/redisurl.c \
-    common/sentinelurl.c common/sentinel.c common/rclient.c common/scripts.c \
-    common/buf.c common/layout.c build/gen/lua_scripts.c tests/mock-llm/mocktext.c \
-    $(pkg-config --libs $PKGS) -lssl -lcrypto -lm ||
+sh tests/chaos/build-check.sh "$T/chaos-check" ||
     { echo "sentinel: cannot build the checker"; exit 1; }
 
 # ---- the topology and the mock ----------------------------------------------
