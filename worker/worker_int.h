@@ -342,11 +342,18 @@ struct tmplstats *tmplstats_new(struct worker *w);
 void tmplstats_free(struct tmplstats *ts);
 /* A job's stored outcome ("succeeded", "review" or "dead"). */
 void tmplstats_note(struct wjob *j, const char *state);
+/* The same for a job without a wjob (a batch member, batch_review.c):
+ * its queue, template_ref (NULL or invalid: nothing noted), output tokens,
+ * latency and cost. */
+void tmplstats_add(struct worker *w, int qi, const char *ref, const char *state,
+                   long out_tokens, long lat_ms, double usd);
 /* Send what was noted (one script call per queue). */
 void tmplstats_flush(struct worker *w);
 /* Append ,"template":{"name":N,"version":V|null} to b when j's job has a
  * template_ref. 0, or -1 on out of memory. */
 int tmplstats_doc(const struct wjob *j, struct buf *b);
+/* The same for a template_ref (NULL: nothing appended). */
+int tmplstats_ref_doc(const char *ref, struct buf *b);
 /* batch*.c: see batch.h */
 struct batchw;
 int batch_init(struct worker *w);
