@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "job.h"
-#include "jsonw.h"
 #include "log.h"
 #include "review.h"
 #include "worker_int.h"
@@ -117,26 +116,9 @@ char *
 batch_review_check(struct bop *op, struct bmember *m, const char *text,
                    size_t len)
 {
-    const struct review_rules *rv = op->bw->w->q[op->qi].rv;
-    struct buf out;
-    char *s;
-    int n;
+    char *s = review_reasons(op->bw->w->q[op->qi].rv, m->id, text, len,
+                             m->prompt, NULL);
 
-    m->flagged = 0;
-    if (!rv)
-        return NULL;
-    buf_init(&out, 0);
-    n = review_check(rv, text, len, m->prompt, &out);
-    if (n <= 0) {
-        if (n < 0)
-            log_kv(LOG_WARN, "content review: out of memory; result passed",
-                   "job", m->id, NULL);
-        buf_free(&out);
-        return NULL;
-    }
-    s = buf_detach(&out, NULL);
-    if (!s)
-        buf_free(&out);
     m->flagged = s != NULL;
     return s;
 }

@@ -315,6 +315,14 @@ void review_teardown(struct worker *w);
 /* j's review reasons (a JSON array text, caller frees) when its text is
  * flagged, else NULL; sets j->flagged. Consumes j->rv_model. */
 char *review_job(struct wjob *j);
+/* The reasons text[0..len) is flagged for by rv (NULL: none) -- its
+ * rules on text and prompt (may be NULL), plus model_why (the reviewer
+ * model's reason, may be NULL) -- as a JSON array text, caller frees; NULL
+ * when it passes (or out of memory: logged with id, passed). */
+struct review_rules;
+char *review_reasons(const struct review_rules *rv, const char *id,
+                     const char *text, size_t len, const char *prompt,
+                     const char *model_why);
 
 /* review_call.c: the reviewer model (--review-model). 1 when a review
  * call for j's finished text started (its answer finishes the job), 0 when
