@@ -31,6 +31,13 @@ struct bmember {
     int entry;  /* index of its entry */
     char *meta; /* the job's metadata JSON or NULL; owned */
     int settled;
+    /* settlement (batch_review.c): read from the stored job, then its
+     * outcome for the template figures */
+    char *tref;   /* its template_ref or NULL; owned */
+    char *prompt; /* its prompt, kept for the echo rule only; owned */
+    int flagged;  /* its result goes to state review */
+    long out_tok, lat_ms;
+    double usd; /* what the provider billed for it */
 };
 
 /* A distinct request of a batch: identical requests share one. */
@@ -103,6 +110,9 @@ struct bop {
     int calls;               /* settle calls in flight */
     int failed;              /* a settle call failed: try again next turn */
     struct buf cargs, fargs; /* pending complete / fail arguments */
+    struct buf cidx, fidx;   /* their members' indices (ints) */
+    int loaded;              /* members whose stored job was read */
+    void (*after_load)(struct bop *op);
     int ncomp, nfail;
     const char **argv;
     size_t *argvlen;
@@ -192,5 +202,24 @@ void bop_renew_start(struct bop *op);
 void batch_settle(struct bop *op);
 /* OpenAI "failed" batch: every member fails with the batch's error. */
 void batch_settle_failed(struct bop *op, const char *why);
+
+/* ---- batch_review.c ---- */
+/* Read the members' stored jobs (in chunks) for their template_ref and,
+ * when the queue's review has the echo rule, their prompt; then next(op).
+ * On a Redis failure the turn is released (tried again later). */
+void batch_review_load(struct bop *op, void (*next)(struct bop *op));
+/* The queue's review rules on member m's text: the reasons (a JSON array
+ * text, caller frees) and m->flagged set when flagged, else NULL. */
+char *batch_review_check(struct bop *op, struct bmember *m, const char *text,
+                         size_t len);
+/* Append m's "template" and (reasons not NULL) "review" fields to b, a
+ * result document without its closing brace. 0, or -1 on out of memory. */
+int batch_review_doc(const struct bmember *m, const char *reasons,
+                     struct buf *b);
+/* A complete.lua (fail 0) or fail.lua (1) reply r for the members idx[0..n):
+ * each stored outcome into the template figures. */
+struct redisReply;
+void batch_review_ack(struct bop *op, int fail, const int *idx, int n,
+                      const struct redisReply *r);
 
 #endif

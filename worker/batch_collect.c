@@ -162,6 +162,8 @@ bset_free(struct bset *s)
     for (int i = 0; i < s->n; i++) {
         free(s->m[i].id);
         free(s->m[i].meta);
+        free(s->m[i].tref);
+        free(s->m[i].prompt);
     }
     for (int i = 0; i < s->ne; i++)
         free(s->e[i].params);

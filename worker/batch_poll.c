@@ -28,6 +28,8 @@ bop_new(struct batchw *bw, int qi)
     buf_init(&op->line, 16u << 20);
     buf_init(&op->cargs, 0);
     buf_init(&op->fargs, 0);
+    buf_init(&op->cidx, 0);
+    buf_init(&op->fidx, 0);
     op->next = bw->ops;
     bw->ops = op;
     ev_timer_init(&op->renew, NULL, 0., 0.);
@@ -57,6 +59,8 @@ bop_free(struct bop *op)
     buf_free(&op->line);
     buf_free(&op->cargs);
     buf_free(&op->fargs);
+    buf_free(&op->cidx);
+    buf_free(&op->fidx);
     free(op->argv);
     free(op->argvlen);
     free(op->first);

@@ -34,12 +34,22 @@ arg_push(struct buf *b, const char *s, size_t n)
 
 static void settle_finish(struct bop *op);
 
+/* One complete / fail call in flight: its members (batch_review_ack). */
+struct scall {
+    struct bop *op;
+    int fail, n;
+    int idx[];
+};
+
 static void
 on_settle_reply(struct rconn *rc, redisReply *r, void *pd)
 {
-    struct bop *op = pd;
+    struct scall *sc = pd;
+    struct bop *op = sc->op;
 
     (void)rc;
+    batch_review_ack(op, sc->fail, sc->idx, sc->n, r);
+    free(sc);
     op->calls--;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         op->failed = 1;
@@ -61,11 +71,26 @@ settle_flush(struct bop *op, int fail)
 {
     struct worker *w = op->bw->w;
     struct buf *b = fail ? &op->fargs : &op->cargs;
-    int n = 0, cap;
+    struct buf *ib = fail ? &op->fidx : &op->cidx;
+    int n = 0, cap, nm = (int)(ib->len / sizeof(int));
     char ttl[24], feed[24];
+    struct scall *sc;
 
     if (b->len == 0)
         return;
+    sc = malloc(sizeof(*sc) + sizeof(int) * (size_t)nm);
+    if (!sc) {
+        op->failed = 1;
+        buf_reset(b);
+        buf_reset(ib);
+        return;
+    }
+    sc->op = op;
+    sc->fail = fail;
+    sc->n = nm;
+    if (nm)
+        memcpy(sc->idx, ib->data, sizeof(int) * (size_t)nm);
+    buf_reset(ib);
     for (size_t i = 0; i < b->len; i++)
         n += b->data[i] == '\0';
     cap = n + 3;
@@ -78,6 +103,7 @@ settle_flush(struct bop *op, int fail)
         if (!op->argcap) {
             op->failed = 1;
             buf_reset(b);
+            free(sc);
             return;
         }
     }
@@ -98,15 +124,26 @@ settle_flush(struct bop *op, int fail)
     op->argvlen[n++] = strlen(feed);
     if (rconn_script(w->rc, fail ? SCRIPT_FAIL : SCRIPT_COMPLETE,
                      &w->q[op->qi].keys, n, op->argv, op->argvlen,
-                     on_settle_reply, op) == 0)
+                     on_settle_reply, sc) == 0) {
         op->calls++;
-    else
+    } else {
         op->failed = 1;
+        free(sc);
+    }
     buf_reset(b);
     if (fail)
         op->nfail = 0;
     else
         op->ncomp = 0;
+}
+
+/* The index of member m, after its arguments (batch_review_ack()). */
+static int
+member_push(struct bop *op, struct buf *ib, const struct bmember *m)
+{
+    int i = (int)(m - op->set.m);
+
+    return buf_append(ib, (const char *)&i, sizeof(i)) < 0 ? -1 : 0;
 }
 
 /* Fail member m: kind (fail.lua), backoff, error document (owned). */
@@ -127,6 +164,7 @@ settle_fail(struct bop *op, struct bmember *m, const char *kind,
     bad |= arg_push(&op->fargs, kind, strlen(kind));
     bad |= arg_push(&op->fargs, bo, strlen(bo));
     bad |= arg_push(&op->fargs, err, strlen(err));
+    bad |= member_push(op, &op->fidx, m);
     free(err);
     if (bad)
         op->failed = 1;
@@ -137,13 +175,17 @@ settle_fail(struct bop *op, struct bmember *m, const char *kind,
 
 /* The result document of a batch member (schemas/result.schema.json),
  * built with cJSON (a few thousand per batch, not the hot path of
- * flush.c's result_doc()). Caller frees; NULL on out of memory. */
+ * flush.c's result_doc()); reasons (NULL: passed) make it a review result
+ * -- complete.lua tells one by the opening {"id":ID,"state":"review", so
+ * id and state stay first. Caller frees; NULL on out of memory. */
 static char *
 batch_result_doc(struct bop *op, const struct bmember *m,
-                 const struct llm_result *res, double cost)
+                 const struct llm_result *res, double cost,
+                 const char *reasons)
 {
     cJSON *o = cJSON_CreateObject(), *u = cJSON_CreateObject(), *md = NULL;
-    char ts[32], *s, *out = NULL;
+    char ts[32], *s;
+    struct buf b;
 
     if (m->meta && *m->meta)
         md = cJSON_Parse(m->meta);
@@ -156,15 +198,18 @@ batch_result_doc(struct bop *op, const struct bmember *m,
     timefmt_rfc3339(time_now_ms(), ts);
     cJSON_AddNumberToObject(u, "input_tokens", (double)res->input_tokens);
     cJSON_AddNumberToObject(u, "output_tokens", (double)res->output_tokens);
+    cJSON_AddNumberToObject(u, "cache_creation_input_tokens",
+                            (double)res->cache_creation_input_tokens);
+    cJSON_AddNumberToObject(u, "cache_read_input_tokens",
+                            (double)res->cache_read_input_tokens);
     cJSON_AddStringToObject(o, "id", m->id);
-    cJSON_AddStringToObject(o, "state", "succeeded");
+    cJSON_AddStringToObject(o, "state", reasons ? "review" : "succeeded");
     cJSON_AddStringToObject(o, "text", res->text.data ? res->text.data : "");
     cJSON_AddStringToObject(o, "model", res->model);
     cJSON_AddStringToObject(o, "stop_reason", res->stop_reason);
     cJSON_AddItemToObject(o, "usage", u);
     cJSON_AddNumberToObject(o, "attempts", m->attempts);
-    cJSON_AddNumberToObject(o, "latency_ms",
-                            (double)(time_now_ms() - op->created_ms));
+    cJSON_AddNumberToObject(o, "latency_ms", (double)m->lat_ms);
     cJSON_AddNullToObject(o, "first_token_ms");
     cJSON_AddFalseToObject(o, "cached");
     cJSON_AddStringToObject(o, "finished_at", ts);
@@ -176,10 +221,21 @@ batch_result_doc(struct bop *op, const struct bmember *m,
         cJSON_AddItemToObject(o, "metadata", md);
     s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    if (s)
-        out = strdup(s);
+    if (!s)
+        return NULL;
+    buf_init(&b, 0);
+    /* the template and review fields, then the closing brace again */
+    if (buf_append(&b, s, strlen(s) - 1) < 0 ||
+        batch_review_doc(m, reasons, &b) < 0 || buf_append_str(&b, "}") < 0) {
+        cJSON_free(s);
+        buf_free(&b);
+        return NULL;
+    }
     cJSON_free(s);
-    return out;
+    s = buf_detach(&b, NULL);
+    if (!s)
+        buf_free(&b);
+    return s;
 }
 
 /* Member m of a succeeded entry; billed: the entry's first member (the
@@ -193,7 +249,7 @@ settle_success(struct bop *op, struct bmember *m, const struct batch_line *l,
     struct price_row p;
     struct budget_usage u;
     double cost, std;
-    char *doc;
+    char *doc, *reasons;
     int bad = 0;
 
     llm_result_init(&res);
@@ -226,7 +282,14 @@ settle_success(struct bop *op, struct bmember *m, const struct batch_line *l,
         budget_spend_batch(w, op->qi,
                            u.in + u.out + u.cache_write + u.cache_read, cost);
     }
-    doc = batch_result_doc(op, m, &res, cost);
+    /* the figures of m, and the queue's review of its text (batch_review.c) */
+    m->out_tok = res.output_tokens;
+    m->lat_ms = (long)(time_now_ms() - op->created_ms);
+    m->usd = billed ? cost : 0;
+    reasons = batch_review_check(op, m, res.text.data ? res.text.data : "",
+                                 res.text.len);
+    doc = batch_result_doc(op, m, &res, cost, reasons);
+    free(reasons);
     llm_result_free(&res);
     if (!doc) {
         op->failed = 1;
@@ -235,6 +298,7 @@ settle_success(struct bop *op, struct bmember *m, const struct batch_line *l,
     bad |= arg_push(&op->cargs, m->id, strlen(m->id));
     bad |= arg_push(&op->cargs, m->token, strlen(m->token));
     bad |= arg_push(&op->cargs, doc, strlen(doc));
+    bad |= member_push(op, &op->cidx, m);
     free(doc);
     if (bad)
         op->failed = 1;
@@ -497,6 +561,14 @@ settle_finish(struct bop *op)
         bop_free(op);
 }
 
+/* The members' stored jobs are read: the results files, the first. */
+static void
+results_start(struct bop *op)
+{
+    op->file = 0;
+    results_next(op);
+}
+
 /* The members, indexed by entry; then the results. */
 static void
 on_members(struct rconn *rc, redisReply *r, void *pd)
@@ -521,9 +593,8 @@ on_members(struct rconn *rc, redisReply *r, void *pd)
         op->nextm[i] = op->first[e];
         op->first[e] = i;
     }
-    op->file = 0;
     bop_renew_start(op);
-    results_next(op);
+    batch_review_load(op, results_start); /* template refs, prompts */
     return;
 oom:
     log_kv(LOG_ERROR, "batch settlement: out of memory", "batch", op->token,
@@ -545,6 +616,7 @@ batch_settle(struct bop *op)
 }
 
 static void on_failed_members(struct rconn *rc, redisReply *r, void *pd);
+static void settle_failed_loaded(struct bop *op);
 
 void
 batch_settle_failed(struct bop *op, const char *why)
@@ -552,14 +624,19 @@ batch_settle_failed(struct bop *op, const char *why)
     struct worker *w = op->bw->w;
 
     op->bst.st = BPS_FAILED;
+    if (why != op->bst.error)
+        snprintf(op->bst.error, sizeof(op->bst.error), "%s", why);
     if (op->set.n == 0) {
         char mkey[QUEUE_NAME_MAX + 64];
         const char *argv[] = {"HGETALL", mkey};
-        snprintf(op->bst.error, sizeof(op->bst.error), "%s", why);
         op->step = BS_MEMBERS;
         qkeys_batch(&w->q[op->qi].keys, op->token, 1, mkey, sizeof(mkey));
         if (rconn_command(w->rc, 2, argv, NULL, on_failed_members, op) < 0)
             bop_release(op, w->cfg->batch_poll_s, 0, NULL);
+        return;
+    }
+    if (!op->after_load) { /* the template refs first (batch_review.c) */
+        batch_review_load(op, settle_failed_loaded);
         return;
     }
     for (int i = 0; i < op->set.n; i++) {
@@ -570,7 +647,8 @@ batch_settle_failed(struct bop *op, const char *why)
                     outcome_job_backoff_ms(m->attempts,
                                            w->cfg->job_backoff_base_s,
                                            worker_rand01()),
-                    error_doc(DLQ_PERMANENT, 0, "batch_failed", why, NULL));
+                    error_doc(DLQ_PERMANENT, 0, "batch_failed", op->bst.error,
+                              NULL));
     }
     settle_end(op);
 }
@@ -586,5 +664,11 @@ on_failed_members(struct rconn *rc, redisReply *r, void *pd)
         bop_release(op, op->bw->w->cfg->batch_poll_s, 0, NULL);
         return;
     }
+    batch_settle_failed(op, op->bst.error);
+}
+
+static void
+settle_failed_loaded(struct bop *op)
+{
     batch_settle_failed(op, op->bst.error);
 }

@@ -230,6 +230,12 @@ review_rules_model(const struct review_rules *r)
     return r && r->model[0] ? r->model : NULL;
 }
 
+int
+review_rules_echo(const struct review_rules *r)
+{
+    return r && r->echo;
+}
+
 const char *
 review_rules_prompt(const struct review_rules *r)
 {

@@ -31,6 +31,10 @@ void review_rules_free(struct review_rules *r);
  * no model call (r NULL too). Borrowed. */
 const char *review_rules_model(const struct review_rules *r);
 
+/* 1 when r's rules read the job's prompt (the echo rule), else 0 (r
+ * NULL too). Can't fail. */
+int review_rules_echo(const struct review_rules *r);
+
 /* The reviewer model's instructions: --review-prompt-file's text, else a
  * built-in prompt asking for PASS or FAIL: REASON. Borrowed. */
 const char *review_rules_prompt(const struct review_rules *r);

@@ -47,43 +47,59 @@ review_teardown(struct worker *w)
 }
 
 char *
-review_job(struct wjob *j)
+review_reasons(const struct review_rules *rv, const char *id,
+               const char *text, size_t len, const char *prompt,
+               const char *model_why)
 {
     struct buf out;
-    char *prompt = NULL, *s;
+    char *s;
     int n;
 
-    j->flagged = 0;
-    if (!j->q || !j->q->rv)
+    if (!rv)
         return NULL;
     buf_init(&out, 0);
-    prompt = j->job ? job_prompt_text(j->job) : NULL;
-    n = review_check(j->q->rv, j->text.data, j->text.len, prompt, &out);
-    free(prompt);
-    if (n >= 0 &&
-        j->rv_model) { /* the reviewer model's reason (review_call.c) */
+    n = review_check(rv, text, len, prompt, &out);
+    if (n >= 0 && model_why) { /* the reviewer model's reason (review_call.c) */
         int bad = 0;
         if (n > 0)
             out.data[--out.len] = '\0'; /* reopen the array */
         bad |= buf_append_str(&out,
                               n > 0 ? ",{\"rule\":\"model\",\"detail\":"
                                     : "[{\"rule\":\"model\",\"detail\":") < 0;
-        bad |= jsonw_str(&out, j->rv_model, strlen(j->rv_model)) < 0;
+        bad |= jsonw_str(&out, model_why, strlen(model_why)) < 0;
         bad |= buf_append_str(&out, "}]") < 0;
         n = bad ? -1 : n + 1;
     }
-    free(j->rv_model);
-    j->rv_model = NULL;
     if (n <= 0) {
         if (n < 0)
             log_kv(LOG_WARN, "content review: out of memory; result passed",
-                   "job", j->id, NULL);
+                   "job", id, NULL);
         buf_free(&out);
         return NULL;
     }
     s = buf_detach(&out, NULL);
     if (!s)
         buf_free(&out);
+    return s;
+}
+
+char *
+review_job(struct wjob *j)
+{
+    char *prompt = NULL, *s;
+
+    j->flagged = 0;
+    if (!j->q || !j->q->rv) {
+        free(j->rv_model);
+        j->rv_model = NULL;
+        return NULL;
+    }
+    prompt = j->job ? job_prompt_text(j->job) : NULL;
+    s = review_reasons(j->q->rv, j->id, j->text.data, j->text.len, prompt,
+                       j->rv_model);
+    free(prompt);
+    free(j->rv_model);
+    j->rv_model = NULL;
     j->flagged = s != NULL;
     return s;
 }

@@ -63,7 +63,12 @@ ref_of(const struct wjob *j)
 int
 tmplstats_doc(const struct wjob *j, struct buf *b)
 {
-    const char *ref = ref_of(j);
+    return tmplstats_ref_doc(ref_of(j), b);
+}
+
+int
+tmplstats_ref_doc(const char *ref, struct buf *b)
+{
     char name[TEMPLATE_NAME_MAX + 1], ver[TEMPLATE_VERSION_MAX + 1];
     int bad = 0;
 
@@ -83,19 +88,25 @@ tmplstats_doc(const struct wjob *j, struct buf *b)
 void
 tmplstats_note(struct wjob *j, const char *state)
 {
-    struct tmplstats *ts = j->w->ts;
-    const char *ref = ref_of(j);
-    int qi = (int)(j->q - j->w->q);
+    tmplstats_add(j->w, (int)(j->q - j->w->q), ref_of(j), state, j->out_tokens,
+                  (long)((ev_now(j->w->loop) - j->t_start) * 1000.0), j->usd);
+}
+
+void
+tmplstats_add(struct worker *w, int qi, const char *ref, const char *state,
+              long out_tokens, long lat_ms, double usd)
+{
+    struct tmplstats *ts = w->ts;
     struct tsent *e = NULL;
 
-    if (!ts || !ref || !state)
+    if (!ts || !ref || !state || !template_ref_valid(ref))
         return;
     for (int i = 0; i < ts->n && !e; i++)
         if (ts->e[i].qi == qi && !strcmp(ts->e[i].ref, ref))
             e = &ts->e[i];
     if (!e) {
         if (ts->n == TS_MAX)
-            tmplstats_flush(j->w);
+            tmplstats_flush(w);
         if (ts->n == TS_MAX)
             return; /* not connected: these figures are lost */
         e = &ts->e[ts->n++];
@@ -111,10 +122,10 @@ tmplstats_note(struct wjob *j, const char *state)
     e->ok++;
     if (!strcmp(state, "review"))
         e->review++;
-    e->out += j->out_tokens;
-    e->lat_ms += (long)((ev_now(j->w->loop) - j->t_start) * 1000.0);
-    e->usd_u += lround(j->usd * 1e6);
-    e->hist[tmplhist_bucket(j->out_tokens)]++;
+    e->out += out_tokens;
+    e->lat_ms += lat_ms;
+    e->usd_u += lround(usd * 1e6);
+    e->hist[tmplhist_bucket(out_tokens)]++;
 }
 
 /* Append "REF|name" and v to the argv under construction. */

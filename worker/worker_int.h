@@ -315,6 +315,14 @@ void review_teardown(struct worker *w);
 /* j's review reasons (a JSON array text, caller frees) when its text is
  * flagged, else NULL; sets j->flagged. Consumes j->rv_model. */
 char *review_job(struct wjob *j);
+/* The reasons text[0..len) is flagged for by rv (NULL: none) -- its
+ * rules on text and prompt (may be NULL), plus model_why (the reviewer
+ * model's reason, may be NULL) -- as a JSON array text, caller frees; NULL
+ * when it passes (or out of memory: logged with id, passed). */
+struct review_rules;
+char *review_reasons(const struct review_rules *rv, const char *id,
+                     const char *text, size_t len, const char *prompt,
+                     const char *model_why);
 
 /* review_call.c: the reviewer model (--review-model). 1 when a review
  * call for j's finished text started (its answer finishes the job), 0 when
@@ -342,11 +350,18 @@ struct tmplstats *tmplstats_new(struct worker *w);
 void tmplstats_free(struct tmplstats *ts);
 /* A job's stored outcome ("succeeded", "review" or "dead"). */
 void tmplstats_note(struct wjob *j, const char *state);
+/* The same for a job without a wjob (a batch member, batch_review.c):
+ * its queue, template_ref (NULL or invalid: nothing noted), output tokens,
+ * latency and cost. */
+void tmplstats_add(struct worker *w, int qi, const char *ref, const char *state,
+                   long out_tokens, long lat_ms, double usd);
 /* Send what was noted (one script call per queue). */
 void tmplstats_flush(struct worker *w);
 /* Append ,"template":{"name":N,"version":V|null} to b when j's job has a
  * template_ref. 0, or -1 on out of memory. */
 int tmplstats_doc(const struct wjob *j, struct buf *b);
+/* The same for a template_ref (NULL: nothing appended). */
+int tmplstats_ref_doc(const char *ref, struct buf *b);
 /* batch*.c: see batch.h */
 struct batchw;
 int batch_init(struct worker *w);

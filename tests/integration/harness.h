@@ -122,6 +122,12 @@ pid_t th_worker_at(struct th *t, const char *api_base, const char *logfile,
 /* ... and a given Redis URL. */
 pid_t th_worker_on(struct th *t, const char *redis_url, const char *api_base,
                    const char *logfile, const char *const extra[]);
+/* harness_batch.c: a private mock whose batches end after 0.3 s (fills
+ * url, 128 bytes; stop it with th_stop()); a worker batching every job of
+ * t's queue against url, priced 3 / 15 USD per million tokens, with more
+ * flags (NULL-terminated, at most 29; may be NULL). */
+pid_t th_batch_mock(char *url);
+pid_t th_batch_worker(struct th *t, const char *url, const char *const more[]);
 /* Wait until every id is in a terminal state or timeout_s passes; returns
  * how many are terminal. */
 int th_wait_terminal(struct th *t, char **ids, int n, double timeout_s);

@@ -1,9 +1,11 @@
 /* Versioned templates end to end (common/template_ver.c, genq enqueue
  * --template-split, worker/tmplstats.c, genq stats --by template): two
  * versions of a template run side by side, each result names its template
- * and version, and the figures of each version are kept apart. */
+ * and version, and the figures of each version are kept apart -- jobs
+ * settled from a provider batch included. */
 #include "fmacros.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +185,86 @@ Test(templates, review_rate_per_version)
     cr_assert_eq(th_num(row_of(o, n, "v1"), "review_rate"), 1);
     cr_assert_eq(th_num(row_of(o, n, "v1"), "review"), 1);
     cr_assert_eq(th_num(row_of(o, n, "v2"), "review_rate"), 0);
+    th_free_objs(o, n);
+    free(out);
+}
+
+/* Jobs settled from a provider batch count too (worker/batch_review.c):
+ * their output tokens, review flag (v1's 20 words break a minimum of 50)
+ * and cost at the batch price, the same as their result documents say. */
+Test(templates, batch_settled_jobs_counted)
+{
+    enum { NB = 6 };
+    char url[128], dir[512], *out = NULL, *err = NULL;
+    const char *more[] = {"--review-min-words", "50", "--max-tokens", "1000",
+                          NULL};
+    struct buf in;
+    cJSON *o[4], *v1, *v2;
+    double cost[2] = {0, 0}, jobs = 0;
+    int n = 0;
+    pid_t m, w;
+
+    make_dir(dir, sizeof dir);
+    buf_init(&in, 0);
+    for (int i = 0; i < NB; i++) {
+        char line[160];
+        snprintf(line, sizeof line,
+                 "{\"id\":\"tb-%d\",\"template\":\"art@v%d\",\"vars\":{"
+                 "\"topic\":\"topic %d\"}}\n",
+                 i, i % 2 + 1, i);
+        cr_assert_eq(buf_append_str(&in, line), 0);
+    }
+    cr_assert_eq(th_genq(&t, in.data, NULL, &err, "enqueue", "--templates", dir,
+                         "-", NULL),
+                 0, "%s", err);
+    free(err);
+    buf_free(&in);
+    m = th_batch_mock(url);
+    w = th_batch_worker(&t, url, more);
+    /* the figures arrive right after the jobs are settled */
+    for (int k = 0; k < 300 && jobs < NB; k++) {
+        th_sleep_ms(50);
+        th_free_objs(o, n);
+        free(out);
+        cr_assert_eq(th_genq(&t, NULL, &out, NULL, "stats", "--by", "template",
+                             "--json", NULL),
+                     0);
+        n = th_jsonl(out, o, 4);
+        jobs = 0;
+        for (int i = 0; i < n; i++)
+            jobs += th_num(o[i], "jobs");
+    }
+    th_stop(w);
+    th_stop(m);
+    cr_assert_eq(n, 2, "%s", out);
+    for (int i = 0; i < NB; i++) {
+        char id[16];
+        cJSON *d;
+        snprintf(id, sizeof id, "tb-%d", i);
+        d = th_result(&t, id);
+        cr_assert_not_null(d, "%s: no result", id);
+        cr_assert_str_eq(th_str(d, "state"), i % 2 ? "succeeded" : "review");
+        cr_assert(!strncmp(th_str(d, "batch_id"), "msgbatch_", 9));
+        cost[i % 2] += th_num(d, "cost_usd");
+        cJSON_Delete(d);
+    }
+    v1 = row_of(o, n, "v1");
+    v2 = row_of(o, n, "v2");
+    cr_assert_eq(th_num(v1, "jobs"), NB / 2);
+    cr_assert_eq(th_num(v2, "jobs"), NB / 2);
+    cr_assert_eq(th_num(v1, "output_tokens_mean"), 20);
+    cr_assert_eq(th_num(v2, "output_tokens_mean"), 300);
+    cr_assert_eq(th_num(v1, "review_rate"), 1);
+    cr_assert_eq(th_num(v2, "review_rate"), 0);
+    /* the batch price, as the documents say (micro-USD sums) */
+    cr_assert(fabs(th_num(v1, "cost_usd_per_job") - cost[0] / (NB / 2)) < 2e-6,
+              "v1 %.6f, documents %.6f", th_num(v1, "cost_usd_per_job"),
+              cost[0] / (NB / 2));
+    cr_assert(fabs(th_num(v2, "cost_usd_per_job") - cost[1] / (NB / 2)) < 2e-6,
+              "v2 %.6f, documents %.6f", th_num(v2, "cost_usd_per_job"),
+              cost[1] / (NB / 2));
+    cr_assert(cost[1] > 0 && cost[1] < (NB / 2) * 300 * 15 / 1e6,
+              "v2 not at the batch price: %.6f", cost[1]);
     th_free_objs(o, n);
     free(out);
 }

@@ -3,9 +3,9 @@
  * files (upload, content) and batches (create, retrieve, list, cancel).
  * A batch ends --batch-latency-s after its creation (or at once when
  * canceled); its results are built then, once: every entry is answered as
- * POST /v1/messages or /v1/chat/completions would be, unless its request
- * carries a [mock:batch=KIND(*K)] marker (errored, errored_retry, expired,
- * canceled). Each creation appends a {"event":"batch_created"} line to
+ * POST /v1/messages or /v1/chat/completions would be (cache_control too:
+ * srv_pcache.c), unless its request carries a [mock:batch=KIND(*K)] marker
+ * (errored, errored_retry, expired, canceled). Each creation appends a {"event":"batch_created"} line to
  * --log so a test can count them. --batch-create-delay-s answers a create
  * late (the batch exists at once), --batch-create-hang N swallows the
  * first N creates (no batch; a 500 an hour later). */
@@ -151,6 +151,10 @@ batch_build(struct mbatch *b)
                 k = MB_ERRORED;
                 msg = err.message;
             } else {
+                /* prompt caching as on the Messages endpoint: the batch's
+                 * first entry with a prefix writes, the later ones read */
+                srv_pcache_apply(&g, e->params, ev_now(srv_loop),
+                                 ev_now(srv_loop));
                 srv_make_id(b->proto == MOCKAPI_ANTHROPIC ? "msg_mock"
                                                           : "chatcmpl-mock",
                             g.id, sizeof(g.id));
