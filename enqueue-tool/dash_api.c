@@ -54,10 +54,8 @@ dash_unknown_member(const cJSON *body, const char *const names[])
     return NULL;
 }
 
-/* A job id from a URL or a body: 1..JOB_ID_MAX bytes, no control
- * character, not "-" (the CLI's stdin). */
-static int
-id_ok(const char *id)
+int
+dash_id_ok(const char *id)
 {
     size_t n = strlen(id);
 
@@ -305,21 +303,31 @@ cursor_of(const struct dlq_entry *e, char *out, size_t n)
     snprintf(out, n, "%lld:%s", e->died_ms, e->id);
 }
 
-/* Resume pager p after cursor s. 0, or -1 when s is malformed. */
-static int
-cursor_set(struct dlq_pager *p, const char *s)
+int
+dash_cursor_split(const char *s, char *score, size_t nscore, char *id,
+                  size_t nid)
 {
     const char *colon = strchr(s, ':');
     size_t k = colon ? (size_t)(colon - s) : 0;
 
-    if (!colon || k == 0 || k >= sizeof(p->score) ||
-        strlen(colon + 1) >= sizeof(p->last) || !id_ok(colon + 1))
+    if (!colon || k == 0 || k >= nscore || strlen(colon + 1) >= nid ||
+        !dash_id_ok(colon + 1))
         return -1;
     for (size_t i = 0; i < k; i++)
         if (s[i] < '0' || s[i] > '9')
             return -1;
-    snprintf(p->score, sizeof(p->score), "%.*s", (int)k, s);
-    snprintf(p->last, sizeof(p->last), "%s", colon + 1);
+    snprintf(score, nscore, "%.*s", (int)k, s);
+    snprintf(id, nid, "%s", colon + 1);
+    return 0;
+}
+
+/* Resume pager p after cursor s. 0, or -1 when s is malformed. */
+static int
+cursor_set(struct dlq_pager *p, const char *s)
+{
+    if (dash_cursor_split(s, p->score, sizeof(p->score), p->last,
+                          sizeof(p->last)) < 0)
+        return -1;
     p->started = 1;
     return 0;
 }
@@ -426,7 +434,7 @@ inspect_one(struct dash_req *r, struct cli *c, const char *id,
     char err[512];
     redisReply *rep;
 
-    if (!id_ok(id)) {
+    if (!dash_id_ok(id)) {
         *ret = dash_error(r, MHD_HTTP_BAD_REQUEST,
                           "id: expected 1..%d printable bytes", JOB_ID_MAX);
         return NULL;
@@ -492,10 +500,8 @@ dash_api_job(struct dash_req *r, const char *id)
 /* ---- requeue and purge ----------------------------------------------------
  */
 
-/* The ids of body into a malloc'd array (*ids; caller frees the array, the
- * strings are body's). Returns how many, or -1 with the problem in err. */
-static int
-body_ids(cJSON *body, char ***ids, char *err, size_t errlen)
+int
+dash_body_ids(cJSON *body, char ***ids, char *err, size_t errlen)
 {
     cJSON *a = cJSON_GetObjectItemCaseSensitive(body, "ids"), *v;
     int n = 0;
@@ -515,7 +521,7 @@ body_ids(cJSON *body, char ***ids, char *err, size_t errlen)
     }
     cJSON_ArrayForEach(v, a)
     {
-        if (!cJSON_IsString(v) || !id_ok(v->valuestring)) {
+        if (!cJSON_IsString(v) || !dash_id_ok(v->valuestring)) {
             snprintf(err, errlen, "ids[%d]: expected a job id", n);
             free(*ids);
             *ids = NULL;
@@ -573,7 +579,7 @@ dash_api_dlq_change(struct dash_req *r, cJSON *body, int purge)
     o.yes = 1; /* the page asked, stating the count */
     o.report = &report;
     if (filters(r, body, &o, purge, err, sizeof(err)) < 0 ||
-        (n = body_ids(body, &ids, err, sizeof(err))) < 0)
+        (n = dash_body_ids(body, &ids, err, sizeof(err))) < 0)
         return dash_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
     o.argc = n;
     o.argv = ids;
