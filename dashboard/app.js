@@ -311,13 +311,32 @@ function resetDlq() {
   loadDlq().catch(showError);
 }
 
+// The page of path (a list with a cursor: the DLQ, review) that the last of
+// cursors names, for the selected queue; null when the queue changed since.
+async function fetchPage(path, params, cursors) {
+  const q = new URLSearchParams({ queue: st.queue, limit: "100", ...params });
+  const cur = cursors[cursors.length - 1];
+  if (cur) q.set("cursor", cur);
+  const doc = await api(path + "?" + q.toString());
+  return doc.queue === st.queue ? doc : null;
+}
+
+// A row's checkbox, ticked when sel (a Set of ids) holds id, keeping sel in
+// step; a click on it does not open the row.
+function tickBox(sel, id, cls) {
+  const box = el("input", { type: "checkbox", class: cls, "aria-label": "select " + id });
+  box.checked = sel.has(id);
+  box.addEventListener("click", (ev) => {
+    ev.stopPropagation();
+    if (box.checked) sel.add(id); else sel.delete(id);
+  });
+  return box;
+}
+
 async function loadDlq() {
   if (!st.queue) return;
-  const q = new URLSearchParams({ queue: st.queue, limit: "100", ...st.filter });
-  const cur = st.cursors[st.cursors.length - 1];
-  if (cur) q.set("cursor", cur);
-  const doc = await api("/api/dlq?" + q.toString());
-  if (doc.queue !== st.queue) return;
+  const doc = await fetchPage("/api/dlq", st.filter, st.cursors);
+  if (!doc) return;
   st.dlq = doc.entries;
   st.next = doc.next;
   renderDlq();
@@ -326,12 +345,7 @@ async function loadDlq() {
 function renderDlq() {
   const tb = $("dlq").tBodies[0];
   tb.replaceChildren(...st.dlq.map((e) => {
-    const box = el("input", { type: "checkbox", "aria-label": "select " + e.id });
-    box.checked = st.selected.has(e.id);
-    box.addEventListener("click", (ev) => {
-      ev.stopPropagation();
-      if (box.checked) st.selected.add(e.id); else st.selected.delete(e.id);
-    });
+    const box = tickBox(st.selected, e.id, null);
     return el("tr", { class: "click", "data-id": e.id, onclick: () => openDead(e.id) },
       el("td", {}, box),
       el("td", { class: "id" }, e.id),
@@ -447,11 +461,8 @@ const reasonsText = (rs) => (rs || []).map((r) => `${r.rule}: ${r.detail}`).join
 
 async function loadReview() {
   if (!st.queue) return;
-  const q = new URLSearchParams({ queue: st.queue, limit: "100" });
-  const cur = st.reviewCursors[st.reviewCursors.length - 1];
-  if (cur) q.set("cursor", cur);
-  const doc = await api("/api/review?" + q.toString());
-  if (doc.queue !== st.queue) return;
+  const doc = await fetchPage("/api/review", {}, st.reviewCursors);
+  if (!doc) return;
   st.review = doc.entries;
   st.reviewNext = doc.next;
   renderReview();
@@ -459,12 +470,7 @@ async function loadReview() {
 
 function renderReview() {
   $("review").tBodies[0].replaceChildren(...st.review.map((e) => {
-    const box = el("input", { type: "checkbox", class: "review-box", "aria-label": "select " + e.id });
-    box.checked = st.reviewSel.has(e.id);
-    box.addEventListener("click", (ev) => {
-      ev.stopPropagation();
-      if (box.checked) st.reviewSel.add(e.id); else st.reviewSel.delete(e.id);
-    });
+    const box = tickBox(st.reviewSel, e.id, "review-box");
     return el("tr", { class: "click", "data-id": e.id, onclick: () => openReview(e) },
       el("td", {}, box),
       el("td", { class: "id" }, e.id),

@@ -207,6 +207,16 @@ enum MHD_Result dash_api_logout(struct dash_req *r);
  * NULL. */
 const char *dash_unknown_member(const cJSON *body, const char *const names[]);
 
+/* The "queue" of POST body, checked, after checking that body has no
+ * member but names[] (NULL-ended); NULL after queueing the 400 response
+ * into *ret. */
+const char *dash_body_queue(struct dash_req *r, const cJSON *body,
+                            const char *const names[], enum MHD_Result *ret);
+
+/* A page document {"queue": q, "entries": []} (caller frees), its
+ * entries array into *entries; NULL on out of memory. */
+cJSON *dash_page_doc(const char *q, cJSON **entries);
+
 /* A job id from a URL or a body: 1..JOB_ID_MAX bytes, no control
  * character, not "-" (the CLI's stdin). */
 int dash_id_ok(const char *id);

@@ -54,6 +54,43 @@ dash_unknown_member(const cJSON *body, const char *const names[])
     return NULL;
 }
 
+const char *
+dash_body_queue(struct dash_req *r, const cJSON *body,
+                const char *const names[], enum MHD_Result *ret)
+{
+    const char *bad = dash_unknown_member(body, names);
+    const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(body, "queue"));
+
+    if (bad) {
+        *ret = dash_error(r, MHD_HTTP_BAD_REQUEST,
+                          "body: unknown member '%.64s'", bad);
+        return NULL;
+    }
+    if (!q || !queue_name_valid(q)) {
+        *ret = dash_error(r, MHD_HTTP_BAD_REQUEST,
+                          "queue: expected a queue name (1..64 of A-Z a-z "
+                          "0-9 . _ -)");
+        return NULL;
+    }
+    return q;
+}
+
+cJSON *
+dash_page_doc(const char *q, cJSON **entries)
+{
+    cJSON *doc = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    int bad = 0;
+
+    ops_jstr(doc, "queue", q, &bad);
+    if (bad || !arr || !cJSON_AddItemToObject(doc, "entries", arr)) {
+        cJSON_Delete(arr);
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    *entries = arr;
+    return doc;
+}
+
 int
 dash_id_ok(const char *id)
 {
@@ -376,13 +413,8 @@ dash_api_dlq(struct dash_req *r)
                           "'%.64s'",
                           cur);
     }
-    doc = cJSON_CreateObject();
-    arr = cJSON_CreateArray();
-    ops_jstr(doc, "queue", q, &bad);
-    if (!arr || !cJSON_AddItemToObject(doc, "entries", arr)) {
-        cJSON_Delete(arr);
-        bad = 1;
-    }
+    doc = dash_page_doc(q, &arr);
+    bad = !doc;
     while (!bad && !fail && !p.end && n < limit) {
         if (dlq_pager_append(&p) < 0 || dlq_pager_read(&p, o.cmd) < 0) {
             fail = 1;
@@ -541,9 +573,9 @@ dash_api_dlq_change(struct dash_req *r, cJSON *body, int purge)
     static const char *const purge_names[] = {
         "queue", "ids",  "all",     "class",      "status",
         "since", "grep", "dry_run", "older_than", NULL};
-    const char *bad =
-        dash_unknown_member(body, purge ? purge_names : req_names);
-    const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(body, "queue"));
+    enum MHD_Result ret = MHD_NO;
+    const char *q =
+        dash_body_queue(r, body, purge ? purge_names : req_names, &ret);
     cJSON *all = cJSON_GetObjectItem(body, "all");
     cJSON *dry = cJSON_GetObjectItem(body, "dry_run");
     cJSON *keep = cJSON_GetObjectItem(body, "keep_attempts");
@@ -553,13 +585,8 @@ dash_api_dlq_change(struct dash_req *r, cJSON *body, int purge)
     char **ids;
     int n, rc;
 
-    if (bad)
-        return dash_error(r, MHD_HTTP_BAD_REQUEST,
-                          "body: unknown member '%.64s'", bad);
-    if (!q || !queue_name_valid(q))
-        return dash_error(r, MHD_HTTP_BAD_REQUEST,
-                          "queue: expected a queue name (1..64 of A-Z a-z "
-                          "0-9 . _ -)");
+    if (!q)
+        return ret;
     if ((all && !cJSON_IsBool(all)) || (dry && !cJSON_IsBool(dry)) ||
         (keep && !cJSON_IsBool(keep)))
         return dash_error(r, MHD_HTTP_BAD_REQUEST, "%s: expected true or false",

@@ -52,13 +52,8 @@ dash_api_review(struct dash_req *r)
         return dash_error(r, MHD_HTTP_BAD_GATEWAY,
                           "redis: reading the review set failed");
     n = page->element[2]->integer;
-    doc = cJSON_CreateObject();
-    arr = cJSON_CreateArray();
-    ops_jstr(doc, "queue", q, &bad);
-    if (!arr || !cJSON_AddItemToObject(doc, "entries", arr)) {
-        cJSON_Delete(arr);
-        bad = 1;
-    }
+    doc = dash_page_doc(q, &arr);
+    bad = !doc;
     for (long long i = 0; i < n && !bad; i++) {
         redisReply **e = page->element + 3 + 4 * i;
         cJSON *d;
@@ -115,25 +110,19 @@ dash_api_review_decide(struct dash_req *r, cJSON *body, int approve)
 {
     static const char *const names[] = {"queue", "ids", "action", "note",
                                         NULL};
-    const char *bad = dash_unknown_member(body, names);
-    const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(body, "queue"));
+    enum MHD_Result ret = MHD_NO;
+    const char *q = dash_body_queue(r, body, names, &ret);
     cJSON *act = cJSON_GetObjectItem(body, "action");
     cJSON *note = cJSON_GetObjectItem(body, "note");
     const char *action = approve ? "approve" : "reject";
     long ttl = REVIEW_RESULT_TTL_S;
-    enum MHD_Result ret = MHD_NO;
     cJSON *outcomes, *doc;
     struct cli c;
     char err[300], **ids;
     int n, regen = 0, one = 1, changed, failed;
 
-    if (bad)
-        return dash_error(r, MHD_HTTP_BAD_REQUEST,
-                          "body: unknown member '%.64s'", bad);
-    if (!q || !queue_name_valid(q))
-        return dash_error(r, MHD_HTTP_BAD_REQUEST,
-                          "queue: expected a queue name (1..64 of A-Z a-z "
-                          "0-9 . _ -)");
+    if (!q)
+        return ret;
     if (act) {
         const char *a = cJSON_GetStringValue(act);
         if (!a || (approve ? strcmp(a, "approve")
