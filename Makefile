@@ -108,6 +108,20 @@ $(B)/gen/dash_assets.o: build/gen/dash_assets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The version, compiled in as GENQ_VERSION (common/version.c): VERSION,
+# plus `git describe` of the checkout when there is one ("0.1.0+1a2b3c4",
+# "-dirty" with local changes; other characters dropped).
+# build/gen/genq_version.h is rewritten only when the string changes.
+GENQ_VERSION := $(shell v=$$(cat VERSION); d=$$(git describe --always \
+                  --dirty 2>/dev/null) && v="$$v+$$d"; \
+                  printf '%s' "$$v" | tr -cd 'A-Za-z0-9.+_-')
+build/gen/genq_version.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define GENQ_VERSION "$(GENQ_VERSION)"' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(B)/common/version.o: build/gen/genq_version.h
+.PHONY: FORCE
+
 $(BIN)/genq: $(ENQ_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(GENQ_LIBS)

@@ -18,7 +18,10 @@ const st = {
   next: null,          // cursor of the page after the current one
   dlq: [],             // entries shown
   selected: new Set(), // ids ticked
-  review: [],
+  review: [],          // review entries shown
+  reviewSel: new Set(),
+  reviewCursors: [null],
+  reviewNext: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -133,6 +136,9 @@ function selectQueue(q) {
   $("chart-queue").textContent = q;
   $("dlq-queue").textContent = q;
   $("review-queue").textContent = q;
+  st.reviewCursors = [null];
+  st.reviewSel.clear();
+  $("review-detail").hidden = true;
   renderQueues();
   loadSeries();
   resetDlq();
@@ -171,7 +177,7 @@ async function loadQueues() {
   st.queues = await api("/api/queues");
   if (!st.queue && st.queues.length) selectQueue(st.queues[0].queue);
   renderQueues();
-  if (!$("review-section").hidden) loadReview();
+  if (!$("review-section").hidden) await loadReview();
 }
 
 // ---- charts --------------------------------------------------------------
@@ -305,13 +311,32 @@ function resetDlq() {
   loadDlq().catch(showError);
 }
 
+// The page of path (a list with a cursor: the DLQ, review) that the last of
+// cursors names, for the selected queue; null when the queue changed since.
+async function fetchPage(path, params, cursors) {
+  const q = new URLSearchParams({ queue: st.queue, limit: "100", ...params });
+  const cur = cursors[cursors.length - 1];
+  if (cur) q.set("cursor", cur);
+  const doc = await api(path + "?" + q.toString());
+  return doc.queue === st.queue ? doc : null;
+}
+
+// A row's checkbox, ticked when sel (a Set of ids) holds id, keeping sel in
+// step; a click on it does not open the row.
+function tickBox(sel, id, cls) {
+  const box = el("input", { type: "checkbox", class: cls, "aria-label": "select " + id });
+  box.checked = sel.has(id);
+  box.addEventListener("click", (ev) => {
+    ev.stopPropagation();
+    if (box.checked) sel.add(id); else sel.delete(id);
+  });
+  return box;
+}
+
 async function loadDlq() {
   if (!st.queue) return;
-  const q = new URLSearchParams({ queue: st.queue, limit: "100", ...st.filter });
-  const cur = st.cursors[st.cursors.length - 1];
-  if (cur) q.set("cursor", cur);
-  const doc = await api("/api/dlq?" + q.toString());
-  if (doc.queue !== st.queue) return;
+  const doc = await fetchPage("/api/dlq", st.filter, st.cursors);
+  if (!doc) return;
   st.dlq = doc.entries;
   st.next = doc.next;
   renderDlq();
@@ -320,12 +345,7 @@ async function loadDlq() {
 function renderDlq() {
   const tb = $("dlq").tBodies[0];
   tb.replaceChildren(...st.dlq.map((e) => {
-    const box = el("input", { type: "checkbox", "aria-label": "select " + e.id });
-    box.checked = st.selected.has(e.id);
-    box.addEventListener("click", (ev) => {
-      ev.stopPropagation();
-      if (box.checked) st.selected.add(e.id); else st.selected.delete(e.id);
-    });
+    const box = tickBox(st.selected, e.id, null);
     return el("tr", { class: "click", "data-id": e.id, onclick: () => openDead(e.id) },
       el("td", {}, box),
       el("td", { class: "id" }, e.id),
@@ -437,26 +457,84 @@ async function dlqAction(purge, filtered) {
 
 // ---- review (shown when the queue's stats document has "review") -------
 
+const reasonsText = (rs) => (rs || []).map((r) => `${r.rule}: ${r.detail}`).join("; ");
+
 async function loadReview() {
-  try {
-    const doc = await api("/api/review?queue=" + encodeURIComponent(st.queue));
-    st.review = doc.entries || [];
-  } catch (e) { st.review = []; }
-  const tb = $("review").tBodies[0];
-  tb.replaceChildren(...st.review.map((e) => el("tr", { "data-id": e.id },
-    el("td", {}, el("input", { type: "checkbox", class: "review-box", "data-id": e.id })),
-    el("td", { class: "id" }, e.id),
-    el("td", { class: "cut" }, e.text || e.prompt_excerpt || ""))));
+  if (!st.queue) return;
+  const doc = await fetchPage("/api/review", {}, st.reviewCursors);
+  if (!doc) return;
+  st.review = doc.entries;
+  st.reviewNext = doc.next;
+  renderReview();
 }
 
-async function reviewAction(approve) {
-  const ids = [...document.querySelectorAll(".review-box:checked")].map((b) => b.getAttribute("data-id"));
-  if (!ids.length) { toast("select entries first", true); return; }
+function renderReview() {
+  $("review").tBodies[0].replaceChildren(...st.review.map((e) => {
+    const box = tickBox(st.reviewSel, e.id, "review-box");
+    return el("tr", { class: "click", "data-id": e.id, onclick: () => openReview(e) },
+      el("td", {}, box),
+      el("td", { class: "id" }, e.id),
+      el("td", {}, fmtTime(e.flagged_at)),
+      el("td", { class: "cut", title: reasonsText(e.reasons) }, reasonsText(e.reasons)),
+      el("td", { class: "cut dim review-excerpt", title: e.excerpt }, e.excerpt));
+  }));
+  const page = st.reviewCursors.length;
+  $("review-pos").textContent = st.review.length
+    ? `page ${page}: ${st.review.length} result${st.review.length === 1 ? "" : "s"}`
+    : page > 1 ? "no more results" : "nothing waits for review";
+  $("review-prev").disabled = page <= 1;
+  $("review-next").disabled = !st.reviewNext;
+  $("review-all").checked = false;
+}
+
+// One flagged result: its reasons and its text as Markdown (built as text
+// nodes, never markup), with approve and reject for it alone.
+async function openReview(e) {
+  const box = $("review-detail");
   try {
-    await api("/api/review/" + (approve ? "approve" : "reject"), { queue: st.queue, ids });
-    toast((approve ? "approved " : "rejected ") + ids.length);
-    loadReview();
-  } catch (e) { toast(e.message, true); }
+    const j = await api(`/api/jobs/${encodeURIComponent(e.id)}?queue=${encodeURIComponent(st.queue)}`);
+    const parts = [
+      el("h3", {}, "Flagged result ", el("span", { class: "mono" }, j.id)),
+      dl([["state", j.state], ["flagged at", fmtTime(e.flagged_at)], ["reasons", reasonsText(e.reasons) || "–"]])];
+    if (j.result) parts.push(el("h4", {}, "Text"), markdown(j.result.text));
+    parts.push(el("div", { class: "actions" },
+      el("button", { type: "button", onclick: () => reviewAction(true, [j.id]) }, "Approve"),
+      el("button", { type: "button", class: "danger", onclick: () => reviewAction(false, [j.id]) }, "Reject")));
+    box.replaceChildren(...parts);
+    box.setAttribute("data-id", j.id);
+    box.hidden = false;
+  } catch (err) { toast(err.message, true); }
+}
+
+// Approve, or reject (with "regenerate": queue again with the note), the
+// ticked results (or ids), after a confirmation that states the count.
+async function reviewAction(approve, ids) {
+  ids = ids || [...st.reviewSel];
+  const n = ids.length;
+  if (!n) { toast("select flagged results first", true); return; }
+  const regen = !approve && $("review-regen").checked;
+  const note = $("review-note").value.trim();
+  const what = `${n} result${n === 1 ? "" : "s"} of queue ${st.queue}`;
+  const text = approve ? `Approve ${what}? They become succeeded.`
+    : regen ? `Reject ${what} and generate ${n === 1 ? "it" : "them"} again` + (note ? " with the note?" : "?")
+      : `Reject ${what}? They go to the dead letters (class review_rejected).`;
+  const ok = await confirmBox(text, `${approve ? "Approve" : regen ? "Regenerate" : "Reject"} ${n}`);
+  if (!ok) return;
+  const body = { queue: st.queue, ids };
+  if (!approve) {
+    body.action = regen ? "regenerate" : "reject";
+    if (note) body.note = note;
+  }
+  try {
+    const r = await api("/api/review/" + (approve ? "approve" : "reject"), body);
+    toast(`${approve ? "approved" : regen ? "requeued" : "rejected"} ${r.changed}` +
+      (r.skipped ? ` (${r.skipped} no longer in review)` : "") + (r.failed ? ` (${r.failed} failed)` : ""),
+    r.failed > 0);
+    for (const id of ids) st.reviewSel.delete(id);
+    if (ids.includes($("review-detail").getAttribute("data-id"))) $("review-detail").hidden = true;
+    await loadReview();
+    await loadQueues();
+  } catch (e) { toast((approve ? "approve: " : "reject: ") + e.message, true); }
 }
 
 // ---- a job ---------------------------------------------------------------
@@ -591,6 +669,20 @@ function wire() {
   $("dlq-purge-all").addEventListener("click", () => dlqAction(true, true));
   $("review-approve").addEventListener("click", () => reviewAction(true));
   $("review-reject").addEventListener("click", () => reviewAction(false));
+  $("review-all").addEventListener("change", (ev) => {
+    for (const e of st.review) if (ev.target.checked) st.reviewSel.add(e.id); else st.reviewSel.delete(e.id);
+    renderReview();
+    $("review-all").checked = ev.target.checked;
+  });
+  $("review-next").addEventListener("click", () => {
+    if (!st.reviewNext) return;
+    st.reviewCursors.push(st.reviewNext);
+    loadReview().catch(showError);
+  });
+  $("review-prev").addEventListener("click", () => {
+    if (st.reviewCursors.length > 1) st.reviewCursors.pop();
+    loadReview().catch(showError);
+  });
   $("job-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const id = $("job-id").value.trim();

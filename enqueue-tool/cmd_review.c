@@ -10,14 +10,13 @@
 
 #include "cli.h"
 #include "cmd_ops.h"
+#include "docs.h"
 #include "errclass.h"
 #include "job.h"
 #include "rclient.h"
 #include "timefmt.h"
 
-#define PAGE         100  /* review entries per script call */
-#define NOTE_MAX     4000 /* bytes of a reviewer's note */
-#define RESULT_TTL_S 604800L
+#define PAGE 100 /* review entries per script call */
 
 static const char review_help[] =
     "usage: genq review COMMAND [OPTIONS]\n\n"
@@ -88,45 +87,64 @@ reasons_line(const cJSON *doc, char *out, size_t n)
     }
 }
 
+cJSON *
+review_entry_doc(const char *id, long long ms, const char *doc,
+                 int with_result)
+{
+    cJSON *d = doc ? cJSON_Parse(doc) : NULL, *o = cJSON_CreateObject();
+    const char *text =
+        d ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "text"))
+          : NULL;
+    char ts[32], cut[REVIEW_EXCERPT * 4 + 8];
+    int bad = !o;
+
+    timefmt_rfc3339(ms, ts);
+    ops_oneline(text ? text : "", REVIEW_EXCERPT, 1, cut, sizeof cut);
+    if (o) {
+        ops_jstr(o, "id", id, &bad);
+        ops_jstr(o, "flagged_at", ts, &bad);
+        ops_jstr(o, "excerpt", cut, &bad);
+        if (d && !cJSON_AddItemToObject(
+                     o, "reasons",
+                     cJSON_Duplicate(
+                         cJSON_GetObjectItemCaseSensitive(
+                             cJSON_GetObjectItemCaseSensitive(d, "review"),
+                             "reasons"),
+                         1)))
+            bad = 1;
+        if (d && with_result) {
+            cJSON_AddItemToObject(o, "result", d);
+            d = NULL;
+        }
+    }
+    cJSON_Delete(d);
+    if (bad) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* Print one entry of a page (id, flagged ms, result document text). */
 static int
 print_entry(const struct cli *c, const char *id, long long ms, const char *doc,
             int full)
 {
-    cJSON *d = doc ? cJSON_Parse(doc) : NULL;
+    cJSON *d;
     char ts[32], rs[600], cut[200];
-    const char *text =
-        d ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "text"))
-          : NULL;
+    const char *text;
 
-    timefmt_rfc3339(ms, ts);
     if (c->json) {
-        cJSON *o = cJSON_CreateObject();
-        int bad = !o;
-        if (o) {
-            ops_jstr(o, "id", id, &bad);
-            ops_jstr(o, "flagged_at", ts, &bad);
-            if (d && !cJSON_AddItemToObject(
-                         o, "reasons",
-                         cJSON_Duplicate(
-                             cJSON_GetObjectItemCaseSensitive(
-                                 cJSON_GetObjectItemCaseSensitive(d, "review"),
-                                 "reasons"),
-                             1)))
-                bad = 1;
-            if (d) {
-                cJSON_AddItemToObject(o, "result", d);
-                d = NULL;
-            }
-        }
-        cJSON_Delete(d);
-        if (bad) {
-            cJSON_Delete(o);
+        cJSON *o = review_entry_doc(id, ms, doc, 1);
+        if (!o)
             return cli_fail("review", "out of memory");
-        }
         return cli_print_json(o) < 0 ? cli_fail("review", "out of memory")
                                      : EXIT_OK;
     }
+    d = doc ? cJSON_Parse(doc) : NULL;
+    text = d ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "text"))
+             : NULL;
+    timefmt_rfc3339(ms, ts);
     reasons_line(d, rs, sizeof rs);
     if (full) {
         printf("id:       %s\nflagged:  %s\nreasons:  %s\n\n%s\n", id, ts, rs,
@@ -139,28 +157,43 @@ print_entry(const struct cli *c, const char *id, long long ms, const char *doc,
     return EXIT_OK;
 }
 
+redisReply *
+review_page(struct cli *c, const char *cursor_score, const char *cursor_id,
+            long want, const char *cmd)
+{
+    char cnt[24], err[256];
+    const char *av[3] = {cursor_score, cursor_id, cnt};
+    redisReply *r;
+
+    snprintf(cnt, sizeof cnt, "%ld", want);
+    r = rclient_script(c->rc, SCRIPT_REVIEW_PAGE, &c->keys, 3, av, NULL, err,
+                       sizeof err);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        r->element[2]->type != REDIS_REPLY_INTEGER ||
+        r->elements < 3 + 4 * (size_t)r->element[2]->integer) {
+        cli_fail(cmd, "redis: %s", r ? "unexpected reply" : err);
+        if (r)
+            freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
 static int
 review_ls(struct cli *c, long limit)
 {
-    char cs[32] = "", cm[256] = "", cnt[24];
+    char cs[32] = "", cm[256] = "";
     long shown = 0;
 
     for (;;) {
         long want = limit > 0 && limit - shown < PAGE ? limit - shown : PAGE;
-        const char *av[3] = {cs, cm, cnt};
-        char err[256];
-        redisReply *r;
+        redisReply *r = review_page(c, cs, cm, want, "review ls");
         long long n;
 
-        snprintf(cnt, sizeof cnt, "%ld", want);
-        r = rclient_script(c->rc, SCRIPT_REVIEW_PAGE, &c->keys, 3, av, NULL,
-                           err, sizeof err);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
-            return cli_fail("review ls", "redis: %s",
-                            r ? "unexpected reply" : err);
+        if (!r)
+            return EXIT_FAIL;
         n = r->element[2]->integer;
-        for (long long i = 0; i < n && 3 + 4 * i + 3 < (long long)r->elements;
-             i++) {
+        for (long long i = 0; i < n; i++) {
             redisReply **e = r->element + 3 + 4 * i;
             if (print_entry(c, e[0]->str,
                             e[1]->type == REDIS_REPLY_STRING
@@ -297,10 +330,29 @@ job_with_note(struct cli *c, const char *id, const char *note)
     return out;
 }
 
-/* approve (reject NULL) or reject every id of ids. Returns the exit code. */
-static int
+/* The document {"id", "outcome"} of a decision, appended to arr when arr
+ * is not NULL; NULL on out of memory. */
+static cJSON *
+review_outcome(cJSON *arr, const char *id, const char *outcome)
+{
+    cJSON *o = cJSON_CreateObject();
+    int bad = !o;
+
+    ops_jstr(o, "id", id, &bad);
+    ops_jstr(o, "outcome", outcome, &bad);
+    if (!bad && arr && !cJSON_AddItemToArray(arr, o))
+        bad = 1;
+    if (bad) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+int
 review_decide(struct cli *c, const char *cmd, int argc, char **argv,
-              const int *reject, int regen, const char *note, long ttl_s)
+              const int *reject, int regen, const char *note, long ttl_s,
+              cJSON *outcomes)
 {
     struct ops_ids ids;
     const char *id;
@@ -341,6 +393,8 @@ review_decide(struct cli *c, const char *cmd, int argc, char **argv,
                 payload = job_with_note(c, id, note);
                 if (!payload) {
                     rc = EXIT_FAIL;
+                    if (outcomes && !review_outcome(outcomes, id, "failed"))
+                        break;
                     continue;
                 }
             }
@@ -370,14 +424,15 @@ review_decide(struct cli *c, const char *cmd, int argc, char **argv,
         if (strcmp(out, "approved") && strcmp(out, "rejected") &&
             strcmp(out, "requeued"))
             rc = EXIT_FAIL;
-        if (c->json) {
-            cJSON *o = cJSON_CreateObject();
-            int bad = !o;
-            if (o) {
-                ops_jstr(o, "id", id, &bad);
-                ops_jstr(o, "outcome", out, &bad);
+        if (outcomes) {
+            if (!review_outcome(outcomes, id, out)) {
+                rc = cli_fail(cmd, "out of memory");
+                freeReplyObject(r);
+                break;
             }
-            if (bad || cli_print_json(o) < 0)
+        } else if (c->json) {
+            cJSON *o = review_outcome(NULL, id, out);
+            if (!o || cli_print_json(o) < 0)
                 rc = cli_fail(cmd, "out of memory");
         } else if (rc == EXIT_OK || !strcmp(out, "approved") ||
                    !strcmp(out, "rejected") || !strcmp(out, "requeued")) {
@@ -393,11 +448,19 @@ review_decide(struct cli *c, const char *cmd, int argc, char **argv,
 }
 
 int
+review_ttl_env(long *ttl)
+{
+    const char *env = getenv("GENQ_RESULT_TTL");
+
+    return env && *env ? ops_parse_long(env, 1, 100L * 365 * 86400, ttl) : 0;
+}
+
+int
 cmd_review(int argc, char **argv)
 {
     struct cli c;
     const char *sub, *note = NULL, *env = getenv("GENQ_RESULT_TTL");
-    long limit = 0, ttl = RESULT_TTL_S;
+    long limit = 0, ttl = REVIEW_RESULT_TTL_S;
     int first, rc, regen = 0, one = 1;
     struct cli_opt ls_opts[] = {
         CLI_OPT_LONG("limit", 'n', &limit, 1, 1000000000L, "a number >= 1"),
@@ -417,7 +480,7 @@ cmd_review(int argc, char **argv)
 
     if ((rc = cli_sub(argc, argv, review_help, &sub)) != CLI_NEXT)
         return rc;
-    if (env && *env && ops_parse_long(env, 1, 100L * 365 * 86400, &ttl) < 0)
+    if (review_ttl_env(&ttl) < 0)
         return cli_usage_error(
             "review", "GENQ_RESULT_TTL: expected seconds, got '%s'", env);
     if (!strcmp(sub, "ls"))
@@ -438,9 +501,9 @@ cmd_review(int argc, char **argv)
     if ((spec == &ap || spec == &rj) && first >= argc)
         return cli_usage_error(spec->name,
                                "give job ids, or '-' to read them from stdin");
-    if (note && strlen(note) > NOTE_MAX)
+    if (note && strlen(note) > REVIEW_NOTE_MAX)
         return cli_usage_error("review reject",
-                               "--note: at most %d bytes, got %zu", NOTE_MAX,
+                               "--note: at most %d bytes, got %zu", REVIEW_NOTE_MAX,
                                strlen(note));
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
@@ -450,7 +513,7 @@ cmd_review(int argc, char **argv)
         rc = review_show(&c, argv[first]);
     else
         rc = review_decide(&c, spec->name, argc - first, argv + first,
-                           spec == &rj ? &one : NULL, regen, note, ttl);
+                           spec == &rj ? &one : NULL, regen, note, ttl, NULL);
     cli_close(&c);
     return rc;
 }

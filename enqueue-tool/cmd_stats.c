@@ -540,6 +540,18 @@ static const char stats_help[] =
     "                 mean and p95 output tokens, mean latency, review\n"
     "                 flag rate, cost per job\n" CLI_COMMON_HELP;
 
+/* The stats document of s with its "review" count: what `genq stats
+ * --json` prints and the dashboard serves (stats_docs()), from here only. */
+static cJSON *
+stats_review_doc(struct cli *c, const struct qstats *s, long dead_warn)
+{
+    cJSON *d = stats_doc(s, dead_warn);
+
+    if (d)
+        stats_review_note(c, s->queue, d, 0);
+    return d;
+}
+
 int
 cmd_stats(int argc, char **argv)
 {
@@ -595,8 +607,7 @@ cmd_stats(int argc, char **argv)
         cli_tsv_header(stats_tsv_header);
     for (int i = 0; i < n && rc == EXIT_OK; i++) {
         if (c.json) {
-            cJSON *d = stats_doc(&qs[i], dead_warn);
-            stats_review_note(&c, qs[i].queue, d, 0); /* "review" */
+            cJSON *d = stats_review_doc(&c, &qs[i], dead_warn);
             if (cli_print_json(d) < 0)
                 rc = cli_fail("stats", "out of memory");
         } else if (t.tty) {
@@ -707,7 +718,7 @@ stats_docs(struct cli *c, long dead_warn, const char *cmd)
     cJSON *arr = n < 0 ? NULL : cJSON_CreateArray();
 
     for (int i = 0; arr && i < n; i++) {
-        cJSON *d = stats_doc(&qs[i], dead_warn);
+        cJSON *d = stats_review_doc(c, &qs[i], dead_warn);
         if (!d || !cJSON_AddItemToArray(arr, d)) {
             cJSON_Delete(d);
             cJSON_Delete(arr);

@@ -14,13 +14,13 @@
 
 static const char workers_help[] =
     "usage: genq workers [--stale S] [--json]\n\n"
-    "List live worker processes: id (host:pid:tag), queues, jobs in flight,\n"
-    "concurrency, start time and last heartbeat (workers beat every 5 s,\n"
+    "List live worker processes: id (host:pid:tag), genq version, queues,\n"
+    "jobs in flight, concurrency, start time and last heartbeat (workers beat every 5 s,\n"
     "and within a second of going idle); IN FLIGHT is as of that beat.\n"
     "Workers silent for more than --stale seconds (default 30) are dead:\n"
     "they are removed from the registry and not listed.\n"
     "With --json one object per worker (JSONL): id, pid, queues, in_flight,\n"
-    "concurrency, provider, started_at, last_beat_at, beat_age_s.\n\n"
+    "concurrency, provider, version, started_at, last_beat_at, beat_age_s.\n\n"
     "  --stale S      seconds without a beat after which a worker is "
     "forgotten\n" CLI_COMMON_HELP;
 
@@ -140,12 +140,14 @@ cmd_workers(int argc, char **argv)
         return EXIT_FAIL;
     }
     if (!c.json)
-        printf("%-36s %-20s %9s %11s  %s\n", "WORKER", "QUEUES", "IN FLIGHT",
-               "AS OF", "STARTED");
+        printf("%-36s %-20s %-20s %9s %11s  %s\n", "WORKER", "VERSION",
+               "QUEUES", "IN FLIGHT", "AS OF", "STARTED");
     cJSON_ArrayForEach(o, arr)
     {
         const char *started =
             cJSON_GetStringValue(cJSON_GetObjectItem(o, "started_at"));
+        const char *version =
+            cJSON_GetStringValue(cJSON_GetObjectItem(o, "version"));
         cJSON *age = cJSON_GetObjectItem(o, "beat_age_s"), *q;
         char queues[256] = "";
 
@@ -163,8 +165,9 @@ cmd_workers(int argc, char **argv)
                      cJSON_GetStringValue(q), nd ? "@" : "",
                      nd ? cJSON_GetStringValue(nd) : "");
         }
-        printf("%-36s %-20s %4d/%-4d %6.1fs ago  %s\n",
-               cJSON_GetStringValue(cJSON_GetObjectItem(o, "id")), queues,
+        printf("%-36s %-20s %-20s %4d/%-4d %6.1fs ago  %s\n",
+               cJSON_GetStringValue(cJSON_GetObjectItem(o, "id")),
+               version ? version : "-", queues,
                cJSON_GetObjectItem(o, "in_flight")
                    ? cJSON_GetObjectItem(o, "in_flight")->valueint
                    : 0,

@@ -207,6 +207,30 @@ enum MHD_Result dash_api_logout(struct dash_req *r);
  * NULL. */
 const char *dash_unknown_member(const cJSON *body, const char *const names[]);
 
+/* The "queue" of POST body, checked, after checking that body has no
+ * member but names[] (NULL-ended); NULL after queueing the 400 response
+ * into *ret. */
+const char *dash_body_queue(struct dash_req *r, const cJSON *body,
+                            const char *const names[], enum MHD_Result *ret);
+
+/* A page document {"queue": q, "entries": []} (caller frees), its
+ * entries array into *entries; NULL on out of memory. */
+cJSON *dash_page_doc(const char *q, cJSON **entries);
+
+/* A job id from a URL or a body: 1..JOB_ID_MAX bytes, no control
+ * character, not "-" (the CLI's stdin). */
+int dash_id_ok(const char *id);
+
+/* A page cursor "SCORE:ID" (SCORE digits) split into score and id (sizes
+ * nscore, nid). 0, or -1 when s is malformed or too long. */
+int dash_cursor_split(const char *s, char *score, size_t nscore, char *id,
+                      size_t nid);
+
+/* The "ids" of body into a malloc'd array (*ids; caller frees the array,
+ * the strings are body's). Returns how many (0 without "ids"), or -1 with
+ * the problem in err. */
+int dash_body_ids(cJSON *body, char ***ids, char *err, size_t errlen);
+
 /* A connection to Redis for queue q (cli_connect); -1 after queueing a 502
  * response into *ret. */
 int dash_connect(struct dash_req *r, struct cli *c, const char *q,

@@ -54,10 +54,45 @@ dash_unknown_member(const cJSON *body, const char *const names[])
     return NULL;
 }
 
-/* A job id from a URL or a body: 1..JOB_ID_MAX bytes, no control
- * character, not "-" (the CLI's stdin). */
-static int
-id_ok(const char *id)
+const char *
+dash_body_queue(struct dash_req *r, const cJSON *body,
+                const char *const names[], enum MHD_Result *ret)
+{
+    const char *bad = dash_unknown_member(body, names);
+    const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(body, "queue"));
+
+    if (bad) {
+        *ret = dash_error(r, MHD_HTTP_BAD_REQUEST,
+                          "body: unknown member '%.64s'", bad);
+        return NULL;
+    }
+    if (!q || !queue_name_valid(q)) {
+        *ret = dash_error(r, MHD_HTTP_BAD_REQUEST,
+                          "queue: expected a queue name (1..64 of A-Z a-z "
+                          "0-9 . _ -)");
+        return NULL;
+    }
+    return q;
+}
+
+cJSON *
+dash_page_doc(const char *q, cJSON **entries)
+{
+    cJSON *doc = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    int bad = 0;
+
+    ops_jstr(doc, "queue", q, &bad);
+    if (bad || !arr || !cJSON_AddItemToObject(doc, "entries", arr)) {
+        cJSON_Delete(arr);
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    *entries = arr;
+    return doc;
+}
+
+int
+dash_id_ok(const char *id)
 {
     size_t n = strlen(id);
 
@@ -305,21 +340,31 @@ cursor_of(const struct dlq_entry *e, char *out, size_t n)
     snprintf(out, n, "%lld:%s", e->died_ms, e->id);
 }
 
-/* Resume pager p after cursor s. 0, or -1 when s is malformed. */
-static int
-cursor_set(struct dlq_pager *p, const char *s)
+int
+dash_cursor_split(const char *s, char *score, size_t nscore, char *id,
+                  size_t nid)
 {
     const char *colon = strchr(s, ':');
     size_t k = colon ? (size_t)(colon - s) : 0;
 
-    if (!colon || k == 0 || k >= sizeof(p->score) ||
-        strlen(colon + 1) >= sizeof(p->last) || !id_ok(colon + 1))
+    if (!colon || k == 0 || k >= nscore || strlen(colon + 1) >= nid ||
+        !dash_id_ok(colon + 1))
         return -1;
     for (size_t i = 0; i < k; i++)
         if (s[i] < '0' || s[i] > '9')
             return -1;
-    snprintf(p->score, sizeof(p->score), "%.*s", (int)k, s);
-    snprintf(p->last, sizeof(p->last), "%s", colon + 1);
+    snprintf(score, nscore, "%.*s", (int)k, s);
+    snprintf(id, nid, "%s", colon + 1);
+    return 0;
+}
+
+/* Resume pager p after cursor s. 0, or -1 when s is malformed. */
+static int
+cursor_set(struct dlq_pager *p, const char *s)
+{
+    if (dash_cursor_split(s, p->score, sizeof(p->score), p->last,
+                          sizeof(p->last)) < 0)
+        return -1;
     p->started = 1;
     return 0;
 }
@@ -368,13 +413,8 @@ dash_api_dlq(struct dash_req *r)
                           "'%.64s'",
                           cur);
     }
-    doc = cJSON_CreateObject();
-    arr = cJSON_CreateArray();
-    ops_jstr(doc, "queue", q, &bad);
-    if (!arr || !cJSON_AddItemToObject(doc, "entries", arr)) {
-        cJSON_Delete(arr);
-        bad = 1;
-    }
+    doc = dash_page_doc(q, &arr);
+    bad = !doc;
     while (!bad && !fail && !p.end && n < limit) {
         if (dlq_pager_append(&p) < 0 || dlq_pager_read(&p, o.cmd) < 0) {
             fail = 1;
@@ -426,7 +466,7 @@ inspect_one(struct dash_req *r, struct cli *c, const char *id,
     char err[512];
     redisReply *rep;
 
-    if (!id_ok(id)) {
+    if (!dash_id_ok(id)) {
         *ret = dash_error(r, MHD_HTTP_BAD_REQUEST,
                           "id: expected 1..%d printable bytes", JOB_ID_MAX);
         return NULL;
@@ -492,10 +532,8 @@ dash_api_job(struct dash_req *r, const char *id)
 /* ---- requeue and purge ----------------------------------------------------
  */
 
-/* The ids of body into a malloc'd array (*ids; caller frees the array, the
- * strings are body's). Returns how many, or -1 with the problem in err. */
-static int
-body_ids(cJSON *body, char ***ids, char *err, size_t errlen)
+int
+dash_body_ids(cJSON *body, char ***ids, char *err, size_t errlen)
 {
     cJSON *a = cJSON_GetObjectItemCaseSensitive(body, "ids"), *v;
     int n = 0;
@@ -515,7 +553,7 @@ body_ids(cJSON *body, char ***ids, char *err, size_t errlen)
     }
     cJSON_ArrayForEach(v, a)
     {
-        if (!cJSON_IsString(v) || !id_ok(v->valuestring)) {
+        if (!cJSON_IsString(v) || !dash_id_ok(v->valuestring)) {
             snprintf(err, errlen, "ids[%d]: expected a job id", n);
             free(*ids);
             *ids = NULL;
@@ -535,9 +573,9 @@ dash_api_dlq_change(struct dash_req *r, cJSON *body, int purge)
     static const char *const purge_names[] = {
         "queue", "ids",  "all",     "class",      "status",
         "since", "grep", "dry_run", "older_than", NULL};
-    const char *bad =
-        dash_unknown_member(body, purge ? purge_names : req_names);
-    const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(body, "queue"));
+    enum MHD_Result ret = MHD_NO;
+    const char *q =
+        dash_body_queue(r, body, purge ? purge_names : req_names, &ret);
     cJSON *all = cJSON_GetObjectItem(body, "all");
     cJSON *dry = cJSON_GetObjectItem(body, "dry_run");
     cJSON *keep = cJSON_GetObjectItem(body, "keep_attempts");
@@ -547,13 +585,8 @@ dash_api_dlq_change(struct dash_req *r, cJSON *body, int purge)
     char **ids;
     int n, rc;
 
-    if (bad)
-        return dash_error(r, MHD_HTTP_BAD_REQUEST,
-                          "body: unknown member '%.64s'", bad);
-    if (!q || !queue_name_valid(q))
-        return dash_error(r, MHD_HTTP_BAD_REQUEST,
-                          "queue: expected a queue name (1..64 of A-Z a-z "
-                          "0-9 . _ -)");
+    if (!q)
+        return ret;
     if ((all && !cJSON_IsBool(all)) || (dry && !cJSON_IsBool(dry)) ||
         (keep && !cJSON_IsBool(keep)))
         return dash_error(r, MHD_HTTP_BAD_REQUEST, "%s: expected true or false",
@@ -573,7 +606,7 @@ dash_api_dlq_change(struct dash_req *r, cJSON *body, int purge)
     o.yes = 1; /* the page asked, stating the count */
     o.report = &report;
     if (filters(r, body, &o, purge, err, sizeof(err)) < 0 ||
-        (n = body_ids(body, &ids, err, sizeof(err))) < 0)
+        (n = dash_body_ids(body, &ids, err, sizeof(err))) < 0)
         return dash_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
     o.argc = n;
     o.argv = ids;

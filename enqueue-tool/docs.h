@@ -45,4 +45,38 @@ int workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
  * limits_budget_section() (limits_budget.h). */
 cJSON *limits_doc_key(struct cli *c, const char *id);
 
+/* ---- genq review (cmd_review.c) ---------------------------------------- */
+
+#define REVIEW_NOTE_MAX     4000    /* bytes of a reviewer's note */
+#define REVIEW_RESULT_TTL_S 604800L /* default retention of an approved one */
+#define REVIEW_EXCERPT      200     /* characters of an entry's "excerpt" */
+
+/* The `genq review ls --json` document of one flagged result: {id,
+ * flagged_at, excerpt, reasons} from its id, flagged ms and stored result
+ * document text doc, plus "result" (that document) with with_result. NULL
+ * on out of memory. */
+cJSON *review_entry_doc(const char *id, long long ms, const char *doc,
+                        int with_result);
+
+/* One page of the review set of c's queue, oldest first, after the cursor
+ * (cursor_score, cursor_id; "" "" = the start): the review_page script's
+ * reply {next_score, next_id, n, then n groups of id, flagged ms, result
+ * document, meta}, checked; the caller frees it. NULL after printing the
+ * problem for cmd. */
+redisReply *review_page(struct cli *c, const char *cursor_score,
+                        const char *cursor_id, long want, const char *cmd);
+
+/* Approve (reject NULL) or reject the ids argv[0..argc) ("-" = stdin), with
+ * regen and note as `genq review reject --regenerate --note`; approved
+ * results are kept ttl_s. Prints each outcome, or appends {"id",
+ * "outcome"} to outcomes when that is not NULL ("approved", "rejected",
+ * "requeued", "failed" or the job's state). Returns the exit code. */
+int review_decide(struct cli *c, const char *cmd, int argc, char **argv,
+                  const int *reject, int regen, const char *note, long ttl_s,
+                  cJSON *outcomes);
+
+/* The result retention GENQ_RESULT_TTL sets into *ttl (left alone when
+ * unset). 0, or -1 when it is not 1..100 years of seconds. */
+int review_ttl_env(long *ttl);
+
 #endif

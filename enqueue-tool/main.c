@@ -10,6 +10,7 @@
 #include "cmd_ops.h"
 #include "dash.h"
 #include "limits_budget.h"
+#include "version.h"
 
 static const struct {
     const char *name;
@@ -49,7 +50,8 @@ usage(FILE *f)
                "URL: redis://[user:pass@]host[:port][/db], unix:///path[?db=N]"
                " or\nsentinel://[user:pass@]host:26379[,host...]/master[?db=N]"
                " (Redis Sentinel;\nits password: GENQ_SENTINEL_PASSWORD).\n"
-               "Exit status: 0 success, 1 failure, 2 usage error.\n");
+               "Exit status: 0 success, 1 failure, 2 usage error.\n"
+               "genq --version prints the version.\n");
 }
 
 int
@@ -63,6 +65,10 @@ main(int argc, char **argv)
         !strcmp(argv[1], "help")) {
         usage(stdout);
         return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("genq %s\n", genq_version);
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
     }
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (!strcmp(argv[1], cmds[i].name))

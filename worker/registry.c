@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "timefmt.h"
+#include "version.h"
 #include "worker_int.h"
 
 void
@@ -37,9 +38,11 @@ registry_beat(struct worker *w, int leaving)
     }
     snprintf(desc, sizeof(desc),
              "{\"id\":\"%s\",\"pid\":%d,\"queues\":[%s],\"in_flight\":%d,"
-             "\"concurrency\":%d,\"started_ms\":%lld,\"provider\":\"%s\"}",
+             "\"concurrency\":%d,\"started_ms\":%lld,\"provider\":\"%s\","
+             "\"version\":\"%s\"}",
              w->id, (int)getpid(), queues, w->js.active, w->cfg->concurrency,
-             (long long)w->started_ms, llm_provider_name(w->cfg->provider));
+             (long long)w->started_ms, llm_provider_name(w->cfg->provider),
+             genq_version);
     w->reg_inflight = w->js.active;
     w->reg_beat_at = ev_now(w->loop);
     snprintf(now, sizeof(now), "%lld", (long long)time_now_ms());

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "keys.h"
 #include "log.h"
+#include "version.h"
 #include "mask.h"
 #include "settings.h"
 #include "settings_int.h"
@@ -424,7 +425,7 @@ parse_args(int argc, char **argv)
             if (c == 'h')
                 fputs(settings_usage_text, stdout);
             else if (c == 'V')
-                puts("genq-worker 0.1.0");
+                printf("genq-worker %s\n", genq_version);
             else
                 settings_print_error_classes();
             exit(fflush(stdout) == 0 ? 0 : 1);

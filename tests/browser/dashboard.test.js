@@ -3,7 +3,9 @@
 // Redis-backed processes (the dashboard, workers against the mock and
 // against fake-llm.js) and passes them in the environment:
 //   DASH_URL, TOKEN, Q (queue with the dead job DEAD_ID), QX (queue whose
-//   dead letter XSS_ID has markup in its error), GENQ, GENQ_REDIS_URL,
+//   dead letter XSS_ID has markup in its error), QR (queue whose results
+//   REVIEW_OK and REVIEW_XSS wait in review, their text holding markup),
+//   GENQ, GENQ_REDIS_URL,
 //   SHOT (optional: where to save a screenshot of the main page).
 // Prints "ok: NAME" or "FAIL: NAME: WHY" per check; exits 1 on a failure.
 "use strict";
@@ -162,6 +164,48 @@ async function tick(page, id) {
       await page.evaluate(() => window.scrollTo(0, 0));
       await page.screenshot({ path: E.SHOT });
     }
+    await page.close();
+  });
+
+  await check("a flagged text holding <script> shows as text in the review section", async () => {
+    const page = await openPage(anon, E.QR, problems);
+    const row = page.locator(`#review tr[data-id="${E.REVIEW_XSS}"]`);
+    await row.waitFor({ timeout: 10000 });
+    const cut = await row.locator(".review-excerpt").textContent();
+    assert(cut.includes("<script>window.__xss = 3</script>"), "excerpt cell: " + cut);
+    await row.locator(".review-excerpt").click();
+    const md = page.locator("#review-detail .markdown");
+    await md.waitFor({ timeout: 10000 });
+    const text = await md.textContent();
+    assert(text.includes("<script>window.__xss = 3</script>") && text.includes("<img src=x onerror="),
+      "the text: " + text);
+    assert(await page.locator("#review-detail .markdown h3").textContent() === "A flagged article",
+      "the Markdown heading");
+    assert(await page.evaluate(() => window.__xss === undefined), "the markup ran");
+    assert(await page.locator("main script, main img").count() === 0, "markup became elements");
+    await page.close();
+  });
+
+  await check("a flagged result is approved from the page and then reads as succeeded", async () => {
+    const page = await openPage(admin, E.QR, problems);
+    if (await page.locator("#login-form").isVisible()) {
+      await page.fill("#login-token", E.TOKEN);
+      await page.click("#login");
+    }
+    await page.locator("#logout").waitFor({ state: "visible", timeout: 5000 });
+    assert(await jobState(page, E.QR, E.REVIEW_OK) === "review", "not in review at the start");
+    const row = page.locator(`#review tr[data-id="${E.REVIEW_OK}"]`);
+    await row.waitFor({ timeout: 10000 });
+    await row.locator("input[type=checkbox]").check();
+    await page.click("#review-approve");
+    await page.locator("#confirm[open]").waitFor({ timeout: 5000 });
+    const ask = await page.textContent("#confirm-text");
+    assert(ask.includes("Approve 1 result of queue " + E.QR), "confirmation text: " + ask);
+    await page.click("#confirm-ok");
+    await waitFor(async () => /approved 1/.test(await page.textContent("#toast")), 10000, "approved 1");
+    assert(await jobState(page, E.QR, E.REVIEW_OK) === "succeeded", "the approved job's state");
+    await waitFor(async () => (await row.count()) === 0, 5000, "the row to leave the review list");
+    assert(await jobState(page, E.QR, E.REVIEW_XSS) === "review", "the other one moved");
     await page.close();
   });
 

@@ -1,9 +1,12 @@
 /* The worker registry behind `genq workers`: an idle worker is reported
  * with 0 jobs in flight within a second or two of its last job, not at the
- * next 5-s beat. */
+ * next 5-s beat; each worker reports its genq version, the one `genq
+ * --version` and `genq-worker --version` print. */
 #include "fmacros.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -76,4 +79,67 @@ Test(registry, idle_worker_reports_zero_in_flight_promptly)
     th_stop(w);
     th_stop(mock);
     th_free_ids(ids, 8);
+}
+
+/* The version `BIN --version` prints ("BIN VERSION\n") into v. */
+static void
+version_of(const char *bin, char *v, size_t n)
+{
+    const char *argv[] = {th_bin(bin), "--version", NULL};
+    char *out = NULL, want[64];
+    size_t k;
+
+    cr_assert_eq(th_run(argv, NULL, NULL, 0, &out, NULL), 0, "%s --version",
+                 bin);
+    snprintf(want, sizeof want, "%s ", bin);
+    cr_assert(!strncmp(out, want, strlen(want)), "%s --version: %s", bin, out);
+    k = strcspn(out + strlen(want), "\n");
+    cr_assert(k > 0 && k < n, "%s --version: %s", bin, out);
+    snprintf(v, n, "%.*s", (int)k, out + strlen(want));
+    free(out);
+}
+
+Test(registry, workers_report_their_version)
+{
+    char v[128], vw[128], file[64] = "", *out = NULL;
+    FILE *f = fopen("VERSION", "r"); /* tests run from the source tree */
+    cJSON *objs[64];
+    const char *seen = NULL;
+    pid_t w;
+    int k = 0;
+
+    cr_assert(f && fgets(file, sizeof file, f), "VERSION");
+    fclose(f);
+    file[strcspn(file, "\n")] = '\0';
+    version_of("genq", v, sizeof v);
+    version_of("genq-worker", vw, sizeof vw);
+    cr_assert_str_eq(v, vw, "one version for both binaries");
+    cr_assert(!strncmp(v, file, strlen(file)) &&
+                  (v[strlen(file)] == '\0' || v[strlen(file)] == '+'),
+              "%s starts with VERSION (%s)", v, file);
+
+    w = th_worker(&t, NULL, NULL);
+    for (int i = 0; i < 100 && !seen; i++) {
+        th_sleep_ms(50);
+        cr_assert_eq(th_genq_noq(NULL, &out, NULL, "workers", "--json", NULL),
+                     0);
+        k = th_jsonl(out, objs, 64);
+        k = k < 64 ? k : 64;
+        for (int j = 0; j < k; j++) {
+            cJSON *p = cJSON_GetObjectItem(objs[j], "pid");
+            if (cJSON_IsNumber(p) && (pid_t)p->valuedouble == w)
+                seen = cJSON_GetStringValue(
+                    cJSON_GetObjectItem(objs[j], "version"));
+        }
+        if (seen)
+            cr_expect_str_eq(seen, v, "the registry's version");
+        th_free_objs(objs, k);
+        free(out);
+    }
+    cr_assert(seen, "the worker is listed with a version");
+    /* the table shows it too */
+    cr_assert_eq(th_genq_noq(NULL, &out, NULL, "workers", NULL), 0);
+    cr_expect(strstr(out, "VERSION") && strstr(out, v), "%s", out);
+    free(out);
+    th_stop(w);
 }

@@ -6,7 +6,10 @@
 # and a worker against tests/browser/fake-llm.js (an error text holding
 # <script>): the charts render with data, the dead job is requeued from the
 # page and completes, an action without the token is refused, the markup
-# shows as text (tests/browser/dashboard.test.js). Missing tools fail,
+# shows as text; and a worker whose content review flags every text (from
+# fake-llm.js, Markdown holding <script>): a flagged result is approved from
+# the page and reads as succeeded, the flagged text's markup shows as text
+# (tests/browser/dashboard.test.js). Missing tools fail,
 # naming the package (scripts/deps.sh test installs them); nothing skips.
 # DASH_SHOT=FILE also saves a screenshot of the page there.
 set -uo pipefail
@@ -28,6 +31,7 @@ RURL=$GENQ_TEST_REDIS_URL
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; wait 2>/dev/null' EXIT
 q="dash-$$" qx="dashx-$$" dead="dead-$$" xss="xss-$$"
+qr="dashr-$$" rok="rv-ok-$$" rxss="rv-xss-$$"
 umask 077
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/token"
 token=$(cat "$T/token")
@@ -54,6 +58,10 @@ pids="$pids $!"
 GENQ_API_KEY=x "$GENQ_BIN/genq-worker" --redis "$RURL" --queue "$qx" \
     --api-base "http://127.0.0.1:$(cat "$T/fake.port")" --log-level warn 2>"$T/worker-x.log" &
 pids="$pids $!"
+GENQ_API_KEY=x "$GENQ_BIN/genq-worker" --redis "$RURL" --queue "$qr" \
+    --api-base "http://127.0.0.1:$(cat "$T/fake.port")" --no-stream \
+    --review-min-words 100000 --log-level warn 2>"$T/worker-r.log" &
+pids="$pids $!"
 
 export GENQ_REDIS_URL=$RURL
 {
@@ -62,12 +70,15 @@ export GENQ_REDIS_URL=$RURL
 } | "$GENQ_BIN/genq" enqueue --queue "$q" - >/dev/null || { echo "FAIL: enqueue"; exit 1; }
 echo "{\"id\":\"$xss\",\"prompt\":\"markup please\",\"max_tokens\":20}" |
     "$GENQ_BIN/genq" enqueue --queue "$qx" - >/dev/null || { echo "FAIL: enqueue"; exit 1; }
-for id in "$dead:$q" "$xss:$qx"; do
+printf '{"id":"%s","prompt":"[fake:markup] approve me","max_tokens":60}\n{"id":"%s","prompt":"[fake:markup] read me","max_tokens":60}\n' \
+    "$rok" "$rxss" | "$GENQ_BIN/genq" enqueue --queue "$qr" - >/dev/null || { echo "FAIL: enqueue"; exit 1; }
+for id in "$dead:$q:dead" "$xss:$qx:dead" "$rok:$qr:review" "$rxss:$qr:review"; do
     i=0
-    until "$GENQ_BIN/genq" status --queue "${id#*:}" --json "${id%%:*}" | grep -q '"state":"dead"'; do
+    want=${id##*:} id=${id%:*}
+    until "$GENQ_BIN/genq" status --queue "${id#*:}" --json "${id%%:*}" | grep -q "\"state\":\"$want\""; do
         i=$((i + 1))
         [ $i -gt 200 ] && {
-            echo "FAIL: ${id%%:*} not dead after 20 s: $("$GENQ_BIN/genq" status --queue "${id#*:}" "${id%%:*}")"
+            echo "FAIL: ${id%%:*} not $want after 20 s: $("$GENQ_BIN/genq" status --queue "${id#*:}" "${id%%:*}")"
             exit 1
         }
         sleep 0.1
@@ -76,12 +87,13 @@ done
 
 cd "$ROOT/tests/browser" &&
     DASH_URL="http://127.0.0.1:$(cat "$T/dash.port")" TOKEN="$token" Q="$q" QX="$qx" \
-        DEAD_ID="$dead" XSS_ID="$xss" GENQ="$GENQ_BIN/genq" SHOT="${DASH_SHOT:-}" \
+        DEAD_ID="$dead" XSS_ID="$xss" QR="$qr" REVIEW_OK="$rok" REVIEW_XSS="$rxss" \
+        GENQ="$GENQ_BIN/genq" SHOT="${DASH_SHOT:-}" \
         timeout 180 node dashboard.test.js
 rc=$?
 if [ $rc -ne 0 ]; then
     echo "--- dashboard log"; tail -n 20 "$T/dash.log"
-    echo "--- worker logs"; tail -n 5 "$T/worker.log" "$T/worker-x.log"
+    echo "--- worker logs"; tail -n 5 "$T/worker.log" "$T/worker-x.log" "$T/worker-r.log"
     exit 1
 fi
 # the API's documents validate against schemas/ (python3-jsonschema)
@@ -94,6 +106,9 @@ get "$U/api/series?queue=$q"; get "$U/api/session"; get "$U/api/dlq?queue=$q&cla
 get "$U/api/limits"; get "$U/api/budget"
 get -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
     -d "{\"queue\":\"$qx\",\"all\":true,\"dry_run\":true}" "$U/api/dlq/requeue"
+get "$U/api/review?queue=$qr&limit=1"
+get -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
+    -d "{\"queue\":\"$qr\",\"ids\":[\"$rok\",\"nope-$$\"]}" "$U/api/review/approve"
 cd "$ROOT" || exit 1
 if ! /usr/bin/python3 - "$T" <<'PY'; then
 import glob, json, sys
@@ -103,7 +118,7 @@ sch = {p.split("/")[-1][:-12]: json.load(open(p)) for p in glob.glob("schemas/*.
 v = make_validator(sch.values())
 names = ["api-queues", "api-workers", "api-dlq-page", "deadletter", "status",
          "api-series", "api-session", "api-error", "api-limits", "budget",
-         "dlq-change"]
+         "dlq-change", "api-review-page", "api-review-decision"]
 bad = 0
 for i, name in enumerate(names):
     doc = json.load(open("%s/doc.%d.json" % (sys.argv[1], i)))
