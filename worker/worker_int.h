@@ -83,6 +83,7 @@ struct wjob {
     int bstate;      /* budget: 0 unchecked, 1 reserving, 2 admitted */
     long bres_tok;   /* tokens reserved and not yet settled */
     double bres_usd; /* USD reserved and not yet settled */
+    long long bres_at; /* time(NULL) of the reservation: its day and month */
     /* the outcome */
     enum outcome out;
     char *doc;          /* result JSON (complete) or error JSON (fail) */
@@ -225,6 +226,8 @@ void flush_on_prepare(EV_P_ ev_prepare *wp, int revents);
 /* circuit.c */
 void circuit_open(struct worker *w, double hint_s, const char *why);
 void circuit_success(struct worker *w, const struct wjob *j);
+/* A probe is out: a job claimed since the circuit opened is still held. */
+int circuit_probe_out(const struct worker *w);
 
 /* cache.c: 0 when a lookup started (its reply continues the job), -1 when
  * the job goes straight to the API. */
