@@ -235,6 +235,9 @@ int cache_lookup(struct wjob *j);
 void cache_store(struct wjob *j);
 /* Drop j's in-flight marker if it holds one (the job leaves its slot). */
 void cache_unlock(struct wjob *j);
+/* Renew j's in-flight marker, if it holds one, for another visibility
+ * timeout (with the job's lease: lease.c). */
+void cache_renew(struct wjob *j);
 /* A coalesced wait's re-check (j->cache_timer). */
 void cache_on_wait_timer(EV_P_ ev_timer *t, int revents);
 

@@ -513,6 +513,37 @@ Test(budget, coalesced_cache_misses_call_the_api_once_per_prompt)
     th_free_ids(ids, n);
 }
 
+/* The same prompt twice, this run's own. */
+static void
+slow_prompt(int i, char *out, size_t len)
+{
+    (void)i;
+    snprintf(out, len, "\"prompt\":\"Slow answer %s [mock:tokens=20]\"",
+             t.queue);
+}
+
+Test(budget, a_call_longer_than_the_visibility_timeout_is_made_once)
+{
+    /* the answer takes 4 s, the in-flight marker's lease is 1 s: renewed
+     * with the job's lease, the second job waits for the first's answer
+     * instead of taking the expired marker and calling again */
+    const char *mock_args[] = {"--latency-ms", "4000", NULL};
+    const char *args[] = {"--cache-ttl",          "600", "--concurrency", "2",
+                          "--visibility-timeout", "1",   NULL};
+    char url[128];
+    char **ids = enqueue_jobs(2, "slow", 50, slow_prompt);
+    pid_t mock = th_mock_start(url, mock_args), w;
+
+    w = th_worker_at(&t, url, NULL, args);
+    cr_assert_eq(th_wait_terminal(&t, ids, 2, 30), 2);
+    cr_assert_eq(th_count_state(&t, (const char *const *)ids, 2, "succeeded"),
+                 2);
+    cr_assert_eq(mock_calls(url), 1, "one API call for the two jobs");
+    th_stop(w);
+    th_stop(mock);
+    th_free_ids(ids, 2);
+}
+
 Test(budget, cli_sets_caps_and_rejects_bad_values)
 {
     char url[320], *out = NULL, *err = NULL;
