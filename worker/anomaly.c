@@ -3,9 +3,10 @@
  * average per 10 minutes (over up to 24 h of per-minute buckets in Redis,
  * common/lua/anomaly.lua; the fleet's one alert per key per 10 minutes).
  * The limit key is the limiter's (limiter_key_id(): provider, API base,
- * model class), whatever model each job names. (2) One job's output tokens above --anomaly-job-multiple times
- * the median of its queue's recent jobs (a ring of the last
- * ANOMALY_SAMPLE results per queue in this process). 0 turns either off. */
+ * model class), whatever model each job names. (2) One job's output tokens
+ * above --anomaly-job-multiple times the median of its queue's recent jobs (a
+ * ring of the last ANOMALY_SAMPLE results per queue in this process). 0 turns
+ * either off. */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -77,8 +78,8 @@ on_rate(struct rconn *c, redisReply *r, void *pd)
                  "minutes, over %g x the trailing average of %.40s per %d "
                  "minutes",
                  k->w->an ? k->w->an->key : "?", r->element[0]->str,
-                 ANOMALY_WIN_MIN, k->w->cfg->anomaly_rate_x,
-                 r->element[1]->str, ANOMALY_WIN_MIN);
+                 ANOMALY_WIN_MIN, k->w->cfg->anomaly_rate_x, r->element[1]->str,
+                 ANOMALY_WIN_MIN);
         alerts_raise(k->w->al, ALERT_P1, "anomaly-rate", text);
     }
     free(k);

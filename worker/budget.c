@@ -97,8 +97,8 @@ budget_settle(struct worker *w, int qi, long long at, long tok, double usd,
 {
     struct budget *b = w->bg;
 
-    if (budget_call(w, "settle", w->q[qi].keys.queue, at, tok, usd, rtok,
-                    rusd, NULL, NULL) == 0)
+    if (budget_call(w, "settle", w->q[qi].keys.queue, at, tok, usd, rtok, rusd,
+                    NULL, NULL) == 0)
         return;
     b->pend_tok[qi] += tok;
     b->pend_usd[qi] += usd;
@@ -244,8 +244,8 @@ budget_gate(struct wjob *j)
     g->qi = (int)(j->q - w->q);
     budget_estimate(j, &g->tok, &g->usd);
     g->at = (long long)time(NULL);
-    if (budget_call(w, "reserve", j->q->keys.queue, g->at, g->tok, g->usd, 0,
-                    0, on_gate_reply, g) < 0) {
+    if (budget_call(w, "reserve", j->q->keys.queue, g->at, g->tok, g->usd, 0, 0,
+                    on_gate_reply, g) < 0) {
         free(g);
         return 0;
     }
@@ -442,8 +442,7 @@ budget_tick(struct worker *w)
             k->w = w;
             k->qi = i;
             if (budget_call(w, "check", w->q[i].keys.queue,
-                            (long long)time(NULL), 0, 0, 0, 0, on_check,
-                            k) < 0)
+                            (long long)time(NULL), 0, 0, 0, 0, on_check, k) < 0)
                 free(k);
             else
                 b->checking++;

@@ -7,12 +7,13 @@
  * Misses are coalesced: a lookup sends SET NX PX of an in-flight marker
  * beside the key (KEY_CACHE_LOCK_SUFFIX; its lease is the visibility
  * timeout, renewed with the job's lease: lease.c calls cache_renew(), so a
- * call longer than the timeout is not made again) and then GET, pipelined. A miss that took the marker calls the
- * API; one that did not waits -- a timer re-check, 50 ms doubling to 1 s,
- * never past the marker's lease (a dead holder blocks nobody longer) -- and
- * shares the answer once it is stored. The holder stores the answer before
- * it drops the marker, and a marker is taken before the GET, so a request
- * that takes a marker always sees an answer stored before it. */
+ * call longer than the timeout is not made again) and then GET, pipelined. A
+ * miss that took the marker calls the API; one that did not waits -- a timer
+ * re-check, 50 ms doubling to 1 s, never past the marker's lease (a dead holder
+ * blocks nobody longer) -- and shares the answer once it is stored. The holder
+ * stores the answer before it drops the marker, and a marker is taken before
+ * the GET, so a request that takes a marker always sees an answer stored before
+ * it. */
 #include "fmacros.h"
 
 #include <stdio.h>

@@ -83,7 +83,8 @@ struct wjob {
     int bstate;      /* budget: 0 unchecked, 1 reserving, 2 admitted */
     long bres_tok;   /* tokens reserved and not yet settled */
     double bres_usd; /* USD reserved and not yet settled */
-    long long bres_at; /* time(NULL) of the reservation: its day and month */
+    /* time(NULL) of the reservation: the day and month it settles in */
+    long long bres_at;
     /* the outcome */
     enum outcome out;
     char *doc;          /* result JSON (complete) or error JSON (fail) */

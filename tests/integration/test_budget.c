@@ -528,8 +528,9 @@ Test(budget, a_call_longer_than_the_visibility_timeout_is_made_once)
      * with the job's lease, the second job waits for the first's answer
      * instead of taking the expired marker and calling again */
     const char *mock_args[] = {"--latency-ms", "4000", NULL};
-    const char *args[] = {"--cache-ttl",          "600", "--concurrency", "2",
-                          "--visibility-timeout", "1",   NULL};
+    const char *args[] = {
+        "--cache-ttl", "600", "--concurrency", "2", "--visibility-timeout",
+        "1",           NULL};
     char url[128];
     char **ids = enqueue_jobs(2, "slow", 50, slow_prompt);
     pid_t mock = th_mock_start(url, mock_args), w;
@@ -676,8 +677,8 @@ Test(budget, a_call_settled_after_midnight_settles_its_reservations_day)
      * settle replaced it with the usage (40 out + the input) there too */
     tok = hget_num(d0, "tok");
     cr_assert_eq(hget_num(d0, "res_tok"), 0, "the reservation was given back");
-    cr_assert_gt(tok, 40, "the usage counts on the 31st (%g; Feb 1st %g)",
-                 tok, hget_num(d1, "tok"));
+    cr_assert_gt(tok, 40, "the usage counts on the 31st (%g; Feb 1st %g)", tok,
+                 hget_num(d1, "tok"));
     cr_assert_lt(tok, 200, "the estimate was corrected (%g)", tok);
     cr_assert_eq(hget_num(m0, "tok"), hget_num(d0, "tok"), "and in January");
     cr_assert_eq(th_rint(&t, "EXISTS %s", d1), 0,
