@@ -84,6 +84,7 @@ cmd_budget(int argc, char **argv)
     struct cli c;
     struct cli_cmd spec = {"budget", budget_help, NULL, NULL, NULL, NULL, 0};
     cJSON *doc;
+    char err[512] = "out of memory";
     int first, rc;
 
     if (argc > 1 && !strcmp(argv[1], "set"))
@@ -93,9 +94,10 @@ cmd_budget(int argc, char **argv)
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     doc = cJSON_CreateObject();
-    if (!doc || limits_budget_section(cli_rc(&c, KEY_BUDGET_CAPS), doc) < 0) {
+    if (!doc || limits_budget_section(cli_rc(&c, KEY_BUDGET_CAPS), doc, err,
+                                      sizeof(err)) < 0) {
         cJSON_Delete(doc);
-        rc = cli_redis_fail(&c, "budget", NULL, NULL);
+        rc = cli_fail("budget", "redis: %s", err);
         cli_close(&c);
         return rc;
     }

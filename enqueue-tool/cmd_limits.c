@@ -206,10 +206,12 @@ static cJSON *
 budget_read(struct cli *c)
 {
     cJSON *doc = cJSON_CreateObject();
+    char err[512] = "out of memory";
 
-    if (!doc || limits_budget_section(cli_rc(c, KEY_BUDGET_CAPS), doc) < 0) {
+    if (!doc || limits_budget_section(cli_rc(c, KEY_BUDGET_CAPS), doc, err,
+                                      sizeof(err)) < 0) {
         cJSON_Delete(doc);
-        cli_redis_fail(c, "limits", NULL, "reading the budget");
+        cli_fail("limits", "redis: reading the budget: %s", err);
         return NULL;
     }
     return doc;

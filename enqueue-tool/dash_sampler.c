@@ -91,7 +91,10 @@ take_limits(struct cli *c, char **limits, char **budget)
 {
     cJSON *b = cJSON_CreateObject(), *arr = cJSON_CreateArray();
     redisReply *r = NULL;
-    int ok = b && arr && limits_budget_section(cli_rc(c, KEY_BUDGET_CAPS), b) == 0;
+    char err[256];
+    int ok = b && arr &&
+             limits_budget_section(cli_rc(c, KEY_BUDGET_CAPS), b, err,
+                                   sizeof(err)) == 0;
 
     if (ok) {
         r = redisCommand(cli_rc(c, KEY_LIMITS), "SMEMBERS %s", KEY_LIMITS);

@@ -189,13 +189,30 @@ spend_name(const char *f, int queue, int reservations)
     return NULL;
 }
 
+/* The reason of a failed read of key into err: Redis's error reply,
+ * another reply's type, the connection's error, or out of memory. */
+static void
+read_error(redisContext *c, const char *key, const redisReply *r, char *err,
+           size_t errlen)
+{
+    if (r && r->type == REDIS_REPLY_ERROR)
+        snprintf(err, errlen, "%s: %s", key, r->str);
+    else if (r && r->type != REDIS_REPLY_ARRAY)
+        snprintf(err, errlen, "%s: not a hash (reply type %d)", key, r->type);
+    else if (!r)
+        snprintf(err, errlen, "%s: %s", key,
+                 c->errstr[0] ? c->errstr : "no reply");
+    else
+        snprintf(err, errlen, "%s: out of memory", key);
+}
+
 /* HGETALL key into o: each field name_of() knows becomes a number of o,
  * or of o's queue for a "q:Q:" field (null_if_none: see set_num()). 0, or
- * -1 (Redis error, out of memory). */
+ * -1 with the reason in err (Redis error, out of memory). */
 static int
 fold_hash(redisContext *c, const char *key, cJSON *o,
           const char *(*name_of)(const char *f, int queue, int reservations),
-          int reservations, int null_if_none)
+          int reservations, int null_if_none, char *err, size_t errlen)
 {
     redisReply *r = redisCommand(c, "HGETALL %s", key);
     int bad = !r || r->type != REDIS_REPLY_ARRAY;
@@ -213,40 +230,46 @@ fold_hash(redisContext *c, const char *key, cJSON *o,
         bad = !t || set_num(t, name, strtod(r->element[i + 1]->str, NULL),
                             null_if_none) < 0;
     }
+    if (bad)
+        read_error(c, key, r, err, errlen);
     if (r)
         freeReplyObject(r);
     return bad ? -1 : 0;
 }
 
-/* Caps from the caps hash into o. 0, or -1. */
+/* Caps from the caps hash into o. 0, or -1 with the reason in err. */
 static int
-caps_section(redisContext *c, cJSON *o)
+caps_section(redisContext *c, cJSON *o, char *err, size_t errlen)
 {
     int bad = 0;
 
     for (int i = 0; i < NCAPS && !bad; i++)
         bad = set_num(o, caps[i].alias, 0, 1) < 0;
-    if (bad || !cJSON_AddObjectToObject(o, "queues"))
+    if (bad || !cJSON_AddObjectToObject(o, "queues")) {
+        snprintf(err, errlen, "out of memory");
         return -1;
-    return fold_hash(c, KEY_BUDGET_CAPS, o, cap_name, 0, 1);
+    }
+    return fold_hash(c, KEY_BUDGET_CAPS, o, cap_name, 0, 1, err, errlen);
 }
 
-/* Spend of one period's hash into o. 0, or -1. */
+/* Spend of one period's hash into o. 0, or -1 with the reason in err. */
 static int
 period_section(redisContext *c, const char *key, const char *period,
-               int reservations, cJSON *o)
+               int reservations, cJSON *o, char *err, size_t errlen)
 {
     if (!cJSON_AddStringToObject(o, "period", period) ||
         set_num(o, "usd", 0, 0) < 0 || set_num(o, "tokens", 0, 0) < 0 ||
         (reservations && (set_num(o, "reserved_usd", 0, 0) < 0 ||
                           set_num(o, "reserved_tokens", 0, 0) < 0)) ||
-        !cJSON_AddObjectToObject(o, "queues"))
+        !cJSON_AddObjectToObject(o, "queues")) {
+        snprintf(err, errlen, "out of memory");
         return -1;
-    return fold_hash(c, key, o, spend_name, reservations, 0);
+    }
+    return fold_hash(c, key, o, spend_name, reservations, 0, err, errlen);
 }
 
 int
-limits_budget_section(redisContext *c, cJSON *doc)
+limits_budget_section(redisContext *c, cJSON *doc, char *err, size_t errlen)
 {
     char day[KEY_BUDGET_LEN], month[KEY_BUDGET_LEN];
     long long now = (long long)time(NULL);
@@ -255,15 +278,17 @@ limits_budget_section(redisContext *c, cJSON *doc)
     cJSON *d = b ? cJSON_AddObjectToObject(b, "day") : NULL;
     cJSON *m = b ? cJSON_AddObjectToObject(b, "month") : NULL;
 
-    if (!cp || !d || !m)
+    if (!cp || !d || !m) {
+        snprintf(err, errlen, "out of memory");
         return -1;
+    }
     key_budget_day(day, sizeof(day), now, NULL);
     key_budget_month(month, sizeof(month), now, NULL);
-    if (caps_section(c, cp) < 0 ||
-        period_section(c, day, day + sizeof(KEY_BUDGET_DAY_PREFIX) - 1, 1, d) <
-            0 ||
+    if (caps_section(c, cp, err, errlen) < 0 ||
+        period_section(c, day, day + sizeof(KEY_BUDGET_DAY_PREFIX) - 1, 1, d,
+                       err, errlen) < 0 ||
         period_section(c, month, month + sizeof(KEY_BUDGET_MONTH_PREFIX) - 1, 0,
-                       m) < 0)
+                       m, err, errlen) < 0)
         return -1;
     return 0;
 }

@@ -36,8 +36,10 @@ int limits_budget_set(redisContext *c, const char *queue,
  * tokens_month (null = none), "queues": {Q: {...}}}, "day": {"period",
  * "usd", "tokens", "reserved_usd", "reserved_tokens", "queues": {Q:
  * {"usd", "tokens"}}}, "month": {same, no reservations}}. Returns 0, or -1
- * (Redis error or out of memory; doc may hold part of it). */
-int limits_budget_section(redisContext *c, cJSON *doc);
+ * with the reason in err, naming the key (Redis error, a key that is no
+ * hash, out of memory; doc may hold part of it). */
+int limits_budget_section(redisContext *c, cJSON *doc, char *err,
+                          size_t errlen);
 
 /* Print the section as text (the object limits_budget_section() added). */
 void limits_budget_print(const cJSON *budget);

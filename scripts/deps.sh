@@ -19,13 +19,14 @@ DEMO="$BUILD redis-server redis-tools python3"
 # node + npm (the official SDKs' conformance test, examples/node);
 # python3-redis (examples/python); procps (pgrep: the pool test);
 # redis-sentinel (tests/scripts/sentinel.sh); chromium (the dashboard's
-# browser tests, driven by playwright-core)
+# browser tests, driven by playwright-core); libfaketime (a worker on a
+# clock before midnight: the budget test)
 # (PACKAGE:COMMAND counts as present when COMMAND is on PATH, e.g. a
 # NodeSource node whose package bundles npm.)
 TEST="$DEMO libcriterion-dev python3-jsonschema python3-jwt python3-cryptography
 python3-redis openssl curl prometheus:promtool docker-compose:docker-compose man-db:man
 systemd:systemd-analyze valgrind:valgrind nodejs:node npm:npm procps:pgrep
-redis-sentinel:redis-sentinel chromium"
+redis-sentinel:redis-sentinel chromium libfaketime"
 # .ci/run: also format, lint and fuzz tools
 CI="$TEST clang-format clang clang-tidy cppcheck libclang-rt-14-dev"
 

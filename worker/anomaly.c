@@ -2,10 +2,11 @@
  * the last 10 minutes above --anomaly-rate-multiple times its trailing
  * average per 10 minutes (over up to 24 h of per-minute buckets in Redis,
  * common/lua/anomaly.lua; the fleet's one alert per key per 10 minutes).
- * The limit key is the model id (the default mapping of issue 13's
- * limiter). (2) One job's output tokens above --anomaly-job-multiple times
- * the median of its queue's recent jobs (a ring of the last
- * ANOMALY_SAMPLE results per queue in this process). 0 turns either off. */
+ * The limit key is the limiter's (limiter_key_id(): provider, API base,
+ * model class), whatever model each job names. (2) One job's output tokens
+ * above --anomaly-job-multiple times the median of its queue's recent jobs (a
+ * ring of the last ANOMALY_SAMPLE results per queue in this process). 0 turns
+ * either off. */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -16,7 +17,6 @@
 #include "rclient.h"
 #include "worker_int.h"
 
-#define ANOMALY_KEYS      8   /* limit keys with spend waiting for the tick */
 #define ANOMALY_SAMPLE    101 /* results kept per queue for the median */
 #define ANOMALY_MIN       20  /* results before any verdict on a job */
 #define ANOMALY_EVERY     5   /* ticks (s) between bucket updates */
@@ -30,11 +30,8 @@ struct ring {
 };
 
 struct anomaly {
-    struct {
-        char key[128];
-        long pend;
-    } k[ANOMALY_KEYS];
-    int nk;
+    char key[600]; /* the worker's limit key id (all its calls) */
+    long pend;     /* its tokens waiting for the tick */
     struct ring q[WORKER_MAX_QUEUES];
 };
 
@@ -42,7 +39,10 @@ int
 anomaly_init(struct worker *w)
 {
     w->an = calloc(1, sizeof(*w->an));
-    return w->an ? 0 : -1;
+    if (!w->an)
+        return -1;
+    limiter_key_id(w->cfg, w->an->key, sizeof(w->an->key));
+    return 0;
 }
 
 void
@@ -52,54 +52,33 @@ anomaly_free(struct worker *w)
     w->an = NULL;
 }
 
-/* The limit key of j's calls. */
-static const char *
-limit_key(const struct wjob *j)
-{
-    cJSON *m = cJSON_GetObjectItemCaseSensitive(j->job, "model");
-
-    return cJSON_IsString(m) ? m->valuestring : j->w->cfg->model;
-}
-
 void
 anomaly_tokens(struct worker *w, const struct wjob *j, long tok)
 {
-    struct anomaly *a = w->an;
-    const char *key = limit_key(j);
-    int i;
-
-    if (!a || w->cfg->anomaly_rate_x <= 0 || tok <= 0 ||
-        strlen(key) >= sizeof(a->k[0].key))
-        return;
-    for (i = 0; i < a->nk && strcmp(a->k[i].key, key) != 0; i++)
-        ;
-    if (i == a->nk) {
-        if (a->nk == ANOMALY_KEYS)
-            return; /* more models than slots this tick: the next one */
-        snprintf(a->k[a->nk++].key, sizeof(a->k[0].key), "%s", key);
-    }
-    a->k[i].pend += tok;
+    (void)j; /* every call of this worker goes to its one limit key */
+    if (w->an && w->cfg->anomaly_rate_x > 0 && tok > 0)
+        w->an->pend += tok;
 }
 
 struct rate_ctx {
     struct worker *w;
-    char key[128];
 };
 
 static void
 on_rate(struct rconn *c, redisReply *r, void *pd)
 {
     struct rate_ctx *k = pd;
-    char text[512];
+    char text[1024];
 
     (void)c;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
         r->element[2]->integer == 1) {
         snprintf(text, sizeof(text),
-                 "spend anomaly on %s: %s tokens in the last %d minutes, "
-                 "over %g x the trailing average of %s per %d minutes",
-                 k->key, r->element[0]->str, ANOMALY_WIN_MIN,
-                 k->w->cfg->anomaly_rate_x, r->element[1]->str,
+                 "spend anomaly on %.600s: %.40s tokens in the last %d "
+                 "minutes, over %g x the trailing average of %.40s per %d "
+                 "minutes",
+                 k->w->an ? k->w->an->key : "?", r->element[0]->str,
+                 ANOMALY_WIN_MIN, k->w->cfg->anomaly_rate_x, r->element[1]->str,
                  ANOMALY_WIN_MIN);
         alerts_raise(k->w->al, ALERT_P1, "anomaly-rate", text);
     }
@@ -110,42 +89,35 @@ void
 anomaly_tick(struct worker *w)
 {
     struct anomaly *a = w->an;
+    char bk[sizeof(KEY_ANOMALY_RATE_PREFIX) + sizeof(a->key) + 2];
+    char ak[sizeof(KEY_ANOMALY_SEEN_PREFIX) + sizeof(a->key) + 2];
+    char add[24], mult[32], win[8], hist[8], least[8], ttl[16];
+    const char *keys[2] = {bk, ak};
+    const char *av[7] = {"-", add, mult, win, hist, least, ttl};
+    const struct skeys sk = {2, keys, av[0]};
+    struct rate_ctx *k;
 
-    if (!a || w->tick % ANOMALY_EVERY != 0 || !rconn_is_up(w->rc))
+    if (!a || a->pend <= 0 || w->tick % ANOMALY_EVERY != 0 ||
+        !rconn_is_up(w->rc))
         return;
-    for (int i = 0; i < a->nk; i++) {
-        char bk[sizeof(KEY_ANOMALY_RATE_PREFIX) + 130];
-        char ak[sizeof(KEY_ANOMALY_SEEN_PREFIX) + 130];
-        char add[24], mult[32], win[8], hist[8], least[8], ttl[16];
-        const char *keys[2] = {bk, ak};
-        const char *av[7] = {"-", add, mult, win, hist, least, ttl};
-        const struct skeys sk = {2, keys, av[0]};
-        struct rate_ctx *k = malloc(sizeof(*k));
-
-        if (!k)
-            goto keep;
-        k->w = w;
-        snprintf(k->key, sizeof(k->key), "%s", a->k[i].key);
-        key_anomaly(bk, sizeof(bk), KEY_ANOMALY_RATE_PREFIX, a->k[i].key);
-        key_anomaly(ak, sizeof(ak), KEY_ANOMALY_SEEN_PREFIX, a->k[i].key);
-        snprintf(add, sizeof(add), "%ld", a->k[i].pend);
-        snprintf(mult, sizeof(mult), "%g", w->cfg->anomaly_rate_x);
-        snprintf(win, sizeof(win), "%d", ANOMALY_WIN_MIN);
-        snprintf(hist, sizeof(hist), "%d", ANOMALY_HIST_MIN);
-        snprintf(least, sizeof(least), "%d", ANOMALY_LEAST_MIN);
-        snprintf(ttl, sizeof(ttl), "%d", ANOMALY_WIN_MIN * 60);
-        if (rconn_script_keys(w->rc, SCRIPT_ANOMALY, &sk, 6, av + 1, NULL,
-                              on_rate, k) < 0) {
-            free(k);
-            goto keep;
-        }
-        continue;
-    keep: /* keys 0..i-1 were sent: keep the rest for the next tick */
-        memmove(&a->k[0], &a->k[i], (size_t)(a->nk - i) * sizeof(a->k[0]));
-        a->nk -= i;
+    k = malloc(sizeof(*k));
+    if (!k)
+        return; /* kept for the next tick */
+    k->w = w;
+    key_anomaly(bk, sizeof(bk), KEY_ANOMALY_RATE_PREFIX, a->key);
+    key_anomaly(ak, sizeof(ak), KEY_ANOMALY_SEEN_PREFIX, a->key);
+    snprintf(add, sizeof(add), "%ld", a->pend);
+    snprintf(mult, sizeof(mult), "%g", w->cfg->anomaly_rate_x);
+    snprintf(win, sizeof(win), "%d", ANOMALY_WIN_MIN);
+    snprintf(hist, sizeof(hist), "%d", ANOMALY_HIST_MIN);
+    snprintf(least, sizeof(least), "%d", ANOMALY_LEAST_MIN);
+    snprintf(ttl, sizeof(ttl), "%d", ANOMALY_WIN_MIN * 60);
+    if (rconn_script_keys(w->rc, SCRIPT_ANOMALY, &sk, 6, av + 1, NULL, on_rate,
+                          k) < 0) {
+        free(k); /* kept for the next tick */
         return;
     }
-    a->nk = 0;
+    a->pend = 0;
 }
 
 static int

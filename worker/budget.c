@@ -45,35 +45,37 @@ struct gate_ctx {
     int qi; /* the job's queue (index into w->q) */
     long tok;
     double usd;
+    long long at; /* time(NULL) of the reservation */
 };
 
-/* KEYS of budget.lua for now: caps, day, month; ttls into the argv. */
+/* KEYS of budget.lua for the period of time at: caps, day, month; ttls
+ * into the argv. */
 static void
-budget_keys(char day[KEY_BUDGET_LEN], char month[KEY_BUDGET_LEN], char dttl[24],
-            char mttl[24])
+budget_keys(long long at, char day[KEY_BUDGET_LEN], char month[KEY_BUDGET_LEN],
+            char dttl[24], char mttl[24])
 {
-    long long now = (long long)time(NULL);
     long dt, mt;
 
-    key_budget_day(day, KEY_BUDGET_LEN, now, &dt);
-    key_budget_month(month, KEY_BUDGET_LEN, now, &mt);
+    key_budget_day(day, KEY_BUDGET_LEN, at, &dt);
+    key_budget_month(month, KEY_BUDGET_LEN, at, &mt);
     snprintf(dttl, 24, "%ld", dt);
     snprintf(mttl, 24, "%ld", mt);
 }
 
 /* Send budget.lua op for queue q (may be "") with tokens/usd (and the
- * reservation res_tok/res_usd for settle). 0 when sent. */
+ * reservation res_tok/res_usd for settle), against the day and month of
+ * time at. 0 when sent. */
 static int
-budget_call(struct worker *w, const char *op, const char *q, long tok,
-            double usd, long res_tok, double res_usd, rconn_reply_fn fn,
-            void *pd)
+budget_call(struct worker *w, const char *op, const char *q, long long at,
+            long tok, double usd, long res_tok, double res_usd,
+            rconn_reply_fn fn, void *pd)
 {
     char day[KEY_BUDGET_LEN], month[KEY_BUDGET_LEN], dttl[24], mttl[24];
     char t[32], u[48], rt[32], ru[48];
     const char *keys[3] = {KEY_BUDGET_CAPS, day, month};
     const char *av[9] = {"-", op, q, t, u, dttl, mttl, rt, ru};
 
-    budget_keys(day, month, dttl, mttl);
+    budget_keys(at, day, month, dttl, mttl);
     snprintf(t, sizeof(t), "%ld", tok);
     snprintf(u, sizeof(u), "%.9f", usd);
     snprintf(rt, sizeof(rt), "%ld", res_tok);
@@ -85,14 +87,17 @@ budget_call(struct worker *w, const char *op, const char *q, long tok,
 }
 
 /* Add tokens/usd to queue qi's spend and give back a reservation of
- * rtok/rusd; kept for the next tick when it cannot be sent now. */
+ * rtok/rusd, in the day and month of time at (the reservation's: a call
+ * reserved before midnight UTC and settled after it corrects the day that
+ * holds its reservation); kept for the next tick (settled in the tick's
+ * period) when it cannot be sent now. */
 static void
-budget_settle(struct worker *w, int qi, long tok, double usd, long rtok,
-              double rusd)
+budget_settle(struct worker *w, int qi, long long at, long tok, double usd,
+              long rtok, double rusd)
 {
     struct budget *b = w->bg;
 
-    if (budget_call(w, "settle", w->q[qi].keys.queue, tok, usd, rtok, rusd,
+    if (budget_call(w, "settle", w->q[qi].keys.queue, at, tok, usd, rtok, rusd,
                     NULL, NULL) == 0)
         return;
     b->pend_tok[qi] += tok;
@@ -167,7 +172,8 @@ on_gate_reply(struct rconn *c, redisReply *r, void *pd)
         /* the slot moved on: give back what was reserved */
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
             r->element[0]->integer == 1)
-            budget_settle(g->ref.w, g->qi, -g->tok, -g->usd, g->tok, g->usd);
+            budget_settle(g->ref.w, g->qi, g->at, -g->tok, -g->usd, g->tok,
+                          g->usd);
         free(g);
         return;
     }
@@ -188,6 +194,7 @@ on_gate_reply(struct rconn *c, redisReply *r, void *pd)
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1) {
         j->bres_tok = g->tok;
         j->bres_usd = g->usd;
+        j->bres_at = g->at;
     } else {
         /* Redis could not answer: the call goes ahead, its spend is added
          * after (fail open: a stalled fleet costs more than one call) */
@@ -236,7 +243,8 @@ budget_gate(struct wjob *j)
     slotref_set(&g->ref, j);
     g->qi = (int)(j->q - w->q);
     budget_estimate(j, &g->tok, &g->usd);
-    if (budget_call(w, "reserve", j->q->keys.queue, g->tok, g->usd, 0, 0,
+    g->at = (long long)time(NULL);
+    if (budget_call(w, "reserve", j->q->keys.queue, g->at, g->tok, g->usd, 0, 0,
                     on_gate_reply, g) < 0) {
         free(g);
         return 0;
@@ -283,8 +291,8 @@ budget_spend(struct wjob *j, const struct llm_result *r)
     if (!w->bg)
         return usd;
     if (j->bres_tok || j->bres_usd > 0)
-        budget_settle(w, qi, tok - j->bres_tok, usd - j->bres_usd, j->bres_tok,
-                      j->bres_usd);
+        budget_settle(w, qi, j->bres_at, tok - j->bres_tok, usd - j->bres_usd,
+                      j->bres_tok, j->bres_usd);
     else { /* no reservation: added on the tick */
         w->bg->pend_tok[qi] += tok;
         w->bg->pend_usd[qi] += usd;
@@ -299,8 +307,8 @@ void
 budget_release(struct wjob *j)
 {
     if (j->w->bg && j->q && (j->bres_tok || j->bres_usd > 0))
-        budget_settle(j->w, (int)(j->q - j->w->q), -j->bres_tok, -j->bres_usd,
-                      j->bres_tok, j->bres_usd);
+        budget_settle(j->w, (int)(j->q - j->w->q), j->bres_at, -j->bres_tok,
+                      -j->bres_usd, j->bres_tok, j->bres_usd);
     j->bres_tok = 0;
     j->bres_usd = 0;
     j->bstate = 0;
@@ -435,7 +443,8 @@ budget_tick(struct worker *w)
             double u = b->pend_usd[i], ru = b->pend_rusd[i];
             b->pend_tok[i] = b->pend_rtok[i] = 0;
             b->pend_usd[i] = b->pend_rusd[i] = 0;
-            budget_settle(w, i, t, u, rt, ru); /* kept again if not sent */
+            budget_settle(w, i, (long long)time(NULL), t, u, rt,
+                          ru); /* kept again if not sent */
         }
         if ((b->stopped || b->stopped_q[i]) && b->checking < w->nq) {
             struct check_ctx *k = malloc(sizeof(*k));
@@ -443,8 +452,8 @@ budget_tick(struct worker *w)
                 continue;
             k->w = w;
             k->qi = i;
-            if (budget_call(w, "check", w->q[i].keys.queue, 0, 0, 0, 0,
-                            on_check, k) < 0)
+            if (budget_call(w, "check", w->q[i].keys.queue,
+                            (long long)time(NULL), 0, 0, 0, 0, on_check, k) < 0)
                 free(k);
             else
                 b->checking++;

@@ -6,12 +6,14 @@
  * with plain GET/SET.
  * Misses are coalesced: a lookup sends SET NX PX of an in-flight marker
  * beside the key (KEY_CACHE_LOCK_SUFFIX; its lease is the visibility
- * timeout) and then GET, pipelined. A miss that took the marker calls the
- * API; one that did not waits -- a timer re-check, 50 ms doubling to 1 s,
- * never past the marker's lease (a dead holder blocks nobody longer) -- and
- * shares the answer once it is stored. The holder stores the answer before
- * it drops the marker, and a marker is taken before the GET, so a request
- * that takes a marker always sees an answer stored before it. */
+ * timeout, renewed with the job's lease: lease.c calls cache_renew(), so a
+ * call longer than the timeout is not made again) and then GET, pipelined. A
+ * miss that took the marker calls the API; one that did not waits -- a timer
+ * re-check, 50 ms doubling to 1 s, never past the marker's lease (a dead holder
+ * blocks nobody longer) -- and shares the answer once it is stored. The holder
+ * stores the answer before it drops the marker, and a marker is taken before
+ * the GET, so a request that takes a marker always sees an answer stored before
+ * it. */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -57,6 +59,20 @@ cache_unlock(struct wjob *j)
     if (j->cache_lock && j->cache_key[0])
         drop_lock(j->w, j->cache_key);
     j->cache_lock = 0;
+}
+
+void
+cache_renew(struct wjob *j)
+{
+    char lk[128], ms[24];
+    const char *av[3] = {"PEXPIRE", lk, ms};
+
+    if (!j->cache_lock || !j->cache_key[0])
+        return;
+    lock_key(j, lk, sizeof(lk));
+    snprintf(ms, sizeof(ms), "%ld", 1000L * j->w->cfg->visibility_s);
+    if (rconn_command(j->w->rc, 3, av, NULL, worker_noreply, NULL) < 0)
+        return; /* Redis is down: renewed with the lease after the reconnect */
 }
 
 void

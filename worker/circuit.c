@@ -1,7 +1,8 @@
 /* circuit: the worker's circuit breaker. An outcome that is not the job's
  * fault (auth, quota, a rate-limit storm, an outage) opens it: nothing is
  * claimed for a while (exponential, jittered, at most --circuit-max), then
- * one probe job goes through; its success closes it. */
+ * one probe job goes through (the jobs already out go on; the probe does
+ * not wait for them); its success closes it. */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -48,6 +49,21 @@ circuit_open(struct worker *w, double hint_s, const char *why)
                "reason", why, "pause_s", s, NULL);
         w->last_auth_log = now;
     }
+}
+
+int
+circuit_probe_out(const struct worker *w)
+{
+    /* jobs claimed before the circuit opened are not probes: their
+     * outcome proves nothing (circuit_success), and waiting for them held
+     * the probe for the slowest of them (a stalled stream: seconds) */
+    for (int i = 0; i < w->cap; i++) {
+        const struct wjob *j = &w->slots[i];
+        if (j->st == J_QUEUED ||
+            (j->st != J_FREE && j->t_start >= w->circuit_opened_at))
+            return 1;
+    }
+    return 0;
 }
 
 void

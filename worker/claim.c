@@ -114,7 +114,7 @@ claim_now(struct worker *w)
         return;
     if (now < w->circuit_until || budget_blocked(w) || limiter_claim_blocked(w))
         return;
-    if (w->circuit_probe && (inflight(w) > 0 || w->claiming > 0))
+    if (w->circuit_probe && (w->claiming > 0 || circuit_probe_out(w)))
         return; /* one probe at a time while the circuit half-opens */
     for (int i = 0; i < w->nq; i++) {
         struct wqueue *c = &w->q[(w->rr + i) % w->nq];

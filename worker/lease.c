@@ -103,6 +103,7 @@ heartbeat_queue(struct worker *w, struct wqueue *q)
             av[k++] = j->token;
             av[k++] = prog[h->n];
             h->n++;
+            cache_renew(j); /* its in-flight marker lives as long */
         }
         if (h->n == 0 || rconn_script(w->rc, SCRIPT_EXTEND, &q->keys, k, av,
                                       NULL, on_hb_reply, h) < 0)

@@ -61,12 +61,20 @@ ctx_job(struct lim_ctx *c)
     return j->gen == c->gen && !j->lost ? j : NULL;
 }
 
+void
+limiter_key_id(const struct wcfg *cfg, char *out, size_t n)
+{
+    const char *cls = cfg->model_class ? cfg->model_class : cfg->model;
+
+    key_limit_id(out, n, llm_provider_name(cfg->provider),
+                 cfg->api_base ? cfg->api_base : "", cls ? cls : "default");
+}
+
 int
 limiter_new(struct worker *w)
 {
     const struct wcfg *cfg = w->cfg;
     struct limiter *l;
-    const char *cls;
 
     w->lim = NULL;
     if (cfg->provider == LLM_NOOP)
@@ -74,9 +82,7 @@ limiter_new(struct worker *w)
     l = calloc(1, sizeof(*l));
     if (!l)
         return -1;
-    cls = cfg->model_class ? cfg->model_class : cfg->model;
-    key_limit_id(l->id, sizeof(l->id), llm_provider_name(cfg->provider),
-                 cfg->api_base, cls ? cls : "default");
+    limiter_key_id(cfg, l->id, sizeof(l->id));
     if (key_limit_state(l->key, sizeof(l->key), l->id) < 0) {
         free(l);
         return -1;

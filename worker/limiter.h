@@ -10,12 +10,15 @@
 #ifndef GENQ_LIMITER_H
 #define GENQ_LIMITER_H
 
+#include <stddef.h>
+
 #include <ev.h>
 
 #include "ratehdr.h"
 
 struct worker;
 struct wjob;
+struct wcfg;
 
 /* A job slot's limiter state (struct wjob.lj): plain data, nothing owned. */
 struct lim_job {
@@ -30,6 +33,10 @@ struct lim_job {
 /* The worker's limiter (w->lim). Owned by the worker; NULL when off. */
 struct limiter;
 
+/* The limit key id of cfg's calls (keys.h key_limit_id: provider, API
+ * base, --model-class or else --model) into out: the key limiter.lua and
+ * the spend anomalies (anomaly.c) keep their state under. */
+void limiter_key_id(const struct wcfg *cfg, char *out, size_t n);
 /* Make w->lim (NULL for the noop provider). 0, or -1 on out-of-memory. */
 int limiter_new(struct worker *w);
 void limiter_free(struct worker *w);

@@ -83,6 +83,8 @@ struct wjob {
     int bstate;      /* budget: 0 unchecked, 1 reserving, 2 admitted */
     long bres_tok;   /* tokens reserved and not yet settled */
     double bres_usd; /* USD reserved and not yet settled */
+    /* time(NULL) of the reservation: the day and month it settles in */
+    long long bres_at;
     /* the outcome */
     enum outcome out;
     char *doc;          /* result JSON (complete) or error JSON (fail) */
@@ -243,6 +245,8 @@ void flush_on_prepare(EV_P_ ev_prepare *wp, int revents);
 /* circuit.c */
 void circuit_open(struct worker *w, double hint_s, const char *why);
 void circuit_success(struct worker *w, const struct wjob *j);
+/* A probe is out: a job claimed since the circuit opened is still held. */
+int circuit_probe_out(const struct worker *w);
 
 /* cache.c: 0 when a lookup started (its reply continues the job), -1 when
  * the job goes straight to the API. */
@@ -250,6 +254,9 @@ int cache_lookup(struct wjob *j);
 void cache_store(struct wjob *j);
 /* Drop j's in-flight marker if it holds one (the job leaves its slot). */
 void cache_unlock(struct wjob *j);
+/* Renew j's in-flight marker, if it holds one, for another visibility
+ * timeout (with the job's lease: lease.c). */
+void cache_renew(struct wjob *j);
 /* A coalesced wait's re-check (j->cache_timer). */
 void cache_on_wait_timer(EV_P_ ev_timer *t, int revents);
 

@@ -15,9 +15,11 @@
 --       instead of all asking again at the same moment); one that does not
 --       is told when to ask again. WHY: "cooldown", "breaker", or "limit:B"
 --       (the bucket that binds). HEADROOM (a fraction, e.g. 0.02) of each
---       bucket is kept back: calls that leave together can arrive closer
---       together (network, scheduling), and the provider's bucket must not
---       see them faster than it refills. The steady rate is the limit.
+--       bucket is kept back (the usable bucket is L * (1 - HEADROOM)):
+--       calls that leave together can arrive closer together (network,
+--       scheduling), and the provider's bucket must not see them faster
+--       than it refills. The steady rate is the limit; an emptied bucket
+--       admits again at the refill rate.
 --       "free": no bucket is metered yet (nothing reserved; its settle
 --       passes the usage as the estimate: nothing to refund or charge).
 --   settle IT_EST OT_EST IT_USED OT_USED OK [B LIMIT REMAINING]... -> {1}
@@ -133,8 +135,15 @@ if op == 'reserve' then
     for _, b in ipairs(B) do
         local L = limit(b)
         if L > 0 then
+            -- HEADROOM is never handed out: the usable bucket holds
+            -- L * (1 - HEADROOM). (A floor of L * HEADROOM instead made
+            -- every emptied bucket -- a first learn, the end of a
+            -- cooldown -- hold the whole fleet for HEADROOM of a minute,
+            -- 1.2 s at 2%, whatever the limit.)
+            local cap = L * (1 - headroom)
+            if h['v_' .. b] > cap then h['v_' .. b] = cap end
             -- a request larger than the bucket passes when it is full
-            local n = math.min(need[b], L) + L * headroom
+            local n = math.min(need[b], cap)
             local v = h['v_' .. b]
             if v < n then
                 local w = (n - v) * 60000 / L

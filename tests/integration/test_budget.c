@@ -4,8 +4,11 @@
  * one P0, and a raised cap (`genq budget set`, or SIGHUP re-reading the
  * config file) resumes; the month cap through budget.lua on fixed keys;
  * P1 on an outsized job and on a spend-rate spike; 1,000 jobs over 100
- * prompts from four loops at once cost at most 100 API calls. Budget keys
- * are global, so the cap tests run in databases of their own (8..11). */
+ * prompts from four loops at once cost at most 100 API calls; a call
+ * reserved before midnight UTC and settled after it settles its
+ * reservation's day; an unreadable budget names its key and Redis's
+ * reason. Budget keys are global, so these tests run in databases of their
+ * own (5..11). */
 #include "fmacros.h"
 
 #include <signal.h>
@@ -399,17 +402,22 @@ spike_prompt(int i, char *out, size_t len)
 
 Test(budget, a_spend_rate_spike_raises_p1)
 {
-    char bk[128];
+    char bk[800], cls[64], id[640], other[700];
     char **ids;
-    const char *args[] = {"--concurrency", "4", NULL};
+    const char *args[] = {"--concurrency", "4", "--model-class", cls, NULL};
     redisReply *r;
     long long now_min;
     pid_t w;
 
-    /* a limit key of our own: a model only this test uses; an hour of
+    /* a limit key of our own (the limiter's: provider, API base, a model
+     * class only this test uses), not the model the jobs name; an hour of
      * history at 10 tokens a minute */
     snprintf(spike_model, sizeof(spike_model), "spike-model-%d", (int)getpid());
-    key_anomaly(bk, sizeof(bk), KEY_ANOMALY_RATE_PREFIX, spike_model);
+    snprintf(cls, sizeof(cls), "spike-class-%d", (int)getpid());
+    key_limit_id(id, sizeof(id), "anthropic", getenv("GENQ_TEST_MOCK_URL"),
+                 cls);
+    key_anomaly(bk, sizeof(bk), KEY_ANOMALY_RATE_PREFIX, id);
+    key_anomaly(other, sizeof(other), KEY_ANOMALY_RATE_PREFIX, spike_model);
     r = redisCommand(t.c, "TIME");
     cr_assert(r && r->type == REDIS_REPLY_ARRAY);
     now_min = strtoll(r->element[0]->str, NULL, 10) / 60;
@@ -419,9 +427,15 @@ Test(budget, a_spend_rate_spike_raises_p1)
     ids = enqueue_jobs(20, "s", 500, spike_prompt);
     w = th_worker(&t, NULL, args);
     cr_assert_eq(th_wait_terminal(&t, ids, 20, 60), 20);
-    cr_assert_eq(wait_alert("anomaly-rate", spike_model, 15), 1,
-                 "P1: 2,000+ tokens in 10 minutes against ~100 per 10");
+    cr_assert_eq(wait_alert("anomaly-rate", id, 15), 1,
+                 "P1 on the limit key %s: 2,000+ tokens in 10 minutes "
+                 "against ~100 per 10",
+                 id);
     th_stop(w);
+    r = redisCommand(t.c, "EXISTS %s", other);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+    cr_assert_eq(r->integer, 0, "no buckets under the job's model id");
+    freeReplyObject(r);
     freeReplyObject(redisCommand(t.c, "DEL %s", bk));
     th_free_ids(ids, 20);
 }
@@ -497,6 +511,38 @@ Test(budget, coalesced_cache_misses_call_the_api_once_per_prompt)
     th_stop(w2);
     th_stop(mock);
     th_free_ids(ids, n);
+}
+
+/* The same prompt twice, this run's own. */
+static void
+slow_prompt(int i, char *out, size_t len)
+{
+    (void)i;
+    snprintf(out, len, "\"prompt\":\"Slow answer %s [mock:tokens=20]\"",
+             t.queue);
+}
+
+Test(budget, a_call_longer_than_the_visibility_timeout_is_made_once)
+{
+    /* the answer takes 4 s, the in-flight marker's lease is 1 s: renewed
+     * with the job's lease, the second job waits for the first's answer
+     * instead of taking the expired marker and calling again */
+    const char *mock_args[] = {"--latency-ms", "4000", NULL};
+    const char *args[] = {
+        "--cache-ttl", "600", "--concurrency", "2", "--visibility-timeout",
+        "1",           NULL};
+    char url[128];
+    char **ids = enqueue_jobs(2, "slow", 50, slow_prompt);
+    pid_t mock = th_mock_start(url, mock_args), w;
+
+    w = th_worker_at(&t, url, NULL, args);
+    cr_assert_eq(th_wait_terminal(&t, ids, 2, 30), 2);
+    cr_assert_eq(th_count_state(&t, (const char *const *)ids, 2, "succeeded"),
+                 2);
+    cr_assert_eq(mock_calls(url), 1, "one API call for the two jobs");
+    th_stop(w);
+    th_stop(mock);
+    th_free_ids(ids, 2);
 }
 
 Test(budget, cli_sets_caps_and_rejects_bad_values)
@@ -585,4 +631,88 @@ Test(budget, limits_set_takes_rate_limits_and_budget_caps_together)
     cr_assert_eq(th_run(caps_only, NULL, NULL, 0, NULL, NULL), 0);
     cr_assert_eq(th_rint(&t, "SISMEMBER %s q|r|s", KEY_LIMITS), 0);
     expect_limits(url, 50, 8);
+}
+
+/* libfaketime (scripts/deps.sh test: libfaketime): a worker on a clock of
+ * our choosing, Redis's and libev's timers real */
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+/* A call reserved before midnight UTC and settled after it settles against
+ * the day and month that hold its reservation: the worker's clock starts at
+ * 2030-01-31 23:59:58 and the mock answers 3 s later. */
+Test(budget, a_call_settled_after_midnight_settles_its_reservations_day)
+{
+    const char *d0 = KEY_BUDGET_DAY_PREFIX "2030-01-31";
+    const char *d1 = KEY_BUDGET_DAY_PREFIX "2030-02-01";
+    const char *m0 = KEY_BUDGET_MONTH_PREFIX "2030-01";
+    const char *m1 = KEY_BUDGET_MONTH_PREFIX "2030-02";
+    const char *mock_args[] = {"--latency-ms", "3000", NULL};
+    const char *args[] = {"--budget-tokens-day", "100000000", NULL};
+    char url[320], mock[128], st[64], mid[] = "mid";
+    char *ids[] = {mid};
+    double tok;
+    pid_t m, w;
+
+    cr_assert_eq(access(FAKETIME_LIB, R_OK), 0,
+                 FAKETIME_LIB " missing: scripts/deps.sh test installs it");
+    use_db(5, url, sizeof(url));
+    m = th_mock_start(mock, mock_args);
+    th_enqueue(&t, "mid", 1, 0, 0, NULL,
+               "{\"id\":\"mid\",\"prompt\":\"Midnight [mock:tokens=40]\","
+               "\"max_tokens\":200}");
+    /* the worker's clock: 2 s before midnight UTC, running; Redis's and
+     * libev's timers stay real */
+    cr_assert_eq(setenv("LD_PRELOAD", FAKETIME_LIB, 1), 0);
+    cr_assert_eq(setenv("FAKETIME", "@2030-01-31 23:59:58", 1), 0);
+    cr_assert_eq(setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1), 0);
+    w = th_worker_on(&t, url, mock, NULL, args);
+    unsetenv("LD_PRELOAD");
+    unsetenv("FAKETIME");
+    unsetenv("FAKETIME_DONT_FAKE_MONOTONIC");
+    cr_assert_eq(th_wait_terminal(&t, ids, 1, 30), 1);
+    th_stop(w);
+    th_stop(m);
+    cr_assert_str_eq(th_state(&t, "mid", st, NULL), "succeeded");
+    /* reserved on the 31st: its estimate (input + 200) went there; the
+     * settle replaced it with the usage (40 out + the input) there too */
+    tok = hget_num(d0, "tok");
+    cr_assert_eq(hget_num(d0, "res_tok"), 0, "the reservation was given back");
+    cr_assert_gt(tok, 40, "the usage counts on the 31st (%g; Feb 1st %g)", tok,
+                 hget_num(d1, "tok"));
+    cr_assert_lt(tok, 200, "the estimate was corrected (%g)", tok);
+    cr_assert_eq(hget_num(m0, "tok"), hget_num(d0, "tok"), "and in January");
+    cr_assert_eq(th_rint(&t, "EXISTS %s", d1), 0,
+                 "nothing settled into February 1st");
+    cr_assert_eq(th_rint(&t, "EXISTS %s", m1), 0, "nor into February");
+}
+
+/* Run genq CMD --redis url; its exit code, and stderr into err. */
+static int
+genq_err(const char *cmd, const char *url, char **err)
+{
+    const char *argv[] = {th_bin("genq"), cmd, "--redis", url, NULL};
+
+    return th_run(argv, NULL, NULL, 0, NULL, err);
+}
+
+Test(budget, an_unreadable_budget_names_its_key_and_reason)
+{
+    char url[320], *err = NULL;
+    int rc;
+
+    use_db(6, url, sizeof(url));
+    freeReplyObject(redisCommand(t.c, "SET %s not-a-hash", KEY_BUDGET_CAPS));
+    rc = genq_err("budget", url, &err);
+    cr_assert_neq(rc, 0, "genq budget must fail");
+    cr_assert(err && strstr(err, KEY_BUDGET_CAPS) && strstr(err, "WRONGTYPE"),
+              "stderr names the key and Redis's reason: %s", err);
+    free(err);
+    err = NULL;
+    rc = genq_err("limits", url, &err);
+    cr_assert_neq(rc, 0, "genq limits must fail");
+    cr_assert(err && strstr(err, "reading the budget: " KEY_BUDGET_CAPS) &&
+                  strstr(err, "WRONGTYPE"),
+              "stderr names the key and Redis's reason: %s", err);
+    free(err);
+    freeReplyObject(redisCommand(t.c, "DEL %s", KEY_BUDGET_CAPS));
 }

@@ -146,7 +146,7 @@ check_attempt_rules(const char *id)
 /* Since the fleet limiter (issue 13) every 429 pauses all calls to the key
  * and a quota 429 opens the fleet breaker: the storm takes ~2.5x as long
  * as before (~200 s on 2 cores), hence the longer wait. */
-Test(llm, two_thousand_jobs_under_twenty_percent_faults, .timeout = 295)
+Test(llm, two_thousand_jobs_under_twenty_percent_faults, .timeout = 160)
 {
     const int n = 2000;
     const char *mock_args[] = {
@@ -180,7 +180,7 @@ Test(llm, two_thousand_jobs_under_twenty_percent_faults, .timeout = 295)
     char **ids = th_enqueue_n(&t, n, "Fault storm", 60);
     pid_t w = th_worker_at(&t, url, NULL, args);
 
-    cr_assert_eq(th_wait_terminal(&t, ids, n, 285), n);
+    cr_assert_eq(th_wait_terminal(&t, ids, n, 150), n);
     th_stop(w);
     th_stop(mock);
     cr_assert_eq(th_count_state(&t, (const char *const *)ids, n, "succeeded"),
