@@ -17,6 +17,7 @@ if n == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
 local out, rset, mset, dset, done, ev = {}, {}, {}, {}, {}, {}
 local k, d = 0, 0 -- pairs in rset/mset/dset/ev; jobs done
+local lat, nl = {}, 0 -- latency samples (K_LAT)
 for i = 1, n do
     local id, b, m = ids[i], 3 * i, metas[i]
     local amp, tok, we, fl
@@ -32,6 +33,13 @@ for i = 1, n do
         dset[k - 1] = expire_s; dset[k] = id
         done[d] = id
         ev[k - 1] = id; ev[k] = 'succeeded'
+        -- its latency_ms for `genq stats` (K_LAT): a plain find, no pattern
+        local doc = ARGV[b + 2]
+        local lp = string.find(doc, '"latency_ms":', 1, true)
+        if lp then
+            local v = string.match(doc, '^%d+', lp + 13)
+            if v then nl = nl + 1; lat[nl] = v end
+        end
     else
         out[i] = 0
     end
@@ -43,6 +51,11 @@ if d > 0 then
     redis.call('ZREM', K_LEASES, unpack(done))
     redis.call('HDEL', K_PROGRESS, unpack(done))
     redis.call('HINCRBY', K_STATS, 'succeeded', d)
-    events_add(ev, feed_max)
+    events_add(ev, feed_max, now, d)
+    if nl > 0 then
+        -- the newest LAT_SAMPLES only: older ones would be trimmed at once
+        redis.call('LPUSH', K_LAT, unpack(lat, math.max(1, nl - LAT_SAMPLES + 1), nl))
+        redis.call('LTRIM', K_LAT, 0, LAT_SAMPLES - 1)
+    end
 end
 return out
