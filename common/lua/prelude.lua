@@ -67,6 +67,10 @@ local META_PAT =
 -- claim.lua: queued records only → attempts, max, prio, enqueued, flags
 local META_PAT_QUEUED =
     '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$'
+-- claim.lua: the header of a bulk-stored value (job_header), matched on
+-- the value itself → attempts, max, prio, enqueued, flags
+local META_PAT_HEADER =
+    '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|\n]*)\n'
 -- complete.lua: active records only, fields it copies side by side as one
 -- capture → "attempts|max|prio", token, "worker|enqueued", flags
 local META_PAT_ACTIVE =
