@@ -138,6 +138,7 @@ demo:
 
 bench: all
 	sh bench/run.sh $(if $(QUICK),--quick)
+	bash bench/scale.sh $(if $(QUICK),--quick)
 	$(if $(GOVERNOR),bash bench/governor.sh)
 
 chaos: all
