@@ -8,8 +8,11 @@ Subcommands:
   fill-results PORT QUEUE N            N retained result documents (~400
                                        bytes) in the queue's results hash
                                        and done set, 10,000 per EVAL
-  poll-stats GENQ URL QUEUE HZ STOPFILE
-                                       `genq stats --json` HZ times a second
+  poll-stats PORT QUEUE ROOT HZ STOPFILE
+                                       the stats script (ROOT/common/lua, the
+                                       arguments `genq stats` sends) HZ times
+                                       a second on one connection, as `genq
+                                       stats --watch` or a dashboard does,
                                        until STOPFILE exists; prints calls
   read-cost OUT PORT GENQ URL QUEUE ID N
                                        Redis CPU (INFO cpu) per call of each
@@ -51,6 +54,15 @@ def article(i):
         "max_tokens": 1500,
         "metadata": {"article_id": i},
     }
+
+
+def lua_source(root, *names):
+    """A script as common/scripts.c builds it: the files concatenated."""
+    src = ""
+    for n in names:
+        with open(os.path.join(root, "common/lua/%s.lua" % n)) as f:
+            src += f.read()
+    return src
 
 
 def cpu_us(r):
@@ -112,10 +124,15 @@ return n
                   str(min(10000, n - b)), str(now))
         print(n)
     elif c == "poll-stats":
-        genq, url, q, hz, stop = a[0], a[1], a[2], float(a[3]), a[4]
+        port, q, root, hz, stop = a[0], a[1], a[2], float(a[3]), a[4]
+        r = bench.Redis(port, timeout=60)
+        sha = r.cmd("SCRIPT", "LOAD", lua_source(root, "prelude", "oplib", "stats"))
+        pre = "genq:{%s}:" % q
+        keys = [pre + k for k in QKEYS]
         calls, t0 = 0, time.time()
         while not os.path.exists(stop):
-            run_quiet([genq, "stats", "--json", "--redis", url, "--queue", q])
+            # enqueue-tool/cmd_stats.c: window, max events, samples
+            r.cmd("EVALSHA", sha, str(len(keys)), *keys, pre, "60000", "2000", "200")
             calls += 1
             nxt = t0 + calls / hz
             d = nxt - time.time()
@@ -149,11 +166,7 @@ return n
     elif c == "claim-cost":
         port, q, root, calls, n = a[0], a[1], a[2], int(a[3]), int(a[4])
         r = bench.Redis(port, timeout=60)
-        with open(os.path.join(root, "common/lua/prelude.lua")) as f:
-            src = f.read()
-        with open(os.path.join(root, "common/lua/claim.lua")) as f:
-            src += f.read()
-        sha = r.cmd("SCRIPT", "LOAD", src)
+        sha = r.cmd("SCRIPT", "LOAD", lua_source(root, "prelude", "claim"))
         pre = "genq:{%s}:" % q
         keys = [pre + k for k in QKEYS]
         s0 = bench.redis_snap(port)
