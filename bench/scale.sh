@@ -4,12 +4,12 @@
 #   bench/scale.sh [--quick] [--only reads,mem,backlog] [--backlog N]
 #
 # reads    what operators' reads cost Redis: N_RES retained results are
-#          written, then a no-op worker (c=100) drains N_R jobs four times,
-#          alternating alone and while the stats script runs 10 times a
-#          second on one connection (what `genq stats --watch` or a
-#          dashboard sends; throughput of both); then, on that data
-#          (results retained, the events of the runs, the tallies), Redis
-#          CPU per call of genq
+#          written and a no-op worker (c=100) drains N_R jobs there; then
+#          N_R jobs four times on fresh queues, alone, while the stats
+#          script runs 10 times a second on one connection (what `genq stats
+#          --watch` or a dashboard sends), again, and alone (throughput of
+#          both); then, on the first queue (results retained, the events of
+#          its run, the tallies), Redis CPU per call of genq
 #          stats / queues / workers / status ID and of the worker's metrics
 #          gauges (INFO cpu around N calls, Redis otherwise idle; the genq
 #          process's connect included). GENQ_BENCH_OLD_BIN=DIR also measures
@@ -101,34 +101,37 @@ worker_run() {
 # ---- reads -----------------------------------------------------------------------
 if want reads; then
     rflush
-    log "reads: $N_RES retained results, then $N_R no-op jobs 4 times (alone, with the stats script at 10/s, alternating)"
+    log "reads: $N_RES retained results, then $N_R no-op jobs 4 times (alone, with the stats script at 10/s, with, alone)"
     sp fill-results "$RPORT" rd "$N_RES" >/dev/null
     py gen-jobs "$N_R" r "$TMP/r.jsonl" --no-id
-    # alone, with the poller, alone, with: the machine's other load moves
-    # both alike
-    done_n=0 t_alone=0 t_poll=0 polls=0
-    for round in 1 2; do
-        for mode in alone poll; do
-            "$BIN/genq" enqueue --redis "$RURL" --queue rd "$TMP/r.jsonl" >/dev/null 2>&1
-            done_n=$((done_n + N_R))
-            if [ $mode = poll ]; then
-                rm -f "$TMP/stop"
-                sp poll-stats "$RPORT" rd "$ROOT" 10 "$TMP/stop" >"$TMP/polls" &
-                pp=$!
-                pids="$pids $pp"
-            fi
-            t=$(worker_run rd "$done_n")
-            if [ $mode = poll ]; then
-                touch "$TMP/stop"
-                wait "$pp" || true
-                polls=$((polls + $(cat "$TMP/polls")))
-                t_poll=$(python3 -c "print($t_poll + $t)")
-            else
-                t_alone=$(python3 -c "print($t_alone + $t)")
-            fi
-            log "reads: round $round $mode: $N_R jobs in $t s"
-        done
+    "$BIN/genq" enqueue --redis "$RURL" --queue rd "$TMP/r.jsonl" >/dev/null 2>&1
+    worker_run rd "$N_R" >/dev/null
+    # throughput alone and with the poller, in the order alone, poll, poll,
+    # alone (a trend of the machine's other load cancels out), each round
+    # on a fresh queue (no growth of the previous rounds' hashes)
+    t_alone=0 t_poll=0 polls=0 round=0
+    for mode in alone poll poll alone; do
+        round=$((round + 1))
+        "$BIN/genq" enqueue --redis "$RURL" --queue "rt$round" "$TMP/r.jsonl" >/dev/null 2>&1
+        if [ $mode = poll ]; then
+            rm -f "$TMP/stop"
+            sp poll-stats "$RPORT" "rt$round" "$ROOT" 10 "$TMP/stop" >"$TMP/polls" &
+            pp=$!
+            pids="$pids $pp"
+        fi
+        t=$(worker_run "rt$round" "$N_R")
+        if [ $mode = poll ]; then
+            touch "$TMP/stop"
+            wait "$pp" || true
+            polls=$((polls + $(cat "$TMP/polls")))
+            t_poll=$(python3 -c "print($t_poll + $t)")
+        else
+            t_alone=$(python3 -c "print($t_alone + $t)")
+        fi
+        log "reads: round $round $mode: $N_R jobs in $t s"
     done
+    # genq queues: the one queue with the retained results
+    redis-cli -p "$RPORT" srem genq:queues rt1 rt2 rt3 rt4 >/dev/null
     jid=$(redis-cli -p "$RPORT" zrevrange 'genq:{rd}:done' 0 0) # a job the worker ran
     log "reads: Redis CPU per call, $CALLS calls each"
     sp read-cost "$TMP/rc.json" "$RPORT" "$BIN/genq" "$RURL" rd "$jid" "$CALLS" >/dev/null
@@ -227,7 +230,7 @@ if "reads" in d:
     print("reads: %d results retained; Redis CPU per call (µs): stats %s, queues %s, workers %s, status %s, metrics gauges %s%s"
           % (r["results_retained"], c["stats"], c["queues"], c["workers"], c["status"], c["gauges"],
              "; the other build's stats %s" % r["old_stats_redis_cpu_us_per_call"] if r["old_stats_redis_cpu_us_per_call"] is not None else ""))
-    print("reads: no-op worker c=100 %d jobs/s alone, %d jobs/s with the stats script 10/s (%d calls): %.1f%% (2 rounds each, alternating)"
+    print("reads: no-op worker c=100 %d jobs/s alone, %d jobs/s with the stats script 10/s (%d calls): %.1f%% (2 rounds each: alone, with, with, alone)"
           % (r["jobs_per_s_alone"], r["jobs_per_s_with_stats_10hz"], r["stats_calls_during_runs"],
              100.0 * r["jobs_per_s_with_stats_10hz"] / r["jobs_per_s_alone"]))
 if "mem_genq" in d:
