@@ -53,7 +53,6 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 
 BENCH_TMP=genq-bench
 # shellcheck source=bench/lib/common.sh

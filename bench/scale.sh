@@ -30,6 +30,7 @@
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -eu
 
+BENCH_TMP=genq-scale # common.sh: TMP=/tmp/genq-scale.XXXXXX
 QUICK=0
 ONLY="reads,mem,backlog"
 N_B=""
@@ -43,9 +44,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 
-BENCH_TMP=genq-scale
 # shellcheck source=bench/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 SPY="$ROOT/bench/lib/scale.py"
@@ -227,8 +226,8 @@ print("\ngenq scale bench (issue 15)%s: %s CPUs, %s, Redis %s, %s" % (
     m["nproc"], m["cpu_model"], m["redis_version"], m["date"]))
 if "reads" in d:
     r = d["reads"]; c = r["redis_cpu_us_per_call"]
-    print("reads: %d results retained; Redis CPU per call (µs): stats %s, queues %s, workers %s, status %s, metrics gauges %s%s"
-          % (r["results_retained"], c["stats"], c["queues"], c["workers"], c["status"], c["gauges"],
+    print("reads: %d results retained; Redis CPU per call (µs): genq stats %s, queues %s, workers %s, status %s (each a genq process, its connect included); the stats script alone %s, metrics gauges %s%s"
+          % (r["results_retained"], c["stats"], c["queues"], c["workers"], c["status"], c["stats_script"], c["gauges"],
              "; the other build's stats %s" % r["old_stats_redis_cpu_us_per_call"] if r["old_stats_redis_cpu_us_per_call"] is not None else ""))
     print("reads: no-op worker c=100 %d jobs/s alone, %d jobs/s with the stats script 10/s (%d calls): %.1f%% (2 rounds each: alone, with, with, alone)"
           % (r["jobs_per_s_alone"], r["jobs_per_s_with_stats_10hz"], r["stats_calls_during_runs"],

@@ -5,6 +5,8 @@
 # bench/lib/bench.py; TMP (a fresh /tmp/$BENCH_TMP.XXXXXX), and pids: every
 # process listed there is stopped on exit (TERM, then KILL) and TMP removed.
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# want SCENARIO: whether --only (ONLY, comma-separated) names it
+want() { case ",${ONLY:-}," in *",$1,"*) return 0 ;; esac; return 1; }
 cd "$ROOT"
 SRC_BIN="${GENQ_BENCH_BIN:-$ROOT/bin}"
 PYB="$ROOT/bench/lib/bench.py"

@@ -17,7 +17,9 @@ Subcommands:
   read-cost OUT PORT GENQ URL QUEUE ID N
                                        Redis CPU (INFO cpu) per call of each
                                        read: stats, queues, workers, status
-                                       of one job, the metrics gauges; N
+                                       of one job (each a genq process), the
+                                       stats script alone on one connection,
+                                       the metrics gauges; N
                                        calls each, Redis otherwise idle
   claim-cost PORT QUEUE ROOT CALLS N   Redis CPU per claimed job: CALLS
                                        claim.lua calls of N jobs each (the
@@ -37,6 +39,9 @@ import bench  # noqa: E402
 QKEYS = ["ready:high", "ready", "ready:low", "jobs", "meta", "leases", "delayed",
          "results", "done", "dead", "errors", "history", "progress", "events",
          "stats", "paused", "seq"]  # common/keys.c qkey_suffix[]
+
+# the repository (the scripts the bench measures)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 TOPICS = ["Redis Streams", "consumer groups", "Lua scripting in Redis",
           "visibility timeouts", "idempotent producers", "rate limiting",
@@ -151,6 +156,10 @@ return n
             # cached scripts) is counted too, as an operator pays it
             res[name] = round(per_call(r, n, lambda: run_quiet([genq] + argv + base)), 1)
         pre = "genq:{%s}:" % q
+        sha = r.cmd("SCRIPT", "LOAD", lua_source(REPO, "prelude", "oplib", "stats"))
+        keys = [pre + k for k in QKEYS]
+        res["stats_script"] = round(per_call(r, n, lambda: r.cmd(
+            "EVALSHA", sha, str(len(keys)), *keys, pre, "60000", "2000", "200")), 1)
 
         def gauges():  # worker/depth.c: what one metrics sample sends
             r.cmd("EVAL", "return redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])"
@@ -182,12 +191,11 @@ return n
             "evalsha_us_per_job": round((s1["usec"].get("evalsha", 0) -
                                          s0["usec"].get("evalsha", 0)) / max(got, 1), 2),
         }))
-    elif c == "mem":
-        r = bench.Redis(a[0])
-        print(int(bench.info(r, "memory")["used_memory"]))
-    else:
-        print(__doc__)
+    elif c != "mem":
+        sys.stderr.write(__doc__)
         return 2
+    else:
+        print(int(bench.info(bench.Redis(a[0]), "memory")["used_memory"]))
     return 0
 
 
