@@ -36,7 +36,8 @@ article(char *out, size_t n, int i, int with_id)
         "topic %d for site reliability engineers: explain the idea, show one "
         "worked example with commands, list three pitfalls seen in production "
         "and how to avoid them, end with a short checklist. Plain Markdown, "
-        "no preamble.\",\"max_tokens\":1500,\"metadata\":{\"article_id\":%d}}\n",
+        "no "
+        "preamble.\",\"max_tokens\":1500,\"metadata\":{\"article_id\":%d}}\n",
         id, i, i);
 }
 
@@ -55,8 +56,9 @@ articles(int from, int n, int with_id)
 Test(backlog, a_big_backlog_is_claimed_at_the_head_and_drained)
 {
     char path[256], *in, *out, *err, want[512];
-    const char *noop[] = {"--provider", "noop", "--concurrency", "100",
-                          "--log-level", "warn", NULL};
+    const char *noop[] = {"--provider", "noop",        "--concurrency",
+                          "100",        "--log-level", "warn",
+                          NULL};
     redisReply *r;
     cJSON *o[2];
     pid_t w;

@@ -81,8 +81,8 @@ cmp_long(const void *a, const void *b)
 static void
 old_figures(struct old_figs *f)
 {
-    redisReply *r = redisCommand(t.c, "XREVRANGE %s + - COUNT 100",
-                                 t.k.key[QK_EVENTS]);
+    redisReply *r =
+        redisCommand(t.c, "XREVRANGE %s + - COUNT 100", t.k.key[QK_EVENTS]);
     const char *ids[200];
     long lat[200];
     int n = 0, nl = 0;
