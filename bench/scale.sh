@@ -4,12 +4,13 @@
 #   bench/scale.sh [--quick] [--only reads,mem,backlog] [--backlog N]
 #
 # reads    what operators' reads cost Redis: N_RES retained results are
-#          written and a no-op worker (c=100) drains N_R jobs there; then
-#          N_R jobs four times on fresh queues, alone, while the stats
-#          script runs 10 times a second on one connection (what `genq stats
-#          --watch` or a dashboard sends), again, and alone (throughput of
-#          both); then, on the first queue (results retained, the events of
-#          its run, the tallies), Redis CPU per call of genq
+#          written; a no-op worker (c=100) drains N_R jobs four times on
+#          fresh queues, alone, while the stats script runs 10 times a
+#          second on one connection (what `genq stats --watch` or a
+#          dashboard sends), again, and alone (throughput of both); then
+#          N_R jobs on the queue with the results and, on that data
+#          (results retained, the events of its last minute, the tallies),
+#          Redis CPU per call of genq
 #          stats / queues / workers / status ID and of the worker's metrics
 #          gauges (INFO cpu around N calls, Redis otherwise idle; the genq
 #          process's connect included). GENQ_BENCH_OLD_BIN=DIR also measures
@@ -103,8 +104,6 @@ if want reads; then
     log "reads: $N_RES retained results, then $N_R no-op jobs 4 times (alone, with the stats script at 10/s, with, alone)"
     sp fill-results "$RPORT" rd "$N_RES" >/dev/null
     py gen-jobs "$N_R" r "$TMP/r.jsonl" --no-id
-    "$BIN/genq" enqueue --redis "$RURL" --queue rd "$TMP/r.jsonl" >/dev/null 2>&1
-    worker_run rd "$N_R" >/dev/null
     # throughput alone and with the poller, in the order alone, poll, poll,
     # alone (a trend of the machine's other load cancels out), each round
     # on a fresh queue (no growth of the previous rounds' hashes)
@@ -129,6 +128,11 @@ if want reads; then
         fi
         log "reads: round $round $mode: $N_R jobs in $t s"
     done
+    # the queue with the retained results gets a run of its own just before
+    # the reads, so its last minute holds the events of N_R jobs (what the
+    # first stats script scanned)
+    "$BIN/genq" enqueue --redis "$RURL" --queue rd "$TMP/r.jsonl" >/dev/null 2>&1
+    worker_run rd "$N_R" >/dev/null
     # genq queues: the one queue with the retained results
     redis-cli -p "$RPORT" srem genq:queues rt1 rt2 rt3 rt4 >/dev/null
     jid=$(redis-cli -p "$RPORT" zrevrange 'genq:{rd}:done' 0 0) # a job the worker ran
@@ -219,8 +223,15 @@ fi
 python3 - "$OUT" "$TMP/machine.json" "$RES/scale.json" "$QUICK" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); m = json.load(open(sys.argv[2]))
-d["machine"] = m
-json.dump(d, open(sys.argv[3], "w"), indent=1)
+try:  # the scenarios of an earlier run stay, each with its own machine
+    keep = json.load(open(sys.argv[3]))
+except (OSError, ValueError):
+    keep = {}
+keep.pop("machine", None)
+for k in d:
+    d[k]["machine"] = m
+keep.update(d)
+json.dump(keep, open(sys.argv[3], "w"), indent=1)
 print("\ngenq scale bench (issue 15)%s: %s CPUs, %s, Redis %s, %s" % (
     " QUICK: sizes prove the harness only" if sys.argv[4] == "1" else "",
     m["nproc"], m["cpu_model"], m["redis_version"], m["date"]))
