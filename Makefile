@@ -165,6 +165,7 @@ demo:
 
 bench: all
 	sh bench/run.sh $(if $(QUICK),--quick)
+	bash bench/scale.sh $(if $(QUICK),--quick)
 	bash bench/dashboard.sh $(if $(QUICK),--quick)
 	bash bench/cluster.sh $(if $(QUICK),--quick)
 	$(if $(GOVERNOR),bash bench/governor.sh)

@@ -5,6 +5,8 @@
 # drains them, the counters dumped: instructions / N is what claim +
 # complete (+ heartbeats, maintenance) cost Redis per job, repeatable
 # whatever else the machine does. Not part of `make bench` (slow).
+# The enqueue (`genq enqueue` of the N lines, ids given unless
+# GENQ_INSTR_NO_ID=1) is counted apart, after the scripts are compiled.
 #   bash bench/redis-instr.sh [N]      (default 10000; GENQ_BENCH_BIN: bin dir)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,9 +29,13 @@ valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" \
     --dir "$TMP" >"$TMP/vg.log" 2>&1 &
 vp=$!
 for _ in $(seq 300); do R ping >/dev/null 2>&1 && break; sleep 0.1; done
-python3 "$ROOT/bench/lib/bench.py" gen-jobs "$N" r "$TMP/jobs.jsonl"
-"$BIN/genq" enqueue --redis "redis://127.0.0.1:$P/0" --queue r "$TMP/jobs.jsonl" 2>/dev/null
+python3 "$ROOT/bench/lib/bench.py" gen-jobs "$N" r "$TMP/jobs.jsonl" ${GENQ_INSTR_NO_ID:+--no-id}
+# the scripts compiled first (any genq connect loads them), so the enqueue
+# figure is the enqueue's own
+"$BIN/genq" queues --redis "redis://127.0.0.1:$P/0" >/dev/null
 callgrind_control -z "$vp" >/dev/null 2>&1
+"$BIN/genq" enqueue --redis "redis://127.0.0.1:$P/0" --queue r "$TMP/jobs.jsonl" 2>/dev/null
+callgrind_control -d "$vp" >/dev/null 2>&1 # dumps and zeroes
 "$BIN/genq-worker" --redis "redis://127.0.0.1:$P/0" --queue r --concurrency 100 \
     --provider noop --log-level warn 2>"$TMP/worker.err" &
 wp=$!
@@ -40,6 +46,9 @@ done
 [ "$(R hget 'genq:{r}:stats' succeeded)" = "$N" ] || { echo "redis-instr: jobs did not finish" >&2; exit 1; }
 callgrind_control -d "$vp" >/dev/null 2>&1
 kill "$wp"; wait "$wp" 2>/dev/null || true; wp=""
-tot=$(callgrind_annotate "$(ls "$TMP"/cg.out.* | head -1)" 2>/dev/null |
-    awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
+total() { callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }'; }
+dumps=$(ls "$TMP"/cg.out.* | sort -t. -k3 -n)
+enq=$(total "$(echo "$dumps" | sed -n 1p)")
+tot=$(total "$(echo "$dumps" | sed -n 2p)")
 echo "redis-server: $((tot / N)) instructions per no-op job ($tot for $N jobs, worker concurrency 100)"
+echo "redis-server: enqueue $((enq / N)) instructions per job ($([ -n "${GENQ_INSTR_NO_ID:-}" ] && echo "bulk path, no ids" || echo "given ids: enqueue.lua")); lifecycle $(((enq + tot) / N))"

@@ -53,7 +53,6 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 
 BENCH_TMP=genq-bench
 # shellcheck source=bench/lib/common.sh
@@ -153,33 +152,7 @@ mkdir -p "$RES/rows"
 SRC_BIN="$BIN" py machine "$TMP/machine.json" "$RPORT" "$([ $QUICK = 1 ] && echo quick || echo full) run"
 
 # ---- BullMQ -----------------------------------------------------------------
-BULL=1
-BQ="$TMP/bullmq"
-SKIP_WHY=""
-if [ -n "${BENCH_NO_PEER:-}" ]; then
-    SKIP_WHY="BENCH_NO_PEER is set"
-elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    SKIP_WHY="node/npm not installed (apt-get install nodejs npm)"
-elif [ "$(node -e 'console.log(typeof fetch === "function" ? 1 : 0)')" != 1 ]; then
-    SKIP_WHY="this node ($(node --version)) has no built-in fetch (need >= 18)"
-else
-    mkdir -p "$BQ"
-    cp bench/peers/bullmq/package.json bench/peers/bullmq/package-lock.json \
-        bench/peers/bullmq/*.js "$BQ/"
-    log "npm ci bullmq into $BQ"
-    if ! (cd "$BQ" && timeout 240 npm ci --no-audit --no-fund --ignore-scripts \
-        --loglevel=error >"$TMP/npm.log" 2>&1); then
-        SKIP_WHY="npm ci failed: $(tail -n 3 "$TMP/npm.log" | tr '\n' ' ')"
-    fi
-fi
-if [ -n "$SKIP_WHY" ]; then
-    BULL=0
-    echo "SKIP bullmq: $SKIP_WHY"
-else
-    BULLMQ_VERSION=$(node -p "require('$BQ/node_modules/bullmq/package.json').version")
-    IOREDIS_VERSION=$(node -p "require('$BQ/node_modules/ioredis/package.json').version")
-    log "bullmq $BULLMQ_VERSION, ioredis $IOREDIS_VERSION, node $(node --version)"
-fi
+bullmq_install # bench/lib/common.sh: BULL, BQ, SKIP_WHY, BULLMQ_VERSION, IOREDIS_VERSION
 
 # ---- helpers ------------------------------------------------------------------
 SEQ=0

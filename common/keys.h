@@ -99,6 +99,13 @@ int qkeys_init(struct qkeys *k, const char *queue);
  * a job is prefix + QKEY_IDEM + key; a staging run's list of priority p is
  * prefix + "stage:" + run + ":" + p (qkeys_stage()). */
 #define QKEY_IDEM "idem:"
+/* What `genq stats` reads instead of scanning (prelude.lua K_TALLY, K_LAT):
+ * hash "s:SEC" / "d:SEC" / "c:SEC" -> jobs succeeded / dead / canceled in
+ * unix second SEC (the last ~70 s), and a list of the latency_ms of the
+ * newest LAT_SAMPLES succeeded jobs, newest first. */
+#define QKEY_TALLY  "tally"
+#define QKEY_LAT    "lat"
+#define LAT_SAMPLES 200
 /* Write the stage list key of run and priority prio into out (n bytes). */
 void qkeys_stage(const struct qkeys *k, const char *run, int prio, char *out,
                  size_t n);

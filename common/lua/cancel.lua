@@ -43,5 +43,5 @@ for i, id in ipairs(ids) do
         out[i] = {'unchanged', m.state}
     end
 end
-events_add(ev, feed_max)
+events_add(ev, feed_max, now)
 return out

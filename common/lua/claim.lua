@@ -43,10 +43,12 @@ for i = 1, #ids do
     -- a bulk-enqueued job claimed for the first time: its meta is the
     -- header of its stored value (cut off by the worker)
     local mrec = metas[i]
-    if not mrec then mrec = job_header(payloads[i]) end
     local at, mx, pr, enq, fl
     if mrec then
         at, mx, pr, enq, fl = string.match(mrec, META_PAT_QUEUED)
+    elseif payloads[i] then
+        -- no job_header() copy: one match on the stored value
+        at, mx, pr, enq, fl = string.match(payloads[i], META_PAT_HEADER)
     end
     -- A list entry whose job was canceled or purged meanwhile is dropped.
     if at and payloads[i] then

@@ -23,6 +23,7 @@ local metas = redis.call('HMGET', K_META, unpack(ids))
 local out, rset, mset, dset, done, ev = {}, {}, {}, {}, {}, {}
 local k, d = 0, 0 -- pairs in rset/mset; jobs done
 local kd, rv = 0, {} -- pairs in dset/ev; the review set's score, id pairs
+local lat, nl = {}, 0 -- latency samples (K_LAT)
 for i = 1, n do
     local id, b, m = ids[i], 3 * i, metas[i]
     local amp, tok, we, fl
@@ -45,6 +46,12 @@ for i = 1, n do
             kd = kd + 2
             dset[kd - 1] = expire_s; dset[kd] = id
             ev[kd - 1] = id; ev[kd] = 'succeeded'
+            -- its latency_ms for `genq stats` (K_LAT): a plain find, no pattern
+            local lp = string.find(doc, '"latency_ms":', 1, true)
+            if lp then
+                local v = string.match(doc, '^%d+', lp + 13)
+                if v then nl = nl + 1; lat[nl] = v end
+            end
         end
     else
         out[i] = 0
@@ -58,7 +65,12 @@ if d > 0 then
     if kd > 0 then
         redis.call('ZADD', K_DONE, unpack(dset))
         redis.call('HINCRBY', K_STATS, 'succeeded', kd / 2)
-        events_add(ev, feed_max)
+        events_add(ev, feed_max, now, kd / 2)
+    end
+    if nl > 0 then
+        -- the newest LAT_SAMPLES only: older ones would be trimmed at once
+        redis.call('LPUSH', K_LAT, unpack(lat, math.max(1, nl - LAT_SAMPLES + 1), nl))
+        redis.call('LTRIM', K_LAT, 0, LAT_SAMPLES - 1)
     end
     if #rv > 0 then
         redis.call('ZADD', PREFIX .. 'review', unpack(rv))

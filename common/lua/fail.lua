@@ -90,5 +90,5 @@ if #gone > 0 then
     redis.call('ZREM', K_LEASES, unpack(gone))
     redis.call('HDEL', K_PROGRESS, unpack(gone))
 end
-events_add(ev, feed_max)
+events_add(ev, feed_max, now)
 return out

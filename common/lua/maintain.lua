@@ -58,15 +58,21 @@ for i = 1, #runs, 2 do
         if left == 0 then redis.call('HDEL', sk, run) end
     end
 end
--- the enqueue-rate buckets of `genq stats`: keep the last ~70 s
-local rk = K_RATE
-if redis.call('HLEN', rk) > 90 then
+-- the per-second buckets of `genq stats` (enqueue rate: "SEC"; tallies:
+-- "s:SEC", "d:SEC", "c:SEC"): keep the last ~70 s once a hash holds more
+-- than max fields
+local function buckets_prune(key, max)
+    if redis.call('HLEN', key) <= max then return end
     local sec, drop = math.floor(now / 1000), {}
-    for _, f in ipairs(redis.call('HKEYS', rk)) do
-        if (tonumber(f) or 0) < sec - 70 then drop[#drop + 1] = f end
+    for _, f in ipairs(redis.call('HKEYS', key)) do
+        if (tonumber(string.match(f, '%d+$')) or 0) < sec - 70 then
+            drop[#drop + 1] = f
+        end
     end
-    if #drop > 0 then redis.call('HDEL', rk, unpack(drop)) end
+    if #drop > 0 then redis.call('HDEL', key, unpack(drop)) end
 end
+buckets_prune(K_RATE, 90)
+buckets_prune(K_TALLY, 240)
 local nxt = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
 local wait = -1
 if #nxt > 0 then

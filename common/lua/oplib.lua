@@ -192,6 +192,9 @@ end
 -- its TTL) -- and how many were enqueued. enqueue.lua and intake.lua.
 local function enqueue_jobs(a, b0, n, ttl, notify)
     local now = now_ms()
+    -- converted once: a number concatenated per job costs Redis a sprintf
+    local now_s = tostring(now)
+    local PRIO_S = {[0] = '0', [1] = '1', [2] = '2'}
     local ids = {}
     for i = 1, n do ids[i] = a[b0 + (i - 1) * 7] end
     local existing = n > 0 and metas_get(ids) or {}
@@ -223,10 +226,19 @@ local function enqueue_jobs(a, b0, n, ttl, notify)
             if run_at > 0 then at = run_at elseif delay > 0 then at = now + delay end
             local state = 'queued'
             if at > now then state = 'delayed' end
-            jobs[#jobs + 1] = id; jobs[#jobs + 1] = payload
-            metas[#metas + 1] = id
-            metas[#metas + 1] = meta_record(state, 0, maxa, prio, '', '', now,
-                                            now, '')
+            jobs[#jobs + 1] = id
+            if state == 'queued' then
+                -- stored like the bulk path's jobs (prelude.lua job_header):
+                -- the meta record as a header of the value, no meta field
+                -- until the first claim: one hash field per job, not two
+                jobs[#jobs + 1] = 'queued|0|' .. maxa .. '|' .. PRIO_S[prio] ..
+                    '|||' .. now_s .. '|' .. now_s .. '|\n' .. payload
+            else
+                jobs[#jobs + 1] = payload
+                metas[#metas + 1] = id
+                metas[#metas + 1] = meta_record(state, '0', maxa, PRIO_S[prio],
+                                                '', '', now_s, now_s, '')
+            end
             if notify and notify[i] then
                 echoes[#echoes + 1] = id; echoes[#echoes + 1] = notify[i]
             end
@@ -241,7 +253,7 @@ local function enqueue_jobs(a, b0, n, ttl, notify)
     end
     if added > 0 then
         redis.call('HSET', K_JOBS, unpack(jobs))
-        redis.call('HSET', K_META, unpack(metas))
+        if #metas > 0 then redis.call('HSET', K_META, unpack(metas)) end
         if #delayed > 0 then redis.call('ZADD', K_DELAYED, unpack(delayed)) end
         enqueued_tail(now, added, lists, echoes)
     end

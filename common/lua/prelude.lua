@@ -41,6 +41,14 @@ local EVENTS_MAXLEN = 100000
 local K_FEED, K_NOTIFY = PREFIX .. 'feed', PREFIX .. 'notify'
 -- the feed's bound when the caller passes none (worker --feed-maxlen)
 local FEED_MAXLEN_DEFAULT = 100000
+-- What `genq stats` reads instead of scanning events (keys.h QKEY_TALLY,
+-- QKEY_LAT): per-second tallies of terminal transitions, hash fields
+-- "s:SEC", "d:SEC", "c:SEC" (succeeded, dead, canceled in unix second SEC;
+-- one HINCRBY per state and batch, maintain.lua prunes them to ~70 s); and
+-- the latency_ms of the newest LAT_SAMPLES succeeded jobs, newest first
+-- (a list: one LPUSH and one LTRIM per batch of completions).
+local K_TALLY, K_LAT = PREFIX .. 'tally', PREFIX .. 'lat'
+local LAT_SAMPLES = 200
 -- A member the leases sorted set always holds (score +inf: never reaped,
 -- never a job). Longer than zset-max-listpack-value (64), it keeps the set
 -- a skiplist: as a listpack of ~100 members (a worker at concurrency 100)
@@ -59,6 +67,10 @@ local META_PAT =
 -- claim.lua: queued records only → attempts, max, prio, enqueued, flags
 local META_PAT_QUEUED =
     '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$'
+-- claim.lua: the header of a bulk-stored value (job_header), matched on
+-- the value itself → attempts, max, prio, enqueued, flags
+local META_PAT_HEADER =
+    '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|\n]*)\n'
 -- complete.lua: active records only, fields it copies side by side as one
 -- capture → "attempts|max|prio", token, "worker|enqueued", flags
 local META_PAT_ACTIVE =
@@ -145,14 +157,32 @@ local function feed_add(pairs_list, maxlen)
     redis.call('XTRIM', K_FEED, 'MAXLEN', '~', maxlen)
 end
 
--- Flat {id1, state1, id2, state2, ...} → one stream entry per batch in the
--- events stream, and one feed entry per job (feed_add, bound feed_max).
-local function events_add(pairs_list, feed_max)
-    if #pairs_list > 0 then
-        redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
-                   unpack(pairs_list))
-        feed_add(pairs_list, feed_max)
+-- Flat {id1, state1, id2, state2, ...} of transitions at now (ms) → one
+-- stream entry per batch in the events stream, the per-second tallies of
+-- `genq stats` (K_TALLY), and one feed entry per job (feed_add, bound
+-- feed_max). nsucc: how many of the pairs are succeeded when the caller
+-- knows (complete.lua: all of them), else nil (counted here).
+local function events_add(pairs_list, feed_max, now, nsucc)
+    local n = #pairs_list
+    if n == 0 then return end
+    redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
+               unpack(pairs_list))
+    local sec = ':' .. math.floor(now / 1000)
+    if nsucc then
+        redis.call('HINCRBY', K_TALLY, 's' .. sec, nsucc)
+    else
+        local c = {succeeded = 0, dead = 0, canceled = 0}
+        for i = 2, n, 2 do
+            local st = pairs_list[i]
+            if c[st] then c[st] = c[st] + 1 end
+        end
+        for st, v in pairs(c) do
+            if v > 0 then
+                redis.call('HINCRBY', K_TALLY, string.sub(st, 1, 1) .. sec, v)
+            end
+        end
     end
+    feed_add(pairs_list, feed_max)
 end
 
 -- Move a job to dead: error JSON must carry its class already.
@@ -234,7 +264,7 @@ local function reap(now, limit, grace_ms, feed_max)
             end
         end
     end
-    events_add(ev, feed_max)
+    events_add(ev, feed_max, now)
     return #ids
 end
 
