@@ -33,6 +33,6 @@ end
 if n > 0 then
     redis.call('HINCRBY', K_STATS, 'succeeded', n)
     redis.call('HINCRBY', K_STATS, 'review_approved', n)
-    events_add(ev, feed_max)
+    events_add(ev, feed_max, now)
 end
 return out
