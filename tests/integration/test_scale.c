@@ -19,7 +19,7 @@
 
 TH_SUITE(scale, .timeout = 180);
 
-#define CONC 2200
+#define CONC  2200
 #define WAVES 3
 
 static char *
@@ -38,10 +38,15 @@ slurp(const char *path)
 
 Test(scale, slots_keep_their_connections_past_2048)
 {
-    const char *mock_args[] = {"--latency-ms", "300", "--tokens-per-s", "100",
-                               "--chunk-tokens", "5", NULL};
-    const char *args[] = {"--concurrency", "2200", "--ramp-up", "0",
-                          "--stream", "--max-tokens", "50", NULL};
+    const char *mock_args[] = {"--latency-ms",
+                               "300",
+                               "--tokens-per-s",
+                               "100",
+                               "--chunk-tokens",
+                               "5",
+                               NULL};
+    const char *args[] = {"--concurrency", "2200",         "--ramp-up", "0",
+                          "--stream",      "--max-tokens", "50",        NULL};
     struct rlimit rl;
     char url[128], log[512], conc[16];
     const char *tmp = getenv("GENQ_TEST_TMP");
@@ -85,7 +90,8 @@ Test(scale, slots_keep_their_connections_past_2048)
     st = th_mock_stats(url);
     /* the case this test is about: more streams at once than the old cap */
     cr_assert_gt(th_num(st, "max_concurrent_streams"), 2048,
-                 "only %.0f streams at once", th_num(st, "max_concurrent_streams"));
+                 "only %.0f streams at once",
+                 th_num(st, "max_concurrent_streams"));
     /* a job is up to 4 requests (50-token parts of a 120-token article) */
     cr_assert_geq(th_num(st, "requests_total"), n + 1, "%.0f for %d jobs",
                   th_num(st, "requests_total"), n);
