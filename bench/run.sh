@@ -84,10 +84,10 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---- sizes ---------------------------------------------------------------
 if [ $QUICK = 1 ]; then
-    N_A=3000 N_B0=2000 N_B100=300 N_B1000=3000 N_C=10000 N_CEIL=200000
+    N_A=3000 N_B0=2000 N_B100=300 N_B1000=3000 N_C=10000 N_CEIL=200000 N_C1M=30000
     VT=2 HELD=20 LAT_JOBS=20
 else
-    N_A=50000 N_B0=50000 N_B100=5000 N_B1000=50000 N_C=100000 N_CEIL=1000000
+    N_A=50000 N_B0=50000 N_B100=5000 N_B1000=50000 N_C=100000 N_CEIL=1000000 N_C1M=1000000
     VT=5 HELD=50 LAT_JOBS=150
 fi
 # (s) streams in one process (issue 15): one worker at S_CONC against a
@@ -95,10 +95,10 @@ fi
 # S_TPS tokens/s in deltas of S_CHUNK tokens (a model's pace), S_WAVES
 # times the concurrency in jobs; BullMQ at S_BCONC.
 if [ $QUICK = 1 ]; then
-    S_CONC=500 S_BCONC=250 S_TOK=300 S_TPS=150 S_CHUNK=5 S_WAVES=2
+    S_CONC=500 S_BCONC=250 S_TOK=300 S_TPS=150 S_CHUNK=10 S_WAVES=2
 else
     S_CONC=${S_CONC:-10000} S_BCONC=${S_BCONC:-5000} S_TOK=300 S_TPS=${S_TPS:-50}
-    S_CHUNK=${S_CHUNK:-5} S_WAVES=${S_WAVES:-5}
+    S_CHUNK=${S_CHUNK:-10} S_WAVES=${S_WAVES:-5}
 fi
 RUN_TIMEOUT=300 # seconds, any one run
 
@@ -332,10 +332,10 @@ if want s; then
     s_job=$(python3 -c "print(0.2 + $S_TOK / $S_TPS)")
     JOBS_MT=$S_TOK
     ROW_ARGS=(rate_from=start tokens_per_job="$S_TOK")
-    sv="c=$S_CONC, $S_TOK tok at $S_TPS/s"
+    sv="c=$S_CONC, $S_TOK tok at $S_TPS/s by $S_CHUNK"
     run_genq s "$sv" $((S_CONC * S_WAVES)) 1 "$S_CONC" ms "$s_job" -- \
         --api-base "$MOCK_ms_URL" --model m --max-tokens "$S_TOK" --stream
-    sv="c=$S_BCONC, $S_TOK tok at $S_TPS/s"
+    sv="c=$S_BCONC, $S_TOK tok at $S_TPS/s by $S_CHUNK"
     run_bull s "$sv" $((S_BCONC * S_WAVES)) 1 "$S_BCONC" ms "$s_job" -- PROC=http STREAM=1 \
         MOCK_URL="$MOCK_ms_URL"
     JOBS_MT=50
@@ -353,22 +353,32 @@ if want c; then
             tr '\r' '\n' | sed -n 's/^LPUSH: \([0-9.]*\) requests per second.*/\1/p' | tail -1) || true
     fi
     [ -n "$ceil" ] || { echo "SKIP LPUSH ceiling: redis-benchmark missing or gave no figure"; ceil=null; }
-    log "c [100k jobs] genq enqueue: $N_C jobs, full validation"
-    py gen-jobs "$N_C" c "$d/c.jsonl" --no-id
+    # run_c_genq N VARIANT: N lines through `genq enqueue FILE`
+    run_c_genq() {
+        local n=$1 var=$2
+        [ "$n" = "$N_C" ] || next_run
+        log "c [$var] genq enqueue: $n jobs, full validation"
+        py gen-jobs "$n" c "$d/c.jsonl" --no-id
+        rflush
+        py redis-snap "$RPORT" "$d/s0.json"
+        python3 "$PYB" rusage "$d/ru.json" -- "$BIN/genq" enqueue --redis "$RURL" --queue c \
+            "$d/c.jsonl" >"$d/enqueue.out" 2>&1 || { cat "$d/enqueue.out"; die "genq enqueue failed"; }
+        py redis-snap "$RPORT" "$d/s1.json"
+        got=$(redis-cli -p "$RPORT" hget 'genq:{c}:stats' enqueued)
+        [ "$got" = "$n" ] || die "genq enqueue: $got of $n enqueued"
+        rm -f "$d/c.jsonl"
+        # the whole genq enqueue process, start to exit (the rusage wrapper's
+        # clock: its own Python start-up is not counted)
+        secs=$(python3 -c "import json; print(json.load(open('$d/ru.json'))['wall_s'])")
+        py row scenario=c system=genq variant="$var" n="$n" snap0="$d/s0.json" \
+            snap1="$d/s1.json" rusage="$d/ru.json" \
+            extra="{\"seq\": $SEQ, \"jobs_per_s\": $(python3 -c "print(round($n / $secs, 1))"), \"wall_s\": $secs, \"lpush_ceiling_ops_per_s\": $ceil, \"lpush_ceiling_cmd\": \"redis-benchmark -t lpush -P 64 -n $N_CEIL\", \"validation\": \"full (bulk jobs staged while validating)\"}" \
+            out="$RES/rows/$(printf %03d $SEQ)-c-genq.json"
+    }
+    run_c_genq "$N_C" "100k jobs"
+    # issue 15 target 6: a million validated lines against the same ceiling
+    run_c_genq "$N_C1M" "1M lines"
     rflush
-    py redis-snap "$RPORT" "$d/s0.json"
-    python3 "$PYB" rusage "$d/ru.json" -- "$BIN/genq" enqueue --redis "$RURL" --queue c \
-        "$d/c.jsonl" >"$d/enqueue.out" 2>&1 || { cat "$d/enqueue.out"; die "genq enqueue failed"; }
-    py redis-snap "$RPORT" "$d/s1.json"
-    got=$(redis-cli -p "$RPORT" hget 'genq:{c}:stats' enqueued)
-    [ "$got" = "$N_C" ] || die "genq enqueue: $got of $N_C enqueued"
-    # the whole genq enqueue process, start to exit (the rusage wrapper's
-    # clock: its own Python start-up is not counted)
-    secs=$(python3 -c "import json; print(json.load(open('$d/ru.json'))['wall_s'])")
-    py row scenario=c system=genq variant="100k jobs" n="$N_C" snap0="$d/s0.json" \
-        snap1="$d/s1.json" rusage="$d/ru.json" \
-        extra="{\"seq\": $SEQ, \"jobs_per_s\": $(python3 -c "print(round($N_C / $secs, 1))"), \"wall_s\": $secs, \"lpush_ceiling_ops_per_s\": $ceil, \"lpush_ceiling_cmd\": \"redis-benchmark -t lpush -P 64 -n $N_CEIL\", \"validation\": \"full (bulk jobs staged while validating)\"}" \
-        out="$RES/rows/$(printf %03d $SEQ)-c-genq.json"
     if [ $BULL = 1 ]; then
         next_run
         log "c [100k jobs] bullmq addBulk: $N_C jobs in chunks of 1,000"
@@ -538,6 +548,6 @@ python3 -c "import json; m=json.load(open('$TMP/machine.json')); print('machine:
 [ $BULL = 1 ] && echo "peer: bullmq $BULLMQ_VERSION + ioredis $IOREDIS_VERSION (bench/peers/bullmq)" ||
     echo "peer: none (SKIP bullmq: $SKIP_WHY)"
 echo
-py report "$RES" "$TMP/machine.json"
+py report "$RES" "$TMP/machine.json" $([ "$ONLY" != a,b,c,inbox,d,lat,s ] && echo partial)
 rm -rf "$RES/rows"
 log "done"

@@ -1,6 +1,11 @@
 /* libcurl multi_socket on libev (STYLE.md section 6): socket callback keeps
- * one ev_io per socket, timer callback arms one ev_timer, and every action
- * is followed by a drain of finished transfers. */
+ * one ev_io per socket, timer callback arms one ev_timer per multi handle,
+ * and every action is followed by a drain of finished transfers. Past
+ * HTTP_SHARD_CONNS connections the transfers are spread over several multi
+ * handles (shards, by the caller's r->shard): curl 7.88 walks a host's
+ * whole connection list to find an idle one for each request, and hashes
+ * its sockets into 911 buckets, so at 10,000 streams on one multi those
+ * walks were a third of the worker's CPU. */
 #include "fmacros.h"
 
 #include <stdlib.h>
@@ -10,31 +15,41 @@
 #include "http_ev.h"
 #include "log.h"
 
-struct http {
-    struct ev_loop *loop;
+/* One multi handle with its connection cache, sockets and timer. */
+struct http_shard {
+    struct http *h;
     CURLM *multi;
     ev_timer timer;
-    int active;
     int in_drain;
+};
+
+struct http {
+    struct ev_loop *loop;
+    struct http_shard *sh;
+    int nsh;
+    int active;
 };
 
 /* One watched socket; curl owns the fd, we own this context. */
 struct sock {
     ev_io io;
-    struct http *h;
+    struct http_shard *sh;
     curl_socket_t fd;
 };
+
+/* connections per multi handle before another one is added */
+#define HTTP_SHARD_CONNS 1024
 
 /* curl's receive buffer for a streamed response (see http_submit) */
 #define HTTP_STREAM_BUFSZ 4096L
 
-static void drain(struct http *h);
+static void drain(struct http_shard *sh);
 
 static void
 on_io(EV_P_ ev_io *w, int revents)
 {
     struct sock *s = w->data;
-    struct http *h = s->h;
+    struct http_shard *sh = s->sh;
     curl_socket_t fd = s->fd;
     int mask = (revents & EV_READ ? CURL_CSELECT_IN : 0) |
                (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
@@ -43,33 +58,34 @@ on_io(EV_P_ ev_io *w, int revents)
 
     (void)loop;
     /* s may be freed inside this call: do not touch it afterwards. */
-    rc = curl_multi_socket_action(h->multi, fd, mask, &running);
+    rc = curl_multi_socket_action(sh->multi, fd, mask, &running);
     if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET)
         log_msg(LOG_ERROR, "curl_multi_socket_action: %s",
                 curl_multi_strerror(rc));
-    drain(h);
+    drain(sh);
 }
 
 static void
 on_timer(EV_P_ ev_timer *w, int revents)
 {
-    struct http *h = w->data;
+    struct http_shard *sh = w->data;
     int running;
     CURLMcode rc;
 
     (void)loop;
     (void)revents;
-    rc = curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    rc = curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     if (rc != CURLM_OK)
         log_msg(LOG_ERROR, "curl_multi_socket_action(timeout): %s",
                 curl_multi_strerror(rc));
-    drain(h);
+    drain(sh);
 }
 
 static int
 on_socket(CURL *e, curl_socket_t fd, int what, void *clientp, void *socketp)
 {
-    struct http *h = clientp;
+    struct http_shard *sh = clientp;
+    struct http *h = sh->h;
     struct sock *s = socketp;
     int ev;
 
@@ -78,7 +94,7 @@ on_socket(CURL *e, curl_socket_t fd, int what, void *clientp, void *socketp)
         if (s) {
             ev_io_stop(h->loop, &s->io);
             free(s);
-            curl_multi_assign(h->multi, fd, NULL);
+            curl_multi_assign(sh->multi, fd, NULL);
         }
         return 0;
     }
@@ -88,10 +104,10 @@ on_socket(CURL *e, curl_socket_t fd, int what, void *clientp, void *socketp)
         s = calloc(1, sizeof(*s));
         if (!s)
             return -1;
-        s->h = h;
+        s->sh = sh;
         s->fd = fd;
         s->io.data = s;
-        if (curl_multi_assign(h->multi, fd, s) != CURLM_OK) {
+        if (curl_multi_assign(sh->multi, fd, s) != CURLM_OK) {
             free(s);
             return -1;
         }
@@ -107,13 +123,14 @@ on_socket(CURL *e, curl_socket_t fd, int what, void *clientp, void *socketp)
 static int
 on_timerfn(CURLM *m, long timeout_ms, void *clientp)
 {
-    struct http *h = clientp;
+    struct http_shard *sh = clientp;
+    struct ev_loop *loop = sh->h->loop;
 
     (void)m;
-    ev_timer_stop(h->loop, &h->timer);
+    ev_timer_stop(loop, &sh->timer);
     if (timeout_ms >= 0) {
-        ev_timer_set(&h->timer, (double)timeout_ms / 1000.0, 0.);
-        ev_timer_start(h->loop, &h->timer);
+        ev_timer_set(&sh->timer, (double)timeout_ms / 1000.0, 0.);
+        ev_timer_start(loop, &sh->timer);
     }
     return 0;
 }
@@ -175,15 +192,16 @@ on_header(char *p, size_t size, size_t nmemb, void *ud)
 }
 
 static void
-drain(struct http *h)
+drain(struct http_shard *sh)
 {
+    struct http *h = sh->h;
     CURLMsg *m;
     int left;
 
-    if (h->in_drain)
+    if (sh->in_drain)
         return;
-    h->in_drain = 1;
-    while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+    sh->in_drain = 1;
+    while ((m = curl_multi_info_read(sh->multi, &left)) != NULL) {
         CURL *e;
         CURLcode res;
         struct http_req *r = NULL;
@@ -194,13 +212,36 @@ drain(struct http *h)
         res = m->data.result;
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
-        curl_multi_remove_handle(h->multi, e);
+        curl_multi_remove_handle(sh->multi, e);
         curl_easy_cleanup(e);
         r->easy = NULL;
         h->active--;
         r->on_done(r, (int)res);
     }
-    h->in_drain = 0;
+    sh->in_drain = 0;
+}
+
+/* Set up shard sh of h (its multi handle and callbacks). -1 on failure. */
+static int
+shard_init(struct http *h, struct http_shard *sh, long max_conns)
+{
+    sh->h = h;
+    sh->multi = curl_multi_init();
+    if (!sh->multi)
+        return -1;
+    ev_timer_init(&sh->timer, on_timer, 0., 0.);
+    sh->timer.data = sh;
+    if (curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, on_socket) ||
+        curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh) ||
+        curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_timerfn) ||
+        curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh) ||
+        curl_multi_setopt(sh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L) ||
+        /* every slot's connection stays open for its next request: with
+         * fewer, each job past the cap opened (and TIME_WAITed) a new one */
+        curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS,
+                          max_conns > 2048 ? max_conns : 2048L))
+        return -1;
+    return 0;
 }
 
 struct http *
@@ -211,26 +252,19 @@ http_new(struct ev_loop *loop, long max_conns)
     if (!h)
         return NULL;
     h->loop = loop;
-    h->multi = curl_multi_init();
-    if (!h->multi) {
+    h->nsh = (int)((max_conns + HTTP_SHARD_CONNS - 1) / HTTP_SHARD_CONNS);
+    if (h->nsh < 1)
+        h->nsh = 1;
+    h->sh = calloc((size_t)h->nsh, sizeof(*h->sh));
+    if (!h->sh) {
         free(h);
         return NULL;
     }
-    ev_timer_init(&h->timer, on_timer, 0., 0.);
-    h->timer.data = h;
-    if (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket) ||
-        curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) ||
-        curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timerfn) ||
-        curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) ||
-        curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L) ||
-        /* every slot's connection stays open for its next request: with
-         * fewer, each job past the cap opened (and TIME_WAITed) a new one */
-        curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
-                          max_conns > 2048 ? max_conns : 2048L)) {
-        curl_multi_cleanup(h->multi);
-        free(h);
-        return NULL;
-    }
+    for (int i = 0; i < h->nsh; i++)
+        if (shard_init(h, &h->sh[i], max_conns) < 0) {
+            http_free(h);
+            return NULL;
+        }
     return h;
 }
 
@@ -239,14 +273,19 @@ http_free(struct http *h)
 {
     if (!h)
         return;
-    curl_multi_cleanup(h->multi);
-    ev_timer_stop(h->loop, &h->timer);
+    for (int i = 0; i < h->nsh; i++) {
+        if (h->sh[i].multi)
+            curl_multi_cleanup(h->sh[i].multi);
+        ev_timer_stop(h->loop, &h->sh[i].timer);
+    }
+    free(h->sh);
     free(h);
 }
 
 int
 http_submit(struct http *h, struct http_req *r)
 {
+    struct http_shard *sh = &h->sh[r->shard % (unsigned)h->nsh];
     CURL *e = curl_easy_init();
 
     if (!e)
@@ -296,7 +335,8 @@ http_submit(struct http *h, struct http_req *r)
         return -1;
     }
     r->easy = e;
-    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+    r->sh = sh;
+    if (curl_multi_add_handle(sh->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         r->easy = NULL;
         return -1;
@@ -310,7 +350,7 @@ http_abort(struct http *h, struct http_req *r)
 {
     if (!r->easy)
         return;
-    curl_multi_remove_handle(h->multi, r->easy);
+    curl_multi_remove_handle(r->sh->multi, r->easy);
     curl_easy_cleanup(r->easy);
     r->easy = NULL;
     h->active--;

@@ -1,5 +1,6 @@
 /* HTTP client on the worker's libev loop: libcurl multi_socket, one io
- * watcher per socket, one timer, completions drained after every action. */
+ * watcher per socket, one timer per multi handle (one per 1,024
+ * connections), completions drained after every action. */
 #ifndef GENQ_HTTP_EV_H
 #define GENQ_HTTP_EV_H
 
@@ -11,6 +12,7 @@
 #include "buf.h"
 
 struct http;
+struct http_shard;
 struct http_req;
 
 /* Streaming body bytes (called once per chunk curl hands over, after the
@@ -40,6 +42,8 @@ struct http_req {
     http_done_fn on_done;
     http_hdr_fn on_hdr; /* NULL = none */
     void *ud;
+    unsigned shard; /* which connection pool (the worker: its slot); requests
+                       of one shard reuse each other's connections */
     /* Filled by the module: */
     long status;          /* HTTP status, 0 before headers */
     char request_id[128]; /* request-id / x-request-id */
@@ -52,6 +56,7 @@ struct http_req {
     /* Private: */
     CURL *easy;
     struct http *h;
+    struct http_shard *sh;
 };
 
 /* Create the client on loop, keeping up to max_conns (at least 2,048)

@@ -31,6 +31,7 @@ const char settings_usage_text[] =
     "  --queue Q                GENQ_QUEUE       default (repeatable; env: "
     "a,b)\n"
     "  --concurrency N          GENQ_CONCURRENCY 64 in-flight jobs/process\n"
+    "                           (raises the soft open-file limit to N+128)\n"
     "  --processes N            GENQ_PROCESSES   1 (pre-forked, supervised)\n"
     "  --visibility-timeout S   GENQ_VISIBILITY_TIMEOUT 60 (lease length)\n"
     "  --max-attempts N         GENQ_MAX_ATTEMPTS 5 (jobs may override)\n"

@@ -341,7 +341,8 @@ raise_fd_limit(void)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            fprintf(stderr, "genq-mockllm: cannot raise the open-file limit: %s\n",
+            fprintf(stderr,
+                    "genq-mockllm: cannot raise the open-file limit: %s\n",
                     strerror(errno));
     }
 }
