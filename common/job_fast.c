@@ -16,8 +16,8 @@
 #include "uuid.h"
 
 /* The lengths of job_fields (fast_scan). */
-static const size_t job_field_len[] = {1,  2, 6, 8, 8,  4, 6,  5, 10, 11, 5,
-                                       14, 8, 6, 7, 12, 9, 15, 8, 17, 6,  12, 5};
+static const size_t job_field_len[] = {1, 2, 6, 8,  8, 4,  6, 5,  10, 11, 5, 14,
+                                       8, 6, 7, 12, 9, 15, 8, 17, 6,  12, 5};
 
 _Static_assert(sizeof(job_field_len) / sizeof(job_field_len[0]) == F_COUNT,
                "job_field_len follows job_fields");

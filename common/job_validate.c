@@ -29,8 +29,8 @@ const char *const job_fields[] = {"v",          "id",
                                   "delay_s",    "max_attempts",
                                   "timeout_s",  "idempotency_key",
                                   "metadata",   "max_continuations",
-                                  "notify",     "template_ref", "batch",
-                                  NULL};
+                                  "notify",     "template_ref",
+                                  "batch",      NULL};
 
 /* Index of key in job_fields, or -1. */
 static int

@@ -13,9 +13,10 @@
 #include "scripts.h"
 
 /* Connect to u within timeout_s, authenticate, select the database and load
- * every script (a sentinel:// URL: through sentinel_connect(), sentinel.h). Returns a context the caller frees with redisFree(), or NULL
- * with a message in err (never containing the password); errno is then
- * EPROTONOSUPPORT when Redis was refused by the layout check (layout.h). */
+ * every script (a sentinel:// URL: through sentinel_connect(), sentinel.h).
+ * Returns a context the caller frees with redisFree(), or NULL with a message
+ * in err (never containing the password); errno is then EPROTONOSUPPORT when
+ * Redis was refused by the layout check (layout.h). */
 redisContext *rclient_connect(const struct redis_url *u, double timeout_s,
                               char *err, size_t errlen);
 

@@ -221,7 +221,8 @@ lookup(struct cli *c, const char *id, char *tok, size_t n, redisReply **out)
         return 0;
     }
     freeReplyObject(r);
-    r = redisCommand(cli_rc(c, KEY_BATCH_PIDS), "HGET %s %s", KEY_BATCH_PIDS, id);
+    r = redisCommand(cli_rc(c, KEY_BATCH_PIDS), "HGET %s %s", KEY_BATCH_PIDS,
+                     id);
     if (r && r->type == REDIS_REPLY_STRING) {
         const char *sp = strchr(r->str, ' ');
         if (sp && (size_t)(sp - r->str) == strlen(c->queue) &&

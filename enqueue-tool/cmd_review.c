@@ -88,8 +88,7 @@ reasons_line(const cJSON *doc, char *out, size_t n)
 }
 
 cJSON *
-review_entry_doc(const char *id, long long ms, const char *doc,
-                 int with_result)
+review_entry_doc(const char *id, long long ms, const char *doc, int with_result)
 {
     cJSON *d = doc ? cJSON_Parse(doc) : NULL, *o = cJSON_CreateObject();
     const char *text =
@@ -503,8 +502,8 @@ cmd_review(int argc, char **argv)
                                "give job ids, or '-' to read them from stdin");
     if (note && strlen(note) > REVIEW_NOTE_MAX)
         return cli_usage_error("review reject",
-                               "--note: at most %d bytes, got %zu", REVIEW_NOTE_MAX,
-                               strlen(note));
+                               "--note: at most %d bytes, got %zu",
+                               REVIEW_NOTE_MAX, strlen(note));
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     if (spec == &ls)

@@ -15,7 +15,8 @@
 static const char workers_help[] =
     "usage: genq workers [--stale S] [--json]\n\n"
     "List live worker processes: id (host:pid:tag), genq version, queues,\n"
-    "jobs in flight, concurrency, start time and last heartbeat (workers beat every 5 s,\n"
+    "jobs in flight, concurrency, start time and last heartbeat (workers beat "
+    "every 5 s,\n"
     "and within a second of going idle); IN FLIGHT is as of that beat.\n"
     "Workers silent for more than --stale seconds (default 30) are dead:\n"
     "they are removed from the registry and not listed.\n"
@@ -83,8 +84,8 @@ workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
     for (size_t i = 0; i + 1 < beats->elements; i += 2) {
         const char *id = beats->element[i]->str;
         long long beat = strtoll(beats->element[i + 1]->str, NULL, 10);
-        redisReply *d = redisCommand(cli_rc(c, KEY_WORKERS), "HGET %s %s",
-                                     KEY_WORKERS, id);
+        redisReply *d =
+            redisCommand(cli_rc(c, KEY_WORKERS), "HGET %s %s", KEY_WORKERS, id);
         cJSON *o =
             d && d->type == REDIS_REPLY_STRING ? cJSON_Parse(d->str) : NULL;
         char ts[32], started[32];

@@ -38,8 +38,8 @@ dash_api_review(struct dash_req *r)
         return dash_error(r, MHD_HTTP_BAD_REQUEST,
                           "limit: expected 1..%d, got '%.32s'",
                           REVIEW_LIMIT_MAX, lim);
-    if (cur && dash_cursor_split(cur, score, sizeof(score), last,
-                                 sizeof(last)) < 0)
+    if (cur &&
+        dash_cursor_split(cur, score, sizeof(score), last, sizeof(last)) < 0)
         return dash_error(r, MHD_HTTP_BAD_REQUEST,
                           "cursor: expected the \"next\" of a page, got "
                           "'%.64s'",
@@ -95,8 +95,8 @@ count_outcomes(const cJSON *outcomes, int *changed, int *failed)
     *changed = *failed = 0;
     cJSON_ArrayForEach(o, outcomes)
     {
-        const char *s =
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "outcome"));
+        const char *s = cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(o, "outcome"));
         if (s && (!strcmp(s, "approved") || !strcmp(s, "rejected") ||
                   !strcmp(s, "requeued")))
             (*changed)++;
@@ -108,8 +108,7 @@ count_outcomes(const cJSON *outcomes, int *changed, int *failed)
 enum MHD_Result
 dash_api_review_decide(struct dash_req *r, cJSON *body, int approve)
 {
-    static const char *const names[] = {"queue", "ids", "action", "note",
-                                        NULL};
+    static const char *const names[] = {"queue", "ids", "action", "note", NULL};
     enum MHD_Result ret = MHD_NO;
     const char *q = dash_body_queue(r, body, names, &ret);
     cJSON *act = cJSON_GetObjectItem(body, "action");
@@ -127,15 +126,14 @@ dash_api_review_decide(struct dash_req *r, cJSON *body, int approve)
         const char *a = cJSON_GetStringValue(act);
         if (!a || (approve ? strcmp(a, "approve")
                            : strcmp(a, "reject") && strcmp(a, "regenerate")))
-            return dash_error(r, MHD_HTTP_BAD_REQUEST,
-                              "action: expected %s", approve
-                                  ? "\"approve\""
-                                  : "\"reject\" or \"regenerate\"");
+            return dash_error(r, MHD_HTTP_BAD_REQUEST, "action: expected %s",
+                              approve ? "\"approve\""
+                                      : "\"reject\" or \"regenerate\"");
         action = a;
         regen = !strcmp(a, "regenerate");
     }
-    if (note && (!cJSON_IsString(note) ||
-                 strlen(note->valuestring) > REVIEW_NOTE_MAX))
+    if (note &&
+        (!cJSON_IsString(note) || strlen(note->valuestring) > REVIEW_NOTE_MAX))
         return dash_error(r, MHD_HTTP_BAD_REQUEST,
                           "note: expected a text of at most %d bytes",
                           REVIEW_NOTE_MAX);
@@ -164,8 +162,8 @@ dash_api_review_decide(struct dash_req *r, cJSON *body, int approve)
         return ret;
     }
     review_decide(&c, approve ? "review approve" : "review reject", n, ids,
-                  approve ? NULL : &one, regen,
-                  note ? note->valuestring : NULL, ttl, outcomes);
+                  approve ? NULL : &one, regen, note ? note->valuestring : NULL,
+                  ttl, outcomes);
     cli_close(&c);
     free(ids);
     if (cJSON_GetArraySize(outcomes) < n) { /* redis failed midway */

@@ -55,8 +55,10 @@ on_load(struct rconn *rc, redisReply *r, void *pd)
 
     (void)rc;
     if (!r || r->type != REDIS_REPLY_ARRAY || (int)r->elements != n) {
-        log_kv(LOG_WARN, "batch settlement: the members' jobs not read; will "
-               "retry", "batch", op->token, NULL);
+        log_kv(LOG_WARN,
+               "batch settlement: the members' jobs not read; will "
+               "retry",
+               "batch", op->token, NULL);
         bop_release(op, w->cfg->batch_poll_s, 0, NULL);
         return;
     }
@@ -153,8 +155,7 @@ batch_review_ack(struct bop *op, int fail, const int *idx, int n,
         else if (fail && e->type == REDIS_REPLY_STRING &&
                  !strcmp(e->str, "dead"))
             state = "dead";
-        tmplstats_add(w, op->qi, m->tref, state, m->out_tok, m->lat_ms,
-                      m->usd);
+        tmplstats_add(w, op->qi, m->tref, state, m->out_tok, m->lat_ms, m->usd);
     }
     tmplstats_flush(w);
 }

@@ -180,8 +180,7 @@ settle_fail(struct bop *op, struct bmember *m, const char *kind,
  * id and state stay first. Caller frees; NULL on out of memory. */
 static char *
 batch_result_doc(struct bop *op, const struct bmember *m,
-                 const struct llm_result *res, double cost,
-                 const char *reasons)
+                 const struct llm_result *res, double cost, const char *reasons)
 {
     cJSON *o = cJSON_CreateObject(), *u = cJSON_CreateObject(), *md = NULL;
     char ts[32], *s;
@@ -643,12 +642,11 @@ batch_settle_failed(struct bop *op, const char *why)
         struct bmember *m = &op->set.m[i];
         if (m->settled)
             continue;
-        settle_fail(op, m, "retry",
-                    outcome_job_backoff_ms(m->attempts,
-                                           w->cfg->job_backoff_base_s,
-                                           worker_rand01()),
-                    error_doc(DLQ_PERMANENT, 0, "batch_failed", op->bst.error,
-                              NULL));
+        settle_fail(
+            op, m, "retry",
+            outcome_job_backoff_ms(m->attempts, w->cfg->job_backoff_base_s,
+                                   worker_rand01()),
+            error_doc(DLQ_PERMANENT, 0, "batch_failed", op->bst.error, NULL));
     }
     settle_end(op);
 }

@@ -416,8 +416,7 @@ on_rebuild_payloads(struct rconn *rc, redisReply *r, void *pd)
     struct bop *op = pd;
     struct worker *w = op->bw->w;
     struct llm_req_opts o = {w->cfg->provider, w->cfg->model,
-                             w->cfg->max_tokens, 0,
-                             w->q[op->qi].prompt_cache};
+                             w->cfg->max_tokens, 0, w->q[op->qi].prompt_cache};
     char **bodies;
 
     (void)rc;

@@ -46,7 +46,7 @@ struct rconn {
     } subs[RCONN_MAX_SUBS];
     struct rsentinel *snt; /* sentinel:// only (rsentinel.h): lookup before
                               every connect, ROLE check, READONLY = lost */
-    struct rcluster *cl; /* redis-cluster://: all of the above unused */
+    struct rcluster *cl;   /* redis-cluster://: all of the above unused */
 };
 
 /* One command in flight; the argv copy lets NOSCRIPT resend as EVAL. */

@@ -47,9 +47,8 @@ review_teardown(struct worker *w)
 }
 
 char *
-review_reasons(const struct review_rules *rv, const char *id,
-               const char *text, size_t len, const char *prompt,
-               const char *model_why)
+review_reasons(const struct review_rules *rv, const char *id, const char *text,
+               size_t len, const char *prompt, const char *model_why)
 {
     struct buf out;
     char *s;

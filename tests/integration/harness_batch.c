@@ -21,10 +21,10 @@ th_batch_mock(char *url)
 pid_t
 th_batch_worker(struct th *t, const char *url, const char *const more[])
 {
-    const char *extra[40] = {"--batch-queue",  t->queue, "--batch-wait",
-                             "0.3",            "--batch-poll", "0.1",
-                             "--price-in-mtok", "3",         "--price-out-mtok",
-                             "15"};
+    const char *extra[40] = {
+        "--batch-queue",    t->queue, "--batch-wait",    "0.3",
+        "--batch-poll",     "0.1",    "--price-in-mtok", "3",
+        "--price-out-mtok", "15"};
     int n = 10;
 
     for (int i = 0; more && more[i]; i++) {

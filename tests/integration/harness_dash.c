@@ -68,7 +68,6 @@ dash_start(struct dash *d, int with_token)
     dash_start_with(d, with_token, NULL);
 }
 
-
 static size_t
 grow(char *p, size_t sz, size_t n, void *ud)
 {

@@ -53,8 +53,8 @@ word_only_in(const char *a, const char *b, char *out, size_t cap)
 
     while (*p) {
         size_t n = 0;
-        while (p[n] && ((p[n] >= 'a' && p[n] <= 'z') ||
-                        (p[n] >= 'A' && p[n] <= 'Z')))
+        while (p[n] &&
+               ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z')))
             n++;
         if (n >= 5 && n < cap) {
             snprintf(out, cap, "%.*s", (int)n, p);
@@ -102,8 +102,8 @@ Test(batch_review, blocklisted_word_in_a_batch_member_goes_to_review)
     cr_assert_eq(cJSON_GetArraySize(reasons), 1);
     cr_assert_str_eq(th_str(cJSON_GetArrayItem(reasons, 0), "rule"),
                      "blocklist");
-    cr_assert(strcasestr(th_str(cJSON_GetArrayItem(reasons, 0), "detail"),
-                         word));
+    cr_assert(
+        strcasestr(th_str(cJSON_GetArrayItem(reasons, 0), "detail"), word));
     cJSON_Delete(d);
     d = th_result(&t, ids[1]);
     cr_assert_not_null(d);

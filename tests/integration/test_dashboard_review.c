@@ -54,8 +54,8 @@ four_in_review(void)
 }
 
 /* A request body from a printf format (a static buffer: one at a time). */
-static const char *
-body(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *body(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 static const char *
 body(const char *fmt, ...)
@@ -120,10 +120,11 @@ Test(dashboard_review, list_pages_and_actions)
     doc = cJSON_Parse(r.body);
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "entries")), 1,
                  "%s", r.body);
-    seen |= 1 << atoi(th_str(
-                    cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "entries"), 0),
-                    "id") +
-                3);
+    seen |=
+        1 << atoi(
+            th_str(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "entries"), 0),
+                   "id") +
+            3);
     cr_expect_eq(seen, 2 | 4 | 8 | 16, "each of the four once: %x", seen);
     cr_expect(cJSON_IsNull(cJSON_GetObjectItem(doc, "next")));
     cJSON_Delete(doc);
@@ -173,8 +174,8 @@ Test(dashboard_review, list_pages_and_actions)
            200, "\"rejected\"", "reject");
     cr_assert_str_eq(th_state(&t, "rv-2", st, NULL), "dead");
     snprintf(p, sizeof p, "/api/dlq/rv-2?queue=%s", t.queue);
-    expect(http(&d, "GET", p, NULL, NULL), 200,
-           "\"class\":\"review_rejected\"", "dead class");
+    expect(http(&d, "GET", p, NULL, NULL), 200, "\"class\":\"review_rejected\"",
+           "dead class");
     expect(http(&d, "GET", p, NULL, NULL), 200, "off topic", "dead message");
 
     /* regenerate: queued again, the note appended to the prompt */

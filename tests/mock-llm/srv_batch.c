@@ -5,7 +5,8 @@
  * canceled); its results are built then, once: every entry is answered as
  * POST /v1/messages or /v1/chat/completions would be (cache_control too:
  * srv_pcache.c), unless its request carries a [mock:batch=KIND(*K)] marker
- * (errored, errored_retry, expired, canceled). Each creation appends a {"event":"batch_created"} line to
+ * (errored, errored_retry, expired, canceled). Each creation appends a
+ * {"event":"batch_created"} line to
  * --log so a test can count them. --batch-create-delay-s answers a create
  * late (the batch exists at once), --batch-create-hang N swallows the
  * first N creates (no batch; a 500 an hour later). */
