@@ -256,21 +256,29 @@ dash_api_series(struct dash_req *r)
 /* ---- the dead-letter queue ------------------------------------------------
  */
 
-/* Filter value name from the body (when not NULL) or the query; numbers of
- * a body are written into num. NULL when absent. */
+/* Filter value name from the body (when not NULL) or the query. A number
+ * in the body is accepted only where num is given (written into it: the
+ * status); any other type sets *bad. NULL when absent. The result points
+ * into the request, the body or num, which outlive the filters' use. */
 static const char *
-filter_value(struct dash_req *r, cJSON *body, const char *name, char num[32])
+filter_value(struct dash_req *r, cJSON *body, const char *name, char *num,
+             int *bad)
 {
     cJSON *v;
 
     if (!body)
         return dash_arg(r, name);
     v = cJSON_GetObjectItemCaseSensitive(body, name);
-    if (cJSON_IsNumber(v)) {
+    if (!v || cJSON_IsNull(v))
+        return NULL;
+    if (num && cJSON_IsNumber(v)) {
         snprintf(num, 32, "%.0f", v->valuedouble);
         return num;
     }
-    return cJSON_IsString(v) && *v->valuestring ? v->valuestring : NULL;
+    if (cJSON_IsString(v))
+        return *v->valuestring ? v->valuestring : NULL;
+    *bad = 1;
+    return NULL;
 }
 
 /* The filters of `genq dlq` (class, status, since, grep; older_than with
@@ -281,11 +289,22 @@ filters(struct dash_req *r, cJSON *body, struct dlqopt *o, int older, char *err,
         size_t errlen)
 {
     char num[32];
-    const char *cls = filter_value(r, body, "class", num);
-    const char *st = filter_value(r, body, "status", num);
-    const char *since, *grep, *old;
+    int bad = 0;
+    const char *cls = filter_value(r, body, "class", NULL, &bad);
+    const char *st = filter_value(r, body, "status", num, &bad);
+    const char *since = filter_value(r, body, "since", NULL, &bad);
+    const char *grep = filter_value(r, body, "grep", NULL, &bad);
+    const char *old =
+        older ? filter_value(r, body, "older_than", NULL, &bad) : NULL;
     int64_t probe;
     long status;
+
+    if (bad) {
+        snprintf(err, errlen,
+                 "filters: class, since, grep and older_than must be strings "
+                 "and status a number or a string");
+        return -1;
+    }
 
     if (cls) {
         int ok = 0;
@@ -294,7 +313,7 @@ filters(struct dash_req *r, cJSON *body, struct dlqopt *o, int older, char *err,
         if (!ok) {
             snprintf(err, errlen,
                      "class: expected permanent, exhausted, lease_expired, "
-                     "invalid or canceled, got '%.64s'",
+                     "invalid, canceled or review_rejected, got '%.64s'",
                      cls);
             return -1;
         }
@@ -308,7 +327,7 @@ filters(struct dash_req *r, cJSON *body, struct dlqopt *o, int older, char *err,
         }
         o->f.status = status;
     }
-    if ((since = filter_value(r, body, "since", num))) {
+    if (since) {
         if (ops_parse_since(since, 0, &probe) < 0) {
             snprintf(err, errlen,
                      "since: expected RFC 3339 or a duration (15m, 2h, 7d), "
@@ -318,9 +337,9 @@ filters(struct dash_req *r, cJSON *body, struct dlqopt *o, int older, char *err,
         }
         o->since_arg = since;
     }
-    if ((grep = filter_value(r, body, "grep", num)))
+    if (grep)
         o->f.grep = grep;
-    if (older && (old = filter_value(r, body, "older_than", num))) {
+    if (old) {
         if (ops_parse_duration(old, &probe) < 0) {
             snprintf(err, errlen,
                      "older_than: expected a duration (90s, 15m, 2h, 7d), "

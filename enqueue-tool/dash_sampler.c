@@ -41,7 +41,7 @@ ring_of(struct dash_sampler *s, const char *q)
     for (int i = 0; i < s->nrings; i++)
         if (!strcmp(s->rings[i]->queue, q))
             return s->rings[i];
-    g = realloc(s->rings, sizeof(*g) * (size_t)(s->nrings + 1));
+    g = realloc(s->rings, sizeof(struct dash_ring *) * (size_t)(s->nrings + 1));
     if (!g)
         return NULL;
     s->rings = g;
