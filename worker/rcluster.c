@@ -205,8 +205,12 @@ on_sunsupported(void *ud)
            "SUBSCRIBE",
            "conn", cl->name, NULL);
     cl->no_ssub = 1;
-    for (int i = 0; i < cl->nsubs; i++)
-        cl->subs[i].node = -1;
+    for (int i = 0; i < cl->nsubs; i++) {
+        struct csub *s = &cl->subs[i];
+        if (s->node >= 0 && cl->ssub[s->node])
+            rsub_del(cl->ssub[s->node], s->channel);
+        s->node = -1;
+    }
     place_subs(cl);
 }
 

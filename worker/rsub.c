@@ -415,9 +415,3 @@ rsub_del(struct rsub *s, const char *channel)
     if (s->fd >= 0)
         (void)sub_send(s, SENT_SUNSUB, 2, av);
 }
-
-int
-rsub_is_up(const struct rsub *s)
-{
-    return s->up;
-}

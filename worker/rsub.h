@@ -45,7 +45,5 @@ void rsub_free(struct rsub *s);
 int rsub_add(struct rsub *s, const char *channel);
 /* Unsubscribe channel (SUNSUBSCRIBE when connected); no callback. */
 void rsub_del(struct rsub *s, const char *channel);
-/* 1 when connected (AUTH, when needed, is the first command sent). */
-int rsub_is_up(const struct rsub *s);
 
 #endif

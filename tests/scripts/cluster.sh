@@ -176,5 +176,17 @@ out=$("$G" stats --redis "redis-cluster://127.0.0.1:$RPORT" 2>&1) && rc=0 || rc=
 check "a Redis without cluster mode: 'not a cluster node'" \
     '[ $rc -eq 1 ] && echo "$out" | grep -q "not a cluster node"'
 
+# a node without sharded pub/sub (as Redis 6; here SSUBSCRIBE renamed away
+# on a 1-master cluster): the worker falls back to SUBSCRIBE on the node
+CLUSTER_SERVER_ARGS="--rename-command SSUBSCRIBE genq-test-no-ssubscribe" \
+    start_cluster "$T/c6" 1
+GENQ_API_KEY=test-key "$W" --redis "$CURL" --queue cq6 --api-base "$API" \
+    --log-level info >"$T/w6.log" 2>&1 &
+pids="$pids $!"
+for _ in $(seq 1 100); do [ "$(plainsubs cq6 "$CPORTS")" = 1 ] && break; sleep 0.05; done
+check "no SSUBSCRIBE on the node: the worker SUBSCRIBEs the wake channel there" \
+    '[ "$(plainsubs cq6 "$CPORTS")" = 1 ] && [ "$(shardsubs cq6 "$CPORTS")" = 0 ] &&
+     grep -q "no sharded pub/sub" "$T/w6.log"'
+
 echo "cluster: $pass passed, $fail failed"
 [ $fail -eq 0 ]
