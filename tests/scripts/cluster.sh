@@ -10,8 +10,8 @@
 # bad redis-cluster:// URLs. Wake-ups go by sharded pub/sub (Redis >= 7):
 # each worker SSUBSCRIBEs a queue's wake channel on the master serving it,
 # the scripts SPUBLISH there, nothing is PUBLISHed (a broadcast to every
-# node), and the subscription follows the slot through the reshard. About
-# 30 s.
+# node), and the subscription follows the slot through the reshard; a node
+# without SSUBSCRIBE gets a SUBSCRIBE instead. About 35 s.
 # shellcheck disable=SC2034 # P2, ok, r, out, rc: read in check's eval strings
 set -euo pipefail
 : "${GENQ_BIN:?run through make test}"
