@@ -147,6 +147,10 @@ cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
     return CLI_NEXT;
 }
 
+/* sentinel://: "host:port" of the master the lookup found (the node of
+ * every queue), "" otherwise. */
+static char snt_master[300];
+
 int
 cli_connect_err(struct cli *c, char *err, size_t errlen)
 {
@@ -164,6 +168,9 @@ cli_connect_err(struct cli *c, char *err, size_t errlen)
         c->rc = csync_connect_key(&u, c->keys.key[QK_READY], 5.0, err, errlen);
     else
         c->rc = rclient_connect(&u, 5.0, err, errlen);
+    if (c->rc && u.snt.n && c->rc->tcp.host)
+        snprintf(snt_master, sizeof(snt_master), "%s:%d", c->rc->tcp.host,
+                 c->rc->tcp.port);
     memset(u.pass, 0, sizeof(u.pass));
     return c->rc ? 0 : -1;
 }
@@ -195,6 +202,10 @@ cli_node(const char *queue, char *out, size_t n)
 
     if (n)
         out[0] = '\0';
+    if (snt_master[0]) { /* sentinel://: the master serves every queue */
+        snprintf(out, n, "%s", snt_master);
+        return 1;
+    }
     if (!csync_active() || qkeys_init(&k, queue) < 0)
         return 0;
     csync_node_of_key(k.key[QK_READY], out, n);
@@ -204,7 +215,7 @@ cli_node(const char *queue, char *out, size_t n)
 int
 cli_cluster(void)
 {
-    return csync_active();
+    return csync_active() || snt_master[0];
 }
 
 void
@@ -213,7 +224,7 @@ cli_tsv_header(const char *h)
     size_t n = strlen(h);
 
     printf("%.*s%s\n", (int)(n && h[n - 1] == '\n' ? n - 1 : n), h,
-           csync_active() ? "\tnode" : "");
+           cli_cluster() ? "\tnode" : "");
 }
 
 redisContext *

@@ -138,12 +138,14 @@ void cli_close(struct cli *c);
 redisContext *cli_rc(struct cli *c, const char *key);
 
 /* On Redis Cluster, "host:port" of the node serving queue into out (n
- * bytes) and 1; else "" and 0 (one Redis). */
+ * bytes) and 1; under Sentinel the master's (found on connect) and 1;
+ * else "" and 0 (one Redis). */
 int cli_node(const char *queue, char *out, size_t n);
 /* Print a TSV header (ending in a newline), with a last column "node" on
- * Redis Cluster. */
+ * Redis Cluster or Sentinel. */
 void cli_tsv_header(const char *h);
-/* 1 on Redis Cluster (after cli_connect()), else 0. */
+/* 1 when queues have a node to show (after cli_connect()): Redis Cluster,
+ * or Sentinel (the master); else 0. */
 int cli_cluster(void);
 
 /* Print an error "genq CMD: ..." to stderr, followed by "(see 'genq CMD

@@ -6,6 +6,7 @@
 # (no replicas; a single master takes every slot by CLUSTER ADDSLOTSRANGE)
 # and waits until the cluster state is ok. Sets CPORTS (the ports,
 # space-separated) and CURL (a redis-cluster:// URL of them all).
+# CLUSTER_SERVER_ARGS: more redis-server options, one word each.
 cluster_ports() {
     python3 - "$1" <<'PY'
 import socket, sys
@@ -31,10 +32,11 @@ start_cluster() {
     _addrs="" CURL=""
     for _p in $CPORTS; do
         mkdir -p "$_dir/$_p"
+        # shellcheck disable=SC2086 # CLUSTER_SERVER_ARGS: one word each
         redis-server --port "$_p" --bind 127.0.0.1 --save '' --appendonly no \
             --cluster-enabled yes --cluster-config-file "$_dir/$_p/nodes.conf" \
             --cluster-node-timeout 5000 --dir "$_dir/$_p" \
-            --logfile "$_dir/$_p/redis.log" &
+            --logfile "$_dir/$_p/redis.log" ${CLUSTER_SERVER_ARGS:-} &
         pids="$pids $!"
         _addrs="$_addrs 127.0.0.1:$_p"
         CURL="${CURL:+$CURL,}127.0.0.1:$_p"

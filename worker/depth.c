@@ -61,7 +61,7 @@ sample_depths(struct worker *w)
     for (int i = 0; i < w->nq; i++) {
         char node[64];
         rconn_node_of(w->rc, w->q[i].keys.key[QK_READY], node, sizeof(node));
-        metrics_queue_node(w->m, i, node); /* Redis Cluster only */
+        metrics_queue_node(w->m, i, node); /* Cluster, Sentinel only */
     }
     for (int i = 0; i < w->nq; i++)
         for (size_t p = 0; p < sizeof(probes) / sizeof(probes[0]); p++) {

@@ -60,7 +60,7 @@ struct metrics {
     atomic_ulong alerts[3];
     double started;
     struct MHD_Daemon *d;
-    /* Redis Cluster: the node serving each queue (genq_queue_node), set by
+    /* Cluster, Sentinel: the node serving each queue (genq_queue_node), set by
      * the loop, read by the scrape thread */
     pthread_mutex_t node_mu;
     char node[METRICS_MAX_QUEUES][64];
@@ -319,7 +319,8 @@ render_hist(struct out *o, const char *name, const char *help, struct hist *h)
     out_printf(o, "%s_count %lu\n", name, GET(h->count));
 }
 
-/* genq_queue_node{queue,node} 1 per queue whose node is known (Cluster). */
+/* genq_queue_node{queue,node} 1 per queue whose node is known (Cluster:
+ * its slot's master; Sentinel: the master). */
 static void
 render_nodes(struct metrics *m, struct out *o)
 {
@@ -330,8 +331,9 @@ render_nodes(struct metrics *m, struct out *o)
         if (!m->node[q][0])
             continue;
         if (!head++)
-            out_printf(o, "# HELP genq_queue_node The Redis Cluster node "
-                          "serving the queue's slot.\n"
+            out_printf(o, "# HELP genq_queue_node The Redis node serving "
+                          "the queue (Cluster: its slot's master; Sentinel: "
+                          "the master).\n"
                           "# TYPE genq_queue_node gauge\n");
         out_printf(o, "genq_queue_node{queue=\"%s\",node=\"%s\"} 1\n",
                    m->queue[q], m->node[q]);

@@ -12,6 +12,7 @@
 #include "keys.h"
 #include "log.h"
 #include "rcluster.h"
+#include "rsub.h"
 
 #define RCL_MAX_HOPS 64 /* redirections and retries of one call */
 #define RCL_RETRY_S  0.02
@@ -36,6 +37,11 @@ struct csub {
     int node; /* where it is subscribed; -1 not yet */
 };
 
+/* Wake-ups: on Redis >= 7 each channel is SSUBSCRIBEd (rsub.c) on the node
+ * serving its slot, and the scripts SPUBLISH there (oplib.lua wake()); a
+ * node that does not know SSUBSCRIBE (Redis < 7) turns every channel to
+ * SUBSCRIBE on the node's rconn, and the scripts PUBLISH. */
+
 struct rcluster {
     struct ev_loop *loop;
     struct rconn *outer;
@@ -56,6 +62,8 @@ struct rcluster {
     ev_timer tick;
     int nsubs;
     struct csub subs[RCONN_MAX_SUBS];
+    int no_ssub; /* a node refused SSUBSCRIBE: SUBSCRIBE everywhere */
+    struct rsub *ssub[CLUSTER_MAX_NODES];
 };
 
 static void
@@ -142,6 +150,104 @@ on_node_msg(struct rconn *c, const char *channel, const char *msg, void *pd)
     s->fn(s->cl->outer, channel, msg, s->pd);
 }
 
+static void place_subs(struct rcluster *cl);
+
+static struct csub *
+sub_of(struct rcluster *cl, const char *channel)
+{
+    for (int i = 0; i < cl->nsubs; i++)
+        if (!strcmp(cl->subs[i].channel, channel))
+            return &cl->subs[i];
+    return NULL;
+}
+
+static void
+on_smessage(const char *channel, const char *msg, void *ud)
+{
+    struct rcluster *cl = ud;
+    struct csub *s = sub_of(cl, channel);
+
+    if (s)
+        s->fn(cl->outer, channel, msg, s->pd);
+}
+
+/* A node dropped channel (its slot moved): take the node a MOVED named,
+ * else refresh the map; then subscribe it where it belongs now. */
+static void
+on_slost(const char *channel, int slot, const char *host, int port, void *ud)
+{
+    struct rcluster *cl = ud;
+    struct csub *s = sub_of(cl, channel);
+    int n = slot >= 0 ? cluster_map_node(&cl->map, host, port) : -1;
+
+    if (!s)
+        return;
+    s->node = -1;
+    if (n >= 0) {
+        cl->map.slot[slot] = (short)n;
+        cl->served[n] = 1;
+    }
+    cl->want_refresh = 1;
+    kick(cl);
+    if (n >= 0)
+        place_subs(cl);
+}
+
+static void
+on_sunsupported(void *ud)
+{
+    struct rcluster *cl = ud;
+
+    if (cl->no_ssub)
+        return;
+    log_kv(LOG_INFO,
+           "redis cluster: no sharded pub/sub (Redis < 7), wake-ups by "
+           "SUBSCRIBE",
+           "conn", cl->name, NULL);
+    cl->no_ssub = 1;
+    for (int i = 0; i < cl->nsubs; i++) {
+        struct csub *s = &cl->subs[i];
+        if (s->node >= 0 && cl->ssub[s->node])
+            rsub_del(cl->ssub[s->node], s->channel);
+        s->node = -1;
+    }
+    place_subs(cl);
+}
+
+/* The sharded subscriber of node i, made when missing. */
+static struct rsub *
+ssub_conn(struct rcluster *cl, int i)
+{
+    if (i >= 0 && !cl->ssub[i]) {
+        struct rsub_cbs cb = {on_smessage, on_slost, on_sunsupported, cl};
+        struct redis_url nu;
+        char name[48];
+
+        cluster_node_url(&cl->url, cl->map.node[i].host, cl->map.node[i].port,
+                         0, &nu);
+        snprintf(name, sizeof(name), "%.18s@%d/sub", cl->name, i);
+        cl->ssub[i] = rsub_new(cl->loop, &nu, name, &cb);
+        memset(nu.pass, 0, sizeof(nu.pass));
+    }
+    return i >= 0 ? cl->ssub[i] : NULL;
+}
+
+/* SSUBSCRIBE s on node n, leaving the node it was on. */
+static void
+place_ssub(struct rcluster *cl, struct csub *s, int n)
+{
+    struct rsub *r;
+
+    if (s->node == n)
+        return;
+    if (s->node >= 0 && cl->ssub[s->node])
+        rsub_del(cl->ssub[s->node], s->channel);
+    s->node = -1;
+    r = ssub_conn(cl, n);
+    if (r && rsub_add(r, s->channel) == 0)
+        s->node = n;
+}
+
 /* Subscribe what is not yet, on the node serving its channel; called with
  * every new map. */
 static void
@@ -151,6 +257,11 @@ place_subs(struct rcluster *cl)
         struct csub *s = &cl->subs[i];
         int n = cluster_map_key(&cl->map, s->channel);
         struct rconn *c;
+
+        if (!cl->no_ssub) {
+            place_ssub(cl, s, n);
+            continue;
+        }
 
         /* its node is down and another serves the channel now (failover):
          * subscribe there too (duplicate wake-ups are harmless) */
@@ -393,6 +504,8 @@ rcluster_free(struct rcluster *cl)
     }
     for (int i = 0; i < CLUSTER_MAX_NODES; i++)
         rconn_free(cl->node[i]); /* runs on_node_reply with NULL */
+    for (int i = 0; i < CLUSTER_MAX_NODES; i++)
+        rsub_free(cl->ssub[i]);
     for (int i = 0; i < cl->nsubs; i++)
         free(cl->subs[i].channel);
     memset(cl->url.pass, 0, sizeof(cl->url.pass));

@@ -682,6 +682,8 @@ rconn_node_of(const struct rconn *c, const char *key, char *out, size_t n)
 {
     if (c->cl)
         rcluster_node_of(c->cl, key, out, n);
+    else if (c->snt && c->ac && c->url.host[0]) /* the master now */
+        snprintf(out, n, "%s:%d", c->url.host, c->url.port);
     else if (n)
         out[0] = '\0';
 }

@@ -82,8 +82,9 @@ int rconn_pending(const struct rconn *c);
 int rconn_send_argv(struct rconn *c, int sid, int argc, const char **argv,
                     const size_t *argvlen, rconn_reply_fn fn, void *pd);
 
-/* On Redis Cluster, "host:port" of the node serving key into out; ""
- * otherwise (one Redis). */
+/* On Redis Cluster, "host:port" of the node serving key into out; under
+ * Sentinel the master's while connected; "" otherwise (one Redis, or no
+ * master yet). */
 void rconn_node_of(const struct rconn *c, const char *key, char *out, size_t n);
 
 #endif

@@ -36,6 +36,6 @@ if #moved > 0 then
         end
     end
     redis.call('HINCRBY', K_STATS, 'dlq_requeued', #moved)
-    redis.call('PUBLISH', K_WAKE, #moved)
+    wake(#moved)
 end
 return out

@@ -10,7 +10,7 @@ local now = now_ms()
 -- FEED_MAXLEN_DEFAULT)
 local reaped = reap(now, 1000, tonumber(ARGV[2] or '0'), tonumber(ARGV[3]))
 local promoted = promote(now, 1000)
-if promoted > 0 then redis.call('PUBLISH', K_WAKE, promoted) end
+if promoted > 0 then wake(promoted) end
 local old = redis.call('ZRANGEBYSCORE', K_DONE, '-inf', now, 'LIMIT', 0, 1000)
 if #old > 0 then
     local payloads = payloads_get(old)

@@ -8,6 +8,23 @@
 -- staging; QKEY_IDEM; qkeys_stage()).
 local K_WAKE, K_RATE, K_STAGING = PREFIX .. 'wake', PREFIX .. 'rate',
     PREFIX .. 'staging'
+
+-- wake(n): publish n on the queue's wake channel. On Redis Cluster with
+-- Redis >= 7 (REDIS_VERSION_NUM appeared in 7.0) a sharded SPUBLISH: it
+-- reaches the subscribers on the queue's own shard only, where a PUBLISH
+-- is broadcast over the cluster bus to every node (the worker SSUBSCRIBEs
+-- there: worker/rsub.c). INFO's cluster section tells; one small call per
+-- publish (not per job), and no error counted as a failed CLUSTER call
+-- would be on a standalone Redis. Standalone Redis, or a cluster of
+-- Redis < 7: PUBLISH, as the SUBSCRIBE of every genq worker expects.
+local function wake(n)
+    if redis.REDIS_VERSION_NUM and string.find(redis.call('INFO', 'cluster'),
+            'cluster_enabled:1', 1, true) then
+        redis.call('SPUBLISH', K_WAKE, n)
+    else
+        redis.call('PUBLISH', K_WAKE, n)
+    end
+end
 -- the public inbox protocol (README "Producers and consumers in any
 -- language"; keys.h QKEY_INBOX ...): the inbox list, its intake lock, the
 -- rejected list (the notify hash is prelude.lua's K_NOTIFY)
@@ -180,7 +197,7 @@ local function enqueued_tail(now, added, lists, echoes)
     end
     redis.call('HINCRBY', K_STATS, 'enqueued', added)
     rate_add(now, added)
-    if ready > 0 then redis.call('PUBLISH', K_WAKE, ready) end
+    if ready > 0 then wake(ready) end
 end
 
 -- Enqueue n jobs whose arguments are a[b ..]: per job id, prio, run_at_ms

@@ -13,6 +13,6 @@ local n = redis.call('DEL', K_PAUSED)
 if n == 1 then
     local ready = redis.call('LLEN', K_READY[1]) + redis.call('LLEN', K_READY[2])
         + redis.call('LLEN', K_READY[3])
-    if ready > 0 then redis.call('PUBLISH', K_WAKE, ready) end
+    if ready > 0 then wake(ready) end
 end
 return {n, 0}

@@ -30,5 +30,5 @@ for c = 1, #ids, 1000 do
         end
     end
 end
-if n > 0 then redis.call('PUBLISH', K_WAKE, n) end
+if n > 0 then wake(n) end
 return n

@@ -41,6 +41,6 @@ if n > 0 then
     redis.call('HINCRBY', K_STATS, mode == 'dead' and 'review_rejected' or
                'review_regenerated', n)
     if mode == 'dead' then events_add(ev, feed_max, now)
-    else redis.call('PUBLISH', K_WAKE, n) end
+    else wake(n) end
 end
 return out

@@ -64,7 +64,7 @@ end
 if mode == 'commit' and done > 0 then
     redis.call('HINCRBY', K_STATS, 'enqueued', done)
     rate_add(now_ms(), done)
-    redis.call('PUBLISH', K_WAKE, done)
+    wake(done)
 end
 if left == 0 then redis.call('HDEL', sk, run) end
 return {done, left}

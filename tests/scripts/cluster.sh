@@ -7,7 +7,11 @@
 # with `redis-cli --cluster reshard`: every job ends succeeded exactly once
 # (one success each in its queue's feed, nothing dead), the workers followed
 # MOVED, and genq shows the node now serving each queue. Plus the errors of
-# bad redis-cluster:// URLs. About 30 s.
+# bad redis-cluster:// URLs. Wake-ups go by sharded pub/sub (Redis >= 7):
+# each worker SSUBSCRIBEs a queue's wake channel on the master serving it,
+# the scripts SPUBLISH there, nothing is PUBLISHed (a broadcast to every
+# node), and the subscription follows the slot through the reshard; a node
+# without SSUBSCRIBE gets a SUBSCRIBE instead. About 35 s.
 # shellcheck disable=SC2034 # P2, ok, r, out, rc: read in check's eval strings
 set -euo pipefail
 : "${GENQ_BIN:?run through make test}"
@@ -58,6 +62,17 @@ for i in 1 2; do
     pids="$pids $!"
 done
 
+# wake channel subscribers of queue $1 on master port $2: sharded, plain
+shardsubs() { redis-cli -p "$2" pubsub shardnumsub "genq:{$1}:wake" | sed -n 2p; }
+plainsubs() { redis-cli -p "$2" pubsub numsub "genq:{$1}:wake" | sed -n 2p; }
+for _ in $(seq 1 100); do [ "$(shardsubs cq737 "$P1")" = 2 ] && break; sleep 0.05; done
+check "both workers SSUBSCRIBE each wake channel on its queue's master" \
+    '[ "$(shardsubs cq737 "$P1")" = 2 ] && [ "$(shardsubs cq0 "$P0")" = 2 ] &&
+     [ "$(shardsubs cq3 "$P2")" = 2 ] && [ "$(shardsubs cq737 "$P0")" = 0 ]'
+check "no plain SUBSCRIBE to a wake channel on any node" \
+    '[ "$(for p in $P0 $P1 $P2; do plainsubs cq737 "$p"; plainsubs cq2 "$p"; done |
+         tr -d "\n")" = 000000 ]'
+
 done_total() {
     "$G" queues --redis "$CURL" --json | sed -n 's/.*"succeeded":\([0-9]*\).*/\1/p' |
         awk '{s += $1} END {print s + 0}'
@@ -77,6 +92,12 @@ check "cq737's slot is served by the first master now" \
      [ "$(redis-cli -p "$P1" cluster countkeysinslot 5512)" -eq 0 ]'
 
 for _ in $(seq 1 600); do [ "$(done_total)" -ge 6000 ] && break; sleep 0.1; done
+# the old master dropped cq737's channel with its slot (sunsubscribe); the
+# workers subscribed it again on the new one
+for _ in $(seq 1 100); do [ "$(shardsubs cq737 "$P0")" = 2 ] && break; sleep 0.05; done
+check "after the reshard cq737's wake subscription follows its slot" \
+    '[ "$(shardsubs cq737 "$P0")" = 2 ] && [ "$(shardsubs cq737 "$P1")" = 0 ] &&
+     [ "$(shardsubs cq1 "$P1")" = 2 ]'
 "$G" queues --redis "$CURL" --json >"$T/queues.json"
 check "every queue: $N succeeded, nothing ready, active or dead" \
     '[ "$(grep -c "\"ready\":0,\"active\":0,\"delayed\":0,\"dead\":0,\"succeeded\":$N" "$T/queues.json")" -eq 6 ]'
@@ -97,6 +118,32 @@ check "a worker was told MOVED for the migrated slot and followed it" \
 r=$("$G" result --redis "$CURL" --queue cq737 --json cq737-1000 2>&1) && rc=0 || rc=$?
 check "a result of the migrated queue reads back" \
     '[ $rc -eq 0 ] && echo "$r" | grep -q "\"state\":\"succeeded\""'
+
+# an idle worker is woken by the sharded message: one more job on the
+# moved queue is SPUBLISHed on its new master (a SSUBSCRIBE there sees it,
+# a SUBSCRIBE sees nothing) and a worker runs it
+redis-cli -p "$P0" ssubscribe "genq:{cq737}:wake" >"$T/smsg" 2>&1 &
+spid=$!
+redis-cli -p "$P0" subscribe "genq:{cq737}:wake" >"$T/pmsg" 2>&1 &
+ppid=$!
+for _ in $(seq 1 100); do [ "$(shardsubs cq737 "$P0")" = 3 ] && break; sleep 0.05; done
+echo '{"id":"cq737-late","prompt":"late","max_tokens":8}' |
+    "$G" enqueue --redis "$CURL" --queue cq737 - >/dev/null 2>&1
+for _ in $(seq 1 200); do
+    "$G" result --redis "$CURL" --queue cq737 --json cq737-late 2>/dev/null |
+        grep -q '"state":"succeeded"' && break
+    sleep 0.05
+done
+kill "$spid" "$ppid" 2>/dev/null || true
+wait "$spid" "$ppid" 2>/dev/null || true
+check "the late job was SPUBLISHed on its shard, not PUBLISHed, and ran" \
+    'grep -qx smessage "$T/smsg" && ! grep -qx message "$T/pmsg" &&
+     "$G" result --redis "$CURL" --queue cq737 --json cq737-late | grep -q "\"state\":\"succeeded\""'
+check "the scripts never PUBLISHed (INFO commandstats of every master)" \
+    '! redis-cli -p "$P0" info commandstats | grep -q "^cmdstat_publish:" &&
+     ! redis-cli -p "$P1" info commandstats | grep -q "^cmdstat_publish:" &&
+     ! redis-cli -p "$P2" info commandstats | grep -q "^cmdstat_publish:" &&
+     redis-cli -p "$P0" info commandstats | grep -q "^cmdstat_spublish:"'
 
 # operators: the node serving each queue
 check "genq queues --json names each queue's node (cq737 moved)" \
@@ -128,6 +175,18 @@ start_redis "$T"
 out=$("$G" stats --redis "redis-cluster://127.0.0.1:$RPORT" 2>&1) && rc=0 || rc=$?
 check "a Redis without cluster mode: 'not a cluster node'" \
     '[ $rc -eq 1 ] && echo "$out" | grep -q "not a cluster node"'
+
+# a node without sharded pub/sub (as Redis 6; here SSUBSCRIBE renamed away
+# on a 1-master cluster): the worker falls back to SUBSCRIBE on the node
+CLUSTER_SERVER_ARGS="--rename-command SSUBSCRIBE genq-test-no-ssubscribe" \
+    start_cluster "$T/c6" 1
+GENQ_API_KEY=test-key "$W" --redis "$CURL" --queue cq6 --api-base "$API" \
+    --log-level info >"$T/w6.log" 2>&1 &
+pids="$pids $!"
+for _ in $(seq 1 100); do [ "$(plainsubs cq6 "$CPORTS")" = 1 ] && break; sleep 0.05; done
+check "no SSUBSCRIBE on the node: the worker SUBSCRIBEs the wake channel there" \
+    '[ "$(plainsubs cq6 "$CPORTS")" = 1 ] && [ "$(shardsubs cq6 "$CPORTS")" = 0 ] &&
+     grep -q "no sharded pub/sub" "$T/w6.log"'
 
 echo "cluster: $pass passed, $fail failed"
 [ $fail -eq 0 ]

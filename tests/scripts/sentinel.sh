@@ -97,6 +97,13 @@ for c in "status c1" "result c1" "results" "stats" "queues" "dlq ls" \
     check "genq $c through --redis sentinel://" '[ $rc -eq 0 ]'
     [ "$rc" -eq 0 ] || echo "$out" | head -3
 done
+# operators: the node serving each queue is the master the sentinels name
+out=$("$G" queues --redis "$SURL" --json 2>&1) && rc=0 || rc=$?
+check "genq queues --json names the master as the queue's node" \
+    'echo "$out" | grep -q "\"queue\":\"$q\".*\"node\":\"127.0.0.1:$MPORT\""'
+check "genq stats shows a node column with the master" \
+    '"$G" stats --redis "$SURL" --queue "$q" | head -1 | grep -q "node" &&
+     "$G" stats --redis "$SURL" --queue "$q" | sed -n 2p | grep -q "127.0.0.1:$MPORT"'
 bad=$(GENQ_SENTINEL_PASSWORD=wrong-Sx1 "$G" stats --queue "$q" 2>&1) && rc=0 || rc=$?
 check "a wrong sentinel password: exit 1, AUTH failed, not shown" \
     '[ $rc -eq 1 ] && echo "$bad" | grep -q "AUTH failed" && ! echo "$bad" | grep -q wrong-Sx1'
@@ -140,10 +147,14 @@ for i in range($NJOBS):
     check "$name: the $NJOBS jobs are on the replica before the failover (WAIT 1)" \
         '[ "$(rcli "$mp" WAIT 1 5000)" = 1 ]'
     curl -s -X POST "$MOCK/mock/reset" >/dev/null
+    local mport margs
+    mport=$(free_port)
     for i in 1 2 3; do
+        margs=()
+        [ "$i" = 1 ] && margs=(--metrics-addr "127.0.0.1:$mport")
         "$W" --redis "$SURL" --queue "$q" --api-base "$MOCK" --provider anthropic \
             --concurrency 16 --visibility-timeout 10 --log-format json \
-            --log-level info 2>"$T/$name-w$i.log" &
+            --log-level info "${margs[@]}" 2>"$T/$name-w$i.log" &
         wpids+=($!)
         pids+=($!)
     done
@@ -171,6 +182,16 @@ for i in range($NJOBS):
     local alive=0
     for i in "${wpids[@]}"; do kill -0 "$i" 2>/dev/null && alive=$((alive + 1)); done
     check "$name: the three workers lived through it" '[ $alive = 3 ]'
+    # the node shown is the new master (metrics: sampled every 5 s)
+    for i in $(seq 1 100); do
+        curl -s "http://127.0.0.1:$mport/metrics" >"$T/$name.metrics" || true
+        grep -q "genq_queue_node{queue=\"$q\",node=\"127.0.0.1:$newmp\"} 1" \
+            "$T/$name.metrics" && break
+        sleep 0.1
+    done
+    check "$name: metrics genq_queue_node and genq workers name the new master" \
+        'grep -q "genq_queue_node{queue=\"$q\",node=\"127.0.0.1:$newmp\"} 1" "$T/$name.metrics" &&
+         [ "$("$G" workers --redis "$SURL" --json | grep -c "\"nodes\":{\"$q\":\"127.0.0.1:$newmp\"")" = 3 ]'
     local bad_exit=0
     for i in "${wpids[@]}"; do
         kill "$i"
