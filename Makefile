@@ -46,6 +46,9 @@ ifeq ($(SAN),1)
   OPT    := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer
   BIN    := build/san/bin
+  # a test that preloads a library into a sanitized binary (libfaketime:
+  # test_budget.c) must preload the ASan runtime first
+  OPT    += -DGENQ_ASAN_LIB='"$(shell $(CC) -print-file-name=libasan.so)"'
 else
   B      := build/rel
   OPT    ?= -O2
