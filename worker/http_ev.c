@@ -285,7 +285,10 @@ http_free(struct http *h)
 int
 http_submit(struct http *h, struct http_req *r)
 {
-    struct http_shard *sh = &h->sh[r->shard % (unsigned)h->nsh];
+    /* blocks of HTTP_SHARD_CONNS keys: the worker's busiest slots (the
+     * lowest: its free list is a stack) fill the first handles */
+    struct http_shard *sh =
+        &h->sh[(r->shard / HTTP_SHARD_CONNS) % (unsigned)h->nsh];
     CURL *e = curl_easy_init();
 
     if (!e)
