@@ -41,9 +41,6 @@ struct http_req {
     http_done_fn on_done;
     http_hdr_fn on_hdr; /* NULL = none */
     void *ud;
-    unsigned shard; /* which connection pool (the worker: its slot): keys
-                       in one block of 1,024 share a multi handle and reuse
-                       each other's connections */
     /* Filled by the module: */
     long status;          /* HTTP status, 0 before headers */
     char request_id[128]; /* request-id / x-request-id */
