@@ -1,6 +1,6 @@
 /* genq-worker at a concurrency past curl's old connection cap (2,048),
- * against a private genq-mockllm streaming every answer: every slot keeps
- * its own keep-alive connection from one job to the next (no connection
+ * against a private genq-mockllm streaming every answer: connections are
+ * kept alive from one job to the next, about one per slot (no connection
  * opened per job once the slots are warm), the worker raises a low soft
  * open-file limit to what --concurrency needs and says so, and every job
  * succeeds with the mock's exact text. Small scale of bench scenario (s). */
