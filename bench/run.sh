@@ -333,6 +333,7 @@ if want s; then
     JOBS_MT=$S_TOK
     ROW_ARGS=(rate_from=start tokens_per_job="$S_TOK")
     sv="c=$S_CONC, $S_TOK tok at $S_TPS/s by $S_CHUNK"
+    # shellcheck disable=SC2154 # MOCK_ms_URL is set through eval in start_mock
     run_genq s "$sv" $((S_CONC * S_WAVES)) 1 "$S_CONC" ms "$s_job" -- \
         --api-base "$MOCK_ms_URL" --model m --max-tokens "$S_TOK" --stream
     sv="c=$S_BCONC, $S_TOK tok at $S_TPS/s by $S_CHUNK"
@@ -548,6 +549,8 @@ python3 -c "import json; m=json.load(open('$TMP/machine.json')); print('machine:
 [ $BULL = 1 ] && echo "peer: bullmq $BULLMQ_VERSION + ioredis $IOREDIS_VERSION (bench/peers/bullmq)" ||
     echo "peer: none (SKIP bullmq: $SKIP_WHY)"
 echo
-py report "$RES" "$TMP/machine.json" $([ "$ONLY" != a,b,c,inbox,d,lat,s ] && echo partial)
+PARTIAL=""
+[ "$ONLY" = a,b,c,inbox,d,lat,s ] || PARTIAL=partial # a subset: latest.json stays
+py report "$RES" "$TMP/machine.json" ${PARTIAL:+"$PARTIAL"}
 rm -rf "$RES/rows"
 log "done"

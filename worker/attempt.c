@@ -361,7 +361,6 @@ job_start_try(struct wjob *j)
         j->req.on_hdr = limiter_on_hdr;
     }
     j->req.ud = j;
-    j->req.shard = (unsigned)j->idx; /* the slot's connection stays its own */
     j->req.resp.max = 16u << 20;
     if (http_submit(w->http, &j->req) < 0)
         job_finish(

@@ -2,7 +2,7 @@
  * one ev_io per socket, timer callback arms one ev_timer per multi handle,
  * and every action is followed by a drain of finished transfers. Past
  * HTTP_SHARD_CONNS connections the transfers are spread over several multi
- * handles (shards, by the caller's r->shard): curl 7.88 walks a host's
+ * handles (shards, each request on the least busy): curl 7.88 walks a host's
  * whole connection list to find an idle one for each request, and hashes
  * its sockets into 911 buckets, so at 10,000 streams on one multi those
  * walks were a third of the worker's CPU. */
@@ -21,6 +21,7 @@ struct http_shard {
     CURLM *multi;
     ev_timer timer;
     int in_drain;
+    int active; /* transfers on this handle */
 };
 
 struct http {
@@ -216,6 +217,7 @@ drain(struct http_shard *sh)
         curl_easy_cleanup(e);
         r->easy = NULL;
         h->active--;
+        sh->active--;
         r->on_done(r, (int)res);
     }
     sh->in_drain = 0;
@@ -285,11 +287,16 @@ http_free(struct http *h)
 int
 http_submit(struct http *h, struct http_req *r)
 {
-    struct http_shard *sh = &h->sh[r->shard % (unsigned)h->nsh];
+    struct http_shard *sh = &h->sh[0];
     CURL *e = curl_easy_init();
 
     if (!e)
         return -1;
+    /* the handle with the fewest transfers: shards stay even, so each keeps
+     * about concurrency / shards connections open */
+    for (int i = 1; i < h->nsh; i++)
+        if (h->sh[i].active < sh->active)
+            sh = &h->sh[i];
     r->status = 0;
     r->request_id[0] = r->retry_after[0] = r->retry_after_ms[0] = '\0';
     r->should_retry[0] = r->errbuf[0] = '\0';
@@ -342,6 +349,7 @@ http_submit(struct http *h, struct http_req *r)
         return -1;
     }
     h->active++;
+    sh->active++;
     return 0;
 }
 
@@ -354,6 +362,7 @@ http_abort(struct http *h, struct http_req *r)
     curl_easy_cleanup(r->easy);
     r->easy = NULL;
     h->active--;
+    r->sh->active--;
 }
 
 void

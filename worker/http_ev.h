@@ -42,8 +42,6 @@ struct http_req {
     http_done_fn on_done;
     http_hdr_fn on_hdr; /* NULL = none */
     void *ud;
-    unsigned shard; /* which connection pool (the worker: its slot); requests
-                       of one shard reuse each other's connections */
     /* Filled by the module: */
     long status;          /* HTTP status, 0 before headers */
     char request_id[128]; /* request-id / x-request-id */
