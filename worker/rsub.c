@@ -37,9 +37,9 @@ struct rsub {
     struct redis_url url; /* host, port, user, pass */
     char name[48];
     struct rsub_cbs cb;
-    int fd;       /* -1 while down */
-    int up;       /* connected (AUTH goes first: the rest queue after it) */
-    int dead;     /* Redis < 7: no reconnect */
+    int fd;   /* -1 while down */
+    int up;   /* connected (AUTH goes first: the rest queue after it) */
+    int dead; /* Redis < 7: no reconnect */
     int freeing;
     double backoff;
     ev_io rio, wio;
@@ -51,7 +51,8 @@ struct rsub {
     char *ch[RSUB_MAX];
 };
 
-static void sent_clear(struct rsub *s)
+static void
+sent_clear(struct rsub *s)
 {
     while (s->head) {
         struct sent *x = s->head;
