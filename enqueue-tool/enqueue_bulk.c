@@ -35,6 +35,15 @@ bulk_clock_init(struct enq *e)
     return 0;
 }
 
+/* A wake-up's PUBLISH, or SPUBLISH on a Redis >= 7 cluster: the script
+ * of oplib.lua's wake() for the bulk path (a plain command, not a genq
+ * script: it runs inside the batch's MULTI). */
+static const char wake_lua[] =
+    "if redis.REDIS_VERSION_NUM and string.find(redis.call('INFO', "
+    "'cluster'), 'cluster_enabled:1', 1, true) then return "
+    "redis.call('SPUBLISH', KEYS[1], ARGV[1]) end return "
+    "redis.call('PUBLISH', KEYS[1], ARGV[1])";
+
 /* The bulk path (jobs of one bulk class: ids generated here, so new; no
  * idempotency key, no delay): one MULTI/EXEC of plain variadic commands
  * instead of a script, the cheapest way to store a job in Redis: each
@@ -84,8 +93,12 @@ bulk_append(struct enq *e, struct rec *recs, int n, int jobs)
     snprintf(hdr, sizeof(hdr), "%" PRId64, now / 1000);
     rc |= resp_head(b, '*', 4) | resp_str(b, "HINCRBY") | resp_str(b, k->rate) |
           resp_str(b, hdr) | resp_str(b, num);
-    rc |= resp_head(b, '*', 3) | resp_str(b, "PUBLISH") | resp_str(b, k->wake) |
-          resp_str(b, num);
+    /* the wake-up as oplib.lua's wake(): SPUBLISH on a Redis >= 7 cluster
+     * (the workers SSUBSCRIBE there: worker/rsub.c), else PUBLISH; the
+     * channel is passed as the key so that the cluster routes and checks it
+     * like the queue's keys (one slot) */
+    rc |= resp_head(b, '*', 5) | resp_str(b, "EVAL") | resp_str(b, wake_lua) |
+          resp_str(b, "1") | resp_str(b, k->wake) | resp_str(b, num);
     rc |= buf_append_str(b, "*1\r\n$4\r\nEXEC\r\n");
     if (rc ||
         redisAppendFormattedCommand(e->cli.rc, b->data, b->len) != REDIS_OK)

@@ -38,8 +38,11 @@ slurp(const char *path)
 
 Test(scale, slots_keep_their_connections_past_2048)
 {
+    /* each request lasts 1.7 s (1.2 s to the first byte, then 50 tokens
+     * at 100/s): long enough for more than 2,048 streams to overlap even
+     * when the worker starts them slowly (a sanitizer build) */
     const char *mock_args[] = {"--latency-ms",
-                               "300",
+                               "1200",
                                "--tokens-per-s",
                                "100",
                                "--chunk-tokens",
