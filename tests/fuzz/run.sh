@@ -19,8 +19,8 @@ command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clan
 
 # target: sources from common/, -max_len, dictionaries (tests/fuzz/dict/)
 # the modules of job.h and llm.h, each split over several files
-JOB_M="job job_err meta job_fast job_parse job_validate job_notify jsonscan template timefmt uuid"
-LLM_M="llm llm_request llm_response llm_stream llm_stream_fast jsonscan"
+JOB_M="job job_err meta job_fast job_parse job_validate job_notify job_cache jsonscan template template_ver timefmt uuid"
+LLM_M="llm llm_request llm_response llm_stream llm_stream_fast llm_cache jsonscan"
 declare -A SRC=(
     [fuzz_sse]="sse buf $LLM_M utf8"
     [fuzz_job]="$JOB_M jsonl utf8 $LLM_M buf sse"
