@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "fnv.h"
 #include "llm.h"
 #include "llm_int.h"
 
@@ -38,35 +39,24 @@ llm_cache_long_enough(size_t bytes, const char *model)
            (size_t)llm_cache_min_tokens(model);
 }
 
-/* FNV-1a 64 over p[0..n), continuing from h. */
-static uint64_t
-fnv(uint64_t h, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 int
 llm_cache_group(const cJSON *job, const char *model, int autoc, uint64_t *key)
 {
     const cJSON *sys = cJSON_GetObjectItemCaseSensitive(job, "system");
     const char *m = llm_jstr(job, "model");
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = FNV64_OFFSET;
     int marked = 0;
 
     if (m && *m)
         model = m;
     if (!model)
         model = "";
-    h = fnv(h, model, strlen(model) + 1);
+    h = fnv64(h, model, strlen(model) + 1);
     if (cJSON_IsString(sys)) {
         size_t n = strlen(sys->valuestring);
         if (!autoc || !llm_cache_long_enough(n, model))
             return 0;
-        h = fnv(h, sys->valuestring, n);
+        h = fnv64(h, sys->valuestring, n);
         marked = 1;
     } else if (cJSON_IsArray(sys)) {
         /* the prefix up to the last block with a breakpoint */
@@ -76,7 +66,7 @@ llm_cache_group(const cJSON *job, const char *model, int autoc, uint64_t *key)
         {
             const char *t = llm_jstr(b, "text");
             if (t)
-                h = fnv(h, t, strlen(t) + 1);
+                h = fnv64(h, t, strlen(t) + 1);
             if (cJSON_GetObjectItemCaseSensitive(b, "cache_control")) {
                 upto = h;
                 marked = 1;

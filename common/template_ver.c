@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "template.h"
 
 static int
@@ -221,19 +222,6 @@ fail:
     return NULL;
 }
 
-/* FNV-1a, 64 bits. */
-static uint64_t
-fnv1a(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 const char *
 template_split_pick(const struct template_split *s, const char *name,
                     const char *key, size_t keylen)
@@ -247,7 +235,7 @@ template_split_pick(const struct template_split *s, const char *name,
             total += s->arms[i].weight;
     if (total == 0)
         return NULL;
-    x = fnv1a(key, keylen) % total;
+    x = fnv64(FNV64_OFFSET, key, keylen) % total;
     for (int i = 0; i < s->n; i++) {
         if (strcmp(s->arms[i].name, name) != 0)
             continue;

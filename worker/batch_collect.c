@@ -11,29 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "jsonw.h"
 #include "log.h"
 #include "worker_int.h"
 #include "batch.h"
-
-static uint64_t
-fnv64(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 /* The entry of params in s: an existing identical one, or a new one
  * (which then owns params). -1 on out of memory. */
 static int
 bset_entry(struct bset *s, char *params, size_t plen, int *owned)
 {
-    uint64_t h = fnv64(params, plen);
+    uint64_t h = fnv64(FNV64_OFFSET, params, plen);
     int i;
 
     *owned = 0;
@@ -117,7 +106,7 @@ oom:
 int
 bset_find(const struct bset *s, const char *key, size_t n)
 {
-    uint64_t h = fnv64(key, n);
+    uint64_t h = fnv64(FNV64_OFFSET, key, n);
 
     if (!s->tcap)
         return -1;
