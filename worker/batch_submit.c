@@ -517,6 +517,11 @@ on_peek_done(struct http_req *r, int curl_code)
         save_pid(op, 1);
         return;
     }
+    /* a candidate that could not be read (network error, 429, 5xx) may be
+     * ours: counted as unresolved, so that the record is retried later
+     * instead of submitted a second time */
+    if (r->status != 200)
+        op->unknown_running++;
     op->icand++;
     peek_next(op);
 }
