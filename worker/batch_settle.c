@@ -462,9 +462,14 @@ results_next(struct bop *op)
     } else if (op->file == 0) {
         const char *base = w->cfg->api_base ? w->cfg->api_base : "";
         /* results_url only on the API's own host: the request carries the
-         * API key */
-        if (op->bst.results_url[0] && *base &&
-            !strncmp(op->bst.results_url, base, strlen(base)))
+         * API key. A prefix is not enough ("https://api.x.com.evil.net/",
+         * "https://api.x.com@evil.net/"): the base must end there. */
+        size_t bl = strlen(base);
+        if (op->bst.results_url[0] && bl &&
+            !strncmp(op->bst.results_url, base, bl) &&
+            (base[bl - 1] == '/' ||
+             strchr("/?", op->bst.results_url[bl]) != NULL ||
+             !op->bst.results_url[bl]))
             snprintf(path, sizeof(path), "%s", op->bst.results_url);
         else
             snprintf(path, sizeof(path), "/v1/messages/batches/%s/results",
