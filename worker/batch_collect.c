@@ -397,18 +397,20 @@ void
 batch_drain(struct worker *w)
 {
     struct batchw *bw = w->bw;
-    char *err =
-        error_doc(DLQ_NOT_JOB_FAULT, 0, "shutdown",
-                  "worker shut down before its batch was submitted", NULL);
+    char *err;
     char feed[24];
 
     if (!bw)
         return;
+    /* NULL (out of memory): the collected jobs are only let go; they come
+     * back when their leases expire */
+    err = error_doc(DLQ_NOT_JOB_FAULT, 0, "shutdown",
+                    "worker shut down before its batch was submitted", NULL);
     /* no new turns; those under way finish (batch_busy() holds the drain,
      * the drain timeout bounds it) */
     ev_timer_stop(w->loop, &bw->poll_timer);
     snprintf(feed, sizeof(feed), "%ld", w->cfg->feed_maxlen);
-    for (int qi = 0; qi < w->nq && err; qi++) {
+    for (int qi = 0; qi < w->nq; qi++) {
         struct bcoll *c = &bw->coll[qi];
         const char **argv;
         int argc = 0;
@@ -416,9 +418,11 @@ batch_drain(struct worker *w)
         ev_timer_stop(w->loop, &c->wait_timer);
         if (c->set.n == 0)
             continue;
-        argv = malloc(sizeof(*argv) * (size_t)(5 * c->set.n + 1));
-        if (!argv)
+        argv = err ? malloc(sizeof(*argv) * (size_t)(5 * c->set.n + 1)) : NULL;
+        if (!argv) {
+            bset_free(&c->set);
             continue;
+        }
         for (int i = 0; i < c->set.n; i++) {
             struct bmember *m = &c->set.m[i];
             argv[argc++] = m->id;
