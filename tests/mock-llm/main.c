@@ -47,6 +47,9 @@ static const char *const usage_lines[] = {
     "                       responses also wait ntokens/N (0 = no pacing,",
     "                       the default)",
     "  --chunk-tokens K     tokens per streamed delta (default 1)",
+    "  --gate-streams N     streams hold their deltas until N are open at",
+    "                       once (or 60 s after the first): tests of a",
+    "                       client's concurrency (default 0: off)",
     "  --article-tokens N   article length unless the prompt carries",
     "                       [mock:tokens=N] (default 120, max 200000)",
     "  --fault-rate R       probability 0..1 that a request gets a fault",
@@ -211,6 +214,8 @@ parse_args(int argc, char **argv)
             srv_cfg.latency_ms = flag_double(name, v, 0, 3600e3);
         } else if (strcmp(name, "--tokens-per-s") == 0) {
             srv_cfg.tokens_per_s = flag_double(name, v, 0, 1e9);
+        } else if (strcmp(name, "--gate-streams") == 0) {
+            srv_cfg.gate_streams = (long)flag_int(name, v, 0, 10000000);
         } else if (strcmp(name, "--chunk-tokens") == 0) {
             srv_cfg.chunk_tokens = (size_t)flag_int(name, v, 1, 100000);
         } else if (strcmp(name, "--article-tokens") == 0) {

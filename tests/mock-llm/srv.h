@@ -49,7 +49,14 @@ struct settings {
     double batch_latency_s;          /* a batch ends this long after creation */
     double batch_create_delay_s;     /* answer a create this late */
     unsigned long batch_create_hang; /* swallow the first N creates */
+    /* --gate-streams N: streams send nothing past their head until N are
+     * open at once (or GATE_TIMEOUT_S after the first one): makes "N
+     * streams at once" a property of the client, not of its speed */
+    long gate_streams;
 };
+
+/* The gate opens anyway this long after its first held stream. */
+#define GATE_TIMEOUT_S 60.0
 
 enum endpoint {
     EP_MESSAGES,

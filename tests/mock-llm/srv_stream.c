@@ -22,6 +22,28 @@ emit_chunk(struct conn *c)
     return rc ? -1 : 0;
 }
 
+/* --gate-streams: 1 while the gate holds c (then it looks again in
+ * 50 ms, its delta clock restarting when it opens), 0 once open. */
+static int
+gate_holds(struct conn *c, double now)
+{
+    static double first; /* when the first stream was held; 0 = not yet */
+    static int open;
+
+    if (srv_cfg.gate_streams <= 0 || open)
+        return 0;
+    if (first == 0)
+        first = now;
+    if (srv_stats.active_streams >= srv_cfg.gate_streams ||
+        now - first > GATE_TIMEOUT_S) {
+        open = 1;
+        return 0;
+    }
+    c->t0 = now;
+    srv_timer_after(c, 0.05);
+    return 1;
+}
+
 void
 srv_stream_pump(struct conn *c)
 {
@@ -29,6 +51,8 @@ srv_stream_pump(struct conn *c)
     int rc = 0;
 
     c->waiting = 0;
+    if (gate_holds(c, now))
+        return;
     for (;;) {
         if (c->fault != NULL && !c->fault_done &&
             c->next_delta == c->fault_at) {
