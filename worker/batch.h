@@ -38,6 +38,11 @@ struct bmember {
     int flagged;  /* its result goes to state review */
     long out_tok, lat_ms;
     double usd; /* what the provider billed for it */
+    /* the entry's bill, carried by the member billed for it and counted
+     * (spend, budgets, metrics) only once complete.lua stored it: a batch
+     * settled again after a failed download does not count it twice */
+    int bill;
+    long bill_in, bill_out, bill_tok;
 };
 
 /* A distinct request of a batch: identical requests share one. */

@@ -41,6 +41,22 @@ struct scall {
     int idx[];
 };
 
+/* Member m's completion was stored: the bill of its entry, if m carries
+ * it, counts now (tokens, spend, budgets), so a batch settled a second
+ * time (its results download failed halfway) is not spent twice. */
+static void
+bill_count(struct bop *op, struct bmember *m)
+{
+    struct worker *w = op->bw->w;
+
+    if (!m->bill)
+        return;
+    m->bill = 0;
+    metrics_tokens(w->m, m->bill_in, m->bill_out);
+    metrics_spend(w->m, m->usd);
+    budget_spend_batch(w, op->qi, m->bill_tok, m->usd);
+}
+
 static void
 on_settle_reply(struct rconn *rc, redisReply *r, void *pd)
 {
@@ -49,7 +65,6 @@ on_settle_reply(struct rconn *rc, redisReply *r, void *pd)
 
     (void)rc;
     batch_review_ack(op, sc->fail, sc->idx, sc->n, r);
-    free(sc);
     op->calls--;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         op->failed = 1;
@@ -57,10 +72,14 @@ on_settle_reply(struct rconn *rc, redisReply *r, void *pd)
         for (size_t i = 0; i < r->elements; i++) {
             const redisReply *e = r->element[i];
             if ((e->type == REDIS_REPLY_INTEGER && e->integer == 1) ||
-                (e->type == REDIS_REPLY_STRING && strcmp(e->str, "stale")))
+                (e->type == REDIS_REPLY_STRING && strcmp(e->str, "stale"))) {
                 op->settled++;
+                if (!sc->fail && i < (size_t)sc->n)
+                    bill_count(op, &op->set.m[sc->idx[i]]);
+            }
         }
     }
+    free(sc);
     if (op->calls == 0 && op->step == BS_DONE)
         settle_finish(op);
 }
@@ -272,14 +291,16 @@ settle_success(struct bop *op, struct bmember *m, const struct batch_line *l,
     cost = budget_usd(&p, &u, 1);
     std = budget_usd(&p, &u, 0);
     if (billed) {
+        /* the record's figures: the whole batch, each time it settles */
         op->in_tok += res.input_tokens;
         op->out_tok += res.output_tokens;
         op->cost_usd += cost;
         op->saved_usd += std - cost;
-        metrics_tokens(w->m, res.input_tokens, res.output_tokens);
-        metrics_spend(w->m, cost);
-        budget_spend_batch(w, op->qi,
-                           u.in + u.out + u.cache_write + u.cache_read, cost);
+        /* spend, budgets, metrics: when stored (bill_count) */
+        m->bill = 1;
+        m->bill_in = res.input_tokens;
+        m->bill_out = res.output_tokens;
+        m->bill_tok = u.in + u.out + u.cache_write + u.cache_read;
     }
     /* the figures of m, and the queue's review of its text (batch_review.c) */
     m->out_tok = res.output_tokens;
@@ -662,9 +683,12 @@ on_failed_members(struct rconn *rc, redisReply *r, void *pd)
     struct bop *op = pd;
 
     (void)rc;
-    if (!r || r->type != REDIS_REPLY_ARRAY || bset_load(&op->set, r) < 0 ||
-        op->set.n == 0) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || bset_load(&op->set, r) < 0) {
         bop_release(op, op->bw->w->cfg->batch_poll_s, 0, NULL);
+        return;
+    }
+    if (op->set.n == 0) { /* no member left to hand back: close it */
+        settle_end(op);
         return;
     }
     batch_settle_failed(op, op->bst.error);

@@ -133,6 +133,48 @@ stat(const char *name)
     return v;
 }
 
+/* 1 when the file at path holds needle. */
+static int
+log_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int found = 0;
+
+    cr_assert(f, "cannot read %s", path);
+    while (!found && getline(&line, &cap, f) > 0)
+        found = strstr(line, needle) != NULL;
+    free(line);
+    fclose(f);
+    return found;
+}
+
+/* The queue's spend today (genq budget --json), polled up to 5 s until
+ * it reaches want (spend is written by the tick). */
+static double
+spend_reaching(double want)
+{
+    double spent = 0;
+
+    for (int i = 0; i < 100 && spent < want - 1e-9; i++) {
+        char *bo;
+        cJSON *bj, *q;
+        th_sleep_ms(50);
+        cr_assert_eq(th_genq(&t, NULL, &bo, NULL, "budget", "--json", NULL), 0);
+        bj = cJSON_Parse(bo);
+        q = cJSON_GetObjectItem(
+            cJSON_GetObjectItem(
+                cJSON_GetObjectItem(cJSON_GetObjectItem(bj, "budget"), "day"),
+                "queues"),
+            t.queue);
+        spent = q ? th_num(q, "usd") : 0;
+        cJSON_Delete(bj);
+        free(bo);
+    }
+    return spent;
+}
+
 Test(batch, five_thousand_jobs_one_to_a_few_batches)
 {
     enum { N = 5000 };
@@ -250,24 +292,7 @@ Test(batch, identical_requests_share_one_entry_priced_at_half)
     cr_assert(th_num(d[0], "cost_usd") < 3 * want, "the twin billed twice");
     /* the cost counts towards the queue's spend (genq budget), by the tick */
     {
-        double spent = 0, cost = th_num(d[0], "cost_usd");
-        for (int i = 0; i < 100 && spent < cost - 1e-9; i++) {
-            char *bo;
-            cJSON *bj, *q;
-            th_sleep_ms(50);
-            cr_assert_eq(th_genq(&t, NULL, &bo, NULL, "budget", "--json", NULL),
-                         0);
-            bj = cJSON_Parse(bo);
-            q = cJSON_GetObjectItem(
-                cJSON_GetObjectItem(
-                    cJSON_GetObjectItem(cJSON_GetObjectItem(bj, "budget"),
-                                        "day"),
-                    "queues"),
-                t.queue);
-            spent = q ? th_num(q, "usd") : 0;
-            cJSON_Delete(bj);
-            free(bo);
-        }
+        double cost = th_num(d[0], "cost_usd"), spent = spend_reaching(cost);
         cr_assert_float_eq(spent, cost, 1e-5, "spend %f, the batch cost %f",
                            spent, cost);
     }
@@ -585,4 +610,54 @@ Test(batch, batch_queue_must_be_served)
         free(out);
         free(err);
     }
+}
+
+/* The results download breaks off halfway (the mock drops it after half
+ * the lines): the batch is settled again from the start on the next turn;
+ * the members stored the first time are not spent a second time, so the
+ * queue's spend is the sum of the results' costs. */
+Test(batch, results_cut_off_halfway_is_spent_once)
+{
+    enum { N = 20 };
+    const char *tmp = getenv("GENQ_TEST_TMP");
+    char url[128], log[512], wlog[600];
+    const char *margs[] = {"--batch-latency-s", "0.3", "--batch-results-cut",
+                           "1", "--log", log, NULL};
+    const char *extra[] = {"--batch-queue", t.queue, "--batch-wait", "0.3",
+                           "--batch-poll", "0.1", "--batch-poll-max", "0.3",
+                           "--price-in-mtok", "3", "--price-out-mtok", "15",
+                           NULL};
+    char **ids;
+    double sum = 0, spent;
+    pid_t m, w;
+
+    snprintf(log, sizeof(log), "%s/batch-cut-%d.log", tmp ? tmp : "/tmp",
+             (int)getpid());
+    unlink(log);
+    m = th_mock_start(url, margs);
+    snprintf(wlog, sizeof(wlog), "%s.worker", log);
+    ids = th_enqueue_n(&t, N, "cut article", 16);
+    w = th_worker_at(&t, url, wlog, extra);
+    cr_assert_eq(th_wait_terminal(&t, ids, N, 60), N, "not all done (%s)",
+                 wlog);
+    for (int i = 0; i < N; i++) {
+        cJSON *r = th_result(&t, ids[i]);
+        cr_assert(r, "no result for %s", ids[i]);
+        cr_assert_str_eq(th_str(r, "state"), "succeeded");
+        sum += th_num(r, "cost_usd");
+        cJSON_Delete(r);
+    }
+    cr_assert(sum > 0);
+    /* it was cut: the worker retried the download */
+    cr_assert(log_contains(wlog, "batch results download failed"),
+              "the download was not cut (%s)", wlog);
+    spent = spend_reaching(sum);
+    th_sleep_ms(300); /* a second count would land by the next tick */
+    spent = spend_reaching(sum);
+    cr_assert_float_eq(spent, sum, 1e-9,
+                       "spend %.9f for results costing %.9f", spent, sum);
+    cr_assert_eq(stat("succeeded"), N);
+    th_stop(w);
+    th_stop(m);
+    th_free_ids(ids, N);
 }

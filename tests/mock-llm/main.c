@@ -80,6 +80,8 @@ static const char *const usage_lines[] = {
     "                       {\"event\":\"batch_created\"} line per batch",
     "  --batch-create-delay-s S  answer a batch create S s late (the",
     "                       batch exists at once; default 0)",
+    "  --batch-results-cut N  the first N results downloads (Anthropic)",
+    "                       break off after half the lines",
     "  --batch-create-hang N  swallow the first N batch creates (nothing",
     "                       created, no answer for an hour)",
     "  --help               show this help",
@@ -207,6 +209,9 @@ parse_args(int argc, char **argv)
             srv_cfg.batch_latency_s = flag_double(name, v, 0, 86400);
         } else if (strcmp(name, "--batch-create-delay-s") == 0) {
             srv_cfg.batch_create_delay_s = flag_double(name, v, 0, 86400);
+        } else if (strcmp(name, "--batch-results-cut") == 0) {
+            srv_cfg.batch_results_cut =
+                (unsigned long)flag_double(name, v, 0, 1000000);
         } else if (strcmp(name, "--batch-create-hang") == 0) {
             srv_cfg.batch_create_hang =
                 (unsigned long)flag_double(name, v, 0, 1000000);

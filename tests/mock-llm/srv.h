@@ -49,6 +49,9 @@ struct settings {
     double batch_latency_s;          /* a batch ends this long after creation */
     double batch_create_delay_s;     /* answer a create this late */
     unsigned long batch_create_hang; /* swallow the first N creates */
+    /* the first N Anthropic results downloads stop after half the lines
+     * (the connection dropped, Content-Length says the whole) */
+    unsigned long batch_results_cut;
     /* --gate-streams N: streams send nothing past their head until N are
      * open at once (or GATE_TIMEOUT_S after the first one): makes "N
      * streams at once" a property of the client, not of its speed */

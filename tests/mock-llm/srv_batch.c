@@ -288,6 +288,10 @@ batch_object(struct mbatch *b, const char *host)
     return o;
 }
 
+/* respond() sends only this much of its text, then drops the
+ * connection, when set ((size_t)-1: the whole). */
+static size_t cut_body = (size_t)-1;
+
 /* Send status + text (JSON unless ctype says otherwise) after delay. */
 static void
 respond(struct conn *c, const cJSON *body, enum mockapi_proto proto, int status,
@@ -308,6 +312,11 @@ respond(struct conn *c, const cJSON *body, enum mockapi_proto proto, int status,
     rc |= mockbuf_append(p, text, len);
     c->pend_cut = p->len;
     c->after = AFTER_DONE;
+    if (cut_body != (size_t)-1) { /* --batch-results-cut */
+        c->pend_cut = p->len - len + cut_body;
+        c->after = AFTER_DROP;
+        cut_body = (size_t)-1;
+    }
     if (rc) {
         c->keep_alive = 0;
         c->close_after = 1;
@@ -623,10 +632,21 @@ srv_batch_request(struct conn *c, const cJSON *body)
         if (!batch_ended(b))
             respond_error(c, body, proto, 400, "invalid_request_error",
                           "Batch has not ended yet");
-        else
+        else {
+            static unsigned long cuts;
+            if (cuts < srv_cfg.batch_results_cut && b->results.len) {
+                /* after the line that ends past half the text */
+                const char *txt = b->results.data;
+                size_t half = b->results.len / 2;
+                const char *nl =
+                    memchr(txt + half, '\n', b->results.len - half);
+                cuts++;
+                cut_body = nl ? (size_t)(nl - txt) + 1 : half;
+            }
             respond(c, body, proto, 200, "application/binary",
                     b->results.data ? b->results.data : "", b->results.len,
                     srv_cfg.latency_ms / 1000.0);
+        }
     } else {
         respond_error(c, body, proto, 404, "not_found_error", "Not Found");
     }

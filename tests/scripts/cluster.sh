@@ -139,11 +139,16 @@ wait "$spid" "$ppid" 2>/dev/null || true
 check "the late job was SPUBLISHed on its shard, not PUBLISHed, and ran" \
     'grep -qx smessage "$T/smsg" && ! grep -qx message "$T/pmsg" &&
      "$G" result --redis "$CURL" --queue cq737 --json cq737-late | grep -q "\"state\":\"succeeded\""'
+fail0=$fail
 check "the scripts never PUBLISHed (INFO commandstats of every master)" \
     '! redis-cli -p "$P0" info commandstats | grep -q "^cmdstat_publish:" &&
      ! redis-cli -p "$P1" info commandstats | grep -q "^cmdstat_publish:" &&
      ! redis-cli -p "$P2" info commandstats | grep -q "^cmdstat_publish:" &&
      redis-cli -p "$P0" info commandstats | grep -q "^cmdstat_spublish:"'
+[ "$fail" = "$fail0" ] ||
+    for p in "$P0" "$P1" "$P2"; do # what was published where, for the log
+        echo "  master $p: $(redis-cli -p "$p" info commandstats | grep publish | tr -d '\r' | tr '\n' ' ')"
+    done
 
 # operators: the node serving each queue
 check "genq queues --json names each queue's node (cq737 moved)" \
