@@ -48,17 +48,35 @@ token_check(const struct dash_auth *a, const char *where, char *err,
     return 0;
 }
 
+static int auth_load(struct dash_auth *a, const char *file, char *err,
+                     size_t errlen);
+
+/* The mutex, then the token: on an error nothing is left to free (the
+ * token wiped, the mutex destroyed). */
 int
 dash_auth_init(struct dash_auth *a, const char *file, char *err, size_t errlen)
 {
-    const char *env = getenv("GENQ_ADMIN_TOKEN");
-    char where[300];
-
     memset(a, 0, sizeof(*a));
     if (pthread_mutex_init(&a->mu, NULL) != 0) {
         snprintf(err, errlen, "pthread_mutex_init failed");
         return -1;
     }
+    if (auth_load(a, file, err, errlen) < 0) {
+        OPENSSL_cleanse(a->token, sizeof(a->token));
+        a->token_len = 0;
+        pthread_mutex_destroy(&a->mu);
+        return -1;
+    }
+    return 0;
+}
+
+/* The admin token from file or GENQ_ADMIN_TOKEN (neither: read-only). */
+static int
+auth_load(struct dash_auth *a, const char *file, char *err, size_t errlen)
+{
+    const char *env = getenv("GENQ_ADMIN_TOKEN");
+    char where[300];
+
     if (file) {
         FILE *f = fopen(file, "r");
         size_t n;

@@ -241,14 +241,25 @@ dash_sampler_start(struct dash_sampler *s, const char *redis_url,
     s->redis_url = redis_url;
     s->dead_warn = dead_warn;
     s->stale = 30;
-    if (pthread_mutex_init(&s->mu, NULL) != 0 ||
-        pthread_condattr_init(&ca) != 0 ||
-        pthread_cond_init(&s->cv, &ca) != 0) {
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        snprintf(err, errlen, "pthread init failed");
+        return -1;
+    }
+    if (pthread_condattr_init(&ca) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        snprintf(err, errlen, "pthread init failed");
+        return -1;
+    }
+    if (pthread_cond_init(&s->cv, &ca) != 0) {
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_destroy(&s->mu);
         snprintf(err, errlen, "pthread init failed");
         return -1;
     }
     pthread_condattr_destroy(&ca);
     if (pthread_create(&s->thread, NULL, run, s) != 0) {
+        pthread_cond_destroy(&s->cv);
+        pthread_mutex_destroy(&s->mu);
         snprintf(err, errlen, "cannot start the sampler thread");
         return -1;
     }

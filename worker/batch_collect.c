@@ -258,7 +258,8 @@ on_hb_reply(struct rconn *rc, redisReply *r, void *pd)
     c->hb_inflight = 0;
     if (r && r->type == REDIS_REPLY_ARRAY && (int)r->elements == h->n) {
         for (int i = 0; i < h->n; i++) {
-            if (r->element[i]->integer == 1)
+            if (r->element[i]->type == REDIS_REPLY_INTEGER &&
+                r->element[i]->integer == 1)
                 continue;
             for (int k = 0; k < c->set.n; k++)
                 if (c->set.m[k].id && !strcmp(c->set.m[k].id, h->ids[i])) {

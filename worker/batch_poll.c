@@ -277,7 +277,9 @@ static const char *
 rec_get(const redisReply *flat, const char *name)
 {
     for (size_t i = 0; i + 1 < flat->elements; i += 2)
-        if (!strcmp(flat->element[i]->str, name))
+        if (flat->element[i]->type == REDIS_REPLY_STRING &&
+            flat->element[i + 1]->type == REDIS_REPLY_STRING &&
+            !strcmp(flat->element[i]->str, name))
             return flat->element[i + 1]->str;
     return "";
 }
@@ -312,7 +314,10 @@ on_take(struct rconn *rc, redisReply *r, void *pd)
         const redisReply *e = r->element[i], *flat;
         const char *state;
         struct bop *op;
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 3)
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 3 ||
+            e->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[1]->type != REDIS_REPLY_STRING ||
+            e->element[2]->type != REDIS_REPLY_ARRAY)
             continue;
         flat = e->element[2];
         op = bw->w->draining ? NULL : bop_new(bw, qi);

@@ -89,8 +89,10 @@ on_record(struct rconn *rc, redisReply *r, void *pd)
     char n[24];
 
     (void)rc;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-        r->element[0]->integer <= 0 || r->elements < 2) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[0]->integer <= 0 ||
+        r->element[1]->type != REDIS_REPLY_STRING) {
         /* not recorded: nothing was sent; the leases run out and the jobs
          * run again */
         log_kv(LOG_ERROR, "batch not recorded; its jobs' leases will expire",
@@ -104,7 +106,8 @@ on_record(struct rconn *rc, redisReply *r, void *pd)
     snprintf(op->ltok, sizeof(op->ltok), "%s", r->element[1]->str);
     for (size_t i = 2; i < r->elements; i++)
         for (int k = 0; k < op->set.n; k++)
-            if (!strcmp(op->set.m[k].id, r->element[i]->str))
+            if (r->element[i]->type == REDIS_REPLY_STRING &&
+                !strcmp(op->set.m[k].id, r->element[i]->str))
                 op->set.m[k].settled = -1;
     snprintf(n, sizeof(n), "%ld", op->n);
     log_kv(LOG_INFO, "batch recorded", "batch", op->token, "jobs", n, NULL);

@@ -78,6 +78,8 @@ sub_close(struct rsub *s, const char *why)
     }
     s->up = 0;
     sent_clear(s);
+    if (s->out.len) /* unsent, maybe AUTH with its password */
+        explicit_bzero(s->out.data, s->out.len);
     buf_reset(&s->out);
     if (s->rd) {
         redisReaderFree(s->rd);
@@ -101,11 +103,14 @@ sub_send(struct rsub *s, enum sent_kind kind, int argc, const char **av)
 
     if (n < 0 || !x || buf_append(&s->out, cmd, (size_t)n) < 0 ||
         (kind != SENT_AUTH && !(x->channel = strdup(av[1])))) {
+        if (cmd)
+            explicit_bzero(cmd, n > 0 ? (size_t)n : 0); /* AUTH: a secret */
         free(cmd);
         free(x);
         sub_close(s, "out of memory");
         return -1;
     }
+    explicit_bzero(cmd, (size_t)n);
     free(cmd);
     x->kind = kind;
     if (s->tail)
@@ -279,6 +284,8 @@ on_write(EV_P_ ev_io *w, int revents)
     }
     memmove(s->out.data, s->out.data + n, s->out.len - (size_t)n);
     s->out.len -= (size_t)n;
+    /* what was sent may hold AUTH's password: no copy stays behind */
+    explicit_bzero(s->out.data + s->out.len, (size_t)n);
     if (s->out.len == 0)
         ev_io_stop(s->loop, &s->wio);
 }
