@@ -71,6 +71,28 @@ th_init(struct th *t, const char *name)
     snprintf(queue, sizeof(queue), "t-%.30s-%d-%d", name, (int)getpid(),
              counter++);
     th_connect(t, getenv("GENQ_TEST_REDIS_URL"), queue);
+    th_uptime_wait(t);
+}
+
+/* The scripts reap nothing until Redis has been up for one visibility
+ * timeout (prelude.lua reap(), whole seconds of INFO uptime): a test that
+ * lets a 30 ms lease expire in the first second of a fresh Redis would
+ * see it kept. Wait until the shared test Redis is 1 s old (once). */
+void
+th_uptime_wait(struct th *t)
+{
+    static int done;
+
+    for (int i = 0; !done && i < 300; i++) {
+        redisReply *r = redisCommand(t->c, "INFO server");
+        const char *p;
+        cr_assert(r && r->type == REDIS_REPLY_STRING, "INFO failed");
+        p = strstr(r->str, "uptime_in_seconds:");
+        done = p && strtol(p + 18, NULL, 10) >= 1;
+        freeReplyObject(r);
+        if (!done)
+            th_sleep_ms(10);
+    }
 }
 
 void

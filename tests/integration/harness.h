@@ -42,6 +42,10 @@ void th_fini(struct th *t);
     TestSuite(suite, .init = th_suite_init_, .fini = th_suite_fini_,           \
               __VA_ARGS__)
 
+/* Wait (once per process) until the test Redis has been up 1 s: the
+ * scripts' reap grace counts whole seconds of uptime. th_init calls it. */
+void th_uptime_wait(struct th *t);
+
 /* Call a script with NULL-terminated string args (after the prefix).
  * Aborts the test on an error reply; caller frees the reply. */
 redisReply *th_script(struct th *t, enum script_id id, ...);
