@@ -176,7 +176,8 @@ cmd_cancel(int argc, char **argv)
                       .batch = CANCEL_BATCH,
                       .window = CANCEL_WINDOW,
                       .report = cancel_report,
-                      .ctx = &c};
+                      .ctx = &c,
+                      .find_queued = 1};
     int first, rc;
     long retention = RETENTION_DEFAULT, feed_max = FEED_MAXLEN_DEFAULT;
     const char *env = getenv("GENQ_RESULT_TTL");

@@ -12,6 +12,7 @@
 #include "cmd_ops.h"
 #include "docs.h"
 #include "idwin.h"
+#include "ready_find.h"
 #include "rclient.h"
 #include "timefmt.h"
 
@@ -191,7 +192,8 @@ cmd_status(int argc, char **argv)
                       .batch = INSPECT_BATCH,
                       .window = INSPECT_WINDOW,
                       .report = inspect_report,
-                      .ctx = &x};
+                      .ctx = &x,
+                      .find_queued = 1};
     struct cli_cmd spec = {"status", status_help, NULL, opts, NULL, NULL, 1};
     int first, rc;
 
@@ -235,6 +237,15 @@ cmd_result(int argc, char **argv)
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    {
+        char err[512];
+        if (ready_find(c.rc, &c.keys, (const char *const *)argv + first, 1, err,
+                       sizeof(err)) < 0) {
+            rc = cli_fail("result", "%s", err);
+            cli_close(&c);
+            return rc;
+        }
+    }
     for (;;) {
         const char *av[3] = {"0", "1", argv[first]};
         char err[512];
