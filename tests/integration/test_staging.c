@@ -74,8 +74,8 @@ Test(staging, bulk_path_jobs_behave_like_any_other, .timeout = 90)
     cr_assert_eq(th_inline(&t), 3);
     r = redisCommand(t.c, "LINDEX %s -1", t.k.key[QK_READY]);
     snprintf(dup, sizeof(dup), "@%s|queued|0|0|1|||", id[0]);
-    cr_assert(r->type == REDIS_REPLY_STRING && !strncmp(r->str, dup,
-                                                        strlen(dup)),
+    cr_assert(r->type == REDIS_REPLY_STRING &&
+                  !strncmp(r->str, dup, strlen(dup)),
               "a bulk job's element: marker, id, header: %s", r->str);
     freeReplyObject(r);
 
@@ -93,8 +93,7 @@ Test(staging, bulk_path_jobs_behave_like_any_other, .timeout = 90)
     r = th_script(&t, SCRIPT_INSPECT, "1", "0", id[0], NULL);
     cr_assert_eq(r->element[0]->type, REDIS_REPLY_NIL, "no meta by key");
     freeReplyObject(r);
-    r = th_script(&t, SCRIPT_READY_FIND, "0", "0", "5000", id[0], "nope",
-                  NULL);
+    r = th_script(&t, SCRIPT_READY_FIND, "0", "0", "5000", id[0], "nope", NULL);
     cr_assert_eq(r->elements, 4, "{done, offset, found, still wanted}");
     cr_assert_eq(r->element[0]->integer, 0, "every list scanned");
     cr_assert_eq(r->element[2]->integer, 1);
@@ -202,11 +201,10 @@ ready_prompts(void)
     out[0] = '\0';
     for (size_t i = r->elements; i-- > 0;) {
         /* an inline job is its own stored value */
-        redisReply *v =
-            r->element[i]->str[0] == '@'
-                ? redisCommand(t.c, "ECHO %s", r->element[i]->str)
-                : redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS],
-                               r->element[i]->str);
+        redisReply *v = r->element[i]->str[0] == '@'
+                            ? redisCommand(t.c, "ECHO %s", r->element[i]->str)
+                            : redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS],
+                                           r->element[i]->str);
         const char *p;
         cr_assert(v && v->type == REDIS_REPLY_STRING, "job %s stored",
                   r->element[i]->str);
