@@ -13,24 +13,28 @@ local now = now_ms()
 reap(now, 100, vis, tonumber(ARGV[6]))
 promote(now, 1000)
 if redis.call('EXISTS', K_PAUSED) == 1 then return {'paused'} end
-local els = {}
+-- plain ids (their fields read below) apart from inline jobs (64: '@')
+local ids, inl, ni, nl = {}, {}, 0, 0
+local byte = string.byte
 for p = 1, 3 do
-    local want = n - #els
+    local want = n - ni - nl
     if want <= 0 then break end
     local got = redis.call('RPOP', K_READY[p], want)
     if got then
-        for _, e in ipairs(got) do els[#els + 1] = e end
+        for i = 1, #got do
+            local e = got[i]
+            if byte(e, 1) == 64 then
+                nl = nl + 1; inl[nl] = e
+            else
+                ni = ni + 1; ids[ni] = e
+            end
+        end
     end
 end
 local out = {'ok'}
-if #els == 0 then return out end
--- the plain ids among them (64: '@', an inline job), for their fields
-local ids = {}
-for i = 1, #els do
-    if string.byte(els[i], 1) ~= 64 then ids[#ids + 1] = els[i] end
-end
+if ni + nl == 0 then return out end
 local metas, payloads = {}, {}
-if #ids > 0 then
+if ni > 0 then
     metas = redis.call('HMGET', K_META, unpack(ids))
     payloads = redis.call('HMGET', K_JOBS, unpack(ids))
 end
@@ -49,25 +53,28 @@ local NEXT_S = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4',
     ['4'] = '5', ['5'] = '6', ['6'] = '7', ['7'] = '8', ['8'] = '9'}
 local NEXT_N = {['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
     ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9}
-local jset, kj, j = {}, 1, 0 -- inline jobs' values: jset; plain ids: j
-for i = 1, #els do
-    local e = els[i]
-    local id, at, mx, pr, enq, fl = string.match(e, META_PAT_INLINE)
-    local payload = e
-    if id then
-        jset[kj] = id; jset[kj + 1] = e; kj = kj + 2
-    else
-        j = j + 1
-        id, payload = e, payloads[j]
+local jset, kj = {}, 1 -- the inline jobs' (id, element) pairs
+-- the plain ids, then the inline jobs: one loop body, one match per job
+for pass = 1, 2 do
+local list = pass == 1 and ids or inl
+for i = 1, #list do
+    local id, at, mx, pr, enq, fl, payload
+    if pass == 1 then
+        id, payload = list[i], payloads[i]
         -- a bulk-enqueued job claimed for the first time: its meta is the
         -- header of its stored value (cut off by the worker)
-        local mrec = metas[j]
+        local mrec = metas[i]
         if mrec then
             at, mx, pr, enq, fl = string.match(mrec, META_PAT_QUEUED)
         elseif payload then
             -- no job_header() copy: one match on the stored value
             at, mx, pr, enq, fl = string.match(payload, META_PAT_HEADER)
         end
+    else
+        -- claimed: the element itself becomes its jobs-hash value
+        payload = list[i]
+        id, at, mx, pr, enq, fl = string.match(payload, META_PAT_INLINE)
+        if id then jset[kj] = id; jset[kj + 1] = payload; kj = kj + 2 end
     end
     -- A list entry whose job was canceled or purged meanwhile is dropped.
     if at and payload then
@@ -88,6 +95,7 @@ for i = 1, #els do
         out[o + 3] = attempts; out[o + 4] = payload
         o = o + 4
     end
+end
 end
 if kj > 1 then redis.call('HSET', K_JOBS, unpack(jset)) end
 if #mset > 0 then
