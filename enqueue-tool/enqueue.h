@@ -207,6 +207,13 @@ int bulk_append(struct enq *e, struct rec *recs, int n, int jobs);
 int inline_append(struct buf *b, const char *id, size_t idlen, const char *hdr,
                   size_t hlen, const char *payload, size_t pl);
 
+/* Write iov[0..n) to Redis as it is, straight to the socket (after what
+ * hiredis holds unsent): no copy into hiredis's buffer. The replies are
+ * read as usual. iov is consumed. 0, or -1 with the I/O error set on the
+ * hiredis context (c->err, c->errstr: the connection is then unusable). */
+struct iovec;
+int bulk_writev(struct enq *e, struct iovec *iov, int n);
+
 /* The replies of one bulk_append(): the EXEC array, checked. Returns it
  * (caller frees with freeReplyObject()) or NULL after printing. */
 redisReply *bulk_read(struct enq *e, int jobs);

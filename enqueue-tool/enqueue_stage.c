@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "enqueue.h"
 #include "meta.h"
@@ -80,6 +81,8 @@ stage_flush(struct enq *e)
     struct stage *st = &e->st;
     struct buf *b = &st->out;
     char now[24];
+    struct iovec iov[3];
+    size_t head;
     int rc = 0;
 
     if (st->n == 0)
@@ -90,18 +93,23 @@ stage_flush(struct enq *e)
     buf_reset(b);
     rc |= buf_append_str(b, "*1\r\n$5\r\nMULTI\r\n");
     rc |= resp_head(b, '*', 2 + (size_t)st->n) | resp_str(b, "LPUSH") |
-          resp_str(b, st->key[st->prio]) |
-          buf_append(b, st->ids.data, st->ids.len);
+          resp_str(b, st->key[st->prio]);
+    head = b->len; /* then the jobs, sent from st->ids as they are */
     rc |= resp_head(b, '*', 4) | resp_str(b, "HSET") | resp_str(b, st->reg) |
           resp_str(b, st->run) | resp_str(b, now);
     rc |= buf_append_str(b, "*1\r\n$4\r\nEXEC\r\n");
-    if (rc ||
-        redisAppendFormattedCommand(e->cli.rc, b->data, b->len) != REDIS_OK) {
+    if (rc) {
         fprintf(stderr, "genq enqueue: staging: out of memory\n");
         st->broken = 1;
         return -1;
     }
-    if (rclient_flush(e->cli.rc) < 0) { /* Redis works while we validate */
+    iov[0].iov_base = b->data;
+    iov[0].iov_len = head;
+    iov[1].iov_base = st->ids.data;
+    iov[1].iov_len = st->ids.len;
+    iov[2].iov_base = b->data + head;
+    iov[2].iov_len = b->len - head;
+    if (bulk_writev(e, iov, 3) < 0) { /* Redis works while we validate */
         if (!st->quiet)
             fprintf(stderr, "genq enqueue: staging: redis: %s\n",
                     e->cli.rc->errstr);
