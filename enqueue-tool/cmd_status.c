@@ -168,10 +168,12 @@ static const char status_help[] =
     "usage: genq status ID... [-] [--with-result] [--json]\n\n"
     "Show the state of jobs: state, attempts, worker, lease left, progress,\n"
     "last error and attempt history. '-' reads ids from stdin, one per line\n"
-    "(thousands at once, answered in pipelined batches). With --json one\n"
+    "(thousands at once, answered in batches). With --json one\n"
     "object per id in input order (schemas/status.schema.json); an unknown\n"
     "id prints {\"id\": ID, \"state\": \"unknown\"} and makes the exit code "
-    "1.\n\n"
+    "1.\n"
+    "A job that genq enqueue stored in bulk and no worker has claimed yet is\n"
+    "found by a scan of the ready lists (time grows with the backlog).\n\n"
     "  --with-result  add the result document of succeeded jobs as "
     "\"result\"\n" CLI_COMMON_HELP;
 
