@@ -46,6 +46,35 @@ buf_append(struct buf *b, const void *p, size_t n)
     return 0;
 }
 
+char *
+buf_grow(struct buf *b, size_t n)
+{
+    size_t at = b->len;
+
+    if (buf_append(b, NULL, 0) < 0) /* allocated: cap > 0 from here */
+        return NULL;
+    if (n > (size_t)-1 / 2 - b->len || (b->max != 0 && b->len + n > b->max)) {
+        errno = EMSGSIZE;
+        return NULL;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t ncap = b->cap;
+        char *nd;
+        while (ncap < b->len + n + 1)
+            ncap *= 2;
+        nd = realloc(b->data, ncap);
+        if (!nd) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        b->data = nd;
+        b->cap = ncap;
+    }
+    b->len += n;
+    b->data[b->len] = '\0';
+    return b->data + at;
+}
+
 int
 buf_append_str(struct buf *b, const char *s)
 {

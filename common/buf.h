@@ -21,6 +21,12 @@ void buf_init(struct buf *b, size_t max);
  * error the buffer is unchanged. */
 int buf_append(struct buf *b, const void *p, size_t n);
 
+/* Make the buffer n bytes longer and return where those n bytes start:
+ * the caller fills all of them (the NUL after them is written). NULL with
+ * errno as buf_append (the buffer then unchanged). One capacity check for
+ * a record built of many small pieces. */
+char *buf_grow(struct buf *b, size_t n);
+
 /* Append a NUL-terminated string; as buf_append. */
 int buf_append_str(struct buf *b, const char *s);
 

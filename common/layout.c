@@ -1,6 +1,6 @@
 /* The Redis layout version check shared by `genq` (rclient.c) and the
  * worker (worker/rconn.c): one command on connect, one message on refusal,
- * and the upgrade from layout 1 (layout.h). */
+ * and the upgrades from layouts 1 and 2 (layout.h). */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -26,7 +26,7 @@ layout_check(const char *held, const char *where, char *err, size_t errlen)
 {
     if (!held || !strcmp(held, LAYOUT_VERSION))
         return 0;
-    if (!strcmp(held, "1"))
+    if (!strcmp(held, "1") || !strcmp(held, "2"))
         return 1;
     snprintf(err, errlen,
              "Redis at %s holds genq layout version %.40s; this genq knows "
@@ -36,15 +36,18 @@ layout_check(const char *held, const char *where, char *err, size_t errlen)
 }
 
 /* KEYS: old/new pairs (caps, day, month), then the layout key; ARGV[1] the
- * new version. A new name that exists already is kept (never overwritten);
- * returns the version held afterwards. */
+ * new version. From 1: the renames (a new name that exists already is
+ * kept, never overwritten); from 2 nothing to move (layout.h). Returns the
+ * version held afterwards. */
 static const char upgrade_lua[] =
     "local v = redis.call('GET', KEYS[7])\n"
-    "if v ~= '1' then return v end\n"
-    "for i = 1, 5, 2 do\n"
-    "  if redis.call('EXISTS', KEYS[i]) == 1 and\n"
-    "     redis.call('EXISTS', KEYS[i + 1]) == 0 then\n"
-    "    redis.call('RENAME', KEYS[i], KEYS[i + 1])\n"
+    "if v ~= '1' and v ~= '2' then return v end\n"
+    "if v == '1' then\n"
+    "  for i = 1, 5, 2 do\n"
+    "    if redis.call('EXISTS', KEYS[i]) == 1 and\n"
+    "       redis.call('EXISTS', KEYS[i + 1]) == 0 then\n"
+    "      redis.call('RENAME', KEYS[i], KEYS[i + 1])\n"
+    "    end\n"
     "  end\n"
     "end\n"
     "redis.call('SET', KEYS[7], ARGV[1])\n"

@@ -7,13 +7,18 @@
  *   2  the budget keys carry the hash tag {budget} (Redis Cluster: budget.lua
  *      touches three of them); a Redis at layout 1 is upgraded on connect by
  *      one script (layout_upgrade_argv()): RENAME of the caps and of the
- *      current day's and month's spend, then the version set to 2. */
+ *      current day's and month's spend, then the version set to 2.
+ *   3  inline jobs: the bulk path of `genq enqueue` pushes whole jobs onto
+ *      the ready and stage lists ("@ID|" header payload, meta.h), which a
+ *      genq of layout 2 would take for ids. A Redis at layout 2 holds only
+ *      plain ids: the upgrade just sets 3 (from 1: the renames of 2 first).
+ *      The same script (layout_upgrade_argv()) does both. */
 #ifndef GENQ_LAYOUT_H
 #define GENQ_LAYOUT_H
 
 #include <stddef.h>
 
-#define LAYOUT_VERSION "2"
+#define LAYOUT_VERSION "3"
 
 /* Fill set and get with the two commands a program sends together on
  * connect (one round trip): SET KEY_LAYOUT LAYOUT_VERSION NX (ours when

@@ -27,6 +27,7 @@ extern const char lua_limiter[];
 extern const char lua_batch_record[];
 extern const char lua_batch_lease[];
 extern const char lua_batch_done[];
+extern const char lua_ready_find[];
 
 extern const char lua_tmplstats[];
 extern const char lua_review_page[];

@@ -20,13 +20,28 @@ meta_format_header(char *out, size_t n, int max_attempts, int prio,
                     max_attempts, prio, now_ms, now_ms);
 }
 
+int
+meta_format_inline(char *out, size_t n, const char *id, int max_attempts,
+                   int prio, int64_t now_ms)
+{
+    return snprintf(out, n,
+                    "%c%s|" HEADER_OPEN "0|%d|%d|||%" PRId64 "|%" PRId64 "|\n",
+                    META_INLINE_MARK, id, max_attempts, prio, now_ms, now_ms);
+}
+
 size_t
 meta_header_len(const char *v)
 {
-    const char *nl;
+    const char *h = v, *nl;
 
-    if (v && !strncmp(v, HEADER_OPEN, HEADER_OPEN_LEN) &&
-        (nl = strchr(v, '\n')))
+    if (v && v[0] == META_INLINE_MARK) {
+        h = strchr(v + 1, '|');
+        if (!h)
+            return 0;
+        h++;
+    }
+    if (h && !strncmp(h, HEADER_OPEN, HEADER_OPEN_LEN) &&
+        (nl = strchr(h, '\n')))
         return (size_t)(nl - v) + 1;
     return 0;
 }

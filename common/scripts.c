@@ -49,6 +49,7 @@ static const struct {
     [SCRIPT_BATCH_RECORD] = {"batch_record", lua_batch_record, 0},
     [SCRIPT_BATCH_LEASE] = {"batch_lease", lua_batch_lease, 0},
     [SCRIPT_BATCH_DONE] = {"batch_done", lua_batch_done, 0},
+    [SCRIPT_READY_FIND] = {"ready_find", lua_ready_find, 1},
 };
 
 int

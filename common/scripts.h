@@ -34,6 +34,7 @@ enum script_id {
     SCRIPT_BATCH_RECORD,
     SCRIPT_BATCH_LEASE,
     SCRIPT_BATCH_DONE,
+    SCRIPT_READY_FIND, /* queued inline jobs by id: ready_find.c */
     SCRIPT_COUNT
 };
 

@@ -118,6 +118,8 @@ void
 uuid7_new(char out[37])
 {
     static const char hex[] = "0123456789abcdef";
+    static const unsigned char at[16] = {0,  2,  4,  6,  9,  11, 14, 16,
+                                         19, 21, 24, 26, 28, 30, 32, 34};
     unsigned char u[16];
     int64_t now = time_now_ms();
     uint64_t ts;
@@ -137,12 +139,12 @@ uuid7_new(char out[37])
     u[7] = (unsigned char)(st.counter & 0xFF);
     u[8] = (unsigned char)((u[8] & 0x3F) | 0x80);
 
-    for (int i = 0, o = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[u[i] >> 4];
-        out[o++] = hex[u[i] & 15];
+    /* 8-4-4-4-12, no branch per byte (`genq enqueue` makes one per line) */
+    for (int i = 0; i < 16; i++) {
+        out[at[i]] = hex[u[i] >> 4];
+        out[at[i] + 1] = hex[u[i] & 15];
     }
+    out[8] = out[13] = out[18] = out[23] = '-';
     out[36] = '\0';
 }
 

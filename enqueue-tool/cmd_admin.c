@@ -146,7 +146,8 @@ static const char cancel_help[] =
     "usage: genq cancel ID... [-] [--retention S] [--feed-maxlen N] [--json]\n"
     "\n"
     "Cancel jobs. A queued or delayed job is canceled at once (taken off the\n"
-    "ready list or the delayed set). An active job is flagged: when its\n"
+    "ready list or the delayed set; one genq enqueue stored in bulk is found\n"
+    "by a scan of the ready lists first). An active job is flagged: when its\n"
     "current attempt fails in any way or its lease expires it becomes\n"
     "canceled instead of being retried; if the attempt succeeds, the result\n"
     "is kept and the job is succeeded. Finished jobs are left alone.\n"
@@ -176,7 +177,8 @@ cmd_cancel(int argc, char **argv)
                       .batch = CANCEL_BATCH,
                       .window = CANCEL_WINDOW,
                       .report = cancel_report,
-                      .ctx = &c};
+                      .ctx = &c,
+                      .find_queued = 1};
     int first, rc;
     long retention = RETENTION_DEFAULT, feed_max = FEED_MAXLEN_DEFAULT;
     const char *env = getenv("GENQ_RESULT_TTL");

@@ -386,7 +386,6 @@ out:
         stage_drop(&e);
     cJSON_Delete(a.flagjob);
     template_split_free(a.tsplit);
-    buf_free(&e.st.hs);
     buf_free(&e.st.ids);
     buf_free(&e.st.out);
     spool_close(e.spool);

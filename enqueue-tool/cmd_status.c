@@ -12,6 +12,7 @@
 #include "cmd_ops.h"
 #include "docs.h"
 #include "idwin.h"
+#include "ready_find.h"
 #include "rclient.h"
 #include "timefmt.h"
 
@@ -167,10 +168,12 @@ static const char status_help[] =
     "usage: genq status ID... [-] [--with-result] [--json]\n\n"
     "Show the state of jobs: state, attempts, worker, lease left, progress,\n"
     "last error and attempt history. '-' reads ids from stdin, one per line\n"
-    "(thousands at once, answered in pipelined batches). With --json one\n"
+    "(thousands at once, answered in batches). With --json one\n"
     "object per id in input order (schemas/status.schema.json); an unknown\n"
     "id prints {\"id\": ID, \"state\": \"unknown\"} and makes the exit code "
-    "1.\n\n"
+    "1.\n"
+    "A job that genq enqueue stored in bulk and no worker has claimed yet is\n"
+    "found by a scan of the ready lists (time grows with the backlog).\n\n"
     "  --with-result  add the result document of succeeded jobs as "
     "\"result\"\n" CLI_COMMON_HELP;
 
@@ -191,7 +194,8 @@ cmd_status(int argc, char **argv)
                       .batch = INSPECT_BATCH,
                       .window = INSPECT_WINDOW,
                       .report = inspect_report,
-                      .ctx = &x};
+                      .ctx = &x,
+                      .find_queued = 1};
     struct cli_cmd spec = {"status", status_help, NULL, opts, NULL, NULL, 1};
     int first, rc;
 
@@ -235,6 +239,15 @@ cmd_result(int argc, char **argv)
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    {
+        char err[512];
+        if (ready_find(c.rc, &c.keys, (const char *const *)argv + first, 1, err,
+                       sizeof(err)) < 0) {
+            rc = cli_fail("result", "%s", err);
+            cli_close(&c);
+            return rc;
+        }
+    }
     for (;;) {
         const char *av[3] = {"0", "1", argv[first]};
         char err[512];

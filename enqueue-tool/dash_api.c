@@ -16,6 +16,7 @@
 #include "docs.h"
 #include "job.h"
 #include "rclient.h"
+#include "ready_find.h"
 
 #define DLQ_LIMIT_DEFAULT 100
 #define DLQ_LIMIT_MAX     1000
@@ -494,8 +495,11 @@ inspect_one(struct dash_req *r, struct cli *c, const char *id,
         return NULL;
     if (dash_connect(r, c, q, ret) < 0)
         return NULL;
-    rep = rclient_script(c->rc, SCRIPT_INSPECT, &c->keys, 3, av, NULL, err,
-                         sizeof(err));
+    /* a queued inline job: found by a scan (ready_find.h), then by key */
+    rep = ready_find(c->rc, &c->keys, av + 2, 1, err, sizeof(err)) < 0
+              ? NULL
+              : rclient_script(c->rc, SCRIPT_INSPECT, &c->keys, 3, av, NULL,
+                               err, sizeof(err));
     if (!rep || rep->type != REDIS_REPLY_ARRAY ||
         rep->elements != INSPECT_FIELDS) {
         *ret = dash_error(r, MHD_HTTP_BAD_GATEWAY, "redis: %s",

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "job.h"
+#include "meta.h"
 
 #define BATCH_DEFAULT    200
 #define BATCH_MAX        1000
@@ -57,8 +58,11 @@ struct stage {
     char run[37];              /* this run's id (UUIDv7) */
     char key[3][160];          /* stage list per priority */
     char reg[160];             /* the staging registry hash */
-    struct buf hs, ids, out;   /* the batch: HSET args, LPUSH args, the call */
+    struct buf ids, out;       /* the batch: LPUSH args (inline), the call */
     int n, prio, max_attempts; /* jobs in the batch, their class */
+    char hdr[META_HEADER_MAX]; /* the bulk header of the class at hdr_ms */
+    int hlen;                  /* its length; 0 = none formatted yet */
+    int64_t hdr_ms;
     int sent[PIPELINE_WINDOW]; /* jobs of each batch in flight (a ring) */
     int head, inflight;
     long staged;    /* jobs Redis confirmed staged */
@@ -196,6 +200,19 @@ int bulk_clock_init(struct enq *e);
 /* Append one MULTI/EXEC storing the jobs among recs[0..n) (jobs of them, all
  * of one bulk class). Returns jobs, or -1 on out of memory. */
 int bulk_append(struct enq *e, struct rec *recs, int n, int jobs);
+
+/* Append inline job "@ID|" hdr payload (common/meta.h) to b as one RESP
+ * bulk string (hdr: meta_format_header() output of hlen bytes). 0, or -1
+ * on out of memory. */
+int inline_append(struct buf *b, const char *id, size_t idlen, const char *hdr,
+                  size_t hlen, const char *payload, size_t pl);
+
+/* Write iov[0..n) to Redis as it is, straight to the socket (after what
+ * hiredis holds unsent): no copy into hiredis's buffer. The replies are
+ * read as usual. iov is consumed. 0, or -1 with the I/O error set on the
+ * hiredis context (c->err, c->errstr: the connection is then unusable). */
+struct iovec;
+int bulk_writev(struct enq *e, struct iovec *iov, int n);
 
 /* The replies of one bulk_append(): the EXEC array, checked. Returns it
  * (caller frees with freeReplyObject()) or NULL after printing. */

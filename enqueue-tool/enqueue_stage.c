@@ -1,8 +1,8 @@
 /* genq enqueue: staging. Reading a regular file, pass 1 also stores the
  * bulk jobs (ids generated here, no idempotency key, no delay) as it
- * validates them, so Redis works while the file is still being read: their
- * values go into the jobs hash and their ids onto the run's stage lists
- * (stage.lua), invisible to everyone. Pass 2 then makes them ready in one
+ * validates them, so Redis works while the file is still being read: they
+ * go inline (common/meta.h) onto the run's stage lists (stage.lua),
+ * invisible to everyone. Pass 2 then makes them ready in one
  * step (commit), or, when a line was bad, deletes them (drop). A run killed
  * meanwhile leaves them to maintain.lua, which deletes them after an hour
  * without news from the run. */
@@ -11,14 +11,15 @@
 #include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "enqueue.h"
 #include "meta.h"
 #include "rclient.h"
 #include "uuid.h"
 
-/* Read the replies of the oldest staging batch in flight: +OK, QUEUED x3,
- * then EXEC's {new fields, list length, registry}. -1 after printing. */
+/* Read the replies of the oldest staging batch in flight: +OK, QUEUED x2,
+ * then EXEC's {list length, registry}. -1 after printing. */
 static int
 stage_read_one(struct enq *e)
 {
@@ -27,9 +28,9 @@ stage_read_one(struct enq *e)
     redisReply *r = NULL;
     int n = st->sent[st->head];
 
-    /* all five, error replies too (OOM, EXECABORT): the next batch's
+    /* all four, error replies too (OOM, EXECABORT): the next batch's
      * replies follow */
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 4; i++) {
         if (r)
             freeReplyObject(r);
         r = rclient_read(e->cli.rc, err, sizeof(err));
@@ -52,9 +53,9 @@ stage_read_one(struct enq *e)
         st->broken = 1;
         return -1;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_INTEGER ||
-        r->element[0]->integer != n) {
+        r->element[0]->integer < n) {
         /* EXEC runs every command: an error (WRONGTYPE...) is an element */
         const char *why = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
                                   r->element[0]->type == REDIS_REPLY_ERROR
@@ -71,8 +72,8 @@ stage_read_one(struct enq *e)
     return 0;
 }
 
-/* Send the batch being built: MULTI, HSET jobs, LPUSH stage list, HSET
- * registry (the run's last news), EXEC; read the oldest batch's replies
+/* Send the batch being built: MULTI, LPUSH stage list (the jobs inline),
+ * HSET registry (the run's last news), EXEC; read the oldest batch's replies
  * when the window is full. -1 on failure (printed). */
 static int
 stage_flush(struct enq *e)
@@ -80,6 +81,8 @@ stage_flush(struct enq *e)
     struct stage *st = &e->st;
     struct buf *b = &st->out;
     char now[24];
+    struct iovec iov[3];
+    size_t head;
     int rc = 0;
 
     if (st->n == 0)
@@ -89,22 +92,24 @@ stage_flush(struct enq *e)
     snprintf(now, sizeof(now), "%" PRId64, bulk_now_ms(e));
     buf_reset(b);
     rc |= buf_append_str(b, "*1\r\n$5\r\nMULTI\r\n");
-    rc |= resp_head(b, '*', 2 + 2 * (size_t)st->n) | resp_str(b, "HSET") |
-          resp_str(b, e->cli.keys.key[QK_JOBS]) |
-          buf_append(b, st->hs.data, st->hs.len);
     rc |= resp_head(b, '*', 2 + (size_t)st->n) | resp_str(b, "LPUSH") |
-          resp_str(b, st->key[st->prio]) |
-          buf_append(b, st->ids.data, st->ids.len);
+          resp_str(b, st->key[st->prio]);
+    head = b->len; /* then the jobs, sent from st->ids as they are */
     rc |= resp_head(b, '*', 4) | resp_str(b, "HSET") | resp_str(b, st->reg) |
           resp_str(b, st->run) | resp_str(b, now);
     rc |= buf_append_str(b, "*1\r\n$4\r\nEXEC\r\n");
-    if (rc ||
-        redisAppendFormattedCommand(e->cli.rc, b->data, b->len) != REDIS_OK) {
+    if (rc) {
         fprintf(stderr, "genq enqueue: staging: out of memory\n");
         st->broken = 1;
         return -1;
     }
-    if (rclient_flush(e->cli.rc) < 0) { /* Redis works while we validate */
+    iov[0].iov_base = b->data;
+    iov[0].iov_len = head;
+    iov[1].iov_base = st->ids.data;
+    iov[1].iov_len = st->ids.len;
+    iov[2].iov_base = b->data + head;
+    iov[2].iov_len = b->len - head;
+    if (bulk_writev(e, iov, 3) < 0) { /* Redis works while we validate */
         if (!st->quiet)
             fprintf(stderr, "genq enqueue: staging: redis: %s\n",
                     e->cli.rc->errstr);
@@ -114,7 +119,6 @@ stage_flush(struct enq *e)
     st->sent[(st->head + st->inflight) % PIPELINE_WINDOW] = st->n;
     st->inflight++;
     st->n = 0;
-    buf_reset(&st->hs);
     buf_reset(&st->ids);
     return 0;
 }
@@ -125,9 +129,8 @@ int
 stage_job(struct enq *e, const struct job_info *in)
 {
     struct stage *st = &e->st;
-    char hdr[META_HEADER_MAX];
     int64_t now;
-    int hl, rc = 0;
+    int rc;
 
     if (st->n > 0 && (st->n == e->batch || in->prio != st->prio ||
                       in->max_attempts != st->max_attempts))
@@ -136,13 +139,12 @@ stage_job(struct enq *e, const struct job_info *in)
     st->prio = in->prio;
     st->max_attempts = in->max_attempts;
     now = bulk_now_ms(e);
-    hl = meta_format_header(hdr, sizeof(hdr), in->max_attempts, in->prio, now);
-    rc |= resp_arg(&st->hs, in->id, 36);
-    rc |= resp_head(&st->hs, '$', (size_t)hl + in->text_len) |
-          buf_append(&st->hs, hdr, (size_t)hl) |
-          buf_append(&st->hs, in->text, in->text_len) |
-          buf_append(&st->hs, "\r\n", 2);
-    rc |= resp_arg(&st->ids, in->id, 36);
+    if (st->hlen == 0 || now != st->hdr_ms || st->n == 0) /* once per ms */
+        st->hlen = meta_format_header(st->hdr, sizeof(st->hdr),
+                                      in->max_attempts, in->prio, now);
+    st->hdr_ms = now;
+    rc = inline_append(&st->ids, in->id, 36, st->hdr, (size_t)st->hlen,
+                       in->text, in->text_len);
     if (rc) {
         fprintf(stderr, "genq enqueue: staging: out of memory\n");
         st->broken = 1;

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "cmd_ops.h"
 #include "idwin.h"
+#include "ready_find.h"
 
 #define IDWIN_MAX 16
 
@@ -36,7 +37,7 @@ idwin_run(const struct idwin *w, int argc, char **argv, int *any)
 
     if (window > IDWIN_MAX)
         window = IDWIN_MAX;
-    if (window < 1)
+    if (window < 1 || w->find_queued)
         window = 1;
     if (batch < 1)
         batch = 1;
@@ -83,6 +84,14 @@ idwin_run(const struct idwin *w, int argc, char **argv, int *any)
         if (b->n == 0) {
             done = 1;
             continue;
+        }
+        if (w->find_queued) { /* nothing in flight: window 1 */
+            char err[512];
+            if (ready_find(w->c->rc, &w->c->keys, (const char *const *)b->ids,
+                           b->n, err, sizeof(err)) < 0) {
+                cli_fail(w->cmd, "%s", err);
+                goto fail;
+            }
         }
         if (idwin_append_script(w->c, w->script, w->pre, w->npre, b->ids,
                                 b->n) < 0) {

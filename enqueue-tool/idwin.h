@@ -24,6 +24,10 @@ struct idwin {
      * that idwin_run() adds up, or -1 (message printed). */
     int (*report)(void *ctx, char **ids, int n, redisReply *r);
     void *ctx;
+    /* 1: before its script call, each batch goes through ready_find()
+     * (queued inline jobs become findable by key; ready_find.h), one batch
+     * in flight at a time */
+    int find_queued;
 };
 
 /* Send every id of argv[0..argc) ("-" reads ids from stdin, one per line)

@@ -2,27 +2,42 @@
 -- default_max_attempts[, feed_maxlen (absent: the default)]. Reaps expired leases and promotes due delayed jobs
 -- first. Returns {status, id1, token1, attempts1, payload1, ...}; status is
 -- "ok" or "paused" (nothing claimed). A payload may carry a bulk-enqueue
--- header (its meta record and a newline before the JSON, see job_header):
--- the worker skips it.
+-- header (its meta record and a newline before the JSON, see job_header),
+-- itself after the "@ID|" prefix of an inline job: the worker skips both
+-- (meta_header_len). A ready list element is a job id, or an inline job
+-- (prelude.lua META_PAT_INLINE): claimed, the element itself becomes its
+-- jobs-hash value.
 local worker, n = ARGV[2], tonumber(ARGV[3])
 local vis, defmax = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()
 reap(now, 100, vis, tonumber(ARGV[6]))
 promote(now, 1000)
 if redis.call('EXISTS', K_PAUSED) == 1 then return {'paused'} end
-local ids = {}
+-- plain ids (their fields read below) apart from inline jobs (64: '@')
+local ids, inl, ni, nl = {}, {}, 0, 0
+local byte = string.byte
 for p = 1, 3 do
-    local want = n - #ids
+    local want = n - ni - nl
     if want <= 0 then break end
     local got = redis.call('RPOP', K_READY[p], want)
     if got then
-        for _, id in ipairs(got) do ids[#ids + 1] = id end
+        for i = 1, #got do
+            local e = got[i]
+            if byte(e, 1) == 64 then
+                nl = nl + 1; inl[nl] = e
+            else
+                ni = ni + 1; ids[ni] = e
+            end
+        end
     end
 end
 local out = {'ok'}
-if #ids == 0 then return out end
-local metas = redis.call('HMGET', K_META, unpack(ids))
-local payloads = redis.call('HMGET', K_JOBS, unpack(ids))
+if ni + nl == 0 then return out end
+local metas, payloads = {}, {}
+if ni > 0 then
+    metas = redis.call('HMGET', K_META, unpack(ids))
+    payloads = redis.call('HMGET', K_JOBS, unpack(ids))
+end
 -- one lease token for the jobs of this call (fencing pairs it with the id):
 -- a counter and the claim time, so a counter rolled back by a Redis crash
 -- (appendfsync everysec) can never hand out a token twice
@@ -38,20 +53,31 @@ local NEXT_S = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4',
     ['4'] = '5', ['5'] = '6', ['6'] = '7', ['7'] = '8', ['8'] = '9'}
 local NEXT_N = {['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
     ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9}
-for i = 1, #ids do
-    local id = ids[i]
-    -- a bulk-enqueued job claimed for the first time: its meta is the
-    -- header of its stored value (cut off by the worker)
-    local mrec = metas[i]
-    local at, mx, pr, enq, fl
-    if mrec then
-        at, mx, pr, enq, fl = string.match(mrec, META_PAT_QUEUED)
-    elseif payloads[i] then
-        -- no job_header() copy: one match on the stored value
-        at, mx, pr, enq, fl = string.match(payloads[i], META_PAT_HEADER)
+local jset, kj = {}, 1 -- the inline jobs' (id, element) pairs
+-- the plain ids, then the inline jobs: one loop body, one match per job
+for pass = 1, 2 do
+local list = pass == 1 and ids or inl
+for i = 1, #list do
+    local id, at, mx, pr, enq, fl, payload
+    if pass == 1 then
+        id, payload = list[i], payloads[i]
+        -- a bulk-enqueued job claimed for the first time: its meta is the
+        -- header of its stored value (cut off by the worker)
+        local mrec = metas[i]
+        if mrec then
+            at, mx, pr, enq, fl = string.match(mrec, META_PAT_QUEUED)
+        elseif payload then
+            -- no job_header() copy: one match on the stored value
+            at, mx, pr, enq, fl = string.match(payload, META_PAT_HEADER)
+        end
+    else
+        -- claimed: the element itself becomes its jobs-hash value
+        payload = list[i]
+        id, at, mx, pr, enq, fl = string.match(payload, META_PAT_INLINE)
+        if id then jset[kj] = id; jset[kj + 1] = payload; kj = kj + 2 end
     end
     -- A list entry whose job was canceled or purged meanwhile is dropped.
-    if at and payloads[i] then
+    if at and payload then
         local attempts, att_s = NEXT_N[at], NEXT_S[at]
         if not attempts then
             attempts = tonumber(at) + 1
@@ -66,10 +92,12 @@ for i = 1, #ids do
         k = k + 2
         lset[k - 1] = deadline; lset[k] = id
         out[o + 1] = id; out[o + 2] = token
-        out[o + 3] = attempts; out[o + 4] = payloads[i]
+        out[o + 3] = attempts; out[o + 4] = payload
         o = o + 4
     end
 end
+end
+if kj > 1 then redis.call('HSET', K_JOBS, unpack(jset)) end
 if #mset > 0 then
     redis.call('HSET', K_META, unpack(mset))
     redis.call('ZADD', K_LEASES, unpack(lset))

@@ -21,8 +21,8 @@ end
 -- Staged jobs of a `genq enqueue` run that died before finishing them
 -- (stage.lua): once the run has sent nothing for STAGE_GC_MS, its
 -- registration goes first (so a late commit fails as GONE instead of making
--- half of them ready), then its values and stage lists, 1,000 ids per call.
--- Only values never claimed (no meta, still the bulk header) are deleted.
+-- half of them ready), then its stage lists, 1,000 jobs per call (inline
+-- jobs: nothing in the jobs hash).
 local sk = K_STAGING
 local runs = redis.call('HGETALL', sk)
 local budget = 1000
@@ -36,22 +36,11 @@ for i = 1, #runs, 2 do
         local left = 0
         for p = 0, 2 do
             local lk = stage_key(run, p)
-            local ids = {}
-            if budget > 0 then
-                ids = redis.call('LRANGE', lk, 0, budget - 1)
-            end
-            if #ids > 0 then
-                budget = budget - #ids
-                local metas = redis.call('HMGET', K_META, unpack(ids))
-                local vals = redis.call('HMGET', K_JOBS, unpack(ids))
-                local del = {}
-                for j, id in ipairs(ids) do
-                    if not metas[j] and job_header(vals[j]) then
-                        del[#del + 1] = id
-                    end
-                end
-                if #del > 0 then redis.call('HDEL', K_JOBS, unpack(del)) end
-                redis.call('LTRIM', lk, #ids, -1)
+            -- inline jobs (stage.lua): nothing else to delete
+            local k = math.min(budget, redis.call('LLEN', lk))
+            if k > 0 then
+                budget = budget - k
+                redis.call('LTRIM', lk, k, -1)
             end
             left = left + redis.call('LLEN', lk)
         end

@@ -36,8 +36,8 @@ local STAGE_GC_MS = 3600000
 
 -- job_split(v) → header meta (or nil), payload (job_header: prelude.lua).
 local function job_split(v)
-    local h = job_header(v)
-    if h then return h, string.sub(v, #h + 2) end
+    local h, nl = job_header(v)
+    if h then return h, string.sub(v, nl + 1) end
     return nil, v
 end
 

@@ -97,17 +97,36 @@ local function meta_pack(m)
 end
 
 -- A bulk-enqueued job (the bulk path of `genq enqueue`, bulk_append in
--- enqueue-tool/enqueue_bulk.c) has no meta field until it is
--- first claimed or changed: its stored value (jobs hash) is the meta record
--- it was enqueued with, a newline, then its payload. Once a meta field
--- exists it wins, and the header is stale. Payloads are JSON objects, so a
--- value starting with "queued|" cannot be a bare payload (oplib.lua:
--- job_split, metas_get, payloads_get).
--- The header alone (nil when none): no copy of the payload.
+-- enqueue-tool/enqueue_bulk.c, and its staging) is stored INLINE (layout
+-- 3): its ready list element is the whole job, "@ID|", then the meta
+-- record it was enqueued with, a newline, then its payload (an id never
+-- starts with '@': ids are A-Z a-z 0-9 . _ : -). It has no jobs or meta
+-- field until it is claimed: claim.lua writes the element itself into the
+-- jobs hash under its id (no copy), so a jobs value may carry the "@ID|"
+-- prefix, and ready_find.lua makes a queued one a plain entry (id in the
+-- list, element in the jobs hash, header as its meta field) for `genq
+-- status` / `cancel`. Jobs of enqueue.lua / intake.lua are stored the
+-- older bulk way: jobs value = header, newline, payload, no meta field
+-- until the first claim or change. Once a meta field exists it wins, and
+-- the header is stale. Payloads are JSON objects, so a value starting with
+-- "queued|" or "@" cannot be a bare payload (oplib.lua: job_split,
+-- metas_get, payloads_get; common/meta.c meta_header_len is the C side).
+-- claim.lua: an inline element → id, attempts, max, prio, enqueued, flags
+local META_PAT_INLINE =
+    '^@([^|]*)|queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|\n]*)\n'
+-- The header alone (nil when none), and the index of the newline that
+-- ends it: no copy of the payload.
 local function job_header(v)
-    if v and string.sub(v, 1, 7) == 'queued|' then
-        local nl = string.find(v, '\n', 8, true)
-        if nl then return string.sub(v, 1, nl - 1) end
+    if not v then return nil end
+    local s = 1
+    if string.byte(v, 1) == 64 then -- '@': the inline prefix "@ID|"
+        local bar = string.find(v, '|', 2, true)
+        if not bar then return nil end
+        s = bar + 1
+    end
+    if string.sub(v, s, s + 6) == 'queued|' then
+        local nl = string.find(v, '\n', s + 7, true)
+        if nl then return string.sub(v, s, nl - 1), nl end
     end
     return nil
 end

@@ -1,20 +1,21 @@
 -- stage: finish the staging of one `genq enqueue` run (enqueue-tool/
 -- enqueue_stage.c, "staging"). While pass 1 validated the file, the run
--- stored its bulk jobs' values (jobs hash, the bulk header, no meta) and
--- pushed their ids onto its stage lists PREFIX..'stage:'..RUN..':'..P (P: 0
--- high, 1 normal, 2 low; LPUSH in input order), invisible to everyone: no
--- ready list holds them, no counter counts them, nobody knows their ids.
+-- pushed its bulk jobs, inline (prelude.lua: "@ID|" header, newline,
+-- payload; nothing in the jobs hash), onto its stage lists
+-- PREFIX..'stage:'..RUN..':'..P (P: 0 high, 1 normal, 2 low; LPUSH in
+-- input order), invisible to everyone: no ready list holds them, no
+-- counter counts them, nobody knows their ids.
 -- PREFIX..'staging' maps each staging run to the ms of its last batch.
 -- ARGV: prefix, mode ('commit' | 'drop'), run, budget (ids per call),
 -- [expected: the ids the run staged; commit checks it on its first call].
--- commit: make the staged ids ready in input order, after what is ready
+-- commit: make the staged jobs ready in input order, after what is ready
 --   already: a stage list whose ready list is empty becomes it (RENAME,
---   O(1)), else up to budget ids move over, oldest first; counts them
+--   O(1)), else up to budget jobs move over, oldest first; counts them
 --   (stats enqueued, rate) and wakes the workers. A run the maintenance
 --   sweep has dropped (idle for over an hour) is an error: GONE.
--- drop: delete up to budget staged values and their ids.
--- Returns {done, left}: ids this call handled, ids still staged. The run's
--- registration goes with its last id.
+-- drop: delete up to budget staged jobs.
+-- Returns {done, left}: jobs this call handled, jobs still staged. The
+-- run's registration goes with its last job.
 local sk = K_STAGING
 local mode, run, budget = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local at = redis.call('HGET', sk, run)
@@ -46,14 +47,14 @@ for p = 0, 2 do
     elseif n > 0 and budget > done then
         local k = math.min(n, budget - done)
         -- the oldest k, at the right end: newest first
-        local ids = redis.call('LRANGE', lk, -k, -1)
-        for c = #ids, 1, -1000 do
-            local chunk = {}
-            for i = c, math.max(c - 999, 1), -1 do chunk[#chunk + 1] = ids[i] end
-            if mode == 'commit' then
+        if mode == 'commit' then
+            local ids = redis.call('LRANGE', lk, -k, -1)
+            for c = #ids, 1, -1000 do
+                local chunk = {}
+                for i = c, math.max(c - 999, 1), -1 do
+                    chunk[#chunk + 1] = ids[i]
+                end
                 redis.call('LPUSH', K_READY[p + 1], unpack(chunk))
-            else
-                redis.call('HDEL', K_JOBS, unpack(chunk))
             end
         end
         redis.call('LTRIM', lk, 0, -k - 1)

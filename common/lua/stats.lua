@@ -47,9 +47,10 @@ out[#out + 1] = win
 -- the oldest job at the claim end of each ready list
 local oldest = -1
 for p = 1, 3 do
-    local id = redis.call('LINDEX', K_READY[p], -1)
-    if id then
-        local m = meta_unpack(metas_get({id})[1])
+    local e = redis.call('LINDEX', K_READY[p], -1)
+    if e then
+        -- an id, or an inline job: its header is its meta (prelude.lua)
+        local m = meta_unpack(job_header(e) or metas_get({e})[1])
         local enq_ms = m and tonumber(m.enq)
         if enq_ms and (oldest < 0 or enq_ms < oldest) then oldest = enq_ms end
     end

@@ -34,10 +34,17 @@ static long
 mark(redisReply *r, size_t field_offset, const char *what)
 {
     for (size_t i = 0; i < r->elements; i++) {
-        struct job *j = chaos_job_find(r->element[i]->str);
+        const char *e = r->element[i]->str;
+        char id[160];
+        struct job *j;
+        /* an inline job of a ready list (common/meta.h): "@ID|..." */
+        if (e[0] == '@')
+            snprintf(id, sizeof(id), "%.*s", (int)strcspn(e + 1, "|"), e + 1);
+        else
+            snprintf(id, sizeof(id), "%s", e);
+        j = chaos_job_find(id);
         if (!j) {
-            chaos_breach(I_ONE_STATE, r->element[i]->str, "unknown id in %s",
-                         what);
+            chaos_breach(I_ONE_STATE, id, "unknown id in %s", what);
             continue;
         }
         (*(int *)((char *)j + field_offset))++;

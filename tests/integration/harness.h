@@ -182,4 +182,13 @@ void th_make_dead(struct th *t, const char *id, const char *prompt,
  * ties). */
 void th_make_dead_batch(struct th *t, const char *prefix, int n);
 
+/* The inline jobs of t's ready lists (common/meta.h: the bulk path of
+ * `genq enqueue` stores a job as its ready-list element until it is
+ * claimed); the jobs stored: the jobs hash's fields and those. */
+long long th_inline(struct th *t);
+long long th_stored(struct th *t);
+/* The job id of ready-list element e (an id, or an inline job "@ID|..."),
+ * into out (n bytes); returns out. */
+const char *th_elem_id(const char *e, char *out, size_t n);
+
 #endif

@@ -1,6 +1,6 @@
 /* Integration-test harness, job fixtures (see harness.h): claiming through
- * the claim script, error objects as the worker writes them, and dead
- * jobs made in one or many fail calls. */
+ * the claim script, error objects as the worker writes them, dead jobs
+ * made in one or many fail calls, and counting inline jobs. */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -116,4 +116,40 @@ th_make_dead_batch(struct th *t, const char *prefix, int n)
     freeReplyObject(r);
     free(av);
     free(ids);
+}
+
+long long
+th_inline(struct th *t)
+{
+    static const char lua[] =
+        "local n = 0\n"
+        "for i = 1, 3 do\n"
+        "  for _, e in ipairs(redis.call('LRANGE', KEYS[i], 0, -1)) do\n"
+        "    if string.byte(e, 1) == 64 then n = n + 1 end\n"
+        "  end\n"
+        "end\n"
+        "return n\n";
+
+    return th_rint(t, "EVAL %s 3 %s %s %s", lua, t->k.key[QK_READY_HIGH],
+                   t->k.key[QK_READY], t->k.key[QK_READY_LOW]);
+}
+
+long long
+th_stored(struct th *t)
+{
+    return th_rint(t, "HLEN %s", t->k.key[QK_JOBS]) + th_inline(t);
+}
+
+const char *
+th_elem_id(const char *e, char *out, size_t n)
+{
+    size_t l;
+
+    if (e[0] != '@') {
+        snprintf(out, n, "%s", e);
+        return out;
+    }
+    l = strcspn(e + 1, "|");
+    snprintf(out, n, "%.*s", (int)l, e + 1);
+    return out;
 }

@@ -2,7 +2,8 @@
  * backlog runs 10 million): 20,000 realistic article requests in one
  * `genq enqueue FILE` (the staged bulk path) and 2,000 with given ids
  * (enqueue.lua), claimed at the head in file order with their payloads
- * intact and no meta field until then, then drained by a no-op worker:
+ * intact and no meta field until then (the bulk ones inline in the ready
+ * list, nothing in the jobs hash), then drained by a no-op worker:
  * every job succeeded once, and `genq stats` counts them from its tallies.
  * Functional only: no timing decides anything here. */
 #include "fmacros.h"
@@ -79,7 +80,8 @@ Test(backlog, a_big_backlog_is_claimed_at_the_head_and_drained)
     free(out);
     free(err);
     cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY]), N_BULK + N_IDS);
-    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), N_BULK + N_IDS);
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), N_IDS);
+    cr_assert_eq(th_inline(&t), N_BULK);
     cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_META]), 0,
                  "no meta field before the first claim");
     after = th_rint(&t, "HSTRLEN %s art-%08d", t.k.key[QK_JOBS], N_BULK);
@@ -89,16 +91,25 @@ Test(backlog, a_big_backlog_is_claimed_at_the_head_and_drained)
     r = th_claim(&t, "w-head", 100, 60000, 3);
     cr_assert_eq(r->elements, 1 + 4 * 100);
     for (int i = 0; i < 100; i++) {
+        const char *id = r->element[1 + 4 * i]->str;
         const char *p = r->element[4 + 4 * i]->str, *nl = strchr(p, '\n');
+        size_t il = strlen(id);
         article(want, sizeof(want), i, 0);
         want[strlen(want) - 1] = '\0';
-        /* the worker cuts the header; the job has its generated id first */
-        cr_assert(nl && !strncmp(p, "queued|0|", 9), "%s", p);
+        /* the worker cuts the "@ID|" prefix and the header; the job has its
+         * generated id first */
+        cr_assert(nl && p[0] == '@' && !strncmp(p + 1, id, il) &&
+                      !strncmp(p + 1 + il, "|queued|0|", 10),
+                  "%s", p);
         cr_assert(strstr(nl + 1, want + 1), "job %d: %s", i, nl + 1);
         cr_assert_eq(r->element[3 + 4 * i]->integer, 1);
+        /* claimed: the element itself is its jobs-hash value now */
+        cr_assert_eq(th_rint(&t, "HSTRLEN %s %s", t.k.key[QK_JOBS], id),
+                     (long long)strlen(p));
     }
     freeReplyObject(r);
     cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_META]), 100);
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), N_IDS + 100);
 
     /* a worker drains the rest; the 100 stay leased to w-head */
     w = th_worker(&t, NULL, noop);

@@ -36,7 +36,7 @@ Test(cli, enqueue_jsonl_from_stdin)
     cr_assert(strstr(out, "\"line\":4,\"id\":\"fixed-1\",\"status\":"
                           "\"enqueued\""),
               "%s", out);
-    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 3);
+    cr_assert_eq(th_stored(&t), 3);
     cr_assert_str_eq(th_state(&t, "fixed-1", st, NULL), "delayed");
     free(out);
     free(err);
@@ -87,7 +87,7 @@ Test(cli, every_kind_of_bad_line_is_reported_and_nothing_is_enqueued)
     rc = th_genq(&t, in, &out, &err, "enqueue", "--json", "--templates",
                  "templates", "-", NULL);
     cr_assert_eq(rc, 1, "a rejected line makes exit 1");
-    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 0,
+    cr_assert_eq(th_stored(&t), 0,
                  "nothing enqueued when a line is bad");
     {
         /* one JSON object per input line, in order */
@@ -144,7 +144,7 @@ Test(cli, skip_invalid_enqueues_the_good_lines)
                 &out, &err, "enqueue", "--skip-invalid", "-", NULL);
 
     cr_assert_eq(rc, 1, "still exit 1: a line was rejected");
-    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 2);
+    cr_assert_eq(th_stored(&t), 2);
     cr_assert(strstr(err, "line 2: prompt"), "%s", err);
     free(out);
     free(err);
@@ -158,7 +158,7 @@ Test(cli, dry_run_validates_only)
 
     cr_assert_eq(rc, 0);
     cr_assert(strstr(out, "\"status\":\"valid\""), "%s", out);
-    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 0);
+    cr_assert_eq(th_stored(&t), 0);
     free(out);
     free(err);
 }
@@ -177,7 +177,7 @@ Test(cli, huge_line_rejected_without_harm)
     cr_assert_eq(rc, 1);
     cr_assert(strstr(err, "line 1:"), "%s", err);
     cr_assert(strstr(err, "1048576"), "names the limit: %s", err);
-    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 1);
+    cr_assert_eq(th_stored(&t), 1);
     free(in);
     free(out);
     free(err);
@@ -228,7 +228,7 @@ Test(cli, idempotency_keys_make_a_rerun_harmless)
     cr_assert_eq(th_genq(&t, in, &out, &err, "enqueue", "--json", "-", NULL), 0,
                  "duplicates are not failures");
     cr_assert(strstr(out, "\"status\":\"duplicate\""), "%s", out);
-    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 2);
+    cr_assert_eq(th_stored(&t), 2);
     free(out);
     free(err);
 }

@@ -354,6 +354,22 @@ Test(dashboard, documents_are_the_clis)
     cJSON_Delete(api);
     cJSON_Delete(cli);
     resp_free(&r);
+    {
+        /* a job genq enqueue stored inline, not claimed yet: found */
+        char *out, *err, jp[160];
+        const char *idp;
+        cr_assert_eq(th_genq(&t, "{\"prompt\":\"inline\"}\n", &out, &err,
+                             "enqueue", "--json", "-", NULL),
+                     0, "%s", err);
+        cr_assert_eq(th_inline(&t), 1);
+        idp = strstr(out, "\"id\":\"");
+        cr_assert(idp, "%s", out);
+        snprintf(jp, sizeof(jp), "/api/jobs/%.36s", idp + 6);
+        expect(http(&d, "GET", qpath(jp, ""), NULL, NULL), 200,
+               "\"state\":\"queued\"", "queued inline job");
+        free(out);
+        free(err);
+    }
     th_stop(d.pid);
 }
 

@@ -232,11 +232,13 @@ Test(layout, pool_stops_when_a_child_is_refused)
 }
 
 /* Layout 1 named the budget keys without the {budget} hash tag: a genq of
- * layout 2 renames the caps and the current spend on connect (one script)
- * and sets the version, genq (cli) and genq-worker (worker) alike; the caps
- * an operator set survive, the old names are gone. */
+ * layout 2 or later renames the caps and the current spend on connect (one
+ * script) and sets the version, genq (cli) and genq-worker (worker) alike;
+ * the caps an operator set survive, the old names are gone. A Redis at
+ * layout 2 holds no inline job (layout.h): the same script just sets the
+ * version, renaming nothing (a key under a layout-1 name stays as it is). */
 static void
-upgrade_from_1(int db, int worker)
+upgrade_from(int from, int db, int worker)
 {
     const char *stats[] = {th_bin("genq"), "stats", "--redis", url, NULL};
     const char *wk[] = {th_bin("genq-worker"), "--redis",    url,    "--queue",
@@ -246,7 +248,7 @@ upgrade_from_1(int db, int worker)
 
     use_db(db);
     freeReplyObject(redisCommand(c, "DEL genq:{budget}:caps"));
-    freeReplyObject(redisCommand(c, "SET %s 1", KEY_LAYOUT));
+    freeReplyObject(redisCommand(c, "SET %s %d", KEY_LAYOUT, from));
     freeReplyObject(redisCommand(c, "HSET genq:budget:caps usd_day 7"));
     if (worker) {
         pid_t pid = fork();
@@ -266,6 +268,14 @@ upgrade_from_1(int db, int worker)
     }
     layout_get(v, sizeof(v));
     cr_assert_str_eq(v, LAYOUT_VERSION);
+    if (from == 2) {
+        r = redisCommand(c, "EXISTS %s", KEY_BUDGET_CAPS);
+        cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0,
+                  "nothing renamed from layout 2");
+        freeReplyObject(r);
+        freeReplyObject(redisCommand(c, "DEL genq:budget:caps"));
+        return;
+    }
     r = redisCommand(c, "HGET %s usd_day", KEY_BUDGET_CAPS);
     cr_assert(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "7"),
               "the caps kept under the new name");
@@ -278,9 +288,17 @@ upgrade_from_1(int db, int worker)
 
 Test(layout, upgrade_from_1_cli)
 {
-    upgrade_from_1(5, 0);
+    upgrade_from(1, 5, 0);
 }
 Test(layout, upgrade_from_1_worker)
 {
-    upgrade_from_1(6, 1);
+    upgrade_from(1, 6, 1);
+}
+Test(layout, upgrade_from_2_cli)
+{
+    upgrade_from(2, 2, 0);
+}
+Test(layout, upgrade_from_2_worker)
+{
+    upgrade_from(2, 4, 1);
 }

@@ -65,14 +65,18 @@ Test(staging, bulk_path_jobs_behave_like_any_other, .timeout = 90)
     free(out);
     free(err);
     /* five stored jobs, no meta field yet: the two that took the script
-     * are stored with the header too (enqueue.lua, queued jobs) */
+     * are stored with the header (enqueue.lua, queued jobs), the three
+     * bulk ones inline in their ready lists (nothing in the jobs hash) */
     r = redisCommand(t.c, "HLEN %s", t.k.key[QK_META]);
     cr_assert_eq(r->integer, 0);
     freeReplyObject(r);
-    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 5);
-    r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], id[0]);
-    cr_assert(r->type == REDIS_REPLY_STRING && !strncmp(r->str, "queued|", 7),
-              "a bulk job's stored value starts with its header");
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 2);
+    cr_assert_eq(th_inline(&t), 3);
+    r = redisCommand(t.c, "LINDEX %s -1", t.k.key[QK_READY]);
+    snprintf(dup, sizeof(dup), "@%s|queued|0|0|1|||", id[0]);
+    cr_assert(r->type == REDIS_REPLY_STRING &&
+                  !strncmp(r->str, dup, strlen(dup)),
+              "a bulk job's element: marker, id, header: %s", r->str);
     freeReplyObject(r);
 
     /* status: the header stands in for the meta */
@@ -84,6 +88,20 @@ Test(staging, bulk_path_jobs_behave_like_any_other, .timeout = 90)
     cr_assert(strstr(out, "\"enqueued_at\":\"20"), "%s", out);
     free(out);
     free(err);
+    /* no key finds a queued inline job: ready_find.lua makes it a plain
+     * entry, in place */
+    r = th_script(&t, SCRIPT_INSPECT, "1", "0", id[0], NULL);
+    cr_assert_eq(r->element[0]->type, REDIS_REPLY_NIL, "no meta by key");
+    freeReplyObject(r);
+    r = th_script(&t, SCRIPT_READY_FIND, "0", "0", "5000", id[0], "nope", NULL);
+    cr_assert_eq(r->elements, 4, "{done, offset, found, still wanted}");
+    cr_assert_eq(r->element[0]->integer, 0, "every list scanned");
+    cr_assert_eq(r->element[2]->integer, 1);
+    cr_assert_str_eq(r->element[3]->str, "nope");
+    freeReplyObject(r);
+    r = redisCommand(t.c, "LINDEX %s -1", t.k.key[QK_READY]);
+    cr_assert_str_eq(r->str, id[0], "the element is its id now, in place");
+    freeReplyObject(r);
     /* the payload as tools read it: the JSON alone, with its id first */
     r = th_script(&t, SCRIPT_INSPECT, "1", "0", id[0], NULL);
     cr_assert_eq(r->elements, 9);
@@ -182,8 +200,11 @@ ready_prompts(void)
     cr_assert(r && r->type == REDIS_REPLY_ARRAY && out);
     out[0] = '\0';
     for (size_t i = r->elements; i-- > 0;) {
-        redisReply *v = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS],
-                                     r->element[i]->str);
+        /* an inline job is its own stored value */
+        redisReply *v = r->element[i]->str[0] == '@'
+                            ? redisCommand(t.c, "ECHO %s", r->element[i]->str)
+                            : redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS],
+                                           r->element[i]->str);
         const char *p;
         cr_assert(v && v->type == REDIS_REPLY_STRING, "job %s stored",
                   r->element[i]->str);
@@ -222,12 +243,11 @@ Test(staging, staged_jobs_keep_the_file_order, .timeout = 60)
         const char *p = out;
         cr_assert_eq(r->elements, 450);
         for (size_t i = r->elements; i-- > 0;) {
-            char want_id[64];
-            snprintf(want_id, sizeof(want_id), "\"id\":\"%s\"",
-                     r->element[i]->str);
+            char want_id[80], eid[64];
+            th_elem_id(r->element[i]->str, eid, sizeof(eid));
+            snprintf(want_id, sizeof(want_id), "\"id\":\"%s\"", eid);
             p = strstr(p, want_id);
-            cr_assert(p, "line %zu names %s", r->elements - i,
-                      r->element[i]->str);
+            cr_assert(p, "line %zu names %s", r->elements - i, eid);
         }
         freeReplyObject(r);
     }
@@ -296,12 +316,13 @@ Test(staging, rejected_file_leaves_no_staged_value, .timeout = 60)
     unlink(path);
 }
 
-/* Redis refuses the staged values (the jobs key is not a hash): genq says
- * why, enqueues nothing, and no job is ready or counted. */
+/* Redis refuses to make the staged jobs ready (the ready list is not a
+ * list): genq says why, enqueues nothing, counts nothing, and removes
+ * what it staged. */
 Test(staging, staging_refused_by_redis_enqueues_nothing, .timeout = 60)
 {
     char path[512], *err;
-    redisReply *r = redisCommand(t.c, "SET %s not-a-hash", t.k.key[QK_JOBS]);
+    redisReply *r = redisCommand(t.c, "SET %s not-a-list", t.k.key[QK_READY]);
     int rc;
 
     freeReplyObject(r);
@@ -309,19 +330,24 @@ Test(staging, staging_refused_by_redis_enqueues_nothing, .timeout = 60)
     rc = th_genq(&t, NULL, NULL, &err, "enqueue", path, NULL);
     cr_assert_eq(rc, 1);
     cr_assert(strstr(err, "WRONGTYPE"), "names Redis's reason: %s", err);
-    cr_assert(strstr(err, "nothing enqueued"), "%s", err);
+    cr_assert(strstr(err, "0 of the first 500 jobs are enqueued"), "%s", err);
     free(err);
-    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY]), 0, "no job ready");
     cr_assert_eq(th_rint(&t, "HEXISTS %s enqueued", t.k.key[QK_STATS]), 0,
                  "none counted");
-    th_rint(&t, "DEL %s", t.k.key[QK_JOBS]);
+    r = redisCommand(t.c, "KEYS %s*", t.k.prefix);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < r->elements; i++) /* the queue's name has it */
+        cr_assert(!strstr(r->element[i]->str + strlen(t.k.prefix), "stag"),
+                  "left behind: %s", r->element[i]->str);
+    freeReplyObject(r);
+    th_rint(&t, "DEL %s", t.k.key[QK_READY]);
     unlink(path);
 }
 
 /* A run that died while staging (its registration an hour old): the
- * maintenance deletes its values and stage lists, keeps a value some
- * worker claimed, leaves a live run alone; committing the dead run then
- * fails as GONE instead of making part of it ready. */
+ * maintenance deletes its stage lists (inline jobs: nothing in the jobs
+ * hash), leaves a live run alone; committing the dead run then fails as
+ * GONE instead of making part of it ready. */
 Test(staging, maintain_deletes_what_a_dead_enqueue_staged)
 {
     const char *dead = "0190aaaa-0000-7000-8000-000000000001";
@@ -336,27 +362,16 @@ Test(staging, maintain_deletes_what_a_dead_enqueue_staged)
             live, now);
     for (int i = 0; i < 6; i++) {
         const char *run = i < 3 ? dead : live;
-        char id[32], v[META_HEADER_MAX + 64], sk[160];
-        int hl = meta_format_header(v, sizeof(v), 0, 1, now);
+        char id[32], v[META_INLINE_MAX + 64], sk[160];
+        int hl;
         snprintf(id, sizeof(id), "%s-%d", i < 3 ? "dead" : "live", i % 3);
+        hl = meta_format_inline(v, sizeof(v), id, 0, 1, now);
         snprintf(v + hl, sizeof(v) - (size_t)hl,
                  "{\"id\":\"%s\",\"prompt\":\"x\"}", id);
-        th_rint(&t, "HSET %s %s %s", t.k.key[QK_JOBS], id, v);
         qkeys_stage(&t.k, run, 1, sk, sizeof(sk));
-        th_rint(&t, "LPUSH %s %s", sk, id);
+        th_rint(&t, "LPUSH %s %s", sk, v);
     }
-    /* dead-2 was claimed meanwhile: it has a meta record */
-    th_rint(&t, "HSET %s dead-2 active|1|3|1|tok|w|%lld|%lld|",
-            t.k.key[QK_META], now, now);
     r = th_script(&t, SCRIPT_MAINTAIN, NULL);
-    freeReplyObject(r);
-    r = redisCommand(t.c, "HMGET %s dead-0 dead-1 dead-2 live-0 live-1 live-2",
-                     t.k.key[QK_JOBS]);
-    cr_assert_eq(r->element[0]->type, REDIS_REPLY_NIL, "dead-0 deleted");
-    cr_assert_eq(r->element[1]->type, REDIS_REPLY_NIL, "dead-1 deleted");
-    cr_assert_eq(r->element[2]->type, REDIS_REPLY_STRING, "claimed: kept");
-    for (int i = 3; i < 6; i++)
-        cr_assert_eq(r->element[i]->type, REDIS_REPLY_STRING, "live run kept");
     freeReplyObject(r);
     qkeys_stage(&t.k, dead, 1, skey, sizeof(skey));
     cr_assert_eq(th_rint(&t, "EXISTS %s", skey), 0);
@@ -375,7 +390,8 @@ Test(staging, maintain_deletes_what_a_dead_enqueue_staged)
     freeReplyObject(r);
     r = redisCommand(t.c, "LRANGE %s 0 -1", t.k.key[QK_READY]);
     cr_assert_eq(r->elements, 3);
-    cr_assert_str_eq(r->element[2]->str, "live-0", "oldest first in line");
+    cr_assert(!strncmp(r->element[2]->str, "@live-0|", 8),
+              "oldest first in line: %s", r->element[2]->str);
     freeReplyObject(r);
     /* a run that lost some of its staged jobs (a sweep while it stalled,
      * then it went on) commits none of them */
@@ -521,6 +537,6 @@ Test(staging, big_file_split_keeps_line_numbers_and_order, .timeout = 90)
     cr_assert_eq(rc, 1, "rejected lines still make the exit 1: %s", err);
     cr_assert(strstr(err, "enqueued 29997,"), "%s", err);
     free(err);
-    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), n - 3);
+    cr_assert_eq(th_stored(&t), n - 3);
     unlink(path);
 }

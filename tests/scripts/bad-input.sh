@@ -25,6 +25,19 @@ fail() { failed=$((failed + 1)); echo "FAIL $*"; }
 rcli() { timeout 30 redis-cli -u "$GENQ_TEST_REDIS_URL" "$@"; }
 genq() { timeout 120 "$GENQ_BIN/genq" "$@" --redis "$GENQ_TEST_REDIS_URL"; }
 
+# The jobs stored in queue $1: its jobs hash's fields and the inline jobs
+# of its ready lists (common/meta.h: the bulk path of `genq enqueue`).
+stored() {
+    rcli EVAL "local n = redis.call('HLEN', KEYS[1])
+for i = 2, 4 do
+  for _, e in ipairs(redis.call('LRANGE', KEYS[i], 0, -1)) do
+    if string.byte(e, 1) == 64 then n = n + 1 end
+  end
+end
+return n" 4 "genq:{$1}:jobs" "genq:{$1}:ready:high" "genq:{$1}:ready" \
+        "genq:{$1}:ready:low"
+}
+
 # Every key of queue $1 with a digest of its DUMP, sorted: equal snapshots
 # mean the queue was not touched.
 snapshot() {
@@ -130,7 +143,7 @@ for f in "$dir"/*.jsonl "$work/huge-prompt.jsonl"; do
     # Rejected (or empty) input: nothing enqueued, the queue untouched.
     if [ "$want" = "- none" ] || [ "${nbad:-1}" -gt 0 ]; then
         after=$(snapshot "$q")
-        meta=$(rcli HLEN "genq:{$q}:jobs")
+        meta=$(stored "$q")
         if [ "$before" = "$after" ] && [ "$meta" = 1 ]; then
             pass "$name: queue intact ($(wc -l <<<"$after") keys unchanged, 1 job)"
         else
@@ -150,7 +163,7 @@ for f in "$dir"/*.jsonl "$work/huge-prompt.jsonl"; do
     genq enqueue --json --templates templates --queue "$q2" "$work/good.jsonl" \
         >"$work/out" 2>"$work/err" || rc=$?
     nenq=$(jfield id enqueued <"$work/out" | tee "$work/ids" | wc -l)
-    meta=$(rcli HLEN "genq:{$q2}:jobs")
+    meta=$(stored "$q2")
     states=$(genq status --json --queue "$q2" - <"$work/ids" |
         jfield state | sort | uniq -c | tr -s ' \n' ' ' | sed 's/ $//' || true)
     if [ "$rc" -eq 0 ] && [ "$nenq" -eq "$ngood" ] && [ "$meta" -eq "$ngood" ] &&

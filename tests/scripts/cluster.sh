@@ -48,7 +48,7 @@ done
 check "6,000 jobs enqueued through redis-cluster://" \
     '[ "$("$G" queues --redis "$CURL" --json | grep -c "\"ready\":$N")" -eq 6 ]'
 check "genq:layout set on the cluster" \
-    '[ "$(redis-cli -c -p "$P0" get genq:layout)" = 2 ]'
+    '[ "$(redis-cli -c -p "$P0" get genq:layout)" = 3 ]'
 
 qargs=""
 for q in $QUEUES; do qargs="$qargs --queue $q"; done

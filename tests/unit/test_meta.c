@@ -39,6 +39,29 @@ Test(meta, header_len_and_payload)
     cr_assert_eq(meta_header_len(NULL), 0);
 }
 
+/* An inline job (layout 3): "@ID|", the header, the payload; the same
+ * cut to the payload, prefix and header skipped, as a jobs-hash value. */
+Test(meta, inline_head_and_payload)
+{
+    char v[META_INLINE_MAX + 32], id[129];
+    int n = meta_format_inline(v, sizeof(v), "job-1", 3, 2, 7);
+
+    cr_assert_str_eq(v, "@job-1|queued|0|3|2|||7|7|\n");
+    cr_assert_eq(n, (int)strlen(v));
+    strcpy(v + n, "{\"id\":\"job-1\"}");
+    cr_assert_eq(meta_header_len(v), (size_t)n);
+    cr_assert_str_eq(job_stored_payload(v), "{\"id\":\"job-1\"}");
+    /* the longest id and header fit */
+    memset(id, 'x', 128);
+    id[128] = '\0';
+    n = meta_format_inline(v, sizeof(v), id, 2147483647, 2, INT64_MAX);
+    cr_assert_lt(n, META_INLINE_MAX);
+    /* not a header after the prefix, or no bar: no cut */
+    cr_assert_eq(meta_header_len("@job-1|{\"id\":1}"), 0);
+    cr_assert_eq(meta_header_len("@job-1"), 0);
+    cr_assert_eq(meta_header_len("@job-1|queued|0|0|1|||5|5|"), 0);
+}
+
 /* Assert every field of m against want. */
 static void
 meta_expect(const struct meta *m, const struct meta *want)
@@ -110,11 +133,13 @@ Test(layout, check)
     cr_assert_str_eq(get[1], "genq:layout");
     cr_assert_eq(layout_check(NULL, "h:1/0", err, sizeof(err)), 0);
     cr_assert_eq(layout_check(LAYOUT_VERSION, "h:1/0", err, sizeof(err)), 0);
-    cr_assert_eq(layout_check("3", "127.0.0.1:6379/0", err, sizeof(err)), -1);
+    cr_assert_eq(layout_check("4", "127.0.0.1:6379/0", err, sizeof(err)), -1);
     cr_assert_str_eq(err, "Redis at 127.0.0.1:6379/0 holds genq layout "
-                          "version 3; this genq knows layout 2");
-    /* layout 1 is upgraded (its budget keys renamed), not refused */
+                          "version 4; this genq knows layout 3");
+    /* layout 1 is upgraded (its budget keys renamed), not refused; so is
+     * layout 2 (nothing to move: it holds no inline job) */
     cr_assert_eq(layout_check("1", "h:1/0", err, sizeof(err)), 1);
+    cr_assert_eq(layout_check("2", "h:1/0", err, sizeof(err)), 1);
 }
 
 Test(layout, upgrade_argv)
