@@ -5,8 +5,10 @@
  * during a loop iteration and sent by limiter_flush() (the flush's prepare
  * watcher): one reserve_n call for up to LIM_BATCH tries and one settle
  * with their sums, not two scripts per try (at 10,000 streams those were
- * 10 of the 13 Redis commands per job). limiter.h says what each entry
- * point does. */
+ * 10 of the 13 Redis commands per job). While the last reply left room
+ * (far from every limit, no cooldown, breaker closed) a try starts at
+ * once and its reservation follows ("early"), instead of waiting a round
+ * trip. limiter.h says what each entry point does. */
 #include "fmacros.h"
 
 #include <math.h>
@@ -29,10 +31,14 @@
  * calls). */
 #define LIM_BATCH 500
 
-/* A slot waiting for its reservation: the job it was asked for. */
+/* A reservation asked for: the job (slot and generation), what it
+ * reserves, and whether the try started already ("early": within the room
+ * the last reply left, limiter_admit). */
 struct lim_slot {
     int idx;
     unsigned gen;
+    int early;
+    long in_est, out_est;
 };
 
 struct limiter {
@@ -53,6 +59,9 @@ struct limiter {
     long s_ie, s_oe, s_iu, s_ou;
     int s_n, s_ok;
     struct ratehdr s_hdr;
+    /* Tries that may start before their reservation's reply: half the
+     * ROOM of the last reserve_n reply, less those started since. */
+    long credit;
 };
 
 void
@@ -278,24 +287,75 @@ waiting_job(struct worker *w, const struct lim_slot *e)
     return j->gen == e->gen && !j->lost && j->st == J_ADMIT ? j : NULL;
 }
 
+/* The reply for a try that started early. Admitted: nothing to do. Not
+ * admitted: nothing was reserved for it, so its settle must charge the
+ * whole usage (estimates 0), or, settled already, take back the
+ * estimates it was credited with; and no more early starts until a reply
+ * leaves room again. */
+static void
+early_result(struct worker *w, const struct lim_slot *e, long long a,
+             const char *why)
+{
+    struct limiter *l = w->lim;
+    struct wjob *j = &w->slots[e->idx];
+    int same = j->gen == e->gen && !j->lost && j->lj.reserved;
+
+    if (a == 1) {
+        if (same && why && !strcmp(why, "probe"))
+            j->lj.probe = 1;
+        if (same && why && !strcmp(why, "free"))
+            j->lj.unmetered = 1; /* as reserve_result: nothing reserved */
+        return;
+    }
+    l->credit = 0;
+    if (same) {
+        j->lj.in_est = 0;
+        j->lj.out_est = 0;
+    } else {
+        l->s_ie -= e->in_est;
+        l->s_oe -= e->out_est;
+        l->s_n++;
+    }
+}
+
 static void
 on_reserve_n_reply(struct rconn *c, redisReply *r, void *pd)
 {
     struct res_batch *rb = pd;
+    struct worker *w = rb->w;
     int ok = r && r->type == REDIS_REPLY_ARRAY &&
-             r->elements == 3 * (size_t)rb->n;
+             r->elements == 3 * (size_t)rb->n + 1;
 
     (void)c;
+    if (!w->lim) {
+        free(rb);
+        return;
+    }
+    if (ok && r->element[3 * rb->n]->type == REDIS_REPLY_INTEGER) {
+        long long room = r->element[3 * rb->n]->integer / 2;
+        long cap = w->cfg->concurrency;
+        w->lim->credit = room < cap ? (long)room : cap;
+    } else {
+        w->lim->credit = 0;
+    }
     for (int i = 0; i < rb->n; i++) {
-        struct wjob *j = waiting_job(rb->w, &rb->e[i]);
-        const redisReply *const *t = ok ? (const redisReply *const *)r->element + 3 * i : NULL;
+        const redisReply *const *t =
+            ok ? (const redisReply *const *)r->element + 3 * i : NULL;
+        int good = t && t[0]->type == REDIS_REPLY_INTEGER &&
+                   t[1]->type == REDIS_REPLY_INTEGER;
+        const char *why =
+            good && t[2]->type == REDIS_REPLY_STRING ? t[2]->str : NULL;
+        struct wjob *j;
+        if (rb->e[i].early) {
+            /* no reply: counted as not reserved (charged in full) */
+            early_result(w, &rb->e[i], good ? t[0]->integer : 0, why);
+            continue;
+        }
+        j = waiting_job(w, &rb->e[i]);
         if (!j)
             continue;
-        if (t && t[0]->type == REDIS_REPLY_INTEGER &&
-            t[1]->type == REDIS_REPLY_INTEGER)
-            reserve_result(j, t[0]->integer, t[1]->integer,
-                           t[2]->type == REDIS_REPLY_STRING ? t[2]->str : NULL,
-                           NULL, 0);
+        if (good)
+            reserve_result(j, t[0]->integer, t[1]->integer, why, NULL, 0);
         else
             reserve_result(j, 0, 0, NULL,
                            r && r->type == REDIS_REPLY_ERROR ? r->str : NULL,
@@ -309,6 +369,8 @@ limiter_admit(struct wjob *j)
 {
     struct worker *w = j->w;
     struct limiter *l = w->lim;
+    ev_tstamp now = ev_now(w->loop);
+    int early;
 
     if (!l)
         return 1;
@@ -318,11 +380,19 @@ limiter_admit(struct wjob *j)
     }
     j->lj.in_est = input_estimate(j);
     j->lj.out_est = output_estimate(j);
-    wjob_enter(j, J_ADMIT);
+    /* far from every limit (the last reply's room), no cooldown, breaker
+     * closed: start now, the reservation follows in this iteration's
+     * reserve_n (a limit that far away cannot bind within its round
+     * trip); else wait in J_ADMIT for the reply */
+    early = l->credit > 0 && now >= l->block_until && now >= l->breaker_until;
+    if (!early)
+        wjob_enter(j, J_ADMIT);
     if (l->nrq == l->caprq) {
         int cap = l->caprq ? 2 * l->caprq : 256;
         struct lim_slot *n = realloc(l->rq, sizeof(*n) * (size_t)cap);
         if (!n) {
+            if (early)
+                return 1; /* out of memory: this one goes unmetered */
             /* out of memory: the try waits a moment and asks again */
             ev_timer_set(&j->retry_timer, 0.5, 0.);
             ev_timer_start(w->loop, &j->retry_timer);
@@ -333,18 +403,27 @@ limiter_admit(struct wjob *j)
     }
     l->rq[l->nrq].idx = j->idx;
     l->rq[l->nrq].gen = j->gen;
+    l->rq[l->nrq].early = early;
+    l->rq[l->nrq].in_est = j->lj.in_est;
+    l->rq[l->nrq].out_est = j->lj.out_est;
     l->nrq++;
-    return 0;
+    if (!early)
+        return 0;
+    l->credit--;
+    j->lj.reserved = 1;
+    metrics_limiter(w->m, 1, 0);
+    return 1;
 }
 
-/* Send reserve_n for rq[from..from+n): the ones still waiting. */
+/* Send reserve_n for rq[from..from+n): the early ones and the ones still
+ * waiting. */
 static void
 send_reserves(struct worker *w, int from, int n)
 {
     struct limiter *l = w->lim;
     struct res_batch *rb = malloc(sizeof(*rb) + sizeof(rb->e[0]) * (size_t)n);
     const char **av = malloc(sizeof(*av) * (size_t)(5 + 3 * n));
-    char(*num)[24] = malloc(sizeof(*num) * 2 * (size_t)n);
+    char(*num)[24] = malloc(sizeof(*num) * 3 * (size_t)n);
     char ahead[24];
     int k = 0;
 
@@ -357,15 +436,19 @@ send_reserves(struct worker *w, int from, int n)
         av[k++] = ahead;
         av[k++] = LIM_HEADROOM;
         for (int i = from; i < from + n; i++) {
-            struct wjob *j = waiting_job(w, &l->rq[i]);
-            if (!j)
+            const struct lim_slot *e = &l->rq[i];
+            char *nm = num[3 * rb->n];
+            if (!e->early && !waiting_job(w, e))
                 continue;
-            snprintf(num[2 * rb->n], 24, "%ld", j->lj.in_est);
-            snprintf(num[2 * rb->n + 1], 24, "%ld", j->lj.out_est);
-            av[k++] = num[2 * rb->n];
-            av[k++] = num[2 * rb->n + 1];
-            av[k++] = j->token;
-            rb->e[rb->n++] = l->rq[i];
+            snprintf(nm, 24, "%ld", e->in_est);
+            snprintf(nm + 24, 24, "%ld", e->out_est);
+            /* the try's lease token (an early try's slot may have moved
+             * on: then its next job's; only the probe's label) */
+            snprintf(nm + 48, 24, "%s", w->slots[e->idx].token);
+            av[k++] = nm;
+            av[k++] = nm + 24;
+            av[k++] = nm + 48;
+            rb->e[rb->n++] = *e;
         }
         if (rb->n == 0 ||
             rconn_script_keys(w->rc, SCRIPT_LIMITER, &l->sk, k, av, NULL,
@@ -376,11 +459,12 @@ send_reserves(struct worker *w, int from, int n)
         }
     }
     if (rb || !av || !num) {
-        /* Redis away (or out of memory): each try waits a moment and asks
-         * again */
+        /* Redis away (or out of memory): each waiting try waits a moment
+         * and asks again; the early ones went unmetered */
+        l->credit = 0;
         for (int i = from; i < from + n; i++) {
             struct wjob *j = waiting_job(w, &l->rq[i]);
-            if (j && !ev_is_active(&j->retry_timer)) {
+            if (j && !l->rq[i].early && !ev_is_active(&j->retry_timer)) {
                 ev_timer_set(&j->retry_timer, 0.5, 0.);
                 ev_timer_start(w->loop, &j->retry_timer);
             }
@@ -489,6 +573,7 @@ limiter_cooldown(struct wjob *j, double hint_s)
     metrics_429(w->m);
     if (!w->lim)
         return;
+    w->lim->credit = 0; /* no early starts until a reply leaves room */
     snprintf(s[0], sizeof(s[0]), "%.3f", hint_s > 0 ? hint_s : 0.0);
     snprintf(s[1], sizeof(s[1]), "%.0f", w->cfg->retry_base_s * 1000);
     snprintf(s[2], sizeof(s[2]), "%.0f", w->cfg->retry_cap_s * 1000);
@@ -526,6 +611,7 @@ bfail(struct worker *w, double hint_s, int thr)
     char a[4][24];
     const char *args[4];
 
+    w->lim->credit = 0; /* no early starts until a reply leaves room */
     snprintf(a[0], sizeof(a[0]), "%.0f", hint_s > 0 ? hint_s * 1000 : 0.0);
     snprintf(a[1], sizeof(a[1]), "%.0f", w->cfg->circuit_max_s * 1000);
     snprintf(a[2], sizeof(a[2]), "%.4f", worker_rand01());

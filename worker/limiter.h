@@ -44,9 +44,10 @@ void limiter_free(struct worker *w);
 /* Redis (re)connected: register the key, store the configured limits. */
 void limiter_on_up(struct worker *w);
 
-/* Before a try: 1 when it may start now (limiter off, or admitted), 0
- * when j went to J_ADMIT (job_start_try() runs again once admitted, or
- * the job is finished meanwhile). */
+/* Before a try: 1 when it may start now (limiter off, admitted, or far
+ * enough from every limit that its reservation may follow: the room the
+ * last reserve_n reply named), 0 when j went to J_ADMIT (job_start_try()
+ * runs again once admitted, or the job is finished meanwhile). */
 int limiter_admit(struct wjob *j);
 /* After a try: settle its reservation (ok: the usage in j->res counts;
  * else tokens refunded) and pass on the learned headers. */

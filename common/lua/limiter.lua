@@ -22,9 +22,15 @@
 --       admits again at the refill rate.
 --       "free": no bucket is metered yet (nothing reserved; its settle
 --       passes the usage as the estimate: nothing to refund or charge).
---   reserve_n AHEAD_MS HEADROOM [IT OT TOKEN]... -> {A, MS, WHY, ...}: the
---       same for many tries in one call (one worker's loop iteration), in
---       order, each triple as reserve's reply; one refill and one write.
+--   reserve_n AHEAD_MS HEADROOM [IT OT TOKEN]... -> {A, MS, WHY, ...,
+--       ROOM}: the same for many tries in one call (one worker's loop
+--       iteration), in order, each triple as reserve's reply; one refill
+--       and one write. ROOM: how many more tries of this batch's average
+--       size the tightest metered bucket holds now, above its headroom (0
+--       in a cooldown or while the breaker is not closed; 10^9 when no
+--       bucket is metered). A worker may start up to half of ROOM tries
+--       before their reservation's reply (it still sends each one): a
+--       limit that far away cannot bind in one round trip.
 --   settle IT_EST OT_EST IT_USED OT_USED OK [B LIMIT REMAINING]... -> {1}
 --       refund, or debt; OK = 1: the call succeeded (closes the breaker);
 --       then what the response's headers said, as for learn. The worker
@@ -194,15 +200,31 @@ elseif op == 'reserve_n' then
     local ahead, headroom = tonumber(ARGV[4]) or 0, tonumber(ARGV[5]) or 0
     local out = {}
     refill()
+    local n, sum = 0, {r = 0, it = 0, ot = 0, t = 0}
     for i = 6, #ARGV - 2, 3 do
-        local a, ms, why = reserve1(tonumber(ARGV[i]) or 0,
-                                    tonumber(ARGV[i + 1]) or 0, ARGV[i + 2],
-                                    ahead, headroom)
+        local it, ot = tonumber(ARGV[i]) or 0, tonumber(ARGV[i + 1]) or 0
+        local a, ms, why = reserve1(it, ot, ARGV[i + 2], ahead, headroom)
         out[#out + 1] = a
         out[#out + 1] = ms
         out[#out + 1] = why
+        n = n + 1
+        sum.r, sum.it, sum.ot, sum.t = sum.r + 1, sum.it + it, sum.ot + ot,
+                                       sum.t + it + ot
     end
     reserve_done()
+    -- ROOM: how many more tries like these the tightest bucket holds now
+    -- (0 in a cooldown or with the breaker not closed; 10^9 unmetered)
+    local room = 1000000000
+    if num('cool') > now or num('b_until') > 0 then room = 0 end
+    for _, b in ipairs(B) do
+        local L = limit(b)
+        if L > 0 and n > 0 then
+            local k = math.floor((h['v_' .. b] - L * headroom) /
+                                 math.max(sum[b] / n, 1))
+            if k < room then room = k end
+        end
+    end
+    out[#out + 1] = math.max(room, 0)
     return out
 elseif op == 'settle' then
     local ie, oe = tonumber(ARGV[4]) or 0, tonumber(ARGV[5]) or 0
@@ -292,8 +314,13 @@ elseif op == 'config' then
     for i, b in ipairs(B) do
         h['c_' .. b] = new[i]
         local L = limit(b)
-        if L > 0 and (h['v_' .. b] == nil or h['v_' .. b] > L) then
+        -- (a level kept from before the bucket was unmetered is still the
+        -- hash's string: refill() skipped it)
+        local v = tonumber(h['v_' .. b])
+        if L > 0 and (v == nil or v > L) then
             h['v_' .. b] = L
+        elseif L > 0 then
+            h['v_' .. b] = v
         end
     end
     h.c_at = now

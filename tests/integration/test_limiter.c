@@ -137,7 +137,8 @@ Test(limiter, a_batch_of_reservations_is_served_in_order)
     r = lim("reserve_n", 0, "2500", "0", "0", "0", "a", "0", "0", "b", "0",
             "0", "c", "0", "0", "d", "0", "0", "e", NULL);
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
-    cr_assert_eq(r->elements, 15);
+    cr_assert_eq(r->elements, 16);
+    cr_assert_eq(r->element[15]->integer, 0, "no room left");
     /* two admitted now; one request refills in 30 s at 2/min: past the
      * 2.5 s horizon, so the rest are told to ask again */
     long long want[5][2] = {{1, 0}, {1, 0}, {0, 27500}, {0, 27500}, {0, 27500}};
@@ -156,7 +157,8 @@ Test(limiter, a_batch_of_reservations_is_served_in_order)
     for (int i = 0; i < 3; i++)
         freeReplyObject(lim("bfail", 0, "0", "60000", "0", "3", NULL));
     r = lim("reserve_n", 600, "0", "0", "0", "0", "p", "0", "0", "q", NULL);
-    cr_assert_eq(r->elements, 6);
+    cr_assert_eq(r->elements, 7);
+    cr_assert_eq(r->element[6]->integer, 0, "no early starts: breaker");
     cr_assert_eq(r->element[0]->integer, 1);
     cr_assert_str_eq(r->element[2]->str, "probe");
     cr_assert_eq(r->element[3]->integer, 0);
@@ -165,6 +167,19 @@ Test(limiter, a_batch_of_reservations_is_served_in_order)
     r = redisCommand(t.c, "HGET %s b_probe", key);
     cr_assert(r && r->type == REDIS_REPLY_STRING);
     cr_assert_str_eq(r->str, "p");
+    freeReplyObject(r);
+    /* closed again: nothing metered leaves all the room there is */
+    freeReplyObject(lim("bok", 700, NULL));
+    r = lim("reserve_n", 700, "0", "0", "0", "0", "x", NULL);
+    cr_assert_eq(r->elements, 4);
+    cr_assert_eq(r->element[3]->integer, 1000000000);
+    freeReplyObject(r);
+    /* 100 requests a minute, full a minute later: 98 usable (2 % kept
+     * back), one reserved now: room for 95 more above the headroom */
+    config(700, "100", "0", "0", "0");
+    r = lim("reserve_n", 60700, "0", "0.02", "0", "0", "y", NULL);
+    cr_assert_eq(r->element[0]->integer, 1);
+    cr_assert_eq(r->element[3]->integer, 95);
     freeReplyObject(r);
 }
 
