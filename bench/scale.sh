@@ -102,7 +102,7 @@ worker_run() {
 # ---- reads -----------------------------------------------------------------------
 if want reads; then
     rflush
-    log "reads: $N_RES retained results, then $N_R no-op jobs 4 times (alone, with the stats script at 10/s, with, alone)"
+    log "reads: $N_RES retained results, then $N_R no-op jobs $ALT_ROUNDS times on one worker, alternating alone / with the stats script at 10/s"
     sp fill-results "$RPORT" rd "$N_RES" >/dev/null
     py gen-jobs "$N_R" r "$TMP/r.jsonl" --no-id
     # throughput alone and with the poller: one no-op worker drains the N_R
