@@ -134,8 +134,8 @@ Test(limiter, a_batch_of_reservations_is_served_in_order)
     redisReply *r;
 
     config(0, "2", "0", "0", "0");
-    r = lim("reserve_n", 0, "2500", "0", "0", "0", "a", "0", "0", "b", "0",
-            "0", "c", "0", "0", "d", "0", "0", "e", NULL);
+    r = lim("reserve_n", 0, "2500", "0", "0", "0", "a", "0", "0", "b", "0", "0",
+            "c", "0", "0", "d", "0", "0", "e", NULL);
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 16);
     cr_assert_eq(r->element[15]->integer, 0, "no room left");

@@ -119,7 +119,8 @@ Test(anomaly, median_agrees_with_a_sort)
         int n = 1 + round % 101;
         for (int i = 0; i < n; i++) {
             x = x * 1103515245u + 12345u;
-            s[i] = round % 3 == 0 ? (long)(x >> 16) % 7 : (long)(x >> 8) % 100000;
+            s[i] =
+                round % 3 == 0 ? (long)(x >> 16) % 7 : (long)(x >> 8) % 100000;
             if (round % 5 == 0)
                 s[i] = i; /* already sorted */
         }
