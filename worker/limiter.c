@@ -323,24 +323,30 @@ on_reserve_n_reply(struct rconn *c, redisReply *r, void *pd)
 {
     struct res_batch *rb = pd;
     struct worker *w = rb->w;
-    int ok = r && r->type == REDIS_REPLY_ARRAY &&
-             r->elements == 3 * (size_t)rb->n + 1;
+    /* the reply's triples (and ROOM after them), or NULL; the script's
+     * error, or NULL */
+    const redisReply *const *el = NULL;
+    const char *err = NULL;
 
     (void)c;
+    if (r && r->type == REDIS_REPLY_ARRAY &&
+        r->elements == 3 * (size_t)rb->n + 1)
+        el = (const redisReply *const *)r->element;
+    else if (r && r->type == REDIS_REPLY_ERROR)
+        err = r->str;
     if (!w->lim) {
         free(rb);
         return;
     }
-    if (ok && r->element[3 * rb->n]->type == REDIS_REPLY_INTEGER) {
-        long long room = r->element[3 * rb->n]->integer / 2;
+    if (el && el[3 * rb->n]->type == REDIS_REPLY_INTEGER) {
+        long long room = el[3 * rb->n]->integer / 2;
         long cap = w->cfg->concurrency;
         w->lim->credit = room < cap ? (long)room : cap;
     } else {
         w->lim->credit = 0;
     }
     for (int i = 0; i < rb->n; i++) {
-        const redisReply *const *t =
-            ok ? (const redisReply *const *)r->element + 3 * i : NULL;
+        const redisReply *const *t = el ? el + 3 * i : NULL;
         int good = t && t[0]->type == REDIS_REPLY_INTEGER &&
                    t[1]->type == REDIS_REPLY_INTEGER;
         const char *why =
@@ -357,9 +363,7 @@ on_reserve_n_reply(struct rconn *c, redisReply *r, void *pd)
         if (good)
             reserve_result(j, t[0]->integer, t[1]->integer, why, NULL, 0);
         else
-            reserve_result(j, 0, 0, NULL,
-                           r && r->type == REDIS_REPLY_ERROR ? r->str : NULL,
-                           !(r && r->type == REDIS_REPLY_ERROR));
+            reserve_result(j, 0, 0, NULL, err, err == NULL);
     }
     free(rb);
 }
