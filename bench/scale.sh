@@ -4,10 +4,11 @@
 #   bench/scale.sh [--quick] [--only reads,mem,backlog] [--backlog N]
 #
 # reads    what operators' reads cost Redis: N_RES retained results are
-#          written; a no-op worker (c=100) drains N_R jobs four times on
-#          fresh queues, alone, while the stats script runs 10 times a
-#          second on one connection (what `genq stats --watch` or a
-#          dashboard sends), again, and alone (throughput of both); then
+#          written; one no-op worker (c=100) drains N_R jobs ALT_ROUNDS
+#          times, and while jobs are ready windows of 0.5 s alternate
+#          alone / the stats script 10 times a second on one connection
+#          (what `genq stats --watch` or a dashboard sends): the median
+#          jobs/s, Redis and worker CPU per job of each side; then
 #          N_R jobs on the queue with the results and, on that data
 #          (results retained, the events of its last minute, the tallies),
 #          Redis CPU per call of genq
@@ -58,10 +59,10 @@ log() { printf '[%3ds] %s\n' "$(($(date +%s) - T_START))" "$*" >&2; }
 die() { echo "scale: $*" >&2; exit 1; }
 
 if [ $QUICK = 1 ]; then
-    N_RES=20000 N_R=20000 N_M=20000 CALLS=20
+    N_RES=20000 N_R=20000 N_M=20000 CALLS=20 ALT_ROUNDS=2
     : "${N_B:=50000}"
 else
-    N_RES=1000000 N_R=300000 N_M=1000000 CALLS=200
+    N_RES=1000000 N_R=300000 N_M=1000000 CALLS=200 ALT_ROUNDS=4
     : "${N_B:=10000000}"
 fi
 
@@ -101,40 +102,25 @@ worker_run() {
 # ---- reads -----------------------------------------------------------------------
 if want reads; then
     rflush
-    log "reads: $N_RES retained results, then $N_R no-op jobs 4 times (alone, with the stats script at 10/s, with, alone)"
+    log "reads: $N_RES retained results, then $N_R no-op jobs $ALT_ROUNDS times on one worker, alternating alone / with the stats script at 10/s"
     sp fill-results "$RPORT" rd "$N_RES" >/dev/null
     py gen-jobs "$N_R" r "$TMP/r.jsonl" --no-id
-    # throughput alone and with the poller, in the order alone, poll, poll,
-    # alone (a trend of the machine's other load cancels out), each round
-    # on a fresh queue (no growth of the previous rounds' hashes)
-    t_alone=0 t_poll=0 polls=0 round=0
-    for mode in alone poll poll alone; do
-        round=$((round + 1))
-        "$BIN/genq" enqueue --redis "$RURL" --queue "rt$round" "$TMP/r.jsonl" >/dev/null 2>&1
-        if [ $mode = poll ]; then
-            rm -f "$TMP/stop"
-            sp poll-stats "$RPORT" "rt$round" "$ROOT" 10 "$TMP/stop" >"$TMP/polls" &
-            pp=$!
-            pids="$pids $pp"
-        fi
-        t=$(worker_run "rt$round" "$N_R")
-        if [ $mode = poll ]; then
-            touch "$TMP/stop"
-            wait "$pp" || true
-            polls=$((polls + $(cat "$TMP/polls")))
-            t_poll=$(python3 -c "print($t_poll + $t)")
-        else
-            t_alone=$(python3 -c "print($t_alone + $t)")
-        fi
-        log "reads: round $round $mode: $N_R jobs in $t s"
-    done
+    # throughput alone and with the poller: one no-op worker drains the N_R
+    # jobs ALT_ROUNDS times (queue paused while they are enqueued) and,
+    # while jobs are ready, windows of 0.5 s alternate alone / polled
+    # (A B B A ...): a minute of short windows on the same Redis and worker,
+    # so the machine's other load moves both sides alike; the median of
+    # each side with its spread, and Redis CPU per job (INFO cpu) in both
+    log "reads: $N_R no-op jobs $ALT_ROUNDS times, windows of 0.5 s alone / with the stats script at 10/s"
+    sp alternate "$RPORT" "$ROOT" "$BIN" "$RURL" rt "$TMP/r.jsonl" "$ALT_ROUNDS" 0.5 10 "$TMP/alt.json" ||
+        die "the alternating rounds failed"
     # the queue with the retained results gets a run of its own just before
     # the reads, so its last minute holds the events of N_R jobs (what the
     # first stats script scanned)
     "$BIN/genq" enqueue --redis "$RURL" --queue rd "$TMP/r.jsonl" >/dev/null 2>&1
     worker_run rd "$N_R" >/dev/null
     # genq queues: the one queue with the retained results
-    redis-cli -p "$RPORT" srem genq:queues rt1 rt2 rt3 rt4 >/dev/null
+    redis-cli -p "$RPORT" srem genq:queues rt >/dev/null
     jid=$(redis-cli -p "$RPORT" zrevrange 'genq:{rd}:done' 0 0) # a job the worker ran
     log "reads: Redis CPU per call, $CALLS calls each"
     sp read-cost "$TMP/rc.json" "$RPORT" "$BIN/genq" "$RURL" rd "$jid" "$CALLS" >/dev/null
@@ -153,9 +139,11 @@ PY
     put reads "$(python3 -c "
 import json
 rc = json.load(open('$TMP/rc.json'))
-print(json.dumps({'results_retained': $N_RES, 'jobs': $N_R, 'jobs_per_s_alone': round(2 * $N_R / $t_alone),
-  'jobs_per_s_with_stats_10hz': round(2 * $N_R / $t_poll), 'stats_calls_during_runs': $polls,
-  'redis_cpu_us_per_call': rc, 'old_stats_redis_cpu_us_per_call': $old}))")"
+alt = json.load(open('$TMP/alt.json'))
+print(json.dumps({'results_retained': $N_RES, 'jobs': $N_R, 'rounds': $ALT_ROUNDS,
+  'jobs_per_s_alone': alt['alone_jobs_per_s']['median'],
+  'jobs_per_s_with_stats_10hz': alt['polled_jobs_per_s']['median'], 'stats_calls_during_runs': alt['stats_calls'],
+  'alternating': alt, 'redis_cpu_us_per_call': rc, 'old_stats_redis_cpu_us_per_call': $old}))")"
 fi
 
 # ---- mem ---------------------------------------------------------------------------
@@ -240,9 +228,18 @@ if "reads" in d:
     print("reads: %d results retained; Redis CPU per call (µs): genq stats %s, queues %s, workers %s, status %s (each a genq process, its connect included); the stats script alone %s, metrics gauges %s%s"
           % (r["results_retained"], c["stats"], c["queues"], c["workers"], c["status"], c["stats_script"], c["gauges"],
              "; the other build's stats %s" % r["old_stats_redis_cpu_us_per_call"] if r["old_stats_redis_cpu_us_per_call"] is not None else ""))
-    print("reads: no-op worker c=100 %d jobs/s alone, %d jobs/s with the stats script 10/s (%d calls): %.1f%% (2 rounds each: alone, with, with, alone)"
-          % (r["jobs_per_s_alone"], r["jobs_per_s_with_stats_10hz"], r["stats_calls_during_runs"],
-             100.0 * r["jobs_per_s_with_stats_10hz"] / r["jobs_per_s_alone"]))
+    a = r["alternating"]
+    def side(k):
+        v = a[k]
+        return "%s (%s-%s)" % (round(v["median"], 1), round(v["min"], 1), round(v["max"], 1))
+    print("reads: no-op worker c=100, %d windows of %.1f s alternating (%d stats calls), median (min-max): jobs/s alone %s, with the stats script 10/s %s: %.1f%%; neighbouring windows polled/alone median %.3f, quartiles %.3f-%.3f, range %.3f-%.3f (%d pairs)"
+          % (a["windows"], a["window_s"], a["stats_calls"], side("alone_jobs_per_s"), side("polled_jobs_per_s"),
+             100.0 * r["jobs_per_s_with_stats_10hz"] / r["jobs_per_s_alone"],
+             a["pair_ratio"]["median"], a["pair_ratio"]["q1"], a["pair_ratio"]["q3"],
+             a["pair_ratio"]["min"], a["pair_ratio"]["max"], a["pair_ratio"]["n"]))
+    print("reads: per job alone / polled: Redis CPU %s / %s µs, worker CPU %s / %s µs (medians, INFO cpu and /proc)"
+          % (side("alone_redis_us_per_job"), side("polled_redis_us_per_job"),
+             side("alone_worker_us_per_job"), side("polled_worker_us_per_job")))
 if "mem_genq" in d:
     g = d["mem_genq"]; b = d.get("mem_bullmq")
     print("mem: bytes of Redis per queued job: genq %d%s" % (g["queued_bytes_per_job"],

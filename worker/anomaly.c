@@ -120,26 +120,57 @@ anomaly_tick(struct worker *w)
     a->pend = 0;
 }
 
-static int
-cmp_long(const void *x, const void *y)
+/* The k-th smallest of t[0..n) (t reordered): quickselect, O(n). A qsort
+ * of the 101 samples for every finished job was a tenth of the worker's
+ * instructions at 10,000 streams (callgrind). */
+static long
+select_kth(long *t, int n, int k)
 {
-    long a = *(const long *)x, b = *(const long *)y;
+    int lo = 0, hi = n - 1;
 
-    return (a > b) - (a < b);
+    while (lo < hi) {
+        long pivot = t[lo + (hi - lo) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (t[i] < pivot)
+                i++;
+            while (t[j] > pivot)
+                j--;
+            if (i <= j) {
+                long x = t[i];
+                t[i++] = t[j];
+                t[j--] = x;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return t[k];
+    }
+    return t[k];
 }
 
 long
 anomaly_median(const long *s, int n)
 {
-    long t[ANOMALY_SAMPLE];
+    long t[ANOMALY_SAMPLE], hi, lo;
 
     if (n <= 0)
         return 0;
     if (n > ANOMALY_SAMPLE)
         n = ANOMALY_SAMPLE;
     memcpy(t, s, sizeof(*s) * (size_t)n);
-    qsort(t, (size_t)n, sizeof(*t), cmp_long);
-    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+    hi = select_kth(t, n, n / 2);
+    if (n % 2)
+        return hi;
+    /* even: the largest below the upper middle (t[0..n/2) holds them) */
+    lo = t[0];
+    for (int i = 1; i < n / 2; i++)
+        if (t[i] > lo)
+            lo = t[i];
+    return (lo + hi) / 2;
 }
 
 void

@@ -331,8 +331,10 @@ flush_on_prepare(EV_P_ ev_prepare *wp, int revents)
         w->want_claim = 0;
         claim_now(w);
     }
-    if (!rconn_is_up(w->rc) || ev_now(w->loop) < w->flush_hold)
+    if (!rconn_is_up(w->rc) || ev_now(w->loop) < w->flush_hold) {
+        limiter_flush(w);
         return;
+    }
     /* a flush frees slots: jobs in line start at once, and what they
      * finish at once (noop, cache hits) is flushed in the next round (each
      * round starts at least one, so this ends) */
@@ -346,4 +348,5 @@ flush_on_prepare(EV_P_ ev_prepare *wp, int revents)
                 ;
         }
     } while (start_queued(w) > 0);
+    limiter_flush(w); /* the reserves and settles of this iteration */
 }

@@ -1,8 +1,14 @@
-/* limiter: the worker's half of the fleet-wide limiter -- one limiter.lua
- * call before each try (reserve) and one after it (settle + the learned
- * headers), the 429 cooldown, the fleet breaker's failures and probe, the
- * J_ADMIT wait on the slot's timer, and the claim gate. limiter.h says
- * what each entry point does. */
+/* limiter: the worker's half of the fleet-wide limiter -- a reservation
+ * before each try and a settle after it (+ the learned headers), the 429
+ * cooldown, the fleet breaker's failures and probe, the J_ADMIT wait on
+ * the slot's timer, and the claim gate. Reserves and settles are collected
+ * during a loop iteration and sent by limiter_flush() (the flush's prepare
+ * watcher): one reserve_n call for up to LIM_BATCH tries and one settle
+ * with their sums, not two scripts per try (at 10,000 streams those were
+ * 10 of the 13 Redis commands per job). While the last reply left room
+ * (far from every limit, no cooldown, breaker closed) a try starts at
+ * once and its reservation follows ("early"), instead of waiting a round
+ * trip. limiter.h says what each entry point does. */
 #include "fmacros.h"
 
 #include <math.h>
@@ -21,6 +27,19 @@
 #define LIM_AHEAD_MS 2000
 /* The share of every bucket kept back (limiter.lua reserve HEADROOM). */
 #define LIM_HEADROOM "0.02"
+/* Tries per reserve_n call (a loop iteration may ask for more: then more
+ * calls). */
+#define LIM_BATCH 500
+
+/* A reservation asked for: the job (slot and generation), what it
+ * reserves, and whether the try started already ("early": within the room
+ * the last reply left, limiter_admit). */
+struct lim_slot {
+    int idx;
+    unsigned gen;
+    int early;
+    long in_est, out_est;
+};
 
 struct limiter {
     char id[600];  /* the limit key id (keys.h key_limit_id) */
@@ -31,35 +50,19 @@ struct limiter {
     ev_tstamp breaker_until; /* the fleet breaker is open (as last told) */
     int configured;          /* some --limit-* is set */
     int out_max_tokens;      /* output estimate: the request's max_tokens */
+    /* The reservations asked for in this loop iteration: limiter_flush
+     * sends them in reserve_n calls (owned; grows). */
+    struct lim_slot *rq;
+    int nrq, caprq;
+    /* The settles of this loop iteration, summed (one settle call), and
+     * the newest response's rate-limit headers. */
+    long s_ie, s_oe, s_iu, s_ou;
+    int s_n, s_ok;
+    struct ratehdr s_hdr;
+    /* Tries that may start before their reservation's reply: half the
+     * ROOM of the last reserve_n reply, less those started since. */
+    long credit;
 };
-
-/* A reply's slot: the job it was sent for, or NULL when it moved on. */
-struct lim_ctx {
-    struct worker *w;
-    int idx;
-    unsigned gen;
-};
-
-static struct lim_ctx *
-ctx_new(struct wjob *j)
-{
-    struct lim_ctx *c = malloc(sizeof(*c));
-
-    if (c) {
-        c->w = j->w;
-        c->idx = j->idx;
-        c->gen = j->gen;
-    }
-    return c;
-}
-
-static struct wjob *
-ctx_job(struct lim_ctx *c)
-{
-    struct wjob *j = &c->w->slots[c->idx];
-
-    return j->gen == c->gen && !j->lost ? j : NULL;
-}
 
 void
 limiter_key_id(const struct wcfg *cfg, char *out, size_t n)
@@ -103,6 +106,8 @@ limiter_new(struct worker *w)
 void
 limiter_free(struct worker *w)
 {
+    if (w->lim)
+        free(w->lim->rq);
     free(w->lim);
     w->lim = NULL;
 }
@@ -219,30 +224,24 @@ output_estimate(const struct wjob *j)
     return cJSON_IsNumber(mt) ? (long)mt->valuedouble : j->w->cfg->max_tokens;
 }
 
+/* Apply one reserve reply (a, ms, why; r_err: the script failed, r_none:
+ * no reply) to j, waiting in J_ADMIT. */
 static void
-on_reserve_reply(struct rconn *c, redisReply *r, void *pd)
+reserve_result(struct wjob *j, long long a, long long ms, const char *why,
+               const char *r_err, int r_none)
 {
-    struct lim_ctx *cx = pd;
-    struct worker *w = cx->w;
-    struct wjob *j = ctx_job(cx);
+    struct worker *w = j->w;
     double wait = 0.5;
 
-    (void)c;
-    free(cx);
-    if (!j || j->st != J_ADMIT)
-        return;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
-        r->element[0]->type == REDIS_REPLY_INTEGER) {
-        if (r->element[0]->integer == 1) {
+    if (!r_none && !r_err) {
+        if (a == 1) {
             j->lj.admitted = 1;
             j->lj.reserved = 1;
-            j->lj.probe = r->element[2]->type == REDIS_REPLY_STRING &&
-                          !strcmp(r->element[2]->str, "probe");
-            j->lj.unmetered = r->element[2]->type == REDIS_REPLY_STRING &&
-                              !strcmp(r->element[2]->str, "free");
-            if (r->element[1]->integer > 0) {
+            j->lj.probe = why && !strcmp(why, "probe");
+            j->lj.unmetered = why && !strcmp(why, "free");
+            if (ms > 0) {
                 /* reserved ahead: starts at its turn, asks nothing more */
-                wait = (double)r->element[1]->integer / 1000.0;
+                wait = (double)ms / 1000.0;
                 metrics_limiter(w->m, 0, wait);
                 ev_timer_set(&j->retry_timer, wait, 0.);
                 ev_timer_start(w->loop, &j->retry_timer);
@@ -252,13 +251,13 @@ on_reserve_reply(struct rconn *c, redisReply *r, void *pd)
             job_start_try(j);
             return;
         }
-        wait = (double)r->element[1]->integer / 1000.0;
+        wait = (double)ms / 1000.0;
         if (w->lim->block_until < ev_now(w->loop) + wait)
             w->lim->block_until = ev_now(w->loop) + wait;
-    } else if (r && r->type == REDIS_REPLY_ERROR) {
+    } else if (r_err) {
         /* the script failed (NOPERM, OOM...): do not hold work for it */
         log_kv(LOG_WARN, "limiter: reserve failed; calling unmetered", "error",
-               r->str, NULL);
+               r_err, NULL);
         j->lj.admitted = 1;
         job_start_try(j);
         return;
@@ -272,15 +271,112 @@ on_reserve_reply(struct rconn *c, redisReply *r, void *pd)
     ev_timer_start(w->loop, &j->retry_timer);
 }
 
+/* The jobs of one reserve_n call, in ARGV order. */
+struct res_batch {
+    struct worker *w;
+    int n;
+    struct lim_slot e[];
+};
+
+/* e's job if it still waits for this reservation, else NULL. */
+static struct wjob *
+waiting_job(struct worker *w, const struct lim_slot *e)
+{
+    struct wjob *j = &w->slots[e->idx];
+
+    return j->gen == e->gen && !j->lost && j->st == J_ADMIT ? j : NULL;
+}
+
+/* The reply for a try that started early. Admitted: nothing to do. Not
+ * admitted: nothing was reserved for it, so its settle must charge the
+ * whole usage (estimates 0), or, settled already, take back the
+ * estimates it was credited with; and no more early starts until a reply
+ * leaves room again. */
+static void
+early_result(struct worker *w, const struct lim_slot *e, long long a,
+             const char *why)
+{
+    struct limiter *l = w->lim;
+    struct wjob *j = &w->slots[e->idx];
+    int same = j->gen == e->gen && !j->lost && j->lj.reserved;
+
+    if (a == 1) {
+        if (same && why && !strcmp(why, "probe"))
+            j->lj.probe = 1;
+        if (same && why && !strcmp(why, "free"))
+            j->lj.unmetered = 1; /* as reserve_result: nothing reserved */
+        return;
+    }
+    l->credit = 0;
+    if (same) {
+        j->lj.in_est = 0;
+        j->lj.out_est = 0;
+    } else {
+        l->s_ie -= e->in_est;
+        l->s_oe -= e->out_est;
+        l->s_n++;
+    }
+}
+
+static void
+on_reserve_n_reply(struct rconn *c, redisReply *r, void *pd)
+{
+    struct res_batch *rb = pd;
+    struct worker *w = rb->w;
+    /* the reply's triples (and ROOM after them), or NULL; the script's
+     * error, or NULL */
+    const redisReply *const *el = NULL;
+    const char *err = NULL;
+
+    (void)c;
+    if (r && r->type == REDIS_REPLY_ARRAY &&
+        r->elements == 3 * (size_t)rb->n + 1)
+        el = (const redisReply *const *)r->element;
+    else if (r && r->type == REDIS_REPLY_ERROR)
+        err = r->str;
+    if (!w->lim) {
+        free(rb);
+        return;
+    }
+    if (el && el[3 * rb->n]->type == REDIS_REPLY_INTEGER) {
+        long long room = el[3 * rb->n]->integer / 2;
+        long cap = w->cfg->concurrency;
+        w->lim->credit = room < cap ? (long)room : cap;
+    } else {
+        w->lim->credit = 0;
+    }
+    for (int i = 0; i < rb->n; i++) {
+        const redisReply *const *t = el ? el + 3 * i : NULL;
+        int good = t && t[0]->type == REDIS_REPLY_INTEGER &&
+                   t[1]->type == REDIS_REPLY_INTEGER;
+        const char *why =
+            good && t[2]->type == REDIS_REPLY_STRING ? t[2]->str : NULL;
+        struct wjob *j;
+        if (rb->e[i].early) {
+            /* no reply: counted as not reserved (charged in full) */
+            early_result(w, &rb->e[i], good ? t[0]->integer : 0, why);
+            continue;
+        }
+        j = waiting_job(w, &rb->e[i]);
+        if (!j)
+            continue;
+        if (good)
+            reserve_result(j, t[0]->integer, t[1]->integer, why, NULL, 0);
+        else
+            reserve_result(j, 0, 0, NULL, err, err == NULL);
+    }
+    free(rb);
+}
+
 int
 limiter_admit(struct wjob *j)
 {
     struct worker *w = j->w;
-    char a[4][24];
-    const char *args[5];
-    struct lim_ctx *cx;
+    struct limiter *l = w->lim;
+    ev_tstamp now = ev_now(w->loop);
+    int early;
 
-    if (!w->lim)
+    if (!l)
         return 1;
     if (j->lj.admitted) {
         j->lj.admitted = 0;
@@ -288,59 +384,116 @@ limiter_admit(struct wjob *j)
     }
     j->lj.in_est = input_estimate(j);
     j->lj.out_est = output_estimate(j);
-    snprintf(a[0], sizeof(a[0]), "%ld", j->lj.in_est);
-    snprintf(a[1], sizeof(a[1]), "%ld", j->lj.out_est);
-    snprintf(a[2], sizeof(a[2]), "%s", j->token);
-    snprintf(a[3], sizeof(a[3]), "%d", LIM_AHEAD_MS);
-    for (int i = 0; i < 4; i++)
-        args[i] = a[i];
-    args[4] = LIM_HEADROOM;
-    wjob_enter(j, J_ADMIT);
-    cx = ctx_new(j);
-    if (!cx || lim_call(w, "reserve", 5, args, on_reserve_reply, cx) < 0) {
-        /* Redis away: the try waits a moment and asks again */
-        free(cx);
-        ev_timer_set(&j->retry_timer, 0.5, 0.);
-        ev_timer_start(w->loop, &j->retry_timer);
+    /* far from every limit (the last reply's room), no cooldown, breaker
+     * closed: start now, the reservation follows in this iteration's
+     * reserve_n (a limit that far away cannot bind within its round
+     * trip); else wait in J_ADMIT for the reply */
+    early = l->credit > 0 && now >= l->block_until && now >= l->breaker_until;
+    if (!early)
+        wjob_enter(j, J_ADMIT);
+    if (l->nrq == l->caprq) {
+        int cap = l->caprq ? 2 * l->caprq : 256;
+        struct lim_slot *n = realloc(l->rq, sizeof(*n) * (size_t)cap);
+        if (!n) {
+            if (early)
+                return 1; /* out of memory: this one goes unmetered */
+            /* out of memory: the try waits a moment and asks again */
+            ev_timer_set(&j->retry_timer, 0.5, 0.);
+            ev_timer_start(w->loop, &j->retry_timer);
+            return 0;
+        }
+        l->rq = n;
+        l->caprq = cap;
     }
-    return 0;
+    l->rq[l->nrq].idx = j->idx;
+    l->rq[l->nrq].gen = j->gen;
+    l->rq[l->nrq].early = early;
+    l->rq[l->nrq].in_est = j->lj.in_est;
+    l->rq[l->nrq].out_est = j->lj.out_est;
+    l->nrq++;
+    if (!early)
+        return 0;
+    l->credit--;
+    j->lj.reserved = 1;
+    metrics_limiter(w->m, 1, 0);
+    return 1;
 }
 
-void
-limiter_on_hdr(struct http_req *r, const char *line, size_t n)
+/* Send reserve_n for rq[from..from+n): the early ones and the ones still
+ * waiting. */
+static void
+send_reserves(struct worker *w, int from, int n)
 {
-    struct wjob *j = r->ud;
+    struct limiter *l = w->lim;
+    struct res_batch *rb = malloc(sizeof(*rb) + sizeof(rb->e[0]) * (size_t)n);
+    const char **av = malloc(sizeof(*av) * (size_t)(5 + 3 * n));
+    char(*num)[24] = malloc(sizeof(*num) * 3 * (size_t)n);
+    char ahead[24];
+    int k = 0;
 
-    if (n > 5 && !strncmp(line, "HTTP/", 5))
-        ratehdr_reset(&j->lj.hdr);
-    else
-        ratehdr_line(&j->lj.hdr, line, n, time_now_ms());
+    snprintf(ahead, sizeof(ahead), "%d", LIM_AHEAD_MS);
+    if (rb && av && num) {
+        rb->w = w;
+        rb->n = 0;
+        av[k++] = "reserve_n";
+        av[k++] = ""; /* Redis's clock */
+        av[k++] = ahead;
+        av[k++] = LIM_HEADROOM;
+        for (int i = from; i < from + n; i++) {
+            const struct lim_slot *e = &l->rq[i];
+            char *nm = num[3 * rb->n];
+            if (!e->early && !waiting_job(w, e))
+                continue;
+            snprintf(nm, 24, "%ld", e->in_est);
+            snprintf(nm + 24, 24, "%ld", e->out_est);
+            /* the try's lease token (an early try's slot may have moved
+             * on: then its next job's; only the probe's label) */
+            snprintf(nm + 48, 24, "%s", w->slots[e->idx].token);
+            av[k++] = nm;
+            av[k++] = nm + 24;
+            av[k++] = nm + 48;
+            rb->e[rb->n++] = *e;
+        }
+        if (rb->n == 0 ||
+            rconn_script_keys(w->rc, SCRIPT_LIMITER, &l->sk, k, av, NULL,
+                              on_reserve_n_reply, rb) == 0) {
+            if (rb->n == 0)
+                free(rb);
+            rb = NULL;
+        }
+    }
+    if (rb || !av || !num) {
+        /* Redis away (or out of memory): each waiting try waits a moment
+         * and asks again; the early ones went unmetered */
+        l->credit = 0;
+        for (int i = from; i < from + n; i++) {
+            struct wjob *j = waiting_job(w, &l->rq[i]);
+            if (j && !l->rq[i].early && !ev_is_active(&j->retry_timer)) {
+                ev_timer_set(&j->retry_timer, 0.5, 0.);
+                ev_timer_start(w->loop, &j->retry_timer);
+            }
+        }
+    }
+    free(rb);
+    free(av);
+    free(num);
 }
 
-void
-limiter_settle(struct wjob *j, int ok)
+/* Send the settles summed in this loop iteration as one settle call. */
+static void
+send_settle(struct worker *w)
 {
-    struct worker *w = j->w;
-    const struct ratehdr *h = &j->lj.hdr;
+    struct limiter *l = w->lim;
+    const struct ratehdr *h = &l->s_hdr;
     char a[5 + 3 * RB_N][24];
     const char *args[5 + 3 * RB_N];
     int n = 5;
 
-    if (!w->lim || !j->lj.reserved)
-        return;
-    j->lj.reserved = 0;
-    if (j->lj.unmetered) {
-        /* nothing was reserved: nothing to refund or charge (a bucket
-         * learned meanwhile starts empty for such calls, limiter.lua) */
-        j->lj.in_est = ok ? j->res.input_tokens : 0L;
-        j->lj.out_est = ok ? j->res.output_tokens : 0L;
-        j->lj.unmetered = 0;
-    }
-    snprintf(a[0], sizeof(a[0]), "%ld", j->lj.in_est);
-    snprintf(a[1], sizeof(a[1]), "%ld", j->lj.out_est);
-    snprintf(a[2], sizeof(a[2]), "%ld", ok ? j->res.input_tokens : 0L);
-    snprintf(a[3], sizeof(a[3]), "%ld", ok ? j->res.output_tokens : 0L);
-    snprintf(a[4], sizeof(a[4]), "%d", ok);
+    snprintf(a[0], sizeof(a[0]), "%ld", l->s_ie);
+    snprintf(a[1], sizeof(a[1]), "%ld", l->s_oe);
+    snprintf(a[2], sizeof(a[2]), "%ld", l->s_iu);
+    snprintf(a[3], sizeof(a[3]), "%ld", l->s_ou);
+    snprintf(a[4], sizeof(a[4]), "%d", l->s_ok);
     for (int b = 0; b < RB_N && h->any; b++) {
         /* Anthropic's tokens-* is the tightest of input and output when
          * those are sent: not a bucket of its own then */
@@ -357,6 +510,61 @@ limiter_settle(struct wjob *j, int ok)
         args[i] = a[i];
     if (lim_call(w, "settle", n, args, NULL, NULL) < 0)
         log_kv(LOG_DEBUG, "limiter: settle not sent (Redis away)", NULL);
+    l->s_ie = l->s_oe = l->s_iu = l->s_ou = 0;
+    l->s_n = l->s_ok = 0;
+    l->s_hdr.any = 0;
+}
+
+void
+limiter_flush(struct worker *w)
+{
+    struct limiter *l = w->lim;
+
+    if (!l)
+        return;
+    if (l->s_n > 0)
+        send_settle(w);
+    for (int from = 0; from < l->nrq; from += LIM_BATCH)
+        send_reserves(w, from,
+                      l->nrq - from < LIM_BATCH ? l->nrq - from : LIM_BATCH);
+    l->nrq = 0;
+}
+
+void
+limiter_on_hdr(struct http_req *r, const char *line, size_t n)
+{
+    struct wjob *j = r->ud;
+
+    if (n > 5 && !strncmp(line, "HTTP/", 5))
+        ratehdr_reset(&j->lj.hdr);
+    else
+        ratehdr_line(&j->lj.hdr, line, n, time_now_ms());
+}
+
+void
+limiter_settle(struct wjob *j, int ok)
+{
+    struct limiter *l = j->w->lim;
+
+    if (!l || !j->lj.reserved)
+        return;
+    j->lj.reserved = 0;
+    if (j->lj.unmetered) {
+        /* nothing was reserved: nothing to refund or charge (a bucket
+         * learned meanwhile starts empty for such calls, limiter.lua) */
+        j->lj.in_est = ok ? j->res.input_tokens : 0L;
+        j->lj.out_est = ok ? j->res.output_tokens : 0L;
+        j->lj.unmetered = 0;
+    }
+    /* summed with the loop iteration's other settles (limiter_flush) */
+    l->s_ie += j->lj.in_est;
+    l->s_oe += j->lj.out_est;
+    l->s_iu += ok ? j->res.input_tokens : 0L;
+    l->s_ou += ok ? j->res.output_tokens : 0L;
+    l->s_ok |= ok;
+    l->s_n++;
+    if (j->lj.hdr.any)
+        l->s_hdr = j->lj.hdr;
 }
 
 void
@@ -369,6 +577,7 @@ limiter_cooldown(struct wjob *j, double hint_s)
     metrics_429(w->m);
     if (!w->lim)
         return;
+    w->lim->credit = 0; /* no early starts until a reply leaves room */
     snprintf(s[0], sizeof(s[0]), "%.3f", hint_s > 0 ? hint_s : 0.0);
     snprintf(s[1], sizeof(s[1]), "%.0f", w->cfg->retry_base_s * 1000);
     snprintf(s[2], sizeof(s[2]), "%.0f", w->cfg->retry_cap_s * 1000);
@@ -406,6 +615,7 @@ bfail(struct worker *w, double hint_s, int thr)
     char a[4][24];
     const char *args[4];
 
+    w->lim->credit = 0; /* no early starts until a reply leaves room */
     snprintf(a[0], sizeof(a[0]), "%.0f", hint_s > 0 ? hint_s * 1000 : 0.0);
     snprintf(a[1], sizeof(a[1]), "%.0f", w->cfg->circuit_max_s * 1000);
     snprintf(a[2], sizeof(a[2]), "%.4f", worker_rand01());

@@ -6,7 +6,8 @@
  * key's cooldown; failures that are the API's fault feed the fleet's one
  * circuit breaker. A try that is not admitted waits in J_ADMIT on a timer
  * until the time the script named (lease heartbeated, attempt not counted).
- * Off for the noop provider: then nothing here runs. */
+ * The reserves and settles of one loop iteration go out together
+ * (limiter_flush). Off for the noop provider: then nothing here runs. */
 #ifndef GENQ_LIMITER_H
 #define GENQ_LIMITER_H
 
@@ -43,13 +44,18 @@ void limiter_free(struct worker *w);
 /* Redis (re)connected: register the key, store the configured limits. */
 void limiter_on_up(struct worker *w);
 
-/* Before a try: 1 when it may start now (limiter off, or admitted), 0
- * when j went to J_ADMIT (job_start_try() runs again once admitted, or
- * the job is finished meanwhile). */
+/* Before a try: 1 when it may start now (limiter off, admitted, or far
+ * enough from every limit that its reservation may follow: the room the
+ * last reserve_n reply named), 0 when j went to J_ADMIT (job_start_try()
+ * runs again once admitted, or the job is finished meanwhile). */
 int limiter_admit(struct wjob *j);
 /* After a try: settle its reservation (ok: the usage in j->res counts;
  * else tokens refunded) and pass on the learned headers. */
 void limiter_settle(struct wjob *j, int ok);
+/* Once per loop iteration (flush.c's prepare watcher): send the
+ * reservations asked for (reserve_n calls) and the settles summed (one
+ * settle call) since the last time. */
+void limiter_flush(struct worker *w);
 /* A 429: the fleet-wide cooldown of the key (hint_s < 0: backoff). */
 void limiter_cooldown(struct wjob *j, double hint_s);
 /* A failure that is the API's fault (5xx, transport): feeds the fleet

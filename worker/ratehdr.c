@@ -126,6 +126,10 @@ ratehdr_line(struct ratehdr *h, const char *line, size_t n, int64_t now_ms)
     if (!colon || colon == line)
         return;
     k = (size_t)(colon - line);
+    /* most lines of a response are none of these: the shortest name is
+     * 24 bytes, and each starts with "anthropic-" or "x-" */
+    if (k < 24 || ((line[0] | 0x20) != 'a' && (line[0] | 0x20) != 'x'))
+        return;
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         const char *v;
         if (strlen(map[i].name) != k || strncasecmp(line, map[i].name, k))

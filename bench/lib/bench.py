@@ -268,6 +268,34 @@ def load(path, default=None):
         return default
 
 
+def wave_losses(starts, fins, conc, job_s):
+    """Where the slot-time of a waves run (scenario s) went, as shares of
+    conc x (last finish - first start), from each job's start and finish
+    (ms): "slower" -- jobs took longer than the job time; idle slots during
+    the "ramp" (until conc jobs first ran at once), "gaps" (after that,
+    until the last job started: a slot between its jobs) and the "tail"
+    (after the last start). 1 - efficiency = their sum."""
+    t0, t1 = min(starts), max(fins)
+    total = conc * (t1 - t0) / 1000.0
+    if total <= 0:
+        return None
+    busy = sum(f - s for s, f in zip(starts, fins)) / 1000.0
+    ev = sorted([(s, 1) for s in starts] + [(f, -1) for f in fins])
+    last_start = max(starts)
+    cur, prev, reached = 0, t0, False
+    idle = {"ramp": 0.0, "gaps": 0.0, "tail": 0.0}
+    for t, d in ev:
+        gap = (t - prev) / 1000.0 * max(conc - cur, 0)
+        idle["ramp" if not reached else "tail" if t > last_start else "gaps"] += gap
+        cur += d
+        prev = t
+        if cur >= conc:
+            reached = True
+    out = {k: round(v / total, 4) for k, v in idle.items()}
+    out["slower"] = round((busy - len(fins) * job_s) / total, 4)
+    return out
+
+
 def cmd_row(argv):
     """row KEY=VALUE...: scenario system variant n times= snap0= snap1= snap2=
     rusage=a,b ready=a,b hwm= conc= procs= lat_s= mock0= mock1= out= extra="""
@@ -291,6 +319,9 @@ def cmd_row(argv):
                 wait.append(s - e)
                 fins.append(fi)
     row["completed"] = len(fins)
+    if fins and a.get("rate_from") == "start" and a.get("lat_s"):
+        row["lost"] = wave_losses([f - s for f, s in zip(fins, svc)], fins,
+                                  int(a["conc"]) * int(a.get("procs", "1")), float(a["lat_s"]))
     if fins:
         first_start = min(f - s for f, s in zip(fins, svc))
         enq.sort()
@@ -594,14 +625,19 @@ def cmd_report(argv):
                          % (r["system"], fmt(r["start_ms"]["p50"], 1), fmt(r["start_ms"]["p99"], 1),
                             fmt(r["start_ms"]["max"])))
         if r["scenario"] == "s" and r.get("worker_cpu_us_per_1k_tokens") is not None:
+            lo = r.get("lost")
             extra.append("(s) %s %s: %s jobs/s of %s ideal (%s), worker CPU %s µs per 1,000 streamed "
-                         "tokens, RSS %s MB, mock connections %s"
+                         "tokens, RSS %s MB, mock connections %s%s"
                          % (r["system"], r["variant"], fmt(r.get("jobs_per_s")),
                             fmt(r.get("limit_jobs_per_s")),
                             ("%.1f%%" % (100 * r["efficiency"])) if r.get("efficiency") else "-",
                             fmt(r["worker_cpu_us_per_1k_tokens"]),
                             fmt((r.get("worker_rss_kb") or 0) / 1024.0, 1),
-                            fmt((r.get("mock") or {}).get("connections_total"))))
+                            fmt((r.get("mock") or {}).get("connections_total")),
+                            "; lost: ramp %.1f%%, gaps between a slot's jobs %.1f%%, tail %.1f%%, "
+                            "streams slower than the job time %.1f%%"
+                            % (100 * lo["ramp"], 100 * lo["gaps"], 100 * lo["tail"], 100 * lo["slower"])
+                            if lo else ""))
     legend = [
         "jobs/s: (completed-1)/(last finish - first finish), backlog preloaded; (c): jobs / wall time",
         "  of the producer (genq: whole `genq enqueue FILE` process, exec to exit; BullMQ: the addBulk loop);",

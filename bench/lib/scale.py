@@ -14,6 +14,16 @@ Subcommands:
                                        a second on one connection, as `genq
                                        stats --watch` or a dashboard does,
                                        until STOPFILE exists; prints calls
+  alternate PORT ROOT BIN URL QUEUE JOBS ROUNDS WIN HZ OUT
+                                       one no-op worker (c=100) drains the
+                                       JOBS file ROUNDS times (queue paused
+                                       while it is enqueued); while the
+                                       queue holds jobs, windows of WIN s
+                                       alternate alone / the stats script at
+                                       HZ (A B B A ...); per window jobs/s,
+                                       Redis CPU (INFO cpu) and worker CPU
+                                       per job; OUT: the medians of each
+                                       side, their spread, every window
   read-cost OUT PORT GENQ URL QUEUE ID N
                                        Redis CPU (INFO cpu) per call of each
                                        read: stats, queues, workers, status
@@ -94,6 +104,134 @@ def run_quiet(argv):
         raise SystemExit("%s: exit %d: %s" % (argv[1], p.returncode, p.stderr.decode()[-300:]))
 
 
+def redis_cpu_s(r):
+    info = r.cmd("INFO", "cpu")
+    info = info.decode() if isinstance(info, bytes) else info
+    return sum(float(l.split(":")[1]) for l in info.splitlines()
+               if l.startswith(("used_cpu_user:", "used_cpu_sys:")))
+
+
+def proc_cpu_s(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+def cmd_alternate(a):
+    """Short alternating windows on one running worker: the machine's other
+    load moves both sides alike within seconds, so the medians compare."""
+    import threading
+    port, root, bindir, url, q, jobs = a[0], a[1], a[2], a[3], a[4], a[5]
+    rounds, win, hz, out = int(a[6]), float(a[7]), float(a[8]), a[9]
+    r = bench.Redis(port, timeout=60)
+    pre = "genq:{%s}:" % q
+    keys = [pre + k for k in QKEYS]
+    sha = r.cmd("SCRIPT", "LOAD", lua_source(root, "prelude", "oplib", "stats"))
+    poll_on = threading.Event()
+    stop = threading.Event()
+    calls = [0]
+
+    def poller():
+        # its own connection, as `genq stats --watch` or a dashboard
+        pr = bench.Redis(port, timeout=60)
+        t0, k = time.time(), 0
+        while not stop.is_set():
+            if not poll_on.is_set():
+                poll_on.wait(0.05)
+                t0, k = time.time(), 0
+                continue
+            # enqueue-tool/cmd_stats.c: window, max events, samples
+            pr.cmd("EVALSHA", sha, str(len(keys)), *keys, pre, "60000", "2000", "200")
+            calls[0] += 1
+            k += 1
+            d = t0 + k / hz - time.time()
+            if d > 0:
+                time.sleep(d)
+
+    def done():
+        st = r.cmd("HMGET", pre + "stats", "succeeded", "dead")
+        return sum(int(x or 0) for x in st)
+
+    def ready():
+        return sum(r.cmd("LLEN", pre + k) for k in ("ready:high", "ready", "ready:low"))
+
+    th = threading.Thread(target=poller, daemon=True)
+    th.start()
+    wp = subprocess.Popen([os.path.join(bindir, "genq-worker"), "--redis", url, "--queue", q,
+                           "--concurrency", "100", "--provider", "noop", "--log-level", "warn",
+                           "--drain-timeout", "5"], stderr=subprocess.DEVNULL)
+    wins = []
+    pattern = [0, 1, 1, 0]  # A B B A: a trend of the other load cancels out
+    k = 0
+    try:
+        for _ in range(rounds):
+            subprocess.run([os.path.join(bindir, "genq"), "pause", q, "--redis", url],
+                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([os.path.join(bindir, "genq"), "enqueue", "--redis", url, "--queue", q,
+                            jobs], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            base = done()
+            subprocess.run([os.path.join(bindir, "genq"), "resume", q, "--redis", url],
+                           check=True, stdout=subprocess.DEVNULL)
+            # skip the worker's ramp: from the first completions on
+            while done() == base:
+                time.sleep(0.01)
+            time.sleep(0.2)
+            while True:
+                mode = pattern[k % 4]
+                if mode:
+                    poll_on.set()
+                else:
+                    poll_on.clear()
+                time.sleep(0.05)  # the switch settles
+                d0, c0, w0, t0 = done(), redis_cpu_s(r), proc_cpu_s(wp.pid), time.time()
+                time.sleep(win)
+                d1, c1, w1, t1 = done(), redis_cpu_s(r), proc_cpu_s(wp.pid), time.time()
+                if ready() == 0:
+                    break  # ran dry within the window: not counted
+                n = d1 - d0
+                if n > 0:
+                    wins.append({"poll": mode, "jobs": n, "jobs_per_s": n / (t1 - t0),
+                                 "redis_us_per_job": (c1 - c0) * 1e6 / n,
+                                 "worker_us_per_job": (w1 - w0) * 1e6 / n})
+                    k += 1
+            poll_on.clear()
+            while ready() > 0 or done() < base + int(subprocess.check_output(
+                    ["wc", "-l", jobs]).split()[0]):
+                time.sleep(0.05)
+    finally:
+        stop.set()
+        poll_on.set()
+        wp.terminate()
+        wp.wait()
+    res = {"windows": len(wins), "window_s": win, "hz": hz, "stats_calls": calls[0]}
+    for side, m in (("alone", 0), ("polled", 1)):
+        ws = [w for w in wins if w["poll"] == m]
+        if not ws:
+            continue
+        for f in ("jobs_per_s", "redis_us_per_job", "worker_us_per_job"):
+            v = [w[f] for w in ws]
+            res["%s_%s" % (side, f)] = {"median": round(median(v), 2), "min": round(min(v), 2),
+                                        "max": round(max(v), 2), "n": len(v)}
+    # the ratio of neighbouring windows (each B with the A next to it)
+    pairs = [wins[i + 1]["jobs_per_s"] / wins[i]["jobs_per_s"] if wins[i + 1]["poll"] else
+             wins[i]["jobs_per_s"] / wins[i + 1]["jobs_per_s"]
+             for i in range(0, len(wins) - 1, 2) if wins[i]["poll"] != wins[i + 1]["poll"]]
+    if pairs:
+        ps = sorted(pairs)
+        res["pair_ratio"] = {"median": round(median(pairs), 4), "min": round(min(pairs), 4),
+                             "max": round(max(pairs), 4), "q1": round(ps[len(ps) // 4], 4),
+                             "q3": round(ps[(3 * len(ps)) // 4], 4), "n": len(pairs)}
+    res["all"] = wins
+    with open(out, "w") as f:
+        json.dump(res, f, indent=1)
+    return 0
+
+
 def main():
     c, a = sys.argv[1], sys.argv[2:]
     if c == "gen-articles":
@@ -128,6 +266,8 @@ return n
             r.cmd("EVAL", script, "2", pre + "results", pre + "done", str(b),
                   str(min(10000, n - b)), str(now))
         print(n)
+    elif c == "alternate":
+        return cmd_alternate(a)
     elif c == "poll-stats":
         port, q, root, hz, stop = a[0], a[1], a[2], float(a[3]), a[4]
         r = bench.Redis(port, timeout=60)

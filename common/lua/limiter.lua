@@ -22,9 +22,20 @@
 --       admits again at the refill rate.
 --       "free": no bucket is metered yet (nothing reserved; its settle
 --       passes the usage as the estimate: nothing to refund or charge).
+--   reserve_n AHEAD_MS HEADROOM [IT OT TOKEN]... -> {A, MS, WHY, ...,
+--       ROOM}: the same for many tries in one call (one worker's loop
+--       iteration), in order, each triple as reserve's reply; one refill
+--       and one write. ROOM: how many more tries of this batch's average
+--       size the tightest metered bucket holds now, above its headroom (0
+--       in a cooldown or while the breaker is not closed; 10^9 when no
+--       bucket is metered). A worker may start up to half of ROOM tries
+--       before their reservation's reply (it still sends each one): a
+--       limit that far away cannot bind in one round trip.
 --   settle IT_EST OT_EST IT_USED OT_USED OK [B LIMIT REMAINING]... -> {1}
 --       refund, or debt; OK = 1: the call succeeded (closes the breaker);
---       then what the response's headers said, as for learn
+--       then what the response's headers said, as for learn. The worker
+--       sends the sums of the tries it settles in one loop iteration (OK =
+--       1 when any succeeded) and the newest response's headers.
 --   learn B LIMIT REMAINING ... (per bucket B; REMAINING -1 = not sent)
 --   cooldown SECONDS BASE_MS CAP_MS -> {UNTIL_MS}: SECONDS <= 0 (no
 --       retry-after) backs off BASE_MS doubling per 429 in a row, <= CAP_MS
@@ -110,28 +121,30 @@ local function learn(from)
     save(LEVELS)
 end
 
-if op == 'reserve' then
-    local it, ot = tonumber(ARGV[4]) or 0, tonumber(ARGV[5]) or 0
+-- One reservation (reserve's contract above) on the in-memory hash h,
+-- buckets refilled already; the caller saves LEVELS (and the probe fields
+-- when it says so) and counts cnt.adm / cnt.delay once per call.
+local cnt = {adm = 0, delay = 0, probe = false}
+local function reserve1(it, ot, token, ahead, headroom)
     local need = {r = 1, it = it, ot = ot, t = it + ot}
-    refill()
     if num('cool') > now then
-        redis.call('HINCRBY', K, 'n_delay', 1)
-        return {0, math.ceil(num('cool') - now), 'cooldown'}
+        cnt.delay = cnt.delay + 1
+        return 0, math.ceil(num('cool') - now), 'cooldown'
     end
     local probe = false
     if num('b_until') > 0 then
         if now < num('b_until') or now < num('b_probe_until') then
             local t = math.max(num('b_until'), num('b_probe_until'))
-            redis.call('HINCRBY', K, 'n_delay', 1)
-            return {0, math.ceil(t - now), 'breaker'}
+            cnt.delay = cnt.delay + 1
+            return 0, math.ceil(t - now), 'breaker'
         end
         -- half open: this caller is the fleet's one probe for an interval
         probe = true
+        cnt.probe = true
         h.b_probe_until = now + math.max(100, num('b_until') - num('b_at'))
-        h.b_probe = ARGV[6] or ''
+        h.b_probe = token
     end
     local wait, why = 0, 'ok'
-    local headroom = tonumber(ARGV[8]) or 0
     for _, b in ipairs(B) do
         local L = limit(b)
         if L > 0 then
@@ -151,11 +164,9 @@ if op == 'reserve' then
             end
         end
     end
-    local ahead = tonumber(ARGV[7]) or 0
     if wait > ahead and not probe then
-        save(LEVELS)
-        redis.call('HINCRBY', K, 'n_delay', 1)
-        return {0, math.ceil(wait - ahead), why}
+        cnt.delay = cnt.delay + 1
+        return 0, math.ceil(wait - ahead), why
     end
     local metered = false
     for _, b in ipairs(B) do
@@ -164,13 +175,57 @@ if op == 'reserve' then
             metered = true
         end
     end
+    cnt.adm = cnt.adm + 1
+    if probe then return 1, 0, 'probe' end
+    if wait > 0 then return 1, math.ceil(wait), 'ahead' end
+    if not metered then return 1, 0, 'free' end
+    return 1, 0, 'ok'
+end
+
+local function reserve_done()
     save(LEVELS)
-    if probe then save({'b_probe_until', 'b_probe'}) end
-    redis.call('HINCRBY', K, 'n_adm', 1)
-    if probe then return {1, 0, 'probe'} end
-    if wait > 0 then return {1, math.ceil(wait), 'ahead'} end
-    if not metered then return {1, 0, 'free'} end
-    return {1, 0, 'ok'}
+    if cnt.probe then save({'b_probe_until', 'b_probe'}) end
+    if cnt.adm > 0 then redis.call('HINCRBY', K, 'n_adm', cnt.adm) end
+    if cnt.delay > 0 then redis.call('HINCRBY', K, 'n_delay', cnt.delay) end
+end
+
+if op == 'reserve' then
+    refill()
+    local a, ms, why = reserve1(tonumber(ARGV[4]) or 0, tonumber(ARGV[5]) or 0,
+                                ARGV[6] or '', tonumber(ARGV[7]) or 0,
+                                tonumber(ARGV[8]) or 0)
+    reserve_done()
+    return {a, ms, why}
+elseif op == 'reserve_n' then
+    local ahead, headroom = tonumber(ARGV[4]) or 0, tonumber(ARGV[5]) or 0
+    local out = {}
+    refill()
+    local n, sum = 0, {r = 0, it = 0, ot = 0, t = 0}
+    for i = 6, #ARGV - 2, 3 do
+        local it, ot = tonumber(ARGV[i]) or 0, tonumber(ARGV[i + 1]) or 0
+        local a, ms, why = reserve1(it, ot, ARGV[i + 2], ahead, headroom)
+        out[#out + 1] = a
+        out[#out + 1] = ms
+        out[#out + 1] = why
+        n = n + 1
+        sum.r, sum.it, sum.ot, sum.t = sum.r + 1, sum.it + it, sum.ot + ot,
+                                       sum.t + it + ot
+    end
+    reserve_done()
+    -- ROOM: how many more tries like these the tightest bucket holds now
+    -- (0 in a cooldown or with the breaker not closed; 10^9 unmetered)
+    local room = 1000000000
+    if num('cool') > now or num('b_until') > 0 then room = 0 end
+    for _, b in ipairs(B) do
+        local L = limit(b)
+        if L > 0 and n > 0 then
+            local k = math.floor((h['v_' .. b] - L * headroom) /
+                                 math.max(sum[b] / n, 1))
+            if k < room then room = k end
+        end
+    end
+    out[#out + 1] = math.max(room, 0)
+    return out
 elseif op == 'settle' then
     local ie, oe = tonumber(ARGV[4]) or 0, tonumber(ARGV[5]) or 0
     local iu, ou = tonumber(ARGV[6]) or 0, tonumber(ARGV[7]) or 0
@@ -259,8 +314,13 @@ elseif op == 'config' then
     for i, b in ipairs(B) do
         h['c_' .. b] = new[i]
         local L = limit(b)
-        if L > 0 and (h['v_' .. b] == nil or h['v_' .. b] > L) then
+        -- (a level kept from before the bucket was unmetered is still the
+        -- hash's string: refill() skipped it)
+        local v = tonumber(h['v_' .. b])
+        if L > 0 and (v == nil or v > L) then
             h['v_' .. b] = L
+        elseif L > 0 then
+            h['v_' .. b] = v
         end
     end
     h.c_at = now

@@ -126,6 +126,63 @@ Test(limiter, waiters_are_scheduled_ahead_in_turn)
     cr_assert_eq(w, 500);
 }
 
+/* reserve_n: many tries in one call get, in order, what one reserve call
+ * each would have: admitted, scheduled ahead in turn, then refused; the
+ * counters count each; a batch in the half-open breaker has one probe. */
+Test(limiter, a_batch_of_reservations_is_served_in_order)
+{
+    redisReply *r;
+
+    config(0, "2", "0", "0", "0");
+    r = lim("reserve_n", 0, "2500", "0", "0", "0", "a", "0", "0", "b", "0", "0",
+            "c", "0", "0", "d", "0", "0", "e", NULL);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(r->elements, 16);
+    cr_assert_eq(r->element[15]->integer, 0, "no room left");
+    /* two admitted now; one request refills in 30 s at 2/min: past the
+     * 2.5 s horizon, so the rest are told to ask again */
+    long long want[5][2] = {{1, 0}, {1, 0}, {0, 27500}, {0, 27500}, {0, 27500}};
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(r->element[3 * i]->integer, want[i][0], "try %d", i);
+        cr_assert_eq(r->element[3 * i + 1]->integer, want[i][1], "try %d", i);
+    }
+    cr_assert_str_eq(r->element[2]->str, "ok");
+    cr_assert_str_eq(r->element[8]->str, "limit:r");
+    freeReplyObject(r);
+    cr_assert_float_eq(field("n_adm"), 2.0, 1e-9);
+    cr_assert_float_eq(field("n_delay"), 3.0, 1e-9);
+    cr_assert_float_eq(field("v_r"), 0.0, 1e-9);
+    /* the breaker half open: the first of a batch probes, the rest wait */
+    config(0, "0", "0", "0", "0");
+    for (int i = 0; i < 3; i++)
+        freeReplyObject(lim("bfail", 0, "0", "60000", "0", "3", NULL));
+    r = lim("reserve_n", 600, "0", "0", "0", "0", "p", "0", "0", "q", NULL);
+    cr_assert_eq(r->elements, 7);
+    cr_assert_eq(r->element[6]->integer, 0, "no early starts: breaker");
+    cr_assert_eq(r->element[0]->integer, 1);
+    cr_assert_str_eq(r->element[2]->str, "probe");
+    cr_assert_eq(r->element[3]->integer, 0);
+    cr_assert_str_eq(r->element[5]->str, "breaker");
+    freeReplyObject(r);
+    r = redisCommand(t.c, "HGET %s b_probe", key);
+    cr_assert(r && r->type == REDIS_REPLY_STRING);
+    cr_assert_str_eq(r->str, "p");
+    freeReplyObject(r);
+    /* closed again: nothing metered leaves all the room there is */
+    freeReplyObject(lim("bok", 700, NULL));
+    r = lim("reserve_n", 700, "0", "0", "0", "0", "x", NULL);
+    cr_assert_eq(r->elements, 4);
+    cr_assert_eq(r->element[3]->integer, 1000000000);
+    freeReplyObject(r);
+    /* 100 requests a minute, full a minute later: 98 usable (2 % kept
+     * back), one reserved now: room for 95 more above the headroom */
+    config(700, "100", "0", "0", "0");
+    r = lim("reserve_n", 60700, "0", "0.02", "0", "0", "y", NULL);
+    cr_assert_eq(r->element[0]->integer, 1);
+    cr_assert_eq(r->element[3]->integer, 95);
+    freeReplyObject(r);
+}
+
 Test(limiter, settle_refunds_and_runs_into_debt)
 {
     long long w;

@@ -6,6 +6,7 @@
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../worker/budget.h"
@@ -97,4 +98,35 @@ Test(anomaly, median_of_a_sample)
         s[i] = 101 - i;
     cr_assert_eq(anomaly_median(s, 101), 51);
     cr_assert_eq(s[0], 101, "the sample itself is left as it was");
+}
+
+static int
+cmp_l(const void *x, const void *y)
+{
+    long a = *(const long *)x, b = *(const long *)y;
+
+    return (a > b) - (a < b);
+}
+
+/* the selection (no sort) agrees with a sorted copy on every size, with
+ * duplicates and runs */
+Test(anomaly, median_agrees_with_a_sort)
+{
+    long s[101], t[101];
+    unsigned x = 12345;
+
+    for (int round = 0; round < 400; round++) {
+        int n = 1 + round % 101;
+        for (int i = 0; i < n; i++) {
+            x = x * 1103515245u + 12345u;
+            s[i] =
+                round % 3 == 0 ? (long)(x >> 16) % 7 : (long)(x >> 8) % 100000;
+            if (round % 5 == 0)
+                s[i] = i; /* already sorted */
+        }
+        memcpy(t, s, sizeof(*s) * (size_t)n);
+        qsort(t, (size_t)n, sizeof(*t), cmp_l);
+        long want = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+        cr_assert_eq(anomaly_median(s, n), want, "round %d n %d", round, n);
+    }
 }
