@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "enqueue.h"
+#include "pack.h"
 #include "template.h"
 
 static const char help[] =
@@ -359,6 +360,7 @@ cmd_enqueue(int argc, char **argv)
     }
     spool_init(&spool, spool_max());
     e.spool = &spool;
+    e.pk = packer_new(); /* NULL (out of memory): payloads stored plain */
     e.progress = !e.cli.json && isatty(STDERR_FILENO);
     if ((rc = enqueue_pass1(&e, &a)) >= 0)
         goto out;
@@ -392,6 +394,7 @@ out:
     spool_close(e.spool);
     spool_close(e.spool2);
     free(e.spool2);
+    packer_free(e.pk);
     buf_free(&e.out);
     cli_close(&e.cli);
     return rc;

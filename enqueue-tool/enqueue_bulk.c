@@ -76,7 +76,7 @@ bulk_append(struct enq *e, struct rec *recs, int n, int jobs)
         size_t pl;
         if (recs[i].type != 'J')
             continue;
-        pl = strlen(recs[i].payload);
+        pl = recs[i].payload_len;
         rc |= resp_str(b, recs[i].id);
         rc |= resp_head(b, '$', hlen + pl) | buf_append(b, hdr, hlen) |
               buf_append(b, recs[i].payload, pl) | buf_append(b, "\r\n", 2);

@@ -74,6 +74,7 @@ append_batch(struct enq *e, struct rec *recs, int n)
 {
     int jobs = 0, echoes = 0, j = 0, k = 0, rc;
     const char **av;
+    size_t *al;
     char(*num)[5][24];
     char ttl[24], cnt[24], necho[24];
 
@@ -86,12 +87,16 @@ append_batch(struct enq *e, struct rec *recs, int n)
     if (batch_is_bulk(recs, n))
         return bulk_append(e, recs, n, jobs);
     av = malloc(sizeof(*av) * (size_t)(3 + jobs * 7 + echoes * 2));
+    al = malloc(sizeof(*al) * (size_t)(3 + jobs * 7 + echoes * 2));
     num = malloc(sizeof(*num) * (size_t)jobs);
-    if (!av || !num) {
+    if (!av || !al || !num) {
         free(av);
+        free(al);
         free(num);
         return -1;
     }
+    for (int i = 0; i < 3 + jobs * 7 + echoes * 2; i++)
+        al[i] = SIZE_MAX;
     snprintf(ttl, sizeof(ttl), "%d", e->idem_ttl);
     snprintf(cnt, sizeof(cnt), "%d", jobs);
     snprintf(necho, sizeof(necho), "%d", echoes);
@@ -111,6 +116,7 @@ append_batch(struct enq *e, struct rec *recs, int n)
         av[j++] = num[k][2];
         av[j++] = num[k][3];
         av[j++] = recs[i].idem;
+        al[j] = recs[i].payload_len; /* stored form: may hold NULs */
         av[j++] = recs[i].payload;
         k++;
     }
@@ -126,9 +132,13 @@ append_batch(struct enq *e, struct rec *recs, int n)
         }
         k++;
     }
+    for (int i = 0; i < j; i++)
+        if (al[i] == SIZE_MAX) /* a string; payloads have their length */
+            al[i] = strlen(av[i]);
     rc = rclient_append_script(e->cli.rc, SCRIPT_ENQUEUE, &e->cli.keys, j, av,
-                               NULL);
+                               al);
     free(av);
+    free(al);
     free(num);
     return rc < 0 ? -1 : jobs;
 }

@@ -18,8 +18,9 @@ spool_rec_clear(struct rec *r)
 }
 
 /* A spool record: this header, then its strings (J: id, idem, payload,
- * notify; R: field, msg, "", "") back to back, each with its NUL. One process
- * writes and reads it back. */
+ * notify; R: field, msg, "", "") back to back, each with its NUL (the
+ * payload is in its stored form, pack.h, and may hold NULs: len[2] is its
+ * length). One process writes and reads it back. */
 struct spool_hdr {
     int64_t line, run_at, delay;
     int32_t prio, max_attempts;
@@ -111,7 +112,8 @@ spool_write(struct spool *sp, const struct rec *r)
     str[2] = r->type != 'J' ? "" : r->payload;
     str[3] = r->type != 'J' || !r->notify ? "" : r->notify;
     for (int i = 0; i < 4; i++)
-        h.len[i] = (uint32_t)strlen(str[i]);
+        h.len[i] = (uint32_t)(i == 2 && r->type == 'J' ? r->payload_len
+                                                       : strlen(str[i]));
     if (spool_put(sp, &h, sizeof(h)) < 0)
         return -1;
     for (int i = 0; i < 4; i++)
@@ -177,6 +179,7 @@ rec_read(struct spool *sp, struct rec *r)
         r->id = str[0];
         r->idem = str[1];
         r->payload = str[2];
+        r->payload_len = h.len[2];
         r->notify = *str[3] ? str[3] : NULL;
     }
     return 1;

@@ -127,6 +127,8 @@ stage_job(struct enq *e, const struct job_info *in)
     struct stage *st = &e->st;
     char hdr[META_HEADER_MAX];
     int64_t now;
+    const char *v;
+    size_t vl;
     int hl, rc = 0;
 
     if (st->n > 0 && (st->n == e->batch || in->prio != st->prio ||
@@ -138,9 +140,9 @@ stage_job(struct enq *e, const struct job_info *in)
     now = bulk_now_ms(e);
     hl = meta_format_header(hdr, sizeof(hdr), in->max_attempts, in->prio, now);
     rc |= resp_arg(&st->hs, in->id, 36);
-    rc |= resp_head(&st->hs, '$', (size_t)hl + in->text_len) |
-          buf_append(&st->hs, hdr, (size_t)hl) |
-          buf_append(&st->hs, in->text, in->text_len) |
+    v = enq_pack(e, in->id, NULL, in->text, in->text_len, &vl);
+    rc |= resp_head(&st->hs, '$', (size_t)hl + vl) |
+          buf_append(&st->hs, hdr, (size_t)hl) | buf_append(&st->hs, v, vl) |
           buf_append(&st->hs, "\r\n", 2);
     rc |= resp_arg(&st->ids, in->id, 36);
     if (rc) {

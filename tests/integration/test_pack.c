@@ -1,0 +1,256 @@
+/* Compressed payloads (common/pack.h) end to end: `genq enqueue` stores an
+ * article request compressed (and a job with an idempotency key plain),
+ * a worker runs it against the mock, the dead-letter views (dlq show, ls
+ * with its excerpt and --grep, export) show its JSON; a plain JSON value
+ * written by a foreign producer still runs; a corrupt compressed value
+ * sends its job to the dead-letter queue with an error naming it. */
+#include "fmacros.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+
+#include "harness.h"
+#include "meta.h"
+#include "pack.h"
+
+TH_SUITE(pack, .timeout = 90);
+
+#define ARTICLE                                                                \
+    "Write a short essay on tide pools for a school magazine: what lives "     \
+    "there, how the animals cope with waves and sun, and why visitors "       \
+    "should leave shells where they are. Friendly tone. Pool %d."
+
+/* The stored value of id (caller frees the reply). */
+static redisReply *
+stored(const char *id)
+{
+    redisReply *r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], id);
+
+    cr_assert(r && r->type == REDIS_REPLY_STRING, "no stored value for %s", id);
+    return r;
+}
+
+/* The ids `genq enqueue --json` printed in out, into id[n][64]. */
+static void
+enqueued_ids(char *out, char (*id)[64], int n)
+{
+    char *save = NULL;
+    int k = 0;
+
+    for (char *l = strtok_r(out, "\n", &save); l && k < n;
+         l = strtok_r(NULL, "\n", &save)) {
+        cJSON *j = cJSON_Parse(l);
+        cr_assert(j, "%s", l);
+        snprintf(id[k++], 64, "%s", th_str(j, "id"));
+        cJSON_Delete(j);
+    }
+    cr_assert_eq(k, n);
+}
+
+Test(pack, enqueue_compresses_and_worker_runs)
+{
+    char in[2048], prompt[3][400], id[3][64], *out, *err, st[64];
+    char *ids[3];
+    size_t at = 0;
+    pid_t w;
+    int rc;
+
+    for (int i = 0; i < 3; i++) {
+        snprintf(prompt[i], sizeof(prompt[i]), ARTICLE, i);
+        /* the third carries an idempotency key: stored plain (the scripts
+         * that delete jobs read the key from the payload) */
+        at += (size_t)snprintf(in + at, sizeof(in) - at,
+                               "{\"prompt\":\"%s\",\"max_tokens\":40%s}\n",
+                               prompt[i],
+                               i == 2 ? ",\"idempotency_key\":\"k-2\"" : "");
+    }
+    rc = th_genq(&t, in, &out, &err, "enqueue", "--json", "-", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    enqueued_ids(out, id, 3);
+    free(out);
+    free(err);
+    for (int i = 0; i < 3; i++) {
+        redisReply *r = stored(id[i]);
+        size_t h = meta_header_len(r->str);
+        if (i < 2) {
+            cr_assert_eq(r->str[h], PACK_TAG_DEFLATE1_ID, "job %d", i);
+            cr_assert_lt(r->len - h, strlen(prompt[i]), "compressed");
+        } else {
+            cr_assert_eq(r->str[h], '{', "a job with a key stays plain");
+        }
+        freeReplyObject(r);
+    }
+    /* status reads a compressed job */
+    rc = th_genq(&t, NULL, &out, &err, "status", "--json", id[0], NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(strstr(out, "\"state\":\"queued\""), "%s", out);
+    free(out);
+    free(err);
+
+    w = th_worker(&t, NULL, NULL);
+    for (int i = 0; i < 3; i++)
+        ids[i] = id[i];
+    cr_assert_eq(th_wait_terminal(&t, ids, 3, 30), 3);
+    th_stop(w);
+    for (int i = 0; i < 3; i++) {
+        cJSON *res = th_result(&t, id[i]);
+        const cJSON *txt = cJSON_GetObjectItemCaseSensitive(res, "text");
+        char *want = th_expected_text(prompt[i], (size_t)1 << 20);
+        cr_assert_str_eq(th_state(&t, id[i], st, NULL), "succeeded", "job %d",
+                         i);
+        cr_assert(cJSON_IsString(txt));
+        /* the mock answers the prompt it was sent, the decoded one (the
+         * worker continues past max_tokens: the whole article) */
+        cr_assert_str_eq(txt->valuestring, want, "job %d", i);
+        free(want);
+        cJSON_Delete(res);
+    }
+}
+
+/* A compressed job made dead (claim, then fail.lua as a worker would). */
+static void
+dead_compressed(char *id, size_t idn, const char *prompt)
+{
+    char in[1024], *out, *err, e[256];
+    redisReply *r, *f;
+    int rc;
+
+    snprintf(in, sizeof(in), "{\"prompt\":\"%s\",\"max_tokens\":40}\n", prompt);
+    rc = th_genq(&t, in, &out, &err, "enqueue", "--json", "-", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    enqueued_ids(out, (char(*)[64])id, 1);
+    (void)idn;
+    free(out);
+    free(err);
+    r = stored(id);
+    cr_assert(pack_is_packed(r->str + meta_header_len(r->str),
+                             r->len - meta_header_len(r->str)));
+    freeReplyObject(r);
+    r = th_claim(&t, "w-pack", 1, 60000, 5);
+    cr_assert_eq(r->elements, 5);
+    th_err_json(e, sizeof(e), "permanent", 400, "bad request");
+    f = th_script(&t, SCRIPT_FAIL, id, r->element[2]->str, "dead", "0", e,
+                  NULL);
+    cr_assert_str_eq(f->element[0]->str, "dead");
+    freeReplyObject(f);
+    freeReplyObject(r);
+}
+
+Test(pack, dead_letter_views_show_json)
+{
+    char id[64], prompt[400], *out, *err;
+    cJSON *d;
+    int rc;
+
+    snprintf(prompt, sizeof(prompt), ARTICLE, 7);
+    dead_compressed(id, sizeof(id), prompt);
+
+    rc = th_genq(&t, NULL, &out, &err, "dlq", "show", "--json", id, NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    d = cJSON_Parse(out);
+    cr_assert(d, "%s", out);
+    cr_assert_str_eq(th_str(cJSON_GetObjectItem(d, "job"), "prompt"), prompt);
+    cr_assert_str_eq(th_str(cJSON_GetObjectItem(d, "job"), "id"), id);
+    cJSON_Delete(d);
+    free(out);
+    free(err);
+
+    /* ls: the excerpt; --grep finds a word inside the compressed job and
+     * not one that is absent */
+    rc = th_genq(&t, NULL, &out, &err, "dlq", "ls", "--json", "--grep",
+                 "visitors should", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    d = cJSON_Parse(out);
+    cr_assert(d, "[%s] %s", out, err);
+    cr_assert_str_eq(th_str(d, "id"), id);
+    cr_assert(!strncmp(th_str(d, "prompt_excerpt"), "Write a short essay", 19),
+              "%s", out);
+    cJSON_Delete(d);
+    free(out);
+    free(err);
+    rc = th_genq(&t, NULL, &out, &err, "dlq", "ls", "--json", "--grep",
+                 "no such words", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_str_eq(out, "");
+    free(out);
+    free(err);
+
+    /* export: the job as JSON, which enqueue --from-dlq takes back */
+    rc = th_genq(&t, NULL, &out, &err, "dlq", "export", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    d = cJSON_Parse(out);
+    cr_assert(d, "%s", out);
+    cr_assert_str_eq(th_str(cJSON_GetObjectItem(d, "job"), "prompt"), prompt);
+    cJSON_Delete(d);
+    free(out);
+    free(err);
+}
+
+Test(pack, foreign_plain_json_runs)
+{
+    char payload[600], prompt[400], st[64];
+    char id1[] = "foreign-1", id2[] = "foreign-2", *ids[2] = {id1, id2};
+    redisReply *r;
+    pid_t w;
+
+    /* what another language's producer writes: plain JSON, through the
+     * enqueue script, and a bulk header with plain JSON behind it */
+    snprintf(prompt, sizeof(prompt), ARTICLE, 1);
+    snprintf(payload, sizeof(payload),
+             "{\"id\":\"foreign-1\",\"prompt\":\"%s\",\"max_tokens\":30}",
+             prompt);
+    th_enqueue(&t, "foreign-1", 1, 0, 0, NULL, payload);
+    r = stored("foreign-1");
+    cr_assert_eq(r->str[meta_header_len(r->str)], '{');
+    freeReplyObject(r);
+    snprintf(payload, sizeof(payload),
+             "queued|0|0|1|||1|1|\n{\"id\":\"foreign-2\",\"prompt\":\"%s\","
+             "\"max_tokens\":30}",
+             prompt);
+    r = redisCommand(t.c, "HSET %s foreign-2 %s", t.k.key[QK_JOBS], payload);
+    freeReplyObject(r);
+    r = redisCommand(t.c, "LPUSH %s foreign-2", t.k.key[QK_READY]);
+    freeReplyObject(r);
+
+    w = th_worker(&t, NULL, NULL);
+    cr_assert_eq(th_wait_terminal(&t, ids, 2, 30), 2);
+    th_stop(w);
+    for (int i = 0; i < 2; i++) {
+        cJSON *res = th_result(&t, ids[i]);
+        char *want = th_expected_text(prompt, (size_t)1 << 20);
+        cr_assert_str_eq(th_state(&t, ids[i], st, NULL), "succeeded");
+        cr_assert_str_eq(th_str(res, "text"), want);
+        free(want);
+        cJSON_Delete(res);
+    }
+}
+
+Test(pack, corrupt_value_dead_with_its_id)
+{
+    char id[] = "broken-1", *ids[1] = {id}, st[64], *out, *err;
+    static const char v[] = "queued|0|0|1|||1|1|\n\x02\xff\xff\xff\xff\xff";
+    redisReply *r;
+    pid_t w;
+    int rc;
+
+    r = redisCommand(t.c, "HSET %s broken-1 %b", t.k.key[QK_JOBS], v,
+                     sizeof(v) - 1);
+    freeReplyObject(r);
+    r = redisCommand(t.c, "LPUSH %s broken-1", t.k.key[QK_READY]);
+    freeReplyObject(r);
+    w = th_worker(&t, NULL, NULL);
+    cr_assert_eq(th_wait_terminal(&t, ids, 1, 30), 1);
+    th_stop(w);
+    cr_assert_str_eq(th_state(&t, "broken-1", st, NULL), "dead");
+    rc = th_genq(&t, NULL, &out, &err, "dlq", "show", "--json", "broken-1",
+                 NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(strstr(out, "job broken-1: stored payload is corrupt"), "%s",
+              out);
+    free(out);
+    free(err);
+}
