@@ -51,12 +51,36 @@ enqueued_ids(char *out, char (*id)[64], int n)
     cr_assert_eq(k, n);
 }
 
+/* Store value v (len bytes) for id and make it ready, as a producer in
+ * another language would (bulk header and all). */
+static void
+put_ready(const char *id, const char *v, size_t len)
+{
+    redisReply *r = redisCommand(t.c, "HSET %s %s %b", t.k.key[QK_JOBS], id,
+                                 v, len);
+
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    r = redisCommand(t.c, "LPUSH %s %s", t.k.key[QK_READY], id);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+}
+
+/* A worker until the n ids are terminal. */
+static void
+run_all(char **ids, int n)
+{
+    pid_t w = th_worker(&t, NULL, NULL);
+
+    cr_assert_eq(th_wait_terminal(&t, ids, n, 30), n);
+    th_stop(w);
+}
+
 Test(pack, enqueue_compresses_and_worker_runs)
 {
     char in[2048], prompt[3][400], id[3][64], *out, *err, st[64];
     char *ids[3];
     size_t at = 0;
-    pid_t w;
     int rc;
 
     for (int i = 0; i < 3; i++) {
@@ -91,11 +115,9 @@ Test(pack, enqueue_compresses_and_worker_runs)
     free(out);
     free(err);
 
-    w = th_worker(&t, NULL, NULL);
     for (int i = 0; i < 3; i++)
         ids[i] = id[i];
-    cr_assert_eq(th_wait_terminal(&t, ids, 3, 30), 3);
-    th_stop(w);
+    run_all(ids, 3);
     for (int i = 0; i < 3; i++) {
         cJSON *res = th_result(&t, id[i]);
         const cJSON *txt = cJSON_GetObjectItemCaseSensitive(res, "text");
@@ -140,54 +162,52 @@ dead_compressed(char *id, size_t idn, const char *prompt)
     freeReplyObject(r);
 }
 
+/* The first line of `genq dlq CMD [A [B [C]]]` (NULL ends the list) as
+ * JSON (caller deletes), or NULL when it printed nothing. */
+static cJSON *
+dlq_json(const char *cmd, const char *a, const char *b, const char *c)
+{
+    char *out, *err;
+    int rc = th_genq(&t, NULL, &out, &err, "dlq", cmd, a, b, c, NULL);
+    cJSON *d;
+
+    cr_assert_eq(rc, 0, "%s", err);
+    d = *out ? cJSON_Parse(out) : NULL;
+    cr_assert(d || !*out, "%s", out);
+    free(out);
+    free(err);
+    return d;
+}
+
 Test(pack, dead_letter_views_show_json)
 {
-    char id[64], prompt[400], *out, *err;
+    char id[64], prompt[400];
     cJSON *d;
-    int rc;
 
     snprintf(prompt, sizeof(prompt), ARTICLE, 7);
     dead_compressed(id, sizeof(id), prompt);
 
-    rc = th_genq(&t, NULL, &out, &err, "dlq", "show", "--json", id, NULL);
-    cr_assert_eq(rc, 0, "%s", err);
-    d = cJSON_Parse(out);
-    cr_assert(d, "%s", out);
+    d = dlq_json("show", "--json", id, NULL);
+    cr_assert(d);
     cr_assert_str_eq(th_str(cJSON_GetObjectItem(d, "job"), "prompt"), prompt);
     cr_assert_str_eq(th_str(cJSON_GetObjectItem(d, "job"), "id"), id);
     cJSON_Delete(d);
-    free(out);
-    free(err);
 
-    /* ls: the excerpt; --grep finds a word inside the compressed job and
-     * not one that is absent */
-    rc = th_genq(&t, NULL, &out, &err, "dlq", "ls", "--json", "--grep",
-                 "visitors should", NULL);
-    cr_assert_eq(rc, 0, "%s", err);
-    d = cJSON_Parse(out);
-    cr_assert(d, "[%s] %s", out, err);
+    /* ls: the excerpt; --grep finds words inside the compressed job, and
+     * not ones that are absent */
+    d = dlq_json("ls", "--json", "--grep", "visitors should");
+    cr_assert(d);
     cr_assert_str_eq(th_str(d, "id"), id);
     cr_assert(!strncmp(th_str(d, "prompt_excerpt"), "Write a short essay", 19),
-              "%s", out);
+              "%s", th_str(d, "prompt_excerpt"));
     cJSON_Delete(d);
-    free(out);
-    free(err);
-    rc = th_genq(&t, NULL, &out, &err, "dlq", "ls", "--json", "--grep",
-                 "no such words", NULL);
-    cr_assert_eq(rc, 0, "%s", err);
-    cr_assert_str_eq(out, "");
-    free(out);
-    free(err);
+    cr_assert_null(dlq_json("ls", "--json", "--grep", "no such words"));
 
     /* export: the job as JSON, which enqueue --from-dlq takes back */
-    rc = th_genq(&t, NULL, &out, &err, "dlq", "export", NULL);
-    cr_assert_eq(rc, 0, "%s", err);
-    d = cJSON_Parse(out);
-    cr_assert(d, "%s", out);
+    d = dlq_json("export", NULL, NULL, NULL);
+    cr_assert(d);
     cr_assert_str_eq(th_str(cJSON_GetObjectItem(d, "job"), "prompt"), prompt);
     cJSON_Delete(d);
-    free(out);
-    free(err);
 }
 
 Test(pack, foreign_plain_json_runs)
@@ -195,7 +215,6 @@ Test(pack, foreign_plain_json_runs)
     char payload[600], prompt[400], st[64];
     char id1[] = "foreign-1", id2[] = "foreign-2", *ids[2] = {id1, id2};
     redisReply *r;
-    pid_t w;
 
     /* what another language's producer writes: plain JSON, through the
      * enqueue script, and a bulk header with plain JSON behind it */
@@ -211,14 +230,8 @@ Test(pack, foreign_plain_json_runs)
              "queued|0|0|1|||1|1|\n{\"id\":\"foreign-2\",\"prompt\":\"%s\","
              "\"max_tokens\":30}",
              prompt);
-    r = redisCommand(t.c, "HSET %s foreign-2 %s", t.k.key[QK_JOBS], payload);
-    freeReplyObject(r);
-    r = redisCommand(t.c, "LPUSH %s foreign-2", t.k.key[QK_READY]);
-    freeReplyObject(r);
-
-    w = th_worker(&t, NULL, NULL);
-    cr_assert_eq(th_wait_terminal(&t, ids, 2, 30), 2);
-    th_stop(w);
+    put_ready("foreign-2", payload, strlen(payload));
+    run_all(ids, 2);
     for (int i = 0; i < 2; i++) {
         cJSON *res = th_result(&t, ids[i]);
         char *want = th_expected_text(prompt, (size_t)1 << 20);
@@ -233,18 +246,10 @@ Test(pack, corrupt_value_dead_with_its_id)
 {
     char id[] = "broken-1", *ids[1] = {id}, st[64], *out, *err;
     static const char v[] = "queued|0|0|1|||1|1|\n\x02\xff\xff\xff\xff\xff";
-    redisReply *r;
-    pid_t w;
     int rc;
 
-    r = redisCommand(t.c, "HSET %s broken-1 %b", t.k.key[QK_JOBS], v,
-                     sizeof(v) - 1);
-    freeReplyObject(r);
-    r = redisCommand(t.c, "LPUSH %s broken-1", t.k.key[QK_READY]);
-    freeReplyObject(r);
-    w = th_worker(&t, NULL, NULL);
-    cr_assert_eq(th_wait_terminal(&t, ids, 1, 30), 1);
-    th_stop(w);
+    put_ready("broken-1", v, sizeof(v) - 1);
+    run_all(ids, 1);
     cr_assert_str_eq(th_state(&t, "broken-1", st, NULL), "dead");
     rc = th_genq(&t, NULL, &out, &err, "dlq", "show", "--json", "broken-1",
                  NULL);
