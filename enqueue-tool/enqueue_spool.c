@@ -116,8 +116,9 @@ spool_write(struct spool *sp, const struct rec *r)
                                                        : strlen(str[i]));
     if (spool_put(sp, &h, sizeof(h)) < 0)
         return -1;
-    for (int i = 0; i < 4; i++)
-        if (spool_put(sp, str[i], (size_t)h.len[i] + 1) < 0)
+    for (int i = 0; i < 4; i++) /* the NUL apart: a payload has none */
+        if (spool_put(sp, str[i], (size_t)h.len[i]) < 0 ||
+            spool_put(sp, "", 1) < 0)
             return -1;
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "pack.h"
 #include "rclient.h"
 
 TH_SUITE(backlog, .timeout = 180);
@@ -82,19 +83,40 @@ Test(backlog, a_big_backlog_is_claimed_at_the_head_and_drained)
     cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), N_BULK + N_IDS);
     cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_META]), 0,
                  "no meta field before the first claim");
+    /* stored compressed (common/pack.h): shorter than the request, and it
+     * decodes to it */
     after = th_rint(&t, "HSTRLEN %s art-%08d", t.k.key[QK_JOBS], N_BULK);
-    cr_assert(after > 300, "the stored value holds the request");
+    article(want, sizeof(want), N_BULK, 1);
+    cr_assert(after < (long long)strlen(want), "compressed: %lld", after);
+    {
+        char id[32], e[256], *json;
+        snprintf(id, sizeof(id), "art-%08d", N_BULK);
+        r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], id);
+        cr_assert(r && r->type == REDIS_REPLY_STRING);
+        json = pack_stored_json(NULL, id, r->str, r->len, e, sizeof(e));
+        want[strlen(want) - 1] = '\0';
+        cr_assert_str_eq(json, want, "%s", e);
+        free(json);
+        freeReplyObject(r);
+    }
 
     /* the head: the first 100 lines of the file, in order, intact */
     r = th_claim(&t, "w-head", 100, 60000, 3);
     cr_assert_eq(r->elements, 1 + 4 * 100);
     for (int i = 0; i < 100; i++) {
-        const char *p = r->element[4 + 4 * i]->str, *nl = strchr(p, '\n');
+        const redisReply *v = r->element[4 + 4 * i];
+        const char *p = v->str, *nl = strchr(p, '\n');
+        char e[256], *json;
         article(want, sizeof(want), i, 0);
         want[strlen(want) - 1] = '\0';
-        /* the worker cuts the header; the job has its generated id first */
+        /* the worker cuts the header and decodes the rest; the job has its
+         * generated id first */
         cr_assert(nl && !strncmp(p, "queued|0|", 9), "%s", p);
-        cr_assert(strstr(nl + 1, want + 1), "job %d: %s", i, nl + 1);
+        json = pack_stored_json(NULL, r->element[1 + 4 * i]->str, p, v->len, e,
+                                sizeof(e));
+        cr_assert(json, "%s", e);
+        cr_assert(strstr(json, want + 1), "job %d: %s", i, json);
+        free(json);
         cr_assert_eq(r->element[3 + 4 * i]->integer, 1);
     }
     freeReplyObject(r);
