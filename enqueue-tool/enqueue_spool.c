@@ -78,6 +78,8 @@ spool_spill(struct spool *sp)
 static int
 spool_put(struct spool *sp, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0; /* fwrite() of nothing "fails" */
     if (!sp->f && sp->mem.len + n > sp->max && spool_spill(sp) < 0)
         return -1;
     if (sp->f)

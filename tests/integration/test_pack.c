@@ -259,3 +259,50 @@ Test(pack, corrupt_value_dead_with_its_id)
     free(out);
     free(err);
 }
+
+/* Jobs spooled between the passes (ids given: the script path) keep their
+ * compressed bytes, NULs and all, in memory and in a spilled spool file. */
+Test(pack, spooled_jobs_intact)
+{
+    const char *spill[] = {"GENQ_SPOOL_MEM_MAX=2048", NULL};
+    char path[512], line[600], id[32], e[256], *in, *json, *err;
+    size_t at = 0, cap = 40 * sizeof(line);
+
+    in = malloc(cap);
+    cr_assert(in);
+    for (int i = 0; i < 40; i++) {
+        int n = snprintf(line, sizeof(line),
+                         "{\"id\":\"sp-%02d\",\"prompt\":\"" ARTICLE "\"}", i,
+                         i);
+        memcpy(in + at, line, (size_t)n);
+        at += (size_t)n;
+        in[at++] = '\n';
+    }
+    in[at] = '\0';
+    th_write_tmp(path, sizeof(path), "spool.jsonl", in);
+    for (int round = 0; round < 2; round++) {
+        const char *argv[12] = {th_bin("genq"), "enqueue", path};
+        th_redis_args(argv, 3, t.queue);
+        cr_assert_eq(th_run(argv, round ? spill : NULL, NULL, 0, NULL, &err), 0,
+                     "%s", err);
+        free(err);
+        for (int i = 0; i < 40; i++) {
+            redisReply *r;
+            snprintf(id, sizeof(id), "sp-%02d", i);
+            r = stored(id);
+            cr_assert(pack_is_packed(r->str + meta_header_len(r->str),
+                                     r->len - meta_header_len(r->str)));
+            json = pack_stored_json(NULL, id, r->str, r->len, e, sizeof(e));
+            cr_assert(json, "%s", e);
+            snprintf(line, sizeof(line),
+                     "{\"id\":\"sp-%02d\",\"prompt\":\"" ARTICLE "\"}", i, i);
+            cr_assert_str_eq(json, line);
+            free(json);
+            freeReplyObject(r);
+        }
+        /* the next round: the same ids on a fresh queue's keys */
+        freeReplyObject(redisCommand(t.c, "DEL %s %s %s", t.k.key[QK_JOBS],
+                                     t.k.key[QK_READY], t.k.key[QK_META]));
+    }
+    free(in);
+}
