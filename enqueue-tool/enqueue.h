@@ -78,6 +78,7 @@ struct enq {
     long done_line; /* last line of the last batch Redis confirmed */
     int progress;
     int from_dlq;            /* --from-dlq: lines are dead-letter documents */
+    int no_compress;         /* --no-compress: every payload stored plain */
     struct buf out;          /* bulk batches being formatted; freed in
                                 cmd_enqueue */
     struct spool *spool2;    /* the second half's (validate_split) or NULL */

@@ -1,7 +1,7 @@
 /* genq enqueue: the stored form of a validated job's payload (common/pack.h),
- * made in the validating thread that owns e->pk. A job with an
- * idempotency key stays plain JSON: the Lua scripts that delete jobs read
- * the key from the payload (oplib.lua idem_forget). */
+ * made in the validating thread that owns e->pk (not for --dry-run). A job
+ * with an idempotency key stays plain JSON: the Lua scripts that delete
+ * jobs read the key from the payload (oplib.lua idem_forget). */
 #include "fmacros.h"
 
 #include "enqueue.h"
@@ -14,7 +14,7 @@ enq_pack(struct enq *e, const char *id, const char *idem, const char *json,
     const char *out = json;
 
     *out_len = len;
-    if (e->pk && !(idem && *idem) &&
+    if (e->pk && !e->dry_run && !(idem && *idem) &&
         pack_payload(e->pk, id, json, len, &out, out_len) < 0) {
         out = json; /* zlib failed (out of memory): plain is always right */
         *out_len = len;

@@ -250,7 +250,8 @@ validate_split(struct enq *e, char *base, size_t size, size_t line_max)
     h.e = *e;
     h.e.total = h.e.valid = h.e.rejected = 0;
     h.e.spool = malloc(sizeof(*h.e.spool));
-    h.e.pk = packer_new(); /* its own (NULL: that half is stored plain) */
+    /* its own (NULL: that half is stored plain) */
+    h.e.pk = e->pk ? packer_new() : NULL;
     if (h.e.spool)
         spool_init(h.e.spool, e->spool->max);
     h.line_max = line_max;

@@ -306,3 +306,22 @@ Test(pack, spooled_jobs_intact)
     }
     free(in);
 }
+
+/* --no-compress: the same request stored as plain JSON. */
+Test(pack, no_compress_stores_plain)
+{
+    char in[600], id[1][64], *out, *err;
+    redisReply *r;
+    int rc;
+
+    snprintf(in, sizeof(in), "{\"prompt\":\"" ARTICLE "\"}\n", 3);
+    rc = th_genq(&t, in, &out, &err, "enqueue", "--json", "--no-compress",
+                 "-", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    enqueued_ids(out, id, 1);
+    free(out);
+    free(err);
+    r = stored(id[0]);
+    cr_assert_eq(r->str[meta_header_len(r->str)], '{', "%s", r->str);
+    freeReplyObject(r);
+}
