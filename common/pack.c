@@ -112,10 +112,10 @@ pack_payload(struct packer *p, const char *id, const char *json, size_t len,
     p->d.next_in = (Bytef *)(uintptr_t)(json + skip);
     p->d.avail_in = (uInt)(len - skip);
     p->d.next_out = p->out + 1;
-    p->d.avail_out = (uInt)(len - 1);
+    p->d.avail_out = (uInt)(len - 2); /* tag included: smaller than len */
     rc = deflate(&p->d, Z_FINISH);
     if (rc == Z_OK || rc == Z_BUF_ERROR)
-        return 0; /* did not fit in len - 1 bytes: stored plain */
+        return 0; /* did not fit in len - 2 bytes: stored plain */
     if (rc != Z_STREAM_END)
         return -1;
     *out = (const char *)p->out;
@@ -171,7 +171,8 @@ inflate_into(z_stream *s, const char *id, const char *pre, size_t pl,
         cap = JOB_MAX_BYTES + 1;
     if (!(o = malloc(cap + 1)))
         return fail(err, errlen, id, no_mem);
-    memcpy(o, pre, pl);
+    if (pl)
+        memcpy(o, pre, pl);
     s->next_in = (Bytef *)(uintptr_t)v;
     s->avail_in = (uInt)len;
     for (;;) {
