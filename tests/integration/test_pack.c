@@ -325,3 +325,40 @@ Test(pack, no_compress_stores_plain)
     cr_assert_eq(r->str[meta_header_len(r->str)], '{', "%s", r->str);
     freeReplyObject(r);
 }
+
+/* The worker's intake stores a new job (no id, key or schedule) from the
+ * inbox compressed, and runs it. */
+Test(pack, intake_compresses_new_jobs)
+{
+    char doc[600], prompt[400], id[160], st[64], *ids[1] = {id}, *want;
+    redisReply *r;
+    cJSON *res;
+
+    snprintf(prompt, sizeof(prompt), ARTICLE, 9);
+    snprintf(doc, sizeof(doc), "{\"prompt\":\"%s\",\"max_tokens\":30}",
+             prompt);
+    freeReplyObject(redisCommand(t.c, "LPUSH %s %s", t.k.inbox, doc));
+    {
+        pid_t w = th_worker(&t, NULL, NULL);
+        for (int i = 0; i < 400 && th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]) == 0;
+             i++)
+            th_sleep_ms(50);
+        r = redisCommand(t.c, "HKEYS %s", t.k.key[QK_JOBS]);
+        cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);
+        snprintf(id, sizeof(id), "%s", r->element[0]->str);
+        freeReplyObject(r);
+        cr_assert_eq(th_wait_terminal(&t, ids, 1, 30), 1);
+        th_stop(w);
+    }
+    r = stored(id);
+    cr_assert(pack_is_packed(r->str + meta_header_len(r->str),
+                             r->len - meta_header_len(r->str)),
+              "stored compressed");
+    freeReplyObject(r);
+    cr_assert_str_eq(th_state(&t, id, st, NULL), "succeeded");
+    res = th_result(&t, id);
+    want = th_expected_text(prompt, (size_t)1 << 20);
+    cr_assert_str_eq(th_str(res, "text"), want);
+    free(want);
+    cJSON_Delete(res);
+}
