@@ -1,10 +1,11 @@
-/* pack: job payloads stored compressed (raw DEFLATE against a preset
- * dictionary with the job's id at its end) and decoded back, bounded by
- * JOB_MAX_BYTES; the format is in pack.h. One packer per thread keeps its
- * zlib streams (a reset costs far less than a new stream). */
+/* pack: job payloads stored compressed (raw DEFLATE against the preset
+ * dictionary of pack_dict.c, the job's leading {"id":"ID", left out) and
+ * decoded back, bounded by JOB_MAX_BYTES; the format is in pack.h. One
+ * packer per thread keeps its zlib streams: a deflate stream with the
+ * dictionary set once, copied per job (setting it again costs zlib a hash
+ * of every byte of it), and an inflate stream reset per job. */
 #include "fmacros.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,9 @@
 #include "pack.h"
 
 #ifndef PACK_WBITS
-#define PACK_WBITS    (-12) /* raw DEFLATE, 4 KiB window: the dictionary fits */
+/* raw DEFLATE, 4 KiB window: the dictionary must fit in its reach, 4096 -
+ * 262 bytes (test_pack.c checks); a smaller window is cheaper to copy */
+#define PACK_WBITS    (-12)
 #endif
 #ifndef PACK_MEMLEVEL
 #define PACK_MEMLEVEL 5 /* 4096 hash heads */
@@ -91,7 +94,7 @@ pack_payload(struct packer *p, const char *id, const char *json, size_t len,
     if (len < PACK_MIN || len > JOB_MAX_BYTES)
         return 0;
     if (len > p->out_cap) {
-        /* the tag and len - 1 bytes: no more is worth storing */
+        /* the tag and len - 2 bytes: no more is worth storing */
         unsigned char *o = realloc(p->out, len);
         if (!o)
             return -1;

@@ -370,8 +370,9 @@ job_start_try(struct wjob *j)
             job_backoff_ms(j));
 }
 
-/* Start the job in slot j (J_RUNNING, counted in active). payload is
- * borrowed. */
+/* Start the job in slot j (J_RUNNING, counted in active) from its stored
+ * value v (len bytes, borrowed): decoded (pack.h); one that cannot be
+ * sends the job to the dead-letter queue with the reason naming it. */
 void
 job_run(struct wjob *j, const char *v, size_t len)
 {

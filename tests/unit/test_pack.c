@@ -173,6 +173,13 @@ Test(pack, bomb_bounded)
     free(zeros);
 }
 
+/* the dictionary is within the reach of the 4 KiB window (pack.c) */
+Test(pack, dictionary_fits_the_window)
+{
+    cr_assert_leq(pack_dict_len, 4096 - 262);
+    cr_assert_eq(strlen(pack_dict), pack_dict_len);
+}
+
 Test(pack, plain_json_read_as_is)
 {
     char err[256], *back;
