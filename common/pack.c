@@ -236,14 +236,15 @@ char *
 pack_decode(struct packer *p, const char *id, const char *v, size_t len,
             size_t *out_len, char *err, size_t errlen)
 {
-    z_stream tmp, *s = p ? &p->i : &tmp;
+    z_stream tmp, *s;
     char *o = NULL, *pre = NULL;
     size_t pl = 0;
 
+    memset(&tmp, 0, sizeof(tmp));
+    s = p ? &p->i : &tmp;
     if (!pack_is_packed(v, len))
         return plain_copy(id, v, len, out_len, err, errlen);
     if (!p) {
-        memset(&tmp, 0, sizeof(tmp));
         if (inflateInit2(&tmp, PACK_WBITS) != Z_OK)
             return fail(err, errlen, id, no_mem);
     } else if (inflateReset(s) != Z_OK) {

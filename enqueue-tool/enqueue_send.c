@@ -95,13 +95,14 @@ append_batch(struct enq *e, struct rec *recs, int n)
         free(num);
         return -1;
     }
-    for (int i = 0; i < 3 + jobs * 7 + echoes * 2; i++)
-        al[i] = SIZE_MAX;
+/* each argument with its length: a payload is binary when compressed */
+#define ARG(s, l) (av[j] = (s), al[j] = (l), j++)
+#define ARGS(s)   ARG((s), strlen(s))
     snprintf(ttl, sizeof(ttl), "%d", e->idem_ttl);
     snprintf(cnt, sizeof(cnt), "%d", jobs);
     snprintf(necho, sizeof(necho), "%d", echoes);
-    av[j++] = ttl;
-    av[j++] = cnt;
+    ARGS(ttl);
+    ARGS(cnt);
     for (int i = 0; i < n; i++) {
         if (recs[i].type != 'J')
             continue;
@@ -110,31 +111,29 @@ append_batch(struct enq *e, struct rec *recs, int n)
         snprintf(num[k][2], 24, "%" PRId64, recs[i].delay);
         snprintf(num[k][3], 24, "%d", recs[i].max_attempts);
         snprintf(num[k][4], 24, "%d", k + 1); /* its index in the script */
-        av[j++] = recs[i].id;
-        av[j++] = num[k][0];
-        av[j++] = num[k][1];
-        av[j++] = num[k][2];
-        av[j++] = num[k][3];
-        av[j++] = recs[i].idem;
-        al[j] = recs[i].payload_len; /* stored form: may hold NULs */
-        av[j++] = recs[i].payload;
+        ARGS(recs[i].id);
+        ARGS(num[k][0]);
+        ARGS(num[k][1]);
+        ARGS(num[k][2]);
+        ARGS(num[k][3]);
+        ARGS(recs[i].idem);
+        ARG(recs[i].payload, recs[i].payload_len);
         k++;
     }
     /* the notify section of enqueue.lua: count, (index, echo) pairs */
-    av[j++] = necho;
+    ARGS(necho);
     k = 0;
     for (int i = 0; i < n; i++) {
         if (recs[i].type != 'J')
             continue;
         if (recs[i].notify) {
-            av[j++] = num[k][4];
-            av[j++] = recs[i].notify;
+            ARGS(num[k][4]);
+            ARGS(recs[i].notify);
         }
         k++;
     }
-    for (int i = 0; i < j; i++)
-        if (al[i] == SIZE_MAX) /* a string; payloads have their length */
-            al[i] = strlen(av[i]);
+#undef ARG
+#undef ARGS
     rc = rclient_append_script(e->cli.rc, SCRIPT_ENQUEUE, &e->cli.keys, j, av,
                                al);
     free(av);
