@@ -6,6 +6,7 @@
  * of every byte of it), and an inflate stream reset per job. */
 #include "fmacros.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,17 +134,20 @@ pack_is_packed(const char *v, size_t len)
            (v[0] == PACK_TAG_DEFLATE1 || v[0] == PACK_TAG_DEFLATE1_ID);
 }
 
+static const char no_mem[] = "could not be decoded: out of memory";
+
+/* NULL, with the message in err and errno ENOMEM (msg is no_mem: worth
+ * another try) or EINVAL (the value itself is bad). */
 static char *
 fail(char *err, size_t errlen, const char *id, const char *msg)
 {
     snprintf(err, errlen, "job %s: stored payload %s", id, msg);
+    errno = msg == no_mem ? ENOMEM : EINVAL;
     return NULL;
 }
 
 static const char too_big[] = "decodes to more than JOB_MAX_BYTES (1 MiB): "
                               "refused";
-static const char no_mem[] = "could not be decoded: out of memory";
-
 /* Grow *o (capacity *cap, room for a NUL beyond) toward JOB_MAX_BYTES + 1:
  * 0, or -1 (out of memory; *o unchanged). */
 static int
@@ -223,7 +227,7 @@ plain_copy(const char *id, const char *v, size_t len, size_t *out_len,
         return fail(err, errlen, id, m);
     }
     if (!(o = malloc(len + 1)))
-        return fail(err, errlen, id, "could not be copied: out of memory");
+        return fail(err, errlen, id, no_mem);
     if (len)
         memcpy(o, v, len);
     o[len] = '\0';

@@ -49,7 +49,8 @@ int pack_is_packed(const char *v, size_t len);
 /* The JSON of stored payload v (len bytes, the bulk header already cut;
  * meta_header_len()) of job id: a fresh NUL-terminated copy (caller frees;
  * *out_len, may be NULL, gets its length) or NULL with a message in err
- * ("job ID: ..."): corrupt, too large (> JOB_MAX_BYTES), out of memory.
+ * ("job ID: ...") and errno EINVAL (corrupt, too large: > JOB_MAX_BYTES,
+ * an unknown tag) or ENOMEM (out of memory: another try may work).
  * p may be NULL (a stream for this call only). */
 char *pack_decode(struct packer *p, const char *id, const char *v, size_t len,
                   size_t *out_len, char *err, size_t errlen);

@@ -372,7 +372,8 @@ job_start_try(struct wjob *j)
 
 /* Start the job in slot j (J_RUNNING, counted in active) from its stored
  * value v (len bytes, borrowed): decoded (pack.h); one that cannot be
- * sends the job to the dead-letter queue with the reason naming it. */
+ * sends the job to the dead-letter queue with the reason naming it (out
+ * of memory: left to its lease, as job_begin does). */
 void
 job_run(struct wjob *j, const char *v, size_t len)
 {
@@ -382,6 +383,11 @@ job_run(struct wjob *j, const char *v, size_t len)
     cJSON *mc;
 
     j->t_start = ev_now(w->loop);
+    if (!json && errno == ENOMEM) {
+        j->lost = 1; /* its lease runs out: another worker takes it */
+        slot_release(j);
+        return;
+    }
     if (!json) {
         job_finish(j, OUT_DEAD, error_doc(DLQ_INVALID, 0, NULL, err, NULL), 0);
         return;

@@ -5,6 +5,7 @@
 #include "fmacros.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -116,8 +117,10 @@ Test(pack, corrupt_truncated_and_foreign_refused)
     cr_assert_eq(pack_payload(p, id, article, strlen(article), &out, &n), 1);
     memcpy(bad, out, n);
     /* truncated */
+    errno = 0;
     back = pack_decode(p, id, bad, n / 2, NULL, err, sizeof(err));
     cr_assert_null(back);
+    cr_assert_eq(errno, EINVAL, "the value is bad, not the memory");
     cr_assert(strstr(err, id), "%s", err);
     cr_assert(strstr(err, "corrupt"), "%s", err);
     /* trailing bytes */
