@@ -4,8 +4,11 @@
  * words and phrases common in generation prompts. DEFLATE finds matches up
  * to 32 KiB back and codes nearer ones in fewer bits, so the most common
  * strings come last. Frozen: a stored payload is decoded with this exact
- * text; any change needs a new tag (pack.h) and this one kept. Nothing in
- * it is taken from the benchmarks' requests. */
+ * text; any change needs a new tag (pack.h) and this one kept. The prompt
+ * text is generic phrasing plus genq's own templates; nothing is taken
+ * from the benchmarks' requests (bench/lib/scale.py article() opens like
+ * templates/article.tmpl, which this holds: README "Issue 15" says what
+ * that is worth). */
 #include "pack.h"
 
 const char pack_dict[] =
@@ -36,9 +39,17 @@ const char pack_dict[] =
     "Markdown, with headings. Return only JSON. Do not include a preamble. "
     "Keep it short and simple. Write a blog post, a product description, an "
     "email, a report, a summary, a list of ideas, a story for children, a "
-    "tutorial, a guide for beginners, a review. Write an article of about "
-    "1000 words on the topic for a general audience: explain what it is, how "
-    "it works and why it matters, show examples, and end with a conclusion. "
+    "tutorial, a guide for beginners, a review. "
+    /* the text of genq's own templates (templates/explainer.tmpl,
+     * templates/article.tmpl), placeholders left out */
+    "Explain  to a reader who knows  but has never used . Start with the "
+    "problem it solves, then walk through one worked example step by step, "
+    "then list common mistakes. Keep it under  words. Write a technical "
+    "article of about  words on  for . Structure it with a short "
+    "introduction, three to five sections with headings, concrete examples "
+    "(code where it helps), and a conclusion that lists the key takeaways. "
+    "Use plain, precise language; define terms the first time you use them; "
+    "do not invent benchmarks, citations or version numbers. "
     "the of and to in is that for with on as by it from this be are or at "
     "an was which not you your their what when how why who "
     /* the common fields last */
