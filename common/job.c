@@ -4,18 +4,40 @@
 #include "fmacros.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "job.h"
 #include "job_int.h"
 #include "meta.h"
+#include "pack.h"
 #include "timefmt.h"
 
 const char *
 job_stored_payload(const char *v)
 {
     return v ? v + meta_header_len(v) : NULL;
+}
+
+cJSON *
+job_stored_parse(struct packer *pk, const char *id, const char *v, size_t len,
+                 char *err, size_t errlen)
+{
+    char *json = pack_stored_json(pk, id, v, len, err, errlen);
+    cJSON *job;
+
+    if (!json)
+        return NULL;
+    job = cJSON_Parse(json);
+    free(json);
+    if (!cJSON_IsObject(job)) {
+        cJSON_Delete(job);
+        snprintf(err, errlen, "job %s: the stored job is not a JSON object",
+                 id);
+        return NULL;
+    }
+    return job;
 }
 
 /* ---- accessors ---------------------------------------------------------- */

@@ -101,6 +101,14 @@ unsigned long job_fast_taken(void);
  * meta header (meta.h). Borrowed pointer into v. */
 const char *job_stored_payload(const char *v);
 
+struct packer;
+/* The job document of stored jobs-hash value v (len bytes: an optional
+ * bulk header, then the payload, plain or compressed: pack.h) of job id:
+ * a cJSON object (caller deletes), or NULL with the reason in err ("job
+ * ID: ..."). pk may be NULL (pack_decode). */
+cJSON *job_stored_parse(struct packer *pk, const char *id, const char *v,
+                        size_t len, char *err, size_t errlen);
+
 /* Validate an already-parsed job object with the same rules as job_parse(),
  * without normalizing it (a template is checked by name and vars, not
  * loaded). Returns 0 when valid, -1 with *err filled when not. Objects built

@@ -12,6 +12,7 @@
 #include "dlq.h"
 #include "docs.h"
 #include "errclass.h"
+#include "pack.h"
 #include "rclient.h"
 #include "timefmt.h"
 
@@ -427,6 +428,7 @@ int
 dlq_dead_doc(const char *id, redisReply **g, cJSON **out, char state[16])
 {
     struct ops_meta m;
+    char err[256], *job = NULL;
 
     *out = NULL;
     snprintf(state, 16, "unknown");
@@ -434,11 +436,19 @@ dlq_dead_doc(const char *id, redisReply **g, cJSON **out, char state[16])
         snprintf(state, 16, "%s", m.state);
     if (strcmp(state, "dead") || g[8]->type != REDIS_REPLY_STRING)
         return 0;
+    /* the stored job, decoded (pack.h); one that cannot be is shown as
+     * the reason, under "unparsed" (ops_deadletter_doc) */
+    if (g[6]->type == REDIS_REPLY_STRING &&
+        !(job = pack_decode(NULL, id, g[6]->str, g[6]->len, NULL, err,
+                            sizeof(err))) &&
+        !(job = strdup(err)))
+        return -1;
     *out =
         ops_deadletter_doc(id, strtoll(g[8]->str, NULL, 10), g[0]->str,
                            g[4]->type == REDIS_REPLY_STRING ? g[4]->str : NULL,
                            g[5]->type == REDIS_REPLY_STRING ? g[5]->str : NULL,
-                           g[6]->type == REDIS_REPLY_STRING ? g[6]->str : NULL);
+                           job);
+    free(job);
     return *out ? 1 : -1;
 }
 

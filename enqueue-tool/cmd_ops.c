@@ -509,9 +509,11 @@ dlq_pager_next(struct dlq_pager *p, struct dlq_entry *e)
         e->meta = str_of(g[2]);
         e->error = str_of(g[3]);
         e->excerpt = str_of(g[4]);
-        e->grep_hit = g[5]->type == REDIS_REPLY_INTEGER && g[5]->integer == 1;
+        e->grep_hit = g[5]->type == REDIS_REPLY_INTEGER ? (int)g[5]->integer
+                                                        : 0;
         e->payload = str_of(g[6]);
         e->history = str_of(g[7]);
+        dlq_entry_unpack(p, e, g[6]); /* a compressed job: decoded */
         if (p->f->grep && !e->grep_hit)
             continue;
         if (!error_matches(p->f, e->error))
@@ -527,4 +529,5 @@ dlq_pager_free(struct dlq_pager *p)
     if (p->page)
         freeReplyObject(p->page);
     p->page = NULL;
+    dlq_entry_unpack(p, NULL, NULL);
 }

@@ -152,7 +152,15 @@ struct dlq_pager {
     int started, end;
     redisReply *page; /* owned; the current page */
     size_t pos;
+    char *json, *excerpt; /* the current entry's decoded job and excerpt
+                             (dlq_unpack.c); owned */
 };
+
+/* Entry e of pager p whose stored job v is compressed: decoded, its
+ * excerpt cut and its grep decided here (dlq_unpack.c); e's strings then
+ * point into p, valid until the next entry. A plain v: nothing to do. */
+void dlq_entry_unpack(struct dlq_pager *p, struct dlq_entry *e,
+                      const redisReply *v);
 
 /* A pager over c's queue, newest first, pages of count entries. Can't
  * fail. */

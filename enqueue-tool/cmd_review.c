@@ -256,7 +256,7 @@ job_with_note(struct cli *c, const char *id, const char *note)
     redisReply *r = redisCommand(c->rc, "HGET %s %s", c->keys.key[QK_JOBS], id);
     cJSON *job, *p, *msgs, *last = NULL, *m;
     struct job_err je;
-    char *out = NULL;
+    char *out = NULL, err[256];
 
     if (!r || r->type != REDIS_REPLY_STRING) {
         cli_fail("review reject", "%s: no stored job", id);
@@ -264,10 +264,10 @@ job_with_note(struct cli *c, const char *id, const char *note)
             freeReplyObject(r);
         return NULL;
     }
-    job = cJSON_Parse(job_stored_payload(r->str));
+    job = job_stored_parse(NULL, id, r->str, r->len, err, sizeof(err));
     freeReplyObject(r);
     if (!job) {
-        cli_fail("review reject", "%s: the stored job is not JSON", id);
+        cli_fail("review reject", "%s", err);
         return NULL;
     }
     if (note && *note) {

@@ -35,6 +35,7 @@ struct rec {
     int64_t run_at, delay;
     /* borrowed: from the caller (pass 1), the memory spool or block */
     const char *id, *idem, *payload; /* J, S (id only) */
+    size_t payload_len;              /* J: stored form (pack.h): binary */
     const char *notify;              /* J: the feed echo, or NULL */
     const char *field, *msg;         /* R */
     char *block; /* owns the strings read from a file spool; else NULL */
@@ -81,11 +82,14 @@ struct enq {
     long done_line; /* last line of the last batch Redis confirmed */
     int progress;
     int from_dlq;            /* --from-dlq: lines are dead-letter documents */
+    int no_compress;         /* --no-compress: every payload stored plain */
     struct buf out;          /* bulk batches being formatted; freed in
                                 cmd_enqueue */
     struct spool *spool2;    /* the second half's (validate_split) or NULL */
     long line_base2;         /* lines before the second half */
     int64_t srv_ms, mono_ms; /* Redis TIME at start, monotonic then */
+    struct packer *pk;       /* this thread's payload compressor, or NULL
+                                (stored plain); cmd_enqueue frees it */
 };
 
 /* ---- the spool (enqueue_spool.c) -------------------------------------- */
@@ -116,6 +120,13 @@ int spool_next(struct enq *e, struct rec *r);
 void spool_rec_clear(struct rec *r);
 
 /* ---- pass 1 (enqueue_validate.c) --------------------------------------- */
+
+/* The stored form of payload json (len bytes) of job id (enqueue_pack.c):
+ * compressed with e->pk when that pays and the job has no idempotency key
+ * (idem NULL or ""), else json itself. The result is valid until e->pk's
+ * next use; *out_len gets its length (it may hold NULs). */
+const char *enq_pack(struct enq *e, const char *id, const char *idem,
+                     const char *json, size_t len, size_t *out_len);
 
 /* Validate one line and spool it (staging it when it may). Returns -1 on
  * spool I/O failure or out of memory (errno set), or when staging failed

@@ -141,7 +141,7 @@ bulk_append(struct enq *e, struct rec *recs, int n, int jobs)
     for (int i = 0; i < n && !rc; i++)
         if (recs[i].type == 'J')
             rc |= inline_append(b, recs[i].id, strlen(recs[i].id), hdr, hlen,
-                                recs[i].payload, strlen(recs[i].payload));
+                                recs[i].payload, recs[i].payload_len);
     snprintf(num, sizeof(num), "%d", jobs);
     rc |= resp_head(b, '*', 4) | resp_str(b, "HINCRBY") |
           resp_str(b, k->key[QK_STATS]) | resp_str(b, "enqueued") |

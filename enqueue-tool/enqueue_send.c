@@ -74,6 +74,7 @@ append_batch(struct enq *e, struct rec *recs, int n)
 {
     int jobs = 0, echoes = 0, j = 0, k = 0, rc;
     const char **av;
+    size_t *al;
     char(*num)[5][24];
     char ttl[24], cnt[24], necho[24];
 
@@ -86,17 +87,22 @@ append_batch(struct enq *e, struct rec *recs, int n)
     if (batch_is_bulk(recs, n))
         return bulk_append(e, recs, n, jobs);
     av = malloc(sizeof(*av) * (size_t)(3 + jobs * 7 + echoes * 2));
+    al = malloc(sizeof(*al) * (size_t)(3 + jobs * 7 + echoes * 2));
     num = malloc(sizeof(*num) * (size_t)jobs);
-    if (!av || !num) {
+    if (!av || !al || !num) {
         free(av);
+        free(al);
         free(num);
         return -1;
     }
+/* each argument with its length: a payload is binary when compressed */
+#define ARG(s, l) (av[j] = (s), al[j] = (l), j++)
+#define ARGS(s)   ARG((s), strlen(s))
     snprintf(ttl, sizeof(ttl), "%d", e->idem_ttl);
     snprintf(cnt, sizeof(cnt), "%d", jobs);
     snprintf(necho, sizeof(necho), "%d", echoes);
-    av[j++] = ttl;
-    av[j++] = cnt;
+    ARGS(ttl);
+    ARGS(cnt);
     for (int i = 0; i < n; i++) {
         if (recs[i].type != 'J')
             continue;
@@ -105,30 +111,33 @@ append_batch(struct enq *e, struct rec *recs, int n)
         snprintf(num[k][2], 24, "%" PRId64, recs[i].delay);
         snprintf(num[k][3], 24, "%d", recs[i].max_attempts);
         snprintf(num[k][4], 24, "%d", k + 1); /* its index in the script */
-        av[j++] = recs[i].id;
-        av[j++] = num[k][0];
-        av[j++] = num[k][1];
-        av[j++] = num[k][2];
-        av[j++] = num[k][3];
-        av[j++] = recs[i].idem;
-        av[j++] = recs[i].payload;
+        ARGS(recs[i].id);
+        ARGS(num[k][0]);
+        ARGS(num[k][1]);
+        ARGS(num[k][2]);
+        ARGS(num[k][3]);
+        ARGS(recs[i].idem);
+        ARG(recs[i].payload, recs[i].payload_len);
         k++;
     }
     /* the notify section of enqueue.lua: count, (index, echo) pairs */
-    av[j++] = necho;
+    ARGS(necho);
     k = 0;
     for (int i = 0; i < n; i++) {
         if (recs[i].type != 'J')
             continue;
         if (recs[i].notify) {
-            av[j++] = num[k][4];
-            av[j++] = recs[i].notify;
+            ARGS(num[k][4]);
+            ARGS(recs[i].notify);
         }
         k++;
     }
+#undef ARG
+#undef ARGS
     rc = rclient_append_script(e->cli.rc, SCRIPT_ENQUEUE, &e->cli.keys, j, av,
-                               NULL);
+                               al);
     free(av);
+    free(al);
     free(num);
     return rc < 0 ? -1 : jobs;
 }

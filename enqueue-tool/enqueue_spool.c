@@ -18,8 +18,9 @@ spool_rec_clear(struct rec *r)
 }
 
 /* A spool record: this header, then its strings (J: id, idem, payload,
- * notify; R: field, msg, "", "") back to back, each with its NUL. One process
- * writes and reads it back. */
+ * notify; R: field, msg, "", "") back to back, each with its NUL (the
+ * payload is in its stored form, pack.h, and may hold NULs: len[2] is its
+ * length). One process writes and reads it back. */
 struct spool_hdr {
     int64_t line, run_at, delay;
     int32_t prio, max_attempts;
@@ -77,6 +78,8 @@ spool_spill(struct spool *sp)
 static int
 spool_put(struct spool *sp, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0; /* fwrite() of nothing "fails" */
     if (!sp->f && sp->mem.len + n > sp->max && spool_spill(sp) < 0)
         return -1;
     if (sp->f)
@@ -111,11 +114,13 @@ spool_write(struct spool *sp, const struct rec *r)
     str[2] = r->type != 'J' ? "" : r->payload;
     str[3] = r->type != 'J' || !r->notify ? "" : r->notify;
     for (int i = 0; i < 4; i++)
-        h.len[i] = (uint32_t)strlen(str[i]);
+        h.len[i] = (uint32_t)(i == 2 && r->type == 'J' ? r->payload_len
+                                                       : strlen(str[i]));
     if (spool_put(sp, &h, sizeof(h)) < 0)
         return -1;
-    for (int i = 0; i < 4; i++)
-        if (spool_put(sp, str[i], (size_t)h.len[i] + 1) < 0)
+    for (int i = 0; i < 4; i++) /* the NUL apart: a payload has none */
+        if (spool_put(sp, str[i], (size_t)h.len[i]) < 0 ||
+            spool_put(sp, "", 1) < 0)
             return -1;
     return 0;
 }
@@ -177,6 +182,7 @@ rec_read(struct spool *sp, struct rec *r)
         r->id = str[0];
         r->idem = str[1];
         r->payload = str[2];
+        r->payload_len = h.len[2];
         r->notify = *str[3] ? str[3] : NULL;
     }
     return 1;

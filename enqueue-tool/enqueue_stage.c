@@ -130,6 +130,8 @@ stage_job(struct enq *e, const struct job_info *in)
 {
     struct stage *st = &e->st;
     int64_t now;
+    const char *v;
+    size_t vl;
     int rc;
 
     if (st->n > 0 && (st->n == e->batch || in->prio != st->prio ||
@@ -143,8 +145,9 @@ stage_job(struct enq *e, const struct job_info *in)
         st->hlen = meta_format_header(st->hdr, sizeof(st->hdr),
                                       in->max_attempts, in->prio, now);
     st->hdr_ms = now;
-    rc = inline_append(&st->ids, in->id, 36, st->hdr, (size_t)st->hlen,
-                       in->text, in->text_len);
+    v = enq_pack(e, in->id, NULL, in->text, in->text_len, &vl);
+    rc = !v || inline_append(&st->ids, in->id, 36, st->hdr, (size_t)st->hlen,
+                             v, vl);
     if (rc) {
         fprintf(stderr, "genq enqueue: staging: out of memory\n");
         st->broken = 1;

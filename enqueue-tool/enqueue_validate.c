@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "enqueue.h"
+#include "pack.h"
 #include "jsonl.h"
 
 /* Spool a rejection found before parsing. -1 on spool I/O failure. */
@@ -145,6 +146,10 @@ validate_line(struct enq *e, const char *line, size_t len, long lineno)
     if (r.type == 'J' && (!r.id || !r.idem || !r.payload)) {
         errno = ENOMEM;
         rc = -1;
+    } else if (r.type == 'J') {
+        r.payload = enq_pack(e, r.id, r.idem, r.payload, strlen(r.payload),
+                             &r.payload_len);
+        rc = spool_write(e->spool, &r);
     } else if (r.type == 'S' && !e->cli.json) {
         rc = 0; /* only --json names each line; the count says the rest */
     } else {
@@ -245,6 +250,8 @@ validate_split(struct enq *e, char *base, size_t size, size_t line_max)
     h.e = *e;
     h.e.total = h.e.valid = h.e.rejected = 0;
     h.e.spool = malloc(sizeof(*h.e.spool));
+    /* its own (NULL: that half is stored plain) */
+    h.e.pk = e->pk ? packer_new() : NULL;
     if (h.e.spool)
         spool_init(h.e.spool, e->spool->max);
     h.line_max = line_max;
@@ -252,6 +259,7 @@ validate_split(struct enq *e, char *base, size_t size, size_t line_max)
     a = fmemopen(base, cut, "r");
     if (!h.e.spool || !h.in || !a) {
         int err = errno;
+        packer_free(h.e.pk);
         free(h.e.spool);
         if (h.in)
             fclose(h.in);
@@ -261,6 +269,7 @@ validate_split(struct enq *e, char *base, size_t size, size_t line_max)
         return -1;
     }
     if (pthread_create(&t, NULL, half_run, &h) != 0) {
+        packer_free(h.e.pk);
         free(h.e.spool);
         fclose(h.in);
         fclose(a);
@@ -268,6 +277,7 @@ validate_split(struct enq *e, char *base, size_t size, size_t line_max)
     }
     rc = validate_stream(e, a, line_max, &lines_a);
     pthread_join(t, NULL);
+    packer_free(h.e.pk);
     fclose(a);
     fclose(h.in);
     e->total += h.e.total;

@@ -12,6 +12,7 @@
 
 #include "job.h"
 #include "log.h"
+#include "pack.h"
 #include "worker_int.h"
 
 /* Job-level backoff after attempt j->attempts failed (outcome.c). */
@@ -369,16 +370,30 @@ job_start_try(struct wjob *j)
             job_backoff_ms(j));
 }
 
-/* Start the job in slot j (J_RUNNING, counted in active). payload is
- * borrowed. */
+/* Start the job in slot j (J_RUNNING, counted in active) from its stored
+ * value v (len bytes, borrowed): decoded (pack.h); one that cannot be
+ * sends the job to the dead-letter queue with the reason naming it (out
+ * of memory: left to its lease, as job_begin does). */
 void
-job_run(struct wjob *j, const char *payload)
+job_run(struct wjob *j, const char *v, size_t len)
 {
     struct worker *w = j->w;
+    char err[256];
+    char *json = pack_stored_json(w->pk, j->id, v, len, err, sizeof(err));
     cJSON *mc;
 
     j->t_start = ev_now(w->loop);
-    j->job = cJSON_Parse(job_stored_payload(payload));
+    if (!json && errno == ENOMEM) {
+        j->lost = 1; /* its lease runs out: another worker takes it */
+        slot_release(j);
+        return;
+    }
+    if (!json) {
+        job_finish(j, OUT_DEAD, error_doc(DLQ_INVALID, 0, NULL, err, NULL), 0);
+        return;
+    }
+    j->job = cJSON_Parse(json);
+    free(json);
     if (!j->job || !cJSON_IsObject(j->job)) {
         job_finish(j, OUT_DEAD,
                    error_doc(DLQ_INVALID, 0, NULL,

@@ -24,12 +24,17 @@
 
 static void load_next(struct bop *op);
 
-/* m's template_ref and (echo) prompt from its stored job v (may be NULL:
- * purged). 0, or -1 on out of memory. */
+/* m's template_ref and (echo) prompt from its stored job v (nil: purged;
+ * undecodable: neither). 0, or -1 on out of memory. */
 static int
-member_fill(struct bmember *m, const char *v, int echo)
+member_fill(struct worker *w, struct bmember *m, const redisReply *v,
+            int echo)
 {
-    cJSON *job = v ? cJSON_Parse(job_stored_payload(v)) : NULL;
+    char err[256];
+    cJSON *job = v->type == REDIS_REPLY_STRING
+                     ? job_stored_parse(w->pk, m->id, v->str, v->len, err,
+                                        sizeof(err))
+                     : NULL;
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(job, "template_ref");
     int bad = 0;
 
@@ -64,9 +69,7 @@ on_load(struct rconn *rc, redisReply *r, void *pd)
     }
     for (int i = 0; i < n; i++) {
         const redisReply *e = r->element[i];
-        if (member_fill(&op->set.m[op->loaded + i],
-                        e->type == REDIS_REPLY_STRING ? e->str : NULL,
-                        echo) < 0) {
+        if (member_fill(w, &op->set.m[op->loaded + i], e, echo) < 0) {
             log_kv(LOG_ERROR, "batch settlement: out of memory", "batch",
                    op->token, NULL);
             bop_release(op, w->cfg->batch_poll_s, 0, NULL);

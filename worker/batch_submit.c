@@ -420,7 +420,7 @@ on_rebuild_payloads(struct rconn *rc, redisReply *r, void *pd)
     struct worker *w = op->bw->w;
     struct llm_req_opts o = {w->cfg->provider, w->cfg->model,
                              w->cfg->max_tokens, 0, w->q[op->qi].prompt_cache};
-    char **bodies;
+    char **bodies, err[256];
 
     (void)rc;
     if (!r || r->type != REDIS_REPLY_ARRAY || (int)r->elements != op->set.n ||
@@ -434,7 +434,11 @@ on_rebuild_payloads(struct rconn *rc, redisReply *r, void *pd)
         const char *path;
         if (bodies[e] || r->element[i]->type != REDIS_REPLY_STRING)
             continue;
-        job = cJSON_Parse(job_stored_payload(r->element[i]->str));
+        job = job_stored_parse(w->pk, op->set.m[i].id, r->element[i]->str,
+                               r->element[i]->len, err, sizeof(err));
+        if (!job)
+            log_kv(LOG_WARN, "batch submit: a stored job cannot be read",
+                   "error", err, NULL);
         if (job)
             bodies[e] = llm_build_body(&o, job, NULL, 0, &path);
         cJSON_Delete(job);

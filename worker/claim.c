@@ -64,7 +64,7 @@ on_claim_reply(struct rconn *c, redisReply *r, void *pd)
                 job_begin(w, q, e[0]->str,
                           e[1]->type == REDIS_REPLY_STRING ? e[1]->str : "",
                           e[2]->type == REDIS_REPLY_INTEGER ? e[2]->integer : 1,
-                          e[3]->str);
+                          e[3]->str, e[3]->len);
                 got++;
             }
             start_queued(w); /* the line first, then what just came */

@@ -24,6 +24,7 @@
 
 #include "job.h"
 #include "meta.h"
+#include "pack.h"
 #include "jsonw.h"
 #include "log.h"
 #include "timefmt.h"
@@ -222,7 +223,8 @@ round_free(struct round *r)
 /* Append the new jobs' section of intake.lua's arguments at r->av[*k]: the
  * count of each priority, the (id, stored value) pairs in priority order
  * -- the value is what `genq enqueue`'s bulk path stores, the meta header
- * (meta_format_header, on Redis's clock: iq_now_ms) then the job -- then
+ * (meta_format_header, on Redis's clock: iq_now_ms) then the job,
+ * compressed when that pays (pack.h; the other jobs stay plain) -- then
  * their notify section (indexes in that order). 0, or -1 on out of
  * memory. */
 static int
@@ -243,14 +245,20 @@ new_args(const struct iq *q, struct round *r, int *kp)
     /* the values first (the buffer may move while it grows) */
     for (int i = 0; i < r->njobs; i++) {
         struct job_info *ji = &r->jobs[i];
+        const char *v = ji->text;
+        size_t vl = ji->text_len;
         int hl;
         if (!job_is_new(ji))
             continue;
         hl = meta_format_header(hdr, sizeof(hdr), ji->max_attempts, ji->prio,
                                 now);
         r->val[i][0] = r->vals.len;
+        /* compressed when that pays (pack.h; on a zlib failure v stays
+         * the JSON, always right) */
+        if (q->in->w->pk)
+            pack_payload(q->in->w->pk, ji->id, ji->text, ji->text_len, &v, &vl);
         if (buf_append(&r->vals, hdr, (size_t)hl) < 0 ||
-            buf_append(&r->vals, ji->text, ji->text_len) < 0)
+            buf_append(&r->vals, v, vl) < 0)
             return -1;
         r->val[i][1] = r->vals.len - r->val[i][0];
     }

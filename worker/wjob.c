@@ -191,7 +191,7 @@ job_init(struct wjob *j, struct wqueue *q, const char *id, const char *token,
  * like the others) until start_queued() gives it a free one. */
 void
 job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
-          long attempts, const char *payload)
+          long attempts, const char *v, size_t len)
 {
     struct wjob *j;
 
@@ -204,8 +204,12 @@ job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
         w->qtail = &j->qnext;
         if (job_init(j, q, id, token, attempts) < 0)
             return;
-        j->raw = strdup(payload);
-        if (!j->raw) {
+        j->raw = malloc(len + 1);
+        j->raw_len = len;
+        if (j->raw) {
+            memcpy(j->raw, v, len);
+            j->raw[len] = '\0';
+        } else {
             j->lost = 1; /* its lease runs out: another worker takes it */
             slot_release(j);
         }
@@ -215,7 +219,7 @@ job_begin(struct worker *w, struct wqueue *q, const char *id, const char *token,
     if (!j)
         return; /* cannot happen: claims ask for free slots only */
     if (job_init(j, q, id, token, attempts) == 0)
-        job_run(j, payload);
+        job_run(j, v, len);
 }
 
 /* Start the jobs waiting in line while slots are free (all of them when
@@ -237,7 +241,7 @@ start_queued(struct worker *w)
         wjob_enter(j, J_RUNNING);
         metrics_inflight(w->m, w->js.active);
         metrics_prefetched(w->m);
-        job_run(j, raw);
+        job_run(j, raw, j->raw_len);
         free(raw);
         n++;
     }

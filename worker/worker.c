@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pack.h"
 #include "timefmt.h"
 #include "worker_int.h"
 
@@ -288,6 +289,7 @@ worker_new(struct ev_loop *loop, const struct wcfg *cfg)
     w->prefetch = cfg->prefetch >= 0 ? cfg->prefetch : cfg->concurrency / 2;
     w->qtail = &w->qhead;
     w->cap = 2 * cfg->concurrency + w->prefetch;
+    w->pk = packer_new(); /* NULL: pack_decode() makes a stream per job */
     w->slots = calloc((size_t)w->cap, sizeof(*w->slots));
     w->freelist = calloc((size_t)w->cap, sizeof(int));
     if (!w->slots || !w->freelist)
@@ -438,6 +440,7 @@ worker_free(struct worker *w)
     tmplstats_free(w->ts);
     hdrs_unref(w->hdrs);
     jwtmint_free(w->jwt);
+    packer_free(w->pk);
     free(w->url);
     free(w->slots);
     free(w->freelist);

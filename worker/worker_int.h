@@ -91,8 +91,10 @@ struct wjob {
     int64_t backoff_ms; /* OUT_RETRY */
     struct lim_job lj;  /* the limiter's reservation (limiter.h) */
     struct wjob *pnext; /* pending list of its queue */
-    /* J_QUEUED: the claim reply's payload (owned) and the next in line */
+    /* J_QUEUED: the claim reply's stored value (owned; binary when
+     * compressed: pack.h), its length, and the next in line */
     char *raw;
+    size_t raw_len;
     struct wjob *qnext;
     /* prompt caching, review, template figures (pcache.c, review_job.c,
      * tmplstats.c); reset by job_init */
@@ -118,6 +120,8 @@ struct wqueue {
 
 struct worker {
     struct ev_loop *loop;
+    struct packer *pk; /* decodes stored payloads (pack.h); NULL: a
+                          stream per job */
     const struct wcfg *cfg;
     char id[160];
     struct rconn *rc, *sub;
@@ -212,9 +216,11 @@ wjob_enter(struct wjob *j, enum jstate to)
 void slot_release(struct wjob *j);
 /* Slots in use: jobs at work plus outcomes waiting for Redis's answer. */
 int inflight(const struct worker *w);
-/* A freshly claimed job; payload is borrowed from the claim reply. */
+/* A freshly claimed job; its stored value v (len bytes: the bulk header,
+ * if any, and the payload, maybe compressed) is borrowed from the claim
+ * reply. */
 void job_begin(struct worker *w, struct wqueue *q, const char *id,
-               const char *token, long attempts, const char *payload);
+               const char *token, long attempts, const char *v, size_t len);
 /* Start the jobs waiting in line while slots are free. Returns how many. */
 int start_queued(struct worker *w);
 /* Decide a job's outcome; it is sent at the next flush. doc is owned (NULL:
@@ -223,8 +229,9 @@ void job_finish(struct wjob *j, enum outcome out, char *doc,
                 int64_t backoff_ms);
 
 /* attempt.c: a try of the current attempt. */
-/* Start the job in slot j (J_RUNNING). payload is borrowed. */
-void job_run(struct wjob *j, const char *payload);
+/* Start the job in slot j (J_RUNNING) from its stored value v (len
+ * bytes, borrowed; decoded here: pack.h). */
+void job_run(struct wjob *j, const char *v, size_t len);
 /* Send the next HTTP request of j's attempt. */
 void job_start_try(struct wjob *j);
 /* Point j->req at the API with the current headers and the worker's

@@ -11,6 +11,11 @@
 -- others. Returns {next_score, next_id, n, then n groups of 8: id, died_ms,
 -- meta, error, excerpt, grep_hit, payload, history} (false = not asked or
 -- absent); n < count means the end.
+-- A compressed stored job (common/pack.h: it opens with a tag byte below
+-- "\t", which no JSON text does) cannot be read here: its excerpt is false,
+-- its grep_hit 2 ("undecided") unless the error matched, and its stored
+-- value is the payload whenever an excerpt or a grep was asked; the client
+-- decodes it (enqueue-tool/dlq_unpack.c).
 local cs, cm = ARGV[2], ARGV[3]
 local lo, hi = ARGV[4], ARGV[5]
 local count, detail, grep = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
@@ -29,10 +34,12 @@ if detail >= 2 or grep ~= '' then
 end
 if detail >= 3 then hist = redis.call('HMGET', K_HISTORY, unpack(ids)) end
 
+local function packed(p) return p and string.byte(p, 1) < 9 end
+
 -- The user prompt of a stored job (prompt, or the first message's text),
 -- cut to 300 bytes (the client cuts it at a character).
 local function excerpt(p)
-    if not p then return false end
+    if not p or packed(p) then return false end
     local ok, j = pcall(cjson.decode, p)
     if not ok or type(j) ~= 'table' then return string.sub(p, 1, 300) end
     local s = j.prompt
@@ -52,9 +59,12 @@ end
 for i, id in ipairs(ids) do
     local hit = 0
     if grep ~= '' then
-        if (pays[i] and string.find(pays[i], grep, 1, true)) or
-            (errs[i] and string.find(errs[i], grep, 1, true)) then
+        if (errs[i] and string.find(errs[i], grep, 1, true)) or
+            (pays[i] and not packed(pays[i]) and
+             string.find(pays[i], grep, 1, true)) then
             hit = 1
+        elseif packed(pays[i]) then
+            hit = 2
         end
     end
     out[#out + 1] = id
@@ -63,7 +73,9 @@ for i, id in ipairs(ids) do
     out[#out + 1] = errs[i] or false
     out[#out + 1] = detail >= 2 and excerpt(pays[i]) or false
     out[#out + 1] = hit
-    out[#out + 1] = detail >= 3 and pays[i] or false
+    out[#out + 1] = (detail >= 3 or (packed(pays[i]) and
+                                     (detail >= 2 or hit == 2))) and
+        pays[i] or false
     out[#out + 1] = hist[i] or false
 end
 return out

@@ -19,7 +19,7 @@ command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clan
 
 # target: sources from common/, -max_len, dictionaries (tests/fuzz/dict/)
 # the modules of job.h and llm.h, each split over several files
-JOB_M="job job_err meta job_fast job_parse job_validate job_notify job_cache jsonscan template template_ver timefmt uuid"
+JOB_M="job job_err meta pack pack_dict job_fast job_parse job_validate job_notify job_cache jsonscan template template_ver timefmt uuid"
 LLM_M="llm llm_request llm_response llm_stream llm_stream_fast llm_cache jsonscan"
 declare -A SRC=(
     [fuzz_sse]="sse buf $LLM_M utf8"
@@ -28,12 +28,15 @@ declare -A SRC=(
     [fuzz_redisurl]="redisurl sentinelurl cluster utf8"
     [fuzz_retry]="retry utf8"
     [fuzz_llm_body]="$LLM_M buf sse utf8"
+    [fuzz_pack]="pack pack_dict meta"
 )
 declare -A MAXLEN=([fuzz_sse]=8192 [fuzz_job]=8192 [fuzz_jsonl]=4096
-    [fuzz_redisurl]=600 [fuzz_retry]=300 [fuzz_llm_body]=8192)
+    [fuzz_redisurl]=600 [fuzz_retry]=300 [fuzz_llm_body]=8192
+    [fuzz_pack]=4096)
 declare -A DICT=([fuzz_sse]="json llm" [fuzz_job]="json job" [fuzz_jsonl]=""
-    [fuzz_redisurl]="redisurl" [fuzz_retry]="retry" [fuzz_llm_body]="json llm")
-ALL="fuzz_sse fuzz_job fuzz_jsonl fuzz_redisurl fuzz_retry fuzz_llm_body"
+    [fuzz_redisurl]="redisurl" [fuzz_retry]="retry" [fuzz_llm_body]="json llm"
+    [fuzz_pack]="json job")
+ALL="fuzz_sse fuzz_job fuzz_jsonl fuzz_redisurl fuzz_retry fuzz_llm_body fuzz_pack"
 targets=${*:-$ALL}
 for t in $targets; do
     [ -n "${SRC[$t]+x}" ] || { echo "fuzz: unknown target $t (have: $ALL)" >&2; exit 2; }
@@ -57,7 +60,7 @@ FLAGS=(-std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
     -Wstrict-prototypes -Wwrite-strings -Wshadow -Wmissing-prototypes
     -Wcast-qual -Wpointer-arith -Wundef -Icommon -Ibuild/gen
     -Itests/fuzz "${CJSON_CFLAGS[@]}")
-LIBS=("${CJSON_LIBS[@]}" -lm)
+LIBS=("${CJSON_LIBS[@]}" -lz -lm)
 needed=$(for t in $targets; do echo "${SRC[$t]}"; done | tr ' ' '\n' | sort -u)
 for m in $needed; do
     o=$out/obj/$m.o

@@ -16,6 +16,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "pack.h"
 #include "rclient.h"
 
 TH_SUITE(backlog, .timeout = 180);
@@ -84,28 +85,47 @@ Test(backlog, a_big_backlog_is_claimed_at_the_head_and_drained)
     cr_assert_eq(th_inline(&t), N_BULK);
     cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_META]), 0,
                  "no meta field before the first claim");
+    /* stored compressed (common/pack.h): shorter than the request, and it
+     * decodes to it */
     after = th_rint(&t, "HSTRLEN %s art-%08d", t.k.key[QK_JOBS], N_BULK);
-    cr_assert(after > 300, "the stored value holds the request");
+    article(want, sizeof(want), N_BULK, 1);
+    cr_assert(after < (long long)strlen(want), "compressed: %lld", after);
+    {
+        char id[32], e[256], *json;
+        snprintf(id, sizeof(id), "art-%08d", N_BULK);
+        r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], id);
+        cr_assert(r && r->type == REDIS_REPLY_STRING);
+        json = pack_stored_json(NULL, id, r->str, r->len, e, sizeof(e));
+        want[strlen(want) - 1] = '\0';
+        cr_assert_str_eq(json, want, "%s", e);
+        free(json);
+        freeReplyObject(r);
+    }
 
     /* the head: the first 100 lines of the file, in order, intact */
     r = th_claim(&t, "w-head", 100, 60000, 3);
     cr_assert_eq(r->elements, 1 + 4 * 100);
     for (int i = 0; i < 100; i++) {
         const char *id = r->element[1 + 4 * i]->str;
-        const char *p = r->element[4 + 4 * i]->str, *nl = strchr(p, '\n');
+        const redisReply *v = r->element[4 + 4 * i];
+        const char *p = v->str, *nl = strchr(p, '\n');
         size_t il = strlen(id);
+        char e[256], *json;
         article(want, sizeof(want), i, 0);
         want[strlen(want) - 1] = '\0';
-        /* the worker cuts the "@ID|" prefix and the header; the job has its
-         * generated id first */
+        /* the worker cuts the "@ID|" prefix and the header and decodes the
+         * rest (pack.h); the job has its generated id first */
         cr_assert(nl && p[0] == '@' && !strncmp(p + 1, id, il) &&
                       !strncmp(p + 1 + il, "|queued|0|", 10),
                   "%s", p);
-        cr_assert(strstr(nl + 1, want + 1), "job %d: %s", i, nl + 1);
+        json = pack_stored_json(NULL, id, p, v->len, e, sizeof(e));
+        cr_assert(json, "%s", e);
+        cr_assert(strstr(json, want + 1), "job %d: %s", i, json);
+        free(json);
         cr_assert_eq(r->element[3 + 4 * i]->integer, 1);
         /* claimed: the element itself is its jobs-hash value now */
         cr_assert_eq(th_rint(&t, "HSTRLEN %s %s", t.k.key[QK_JOBS], id),
-                     (long long)strlen(p));
+                     (long long)v->len);
     }
     freeReplyObject(r);
     cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_META]), 100);
