@@ -24,12 +24,27 @@ TH_SUITE(pack, .timeout = 90);
     "there, how the animals cope with waves and sun, and why visitors "       \
     "should leave shells where they are. Friendly tone. Pool %d."
 
-/* The stored value of id (caller frees the reply). */
+/* The stored value of id (caller frees the reply): its jobs-hash value,
+ * or, queued inline (layout 3), its ready-list element "@ID|..." */
 static redisReply *
 stored(const char *id)
 {
     redisReply *r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], id);
 
+    cr_assert(r, "HGET failed");
+    if (r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        r = redisCommand(
+            t.c,
+            "EVAL %s 3 %s %s %s %s",
+            "local p = '@' .. ARGV[1] .. '|' "
+            "for _, k in ipairs(KEYS) do "
+            "for _, e in ipairs(redis.call('LRANGE', k, 0, -1)) do "
+            "if string.sub(e, 1, #p) == p then return e end end end "
+            "return false",
+            t.k.key[QK_READY_HIGH], t.k.key[QK_READY], t.k.key[QK_READY_LOW],
+            id);
+    }
     cr_assert(r && r->type == REDIS_REPLY_STRING, "no stored value for %s", id);
     return r;
 }
