@@ -201,6 +201,18 @@ int bulk_append(struct enq *e, struct rec *recs, int n, int jobs);
  * (caller frees with freeReplyObject()) or NULL after printing. */
 redisReply *bulk_read(struct enq *e, int jobs);
 
+/* ---- the lean form of enqueue.lua (enqueue_lean.c) ------------------- */
+
+/* Whether job record r can go in the lean form: an id given, no
+ * idempotency key, run_at, delay or notify echo, not bulk. */
+int rec_is_lean(const struct rec *r);
+
+/* Append one enqueue.lua call in the lean form for the jobs among
+ * recs[0..n) (jobs of them, all lean, of one priority and max_attempts).
+ * Its reply: per job the integer 1 (enqueued) or 0 (duplicate). Returns
+ * jobs, or -1 on out of memory. */
+int lean_append(struct enq *e, struct rec *recs, int n, int jobs);
+
 /* ---- pass 2 (enqueue_send.c) ------------------------------------------- */
 
 /* Send every spooled record in pipelined batches and report each line.
