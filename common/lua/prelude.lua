@@ -75,6 +75,8 @@ local META_PAT_HEADER =
 -- capture → "attempts|max|prio", token, "worker|enqueued", flags
 local META_PAT_ACTIVE =
     '^active|([^|]*|[^|]*|[^|]*)|([^|]*)|([^|]*|[^|]*)|[^|]*|([^|]*)$'
+-- extend.lua: active records only → token (the rest is not read)
+local META_PAT_TOKEN = '^active|[^|]*|[^|]*|[^|]*|([^|]*)|'
 
 local function meta_unpack(s)
     if not s then return nil end
