@@ -208,9 +208,9 @@ redisReply *bulk_read(struct enq *e, int jobs);
 int rec_is_lean(const struct rec *r);
 
 /* Append one enqueue.lua call in the lean form for the jobs among
- * recs[0..n) (jobs of them, all lean, of one priority and max_attempts).
- * Its reply: per job the integer 1 (enqueued) or 0 (duplicate). Returns
- * jobs, or -1 on out of memory. */
+ * recs[0..n) (jobs of them, all lean, of one priority and max_attempts;
+ * bulk_clock_init() done). Its reply: per job the integer 1 (enqueued) or
+ * 0 (duplicate). Returns jobs, or -1 on out of memory. */
 int lean_append(struct enq *e, struct rec *recs, int n, int jobs);
 
 /* ---- pass 2 (enqueue_send.c) ------------------------------------------- */
