@@ -48,15 +48,12 @@ print_line(struct enq *e, long line, const char *id, const char *status,
  * them (--skip-invalid), so every line is reported in input order. */
 #define SLOT_CAP(e) (2 * (e)->batch)
 
-/* The class of a job record: jobs of one class can share a call. 0 = the
- * general form of the script; > 0 bulk, < 0 the lean form (enqueue_lean.c),
- * of one priority and max_attempts each. */
+/* The class of a job record: jobs of one class can share a bulk call. 0 =
+ * not bulk (the script: append_batch() picks its form). */
 static long
 rec_class(const struct rec *r)
 {
-    long c = 1 + r->prio + 3L * r->max_attempts;
-
-    return r->bulk ? c : rec_is_lean(r) ? -c : 0;
+    return r->bulk ? 1 + r->prio + 3L * r->max_attempts : 0;
 }
 
 /* Whether the jobs among recs[0..n) go by bulk_append (all of one bulk
@@ -88,12 +85,8 @@ append_batch(struct enq *e, struct rec *recs, int n)
         return 0;
     if (batch_is_bulk(recs, n))
         return bulk_append(e, recs, n, jobs);
-    for (int i = 0; i < n; i++)
-        if (recs[i].type == 'J') {
-            if (rec_is_lean(&recs[i])) /* then all are: one class */
-                return lean_append(e, recs, n, jobs);
-            break;
-        }
+    if (batch_is_lean(recs, n))
+        return lean_append(e, recs, n, jobs);
     av = malloc(sizeof(*av) * (size_t)(3 + jobs * 7 + echoes * 2));
     num = malloc(sizeof(*num) * (size_t)jobs);
     if (!av || !num) {

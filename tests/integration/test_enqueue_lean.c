@@ -1,8 +1,7 @@
-/* The lean form of enqueue.lua (enqueue-tool/enqueue_lean.c): jobs with
- * ids and nothing else but a priority and max_attempts go as (id, stored
- * value) pairs in calls of one priority and max_attempts each; what they store,
- * the duplicates they report, the jobs of other forms between them, and
- * the script's own checks of its arguments. */
+/* The lean form of enqueue.lua (enqueue-tool/enqueue_lean.c): a batch of
+ * jobs with ids and nothing else, of one priority, goes as (id, stored
+ * value) pairs; what they store, the duplicates they report, batches it
+ * cannot take, and the script's own checks of its arguments. */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -30,70 +29,107 @@ stored(const char *id)
     return v;
 }
 
-Test(enqueue_lean, classes_duplicates_and_other_forms_in_one_file)
+/* Lines with ids and nothing else, of one priority: the lean form (the
+ * max_attempts of each job in its own header). */
+Test(enqueue_lean, jobs_with_ids_duplicates_and_known_ids)
 {
     const char *in =
         "{\"id\":\"a1\",\"prompt\":\"a\"}\n"
-        "{\"id\":\"h1\",\"prompt\":\"h\",\"priority\":\"high\"}\n"
         "{\"id\":\"a2\",\"prompt\":\"b\",\"max_attempts\":7}\n"
-        "{\"id\":\"a1\",\"prompt\":\"again\"}\n"      /* same id: duplicate */
-        "{\"id\":\"k1\",\"prompt\":\"k\",\"idempotency_key\":\"ik\"}\n"
-        "{\"id\":\"d1\",\"prompt\":\"d\",\"delay_s\":60}\n"
-        "{\"id\":\"old\",\"prompt\":\"known\"}\n"     /* enqueued before */
-        "{\"id\":\"l1\",\"prompt\":\"l\",\"priority\":\"low\"}\n"
-        "{\"id\":\"a3\",\"prompt\":\"c\"}\n"
-        "{\"id\":\"a3\",\"prompt\":\"c2\"}\n"   /* same call: duplicate */
-        "{\"id\":\"a4\",\"prompt\":\"e\"}\n";
+        "{\"id\":\"a1\",\"prompt\":\"again\"}\n"  /* same call: duplicate */
+        "{\"id\":\"old\",\"prompt\":\"known\"}\n" /* enqueued before */
+        "{\"id\":\"a3\",\"prompt\":\"c\"}\n";
     char *out, *err, st[64];
-    cJSON *o[16];
+    cJSON *o[8];
     int n;
 
     th_enqueue(&t, "old", 1, 0, 0, NULL, "{\"prompt\":\"first\"}");
     cr_assert_eq(th_genq(&t, in, &out, &err, "enqueue", "--json", "-", NULL),
                  0, "%s", err);
-    n = th_jsonl(out, o, 16);
-    cr_assert_eq(n, 11, "one report per line");
-    th_assert_each(o, "status", "enqueued", "enqueued", "enqueued",
-                   "duplicate", "enqueued", "enqueued", "duplicate",
-                   "enqueued", "enqueued", "duplicate", "enqueued", NULL);
-    th_assert_each(o, "id", "a1", "h1", "a2", "a1", "k1", "d1", "old", "l1",
-                   "a3", "a3", "a4", NULL);
+    n = th_jsonl(out, o, 8);
+    cr_assert_eq(n, 5, "one report per line");
+    th_assert_each(o, "status", "enqueued", "enqueued", "duplicate",
+                   "duplicate", "enqueued", NULL);
+    th_assert_each(o, "id", "a1", "a2", "a1", "old", "a3", NULL);
     th_free_objs(o, n);
-    /* the duplicate did not overwrite the first job, nor the known one */
+    /* a duplicate overwrites nothing */
     cr_assert(strstr(stored("a1"), "\"prompt\":\"a\""), "%s", stored("a1"));
     cr_assert(strstr(stored("old"), "first"), "%s", stored("old"));
-    cr_assert(strstr(stored("a3"), "\"prompt\":\"c\""), "%s", stored("a3"));
-    cr_assert(strstr(stored("a4"), "\"prompt\":\"e\""), "%s", stored("a4"));
     /* ready jobs carry their meta record as the header of the value */
     cr_assert_eq(strncmp(stored("a1"), "queued|0|0|1|||", 15), 0, "%s",
                  stored("a1"));
     cr_assert_eq(strncmp(stored("a2"), "queued|0|7|1|||", 15), 0, "%s",
                  stored("a2"));
-    cr_assert_eq(strncmp(stored("h1"), "queued|0|0|0|||", 15), 0, "%s",
-                 stored("h1"));
-    cr_assert_eq(strncmp(stored("l1"), "queued|0|0|2|||", 15), 0, "%s",
-                 stored("l1"));
-    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY_HIGH]), 1);
-    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY]), 6,
-                 "old a1 a2 k1 a3 a4");
-    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY_LOW]), 1);
-    cr_assert_str_eq(th_state(&t, "d1", st, NULL), "delayed");
+    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY]), 4, "old a1 a2 a3");
+    cr_assert_eq(th_rint(&t, "HINCRBY %s enqueued 0", t.k.key[QK_STATS]), 4);
     cr_assert_str_eq(th_state(&t, "a3", st, NULL), "queued");
-    cr_assert_eq(th_rint(&t, "HINCRBY %s enqueued 0", t.k.key[QK_STATS]), 9);
     free(out);
     free(err);
 
     /* claimed in order, with the max_attempts each was sent with */
     redisReply *c = th_claim(&t, "w", 10, 60000, 3);
-    int seen7 = 0;
-    cr_assert_eq(c->elements, 1 + 4 * 8, "every ready job: %zu", c->elements);
-    cr_assert_str_eq(c->element[1]->str, "h1", "high first");
+    cr_assert_eq(c->elements, 1 + 4 * 4, "every ready job: %zu", c->elements);
+    cr_assert_str_eq(c->element[1]->str, "old", "oldest first");
     freeReplyObject(c);
     redisReply *m = redisCommand(t.c, "HGET %s a2", t.k.key[QK_META]);
     cr_assert(m && m->type == REDIS_REPLY_STRING);
-    seen7 = strncmp(m->str, "active|1|7|", 11) == 0;
-    cr_assert(seen7, "%s", m->str);
+    cr_assert_eq(strncmp(m->str, "active|1|7|", 11), 0, "%s", m->str);
     freeReplyObject(m);
+}
+
+/* A batch the lean form cannot take (priorities, an idempotency key, a
+ * delay among the jobs with ids) goes in the general form, whole. */
+Test(enqueue_lean, mixed_batches_go_in_the_general_form)
+{
+    const char *in =
+        "{\"id\":\"b1\",\"prompt\":\"a\"}\n"
+        "{\"id\":\"h1\",\"prompt\":\"h\",\"priority\":\"high\"}\n"
+        "{\"id\":\"b1\",\"prompt\":\"again\"}\n"
+        "{\"id\":\"k1\",\"prompt\":\"k\",\"idempotency_key\":\"ik\"}\n"
+        "{\"id\":\"d1\",\"prompt\":\"d\",\"delay_s\":60}\n"
+        "{\"id\":\"l1\",\"prompt\":\"l\",\"priority\":\"low\"}\n";
+    char *out, *err, st[64];
+    cJSON *o[8];
+    int n;
+
+    cr_assert_eq(th_genq(&t, in, &out, &err, "enqueue", "--json", "-", NULL),
+                 0, "%s", err);
+    n = th_jsonl(out, o, 8);
+    cr_assert_eq(n, 6);
+    th_assert_each(o, "status", "enqueued", "enqueued", "duplicate",
+                   "enqueued", "enqueued", "enqueued", NULL);
+    th_free_objs(o, n);
+    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY_HIGH]), 1);
+    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY]), 2, "b1 k1");
+    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY_LOW]), 1);
+    cr_assert_str_eq(th_state(&t, "d1", st, NULL), "delayed");
+    free(out);
+    free(err);
+}
+
+/* The lean form called directly: the values stored as sent, 1 or 0 per
+ * job in order. */
+Test(enqueue_lean, script_stores_values_as_sent)
+{
+    redisReply *r;
+
+    th_enqueue(&t, "known", 2, 0, 0, NULL, "{\"prompt\":\"k\"}");
+    r = th_script(&t, SCRIPT_ENQUEUE, "86400", "L", "4", "2", "x1",
+                  "queued|0|0|2|||5|5|\n{\"prompt\":\"1\"}", "known",
+                  "queued|0|0|2|||5|5|\n{\"prompt\":\"2\"}", "x1",
+                  "queued|0|0|2|||5|5|\n{\"prompt\":\"3\"}", "x2",
+                  "queued|0|0|2|||5|5|\n{\"prompt\":\"4\"}", NULL);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(r->elements, 4);
+    cr_assert_eq(r->element[0]->integer, 1);
+    cr_assert_eq(r->element[1]->integer, 0, "known");
+    cr_assert_eq(r->element[2]->integer, 0, "earlier in the call");
+    cr_assert_eq(r->element[3]->integer, 1);
+    freeReplyObject(r);
+    cr_assert_str_eq(stored("x1"), "queued|0|0|2|||5|5|\n{\"prompt\":\"1\"}");
+    cr_assert_str_eq(stored("x2"), "queued|0|0|2|||5|5|\n{\"prompt\":\"4\"}");
+    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY_LOW]), 3,
+                 "known x1 x2");
 }
 
 /* A call whose count does not match its arguments, or with a bad
