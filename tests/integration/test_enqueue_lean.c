@@ -44,8 +44,8 @@ Test(enqueue_lean, jobs_with_ids_duplicates_and_known_ids)
     int n;
 
     th_enqueue(&t, "old", 1, 0, 0, NULL, "{\"prompt\":\"first\"}");
-    cr_assert_eq(th_genq(&t, in, &out, &err, "enqueue", "--json", "-", NULL),
-                 0, "%s", err);
+    cr_assert_eq(th_genq(&t, in, &out, &err, "enqueue", "--json", "-", NULL), 0,
+                 "%s", err);
     n = th_jsonl(out, o, 8);
     cr_assert_eq(n, 5, "one report per line");
     th_assert_each(o, "status", "enqueued", "enqueued", "duplicate",
@@ -92,12 +92,12 @@ Test(enqueue_lean, mixed_batches_go_in_the_general_form)
     cJSON *o[8];
     int n;
 
-    cr_assert_eq(th_genq(&t, in, &out, &err, "enqueue", "--json", "-", NULL),
-                 0, "%s", err);
+    cr_assert_eq(th_genq(&t, in, &out, &err, "enqueue", "--json", "-", NULL), 0,
+                 "%s", err);
     n = th_jsonl(out, o, 8);
     cr_assert_eq(n, 6);
-    th_assert_each(o, "status", "enqueued", "enqueued", "duplicate",
-                   "enqueued", "enqueued", "enqueued", NULL);
+    th_assert_each(o, "status", "enqueued", "enqueued", "duplicate", "enqueued",
+                   "enqueued", "enqueued", NULL);
     th_free_objs(o, n);
     cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY_HIGH]), 1);
     cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY]), 2, "b1 k1");
