@@ -1,7 +1,8 @@
 /* genq results [--follow] and genq results export: result documents of
  * succeeded jobs as JSONL (schemas/result.schema.json) — tailing the
- * queue's events stream (XREAD BLOCK), or paging through the finished jobs
- * (the results_page script) in constant memory. */
+ * queue's completion feed (XREAD BLOCK; entries of protocol version 1:
+ * v 1 id ID state ST queue Q [metadata M]), or paging through the finished
+ * jobs (the results_page script) in constant memory. */
 #include "fmacros.h"
 
 #include <inttypes.h>
@@ -96,12 +97,22 @@ ids_clear(struct follow *f)
     f->n = 0;
 }
 
-/* The id of the newest entry of the stream, or "0-0" when it is empty. */
+/* The queue's completion feed (keys.h QKEY_FEED) into out (n bytes). */
+static void
+feed_key(const struct cli *c, char *out, size_t n)
+{
+    snprintf(out, n, "%s" QKEY_FEED, c->keys.prefix);
+}
+
+/* The id of the newest entry of the feed, or "0-0" when it is empty. */
 static int
 stream_last_id(struct cli *c, char *out, size_t n)
 {
-    redisReply *r =
-        redisCommand(c->rc, "XREVRANGE %s + - COUNT 1", c->keys.key[QK_EVENTS]);
+    char feed[256];
+    redisReply *r;
+
+    feed_key(c, feed, sizeof(feed));
+    r = redisCommand(c->rc, "XREVRANGE %s + - COUNT 1", feed);
 
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         cli_redis_fail(c, "results", r, "unexpected reply");
@@ -121,9 +132,10 @@ static int
 follow_run(struct cli *c, const char *start, int blocking, long count)
 {
     struct follow f = {c, count, 0, NULL, 0, 0};
-    char last[64];
+    char last[64], feed[256];
     int rc = EXIT_OK;
 
+    feed_key(c, feed, sizeof(feed));
     snprintf(last, sizeof(last), "%s", start);
     for (;;) {
         redisReply *r, *entries;
@@ -133,10 +145,10 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
         snprintf(blk, sizeof(blk), "%d", XREAD_BLOCK_MS);
         if (blocking)
             r = redisCommand(c->rc, "XREAD COUNT %s BLOCK %s STREAMS %s %s",
-                             cnt, blk, c->keys.key[QK_EVENTS], last);
+                             cnt, blk, feed, last);
         else
-            r = redisCommand(c->rc, "XREAD COUNT %s STREAMS %s %s", cnt,
-                             c->keys.key[QK_EVENTS], last);
+            r = redisCommand(c->rc, "XREAD COUNT %s STREAMS %s %s", cnt, feed,
+                             last);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             rc = cli_redis_fail(c, "results", r, NULL);
             break;
@@ -156,8 +168,10 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
             break;
         }
         entries = r->element[0]->element[1];
-        for (size_t i = 0; i < entries->elements; i++) {
+        for (size_t i = 0; i < entries->elements && rc == EXIT_OK; i++) {
             redisReply *e = entries->element[i], *fv;
+            const char *id = NULL, *st = NULL;
+
             if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
                 e->element[0]->type != REDIS_REPLY_STRING)
                 continue;
@@ -166,12 +180,14 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
             for (size_t k = 0;
                  fv->type == REDIS_REPLY_ARRAY && k + 1 < fv->elements; k += 2)
                 if (fv->element[k]->type == REDIS_REPLY_STRING &&
-                    fv->element[k + 1]->type == REDIS_REPLY_STRING &&
-                    !strcmp(fv->element[k + 1]->str, "succeeded") &&
-                    ids_push(&f, fv->element[k]->str) < 0) {
-                    rc = cli_fail("results", "out of memory");
-                    break;
+                    fv->element[k + 1]->type == REDIS_REPLY_STRING) {
+                    if (!strcmp(fv->element[k]->str, "id"))
+                        id = fv->element[k + 1]->str;
+                    else if (!strcmp(fv->element[k]->str, "state"))
+                        st = fv->element[k + 1]->str;
                 }
+            if (id && st && !strcmp(st, "succeeded") && ids_push(&f, id) < 0)
+                rc = cli_fail("results", "out of memory");
         }
         freeReplyObject(r);
         if (rc == EXIT_OK && print_results(&f) != 0)
@@ -262,16 +278,17 @@ static const char results_help[] =
     "       genq results export [--since T]\n\n"
     "Result documents of succeeded jobs as JSONL, one per line\n"
     "(schemas/result.schema.json); the output is always JSON.\n\n"
-    "genq results reads the queue's events stream (the last ~100,000\n"
-    "batches of finished jobs) and prints the result of each succeeded job\n"
-    "in completion order; with --follow it then waits for new ones (XREAD\n"
+    "genq results reads the queue's completion feed (genq:{Q}:feed: the\n"
+    "last ~100,000 finished jobs by default, none when the workers run with\n"
+    "--feed-maxlen 0) and prints the result of each succeeded job in\n"
+    "completion order; with --follow it then waits for new ones (XREAD\n"
     "BLOCK) until interrupted — how a content system pulls finished\n"
-    "articles. Without --follow it starts at the oldest event; with\n"
+    "articles. Without --follow it starts at the oldest entry; with\n"
     "--follow at the newest, unless --from-start or --since is given.\n\n"
     "genq results export prints every stored result (kept for the result\n"
     "TTL), oldest first, paging through Redis in constant memory.\n\n"
     "  -f, --follow   wait for new results\n"
-    "  --from-start   start at the oldest event still in the stream\n"
+    "  --from-start   start at the oldest entry still in the feed\n"
     "  --since T      start at time T: RFC 3339, or a duration ago (30s, 15m,\n"
     "                 2h, 7d); for export: results finished at or after T\n"
     "  --count N      stop after N results\n" CLI_COMMON_HELP;

@@ -229,6 +229,21 @@ int bulk_writev(struct enq *e, struct iovec *iov, int n);
  * (caller frees with freeReplyObject()) or NULL after printing. */
 redisReply *bulk_read(struct enq *e, int jobs);
 
+/* ---- the lean form of enqueue.lua (enqueue_lean.c) ------------------- */
+
+/* Whether the jobs among recs[0..n) can go in one call of the lean form:
+ * each has an id and no idempotency key, run_at, delay or notify echo (not
+ * bulk), and all have one priority (max_attempts may differ). Otherwise
+ * the batch goes in the general form, as it is: batches are never split
+ * for it. */
+int batch_is_lean(const struct rec *recs, int n);
+
+/* Append one enqueue.lua call in the lean form for the jobs among
+ * recs[0..n) (jobs of them; batch_is_lean(); bulk_clock_init() done). Its
+ * reply: per job the integer 1 (enqueued) or 0 (duplicate). Returns jobs,
+ * or -1 on out of memory. */
+int lean_append(struct enq *e, struct rec *recs, int n, int jobs);
+
 /* ---- pass 2 (enqueue_send.c) ------------------------------------------- */
 
 /* Send every spooled record in pipelined batches and report each line.

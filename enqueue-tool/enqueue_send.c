@@ -49,7 +49,7 @@ print_line(struct enq *e, long line, const char *id, const char *status,
 #define SLOT_CAP(e) (2 * (e)->batch)
 
 /* The class of a job record: jobs of one class can share a bulk call. 0 =
- * not bulk (general script). */
+ * not bulk (the script: append_batch() picks its form). */
 static long
 rec_class(const struct rec *r)
 {
@@ -86,6 +86,8 @@ append_batch(struct enq *e, struct rec *recs, int n)
         return 0;
     if (batch_is_bulk(recs, n))
         return bulk_append(e, recs, n, jobs);
+    if (batch_is_lean(recs, n))
+        return lean_append(e, recs, n, jobs);
     av = malloc(sizeof(*av) * (size_t)(3 + jobs * 7 + echoes * 2));
     al = malloc(sizeof(*al) * (size_t)(3 + jobs * 7 + echoes * 2));
     num = malloc(sizeof(*num) * (size_t)jobs);
@@ -192,8 +194,11 @@ finish_batch(struct enq *e, struct rec *recs, int n, int jobs)
             continue;
         }
         p = r->element[k++];
-        dup = p->type == REDIS_REPLY_ARRAY && p->elements == 2 &&
-              !strcmp(p->element[0]->str, "duplicate");
+        /* the lean form answers 1 (enqueued) or 0 (duplicate: same id) */
+        dup = p->type == REDIS_REPLY_INTEGER
+                  ? p->integer == 0
+                  : p->type == REDIS_REPLY_ARRAY && p->elements == 2 &&
+                        !strcmp(p->element[0]->str, "duplicate");
         id = p->type == REDIS_REPLY_ARRAY && p->elements == 2
                  ? p->element[1]->str
                  : recs[i].id;

@@ -59,12 +59,17 @@ result_doc(struct wjob *j)
     int bad = 0;
 
     buf_init(&b, 0);
-    /* complete.lua tells a review result by this prefix: keep it first */
+    /* complete.lua tells a review result by this prefix, and finds
+     * latency_ms right after it (no search of the document): keep them
+     * first */
     bad |= buf_append_str(&b, "{\"id\":") < 0;
     bad |= jsonw_str(&b, j->id, strlen(j->id)) < 0;
-    bad |=
-        buf_append_str(&b, reasons ? ",\"state\":\"review\",\"text\":"
-                                   : ",\"state\":\"succeeded\",\"text\":") < 0;
+    bad |= buf_append_str(&b, reasons ? ",\"state\":\"review\""
+                                      : ",\"state\":\"succeeded\"") < 0;
+    snprintf(num, sizeof(num), "%lld",
+             (long long)((now - j->t_start) * 1000.0));
+    bad |= jsonw_field(&b, "latency_ms", num) < 0;
+    bad |= buf_append_str(&b, ",\"text\":") < 0;
     bad |= jsonw_str(&b, j->text.data ? j->text.data : "", j->text.len) < 0;
     bad |= buf_append_str(&b, ",\"model\":") < 0;
     bad |= jsonw_str(&b, j->model, strlen(j->model)) < 0;
@@ -83,9 +88,6 @@ result_doc(struct wjob *j)
     bad |= jsonw_field(&b, "cost_usd", num) < 0;
     snprintf(num, sizeof(num), "%d", j->attempts);
     bad |= jsonw_field(&b, "attempts", num) < 0;
-    snprintf(num, sizeof(num), "%lld",
-             (long long)((now - j->t_start) * 1000.0));
-    bad |= jsonw_field(&b, "latency_ms", num) < 0;
     if (j->t_first > 0)
         snprintf(num, sizeof(num), "%lld",
                  (long long)((j->t_first - j->t_start) * 1000.0));

@@ -9,14 +9,24 @@ for i = 3, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
 local out, lset, pset = {}, {}, {}
-for i, id in ipairs(ids) do
-    local b = 3 + (i - 1) * 3
-    local m = meta_unpack(metas[i])
-    if m and m.state == 'active' and m.token == ARGV[b + 1] then
+local k, kp = 0, 0 -- filled: lset, pset
+local smatch = string.match
+-- converted once: a number concatenated or passed per job costs a sprintf
+local deadline = tostring(now + vis)
+for i = 1, #ids do
+    local b = 3 * i
+    -- the token of an active record, one capture (not meta_unpack's nine
+    -- and a table: this runs for every job in flight on every heartbeat)
+    local m = metas[i]
+    if m and smatch(m, META_PAT_TOKEN) == ARGV[b + 1] then
         out[i] = 1
-        lset[#lset + 1] = now + vis; lset[#lset + 1] = id
-        local pr = tonumber(ARGV[b + 2])
-        if pr >= 0 then pset[#pset + 1] = id; pset[#pset + 1] = pr end
+        k = k + 2
+        lset[k - 1] = deadline; lset[k] = ids[i]
+        local pr = ARGV[b + 2]
+        if tonumber(pr) >= 0 then
+            kp = kp + 2
+            pset[kp - 1] = ids[i]; pset[kp] = pr
+        end
     else
         out[i] = 0
     end

@@ -304,6 +304,48 @@ local function enqueue_new(a, b0, m, notify)
     return n
 end
 
+-- The lean form of enqueue.lua (enqueue-tool/enqueue_lean.c): n jobs of
+-- priority p ("0" high, "1" normal, "2" low), each with its id and none of
+-- idempotency key, run_at, delay, notify; a[b0 ..] holds (id, stored
+-- value) pairs, the value as enqueue_new() takes it (the meta header, a
+-- newline, the payload). Duplicates (an id known, or earlier in the call)
+-- are left out; returns per job 1 (enqueued) or 0 (duplicate). Two
+-- arguments and no concatenation per job where enqueue_jobs() has seven.
+local function enqueue_lean(a, b0, n, p)
+    local pn = tonumber(p)
+    if not (pn and K_READY[pn + 1]) then
+        return redis.error_reply('ERR enqueue: bad priority ' .. tostring(p))
+    end
+    local ids = {}
+    for i = 1, n do ids[i] = a[b0 + 2 * i - 2] end
+    if n == 0 then return {} end
+    local known = metas_get(ids)
+    local out, seen, dup = {}, {}, false
+    for i = 1, n do
+        local id = ids[i]
+        if known[i] or seen[id] then
+            out[i] = 0; dup = true
+        else
+            seen[id] = true; out[i] = 1
+        end
+    end
+    local m = {0, 0, 0}
+    if not dup then
+        m[pn + 1] = n
+        enqueue_new(a, b0, m)
+        return out
+    end
+    local kept, k = {}, 0
+    for i = 1, n do
+        if out[i] == 1 then
+            kept[k + 1] = ids[i]; kept[k + 2] = a[b0 + 2 * i - 1]; k = k + 2
+        end
+    end
+    m[pn + 1] = k / 2
+    enqueue_new(kept, 1, m)
+    return out
+end
+
 -- The notify section of a script's ARGV at a[b]: a count m, then m pairs
 -- (job index, echo). Returns the table enqueue_jobs() takes (nil when
 -- absent or empty) and the index after the section.

@@ -30,10 +30,11 @@
 local K_READY = {KEYS[1], KEYS[2], KEYS[3]}
 local K_JOBS, K_META, K_LEASES, K_DELAYED = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local K_RESULTS, K_DONE, K_DEAD, K_ERRORS = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
-local K_HISTORY, K_PROGRESS, K_EVENTS = KEYS[12], KEYS[13], KEYS[14]
+-- KEYS[14] (genq:{Q}:events) is no longer written: the feed (K_FEED) has
+-- the same transitions, one entry per job; the key stays in the table
+local K_HISTORY, K_PROGRESS = KEYS[12], KEYS[13]
 local K_STATS, K_PAUSED, K_SEQ = KEYS[15], KEYS[16], KEYS[17]
 local PREFIX = ARGV[1]
-local EVENTS_MAXLEN = 100000
 -- The public keys of protocol version 1 (README "Producers and consumers in
 -- any language"; keys.h QKEY_FEED, QKEY_NOTIFY): the completion feed, and
 -- the echo of each job that has a notify list, id -> the JSON object text
@@ -75,6 +76,8 @@ local META_PAT_HEADER =
 -- capture → "attempts|max|prio", token, "worker|enqueued", flags
 local META_PAT_ACTIVE =
     '^active|([^|]*|[^|]*|[^|]*)|([^|]*)|([^|]*|[^|]*)|[^|]*|([^|]*)$'
+-- extend.lua: active records only → token (the rest is not read)
+local META_PAT_TOKEN = '^active|[^|]*|[^|]*|[^|]*|([^|]*)|'
 
 local function meta_unpack(s)
     if not s then return nil end
@@ -176,16 +179,15 @@ local function feed_add(pairs_list, maxlen)
     redis.call('XTRIM', K_FEED, 'MAXLEN', '~', maxlen)
 end
 
--- Flat {id1, state1, id2, state2, ...} of transitions at now (ms) → one
--- stream entry per batch in the events stream, the per-second tallies of
--- `genq stats` (K_TALLY), and one feed entry per job (feed_add, bound
--- feed_max). nsucc: how many of the pairs are succeeded when the caller
--- knows (complete.lua: all of them), else nil (counted here).
+-- Flat {id1, state1, id2, state2, ...} of transitions at now (ms) → the
+-- per-second tallies of `genq stats` (K_TALLY) and one feed entry per job
+-- (feed_add, bound feed_max: `genq results` tails the feed). nsucc: how
+-- many of the pairs are succeeded when the caller knows (complete.lua: all
+-- of them), else nil (counted here). (Until issue 15 this also wrote one
+-- entry per batch to the events stream, KEYS[14]: nothing reads it now.)
 local function events_add(pairs_list, feed_max, now, nsucc)
     local n = #pairs_list
     if n == 0 then return end
-    redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
-               unpack(pairs_list))
     local sec = ':' .. math.floor(now / 1000)
     if nsucc then
         redis.call('HINCRBY', K_TALLY, 's' .. sec, nsucc)

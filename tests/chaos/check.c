@@ -15,7 +15,7 @@
  *
  * `verify` reads the jobs as enqueued, the output of `genq status --json
  * --with-result -` for their ids, optionally `genq stats --json` (--stats),
- * and from Redis the stats hash, the events stream, the completion feed and
+ * and from Redis the stats hash, the completion feed and
  * the membership of the queue's lists and sets. --killed names the workers the
  * soak SIGKILLed ("pid epoch_ms" lines): a lease expiry of any other worker is
  * an attempt lost to a Redis outage, and must not kill a job. It prints one
@@ -97,16 +97,6 @@ check_records(void)
             j->in_delayed || j->in_ready)
             chaos_breach(I_ONE_STATE, j->id, "%s", rec);
 
-        chaos_inv[I_EV_SUCC].checked++;
-        if (j->ev_succeeded != succ)
-            chaos_breach(I_EV_SUCC, j->id,
-                         "state %s with %d 'succeeded' events", j->state,
-                         j->ev_succeeded);
-        chaos_inv[I_EV_DEAD].checked++;
-        if (j->ev_dead != dead || j->ev_other)
-            chaos_breach(I_EV_DEAD, j->id,
-                         "state %s with %d 'dead' and %d other events",
-                         j->state, j->ev_dead, j->ev_other);
         chaos_inv[I_FEED].checked++;
         if (j->feed_succeeded != succ || j->feed_dead != dead || j->feed_other)
             chaos_breach(I_FEED, j->id,
@@ -284,8 +274,8 @@ cmd_verify(int argc, char **argv)
             printf(" %s%d:%ld", a == 7 ? ">=" : "", a, hist_att[a]);
     printf("\nlease expiries in histories %ld (%ld of workers that were "
            "alive: attempts lost to Redis outages); continuations in results "
-           "%ld; event entries %ld; feed entries %ld\n",
-           lease_exp, live_exp, conts, rv.events_entries, rv.feed_entries);
+           "%ld; feed entries %ld\n",
+           lease_exp, live_exp, conts, rv.feed_entries);
     printf("stats hash:");
     for (size_t i = 0; i + 1 < rv.stats->elements; i += 2)
         printf(" %s=%s", rv.stats->element[i]->str,

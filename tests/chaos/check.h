@@ -25,7 +25,6 @@ struct job {
     int live_expiries;  /* ... of a worker that was not SIGKILLed */
     /* from Redis */
     int in_results, in_dead, in_leases, in_delayed, in_ready;
-    int ev_succeeded, ev_dead, ev_other;
     int feed_succeeded, feed_dead, feed_other; /* completion feed entries */
 };
 
@@ -45,8 +44,6 @@ enum {
     I_DEAD_WHY,
     I_LIVE_DEAD,
     I_FAIL_DEAD,
-    I_EV_SUCC,
-    I_EV_DEAD,
     I_FEED,
     I_COUNTS,
     I_NUM
@@ -55,7 +52,7 @@ enum {
 struct redis_view {
     long results, dead, stat_enq, stat_succ, stat_dead, stat_canceled;
     long stat_retried, stat_requeued, stat_failed, stat_lease;
-    long jobs_hash, events_entries, feed_entries;
+    long jobs_hash, feed_entries;
     redisReply *stats;
 };
 /* The soak's jobs, sorted by id, and the outcomes in their histories, to

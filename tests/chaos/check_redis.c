@@ -1,6 +1,6 @@
-/* chaos-check verify, the Redis side: the stats hash, the events stream, the
- * completion feed and the membership of the queue's lists and sets, marked
- * on the jobs. */
+/* chaos-check verify, the Redis side: the stats hash, the completion feed
+ * (the events stream it replaced is no longer written) and the membership
+ * of the queue's lists and sets, marked on the jobs. */
 #include "fmacros.h"
 
 #include <string.h>
@@ -62,22 +62,6 @@ count_state(const char *st, int *succ, int *dead, int *other)
         (*dead)++;
     else
         (*other)++;
-}
-
-/* An events entry: id state id state ... */
-static void
-on_event(redisReply *f)
-{
-    for (size_t x = 0; x + 1 < f->elements; x += 2) {
-        struct job *j = chaos_job_find(f->element[x]->str);
-        if (!j)
-            chaos_breach(I_EV_SUCC, f->element[x]->str,
-                         "event '%s' for an id the soak never enqueued",
-                         f->element[x + 1]->str);
-        else
-            count_state(f->element[x + 1]->str, &j->ev_succeeded, &j->ev_dead,
-                        &j->ev_other);
-    }
 }
 
 /* A feed entry: v 1 id ID state ST queue Q [metadata M]. */
@@ -173,7 +157,6 @@ chaos_read_redis(const char *url, const char *queue, struct redis_view *rv)
     rv->jobs_hash = (long)r->integer;
     freeReplyObject(r);
 
-    rv->events_entries = stream_each(c, k.key[QK_EVENTS], on_event);
     snprintf(feed, sizeof(feed), "%s" QKEY_FEED, k.prefix);
     rv->feed_entries = stream_each(c, feed, on_feed);
 

@@ -164,8 +164,8 @@ Test(feed, complete_one_entry_per_job_with_the_echo)
                                 {"c1", "succeeded", NULL},
                                 {"c2", "succeeded", NULL}},
                 3);
-    /* the private events stream still has its one entry per batch */
-    cr_assert_eq(th_rint(&t, "XLEN %s", t.k.key[QK_EVENTS]), 1);
+    /* the private events stream is no longer written: the feed has it all */
+    cr_assert_eq(th_rint(&t, "EXISTS %s", t.k.key[QK_EVENTS]), 0);
     /* the echo stays until the job is deleted */
     cr_assert_eq(echo_exists("c0"), 1);
 }

@@ -151,6 +151,12 @@ Test(lifecycle, stale_token_cannot_extend_or_complete)
     cr_assert_eq(int_reply(r, 0), 1);
     freeReplyObject(r);
     expect_state("f1", "succeeded", -1);
+    r = th_script(&t, SCRIPT_EXTEND, "60000", "f1", t2, "-1", NULL);
+    cr_assert_eq(int_reply(r, 0), 0, "a finished job's lease is gone");
+    freeReplyObject(r);
+    r = redisCommand(t.c, "ZSCORE %s f1", t.k.key[QK_LEASES]);
+    cr_assert(r && r->type == REDIS_REPLY_NIL, "no lease re-added");
+    freeReplyObject(r);
 }
 
 Test(lifecycle, lease_expiry_reclaims_then_dead_lease_expired)

@@ -155,16 +155,18 @@ Test(resilience, redis_killed_and_restarted_from_aof_twice)
     cr_assert_eq(th_count_state(&t, (const char *const *)ids, n, "succeeded"),
                  n);
     {
-        /* exactly one success per job in the events stream */
-        redisReply *r = redisCommand(t.c, "XRANGE %s - +", t.k.key[QK_EVENTS]);
+        /* exactly one success per job in the completion feed (v 1 id ID
+         * state ST queue Q) */
+        redisReply *r =
+            redisCommand(t.c, "XRANGE %s%s - +", t.k.prefix, QKEY_FEED);
         int *seen = calloc((size_t)n, sizeof(int)), idx;
         cr_assert(r && r->type == REDIS_REPLY_ARRAY && seen);
         for (size_t e = 0; e < r->elements; e++) {
             redisReply *f = r->element[e]->element[1];
-            for (size_t k = 0; k + 1 < f->elements; k += 2)
-                if (!strcmp(f->element[k + 1]->str, "succeeded") &&
-                    sscanf(f->element[k]->str, "job-%d", &idx) == 1)
-                    seen[idx]++;
+            if (f->elements >= 6 &&
+                !strcmp(f->element[5]->str, "succeeded") &&
+                sscanf(f->element[3]->str, "job-%d", &idx) == 1)
+                seen[idx]++;
         }
         for (int i = 0; i < n; i++)
             cr_assert_eq(seen[i], 1, "%s succeeded %d times", ids[i], seen[i]);

@@ -63,8 +63,9 @@ complete_range(redisReply *r, int from, int n, int first)
     free(av);
 }
 
-/* The figures of the first stats script, from the events stream and the
- * result documents (its algorithm: every event of the last minute counted;
+/* The figures of the first stats script, from the transitions (then the
+ * events stream; the feed has the same, one entry per job) and the result
+ * documents (its algorithm: every transition of the last minute counted;
  * the latency_ms of the result documents of the newest <= 200 succeeded
  * jobs, nearest rank). */
 struct old_figs {
@@ -78,28 +79,35 @@ cmp_long(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Field name of feed entry fields fl (v 1 id ID state ST ...), or "". */
+static const char *
+feed_field(const redisReply *fl, const char *name)
+{
+    for (size_t i = 0; i + 1 < fl->elements; i += 2)
+        if (!strcmp(fl->element[i]->str, name))
+            return fl->element[i + 1]->str;
+    return "";
+}
+
 static void
 old_figures(struct old_figs *f)
 {
-    redisReply *r =
-        redisCommand(t.c, "XREVRANGE %s + - COUNT 100", t.k.key[QK_EVENTS]);
+    redisReply *r = redisCommand(t.c, "XREVRANGE %s%s + - COUNT 100000",
+                                 t.k.prefix, QKEY_FEED);
     const char *ids[200];
     long lat[200];
     int n = 0, nl = 0;
 
     memset(f, 0, sizeof(*f));
     cr_assert(r && r->type == REDIS_REPLY_ARRAY);
-    for (size_t e = 0; e < r->elements; e++) {
+    for (size_t e = 0; e < r->elements; e++) { /* newest first */
         redisReply *fl = r->element[e]->element[1];
-        for (size_t i = 0; i + 1 < fl->elements; i += 2) {
-            const char *st = fl->element[i + 1]->str;
-            f->succ += !strcmp(st, "succeeded");
-            f->dead += !strcmp(st, "dead");
-            f->canc += !strcmp(st, "canceled");
-        }
-        for (size_t i = fl->elements; i >= 2 && n < 200; i -= 2)
-            if (!strcmp(fl->element[i - 1]->str, "succeeded"))
-                ids[n++] = fl->element[i - 2]->str;
+        const char *st = feed_field(fl, "state");
+        f->succ += !strcmp(st, "succeeded");
+        f->dead += !strcmp(st, "dead");
+        f->canc += !strcmp(st, "canceled");
+        if (!strcmp(st, "succeeded") && n < 200)
+            ids[n++] = feed_field(fl, "id");
     }
     for (int i = 0; i < n; i++) {
         redisReply *d =
@@ -224,8 +232,8 @@ Test(stats_tally, figures_equal_the_event_scan_on_the_same_data)
     cr_assert_eq(tally_sum('c'), N_CANCEL);
     cr_assert_eq(th_rint(&t, "LLEN %s%s", t.k.prefix, QKEY_LAT), LAT_SAMPLES);
 
-    /* the figures no longer come from the events stream */
-    cr_assert_eq(th_rint(&t, "DEL %s", t.k.key[QK_EVENTS]), 1);
+    /* the figures do not come from the transitions themselves */
+    cr_assert_eq(th_rint(&t, "DEL %s%s", t.k.prefix, QKEY_FEED), 1);
     o = stats_json();
     assert_equal_old(o, &old);
     cJSON_Delete(o);

@@ -40,24 +40,26 @@ check_texts(char **ids, int n, const char *prefix, int max_tokens)
     }
 }
 
-/* How many 'succeeded' events each id got in the events stream. */
+/* How many 'succeeded' entries each id got in the completion feed (v 1 id
+ * ID state ST queue Q). */
 static void
 check_one_success_event(char **ids, int n)
 {
-    redisReply *r = redisCommand(t.c, "XRANGE %s - +", t.k.key[QK_EVENTS]);
+    redisReply *r = redisCommand(t.c, "XRANGE %s%s - +", t.k.prefix, QKEY_FEED);
     int *seen = calloc((size_t)n, sizeof(int));
 
     cr_assert(r && r->type == REDIS_REPLY_ARRAY && seen);
     for (size_t e = 0; e < r->elements; e++) {
         redisReply *f = r->element[e]->element[1];
-        for (size_t k = 0; k + 1 < f->elements; k += 2) {
-            int idx;
-            if (strcmp(f->element[k + 1]->str, "succeeded"))
-                continue;
-            cr_assert(sscanf(f->element[k]->str, "job-%d", &idx) == 1);
-            cr_assert(idx >= 0 && idx < n);
-            seen[idx]++;
-        }
+        int idx;
+        cr_assert(f->elements >= 8);
+        cr_assert_str_eq(f->element[2]->str, "id");
+        cr_assert_str_eq(f->element[4]->str, "state");
+        if (strcmp(f->element[5]->str, "succeeded"))
+            continue;
+        cr_assert(sscanf(f->element[3]->str, "job-%d", &idx) == 1);
+        cr_assert(idx >= 0 && idx < n);
+        seen[idx]++;
     }
     for (int i = 0; i < n; i++)
         cr_assert_eq(seen[i], 1, "%s completed %d times", ids[i], seen[i]);
@@ -460,11 +462,12 @@ Test(worker, prefetched_jobs_succeed_once, .timeout = 90)
         cr_assert_eq(att, 1, "%s: one attempt", ids[i]);
     }
     check_texts(ids, N, "Pre", 20);
-    r = redisCommand(t.c, "XRANGE %s - +", t.k.key[QK_EVENTS]);
+    r = redisCommand(t.c, "XRANGE %s%s - +", t.k.prefix, QKEY_FEED);
     cr_assert(r && r->type == REDIS_REPLY_ARRAY);
     for (size_t i = 0; i < r->elements; i++)
-        events += (long)r->element[i]->element[1]->elements / 2;
+        events += !strcmp(r->element[i]->element[1]->element[5]->str,
+                          "succeeded");
     freeReplyObject(r);
-    cr_assert_eq(events, N, "one succeeded event per job");
+    cr_assert_eq(events, N, "one succeeded feed entry per job");
     th_free_ids(ids, N);
 }

@@ -215,7 +215,7 @@ import json, subprocess, sys, urllib.request
 port, pw, q, t_fail, t_new, mock, name, njobs = sys.argv[1:]
 t_fail, t_new = int(t_fail), int(t_new)
 out = subprocess.run(["redis-cli", "-p", port, "-a", pw, "--no-auth-warning",
-                      "--json", "XRANGE", "genq:{%s}:events" % q, "-", "+"],
+                      "--json", "XRANGE", "genq:{%s}:feed" % q, "-", "+"],
                      capture_output=True, text=True).stdout
 times = []
 for e in json.loads(out):
