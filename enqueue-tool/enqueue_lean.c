@@ -51,7 +51,7 @@ lean_append(struct enq *e, struct rec *recs, int n, int jobs)
         if (recs[i].type == 'J') {
             if (total == 0)
                 snprintf(prio, sizeof(prio), "%d", recs[i].prio);
-            total += META_HEADER_MAX + strlen(recs[i].payload);
+            total += META_HEADER_MAX + recs[i].payload_len;
         }
     if (total == 0 || !(vals = malloc(total)))
         goto out;
@@ -76,7 +76,7 @@ lean_append(struct enq *e, struct rec *recs, int n, int jobs)
                                 recs[i].prio, now);
         if (hl < 0 || hl >= META_HEADER_MAX)
             goto out;
-        pl = strlen(recs[i].payload);
+        pl = recs[i].payload_len;
         av[j] = recs[i].id;
         al[j++] = strlen(recs[i].id);
         memcpy(p + hl, recs[i].payload, pl);
