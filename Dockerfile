@@ -9,7 +9,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         build-essential pkg-config libhiredis-dev libcurl4-openssl-dev \
         libcjson-dev libjwt-dev libev-dev libssl-dev libmicrohttpd-dev \
-        libinih-dev libpcre2-dev zlib1g-dev \
+        libinih-dev libpcre2-dev libzstd-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -26,7 +26,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         ca-certificates curl libcjson1 libcurl4 libev4 libhiredis0.14 \
-        libinih1 libjwt0 libmicrohttpd12 libpcre2-8-0 libssl3 zlib1g \
+        libinih1 libjwt0 libmicrohttpd12 libpcre2-8-0 libssl3 libzstd1 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 genq \
  && useradd --system --uid 10001 --gid genq --no-create-home \

@@ -32,7 +32,7 @@ endif
 PC_COMMON   = $(eval PC_COMMON := $(call pc,--libs hiredis libcjson libjwt))$(PC_COMMON)
 PC_WORKER   = $(eval PC_WORKER := $(call pc,--libs libcurl libmicrohttpd inih libpcre2-8))$(PC_WORKER)
 PC_MOCK     = $(eval PC_MOCK := $(call pc,--libs libcjson))$(PC_MOCK)
-COMMON_LIBS = $(PC_COMMON) -lcrypto -lz -lm
+COMMON_LIBS = $(PC_COMMON) -lcrypto -lzstd -lm
 WORKER_LIBS = $(PC_WORKER) -lev $(COMMON_LIBS)
 MOCK_LIBS   = $(PC_MOCK) -lev -lm
 # genq dashboard (enqueue-tool/dash_*.c): libmicrohttpd and threads

@@ -1,58 +1,65 @@
-/* pack: job payloads stored compressed (raw DEFLATE against the preset
- * dictionary of pack_dict.c, the job's leading {"id":"ID", left out) and
- * decoded back, bounded by JOB_MAX_BYTES; the format is in pack.h. One
- * packer per thread keeps its zlib streams: a deflate stream with the
- * dictionary set once, copied per job (setting it again costs zlib a hash
- * of every byte of it), and an inflate stream reset per job. */
+/* pack: job payloads stored compressed (a magic-less zstd frame against the
+ * built-in dictionary of pack_zdict.c + pack_dict.c, the job's leading
+ * {"id":"ID", left out) and decoded back, bounded by JOB_MAX_BYTES; the
+ * format is in pack.h. One packer per thread keeps its zstd contexts and
+ * the dictionary loaded once (CDict, DDict): zstd is built for small
+ * inputs against a dictionary with entropy tables (no Huffman tables made
+ * per value, unlike DEFLATE: README "genq enqueue"). */
 #include "fmacros.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
 
 #include "job.h"
 #include "meta.h"
 #include "pack.h"
 
-#ifndef PACK_WBITS
-/* raw DEFLATE, 4 KiB window: the dictionary must fit in its reach, 4096 -
- * 262 bytes (test_pack.c checks); a smaller window is cheaper to copy */
-#define PACK_WBITS    (-12)
-#endif
-#ifndef PACK_MEMLEVEL
-#define PACK_MEMLEVEL 5 /* 4096 hash heads */
-#endif
+/* the frame's magic number (RFC 8878 3.1.1), little-endian: not stored */
+static const unsigned char zmagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 
 struct packer {
-    z_stream primed; /* the dictionary set, no input yet: copied per job */
-    z_stream d, i;   /* the job's deflate stream; the inflate stream */
-    int primed_ok, d_ok, i_ok; /* stream initialised */
+    ZSTD_CCtx *c; /* compression: made on the first pack_payload() */
+    ZSTD_CDict *cd;
+    ZSTD_DCtx *d; /* decoding */
+    ZSTD_DDict *dd;
     unsigned char *out; /* compressed output (pack_payload) */
     size_t out_cap;
+    unsigned char *in; /* a stored frame with its magic put back */
+    size_t in_cap;
 };
+
+/* The whole dictionary (pack.h), fresh (caller frees), or NULL. */
+static unsigned char *
+dict_whole(size_t *len)
+{
+    unsigned char *b = malloc(pack_zdict_head_len + pack_dict_len);
+
+    if (b) {
+        memcpy(b, pack_zdict_head, pack_zdict_head_len);
+        memcpy(b + pack_zdict_head_len, pack_dict, pack_dict_len);
+    }
+    *len = pack_zdict_head_len + pack_dict_len;
+    return b;
+}
 
 struct packer *
 packer_new(void)
 {
     struct packer *p = calloc(1, sizeof(*p));
+    size_t dl;
+    unsigned char *dict = dict_whole(&dl);
 
-    if (!p)
-        return NULL;
-    if (deflateInit2(&p->primed, PACK_LEVEL, Z_DEFLATED, PACK_WBITS,
-                     PACK_MEMLEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
-        free(p);
-        return NULL;
-    }
-    p->primed_ok = 1;
-    if (deflateSetDictionary(&p->primed, (const Bytef *)pack_dict,
-                             (uInt)pack_dict_len) != Z_OK ||
-        inflateInit2(&p->i, PACK_WBITS) != Z_OK) {
+    if (p && dict && (p->d = ZSTD_createDCtx()))
+        p->dd = ZSTD_createDDict(dict, dl);
+    free(dict);
+    if (!p || !p->dd) {
         packer_free(p);
         return NULL;
     }
-    p->i_ok = 1;
     return p;
 }
 
@@ -61,23 +68,50 @@ packer_free(struct packer *p)
 {
     if (!p)
         return;
-    if (p->primed_ok)
-        deflateEnd(&p->primed);
-    if (p->d_ok)
-        deflateEnd(&p->d);
-    if (p->i_ok)
-        inflateEnd(&p->i);
+    ZSTD_freeCCtx(p->c); /* each accepts NULL */
+    ZSTD_freeCDict(p->cd);
+    ZSTD_freeDCtx(p->d);
+    ZSTD_freeDDict(p->dd);
     free(p->out);
+    free(p->in);
     free(p);
 }
 
-/* The length of the {"id":"ID", that json (len bytes) opens with, or 0. */
+/* Make p's compression context, the dictionary loaded and the frame
+ * parameters of pack.h set: 0, or -1 (out of memory). */
+static int
+compressor(struct packer *p)
+{
+    size_t dl;
+    unsigned char *dict;
+
+    if (p->c)
+        return 0;
+    if (!(dict = dict_whole(&dl)))
+        return -1;
+    p->cd = ZSTD_createCDict(dict, dl, PACK_ZLEVEL);
+    free(dict);
+    if (!p->cd || !(p->c = ZSTD_createCCtx()))
+        return -1;
+    if (ZSTD_isError(ZSTD_CCtx_refCDict(p->c, p->cd)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(p->c, ZSTD_c_dictIDFlag, 0)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(p->c, ZSTD_c_checksumFlag, 0)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(p->c, ZSTD_c_contentSizeFlag, 1))) {
+        ZSTD_freeCCtx(p->c);
+        p->c = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* The length of the {"id":"ID", that json (len bytes) opens with, or 0
+ * (also for an id longer than the reader puts back: decode_packed()). */
 static size_t
 id_prefix_len(const char *id, const char *json, size_t len)
 {
     size_t il = strlen(id);
 
-    if (len < il + 9 || memcmp(json, "{\"id\":\"", 7) != 0 ||
+    if (il > JOB_ID_MAX || len < il + 9 || memcmp(json, "{\"id\":\"", 7) != 0 ||
         memcmp(json + 7, id, il) != 0 || memcmp(json + 7 + il, "\",", 2) != 0)
         return 0;
     return il + 9;
@@ -87,43 +121,33 @@ int
 pack_payload(struct packer *p, const char *id, const char *json, size_t len,
              const char **out, size_t *out_len)
 {
-    size_t skip;
-    int rc;
+    size_t skip, cap = len + 2, r;
 
     *out = json;
     *out_len = len;
     if (len < PACK_MIN || len > JOB_MAX_BYTES)
         return 0;
-    if (len > p->out_cap) {
-        /* the tag and len - 2 bytes: no more is worth storing */
-        unsigned char *o = realloc(p->out, len);
+    if (compressor(p) < 0)
+        return -1;
+    if (cap > p->out_cap) {
+        /* the frame with its magic: stored without it but with the tag,
+         * len - 1 bytes at most are worth storing */
+        unsigned char *o = realloc(p->out, cap);
         if (!o)
             return -1;
         p->out = o;
-        p->out_cap = len;
+        p->out_cap = cap;
     }
-    /* a copy of the primed stream: cheaper than setting the dictionary
-     * again (zlib hashes every byte of it) */
-    if (p->d_ok) {
-        deflateEnd(&p->d);
-        p->d_ok = 0;
-    }
-    if (deflateCopy(&p->d, &p->primed) != Z_OK)
-        return -1;
-    p->d_ok = 1;
     skip = id_prefix_len(id, json, len);
-    p->out[0] = (unsigned char)(skip ? PACK_TAG_DEFLATE1_ID : PACK_TAG_DEFLATE1);
-    p->d.next_in = (Bytef *)(uintptr_t)(json + skip);
-    p->d.avail_in = (uInt)(len - skip);
-    p->d.next_out = p->out + 1;
-    p->d.avail_out = (uInt)(len - 2); /* tag included: smaller than len */
-    rc = deflate(&p->d, Z_FINISH);
-    if (rc == Z_OK || rc == Z_BUF_ERROR)
-        return 0; /* did not fit in len - 2 bytes: stored plain */
-    if (rc != Z_STREAM_END)
+    r = ZSTD_compress2(p->c, p->out, cap, json + skip, len - skip);
+    if (ZSTD_isError(r))
+        return ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall ? 0 : -1;
+    if (r <= sizeof(zmagic) || memcmp(p->out, zmagic, sizeof(zmagic)) != 0)
         return -1;
-    *out = (const char *)p->out;
-    *out_len = 1 + (size_t)p->d.total_out;
+    /* the tag in the magic's last byte: tag + frame, len - 1 bytes at most */
+    p->out[3] = (unsigned char)(skip ? PACK_TAG_ZSTD1_ID : PACK_TAG_ZSTD1);
+    *out = (const char *)p->out + 3;
+    *out_len = r - 3;
     return 1;
 }
 
@@ -131,7 +155,7 @@ int
 pack_is_packed(const char *v, size_t len)
 {
     return v && len > 0 &&
-           (v[0] == PACK_TAG_DEFLATE1 || v[0] == PACK_TAG_DEFLATE1_ID);
+           (v[0] == PACK_TAG_ZSTD1 || v[0] == PACK_TAG_ZSTD1_ID);
 }
 
 static const char no_mem[] = "could not be decoded: out of memory";
@@ -148,67 +172,40 @@ fail(char *err, size_t errlen, const char *id, const char *msg)
 
 static const char too_big[] = "decodes to more than JOB_MAX_BYTES (1 MiB): "
                               "refused";
-/* Grow *o (capacity *cap, room for a NUL beyond) toward JOB_MAX_BYTES + 1:
- * 0, or -1 (out of memory; *o unchanged). */
-static int
-grow(char **o, size_t *cap)
-{
-    size_t nc = *cap * 2 > JOB_MAX_BYTES + 1 ? JOB_MAX_BYTES + 1 : *cap * 2;
-    char *g = realloc(*o, nc + 1);
+static const char corrupt[] = "is corrupt (its compressed data is truncated "
+                              "or invalid)";
 
-    if (!g)
-        return -1;
-    *o = g;
-    *cap = nc;
-    return 0;
-}
-
-/* Inflate v (len bytes, tag cut) with stream s into a fresh buffer that
- * opens with the pre bytes at pre. */
+/* Decode frame f (n bytes, its magic put back) with p into a fresh buffer
+ * that opens with the pl bytes at pre. */
 static char *
-inflate_into(z_stream *s, const char *id, const char *pre, size_t pl,
-             const char *v, size_t len, size_t *out_len, char *err,
-             size_t errlen)
+zdecode(struct packer *p, const char *id, const char *pre, size_t pl,
+        const unsigned char *f, size_t n, size_t *out_len, char *err,
+        size_t errlen)
 {
-    size_t cap = pl + len * 4 + 256, n = pl;
+    unsigned long long size = ZSTD_getFrameContentSize(f, n);
+    size_t r;
     char *o;
-    int rc;
 
-    if (cap > JOB_MAX_BYTES + 1)
-        cap = JOB_MAX_BYTES + 1;
-    if (!(o = malloc(cap + 1)))
+    /* the content size is always written; one whole frame, nothing after */
+    if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR ||
+        ZSTD_findFrameCompressedSize(f, n) != n)
+        return fail(err, errlen, id, corrupt);
+    if (size > JOB_MAX_BYTES - pl)
+        return fail(err, errlen, id, too_big);
+    if (!(o = malloc(pl + (size_t)size + 1)))
         return fail(err, errlen, id, no_mem);
     if (pl)
         memcpy(o, pre, pl);
-    s->next_in = (Bytef *)(uintptr_t)v;
-    s->avail_in = (uInt)len;
-    for (;;) {
-        s->next_out = (Bytef *)o + n;
-        s->avail_out = (uInt)(cap - n);
-        rc = inflate(s, Z_NO_FLUSH);
-        n = cap - s->avail_out;
-        if (rc != Z_OK && rc != Z_BUF_ERROR)
-            break; /* the end, or an error */
-        if (s->avail_out > 0) { /* input used up before the end */
-            rc = Z_DATA_ERROR;
-            break;
-        }
-        if (n > JOB_MAX_BYTES || grow(&o, &cap) < 0) {
-            free(o);
-            return fail(err, errlen, id, n > JOB_MAX_BYTES ? too_big : no_mem);
-        }
-    }
-    if (rc != Z_STREAM_END || s->avail_in != 0 || n > JOB_MAX_BYTES) {
+    r = ZSTD_decompress_usingDDict(p->d, o + pl, (size_t)size, f, n, p->dd);
+    if (ZSTD_isError(r) || r != size) {
+        int oom = ZSTD_isError(r) &&
+                  ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation;
         free(o);
-        return fail(err, errlen, id,
-                    rc == Z_MEM_ERROR      ? no_mem
-                    : n > JOB_MAX_BYTES    ? too_big
-                                           : "is corrupt (its compressed data "
-                                             "is truncated or invalid)");
+        return fail(err, errlen, id, oom ? no_mem : corrupt);
     }
-    o[n] = '\0';
+    o[pl + r] = '\0';
     if (out_len)
-        *out_len = n;
+        *out_len = pl + r;
     return o;
 }
 
@@ -222,8 +219,10 @@ plain_copy(const char *id, const char *v, size_t len, size_t *out_len,
 
     if (len > 0 && (unsigned char)v[0] < 0x09) {
         char m[96];
-        snprintf(m, sizeof(m), "has an unknown encoding (tag byte 0x%02x: "
-                 "written by a newer genq?)", (unsigned char)v[0]);
+        snprintf(m, sizeof(m),
+                 "has an unknown encoding (tag byte 0x%02x: "
+                 "written by a newer genq?)",
+                 (unsigned char)v[0]);
         return fail(err, errlen, id, m);
     }
     if (!(o = malloc(len + 1)))
@@ -236,39 +235,45 @@ plain_copy(const char *id, const char *v, size_t len, size_t *out_len,
     return o;
 }
 
+/* The JSON of compressed stored payload v (len bytes, tag first) with p. */
+static char *
+decode_packed(struct packer *p, const char *id, const char *v, size_t len,
+              size_t *out_len, char *err, size_t errlen)
+{
+    char pre[JOB_ID_MAX + 16];
+    size_t pl = 0, n = len - 1 + sizeof(zmagic);
+
+    if (v[0] == PACK_TAG_ZSTD1_ID) { /* {"id":"ID", was left out */
+        int k = snprintf(pre, sizeof(pre), "{\"id\":\"%s\",", id);
+        if (k < 0 || (size_t)k >= sizeof(pre))
+            return fail(err, errlen, id, "has an id too long to put back");
+        pl = (size_t)k;
+    }
+    if (n > p->in_cap) {
+        unsigned char *g = realloc(p->in, n);
+        if (!g)
+            return fail(err, errlen, id, no_mem);
+        p->in = g;
+        p->in_cap = n;
+    }
+    memcpy(p->in, zmagic, sizeof(zmagic));
+    memcpy(p->in + sizeof(zmagic), v + 1, len - 1);
+    return zdecode(p, id, pre, pl, p->in, n, out_len, err, errlen);
+}
+
 char *
 pack_decode(struct packer *p, const char *id, const char *v, size_t len,
             size_t *out_len, char *err, size_t errlen)
 {
-    z_stream tmp, *s;
-    char *o = NULL, *pre = NULL;
-    size_t pl = 0;
+    struct packer *tmp = NULL;
+    char *o;
 
-    memset(&tmp, 0, sizeof(tmp));
-    s = p ? &p->i : &tmp;
     if (!pack_is_packed(v, len))
         return plain_copy(id, v, len, out_len, err, errlen);
-    if (!p) {
-        if (inflateInit2(&tmp, PACK_WBITS) != Z_OK)
-            return fail(err, errlen, id, no_mem);
-    } else if (inflateReset(s) != Z_OK) {
-        return fail(err, errlen, id, "could not be decoded (zlib reset)");
-    }
-    if (v[0] == PACK_TAG_DEFLATE1_ID) { /* {"id":"ID", was left out */
-        pl = strlen(id) + 9;
-        if ((pre = malloc(pl + 1)))
-            snprintf(pre, pl + 1, "{\"id\":\"%s\",", id);
-    }
-    if (pl && !pre)
-        fail(err, errlen, id, no_mem);
-    else if (inflateSetDictionary(s, (const Bytef *)pack_dict,
-                                  (uInt)pack_dict_len) != Z_OK)
-        fail(err, errlen, id, "could not be decoded (zlib dictionary)");
-    else
-        o = inflate_into(s, id, pre, pl, v + 1, len - 1, out_len, err, errlen);
-    free(pre);
-    if (!p)
-        inflateEnd(&tmp);
+    if (!p && !(p = tmp = packer_new()))
+        return fail(err, errlen, id, no_mem);
+    o = decode_packed(p, id, v, len, out_len, err, errlen);
+    packer_free(tmp);
     return o;
 }
 

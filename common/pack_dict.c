@@ -1,8 +1,8 @@
-/* The preset DEFLATE dictionary of stored job payloads (pack.h, tag 0x01):
- * the JSON skeleton of typical genq jobs (the field names of
- * schemas/job.schema.json, common model names and message shapes) and
- * words and phrases common in generation prompts. DEFLATE finds matches up
- * to 32 KiB back and codes nearer ones in fewer bits, so the most common
+/* The content of the zstd dictionary of stored job payloads (pack.h, tags
+ * 0x03/0x04; its entropy tables are pack_zdict.c): the JSON skeleton of
+ * typical genq jobs (the field names of schemas/job.schema.json, common
+ * model names and message shapes) and words and phrases common in
+ * generation prompts. Nearer matches cost fewer bits, so the most common
  * strings come last. Frozen: a stored payload is decoded with this exact
  * text; any change needs a new tag (pack.h) and this one kept. The prompt
  * text is generic phrasing plus genq's own templates; nothing is taken

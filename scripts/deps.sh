@@ -10,7 +10,7 @@ set -eu
 
 BUILD="build-essential pkg-config libhiredis-dev libcurl4-openssl-dev
 libcjson-dev libjwt-dev libev-dev libssl-dev libmicrohttpd-dev libinih-dev
-libpcre2-dev zlib1g-dev"
+libpcre2-dev libzstd-dev"
 # demo.sh: a Redis with redis-cli, python3 for free ports
 DEMO="$BUILD redis-server redis-tools python3"
 # make test: Criterion; Debian's python3 modules (schemas, JWT checks);

@@ -19,7 +19,7 @@ command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clan
 
 # target: sources from common/, -max_len, dictionaries (tests/fuzz/dict/)
 # the modules of job.h and llm.h, each split over several files
-JOB_M="job job_err meta pack pack_dict job_fast job_parse job_validate job_notify job_cache jsonscan template template_ver timefmt uuid"
+JOB_M="job job_err meta pack pack_dict pack_zdict job_fast job_parse job_validate job_notify job_cache jsonscan template template_ver timefmt uuid"
 LLM_M="llm llm_request llm_response llm_stream llm_stream_fast llm_cache jsonscan"
 declare -A SRC=(
     [fuzz_sse]="sse buf $LLM_M utf8"
@@ -28,7 +28,7 @@ declare -A SRC=(
     [fuzz_redisurl]="redisurl sentinelurl cluster utf8"
     [fuzz_retry]="retry utf8"
     [fuzz_llm_body]="$LLM_M buf sse utf8"
-    [fuzz_pack]="pack pack_dict meta"
+    [fuzz_pack]="pack pack_dict pack_zdict meta"
 )
 declare -A MAXLEN=([fuzz_sse]=8192 [fuzz_job]=8192 [fuzz_jsonl]=4096
     [fuzz_redisurl]=600 [fuzz_retry]=300 [fuzz_llm_body]=8192
@@ -60,7 +60,7 @@ FLAGS=(-std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
     -Wstrict-prototypes -Wwrite-strings -Wshadow -Wmissing-prototypes
     -Wcast-qual -Wpointer-arith -Wundef -Icommon -Ibuild/gen
     -Itests/fuzz "${CJSON_CFLAGS[@]}")
-LIBS=("${CJSON_LIBS[@]}" -lz -lm)
+LIBS=("${CJSON_LIBS[@]}" -lzstd -lm)
 needed=$(for t in $targets; do echo "${SRC[$t]}"; done | tr ' ' '\n' | sort -u)
 for m in $needed; do
     o=$out/obj/$m.o

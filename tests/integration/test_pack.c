@@ -116,7 +116,7 @@ Test(pack, enqueue_compresses_and_worker_runs)
         redisReply *r = stored(id[i]);
         size_t h = meta_header_len(r->str);
         if (i < 2) {
-            cr_assert_eq(r->str[h], PACK_TAG_DEFLATE1_ID, "job %d", i);
+            cr_assert_eq(r->str[h], PACK_TAG_ZSTD1_ID, "job %d", i);
             cr_assert_lt(r->len - h, strlen(prompt[i]), "compressed");
         } else {
             cr_assert_eq(r->str[h], '{', "a job with a key stays plain");
@@ -260,7 +260,7 @@ Test(pack, foreign_plain_json_runs)
 Test(pack, corrupt_value_dead_with_its_id)
 {
     char id[] = "broken-1", *ids[1] = {id}, st[64], *out, *err;
-    static const char v[] = "queued|0|0|1|||1|1|\n\x02\xff\xff\xff\xff\xff";
+    static const char v[] = "queued|0|0|1|||1|1|\n\x04\xff\xff\xff\xff\xff";
     int rc;
 
     put_ready("broken-1", v, sizeof(v) - 1);

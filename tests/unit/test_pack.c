@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+#include <zstd.h>
 
 #include "job.h"
 #include "meta.h"
@@ -33,7 +33,10 @@ Test(pack, round_trip)
     cr_assert_not_null(p);
     rc = pack_payload(p, id, article, strlen(article), &out, &n);
     cr_assert_eq(rc, 1);
-    cr_assert_eq(out[0], PACK_TAG_DEFLATE1_ID); /* the id left out */
+    cr_assert_eq(out[0], PACK_TAG_ZSTD1_ID); /* the id left out */
+    /* the frame header (pack.h): single segment, content size, no
+     * checksum, no dictionary id */
+    cr_assert_eq((unsigned char)out[1] & 0x27, 0x20, "0x%02x", out[1]);
     cr_assert_lt(n, strlen(article) * 3 / 4, "%zu of %zu", n, strlen(article));
     cr_assert(pack_is_packed(out, n));
     /* with the packer (its own stream), and without (a stream per call) */
@@ -86,13 +89,13 @@ Test(pack, small_and_incompressible_stay_plain)
     unsigned s = 12345;
 
     /* under PACK_MIN */
-    cr_assert_eq(pack_payload(p, "a", "{\"id\":\"a\",\"prompt\":\"hi\"}", 25,
-                              &out, &n), 0);
+    cr_assert_eq(
+        pack_payload(p, "a", "{\"id\":\"a\",\"prompt\":\"hi\"}", 25, &out, &n),
+        0);
     cr_assert_eq(n, 25);
     cr_assert_eq(out[0], '{');
     /* 150 random bytes of 0x80-0xff (the codec does not look at UTF-8):
-     * 9-bit literals in the fixed code, a code table costing more than it
-     * saves in a dynamic one */
+     * a frame of them costs more than it saves */
     strcpy(noise, "{\"prompt\":\"");
     for (int i = 11; i < 148; i++) {
         s = s * 1103515245u + 12345u;
@@ -137,6 +140,11 @@ Test(pack, corrupt_truncated_and_foreign_refused)
     back = pack_decode(p, "j1", "\x05xyz", 4, NULL, err, sizeof(err));
     cr_assert_null(back);
     cr_assert(strstr(err, "job j1") && strstr(err, "0x05"), "%s", err);
+    /* the development format of 0x01/0x02 (raw DEFLATE) is not read */
+    back = pack_decode(p, "j2", "\x02\xc3\x14\x81", 4, NULL, err, sizeof(err));
+    cr_assert_null(back);
+    cr_assert(strstr(err, "job j2") && strstr(err, "unknown encoding"), "%s",
+              err);
     /* the packer still works after the errors */
     back = pack_decode(p, id, out, n, NULL, err, sizeof(err));
     cr_assert_str_eq(back, article);
@@ -144,42 +152,57 @@ Test(pack, corrupt_truncated_and_foreign_refused)
     packer_free(p);
 }
 
-/* A hostile value: 2 MiB of zeros deflated (a few KiB) must not inflate
- * past JOB_MAX_BYTES. */
+/* v: tag + frame f (n bytes) without its magic number; its length */
+static size_t
+stored(unsigned char *v, char tag, const unsigned char *f, size_t n)
+{
+    v[0] = (unsigned char)tag;
+    memcpy(v + 1, f + 4, n - 4);
+    return n - 3;
+}
+
+/* Hostile values: 2 MiB of zeros in a few bytes must not decode past
+ * JOB_MAX_BYTES, nor a frame without its content size decode at all. */
 Test(pack, bomb_bounded)
 {
-    size_t big = 2u << 20, cap;
+    size_t big = 2u << 20, cap = ZSTD_compressBound(2u << 20), n, vl;
     char *zeros = calloc(1, big), err[256], *back;
-    unsigned char *v;
-    z_stream d;
+    unsigned char *f = malloc(cap), *v = malloc(cap);
+    ZSTD_CCtx *c = ZSTD_createCCtx();
 
-    cr_assert_not_null(zeros);
-    memset(&d, 0, sizeof(d));
-    cr_assert_eq(deflateInit2(&d, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY),
-                 Z_OK);
-    cap = deflateBound(&d, big) + 1;
-    v = malloc(cap);
-    v[0] = (unsigned char)PACK_TAG_DEFLATE1;
+    cr_assert(zeros && f && v && c);
     /* a dictionary only matters for back references: none reach it */
-    d.next_in = (Bytef *)zeros;
-    d.avail_in = (uInt)big;
-    d.next_out = v + 1;
-    d.avail_out = (uInt)(cap - 1);
-    cr_assert_eq(deflate(&d, Z_FINISH), Z_STREAM_END);
-    back = pack_decode(NULL, "bomb", (char *)v, 1 + d.total_out, NULL, err,
-                       sizeof(err));
+    n = ZSTD_compress(f, cap, zeros, big, 19);
+    cr_assert_not(ZSTD_isError(n));
+    vl = stored(v, PACK_TAG_ZSTD1, f, n);
+    back = pack_decode(NULL, "bomb", (char *)v, vl, NULL, err, sizeof(err));
     cr_assert_null(back);
     cr_assert(strstr(err, "job bomb") && strstr(err, "JOB_MAX_BYTES"), "%s",
               err);
-    deflateEnd(&d);
+    /* no content size in the header */
+    cr_assert_not(
+        ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0)));
+    n = ZSTD_compress2(c, f, cap, zeros, 64);
+    cr_assert_not(ZSTD_isError(n));
+    cr_assert_eq(f[4] & 0xc0, 0, "no content size field");
+    vl = stored(v, PACK_TAG_ZSTD1, f, n);
+    back = pack_decode(NULL, "nosize", (char *)v, vl, NULL, err, sizeof(err));
+    cr_assert_null(back);
+    cr_assert(strstr(err, "job nosize") && strstr(err, "corrupt"), "%s", err);
+    ZSTD_freeCCtx(c);
     free(v);
+    free(f);
     free(zeros);
 }
 
-/* the dictionary is within the reach of the 4 KiB window (pack.c) */
-Test(pack, dictionary_fits_the_window)
+/* the dictionary: a zstd dictionary header (its magic number), then the
+ * content pack_dict, text without a NUL */
+Test(pack, dictionary_shape)
 {
-    cr_assert_leq(pack_dict_len, 4096 - 262);
+    static const unsigned char dmagic[4] = {0x37, 0xa4, 0x30, 0xec};
+
+    cr_assert_gt(pack_zdict_head_len, 8);
+    cr_assert_eq(memcmp(pack_zdict_head, dmagic, 4), 0);
     cr_assert_eq(strlen(pack_dict), pack_dict_len);
 }
 
