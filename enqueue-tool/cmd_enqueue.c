@@ -38,7 +38,7 @@ static const char help[] =
     "  --no-compress          store every job as plain JSON (by default a\n"
     "                         job of 128 bytes or more without an\n"
     "                         idempotency key is stored compressed when\n"
-    "                         that is smaller: ~8 us of CPU per job)\n"
+    "                         that is smaller: ~2 us of CPU per job)\n"
     "  --idempotency-ttl S    how long idempotency keys hold (default 86400)\n"
     "  --templates DIR        template directory (default ./templates)\n"
     "  --template-split NAME@V1=W1,NAME@V2=W2\n"
