@@ -11,6 +11,7 @@
 
 #include "cmd_ops.h"
 #include "errclass.h"
+#include "pack.h"
 #include "rclient.h"
 #include "timefmt.h"
 #include "utf8.h"
@@ -530,4 +531,6 @@ dlq_pager_free(struct dlq_pager *p)
         freeReplyObject(p->page);
     p->page = NULL;
     dlq_entry_unpack(p, NULL, NULL);
+    packer_free(p->pk);
+    p->pk = NULL;
 }

@@ -154,6 +154,7 @@ struct dlq_pager {
     size_t pos;
     char *json, *excerpt; /* the current entry's decoded job and excerpt
                              (dlq_unpack.c); owned */
+    struct packer *pk;    /* their decoder, made on the first; owned */
 };
 
 /* Entry e of pager p whose stored job v is compressed: decoded, its

@@ -27,7 +27,9 @@ dlq_entry_unpack(struct dlq_pager *p, struct dlq_entry *e, const redisReply *v)
     if (!v || v->type != REDIS_REPLY_STRING || !pack_is_packed(v->str, v->len))
         return;
     e->payload = NULL;
-    p->json = pack_decode(NULL, e->id, v->str, v->len, NULL, err, sizeof(err));
+    if (!p->pk) /* NULL (out of memory): pack_decode() makes one per call */
+        p->pk = packer_new();
+    p->json = pack_decode(p->pk, e->id, v->str, v->len, NULL, err, sizeof(err));
     if (!p->json) {
         fprintf(stderr, "genq: %s\n", err);
         if (e->grep_hit == 2)
