@@ -2,13 +2,18 @@
 # Regenerates common/pack_zdict.c (the entropy tables of the payload
 # dictionary, scripts/pack_zdict_gen.c) from sample jobs: ~300-byte pieces
 # of genq's own man pages as job prompts (generic English about genq,
-# nothing from the benchmarks' requests). Only for a new tag: the
-# committed tables are frozen (common/pack.h). Usage: scripts/pack-zdict.sh
+# nothing from the benchmarks' requests), as they were at commit REV
+# (default 5114e0f: the committed tables, reproduced byte for byte). Only
+# for a new tag: the committed tables are frozen (common/pack.h).
+# Usage: scripts/pack-zdict.sh [REV]
 set -eu
 cd "$(dirname "$0")/.."
+rev=${1:-5114e0f}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-python3 - man/genq.1 man/genq-worker.1 >"$tmp/samples" <<'PY'
+git show "$rev:man/genq.1" >"$tmp/genq.1"
+git show "$rev:man/genq-worker.1" >"$tmp/genq-worker.1"
+python3 - "$tmp/genq.1" "$tmp/genq-worker.1" >"$tmp/samples" <<'PY'
 import json, random, re, sys
 random.seed(1)
 text = " ".join(l for f in sys.argv[1:] for l in open(f).read().split("\n")
@@ -31,4 +36,4 @@ for _ in range(1000):
 PY
 cc -O2 -Icommon -o "$tmp/gen" scripts/pack_zdict_gen.c common/pack_dict.c -lzstd
 "$tmp/gen" <"$tmp/samples" >common/pack_zdict.c
-echo "common/pack_zdict.c: $(grep -c 0x common/pack_zdict.c) lines of tables"
+echo "common/pack_zdict.c: $(grep -o "0x[0-9a-f][0-9a-f]," common/pack_zdict.c | wc -l) bytes of tables"
