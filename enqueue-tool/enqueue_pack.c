@@ -16,7 +16,7 @@ enq_pack(struct enq *e, const char *id, const char *idem, const char *json,
     *out_len = len;
     if (e->pk && !e->dry_run && !(idem && *idem) &&
         pack_payload(e->pk, id, json, len, &out, out_len) < 0) {
-        out = json; /* zlib failed (out of memory): plain is always right */
+        out = json; /* zstd failed (out of memory): plain is always right */
         *out_len = len;
     }
     return out;

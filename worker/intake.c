@@ -253,7 +253,7 @@ new_args(const struct iq *q, struct round *r, int *kp)
         hl = meta_format_header(hdr, sizeof(hdr), ji->max_attempts, ji->prio,
                                 now);
         r->val[i][0] = r->vals.len;
-        /* compressed when that pays (pack.h; on a zlib failure v stays
+        /* compressed when that pays (pack.h; on a zstd failure v stays
          * the JSON, always right) */
         if (q->in->w->pk)
             pack_payload(q->in->w->pk, ji->id, ji->text, ji->text_len, &v, &vl);
