@@ -1,4 +1,4 @@
-/* Script table: prelude (+ oplib) + body texts and their SHA1 (OpenSSL), so
+/* Script table: prelude (+ transitions + oplib) + body texts and their SHA1 (OpenSSL), so
  * callers can send EVALSHA first and fall back to EVAL on NOSCRIPT. */
 #include "fmacros.h"
 
