@@ -10,7 +10,7 @@
 -- routing: every name below shares its {Q} slot, and Redis allows a script
 -- same-slot keys it did not declare. Passed as KEYS, each name cost Redis
 -- ~1.8k instructions per call to parse and turn into a Lua string; one
--- concatenation here costs a fraction of that.
+-- concatenation here costs ~0.5k.
 --
 -- meta (hash field per job id) is one string, version 1 (common/meta.h is
 -- the C side of the same format and says how a later version is tagged):
@@ -30,14 +30,12 @@
 -- (meta_unpack) and the ones the hot scripts use, which capture only what
 -- they keep (every capture is a new Lua string: claim.lua, complete.lua
 -- run them once per job).
+-- Here the names complete.lua and extend.lua use; transitions.lua the
+-- rest (each concatenation costs a call ~0.5k instructions).
 local PREFIX = ARGV[1]
-local K_READY = {PREFIX .. 'ready:high', PREFIX .. 'ready', PREFIX .. 'ready:low'}
-local K_JOBS, K_META = PREFIX .. 'jobs', PREFIX .. 'meta'
-local K_LEASES, K_DELAYED = PREFIX .. 'leases', PREFIX .. 'delayed'
+local K_META, K_LEASES = PREFIX .. 'meta', PREFIX .. 'leases'
 local K_RESULTS, K_DONE = PREFIX .. 'results', PREFIX .. 'done'
-local K_DEAD, K_ERRORS = PREFIX .. 'dead', PREFIX .. 'errors'
-local K_HISTORY, K_PROGRESS = PREFIX .. 'history', PREFIX .. 'progress'
-local K_STATS, K_PAUSED, K_SEQ = PREFIX .. 'stats', PREFIX .. 'paused', PREFIX .. 'seq'
+local K_PROGRESS, K_STATS = PREFIX .. 'progress', PREFIX .. 'stats'
 -- (genq:{Q}:events, qkey_suffix[]'s "events", is no longer written: the
 -- feed, K_FEED, has the same transitions, one entry per job.)
 -- The public keys of protocol version 1 (README "Producers and consumers in

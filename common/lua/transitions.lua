@@ -4,6 +4,13 @@
 -- format, the inline / bulk job header, the attempt history, the moves to
 -- dead and canceled, and reap and promote (claim.lua runs both per call).
 
+-- the rest of the queue's key names (prelude.lua has the others)
+local K_READY = {PREFIX .. 'ready:high', PREFIX .. 'ready', PREFIX .. 'ready:low'}
+local K_JOBS, K_DELAYED = PREFIX .. 'jobs', PREFIX .. 'delayed'
+local K_DEAD, K_ERRORS = PREFIX .. 'dead', PREFIX .. 'errors'
+local K_HISTORY = PREFIX .. 'history'
+local K_PAUSED, K_SEQ = PREFIX .. 'paused', PREFIX .. 'seq'
+
 local function meta_unpack(s)
     if not s then return nil end
     local st, at, mx, pr, tok, wk, enq, upd, fl = string.match(s, META_PAT)
