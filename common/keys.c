@@ -1,8 +1,7 @@
 /* Redis key names of a queue (see keys.h). common/lua/prelude.lua and
- * oplib.lua mirror this file: the KEYS order is qkey_suffix[]'s, and
- * oplib.lua builds the keys outside that table (wake, rate, staging,
- * stage:RUN:P, idem:K, inbox, inbox:lock, rejected, notify) from the same
- * suffixes. */
+ * oplib.lua mirror this file: prelude.lua builds qkey_suffix[]'s names
+ * from the prefix, and oplib.lua the others (wake, rate, staging,
+ * stage:RUN:P, idem:K, inbox, inbox:lock, rejected, notify). */
 #include "fmacros.h"
 
 #include <stdio.h>

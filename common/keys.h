@@ -10,7 +10,9 @@
 
 #define QUEUE_NAME_MAX 64
 
-/* Order matters: it is the KEYS order of every Lua script (prelude.lua). */
+/* The suffixes of qkey_suffix[] (keys.c); prelude.lua builds the same names
+ * from the prefix. A script gets ONE of them as KEYS (QK_META: rclient.c
+ * rclient_qkeys), for Redis Cluster's routing. */
 enum qkey {
     QK_READY_HIGH,
     QK_READY,
@@ -94,8 +96,8 @@ int queue_name_valid(const char *name);
  * valid. No allocation: nothing to free. */
 int qkeys_init(struct qkeys *k, const char *queue);
 
-/* Keys of a queue outside the KEYS table of the scripts (the Lua side
- * builds the same names from PREFIX, prelude.lua): the idempotency key of
+/* More keys of a queue (the Lua side builds the same names from PREFIX,
+ * prelude.lua, oplib.lua): the idempotency key of
  * a job is prefix + QKEY_IDEM + key; a staging run's list of priority p is
  * prefix + "stage:" + run + ":" + p (qkeys_stage()). */
 #define QKEY_IDEM "idem:"

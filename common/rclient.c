@@ -59,10 +59,17 @@ rclient_build_argv(const char *cmd, const char *body, const struct qkeys *k,
                    int argc, const char **argv, const size_t *argvlen,
                    const char ***av, size_t **al)
 {
-    struct skeys sk = {QK_COUNT, k->keyv, k->prefix};
+    struct skeys sk = rclient_qkeys(k);
 
-    _Static_assert(QK_COUNT == 17, "QK_COUNT beyond rclient's key counts");
     return rclient_build_argv_keys(cmd, body, &sk, argc, argv, argvlen, av, al);
+}
+
+struct skeys
+rclient_qkeys(const struct qkeys *k)
+{
+    struct skeys sk = {1, &k->keyv[QK_META], k->prefix};
+
+    return sk;
 }
 
 /* A connect step whose reply r is NULL or an error: err is "redis WHERE:
@@ -237,7 +244,7 @@ int
 rclient_append_script(redisContext *c, enum script_id id, const struct qkeys *k,
                       int argc, const char **argv, const size_t *argvlen)
 {
-    struct skeys sk = {QK_COUNT, k->keyv, k->prefix};
+    struct skeys sk = rclient_qkeys(k);
 
     return rclient_append_script_keys(c, id, &sk, argc, argv, argvlen);
 }

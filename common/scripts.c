@@ -1,4 +1,4 @@
-/* Script table: prelude (+ oplib) + body texts and their SHA1 (OpenSSL), so
+/* Script table: prelude (+ transitions + oplib) + body texts and their SHA1 (OpenSSL), so
  * callers can send EVALSHA first and fall back to EVAL on NOSCRIPT. */
 #include "fmacros.h"
 
@@ -14,18 +14,20 @@
 static struct script table[SCRIPT_COUNT];
 static int ready;
 
-/* oplib: 1 when the script gets oplib.lua after the prelude. Not the four
- * a worker runs per job: every function a script defines costs it a
- * closure per call. */
+/* Each script is prelude.lua, then transitions.lua unless lean, then
+ * oplib.lua when oplib, then its body. oplib: not the four a worker runs
+ * per job; lean: complete and extend, which use neither (every function a
+ * script defines costs it a closure per call). */
 static const struct {
     const char *name;
     const char *body;
     int oplib;
+    int lean;
 } sources[SCRIPT_COUNT] = {
     [SCRIPT_ENQUEUE] = {"enqueue", lua_enqueue, 1},
     [SCRIPT_CLAIM] = {"claim", lua_claim, 0},
-    [SCRIPT_EXTEND] = {"extend", lua_extend, 0},
-    [SCRIPT_COMPLETE] = {"complete", lua_complete, 0},
+    [SCRIPT_EXTEND] = {"extend", lua_extend, 0, 1},
+    [SCRIPT_COMPLETE] = {"complete", lua_complete, 0, 1},
     [SCRIPT_FAIL] = {"fail", lua_fail, 0},
     [SCRIPT_MAINTAIN] = {"maintain", lua_maintain, 1},
     [SCRIPT_INSPECT] = {"inspect", lua_inspect, 1},
@@ -58,10 +60,11 @@ scripts_init(void)
     if (ready)
         return 0;
     for (int i = 0; i < SCRIPT_COUNT; i++) {
+        const char *tr = sources[i].lean ? "" : lua_transitions;
         const char *lib = sources[i].oplib ? lua_oplib : "";
-        size_t a = strlen(lua_prelude), l = strlen(lib),
+        size_t a = strlen(lua_prelude), r = strlen(tr), l = strlen(lib),
                b = strlen(sources[i].body);
-        char *t = malloc(a + l + b + 1);
+        char *t = malloc(a + r + l + b + 1);
         unsigned char md[SHA_DIGEST_LENGTH];
 
         if (!t) {
@@ -72,9 +75,11 @@ scripts_init(void)
         /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
         memcpy(t, lua_prelude, a);
         /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
-        memcpy(t + a, lib, l);
-        memcpy(t + a + l, sources[i].body, b + 1);
-        SHA1((const unsigned char *)t, a + l + b, md);
+        memcpy(t + a, tr, r);
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
+        memcpy(t + a + r, lib, l);
+        memcpy(t + a + r + l, sources[i].body, b + 1);
+        SHA1((const unsigned char *)t, a + r + l + b, md);
         for (int j = 0; j < SHA_DIGEST_LENGTH; j++)
             snprintf(table[i].sha + 2 * j, 3, "%02x", md[j]);
         table[i].name = sources[i].name;

@@ -1,6 +1,6 @@
 /* The Redis Lua scripts (common/lua/NAME.lua, embedded at build time), each
- * prepended with prelude.lua (and oplib.lua for all but the per-job ones:
- * scripts.c), with their SHA1 for EVALSHA. */
+ * prepended with prelude.lua (then transitions.lua and oplib.lua for all
+ * but the per-job ones: scripts.c), with their SHA1 for EVALSHA. */
 #ifndef GENQ_SCRIPTS_H
 #define GENQ_SCRIPTS_H
 

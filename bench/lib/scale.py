@@ -131,7 +131,7 @@ def cmd_alternate(a):
     r = bench.Redis(port, timeout=60)
     pre = "genq:{%s}:" % q
     keys = [pre + k for k in QKEYS]
-    sha = r.cmd("SCRIPT", "LOAD", lua_source(root, "prelude", "oplib", "stats"))
+    sha = r.cmd("SCRIPT", "LOAD", lua_source(root, "prelude", "transitions", "oplib", "stats"))
     poll_on = threading.Event()
     stop = threading.Event()
     calls = [0]
@@ -271,7 +271,7 @@ return n
     elif c == "poll-stats":
         port, q, root, hz, stop = a[0], a[1], a[2], float(a[3]), a[4]
         r = bench.Redis(port, timeout=60)
-        sha = r.cmd("SCRIPT", "LOAD", lua_source(root, "prelude", "oplib", "stats"))
+        sha = r.cmd("SCRIPT", "LOAD", lua_source(root, "prelude", "transitions", "oplib", "stats"))
         pre = "genq:{%s}:" % q
         keys = [pre + k for k in QKEYS]
         calls, t0 = 0, time.time()
@@ -296,7 +296,7 @@ return n
             # cached scripts) is counted too, as an operator pays it
             res[name] = round(per_call(r, n, lambda: run_quiet([genq] + argv + base)), 1)
         pre = "genq:{%s}:" % q
-        sha = r.cmd("SCRIPT", "LOAD", lua_source(REPO, "prelude", "oplib", "stats"))
+        sha = r.cmd("SCRIPT", "LOAD", lua_source(REPO, "prelude", "transitions", "oplib", "stats"))
         keys = [pre + k for k in QKEYS]
         res["stats_script"] = round(per_call(r, n, lambda: r.cmd(
             "EVALSHA", sha, str(len(keys)), *keys, pre, "60000", "2000", "200")), 1)
@@ -315,7 +315,7 @@ return n
     elif c == "claim-cost":
         port, q, root, calls, n = a[0], a[1], a[2], int(a[3]), int(a[4])
         r = bench.Redis(port, timeout=60)
-        sha = r.cmd("SCRIPT", "LOAD", lua_source(root, "prelude", "claim"))
+        sha = r.cmd("SCRIPT", "LOAD", lua_source(root, "prelude", "transitions", "claim"))
         pre = "genq:{%s}:" % q
         keys = [pre + k for k in QKEYS]
         s0 = bench.redis_snap(port)

@@ -3,7 +3,7 @@
 phases, against a redis-server under callgrind, and dumps the counters after
 each phase (callgrind_control -d), so each phase's instructions are one
 script's. The scripts are loaded from common/lua as common/scripts.c builds
-them (prelude.lua [+ oplib.lua] + the script).
+them (prelude.lua [+ transitions.lua] [+ oplib.lua] + the script).
 
 usage: scripts_instr.py ROOT PORT VALGRIND_PID N BATCH
 Phases, in order (one dump each): enqueue (enqueue.lua's lean form, 200 jobs
@@ -28,14 +28,13 @@ def lua(name):
 
 r = Redis(port, timeout=600)
 sha = {}
-for name, oplib in (("enqueue", 1), ("claim", 0), ("extend", 0), ("complete", 0)):
+for name, lean, oplib in (("enqueue", 0, 1), ("claim", 0, 0), ("extend", 1, 0),
+                         ("complete", 1, 0)):
     sha[name] = r.cmd("SCRIPT", "LOAD", lua("prelude") +
+                      (b"" if lean else lua("transitions")) +
                       (lua("oplib") if oplib else b"") + lua(name))
 P = "genq:{r}:"
-KEYS = [P + k for k in ("ready:high", "ready", "ready:low", "jobs", "meta",
-                        "leases", "delayed", "results", "done", "dead",
-                        "errors", "history", "progress", "events", "stats",
-                        "paused", "seq")]
+KEYS = [P + "meta"]  # one key of the slot (common/rclient.c rclient_qkeys)
 
 
 def call(name, *argv):

@@ -1,7 +1,7 @@
 -- anomaly: a limit key's token spend per minute in Redis buckets, and
 -- whether the last window's spend is over a multiple of its trailing
 -- average (worker/anomaly.c). On Redis's clock (TIME).
--- KEYS (not the queue table of the prelude): 1 buckets hash (minute ->
+-- KEYS (not a queue's key): 1 buckets hash (minute ->
 -- tokens), 2 alert marker (the one alert per key per ARGV[7] seconds).
 -- ARGV: 1 unused (the prelude's prefix slot: "-"), 2 tokens to add now,
 -- 3 multiple, 4 window

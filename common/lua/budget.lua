@@ -3,7 +3,7 @@
 -- call's estimated cost is added before it starts and corrected by what the
 -- API reported after, so spend can pass a cap by at most the reservations
 -- in flight when the cap was reached.
--- KEYS (not the queue table of the prelude): 1 caps hash (KEY_BUDGET_CAPS),
+-- KEYS (not a queue's key): 1 caps hash (KEY_BUDGET_CAPS),
 -- 2 the day's hash, 3 the month's hash.
 -- ARGV: 1 unused (the prelude's prefix slot: "-"), 2 op, 3 queue ("" =
 -- none), 4 tokens,

@@ -5,7 +5,7 @@
 -- header (its meta record and a newline before the JSON, see job_header),
 -- itself after the "@ID|" prefix of an inline job: the worker skips both
 -- (meta_header_len). A ready list element is a job id, or an inline job
--- (prelude.lua META_PAT_INLINE): claimed, the element itself becomes its
+-- (transitions.lua META_PAT_INLINE): claimed, the element itself becomes its
 -- jobs-hash value.
 local worker, n = ARGV[2], tonumber(ARGV[3])
 local vis, defmax = tonumber(ARGV[4]), tonumber(ARGV[5])

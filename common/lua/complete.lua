@@ -67,7 +67,12 @@ if d > 0 then
     redis.call('HSET', K_RESULTS, unpack(rset))
     redis.call('HSET', K_META, unpack(mset))
     redis.call('ZREM', K_LEASES, unpack(done))
-    redis.call('HDEL', K_PROGRESS, unpack(done))
+    -- only while some job has reported progress (extend.lua): a queue
+    -- whose jobs never do has no progress hash, and the ids of a batch are
+    -- not worth converting into arguments of an HDEL that finds nothing
+    if redis.call('EXISTS', K_PROGRESS) == 1 then
+        redis.call('HDEL', K_PROGRESS, unpack(done))
+    end
     if kd > 0 then
         redis.call('ZADD', K_DONE, unpack(dset))
         redis.call('HINCRBY', K_STATS, 'succeeded', kd / 2)

@@ -1,7 +1,7 @@
 -- ready_find: find queued inline jobs by id (`genq status`, `genq cancel`,
 -- `genq result`, the dashboard's job view: enqueue-tool/ready_find.c). A
 -- job enqueued by the bulk path of `genq enqueue` has, until it is
--- claimed, nothing but its element in a ready list (prelude.lua: inline
+-- claimed, nothing but its element in a ready list (transitions.lua: inline
 -- jobs), so no key finds it: this script scans a ready list one bounded
 -- chunk per call (the client loops; never one long script) and turns each
 -- inline element of a wanted id into a plain entry, as the other enqueue

@@ -1,6 +1,6 @@
 -- stage: finish the staging of one `genq enqueue` run (enqueue-tool/
 -- enqueue_stage.c, "staging"). While pass 1 validated the file, the run
--- pushed its bulk jobs, inline (prelude.lua: "@ID|" header, newline,
+-- pushed its bulk jobs, inline (transitions.lua: "@ID|" header, newline,
 -- payload; nothing in the jobs hash), onto its stage lists
 -- PREFIX..'stage:'..RUN..':'..P (P: 0 high, 1 normal, 2 low; LPUSH in
 -- input order), invisible to everyone: no ready list holds them, no

@@ -49,7 +49,7 @@ local oldest = -1
 for p = 1, 3 do
     local e = redis.call('LINDEX', K_READY[p], -1)
     if e then
-        -- an id, or an inline job: its header is its meta (prelude.lua)
+        -- an id, or an inline job: its header is its meta (transitions.lua)
         local m = meta_unpack(job_header(e) or metas_get({e})[1])
         local enq_ms = m and tonumber(m.enq)
         if enq_ms and (oldest < 0 or enq_ms < oldest) then oldest = enq_ms end

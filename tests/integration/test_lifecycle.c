@@ -151,6 +151,10 @@ Test(lifecycle, stale_token_cannot_extend_or_complete)
     cr_assert_eq(int_reply(r, 0), 1);
     freeReplyObject(r);
     expect_state("f1", "succeeded", -1);
+    r = redisCommand(t.c, "HEXISTS %s f1", t.k.key[QK_PROGRESS]);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0,
+              "a completed job's progress is deleted");
+    freeReplyObject(r);
     r = th_script(&t, SCRIPT_EXTEND, "60000", "f1", t2, "-1", NULL);
     cr_assert_eq(int_reply(r, 0), 0, "a finished job's lease is gone");
     freeReplyObject(r);

@@ -11,6 +11,7 @@
 
 #include "cluster.h"
 #include "keys.h"
+#include "rclient.h"
 
 Test(cluster, crc16_reference)
 {
@@ -66,6 +67,30 @@ Test(cluster, genq_keys_one_slot_per_script)
     /* limiter.lua: one key with its own tag */
     cr_assert_eq(key_limit_state(st, sizeof(st), "openai|https://x|gpt"), 0);
     cr_assert_eq(slot(st), slot("openai|https://x|gpt"));
+}
+
+/* A queue's script call: EVALSHA SHA 1 genq:{Q}:meta genq:{Q}: ARGV...
+ * (rclient_qkeys): one key, routed to the queue's slot; the scripts build
+ * the other names from the prefix (prelude.lua). */
+Test(cluster, queue_script_argv_one_key_in_the_slot)
+{
+    struct qkeys k;
+    const char *args[] = {"a1", "a2"};
+    const char **av;
+    size_t *al;
+    int n;
+
+    cr_assert_eq(qkeys_init(&k, "jobs-7"), 0);
+    n = rclient_build_argv("EVALSHA", "sha", &k, 2, args, NULL, &av, &al);
+    cr_assert_eq(n, 7);
+    cr_assert_str_eq(av[2], "1", "numkeys");
+    cr_assert_str_eq(av[3], "genq:{jobs-7}:meta");
+    cr_assert_eq(slot(av[3]), slot("jobs-7"));
+    cr_assert_str_eq(av[4], "genq:{jobs-7}:", "ARGV[1] is the prefix");
+    cr_assert_str_eq(av[5], "a1");
+    cr_assert_eq(al[6], 2);
+    free(av);
+    free(al);
 }
 
 /* err parses as a redirection of kind to slot, host, port. */
