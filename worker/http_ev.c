@@ -42,7 +42,7 @@ struct sock {
 #define HTTP_SHARD_CONNS 1024
 
 /* curl's receive buffer for a streamed response (see http_submit) */
-#define HTTP_STREAM_BUFSZ 4096L
+#define HTTP_STREAM_BUFSZ 1024L
 
 static void drain(struct http_shard *sh);
 
