@@ -114,8 +114,16 @@ attempt_part_done(struct wjob *j, struct http_req *r)
     j->text.len = keep;
     if (j->text.data)
         j->text.data[keep] = '\0';
-    if (j->res.text.len &&
-        buf_append(&j->text, j->res.text.data, j->res.text.len) < 0) {
+    if (keep == 0 && j->res.text.len <= j->text.max) {
+        /* the first part: take its buffer rather than copy it (one copy
+         * of the text per slot, not two, while the job lasts) */
+        size_t max = j->text.max;
+        buf_free(&j->text);
+        j->text = j->res.text;
+        j->text.max = max;
+        buf_init(&j->res.text, j->res.text.max);
+    } else if (j->res.text.len &&
+               buf_append(&j->text, j->res.text.data, j->res.text.len) < 0) {
         job_finish(j, OUT_DEAD,
                    error_doc(DLQ_PERMANENT, 0, "result_too_large",
                              "result text over the size limit (8 MiB)", NULL),

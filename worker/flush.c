@@ -127,6 +127,7 @@ struct flush_batch {
     struct wqueue *q;
     int is_complete;
     int n;
+    size_t bytes; /* its documents' bytes, in w->flush_bytes until answered */
     struct wjob *jobs[];
 };
 
@@ -137,6 +138,7 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
     struct worker *w = b->w;
 
     (void)c;
+    w->flush_bytes -= b->bytes;
     if (r && r->type == REDIS_REPLY_ERROR) {
         /* OOM, read-only replica, MISCONF...: retrying at once would spin */
         w->flush_backoff = w->flush_backoff ? w->flush_backoff * 2 : 0.1;
@@ -224,6 +226,15 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
  * values, and a completion uses 2 per job. */
 #define FLUSH_MAX 500
 
+/* At most this many bytes of outcome documents in flush calls not yet
+ * answered; the rest wait in their queue's pending list for the next loop
+ * iteration after a reply. Redis runs the calls one after another anyway,
+ * so holding them back delays nothing, while sending all at once after a
+ * burst (10,000 streams ending together, or the worker starved of CPU)
+ * copied every document into hiredis's output buffer: tens of MB of peak
+ * RSS at --concurrency 10000. */
+#define FLUSH_BYTES_MAX (4u << 20)
+
 /* Send up to FLUSH_MAX pending outcomes of one kind; returns how many. */
 static int
 flush_kind(struct worker *w, struct wqueue *q, int complete)
@@ -236,6 +247,8 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
     char ttl[24], fmax[24];
     char(*nums)[24];
 
+    if (w->flush_bytes >= FLUSH_BYTES_MAX)
+        return 0; /* the next loop iteration after a reply */
     for (j = q->pending; j && n < FLUSH_MAX; j = j->pnext)
         if ((j->out == OUT_COMPLETE) == complete)
             n++;
@@ -258,6 +271,7 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
     b->q = q;
     b->is_complete = complete;
     b->n = 0;
+    b->bytes = 0;
     if (complete) {
         snprintf(ttl, sizeof(ttl), "%ld", w->cfg->result_ttl_s * 1000);
         av[k] = ttl;
@@ -283,7 +297,8 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
             al[k++] = strlen(nums[b->n]);
         }
         av[k] = j->doc;
-        al[k++] = strlen(j->doc);
+        al[k] = strlen(j->doc);
+        b->bytes += al[k++];
         /* an outcome on its way no longer holds a job slot */
         wjob_enter(j, J_FLUSHING);
         b->jobs[b->n++] = j;
@@ -295,9 +310,11 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
     q->ptail = &q->pending;
     while (*q->ptail)
         q->ptail = &(*q->ptail)->pnext;
+    w->flush_bytes += b->bytes; /* before: the reply takes it off */
     if (rconn_script(w->rc, complete ? SCRIPT_COMPLETE : SCRIPT_FAIL, &q->keys,
                      argc, av, al, on_flush_reply, b) < 0) {
         /* not connected: put them back; the reconnect flushes again */
+        w->flush_bytes -= b->bytes;
         for (int i = 0; i < b->n; i++) {
             wjob_enter(b->jobs[i], J_PENDING);
             *q->ptail = b->jobs[i];

@@ -167,6 +167,7 @@ struct worker {
     double claim_backoff; /* after a Redis error reply to a claim */
     double flush_backoff; /* after a Redis error reply to a flush */
     ev_tstamp flush_hold; /* no flush before this */
+    size_t flush_bytes;   /* documents in unanswered flush calls (flush.c) */
     int claim_lost;       /* a claim reply was lost: release on reconnect */
     int want_claim;       /* claim at the end of this loop iteration */
     ev_tstamp ramp_t0;    /* the ramp-up began (start, or idle again) */

@@ -81,6 +81,34 @@ Test(worker, texts_match_the_mock_exactly)
     th_free_ids(ids, 60);
 }
 
+/* Outcome documents past the flush byte cap (4 MiB in unanswered flush
+ * calls: flush.c) wait for a reply and then go: 200 answers of ~45 KB
+ * that end together all land, once each, with their exact texts. */
+Test(worker, outcomes_past_the_flush_byte_cap_all_land)
+{
+    const char *args[] = {"--concurrency", "200", "--no-stream", NULL};
+    const char *prefix = "[mock:tokens=8000] Flush";
+    char **ids = th_enqueue_n(&t, 200, prefix, 8000);
+    pid_t w = th_worker(&t, NULL, args);
+    size_t total = 0;
+
+    cr_assert_eq(th_wait_terminal(&t, ids, 200, 60), 200);
+    th_stop(w);
+    cr_assert_eq(th_count_state(&t, (const char *const *)ids, 200, "succeeded"),
+                 200);
+    check_texts(ids, 200, prefix, 8000);
+    check_one_success_event(ids, 200);
+    for (int i = 0; i < 200; i++) {
+        cJSON *res = th_result(&t, ids[i]);
+        cr_assert(res);
+        total += strlen(cJSON_GetStringValue(cJSON_GetObjectItem(res, "text")));
+        cJSON_Delete(res);
+    }
+    cr_assert(total > (size_t)8 << 20, "the texts (%zu bytes) pass the cap twice",
+              total);
+    th_free_ids(ids, 200);
+}
+
 Test(worker, non_streaming_texts_match_too)
 {
     const char *args[] = {"--concurrency", "8", "--no-stream", NULL};
