@@ -27,7 +27,8 @@ enum qkey {
     QK_ERRORS,
     QK_HISTORY,
     QK_PROGRESS,
-    QK_EVENTS, /* no longer written (issue 15: the feed has it); kept in order */
+    QK_EVENTS, /* no longer written (issue 15: the feed has it); kept in order
+                */
     QK_STATS,
     QK_PAUSED,
     QK_SEQ,

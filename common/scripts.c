@@ -1,5 +1,6 @@
-/* Script table: prelude (+ transitions + oplib) + body texts and their SHA1 (OpenSSL), so
- * callers can send EVALSHA first and fall back to EVAL on NOSCRIPT. */
+/* Script table: prelude (+ transitions + oplib) + body texts and their SHA1
+ * (OpenSSL), so callers can send EVALSHA first and fall back to EVAL on
+ * NOSCRIPT. */
 #include "fmacros.h"
 
 #include <stdio.h>

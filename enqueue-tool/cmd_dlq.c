@@ -443,11 +443,10 @@ dlq_dead_doc(const char *id, redisReply **g, cJSON **out, char state[16])
                             sizeof(err))) &&
         !(job = strdup(err)))
         return -1;
-    *out =
-        ops_deadletter_doc(id, strtoll(g[8]->str, NULL, 10), g[0]->str,
-                           g[4]->type == REDIS_REPLY_STRING ? g[4]->str : NULL,
-                           g[5]->type == REDIS_REPLY_STRING ? g[5]->str : NULL,
-                           job);
+    *out = ops_deadletter_doc(
+        id, strtoll(g[8]->str, NULL, 10), g[0]->str,
+        g[4]->type == REDIS_REPLY_STRING ? g[4]->str : NULL,
+        g[5]->type == REDIS_REPLY_STRING ? g[5]->str : NULL, job);
     free(job);
     return *out ? 1 : -1;
 }

@@ -510,8 +510,8 @@ dlq_pager_next(struct dlq_pager *p, struct dlq_entry *e)
         e->meta = str_of(g[2]);
         e->error = str_of(g[3]);
         e->excerpt = str_of(g[4]);
-        e->grep_hit = g[5]->type == REDIS_REPLY_INTEGER ? (int)g[5]->integer
-                                                        : 0;
+        e->grep_hit =
+            g[5]->type == REDIS_REPLY_INTEGER ? (int)g[5]->integer : 0;
         e->payload = str_of(g[6]);
         e->history = str_of(g[7]);
         dlq_entry_unpack(p, e, g[6]); /* a compressed job: decoded */

@@ -12,8 +12,9 @@
 #include "job.h"
 #include "pack.h"
 
-#define EXCERPT_MAX 300 /* bytes, as dlq_page.lua (the client cuts at a
-                           character) */
+#define EXCERPT_MAX                                                            \
+    300 /* bytes, as dlq_page.lua (the client cuts at a                        \
+           character) */
 
 void
 dlq_entry_unpack(struct dlq_pager *p, struct dlq_entry *e, const redisReply *v)

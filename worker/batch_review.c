@@ -27,14 +27,13 @@ static void load_next(struct bop *op);
 /* m's template_ref and (echo) prompt from its stored job v (nil: purged;
  * undecodable: neither). 0, or -1 on out of memory. */
 static int
-member_fill(struct worker *w, struct bmember *m, const redisReply *v,
-            int echo)
+member_fill(struct worker *w, struct bmember *m, const redisReply *v, int echo)
 {
     char err[256];
-    cJSON *job = v->type == REDIS_REPLY_STRING
-                     ? job_stored_parse(w->pk, m->id, v->str, v->len, err,
-                                        sizeof(err))
-                     : NULL;
+    cJSON *job =
+        v->type == REDIS_REPLY_STRING
+            ? job_stored_parse(w->pk, m->id, v->str, v->len, err, sizeof(err))
+            : NULL;
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(job, "template_ref");
     int bad = 0;
 

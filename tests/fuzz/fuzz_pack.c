@@ -49,7 +49,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the same bytes as a payload: stored, then read back intact */
     rc = pack_payload(pk, id, v, vl, &out, &n);
     FUZZ_CHECK(rc >= 0);
-    FUZZ_CHECK(rc == 0 ? out == v && n == vl : n < vl && pack_is_packed(out, n));
+    FUZZ_CHECK(rc == 0 ? out == v && n == vl
+                       : n < vl && pack_is_packed(out, n));
     if (rc == 1) {
         char *copy = malloc(n);
         FUZZ_CHECK(copy != NULL);

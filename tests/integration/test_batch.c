@@ -621,11 +621,25 @@ Test(batch, results_cut_off_halfway_is_spent_once)
     enum { N = 20 };
     const char *tmp = getenv("GENQ_TEST_TMP");
     char url[128], log[512], wlog[600];
-    const char *margs[] = {"--batch-latency-s", "0.3", "--batch-results-cut",
-                           "1", "--log", log, NULL};
-    const char *extra[] = {"--batch-queue", t.queue, "--batch-wait", "0.3",
-                           "--batch-poll", "0.1", "--batch-poll-max", "0.3",
-                           "--price-in-mtok", "3", "--price-out-mtok", "15",
+    const char *margs[] = {"--batch-latency-s",
+                           "0.3",
+                           "--batch-results-cut",
+                           "1",
+                           "--log",
+                           log,
+                           NULL};
+    const char *extra[] = {"--batch-queue",
+                           t.queue,
+                           "--batch-wait",
+                           "0.3",
+                           "--batch-poll",
+                           "0.1",
+                           "--batch-poll-max",
+                           "0.3",
+                           "--price-in-mtok",
+                           "3",
+                           "--price-out-mtok",
+                           "15",
                            NULL};
     char **ids;
     double sum = 0, spent;
@@ -654,8 +668,8 @@ Test(batch, results_cut_off_halfway_is_spent_once)
     spent = spend_reaching(sum);
     th_sleep_ms(300); /* a second count would land by the next tick */
     spent = spend_reaching(sum);
-    cr_assert_float_eq(spent, sum, 1e-9,
-                       "spend %.9f for results costing %.9f", spent, sum);
+    cr_assert_float_eq(spent, sum, 1e-9, "spend %.9f for results costing %.9f",
+                       spent, sum);
     cr_assert_eq(stat("succeeded"), N);
     th_stop(w);
     th_stop(m);

@@ -87,8 +87,7 @@ Test(cli, every_kind_of_bad_line_is_reported_and_nothing_is_enqueued)
     rc = th_genq(&t, in, &out, &err, "enqueue", "--json", "--templates",
                  "templates", "-", NULL);
     cr_assert_eq(rc, 1, "a rejected line makes exit 1");
-    cr_assert_eq(th_stored(&t), 0,
-                 "nothing enqueued when a line is bad");
+    cr_assert_eq(th_stored(&t), 0, "nothing enqueued when a line is bad");
     {
         /* one JSON object per input line, in order */
         char *save = NULL, *l = strtok_r(out, "\n", &save);

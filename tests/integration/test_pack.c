@@ -21,7 +21,7 @@ TH_SUITE(pack, .timeout = 90);
 
 #define ARTICLE                                                                \
     "Write a short essay on tide pools for a school magazine: what lives "     \
-    "there, how the animals cope with waves and sun, and why visitors "       \
+    "there, how the animals cope with waves and sun, and why visitors "        \
     "should leave shells where they are. Friendly tone. Pool %d."
 
 /* The stored value of id (caller frees the reply): its jobs-hash value,
@@ -35,8 +35,7 @@ stored(const char *id)
     if (r->type != REDIS_REPLY_STRING) {
         freeReplyObject(r);
         r = redisCommand(
-            t.c,
-            "EVAL %s 3 %s %s %s %s",
+            t.c, "EVAL %s 3 %s %s %s %s",
             "local p = '@' .. ARGV[1] .. '|' "
             "for _, k in ipairs(KEYS) do "
             "for _, e in ipairs(redis.call('LRANGE', k, 0, -1)) do "
@@ -71,8 +70,8 @@ enqueued_ids(char *out, char (*id)[64], int n)
 static void
 put_ready(const char *id, const char *v, size_t len)
 {
-    redisReply *r = redisCommand(t.c, "HSET %s %s %b", t.k.key[QK_JOBS], id,
-                                 v, len);
+    redisReply *r =
+        redisCommand(t.c, "HSET %s %s %b", t.k.key[QK_JOBS], id, v, len);
 
     cr_assert(r && r->type == REDIS_REPLY_INTEGER);
     freeReplyObject(r);
@@ -286,9 +285,9 @@ Test(pack, spooled_jobs_intact)
     in = malloc(cap);
     cr_assert(in);
     for (int i = 0; i < 40; i++) {
-        int n = snprintf(line, sizeof(line),
-                         "{\"id\":\"sp-%02d\",\"prompt\":\"" ARTICLE "\"}", i,
-                         i);
+        int n =
+            snprintf(line, sizeof(line),
+                     "{\"id\":\"sp-%02d\",\"prompt\":\"" ARTICLE "\"}", i, i);
         memcpy(in + at, line, (size_t)n);
         at += (size_t)n;
         in[at++] = '\n';
@@ -330,8 +329,8 @@ Test(pack, no_compress_stores_plain)
     int rc;
 
     snprintf(in, sizeof(in), "{\"prompt\":\"" ARTICLE "\"}\n", 3);
-    rc = th_genq(&t, in, &out, &err, "enqueue", "--json", "--no-compress",
-                 "-", NULL);
+    rc = th_genq(&t, in, &out, &err, "enqueue", "--json", "--no-compress", "-",
+                 NULL);
     cr_assert_eq(rc, 0, "%s", err);
     enqueued_ids(out, id, 1);
     free(out);
@@ -350,13 +349,12 @@ Test(pack, intake_compresses_new_jobs)
     cJSON *res;
 
     snprintf(prompt, sizeof(prompt), ARTICLE, 9);
-    snprintf(doc, sizeof(doc), "{\"prompt\":\"%s\",\"max_tokens\":30}",
-             prompt);
+    snprintf(doc, sizeof(doc), "{\"prompt\":\"%s\",\"max_tokens\":30}", prompt);
     freeReplyObject(redisCommand(t.c, "LPUSH %s %s", t.k.inbox, doc));
     {
         pid_t w = th_worker(&t, NULL, NULL);
-        for (int i = 0; i < 400 && th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]) == 0;
-             i++)
+        for (int i = 0;
+             i < 400 && th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]) == 0; i++)
             th_sleep_ms(50);
         r = redisCommand(t.c, "HKEYS %s", t.k.key[QK_JOBS]);
         cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);

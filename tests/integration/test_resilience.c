@@ -163,8 +163,7 @@ Test(resilience, redis_killed_and_restarted_from_aof_twice)
         cr_assert(r && r->type == REDIS_REPLY_ARRAY && seen);
         for (size_t e = 0; e < r->elements; e++) {
             redisReply *f = r->element[e]->element[1];
-            if (f->elements >= 6 &&
-                !strcmp(f->element[5]->str, "succeeded") &&
+            if (f->elements >= 6 && !strcmp(f->element[5]->str, "succeeded") &&
                 sscanf(f->element[3]->str, "job-%d", &idx) == 1)
                 seen[idx]++;
         }

@@ -104,8 +104,8 @@ Test(worker, outcomes_past_the_flush_byte_cap_all_land)
         total += strlen(cJSON_GetStringValue(cJSON_GetObjectItem(res, "text")));
         cJSON_Delete(res);
     }
-    cr_assert(total > (size_t)8 << 20, "the texts (%zu bytes) pass the cap twice",
-              total);
+    cr_assert(total > (size_t)8 << 20,
+              "the texts (%zu bytes) pass the cap twice", total);
     th_free_ids(ids, 200);
 }
 
@@ -493,8 +493,8 @@ Test(worker, prefetched_jobs_succeed_once, .timeout = 90)
     r = redisCommand(t.c, "XRANGE %s%s - +", t.k.prefix, QKEY_FEED);
     cr_assert(r && r->type == REDIS_REPLY_ARRAY);
     for (size_t i = 0; i < r->elements; i++)
-        events += !strcmp(r->element[i]->element[1]->element[5]->str,
-                          "succeeded");
+        events +=
+            !strcmp(r->element[i]->element[1]->element[5]->str, "succeeded");
     freeReplyObject(r);
     cr_assert_eq(events, N, "one succeeded feed entry per job");
     th_free_ids(ids, N);
