@@ -249,7 +249,7 @@ decode_packed(struct packer *p, const char *id, const char *v, size_t len,
             return fail(err, errlen, id, "has an id too long to put back");
         pl = (size_t)k;
     }
-    if (n > p->in_cap) {
+    if (!p->in || n > p->in_cap) {
         unsigned char *g = realloc(p->in, n);
         if (!g)
             return fail(err, errlen, id, no_mem);
