@@ -24,8 +24,7 @@ rclient_build_argv_keys(const char *cmd, const char *body,
     const char **v;
     size_t *l;
 
-    if (k->n < 0 || k->n >= (int)(sizeof(nkeys) / sizeof(nkeys[0])) ||
-        argc < 0)
+    if (k->n < 0 || k->n >= (int)(sizeof(nkeys) / sizeof(nkeys[0])) || argc < 0)
         return -1;
     v = malloc(sizeof(*v) * (size_t)n);
     l = malloc(sizeof(*l) * (size_t)n);
