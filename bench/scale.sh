@@ -59,7 +59,7 @@ log() { printf '[%3ds] %s\n' "$(($(date +%s) - T_START))" "$*" >&2; }
 die() { echo "scale: $*" >&2; exit 1; }
 
 if [ $QUICK = 1 ]; then
-    N_RES=20000 N_R=20000 N_M=20000 CALLS=20 ALT_ROUNDS=2
+    N_RES=20000 N_R=100000 N_M=20000 CALLS=20 ALT_ROUNDS=2 # N_R: windows to alternate
     : "${N_B:=50000}"
 else
     N_RES=1000000 N_R=300000 N_M=1000000 CALLS=200 ALT_ROUNDS=4
@@ -141,8 +141,8 @@ import json
 rc = json.load(open('$TMP/rc.json'))
 alt = json.load(open('$TMP/alt.json'))
 print(json.dumps({'results_retained': $N_RES, 'jobs': $N_R, 'rounds': $ALT_ROUNDS,
-  'jobs_per_s_alone': alt['alone_jobs_per_s']['median'],
-  'jobs_per_s_with_stats_10hz': alt['polled_jobs_per_s']['median'], 'stats_calls_during_runs': alt['stats_calls'],
+  'jobs_per_s_alone': alt.get('alone_jobs_per_s', {}).get('median'),
+  'jobs_per_s_with_stats_10hz': alt.get('polled_jobs_per_s', {}).get('median'), 'stats_calls_during_runs': alt['stats_calls'],
   'alternating': alt, 'redis_cpu_us_per_call': rc, 'old_stats_redis_cpu_us_per_call': $old}))")"
 fi
 
@@ -232,14 +232,18 @@ if "reads" in d:
     def side(k):
         v = a[k]
         return "%s (%s-%s)" % (round(v["median"], 1), round(v["min"], 1), round(v["max"], 1))
-    print("reads: no-op worker c=100, %d windows of %.1f s alternating (%d stats calls), median (min-max): jobs/s alone %s, with the stats script 10/s %s: %.1f%%; neighbouring windows polled/alone median %.3f, quartiles %.3f-%.3f, range %.3f-%.3f (%d pairs)"
-          % (a["windows"], a["window_s"], a["stats_calls"], side("alone_jobs_per_s"), side("polled_jobs_per_s"),
-             100.0 * r["jobs_per_s_with_stats_10hz"] / r["jobs_per_s_alone"],
-             a["pair_ratio"]["median"], a["pair_ratio"]["q1"], a["pair_ratio"]["q3"],
-             a["pair_ratio"]["min"], a["pair_ratio"]["max"], a["pair_ratio"]["n"]))
-    print("reads: per job alone / polled: Redis CPU %s / %s µs, worker CPU %s / %s µs (medians, INFO cpu and /proc)"
-          % (side("alone_redis_us_per_job"), side("polled_redis_us_per_job"),
-             side("alone_worker_us_per_job"), side("polled_worker_us_per_job")))
+    if not all(k in a for k in ("alone_jobs_per_s", "polled_jobs_per_s", "pair_ratio")):
+        print("reads: alternating windows: too few (%d windows of %.1f s: the jobs drained faster; more jobs, N_R, give more)"
+              % (a["windows"], a["window_s"]))
+    else:
+      print("reads: no-op worker c=100, %d windows of %.1f s alternating (%d stats calls), median (min-max): jobs/s alone %s, with the stats script 10/s %s: %.1f%%; neighbouring windows polled/alone median %.3f, quartiles %.3f-%.3f, range %.3f-%.3f (%d pairs)"
+            % (a["windows"], a["window_s"], a["stats_calls"], side("alone_jobs_per_s"), side("polled_jobs_per_s"),
+               100.0 * r["jobs_per_s_with_stats_10hz"] / r["jobs_per_s_alone"],
+               a["pair_ratio"]["median"], a["pair_ratio"]["q1"], a["pair_ratio"]["q3"],
+               a["pair_ratio"]["min"], a["pair_ratio"]["max"], a["pair_ratio"]["n"]))
+      print("reads: per job alone / polled: Redis CPU %s / %s µs, worker CPU %s / %s µs (medians, INFO cpu and /proc)"
+            % (side("alone_redis_us_per_job"), side("polled_redis_us_per_job"),
+               side("alone_worker_us_per_job"), side("polled_worker_us_per_job")))
 if "mem_genq" in d:
     g = d["mem_genq"]; b = d.get("mem_bullmq")
     print("mem: bytes of Redis per queued job: genq %d%s" % (g["queued_bytes_per_job"],
