@@ -146,8 +146,8 @@ stage_job(struct enq *e, const struct job_info *in)
                                       in->max_attempts, in->prio, now);
     st->hdr_ms = now;
     v = enq_pack(e, in->id, NULL, in->text, in->text_len, &vl);
-    rc = !v ||
-         inline_append(&st->ids, in->id, 36, st->hdr, (size_t)st->hlen, v, vl);
+    /* enq_pack never fails: at worst it hands back the JSON itself */
+    rc = inline_append(&st->ids, in->id, 36, st->hdr, (size_t)st->hlen, v, vl);
     if (rc) {
         fprintf(stderr, "genq enqueue: staging: out of memory\n");
         st->broken = 1;
