@@ -3,6 +3,7 @@
  * job_fast.c (fast path), the rules in job_validate.c. */
 #include "fmacros.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,17 +25,23 @@ cJSON *
 job_stored_parse(struct packer *pk, const char *id, const char *v, size_t len,
                  char *err, size_t errlen)
 {
-    char *json = pack_stored_json(pk, id, v, len, err, errlen);
+    size_t h = meta_header_len(v);
     cJSON *job;
 
-    if (!json)
-        return NULL;
-    job = cJSON_Parse(json);
-    free(json);
+    if (pack_is_packed(v + h, len - h)) {
+        char *json = pack_stored_json(pk, id, v, len, err, errlen);
+        if (!json)
+            return NULL; /* errno: ENOMEM or EINVAL (pack.h) */
+        job = cJSON_Parse(json);
+        free(json);
+    } else { /* plain JSON: parsed where it is, no copy */
+        job = cJSON_ParseWithLength(v + h, len - h);
+    }
     if (!cJSON_IsObject(job)) {
         cJSON_Delete(job);
         snprintf(err, errlen, "job %s: the stored job is not a JSON object",
                  id);
+        errno = EINVAL;
         return NULL;
     }
     return job;

@@ -12,7 +12,6 @@
 
 #include "job.h"
 #include "log.h"
-#include "pack.h"
 #include "worker_int.h"
 
 /* Job-level backoff after attempt j->attempts failed (outcome.c). */
@@ -379,7 +378,7 @@ job_start_try(struct wjob *j)
 }
 
 /* Start the job in slot j (J_RUNNING, counted in active) from its stored
- * value v (len bytes, borrowed): decoded (pack.h); one that cannot be
+ * value v (len bytes, borrowed): parsed (job_stored_parse); one that cannot be
  * sends the job to the dead-letter queue with the reason naming it (out
  * of memory: left to its lease, as job_begin does). */
 void
@@ -387,26 +386,18 @@ job_run(struct wjob *j, const char *v, size_t len)
 {
     struct worker *w = j->w;
     char err[256];
-    char *json = pack_stored_json(w->pk, j->id, v, len, err, sizeof(err));
     cJSON *mc;
 
     j->t_start = ev_now(w->loop);
-    if (!json && errno == ENOMEM) {
+    errno = 0;
+    j->job = job_stored_parse(w->pk, j->id, v, len, err, sizeof(err));
+    if (!j->job && errno == ENOMEM) {
         j->lost = 1; /* its lease runs out: another worker takes it */
         slot_release(j);
         return;
     }
-    if (!json) {
+    if (!j->job) {
         job_finish(j, OUT_DEAD, error_doc(DLQ_INVALID, 0, NULL, err, NULL), 0);
-        return;
-    }
-    j->job = cJSON_Parse(json);
-    free(json);
-    if (!j->job || !cJSON_IsObject(j->job)) {
-        job_finish(j, OUT_DEAD,
-                   error_doc(DLQ_INVALID, 0, NULL,
-                             "stored job is not a JSON object", NULL),
-                   0);
         return;
     }
     if (w->draining) {
