@@ -159,9 +159,13 @@ SEQ=0
 rflush() { redis-cli -p "$RPORT" flushall >/dev/null; }
 JOBS_MT=50   # max_tokens of the jobs run_genq/run_bull enqueue
 ROW_ARGS=()  # more KEY=VALUE for their rows (bench.py row)
-jobs_file() { # N → path of a JSONL file of N jobs with ids b-0000000..
+JOBS_NOID=0  # 1: run_genq's jobs have no ids (as BullMQ's addBulk jobs),
+             # their ids come from `genq enqueue --json`
+jobs_file() { # N → path of a JSONL file of N jobs with ids b-0000000.. (none: JOBS_NOID=1)
     local f="$TMP/jobs-$1-$JOBS_MT.jsonl"
-    [ -f "$f" ] || py gen-jobs "$1" b "$f" --max-tokens "$JOBS_MT"
+    [ "$JOBS_NOID" = 1 ] && f="$TMP/jobs-$1-$JOBS_MT-noid.jsonl"
+    [ -f "$f" ] || py gen-jobs "$1" b "$f" --max-tokens "$JOBS_MT" \
+        $([ "$JOBS_NOID" = 1 ] && echo --no-id)
     echo "$f"
 }
 mock_cpu() { # mock name → CPU µs so far ("" when none)
@@ -199,8 +203,16 @@ run_genq() {
     local jf; jf=$(jobs_file "$n")
     rflush
     py redis-snap "$RPORT" "$d/s0.json"
-    "$BIN/genq" enqueue --redis "$RURL" --queue "$q" "$jf" >"$d/enqueue.out" 2>&1 ||
-        { cat "$d/enqueue.out"; die "genq enqueue failed"; }
+    local ids="$jf.ids"
+    if [ "$JOBS_NOID" = 1 ]; then
+        ids="$d/ids"
+        "$BIN/genq" enqueue --redis "$RURL" --queue "$q" --json "$jf" >"$d/enqueue.out" 2>"$d/enqueue.err" ||
+            { cat "$d/enqueue.err"; die "genq enqueue failed"; }
+        py json-ids "$d/enqueue.out" "$ids" || die "genq enqueue --json: ids missing"
+    else
+        "$BIN/genq" enqueue --redis "$RURL" --queue "$q" "$jf" >"$d/enqueue.out" 2>&1 ||
+            { cat "$d/enqueue.out"; die "genq enqueue failed"; }
+    fi
     py redis-snap "$RPORT" "$d/s1.json"
     local m0; m0=$(mock_cpu "$mock")
     mock_reset "$mock"
@@ -218,7 +230,7 @@ run_genq() {
     mock_stats "$mock" "$d/mock.json"
     stop_wait "$wp"
     "$BIN/genq" status --redis "$RURL" --queue "$q" --json --with-result - \
-        <"$jf.ids" >"$d/status.jsonl" || true
+        <"$ids" >"$d/status.jsonl" || true
     py genq-times "$d/status.jsonl" "$d/times.txt"
     py row scenario="$scn" system=genq variant="$var" n="$n" times="$d/times.txt" \
         wall_s="$wall" snap0="$d/s0.json" snap1="$d/s1.json" snap2="$d/s2.json" \
@@ -295,7 +307,12 @@ HTTP200=(--api-base "$MOCK_m200_URL" --model m --max-tokens 50 --stream)
 # ---- (a) queue overhead ----------------------------------------------------------
 # With --repeat N each (a)/(b) pair runs N times (alternating systems) and
 # the table shows the median run by jobs/s; results/*.json keeps every run.
+# Like for like: genq's jobs carry no id, as BullMQ's addBulk jobs (each
+# system makes its own ids); one more genq row with ids given shows what
+# the duplicate check of given ids costs (enqueue.lua instead of the bulk
+# path: the lifecycle column).
 if want a; then
+    JOBS_NOID=1
     for procs in 1 2; do
         if [ "$procs" = 1 ]; then v="1 proc c=100"; else v="$procs procs c=100"; fi
         for _ in $(seq 1 "$REPEAT"); do
@@ -303,6 +320,8 @@ if want a; then
             run_bull a "$v" $N_A $procs 100 "" "" -- PROC=noop
         done
     done
+    JOBS_NOID=0
+    run_genq a "1 proc c=100, ids given" $N_A 1 100 "" "" -- --provider noop
 fi
 
 # ---- (b) HTTP end to end ------------------------------------------------------------

@@ -15,6 +15,7 @@ Subcommands (run.sh calls them; each prints or writes JSON):
                                     rusage (µs CPU incl. reaped children)
   pstat PID                         utime+stime µs of a live process tree
   genq-times STATUS_JSONL OUT       "enq start finish" ms per job
+  json-ids ENQUEUE_JSON OUT         ids of `genq enqueue --json`'s enqueued lines
   row ...                           compute one result row (see cmd_row)
   report RESULTS_DIR MACHINE_JSON [partial]
                                     combine rows, print the table (and
@@ -434,6 +435,8 @@ TARGETS = [
     # scenario, variant, metric, comparison, threshold, description
     ("a", "1 proc c=100", "jobs_per_s", ">=", 4.0, "(a) throughput >= 4x BullMQ"),
     ("a", "1 proc c=100", "redis_cpu_us_per_job", "<=", 0.25, "(a) Redis CPU/job <= 1/4 BullMQ"),
+    ("a", "1 proc c=100", "redis_cpu_us_per_job_lifecycle", "<=", 0.2,
+     "(a) life Redis CPU/job <= 1/5 BullMQ"),
     ("b", "0 ms, no stream, c=100", "jobs_per_s", ">=", 3.0, "(b) 0 ms throughput >= 3x BullMQ"),
     ("b", "200 ms, stream, c=1000", "worker_rss_kb", "<=", 0.25, "(b) c=1000 RSS <= 1/4 BullMQ"),
     ("c", "100k jobs", "jobs_per_s", ">=", 6.0, "(c) enqueue >= 6x BullMQ addBulk"),
@@ -879,6 +882,16 @@ def main():
                     d = {"id": jid, **d}
                     ids.write(jid + "\n")
                 f.write(json.dumps(d, separators=(",", ":")) + "\n")
+    elif c == "json-ids":
+        # genq enqueue --json output -> one id per line (enqueued jobs)
+        n = 0
+        with open(argv[0]) as f, open(argv[1], "w") as o:
+            for line in f:
+                d = json.loads(line)
+                if d.get("status") == "enqueued" and d.get("id"):
+                    o.write(d["id"] + "\n")
+                    n += 1
+        return 0 if n else 1
     elif c == "redis-snap":
         with open(argv[1], "w") as f:
             json.dump(redis_snap(argv[0]), f)
