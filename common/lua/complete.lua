@@ -19,7 +19,7 @@ local expire_s = tostring(now + ttl)
 -- the string functions as locals: a global and a field lookup fewer per call
 local smatch, sbyte, sfind, ssub = string.match, string.byte, string.find,
     string.sub
-local ids, n = {}, 0
+local ids, n = table_sized((na - 2) / 3), 0
 for i = 3, na, 3 do n = n + 1; ids[n] = ARGV[i] end
 if n == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
@@ -29,37 +29,18 @@ local done, dset = table_sized(n), table_sized(2 * n)
 local k, d = 0, 0 -- pairs in rset/mset; jobs done
 local kd, rv = 0, {} -- pairs in dset; the review set's score, id pairs
 local lat, nl = table_sized(n), 0 -- latency samples (K_LAT)
-local tkey = {} -- token -> "|token|", what the record holds (one per claim)
 for i = 1, n do
     local id, b, m = ids[i], 3 * i, metas[i]
-    -- Fencing without META_PAT_ACTIVE's captures (the pattern matcher cost
-    -- ~4k instructions a record): plain finds, the pieces cut once.
-    -- "active|" is the one record that opens with an 'a' (the other states
-    -- are other words, a later version opens with a digit); its fields
-    -- attempts|max|prio are numbers, then the token: the one after the
-    -- fourth '|' must be this job's.
-    local s0, e, q
-    if m and sbyte(m, 1) == 97 then
-        local tok = ARGV[b + 1]
-        local key = tkey[tok]
-        if not key then key = '|' .. tok .. '|'; tkey[tok] = key end
-        s0, e = sfind(m, '^%d*|%d*|%d*|', 8)
-        if s0 and sfind(m, key, e, true) == e then q = e + #key - 1 end
-    end
-    if q then
+    local amp, tok, we, fl
+    if m then amp, tok, we, fl = smatch(m, META_PAT_ACTIVE) end
+    if amp and tok == ARGV[b + 1] then
         out[i] = 1
         k = k + 2; d = d + 1
         rset[k - 1] = id; rset[k] = ARGV[b + 2]
         mset[k - 1] = id
         done[d] = id
-        -- the record as meta_record writes it, in one concatenation below:
-        -- the state, "attempts|max|prio|" kept, the token emptied,
-        -- "|worker|enqueued|" kept, updated now, "|flags" kept ("" the
-        -- usual: then the record ends with its '|')
-        local w = sfind(m, '|', q + 1, true)       -- after the worker
-        local u = sfind(m, '|', w + 1, true)       -- after enqueued_ms
-        local amp, we, fl = ssub(m, 8, e), ssub(m, q, u), '|'
-        if sbyte(m, -1) ~= 124 then fl = ssub(m, sfind(m, '|', u + 1, true)) end
+        -- meta_record with fields 2-4 and 6-7 as the one piece each they
+        -- were captured as (META_PAT_ACTIVE), the token emptied
         local doc, l = ARGV[b + 2], #id
         -- the worker's document opens {"id":ID,"state":"succeeded",
         -- "latency_ms":N (worker/flush.c result_doc): its latency for
@@ -70,10 +51,10 @@ for i = 1, n do
         end
         if not v and sbyte(doc, l + 19) == 114 and -- 'r': then the prefix
             ssub(doc, l + 10, l + 24) == '"state":"review' then
-            mset[k] = 'review|' .. amp .. we .. now_s .. fl
+            mset[k] = 'review|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
             rv[#rv + 1] = now_s; rv[#rv + 1] = id
         else
-            mset[k] = 'succeeded|' .. amp .. we .. now_s .. fl
+            mset[k] = 'succeeded|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
             kd = kd + 2
             dset[kd - 1] = expire_s; dset[kd] = id
             if not v then
