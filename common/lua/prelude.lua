@@ -49,8 +49,11 @@ local FEED_MAXLEN_DEFAULT = 100000
 -- QKEY_LAT): per-second tallies of terminal transitions, hash fields
 -- "s:SEC", "d:SEC", "c:SEC" (succeeded, dead, canceled in unix second SEC;
 -- one HINCRBY per state and batch, maintain.lua prunes them to ~70 s); and
--- the latency_ms of the newest LAT_SAMPLES succeeded jobs, newest first
--- (a list: one LPUSH and one LTRIM per batch of completions).
+-- the latency_ms of recent succeeded jobs, newest first (a list: one LPUSH
+-- and one LTRIM to LAT_SAMPLES elements per batch of completions; an
+-- element is one job's, or a whole batch's joined by ',' in completion
+-- order when the worker sends them so: stats.lua reads the newest
+-- LAT_SAMPLES latencies of them).
 local K_TALLY, K_LAT = PREFIX .. 'tally', PREFIX .. 'lat'
 local LAT_SAMPLES = 200
 -- A member the leases sorted set always holds (score +inf: never reaped,
