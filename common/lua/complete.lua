@@ -38,6 +38,12 @@ local done, dset = table_sized(n), table_sized(2 * n)
 local k, d = 0, 0 -- pairs in rset/mset; jobs done
 local kd, rv = 0, {} -- pairs in dset; the review set's score, id pairs
 local lat, nl = table_sized(n), 0 -- latency samples (K_LAT); nil: none
+-- token -> the pattern of an active record (prelude.lua META_PAT says the
+-- format) holding it, capturing "attempts|max|prio", "worker|enqueued" and
+-- the flags' position; false: not a token claim.lua makes (a number, ':',
+-- a number), so never this job's. One per claim call the jobs come from;
+-- the token is matched in place, not captured and compared.
+local tpat = {}
 -- The latency_ms of a succeeded job's document: its digits at at (the
 -- worker's order: right after the prefix), else (another writer's order:
 -- batch results) after a plain find of the name; nil when it has none.
@@ -55,16 +61,27 @@ local function is_review(doc, l, succ)
 end
 for i = 1, n do
     local id, b, m = ids[i], 3 * i, metas[i]
-    local amp, tok, we, fl
-    if m then amp, tok, we, fl = smatch(m, META_PAT_ACTIVE) end
-    if amp and tok == ARGV[b + 1] then
+    local amp, we, fp
+    if m then
+        local tok = ARGV[b + 1]
+        local pat = tpat[tok]
+        if pat == nil then
+            pat = sfind(tok, '^%d+:%d+$') and
+                '^active|([^|]*|[^|]*|[^|]*)|' .. tok .. '|([^|]*|[^|]*)|[^|]*|()'
+            tpat[tok] = pat
+        end
+        if pat then amp, we, fp = smatch(m, pat) end
+    end
+    if amp then
         out[i] = 1
         k = k + 2; d = d + 1
         rset[k - 1] = id; rset[k] = ARGV[b + 2]
         mset[k - 1] = id
         done[d] = id
         -- meta_record with fields 2-4 and 6-7 as the one piece each they
-        -- were captured as (META_PAT_ACTIVE), the token emptied
+        -- were captured as (tpat), the token emptied; the flags
+        -- from their position fp ("" the usual: no new string)
+        local fl = fp <= #m and ssub(m, fp) or ''
         local doc, l = ARGV[b + 2], #id
         -- the worker's document opens {"id":ID,"state":"succeeded",
         -- "latency_ms":N (worker/flush.c result_doc): its state by one

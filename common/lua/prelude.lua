@@ -71,20 +71,14 @@ end
 
 local META_PAT =
     '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
--- claim.lua: queued records only → attempts, max, prio, enqueued, flags
+-- claim.lua: queued records only → attempts, "max|prio" (one capture:
+-- each is a string made), enqueued, flags
 local META_PAT_QUEUED =
-    '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$'
+    '^queued|([^|]*)|([^|]*|[^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$'
 -- claim.lua: the header of a bulk-stored value (job_header), matched on
--- the value itself → attempts, max, prio, enqueued, flags
+-- the value itself → attempts, "max|prio", enqueued, flags
 local META_PAT_HEADER =
-    '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|\n]*)\n'
--- complete.lua: active records only, fields it copies side by side as one
--- capture → "attempts|max|prio", token, "worker|enqueued", flags (one
--- match: cheaper than the plain finds and cuts that would avoid the
--- captures, each a C call; a capture equal to a live string allocates
--- nothing)
-local META_PAT_ACTIVE =
-    '^active|([^|]*|[^|]*|[^|]*)|([^|]*)|([^|]*|[^|]*)|[^|]*|([^|]*)$'
+    '^queued|([^|]*)|([^|]*|[^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|\n]*)\n'
 -- complete.lua: a result document of worker/flush.c opens with
 -- {"id":ID, then this, then the latency's digits (found with a plain find)
 local SUCC_LAT = '"state":"succeeded","latency_ms":'
