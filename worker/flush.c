@@ -235,6 +235,27 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
  * RSS at --concurrency 10000. */
 #define FLUSH_BYTES_MAX (4u << 20)
 
+/* The latency_ms of the result documents of jobs[0..n) (result_doc puts it
+ * right after the state), joined by ',' into b: 0, or -1 when one has
+ * none or out of memory (then not sent: complete.lua reads each). */
+static int
+lat_join(struct buf *b, struct wjob *const *jobs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const char *p = strstr(jobs[i]->doc, ",\"latency_ms\":");
+        size_t len;
+
+        if (!p)
+            return -1;
+        p += strlen(",\"latency_ms\":");
+        len = strspn(p, "0123456789");
+        if (len == 0 || (i > 0 && buf_append(b, ",", 1) < 0) ||
+            buf_append(b, p, len) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Send up to FLUSH_MAX pending outcomes of one kind; returns how many. */
 static int
 flush_kind(struct worker *w, struct wqueue *q, int complete)
@@ -246,6 +267,7 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
     size_t *al;
     char ttl[24], fmax[24];
     char(*nums)[24];
+    struct buf lats;
 
     if (w->flush_bytes >= FLUSH_BYTES_MAX)
         return 0; /* the next loop iteration after a reply */
@@ -256,7 +278,7 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
         return 0;
     b = malloc(sizeof(*b) + sizeof(struct wjob *) * (size_t)n);
     /* + the feed's bound, after the jobs (complete.lua, fail.lua) */
-    argc = complete ? 2 + 3 * n : 5 * n + 1;
+    argc = complete ? 3 + 3 * n : 5 * n + 1; /* complete: + lat_join's */
     av = malloc(sizeof(*av) * (size_t)argc);
     al = malloc(sizeof(*al) * (size_t)argc);
     nums = malloc(sizeof(*nums) * (size_t)n);
@@ -306,6 +328,15 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
     snprintf(fmax, sizeof(fmax), "%ld", w->cfg->feed_maxlen);
     av[k] = fmax;
     al[k++] = strlen(fmax);
+    /* complete.lua: the documents' latencies in one argument, which it
+     * keeps as one element of the latency sample (~1.8k Redis instructions
+     * per job less than reading each document's) */
+    buf_init(&lats, 0);
+    if (complete && lat_join(&lats, b->jobs, b->n) == 0) {
+        av[k] = lats.data;
+        al[k++] = lats.len;
+    }
+    argc = k;
     /* recompute the tail of what is left */
     q->ptail = &q->pending;
     while (*q->ptail)
@@ -323,6 +354,7 @@ flush_kind(struct worker *w, struct wqueue *q, int complete)
         free(b);
         n = 0;
     }
+    buf_free(&lats);
     free(av);
     free(al);
     free(nums);

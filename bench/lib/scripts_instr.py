@@ -9,7 +9,7 @@ usage: scripts_instr.py ROOT PORT VALGRIND_PID N BATCH
 Phases, in order (one dump each): enqueue (enqueue.lua's lean form, 200 jobs
 per call, like `genq enqueue` of lines with ids), claim (BATCH per call),
 extend (every claimed job once, 100 per call: one heartbeat), complete
-(BATCH per call, a no-op worker's result document)."""
+(BATCH per call, a no-op worker's result document and arguments)."""
 import os
 import subprocess
 import sys
@@ -82,5 +82,7 @@ for s in range(0, N, B):
     a = []
     for id_, tok in claimed[s:s + B]:
         a += [id_, tok, doc % id_]
-    assert call("complete", "604800000", *a, "100000") == [1] * (len(a) // 3)
+    # the feed's bound and the documents' latencies, as the worker sends them
+    lats = ",".join("0" for _ in range(len(a) // 3))
+    assert call("complete", "604800000", *a, "100000", lats) == [1] * (len(a) // 3)
 dump()

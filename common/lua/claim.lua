@@ -54,26 +54,31 @@ local NEXT_S = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4',
 local NEXT_N = {['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
     ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9}
 local jset, kj = {}, 1 -- the inline jobs' (id, element) pairs
+-- the record's constant pieces: "|token|worker|" and "|now|"
+local tokw, nowb = '|' .. token .. '|' .. worker .. '|', '|' .. now_s .. '|'
+-- "max|prio" as captured -> as written: max "0" (unresolved) becomes the
+-- worker's default; a few values per call, each resolved once
+local MP = {}
 -- the plain ids, then the inline jobs: one loop body, one match per job
 for pass = 1, 2 do
 local list = pass == 1 and ids or inl
 for i = 1, #list do
-    local id, at, mx, pr, enq, fl, payload
+    local id, at, mp, enq, fl, payload
     if pass == 1 then
         id, payload = list[i], payloads[i]
         -- a bulk-enqueued job claimed for the first time: its meta is the
         -- header of its stored value (cut off by the worker)
         local mrec = metas[i]
         if mrec then
-            at, mx, pr, enq, fl = string.match(mrec, META_PAT_QUEUED)
+            at, mp, enq, fl = string.match(mrec, META_PAT_QUEUED)
         elseif payload then
             -- no job_header() copy: one match on the stored value
-            at, mx, pr, enq, fl = string.match(payload, META_PAT_HEADER)
+            at, mp, enq, fl = string.match(payload, META_PAT_HEADER)
         end
     else
         -- claimed: the element itself becomes its jobs-hash value
         payload = list[i]
-        id, at, mx, pr, enq, fl = string.match(payload, META_PAT_INLINE)
+        id, at, mp, enq, fl = string.match(payload, META_PAT_INLINE)
         if id then jset[kj] = id; jset[kj + 1] = payload; kj = kj + 2 end
     end
     -- A list entry whose job was canceled or purged meanwhile is dropped.
@@ -83,12 +88,17 @@ for i = 1, #list do
             attempts = tonumber(at) + 1
             att_s = tostring(attempts)
         end
-        if mx == '0' then mx = defmax_s end -- unresolved: the worker's
+        local mpw = MP[mp]
+        if not mpw then
+            mpw = string.sub(mp, 1, 2) == '0|' and defmax_s .. string.sub(mp, 2)
+                or mp
+            MP[mp] = mpw
+        end
         mset[k - 1] = id
-        -- meta_record('active', att_s, mx, pr, token, worker, enq, now_s,
-        -- fl) inlined: a function call per job costs Redis ~1k instructions
-        mset[k] = 'active|' .. att_s .. '|' .. mx .. '|' .. pr .. '|' .. token ..
-            '|' .. worker .. '|' .. enq .. '|' .. now_s .. '|' .. fl
+        -- meta_record('active', att_s, max, prio, token, worker, enq,
+        -- now_s, fl) inlined: a function call per job costs Redis ~1k
+        -- instructions
+        mset[k] = 'active|' .. att_s .. '|' .. mpw .. tokw .. enq .. nowb .. fl
         k = k + 2
         lset[k - 1] = deadline; lset[k] = id
         out[o + 1] = id; out[o + 2] = token

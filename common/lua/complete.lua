@@ -1,6 +1,11 @@
 -- complete: store results of succeeded jobs. ARGV: prefix, result_ttl_ms,
 -- then per job id, token, result_json, then optionally the feed's bound
--- (worker --feed-maxlen; absent: FEED_MAXLEN_DEFAULT). Only the current
+-- (worker --feed-maxlen; absent: FEED_MAXLEN_DEFAULT) and after it
+-- optionally the latency_ms of every job's document, in order, joined by
+-- ',' (worker/flush.c: then the latency sample, K_LAT, takes them as one
+-- element when every job succeeded, instead of reading each document;
+-- absent, or when some job did not succeed, each document's is read as
+-- before). Only the current
 -- lease holder may complete (fencing). Returns per job 1 (stored) or 0
 -- (stale: not written). A result the worker's content review flagged
 -- (its document opens {"id":"ID","state":"review": worker/flush.c
@@ -9,78 +14,131 @@
 -- until `genq review approve|reject`; no expiry, no feed entry (not
 -- terminal).
 local ttl = tonumber(ARGV[2])
-local na, feed_max = #ARGV, nil
-if na % 3 == 0 then feed_max = tonumber(ARGV[na]); na = na - 1 end
+local na, feed_max, lats = #ARGV, nil, nil
+if na % 3 == 0 then
+    feed_max = tonumber(ARGV[na]); na = na - 1
+elseif na % 3 == 1 then
+    feed_max, lats = tonumber(ARGV[na - 1]), ARGV[na]; na = na - 2
+end
 local now = now_ms()
 local now_s = tostring(now)       -- converted once, not per job
 local expire_s = tostring(now + ttl)
 -- Counters instead of #t: this runs once per completed job, and every #t
 -- is a search of the table.
 -- the string functions as locals: a global and a field lookup fewer per call
-local smatch, sbyte, sfind = string.match, string.byte, string.find
-local ids, n = {}, 0
+local smatch, sbyte, sfind, ssub = string.match, string.byte, string.find,
+    string.sub
+local ids, n = table_sized((na - 2) / 3), 0
 for i = 3, na, 3 do n = n + 1; ids[n] = ARGV[i] end
 if n == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
-local out, rset, mset, dset, done, ev = {}, {}, {}, {}, {}, {}
+-- filled in order: presized (table_sized), not grown one rehash at a time
+local out, rset, mset = table_sized(n), table_sized(2 * n), table_sized(2 * n)
+local done, dset = table_sized(n), table_sized(2 * n)
 local k, d = 0, 0 -- pairs in rset/mset; jobs done
-local kd, rv = 0, {} -- pairs in dset/ev; the review set's score, id pairs
-local lat, nl = {}, 0 -- latency samples (K_LAT)
+local kd, rv = 0, {} -- pairs in dset; the review set's score, id pairs
+local lat, nl = table_sized(n), 0 -- latency samples (K_LAT); nil: none
+-- token -> the pattern of an active record (prelude.lua META_PAT says the
+-- format) holding it, capturing "attempts|max|prio", "worker|enqueued" and
+-- the flags' position; false: not a token claim.lua makes (a number, ':',
+-- a number), so never this job's. One per claim call the jobs come from;
+-- the token is matched in place, not captured and compared.
+local tpat = {}
+-- The latency_ms of a succeeded job's document: its digits at at (the
+-- worker's order: right after the prefix), else (another writer's order:
+-- batch results) after a plain find of the name; nil when it has none.
+local function doc_latency(doc, at)
+    if at then return smatch(doc, '^%d+', at) end
+    local lp = sfind(doc, '"latency_ms":', 1, true)
+    return lp and smatch(doc, '^%d+', lp + 13)
+end
+-- Whether a stored job's document (id of length l) is the worker's
+-- review result, its state not found at once (succ false): it opens
+-- {"id":ID,"state":"review
+local function is_review(doc, l, succ)
+    return not succ and sbyte(doc, l + 19) == 114 and -- 'r': then the prefix
+        ssub(doc, l + 10, l + 24) == '"state":"review'
+end
 for i = 1, n do
     local id, b, m = ids[i], 3 * i, metas[i]
-    local amp, tok, we, fl
-    if m then amp, tok, we, fl = smatch(m, META_PAT_ACTIVE) end
-    if amp and tok == ARGV[b + 1] then
+    local amp, we, fp
+    if m then
+        local tok = ARGV[b + 1]
+        local pat = tpat[tok]
+        if pat == nil then
+            pat = sfind(tok, '^%d+:%d+$') and
+                '^active|([^|]*|[^|]*|[^|]*)|' .. tok .. '|([^|]*|[^|]*)|[^|]*|()'
+            tpat[tok] = pat
+        end
+        if pat then amp, we, fp = smatch(m, pat) end
+    end
+    if amp then
         out[i] = 1
         k = k + 2; d = d + 1
         rset[k - 1] = id; rset[k] = ARGV[b + 2]
         mset[k - 1] = id
         done[d] = id
         -- meta_record with fields 2-4 and 6-7 as the one piece each they
-        -- were captured as (META_PAT_ACTIVE), the token emptied
+        -- were captured as (tpat), the token emptied; the flags
+        -- from their position fp ("" the usual: no new string)
+        local fl = fp <= #m and ssub(m, fp) or ''
         local doc, l = ARGV[b + 2], #id
         -- the worker's document opens {"id":ID,"state":"succeeded",
-        -- "latency_ms":N (worker/flush.c result_doc): its latency for
-        -- `genq stats` (K_LAT) and its state in one anchored match
-        local v = smatch(doc, '^"state":"succeeded","latency_ms":(%d+)', l + 10)
-        if not v and sbyte(doc, l + 19) == 114 and -- 'r': then the prefix
-            string.sub(doc, l + 10, l + 24) == '"state":"review' then
+        -- "latency_ms":N (worker/flush.c result_doc): its state by one
+        -- plain find there
+        local succ = sfind(doc, SUCC_LAT, l + 10, true) == l + 10
+        if is_review(doc, l, succ) then
             mset[k] = 'review|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
             rv[#rv + 1] = now_s; rv[#rv + 1] = id
         else
             mset[k] = 'succeeded|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
             kd = kd + 2
             dset[kd - 1] = expire_s; dset[kd] = id
-            ev[kd - 1] = id; ev[kd] = 'succeeded'
-            if not v then
-                -- another writer's order (batch results): a plain find
-                local lp = sfind(doc, '"latency_ms":', 1, true)
-                if lp then v = smatch(doc, '^%d+', lp + 13) end
+            if not lats then
+                nl = nl + 1; lat[nl] = doc_latency(doc, succ and l + 43)
             end
-            if v then nl = nl + 1; lat[nl] = v end
         end
     else
         out[i] = 0
     end
 end
 if d > 0 then
-    redis.call('HSET', K_RESULTS, unpack(rset))
-    redis.call('HSET', K_META, unpack(mset))
-    redis.call('ZREM', K_LEASES, unpack(done))
+    redis.call('HSET', K_RESULTS, unpack(rset, 1, k))
+    redis.call('HSET', K_META, unpack(mset, 1, k))
+    redis.call('ZREM', K_LEASES, unpack(done, 1, d))
     -- only while some job has reported progress (extend.lua): a queue
     -- whose jobs never do has no progress hash, and the ids of a batch are
     -- not worth converting into arguments of an HDEL that finds nothing
     if redis.call('EXISTS', K_PROGRESS) == 1 then
-        redis.call('HDEL', K_PROGRESS, unpack(done))
+        redis.call('HDEL', K_PROGRESS, unpack(done, 1, d))
     end
     if kd > 0 then
-        redis.call('ZADD', K_DONE, unpack(dset))
+        redis.call('ZADD', K_DONE, unpack(dset, 1, kd))
         redis.call('HINCRBY', K_STATS, 'succeeded', kd / 2)
-        events_add(ev, feed_max, now, kd / 2)
+        -- dset's ids are the feed's: no (id, state) table of its own
+        events_add(dset, feed_max, now, kd / 2, 'succeeded', kd)
     end
-    if nl > 0 then
-        -- the newest LAT_SAMPLES only: older ones would be trimmed at once
-        redis.call('LPUSH', K_LAT, unpack(lat, math.max(1, nl - LAT_SAMPLES + 1), nl))
+    if lats and (kd / 2 < n or #rv > 0) then
+        -- some job did not succeed: the documents of those that did
+        for i = 1, n do
+            local doc, l = ARGV[3 * i + 2], #ids[i]
+            local succ = sfind(doc, SUCC_LAT, l + 10, true) == l + 10
+            if out[i] == 1 and not is_review(doc, l, succ) then
+                nl = nl + 1; lat[nl] = doc_latency(doc, succ and l + 43)
+            end
+        end
+    elseif lats then
+        nl = 1; lat[1] = lats
+    end
+    -- the samples (nil ones left out), newest last: LPUSH puts it first
+    local k2 = 0
+    for i = 1, nl do
+        if lat[i] then k2 = k2 + 1; lat[k2] = lat[i] end
+    end
+    if k2 > 0 then
+        -- the newest LAT_SAMPLES elements only: older ones would be
+        -- trimmed at once
+        redis.call('LPUSH', K_LAT, unpack(lat, math.max(1, k2 - LAT_SAMPLES + 1), k2))
         redis.call('LTRIM', K_LAT, 0, LAT_SAMPLES - 1)
     end
     if #rv > 0 then

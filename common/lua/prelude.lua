@@ -49,8 +49,11 @@ local FEED_MAXLEN_DEFAULT = 100000
 -- QKEY_LAT): per-second tallies of terminal transitions, hash fields
 -- "s:SEC", "d:SEC", "c:SEC" (succeeded, dead, canceled in unix second SEC;
 -- one HINCRBY per state and batch, maintain.lua prunes them to ~70 s); and
--- the latency_ms of the newest LAT_SAMPLES succeeded jobs, newest first
--- (a list: one LPUSH and one LTRIM per batch of completions).
+-- the latency_ms of recent succeeded jobs, newest first (a list: one LPUSH
+-- and one LTRIM to LAT_SAMPLES elements per batch of completions; an
+-- element is one job's, or a whole batch's joined by ',' in completion
+-- order when the worker sends them so: stats.lua reads the newest
+-- LAT_SAMPLES latencies of them).
 local K_TALLY, K_LAT = PREFIX .. 'tally', PREFIX .. 'lat'
 local LAT_SAMPLES = 200
 -- A member the leases sorted set always holds (score +inf: never reaped,
@@ -68,17 +71,17 @@ end
 
 local META_PAT =
     '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
--- claim.lua: queued records only → attempts, max, prio, enqueued, flags
+-- claim.lua: queued records only → attempts, "max|prio" (one capture:
+-- each is a string made), enqueued, flags
 local META_PAT_QUEUED =
-    '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$'
+    '^queued|([^|]*)|([^|]*|[^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$'
 -- claim.lua: the header of a bulk-stored value (job_header), matched on
--- the value itself → attempts, max, prio, enqueued, flags
+-- the value itself → attempts, "max|prio", enqueued, flags
 local META_PAT_HEADER =
-    '^queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|\n]*)\n'
--- complete.lua: active records only, fields it copies side by side as one
--- capture → "attempts|max|prio", token, "worker|enqueued", flags
-local META_PAT_ACTIVE =
-    '^active|([^|]*|[^|]*|[^|]*)|([^|]*)|([^|]*|[^|]*)|[^|]*|([^|]*)$'
+    '^queued|([^|]*)|([^|]*|[^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|\n]*)\n'
+-- complete.lua: a result document of worker/flush.c opens with
+-- {"id":ID, then this, then the latency's digits (found with a plain find)
+local SUCC_LAT = '"state":"succeeded","latency_ms":'
 -- extend.lua: active records only → token (the rest is not read)
 local META_PAT_TOKEN = '^active|[^|]*|[^|]*|[^|]*|([^|]*)|'
 
@@ -87,26 +90,30 @@ local META_PAT_TOKEN = '^active|[^|]*|[^|]*|[^|]*|([^|]*)|'
 -- metadata (the job's notify field, as is) when it has one; then one
 -- XTRIM MAXLEN ~ maxlen (nil: FEED_MAXLEN_DEFAULT; 0: the feed is off) for
 -- the batch, cheaper than a MAXLEN on every XADD. The notify hash is read
--- only while it exists: no HMGET for queues that never echo.
-local function feed_add(pairs_list, maxlen)
-    local n = #pairs_list
+-- only while it exists: no HMGET for queues that never echo. With state
+-- given, the list is instead {score1, id1, ...} (a ZADD's pairs) of n
+-- elements, every job in that state (complete.lua: no table of its own).
+local function feed_add(pairs_list, maxlen, state, n)
+    n = n or #pairs_list
     maxlen = maxlen or FEED_MAXLEN_DEFAULT
     if n == 0 or maxlen <= 0 then return end
+    local o = state and 1 or 0 -- the id's offset in a pair
     local echo
     if redis.call('EXISTS', K_NOTIFY) == 1 then
         local ids = {}
-        for i = 1, n, 2 do ids[(i + 1) / 2] = pairs_list[i] end
+        for i = 1, n, 2 do ids[(i + 1) / 2] = pairs_list[i + o] end
         echo = redis.call('HMGET', K_NOTIFY, unpack(ids))
     end
     local q = string.sub(PREFIX, 7, -3) -- "genq:{Q}:" -> Q
     for i = 1, n, 2 do
         local e = echo and echo[(i + 1) / 2]
+        local st = state or pairs_list[i + 1]
         if e then
-            redis.call('XADD', K_FEED, '*', 'v', '1', 'id', pairs_list[i],
-                       'state', pairs_list[i + 1], 'queue', q, 'metadata', e)
+            redis.call('XADD', K_FEED, '*', 'v', '1', 'id', pairs_list[i + o],
+                       'state', st, 'queue', q, 'metadata', e)
         else
-            redis.call('XADD', K_FEED, '*', 'v', '1', 'id', pairs_list[i],
-                       'state', pairs_list[i + 1], 'queue', q)
+            redis.call('XADD', K_FEED, '*', 'v', '1', 'id', pairs_list[i + o],
+                       'state', st, 'queue', q)
         end
     end
     redis.call('XTRIM', K_FEED, 'MAXLEN', '~', maxlen)
@@ -116,10 +123,12 @@ end
 -- per-second tallies of `genq stats` (K_TALLY) and one feed entry per job
 -- (feed_add, bound feed_max: `genq results` tails the feed). nsucc: how
 -- many of the pairs are succeeded when the caller knows (complete.lua: all
--- of them), else nil (counted here). (Until issue 15 this also wrote one
--- entry per batch to the events stream, KEYS[14]: nothing reads it now.)
-local function events_add(pairs_list, feed_max, now, nsucc)
-    local n = #pairs_list
+-- of them), else nil (counted here); then state and n: the list is a
+-- ZADD's {score1, id1, ...} of n elements (feed_add). (Until issue 15 this
+-- also wrote one entry per batch to the events stream, KEYS[14]: nothing
+-- reads it now.)
+local function events_add(pairs_list, feed_max, now, nsucc, state, n)
+    n = n or #pairs_list
     if n == 0 then return end
     local sec = ':' .. math.floor(now / 1000)
     if nsucc then
@@ -136,6 +145,16 @@ local function events_add(pairs_list, feed_max, now, nsucc)
             end
         end
     end
-    feed_add(pairs_list, feed_max)
+    feed_add(pairs_list, feed_max, state, n)
+end
+
+-- A table for m elements filled in order from 1: its array part made at
+-- once (the constructor's SETLIST sizes it), where appending grows it by
+-- doubling, each step a rehash of every element (~250 instructions per
+-- element at 50 jobs per call). Past 4000 it grows as usual (unpack's
+-- stack limit). Its length operator is not to be trusted: callers count.
+local NO_ELEMENTS = {}
+local function table_sized(m)
+    return {unpack(NO_ELEMENTS, 1, math.min(m, 4000))}
 end
 

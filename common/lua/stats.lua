@@ -8,7 +8,7 @@
 -- end jobs keep in K_TALLY (prelude.lua events_add), the buckets of the
 -- last window_ms/1000 seconds, this one included. Latency: the latency_ms
 -- of the newest max_samples succeeded jobs, kept by complete.lua in K_LAT
--- (nearest-rank p50/p95).
+-- (nearest-rank p50/p95; an element holds one job's or one call's).
 -- Returns {now_ms, paused_since_ms (0 = running), ready_high, ready,
 -- ready_low, active, delayed, dead, counters {name, value, ...},
 -- enqueued_in_window, succeeded_in_span, dead_in_span, canceled_in_span,
@@ -57,9 +57,24 @@ for p = 1, 3 do
 end
 out[#out + 1] = oldest
 
--- latency of recent succeeded jobs
-local lat = redis.call('LRANGE', K_LAT, 0, math.min(maxs, LAT_SAMPLES) - 1)
-for i = 1, #lat do lat[i] = tonumber(lat[i]) or 0 end
+-- latency of recent succeeded jobs: K_LAT's elements, newest first, are
+-- one job's latency_ms or a completion call's, joined by ',' in the order
+-- they completed (complete.lua): the newest max_samples of them, read 16
+-- elements at a time
+local want, lat, nl, from = math.min(maxs, LAT_SAMPLES), {}, 0, 0
+while nl < want do
+    local els = redis.call('LRANGE', K_LAT, from, from + 15)
+    for e = 1, #els do
+        local vals, nv = {}, 0
+        for v in string.gmatch(els[e], '[^,]+') do nv = nv + 1; vals[nv] = v end
+        for j = nv, math.max(1, nv - (want - nl) + 1), -1 do
+            nl = nl + 1; lat[nl] = tonumber(vals[j]) or 0
+        end
+        if nl >= want then break end
+    end
+    if #els < 16 then break end
+    from = from + 16
+end
 table.sort(lat)
 if #lat > 0 then
     out[#out + 1] = lat[math.max(1, math.ceil(#lat * 0.5))]

@@ -46,9 +46,9 @@ end
 -- the header is stale. Payloads are JSON objects, so a value starting with
 -- "queued|" or "@" cannot be a bare payload (oplib.lua: job_split,
 -- metas_get, payloads_get; common/meta.c meta_header_len is the C side).
--- claim.lua: an inline element → id, attempts, max, prio, enqueued, flags
+-- claim.lua: an inline element → id, attempts, "max|prio", enqueued, flags
 local META_PAT_INLINE =
-    '^@([^|]*)|queued|([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|\n]*)\n'
+    '^@([^|]*)|queued|([^|]*)|([^|]*|[^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|\n]*)\n'
 -- The header alone (nil when none), and the index of the newline that
 -- ends it: no copy of the payload.
 local function job_header(v)

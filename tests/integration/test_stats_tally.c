@@ -31,17 +31,22 @@ lat_of(int i)
 }
 
 /* Complete the jobs of claim reply r from index from (0-based) for n jobs,
- * each with a result document that has latency_ms lat_of(first + k). */
+ * each with a result document that has latency_ms lat_of(first + k); with
+ * joined, also the latencies as the worker sends them (the feed's bound,
+ * then all of them joined by ','), which complete.lua keeps as one sample
+ * element when every job succeeds. */
 static void
-complete_range(redisReply *r, int from, int n, int first)
+complete_range(redisReply *r, int from, int n, int first, int joined)
 {
-    const char **av = malloc(sizeof(*av) * (size_t)(3 * n + 1));
+    const char **av = malloc(sizeof(*av) * (size_t)(3 * n + 3));
     char(*docs)[160] = malloc(sizeof(*docs) * (size_t)n);
-    char err[256];
+    char *lats = malloc((size_t)n * 24 + 1), err[256];
     redisReply *c;
     int k = 0;
+    size_t ll = 0;
 
-    cr_assert(av && docs);
+    cr_assert(av && docs && lats);
+    lats[0] = '\0';
     av[k++] = "600000";
     for (int i = 0; i < n; i++) {
         redisReply **e = &r->element[1 + 4 * (from + i)];
@@ -49,9 +54,15 @@ complete_range(redisReply *r, int from, int n, int first)
                  "{\"id\":\"%s\",\"state\":\"succeeded\",\"text\":\"a "
                  "\\\"latency_ms\\\":9 quoted\",\"latency_ms\":%ld}",
                  e[0]->str, lat_of(first + i));
+        ll += (size_t)snprintf(lats + ll, 24, "%s%ld", i ? "," : "",
+                               lat_of(first + i));
         av[k++] = e[0]->str;
         av[k++] = e[1]->str;
         av[k++] = docs[i];
+    }
+    if (joined) {
+        av[k++] = "100000";
+        av[k++] = lats;
     }
     c = rclient_script(t.c, SCRIPT_COMPLETE, &t.k, k, av, NULL, err,
                        sizeof(err));
@@ -59,6 +70,7 @@ complete_range(redisReply *r, int from, int n, int first)
     for (size_t i = 0; i < c->elements; i++)
         cr_assert_eq(c->element[i]->integer, 1);
     freeReplyObject(c);
+    free(lats);
     free(docs);
     free(av);
 }
@@ -175,7 +187,11 @@ tally_sum(char c)
     return sum;
 }
 
-Test(stats_tally, figures_equal_the_event_scan_on_the_same_data)
+/* The data of the figures tests: N_OK jobs completed in 5 calls (their
+ * latencies joined, as the worker sends them, or read from each document),
+ * N_DEAD dead, N_CANCEL canceled; then the figures equal the scan's. */
+static void
+figures_equal_on_the_same_data(int joined)
 {
     char id[32], e[256], ttl[] = "600000", fmax[] = "1000";
     const char **av;
@@ -191,7 +207,7 @@ Test(stats_tally, figures_equal_the_event_scan_on_the_same_data)
     r = th_claim(&t, "w-tally", N_OK + N_DEAD, 60000, 5);
     cr_assert_eq(r->elements, 1 + 4 * (N_OK + N_DEAD));
     for (int b = 0; b < 5; b++)
-        complete_range(r, b * (N_OK / 5), N_OK / 5, b * (N_OK / 5));
+        complete_range(r, b * (N_OK / 5), N_OK / 5, b * (N_OK / 5), joined);
     /* the rest die in one fail call */
     av = malloc(sizeof(*av) * (5 * N_DEAD + 1));
     cr_assert(av);
@@ -230,13 +246,24 @@ Test(stats_tally, figures_equal_the_event_scan_on_the_same_data)
     cr_assert_eq(tally_sum('s'), N_OK);
     cr_assert_eq(tally_sum('d'), N_DEAD);
     cr_assert_eq(tally_sum('c'), N_CANCEL);
-    cr_assert_eq(th_rint(&t, "LLEN %s%s", t.k.prefix, QKEY_LAT), LAT_SAMPLES);
+    cr_assert_eq(th_rint(&t, "LLEN %s%s", t.k.prefix, QKEY_LAT),
+                 joined ? 5 : LAT_SAMPLES, "one element per call when joined");
 
     /* the figures do not come from the transitions themselves */
     cr_assert_eq(th_rint(&t, "DEL %s%s", t.k.prefix, QKEY_FEED), 1);
     o = stats_json();
     assert_equal_old(o, &old);
     cJSON_Delete(o);
+}
+
+Test(stats_tally, figures_equal_the_event_scan_on_the_same_data)
+{
+    figures_equal_on_the_same_data(0);
+}
+
+Test(stats_tally, figures_equal_the_scan_with_the_latencies_joined)
+{
+    figures_equal_on_the_same_data(1);
 }
 
 Test(stats_tally, a_small_batch_and_no_samples)
@@ -262,6 +289,43 @@ Test(stats_tally, a_small_batch_and_no_samples)
     cr_assert_eq(th_num(o, "latency_p50_ms"), 70);
     cr_assert_eq(th_num(o, "latency_p95_ms"), 70);
     cr_assert_eq(th_num(o, "completed_per_s"), 0.03, "2 / 60 s");
+    cJSON_Delete(o);
+}
+
+/* Joined latencies of a call where not every job succeeded: the sample
+ * takes the stored jobs' own, from their documents, not the joined ones. */
+Test(stats_tally, joined_latencies_of_a_call_with_a_stale_job)
+{
+    const char *av[9];
+    char err[256];
+    redisReply *r, *c;
+    cJSON *o;
+
+    th_enqueue(&t, "b1", 1, 0, 5, NULL, "{\"prompt\":\"x\"}");
+    th_enqueue(&t, "b2", 1, 0, 5, NULL, "{\"prompt\":\"x\"}");
+    r = th_claim(&t, "w-tally", 2, 60000, 5);
+    cr_assert_eq(r->elements, 9);
+    av[0] = "60000";
+    av[1] = r->element[1]->str;
+    av[2] = r->element[2]->str;
+    av[3] = "{\"latency_ms\":40}";
+    av[4] = r->element[5]->str;
+    av[5] = "0:0"; /* not its lease: stale */
+    av[6] = "{\"latency_ms\":50}";
+    av[7] = "100000";
+    av[8] = "41,50"; /* what the call says; the stored document wins */
+    c = rclient_script(t.c, SCRIPT_COMPLETE, &t.k, 9, av, NULL, err,
+                       sizeof(err));
+    cr_assert(c, "%s", err);
+    cr_assert_eq(c->elements, 2);
+    cr_assert_eq(c->element[0]->integer, 1);
+    cr_assert_eq(c->element[1]->integer, 0);
+    freeReplyObject(c);
+    freeReplyObject(r);
+    cr_assert_eq(th_rint(&t, "LLEN %s%s", t.k.prefix, QKEY_LAT), 1);
+    o = stats_json();
+    cr_assert_eq(th_num(o, "latency_samples"), 1);
+    cr_assert_eq(th_num(o, "latency_p50_ms"), 40);
     cJSON_Delete(o);
 }
 
