@@ -29,6 +29,12 @@ struct http {
     struct http_shard *sh;
     int nsh;
     int active;
+    /* easy handles of finished transfers, reset and reused by the next
+     * submits (curl_easy_init and cleanup per request were a tenth of the
+     * worker's instructions per streamed job) */
+    CURL **idle;
+    int nidle, cap_idle;
+    long created; /* easy handles made (http_handles_made) */
 };
 
 /* One watched socket; curl owns the fd, we own this context. */
@@ -39,12 +45,49 @@ struct sock {
 };
 
 /* connections per multi handle before another one is added */
-#define HTTP_SHARD_CONNS 1024
+#define HTTP_SHARD_CONNS 256
 
 /* curl's receive buffer for a streamed response (see http_submit) */
 #define HTTP_STREAM_BUFSZ 1024L
 
 static void drain(struct http_shard *sh);
+
+/* Keep e for a later request, or clean it up when there is no room. */
+static void
+handle_put(struct http *h, CURL *e)
+{
+    if (h->nidle == h->cap_idle) {
+        int ncap = h->cap_idle ? 2 * h->cap_idle : 64;
+        CURL **n = realloc(h->idle, (size_t)ncap * sizeof(*n));
+        if (!n) {
+            curl_easy_cleanup(e);
+            return;
+        }
+        h->idle = n;
+        h->cap_idle = ncap;
+    }
+    h->idle[h->nidle++] = e;
+}
+
+/* A handle with every option at its default: the most recently used idle
+ * one after curl_easy_reset (nothing of the request before it stays: its
+ * options, headers and callbacks go; its connection went back to the
+ * multi's cache when it was removed), else a new one. NULL on failure. */
+static CURL *
+handle_get(struct http *h)
+{
+    CURL *e;
+
+    if (h->nidle > 0) {
+        e = h->idle[--h->nidle];
+        curl_easy_reset(e);
+        return e;
+    }
+    e = curl_easy_init();
+    if (e)
+        h->created++;
+    return e;
+}
 
 static void
 on_io(EV_P_ ev_io *w, int revents)
@@ -184,11 +227,19 @@ on_header(char *p, size_t size, size_t nmemb, void *ud)
         r->retry_after[0] = r->retry_after_ms[0] = r->should_retry[0] = '\0';
         return n;
     }
-    grab(p, n, "request-id", r->request_id, sizeof(r->request_id));
-    grab(p, n, "x-request-id", r->request_id, sizeof(r->request_id));
-    grab(p, n, "retry-after", r->retry_after, sizeof(r->retry_after));
-    grab(p, n, "retry-after-ms", r->retry_after_ms, sizeof(r->retry_after_ms));
-    grab(p, n, "x-should-retry", r->should_retry, sizeof(r->should_retry));
+    /* the names below start with r or x: most lines of a response (an
+     * API's dozen rate-limit headers) are none of them */
+    if (n == 0)
+        return n;
+    if ((p[0] | 0x20) == 'r') {
+        grab(p, n, "request-id", r->request_id, sizeof(r->request_id));
+        grab(p, n, "retry-after", r->retry_after, sizeof(r->retry_after));
+        grab(p, n, "retry-after-ms", r->retry_after_ms,
+             sizeof(r->retry_after_ms));
+    } else if ((p[0] | 0x20) == 'x') {
+        grab(p, n, "x-request-id", r->request_id, sizeof(r->request_id));
+        grab(p, n, "x-should-retry", r->should_retry, sizeof(r->should_retry));
+    }
     return n;
 }
 
@@ -214,7 +265,7 @@ drain(struct http_shard *sh)
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
         curl_multi_remove_handle(sh->multi, e);
-        curl_easy_cleanup(e);
+        handle_put(h, e);
         r->easy = NULL;
         h->active--;
         sh->active--;
@@ -275,6 +326,9 @@ http_free(struct http *h)
 {
     if (!h)
         return;
+    while (h->nidle > 0)
+        curl_easy_cleanup(h->idle[--h->nidle]);
+    free(h->idle);
     for (int i = 0; i < h->nsh; i++) {
         if (h->sh[i].multi)
             curl_multi_cleanup(h->sh[i].multi);
@@ -288,7 +342,7 @@ int
 http_submit(struct http *h, struct http_req *r)
 {
     struct http_shard *sh = &h->sh[0];
-    CURL *e = curl_easy_init();
+    CURL *e = handle_get(h);
 
     if (!e)
         return -1;
@@ -339,13 +393,13 @@ http_submit(struct http *h, struct http_req *r)
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L) ||
         (r->method && !strcmp(r->method, "GET") &&
          curl_easy_setopt(e, CURLOPT_HTTPGET, 1L))) {
-        curl_easy_cleanup(e);
+        handle_put(h, e);
         return -1;
     }
     r->easy = e;
     r->sh = sh;
     if (curl_multi_add_handle(sh->multi, e) != CURLM_OK) {
-        curl_easy_cleanup(e);
+        handle_put(h, e);
         r->easy = NULL;
         return -1;
     }
@@ -360,7 +414,7 @@ http_abort(struct http *h, struct http_req *r)
     if (!r->easy)
         return;
     curl_multi_remove_handle(r->sh->multi, r->easy);
-    curl_easy_cleanup(r->easy);
+    handle_put(h, r->easy);
     r->easy = NULL;
     h->active--;
     r->sh->active--;
@@ -376,4 +430,10 @@ int
 http_active(const struct http *h)
 {
     return h->active;
+}
+
+long
+http_handles_made(const struct http *h)
+{
+    return h->created;
 }

@@ -78,4 +78,8 @@ void http_req_reset(struct http_req *r);
 /* Number of transfers in flight. */
 int http_active(const struct http *h);
 
+/* Easy handles h has created so far: a finished transfer's handle is reset
+ * and reused by a later request (tests see the reuse here). */
+long http_handles_made(const struct http *h);
+
 #endif
