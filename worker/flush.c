@@ -59,6 +59,9 @@ result_doc(struct wjob *j)
     int bad = 0;
 
     buf_init(&b, 0);
+    /* the text and ~400 bytes of fields: one allocation, not a doubling
+     * (and a copy) per power of two */
+    bad |= buf_reserve(&b, j->text.len + j->text.len / 8 + 512) < 0;
     /* complete.lua tells a review result by this prefix, and finds
      * latency_ms right after it (no search of the document): keep them
      * first */
