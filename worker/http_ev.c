@@ -8,6 +8,7 @@
  * walks were a third of the worker's CPU. */
 #include "fmacros.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,6 +36,9 @@ struct http {
     CURL **idle;
     int nidle, cap_idle;
     long created; /* easy handles made (http_handles_made) */
+    /* requests with a stall limit, looked at once a second (stall_scan) */
+    struct http_req *watched;
+    ev_timer stall;
 };
 
 /* One watched socket; curl owns the fd, we own this context. */
@@ -45,12 +49,91 @@ struct sock {
 };
 
 /* connections per multi handle before another one is added */
-#define HTTP_SHARD_CONNS 256
+#define HTTP_SHARD_CONNS 64
 
 /* curl's receive buffer for a streamed response (see http_submit) */
 #define HTTP_STREAM_BUFSZ 1024L
 
 static void drain(struct http_shard *sh);
+static void handle_put(struct http *h, CURL *e);
+
+/* ---- the stall limit ---------------------------------------------------
+ * A request with stall_s ends with CURLE_OPERATION_TIMEDOUT when no byte
+ * (header or body) has come for stall_s seconds. curl's low-speed limit
+ * did this before, but it re-armed a timer in curl's splay tree on every
+ * read (~3 % of the worker's instructions per streamed job); here a read
+ * stores the time, and one libev timer per client looks at the watched
+ * requests once a second. */
+
+static void
+watch_add(struct http *h, struct http_req *r)
+{
+    r->watched = 1;
+    r->last_rx = ev_now(h->loop);
+    r->wprev = NULL;
+    r->wnext = h->watched;
+    if (h->watched)
+        h->watched->wprev = r;
+    h->watched = r;
+    if (!ev_is_active(&h->stall))
+        ev_timer_again(h->loop, &h->stall);
+}
+
+static void
+watch_del(struct http *h, struct http_req *r)
+{
+    if (!r->watched)
+        return;
+    r->watched = 0;
+    if (r->wprev)
+        r->wprev->wnext = r->wnext;
+    else
+        h->watched = r->wnext;
+    if (r->wnext)
+        r->wnext->wprev = r->wprev;
+    r->wnext = r->wprev = NULL;
+    if (!h->watched)
+        ev_timer_stop(h->loop, &h->stall);
+}
+
+/* End r as curl ends a transfer out of time: its handle released, then
+ * on_done with CURLE_OPERATION_TIMEDOUT. */
+static void
+stall_end(struct http *h, struct http_req *r, double quiet_s)
+{
+    snprintf(r->errbuf, sizeof(r->errbuf),
+             "Operation too slow: no byte received for %.0f seconds "
+             "(stall timeout %ld s)",
+             quiet_s, r->stall_s);
+    watch_del(h, r);
+    curl_multi_remove_handle(r->sh->multi, r->easy);
+    handle_put(h, r->easy);
+    r->easy = NULL;
+    h->active--;
+    r->sh->active--;
+    r->on_done(r, (int)CURLE_OPERATION_TIMEDOUT);
+}
+
+static void
+stall_scan(EV_P_ ev_timer *t, int revents)
+{
+    struct http *h = t->data;
+    ev_tstamp now = ev_now(loop);
+    struct http_req *r = h->watched;
+
+    (void)revents;
+    while (r) {
+        double quiet = now - r->last_rx;
+        if (quiet < (double)r->stall_s) {
+            r = r->wnext;
+            continue;
+        }
+        /* on_done may end or start other requests: look again from the
+         * head (a stall is rare) */
+        stall_end(h, r, quiet);
+        r = h->watched;
+    }
+}
 
 /* Keep e for a later request, or clean it up when there is no room. */
 static void
@@ -185,6 +268,7 @@ on_write(char *p, size_t size, size_t nmemb, void *ud)
     struct http_req *r = ud;
     size_t n = size * nmemb;
 
+    r->last_rx = ev_now(r->h->loop);
     if (r->status == 0)
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
     if (r->on_data && r->status >= 200 && r->status < 300)
@@ -219,6 +303,7 @@ on_header(char *p, size_t size, size_t nmemb, void *ud)
     struct http_req *r = ud;
     size_t n = size * nmemb;
 
+    r->last_rx = ev_now(r->h->loop);
     if (r->on_hdr)
         r->on_hdr(r, p, n);
     if (n > 5 && strncmp(p, "HTTP/", 5) == 0) {
@@ -266,6 +351,7 @@ drain(struct http_shard *sh)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
         curl_multi_remove_handle(sh->multi, e);
         handle_put(h, e);
+        watch_del(h, r);
         r->easy = NULL;
         h->active--;
         sh->active--;
@@ -305,6 +391,9 @@ http_new(struct ev_loop *loop, long max_conns)
     if (!h)
         return NULL;
     h->loop = loop;
+    ev_init(&h->stall, stall_scan);
+    h->stall.repeat = 1.0;
+    h->stall.data = h;
     h->nsh = (int)((max_conns + HTTP_SHARD_CONNS - 1) / HTTP_SHARD_CONNS);
     if (h->nsh < 1)
         h->nsh = 1;
@@ -326,6 +415,7 @@ http_free(struct http *h)
 {
     if (!h)
         return;
+    ev_timer_stop(h->loop, &h->stall);
     while (h->nidle > 0)
         curl_easy_cleanup(h->idle[--h->nidle]);
     free(h->idle);
@@ -371,8 +461,6 @@ http_submit(struct http *h, struct http_req *r)
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) ||
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms) ||
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms) ||
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, r->stall_s ? 1L : 0L) ||
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, r->stall_s) ||
         curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) ||
         /* a stream's events come a few hundred bytes at a time: 1 KiB
          * (curl's least) instead of its 16 KiB receive buffer per transfer
@@ -405,6 +493,9 @@ http_submit(struct http *h, struct http_req *r)
     }
     h->active++;
     sh->active++;
+    r->watched = 0;
+    if (r->stall_s > 0)
+        watch_add(h, r);
     return 0;
 }
 
@@ -415,6 +506,7 @@ http_abort(struct http *h, struct http_req *r)
         return;
     curl_multi_remove_handle(r->sh->multi, r->easy);
     handle_put(h, r->easy);
+    watch_del(h, r);
     r->easy = NULL;
     h->active--;
     r->sh->active--;

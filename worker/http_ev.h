@@ -1,5 +1,5 @@
 /* HTTP client on the worker's libev loop: libcurl multi_socket, one io
- * watcher per socket, one timer per multi handle (one per 1,024
+ * watcher per socket, one timer per multi handle (one per 64
  * connections), completions drained after every action. */
 #ifndef GENQ_HTTP_EV_H
 #define GENQ_HTTP_EV_H
@@ -36,7 +36,8 @@ struct http_req {
     struct curl_slist *headers; /* owned by the caller; kept until done */
     long timeout_ms;            /* whole-transfer limit (0 = none) */
     long connect_timeout_ms;
-    long stall_s;         /* abort when no byte arrives for this long */
+    long stall_s;         /* no byte for this long (s): ends with
+                             CURLE_OPERATION_TIMEDOUT; 0 = no limit */
     int insecure;         /* skip TLS peer/host verification */
     http_data_fn on_data; /* bytes of a 2xx body; NULL = buffer them */
     http_done_fn on_done;
@@ -55,6 +56,9 @@ struct http_req {
     CURL *easy;
     struct http *h;
     struct http_shard *sh;
+    int watched;                    /* on h's stall watch list */
+    double last_rx;                 /* ev_now of the last byte received */
+    struct http_req *wnext, *wprev; /* the stall watch list */
 };
 
 /* Create the client on loop, keeping up to max_conns (at least 2,048)

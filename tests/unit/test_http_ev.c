@@ -1,7 +1,9 @@
-/* Unit tests for worker/http_ev.c's reuse of easy handles: a finished
+/* Unit tests for worker/http_ev.c: the reuse of easy handles (a finished
  * request's handle serves the next one, and nothing of the request before
- * (method, headers, body, streaming callback, errors) reaches the next.
- * A forked echo server answers every request with its own head and body. */
+ * -- method, headers, body, streaming callback, errors -- reaches the
+ * next) and the stall limit. A forked echo server answers every request
+ * with its own head and body; one for /stall it never answers, and one
+ * for /drip it answers a byte every 400 ms. */
 #include "fmacros.h"
 
 #include <criterion/criterion.h>
@@ -40,6 +42,24 @@ echo_one(int fd, char *b, size_t *n)
     tot = hl + bl;
     if (*n < tot)
         return 0;
+    if (!strncmp(b, "POST /stall ", 12)) {
+        memmove(b, b + tot, *n - tot); /* never answered */
+        *n -= tot;
+        return 1;
+    }
+    if (!strncmp(b, "POST /drip ", 11)) {
+        static const char dh[] = "HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\n";
+        if (write(fd, dh, sizeof(dh) - 1) != (ssize_t)sizeof(dh) - 1)
+            _exit(1);
+        for (int i = 0; i < 6; i++) { /* 2.4 s, never 1 s quiet */
+            usleep(400000);
+            if (write(fd, "d", 1) != 1)
+                _exit(1);
+        }
+        memmove(b, b + tot, *n - tot);
+        *n -= tot;
+        return 1;
+    }
     hn = snprintf(head, sizeof(head),
                   "HTTP/1.1 200 OK\r\ncontent-length: %zu\r\n\r\n", tot);
     if (write(fd, head, (size_t)hn) != hn || write(fd, b, tot) != (ssize_t)tot)
@@ -94,7 +114,7 @@ echo_server(int lfd)
 }
 
 static pid_t srv;
-static char url[64];
+static char url[64], base[64];
 
 static void
 start_server(void)
@@ -111,6 +131,7 @@ start_server(void)
     cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/messages",
              ntohs(a.sin_port));
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", ntohs(a.sin_port));
     srv = fork();
     cr_assert(srv >= 0);
     if (srv == 0)
@@ -318,6 +339,69 @@ Test(http_reuse, concurrent_requests_take_their_own, .init = start_server,
         http_req_reset(&r[i]);
         curl_slist_free_all(hl[i]);
     }
+    http_free(h);
+    ev_loop_destroy(loop);
+}
+
+/* No byte for stall_s: the request ends with CURLE_OPERATION_TIMEDOUT and
+ * says why; bytes that keep coming (more slowly than one a second in all,
+ * but never a second apart) do not end it. */
+Test(http_stall, a_quiet_request_ends_a_dripping_one_does_not,
+     .init = start_server, .fini = stop_server, .timeout = 60)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct http *h = http_new(loop, 16);
+    struct http_req r;
+    struct got g = {.loop = loop};
+    char stall[96], drip[96], body[] = "b";
+    ev_tstamp t0;
+
+    cr_assert_not_null(h);
+    snprintf(stall, sizeof(stall), "%s/stall", base);
+    snprintf(drip, sizeof(drip), "%s/drip", base);
+    memset(&r, 0, sizeof(r));
+    buf_init(&r.resp, 1 << 20);
+    r.body = body;
+    r.body_len = 1;
+    r.stall_s = 1;
+
+    r.url = stall;
+    ev_now_update(loop);
+    t0 = ev_now(loop);
+    run(h, &r, &g, 0);
+    cr_assert_eq(g.code, CURLE_OPERATION_TIMEDOUT);
+    cr_assert_not_null(strstr(r.errbuf, "stall timeout 1 s"), "%s", r.errbuf);
+    cr_assert_geq(ev_now(loop) - t0, 1.0);
+    cr_assert_eq(http_active(h), 0);
+
+    /* the stalled request's handle serves the next one */
+    http_req_reset(&r);
+    r.errbuf[0] = '\0';
+    r.url = drip;
+    run(h, &r, &g, 0);
+    cr_assert_eq(g.code, 0, "%s", r.errbuf);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.resp.data, "dddddd");
+    cr_assert_eq(http_handles_made(h), 1);
+
+    /* no limit: the same quiet request runs to the transfer timeout */
+    http_req_reset(&r);
+    r.url = stall;
+    r.stall_s = 0;
+    g.done = 0;
+    r.on_done = on_done;
+    r.on_data = NULL;
+    r.ud = &g;
+    r.timeout_ms = 2500;
+    cr_assert_eq(http_submit(h, &r), 0);
+    ev_now_update(loop);
+    t0 = ev_now(loop);
+    while (!g.done)
+        ev_run(loop, EVRUN_ONCE);
+    cr_assert_eq(g.code, CURLE_OPERATION_TIMEDOUT);
+    cr_assert_geq(ev_now(loop) - t0, 2.0, "the stall limit of before ended it");
+
+    http_req_reset(&r);
     http_free(h);
     ev_loop_destroy(loop);
 }
