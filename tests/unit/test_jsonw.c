@@ -3,6 +3,7 @@
 #include "fmacros.h"
 
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,6 +76,23 @@ Test(jsonw, every_byte_everywhere)
                     cr_assert_eq(memcmp(b.data, want, wl), 0,
                                  "byte %d at %zu of %zu", c, pos, len);
                 }
+    buf_free(&b);
+}
+
+Test(jsonw, integers)
+{
+    struct buf b;
+
+    buf_init(&b, 0);
+    cr_assert_eq(buf_append_str(&b, "{\"a\":"), 0);
+    cr_assert_eq(jsonw_ll(&b, 0), 0);
+    cr_assert_eq(jsonw_field_ll(&b, "n", -42), 0);
+    cr_assert_eq(jsonw_field_ll(&b, "max", LLONG_MAX), 0);
+    cr_assert_eq(jsonw_field_ll(&b, "min", LLONG_MIN), 0);
+    cr_assert_eq(jsonw_field_ll(&b, "t", 1234567890), 0);
+    cr_assert_eq(buf_append_str(&b, "}"), 0);
+    cr_assert_str_eq(b.data, "{\"a\":0,\"n\":-42,\"max\":9223372036854775807,"
+                             "\"min\":-9223372036854775808,\"t\":1234567890}");
     buf_free(&b);
 }
 
