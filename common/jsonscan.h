@@ -63,6 +63,22 @@ jsonscan_plain8(const char *p)
             high) == 0;
 }
 
+/* Whether none of the 8 bytes at p is a control character, '"' or '\\':
+ * as jsonscan_plain8, but bytes of 0x80 and up pass (text already known to
+ * be UTF-8: a result's text, a stream's JSON). */
+static inline int
+jsonscan_noescape8(const char *p)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t w, q, b;
+
+    memcpy(&w, p, sizeof(w));
+    q = w ^ (ones * '"');
+    b = w ^ (ones * '\\');
+    return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) &
+            high) == 0;
+}
+
 /* The \u escape at p (p[0] == '\\', p[1] == 'u'), with avail bytes readable
  * at p (SIZE_MAX for NUL-terminated text: the scan stops at the NUL).
  * Accepts what cJSON decodes faithfully: not \u0000, a high surrogate only

@@ -1,25 +1,9 @@
 /* jsonw: the JSON string writer behind jsonw.h -- escapes only what JSON
  * requires and appends unescaped runs in one piece. */
-#include <stdint.h>
 #include <string.h>
 
+#include "jsonscan.h"
 #include "jsonw.h"
-
-/* Whether any of the 8 bytes at p is below 0x20, '"' or a backslash (the
- * bytes JSON escapes): the "has less" / "has zero" byte tests on a word. */
-static inline int
-needs_escape8(const char *p)
-{
-    const uint64_t ones = 0x0101010101010101ULL;
-    const uint64_t high = 0x8080808080808080ULL;
-    uint64_t x, q, bs, lt;
-
-    memcpy(&x, p, 8);
-    q = x ^ (ones * '"');
-    bs = x ^ (ones * '\\');
-    lt = (x - ones * 0x20) & ~x; /* a high bit set: some byte < 0x20 */
-    return ((lt | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high) != 0;
-}
 
 int
 jsonw_str(struct buf *b, const char *s, size_t n)
@@ -34,7 +18,7 @@ jsonw_str(struct buf *b, const char *s, size_t n)
         char esc[6];
         size_t el = 2;
         /* eight plain bytes at a time (a generated text is mostly plain) */
-        while (n - i >= 8 && !needs_escape8(s + i))
+        while (n - i >= 8 && jsonscan_noescape8(s + i))
             i += 8;
         if (i >= n)
             break;
