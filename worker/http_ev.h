@@ -1,5 +1,5 @@
 /* HTTP client on the worker's libev loop: libcurl multi_socket, one io
- * watcher per socket, one timer per multi handle (one per 64
+ * watcher per socket, one timer per multi handle (one per 1,024
  * connections), completions drained after every action. */
 #ifndef GENQ_HTTP_EV_H
 #define GENQ_HTTP_EV_H
