@@ -76,6 +76,16 @@ buf_grow(struct buf *b, size_t n)
 }
 
 int
+buf_reserve(struct buf *b, size_t n)
+{
+    if (buf_grow(b, n) == NULL)
+        return -1;
+    b->len -= n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int
 buf_append_str(struct buf *b, const char *s)
 {
     return buf_append(b, s, strlen(s));

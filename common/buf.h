@@ -27,6 +27,11 @@ int buf_append(struct buf *b, const void *p, size_t n);
  * a record built of many small pieces. */
 char *buf_grow(struct buf *b, size_t n);
 
+/* Make room for n more bytes without adding any (a record whose size is
+ * known grows once, not by doublings). 0, or -1 with errno as buf_append
+ * (the buffer then unchanged). */
+int buf_reserve(struct buf *b, size_t n);
+
 /* Append a NUL-terminated string; as buf_append. */
 int buf_append_str(struct buf *b, const char *s);
 

@@ -47,10 +47,11 @@ jsonscan_simple_escape(int c)
            c == 'n' || c == 'r' || c == 't';
 }
 
-/* Whether the 8 bytes at p are plain string bytes: ASCII, not a control
- * character, not '"' or '\\' (SWAR; the byte loops handle the rest). */
+/* Whether none of the 8 bytes at p is a control character, '"' or '\\':
+ * as jsonscan_plain8, but bytes of 0x80 and up pass (text already known to
+ * be UTF-8: a result's text, a stream's JSON). */
 static inline int
-jsonscan_plain8(const char *p)
+jsonscan_noescape8(const char *p)
 {
     const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
     uint64_t w, q, b;
@@ -58,9 +59,19 @@ jsonscan_plain8(const char *p)
     memcpy(&w, p, sizeof(w));
     q = w ^ (ones * '"');
     b = w ^ (ones * '\\');
-    return ((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-             ((b - ones) & ~b)) &
+    return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) &
             high) == 0;
+}
+
+/* Whether the 8 bytes at p are plain string bytes: ASCII, not a control
+ * character, not '"' or '\\' (SWAR; the byte loops handle the rest). */
+static inline int
+jsonscan_plain8(const char *p)
+{
+    uint64_t w;
+
+    memcpy(&w, p, sizeof(w));
+    return (w & 0x8080808080808080ULL) == 0 && jsonscan_noescape8(p);
 }
 
 /* The \u escape at p (p[0] == '\\', p[1] == 'u'), with avail bytes readable

@@ -22,4 +22,10 @@ int jsonw_field(struct buf *b, const char *name, const char *value);
  * empty. */
 int jsonw_field_str(struct buf *b, const char *name, const char *value);
 
+/* Append v in decimal (no printf: the result document writes several). */
+int jsonw_ll(struct buf *b, long long v);
+
+/* Append ,"name": and v in decimal. */
+int jsonw_field_ll(struct buf *b, const char *name, long long v);
+
 #endif

@@ -127,6 +127,14 @@ timefmt_rfc3339_parse(const char *s, int64_t *ms)
     return 0;
 }
 
+/* v (0..99) as two digits at o */
+static inline void
+put2(char *o, int v)
+{
+    o[0] = (char)('0' + v / 10);
+    o[1] = (char)('0' + v % 10);
+}
+
 void
 timefmt_rfc3339(int64_t ms, char out[32])
 {
@@ -144,6 +152,28 @@ timefmt_rfc3339(int64_t ms, char out[32])
         days--;
     }
     civil_from_days(days, &y, &m, &d);
+    if (y >= 0 && y <= 9999) {
+        /* the digits by hand: a result document carries one of these, and
+         * snprintf was a third of the cost of writing it */
+        put2(out, (int)(y / 100));
+        put2(out + 2, (int)(y % 100));
+        out[4] = '-';
+        put2(out + 5, m);
+        out[7] = '-';
+        put2(out + 8, d);
+        out[10] = 'T';
+        put2(out + 11, (int)(sod / 3600));
+        out[13] = ':';
+        put2(out + 14, (int)(sod % 3600 / 60));
+        out[16] = ':';
+        put2(out + 17, (int)(sod % 60));
+        out[19] = '.';
+        out[20] = (char)('0' + rem / 100);
+        put2(out + 21, (int)(rem % 100));
+        out[23] = 'Z';
+        out[24] = '\0';
+        return;
+    }
     snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m,
              d, (int)(sod / 3600), (int)(sod % 3600 / 60), (int)(sod % 60),
              (int)rem);

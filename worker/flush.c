@@ -59,6 +59,9 @@ result_doc(struct wjob *j)
     int bad = 0;
 
     buf_init(&b, 0);
+    /* the text and ~400 bytes of fields: one allocation, not a doubling
+     * (and a copy) per power of two */
+    bad |= buf_reserve(&b, j->text.len + j->text.len / 8 + 512) < 0;
     /* complete.lua tells a review result by this prefix, and finds
      * latency_ms right after it (no search of the document): keep them
      * first */
@@ -66,40 +69,33 @@ result_doc(struct wjob *j)
     bad |= jsonw_str(&b, j->id, strlen(j->id)) < 0;
     bad |= buf_append_str(&b, reasons ? ",\"state\":\"review\""
                                       : ",\"state\":\"succeeded\"") < 0;
-    snprintf(num, sizeof(num), "%lld",
-             (long long)((now - j->t_start) * 1000.0));
-    bad |= jsonw_field(&b, "latency_ms", num) < 0;
+    bad |= jsonw_field_ll(&b, "latency_ms",
+                          (long long)((now - j->t_start) * 1000.0)) < 0;
     bad |= buf_append_str(&b, ",\"text\":") < 0;
     bad |= jsonw_str(&b, j->text.data ? j->text.data : "", j->text.len) < 0;
     bad |= buf_append_str(&b, ",\"model\":") < 0;
     bad |= jsonw_str(&b, j->model, strlen(j->model)) < 0;
     bad |= buf_append_str(&b, ",\"stop_reason\":") < 0;
     bad |= jsonw_str(&b, j->stop_reason, strlen(j->stop_reason)) < 0;
-    {
-        char usage[200];
-        snprintf(usage, sizeof(usage),
-                 "{\"input_tokens\":%ld,\"output_tokens\":%ld,"
-                 "\"cache_creation_input_tokens\":%ld,"
-                 "\"cache_read_input_tokens\":%ld}",
-                 j->in_tokens, j->out_tokens, j->cw_tokens, j->cr_tokens);
-        bad |= jsonw_field(&b, "usage", usage) < 0;
-    }
+    bad |= buf_append_str(&b, ",\"usage\":{\"input_tokens\":") < 0;
+    bad |= jsonw_ll(&b, j->in_tokens) < 0;
+    bad |= jsonw_field_ll(&b, "output_tokens", j->out_tokens) < 0;
+    bad |= jsonw_field_ll(&b, "cache_creation_input_tokens", j->cw_tokens) < 0;
+    bad |= jsonw_field_ll(&b, "cache_read_input_tokens", j->cr_tokens) < 0;
+    bad |= buf_append_str(&b, "}") < 0;
     snprintf(num, sizeof(num), "%.6f", j->usd);
     bad |= jsonw_field(&b, "cost_usd", num) < 0;
-    snprintf(num, sizeof(num), "%d", j->attempts);
-    bad |= jsonw_field(&b, "attempts", num) < 0;
-    if (j->t_first > 0)
-        snprintf(num, sizeof(num), "%lld",
-                 (long long)((j->t_first - j->t_start) * 1000.0));
-    else
-        snprintf(num, sizeof(num), "null");
-    bad |= jsonw_field(&b, "first_token_ms", num) < 0;
+    bad |= jsonw_field_ll(&b, "attempts", j->attempts) < 0;
+    bad |=
+        (j->t_first > 0
+             ? jsonw_field_ll(&b, "first_token_ms",
+                              (long long)((j->t_first - j->t_start) * 1000.0))
+             : jsonw_field(&b, "first_token_ms", "null")) < 0;
     bad |= jsonw_field(&b, "cached", j->cached ? "true" : "false") < 0;
     timefmt_rfc3339(time_now_ms(), ts);
     bad |= jsonw_field_str(&b, "finished_at", ts) < 0;
     bad |= jsonw_field_str(&b, "request_id", j->request_id) < 0;
-    snprintf(num, sizeof(num), "%d", j->continuations);
-    bad |= jsonw_field(&b, "continuations", num) < 0;
+    bad |= jsonw_field_ll(&b, "continuations", j->continuations) < 0;
     if (meta) {
         char *m = cJSON_PrintUnformatted(meta);
         bad |= !m || jsonw_field(&b, "metadata", m) < 0;

@@ -36,7 +36,8 @@ struct http_req {
     struct curl_slist *headers; /* owned by the caller; kept until done */
     long timeout_ms;            /* whole-transfer limit (0 = none) */
     long connect_timeout_ms;
-    long stall_s;         /* abort when no byte arrives for this long */
+    long stall_s;         /* no byte for this long (s): ends with
+                             CURLE_OPERATION_TIMEDOUT; 0 = no limit */
     int insecure;         /* skip TLS peer/host verification */
     http_data_fn on_data; /* bytes of a 2xx body; NULL = buffer them */
     http_done_fn on_done;
@@ -55,6 +56,9 @@ struct http_req {
     CURL *easy;
     struct http *h;
     struct http_shard *sh;
+    int watched;                    /* on h's stall watch list */
+    double last_rx;                 /* ev_now of the last byte received */
+    struct http_req *wnext, *wprev; /* the stall watch list */
 };
 
 /* Create the client on loop, keeping up to max_conns (at least 2,048)
@@ -77,5 +81,9 @@ void http_req_reset(struct http_req *r);
 
 /* Number of transfers in flight. */
 int http_active(const struct http *h);
+
+/* Easy handles h has created so far: a finished transfer's handle is reset
+ * and reused by a later request (tests see the reuse here). */
+long http_handles_made(const struct http *h);
 
 #endif

@@ -94,31 +94,37 @@ parse_count(const char *v)
 void
 ratehdr_line(struct ratehdr *h, const char *line, size_t n, int64_t now_ms)
 {
+#define H(name, b, field, go)                                                  \
+    {                                                                          \
+        name, sizeof(name) - 1, b, field, go                                   \
+    }
     static const struct {
         const char *name;
+        size_t len; /* strlen(name) */
         enum rate_bucket b;
         int field; /* 0 limit, 1 remaining, 2 reset */
         int go;    /* reset as a Go duration (OpenAI), else RFC 3339 */
     } map[] = {
-        {"anthropic-ratelimit-requests-limit", RB_REQ, 0, 0},
-        {"anthropic-ratelimit-requests-remaining", RB_REQ, 1, 0},
-        {"anthropic-ratelimit-requests-reset", RB_REQ, 2, 0},
-        {"anthropic-ratelimit-input-tokens-limit", RB_IN, 0, 0},
-        {"anthropic-ratelimit-input-tokens-remaining", RB_IN, 1, 0},
-        {"anthropic-ratelimit-input-tokens-reset", RB_IN, 2, 0},
-        {"anthropic-ratelimit-output-tokens-limit", RB_OUT, 0, 0},
-        {"anthropic-ratelimit-output-tokens-remaining", RB_OUT, 1, 0},
-        {"anthropic-ratelimit-output-tokens-reset", RB_OUT, 2, 0},
-        {"anthropic-ratelimit-tokens-limit", RB_TOK, 0, 0},
-        {"anthropic-ratelimit-tokens-remaining", RB_TOK, 1, 0},
-        {"anthropic-ratelimit-tokens-reset", RB_TOK, 2, 0},
-        {"x-ratelimit-limit-requests", RB_REQ, 0, 1},
-        {"x-ratelimit-remaining-requests", RB_REQ, 1, 1},
-        {"x-ratelimit-reset-requests", RB_REQ, 2, 1},
-        {"x-ratelimit-limit-tokens", RB_TOK, 0, 1},
-        {"x-ratelimit-remaining-tokens", RB_TOK, 1, 1},
-        {"x-ratelimit-reset-tokens", RB_TOK, 2, 1},
+        H("anthropic-ratelimit-requests-limit", RB_REQ, 0, 0),
+        H("anthropic-ratelimit-requests-remaining", RB_REQ, 1, 0),
+        H("anthropic-ratelimit-requests-reset", RB_REQ, 2, 0),
+        H("anthropic-ratelimit-input-tokens-limit", RB_IN, 0, 0),
+        H("anthropic-ratelimit-input-tokens-remaining", RB_IN, 1, 0),
+        H("anthropic-ratelimit-input-tokens-reset", RB_IN, 2, 0),
+        H("anthropic-ratelimit-output-tokens-limit", RB_OUT, 0, 0),
+        H("anthropic-ratelimit-output-tokens-remaining", RB_OUT, 1, 0),
+        H("anthropic-ratelimit-output-tokens-reset", RB_OUT, 2, 0),
+        H("anthropic-ratelimit-tokens-limit", RB_TOK, 0, 0),
+        H("anthropic-ratelimit-tokens-remaining", RB_TOK, 1, 0),
+        H("anthropic-ratelimit-tokens-reset", RB_TOK, 2, 0),
+        H("x-ratelimit-limit-requests", RB_REQ, 0, 1),
+        H("x-ratelimit-remaining-requests", RB_REQ, 1, 1),
+        H("x-ratelimit-reset-requests", RB_REQ, 2, 1),
+        H("x-ratelimit-limit-tokens", RB_TOK, 0, 1),
+        H("x-ratelimit-remaining-tokens", RB_TOK, 1, 1),
+        H("x-ratelimit-reset-tokens", RB_TOK, 2, 1),
     };
+#undef H
     const char *colon = memchr(line, ':', n);
     char val[96];
     size_t k, vlen;
@@ -132,7 +138,7 @@ ratehdr_line(struct ratehdr *h, const char *line, size_t n, int64_t now_ms)
         return;
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         const char *v;
-        if (strlen(map[i].name) != k || strncasecmp(line, map[i].name, k))
+        if (map[i].len != k || strncasecmp(line, map[i].name, k))
             continue;
         v = colon + 1;
         vlen = n - k - 1;

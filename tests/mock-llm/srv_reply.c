@@ -14,12 +14,19 @@
 static void
 rfc3339(double t, char *buf, size_t size)
 {
+    /* the same second for every bucket and for all requests within it */
+    static time_t last = (time_t)-1;
+    static char text[40];
     time_t s = (time_t)t;
     struct tm tm;
 
-    if (gmtime_r(&s, &tm) == NULL ||
-        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(buf, size, "1970-01-01T00:00:00Z");
+    if (s != last) {
+        last = s;
+        if (gmtime_r(&s, &tm) == NULL ||
+            strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+            snprintf(text, sizeof(text), "1970-01-01T00:00:00Z");
+    }
+    snprintf(buf, size, "%s", text);
 }
 
 static const char *

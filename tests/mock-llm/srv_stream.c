@@ -11,11 +11,20 @@
 static int
 emit_chunk(struct conn *c)
 {
+    char hex[2 * sizeof(size_t) + 2];
+    size_t v = c->scratch.len, h = sizeof(hex);
     int rc = 0;
 
     if (c->scratch.len == 0)
         return 0;
-    rc |= mockbuf_printf(&c->out, "%zx\r\n", c->scratch.len);
+    /* the chunk-size line ("%zx\r\n") without a printf per event */
+    hex[--h] = '\n';
+    hex[--h] = '\r';
+    do {
+        hex[--h] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v > 0);
+    rc |= mockbuf_append(&c->out, hex + h, sizeof(hex) - h);
     rc |= mockbuf_append(&c->out, c->scratch.data, c->scratch.len);
     rc |= mockbuf_puts(&c->out, "\r\n");
     mockbuf_clear(&c->scratch);

@@ -732,3 +732,36 @@ Test(llm_fast, random_mutations_same_as_cjson)
     }
     buf_free(&want);
 }
+
+/* js_str skips eight plain bytes at a time: an escape, a raw UTF-8 or
+ * control byte at every place of texts around that size, and texts ending
+ * at every distance from the event's end, all decode as cJSON does. */
+Test(llm_fast, every_place_of_a_special_byte_same_as_cjson)
+{
+    static const char *const specials[] = {
+        "\\\"", "\\\\", "\\n", "\\u00e9", "\xc3\xa9", "\t", "\\ud83d\\ude80"};
+    struct buf b, t;
+
+    buf_init(&b, 0);
+    buf_init(&t, 0);
+    for (size_t s = 0; s < sizeof specials / sizeof specials[0]; s++)
+        for (size_t len = 1; len <= 19; len++)
+            for (size_t pos = 0; pos <= len; pos++) {
+                buf_reset(&t);
+                buf_append_str(&t, "\"");
+                for (size_t i = 0; i < len; i++) {
+                    if (i == pos)
+                        buf_append_str(&t, specials[s]);
+                    buf_append(&t, &"abcdefgh"[i % 8], 1);
+                }
+                if (pos == len)
+                    buf_append_str(&t, specials[s]);
+                buf_append_str(&t, "\"");
+                buf_reset(&b);
+                anth_delta(&b, t.data);
+                buf_append_str(&b, anth_stop);
+                check_both(LLM_ANTHROPIC, b.data, b.len, 0, NULL);
+            }
+    buf_free(&b);
+    buf_free(&t);
+}

@@ -83,6 +83,16 @@ Test(timefmt, format)
     cr_assert_str_eq(b, "1969-12-31T23:59:59.999Z");
     timefmt_rfc3339(INT64_C(951782400000), b);
     cr_assert_str_eq(b, "2000-02-29T00:00:00.000Z");
+    timefmt_rfc3339(INT64_C(-62167219200000), b); /* the first of year 0 */
+    cr_assert_str_eq(b, "0000-01-01T00:00:00.000Z");
+    timefmt_rfc3339(INT64_C(-62167219200001), b); /* the year before it */
+    cr_assert_str_eq(b, "-001-12-31T23:59:59.999Z");
+    timefmt_rfc3339(INT64_C(253402300799999), b); /* the last of 9999 */
+    cr_assert_str_eq(b, "9999-12-31T23:59:59.999Z");
+    timefmt_rfc3339(INT64_C(253402300800000), b);
+    cr_assert_str_eq(b, "10000-01-01T00:00:00.000Z");
+    timefmt_rfc3339(INT64_C(1234567890987), b);
+    cr_assert_str_eq(b, "2009-02-13T23:31:30.987Z");
     timefmt_rfc3339(INT64_MAX, b);
     cr_assert_lt(strlen(b), 32);
     timefmt_rfc3339(INT64_MIN, b);
