@@ -35,12 +35,14 @@ done
 # bullmq_install: BullMQ from npm (`npm ci`, bench/peers/bullmq) into
 # BQ=$TMP/bullmq. Sets BULL=1 and BULLMQ_VERSION, IOREDIS_VERSION; or
 # BULL=0 and SKIP_WHY (printed as "SKIP bullmq: ...") when node/npm are
-# missing or the registry is unreachable. Needs log().
+# missing, the registry is unreachable or BENCH_NO_PEER is set. Needs log().
 bullmq_install() {
     BULL=1
     BQ="$TMP/bullmq"
     SKIP_WHY=""
-    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    if [ -n "${BENCH_NO_PEER:-}" ]; then
+        SKIP_WHY="BENCH_NO_PEER is set"
+    elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
         SKIP_WHY="node/npm not installed (apt-get install nodejs npm)"
     elif [ "$(node -e 'console.log(typeof fetch === "function" ? 1 : 0)')" != 1 ]; then
         SKIP_WHY="this node ($(node --version)) has no built-in fetch (need >= 18)"
