@@ -105,3 +105,13 @@ script_get(enum script_id id)
 {
     return &table[id];
 }
+
+int
+scripts_exists_argv(const char *av[SCRIPT_EXISTS_ARGC])
+{
+    av[0] = "SCRIPT";
+    av[1] = "EXISTS";
+    for (int i = 0; i < SCRIPT_COUNT; i++)
+        av[i + 2] = table[i].sha;
+    return SCRIPT_EXISTS_ARGC;
+}
