@@ -106,17 +106,19 @@ if d > 0 then
     redis.call('HSET', K_RESULTS, unpack(rset, 1, k))
     redis.call('HSET', K_META, unpack(mset, 1, k))
     redis.call('ZREM', K_LEASES, unpack(done, 1, d))
-    -- only while some job has reported progress (extend.lua): a queue
-    -- whose jobs never do has no progress hash, and the ids of a batch are
-    -- not worth converting into arguments of an HDEL that finds nothing
-    if redis.call('EXISTS', K_PROGRESS) == 1 then
-        redis.call('HDEL', K_PROGRESS, unpack(done, 1, d))
-    end
+    -- the progress hash (some job reported progress: extend.lua) and the
+    -- notify hash (some job echoes metadata: feed_add) only while they
+    -- exist: a queue whose jobs do neither has neither, and one EXISTS of
+    -- both says so; the ids of a batch are not worth converting into
+    -- arguments of an HDEL that finds nothing
+    local extra = redis.call('EXISTS', K_PROGRESS, K_NOTIFY) > 0
+    if extra then redis.call('HDEL', K_PROGRESS, unpack(done, 1, d)) end
     if kd > 0 then
         redis.call('ZADD', K_DONE, unpack(dset, 1, kd))
         redis.call('HINCRBY', K_STATS, 'succeeded', kd / 2)
         -- dset's ids are the feed's: no (id, state) table of its own
-        events_add(dset, feed_max, now, kd / 2, 'succeeded', kd)
+        events_add(dset, feed_max, now, kd / 2, 'succeeded', kd,
+                   not extra)
     end
     if lats and (kd / 2 < n or #rv > 0) then
         -- some job did not succeed: the documents of those that did
