@@ -29,7 +29,9 @@ local byte, sfind, smatch, ssub = string.byte, string.find, string.match,
 for p = 1, 3 do
     local want = n - ni - nl
     if want <= 0 then break end
-    local got = redis.call('RPOP', K_READY[p], want)
+    -- n as the caller sent it while nothing is popped yet: a number
+    -- argument costs Redis a sprintf
+    local got = redis.call('RPOP', K_READY[p], want == n and ARGV[3] or want)
     if got then
         for i = 1, #got do
             local e = got[i]
@@ -51,7 +53,7 @@ end
 -- one lease token for the jobs of this call (fencing pairs it with the id):
 -- a counter and the claim time, so a counter rolled back by a Redis crash
 -- (appendfsync everysec) can never hand out a token twice
-local token = redis.call('INCR', K_SEQ) .. ':' .. now
+local token = redis.call('INCR', K_SEQ) .. ':' .. now_s
 local mset, lset = {}, {'+inf', LEASE_PIN}
 local deadline = tostring(now + vis) -- converted once, not per job
 local defmax_s = tostring(defmax)

@@ -52,11 +52,11 @@ local function doc_latency(doc, at)
     local lp = sfind(doc, '"latency_ms":', 1, true)
     return lp and smatch(doc, '^%d+', lp + 13)
 end
--- Whether a stored job's document (id of length l) is the worker's
--- review result, its state not found at once (succ false): it opens
--- {"id":ID,"state":"review
-local function is_review(doc, l, succ)
-    return not succ and sbyte(doc, l + 19) == 114 and -- 'r': then the prefix
+-- Whether a stored job's document (id of length l) whose state was not
+-- found at once (the usual succeeded: no call) is the worker's review
+-- result: it opens {"id":ID,"state":"review
+local function is_review(doc, l)
+    return sbyte(doc, l + 19) == 114 and -- 'r': then the prefix
         ssub(doc, l + 10, l + 24) == '"state":"review'
 end
 for i = 1, n do
@@ -87,7 +87,7 @@ for i = 1, n do
         -- "latency_ms":N (worker/flush.c result_doc): its state by one
         -- plain find there
         local succ = sfind(doc, SUCC_LAT, l + 10, true) == l + 10
-        if is_review(doc, l, succ) then
+        if not succ and is_review(doc, l) then
             mset[k] = 'review|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
             rv[#rv + 1] = now_s; rv[#rv + 1] = id
         else
@@ -125,7 +125,7 @@ if d > 0 then
         for i = 1, n do
             local doc, l = ARGV[3 * i + 2], #ids[i]
             local succ = sfind(doc, SUCC_LAT, l + 10, true) == l + 10
-            if out[i] == 1 and not is_review(doc, l, succ) then
+            if out[i] == 1 and (succ or not is_review(doc, l)) then
                 nl = nl + 1; lat[nl] = doc_latency(doc, succ and l + 43)
             end
         end
