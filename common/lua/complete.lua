@@ -139,9 +139,14 @@ if d > 0 then
     end
     if k2 > 0 then
         -- the newest LAT_SAMPLES elements only: older ones would be
-        -- trimmed at once
-        redis.call('LPUSH', K_LAT, unpack(lat, math.max(1, k2 - LAT_SAMPLES + 1), k2))
-        redis.call('LTRIM', K_LAT, 0, LAT_SAMPLES - 1)
+        -- trimmed at once. Trimmed back to LAT_SAMPLES once past twice
+        -- that (the LPUSH says the length): one LTRIM in ~LAT_SAMPLES
+        -- calls, not one a call (stats.lua reads the newest only)
+        local len = redis.call('LPUSH', K_LAT,
+                               unpack(lat, math.max(1, k2 - LAT_SAMPLES + 1), k2))
+        if len > 2 * LAT_SAMPLES then
+            redis.call('LTRIM', K_LAT, 0, LAT_SAMPLES - 1)
+        end
     end
     if #rv > 0 then
         redis.call('ZADD', PREFIX .. 'review', unpack(rv))

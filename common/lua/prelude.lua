@@ -50,7 +50,8 @@ local FEED_MAXLEN_DEFAULT = 100000
 -- "s:SEC", "d:SEC", "c:SEC" (succeeded, dead, canceled in unix second SEC;
 -- one HINCRBY per state and batch, maintain.lua prunes them to ~70 s); and
 -- the latency_ms of recent succeeded jobs, newest first (a list: one LPUSH
--- and one LTRIM to LAT_SAMPLES elements per batch of completions; an
+-- per batch of completions, trimmed to LAT_SAMPLES elements once longer
+-- than 2 * LAT_SAMPLES; an
 -- element is one job's, or a whole batch's joined by ',' in completion
 -- order when the worker sends them so: stats.lua reads the newest
 -- LAT_SAMPLES latencies of them).
