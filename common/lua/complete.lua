@@ -115,9 +115,12 @@ if d > 0 then
     if extra then redis.call('HDEL', K_PROGRESS, unpack(done, 1, d)) end
     if kd > 0 then
         redis.call('ZADD', K_DONE, unpack(dset, 1, kd))
-        redis.call('HINCRBY', K_STATS, 'succeeded', kd / 2)
+        -- the count formatted once for both HINCRBYs, the second of the
+        -- tally cut from now_s (events_add)
+        local nsucc = tostring(kd / 2)
+        redis.call('HINCRBY', K_STATS, 'succeeded', nsucc)
         -- dset's ids are the feed's: no (id, state) table of its own
-        events_add(dset, feed_max, now, kd / 2, 'succeeded', kd,
+        events_add(dset, feed_max, now_s, nsucc, 'succeeded', kd,
                    not extra)
     end
     if lats and (kd / 2 < n or #rv > 0) then

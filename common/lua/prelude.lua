@@ -130,11 +130,13 @@ local function feed_add(pairs_list, maxlen, state, n, no_echo)
     end
 end
 
--- Flat {id1, state1, id2, state2, ...} of transitions at now (ms) → the
+-- Flat {id1, state1, id2, state2, ...} of transitions at now (ms: a
+-- number, or its digits as a string, whose second is then cut from it
+-- instead of formatted: a number turned into a string costs a sprintf) → the
 -- per-second tallies of `genq stats` (K_TALLY) and one feed entry per job
 -- (feed_add, bound feed_max: `genq results` tails the feed). nsucc: how
 -- many of the pairs are succeeded when the caller knows (complete.lua: all
--- of them), else nil (counted here); then state and n: the list is a
+-- of them, as a string), else nil (counted here); then state and n: the list is a
 -- ZADD's {score1, id1, ...} of n elements (feed_add); no_echo: the notify
 -- hash is known not to exist (feed_add). (Until issue 15 this
 -- also wrote one entry per batch to the events stream, KEYS[14]: nothing
@@ -143,7 +145,8 @@ local function events_add(pairs_list, feed_max, now, nsucc, state, n,
                           no_echo)
     n = n or #pairs_list
     if n == 0 then return end
-    local sec = ':' .. math.floor(now / 1000)
+    local sec = type(now) == 'string' and ':' .. string.sub(now, 1, -4)
+        or ':' .. math.floor(now / 1000)
     if nsucc then
         redis.call('HINCRBY', K_TALLY, 's' .. sec, nsucc)
     else
