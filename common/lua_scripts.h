@@ -3,6 +3,7 @@
 #define GENQ_LUA_SCRIPTS_H
 
 extern const char lua_prelude[];
+extern const char lua_queue_keys[];
 extern const char lua_transitions[];
 extern const char lua_oplib[];
 extern const char lua_enqueue[];

@@ -24,7 +24,7 @@
  * is one ready-list element, META_INLINE_MARK, its id, '|', the bulk
  * header, then its payload (meta_format_inline()); nothing in the jobs or
  * meta hash until claim.lua writes the element, as it is, into the jobs
- * hash (prelude.lua META_PAT_INLINE, ready_find.lua). So a jobs-hash value
+ * hash (claim.lua, ready_find.lua). So a jobs-hash value
  * may open with that prefix too: meta_header_len() skips both. */
 #ifndef GENQ_META_H
 #define GENQ_META_H

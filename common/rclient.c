@@ -190,12 +190,8 @@ rclient_connect(const struct redis_url *u, double timeout_s, char *err,
     }
     /* Load only what Redis does not have yet (SCRIPT LOAD compiles). */
     {
-        const char *av[SCRIPT_COUNT + 2];
-        av[0] = "SCRIPT";
-        av[1] = "EXISTS";
-        for (int i = 0; i < SCRIPT_COUNT; i++)
-            av[i + 2] = script_get((enum script_id)i)->sha;
-        r = redisCommandArgv(c, SCRIPT_COUNT + 2, av, NULL);
+        const char *av[SCRIPT_EXISTS_ARGC];
+        r = redisCommandArgv(c, scripts_exists_argv(av), av, NULL);
         /* e.g. NOAUTH: say so (Redis may also drop the connection) */
         if (!r || r->type == REDIS_REPLY_ERROR)
             return connect_failed(c, r, where, "SCRIPT EXISTS failed: ", err,

@@ -1,4 +1,4 @@
-/* Script table: prelude (+ transitions + oplib) + body texts and their SHA1
+/* Script table: prelude (+ queue keys, transitions, oplib) + body texts and their SHA1
  * (OpenSSL), so callers can send EVALSHA first and fall back to EVAL on
  * NOSCRIPT. */
 #include "fmacros.h"
@@ -15,18 +15,23 @@
 static struct script table[SCRIPT_COUNT];
 static int ready;
 
-/* Each script is prelude.lua, then transitions.lua unless lean, then
- * oplib.lua when oplib, then its body. oplib: not the four a worker runs
- * per job; lean: complete and extend, which use neither (every function a
- * script defines costs it a closure per call). */
+/* Each script is prelude.lua, then queue_keys.lua and transitions.lua
+ * unless lean, then oplib.lua when oplib, then its body. oplib: not the
+ * four a worker runs per job; lean: complete and extend, which use none of
+ * them (every function a script defines costs it a closure per call, every
+ * key name a concatenation); lazy: claim, whose transitions.lua is the body
+ * of a function run only when a lease expired or a delayed job is due
+ * (TR_LAZY_OPEN, TR_LAZY_CLOSE; bench/lib/scale.py script_source builds
+ * the same text). */
 static const struct {
     const char *name;
     const char *body;
     int oplib;
     int lean;
+    int lazy;
 } sources[SCRIPT_COUNT] = {
     [SCRIPT_ENQUEUE] = {"enqueue", lua_enqueue, 1},
-    [SCRIPT_CLAIM] = {"claim", lua_claim, 0},
+    [SCRIPT_CLAIM] = {"claim", lua_claim, 0, 0, 1},
     [SCRIPT_EXTEND] = {"extend", lua_extend, 0, 1},
     [SCRIPT_COMPLETE] = {"complete", lua_complete, 0, 1},
     [SCRIPT_FAIL] = {"fail", lua_fail, 0},
@@ -55,32 +60,43 @@ static const struct {
     [SCRIPT_READY_FIND] = {"ready_find", lua_ready_find, 1},
 };
 
+/* claim.lua's transitions.lua: its definitions made only when called, its
+ * two functions claim runs returned (claim.lua says when) */
+#define TR_LAZY_OPEN "local function transitions_lazy()\n"
+#define TR_LAZY_CLOSE "\nreturn reap, promote\nend\n"
+
 int
 scripts_init(void)
 {
     if (ready)
         return 0;
     for (int i = 0; i < SCRIPT_COUNT; i++) {
-        const char *tr = sources[i].lean ? "" : lua_transitions;
-        const char *lib = sources[i].oplib ? lua_oplib : "";
-        size_t a = strlen(lua_prelude), r = strlen(tr), l = strlen(lib),
-               b = strlen(sources[i].body);
-        char *t = malloc(a + r + l + b + 1);
+        int lean = sources[i].lean, lazy = sources[i].lazy;
+        const char *part[] = {lua_prelude,
+                              lean ? "" : lua_queue_keys,
+                              lazy ? TR_LAZY_OPEN : "",
+                              lean ? "" : lua_transitions,
+                              lazy ? TR_LAZY_CLOSE : "",
+                              sources[i].oplib ? lua_oplib : "",
+                              sources[i].body};
+        enum { NPART = sizeof(part) / sizeof(part[0]) };
+        size_t len[NPART], total = 0, at = 0;
         unsigned char md[SHA_DIGEST_LENGTH];
+        char *t;
 
+        for (int p = 0; p < NPART; p++)
+            total += len[p] = strlen(part[p]);
+        t = malloc(total + 1);
         if (!t) {
             scripts_free();
             return -1;
         }
-        /* not terminated here: the last memcpy copies the body's NUL */
-        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
-        memcpy(t, lua_prelude, a);
-        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
-        memcpy(t + a, tr, r);
-        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
-        memcpy(t + a + r, lib, l);
-        memcpy(t + a + r + l, sources[i].body, b + 1);
-        SHA1((const unsigned char *)t, a + r + l + b, md);
+        for (int p = 0; p < NPART; p++) {
+            memcpy(t + at, part[p], len[p]);
+            at += len[p];
+        }
+        t[total] = '\0';
+        SHA1((const unsigned char *)t, total, md);
         for (int j = 0; j < SHA_DIGEST_LENGTH; j++)
             snprintf(table[i].sha + 2 * j, 3, "%02x", md[j]);
         table[i].name = sources[i].name;
@@ -104,4 +120,14 @@ const struct script *
 script_get(enum script_id id)
 {
     return &table[id];
+}
+
+int
+scripts_exists_argv(const char *av[SCRIPT_EXISTS_ARGC])
+{
+    av[0] = "SCRIPT";
+    av[1] = "EXISTS";
+    for (int i = 0; i < SCRIPT_COUNT; i++)
+        av[i + 2] = table[i].sha;
+    return SCRIPT_EXISTS_ARGC;
 }

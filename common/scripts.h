@@ -53,4 +53,12 @@ void scripts_free(void);
 /* Borrowed pointer into the table; scripts_init() must have succeeded. */
 const struct script *script_get(enum script_id id);
 
+/* The argv of "SCRIPT EXISTS sha1 ... shaN" of every script, in script_id
+ * order, into av (borrowed pointers into the table); returns its count,
+ * SCRIPT_EXISTS_ARGC. Sent before loading: SCRIPT LOAD hashes the whole
+ * text of a script Redis already has (~0.6M instructions each), EXISTS
+ * only looks the SHA1s up. */
+#define SCRIPT_EXISTS_ARGC (SCRIPT_COUNT + 2)
+int scripts_exists_argv(const char *av[SCRIPT_EXISTS_ARGC]);
+
 #endif

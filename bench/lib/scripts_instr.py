@@ -3,7 +3,7 @@
 phases, against a redis-server under callgrind, and dumps the counters after
 each phase (callgrind_control -d), so each phase's instructions are one
 script's. The scripts are loaded from common/lua as common/scripts.c builds
-them (prelude.lua [+ transitions.lua] [+ oplib.lua] + the script).
+them (scale.py script_source).
 
 usage: scripts_instr.py ROOT PORT VALGRIND_PID N BATCH
 Phases, in order (one dump each): enqueue (enqueue.lua's lean form, 200 jobs
@@ -16,23 +16,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import Redis  # noqa: E402
+from scale import script_source  # noqa: E402
 
 root, port, vpid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 N, B = int(sys.argv[4]), int(sys.argv[5])
 
 
-def lua(name):
-    with open(os.path.join(root, "common", "lua", name + ".lua"), "rb") as f:
-        return f.read()
-
-
 r = Redis(port, timeout=600)
-sha = {}
-for name, lean, oplib in (("enqueue", 0, 1), ("claim", 0, 0), ("extend", 1, 0),
-                         ("complete", 1, 0)):
-    sha[name] = r.cmd("SCRIPT", "LOAD", lua("prelude") +
-                      (b"" if lean else lua("transitions")) +
-                      (lua("oplib") if oplib else b"") + lua(name))
+sha = {name: r.cmd("SCRIPT", "LOAD", script_source(root, name).encode())
+       for name in ("enqueue", "claim", "extend", "complete")}
 P = "genq:{r}:"
 KEYS = [P + "meta"]  # one key of the slot (common/rclient.c rclient_qkeys)
 

@@ -5,21 +5,33 @@
 -- header (its meta record and a newline before the JSON, see job_header),
 -- itself after the "@ID|" prefix of an inline job: the worker skips both
 -- (meta_header_len). A ready list element is a job id, or an inline job
--- (transitions.lua META_PAT_INLINE): claimed, the element itself becomes its
+-- (transitions.lua job_header): claimed, the element itself becomes its
 -- jobs-hash value.
 local worker, n = ARGV[2], tonumber(ARGV[3])
 local vis, defmax = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()
-reap(now, 100, vis, tonumber(ARGV[6]))
-promote(now, 1000)
+local now_s = tostring(now)
+-- reap and promote (transitions.lua) only when a lease expired or a
+-- delayed job is due: their definitions (transitions_lazy, common/
+-- scripts.c) cost a call ~20k instructions, a check of both sets ~4k
+if redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now_s, 'LIMIT', '0', '1')[1]
+    or redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now_s, 'LIMIT', '0',
+                  '1')[1] then
+    local reap, promote = transitions_lazy()
+    reap(now, 100, vis, tonumber(ARGV[6]))
+    promote(now, 1000)
+end
 if redis.call('EXISTS', K_PAUSED) == 1 then return {'paused'} end
 -- plain ids (their fields read below) apart from inline jobs (64: '@')
 local ids, inl, ni, nl = {}, {}, 0, 0
-local byte = string.byte
+local byte, sfind, smatch, ssub = string.byte, string.find, string.match,
+    string.sub
 for p = 1, 3 do
     local want = n - ni - nl
     if want <= 0 then break end
-    local got = redis.call('RPOP', K_READY[p], want)
+    -- n as the caller sent it while nothing is popped yet: a number
+    -- argument costs Redis a sprintf
+    local got = redis.call('RPOP', K_READY[p], want == n and ARGV[3] or want)
     if got then
         for i = 1, #got do
             local e = got[i]
@@ -41,10 +53,9 @@ end
 -- one lease token for the jobs of this call (fencing pairs it with the id):
 -- a counter and the claim time, so a counter rolled back by a Redis crash
 -- (appendfsync everysec) can never hand out a token twice
-local token = redis.call('INCR', K_SEQ) .. ':' .. now
+local token = redis.call('INCR', K_SEQ) .. ':' .. now_s
 local mset, lset = {}, {'+inf', LEASE_PIN}
 local deadline = tostring(now + vis) -- converted once, not per job
-local now_s = tostring(now)
 local defmax_s = tostring(defmax)
 local k, o = 2, 1 -- filled: lset (the pin first), out; mset has k - 2
 -- the next attempt of the usual counts, as string and number, without a C
@@ -70,16 +81,25 @@ for i = 1, #list do
         -- header of its stored value (cut off by the worker)
         local mrec = metas[i]
         if mrec then
-            at, mp, enq, fl = string.match(mrec, META_PAT_QUEUED)
+            at, mp, enq, fl = smatch(mrec, META_PAT_QUEUED)
         elseif payload then
             -- no job_header() copy: one match on the stored value
-            at, mp, enq, fl = string.match(payload, META_PAT_HEADER)
+            at, mp, enq, fl = smatch(payload, META_PAT_HEADER)
         end
     else
-        -- claimed: the element itself becomes its jobs-hash value
+        -- claimed: the element itself becomes its jobs-hash value. Its
+        -- "@ID|" prefix (transitions.lua job_header) by a plain find, then
+        -- the header's pattern from there: a pattern class per byte of the
+        -- id cost ~36 instructions each
         payload = list[i]
-        id, at, mp, enq, fl = string.match(payload, META_PAT_INLINE)
-        if id then jset[kj] = id; jset[kj + 1] = payload; kj = kj + 2 end
+        local bar = sfind(payload, '|', 2, true)
+        if bar then
+            at, mp, enq, fl = smatch(payload, META_PAT_HEADER, bar + 1)
+        end
+        if at then
+            id = ssub(payload, 2, bar - 1)
+            jset[kj] = id; jset[kj + 1] = payload; kj = kj + 2
+        end
     end
     -- A list entry whose job was canceled or purged meanwhile is dropped.
     if at and payload then
@@ -90,7 +110,7 @@ for i = 1, #list do
         end
         local mpw = MP[mp]
         if not mpw then
-            mpw = string.sub(mp, 1, 2) == '0|' and defmax_s .. string.sub(mp, 2)
+            mpw = ssub(mp, 1, 2) == '0|' and defmax_s .. ssub(mp, 2)
                 or mp
             MP[mp] = mpw
         end

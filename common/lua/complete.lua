@@ -52,11 +52,11 @@ local function doc_latency(doc, at)
     local lp = sfind(doc, '"latency_ms":', 1, true)
     return lp and smatch(doc, '^%d+', lp + 13)
 end
--- Whether a stored job's document (id of length l) is the worker's
--- review result, its state not found at once (succ false): it opens
--- {"id":ID,"state":"review
-local function is_review(doc, l, succ)
-    return not succ and sbyte(doc, l + 19) == 114 and -- 'r': then the prefix
+-- Whether a stored job's document (id of length l) whose state was not
+-- found at once (the usual succeeded: no call) is the worker's review
+-- result: it opens {"id":ID,"state":"review
+local function is_review(doc, l)
+    return sbyte(doc, l + 19) == 114 and -- 'r': then the prefix
         ssub(doc, l + 10, l + 24) == '"state":"review'
 end
 for i = 1, n do
@@ -87,7 +87,7 @@ for i = 1, n do
         -- "latency_ms":N (worker/flush.c result_doc): its state by one
         -- plain find there
         local succ = sfind(doc, SUCC_LAT, l + 10, true) == l + 10
-        if is_review(doc, l, succ) then
+        if not succ and is_review(doc, l) then
             mset[k] = 'review|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
             rv[#rv + 1] = now_s; rv[#rv + 1] = id
         else
@@ -106,24 +106,29 @@ if d > 0 then
     redis.call('HSET', K_RESULTS, unpack(rset, 1, k))
     redis.call('HSET', K_META, unpack(mset, 1, k))
     redis.call('ZREM', K_LEASES, unpack(done, 1, d))
-    -- only while some job has reported progress (extend.lua): a queue
-    -- whose jobs never do has no progress hash, and the ids of a batch are
-    -- not worth converting into arguments of an HDEL that finds nothing
-    if redis.call('EXISTS', K_PROGRESS) == 1 then
-        redis.call('HDEL', K_PROGRESS, unpack(done, 1, d))
-    end
+    -- the progress hash (some job reported progress: extend.lua) and the
+    -- notify hash (some job echoes metadata: feed_add) only while they
+    -- exist: a queue whose jobs do neither has neither, and one EXISTS of
+    -- both says so; the ids of a batch are not worth converting into
+    -- arguments of an HDEL that finds nothing
+    local extra = redis.call('EXISTS', K_PROGRESS, K_NOTIFY) > 0
+    if extra then redis.call('HDEL', K_PROGRESS, unpack(done, 1, d)) end
     if kd > 0 then
         redis.call('ZADD', K_DONE, unpack(dset, 1, kd))
-        redis.call('HINCRBY', K_STATS, 'succeeded', kd / 2)
+        -- the count formatted once for both HINCRBYs, the second of the
+        -- tally cut from now_s (events_add)
+        local nsucc = tostring(kd / 2)
+        redis.call('HINCRBY', K_STATS, 'succeeded', nsucc)
         -- dset's ids are the feed's: no (id, state) table of its own
-        events_add(dset, feed_max, now, kd / 2, 'succeeded', kd)
+        events_add(dset, feed_max, now_s, nsucc, 'succeeded', kd,
+                   not extra)
     end
     if lats and (kd / 2 < n or #rv > 0) then
         -- some job did not succeed: the documents of those that did
         for i = 1, n do
             local doc, l = ARGV[3 * i + 2], #ids[i]
             local succ = sfind(doc, SUCC_LAT, l + 10, true) == l + 10
-            if out[i] == 1 and not is_review(doc, l, succ) then
+            if out[i] == 1 and (succ or not is_review(doc, l)) then
                 nl = nl + 1; lat[nl] = doc_latency(doc, succ and l + 43)
             end
         end
@@ -137,9 +142,14 @@ if d > 0 then
     end
     if k2 > 0 then
         -- the newest LAT_SAMPLES elements only: older ones would be
-        -- trimmed at once
-        redis.call('LPUSH', K_LAT, unpack(lat, math.max(1, k2 - LAT_SAMPLES + 1), k2))
-        redis.call('LTRIM', K_LAT, 0, LAT_SAMPLES - 1)
+        -- trimmed at once. Trimmed back to LAT_SAMPLES once past twice
+        -- that (the LPUSH says the length): one LTRIM in ~LAT_SAMPLES
+        -- calls, not one a call (stats.lua reads the newest only)
+        local len = redis.call('LPUSH', K_LAT,
+                               unpack(lat, math.max(1, k2 - LAT_SAMPLES + 1), k2))
+        if len > 2 * LAT_SAMPLES then
+            redis.call('LTRIM', K_LAT, 0, LAT_SAMPLES - 1)
+        end
     end
     if #rv > 0 then
         redis.call('ZADD', PREFIX .. 'review', unpack(rv))

@@ -1,6 +1,6 @@
 -- genq prelude: prepended to every script (common/scripts.c; then
--- transitions.lua to all but complete and extend, then oplib.lua to all
--- but the per-job ones). Key names, the packed per-job meta record's
+-- queue_keys.lua and transitions.lua to all but complete and extend, then
+-- oplib.lua to all but the per-job ones). Key names, the packed per-job meta record's
 -- patterns, the feed and tallies.
 --
 -- ARGV[1] is always the key prefix "genq:{Q}:", and every key name of the
@@ -50,7 +50,8 @@ local FEED_MAXLEN_DEFAULT = 100000
 -- "s:SEC", "d:SEC", "c:SEC" (succeeded, dead, canceled in unix second SEC;
 -- one HINCRBY per state and batch, maintain.lua prunes them to ~70 s); and
 -- the latency_ms of recent succeeded jobs, newest first (a list: one LPUSH
--- and one LTRIM to LAT_SAMPLES elements per batch of completions; an
+-- per batch of completions, trimmed to LAT_SAMPLES elements once longer
+-- than 2 * LAT_SAMPLES; an
 -- element is one job's, or a whole batch's joined by ',' in completion
 -- order when the worker sends them so: stats.lua reads the newest
 -- LAT_SAMPLES latencies of them).
@@ -76,7 +77,8 @@ local META_PAT =
 local META_PAT_QUEUED =
     '^queued|([^|]*)|([^|]*|[^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$'
 -- claim.lua: the header of a bulk-stored value (job_header), matched on
--- the value itself → attempts, "max|prio", enqueued, flags
+-- the value itself, or on an inline element after its "@ID|" prefix →
+-- attempts, "max|prio", enqueued, flags
 local META_PAT_HEADER =
     '^queued|([^|]*)|([^|]*|[^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|\n]*)\n'
 -- complete.lua: a result document of worker/flush.c opens with
@@ -87,19 +89,21 @@ local META_PAT_TOKEN = '^active|[^|]*|[^|]*|[^|]*|([^|]*)|'
 
 -- The public completion feed (schemas/feed-entry.schema.json): one entry
 -- per job of the flat {id1, state1, ...}, fields v id state queue, and
--- metadata (the job's notify field, as is) when it has one; then one
--- XTRIM MAXLEN ~ maxlen (nil: FEED_MAXLEN_DEFAULT; 0: the feed is off) for
--- the batch, cheaper than a MAXLEN on every XADD. The notify hash is read
--- only while it exists: no HMGET for queues that never echo. With state
--- given, the list is instead {score1, id1, ...} (a ZADD's pairs) of n
--- elements, every job in that state (complete.lua: no table of its own).
-local function feed_add(pairs_list, maxlen, state, n)
+-- metadata (the job's notify field, as is) when it has one; the last entry
+-- of the batch added with MAXLEN ~ maxlen (nil: FEED_MAXLEN_DEFAULT; 0:
+-- the feed is off), which trims as an XTRIM would, cheaper than a MAXLEN
+-- on every XADD and a command fewer than an XTRIM. The notify hash is read
+-- only while it exists (no_echo: the caller knows it does not): no HMGET
+-- for queues that never echo. With state given, the list is instead
+-- {score1, id1, ...} (a ZADD's pairs) of n elements, every job in that
+-- state (complete.lua: no table of its own).
+local function feed_add(pairs_list, maxlen, state, n, no_echo)
     n = n or #pairs_list
     maxlen = maxlen or FEED_MAXLEN_DEFAULT
     if n == 0 or maxlen <= 0 then return end
     local o = state and 1 or 0 -- the id's offset in a pair
     local echo
-    if redis.call('EXISTS', K_NOTIFY) == 1 then
+    if not no_echo and redis.call('EXISTS', K_NOTIFY) == 1 then
         local ids = {}
         for i = 1, n, 2 do ids[(i + 1) / 2] = pairs_list[i + o] end
         echo = redis.call('HMGET', K_NOTIFY, unpack(ids))
@@ -107,30 +111,42 @@ local function feed_add(pairs_list, maxlen, state, n)
     local q = string.sub(PREFIX, 7, -3) -- "genq:{Q}:" -> Q
     for i = 1, n, 2 do
         local e = echo and echo[(i + 1) / 2]
-        local st = state or pairs_list[i + 1]
-        if e then
-            redis.call('XADD', K_FEED, '*', 'v', '1', 'id', pairs_list[i + o],
-                       'state', st, 'queue', q, 'metadata', e)
+        local st, id = state or pairs_list[i + 1], pairs_list[i + o]
+        if i < n - 1 then
+            if e then
+                redis.call('XADD', K_FEED, '*', 'v', '1', 'id', id,
+                           'state', st, 'queue', q, 'metadata', e)
+            else
+                redis.call('XADD', K_FEED, '*', 'v', '1', 'id', id,
+                           'state', st, 'queue', q)
+            end
+        elseif e then
+            redis.call('XADD', K_FEED, 'MAXLEN', '~', maxlen, '*', 'v', '1',
+                       'id', id, 'state', st, 'queue', q, 'metadata', e)
         else
-            redis.call('XADD', K_FEED, '*', 'v', '1', 'id', pairs_list[i + o],
-                       'state', st, 'queue', q)
+            redis.call('XADD', K_FEED, 'MAXLEN', '~', maxlen, '*', 'v', '1',
+                       'id', id, 'state', st, 'queue', q)
         end
     end
-    redis.call('XTRIM', K_FEED, 'MAXLEN', '~', maxlen)
 end
 
--- Flat {id1, state1, id2, state2, ...} of transitions at now (ms) → the
+-- Flat {id1, state1, id2, state2, ...} of transitions at now (ms: a
+-- number, or its digits as a string, whose second is then cut from it
+-- instead of formatted: a number turned into a string costs a sprintf) → the
 -- per-second tallies of `genq stats` (K_TALLY) and one feed entry per job
 -- (feed_add, bound feed_max: `genq results` tails the feed). nsucc: how
 -- many of the pairs are succeeded when the caller knows (complete.lua: all
--- of them), else nil (counted here); then state and n: the list is a
--- ZADD's {score1, id1, ...} of n elements (feed_add). (Until issue 15 this
+-- of them, as a string), else nil (counted here); then state and n: the list is a
+-- ZADD's {score1, id1, ...} of n elements (feed_add); no_echo: the notify
+-- hash is known not to exist (feed_add). (Until issue 15 this
 -- also wrote one entry per batch to the events stream, KEYS[14]: nothing
 -- reads it now.)
-local function events_add(pairs_list, feed_max, now, nsucc, state, n)
+local function events_add(pairs_list, feed_max, now, nsucc, state, n,
+                          no_echo)
     n = n or #pairs_list
     if n == 0 then return end
-    local sec = ':' .. math.floor(now / 1000)
+    local sec = type(now) == 'string' and ':' .. string.sub(now, 1, -4)
+        or ':' .. math.floor(now / 1000)
     if nsucc then
         redis.call('HINCRBY', K_TALLY, 's' .. sec, nsucc)
     else
@@ -145,7 +161,7 @@ local function events_add(pairs_list, feed_max, now, nsucc, state, n)
             end
         end
     end
-    feed_add(pairs_list, feed_max, state, n)
+    feed_add(pairs_list, feed_max, state, n, no_echo)
 end
 
 -- A table for m elements filled in order from 1: its array part made at

@@ -1,15 +1,15 @@
--- genq transitions: after prelude.lua in every script but complete and
--- extend (common/scripts.c), which use none of it: each function a script
--- defines costs a closure per call. The meta record's full parse and
--- format, the inline / bulk job header, the attempt history, the moves to
--- dead and canceled, and reap and promote (claim.lua runs both per call).
+-- genq transitions: after prelude.lua and queue_keys.lua in every script
+-- but complete and extend (common/scripts.c), which use none of it: each
+-- function a script defines costs a closure per call. The meta record's
+-- full parse and format, the inline / bulk job header, the attempt
+-- history, the moves to dead and canceled, and reap and promote. In
+-- claim.lua all of this is the body of a function, transitions_lazy, that
+-- returns reap and promote: claim runs it only when one has work.
 
--- the rest of the queue's key names (prelude.lua has the others)
-local K_READY = {PREFIX .. 'ready:high', PREFIX .. 'ready', PREFIX .. 'ready:low'}
-local K_JOBS, K_DELAYED = PREFIX .. 'jobs', PREFIX .. 'delayed'
+-- the rest of the queue's key names (prelude.lua and queue_keys.lua have
+-- the others)
 local K_DEAD, K_ERRORS = PREFIX .. 'dead', PREFIX .. 'errors'
 local K_HISTORY = PREFIX .. 'history'
-local K_PAUSED, K_SEQ = PREFIX .. 'paused', PREFIX .. 'seq'
 
 local function meta_unpack(s)
     if not s then return nil end
@@ -46,9 +46,8 @@ end
 -- the header is stale. Payloads are JSON objects, so a value starting with
 -- "queued|" or "@" cannot be a bare payload (oplib.lua: job_split,
 -- metas_get, payloads_get; common/meta.c meta_header_len is the C side).
--- claim.lua: an inline element → id, attempts, "max|prio", enqueued, flags
-local META_PAT_INLINE =
-    '^@([^|]*)|queued|([^|]*)|([^|]*|[^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|\n]*)\n'
+-- (claim.lua reads an inline element: prelude.lua META_PAT_HEADER after
+-- its prefix.)
 -- The header alone (nil when none), and the index of the newline that
 -- ends it: no copy of the payload.
 local function job_header(v)

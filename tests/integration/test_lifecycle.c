@@ -241,6 +241,37 @@ Test(lifecycle, delayed_job_runs_when_due)
     cr_assert_str_eq(id, "d1");
 }
 
+/* claim.lua runs reap and promote (transitions.lua, defined only when one
+ * has work: common/scripts.c) for an expired lease and a due delayed job
+ * found by the same call, and neither when nothing is due. */
+Test(lifecycle, one_claim_reaps_and_promotes_together)
+{
+    char id[128], tok[32];
+    redisReply *r;
+    int seen = 0;
+
+    th_enqueue(&t, "rp1", 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
+    cr_assert_eq(claim_one(30, id, tok), 1);
+    th_enqueue(&t, "dp1", 1, 50, 0, NULL, "{\"prompt\":\"x\"}");
+    cr_assert(claim_none(), "neither due yet");
+    expect_state("dp1", "delayed", -1);
+    th_sleep_ms(120);
+    /* (a visibility of 30 ms: reap's restart grace is one visibility) */
+    r = claim(10, 30, 5);
+    cr_assert_eq(r->elements, 1 + 2 * 4, "both in one call");
+    for (size_t i = 1; i + 3 < r->elements; i += 4) {
+        if (!strcmp(r->element[i]->str, "rp1")) {
+            cr_assert_eq(r->element[i + 2]->integer, 2, "reaped: attempt 2");
+            seen |= 1;
+        } else if (!strcmp(r->element[i]->str, "dp1")) {
+            cr_assert_eq(r->element[i + 2]->integer, 1, "promoted: attempt 1");
+            seen |= 2;
+        }
+    }
+    cr_assert_eq(seen, 3);
+    freeReplyObject(r);
+}
+
 Test(lifecycle, run_at_in_the_past_is_immediate)
 {
     redisReply *r = th_script(&t, SCRIPT_ENQUEUE, "86400", "1", "p1", "1",

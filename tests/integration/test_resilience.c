@@ -276,3 +276,88 @@ Test(resilience, killed_child_of_a_pool_is_restarted_and_its_jobs_recovered)
     th_fini(&t);
     rsrv_kill(&s);
 }
+
+/* How many SCRIPT subcommand sub ("load", "exists") calls Redis counted
+ * since CONFIG RESETSTAT (INFO commandstats), 0 when none. */
+static long
+script_calls(redisContext *c, const char *sub)
+{
+    redisReply *r = redisCommand(c, "INFO commandstats");
+    char key[48];
+    long n = 0;
+
+    cr_assert(r && r->type == REDIS_REPLY_STRING);
+    snprintf(key, sizeof(key), "cmdstat_script|%s:calls=", sub);
+    const char *p = strstr(r->str, key);
+    if (p)
+        n = strtol(p + strlen(key), NULL, 10);
+    freeReplyObject(r);
+    return n;
+}
+
+/* Whether Redis has every script of the table (SCRIPT EXISTS). */
+static int
+scripts_all_cached(redisContext *c)
+{
+    const char *av[SCRIPT_EXISTS_ARGC];
+    int n = scripts_exists_argv(av), all = 1;
+    redisReply *r = redisCommandArgv(c, n, av, NULL);
+
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY &&
+              r->elements == SCRIPT_COUNT);
+    for (size_t i = 0; i < r->elements; i++)
+        all &= r->element[i]->type == REDIS_REPLY_INTEGER &&
+                r->element[i]->integer == 1;
+    freeReplyObject(r);
+    return all;
+}
+
+/* A worker's connect asks SCRIPT EXISTS and loads only what Redis lacks:
+ * none when a client loaded them before (SCRIPT LOAD of a cached script
+ * hashes its whole text again), all of them after a SCRIPT FLUSH. */
+Test(resilience, worker_loads_only_the_scripts_redis_lacks)
+{
+    const char *args[] = {"--concurrency", "4", NULL};
+    struct rsrv s;
+    struct th t;
+    char url[128], log[512];
+    pid_t mock, w;
+    char **ids;
+    redisReply *r;
+
+    rsrv_new(&s);
+    th_connect(&t, s.url, "r-scripts"); /* loads every script */
+    mock = th_mock_start(url, NULL);
+    snprintf(log, sizeof(log), "%s/scripts-worker.log", getenv("GENQ_TEST_TMP"));
+    r = redisCommand(t.c, "CONFIG RESETSTAT");
+    cr_assert(r && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    w = th_worker_on(&t, s.url, url, log, args);
+    ids = th_enqueue_n(&t, 3, "SC", 30);
+    cr_assert_eq(th_wait_terminal(&t, ids, 3, 30), 3);
+    cr_assert(script_calls(t.c, "exists") >= 1, "the worker asks first");
+    cr_assert_eq(script_calls(t.c, "load"), 0, "nothing was missing");
+    th_stop(w);
+    for (int i = 0; i < 3; i++)
+        free(ids[i]);
+    free(ids);
+
+    r = redisCommand(t.c, "SCRIPT FLUSH");
+    cr_assert(r && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    cr_assert(!scripts_all_cached(t.c));
+    w = th_worker_on(&t, s.url, url, log, args);
+    for (int i = 0; i < 200 && !scripts_all_cached(t.c); i++)
+        th_sleep_ms(50);
+    cr_assert(scripts_all_cached(t.c), "the worker loads every script");
+    cr_assert(script_calls(t.c, "load") >= SCRIPT_COUNT);
+    ids = th_enqueue_n(&t, 3, "SD", 30);
+    cr_assert_eq(th_wait_terminal(&t, ids, 3, 30), 3);
+    th_stop(w);
+    th_stop(mock);
+    for (int i = 0; i < 3; i++)
+        free(ids[i]);
+    free(ids);
+    th_fini(&t);
+    rsrv_kill(&s);
+}

@@ -247,7 +247,9 @@ figures_equal_on_the_same_data(int joined)
     cr_assert_eq(tally_sum('d'), N_DEAD);
     cr_assert_eq(tally_sum('c'), N_CANCEL);
     cr_assert_eq(th_rint(&t, "LLEN %s%s", t.k.prefix, QKEY_LAT),
-                 joined ? 5 : LAT_SAMPLES, "one element per call when joined");
+                 joined ? 5 : N_OK,
+                 "one element per call when joined; not trimmed below "
+                 "2 * LAT_SAMPLES");
 
     /* the figures do not come from the transitions themselves */
     cr_assert_eq(th_rint(&t, "DEL %s%s", t.k.prefix, QKEY_FEED), 1);
@@ -264,6 +266,33 @@ Test(stats_tally, figures_equal_the_event_scan_on_the_same_data)
 Test(stats_tally, figures_equal_the_scan_with_the_latencies_joined)
 {
     figures_equal_on_the_same_data(1);
+}
+
+/* The latency list is trimmed to the newest LAT_SAMPLES elements once an
+ * LPUSH makes it longer than twice that (complete.lua), and the figures
+ * read the newest LAT_SAMPLES either way. */
+Test(stats_tally, latency_list_trimmed_once_past_twice_the_samples)
+{
+    enum { CALLS = 3, PER = 150 }; /* 150, 300 kept; 450 trimmed */
+    char id[32];
+    redisReply *r;
+    cJSON *o;
+
+    for (int i = 0; i < CALLS * PER; i++) {
+        snprintf(id, sizeof(id), "t%04d", i);
+        th_enqueue(&t, id, 1, 0, 5, NULL, "{\"prompt\":\"x\"}");
+    }
+    r = th_claim(&t, "w-tally", CALLS * PER, 60000, 5);
+    cr_assert_eq(r->elements, 1 + 4 * CALLS * PER);
+    for (int c = 0; c < CALLS; c++) {
+        complete_range(r, c * PER, PER, c * PER, 0);
+        cr_assert_eq(th_rint(&t, "LLEN %s%s", t.k.prefix, QKEY_LAT),
+                     c < 2 ? (c + 1) * PER : LAT_SAMPLES, "after call %d", c);
+    }
+    freeReplyObject(r);
+    o = stats_json();
+    cr_assert_eq(th_num(o, "latency_samples"), LAT_SAMPLES);
+    cJSON_Delete(o);
 }
 
 Test(stats_tally, a_small_batch_and_no_samples)
