@@ -30,6 +30,10 @@ export PATH="/usr/bin:$PATH"
 : "${GENQ_BIN:=bin}"
 GENQ_BIN=$(cd "$GENQ_BIN" && pwd)
 export GENQ_BIN
+# the scripts that take the mock's path (tests/mock-llm/smoke.sh,
+# tests/conformance/run.sh) test this build's, not bin/'s
+: "${GENQ_MOCKLLM:=$GENQ_BIN/genq-mockllm}"
+export GENQ_MOCKLLM
 ROOT=$(pwd)
 export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 TMP=$(mktemp -d /tmp/genq-test.XXXXXX)

@@ -54,6 +54,13 @@ struct sock {
  * per job up in side-by-side runs, RSS +8 MB) */
 #define HTTP_SHARD_CONNS 1024
 
+/* A request body larger than this (a batch file) is not watched until its
+ * response begins: curl counts no byte of a POSTFIELDS upload until it is
+ * all sent, so a long upload to a slow link would look stalled (curl's
+ * low-speed limit did not watch the sending either); the transfer
+ * timeout bounds it. */
+#define HTTP_UPLOAD_WATCH 65536
+
 /* curl's receive buffer for a streamed response (see http_submit) */
 #define HTTP_STREAM_BUFSZ 1024L
 
@@ -62,7 +69,9 @@ static void handle_put(struct http *h, CURL *e);
 
 /* ---- the stall limit ---------------------------------------------------
  * A request with stall_s ends with CURLE_OPERATION_TIMEDOUT when no byte
- * (header or body) has come for stall_s seconds. curl's low-speed limit
+ * (header or body) has come for stall_s seconds once its connection is up
+ * (connecting is --connect-timeout's; see HTTP_UPLOAD_WATCH for a large
+ * body still going out). curl's low-speed limit
  * did this before, but it re-armed a timer in curl's splay tree on every
  * read (~3 % of the worker's instructions per streamed job); here a read
  * stores the time, and one libev timer per client looks at the watched
@@ -73,6 +82,7 @@ watch_add(struct http *h, struct http_req *r)
 {
     r->watched = 1;
     r->last_rx = ev_now(h->loop);
+    r->connected = 0;
     r->wprev = NULL;
     r->wnext = h->watched;
     if (h->watched)
@@ -104,17 +114,36 @@ watch_del(struct http *h, struct http_req *r)
 static void
 stall_end(struct http *h, struct http_req *r, double quiet_s)
 {
+    /* the status of headers that came before the stall, as drain() reads
+     * it for a transfer curl ended */
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+    watch_del(h, r);
+    curl_multi_remove_handle(r->sh->multi, r->easy);
     snprintf(r->errbuf, sizeof(r->errbuf),
              "Operation too slow: no byte received for %.0f seconds "
              "(stall timeout %ld s)",
              quiet_s, r->stall_s);
-    watch_del(h, r);
-    curl_multi_remove_handle(r->sh->multi, r->easy);
     handle_put(h, r->easy);
     r->easy = NULL;
     h->active--;
     r->sh->active--;
     r->on_done(r, (int)CURLE_OPERATION_TIMEDOUT);
+}
+
+/* curl's pre-request callback (watched requests only): the connection is
+ * up or reused, the request about to go; the stall clock starts here. */
+static int
+on_prereq(void *ud, char *pip, char *lip, int pport, int lport)
+{
+    struct http_req *r = ud;
+
+    (void)pip;
+    (void)lip;
+    (void)pport;
+    (void)lport;
+    r->connected = r->body_len <= HTTP_UPLOAD_WATCH;
+    r->last_rx = ev_now(r->h->loop);
+    return CURL_PREREQFUNC_OK;
 }
 
 static void
@@ -128,6 +157,12 @@ stall_scan(EV_P_ ev_timer *t, int revents)
     while (r) {
         double quiet = now - r->last_rx;
         if (quiet < (double)r->stall_s) {
+            r = r->wnext;
+            continue;
+        }
+        /* a request still connecting is the connect timeout's
+         * (--connect-timeout) */
+        if (!r->connected) {
             r = r->wnext;
             continue;
         }
@@ -307,6 +342,7 @@ on_header(char *p, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
 
     r->last_rx = ev_now(r->h->loop);
+    r->connected = 1; /* the response began (HTTP_UPLOAD_WATCH) */
     if (r->on_hdr)
         r->on_hdr(r, p, n);
     if (n > 5 && strncmp(p, "HTTP/", 5) == 0) {
@@ -483,7 +519,10 @@ http_submit(struct http *h, struct http_req *r)
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, r->insecure ? 0L : 1L) ||
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L) ||
         (r->method && !strcmp(r->method, "GET") &&
-         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L))) {
+         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L)) ||
+        (r->stall_s > 0 &&
+         (curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) ||
+          curl_easy_setopt(e, CURLOPT_PREREQDATA, r)))) {
         handle_put(h, e);
         return -1;
     }

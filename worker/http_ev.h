@@ -58,6 +58,7 @@ struct http_req {
     struct http_shard *sh;
     int watched;                    /* on h's stall watch list */
     double last_rx;                 /* ev_now of the last byte received */
+    int connected;                  /* watched from now (on_prereq) */
     struct http_req *wnext, *wprev; /* the stall watch list */
 };
 

@@ -3,7 +3,8 @@
  * -- method, headers, body, streaming callback, errors -- reaches the
  * next) and the stall limit. A forked echo server answers every request
  * with its own head and body; one for /stall it never answers, and one
- * for /drip it answers a byte every 400 ms. */
+ * for /drip it answers a byte every 400 ms. A second server reads an
+ * upload slowly (a batch file going out to a slow link). */
 #include "fmacros.h"
 
 #include <criterion/criterion.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +46,14 @@ echo_one(int fd, char *b, size_t *n)
         return 0;
     if (!strncmp(b, "POST /stall ", 12)) {
         memmove(b, b + tot, *n - tot); /* never answered */
+        *n -= tot;
+        return 1;
+    }
+    if (!strncmp(b, "POST /hstall ", 13)) { /* a head, then nothing */
+        static const char hh[] = "HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\n";
+        if (write(fd, hh, sizeof(hh) - 1) != (ssize_t)sizeof(hh) - 1)
+            _exit(1);
+        memmove(b, b + tot, *n - tot);
         *n -= tot;
         return 1;
     }
@@ -374,6 +384,15 @@ Test(http_stall, a_quiet_request_ends_a_dripping_one_does_not,
     cr_assert_geq(ev_now(loop) - t0, 1.0);
     cr_assert_eq(http_active(h), 0);
 
+    /* stalled after its head: the status that came is kept */
+    http_req_reset(&r);
+    r.errbuf[0] = '\0';
+    snprintf(stall, sizeof(stall), "%s/hstall", base);
+    run(h, &r, &g, 0);
+    cr_assert_eq(g.code, CURLE_OPERATION_TIMEDOUT);
+    cr_assert_eq(r.status, 200);
+    snprintf(stall, sizeof(stall), "%s/stall", base);
+
     /* the stalled request's handle serves the next one */
     http_req_reset(&r);
     r.errbuf[0] = '\0';
@@ -402,6 +421,130 @@ Test(http_stall, a_quiet_request_ends_a_dripping_one_does_not,
     cr_assert_geq(ev_now(loop) - t0, 2.0, "the stall limit of before ended it");
 
     http_req_reset(&r);
+    http_free(h);
+    ev_loop_destroy(loop);
+}
+
+/* The slow reader: one connection, its request read 16 KiB every 10 ms
+ * (~1.6 MB/s) into a small receive buffer, then a 200. */
+static pid_t slow_srv;
+static char slow_url[96];
+
+static void
+slow_reader(int lfd)
+{
+    static char b[1 << 14];
+    size_t got = 0, want = 0;
+    int fd = accept(lfd, NULL, NULL);
+    static char head[8192];
+    size_t hl = 0;
+
+    if (fd < 0)
+        _exit(1);
+    for (;;) {
+        ssize_t r = read(fd, b, sizeof(b));
+        if (r <= 0)
+            _exit(1);
+        if (!want) { /* the head: Content-Length */
+            size_t c =
+                hl + (size_t)r < sizeof(head) ? (size_t)r : sizeof(head) - hl;
+            char *end, *cl;
+            memcpy(head + hl, b, c);
+            hl += c;
+            end = memmem(head, hl, "\r\n\r\n", 4);
+            if (end) {
+                cl = strcasestr(head, "content-length:");
+                if (!cl)
+                    _exit(1);
+                want = (size_t)(end - head) + 4 + strtoul(cl + 15, NULL, 10);
+            }
+        }
+        got += (size_t)r;
+        if (want && got >= want)
+            break;
+        usleep(10000);
+    }
+    static const char ok[] = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    if (write(fd, ok, sizeof(ok) - 1) != (ssize_t)sizeof(ok) - 1)
+        _exit(1);
+    pause();
+    _exit(0);
+}
+
+static void
+start_slow(void)
+{
+    struct sockaddr_in a = {0};
+    socklen_t al = sizeof(a);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), small = 16384;
+
+    cr_assert(lfd >= 0);
+    cr_assert_eq(setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)),
+                 0);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(listen(lfd, 4), 0);
+    cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    snprintf(slow_url, sizeof(slow_url), "http://127.0.0.1:%d/v1/files",
+             ntohs(a.sin_port));
+    slow_srv = fork();
+    cr_assert(slow_srv >= 0);
+    if (slow_srv == 0)
+        slow_reader(lfd);
+    close(lfd);
+}
+
+static void
+stop_slow(void)
+{
+    if (slow_srv > 0) {
+        kill(slow_srv, SIGKILL);
+        waitpid(slow_srv, NULL, 0);
+    }
+}
+
+/* An upload still going out is progress: 4 MB to a reader taking ~1.6
+ * MB/s runs for seconds with no byte back, under a 1 s stall limit (a
+ * batch file to a slow link, where curl's low-speed limit counted bytes
+ * sent too). */
+Test(http_stall, an_upload_still_going_out_is_not_a_stall, .init = start_slow,
+     .fini = stop_slow, .timeout = 60)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct http *h = http_new(loop, 16);
+    struct http_req r;
+    struct got g = {.loop = loop};
+    size_t n = 4u << 20;
+    char *body = malloc(n);
+    ev_tstamp t0;
+
+    cr_assert_not_null(h);
+    cr_assert_not_null(body);
+    memset(body, 'u', n);
+    memset(&r, 0, sizeof(r));
+    buf_init(&r.resp, 1 << 20);
+    r.url = slow_url;
+    r.body = body;
+    r.body_len = n;
+    r.stall_s = 1;
+    g.done = 0;
+    r.on_done = on_done;
+    r.ud = &g;
+    r.timeout_ms = 50000;
+    r.connect_timeout_ms = 2000;
+    ev_now_update(loop);
+    t0 = ev_now(loop);
+    cr_assert_eq(http_submit(h, &r), 0);
+    while (!g.done)
+        ev_run(loop, EVRUN_ONCE);
+    cr_assert_eq(g.code, 0, "%s", r.errbuf);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.resp.data, "ok");
+    /* the point: it ran past the stall limit with nothing coming back */
+    cr_assert_geq(ev_now(loop) - t0, 2.0, "the upload was buffered at once");
+    http_req_reset(&r);
+    free(body);
     http_free(h);
     ev_loop_destroy(loop);
 }
