@@ -126,36 +126,57 @@ echo_server(int lfd)
 static pid_t srv;
 static char url[64], base[64];
 
-static void
-start_server(void)
+/* A child running fn on a loopback listener (receive buffer rcvbuf when
+ * > 0); its port in *port. */
+static pid_t
+serve(void (*fn)(int), int rcvbuf, int *port)
 {
     struct sockaddr_in a = {0};
     socklen_t al = sizeof(a);
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    pid_t pid;
 
     cr_assert(lfd >= 0);
+    if (rcvbuf > 0)
+        cr_assert_eq(
+            setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     cr_assert_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
     cr_assert_eq(listen(lfd, 16), 0);
     cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/messages",
-             ntohs(a.sin_port));
-    snprintf(base, sizeof(base), "http://127.0.0.1:%d", ntohs(a.sin_port));
-    srv = fork();
-    cr_assert(srv >= 0);
-    if (srv == 0)
-        echo_server(lfd);
+    *port = ntohs(a.sin_port);
+    pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0)
+        fn(lfd);
     close(lfd);
+    return pid;
+}
+
+static void
+unserve(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+static void
+start_server(void)
+{
+    int port;
+
+    srv = serve(echo_server, 0, &port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/messages", port);
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
 }
 
 static void
 stop_server(void)
 {
-    if (srv > 0) {
-        kill(srv, SIGKILL);
-        waitpid(srv, NULL, 0);
-    }
+    unserve(srv);
 }
 
 /* What a request got: its code and the echo (streamed or buffered). */
@@ -474,34 +495,16 @@ slow_reader(int lfd)
 static void
 start_slow(void)
 {
-    struct sockaddr_in a = {0};
-    socklen_t al = sizeof(a);
-    int lfd = socket(AF_INET, SOCK_STREAM, 0), small = 16384;
+    int port;
 
-    cr_assert(lfd >= 0);
-    cr_assert_eq(setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)),
-                 0);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(listen(lfd, 4), 0);
-    cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
-    snprintf(slow_url, sizeof(slow_url), "http://127.0.0.1:%d/v1/files",
-             ntohs(a.sin_port));
-    slow_srv = fork();
-    cr_assert(slow_srv >= 0);
-    if (slow_srv == 0)
-        slow_reader(lfd);
-    close(lfd);
+    slow_srv = serve(slow_reader, 16384, &port);
+    snprintf(slow_url, sizeof(slow_url), "http://127.0.0.1:%d/v1/files", port);
 }
 
 static void
 stop_slow(void)
 {
-    if (slow_srv > 0) {
-        kill(slow_srv, SIGKILL);
-        waitpid(slow_srv, NULL, 0);
-    }
+    unserve(slow_srv);
 }
 
 /* An upload still going out is progress: 4 MB to a reader taking ~1.6
