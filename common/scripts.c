@@ -1,6 +1,6 @@
-/* Script table: prelude (+ queue keys, transitions, oplib) + body texts and their SHA1
- * (OpenSSL), so callers can send EVALSHA first and fall back to EVAL on
- * NOSCRIPT. */
+/* Script table: prelude (+ queue keys, transitions, oplib) + body texts and
+ * their SHA1 (OpenSSL), so callers can send EVALSHA first and fall back to EVAL
+ * on NOSCRIPT. */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -62,7 +62,7 @@ static const struct {
 
 /* claim.lua's transitions.lua: its definitions made only when called, its
  * two functions claim runs returned (claim.lua says when) */
-#define TR_LAZY_OPEN "local function transitions_lazy()\n"
+#define TR_LAZY_OPEN  "local function transitions_lazy()\n"
 #define TR_LAZY_CLOSE "\nreturn reap, promote\nend\n"
 
 int

@@ -488,8 +488,8 @@ on_script_exists(redisAsyncContext *ac, void *reply, void *pd)
 {
     struct rconn *c = pd;
     redisReply *r = reply;
-    int known = r && r->type == REDIS_REPLY_ARRAY &&
-                r->elements == SCRIPT_COUNT;
+    int known =
+        r && r->type == REDIS_REPLY_ARRAY && r->elements == SCRIPT_COUNT;
 
     ignore_reply(ac, reply, pd);
     if (!r) /* disconnected: the next connect asks again */
@@ -515,8 +515,8 @@ send_setup(struct rconn *c, redisAsyncContext *ac)
     }
     if (c->load_scripts) { /* then the missing ones: on_script_exists */
         const char *av[SCRIPT_EXISTS_ARGC];
-        redisAsyncCommandArgv(ac, on_script_exists, c,
-                              scripts_exists_argv(av), av, NULL);
+        redisAsyncCommandArgv(ac, on_script_exists, c, scripts_exists_argv(av),
+                              av, NULL);
     }
     for (int i = 0; i < c->nsubs; i++)
         send_subscribe(c, &c->subs[i]);

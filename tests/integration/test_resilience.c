@@ -303,11 +303,10 @@ scripts_all_cached(redisContext *c)
     int n = scripts_exists_argv(av), all = 1;
     redisReply *r = redisCommandArgv(c, n, av, NULL);
 
-    cr_assert(r && r->type == REDIS_REPLY_ARRAY &&
-              r->elements == SCRIPT_COUNT);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == SCRIPT_COUNT);
     for (size_t i = 0; i < r->elements; i++)
         all &= r->element[i]->type == REDIS_REPLY_INTEGER &&
-                r->element[i]->integer == 1;
+               r->element[i]->integer == 1;
     freeReplyObject(r);
     return all;
 }
@@ -328,7 +327,8 @@ Test(resilience, worker_loads_only_the_scripts_redis_lacks)
     rsrv_new(&s);
     th_connect(&t, s.url, "r-scripts"); /* loads every script */
     mock = th_mock_start(url, NULL);
-    snprintf(log, sizeof(log), "%s/scripts-worker.log", getenv("GENQ_TEST_TMP"));
+    snprintf(log, sizeof(log), "%s/scripts-worker.log",
+             getenv("GENQ_TEST_TMP"));
     r = redisCommand(t.c, "CONFIG RESETSTAT");
     cr_assert(r && r->type == REDIS_REPLY_STATUS);
     freeReplyObject(r);
