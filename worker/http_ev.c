@@ -54,11 +54,10 @@ struct sock {
  * per job up in side-by-side runs, RSS +8 MB) */
 #define HTTP_SHARD_CONNS 1024
 
-/* A request body larger than this (a batch file) is not watched until its
- * response begins: curl counts no byte of a POSTFIELDS upload until it is
- * all sent, so a long upload to a slow link would look stalled (curl's
- * low-speed limit did not watch the sending either); the transfer
- * timeout bounds it. */
+/* A request body larger than this (a batch file) has its bytes going out
+ * counted as progress (on_xfer), as curl's low-speed limit counted them:
+ * a long upload to a slow link is not a stall. Smaller bodies go out in
+ * one write and need no progress callback. */
 #define HTTP_UPLOAD_WATCH 65536
 
 /* curl's receive buffer for a streamed response (see http_submit) */
@@ -70,11 +69,10 @@ static void handle_put(struct http *h, CURL *e);
 /* ---- the stall limit ---------------------------------------------------
  * A request with stall_s ends with CURLE_OPERATION_TIMEDOUT when no byte
  * (header or body) has come for stall_s seconds once its connection is up
- * (connecting is --connect-timeout's; see HTTP_UPLOAD_WATCH for a large
- * body still going out). curl's low-speed limit
- * did this before, but it re-armed a timer in curl's splay tree on every
- * read (~3 % of the worker's instructions per streamed job); here a read
- * stores the time, and one libev timer per client looks at the watched
+ * nor gone out (HTTP_UPLOAD_WATCH; connecting is --connect-timeout's). curl's
+ * low-speed limit did this before, but it re-armed a timer in curl's splay tree
+ * on every read (~3 % of the worker's instructions per streamed job); here a
+ * read stores the time, and one libev timer per client looks at the watched
  * requests once a second. */
 
 static void
@@ -83,6 +81,7 @@ watch_add(struct http *h, struct http_req *r)
     r->watched = 1;
     r->last_rx = ev_now(h->loop);
     r->connected = 0;
+    r->sent = 0;
     r->wprev = NULL;
     r->wnext = h->watched;
     if (h->watched)
@@ -141,9 +140,27 @@ on_prereq(void *ud, char *pip, char *lip, int pport, int lport)
     (void)lip;
     (void)pport;
     (void)lport;
-    r->connected = r->body_len <= HTTP_UPLOAD_WATCH;
+    r->connected = 1;
     r->last_rx = ev_now(r->h->loop);
     return CURL_PREREQFUNC_OK;
+}
+
+/* curl's progress callback of a watched request with a large body: bytes
+ * sent are progress (HTTP_UPLOAD_WATCH). */
+static int
+on_xfer(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+        curl_off_t ulnow)
+{
+    struct http_req *r = ud;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    if (ulnow != r->sent) {
+        r->sent = ulnow;
+        r->last_rx = ev_now(r->h->loop);
+    }
+    return 0;
 }
 
 static void
@@ -342,7 +359,6 @@ on_header(char *p, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
 
     r->last_rx = ev_now(r->h->loop);
-    r->connected = 1; /* the response began (HTTP_UPLOAD_WATCH) */
     if (r->on_hdr)
         r->on_hdr(r, p, n);
     if (n > 5 && strncmp(p, "HTTP/", 5) == 0) {
@@ -522,7 +538,11 @@ http_submit(struct http *h, struct http_req *r)
          curl_easy_setopt(e, CURLOPT_HTTPGET, 1L)) ||
         (r->stall_s > 0 &&
          (curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) ||
-          curl_easy_setopt(e, CURLOPT_PREREQDATA, r)))) {
+          curl_easy_setopt(e, CURLOPT_PREREQDATA, r))) ||
+        (r->stall_s > 0 && r->body_len > HTTP_UPLOAD_WATCH &&
+         (curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_xfer) ||
+          curl_easy_setopt(e, CURLOPT_XFERINFODATA, r) ||
+          curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L)))) {
         handle_put(h, e);
         return -1;
     }

@@ -58,7 +58,8 @@ struct http_req {
     struct http_shard *sh;
     int watched;                    /* on h's stall watch list */
     double last_rx;                 /* ev_now of the last byte received */
-    int connected;                  /* watched from now (on_prereq) */
+    int connected;                  /* its connection is up (on_prereq) */
+    curl_off_t sent;                /* request bytes sent (on_xfer) */
     struct http_req *wnext, *wprev; /* the stall watch list */
 };
 
