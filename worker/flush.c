@@ -69,8 +69,8 @@ result_doc(struct wjob *j)
     bad |= jsonw_str(&b, j->id, strlen(j->id)) < 0;
     bad |= buf_append_str(&b, reasons ? ",\"state\":\"review\""
                                       : ",\"state\":\"succeeded\"") < 0;
-    bad |= jsonw_field_ll(&b, "latency_ms",
-                          (long long)((now - j->t_start) * 1000.0)) < 0;
+    j->lat_ms = (long long)((now - j->t_start) * 1000.0);
+    bad |= jsonw_field_ll(&b, "latency_ms", j->lat_ms) < 0;
     bad |= buf_append_str(&b, ",\"text\":") < 0;
     bad |= jsonw_str(&b, j->text.data ? j->text.data : "", j->text.len) < 0;
     bad |= buf_append_str(&b, ",\"model\":") < 0;
@@ -231,24 +231,16 @@ on_flush_reply(struct rconn *c, redisReply *r, void *pd)
  * RSS at --concurrency 10000. */
 #define FLUSH_BYTES_MAX (4u << 20)
 
-/* The latency_ms of the result documents of jobs[0..n) (result_doc puts it
- * right after the state), joined by ',' into b: 0, or -1 when one has
- * none or out of memory (then not sent: complete.lua reads each). */
+/* The latency_ms of the result documents of jobs[0..n) (result_doc keeps
+ * it in lat_ms), joined by ',' into b: 0, or -1 when one has none or out
+ * of memory (then not sent: complete.lua reads each document's). */
 static int
 lat_join(struct buf *b, struct wjob *const *jobs, int n)
 {
-    for (int i = 0; i < n; i++) {
-        const char *p = strstr(jobs[i]->doc, ",\"latency_ms\":");
-        size_t len;
-
-        if (!p)
+    for (int i = 0; i < n; i++)
+        if (jobs[i]->lat_ms < 0 || (i > 0 && buf_append(b, ",", 1) < 0) ||
+            jsonw_ll(b, jobs[i]->lat_ms) < 0)
             return -1;
-        p += strlen(",\"latency_ms\":");
-        len = strspn(p, "0123456789");
-        if (len == 0 || (i > 0 && buf_append(b, ",", 1) < 0) ||
-            buf_append(b, p, len) < 0)
-            return -1;
-    }
     return 0;
 }
 

@@ -70,6 +70,7 @@ slot_release(struct wjob *j)
     j->id = NULL;
     free(j->doc);
     j->doc = NULL;
+    j->lat_ms = -1;
     free(j->raw);
     j->raw = NULL;
     if (j->st == J_QUEUED) {

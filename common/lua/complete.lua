@@ -37,18 +37,22 @@ local out, rset, mset = table_sized(n), table_sized(2 * n), table_sized(2 * n)
 local done, dset = table_sized(n), table_sized(2 * n)
 local k, d = 0, 0 -- pairs in rset/mset; jobs done
 local kd, rv = 0, {} -- pairs in dset; the review set's score, id pairs
-local lat, nl = table_sized(n), 0 -- latency samples (K_LAT); nil: none
+local lat, nl = table_sized(n), 0 -- the succeeded jobs' indexes, then
+-- their latency samples (K_LAT; nil: none)
 -- token -> the pattern of an active record (prelude.lua META_PAT says the
 -- format) holding it, capturing "attempts|max|prio", "worker|enqueued" and
 -- the flags' position; false: not a token claim.lua makes (a number, ':',
 -- a number), so never this job's. One per claim call the jobs come from;
 -- the token is matched in place, not captured and compared.
 local tpat = {}
--- The latency_ms of a succeeded job's document: its digits at at (the
--- worker's order: right after the prefix), else (another writer's order:
--- batch results) after a plain find of the name; nil when it has none.
-local function doc_latency(doc, at)
-    if at then return smatch(doc, '^%d+', at) end
+-- The latency_ms of a succeeded job's document (id of length l): its
+-- digits right after the prefix (the worker's order), else (another
+-- writer's order: batch results) after a plain find of the name; nil when
+-- it has none.
+local function doc_latency(doc, l)
+    if sfind(doc, SUCC_LAT, l + 10, true) == l + 10 then
+        return smatch(doc, '^%d+', l + 43)
+    end
     local lp = sfind(doc, '"latency_ms":', 1, true)
     return lp and smatch(doc, '^%d+', lp + 13)
 end
@@ -94,9 +98,7 @@ for i = 1, n do
             mset[k] = 'succeeded|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
             kd = kd + 2
             dset[kd - 1] = expire_s; dset[kd] = id
-            if not lats then
-                nl = nl + 1; lat[nl] = doc_latency(doc, succ and l + 43)
-            end
+            nl = nl + 1; lat[nl] = i
         end
     else
         out[i] = 0
@@ -123,17 +125,15 @@ if d > 0 then
         events_add(dset, feed_max, now_s, nsucc, 'succeeded', kd,
                    not extra)
     end
-    if lats and (kd / 2 < n or #rv > 0) then
-        -- some job did not succeed: the documents of those that did
-        for i = 1, n do
-            local doc, l = ARGV[3 * i + 2], #ids[i]
-            local succ = sfind(doc, SUCC_LAT, l + 10, true) == l + 10
-            if out[i] == 1 and (succ or not is_review(doc, l)) then
-                nl = nl + 1; lat[nl] = doc_latency(doc, succ and l + 43)
-            end
-        end
-    elseif lats then
+    if lats and nl == n then
+        -- every job succeeded: the worker's joined latencies, one element
         nl = 1; lat[1] = lats
+    else
+        -- else each succeeded job's from its document
+        for j = 1, nl do
+            local i = lat[j]
+            lat[j] = doc_latency(ARGV[3 * i + 2], #ids[i])
+        end
     end
     -- the samples (nil ones left out), newest last: LPUSH puts it first
     local k2 = 0
