@@ -73,7 +73,7 @@ struct wjob {
     long in_tokens, out_tokens; /* summed over parts */
     ev_tstamp t_start, t_first; /* attempt start, first token */
     long long lat_ms; /* result_doc's latency_ms (flush.c lat_join); -1 */
-    ev_tstamp t_try;            /* start of the current HTTP request */
+    ev_tstamp t_try;  /* start of the current HTTP request */
     char model[128], stop_reason[64], request_id[128];
     int lost;
     int cached;         /* the result came from the response cache */
