@@ -232,6 +232,9 @@ run_genq() {
     "$BIN/genq" status --redis "$RURL" --queue "$q" --json --with-result - \
         <"$ids" >"$d/status.jsonl" || true
     py genq-times "$d/status.jsonl" "$d/times.txt"
+    # BENCH_KEEP_TIMES=DIR: each genq run's per-job times (enqueue, start,
+    # finish ms) kept as DIR/SCENARIO-SEQ.txt (bench/lib/waves.py reads (s)'s)
+    [ -n "${BENCH_KEEP_TIMES:-}" ] && cp "$d/times.txt" "$BENCH_KEEP_TIMES/$scn-$SEQ.txt"
     py row scenario="$scn" system=genq variant="$var" n="$n" times="$d/times.txt" \
         wall_s="$wall" snap0="$d/s0.json" snap1="$d/s1.json" snap2="$d/s2.json" \
         rusage="$d/ru.json" hwm="$d/hwm.json" conc="$conc" procs="$procs" \

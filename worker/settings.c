@@ -526,6 +526,15 @@ parse_args(int argc, char **argv)
     if (cfg.provider == LLM_OPENAI &&
         srcs[opt_find("model")].kind == SRC_DEFAULT)
         cfg.model = "gpt-4o-mini";
+    /* The default claim batch follows the concurrency: 100 up to 1,000
+     * slots, a tenth of them above (at most 1,000). A wave of 10,000
+     * streams ending together is refilled in tens of claims, not a hundred
+     * loop iterations of one claim of 100 each (bench s: gaps between a
+     * slot's jobs 2.4 -> 1.3 % of the run) */
+    if (cfg.claim_batch < 0)
+        cfg.claim_batch = cfg.concurrency / 10 < 100    ? 100
+                          : cfg.concurrency / 10 > 1000 ? 1000
+                                                        : cfg.concurrency / 10;
     if (cfg.claim_batch > cfg.concurrency) {
         cfg.claim_batch = cfg.concurrency;
         claim_clamped = 1;

@@ -21,7 +21,7 @@ wcfg_defaults(struct wcfg *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->concurrency = 64;
-    cfg->claim_batch = 100;
+    cfg->claim_batch = -1; /* concurrency / 10 in 100..1000 (settings.c) */
     cfg->intake_batch = 1000;
     cfg->intake_interval_s = 0.2;
     cfg->ramp_s = 0.2;

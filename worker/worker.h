@@ -23,7 +23,7 @@ struct wcfg {
     const char *queues[WORKER_MAX_QUEUES];
     int nqueues;
     int concurrency;  /* in-flight jobs per process */
-    int claim_batch;  /* jobs per claim call (<= 1000) */
+    int claim_batch;  /* jobs per claim call (<= 1000); -1: by concurrency */
     int intake_batch; /* inbox entries per intake round; 0 = no intake */
     double intake_interval_s;  /* inbox poll while entries come (backs off
                                   to 1 s while empty) */

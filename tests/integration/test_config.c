@@ -324,6 +324,35 @@ Test(config, bad_environment_and_flags_name_their_source)
 }
 
 /* --feed-maxlen: the option table's three sources, its bound, 0 = off. */
+/* The default claim batch follows the concurrency: a tenth of it, at least
+ * 100 (then at most the concurrency), at most 1,000; a value given wins. */
+Test(config, claim_batch_follows_concurrency)
+{
+    const struct {
+        const char *conc, *batch; /* batch NULL: default */
+        const char *want, *where;
+    } c[] = {
+        {"64", NULL, "64", "default, lowered to concurrency"},
+        {"500", NULL, "100", "default: concurrency/10 in 100..1000"},
+        {"2500", NULL, "250", "default: concurrency/10 in 100..1000"},
+        {"10000", NULL, "1000", "default: concurrency/10 in 100..1000"},
+        {"10000", "40", "40", "flag --claim-batch"},
+    };
+    char *out, *err;
+
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        int rc = c[i].batch ? worker(NULL, &out, &err, "--concurrency",
+                                     c[i].conc, "--claim-batch", c[i].batch,
+                                     "--print-config", NULL)
+                            : worker(NULL, &out, &err, "--concurrency",
+                                     c[i].conc, "--print-config", NULL);
+        cr_assert_eq(rc, 0, "%s", err);
+        assert_row(out, "claim-batch", c[i].want, c[i].where);
+        free(out);
+        free(err);
+    }
+}
+
 Test(config, feed_maxlen_flag_env_file)
 {
     const char *path = ini(0, 0600, "[worker]\nfeed-maxlen = 7\n");
