@@ -185,7 +185,8 @@ print_config(const char *key_where)
             size_t n = strlen(where);
             snprintf(where + n, sizeof(where) - n, ", lowered to concurrency");
         } else if (o->ptr == &cfg->claim_batch && !strcmp(where, "default")) {
-            snprintf(where, sizeof(where), "default: concurrency/10 in 100..1000");
+            snprintf(where, sizeof(where),
+                     "default: concurrency/10 in 100..1000");
         }
         print_row(o->name, val, where);
         if (o->ptr == &redis_url && !url_secret(redis_url, &pre, &post) &&
