@@ -26,6 +26,8 @@ struct rcall {
     int slot; /* -1: keyless (sent where the previous command went) */
     int hops;
     int ask_node; /* >= 0: next send to this node after ASKING */
+    int asked;    /* the node the last send went to after ASKING, or -1 */
+    ev_tstamp t0; /* first sent: the time budget of TRYAGAIN */
     struct argvcopy a;
 };
 
@@ -344,6 +346,9 @@ rcall_send(struct rcluster *cl, struct rcall *k)
         if (rconn_send_argv(c, -1, 1, asking, NULL, on_asking, NULL) < 0)
             return -1;
         k->ask_node = -1;
+        k->asked = n;
+    } else {
+        k->asked = -1;
     }
     if (rconn_send_argv(c, k->sid, k->a.argc, k->a.av, k->a.al, on_node_reply,
                         k) < 0)
@@ -374,6 +379,19 @@ on_node_reply(struct rconn *c, redisReply *r, void *pd)
     if (r && r->type == REDIS_REPLY_ERROR && !cl->freeing &&
         k->hops < RCL_MAX_HOPS)
         how = cluster_redirect_parse(r->str, &slot, host, sizeof(host), &port);
+    if (how == CLUSTER_REDIR_RETRY && !strncmp(r->str, "TRYAGAIN", 8)) {
+        /* the slot is migrating: a script call, which declares the slot
+         * guard (keys.h QKEY_GUARD), hears this until the move ends. Again
+         * in 20 ms, to the node whose ASK led here (with ASKING again),
+         * for up to the command timeout; no hop counted */
+        if (cl->cmd_timeout <= 0 ||
+            ev_now(cl->loop) - k->t0 < cl->cmd_timeout) {
+            k->ask_node = k->asked;
+            delay(cl, k);
+            return;
+        }
+        how = CLUSTER_REDIR_NONE; /* the caller gets the TRYAGAIN */
+    }
     if (how == CLUSTER_REDIR_NONE) {
         k->fn(cl->outer, r, k->pd);
         rcall_free(k);
@@ -545,6 +563,7 @@ rcluster_send(struct rcluster *cl, int sid, int argc, const char **av,
     k->pd = pd;
     k->sid = sid;
     k->ask_node = -1;
+    k->t0 = ev_now(cl->loop);
     k->slot = argv_slot(sid, argc, k->a.av, k->a.al);
     if (rcall_send(cl, k) < 0) {
         rcall_free(k);
