@@ -73,8 +73,8 @@ enum qkey {
 /* Redis Cluster: a key nothing ever writes, declared by every script call
  * of the queue on a cluster after QK_META (rclient_qkeys). While the
  * queue's slot migrates, Redis refuses a call whose declared keys it does
- * not all hold (ASK from the old master, TRYAGAIN from the new one), so
- * the guard keeps every script off the slot until the move ends: a script
+ * not all hold (TRYAGAIN, or ASK from the old master once the keys moved),
+ * so the guard keeps every script off the slot until the move ends: a script
  * running there would be stopped half-way (its earlier writes kept) by its
  * first command on a key of the slot that the node does not hold. */
 #define QKEY_GUARD "slot-guard"
