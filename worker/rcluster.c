@@ -154,6 +154,24 @@ on_node_msg(struct rconn *c, const char *channel, const char *msg, void *pd)
 
 static void place_subs(struct rcluster *cl);
 
+/* A redirection says node n serves slot now: the map takes it, and a move
+ * is logged (once per slot and move: not rate-limited as error replies
+ * are; tests/scripts/cluster.sh looks for it). */
+static void
+slot_moved(struct rcluster *cl, int slot, int n)
+{
+    if (cl->map.slot[slot] != n) {
+        char s[16], node[300];
+        snprintf(s, sizeof(s), "%d", slot);
+        snprintf(node, sizeof(node), "%s:%d", cl->map.node[n].host,
+                 cl->map.node[n].port);
+        log_kv(LOG_INFO, "redis cluster: slot moved", "conn", cl->name, "slot",
+               s, "node", node, NULL);
+    }
+    cl->map.slot[slot] = (short)n;
+    cl->served[n] = 1;
+}
+
 static struct csub *
 sub_of(struct rcluster *cl, const char *channel)
 {
@@ -185,10 +203,8 @@ on_slost(const char *channel, int slot, const char *host, int port, void *ud)
     if (!s)
         return;
     s->node = -1;
-    if (n >= 0) {
-        cl->map.slot[slot] = (short)n;
-        cl->served[n] = 1;
-    }
+    if (n >= 0)
+        slot_moved(cl, slot, n);
     cl->want_refresh = 1;
     kick(cl);
     if (n >= 0)
@@ -401,9 +417,8 @@ on_node_reply(struct rconn *c, redisReply *r, void *pd)
     if (how != CLUSTER_REDIR_RETRY) {
         n = cluster_map_node(&cl->map, host, port);
         if (n >= 0 && how == CLUSTER_REDIR_MOVED) {
-            cl->map.slot[slot] = (short)n;
+            slot_moved(cl, slot, n);
             k->slot = slot;
-            cl->served[n] = 1;
             cl->want_refresh = 1; /* more slots may have moved */
         } else if (n >= 0) {
             k->ask_node = n;
