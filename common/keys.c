@@ -50,11 +50,14 @@ qkeys_init(struct qkeys *k, const char *queue)
     snprintf(k->tmplstats, sizeof(k->tmplstats), "%s" QKEY_TMPLSTATS,
              k->prefix);
     snprintf(k->notify, sizeof(k->notify), "%s" QKEY_NOTIFY, k->prefix);
+    snprintf(k->guard, sizeof(k->guard), "%s" QKEY_GUARD, k->prefix);
     for (int i = 0; i < QK_COUNT; i++) {
         snprintf(k->key[i], sizeof(k->key[i]), "%s%s", k->prefix,
                  qkey_suffix[i]);
         k->keyv[i] = k->key[i];
     }
+    k->route[0] = k->key[QK_META];
+    k->route[1] = k->guard;
     return 0;
 }
 

@@ -12,7 +12,8 @@
 
 /* The suffixes of qkey_suffix[] (keys.c); prelude.lua builds the same names
  * from the prefix. A script gets ONE of them as KEYS (QK_META: rclient.c
- * rclient_qkeys), for Redis Cluster's routing. */
+ * rclient_qkeys), for Redis Cluster's routing; on a cluster the slot guard
+ * (QKEY_GUARD) too. */
 enum qkey {
     QK_READY_HIGH,
     QK_READY,
@@ -69,6 +70,14 @@ enum qkey {
  * "Versioned templates"): private, built from the prefix like these. */
 #define QKEY_REVIEW    "review"    /* zset: id -> ms it was flagged */
 #define QKEY_TMPLSTATS "tmplstats" /* hash: "REF|figure" -> count (HINCRBY) */
+/* Redis Cluster: a key nothing ever writes, declared by every script call
+ * of the queue on a cluster after QK_META (rclient_qkeys). While the
+ * queue's slot migrates, Redis refuses a call whose declared keys it does
+ * not all hold (TRYAGAIN, or ASK from the old master once the keys moved),
+ * so the guard keeps every script off the slot until the move ends: a script
+ * running there would be stopped half-way (its earlier writes kept) by its
+ * first command on a key of the slot that the node does not hold. */
+#define QKEY_GUARD "slot-guard"
 /* The feed's bound, XADD MAXLEN ~ N (worker --feed-maxlen, genq cancel
  * GENQ_FEED_MAXLEN; prelude.lua FEED_MAXLEN_DEFAULT); 0 turns it off. */
 #define FEED_MAXLEN_DEFAULT 100000L
@@ -88,6 +97,8 @@ struct qkeys {
     char tmplstats[QUEUE_NAME_MAX + 32];  /* QKEY_TMPLSTATS */
     char key[QK_COUNT][QUEUE_NAME_MAX + 32];
     const char *keyv[QK_COUNT]; /* pointers into key[], for argv building */
+    char guard[QUEUE_NAME_MAX + 32]; /* QKEY_GUARD */
+    const char *route[2];            /* a script's KEYS: QK_META, guard */
 };
 
 /* Whether name is a valid queue name: 1..64 of [A-Za-z0-9._-]. */

@@ -59,15 +59,15 @@ rclient_build_argv(const char *cmd, const char *body, const struct qkeys *k,
                    int argc, const char **argv, const size_t *argvlen,
                    const char ***av, size_t **al)
 {
-    struct skeys sk = rclient_qkeys(k);
+    struct skeys sk = rclient_qkeys(k, csync_active());
 
     return rclient_build_argv_keys(cmd, body, &sk, argc, argv, argvlen, av, al);
 }
 
 struct skeys
-rclient_qkeys(const struct qkeys *k)
+rclient_qkeys(const struct qkeys *k, int cluster)
 {
-    struct skeys sk = {1, &k->keyv[QK_META], k->prefix};
+    struct skeys sk = {cluster ? 2 : 1, k->route, k->prefix};
 
     return sk;
 }
@@ -240,7 +240,7 @@ int
 rclient_append_script(redisContext *c, enum script_id id, const struct qkeys *k,
                       int argc, const char **argv, const size_t *argvlen)
 {
-    struct skeys sk = rclient_qkeys(k);
+    struct skeys sk = rclient_qkeys(k, csync_active());
 
     return rclient_append_script_keys(c, id, &sk, argc, argv, argvlen);
 }

@@ -57,8 +57,9 @@ struct skeys {
 };
 /* The KEYS of a queue's script: ONE key of its {Q} slot (QK_META), for
  * Redis Cluster's routing; the scripts build every name from the prefix,
- * ARGV[1] (prelude.lua). Borrows k. */
-struct skeys rclient_qkeys(const struct qkeys *k);
+ * ARGV[1] (prelude.lua). cluster (the call goes to a Redis Cluster): the
+ * slot guard too (keys.h QKEY_GUARD). Borrows k. */
+struct skeys rclient_qkeys(const struct qkeys *k, int cluster);
 /* The same with the keys of k (nothing else differs). */
 int rclient_build_argv_keys(const char *cmd, const char *body,
                             const struct skeys *k, int argc, const char **argv,

@@ -26,6 +26,8 @@ struct rcall {
     int slot; /* -1: keyless (sent where the previous command went) */
     int hops;
     int ask_node; /* >= 0: next send to this node after ASKING */
+    int asked;    /* the node the last send went to after ASKING, or -1 */
+    ev_tstamp t0; /* first sent: the time budget of TRYAGAIN */
     struct argvcopy a;
 };
 
@@ -152,6 +154,24 @@ on_node_msg(struct rconn *c, const char *channel, const char *msg, void *pd)
 
 static void place_subs(struct rcluster *cl);
 
+/* A redirection says node n serves slot now: the map takes it, and a move
+ * is logged (once per slot and move: not rate-limited as error replies
+ * are; tests/scripts/cluster.sh looks for it). */
+static void
+slot_moved(struct rcluster *cl, int slot, int n)
+{
+    if (cl->map.slot[slot] != n) {
+        char s[16], node[300];
+        snprintf(s, sizeof(s), "%d", slot);
+        snprintf(node, sizeof(node), "%s:%d", cl->map.node[n].host,
+                 cl->map.node[n].port);
+        log_kv(LOG_INFO, "redis cluster: slot moved", "conn", cl->name, "slot",
+               s, "node", node, NULL);
+    }
+    cl->map.slot[slot] = (short)n;
+    cl->served[n] = 1;
+}
+
 static struct csub *
 sub_of(struct rcluster *cl, const char *channel)
 {
@@ -183,10 +203,8 @@ on_slost(const char *channel, int slot, const char *host, int port, void *ud)
     if (!s)
         return;
     s->node = -1;
-    if (n >= 0) {
-        cl->map.slot[slot] = (short)n;
-        cl->served[n] = 1;
-    }
+    if (n >= 0)
+        slot_moved(cl, slot, n);
     cl->want_refresh = 1;
     kick(cl);
     if (n >= 0)
@@ -344,6 +362,9 @@ rcall_send(struct rcluster *cl, struct rcall *k)
         if (rconn_send_argv(c, -1, 1, asking, NULL, on_asking, NULL) < 0)
             return -1;
         k->ask_node = -1;
+        k->asked = n;
+    } else {
+        k->asked = -1;
     }
     if (rconn_send_argv(c, k->sid, k->a.argc, k->a.av, k->a.al, on_node_reply,
                         k) < 0)
@@ -374,6 +395,19 @@ on_node_reply(struct rconn *c, redisReply *r, void *pd)
     if (r && r->type == REDIS_REPLY_ERROR && !cl->freeing &&
         k->hops < RCL_MAX_HOPS)
         how = cluster_redirect_parse(r->str, &slot, host, sizeof(host), &port);
+    if (how == CLUSTER_REDIR_RETRY && !strncmp(r->str, "TRYAGAIN", 8)) {
+        /* the slot is migrating: a script call, which declares the slot
+         * guard (keys.h QKEY_GUARD), hears this until the move ends. Again
+         * in 20 ms, to the node whose ASK led here (with ASKING again),
+         * for up to the command timeout; no hop counted */
+        if (cl->cmd_timeout <= 0 ||
+            ev_now(cl->loop) - k->t0 < cl->cmd_timeout) {
+            k->ask_node = k->asked;
+            delay(cl, k);
+            return;
+        }
+        how = CLUSTER_REDIR_NONE; /* the caller gets the TRYAGAIN */
+    }
     if (how == CLUSTER_REDIR_NONE) {
         k->fn(cl->outer, r, k->pd);
         rcall_free(k);
@@ -383,9 +417,8 @@ on_node_reply(struct rconn *c, redisReply *r, void *pd)
     if (how != CLUSTER_REDIR_RETRY) {
         n = cluster_map_node(&cl->map, host, port);
         if (n >= 0 && how == CLUSTER_REDIR_MOVED) {
-            cl->map.slot[slot] = (short)n;
+            slot_moved(cl, slot, n);
             k->slot = slot;
-            cl->served[n] = 1;
             cl->want_refresh = 1; /* more slots may have moved */
         } else if (n >= 0) {
             k->ask_node = n;
@@ -545,6 +578,7 @@ rcluster_send(struct rcluster *cl, int sid, int argc, const char **av,
     k->pd = pd;
     k->sid = sid;
     k->ask_node = -1;
+    k->t0 = ev_now(cl->loop);
     k->slot = argv_slot(sid, argc, k->a.av, k->a.al);
     if (rcall_send(cl, k) < 0) {
         rcall_free(k);

@@ -654,7 +654,7 @@ rconn_script(struct rconn *c, enum script_id id, const struct qkeys *k,
              int argc, const char **argv, const size_t *argvlen,
              rconn_reply_fn fn, void *pd)
 {
-    const struct skeys sk = rclient_qkeys(k);
+    const struct skeys sk = rclient_qkeys(k, c->cl != NULL);
 
     return rconn_script_keys(c, id, &sk, argc, argv, argvlen, fn, pd);
 }

@@ -7,8 +7,9 @@
 -- queue is built from it here (the suffixes of common/keys.c qkey_suffix[]
 -- and keys.h's QKEY_* names). KEYS holds ONE key of the queue (keys.h
 -- QK_META: rclient.c, worker/rconn.c), there only for Redis Cluster's
--- routing: every name below shares its {Q} slot, and Redis allows a script
--- same-slot keys it did not declare. Passed as KEYS, each name cost Redis
+-- routing (on a cluster then keys.h QKEY_GUARD, never touched here): every
+-- name below shares its {Q} slot, and Redis allows a script same-slot keys
+-- it did not declare. Passed as KEYS, each name cost Redis
 -- ~1.8k instructions per call to parse and turn into a Lua string; one
 -- concatenation here costs ~0.5k.
 --

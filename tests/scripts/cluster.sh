@@ -6,13 +6,17 @@
 # slots that hold one busy queue (cq737, slot 5512) move to another master
 # with `redis-cli --cluster reshard`: every job ends succeeded exactly once
 # (one success each in its queue's feed, nothing dead), the workers followed
-# MOVED, and genq shows the node now serving each queue. Plus the errors of
-# bad redis-cluster:// URLs. Wake-ups go by sharded pub/sub (Redis >= 7):
+# MOVED, and genq shows the node now serving each queue. Then a migration
+# held open by hand (deterministic where the reshard is a race): 300 more
+# jobs of one queue run while its slot is MIGRATING, then split (keys
+# moved, slot not yet), and every one succeeds once. Plus the errors of
+# bad redis-cluster:// URLs. A failed job check prints each missing job's
+# state (GENQ_TEST_KEEP=DIR keeps the temp dir). Wake-ups go by sharded pub/sub (Redis >= 7):
 # each worker SSUBSCRIBEs a queue's wake channel on the master serving it,
 # the scripts SPUBLISH there, nothing is PUBLISHed (a broadcast to every
 # node), and the subscription follows the slot through the reshard; a node
-# without SSUBSCRIBE gets a SUBSCRIBE instead. About 35 s.
-# shellcheck disable=SC2034 # P2, ok, r, out, rc: read in check's eval strings
+# without SSUBSCRIBE gets a SUBSCRIBE instead. About 45 s.
+# shellcheck disable=SC2034 # P2, ok, r, q2, out, rc: read in check's eval strings
 set -euo pipefail
 : "${GENQ_BIN:?run through make test}"
 WORKDIR=$(mktemp -d "$GENQ_TEST_TMP/cluster.XXXXXX")
@@ -20,6 +24,41 @@ WORKDIR=$(mktemp -d "$GENQ_TEST_TMP/cluster.XXXXXX")
 . scripts/redis-cluster.sh
 pass=0 fail=0
 check() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1"; fi; }
+# After a failed check of the jobs (cleanup deletes $T): each job $2N
+# (N = 1..$3) of queue $1 missing from its feed with its state in Redis
+# (the meta record, lease, ready lists, jobs / results hashes, done and dead
+# sets, `genq status`), what the workers logged of it and of Redis errors.
+# GENQ_TEST_KEEP=DIR keeps a copy of $T there.
+diagnose() {
+    local k="genq:{$1}:" id
+    [ -z "${GENQ_TEST_KEEP:-}" ] || cp -a "$T" "$GENQ_TEST_KEEP/" || true
+    for id in $(seq 1 "$3" | sed "s/^/$2/" | sort | comm -23 - <(grep "^$2" "$T/feed.$1" | sort)); do
+        echo "  missing $id: meta=$(redis-cli -c -p "$P0" hget "${k}meta" "$id")" \
+            "lease=$(redis-cli -c -p "$P0" zscore "${k}leases" "$id")" \
+            "ready=$(for l in ready:high ready ready:low; do redis-cli -c -p "$P0" lpos "$k$l" "$id"; done | tr '\n' ,)" \
+            "jobs=$(redis-cli -c -p "$P0" hexists "${k}jobs" "$id")" \
+            "result=$(redis-cli -c -p "$P0" hexists "${k}results" "$id")" \
+            "done=$(redis-cli -c -p "$P0" zscore "${k}done" "$id")" \
+            "dead=$(redis-cli -c -p "$P0" zscore "${k}dead" "$id")"
+        "$G" status --redis "$CURL" --queue "$1" "$id" 2>&1 | sed 's/^/    /' || true
+        grep -h "job=$id " "$T/w1.log" "$T/w2.log" | sed 's/^/    log: /' | head -5 || true
+    done
+    echo "  stats of $1: $(redis-cli -c -p "$P0" hgetall "${k}stats" | tr '\n' ' ')"
+    grep -h "redis error\|lease lost" "$T/w1.log" "$T/w2.log" | sed 's/^/    log: /' | head -30 || true
+}
+# Whether queue $1's feed holds each job $2N (N = 1..$3) once, as a
+# success, and $4 successes in all; else what it holds (and diagnose).
+feed_once() {
+    local ids uniq succ
+    redis-cli -c -p "$P0" xrange "genq:{$1}:feed" - + >"$T/feed.$1"
+    ids=$(grep -c "^$2[0-9]*\$" "$T/feed.$1" || true)
+    uniq=$(grep "^$2[0-9]*\$" "$T/feed.$1" | sort -u | wc -l)
+    succ=$(grep -c "^succeeded\$" "$T/feed.$1" || true)
+    [ "$ids" -eq "$3" ] && [ "$uniq" -eq "$3" ] && [ "$succ" -eq "$4" ] && return 0
+    echo "queue $1: $ids feed entries of $2*, $uniq distinct, $succ successes in all"
+    diagnose "$1" "$2" "$3"
+    return 1
+}
 G="$GENQ_BIN/genq" W="$GENQ_BIN/genq-worker"
 T=$WORKDIR
 
@@ -102,22 +141,51 @@ check "after the reshard cq737's wake subscription follows its slot" \
 check "every queue: $N succeeded, nothing ready, active or dead" \
     '[ "$(grep -c "\"ready\":0,\"active\":0,\"delayed\":0,\"dead\":0,\"succeeded\":$N" "$T/queues.json")" -eq 6 ]'
 ok=1
-for q in $QUEUES; do
-    redis-cli -c -p "$P0" xrange "genq:{$q}:feed" - + >"$T/feed.$q"
-    ids=$(grep -c "^$q-" "$T/feed.$q" || true)
-    uniq_ok=$(grep "^$q-" "$T/feed.$q" | sort -u | wc -l)
-    succ=$(grep -c "^succeeded$" "$T/feed.$q" || true)
-    if [ "$ids" -ne $N ] || [ "$uniq_ok" -ne $N ] || [ "$succ" -ne $N ]; then
-        echo "queue $q: $ids feed entries, $uniq_ok distinct, $succ succeeded"
-        ok=0
-    fi
-done
+for q in $QUEUES; do feed_once "$q" "$q-" $N $N || ok=0; done
 check "exactly one success per job in each queue's feed" '[ $ok -eq 1 ]'
+# (its own line: the "redis error reply" of the MOVED may be held back by
+# that line's rate limit, one a second, behind a TRYAGAIN)
 check "a worker was told MOVED for the migrated slot and followed it" \
-    'grep -q "MOVED 55[0-9][0-9] 127.0.0.1:$P0" "$T/w1.log" "$T/w2.log"'
+    'grep -q "slot moved conn=main slot=55[0-9][0-9] node=127.0.0.1:$P0" "$T/w1.log" "$T/w2.log"'
 r=$("$G" result --redis "$CURL" --queue cq737 --json cq737-1000 2>&1) && rc=0 || rc=$?
 check "a result of the migrated queue reads back" \
     '[ $rc -eq 0 ] && echo "$r" | grep -q "\"state\":\"succeeded\""'
+
+# A migration held open (the reshard above is a race): while 300 more jobs
+# of cq2 run, its slot is MIGRATING on the third master for half a second
+# (the keys still there), then its keys are MIGRATEd to the second and the
+# slot held half a second more (the old master answers ASK, the new one
+# takes ASKING calls), then handed over. A node refuses a command of a
+# script on a key of a migrating slot it does not hold, which stops the
+# script half-way, its writes so far kept: a completion then stored the
+# result but never the feed entry, done-set member and count (one job in
+# ~7 runs of the race above). Every script call declares the slot guard
+# (keys.h QKEY_GUARD), which no node holds, so the calls wait (ASK,
+# TRYAGAIN) until the slot has moved.
+M=300 GS=12098 # cq2's slot
+seq 1 $M | sed 's/.*/{"id":"cq2-m&","prompt":"m&","max_tokens":8}/' >"$T/m.jsonl"
+"$G" enqueue --redis "$CURL" --queue cq2 "$T/m.jsonl" >/dev/null 2>&1
+redis-cli -p "$P1" cluster setslot $GS importing "$(nid "$P2")" >/dev/null
+redis-cli -p "$P2" cluster setslot $GS migrating "$(nid "$P1")" >/dev/null
+sleep 0.5
+# shellcheck disable=SC2046 # one argument per key
+redis-cli -p "$P2" migrate 127.0.0.1 "$P1" "" 0 5000 keys \
+    $(redis-cli -p "$P2" cluster getkeysinslot $GS 1000) >"$T/migrate.log" 2>&1
+sleep 0.5
+for p in "$P1" "$P2" "$P0"; do
+    redis-cli -p "$p" cluster setslot $GS node "$(nid "$P1")" >/dev/null
+done
+for _ in $(seq 1 300); do [ "$(done_total)" -ge $((6 * N + M)) ] && break; sleep 0.1; done
+check "a held migration: its keys moved, the slot handed over" \
+    'grep -qx OK "$T/migrate.log" && [ "$(redis-cli -p "$P1" cluster countkeysinslot $GS)" -gt 0 ] &&
+     [ "$(redis-cli -p "$P2" cluster countkeysinslot $GS)" -eq 0 ]'
+q2=$("$G" queues --redis "$CURL" --json | grep '"queue":"cq2"') || true
+feed_once cq2 cq2-m $M $((N + M)) && ok=1 || ok=0
+check "a held migration: every job of cq2 succeeded once, nothing stranded" \
+    '[ $ok -eq 1 ] && grep -q "\"ready\":0,\"active\":0,\"delayed\":0,\"dead\":0,\"succeeded\":$((N + M))" <<<"$q2" ||
+     { echo "  $q2"; false; }'
+check "a held migration: the workers waited on TRYAGAIN (the slot guard)" \
+    'grep -q "error=TRYAGAIN" "$T/w1.log" "$T/w2.log"'
 
 # an idle worker is woken by the sharded message: one more job on the
 # moved queue is SPUBLISHed on its new master (a SSUBSCRIBE there sees it,
@@ -138,24 +206,29 @@ kill "$spid" "$ppid" 2>/dev/null || true
 wait "$spid" "$ppid" 2>/dev/null || true
 check "the late job was SPUBLISHed on its shard, not PUBLISHed, and ran" \
     'grep -qx smessage "$T/smsg" && ! grep -qx message "$T/pmsg" &&
-     "$G" result --redis "$CURL" --queue cq737 --json cq737-late | grep -q "\"state\":\"succeeded\""'
+     r=$("$G" result --redis "$CURL" --queue cq737 --json cq737-late) &&
+     grep -q "\"state\":\"succeeded\"" <<<"$r"'
+# (a command's output is read whole before grep -q sees it: grep -q exits at
+# the first match, and under pipefail the writer's SIGPIPE failed the check)
 fail0=$fail
 check "the scripts never PUBLISHed (INFO commandstats of every master)" \
-    '! redis-cli -p "$P0" info commandstats | grep -q "^cmdstat_publish:" &&
-     ! redis-cli -p "$P1" info commandstats | grep -q "^cmdstat_publish:" &&
-     ! redis-cli -p "$P2" info commandstats | grep -q "^cmdstat_publish:" &&
-     redis-cli -p "$P0" info commandstats | grep -q "^cmdstat_spublish:"'
-[ "$fail" = "$fail0" ] ||
+    's0=$(redis-cli -p "$P0" info commandstats) && s1=$(redis-cli -p "$P1" info commandstats) &&
+     s2=$(redis-cli -p "$P2" info commandstats) &&
+     ! grep -q "^cmdstat_publish:" <<<"$s0$s1$s2" && grep -q "^cmdstat_spublish:" <<<"$s0"'
+[ "$fail" = "$fail0" ] || {
     for p in "$P0" "$P1" "$P2"; do # what was published where, for the log
-        echo "  master $p: $(redis-cli -p "$p" info commandstats | grep publish | tr -d '\r' | tr '\n' ' ')"
+        echo "  master $p: $(redis-cli -p "$p" info commandstats | grep -i 'publish\|eval' | tr -d '\r' | tr '\n' ' ')"
     done
+    grep -h "redis error" "$T/w1.log" "$T/w2.log" | sed 's/^/    log: /' | head -20
+    [ -z "${GENQ_TEST_KEEP:-}" ] || cp -a "$T" "$GENQ_TEST_KEEP/"
+}
 
 # operators: the node serving each queue
 check "genq queues --json names each queue's node (cq737 moved)" \
     'grep -q "\"queue\":\"cq737\".*\"node\":\"127.0.0.1:$P0\"" "$T/queues.json" &&
      grep -q "\"queue\":\"cq2\".*\"node\":\"127.0.0.1:$P2\"" "$T/queues.json"'
 check "genq stats shows a node column" \
-    '"$G" stats --redis "$CURL" | head -1 | grep -q "node"'
+    'out=$("$G" stats --redis "$CURL") && head -1 <<<"$out" | grep -q "node"'
 check "genq workers lists both workers, with each queue's node" \
     '[ "$("$G" workers --redis "$CURL" --json | grep -c "\"nodes\":{\"cq0\":\"127.0.0.1:$P0\"")" -eq 2 ]'
 # sampled with the queue depths (every 5 s)

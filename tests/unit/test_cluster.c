@@ -93,6 +93,36 @@ Test(cluster, queue_script_argv_one_key_in_the_slot)
     free(al);
 }
 
+/* On a cluster the call declares the queue's slot guard after the meta key
+ * (keys.h QKEY_GUARD): a key of the same slot that nothing writes, so that
+ * Redis refuses the call while the slot migrates instead of stopping the
+ * script half-way. */
+Test(cluster, queue_script_declares_the_slot_guard_on_a_cluster)
+{
+    struct qkeys k;
+    const char *args[] = {"a1"};
+    const char **av;
+    size_t *al;
+    struct skeys sk;
+    int n;
+
+    cr_assert_eq(qkeys_init(&k, "jobs-7"), 0);
+    sk = rclient_qkeys(&k, 0);
+    cr_assert_eq(sk.n, 1, "one Redis: the meta key only");
+    sk = rclient_qkeys(&k, 1);
+    cr_assert_eq(sk.n, 2);
+    n = rclient_build_argv_keys("EVALSHA", "sha", &sk, 1, args, NULL, &av, &al);
+    cr_assert_eq(n, 7);
+    cr_assert_str_eq(av[2], "2", "numkeys");
+    cr_assert_str_eq(av[3], "genq:{jobs-7}:meta", "routed by the first");
+    cr_assert_str_eq(av[4], "genq:{jobs-7}:slot-guard");
+    cr_assert_eq(slot(av[4]), slot("jobs-7"));
+    cr_assert_str_eq(av[5], "genq:{jobs-7}:", "ARGV[1] is the prefix");
+    cr_assert_str_eq(av[6], "a1");
+    free(av);
+    free(al);
+}
+
 /* err parses as a redirection of kind to slot, host, port. */
 static void
 expect_redir(const char *err, enum cluster_redir kind, int slot,
