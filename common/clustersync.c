@@ -166,20 +166,31 @@ csync_node_of_key(const char *key, char *out, size_t n)
         snprintf(out, n, "%s:%d", cs.map.node[i].host, cs.map.node[i].port);
 }
 
+static int
+send_asking(redisContext *to)
+{
+    redisReply *a = redisCommand(to, "ASKING");
+    int ok = a && a->type != REDIS_REPLY_ERROR;
+
+    freeReplyObject(a);
+    return ok ? 0 : -1;
+}
+
 redisContext *
-csync_follow(const redisReply *r, redisContext *from)
+csync_follow(const redisReply *r, redisContext *from, redisContext **asked)
 {
     char host[256], err[512];
     int slot, port, i;
     redisContext *to;
-    redisReply *a;
 
     if (!cs.open || !r || r->type != REDIS_REPLY_ERROR)
         return NULL;
     switch (cluster_redirect_parse(r->str, &slot, host, sizeof(host), &port)) {
     case CLUSTER_REDIR_RETRY: {
-        struct timespec ts = {0, 50 * 1000 * 1000};
+        struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
+        if (from == *asked && send_asking(from) < 0)
+            return NULL;
         return from;
     }
     case CLUSTER_REDIR_MOVED:
@@ -196,14 +207,12 @@ csync_follow(const redisReply *r, redisContext *from)
         return NULL;
     if (r->str[0] == 'M') {
         cs.map.slot[slot] = (short)i;
+        *asked = NULL;
         return to;
     }
-    a = redisCommand(to, "ASKING");
-    if (!a || a->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(a);
+    if (send_asking(to) < 0)
         return NULL;
-    }
-    freeReplyObject(a);
+    *asked = to;
     return to;
 }
 

@@ -34,8 +34,13 @@ void csync_node_of_key(const char *key, char *out, size_t n);
 
 /* r is a reply to a command that was sent: when it is MOVED (the map is
  * updated) or ASK (ASKING is sent), the connection to resend it on; after
- * TRYAGAIN / CLUSTERDOWN, from after a short pause; else NULL. */
-redisContext *csync_follow(const redisReply *r, redisContext *from);
+ * TRYAGAIN / CLUSTERDOWN, from after a 20 ms pause, with ASKING again when
+ * from is *asked (the node an ASK led to: a migrating slot's new master
+ * answers TRYAGAIN while a call declares a key it does not hold yet, such
+ * as the slot guard); else NULL. *asked is the caller's, NULL before its
+ * first send, kept across the hops of one command. */
+redisContext *csync_follow(const redisReply *r, redisContext *from,
+                           redisContext **asked);
 
 /* Close every connection of the cluster and forget it. */
 void csync_close(void);

@@ -12,6 +12,10 @@
 #include "rclient.h"
 #include "sentinel.h"
 
+/* How long a script call waits out TRYAGAIN (a migrating slot): the worker's
+ * command timeout (worker/rcluster.c) */
+#define TRYAGAIN_S 10.0
+
 int
 rclient_build_argv_keys(const char *cmd, const char *body,
                         const struct skeys *k, int argc, const char **argv,
@@ -297,15 +301,31 @@ rclient_script(redisContext *c, enum script_id id, const struct qkeys *k,
     }
     rv = redisCommandArgv(c, n, av, al);
     r = rv;
+    /* Redirections: 16 hops at most. A TRYAGAIN (a Redis Cluster slot
+     * migrating: every queue script declares the slot guard, keys.h
+     * QKEY_GUARD, so it waits until the slot has moved) counts no hop and
+     * is asked again every 20 ms for up to TRYAGAIN_S, as the worker does. */
+    struct timespec t0;
+    redisContext *asked = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int hop = 0; r && r->type == REDIS_REPLY_ERROR && hop < 16; hop++) {
         redisContext *to = c;
+        if (strncmp(r->str, "TRYAGAIN", 8) == 0) {
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((double)(t.tv_sec - t0.tv_sec) +
+                    (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >=
+                TRYAGAIN_S)
+                break;
+            hop--;
+        }
         if (strncmp(r->str, "NOSCRIPT", 8) == 0 && av[0][4] == 'S') {
             /* Redis restarted or flushed its script cache: send the text. */
             av[0] = "EVAL";
             al[0] = 4;
             av[1] = s->text;
             al[1] = strlen(s->text);
-        } else if (!(to = csync_follow(r, c))) {
+        } else if (!(to = csync_follow(r, c, &asked))) {
             break; /* not a Redis Cluster redirection */
         }
         freeReplyObject(r);

@@ -167,14 +167,33 @@ seq 1 $M | sed 's/.*/{"id":"cq2-m&","prompt":"m&","max_tokens":8}/' >"$T/m.jsonl
 "$G" enqueue --redis "$CURL" --queue cq2 "$T/m.jsonl" >/dev/null 2>&1
 redis-cli -p "$P1" cluster setslot $GS importing "$(nid "$P2")" >/dev/null
 redis-cli -p "$P2" cluster setslot $GS migrating "$(nid "$P1")" >/dev/null
+# a genq command on the queue meanwhile waits too (TRYAGAIN, then ASK to the
+# new master and TRYAGAIN there with ASKING), started in each half of the
+# migration (`genq result --wait`: its script calls follow redirections)
+held_status() { # $1: its output file
+    "$G" result --redis "$CURL" --queue cq2 --json --wait 20 cq2-m1 >"$1" 2>&1
+    echo "rc=$?" >>"$1"
+}
+held_status "$T/held1" &
+hp1=$!
 sleep 0.5
 # shellcheck disable=SC2046 # one argument per key
 redis-cli -p "$P2" migrate 127.0.0.1 "$P1" "" 0 5000 keys \
     $(redis-cli -p "$P2" cluster getkeysinslot $GS 1000) >"$T/migrate.log" 2>&1
+held_status "$T/held2" &
+hp2=$!
 sleep 0.5
 for p in "$P1" "$P2" "$P0"; do
     redis-cli -p "$p" cluster setslot $GS node "$(nid "$P1")" >/dev/null
 done
+wait "$hp1" "$hp2" || true
+held_ok=1
+for f in held1 held2; do
+    grep -qx "rc=0" "$T/$f" && grep -q '"id":"cq2-m1"' "$T/$f" ||
+        { held_ok=0; sed "s/^/  $f: /" "$T/$f"; }
+done
+check "a held migration: genq result of one of its jobs waited it out (both halves)" \
+    '[ $held_ok -eq 1 ]'
 for _ in $(seq 1 300); do [ "$(done_total)" -ge $((6 * N + M)) ] && break; sleep 0.1; done
 check "a held migration: its keys moved, the slot handed over" \
     'grep -qx OK "$T/migrate.log" && [ "$(redis-cli -p "$P1" cluster countkeysinslot $GS)" -gt 0 ] &&
