@@ -11,10 +11,11 @@
 #include "layout.h"
 #include "rclient.h"
 #include "sentinel.h"
+#include "timefmt.h"
 
-/* How long a script call waits out TRYAGAIN (a migrating slot): the worker's
- * command timeout (worker/rcluster.c) */
-#define TRYAGAIN_S 10.0
+/* How long a script call waits out TRYAGAIN (a migrating slot) and
+ * CLUSTERDOWN (a failover): the worker's command timeout (worker/rcluster.c) */
+#define RETRY_S 10.0
 
 int
 rclient_build_argv_keys(const char *cmd, const char *body,
@@ -301,21 +302,18 @@ rclient_script(redisContext *c, enum script_id id, const struct qkeys *k,
     }
     rv = redisCommandArgv(c, n, av, al);
     r = rv;
-    /* Redirections: 16 hops at most. A TRYAGAIN (a Redis Cluster slot
-     * migrating: every queue script declares the slot guard, keys.h
-     * QKEY_GUARD, so it waits until the slot has moved) counts no hop and
-     * is asked again every 20 ms for up to TRYAGAIN_S, as the worker does. */
-    struct timespec t0;
+    /* Redirections (MOVED, ASK): 16 hops at most. A TRYAGAIN (a Redis
+     * Cluster slot migrating: every queue script declares the slot guard,
+     * keys.h QKEY_GUARD, so it waits until the slot has moved) or
+     * CLUSTERDOWN counts no hop and is asked again every 20 ms
+     * (csync_follow) for up to RETRY_S, as the worker does. */
+    double t0 = time_mono_s();
     redisContext *asked = NULL;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int hop = 0; r && r->type == REDIS_REPLY_ERROR && hop < 16; hop++) {
         redisContext *to = c;
-        if (strncmp(r->str, "TRYAGAIN", 8) == 0) {
-            struct timespec t;
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            if ((double)(t.tv_sec - t0.tv_sec) +
-                    (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >=
-                TRYAGAIN_S)
+        if (strncmp(r->str, "TRYAGAIN", 8) == 0 ||
+            strncmp(r->str, "CLUSTERDOWN", 11) == 0) {
+            if (time_mono_s() - t0 >= RETRY_S)
                 break;
             hop--;
         }

@@ -10,6 +10,7 @@
 
 #include "rclient.h"
 #include "sentinel.h"
+#include "timefmt.h"
 
 int
 sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen, int *port)
@@ -180,15 +181,6 @@ sentinel_lookup(const struct redis_url *u, double timeout_s, char *host,
     return -1;
 }
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Errors no retry mends: a refused layout, wrong credentials, ACL. */
 static int
 is_final(const char *err)
@@ -201,13 +193,13 @@ redisContext *
 sentinel_connect(const struct redis_url *u, double timeout_s, char *err,
                  size_t errlen)
 {
-    double deadline = now_s() + timeout_s;
+    double deadline = time_mono_s() + timeout_s;
     struct redis_url m = *u;
     redisContext *c = NULL;
 
     m.snt.n = 0; /* rclient_connect() below talks to the master itself */
     for (;;) {
-        double left = deadline - now_s();
+        double left = deadline - time_mono_s();
         struct timespec pause = {0, 200 * 1000 * 1000};
 
         if (left < 0.5)
@@ -233,7 +225,7 @@ sentinel_connect(const struct redis_url *u, double timeout_s, char *err,
                 c = NULL;
             }
         }
-        if (now_s() + 0.2 > deadline)
+        if (time_mono_s() + 0.2 > deadline)
             break;
         nanosleep(&pause, NULL);
     }

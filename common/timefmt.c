@@ -18,6 +18,15 @@ time_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+double
+time_mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Days since 1970-01-01 of y-m-d (m 1..12). */
 static int64_t
 days_from_civil(int64_t y, int m, int d)

@@ -1,5 +1,6 @@
-/* Wall-clock time in epoch milliseconds, and RFC 3339 timestamps
- * ("2025-01-31T09:00:00.000Z") parsed and formatted at ms precision. */
+/* Wall-clock time in epoch milliseconds, monotonic seconds, and RFC 3339
+ * timestamps ("2025-01-31T09:00:00.000Z") parsed and formatted at ms
+ * precision. */
 #ifndef GENQ_TIMEFMT_H
 #define GENQ_TIMEFMT_H
 
@@ -7,6 +8,9 @@
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). Can't fail. */
 int64_t time_now_ms(void);
+
+/* Seconds on CLOCK_MONOTONIC, for timeouts and elapsed times. Can't fail. */
+double time_mono_s(void);
 
 /* Parse an RFC 3339 date-time into epoch ms: YYYY-MM-DD, 'T' (or 't' or a
  * space), hh:mm:ss, optional fraction (digits past ms are truncated), then

@@ -230,7 +230,7 @@ cmd_result(int argc, char **argv)
                              CLI_OPT_END};
     struct cli_cmd spec = {"result", result_help, NULL, opts, NULL, NULL, 1};
     int first, rc;
-    struct timespec t0, t1;
+    double t0;
 
     if ((rc = cli_parse(&c, &spec, argc, argv, &first)) != CLI_NEXT)
         return rc;
@@ -238,7 +238,7 @@ cmd_result(int argc, char **argv)
         return cli_usage_error("result", "give exactly one job id");
     if (cli_connect(&c) < 0)
         return EXIT_FAIL;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = time_mono_s();
     {
         char err[512];
         if (ready_find(c.rc, &c.keys, (const char *const *)argv + first, 1, err,
@@ -291,9 +291,7 @@ cmd_result(int argc, char **argv)
             rc = EXIT_OK;
             break;
         }
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        waited = (double)(t1.tv_sec - t0.tv_sec) +
-                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        waited = time_mono_s() - t0;
         if (!st || !strcmp(st, "unknown") || !strcmp(st, "dead") ||
             !strcmp(st, "canceled") || waited >= wait_s) {
             cJSON *e = cJSON_GetObjectItem(o, "last_error");

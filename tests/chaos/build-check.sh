@@ -15,6 +15,6 @@ $(pkg-config --cflags $PKGS)"
 exec cc $CFLAGS -o "$OUT" tests/chaos/check*.c common/keys.c \
     common/redisurl.c common/sentinelurl.c common/sentinel.c common/rclient.c \
     common/scripts.c common/buf.c common/layout.c \
-    common/cluster.c common/clustersync.c \
+    common/cluster.c common/clustersync.c common/timefmt.c \
     build/gen/lua_scripts.c tests/mock-llm/mocktext.c \
     $(pkg-config --libs $PKGS) -lssl -lcrypto -lm
