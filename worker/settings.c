@@ -531,10 +531,10 @@ parse_args(int argc, char **argv)
      * streams ending together is refilled in tens of claims, not a hundred
      * loop iterations of one claim of 100 each (bench s: gaps between a
      * slot's jobs 2.4 -> 1.3 % of the run) */
-    if (cfg.claim_batch < 0)
-        cfg.claim_batch = cfg.concurrency / 10 < 100    ? 100
-                          : cfg.concurrency / 10 > 1000 ? 1000
-                                                        : cfg.concurrency / 10;
+    if (cfg.claim_batch < 0) {
+        int tenth = cfg.concurrency / 10;
+        cfg.claim_batch = tenth < 100 ? 100 : tenth > 1000 ? 1000 : tenth;
+    }
     if (cfg.claim_batch > cfg.concurrency) {
         cfg.claim_batch = cfg.concurrency;
         claim_clamped = 1;

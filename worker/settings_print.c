@@ -184,7 +184,7 @@ print_config(const char *key_where)
         if (o->ptr == &cfg->claim_batch && claim_clamped) {
             size_t n = strlen(where);
             snprintf(where + n, sizeof(where) - n, ", lowered to concurrency");
-        } else if (o->ptr == &cfg->claim_batch && !strcmp(where, "default")) {
+        } else if (o->ptr == &cfg->claim_batch && derived) {
             snprintf(where, sizeof(where),
                      "default: concurrency/10 in 100..1000");
         }

@@ -170,17 +170,17 @@ redis-cli -p "$P2" cluster setslot $GS migrating "$(nid "$P1")" >/dev/null
 # a genq command on the queue meanwhile waits too (TRYAGAIN, then ASK to the
 # new master and TRYAGAIN there with ASKING), started in each half of the
 # migration (`genq result --wait`: its script calls follow redirections)
-held_status() { # $1: its output file
+held_result() { # $1: its output file
     "$G" result --redis "$CURL" --queue cq2 --json --wait 20 cq2-m1 >"$1" 2>&1
     echo "rc=$?" >>"$1"
 }
-held_status "$T/held1" &
+held_result "$T/held1" &
 hp1=$!
 sleep 0.5
 # shellcheck disable=SC2046 # one argument per key
 redis-cli -p "$P2" migrate 127.0.0.1 "$P1" "" 0 5000 keys \
     $(redis-cli -p "$P2" cluster getkeysinslot $GS 1000) >"$T/migrate.log" 2>&1
-held_status "$T/held2" &
+held_result "$T/held2" &
 hp2=$!
 sleep 0.5
 for p in "$P1" "$P2" "$P0"; do
