@@ -12,13 +12,18 @@
  *      the ready and stage lists ("@ID|" header payload, meta.h), which a
  *      genq of layout 2 would take for ids. A Redis at layout 2 holds only
  *      plain ids: the upgrade just sets 3 (from 1: the renames of 2 first).
- *      The same script (layout_upgrade_argv()) does both. */
+ *      The same script (layout_upgrade_argv()) does both.
+ *   4  the done set (retention index) holds a member per batch of finished
+ *      jobs, their ids joined by ',' (prelude.lua DONE_SEP), which a genq
+ *      of layout 3 would take for one id (its sweep would drop the member
+ *      and keep the jobs' records for ever). A layout-3 member is one id, a
+ *      batch of one: the upgrade just sets 4. */
 #ifndef GENQ_LAYOUT_H
 #define GENQ_LAYOUT_H
 
 #include <stddef.h>
 
-#define LAYOUT_VERSION "3"
+#define LAYOUT_VERSION "4"
 
 /* Fill set and get with the two commands a program sends together on
  * connect (one round trip): SET KEY_LAYOUT LAYOUT_VERSION NX (ours when

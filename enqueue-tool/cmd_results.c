@@ -219,8 +219,10 @@ finished_ms(const char *doc)
 static int
 export_run(struct cli *c, int64_t since_ms)
 {
-    char score[32] = "", last[256] = "", lo[32], cnt[16];
-    int started = 0;
+    /* the cursor: the last done-set member of a page (a batch of ids, up
+     * to ~130 kB: results_page.lua), owned here, freed on return */
+    char score[32] = "", *last = NULL, lo[32], cnt[16];
+    int rc = EXIT_OK;
 
     if (since_ms)
         snprintf(lo, sizeof(lo), "%" PRId64, since_ms);
@@ -228,20 +230,22 @@ export_run(struct cli *c, int64_t since_ms)
         snprintf(lo, sizeof(lo), "-inf");
     snprintf(cnt, sizeof(cnt), "%d", EXPORT_PAGE);
     for (;;) {
-        const char *av[4] = {started ? score : "", started ? last : "", lo,
-                             cnt};
+        const char *av[4] = {last ? score : "", last ? last : "", lo, cnt};
         char err[512];
         redisReply *r = rclient_script(c->rc, SCRIPT_RESULTS_PAGE, &c->keys, 4,
                                        av, NULL, err, sizeof(err));
         long long n;
 
-        if (!r)
-            return cli_fail("results", "%s", err);
+        if (!r) {
+            rc = cli_fail("results", "%s", err);
+            break;
+        }
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
             r->element[2]->type != REDIS_REPLY_INTEGER ||
             r->elements != 3 + 2 * (size_t)r->element[2]->integer) {
             freeReplyObject(r);
-            return cli_fail("results", "unexpected reply from results_page");
+            rc = cli_fail("results", "unexpected reply from results_page");
+            break;
         }
         n = r->element[2]->integer;
         for (long long i = 0; i < n; i++) {
@@ -256,21 +260,30 @@ export_run(struct cli *c, int64_t since_ms)
         if (n > 0) {
             if (r->element[0]->type != REDIS_REPLY_STRING ||
                 r->element[1]->type != REDIS_REPLY_STRING ||
-                r->element[0]->len >= sizeof(score) ||
-                r->element[1]->len >= sizeof(last)) {
+                r->element[0]->len >= sizeof(score)) {
                 freeReplyObject(r);
-                return cli_fail("results", "unexpected cursor");
+                rc = cli_fail("results", "unexpected cursor");
+                break;
             }
             snprintf(score, sizeof(score), "%s", r->element[0]->str);
-            snprintf(last, sizeof(last), "%s", r->element[1]->str);
-            started = 1;
+            free(last);
+            last = strdup(r->element[1]->str);
+            if (!last) {
+                freeReplyObject(r);
+                rc = cli_fail("results", "out of memory");
+                break;
+            }
         }
         freeReplyObject(r);
-        if (fflush(stdout) != 0)
-            return cli_fail("results", "writing the output failed");
+        if (fflush(stdout) != 0) {
+            rc = cli_fail("results", "writing the output failed");
+            break;
+        }
         if (n < EXPORT_PAGE)
-            return EXIT_OK;
+            break;
     }
+    free(last);
+    return rc;
 }
 
 static const char results_help[] =

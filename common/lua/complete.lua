@@ -12,7 +12,9 @@
 -- result_doc) goes to state review instead: kept in the results hash with
 -- its reasons, in the review set (PREFIX .. 'review', keys.h QKEY_REVIEW)
 -- until `genq review approve|reject`; no expiry, no feed entry (not
--- terminal).
+-- terminal). The succeeded jobs of a call are one member of the done set
+-- (DONE_CHUNK ids a member at most: prelude.lua says the format), not one
+-- each.
 local ttl = tonumber(ARGV[2])
 local na, feed_max, lats = #ARGV, nil, nil
 if na % 3 == 0 then
@@ -34,9 +36,9 @@ if n == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
 -- filled in order: presized (table_sized), not grown one rehash at a time
 local out, rset, mset = table_sized(n), table_sized(2 * n), table_sized(2 * n)
-local done, dset = table_sized(n), table_sized(2 * n)
+local done, sids = table_sized(n), table_sized(n)
 local k, d = 0, 0 -- pairs in rset/mset; jobs done
-local kd, rv = 0, {} -- pairs in dset; the review set's score, id pairs
+local ns, rv = 0, {} -- ids in sids (the succeeded); the review set's pairs
 local lat, nl = table_sized(n), 0 -- the succeeded jobs' indexes, then
 -- their latency samples (K_LAT; nil: none)
 -- token -> the pattern of an active record (prelude.lua META_PAT says the
@@ -96,8 +98,7 @@ for i = 1, n do
             rv[#rv + 1] = now_s; rv[#rv + 1] = id
         else
             mset[k] = 'succeeded|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
-            kd = kd + 2
-            dset[kd - 1] = expire_s; dset[kd] = id
+            ns = ns + 1; sids[ns] = id
             nl = nl + 1; lat[nl] = i
         end
     else
@@ -115,14 +116,19 @@ if d > 0 then
     -- arguments of an HDEL that finds nothing
     local extra = redis.call('EXISTS', K_PROGRESS, K_NOTIFY) > 0
     if extra then redis.call('HDEL', K_PROGRESS, unpack(done, 1, d)) end
-    if kd > 0 then
-        redis.call('ZADD', K_DONE, unpack(dset, 1, kd))
+    if ns > 0 then
+        -- the retention index: one member of their ids per DONE_CHUNK
+        for a = 1, ns, DONE_CHUNK do
+            redis.call('ZADD', K_DONE, expire_s,
+                       table.concat(sids, DONE_SEP, a,
+                                    math.min(ns, a + DONE_CHUNK - 1)))
+        end
         -- the count formatted once for both HINCRBYs, the second of the
         -- tally cut from now_s (events_add)
-        local nsucc = tostring(kd / 2)
+        local nsucc = tostring(ns)
         redis.call('HINCRBY', K_STATS, 'succeeded', nsucc)
-        -- dset's ids are the feed's: no (id, state) table of its own
-        events_add(dset, feed_max, now_s, nsucc, 'succeeded', kd,
+        -- sids are the feed's: no (id, state) table of its own
+        events_add(sids, feed_max, now_s, nsucc, 'succeeded', ns,
                    not extra)
     end
     if lats and nl == n then

@@ -1,7 +1,7 @@
 -- maintain: periodic housekeeping any worker runs (every few seconds) and
 -- `genq` may run: reap expired leases, promote due delayed jobs, and drop
 -- succeeded jobs whose result retention has passed. ARGV: prefix, [grace_ms,
--- [feed_maxlen]]. Returns {reaped, promoted, swept, ms_until_next_delayed
+-- [feed_maxlen]]. Returns {reaped, promoted, swept (jobs), ms_until_next_delayed
 -- (-1 = none)}.
 local now = now_ms()
 -- ARGV[2] (optional): the caller's visibility timeout in ms, the reaper's
@@ -11,12 +11,30 @@ local now = now_ms()
 local reaped = reap(now, 1000, tonumber(ARGV[2] or '0'), tonumber(ARGV[3]))
 local promoted = promote(now, 1000)
 if promoted > 0 then wake(promoted) end
-local old = redis.call('ZRANGEBYSCORE', K_DONE, '-inf', now, 'LIMIT', 0, 1000)
-if #old > 0 then
-    local payloads = payloads_get(old)
-    for i, id in ipairs(old) do idem_forget(id, payloads[i]) end
-    redis.call('ZREM', K_DONE, unpack(old))
-    jobs_delete(old)
+-- Retention: the done set's members whose time has come (a member is the
+-- ids of a batch, prelude.lua DONE_SEP), whole members until ~1,000 ids a
+-- call (fewer than 2,000: a member holds at most DONE_CHUNK), read 16
+-- members at a time (one can be ~130 kB).
+local old, gone, off = {}, {}, 0
+local idpat = '[^' .. DONE_SEP .. ']+'
+while #old < 1000 do
+    local mem = redis.call('ZRANGEBYSCORE', K_DONE, '-inf', now, 'LIMIT',
+                           off, 16)
+    for _, m in ipairs(mem) do
+        if #old >= 1000 then break end
+        gone[#gone + 1] = m
+        for id in string.gmatch(m, idpat) do old[#old + 1] = id end
+    end
+    if #mem < 16 then break end
+    off = off + 16
+end
+if #gone > 0 then
+    redis.call('ZREM', K_DONE, unpack(gone))
+    if #old > 0 then
+        local payloads = payloads_get(old)
+        for i, id in ipairs(old) do idem_forget(id, payloads[i]) end
+        jobs_delete(old)
+    end
 end
 -- Staged jobs of a `genq enqueue` run that died before finishing them
 -- (stage.lua): once the run has sent nothing for STAGE_GC_MS, its

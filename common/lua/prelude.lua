@@ -65,6 +65,16 @@ local LAT_SAMPLES = 200
 -- work per job. So ZCARD counts one more than the leases (max(n - 1, 0)).
 local LEASE_PIN = '~genq: this member keeps the leases sorted set a skiplist, ' ..
     'it is not a job~'
+-- The done sorted set (K_DONE, layout 4) is the retention index of finished
+-- jobs: a member is the ids of jobs whose records go at the same time (its
+-- score, ms), joined by DONE_SEP (a byte no job id holds: job.h, the ids'
+-- class A-Z a-z 0-9 . _ : -). complete.lua adds one member per call (per
+-- DONE_CHUNK ids) instead of one per job, which cost Redis about a tenth of
+-- its CPU per job (a skiplist and a dict insert each, cache misses on a set
+-- as big as the retained results); a canceled or approved job is a member
+-- of one id, as every member was in layout 3. maintain.lua sweeps whole
+-- members, results_page.lua pages by them.
+local DONE_SEP, DONE_CHUNK = ',', 1000
 
 local function now_ms()
     local t = redis.call('TIME')
@@ -95,25 +105,27 @@ local META_PAT_TOKEN = '^active|[^|]*|[^|]*|[^|]*|([^|]*)|'
 -- the feed is off), which trims as an XTRIM would, cheaper than a MAXLEN
 -- on every XADD and a command fewer than an XTRIM. The notify hash is read
 -- only while it exists (no_echo: the caller knows it does not): no HMGET
--- for queues that never echo. With state given, the list is instead
--- {score1, id1, ...} (a ZADD's pairs) of n elements, every job in that
--- state (complete.lua: no table of its own).
+-- for queues that never echo. With state given, the list is instead the
+-- n ids {id1, id2, ...} of jobs all in that state (complete.lua: no pairs
+-- table of its own).
 local function feed_add(pairs_list, maxlen, state, n, no_echo)
     n = n or #pairs_list
     maxlen = maxlen or FEED_MAXLEN_DEFAULT
     if n == 0 or maxlen <= 0 then return end
-    local o = state and 1 or 0 -- the id's offset in a pair
+    local step = state and 1 or 2 -- list elements per job
     local echo
     if not no_echo and redis.call('EXISTS', K_NOTIFY) == 1 then
         local ids = {}
-        for i = 1, n, 2 do ids[(i + 1) / 2] = pairs_list[i + o] end
+        for i = 1, n, step do ids[#ids + 1] = pairs_list[i] end
         echo = redis.call('HMGET', K_NOTIFY, unpack(ids))
     end
     local q = string.sub(PREFIX, 7, -3) -- "genq:{Q}:" -> Q
-    for i = 1, n, 2 do
-        local e = echo and echo[(i + 1) / 2]
-        local st, id = state or pairs_list[i + 1], pairs_list[i + o]
-        if i < n - 1 then
+    local j = 0 -- the job's index (echo)
+    for i = 1, n, step do
+        j = j + 1
+        local e = echo and echo[j]
+        local st, id = state or pairs_list[i + 1], pairs_list[i]
+        if i <= n - step then
             if e then
                 redis.call('XADD', K_FEED, '*', 'v', '1', 'id', id,
                            'state', st, 'queue', q, 'metadata', e)
@@ -137,8 +149,8 @@ end
 -- per-second tallies of `genq stats` (K_TALLY) and one feed entry per job
 -- (feed_add, bound feed_max: `genq results` tails the feed). nsucc: how
 -- many of the pairs are succeeded when the caller knows (complete.lua: all
--- of them, as a string), else nil (counted here); then state and n: the list is a
--- ZADD's {score1, id1, ...} of n elements (feed_add); no_echo: the notify
+-- of them, as a string), else nil (counted here); then state and n: the list is
+-- the n ids of jobs all in that state (feed_add); no_echo: the notify
 -- hash is known not to exist (feed_add). (Until issue 15 this
 -- also wrote one entry per batch to the events stream, KEYS[14]: nothing
 -- reads it now.)

@@ -1,17 +1,30 @@
 -- results_page: one page of finished jobs for `genq results export`, in
 -- order of their retention deadline (finish time + result TTL), oldest
--- first. Read-only. ARGV: prefix, cursor_score ("" = start), cursor_id,
--- min_ms ("-inf"), count. The cursor is the last entry of the previous
--- page. Returns {next_score, next_id, n, then n pairs: id, result} where
--- result is false for a job without one (canceled); n < count means the
--- end.
+-- first. Read-only. ARGV: prefix, cursor_score ("" = start), cursor_member,
+-- min_ms ("-inf"), count. The done set's members are batches of ids
+-- (prelude.lua DONE_SEP): a page is whole members, at least count jobs
+-- unless the set ends (then fewer), at most count + DONE_CHUNK - 1; the
+-- cursor is the last member of the previous page. Returns {next_score,
+-- next_member, n, then n pairs: id, result} where result is false for a
+-- job without one (canceled); n < count means the end.
 local cs, cm, lo = ARGV[2], ARGV[3], ARGV[4]
 local count = tonumber(ARGV[5])
 
-local ids, scores = zset_page(K_DONE, cs, cm, lo, '+inf', count, false)
-local out = {false, false, #ids}
+local ids, out = {}, {false, false, 0}
+local idpat = '[^' .. DONE_SEP .. ']+'
+while #ids < count do
+    -- 16 members a read: one can be ~130 kB
+    local mem, scores = zset_page(K_DONE, cs, cm, lo, '+inf', 16, false)
+    for i, m in ipairs(mem) do
+        if #ids >= count then break end
+        for id in string.gmatch(m, idpat) do ids[#ids + 1] = id end
+        cs, cm = scores[i], m
+    end
+    if #mem < 16 then break end
+end
+out[3] = #ids
 if #ids == 0 then return out end
-out[1] = scores[#scores]; out[2] = ids[#ids]
+out[1] = cs; out[2] = cm
 local res = redis.call('HMGET', K_RESULTS, unpack(ids))
 for i, id in ipairs(ids) do
     out[#out + 1] = id

@@ -235,8 +235,9 @@ Test(layout, pool_stops_when_a_child_is_refused)
  * layout 2 or later renames the caps and the current spend on connect (one
  * script) and sets the version, genq (cli) and genq-worker (worker) alike;
  * the caps an operator set survive, the old names are gone. A Redis at
- * layout 2 holds no inline job (layout.h): the same script just sets the
- * version, renaming nothing (a key under a layout-1 name stays as it is). */
+ * layout 2 holds no inline job, one at layout 3 only done members of one id
+ * (layout.h): the same script just sets the version, renaming nothing (a
+ * key under a layout-1 name stays as it is). */
 static void
 upgrade_from(int from, int db, int worker)
 {
@@ -268,10 +269,10 @@ upgrade_from(int from, int db, int worker)
     }
     layout_get(v, sizeof(v));
     cr_assert_str_eq(v, LAYOUT_VERSION);
-    if (from == 2) {
+    if (from >= 2) {
         r = redisCommand(c, "EXISTS %s", KEY_BUDGET_CAPS);
         cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0,
-                  "nothing renamed from layout 2");
+                  "nothing renamed from layout %d", from);
         freeReplyObject(r);
         freeReplyObject(redisCommand(c, "DEL genq:budget:caps"));
         return;
@@ -301,4 +302,12 @@ Test(layout, upgrade_from_2_cli)
 Test(layout, upgrade_from_2_worker)
 {
     upgrade_from(2, 4, 1);
+}
+Test(layout, upgrade_from_3_cli)
+{
+    upgrade_from(3, 7, 0);
+}
+Test(layout, upgrade_from_3_worker)
+{
+    upgrade_from(3, 8, 1);
 }

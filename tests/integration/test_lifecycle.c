@@ -457,3 +457,110 @@ Test(lifecycle, batch_claim_and_complete_many)
     freeReplyObject(c);
     freeReplyObject(r);
 }
+
+/* Enqueue n jobs "PREFIX%04d", claim them in one call and complete them in
+ * one call with result TTL ttl (ms, as text), each result {"id":"ID"}. */
+static void
+complete_batch(int n, const char *prefix, const char *ttl)
+{
+    const char **av = calloc(1 + 3 * (size_t)n, sizeof(char *));
+    char(*docs)[48] = calloc((size_t)n, sizeof(*docs));
+    char err[256], id[32];
+    redisReply *r, *c;
+
+    cr_assert(av && docs);
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof(id), "%s%04d", prefix, i);
+        th_enqueue(&t, id, 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
+    }
+    r = claim(n, 60000, 5);
+    cr_assert_eq(r->elements, 1 + 4 * (size_t)n);
+    av[0] = ttl;
+    for (int i = 0; i < n; i++) {
+        snprintf(docs[i], sizeof(docs[i]), "{\"id\":\"%s\"}",
+                 r->element[1 + 4 * i]->str);
+        av[1 + 3 * i] = r->element[1 + 4 * i]->str;
+        av[2 + 3 * i] = r->element[2 + 4 * i]->str;
+        av[3 + 3 * i] = docs[i];
+    }
+    c = rclient_script(t.c, SCRIPT_COMPLETE, &t.k, 1 + 3 * n, av, NULL, err,
+                       sizeof(err));
+    cr_assert(c, "%s", err);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(c->element[i]->integer, 1, "job %d stored", i);
+    freeReplyObject(c);
+    freeReplyObject(r);
+    free(docs);
+    free(av);
+}
+
+/* The done set (layout 4) holds one member per complete call, its ids
+ * joined by ',', at most 1,000 ids a member: 1,500 jobs are two members,
+ * and `genq results export` (pages of 100 jobs) prints every result once,
+ * in order, across members longer than a page. */
+Test(lifecycle, retention_index_one_member_per_batch)
+{
+    redisReply *r;
+    char *out, *err, want[32];
+    int n = 0;
+
+    complete_batch(1500, "r", "60000");
+    cr_assert_eq(th_rint(&t, "ZCARD %s", t.k.key[QK_DONE]), 2,
+                 "one member per 1,000 ids");
+    r = redisCommand(t.c, "ZRANGE %s 0 -1", t.k.key[QK_DONE]);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+    cr_assert(!strncmp(r->element[0]->str, "r0000,r0001,", 12), "%.40s",
+              r->element[0]->str);
+    cr_assert_eq(r->element[0]->len, 1000 * 6 - 1, "1,000 ids of 5 bytes");
+    cr_assert(!strncmp(r->element[1]->str, "r1000,", 6), "%.40s",
+              r->element[1]->str);
+    cr_assert_eq(r->element[1]->len, 500 * 6 - 1);
+    freeReplyObject(r);
+    {
+        /* and a batch of one after them (a member of one id, as layout 3
+         * wrote every member) */
+        char id[128], tok[32];
+        th_enqueue(&t, "s1", 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
+        claim_one(60000, id, tok);
+        freeReplyObject(
+            th_script(&t, SCRIPT_COMPLETE, "60000", "s1", tok, "{}", NULL));
+    }
+    cr_assert_eq(th_genq(&t, NULL, &out, &err, "results", "export", NULL), 0,
+                 "%s", err);
+    for (char *save = NULL, *l = strtok_r(out, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save), n++) {
+        if (n < 1500)
+            snprintf(want, sizeof(want), "{\"id\":\"r%04d\"}", n);
+        else
+            snprintf(want, sizeof(want), "{}");
+        cr_assert_str_eq(l, want, "line %d", n);
+    }
+    cr_assert_eq(n, 1501, "every result once");
+    free(out);
+    free(err);
+}
+
+/* The sweep takes whole members, ~1,000 ids a call: 1,500 jobs past their
+ * retention go in two calls (1,000 then 500), every record with them. */
+Test(lifecycle, retention_sweep_takes_whole_members)
+{
+    redisReply *r;
+    char st[64];
+
+    complete_batch(1500, "q", "1");
+    th_sleep_ms(20);
+    r = th_script(&t, SCRIPT_MAINTAIN, NULL);
+    cr_assert_eq(int_reply(r, 2), 1000, "the first member's jobs");
+    freeReplyObject(r);
+    cr_assert_str_eq(th_state(&t, "q0999", st, NULL), "unknown");
+    cr_assert_str_eq(th_state(&t, "q1000", st, NULL), "succeeded");
+    cr_assert_eq(th_rint(&t, "ZCARD %s", t.k.key[QK_DONE]), 1);
+    r = th_script(&t, SCRIPT_MAINTAIN, NULL);
+    cr_assert_eq(int_reply(r, 2), 500);
+    freeReplyObject(r);
+    cr_assert_str_eq(th_state(&t, "q1499", st, NULL), "unknown");
+    cr_assert_eq(th_rint(&t, "ZCARD %s", t.k.key[QK_DONE]), 0);
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_RESULTS]), 0);
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_META]), 0);
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 0);
+}
