@@ -56,8 +56,9 @@ idwin_run(const struct idwin *w, int argc, char **argv, int *any)
 
         /* a full window, or the end: read the oldest call's replies */
         if (used == window || (done && used > 0)) {
-            redisReply *r =
-                idwin_read_array(w->c, w->cmd, (size_t)win[head].n * w->fields);
+            redisReply *r = idwin_read_call(w->c, w->cmd, w->script, w->pre,
+                                            w->npre, win[head].ids, win[head].n,
+                                            (size_t)win[head].n * w->fields);
             int k = r ? w->report(w->ctx, win[head].ids, win[head].n, r) : -1;
             if (r)
                 freeReplyObject(r);
@@ -142,6 +143,72 @@ idwin_append_script(struct cli *c, enum script_id id, const char *const *pre,
     rc = rclient_append_script(c->rc, id, &c->keys, npre + n, av, NULL);
     free(av);
     return rc;
+}
+
+/* Whether err (an error reply's text) says Redis did not run the call and
+ * running it again elsewhere or later may: a Redis Cluster redirection or
+ * migration (MOVED, ASK, TRYAGAIN, CLUSTERDOWN; every queue script
+ * declares the slot guard, keys.h QKEY_GUARD, so a call is refused whole
+ * while its slot moves) or a script cache Redis lost (NOSCRIPT). */
+static int
+call_refused(const char *err)
+{
+    static const char *const kinds[] = {"MOVED ", "ASK ", "TRYAGAIN",
+                                        "CLUSTERDOWN", "NOSCRIPT"};
+
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (!strncmp(err, kinds[i], strlen(kinds[i])))
+            return 1;
+    return 0;
+}
+
+redisReply *
+idwin_read_call(struct cli *c, const char *cmd, enum script_id id,
+                const char *const *pre, int npre, char *const *ids, int n,
+                size_t nel)
+{
+    char err[512];
+    void *rv = NULL;
+    redisReply *r;
+
+    if (redisGetReply(c->rc, &rv) != REDIS_OK || !rv) {
+        cli_fail(cmd, "redis: %s",
+                 c->rc->errstr[0] ? c->rc->errstr : "I/O error");
+        return NULL;
+    }
+    r = rv;
+    if (r->type == REDIS_REPLY_ERROR && call_refused(r->str)) {
+        const char **av = malloc(sizeof(*av) * (size_t)(npre + n));
+
+        freeReplyObject(r);
+        if (!av) {
+            cli_fail(cmd, "out of memory");
+            return NULL;
+        }
+        for (int i = 0; i < npre; i++)
+            av[i] = pre[i];
+        for (int i = 0; i < n; i++)
+            av[npre + i] = ids[i];
+        /* alone, following the cluster: the calls after it in the
+         * pipeline went to the same node and come back the same way */
+        r = rclient_script(c->rc, id, &c->keys, npre + n, av, NULL, err,
+                           sizeof(err));
+        free(av);
+        if (!r) {
+            cli_fail(cmd, "%s", err);
+            return NULL;
+        }
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        cli_fail(cmd, "redis: %s", r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != nel) {
+        freeReplyObject(r);
+        cli_fail(cmd, "unexpected reply from Redis");
+        return NULL;
+    }
+    return r;
 }
 
 redisReply *
