@@ -11,6 +11,7 @@
 
 #include "cmd_ops.h"
 #include "errclass.h"
+#include "idwin.h"
 #include "pack.h"
 #include "rclient.h"
 #include "timefmt.h"
@@ -398,49 +399,65 @@ dlq_pager_init(struct dlq_pager *p, struct cli *c, const struct dlq_filter *f,
         p->detail = DLQ_DETAIL_FILTER;
 }
 
+/* The dlq_page call of p's next page: its 7 arguments into av, the
+ * numbers written into b (which must outlive the call). */
+struct pager_nums {
+    char lo[32], hi[32], cnt[16], det[8];
+};
+#define PAGER_ARGC 7
+static void
+pager_args(const struct dlq_pager *p, const char *av[PAGER_ARGC],
+           struct pager_nums *b)
+{
+    if (p->f->since_ms)
+        snprintf(b->lo, sizeof(b->lo), "%" PRId64, p->f->since_ms);
+    else
+        snprintf(b->lo, sizeof(b->lo), "-inf");
+    if (p->f->until_ms)
+        snprintf(b->hi, sizeof(b->hi), "%" PRId64, p->f->until_ms);
+    else
+        snprintf(b->hi, sizeof(b->hi), "+inf");
+    snprintf(b->cnt, sizeof(b->cnt), "%d", p->count);
+    snprintf(b->det, sizeof(b->det), "%d", p->detail);
+    av[0] = p->started ? p->score : "";
+    av[1] = p->started ? p->last : "";
+    av[2] = b->lo;
+    av[3] = b->hi;
+    av[4] = b->cnt;
+    av[5] = b->det;
+    av[6] = p->f->grep ? p->f->grep : "";
+}
+
 int
 dlq_pager_append(struct dlq_pager *p)
 {
-    char lo[32], hi[32], cnt[16], det[8];
-    const char *av[7];
+    struct pager_nums b;
+    const char *av[PAGER_ARGC];
 
-    if (p->f->since_ms)
-        snprintf(lo, sizeof(lo), "%" PRId64, p->f->since_ms);
-    else
-        snprintf(lo, sizeof(lo), "-inf");
-    if (p->f->until_ms)
-        snprintf(hi, sizeof(hi), "%" PRId64, p->f->until_ms);
-    else
-        snprintf(hi, sizeof(hi), "+inf");
-    snprintf(cnt, sizeof(cnt), "%d", p->count);
-    snprintf(det, sizeof(det), "%d", p->detail);
-    av[0] = p->started ? p->score : "";
-    av[1] = p->started ? p->last : "";
-    av[2] = lo;
-    av[3] = hi;
-    av[4] = cnt;
-    av[5] = det;
-    av[6] = p->f->grep ? p->f->grep : "";
-    return rclient_append_script(p->c->rc, SCRIPT_DLQ_PAGE, &p->c->keys, 7, av,
-                                 NULL);
+    pager_args(p, av, &b);
+    return rclient_append_script(p->c->rc, SCRIPT_DLQ_PAGE, &p->c->keys,
+                                 PAGER_ARGC, av, NULL);
 }
 
 int
 dlq_pager_read(struct dlq_pager *p, const char *cmd)
 {
-    char err[512];
-    redisReply *r = rclient_read(p->c->rc, err, sizeof(err));
+    struct pager_nums b;
+    const char *av[PAGER_ARGC];
+    redisReply *r;
     size_t n;
 
     freeReplyObject(p->page); /* accepts NULL */
     p->page = NULL;
     p->pos = 0;
-    if (!r) {
-        cli_fail(cmd, "%s", err);
+    /* the cursor is unchanged since the append: a call the cluster refused
+     * is made again alone with the same arguments (idwin_read_call) */
+    pager_args(p, av, &b);
+    r = idwin_read_call(p->c, cmd, SCRIPT_DLQ_PAGE, av, PAGER_ARGC, NULL, 0,
+                        IDWIN_ANY);
+    if (!r)
         return -1;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
-        r->element[2]->type != REDIS_REPLY_INTEGER ||
+    if (r->elements < 3 || r->element[2]->type != REDIS_REPLY_INTEGER ||
         r->elements != 3 + (size_t)r->element[2]->integer * DLQ_PAGE_GROUP) {
         freeReplyObject(r);
         cli_fail(cmd, "unexpected reply from the dlq_page script");

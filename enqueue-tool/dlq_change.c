@@ -23,7 +23,12 @@ struct change {
     const char *cmd;
     char **batch; /* ids of the batch being filled (owned) */
     int n;
-    int pending[ID_WINDOW * 2 + 2]; /* sizes of the calls in flight */
+    /* the calls in flight, oldest first: their ids (owned: a call the
+     * cluster refused is made again with them, idwin_read_call) */
+    struct {
+        char **ids;
+        int n;
+    } pending[ID_WINDOW * 2 + 2];
     int npending;
     long matched, changed, skipped;
 };
@@ -35,18 +40,35 @@ batch_clear(struct change *ch)
     ch->n = 0;
 }
 
-/* Append the script call of the current batch (pipelined). */
+/* The script of the change and its arguments before the ids. */
+static enum script_id
+change_script(const struct change *ch, const char **keep, int *npre)
+{
+    *keep = ch->o->keep_attempts ? "1" : "0";
+    *npre = ch->purge ? 0 : 1;
+    return ch->purge ? SCRIPT_DLQ_PURGE : SCRIPT_DLQ_REQUEUE;
+}
+
+/* Append the script call of the current batch (pipelined); its ids go
+ * with it (pending), a new batch is started. */
 static int
 change_append(struct change *ch)
 {
-    const char *keep = ch->o->keep_attempts ? "1" : "0";
-    int rc = idwin_append_script(
-        &ch->o->c, ch->purge ? SCRIPT_DLQ_PURGE : SCRIPT_DLQ_REQUEUE, &keep,
-        ch->purge ? 0 : 1, ch->batch, ch->n);
+    const char *keep;
+    int npre;
+    enum script_id id = change_script(ch, &keep, &npre);
+    char **next = calloc(CHANGE_BATCH, sizeof(char *));
 
-    if (rc == 0)
-        ch->pending[ch->npending++] = ch->n;
-    return rc;
+    if (!next ||
+        idwin_append_script(&ch->o->c, id, &keep, npre, ch->batch, ch->n) < 0) {
+        free(next);
+        return -1;
+    }
+    ch->pending[ch->npending].ids = ch->batch;
+    ch->pending[ch->npending++].n = ch->n;
+    ch->batch = next;
+    ch->n = 0;
+    return 0;
 }
 
 /* Count the outcome of each id of one requeue/purge call from its reply r
@@ -74,18 +96,23 @@ change_count(struct change *ch, char **ids, int n, redisReply *r)
 static int
 change_read_one(struct change *ch)
 {
-    int n = ch->pending[0];
+    char **ids = ch->pending[0].ids;
+    int n = ch->pending[0].n, npre;
+    const char *keep;
+    enum script_id id = change_script(ch, &keep, &npre);
     redisReply *r;
 
     memmove(ch->pending, ch->pending + 1,
-            sizeof(int) * (size_t)(ch->npending - 1));
+            sizeof(ch->pending[0]) * (size_t)(ch->npending - 1));
     ch->npending--;
-    r = idwin_read_array(&ch->o->c, ch->cmd, (size_t)n);
-    if (!r)
-        return -1;
-    change_count(ch, NULL, n, r);
-    freeReplyObject(r);
-    return 0;
+    r = idwin_read_call(&ch->o->c, ch->cmd, id, &keep, npre, ids, n, (size_t)n);
+    if (r) {
+        change_count(ch, NULL, n, r);
+        freeReplyObject(r);
+    }
+    ops_free_strs(ids, n);
+    free(ids);
+    return r ? 0 : -1;
 }
 
 static int
@@ -216,6 +243,12 @@ change_filtered(struct change *ch, int count_only)
     }
     if (rc == 0 && change_drain(ch) < 0)
         rc = EXIT_FAIL;
+    /* after a failure: the ids of the calls left unread */
+    for (int i = 0; i < ch->npending; i++) {
+        ops_free_strs(ch->pending[i].ids, ch->pending[i].n);
+        free(ch->pending[i].ids);
+    }
+    ch->npending = 0;
     batch_clear(ch);
     free(ch->batch);
     ch->batch = NULL;

@@ -172,21 +172,30 @@ redis-cli -p "$P2" cluster setslot $GS migrating "$(nid "$P1")" >/dev/null
 # a genq command on the queue meanwhile waits too (TRYAGAIN, then ASK to the
 # new master and TRYAGAIN there with ASKING), started in each half of the
 # migration (`genq result --wait`: its script calls follow redirections)
+# (each records its exit code; under set -e a bare failing command would
+# end the function before it)
 held_result() { # $1: its output file
-    "$G" result --redis "$CURL" --queue cq2 --json --wait 20 cq2-m1 >"$1" 2>&1
-    echo "rc=$?" >>"$1"
+    "$G" result --redis "$CURL" --queue cq2 --json --wait 20 cq2-m1 >"$1" 2>&1 &&
+        echo "rc=0" >>"$1" || echo "rc=$?" >>"$1"
 }
 # and `genq status` of three of its jobs, whose pipelined call (idwin.c)
 # goes to the master the queue was on and is refused there (MOVED, ASK,
 # TRYAGAIN): made again alone, following the cluster
 held_status() { # $1: its output file
-    "$G" status --redis "$CURL" --queue cq2 --json cq2-m1 cq2-m2 cq2-m3 >"$1" 2>&1
-    echo "rc=$?" >>"$1"
+    "$G" status --redis "$CURL" --queue cq2 --json cq2-m1 cq2-m2 cq2-m3 >"$1" 2>&1 &&
+        echo "rc=0" >>"$1" || echo "rc=$?" >>"$1"
+}
+# and a page of its dead set (the dlq pager pipelines its calls too)
+held_dlq() { # $1: its output file
+    "$G" dlq ls --redis "$CURL" --queue cq2 --json >"$1" 2>&1 &&
+        echo "rc=0" >>"$1" || echo "rc=$?" >>"$1"
 }
 held_result "$T/held1" &
 hp1=$!
 held_status "$T/hstat1" &
 hs1=$!
+held_dlq "$T/hstat1.dlq" &
+hd1=$!
 sleep 0.5
 # shellcheck disable=SC2046 # one argument per key
 redis-cli -p "$P2" migrate 127.0.0.1 "$P1" "" 0 5000 keys \
@@ -195,11 +204,13 @@ held_result "$T/held2" &
 hp2=$!
 held_status "$T/hstat2" &
 hs2=$!
+held_dlq "$T/hstat2.dlq" &
+hd2=$!
 sleep 0.5
 for p in "$P1" "$P2" "$P0"; do
     redis-cli -p "$p" cluster setslot $GS node "$(nid "$P1")" >/dev/null
 done
-wait "$hp1" "$hp2" "$hs1" "$hs2" || true
+wait "$hp1" "$hp2" "$hs1" "$hs2" "$hd1" "$hd2" || true
 held_ok=1
 for f in held1 held2; do
     grep -qx "rc=0" "$T/$f" && grep -q '"id":"cq2-m1"' "$T/$f" ||
@@ -211,8 +222,9 @@ held_ok=1
 for f in hstat1 hstat2; do
     grep -qx "rc=0" "$T/$f" && [ "$(grep -c '"id":"cq2-m[123]"' "$T/$f")" -eq 3 ] ||
         { held_ok=0; sed "s/^/  $f: /" "$T/$f"; }
+    grep -qx "rc=0" "$T/$f.dlq" || { held_ok=0; sed "s/^/  $f.dlq: /" "$T/$f.dlq"; }
 done
-check "a held migration: genq status of three of its jobs waited it out (both halves)" \
+check "a held migration: genq status of three of its jobs and genq dlq ls waited it out (both halves)" \
     '[ $held_ok -eq 1 ]'
 for _ in $(seq 1 300); do [ "$(done_total)" -ge $((6 * N + M)) ] && break; sleep 0.1; done
 check "a held migration: its keys moved, the slot handed over" \
