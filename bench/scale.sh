@@ -121,7 +121,9 @@ if want reads; then
     worker_run rd "$N_R" >/dev/null
     # genq queues: the one queue with the retained results
     redis-cli -p "$RPORT" srem genq:queues rt >/dev/null
-    jid=$(redis-cli -p "$RPORT" zrevrange 'genq:{rd}:done' 0 0) # a job the worker ran
+    # a job the worker ran: the first id of the newest done member (a
+    # batch of ids since layout 4)
+    jid=$(redis-cli -p "$RPORT" zrevrange 'genq:{rd}:done' 0 0 | cut -d, -f1)
     log "reads: Redis CPU per call, $CALLS calls each"
     sp read-cost "$TMP/rc.json" "$RPORT" "$BIN/genq" "$RURL" rd "$jid" "$CALLS" >/dev/null
     old="None"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clustersync.h"
 #include "cmd_ops.h"
 #include "idwin.h"
 #include "ready_find.h"
@@ -145,16 +146,16 @@ idwin_append_script(struct cli *c, enum script_id id, const char *const *pre,
     return rc;
 }
 
-/* Whether err (an error reply's text) says Redis did not run the call and
- * running it again elsewhere or later may: a Redis Cluster redirection or
+/* Whether err (an error reply's text) says a Redis Cluster did not run the
+ * call and running it again elsewhere or later may: a redirection or a
  * migration (MOVED, ASK, TRYAGAIN, CLUSTERDOWN; every queue script
  * declares the slot guard, keys.h QKEY_GUARD, so a call is refused whole
- * while its slot moves) or a script cache Redis lost (NOSCRIPT). */
+ * while its slot moves). */
 static int
 call_refused(const char *err)
 {
     static const char *const kinds[] = {"MOVED ", "ASK ", "TRYAGAIN",
-                                        "CLUSTERDOWN", "NOSCRIPT"};
+                                        "CLUSTERDOWN"};
 
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         if (!strncmp(err, kinds[i], strlen(kinds[i])))
@@ -177,21 +178,28 @@ idwin_read_call(struct cli *c, const char *cmd, enum script_id id,
         return NULL;
     }
     r = rv;
-    if (r->type == REDIS_REPLY_ERROR && call_refused(r->str)) {
+    if (r->type == REDIS_REPLY_ERROR && call_refused(r->str) &&
+        csync_active()) {
+        /* Made again on the cluster's own connection to the queue's node,
+         * which has nothing in flight: c->rc still has the calls after
+         * this one to answer, and a command sent there would read their
+         * replies. Those went to the same node and come back the same way,
+         * each then made again here in turn. */
+        redisContext *alone =
+            csync_ctx_key(c->keys.key[QK_META], err, sizeof(err));
         const char **av = malloc(sizeof(*av) * (size_t)(npre + n));
 
         freeReplyObject(r);
-        if (!av) {
-            cli_fail(cmd, "out of memory");
+        if (!alone || !av) {
+            free(av);
+            cli_fail(cmd, "%s", alone ? "out of memory" : err);
             return NULL;
         }
         for (int i = 0; i < npre; i++)
             av[i] = pre[i];
         for (int i = 0; i < n; i++)
             av[npre + i] = ids[i];
-        /* alone, following the cluster: the calls after it in the
-         * pipeline went to the same node and come back the same way */
-        r = rclient_script(c->rc, id, &c->keys, npre + n, av, NULL, err,
+        r = rclient_script(alone, id, &c->keys, npre + n, av, NULL, err,
                            sizeof(err));
         free(av);
         if (!r) {

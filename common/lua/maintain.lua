@@ -13,20 +13,22 @@ local promoted = promote(now, 1000)
 if promoted > 0 then wake(promoted) end
 -- Retention: the done set's members whose time has come (a member is the
 -- ids of a batch, prelude.lua DONE_SEP), whole members until ~1,000 ids a
--- call (fewer than 2,000: a member holds at most DONE_CHUNK), read 16
--- members at a time (one can be ~130 kB).
-local old, gone, off = {}, {}, 0
+-- call (fewer than 2,000: a member holds at most DONE_CHUNK), 16 members
+-- the first read (one can be ~130 kB), then as many as ids are still
+-- wanted, at most 100 (a member holds one at least).
+local old, gone, off, want = {}, {}, 0, 16
 local idpat = '[^' .. DONE_SEP .. ']+'
 while #old < 1000 do
     local mem = redis.call('ZRANGEBYSCORE', K_DONE, '-inf', now, 'LIMIT',
-                           off, 16)
+                           off, want)
     for _, m in ipairs(mem) do
         if #old >= 1000 then break end
         gone[#gone + 1] = m
         for id in string.gmatch(m, idpat) do old[#old + 1] = id end
     end
-    if #mem < 16 then break end
-    off = off + 16
+    if #mem < want then break end
+    off = off + want
+    want = math.max(1, math.min(1000 - #old, 100))
 end
 if #gone > 0 then
     redis.call('ZREM', K_DONE, unpack(gone))

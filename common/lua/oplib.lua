@@ -161,7 +161,9 @@ local function zset_page(key, cs, cm, lo, hi, count, rev)
         end
         for _, id in ipairs(ties) do
             if #ids >= count then break end
-            if byte_cmp(id, cm) == want then
+            -- (the cursor itself, a tie, by a pointer compare: a done
+            -- member can be ~130 kB, compared byte by byte in Lua)
+            if id ~= cm and byte_cmp(id, cm) == want then
                 ids[#ids + 1] = id; scores[#scores + 1] = cs
             end
         end

@@ -12,15 +12,18 @@ local count = tonumber(ARGV[5])
 
 local ids, out = {}, {false, false, 0}
 local idpat = '[^' .. DONE_SEP .. ']+'
+-- 16 members the first read (one can be ~130 kB), then as many as jobs
+-- are still wanted, at most 100 (a member holds one at least)
+local want = 16
 while #ids < count do
-    -- 16 members a read: one can be ~130 kB
-    local mem, scores = zset_page(K_DONE, cs, cm, lo, '+inf', 16, false)
+    local mem, scores = zset_page(K_DONE, cs, cm, lo, '+inf', want, false)
     for i, m in ipairs(mem) do
         if #ids >= count then break end
         for id in string.gmatch(m, idpat) do ids[#ids + 1] = id end
         cs, cm = scores[i], m
     end
-    if #mem < 16 then break end
+    if #mem < want then break end
+    want = math.max(1, math.min(count - #ids, 100))
 end
 out[3] = #ids
 if #ids == 0 then return out end

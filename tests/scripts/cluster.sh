@@ -185,10 +185,16 @@ held_status() { # $1: its output file
     "$G" status --redis "$CURL" --queue cq2 --json cq2-m1 cq2-m2 cq2-m3 >"$1" 2>&1 &&
         echo "rc=0" >>"$1" || echo "rc=$?" >>"$1"
 }
-# and a page of its dead set (the dlq pager pipelines its calls too)
+# and a page of its dead set (the dlq pager pipelines its calls too), and
+# a `genq dlq purge` of 1,300 ids (two pipelined calls of 1,000 and 300 in
+# flight at once, each refused and made again alone): none is dead, each
+# is named as not dead (exit 1)
 held_dlq() { # $1: its output file
     "$G" dlq ls --redis "$CURL" --queue cq2 --json >"$1" 2>&1 &&
         echo "rc=0" >>"$1" || echo "rc=$?" >>"$1"
+    { seq 1 "$N"; seq 1 300; } | sed 's/^/cq2-/' |
+        "$G" dlq purge --redis "$CURL" --queue cq2 --yes - >"$1.purge" 2>&1 &&
+        echo "rc=0" >>"$1.purge" || echo "rc=$?" >>"$1.purge"
 }
 held_result "$T/held1" &
 hp1=$!
@@ -223,8 +229,11 @@ for f in hstat1 hstat2; do
     grep -qx "rc=0" "$T/$f" && [ "$(grep -c '"id":"cq2-m[123]"' "$T/$f")" -eq 3 ] ||
         { held_ok=0; sed "s/^/  $f: /" "$T/$f"; }
     grep -qx "rc=0" "$T/$f.dlq" || { held_ok=0; sed "s/^/  $f.dlq: /" "$T/$f.dlq"; }
+    grep -qx "rc=1" "$T/$f.dlq.purge" &&
+        [ "$(grep -c '^genq dlq purge: cq2-[0-9]*: not dead (succeeded)$' "$T/$f.dlq.purge")" -eq $((N + 300)) ] ||
+        { held_ok=0; grep -v "not dead (succeeded)" "$T/$f.dlq.purge" | head -5 | sed "s/^/  $f.dlq.purge: /"; }
 done
-check "a held migration: genq status of three of its jobs and genq dlq ls waited it out (both halves)" \
+check "a held migration: genq status of three of its jobs, genq dlq ls and a purge of 1,300 ids waited it out (both halves)" \
     '[ $held_ok -eq 1 ]'
 for _ in $(seq 1 300); do [ "$(done_total)" -ge $((6 * N + M)) ] && break; sleep 0.1; done
 check "a held migration: its keys moved, the slot handed over" \
