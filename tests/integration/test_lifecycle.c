@@ -564,3 +564,32 @@ Test(lifecycle, retention_sweep_takes_whole_members)
     cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_META]), 0);
     cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 0);
 }
+
+/* Members of one id each (a job completed alone, as a canceled or approved
+ * one is): the sweep reads 16, then up to 100 at a time, and stops at
+ * 1,000 jobs a call: 1,100 such jobs go in two calls. */
+Test(lifecycle, retention_sweep_of_single_members)
+{
+    redisReply *r;
+    char st[64];
+
+    for (int i = 0; i < 1100; i++) {
+        char id[32], tok[32], got[128];
+        snprintf(id, sizeof(id), "p%04d", i);
+        th_enqueue(&t, id, 1, 0, 0, NULL, "{\"prompt\":\"x\"}");
+        claim_one(60000, got, tok);
+        freeReplyObject(
+            th_script(&t, SCRIPT_COMPLETE, "1", got, tok, "{}", NULL));
+    }
+    cr_assert_eq(th_rint(&t, "ZCARD %s", t.k.key[QK_DONE]), 1100);
+    th_sleep_ms(20);
+    r = th_script(&t, SCRIPT_MAINTAIN, NULL);
+    cr_assert_eq(int_reply(r, 2), 1000);
+    freeReplyObject(r);
+    cr_assert_eq(th_rint(&t, "ZCARD %s", t.k.key[QK_DONE]), 100);
+    r = th_script(&t, SCRIPT_MAINTAIN, NULL);
+    cr_assert_eq(int_reply(r, 2), 100);
+    freeReplyObject(r);
+    cr_assert_str_eq(th_state(&t, "p1099", st, NULL), "unknown");
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_RESULTS]), 0);
+}
