@@ -711,3 +711,9 @@ rconn_node_of(const struct rconn *c, const char *key, char *out, size_t n)
     else if (n)
         out[0] = '\0';
 }
+
+void
+rconn_describe(const struct rconn *c, char *out, size_t n)
+{
+    redisurl_describe(&c->url, out, n);
+}

@@ -87,4 +87,8 @@ int rconn_send_argv(struct rconn *c, int sid, int argc, const char **argv,
  * master yet). */
 void rconn_node_of(const struct rconn *c, const char *key, char *out, size_t n);
 
+/* The Redis c talks to, as messages name it ("127.0.0.1:6379/0"; no
+ * credentials), into out. */
+void rconn_describe(const struct rconn *c, char *out, size_t n);
+
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -310,4 +311,59 @@ Test(layout, upgrade_from_3_cli)
 Test(layout, upgrade_from_3_worker)
 {
     upgrade_from(3, 8, 1);
+}
+
+/* A running worker reads the layout version again every 5 s (not only on
+ * connect): a Redis that a newer genq upgraded meanwhile (here: set to 999
+ * by hand) ends it with exit 3, saying so, before its scripts touch a
+ * layout they would misread. */
+Test(layout, running_worker_stops_when_the_layout_changes)
+{
+    const char *wk[] = {th_bin("genq-worker"), "--redis",    url,    "--queue",
+                        "layout-run",          "--provider", "noop", NULL};
+    char v[32], log[256];
+    pid_t pid;
+    int rc, fd;
+
+    use_db(9);
+    snprintf(log, sizeof(log), "%s/layout-run-%d.log",
+             getenv("GENQ_TEST_TMP") ? getenv("GENQ_TEST_TMP") : "/tmp",
+             (int)getpid());
+    pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0)
+            dup2(fd, 2);
+        th_exec(wk);
+    }
+    for (int i = 0; i < 100; i++) {
+        layout_get(v, sizeof(v));
+        if (!strcmp(v, LAYOUT_VERSION))
+            break;
+        th_sleep_ms(50);
+    }
+    cr_assert_str_eq(v, LAYOUT_VERSION, "the worker set the layout");
+    th_sleep_ms(300);
+    cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "still running");
+    freeReplyObject(redisCommand(c, "SET %s 999", KEY_LAYOUT));
+    rc = th_wait(pid, 15);
+    if (rc < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    cr_assert_eq(rc, 3, "exit 3 (EXIT STATUS), got %d", rc);
+    {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = fopen(log, "r");
+        cr_assert(f);
+        cr_assert(getdelim(&text, &len, '\0', f) > 0);
+        fclose(f);
+        cr_assert(strstr(text, "holds genq layout version 999; this genq "
+                               "knows layout " LAYOUT_VERSION "; stopping"),
+                  "the worker says why: %s", text);
+        free(text);
+    }
+    unlink(log);
 }
