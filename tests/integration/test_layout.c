@@ -66,6 +66,19 @@ layout_get(char *out, size_t n)
     freeReplyObject(r);
 }
 
+/* Wait up to 5 s for KEY_LAYOUT to hold LAYOUT_VERSION (a worker starting
+ * sets or upgrades it); out gets the last value read. */
+static void
+layout_wait_ours(char *out, size_t n)
+{
+    for (int i = 0; i < 100; i++) {
+        layout_get(out, n);
+        if (!strcmp(out, LAYOUT_VERSION))
+            return;
+        th_sleep_ms(50);
+    }
+}
+
 Test(layout, absent_is_set_to_ours)
 {
     const char *argv[] = {th_bin("genq"), "stats", "--redis", url, NULL};
@@ -257,12 +270,7 @@ upgrade_from(int from, int db, int worker)
         cr_assert(pid >= 0);
         if (pid == 0)
             th_exec(wk);
-        for (int i = 0; i < 100; i++) {
-            layout_get(v, sizeof(v));
-            if (!strcmp(v, LAYOUT_VERSION))
-                break;
-            th_sleep_ms(50);
-        }
+        layout_wait_ours(v, sizeof(v));
         kill(pid, SIGTERM);
         cr_assert_eq(th_wait(pid, 10.0), 0, "the worker drains and exits 0");
     } else {
@@ -337,12 +345,7 @@ Test(layout, running_worker_stops_when_the_layout_changes)
             dup2(fd, 2);
         th_exec(wk);
     }
-    for (int i = 0; i < 100; i++) {
-        layout_get(v, sizeof(v));
-        if (!strcmp(v, LAYOUT_VERSION))
-            break;
-        th_sleep_ms(50);
-    }
+    layout_wait_ours(v, sizeof(v));
     cr_assert_str_eq(v, LAYOUT_VERSION, "the worker set the layout");
     th_sleep_ms(300);
     cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "still running");

@@ -494,6 +494,16 @@ complete_batch(int n, const char *prefix, const char *ttl)
     free(av);
 }
 
+/* One maintain.lua call, which must sweep want jobs past their retention. */
+static void
+sweep_expect(long long want)
+{
+    redisReply *r = th_script(&t, SCRIPT_MAINTAIN, NULL);
+
+    cr_assert_eq(int_reply(r, 2), want, "jobs swept");
+    freeReplyObject(r);
+}
+
 /* The done set (layout 4) holds one member per complete call, its ids
  * joined by ',', at most 1,000 ids a member: 1,500 jobs are two members,
  * and `genq results export` (pages of 100 jobs) prints every result once,
@@ -544,20 +554,15 @@ Test(lifecycle, retention_index_one_member_per_batch)
  * retention go in two calls (1,000 then 500), every record with them. */
 Test(lifecycle, retention_sweep_takes_whole_members)
 {
-    redisReply *r;
     char st[64];
 
     complete_batch(1500, "q", "1");
     th_sleep_ms(20);
-    r = th_script(&t, SCRIPT_MAINTAIN, NULL);
-    cr_assert_eq(int_reply(r, 2), 1000, "the first member's jobs");
-    freeReplyObject(r);
+    sweep_expect(1000); /* the first member's jobs */
     cr_assert_str_eq(th_state(&t, "q0999", st, NULL), "unknown");
     cr_assert_str_eq(th_state(&t, "q1000", st, NULL), "succeeded");
     cr_assert_eq(th_rint(&t, "ZCARD %s", t.k.key[QK_DONE]), 1);
-    r = th_script(&t, SCRIPT_MAINTAIN, NULL);
-    cr_assert_eq(int_reply(r, 2), 500);
-    freeReplyObject(r);
+    sweep_expect(500);
     cr_assert_str_eq(th_state(&t, "q1499", st, NULL), "unknown");
     cr_assert_eq(th_rint(&t, "ZCARD %s", t.k.key[QK_DONE]), 0);
     cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_RESULTS]), 0);
@@ -570,7 +575,6 @@ Test(lifecycle, retention_sweep_takes_whole_members)
  * 1,000 jobs a call: 1,100 such jobs go in two calls. */
 Test(lifecycle, retention_sweep_of_single_members)
 {
-    redisReply *r;
     char st[64];
 
     for (int i = 0; i < 1100; i++) {
@@ -583,13 +587,9 @@ Test(lifecycle, retention_sweep_of_single_members)
     }
     cr_assert_eq(th_rint(&t, "ZCARD %s", t.k.key[QK_DONE]), 1100);
     th_sleep_ms(20);
-    r = th_script(&t, SCRIPT_MAINTAIN, NULL);
-    cr_assert_eq(int_reply(r, 2), 1000);
-    freeReplyObject(r);
+    sweep_expect(1000);
     cr_assert_eq(th_rint(&t, "ZCARD %s", t.k.key[QK_DONE]), 100);
-    r = th_script(&t, SCRIPT_MAINTAIN, NULL);
-    cr_assert_eq(int_reply(r, 2), 100);
-    freeReplyObject(r);
+    sweep_expect(100);
     cr_assert_str_eq(th_state(&t, "p1099", st, NULL), "unknown");
     cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_RESULTS]), 0);
 }
