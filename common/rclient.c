@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "clustersync.h"
 #include "layout.h"
 #include "rclient.h"
@@ -311,8 +312,10 @@ rclient_script(redisContext *c, enum script_id id, const struct qkeys *k,
     redisContext *asked = NULL;
     for (int hop = 0; r && r->type == REDIS_REPLY_ERROR && hop < 16; hop++) {
         redisContext *to = c;
-        if (strncmp(r->str, "TRYAGAIN", 8) == 0 ||
-            strncmp(r->str, "CLUSTERDOWN", 11) == 0) {
+        char host[256];
+        int slot, port;
+        if (cluster_redirect_parse(r->str, &slot, host, sizeof(host), &port) ==
+            CLUSTER_REDIR_RETRY) {
             if (time_mono_s() - t0 >= RETRY_S)
                 break;
             hop--;

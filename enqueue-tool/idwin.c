@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cluster.h"
 #include "clustersync.h"
 #include "cmd_ops.h"
 #include "idwin.h"
@@ -128,39 +129,34 @@ idwin_exit(const struct idwin *w, int argc, char **argv)
     return n ? EXIT_FAIL : EXIT_OK;
 }
 
-int
-idwin_append_script(struct cli *c, enum script_id id, const char *const *pre,
-                    int npre, char *const *ids, int n)
+/* The arguments of a call: pre[0..npre) then ids[0..n), borrowed; the
+ * array is the caller's to free. NULL when out of memory. */
+static const char **
+call_argv(const char *const *pre, int npre, char *const *ids, int n)
 {
-    const char **av = malloc(sizeof(*av) * (size_t)(npre + n));
-    int rc;
+    const char **av = malloc(sizeof(*av) * (size_t)(npre + n + 1));
 
     if (!av)
-        return -1;
+        return NULL;
     for (int i = 0; i < npre; i++)
         av[i] = pre[i];
     for (int i = 0; i < n; i++)
         av[npre + i] = ids[i];
+    return av;
+}
+
+int
+idwin_append_script(struct cli *c, enum script_id id, const char *const *pre,
+                    int npre, char *const *ids, int n)
+{
+    const char **av = call_argv(pre, npre, ids, n);
+    int rc;
+
+    if (!av)
+        return -1;
     rc = rclient_append_script(c->rc, id, &c->keys, npre + n, av, NULL);
     free(av);
     return rc;
-}
-
-/* Whether err (an error reply's text) says a Redis Cluster did not run the
- * call and running it again elsewhere or later may: a redirection or a
- * migration (MOVED, ASK, TRYAGAIN, CLUSTERDOWN; every queue script
- * declares the slot guard, keys.h QKEY_GUARD, so a call is refused whole
- * while its slot moves). */
-static int
-call_refused(const char *err)
-{
-    static const char *const kinds[] = {"MOVED ", "ASK ", "TRYAGAIN",
-                                        "CLUSTERDOWN"};
-
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        if (!strncmp(err, kinds[i], strlen(kinds[i])))
-            return 1;
-    return 0;
 }
 
 redisReply *
@@ -168,7 +164,8 @@ idwin_read_call(struct cli *c, const char *cmd, enum script_id id,
                 const char *const *pre, int npre, char *const *ids, int n,
                 size_t nel)
 {
-    char err[512];
+    char err[512], host[256];
+    int slot, port;
     void *rv = NULL;
     redisReply *r;
 
@@ -178,8 +175,12 @@ idwin_read_call(struct cli *c, const char *cmd, enum script_id id,
         return NULL;
     }
     r = rv;
-    if (r->type == REDIS_REPLY_ERROR && call_refused(r->str) &&
-        csync_active()) {
+    /* a call a Redis Cluster refused did not run (a redirection, a slot
+     * migrating: every queue script declares the slot guard, keys.h
+     * QKEY_GUARD, so a call is refused whole while its slot moves) */
+    if (r->type == REDIS_REPLY_ERROR && csync_active() &&
+        cluster_redirect_parse(r->str, &slot, host, sizeof(host), &port) !=
+            CLUSTER_REDIR_NONE) {
         /* Made again on the cluster's own connection to the queue's node,
          * which has nothing in flight: c->rc still has the calls after
          * this one to answer, and a command sent there would read their
@@ -187,7 +188,7 @@ idwin_read_call(struct cli *c, const char *cmd, enum script_id id,
          * each then made again here in turn. */
         redisContext *alone =
             csync_ctx_key(c->keys.key[QK_META], err, sizeof(err));
-        const char **av = malloc(sizeof(*av) * (size_t)(npre + n));
+        const char **av = call_argv(pre, npre, ids, n);
 
         freeReplyObject(r);
         if (!alone || !av) {
@@ -195,10 +196,6 @@ idwin_read_call(struct cli *c, const char *cmd, enum script_id id,
             cli_fail(cmd, "%s", alone ? "out of memory" : err);
             return NULL;
         }
-        for (int i = 0; i < npre; i++)
-            av[i] = pre[i];
-        for (int i = 0; i < n; i++)
-            av[npre + i] = ids[i];
         r = rclient_script(alone, id, &c->keys, npre + n, av, NULL, err,
                            sizeof(err));
         free(av);
