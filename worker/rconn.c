@@ -282,34 +282,61 @@ ignore_reply(redisAsyncContext *ac, void *reply, void *pd)
                "error", r->str, NULL);
 }
 
+/* The verdict on layout version held (a reply to GET KEY_LAYOUT) of c's
+ * Redis: one this genq does not know ends the process with
+ * RCONN_EXIT_LAYOUT (a pool then stops), saying so; else layout_check()'s
+ * 0 (ours) or 1 (older: to upgrade). */
+static int
+layout_verdict(struct rconn *c, const char *held)
+{
+    char where[300], err[512];
+    int v;
+
+    redisurl_describe(&c->url, where, sizeof(where));
+    v = layout_check(held, where, err, sizeof(err));
+    if (v < 0) {
+        log_msg(LOG_ERROR, "%s", err);
+        exit(RCONN_EXIT_LAYOUT);
+    }
+    return v;
+}
+
 /* The reply of the layout GET (layout.h) sent on every connect of the
- * main connection: a Redis whose layout version this genq does not know
- * ends the process with RCONN_EXIT_LAYOUT (a pool then stops). */
+ * main connection: an older layout is upgraded, then checked again. */
 static void
 on_layout_reply(redisAsyncContext *ac, void *reply, void *pd)
 {
     struct rconn *c = pd;
     redisReply *r = reply;
-    char where[300], err[512];
 
     ignore_reply(ac, reply, pd);
-    if (!r || r->type != REDIS_REPLY_STRING)
-        return;
-    redisurl_describe(&c->url, where, sizeof(where));
-    switch (layout_check(r->str, where, err, sizeof(err))) {
-    case 1: { /* an older layout: upgrade, then check the reply again */
+    if (r && r->type == REDIS_REPLY_STRING && layout_verdict(c, r->str) == 1 &&
+        c->ac) {
         const char *up[LAYOUT_UPGRADE_ARGC];
         struct layout_upgrade us;
         int n = layout_upgrade_argv(up, &us, (long long)time(NULL));
 
-        if (c->ac)
-            redisAsyncCommandArgv(c->ac, on_layout_reply, c, n, up, NULL);
-        break;
+        redisAsyncCommandArgv(c->ac, on_layout_reply, c, n, up, NULL);
     }
-    case -1:
-        log_msg(LOG_ERROR, "%s", err);
-        exit(RCONN_EXIT_LAYOUT);
-    }
+}
+
+/* The reply of rconn_check_layout()'s GET: as on connect, but a running
+ * worker upgrades nothing (a newer genq does that when it connects). */
+static void
+on_layout_recheck(struct rconn *c, redisReply *r, void *pd)
+{
+    (void)pd;
+    if (r && r->type == REDIS_REPLY_STRING)
+        layout_verdict(c, r->str);
+}
+
+void
+rconn_check_layout(struct rconn *c)
+{
+    const char *av[LAYOUT_GET_ARGC], *set[LAYOUT_SET_ARGC];
+
+    layout_commands(set, av);
+    rconn_command(c, LAYOUT_GET_ARGC, av, NULL, on_layout_recheck, NULL);
 }
 
 /* Pub/sub replies: ["subscribe", ch, n] then ["message", ch, msg] per
@@ -710,10 +737,4 @@ rconn_node_of(const struct rconn *c, const char *key, char *out, size_t n)
         snprintf(out, n, "%s:%d", c->url.host, c->url.port);
     else if (n)
         out[0] = '\0';
-}
-
-void
-rconn_describe(const struct rconn *c, char *out, size_t n)
-{
-    redisurl_describe(&c->url, out, n);
 }

@@ -87,8 +87,11 @@ int rconn_send_argv(struct rconn *c, int sid, int argc, const char **argv,
  * master yet). */
 void rconn_node_of(const struct rconn *c, const char *key, char *out, size_t n);
 
-/* The Redis c talks to, as messages name it ("127.0.0.1:6379/0"; no
- * credentials), into out. */
-void rconn_describe(const struct rconn *c, char *out, size_t n);
+/* Read the layout version again (layout.h; on connect it is read anyway):
+ * a version this genq does not know, which a newer genq set while this one
+ * ran, ends the process with RCONN_EXIT_LAYOUT before its scripts touch a
+ * layout they would misread (a pool then stops; the leases it held expire
+ * and are reaped, fenced, as after a crash). */
+void rconn_check_layout(struct rconn *c);
 
 #endif

@@ -11,8 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "keys.h"
-#include "layout.h"
 #include "log.h"
 #include "pack.h"
 #include "timefmt.h"
@@ -82,39 +80,6 @@ worker_noreply(struct rconn *c, redisReply *r, void *pd)
     (void)pd;
 }
 
-/* The reply of the layout GET of layout_tick(): a version this genq does
- * not know (a newer genq upgraded Redis meanwhile) ends the process as on
- * connect (RCONN_EXIT_LAYOUT: a pool then stops), before this worker's
- * scripts touch a layout they would misread. Leases it holds expire and
- * are reaped (fenced: nothing it finishes later is taken). */
-static void
-on_layout_tick(struct rconn *c, redisReply *r, void *pd)
-{
-    char where[300], err[512];
-
-    (void)pd;
-    if (!r || r->type != REDIS_REPLY_STRING)
-        return;
-    rconn_describe(c, where, sizeof(where));
-    if (layout_check(r->str, where, err, sizeof(err)) < 0) {
-        log_msg(LOG_ERROR, "%s; stopping", err);
-        exit(RCONN_EXIT_LAYOUT);
-    }
-}
-
-/* Every LAYOUT_TICKS maintenance ticks: the layout version again (a worker
- * otherwise reads it only on connect, so one of an older genq kept running
- * through an upgrade). */
-#define LAYOUT_TICKS 5
-static void
-layout_tick(struct worker *w)
-{
-    const char *av[2] = {"GET", KEY_LAYOUT};
-
-    if (w->tick % LAYOUT_TICKS == 2)
-        rconn_command(w->rc, 2, av, NULL, on_layout_tick, NULL);
-}
-
 static void
 on_maint_timer(EV_P_ ev_timer *t, int revents)
 {
@@ -145,7 +110,10 @@ on_maint_timer(EV_P_ ev_timer *t, int revents)
             rconn_script(w->rc, SCRIPT_MAINTAIN, &w->q[i].keys, 2, av, NULL,
                          worker_noreply, NULL);
     }
-    layout_tick(w);
+    /* every 5 s: a worker of an older genq must not run on through an
+     * upgrade of the layout */
+    if (w->tick % 5 == 2)
+        rconn_check_layout(w->rc);
     report_spend(w);
     budget_tick(w);
     anomaly_tick(w);
