@@ -17,14 +17,13 @@ if promoted > 0 then wake(promoted) end
 -- the first read (one can be ~130 kB), then as many as ids are still
 -- wanted, at most 100 (a member holds one at least).
 local old, gone, off, want = {}, {}, 0, 16
-local idpat = '[^' .. DONE_SEP .. ']+'
 while #old < 1000 do
     local mem = redis.call('ZRANGEBYSCORE', K_DONE, '-inf', now, 'LIMIT',
                            off, want)
     for _, m in ipairs(mem) do
         if #old >= 1000 then break end
         gone[#gone + 1] = m
-        for id in string.gmatch(m, idpat) do old[#old + 1] = id end
+        done_ids(m, old)
     end
     if #mem < want then break end
     off = off + want

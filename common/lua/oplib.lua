@@ -142,6 +142,13 @@ local function byte_cmp(a, b)
     return #a < #b and -1 or 1
 end
 
+-- The ids of a done-set member m (a batch: prelude.lua DONE_SEP) appended
+-- to ids (maintain.lua's sweep, results_page.lua).
+local DONE_ID_PAT = '[^' .. DONE_SEP .. ']+'
+local function done_ids(m, ids)
+    for id in string.gmatch(m, DONE_ID_PAT) do ids[#ids + 1] = id end
+end
+
 -- One page (at most count) of sorted set key by score within [lo, hi]:
 -- ascending, or descending when rev. The cursor is the last entry of the
 -- previous page, its score cs ("" = start) and member cm: ties with cs

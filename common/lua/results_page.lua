@@ -11,7 +11,6 @@ local cs, cm, lo = ARGV[2], ARGV[3], ARGV[4]
 local count = tonumber(ARGV[5])
 
 local ids, out = {}, {false, false, 0}
-local idpat = '[^' .. DONE_SEP .. ']+'
 -- 16 members the first read (one can be ~130 kB), then as many as jobs
 -- are still wanted, at most 100 (a member holds one at least)
 local want = 16
@@ -19,7 +18,7 @@ while #ids < count do
     local mem, scores = zset_page(K_DONE, cs, cm, lo, '+inf', want, false)
     for i, m in ipairs(mem) do
         if #ids >= count then break end
-        for id in string.gmatch(m, idpat) do ids[#ids + 1] = id end
+        done_ids(m, ids)
         cs, cm = scores[i], m
     end
     if #mem < want then break end
