@@ -167,13 +167,14 @@ static int
 change_ids(struct change *ch)
 {
     static const char *const inspect_pre[2] = {"0", "0"};
-    const char *keep = ch->o->keep_attempts ? "1" : "0";
+    const char *keep;
+    int npre;
+    enum script_id id = change_script(ch, &keep, &npre);
     struct idwin w = {.c = &ch->o->c,
                       .cmd = ch->cmd,
-                      .script =
-                          ch->purge ? SCRIPT_DLQ_PURGE : SCRIPT_DLQ_REQUEUE,
+                      .script = id,
                       .pre = &keep,
-                      .npre = ch->purge ? 0 : 1,
+                      .npre = npre,
                       .fields = 1,
                       .batch = CHANGE_BATCH,
                       .window = ID_WINDOW,
