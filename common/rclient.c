@@ -2,6 +2,7 @@
 #include "fmacros.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,32 +285,37 @@ rclient_read(redisContext *c, char *err, size_t errlen)
     return r;
 }
 
-redisReply *
-rclient_script(redisContext *c, enum script_id id, const struct qkeys *k,
-               int argc, const char **argv, const size_t *argvlen, char *err,
-               size_t errlen)
+/* Send the RESP command cmd (len bytes) on c and read its reply. NULL on
+ * an I/O error (c->errstr says). */
+static redisReply *
+request(redisContext *c, const char *cmd, int len)
 {
-    const struct script *s = script_get(id);
-    const char **av;
-    size_t *al;
     void *rv = NULL;
-    redisReply *r;
-    int n =
-        rclient_build_argv("EVALSHA", s->sha, k, argc, argv, argvlen, &av, &al);
 
-    if (n < 0) {
-        snprintf(err, errlen, "out of memory");
+    if (redisAppendFormattedCommand(c, cmd, (size_t)len) != REDIS_OK ||
+        redisGetReply(c, &rv) != REDIS_OK)
         return NULL;
-    }
-    rv = redisCommandArgv(c, n, av, al);
-    r = rv;
-    /* Redirections (MOVED, ASK): 16 hops at most. A TRYAGAIN (a Redis
-     * Cluster slot migrating: every queue script declares the slot guard,
-     * keys.h QKEY_GUARD, so it waits until the slot has moved) or
-     * CLUSTERDOWN counts no hop and is asked again every 20 ms
-     * (csync_follow) for up to RETRY_S, as the worker does. */
+    return rv;
+}
+
+/* request() of *cmd (*len bytes) on c, following Redis Cluster: MOVED and
+ * ASK, 16 hops at most; a TRYAGAIN (a slot migrating: every queue script
+ * declares the slot guard, keys.h QKEY_GUARD, so it waits until the slot
+ * has moved) or CLUSTERDOWN counts no hop and is asked again every 20 ms
+ * (csync_follow) for up to RETRY_S, as the worker does. s: the call is
+ * script s's EVALSHA of n arguments av/al (else NULL): a NOSCRIPT reply
+ * (Redis restarted or flushed its script cache) sends it again as EVAL of
+ * its text, *cmd then replaced (av[0..1] too). The caller frees *cmd with
+ * redisFreeCommand(). Returns the last reply, an error reply too, or NULL
+ * on an I/O error; *last is the connection it came from (or failed). */
+static redisReply *
+request_following(redisContext *c, char **cmd, int *len, const struct script *s,
+                  const char **av, size_t *al, int n, redisContext **last)
+{
     double t0 = time_mono_s();
     redisContext *asked = NULL;
+    redisReply *r = request(c, *cmd, *len);
+
     for (int hop = 0; r && r->type == REDIS_REPLY_ERROR && hop < 16; hop++) {
         redisContext *to = c;
         char host[256];
@@ -320,19 +326,56 @@ rclient_script(redisContext *c, enum script_id id, const struct qkeys *k,
                 break;
             hop--;
         }
-        if (strncmp(r->str, "NOSCRIPT", 8) == 0 && av[0][4] == 'S') {
-            /* Redis restarted or flushed its script cache: send the text. */
+        if (s && strncmp(r->str, "NOSCRIPT", 8) == 0 && av[0][4] == 'S') {
+            char *eval;
+            int el;
+
             av[0] = "EVAL";
             al[0] = 4;
             av[1] = s->text;
             al[1] = strlen(s->text);
+            el = redisFormatCommandArgv(&eval, n, av, al);
+            if (el < 0)
+                break; /* out of memory: the NOSCRIPT is the error */
+            redisFreeCommand(*cmd);
+            *cmd = eval;
+            *len = el;
         } else if (!(to = csync_follow(r, c, &asked))) {
             break; /* not a Redis Cluster redirection */
         }
         freeReplyObject(r);
         c = to;
-        r = redisCommandArgv(c, n, av, al);
+        r = request(c, *cmd, *len);
     }
+    *last = c;
+    return r;
+}
+
+redisReply *
+rclient_script(redisContext *c, enum script_id id, const struct qkeys *k,
+               int argc, const char **argv, const size_t *argvlen, char *err,
+               size_t errlen)
+{
+    const struct script *s = script_get(id);
+    const char **av;
+    size_t *al;
+    char *cmd = NULL;
+    redisReply *r;
+    int len = -1, n = rclient_build_argv("EVALSHA", s->sha, k, argc, argv,
+                                         argvlen, &av, &al);
+
+    if (n >= 0)
+        len = redisFormatCommandArgv(&cmd, n, av, al);
+    if (len < 0) {
+        if (n >= 0) {
+            free(av);
+            free(al);
+        }
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r = request_following(c, &cmd, &len, s, av, al, n, &c);
+    redisFreeCommand(cmd);
     free(av);
     free(al);
     if (!r) {
@@ -344,5 +387,28 @@ rclient_script(redisContext *c, enum script_id id, const struct qkeys *k,
         freeReplyObject(r);
         return NULL;
     }
+    return r;
+}
+
+redisReply *
+rclient_command(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    char *cmd = NULL;
+    redisContext *last;
+    redisReply *r;
+    int len;
+
+    va_start(ap, fmt);
+    len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    if (len < 0) {
+        snprintf(c->errstr, sizeof(c->errstr), "out of memory");
+        return NULL;
+    }
+    r = request_following(c, &cmd, &len, NULL, NULL, NULL, 0, &last);
+    redisFreeCommand(cmd);
+    if (!r && last != c) /* the caller reads c's */
+        snprintf(c->errstr, sizeof(c->errstr), "%s", last->errstr);
     return r;
 }

@@ -28,6 +28,15 @@ redisReply *rclient_script(redisContext *c, enum script_id id,
                            const struct qkeys *k, int argc, const char **argv,
                            const size_t *argvlen, char *err, size_t errlen);
 
+/* redisCommand() that follows Redis Cluster as rclient_script() does
+ * (MOVED, ASK, TRYAGAIN, CLUSTERDOWN): for the plain commands of `genq` on
+ * a queue's keys, which a reshard moves. Returns the reply, an error reply
+ * as Redis gave it (caller frees with freeReplyObject()), or NULL on an I/O
+ * failure or out of memory with c->errstr saying (that of the connection
+ * which failed, copied). Without a cluster it is redisCommand(). */
+redisReply *rclient_command(redisContext *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Pipelining: append a script call without reading its reply (EVALSHA only:
  * rclient_connect() loaded the scripts). 0, or -1 on out-of-memory. */
 int rclient_append_script(redisContext *c, enum script_id id,

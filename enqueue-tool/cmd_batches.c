@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "cmd_ops.h"
+#include "rclient.h"
 #include "timefmt.h"
 
 static const char batches_help[] =
@@ -146,7 +147,7 @@ record(struct cli *c, const char *token)
     char key[QUEUE_NAME_MAX + 64];
 
     qkeys_batch(&c->keys, token, 0, key, sizeof(key));
-    return redisCommand(c->rc, "HGETALL %s", key);
+    return rclient_command(c->rc, "HGETALL %s", key);
 }
 
 static int
@@ -158,7 +159,7 @@ batches_ls(struct cli *c, long count)
     long shown = 0;
 
     snprintf(key, sizeof(key), "%s" QKEY_BATCHLOG, c->keys.prefix);
-    l = redisCommand(c->rc, "ZREVRANGE %s 0 %ld", key, count - 1);
+    l = rclient_command(c->rc, "ZREVRANGE %s 0 %ld", key, count - 1);
     if (!l || l->type != REDIS_REPLY_ARRAY)
         return cli_redis_fail(c, "batches ls", l, NULL);
     if (!c->json && l->elements)
@@ -221,8 +222,8 @@ lookup(struct cli *c, const char *id, char *tok, size_t n, redisReply **out)
         return 0;
     }
     freeReplyObject(r);
-    r = redisCommand(cli_rc(c, KEY_BATCH_PIDS), "HGET %s %s", KEY_BATCH_PIDS,
-                     id);
+    r = rclient_command(cli_rc(c, KEY_BATCH_PIDS), "HGET %s %s", KEY_BATCH_PIDS,
+                        id);
     if (r && r->type == REDIS_REPLY_STRING) {
         const char *sp = strchr(r->str, ' ');
         if (sp && (size_t)(sp - r->str) == strlen(c->queue) &&
@@ -287,12 +288,12 @@ batches_cancel(struct cli *c, const char *id)
     freeReplyObject(r);
     qkeys_batch(&c->keys, tok, 0, key, sizeof(key));
     snprintf(open, sizeof(open), "%s" QKEY_BATCHES, c->keys.prefix);
-    r = redisCommand(c->rc, "HSET %s cancel 1", key);
+    r = rclient_command(c->rc, "HSET %s cancel 1", key);
     if (!r || r->type != REDIS_REPLY_INTEGER)
         return cli_redis_fail(c, "batches cancel", r, NULL);
     freeReplyObject(r);
     /* due at once: the next poll of any worker sends it */
-    z = redisCommand(c->rc, "ZADD %s XX LT 0 %s", open, tok);
+    z = rclient_command(c->rc, "ZADD %s XX LT 0 %s", open, tok);
     if (!z || z->type != REDIS_REPLY_INTEGER)
         return cli_redis_fail(c, "batches cancel", z, NULL);
     freeReplyObject(z);

@@ -334,7 +334,7 @@ limits_set(struct cli *c, const char *id, const long v[NBUCKETS],
     if (r->type != REDIS_REPLY_ARRAY)
         return cli_redis_fail(c, "limits", r, "unexpected reply to config");
     freeReplyObject(r);
-    r = redisCommand(cli_rc(c, KEY_LIMITS), "SADD %s %s", KEY_LIMITS, id);
+    r = rclient_command(cli_rc(c, KEY_LIMITS), "SADD %s %s", KEY_LIMITS, id);
     if (!r || r->type == REDIS_REPLY_ERROR)
         return cli_redis_fail(c, "limits", r, NULL);
     freeReplyObject(r);
@@ -424,7 +424,7 @@ cmd_limits(int argc, char **argv)
         cli_close(&c);
         return rc;
     }
-    r = redisCommand(cli_rc(&c, KEY_LIMITS), "SMEMBERS %s", KEY_LIMITS);
+    r = rclient_command(cli_rc(&c, KEY_LIMITS), "SMEMBERS %s", KEY_LIMITS);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         rc = cli_redis_fail(&c, "limits", r, "unexpected reply");
         cli_close(&c);

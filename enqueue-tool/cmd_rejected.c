@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "rclient.h"
 #include "utf8.h"
 #include "cmd_ops.h"
 #include "timefmt.h"
@@ -78,14 +79,14 @@ print_row(long i, const cJSON *d)
 static int
 rejected_ls(struct cli *c, long count)
 {
-    redisReply *r = redisCommand(c->rc, "LRANGE %s 0 %ld", c->keys.rejected,
-                                 count - 1),
+    redisReply *r = rclient_command(c->rc, "LRANGE %s 0 %ld", c->keys.rejected,
+                                    count - 1),
                *len;
     long i;
 
     if (!r || r->type != REDIS_REPLY_ARRAY)
         return cli_redis_fail(c, "rejected ls", r, NULL);
-    len = redisCommand(c->rc, "LLEN %s", c->keys.rejected);
+    len = rclient_command(c->rc, "LLEN %s", c->keys.rejected);
     if (!len || len->type != REDIS_REPLY_INTEGER) {
         freeReplyObject(r);
         return cli_redis_fail(c, "rejected ls", len, NULL);
@@ -138,7 +139,7 @@ rejected_show(struct cli *c, const char *arg)
                                "N: expected an index >= 0 (as 'genq rejected "
                                "ls' shows), got '%s'",
                                arg);
-    r = redisCommand(c->rc, "LINDEX %s %ld", c->keys.rejected, n);
+    r = rclient_command(c->rc, "LINDEX %s %ld", c->keys.rejected, n);
     if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
         return cli_redis_fail(c, "rejected show", r, NULL);
     if (r->type == REDIS_REPLY_NIL) {
@@ -179,8 +180,8 @@ count_before(struct cli *c, int64_t ms)
     long n = 0;
 
     for (;;) {
-        redisReply *r = redisCommand(c->rc, "LRANGE %s %ld %ld",
-                                     c->keys.rejected, -n - 500, -n - 1);
+        redisReply *r = rclient_command(c->rc, "LRANGE %s %ld %ld",
+                                        c->keys.rejected, -n - 500, -n - 1);
         long i, took = 0;
         if (!r || r->type != REDIS_REPLY_ARRAY) {
             cli_redis_fail(c, "rejected purge", r, NULL);
@@ -229,7 +230,7 @@ rejected_purge(struct cli *c, const char *before, int yes)
         if (n < 0)
             return EXIT_FAIL;
     } else {
-        r = redisCommand(c->rc, "LLEN %s", c->keys.rejected);
+        r = rclient_command(c->rc, "LLEN %s", c->keys.rejected);
         if (!r || r->type != REDIS_REPLY_INTEGER)
             return cli_redis_fail(c, "rejected purge", r, NULL);
         n = (long)r->integer;
@@ -248,7 +249,7 @@ rejected_purge(struct cli *c, const char *before, int yes)
     }
     if (n > 0) {
         /* only the tail: rejections pushed meanwhile (at the head) stay */
-        r = redisCommand(c->rc, "LTRIM %s 0 %ld", c->keys.rejected, -n - 1);
+        r = rclient_command(c->rc, "LTRIM %s 0 %ld", c->keys.rejected, -n - 1);
         if (!r || r->type != REDIS_REPLY_STATUS)
             return cli_redis_fail(c, "rejected purge", r, NULL);
         freeReplyObject(r);

@@ -112,7 +112,7 @@ stream_last_id(struct cli *c, char *out, size_t n)
     redisReply *r;
 
     feed_key(c, feed, sizeof(feed));
-    r = redisCommand(c->rc, "XREVRANGE %s + - COUNT 1", feed);
+    r = rclient_command(c->rc, "XREVRANGE %s + - COUNT 1", feed);
 
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         cli_redis_fail(c, "results", r, "unexpected reply");
@@ -144,11 +144,11 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
         snprintf(cnt, sizeof(cnt), "%d", XREAD_COUNT);
         snprintf(blk, sizeof(blk), "%d", XREAD_BLOCK_MS);
         if (blocking)
-            r = redisCommand(c->rc, "XREAD COUNT %s BLOCK %s STREAMS %s %s",
-                             cnt, blk, feed, last);
+            r = rclient_command(c->rc, "XREAD COUNT %s BLOCK %s STREAMS %s %s",
+                                cnt, blk, feed, last);
         else
-            r = redisCommand(c->rc, "XREAD COUNT %s STREAMS %s %s", cnt, feed,
-                             last);
+            r = rclient_command(c->rc, "XREAD COUNT %s STREAMS %s %s", cnt,
+                                feed, last);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             rc = cli_redis_fail(c, "results", r, NULL);
             break;

@@ -253,7 +253,8 @@ review_show(struct cli *c, const char *id)
 static char *
 job_with_note(struct cli *c, const char *id, const char *note)
 {
-    redisReply *r = redisCommand(c->rc, "HGET %s %s", c->keys.key[QK_JOBS], id);
+    redisReply *r =
+        rclient_command(c->rc, "HGET %s %s", c->keys.key[QK_JOBS], id);
     cJSON *job, *p, *msgs, *last = NULL, *m;
     struct job_err je;
     char *out = NULL, err[256];

@@ -200,7 +200,7 @@ queue_list(struct cli *c, int explicit_queue, char **names, int max,
         }
         return 1;
     }
-    r = redisCommand(cli_rc(c, KEY_QUEUES), "SMEMBERS %s", KEY_QUEUES);
+    r = rclient_command(cli_rc(c, KEY_QUEUES), "SMEMBERS %s", KEY_QUEUES);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         cli_redis_fail(c, cmd, r, "unexpected reply");
         return -1;

@@ -11,6 +11,7 @@
 
 #include "cmd_ops.h"
 #include "cmd_stats_tmpl.h"
+#include "rclient.h"
 #include "template.h"
 #include "tmplhist.h"
 
@@ -61,7 +62,7 @@ load_queue(struct cli *c, const char *queue, struct tfig **rows, int *n,
 
     if (qkeys_init(&k, queue) < 0)
         return 0;
-    r = redisCommand(cli_rc(c, k.tmplstats), "HGETALL %s", k.tmplstats);
+    r = rclient_command(cli_rc(c, k.tmplstats), "HGETALL %s", k.tmplstats);
     if (!r || r->type != REDIS_REPLY_ARRAY)
         return cli_redis_fail(c, "stats", r, "unexpected reply"), -1;
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
@@ -194,7 +195,7 @@ stats_by_template(struct cli *c, int explicit_queue)
         if (load_queue(c, c->queue, &rows, &n, &cap) < 0)
             rc = EXIT_FAIL;
     } else {
-        qs = redisCommand(cli_rc(c, KEY_QUEUES), "SMEMBERS %s", KEY_QUEUES);
+        qs = rclient_command(cli_rc(c, KEY_QUEUES), "SMEMBERS %s", KEY_QUEUES);
         if (!qs || qs->type != REDIS_REPLY_ARRAY)
             return cli_redis_fail(c, "stats", qs, "unexpected reply");
         for (size_t i = 0; i < qs->elements && rc == EXIT_OK; i++)
@@ -248,7 +249,7 @@ stats_review_count(struct cli *c, const char *queue)
 
     if (qkeys_init(&k, queue) < 0)
         return 0;
-    r = redisCommand(cli_rc(c, k.review), "ZCARD %s", k.review);
+    r = rclient_command(cli_rc(c, k.review), "ZCARD %s", k.review);
     if (r && r->type == REDIS_REPLY_INTEGER)
         n = r->integer;
     if (r)

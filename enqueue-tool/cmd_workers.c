@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "docs.h"
+#include "rclient.h"
 #include "timefmt.h"
 
 static const char workers_help[] =
@@ -57,26 +58,28 @@ workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
     cutoff = now - (long long)(stale * 1000);
     snprintf(cut, sizeof(cut), "(%lld", cutoff);
     /* forget the dead: their ids, then their descriptions */
-    r = forget ? redisCommand(cli_rc(c, KEY_WORKERS_BEAT),
+    r = forget
+            ? rclient_command(cli_rc(c, KEY_WORKERS_BEAT),
                               "ZRANGEBYSCORE %s -inf %s", KEY_WORKERS_BEAT, cut)
-               : NULL;
+            : NULL;
     if (r && r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->elements; i++) {
-            redisReply *d = redisCommand(cli_rc(c, KEY_WORKERS), "HDEL %s %s",
-                                         KEY_WORKERS, r->element[i]->str);
+            redisReply *d =
+                rclient_command(cli_rc(c, KEY_WORKERS), "HDEL %s %s",
+                                KEY_WORKERS, r->element[i]->str);
             if (d)
                 freeReplyObject(d);
-            d = redisCommand(cli_rc(c, KEY_WORKERS_BEAT), "ZREM %s %s",
-                             KEY_WORKERS_BEAT, r->element[i]->str);
+            d = rclient_command(cli_rc(c, KEY_WORKERS_BEAT), "ZREM %s %s",
+                                KEY_WORKERS_BEAT, r->element[i]->str);
             if (d)
                 freeReplyObject(d);
         }
     }
     if (r)
         freeReplyObject(r);
-    beats = redisCommand(cli_rc(c, KEY_WORKERS_BEAT),
-                         "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
-                         KEY_WORKERS_BEAT, cutoff);
+    beats = rclient_command(cli_rc(c, KEY_WORKERS_BEAT),
+                            "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
+                            KEY_WORKERS_BEAT, cutoff);
     if (!beats || beats->type != REDIS_REPLY_ARRAY) {
         cli_redis_fail(c, cmd, beats, NULL);
         return -1;
@@ -84,8 +87,8 @@ workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
     for (size_t i = 0; i + 1 < beats->elements; i += 2) {
         const char *id = beats->element[i]->str;
         long long beat = strtoll(beats->element[i + 1]->str, NULL, 10);
-        redisReply *d =
-            redisCommand(cli_rc(c, KEY_WORKERS), "HGET %s %s", KEY_WORKERS, id);
+        redisReply *d = rclient_command(cli_rc(c, KEY_WORKERS), "HGET %s %s",
+                                        KEY_WORKERS, id);
         cJSON *o =
             d && d->type == REDIS_REPLY_STRING ? cJSON_Parse(d->str) : NULL;
         char ts[32], started[32];

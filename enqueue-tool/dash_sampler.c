@@ -15,6 +15,7 @@
 #include "dash.h"
 #include "docs.h"
 #include "limits_budget.h"
+#include "rclient.h"
 #include "timefmt.h"
 
 #define IDLE_EVERY_MS 10000
@@ -97,7 +98,7 @@ take_limits(struct cli *c, char **limits, char **budget)
                                    sizeof(err)) == 0;
 
     if (ok) {
-        r = redisCommand(cli_rc(c, KEY_LIMITS), "SMEMBERS %s", KEY_LIMITS);
+        r = rclient_command(cli_rc(c, KEY_LIMITS), "SMEMBERS %s", KEY_LIMITS);
         ok = r && r->type == REDIS_REPLY_ARRAY;
     }
     for (size_t i = 0; ok && i < r->elements; i++) {

@@ -299,8 +299,8 @@ send_all(struct enq *e)
         free(w.jobs);
         return cli_fail("enqueue", "out of memory");
     }
-    rep = redisCommand(cli_rc(&e->cli, KEY_QUEUES), "SADD %s %s", KEY_QUEUES,
-                       e->cli.queue);
+    rep = rclient_command(cli_rc(&e->cli, KEY_QUEUES), "SADD %s %s", KEY_QUEUES,
+                          e->cli.queue);
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
         rc = cli_redis_fail(&e->cli, "enqueue", rep, NULL);
         goto out;

@@ -172,8 +172,8 @@ stage_begin(struct enq *e)
     snprintf(st->reg, sizeof(st->reg), "%s", k->staging);
     for (int p = 0; p < 3; p++)
         qkeys_stage(k, st->run, p, st->key[p], sizeof(st->key[p]));
-    r = redisCommand(e->cli.rc, "HSET %s %s %lld", st->reg, st->run,
-                     (long long)bulk_now_ms(e));
+    r = rclient_command(e->cli.rc, "HSET %s %s %lld", st->reg, st->run,
+                        (long long)bulk_now_ms(e));
     if (!r || r->type != REDIS_REPLY_INTEGER) {
         if (r)
             freeReplyObject(r);

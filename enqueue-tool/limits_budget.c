@@ -11,6 +11,7 @@
 
 #include "keys.h"
 #include "limits_budget.h"
+#include "rclient.h"
 
 static const struct {
     const char *opt, *alias, *field;
@@ -214,7 +215,7 @@ fold_hash(redisContext *c, const char *key, cJSON *o,
           const char *(*name_of)(const char *f, int queue, int reservations),
           int reservations, int null_if_none, char *err, size_t errlen)
 {
-    redisReply *r = redisCommand(c, "HGETALL %s", key);
+    redisReply *r = rclient_command(c, "HGETALL %s", key);
     int bad = !r || r->type != REDIS_REPLY_ARRAY;
 
     for (size_t i = 0; !bad && i + 1 < r->elements; i += 2) {

@@ -164,7 +164,19 @@ check "a result of the migrated queue reads back" \
 # ~7 runs of the race above). Every script call declares the slot guard
 # (keys.h QKEY_GUARD), which no node holds, so the calls wait (ASK,
 # TRYAGAIN) until the slot has moved.
-M=300 GS=12098 # cq2's slot
+M=300 A=5 GS=12098 # cq2's slot (A: jobs enqueued after it)
+# `genq results --follow` of the queue (plain XREADs on its feed,
+# rclient_command) runs across the whole migration: blocked on the old
+# master when the slot is handed over, it is told MOVED (or ASK) and goes on
+# reading the feed on the new one from the entry it had reached; it exits
+# after the N earlier results, the M of the migration and the A enqueued after
+held_follow() {
+    timeout 60 "$G" results --redis "$CURL" --queue cq2 --follow --from-start \
+        --count $((N + M + A)) >"$T/follow.out" 2>"$T/follow.err" &&
+        echo "rc=0" >>"$T/follow.err" || echo "rc=$?" >>"$T/follow.err"
+}
+held_follow &
+hf=$!
 seq 1 $M | sed 's/.*/{"id":"cq2-m&","prompt":"m&","max_tokens":8}/' >"$T/m.jsonl"
 "$G" enqueue --redis "$CURL" --queue cq2 "$T/m.jsonl" >/dev/null 2>&1
 redis-cli -p "$P1" cluster setslot $GS importing "$(nid "$P2")" >/dev/null
@@ -235,14 +247,23 @@ for f in hstat1 hstat2; do
 done
 check "a held migration: genq status of three of its jobs, genq dlq ls and a purge of 1,300 ids waited it out (both halves)" \
     '[ $held_ok -eq 1 ]'
-for _ in $(seq 1 300); do [ "$(done_total)" -ge $((6 * N + M)) ] && break; sleep 0.1; done
+seq 1 $A | sed 's/.*/{"id":"cq2-after&","prompt":"a&","max_tokens":8}/' |
+    "$G" enqueue --redis "$CURL" --queue cq2 - >/dev/null 2>&1
+wait "$hf" || true
+check "a held migration: genq results --follow read on across it (every result once, exit 0)" \
+    'grep -qx "rc=0" "$T/follow.err" &&
+     [ "$(grep -o "\"id\":\"cq2-m[0-9]*\"" "$T/follow.out" | sort -u | wc -l)" -eq $M ] &&
+     [ "$(grep -c "\"id\":\"cq2-after[0-9]*\"" "$T/follow.out")" -eq $A ] &&
+     [ "$(wc -l <"$T/follow.out")" -eq $((N + M + A)) ] ||
+     { sed "s/^/  follow.err: /" "$T/follow.err"; false; }'
+for _ in $(seq 1 300); do [ "$(done_total)" -ge $((6 * N + M + A)) ] && break; sleep 0.1; done
 check "a held migration: its keys moved, the slot handed over" \
     'grep -qx OK "$T/migrate.log" && [ "$(redis-cli -p "$P1" cluster countkeysinslot $GS)" -gt 0 ] &&
      [ "$(redis-cli -p "$P2" cluster countkeysinslot $GS)" -eq 0 ]'
 q2=$("$G" queues --redis "$CURL" --json | grep '"queue":"cq2"') || true
-feed_once cq2 cq2-m $M $((N + M)) && ok=1 || ok=0
+feed_once cq2 cq2-m $M $((N + M + A)) && ok=1 || ok=0
 check "a held migration: every job of cq2 succeeded once, nothing stranded" \
-    '[ $ok -eq 1 ] && grep -q "\"ready\":0,\"active\":0,\"delayed\":0,\"dead\":0,\"succeeded\":$((N + M))" <<<"$q2" ||
+    '[ $ok -eq 1 ] && grep -q "\"ready\":0,\"active\":0,\"delayed\":0,\"dead\":0,\"succeeded\":$((N + M + A))" <<<"$q2" ||
      { echo "  $q2"; false; }'
 check "a held migration: the workers waited on TRYAGAIN (the slot guard)" \
     'grep -q "error=TRYAGAIN" "$T/w1.log" "$T/w2.log"'
