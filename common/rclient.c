@@ -402,8 +402,9 @@ rclient_command(redisContext *c, const char *fmt, ...)
     va_start(ap, fmt);
     len = redisvFormatCommand(&cmd, fmt, ap);
     va_end(ap);
-    if (len < 0) {
-        snprintf(c->errstr, sizeof(c->errstr), "out of memory");
+    if (len < 0) { /* -2: a conversion hiredis does not take */
+        snprintf(c->errstr, sizeof(c->errstr), "%s",
+                 len == -2 ? "invalid command format" : "out of memory");
         return NULL;
     }
     r = request_following(c, &cmd, &len, NULL, NULL, NULL, 0, &last);

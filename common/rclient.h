@@ -30,10 +30,14 @@ redisReply *rclient_script(redisContext *c, enum script_id id,
 
 /* redisCommand() that follows Redis Cluster as rclient_script() does
  * (MOVED, ASK, TRYAGAIN, CLUSTERDOWN): for the plain commands of `genq` on
- * a queue's keys, which a reshard moves. Returns the reply, an error reply
- * as Redis gave it (caller frees with freeReplyObject()), or NULL on an I/O
- * failure or out of memory with c->errstr saying (that of the connection
- * which failed, copied). Without a cluster it is redisCommand(). */
+ * a queue's keys, which a reshard moves. fmt takes hiredis's conversions
+ * (%s, %d, %ld, %lld, ...; not %b, which the printf check refuses: use
+ * argument arrays for binary data). Returns the reply, an error reply as
+ * Redis gave it (caller frees with freeReplyObject()), or NULL on an I/O
+ * failure, out of memory or a bad format with c->errstr saying (that of the
+ * connection which failed, copied). Without a cluster it is redisCommand().
+ * Not on a connection with pipelined replies outstanding (as
+ * redisCommand()). */
 redisReply *rclient_command(redisContext *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -67,12 +67,18 @@ workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
             redisReply *d =
                 rclient_command(cli_rc(c, KEY_WORKERS), "HDEL %s %s",
                                 KEY_WORKERS, r->element[i]->str);
+            int bad = !d || d->type == REDIS_REPLY_ERROR;
+
             if (d)
                 freeReplyObject(d);
-            d = rclient_command(cli_rc(c, KEY_WORKERS_BEAT), "ZREM %s %s",
-                                KEY_WORKERS_BEAT, r->element[i]->str);
+            d = bad ? NULL
+                    : rclient_command(cli_rc(c, KEY_WORKERS_BEAT), "ZREM %s %s",
+                                      KEY_WORKERS_BEAT, r->element[i]->str);
+            bad = bad || !d || d->type == REDIS_REPLY_ERROR;
             if (d)
                 freeReplyObject(d);
+            if (bad) /* not one call more (each waits out a CLUSTERDOWN) */
+                break;
         }
     }
     if (r)
@@ -89,13 +95,18 @@ workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
         long long beat = strtoll(beats->element[i + 1]->str, NULL, 10);
         redisReply *d = rclient_command(cli_rc(c, KEY_WORKERS), "HGET %s %s",
                                         KEY_WORKERS, id);
-        cJSON *o =
-            d && d->type == REDIS_REPLY_STRING ? cJSON_Parse(d->str) : NULL;
+        cJSON *o;
         char ts[32], started[32];
         cJSON *sm;
 
-        if (d)
-            freeReplyObject(d);
+        if (!d || d->type == REDIS_REPLY_ERROR) {
+            /* not one call more (each waits out a CLUSTERDOWN) */
+            freeReplyObject(beats);
+            cli_redis_fail(c, cmd, d, NULL);
+            return -1;
+        }
+        o = d->type == REDIS_REPLY_STRING ? cJSON_Parse(d->str) : NULL;
+        freeReplyObject(d);
         if (!o)
             continue; /* beat without a description: a worker starting up */
         sm = cJSON_GetObjectItem(o, "started_ms");

@@ -172,8 +172,11 @@ stage_begin(struct enq *e)
     snprintf(st->reg, sizeof(st->reg), "%s", k->staging);
     for (int p = 0; p < 3; p++)
         qkeys_stage(k, st->run, p, st->key[p], sizeof(st->key[p]));
-    r = rclient_command(e->cli.rc, "HSET %s %s %lld", st->reg, st->run,
-                        (long long)bulk_now_ms(e));
+    /* plain redisCommand(), not rclient_command(): the registration must
+     * be on the node the staging pipeline (e->cli.rc, which does not follow
+     * a redirection) writes to; refused, staging is off */
+    r = redisCommand(e->cli.rc, "HSET %s %s %lld", st->reg, st->run,
+                     (long long)bulk_now_ms(e));
     if (!r || r->type != REDIS_REPLY_INTEGER) {
         if (r)
             freeReplyObject(r);

@@ -177,6 +177,12 @@ held_follow() {
 }
 held_follow &
 hf=$!
+# it has printed the N earlier results (each batch is flushed), so it is
+# connected to the queue's old master, and blocked there at the handover
+for _ in $(seq 1 200); do
+    [ -s "$T/follow.out" ] && [ "$(wc -l <"$T/follow.out")" -ge "$N" ] && break
+    sleep 0.05
+done
 seq 1 $M | sed 's/.*/{"id":"cq2-m&","prompt":"m&","max_tokens":8}/' >"$T/m.jsonl"
 "$G" enqueue --redis "$CURL" --queue cq2 "$T/m.jsonl" >/dev/null 2>&1
 redis-cli -p "$P1" cluster setslot $GS importing "$(nid "$P2")" >/dev/null
