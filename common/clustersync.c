@@ -1,5 +1,5 @@
 /* The synchronous Redis Cluster router (see clustersync.h): a slot map and
- * a connection per node, process-wide. */
+ * a connection per node, the calling thread's. */
 #include "fmacros.h"
 
 #include <errno.h>
@@ -13,7 +13,13 @@
 #include "keys.h"
 #include "rclient.h"
 
-static struct {
+/* The router is the calling thread's (_Thread_local): `genq dashboard`
+ * serves each request on a thread of its own beside its sampler thread,
+ * and each opens (cli_connect) and closes (cli_close: csync_close) a
+ * cluster; one shared by all had connections closed and the slot map
+ * reset under the others (crashes, "slot not served"). A thread that
+ * opens one closes it. */
+static _Thread_local struct {
     int open;
     struct redis_url url; /* the seeds and credentials */
     double timeout_s;

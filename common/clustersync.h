@@ -1,6 +1,7 @@
 /* The synchronous Redis Cluster router of `genq` (and the tests): the
- * process's one cluster (a genq command talks to one Redis), its slot map
- * and one connection per node, opened on first use. Every command of queue
+ * thread's one cluster (a genq command talks to one Redis; each thread of
+ * `genq dashboard` has its own), its slot map and one connection per node,
+ * opened on first use. Every command of queue
  * Q goes to the node serving the slot of {Q}; MOVED and ASK replies are
  * followed by rclient_script() (csync_follow()). */
 #ifndef GENQ_CLUSTERSYNC_H
@@ -12,7 +13,7 @@
 
 #include "redisurl.h"
 
-/* Open the process's cluster from u (a redis-cluster:// URL) unless open:
+/* Open the thread's cluster from u (a redis-cluster:// URL) unless open:
  * the slot map from a seed, the layout version checked on the node serving
  * KEY_LAYOUT (rclient_connect()). Then return a new connection to the node
  * serving key (AUTH done, scripts loaded), which the caller frees with
@@ -21,7 +22,7 @@
 redisContext *csync_connect_key(const struct redis_url *u, const char *key,
                                 double timeout_s, char *err, size_t errlen);
 
-/* Whether the process's cluster is open. */
+/* Whether the thread's cluster is open. */
 int csync_active(void);
 
 /* The cluster's own connection to the node serving key (borrowed: freed by

@@ -328,6 +328,35 @@ check "metrics: genq_queue_node names the node of each queue" \
     'grep -q "genq_queue_node{queue=\"cq737\",node=\"127.0.0.1:$P0\"} 1" "$T/metrics" &&
      grep -q "genq_queue_node{queue=\"cq3\",node=\"127.0.0.1:$P2\"} 1" "$T/metrics"'
 
+# `genq dashboard` on the cluster under concurrent requests: each request
+# runs on a thread of its own beside the sampler thread, each opening and
+# closing a cluster router (clustersync.c, one per thread); one shared by
+# all crashed the dashboard here (free(): invalid pointer) and answered 502
+# "slot not served by any node" meanwhile
+"$G" dashboard --redis "$CURL" --listen 127.0.0.1:0 --port-file "$T/dash.port" \
+    >"$T/dash.log" 2>&1 &
+dpid=$!
+pids="$pids $dpid"
+for _ in $(seq 1 100); do [ -s "$T/dash.port" ] && break; sleep 0.05; done
+DASH="http://127.0.0.1:$(cat "$T/dash.port")"
+: >"$T/dash.codes"
+for _ in $(seq 1 5); do
+    cps=""
+    for i in $(seq 1 30); do
+        q=$(echo "$QUEUES" | cut -d' ' -f$((i % 6 + 1)))
+        curl -s -m 20 -o /dev/null -w '%{http_code}\n' "$DASH/api/jobs/$q-$i?queue=$q" \
+            >>"$T/dash.codes" &
+        cps="$cps $!"
+        curl -s -m 20 -o /dev/null -w '%{http_code}\n' "$DASH/api/dlq?queue=$q" \
+            >>"$T/dash.codes" &
+        cps="$cps $!"
+    done
+    for p in $cps; do wait "$p" || true; done
+done
+check "genq dashboard on the cluster: 300 concurrent API requests answered 200, still up" \
+    '[ "$(grep -cx 200 "$T/dash.codes")" -eq 300 ] && kill -0 "$dpid" 2>/dev/null ||
+     { sort "$T/dash.codes" | uniq -c | sed "s/^/  codes: /"; tail -3 "$T/dash.log" | sed "s/^/  dashboard: /"; false; }'
+
 # bad URLs: clear errors, never the password
 out=$("$G" stats --redis "redis-cluster://u:hunter2@127.0.0.1:$P0/3" 2>&1) && rc=0 || rc=$?
 check "a database in a cluster URL is refused" \
