@@ -149,7 +149,7 @@ cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
 
 /* sentinel://: "host:port" of the master the lookup found (the node of
  * every queue), "" otherwise. */
-static char snt_master[300];
+static _Thread_local char snt_master[300]; /* each dashboard thread its own */
 
 int
 cli_connect_err(struct cli *c, char *err, size_t errlen)

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd_ops.h"
 #include "rclient.h"
@@ -17,20 +18,50 @@
 #define XREAD_BLOCK_MS 1000
 #define INSPECT_CHUNK  500
 #define INSPECT_FIELDS 9
-#define EXPORT_PAGE    100
+/* how long --follow tries to connect again after losing Redis */
+#define FOLLOW_RECONNECT_S 60
+#define EXPORT_PAGE        100
 
 struct follow {
     struct cli *c;
     long count, printed; /* --count (0 = no limit) */
     char **ids;          /* succeeded ids of the current read */
     int n, cap;
+    int at;   /* ids[0..at) printed: a call again after a lost connection
+                 goes on from there */
+    int lost; /* the last failure was a lost connection (follow_lost) */
 };
 
-/* Print the result documents of f->ids (in order), through inspect. */
+/* Whether a failed call (reply r, NULL on an I/O error of c; or the error
+ * text err of rclient_script) lost Redis rather than failed: an I/O error,
+ * or what a Redis answers while a failover or restart moves the master
+ * (a blocked XREAD released: UNBLOCKED; LOADING, MASTERDOWN, READONLY). A
+ * --follow then connects again instead of exiting. */
+static int
+follow_lost(const redisContext *c, const redisReply *r, const char *err)
+{
+    static const char *const moving[] = {"UNBLOCKED", "LOADING", "MASTERDOWN",
+                                         "READONLY"};
+    const char *e = r && r->type == REDIS_REPLY_ERROR ? r->str : err;
+
+    if (c->err)
+        return 1;
+    if (e && !strncmp(e, "redis: ", 7))
+        e += 7;
+    for (size_t i = 0; e && i < sizeof(moving) / sizeof(moving[0]); i++)
+        if (!strncmp(e, moving[i], strlen(moving[i])))
+            return 1;
+    return 0;
+}
+
+/* Print the result documents of f->ids[f->at..] (in order), through
+ * inspect. A failure is printed; f->lost says whether Redis was lost. */
 static int
 print_results(struct follow *f)
 {
-    for (int at = 0; at < f->n; at += INSPECT_CHUNK) {
+    f->lost = 0;
+    for (; f->at < f->n; f->at += INSPECT_CHUNK) {
+        int at = f->at;
         int k = f->n - at < INSPECT_CHUNK ? f->n - at : INSPECT_CHUNK;
         const char **av = malloc(sizeof(*av) * (size_t)(k + 2));
         char err[512];
@@ -45,8 +76,10 @@ print_results(struct follow *f)
         r = rclient_script(f->c->rc, SCRIPT_INSPECT, &f->c->keys, k + 2, av,
                            NULL, err, sizeof(err));
         free(av);
-        if (!r)
+        if (!r) {
+            f->lost = follow_lost(f->c->rc, NULL, err);
             return cli_fail("results", "%s", err);
+        }
         if (r->type != REDIS_REPLY_ARRAY ||
             r->elements != (size_t)k * INSPECT_FIELDS) {
             freeReplyObject(r);
@@ -94,7 +127,36 @@ static void
 ids_clear(struct follow *f)
 {
     ops_free_strs(f->ids, f->n);
-    f->n = 0;
+    f->n = f->at = 0;
+}
+
+/* --follow lost Redis: connect again (through the sentinels when the URL
+ * names them, to the master serving the queue on a cluster), every 0.5 s
+ * (the first after 0.5 s: a Redis that keeps failing is not asked in a
+ * busy loop) for up to FOLLOW_RECONNECT_S. 0, or -1 (printed). */
+static int
+follow_reconnect(struct cli *c)
+{
+    char err[512] = "";
+    double t0 = time_mono_s();
+    struct timespec pause = {0, 500 * 1000 * 1000};
+
+    fprintf(stderr,
+            "genq results: lost Redis; connecting again (for up to "
+            "%d s), then reading on from the last entry read\n",
+            FOLLOW_RECONNECT_S);
+    for (;;) {
+        cli_close(c);
+        nanosleep(&pause, NULL);
+        if (cli_connect_err(c, err, sizeof(err)) == 0) {
+            fprintf(stderr, "genq results: connected again\n");
+            return 0;
+        }
+        if (time_mono_s() - t0 >= FOLLOW_RECONNECT_S) {
+            cli_fail("results", "%s", err);
+            return -1;
+        }
+    }
 }
 
 /* The queue's completion feed (keys.h QKEY_FEED) into out (n bytes). */
@@ -131,7 +193,7 @@ stream_last_id(struct cli *c, char *out, size_t n)
 static int
 follow_run(struct cli *c, const char *start, int blocking, long count)
 {
-    struct follow f = {c, count, 0, NULL, 0, 0};
+    struct follow f = {c, count, 0, NULL, 0, 0, 0, 0};
     char last[64], feed[256];
     int rc = EXIT_OK;
 
@@ -150,6 +212,14 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
             r = rclient_command(c->rc, "XREAD COUNT %s STREAMS %s %s", cnt,
                                 feed, last);
         if (!r || r->type == REDIS_REPLY_ERROR) {
+            if (blocking && follow_lost(c->rc, r, NULL)) {
+                freeReplyObject(r); /* accepts NULL */
+                if (follow_reconnect(c) < 0) {
+                    rc = EXIT_FAIL;
+                    break;
+                }
+                continue; /* from last, the entry read last */
+            }
             rc = cli_redis_fail(c, "results", r, NULL);
             break;
         }
@@ -190,8 +260,12 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
                 rc = cli_fail("results", "out of memory");
         }
         freeReplyObject(r);
-        if (rc == EXIT_OK && print_results(&f) != 0)
-            rc = EXIT_FAIL;
+        while (rc == EXIT_OK && print_results(&f) != 0) {
+            /* lost while reading the documents: again, from the first
+             * not printed (f.at), once connected again */
+            if (!blocking || !f.lost || follow_reconnect(c) < 0)
+                rc = EXIT_FAIL;
+        }
         ids_clear(&f);
         if (rc != EXIT_OK || (count && f.printed >= count))
             break;
@@ -297,7 +371,10 @@ static const char results_help[] =
     "completion order; with --follow it then waits for new ones (XREAD\n"
     "BLOCK) until interrupted — how a content system pulls finished\n"
     "articles. Without --follow it starts at the oldest entry; with\n"
-    "--follow at the newest, unless --from-start or --since is given.\n\n"
+    "--follow at the newest, unless --from-start or --since is given.\n"
+    "A --follow that loses Redis (a failover, a restart, a dropped\n"
+    "connection) connects again, for up to 60 s, and reads on from the\n"
+    "entry it had reached; on Redis Cluster it follows a moved slot.\n\n"
     "genq results export prints every stored result (kept for the result\n"
     "TTL), oldest first, paging through Redis in constant memory.\n\n"
     "  -f, --follow   wait for new results\n"

@@ -162,6 +162,14 @@ for i in range($NJOBS):
         wpids+=($!)
         pids+=($!)
     done
+    # a `genq results --follow` of the queue through the sentinels, from its
+    # first entry: the failover drops its connection (sentinels kill the
+    # old master's clients; a killed master drops them), it connects again
+    # to the new master and reads on from the entry it had reached
+    "$G" results --redis "$SURL" --queue "$q" --follow --from-start \
+        >"$T/$name.follow" 2>"$T/$name.follow.err" &
+    local fpid=$!
+    pids+=($fpid)
     snt_wait "$name: 600 jobs done" sh -c \
         "[ \"\$(redis-cli -p $mp -a $RPASS --no-auth-warning HGET 'genq:{$q}:stats' succeeded)\" -ge 600 ] 2>/dev/null"
     t_fail=$(now_ms)
@@ -183,6 +191,18 @@ for i in range($NJOBS):
     check "$name: all $NJOBS results on the new master :$newmp" '[ $ok = 1 ]'
     [ $ok = 1 ] || echo "$name: results $(rcli "$newmp" HLEN "genq:{$q}:results")," \
         "leases $(rcli "$newmp" ZRANGE "genq:{$q}:leases" 0 3 WITHSCORES | tr '\n' ' ')"
+    local fids=0
+    for i in $(seq 1 100); do
+        fids=$(grep -o '"id":"chaos-[0-9]*"' "$T/$name.follow" | sort -u | wc -l)
+        [ "$fids" -ge "$NJOBS" ] && break
+        sleep 0.1
+    done
+    check "$name: genq results --follow lived through it, connected again, printed every result" \
+        'kill -0 "$fpid" 2>/dev/null && [ "$fids" = "$NJOBS" ] &&
+         grep -q "connected again" "$T/$name.follow.err" ||
+         { echo "  $fids results; stderr:"; sed "s/^/  /" "$T/$name.follow.err"; false; }'
+    kill "$fpid" 2>/dev/null || true
+    wait "$fpid" 2>/dev/null || true
     local alive=0
     for i in "${wpids[@]}"; do kill -0 "$i" 2>/dev/null && alive=$((alive + 1)); done
     check "$name: the three workers lived through it" '[ $alive = 3 ]'
