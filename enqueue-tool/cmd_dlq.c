@@ -122,8 +122,10 @@ dlq_connect(struct dlqopt *o)
         return -1;
     if (!o->since_arg && !o->older_arg)
         return 0;
-    if (ops_server_now(o->c.rc, o->cmd, &now) < 0)
+    if (ops_server_now(o->c.rc, o->cmd, &now) < 0) {
+        cli_close(&o->c);
         return -1;
+    }
     if (o->since_arg) {
         ops_parse_since(o->since_arg, now, &o->f.since_ms);
         if (o->f.since_ms <= 0)

@@ -18,36 +18,50 @@
 #define XREAD_BLOCK_MS 1000
 #define INSPECT_CHUNK  500
 #define INSPECT_FIELDS 9
-/* how long --follow tries to connect again after losing Redis */
+/* how long --follow tries to connect again after losing Redis (from the
+ * loss until a read succeeds again) */
 #define FOLLOW_RECONNECT_S 60
-#define EXPORT_PAGE        100
+/* entry ids --follow remembers, to find where the feed of a new master
+ * (after a failover) and what it read from the old one part */
+#define FOLLOW_RING 1000
+#define EXPORT_PAGE 100
 
 struct follow {
     struct cli *c;
     long count, printed; /* --count (0 = no limit) */
     char **ids;          /* succeeded ids of the current read */
     int n, cap;
-    int at;   /* ids[0..at) printed: a call again after a lost connection
-                 goes on from there */
-    int lost; /* the last failure was a lost connection (follow_lost) */
+    int at;         /* ids[0..at) printed: a call again after a lost connection
+                       goes on from there */
+    int lost;       /* the last failure was a lost connection (follow_lost) */
+    double lost_at; /* when Redis was lost (time_mono_s), 0: it is not */
+    char (*ring)[64]; /* the last FOLLOW_RING entry ids read (FOLLOW_RING) */
+    int ring_n, ring_at;
 };
 
-/* Whether a failed call (reply r, NULL on an I/O error of c; or the error
- * text err of rclient_script) lost Redis rather than failed: an I/O error,
- * or what a Redis answers while a failover or restart moves the master
- * (a blocked XREAD released: UNBLOCKED; LOADING, MASTERDOWN, READONLY). A
- * --follow then connects again instead of exiting. */
+/* Whether a failed call lost Redis rather than failed: r NULL (the calls
+ * here cannot fail otherwise: an I/O error, on c or on the cluster node a
+ * redirection led to), or an error reply r, or rclient_script's error text
+ * err ("redis: NAME script: REPLY" for an error reply, "redis: WHY" for an
+ * I/O error), that a Redis answers while a failover, restart or reshard
+ * moves the master (a blocked XREAD released: UNBLOCKED; LOADING,
+ * MASTERDOWN, READONLY, CLUSTERDOWN). A --follow then connects again
+ * instead of exiting. */
 static int
-follow_lost(const redisContext *c, const redisReply *r, const char *err)
+follow_lost(const redisReply *r, const char *err)
 {
     static const char *const moving[] = {"UNBLOCKED", "LOADING", "MASTERDOWN",
-                                         "READONLY"};
-    const char *e = r && r->type == REDIS_REPLY_ERROR ? r->str : err;
+                                         "READONLY", "CLUSTERDOWN"};
+    const char *e = r ? r->str : err;
 
-    if (c->err)
+    if (!r && !err)
         return 1;
-    if (e && !strncmp(e, "redis: ", 7))
-        e += 7;
+    if (!r) {
+        const char *sc = strstr(err, " script: ");
+        if (!sc)
+            return 1; /* not an error reply: an I/O error */
+        e = sc + 9;
+    }
     for (size_t i = 0; e && i < sizeof(moving) / sizeof(moving[0]); i++)
         if (!strncmp(e, moving[i], strlen(moving[i])))
             return 1;
@@ -77,7 +91,7 @@ print_results(struct follow *f)
                            NULL, err, sizeof(err));
         free(av);
         if (!r) {
-            f->lost = follow_lost(f->c->rc, NULL, err);
+            f->lost = follow_lost(NULL, err);
             return cli_fail("results", "%s", err);
         }
         if (r->type != REDIS_REPLY_ARRAY ||
@@ -135,12 +149,14 @@ ids_clear(struct follow *f)
  * (the first after 0.5 s: a Redis that keeps failing is not asked in a
  * busy loop) for up to FOLLOW_RECONNECT_S. 0, or -1 (printed). */
 static int
-follow_reconnect(struct cli *c)
+follow_reconnect(struct follow *f)
 {
+    struct cli *c = f->c;
     char err[512] = "";
-    double t0 = time_mono_s();
     struct timespec pause = {0, 500 * 1000 * 1000};
 
+    if (!f->lost_at)
+        f->lost_at = time_mono_s();
     fprintf(stderr,
             "genq results: lost Redis; connecting again (for up to "
             "%d s), then reading on from the last entry read\n",
@@ -152,11 +168,73 @@ follow_reconnect(struct cli *c)
             fprintf(stderr, "genq results: connected again\n");
             return 0;
         }
-        if (time_mono_s() - t0 >= FOLLOW_RECONNECT_S) {
+        if (time_mono_s() - f->lost_at >= FOLLOW_RECONNECT_S) {
             cli_fail("results", "%s", err);
             return -1;
         }
     }
+}
+
+static void
+ring_push(struct follow *f, const char *id)
+{
+    snprintf(f->ring[f->ring_at], sizeof(f->ring[0]), "%s", id);
+    f->ring_at = (f->ring_at + 1) % FOLLOW_RING;
+    if (f->ring_n < FOLLOW_RING)
+        f->ring_n++;
+}
+
+static int
+ring_has(const struct follow *f, const char *id)
+{
+    for (int i = 0; i < f->ring_n; i++)
+        if (!strcmp(f->ring[i], id))
+            return 1;
+    return 0;
+}
+
+/* After connecting again: where to read on. A new master (a failover)
+ * lacks the entries the old one took after the promotion and lost, and
+ * may hold entries of other workers' with ids below the last read: read
+ * on after the newest entry at or before last that it holds and that was
+ * read here (one of the last FOLLOW_RING), so that those are read and
+ * nothing twice. last unchanged when it holds last itself, or none of the
+ * ring (said). */
+static void
+follow_resync(struct follow *f, const char *feed, char *last, size_t n)
+{
+    char cnt[16];
+    redisReply *r;
+
+    snprintf(cnt, sizeof(cnt), "%d", FOLLOW_RING);
+    r = rclient_command(f->c->rc, "XREVRANGE %s %s - COUNT %s", feed, last,
+                        cnt);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r); /* the next XREAD says what is wrong */
+        return;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
+            e->element[0]->type != REDIS_REPLY_STRING ||
+            !ring_has(f, e->element[0]->str))
+            continue;
+        if (strcmp(e->element[0]->str, last)) {
+            fprintf(stderr,
+                    "genq results: the feed here lacks the entries read "
+                    "after %s (lost in the switch); reading on from it\n",
+                    e->element[0]->str);
+            snprintf(last, n, "%s", e->element[0]->str);
+        }
+        freeReplyObject(r);
+        return;
+    }
+    if (strcmp(last, "0-0") && f->ring_n > 0)
+        fprintf(stderr,
+                "genq results: the feed here holds none of the last %d "
+                "entries read; reading on after %s\n",
+                f->ring_n, last);
+    freeReplyObject(r);
 }
 
 /* The queue's completion feed (keys.h QKEY_FEED) into out (n bytes). */
@@ -193,15 +271,22 @@ stream_last_id(struct cli *c, char *out, size_t n)
 static int
 follow_run(struct cli *c, const char *start, int blocking, long count)
 {
-    struct follow f = {c, count, 0, NULL, 0, 0, 0, 0};
+    struct follow f = {c, count, 0, NULL, 0, 0, 0, 0, 0, NULL, 0, 0};
     char last[64], feed[256];
-    int rc = EXIT_OK;
+    int rc = EXIT_OK, resync = 0;
 
     feed_key(c, feed, sizeof(feed));
     snprintf(last, sizeof(last), "%s", start);
+    if (blocking && !(f.ring = calloc(FOLLOW_RING, sizeof(*f.ring))))
+        return cli_fail("results", "out of memory");
     for (;;) {
         redisReply *r, *entries;
         char cnt[16], blk[16];
+
+        if (resync) {
+            follow_resync(&f, feed, last, sizeof(last));
+            resync = 0;
+        }
 
         snprintf(cnt, sizeof(cnt), "%d", XREAD_COUNT);
         snprintf(blk, sizeof(blk), "%d", XREAD_BLOCK_MS);
@@ -212,17 +297,19 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
             r = rclient_command(c->rc, "XREAD COUNT %s STREAMS %s %s", cnt,
                                 feed, last);
         if (!r || r->type == REDIS_REPLY_ERROR) {
-            if (blocking && follow_lost(c->rc, r, NULL)) {
+            if (blocking && follow_lost(r, NULL)) {
                 freeReplyObject(r); /* accepts NULL */
-                if (follow_reconnect(c) < 0) {
+                if (follow_reconnect(&f) < 0) {
                     rc = EXIT_FAIL;
                     break;
                 }
+                resync = 1;
                 continue; /* from last, the entry read last */
             }
             rc = cli_redis_fail(c, "results", r, NULL);
             break;
         }
+        f.lost_at = 0; /* a read again: a later loss has its own minute */
         if (r->type == REDIS_REPLY_NIL) {
             freeReplyObject(r);
             if (!blocking)
@@ -246,6 +333,8 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
                 e->element[0]->type != REDIS_REPLY_STRING)
                 continue;
             snprintf(last, sizeof(last), "%s", e->element[0]->str);
+            if (f.ring)
+                ring_push(&f, last);
             fv = e->element[1];
             for (size_t k = 0;
                  fv->type == REDIS_REPLY_ARRAY && k + 1 < fv->elements; k += 2)
@@ -263,8 +352,10 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
         while (rc == EXIT_OK && print_results(&f) != 0) {
             /* lost while reading the documents: again, from the first
              * not printed (f.at), once connected again */
-            if (!blocking || !f.lost || follow_reconnect(c) < 0)
+            if (!blocking || !f.lost || follow_reconnect(&f) < 0)
                 rc = EXIT_FAIL;
+            else
+                resync = 1;
         }
         ids_clear(&f);
         if (rc != EXIT_OK || (count && f.printed >= count))
@@ -272,6 +363,7 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
     }
     ids_clear(&f);
     free(f.ids);
+    free(f.ring);
     return rc;
 }
 

@@ -337,7 +337,7 @@ check "metrics: genq_queue_node names the node of each queue" \
     >"$T/dash.log" 2>&1 &
 dpid=$!
 pids="$pids $dpid"
-for _ in $(seq 1 100); do [ -s "$T/dash.port" ] && break; sleep 0.05; done
+for _ in $(seq 1 400); do [ -s "$T/dash.port" ] && break; sleep 0.05; done
 DASH="http://127.0.0.1:$(cat "$T/dash.port")"
 : >"$T/dash.codes"
 for _ in $(seq 1 5); do

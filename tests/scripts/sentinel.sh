@@ -191,8 +191,10 @@ for i in range($NJOBS):
     check "$name: all $NJOBS results on the new master :$newmp" '[ $ok = 1 ]'
     [ $ok = 1 ] || echo "$name: results $(rcli "$newmp" HLEN "genq:{$q}:results")," \
         "leases $(rcli "$newmp" ZRANGE "genq:{$q}:leases" 0 3 WITHSCORES | tr '\n' ' ')"
+    # (up to a minute: a forced failover's old master may be demoted, and
+    # its clients dropped, some seconds after the switch)
     local fids=0
-    for i in $(seq 1 100); do
+    for i in $(seq 1 600); do
         fids=$(grep -o '"id":"chaos-[0-9]*"' "$T/$name.follow" | sort -u | wc -l)
         [ "$fids" -ge "$NJOBS" ] && break
         sleep 0.1
