@@ -7,6 +7,7 @@
 # entries read after 1000-3, read on from there (r6, then r7 added later),
 # print each result once, and exit after --count 7. Reading on after the
 # last id it read (1000-6) would skip r6 and wait forever (the timeout).
+# shellcheck disable=SC2016,SC2034 # the check strings are eval'd
 set -euo pipefail
 : "${GENQ_BIN:?run through make test}"
 G="$GENQ_BIN/genq"
