@@ -260,11 +260,19 @@ int
 cli_redis_fail(const struct cli *c, const char *cmd, redisReply *r,
                const char *other)
 {
-    int rc = cli_fail(cmd, "redis: %s",
-                      r && r->type == REDIS_REPLY_ERROR ? r->str
-                      : r && other                      ? other
-                                                        : c->rc->errstr);
+    const char *why;
+    int rc;
 
+    if (r && r->type == REDIS_REPLY_ERROR)
+        why = r->str;
+    else if (r)
+        why = other ? other : "unexpected reply";
+    else if (c->rc && c->rc->errstr[0])
+        why = c->rc->errstr;
+    else /* the call went to another node's connection (cli_rc(), a
+            cluster), whose reason is not at hand */
+        why = "no reply (connection lost)";
+    rc = cli_fail(cmd, "redis: %s", why);
     freeReplyObject(r); /* accepts NULL */
     return rc;
 }
