@@ -216,21 +216,3 @@ idwin_read_call(struct cli *c, const char *cmd, enum script_id id,
     }
     return r;
 }
-
-redisReply *
-idwin_read_array(struct cli *c, const char *cmd, size_t n)
-{
-    char err[512];
-    redisReply *r = rclient_read(c->rc, err, sizeof(err));
-
-    if (!r) {
-        cli_fail(cmd, "%s", err);
-        return NULL;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
-        freeReplyObject(r);
-        cli_fail(cmd, "unexpected reply from Redis");
-        return NULL;
-    }
-    return r;
-}

@@ -49,19 +49,15 @@ int idwin_append_script(struct cli *c, enum script_id id,
                         const char *const *pre, int npre, char *const *ids,
                         int n);
 
-/* Read the next reply, which must be an array of n elements. Returns it
- * (caller frees with freeReplyObject()), or NULL after printing the
- * problem ("genq CMD: ..."). */
-redisReply *idwin_read_array(struct cli *c, const char *cmd, size_t n);
-
-/* idwin_read_array() of the reply to a call idwin_append_script(c, id, pre,
+/* Read the next reply, that of a call idwin_append_script(c, id, pre,
  * npre, ids, n) appended, which must be an array of nel elements (any
- * number: IDWIN_ANY). A call a Redis Cluster refused without running it (a
- * redirection or a slot migrating: MOVED, ASK, TRYAGAIN, CLUSTERDOWN) is
- * made again on its own by rclient_script() on the cluster's connection to
- * the queue's node (csync_ctx_key(): nothing in flight there), which
- * follows the cluster and waits out a migration (up to 10 s). pre and ids
- * are borrowed. */
+ * number: IDWIN_ANY). Returns it (caller frees with freeReplyObject()), or
+ * NULL after printing the problem ("genq CMD: ..."). A call a Redis Cluster
+ * refused without running it (a redirection or a slot migrating: MOVED, ASK,
+ * TRYAGAIN, CLUSTERDOWN) is made again on its own by rclient_script() on the
+ * cluster's connection to the queue's node (csync_ctx_key(): nothing in flight
+ * there), which follows the cluster and waits out a migration (up to 10 s). pre
+ * and ids are borrowed. */
 #define IDWIN_ANY ((size_t)-1)
 redisReply *idwin_read_call(struct cli *c, const char *cmd, enum script_id id,
                             const char *const *pre, int npre, char *const *ids,
