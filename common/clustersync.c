@@ -121,34 +121,45 @@ redisContext *
 csync_connect_key(const struct redis_url *u, const char *key, double timeout_s,
                   char *err, size_t errlen)
 {
-    if (!cs.open) {
-        int li;
+    int opened = !cs.open, i;
+    redisContext *c = NULL;
 
+    if (opened) {
         cs.url = *u;
         cs.timeout_s = timeout_s;
         cluster_map_init(&cs.map);
         if (cluster_map_fetch(u, timeout_s, &cs.map, err, errlen) < 0)
-            return NULL;
-        li = cluster_map_key(&cs.map, KEY_LAYOUT);
-        if (li < 0) {
+            goto fail;
+        i = cluster_map_key(&cs.map, KEY_LAYOUT);
+        if (i < 0) {
             snprintf(err, errlen, "redis cluster: the slot of %s is not served",
                      KEY_LAYOUT);
-            return NULL;
+            goto fail;
         }
-        cs.ctx[li] = node_connect(li, 1, err, errlen);
-        if (!cs.ctx[li])
-            return NULL; /* errno as rclient_connect() left it */
+        cs.ctx[i] = node_connect(i, 1, err, errlen);
+        if (!cs.ctx[i])
+            goto fail; /* errno as rclient_connect() left it */
         cs.open = 1;
     }
-    {
-        int i = cluster_map_key(&cs.map, key);
-        if (i < 0) {
-            snprintf(err, errlen, "redis cluster: slot not served by any node");
-            return NULL;
-        }
-        errno = 0;
-        return node_connect(i, 0, err, errlen);
+    i = cluster_map_key(&cs.map, key);
+    if (i < 0) {
+        snprintf(err, errlen, "redis cluster: slot not served by any node");
+        goto fail;
     }
+    errno = 0;
+    c = node_connect(i, 0, err, errlen);
+    if (c)
+        return c;
+fail:
+    /* what this call opened goes (its connections; the password copied
+     * into cs.url wiped): nothing is left open after a failure, on any
+     * thread (a dashboard thread ends with its request) */
+    if (opened) {
+        int e = errno;
+        csync_close();
+        errno = e;
+    }
+    return NULL;
 }
 
 redisContext *

@@ -18,7 +18,8 @@
  * KEY_LAYOUT (rclient_connect()). Then return a new connection to the node
  * serving key (AUTH done, scripts loaded), which the caller frees with
  * redisFree(); NULL with the reason in err (errno EPROTONOSUPPORT when the
- * layout was refused). */
+ * layout was refused), the cluster then closed again if this call opened
+ * it. */
 redisContext *csync_connect_key(const struct redis_url *u, const char *key,
                                 double timeout_s, char *err, size_t errlen);
 

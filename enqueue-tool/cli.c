@@ -172,9 +172,6 @@ cli_connect_err(struct cli *c, char *err, size_t errlen)
         snprintf(snt_master, sizeof(snt_master), "%s:%d", c->rc->tcp.host,
                  c->rc->tcp.port);
     memset(u.pass, 0, sizeof(u.pass));
-    if (!c->rc) /* a cluster opened on the way is the thread's: closed, or a
-                   dashboard thread would leak its connections */
-        csync_close();
     return c->rc ? 0 : -1;
 }
 
