@@ -33,43 +33,35 @@ struct follow {
     int n, cap;
     int at;         /* ids[0..at) printed: a call again after a lost connection
                        goes on from there */
-    int lost;       /* the last failure was a lost connection (follow_lost) */
+    int lost;       /* the last failure was Redis's, not ours (print_results) */
     double lost_at; /* when Redis was lost (time_mono_s), 0: it is not */
     char (*ring)[64]; /* the last FOLLOW_RING entry ids read (FOLLOW_RING) */
     int ring_n, ring_at;
 };
 
-/* Whether a failed call lost Redis rather than failed: r NULL (the calls
- * here cannot fail otherwise: an I/O error, on c or on the cluster node a
- * redirection led to), or an error reply r, or rclient_script's error text
- * err ("redis: NAME script: REPLY" for an error reply, "redis: WHY" for an
- * I/O error), that a Redis answers while a failover, restart or reshard
+/* Whether the XREAD's failed reply r lost Redis: NULL (an I/O error, on c
+ * or on the cluster node a redirection led to; the command cannot fail
+ * otherwise), or what a Redis answers while a failover, restart or reshard
  * moves the master (a blocked XREAD released: UNBLOCKED; LOADING,
- * MASTERDOWN, READONLY, CLUSTERDOWN). A --follow then connects again
- * instead of exiting. */
+ * MASTERDOWN, READONLY, CLUSTERDOWN, BUSY). A --follow then connects again
+ * instead of exiting; another error reply (WRONGTYPE...) ends it. */
 static int
-follow_lost(const redisReply *r, const char *err)
+follow_lost(const redisReply *r)
 {
-    static const char *const moving[] = {"UNBLOCKED", "LOADING", "MASTERDOWN",
-                                         "READONLY", "CLUSTERDOWN"};
-    const char *e = r ? r->str : err;
+    static const char *const moving[] = {"UNBLOCKED",   "LOADING",
+                                         "MASTERDOWN",  "READONLY",
+                                         "CLUSTERDOWN", "BUSY"};
 
-    if (!r && !err)
-        return 1;
-    if (!r) {
-        const char *sc = strstr(err, " script: ");
-        if (!sc)
-            return 1; /* not an error reply: an I/O error */
-        e = sc + 9;
-    }
-    for (size_t i = 0; e && i < sizeof(moving) / sizeof(moving[0]); i++)
-        if (!strncmp(e, moving[i], strlen(moving[i])))
+    for (size_t i = 0; r && i < sizeof(moving) / sizeof(moving[0]); i++)
+        if (!strncmp(r->str, moving[i], strlen(moving[i])))
             return 1;
-    return 0;
+    return !r;
 }
 
 /* Print the result documents of f->ids[f->at..] (in order), through
- * inspect. A failure is printed; f->lost says whether Redis was lost. */
+ * inspect. A failure is printed; f->lost says whether it was the inspect
+ * call (any: a --follow connects again and goes on from f->at for a
+ * minute, whatever Redis answered) rather than ours. */
 static int
 print_results(struct follow *f)
 {
@@ -91,7 +83,7 @@ print_results(struct follow *f)
                            NULL, err, sizeof(err));
         free(av);
         if (!r) {
-            f->lost = follow_lost(NULL, err);
+            f->lost = 1;
             return cli_fail("results", "%s", err);
         }
         if (r->type != REDIS_REPLY_ARRAY ||
@@ -271,7 +263,7 @@ stream_last_id(struct cli *c, char *out, size_t n)
 static int
 follow_run(struct cli *c, const char *start, int blocking, long count)
 {
-    struct follow f = {c, count, 0, NULL, 0, 0, 0, 0, 0, NULL, 0, 0};
+    struct follow f = {.c = c, .count = count};
     char last[64], feed[256];
     int rc = EXIT_OK, resync = 0;
 
@@ -297,7 +289,7 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
             r = rclient_command(c->rc, "XREAD COUNT %s STREAMS %s %s", cnt,
                                 feed, last);
         if (!r || r->type == REDIS_REPLY_ERROR) {
-            if (blocking && follow_lost(r, NULL)) {
+            if (blocking && follow_lost(r)) {
                 freeReplyObject(r); /* accepts NULL */
                 if (follow_reconnect(&f) < 0) {
                     rc = EXIT_FAIL;
