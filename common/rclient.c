@@ -390,19 +390,15 @@ rclient_script(redisContext *c, enum script_id id, const struct qkeys *k,
     return r;
 }
 
-redisReply *
-rclient_command(redisContext *c, const char *fmt, ...)
+/* rclient_command() of the formatted command cmd (len bytes: < 0, -2 for
+ * a bad format, when formatting failed); frees cmd. */
+static redisReply *
+command_following(redisContext *c, char *cmd, int len)
 {
-    va_list ap;
-    char *cmd = NULL;
     redisContext *last;
     redisReply *r;
-    int len;
 
-    va_start(ap, fmt);
-    len = redisvFormatCommand(&cmd, fmt, ap);
-    va_end(ap);
-    if (len < 0) { /* -2: a conversion hiredis does not take */
+    if (len < 0) {
         snprintf(c->errstr, sizeof(c->errstr), "%s",
                  len == -2 ? "invalid command format" : "out of memory");
         return NULL;
@@ -412,4 +408,27 @@ rclient_command(redisContext *c, const char *fmt, ...)
     if (!r && last != c) /* the caller reads c's */
         snprintf(c->errstr, sizeof(c->errstr), "%s", last->errstr);
     return r;
+}
+
+redisReply *
+rclient_command(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    char *cmd = NULL;
+    int len;
+
+    va_start(ap, fmt);
+    len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    return command_following(c, cmd, len);
+}
+
+redisReply *
+rclient_command_argv(redisContext *c, int argc, const char **argv,
+                     const size_t *argvlen)
+{
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+
+    return command_following(c, cmd, len);
 }

@@ -40,6 +40,10 @@ redisReply *rclient_script(redisContext *c, enum script_id id,
  * redisCommand()). */
 redisReply *rclient_command(redisContext *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same with an argument array (argvlen NULL: C strings), as
+ * redisCommandArgv(). */
+redisReply *rclient_command_argv(redisContext *c, int argc, const char **argv,
+                                 const size_t *argvlen);
 
 /* Pipelining: append a script call without reading its reply (EVALSHA only:
  * rclient_connect() loaded the scripts). 0, or -1 on out-of-memory. */

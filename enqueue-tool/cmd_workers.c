@@ -43,6 +43,30 @@ workers_nodes(cJSON *o)
     cJSON_AddItemToObject(o, "nodes", nodes);
 }
 
+/* cmd key, then the ids among r's elements (from first, every step), as
+ * one call (rclient_command_argv) to the node of key. Its reply, NULL on
+ * failure (out of memory: c->rc's errstr says so). */
+static redisReply *
+ids_call(struct cli *c, const char *cmd, const char *key, const redisReply *r,
+         size_t first, size_t step)
+{
+    size_t n = (r->elements - first + step - 1) / step, k = 2;
+    const char **av = malloc(sizeof(*av) * (n + 2));
+    redisReply *rep;
+
+    if (!av) {
+        snprintf(c->rc->errstr, sizeof(c->rc->errstr), "out of memory");
+        return NULL;
+    }
+    av[0] = cmd;
+    av[1] = key;
+    for (size_t i = first; i < r->elements; i += step)
+        av[k++] = r->element[i]->str;
+    rep = rclient_command_argv(cli_rc(c, key), (int)k, av, NULL);
+    free(av);
+    return rep;
+}
+
 /* The worker documents of the live workers (beat within stale seconds)
  * appended to arr, in beat order; with forget, the dead are first removed
  * from the registry (genq workers; the dashboard never changes state on a
@@ -52,37 +76,29 @@ workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
              const char *cmd)
 {
     long long now = time_now_ms(), cutoff;
-    redisReply *r, *beats;
+    redisReply *r, *beats, *descs;
     char cut[32];
 
     cutoff = now - (long long)(stale * 1000);
     snprintf(cut, sizeof(cut), "(%lld", cutoff);
-    /* forget the dead: their ids, then their descriptions */
+    /* forget the dead: their ids, then their descriptions and beats, one
+     * call each */
     r = forget
             ? rclient_command(cli_rc(c, KEY_WORKERS_BEAT),
                               "ZRANGEBYSCORE %s -inf %s", KEY_WORKERS_BEAT, cut)
             : NULL;
-    if (r && r->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < r->elements; i++) {
-            redisReply *d =
-                rclient_command(cli_rc(c, KEY_WORKERS), "HDEL %s %s",
-                                KEY_WORKERS, r->element[i]->str);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+        const char *const keys[2] = {KEY_WORKERS, KEY_WORKERS_BEAT};
+        for (int k = 0; k < 2; k++) {
+            redisReply *d = ids_call(c, k ? "ZREM" : "HDEL", keys[k], r, 0, 1);
             int bad = !d || d->type == REDIS_REPLY_ERROR;
 
-            if (d)
-                freeReplyObject(d);
-            d = bad ? NULL
-                    : rclient_command(cli_rc(c, KEY_WORKERS_BEAT), "ZREM %s %s",
-                                      KEY_WORKERS_BEAT, r->element[i]->str);
-            bad = bad || !d || d->type == REDIS_REPLY_ERROR;
-            if (d)
-                freeReplyObject(d);
-            if (bad) /* not one call more (each waits out a CLUSTERDOWN) */
+            freeReplyObject(d); /* accepts NULL */
+            if (bad) /* best effort: the next genq workers tries again */
                 break;
         }
     }
-    if (r)
-        freeReplyObject(r);
+    freeReplyObject(r);
     beats = rclient_command(cli_rc(c, KEY_WORKERS_BEAT),
                             "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
                             KEY_WORKERS_BEAT, cutoff);
@@ -90,23 +106,23 @@ workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
         cli_redis_fail(c, cmd, beats, NULL);
         return -1;
     }
+    /* the descriptions of the live, one HMGET */
+    descs =
+        beats->elements ? ids_call(c, "HMGET", KEY_WORKERS, beats, 0, 2) : NULL;
+    if (beats->elements && (!descs || descs->type != REDIS_REPLY_ARRAY ||
+                            descs->elements != beats->elements / 2)) {
+        freeReplyObject(beats);
+        cli_redis_fail(c, cmd, descs, "unexpected reply");
+        return -1;
+    }
     for (size_t i = 0; i + 1 < beats->elements; i += 2) {
-        const char *id = beats->element[i]->str;
         long long beat = strtoll(beats->element[i + 1]->str, NULL, 10);
-        redisReply *d = rclient_command(cli_rc(c, KEY_WORKERS), "HGET %s %s",
-                                        KEY_WORKERS, id);
+        const redisReply *d = descs->element[i / 2];
         cJSON *o;
         char ts[32], started[32];
         cJSON *sm;
 
-        if (!d || d->type == REDIS_REPLY_ERROR) {
-            /* not one call more (each waits out a CLUSTERDOWN) */
-            freeReplyObject(beats);
-            cli_redis_fail(c, cmd, d, NULL);
-            return -1;
-        }
         o = d->type == REDIS_REPLY_STRING ? cJSON_Parse(d->str) : NULL;
-        freeReplyObject(d);
         if (!o)
             continue; /* beat without a description: a worker starting up */
         sm = cJSON_GetObjectItem(o, "started_ms");
@@ -122,11 +138,13 @@ workers_docs(struct cli *c, double stale, int forget, cJSON *arr,
             workers_nodes(o);
         if (!cJSON_AddItemToArray(arr, o)) {
             cJSON_Delete(o);
+            freeReplyObject(descs);
             freeReplyObject(beats);
             cli_fail(cmd, "out of memory");
             return -1;
         }
     }
+    freeReplyObject(descs);
     freeReplyObject(beats);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -142,4 +143,69 @@ Test(registry, workers_report_their_version)
     cr_expect(strstr(out, "VERSION") && strstr(out, v), "%s", out);
     free(out);
     th_stop(w);
+}
+
+/* `genq workers` forgets the dead (beat older than --stale: their
+ * description and beat gone) and lists the live from one read of their
+ * descriptions, each with its own (a beat without one: a worker starting
+ * up, not listed). Registry entries written by hand, ids of this test's
+ * own (the registry is shared with the tests running beside it). */
+Test(registry, forgets_the_dead_and_lists_each_live_worker_once)
+{
+    char id[5][64], doc[160], now[32], *out = NULL;
+    const char *names[5] = {"dead-a", "dead-b", "live-a", "live-b", "live-c"};
+    cJSON *objs[256];
+    int k, seen[2] = {0, 0};
+    redisReply *r;
+
+    snprintf(now, sizeof now, "%lld", (long long)time(NULL) * 1000);
+    for (int i = 0; i < 5; i++) {
+        snprintf(id[i], sizeof id[i], "%s-%d", names[i], (int)getpid());
+        r = redisCommand(t.c, "ZADD %s %s %s", KEY_WORKERS_BEAT,
+                         i < 2 ? "1000" : now, id[i]);
+        cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+        freeReplyObject(r);
+    }
+    for (int i = 0; i < 4; i++) { /* live-c has no description */
+        snprintf(doc, sizeof doc, "{\"id\":\"%.63s\",\"pid\":%d}", id[i], i);
+        r = redisCommand(t.c, "HSET %s %s %s", KEY_WORKERS, id[i], doc);
+        cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+        freeReplyObject(r);
+    }
+    cr_assert_eq(th_genq_noq(NULL, &out, NULL, "workers", "--json", NULL), 0);
+    k = th_jsonl(out, objs, 256);
+    k = k < 256 ? k : 256;
+    for (int j = 0; j < k; j++) {
+        const char *w =
+            cJSON_GetStringValue(cJSON_GetObjectItem(objs[j], "id"));
+        cJSON *p = cJSON_GetObjectItem(objs[j], "pid");
+        for (int i = 0; w && i < 5; i++)
+            if (!strcmp(w, id[i])) {
+                cr_expect(i == 2 || i == 3, "%s listed", w);
+                if (i >= 2 && i <= 3) {
+                    seen[i - 2]++;
+                    cr_expect(cJSON_IsNumber(p) && p->valueint == i,
+                              "%s with its own description", w);
+                }
+            }
+    }
+    th_free_objs(objs, k);
+    free(out);
+    cr_expect(seen[0] == 1 && seen[1] == 1, "each live worker once: %d %d",
+              seen[0], seen[1]);
+    for (int i = 0; i < 2; i++) {
+        r = redisCommand(t.c, "HEXISTS %s %s", KEY_WORKERS, id[i]);
+        cr_expect(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0,
+                  "%s's description forgotten", id[i]);
+        freeReplyObject(r);
+        r = redisCommand(t.c, "ZSCORE %s %s", KEY_WORKERS_BEAT, id[i]);
+        cr_expect(r && r->type == REDIS_REPLY_NIL, "%s's beat forgotten",
+                  id[i]);
+        freeReplyObject(r);
+    }
+    for (int i = 2; i < 5; i++) {
+        freeReplyObject(redisCommand(t.c, "HDEL %s %s", KEY_WORKERS, id[i]));
+        freeReplyObject(
+            redisCommand(t.c, "ZREM %s %s", KEY_WORKERS_BEAT, id[i]));
+    }
 }
