@@ -13,22 +13,14 @@ local promoted = promote(now, 1000)
 if promoted > 0 then wake(promoted) end
 -- Retention: the done set's members whose time has come (a member is the
 -- ids of a batch, prelude.lua DONE_SEP), whole members until ~1,000 ids a
--- call (fewer than 2,000: a member holds at most DONE_CHUNK), 16 members
--- the first read (one can be ~130 kB), then as many as ids are still
--- wanted, at most 100 (a member holds one at least).
-local old, gone, off, want = {}, {}, 0, 16
-while #old < 1000 do
+-- call (oplib.lua done_take), read by offset
+local off = 0
+local old, gone = done_take(function(want)
     local mem = redis.call('ZRANGEBYSCORE', K_DONE, '-inf', now, 'LIMIT',
                            off, want)
-    for _, m in ipairs(mem) do
-        if #old >= 1000 then break end
-        gone[#gone + 1] = m
-        done_ids(m, old)
-    end
-    if #mem < want then break end
     off = off + want
-    want = math.max(1, math.min(1000 - #old, 100))
-end
+    return mem
+end, 1000)
 if #gone > 0 then
     redis.call('ZREM', K_DONE, unpack(gone))
     if #old > 0 then

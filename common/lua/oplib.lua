@@ -191,6 +191,30 @@ local function zset_page(key, cs, cm, lo, hi, count, rev)
     return ids, scores
 end
 
+-- Whole members of the done set (batches of ids, prelude.lua DONE_SEP),
+-- in order, until at least count ids unless the set ends (at most count +
+-- DONE_CHUNK - 1): fetch(want) returns the next want members (and their
+-- scores, or nil), 16 the first time (one can be ~130 kB), then as many as
+-- ids are still wanted, at most 100 (a member holds one at least). Returns
+-- the ids, the members, and the last member's score (nil: none read, or
+-- fetch gave no scores). maintain.lua's sweep (by offset from the oldest:
+-- it removes what it read) and results_page.lua (by cursor: zset_page).
+local function done_take(fetch, count)
+    local ids, mems, want, last = {}, {}, 16, nil
+    while #ids < count do
+        local mem, scores = fetch(want)
+        for i, m in ipairs(mem) do
+            if #ids >= count then break end
+            done_ids(m, ids)
+            mems[#mems + 1] = m
+            last = scores and scores[i]
+        end
+        if #mem < want then break end
+        want = math.max(1, math.min(count - #ids, 100))
+    end
+    return ids, mems, last
+end
+
 
 -- What every enqueue path does last for added jobs: the notify echoes
 -- (flat id, echo list), the ready lists (per priority), the enqueued count

@@ -10,23 +10,15 @@
 local cs, cm, lo = ARGV[2], ARGV[3], ARGV[4]
 local count = tonumber(ARGV[5])
 
-local ids, out = {}, {false, false, 0}
--- 16 members the first read (one can be ~130 kB), then as many as jobs
--- are still wanted, at most 100 (a member holds one at least)
-local want = 16
-while #ids < count do
+-- read by cursor: the last member read and its score
+local ids, mems, score = done_take(function(want)
     local mem, scores = zset_page(K_DONE, cs, cm, lo, '+inf', want, false)
-    for i, m in ipairs(mem) do
-        if #ids >= count then break end
-        done_ids(m, ids)
-        cs, cm = scores[i], m
-    end
-    if #mem < want then break end
-    want = math.max(1, math.min(count - #ids, 100))
-end
-out[3] = #ids
+    if #mem > 0 then cs, cm = scores[#scores], mem[#mem] end
+    return mem, scores
+end, count)
+local out = {false, false, #ids}
 if #ids == 0 then return out end
-out[1] = cs; out[2] = cm
+out[1] = score; out[2] = mems[#mems]
 local res = redis.call('HMGET', K_RESULTS, unpack(ids))
 for i, id in ipairs(ids) do
     out[#out + 1] = id
