@@ -9,6 +9,10 @@
 #include <stddef.h>
 
 #define QUEUE_NAME_MAX 64
+/* A lease token's buffer, its NUL included: claim.lua's "SEQ:MS" or, for a
+ * claim of inline jobs, "SEQ:MS:h" (layout 5), SEQ at most 2^53 (16
+ * digits), MS 13: 33 bytes at most. */
+#define LEASE_TOKEN_SIZE 48
 
 /* The suffixes of qkey_suffix[] (keys.c); prelude.lua builds the same names
  * from the prefix. A script gets ONE of them as KEYS (QK_META: rclient.c

@@ -1,6 +1,6 @@
 /* The Redis layout version check shared by `genq` (rclient.c) and the
  * worker (worker/rconn.c): one command on connect, one message on refusal,
- * and the upgrades from layouts 1, 2 and 3 (layout.h). */
+ * and the upgrades from layouts 1 to 4 (layout.h). */
 #include "fmacros.h"
 
 #include <stdio.h>
@@ -26,7 +26,8 @@ layout_check(const char *held, const char *where, char *err, size_t errlen)
 {
     if (!held || !strcmp(held, LAYOUT_VERSION))
         return 0;
-    if (!strcmp(held, "1") || !strcmp(held, "2") || !strcmp(held, "3"))
+    if (!strcmp(held, "1") || !strcmp(held, "2") || !strcmp(held, "3") ||
+        !strcmp(held, "4"))
         return 1;
     snprintf(err, errlen,
              "Redis at %s holds genq layout version %.40s; this genq knows "
@@ -37,11 +38,11 @@ layout_check(const char *held, const char *where, char *err, size_t errlen)
 
 /* KEYS: old/new pairs (caps, day, month), then the layout key; ARGV[1] the
  * new version. From 1: the renames (a new name that exists already is
- * kept, never overwritten); from 2 and 3 nothing to move (layout.h).
+ * kept, never overwritten); from 2, 3 and 4 nothing to move (layout.h).
  * Returns the version held afterwards. */
 static const char upgrade_lua[] =
     "local v = redis.call('GET', KEYS[7])\n"
-    "if v ~= '1' and v ~= '2' and v ~= '3' then return v end\n"
+    "if v ~= '1' and v ~= '2' and v ~= '3' and v ~= '4' then return v end\n"
     "if v == '1' then\n"
     "  for i = 1, 5, 2 do\n"
     "    if redis.call('EXISTS', KEYS[i]) == 1 and\n"

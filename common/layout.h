@@ -17,13 +17,18 @@
  *      jobs, their ids joined by ',' (prelude.lua DONE_SEP), which a genq
  *      of layout 3 would take for one id (its sweep would drop the member
  *      and keep the jobs' records for ever). A layout-3 member is one id, a
- *      batch of one: the upgrade just sets 4. */
+ *      batch of one: the upgrade just sets 4.
+ *   5  a claimed inline job's element goes to its claim's held list
+ *      (genq:{Q}:held:SEQ, counted in genq:{Q}:held; prelude.lua K_HELD)
+ *      instead of the jobs hash, where a genq of layout 4 would not find an
+ *      active job's request (its reaper would requeue a job without one).
+ *      A Redis at layout 4 has no held claim: the upgrade just sets 5. */
 #ifndef GENQ_LAYOUT_H
 #define GENQ_LAYOUT_H
 
 #include <stddef.h>
 
-#define LAYOUT_VERSION "4"
+#define LAYOUT_VERSION "5"
 
 /* Fill set and get with the two commands a program sends together on
  * connect (one round trip): SET KEY_LAYOUT LAYOUT_VERSION NX (ours when

@@ -7,7 +7,9 @@
  * state: queued delayed active succeeded dead canceled; prio: 0 high 1
  * normal 2 low; max_attempts 0 = not yet resolved (claim sets the worker
  * default); token: the lease token of the current claim, "" when not
- * active; flags: "", "cancel:TTL_MS" or "rq:N" (README "Redis layout").
+ * active, except that a succeeded job of a held claim (token "SEQ:MS:h",
+ * layout 5: prelude.lua K_HELD) keeps it; flags: "", "cancel:TTL_MS" or "rq:N"
+ * (README "Redis layout").
  *
  * The version tag is the first field: in version 1 it is the state, a
  * lowercase word; a record of any later version N opens with "N|" (a digit,
@@ -32,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keys.h"
+
 #define META_VERSION     1
 #define META_HEADER_MAX  128 /* room for any meta_format_header() output */
 #define META_INLINE_MARK '@' /* opens an inline job; no id can */
@@ -44,7 +48,7 @@ struct meta {
     long attempts;
     long max_attempts;
     int prio;
-    char token[48];
+    char token[LEASE_TOKEN_SIZE];
     char worker[128];
     int64_t enqueued_ms;
     int64_t updated_ms;

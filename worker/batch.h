@@ -18,6 +18,7 @@
 #include "batch_wire.h"
 #include "buf.h"
 #include "http_ev.h"
+#include "keys.h"
 
 struct worker;
 struct wjob;
@@ -25,8 +26,8 @@ struct rconn;
 
 /* A member job of a batch (in a collector or an operation). */
 struct bmember {
-    char *id;       /* owned */
-    char token[24]; /* its lease token */
+    char *id;                     /* owned */
+    char token[LEASE_TOKEN_SIZE]; /* its lease token */
     int attempts;
     int entry;  /* index of its entry */
     char *meta; /* the job's metadata JSON or NULL; owned */

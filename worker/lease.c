@@ -17,7 +17,7 @@ struct hb_ctx {
     struct {
         int idx;
         unsigned gen;
-        char token[24];
+        char token[LEASE_TOKEN_SIZE];
     } e[];
 };
 

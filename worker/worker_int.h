@@ -57,7 +57,7 @@ struct wjob {
     unsigned gen; /* bumped by job_begin: which job of this slot */
     enum jstate st;
     char *id;
-    char token[24];
+    char token[LEASE_TOKEN_SIZE];
     int attempts;
     cJSON *job;
     /* the current attempt */
@@ -192,7 +192,7 @@ struct slotref {
     struct worker *w;
     int idx;
     unsigned gen;
-    char token[24];
+    char token[LEASE_TOKEN_SIZE];
 };
 /* Remember j in r. Can't fail. */
 void slotref_set(struct slotref *r, const struct wjob *j);

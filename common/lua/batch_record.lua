@@ -31,6 +31,13 @@ for c = first, #ARGV, 4000 do
         local b = c + (k - 1) * 4
         local m = meta_unpack(metas[k])
         if m and m.state == 'active' and m.token == ARGV[b + 1] then
+            -- a held claim's member (layout 5): its element into the jobs
+            -- hash, where the batch's settlement reads it (worker/
+            -- batch_review.c, batch_submit.c); it stays active, counted
+            if string.byte(m.token, -1) == 104 then
+                local e = held_element(m.token, id)
+                if e then redis.call('HSET', K_JOBS, id, e) end
+            end
             mset[#mset + 1] = id
             mset[#mset + 1] = ARGV[b + 1] .. '|' .. ARGV[b + 2] .. '|' ..
                 ARGV[b + 3]

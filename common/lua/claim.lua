@@ -5,8 +5,8 @@
 -- header (its meta record and a newline before the JSON, see job_header),
 -- itself after the "@ID|" prefix of an inline job: the worker skips both
 -- (meta_header_len). A ready list element is a job id, or an inline job
--- (transitions.lua job_header): claimed, the element itself becomes its
--- jobs-hash value.
+-- (transitions.lua job_header): claimed, the element itself goes to the
+-- claim's held list (layout 5: prelude.lua K_HELD).
 local worker, n = ARGV[2], tonumber(ARGV[3])
 local vis, defmax = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()
@@ -53,7 +53,12 @@ end
 -- one lease token for the jobs of this call (fencing pairs it with the id):
 -- a counter and the claim time, so a counter rolled back by a Redis crash
 -- (appendfsync everysec) can never hand out a token twice
-local token = redis.call('INCR', K_SEQ) .. ':' .. now_s
+-- (layout 5, prelude.lua K_HELD: ":h" when inline jobs were popped, whose
+-- elements the claim's held list keeps)
+-- (the counter's digits by %d: a number concatenated is "%.14g", which
+-- past 14 digits would be an exponent form)
+local seq = string.format('%d', redis.call('INCR', K_SEQ))
+local token = seq .. ':' .. now_s .. (nl > 0 and ':h' or '')
 local mset, lset = {}, {'+inf', LEASE_PIN}
 local deadline = tostring(now + vis) -- converted once, not per job
 local defmax_s = tostring(defmax)
@@ -87,7 +92,7 @@ for i = 1, #list do
             at, mp, enq, fl = smatch(payload, META_PAT_HEADER)
         end
     else
-        -- claimed: the element itself becomes its jobs-hash value. Its
+        -- claimed: the element itself goes to the held list. Its
         -- "@ID|" prefix (transitions.lua job_header) by a plain find, then
         -- the header's pattern from there: a pattern class per byte of the
         -- id cost ~36 instructions each
@@ -127,8 +132,10 @@ for i = 1, #list do
     end
 end
 end
-if kj > 1 then redis.call('HSET', K_JOBS, unpack(jset)) end
+if kj > 1 then redis.call('RPUSH', PREFIX .. 'held:' .. seq, unpack(jset)) end
 if #mset > 0 then
+    -- every job of a held token counts (prelude.lua held_left)
+    if nl > 0 then redis.call('HSET', K_HELD, seq, (k - 2) / 2) end
     redis.call('HSET', K_META, unpack(mset))
     redis.call('ZADD', K_LEASES, unpack(lset))
 end

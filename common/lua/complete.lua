@@ -44,9 +44,12 @@ local lat, nl = table_sized(n), 0 -- the succeeded jobs' indexes, then
 -- token -> the pattern of an active record (prelude.lua META_PAT says the
 -- format) holding it, capturing "attempts|max|prio", "worker|enqueued" and
 -- the flags' position; false: not a token claim.lua makes (a number, ':',
--- a number), so never this job's. One per claim call the jobs come from;
--- the token is matched in place, not captured and compared.
+-- a number, then ":h" for a held claim), so never this job's. One per
+-- claim call the jobs come from; the token is matched in place, not
+-- captured and compared.
 local tpat = {}
+-- held claim token -> its jobs done here (layout 5: prelude.lua held_left)
+local hc = {}
 -- The latency_ms of a succeeded job's document (id of length l): its
 -- digits right after the prefix (the worker's order), else (another
 -- writer's order: batch results) after a plain find of the name; nil when
@@ -68,13 +71,14 @@ end
 for i = 1, n do
     local id, b, m = ids[i], 3 * i, metas[i]
     local amp, we, fp
+    local tok = ARGV[b + 1]
     if m then
-        local tok = ARGV[b + 1]
         local pat = tpat[tok]
         if pat == nil then
-            pat = sfind(tok, '^%d+:%d+$') and
+            pat = sfind(tok, '^%d+:%d+:?h?$') and
                 '^active|([^|]*|[^|]*|[^|]*)|' .. tok .. '|([^|]*|[^|]*)|[^|]*|()'
             tpat[tok] = pat
+            if pat and sbyte(tok, -1) == 104 then hc[tok] = 0 end
         end
         if pat then amp, we, fp = smatch(m, pat) end
     end
@@ -93,9 +97,23 @@ for i = 1, n do
         -- "latency_ms":N (worker/flush.c result_doc): its state by one
         -- plain find there
         local succ = sfind(doc, SUCC_LAT, l + 10, true) == l + 10
+        -- a held claim's token ("SEQ:MS:h"): counted, and kept in the
+        -- succeeded record (payloads_get finds the element by it)
+        local held = hc[tok]
+        if held then hc[tok] = held + 1 end
         if not succ and is_review(doc, l) then
             mset[k] = 'review|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
             rv[#rv + 1] = now_s; rv[#rv + 1] = id
+            -- waits for a reviewer: its request where a queued job's is
+            if held then
+                local e = held_element(tok, id)
+                if e then redis.call('HSET', PREFIX .. 'jobs', id, e) end
+            end
+        elseif held then
+            mset[k] = 'succeeded|' .. amp .. '|' .. tok .. '|' .. we .. '|' ..
+                now_s .. '|' .. fl
+            ns = ns + 1; sids[ns] = id
+            nl = nl + 1; lat[nl] = i
         else
             mset[k] = 'succeeded|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
             ns = ns + 1; sids[ns] = id
@@ -156,6 +174,13 @@ if d > 0 then
         if len > 2 * LAT_SAMPLES then
             redis.call('LTRIM', K_LAT, 0, LAT_SAMPLES - 1)
         end
+    end
+    -- the held lists' counts (a review job's element is in the jobs hash
+    -- now: the retention counts for the succeeded only, and a list whose
+    -- jobs all went to review goes with the last of them)
+    local exp = now + ttl
+    for tok, c in pairs(hc) do
+        if c > 0 then held_left(tok, c, ns > 0 and exp or nil) end
     end
     if #rv > 0 then
         redis.call('ZADD', PREFIX .. 'review', unpack(rv))

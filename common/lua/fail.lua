@@ -23,7 +23,7 @@ local ids = {}
 for i = 2, na, 5 do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
-local out, ev, gone = {}, {}, {}
+local out, ev, gone, hc = {}, {}, {}, {}
 for i, id in ipairs(ids) do
     local b = 2 + (i - 1) * 5
     local tok, kind = ARGV[b + 1], ARGV[b + 2]
@@ -33,6 +33,7 @@ for i, id in ipairs(ids) do
         out[i] = 'stale'
     else
         gone[#gone + 1] = id
+        held_restore(id, tok, hc)
         local w = m.worker
         if kind == 'throttle' then
             -- uncounted throttles so far are kept in the flags as rq:N
@@ -89,6 +90,7 @@ end
 if #gone > 0 then
     redis.call('ZREM', K_LEASES, unpack(gone))
     redis.call('HDEL', K_PROGRESS, unpack(gone))
+    held_done(hc)
 end
 events_add(ev, feed_max, now)
 return out

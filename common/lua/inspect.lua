@@ -12,7 +12,22 @@ local prog = redis.call('HMGET', K_PROGRESS, unpack(ids))
 local errs = redis.call('HMGET', K_ERRORS, unpack(ids))
 local hist = redis.call('HMGET', K_HISTORY, unpack(ids))
 local pay, res = {}, {}
-if wp then pay = payloads_get(ids) end
+if wp then
+    pay = payloads_get(ids)
+    -- an active or succeeded job of a held claim (layout 5, prelude.lua
+    -- K_HELD): its element in the claim's list, found by the token its
+    -- record keeps (until the list's retention ends)
+    for i, id in ipairs(ids) do
+        local m = not pay[i] and meta_unpack(metas[i])
+        if m and string.byte(m.token, -1) == 104 then
+            local e = held_element(m.token, id)
+            if e then
+                local _, p = job_split(e)
+                pay[i] = p
+            end
+        end
+    end
+end
 if wr then res = redis.call('HMGET', K_RESULTS, unpack(ids)) end
 local out = {}
 for i, id in ipairs(ids) do

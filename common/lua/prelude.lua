@@ -18,7 +18,8 @@
 --   state|attempts|max_attempts|prio|token|worker|enqueued_ms|updated_ms|flags
 -- state: queued delayed active succeeded dead canceled; prio: 0 high 1 normal
 -- 2 low; max_attempts 0 = not yet resolved (claim sets the worker default);
--- token: the lease token of the current claim (fencing), "" when not active.
+-- token: the lease token of the current claim (fencing), "" when not active
+-- (a succeeded job of a held claim keeps it: K_HELD below).
 -- flags: "" or "cancel:TTL_MS" — an operator canceled the job while it was
 -- active (cancel.lua); when its attempt fails in any way or its lease
 -- expires it becomes canceled (kept TTL_MS in the done set); when it
@@ -75,6 +76,51 @@ local LEASE_PIN = '~genq: this member keeps the leases sorted set a skiplist, ' 
 -- of one id, as every member was in layout 3. maintain.lua sweeps whole
 -- members, results_page.lua pages by them.
 local DONE_SEP, DONE_CHUNK = ',', 1000
+
+-- Layout 5: a claimed inline job (transitions.lua job_header) is not
+-- copied into the jobs hash. claim.lua appends the claim's inline elements,
+-- (id, element) pairs, to one list of the claim, PREFIX .. 'held:' .. SEQ
+-- (SEQ: the lease token's counter, the token "SEQ:MS:h" then), and counts
+-- the claim's jobs (all of them) in K_HELD, SEQ -> jobs still active. An
+-- insert of a ~350-byte value into a hash as big as the backlog cost Redis
+-- ~8 % of its CPU per job (cache misses); an append to a small list does
+-- not. Every way out of active (held_left) counts down: complete.lua
+-- (succeeded, review), fail.lua, the reaper, release.lua. A way out other
+-- than succeeded first copies the job's element into the jobs hash
+-- (transitions.lua held_restore; complete.lua for review), so a queued,
+-- delayed, dead, canceled or review job has its request where it always
+-- had. When the count reaches 0 the list expires with the retention of its
+-- succeeded jobs (the result TTL of the claim's last completion: while
+-- jobs are still active it waits in K_HELD under SEQ .. 'x', ms), or goes
+-- at once when none succeeded. A succeeded job's meta record keeps its
+-- token, so the dashboard's job view finds the element (inspect.lua).
+local K_HELD = PREFIX .. 'held'
+
+-- The element of job id in the list of held claim token tok, or nil.
+local function held_element(tok, id)
+    local key = PREFIX .. 'held:' .. string.match(tok, '^(%d+)')
+    local i = redis.call('LPOS', key, id)
+    if not i then return nil end
+    return redis.call('LINDEX', key, i + 1)
+end
+
+-- n jobs of held claim token tok left active; exp: the retention (ms since
+-- the epoch) of the succeeded among them, nil when none succeeded. Three
+-- calls at most (a completion's usual case: the last of its claim).
+local function held_left(tok, n, exp)
+    local seq = string.match(tok, '^(%d+)')
+    if redis.call('HINCRBY', K_HELD, seq, -n) > 0 then
+        if exp then redis.call('HSET', K_HELD, seq .. 'x', exp) end
+        return
+    end
+    if not exp then exp = redis.call('HGET', K_HELD, seq .. 'x') end
+    redis.call('HDEL', K_HELD, seq, seq .. 'x')
+    if exp then
+        redis.call('PEXPIREAT', PREFIX .. 'held:' .. seq, exp)
+    else
+        redis.call('DEL', PREFIX .. 'held:' .. seq)
+    end
+end
 
 local function now_ms()
     local t = redis.call('TIME')

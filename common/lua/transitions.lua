@@ -80,6 +80,22 @@ local function history_add(id, at, worker, outcome, err_json)
                history_append(redis.call('HGET', K_HISTORY, id), e))
 end
 
+-- Layout 5 (prelude.lua K_HELD): job id, active under token tok, leaves
+-- active other than succeeded. A held claim's job gets its element copied
+-- into the jobs hash (where a queued, dead or canceled job's request is),
+-- and is counted into cnt (tok -> jobs) for held_done. Plain tokens: no-op.
+local function held_restore(id, tok, cnt)
+    if string.byte(tok, -1) ~= 104 then return end
+    local e = held_element(tok, id)
+    if e then redis.call('HSET', K_JOBS, id, e) end
+    cnt[tok] = (cnt[tok] or 0) + 1
+end
+
+-- The counts of held_restore: those jobs left their claims (held_left).
+local function held_done(cnt)
+    for tok, c in pairs(cnt) do held_left(tok, c, nil) end
+end
+
 -- Move a job to dead: error JSON must carry its class already.
 local function to_dead(id, m, now, err_json, ev)
     m.state = 'dead'; m.token = ''; m.upd = now
@@ -133,10 +149,11 @@ local function reap(now, limit, grace_ms, feed_max)
     end
     redis.call('ZREM', K_LEASES, unpack(ids))
     local metas = redis.call('HMGET', K_META, unpack(ids))
-    local ev = {}
+    local ev, hc = {}, {}
     for i, id in ipairs(ids) do
         local m = meta_unpack(metas[i])
         if m and m.state == 'active' then
+            held_restore(id, m.token, hc)
             local msg = 'lease expired: worker ' .. m.worker ..
                 ' stopped heartbeating (attempt ' .. m.attempts .. ' of ' ..
                 m.max .. ')'
@@ -159,6 +176,7 @@ local function reap(now, limit, grace_ms, feed_max)
             end
         end
     end
+    held_done(hc)
     events_add(ev, feed_max, now)
     return #ids
 end

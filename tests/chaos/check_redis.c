@@ -110,6 +110,40 @@ stream_each(redisContext *c, const char *key, void (*fn)(redisReply *))
     }
 }
 
+/* The jobs whose request only a held claim list of the queue at prefix
+ * holds, not the jobs hash jobs (layout 5: a claimed inline job's request
+ * is there while it is active or succeeded: common/lua/prelude.lua
+ * K_HELD). */
+static long
+held_only(redisContext *c, const char *prefix, const char *jobs)
+{
+    char cursor[32] = "0";
+    long n = 0;
+
+    do {
+        redisReply *r =
+            cmd(c, "SCAN %s MATCH %sheld:* COUNT 1000", cursor, prefix);
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+            chaos_die("SCAN: unexpected reply");
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            redisReply *l =
+                cmd(c, "LRANGE %s 0 -1", r->element[1]->element[i]->str);
+            /* a job that left its claim other than succeeded is in the
+             * jobs hash as well (counted there) */
+            for (size_t j = 0; j + 1 < l->elements; j += 2) {
+                redisReply *e =
+                    cmd(c, "HEXISTS %s %s", jobs, l->element[j]->str);
+                n += e->integer == 0;
+                freeReplyObject(e);
+            }
+            freeReplyObject(l);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0"));
+    return n;
+}
+
 static long
 stat_of(redisReply *h, const char *name)
 {
@@ -154,7 +188,7 @@ chaos_read_redis(const char *url, const char *queue, struct redis_view *rv)
         freeReplyObject(r);
     }
     r = cmd(c, "HLEN %s", k.key[QK_JOBS]);
-    rv->jobs_hash = (long)r->integer;
+    rv->jobs_hash = (long)r->integer + held_only(c, k.prefix, k.key[QK_JOBS]);
     freeReplyObject(r);
 
     snprintf(feed, sizeof(feed), "%s" QKEY_FEED, k.prefix);

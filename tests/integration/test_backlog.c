@@ -123,13 +123,21 @@ Test(backlog, a_big_backlog_is_claimed_at_the_head_and_drained)
         cr_assert(strstr(json, want + 1), "job %d: %s", i, json);
         free(json);
         cr_assert_eq(r->element[3 + 4 * i]->integer, 1);
-        /* claimed: the element itself is its jobs-hash value now */
-        cr_assert_eq(th_rint(&t, "HSTRLEN %s %s", t.k.key[QK_JOBS], id),
-                     (long long)v->len);
+        /* claimed: the element itself is in the claim's held list (layout
+         * 5: common/lua/prelude.lua K_HELD), not in the jobs hash */
+        cr_assert_eq(th_rint(&t, "HEXISTS %s %s", t.k.key[QK_JOBS], id), 0);
+    }
+    {
+        const char *tok = r->element[2]->str;
+        char held[128];
+        snprintf(held, sizeof(held), "%sheld:%.*s", t.k.prefix,
+                 (int)strcspn(tok, ":"), tok);
+        cr_assert_eq(th_rint(&t, "LLEN %s", held), 200,
+                     "the 100 claimed (id, element) pairs");
     }
     freeReplyObject(r);
     cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_META]), 100);
-    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), N_IDS + 100);
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), N_IDS);
 
     /* a worker drains the rest; the 100 stay leased to w-head */
     w = th_worker(&t, NULL, noop);

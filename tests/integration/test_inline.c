@@ -152,10 +152,49 @@ Test(inline, stats_reads_the_oldest_ready_header_and_pause_holds_it)
 
 /* Claimed, its lease expired, claimed again, completed once: the element
  * stored at the first claim is the job from then on. */
+/* The held list of claim token tok ("SEQ:MS:h", layout 5: prelude.lua
+ * K_HELD) holds id with element elem, and the claim counts active jobs. */
+static void
+held_check(const char *tok, const char *id, const char *elem, int active)
+{
+    char seq[32];
+    redisReply *r;
+
+    cr_assert(strlen(tok) > 2 && !strcmp(tok + strlen(tok) - 2, ":h"),
+              "a held claim's token: %s", tok);
+    snprintf(seq, sizeof(seq), "%.*s", (int)strcspn(tok, ":"), tok);
+    r = redisCommand(t.c, "LPOS %sheld:%s %s", t.k.prefix, seq, id);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER, "%s in the held list", id);
+    freeReplyObject(r);
+    r = redisCommand(t.c, "LINDEX %sheld:%s %lld", t.k.prefix, seq,
+                     th_rint(&t, "LPOS %sheld:%s %s", t.k.prefix, seq, id) + 1);
+    cr_assert(r && r->type == REDIS_REPLY_STRING);
+    cr_assert_str_eq(r->str, elem, "the element as it was in the list");
+    freeReplyObject(r);
+    r = redisCommand(t.c, "HGET %sheld %s", t.k.prefix, seq);
+    cr_assert(r && r->type == REDIS_REPLY_STRING && atoi(r->str) == active,
+              "the claim counts %d active", active);
+    freeReplyObject(r);
+}
+
+/* Claim token tok's list, count and pending retention are all gone. */
+static void
+held_gone(const char *tok)
+{
+    char seq[32];
+
+    snprintf(seq, sizeof(seq), "%.*s", (int)strcspn(tok, ":"), tok);
+    cr_assert_eq(th_rint(&t, "EXISTS %sheld:%s", t.k.prefix, seq), 0,
+                 "the held list of %s is gone", tok);
+    cr_assert_eq(th_rint(&t, "HEXISTS %sheld %s", t.k.prefix, seq), 0);
+    cr_assert_eq(th_rint(&t, "HEXISTS %sheld %sx", t.k.prefix, seq), 0,
+                 "no retention pending");
+}
+
 Test(inline, claimed_expired_claimed_again_completed_once)
 {
     char ids[1][64], tok[64], st[64], *elem;
-    redisReply *r;
+    redisReply *r, *r2;
     int att = 0;
 
     enqueue_bulk(1, "normal", ids);
@@ -169,10 +208,10 @@ Test(inline, claimed_expired_claimed_again_completed_once)
     cr_assert_str_eq(r->element[4]->str, elem, "the payload: the element");
     snprintf(tok, sizeof(tok), "%s", r->element[2]->str);
     freeReplyObject(r);
-    r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], ids[0]);
-    cr_assert(r && r->type == REDIS_REPLY_STRING);
-    cr_assert_str_eq(r->str, elem, "stored as it was in the list");
-    freeReplyObject(r);
+    /* layout 5: the element is in the claim's held list, not the jobs
+     * hash, and the claim counts its one active job */
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 0);
+    held_check(tok, ids[0], elem, 1);
     cr_assert_eq(th_inline(&t), 0);
 
     /* the lease (100 ms) expires: the claim reaps it (the harness waited
@@ -180,6 +219,13 @@ Test(inline, claimed_expired_claimed_again_completed_once)
     th_sleep_ms(250);
     r = th_claim(&t, "w-2", 1, 100, 3);
     cr_assert_eq(r->elements, 5, "claimed again");
+    /* the reaper copied the element into the jobs hash before requeueing
+     * it (a plain id now), and the old claim's list and count are gone */
+    r2 = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], ids[0]);
+    cr_assert(r2 && r2->type == REDIS_REPLY_STRING);
+    cr_assert_str_eq(r2->str, elem, "stored as it was in the list");
+    freeReplyObject(r2);
+    held_gone(tok);
     cr_assert_str_eq(r->element[1]->str, ids[0]);
     cr_assert_eq(r->element[3]->integer, 2);
     cr_assert_str_eq(r->element[4]->str, elem, "the same stored job");
@@ -238,4 +284,175 @@ Test(inline, a_job_deep_in_the_backlog_is_found_over_several_calls)
     cr_assert_str_eq(th_state(&t, id, st, NULL), "canceled");
     cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY]), N - 1);
     cr_assert_eq(th_inline(&t), N - 1);
+}
+
+/* The payload inspect.lua returns for id (the dashboard's job view, `genq
+ * dlq show`), or NULL; the caller frees it. */
+static char *
+inspect_payload(const char *id)
+{
+    redisReply *r = th_script(&t, SCRIPT_INSPECT, "1", "0", id, NULL);
+    char *p = NULL;
+
+    cr_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 9);
+    if (r->element[6]->type == REDIS_REPLY_STRING)
+        p = strdup(r->element[6]->str);
+    freeReplyObject(r);
+    return p;
+}
+
+/* Layout 5 (prelude.lua K_HELD): three inline jobs claimed together stay in
+ * their claim's held list while active and succeeded (the dashboard finds
+ * each request there); a dead one's request goes to the jobs hash first;
+ * the last way out of the claim gives the list the succeeded jobs'
+ * retention and removes the count. */
+Test(inline, a_held_claim_keeps_its_requests_until_its_jobs_are_done)
+{
+    char ids[3][64], tok[64], *el[3], *p;
+    redisReply *r;
+    long long pttl;
+
+    enqueue_bulk(3, "normal", ids);
+    r = th_claim(&t, "w-1", 3, 60000, 3);
+    cr_assert_eq(r->elements, 13);
+    snprintf(tok, sizeof(tok), "%s", r->element[2]->str);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_str_eq(r->element[1 + 4 * i]->str, ids[i]);
+        el[i] = strdup(r->element[4 + 4 * i]->str);
+    }
+    freeReplyObject(r);
+    for (int i = 0; i < 3; i++)
+        held_check(tok, ids[i], el[i], 3);
+    p = inspect_payload(ids[1]);
+    cr_assert(p && strstr(p, "\"p-1\"") && p[0] == '{',
+              "an active job's request, header cut: %s", p ? p : "(nil)");
+    free(p);
+
+    /* two succeed: still counted 1, the retention pending */
+    r = th_script(&t, SCRIPT_COMPLETE, "600000", ids[0], tok,
+                  "{\"text\":\"a\"}", ids[1], tok, "{\"text\":\"b\"}", NULL);
+    cr_assert(r->element[0]->integer == 1 && r->element[1]->integer == 1);
+    freeReplyObject(r);
+    held_check(tok, ids[2], el[2], 1);
+    {
+        char seq[32];
+        snprintf(seq, sizeof(seq), "%.*s", (int)strcspn(tok, ":"), tok);
+        cr_assert_eq(th_rint(&t, "HEXISTS %sheld %sx", t.k.prefix, seq), 1,
+                     "the retention pending");
+    }
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 0);
+
+    /* the third dies: its request into the jobs hash, then the list
+     * expires with the results (10 minutes), count and pending gone */
+    r = th_script(&t, SCRIPT_FAIL, ids[2], tok, "dead", "0",
+                  "{\"class\":\"bad_request\",\"message\":\"no\"}", NULL);
+    cr_assert_str_eq(r->element[0]->str, "dead");
+    freeReplyObject(r);
+    r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], ids[2]);
+    cr_assert(r && r->type == REDIS_REPLY_STRING);
+    cr_assert_str_eq(r->str, el[2], "the dead job's element, as claimed");
+    freeReplyObject(r);
+    cr_assert_eq(th_rint(&t, "HLEN %sheld", t.k.prefix), 0,
+                 "count and pending retention gone");
+    {
+        char seq[32];
+        snprintf(seq, sizeof(seq), "%.*s", (int)strcspn(tok, ":"), tok);
+        pttl = th_rint(&t, "PTTL %sheld:%s", t.k.prefix, seq);
+    }
+    cr_assert(pttl > 590000 && pttl <= 600000,
+              "the list lives as long as the results: %lld ms", pttl);
+    /* the succeeded jobs' requests and the dead one's, all found */
+    for (int i = 0; i < 3; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "\"p-%d\"", i);
+        p = inspect_payload(ids[i]);
+        cr_assert(p && strstr(p, want), "job %d's request: %s", i,
+                  p ? p : "(nil)");
+        free(p);
+        free(el[i]);
+    }
+}
+
+/* A claim's jobs leave it in separate calls, the last by a release (the
+ * worker lost the claim's reply): nothing of it succeeded, so the list goes
+ * at once, and the released job is a plain id with its request stored. */
+Test(inline, a_held_claim_with_nothing_succeeded_goes_at_once)
+{
+    char ids[2][64], tok[64], seq[32];
+    redisReply *r;
+
+    enqueue_bulk(2, "normal", ids);
+    r = th_claim(&t, "w-1", 2, 60000, 3);
+    cr_assert_eq(r->elements, 9);
+    snprintf(tok, sizeof(tok), "%s", r->element[2]->str);
+    freeReplyObject(r);
+    snprintf(seq, sizeof(seq), "%.*s", (int)strcspn(tok, ":"), tok);
+    r = th_script(&t, SCRIPT_FAIL, ids[0], tok, "requeue", "0",
+                  "{\"class\":\"auth\",\"message\":\"401\"}", NULL);
+    cr_assert_str_eq(r->element[0]->str, "queued");
+    freeReplyObject(r);
+    r = redisCommand(t.c, "HGET %sheld %s", t.k.prefix, seq);
+    cr_assert(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "1"),
+              "one job of the claim still active");
+    freeReplyObject(r);
+    r = th_script(&t, SCRIPT_RELEASE, "w-1", NULL); /* holds no token */
+    cr_assert_eq(r->integer, 1);
+    freeReplyObject(r);
+    held_gone(tok);
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_JOBS]), 2,
+                 "both requests stored by id");
+    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY]), 2);
+    /* claimed again (plain ids now: no held list), both complete */
+    r = th_claim(&t, "w-2", 2, 60000, 3);
+    cr_assert_eq(r->elements, 9);
+    snprintf(tok, sizeof(tok), "%s", r->element[2]->str);
+    cr_assert(tok[strlen(tok) - 1] != 'h', "a plain claim: %s", tok);
+    r = (freeReplyObject(r), th_script(&t, SCRIPT_COMPLETE, "60000", ids[0],
+                                       tok, "{}", ids[1], tok, "{}", NULL));
+    cr_assert(r->element[0]->integer == 1 && r->element[1]->integer == 1);
+    freeReplyObject(r);
+    cr_assert_eq(th_rint(&t, "HLEN %sheld", t.k.prefix), 0);
+}
+
+/* A worker runs inline jobs under lease tokens of the longest form,
+ * "SEQ:MS:h" with a 16-digit counter (33 bytes: keys.h LEASE_TOKEN_SIZE):
+ * each completion matches its lease (a token cut short would be refused
+ * as stale and the jobs run again and again), and every held list is
+ * settled afterwards (counts gone, retention set). */
+Test(inline, a_worker_completes_held_claims_under_the_longest_tokens)
+{
+    const char *noop[] = {"--provider", "noop",        "--concurrency",
+                          "4",          "--log-level", "warn",
+                          NULL};
+    char ids[8][64];
+    redisReply *r;
+    pid_t w;
+    int i;
+
+    enqueue_bulk(8, "normal", ids);
+    freeReplyObject(
+        redisCommand(t.c, "SET %s 9007199254740000", t.k.key[QK_SEQ]));
+    w = th_worker(&t, NULL, noop);
+    for (i = 0; i < 200; i++) {
+        r = redisCommand(t.c, "HGET %s succeeded", t.k.key[QK_STATS]);
+        int done = r && r->type == REDIS_REPLY_STRING && atoi(r->str) >= 8;
+        freeReplyObject(r);
+        if (done)
+            break;
+        th_sleep_ms(50);
+    }
+    th_stop(w);
+    cr_assert_eq(th_rint(&t, "HLEN %s", t.k.key[QK_RESULTS]), 8);
+    r = redisCommand(t.c, "HGET %s succeeded", t.k.key[QK_STATS]);
+    cr_assert(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "8"),
+              "each job completed once");
+    freeReplyObject(r);
+    cr_assert_eq(th_rint(&t, "HLEN %sheld", t.k.prefix), 0);
+    r = redisCommand(t.c, "KEYS %sheld:9007199254*", t.k.prefix);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1,
+              "held lists under the long counter");
+    for (size_t k = 0; k < r->elements; k++)
+        cr_assert(th_rint(&t, "PTTL %s", r->element[k]->str) > 0,
+                  "%s expires with its results", r->element[k]->str);
+    freeReplyObject(r);
 }

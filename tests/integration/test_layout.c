@@ -320,6 +320,14 @@ Test(layout, upgrade_from_3_worker)
 {
     upgrade_from(3, 8, 1);
 }
+Test(layout, upgrade_from_4_cli)
+{
+    upgrade_from(4, 11, 0);
+}
+Test(layout, upgrade_from_4_worker)
+{
+    upgrade_from(4, 10, 1);
+}
 
 /* A running worker reads the layout version again every 5 s (not only on
  * connect): a Redis that a newer genq upgraded meanwhile (here: set to 999

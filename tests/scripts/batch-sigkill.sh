@@ -89,10 +89,17 @@ run_case() { # name provider model how mock-args...: how = the second
     python3 -c "
 import json
 for i in range($N):
-    print(json.dumps({'id': 'bk-%04d' % i, 'prompt': 'crash-safe note %d' % i,
-                      'max_tokens': 16}))" >"$tmp/$name.jsonl"
+    j = {'prompt': 'crash-safe note %d' % i, 'max_tokens': 16}
+    if i % 2 == 0:
+        j['id'] = 'bk-%04d' % i
+    print(json.dumps(j))" >"$tmp/$name.jsonl"
     "$GENQ_BIN/genq" enqueue --redis "$GENQ_TEST_REDIS_URL" --queue "$q" \
         --file "$tmp/$name.jsonl" >/dev/null
+    # half the jobs without an id: stored inline, then claimed in held
+    # claims (layout 5), whose batch record copies each request into the
+    # jobs hash, where a resubmission reads it; the other half by id
+    inl=$(rc LRANGE "genq:{$q}:ready" 0 -1 | grep -c '^@' || true)
+    [ "$inl" = $((N / 2)) ] || { echo "FAIL: $inl jobs stored inline, want $((N / 2))"; fail=1; }
     start_worker "$q" "$provider" "$model" "$tmp/$name.w1"
     case $name in
     recorded*)

@@ -133,15 +133,17 @@ Test(layout, check)
     cr_assert_str_eq(get[1], "genq:layout");
     cr_assert_eq(layout_check(NULL, "h:1/0", err, sizeof(err)), 0);
     cr_assert_eq(layout_check(LAYOUT_VERSION, "h:1/0", err, sizeof(err)), 0);
-    cr_assert_eq(layout_check("5", "127.0.0.1:6379/0", err, sizeof(err)), -1);
+    cr_assert_eq(layout_check("6", "127.0.0.1:6379/0", err, sizeof(err)), -1);
     cr_assert_str_eq(err, "Redis at 127.0.0.1:6379/0 holds genq layout "
-                          "version 5; this genq knows layout 4");
+                          "version 6; this genq knows layout 5");
     /* layout 1 is upgraded (its budget keys renamed), not refused; so are
      * layout 2 (nothing to move: it holds no inline job) and layout 3 (its
-     * done members are batches of one) */
+     * done members are batches of one) and layout 4 (it holds no held
+     * claim) */
     cr_assert_eq(layout_check("1", "h:1/0", err, sizeof(err)), 1);
     cr_assert_eq(layout_check("2", "h:1/0", err, sizeof(err)), 1);
     cr_assert_eq(layout_check("3", "h:1/0", err, sizeof(err)), 1);
+    cr_assert_eq(layout_check("4", "h:1/0", err, sizeof(err)), 1);
 }
 
 Test(layout, upgrade_argv)
