@@ -25,9 +25,11 @@
  * Inline jobs (layout 3): a job enqueued by the bulk path of `genq enqueue`
  * is one ready-list element, META_INLINE_MARK, its id, '|', the bulk
  * header, then its payload (meta_format_inline()); nothing in the jobs or
- * meta hash until claim.lua writes the element, as it is, into the jobs
- * hash (claim.lua, ready_find.lua). So a jobs-hash value
- * may open with that prefix too: meta_header_len() skips both. */
+ * meta hash until claimed (claim.lua keeps the element, as it is, in its
+ * claim's held list, and moves it into the jobs hash when the job leaves
+ * active other than succeeded: layout 5) or found by ready_find.lua. So a
+ * jobs-hash value may open with that prefix too: meta_header_len() skips
+ * both. */
 #ifndef GENQ_META_H
 #define GENQ_META_H
 

@@ -51,7 +51,7 @@ if op == 'take' then
         if not r[3] then
             redis.call('ZREM', K_BATCHES, tok) -- the record is gone
         elseif r[1] == prov and r[2] == base then
-            local ltok = redis.call('INCR', K_SEQ) .. ':' .. now
+            local ltok = string.format('%d', redis.call('INCR', K_SEQ)) .. ':' .. now
             redis.call('HSET', rkey, 'owner', worker, 'ltok', ltok)
             redis.call('HINCRBY', rkey, 'takes', 1)
             redis.call('ZADD', K_BATCHES, now + lease, tok)

@@ -16,7 +16,7 @@ local rkey = PREFIX .. 'batch:' .. tok
 local mkey = rkey .. ':m'
 if redis.call('EXISTS', rkey) == 1 then return {-1} end
 local now = now_ms()
-local ltok = redis.call('INCR', K_SEQ) .. ':' .. now
+local ltok = string.format('%d', redis.call('INCR', K_SEQ)) .. ':' .. now
 local rec = {'state', 'submitting', 'owner', worker, 'ltok', ltok,
     'created_ms', now}
 for i = 7, 6 + 2 * nf do rec[#rec + 1] = ARGV[i] end

@@ -48,8 +48,9 @@ local lat, nl = table_sized(n), 0 -- the succeeded jobs' indexes, then
 -- claim call the jobs come from; the token is matched in place, not
 -- captured and compared.
 local tpat = {}
--- held claim token -> its jobs done here (layout 5: prelude.lua held_left)
-local hc = {}
+-- held claim token -> its jobs done here, and those of them succeeded
+-- (layout 5: prelude.lua held_left)
+local hc, hs = {}, {}
 -- The latency_ms of a succeeded job's document (id of length l): its
 -- digits right after the prefix (the worker's order), else (another
 -- writer's order: batch results) after a plain find of the name; nil when
@@ -110,6 +111,7 @@ for i = 1, n do
                 if e then redis.call('HSET', PREFIX .. 'jobs', id, e) end
             end
         elseif held then
+            hs[tok] = true
             mset[k] = 'succeeded|' .. amp .. '|' .. tok .. '|' .. we .. '|' ..
                 now_s .. '|' .. fl
             ns = ns + 1; sids[ns] = id
@@ -176,11 +178,11 @@ if d > 0 then
         end
     end
     -- the held lists' counts (a review job's element is in the jobs hash
-    -- now: the retention counts for the succeeded only, and a list whose
+    -- now: the retention is for a claim's succeeded only, and a list whose
     -- jobs all went to review goes with the last of them)
     local exp = now + ttl
     for tok, c in pairs(hc) do
-        if c > 0 then held_left(tok, c, ns > 0 and exp or nil) end
+        if c > 0 then held_left(tok, c, hs[tok] and exp or nil) end
     end
     if #rv > 0 then
         redis.call('ZADD', PREFIX .. 'review', unpack(rv))

@@ -89,31 +89,36 @@ local DONE_SEP, DONE_CHUNK = ',', 1000
 -- than succeeded first copies the job's element into the jobs hash
 -- (transitions.lua held_restore; complete.lua for review), so a queued,
 -- delayed, dead, canceled or review job has its request where it always
--- had. When the count reaches 0 the list expires with the retention of its
--- succeeded jobs (the result TTL of the claim's last completion: while
--- jobs are still active it waits in K_HELD under SEQ .. 'x', ms), or goes
--- at once when none succeeded. A succeeded job's meta record keeps its
--- token, so the dashboard's job view finds the element (inspect.lua).
+-- had, and its copy in the list blanked (transitions.lua held_restore).
+-- When the count reaches 0 the list expires with the retention of its
+-- succeeded jobs (the latest of their result deadlines: while jobs are
+-- still active it waits in K_HELD under SEQ .. 'x', ms), or goes at once
+-- when none succeeded. A succeeded job's meta record keeps its token, so
+-- the dashboard's job view finds the element (inspect.lua).
 local K_HELD = PREFIX .. 'held'
 
--- The element of job id in the list of held claim token tok, or nil.
+-- The element of job id in the list of held claim token tok, or nil;
+-- then the list's key and the id's index there.
 local function held_element(tok, id)
     local key = PREFIX .. 'held:' .. string.match(tok, '^(%d+)')
     local i = redis.call('LPOS', key, id)
     if not i then return nil end
-    return redis.call('LINDEX', key, i + 1)
+    return redis.call('LINDEX', key, i + 1) or nil, key, i
 end
 
 -- n jobs of held claim token tok left active; exp: the retention (ms since
--- the epoch) of the succeeded among them, nil when none succeeded. Three
--- calls at most (a completion's usual case: the last of its claim).
+-- the epoch, a number) of the succeeded among them, nil when none
+-- succeeded. The latest retention is kept: workers may differ in
+-- --result-ttl.
 local function held_left(tok, n, exp)
     local seq = string.match(tok, '^(%d+)')
-    if redis.call('HINCRBY', K_HELD, seq, -n) > 0 then
-        if exp then redis.call('HSET', K_HELD, seq .. 'x', exp) end
+    local left = redis.call('HINCRBY', K_HELD, seq, -n)
+    local x = tonumber(redis.call('HGET', K_HELD, seq .. 'x'))
+    if x and (not exp or x > exp) then exp = x end
+    if left > 0 then
+        if exp and exp ~= x then redis.call('HSET', K_HELD, seq .. 'x', exp) end
         return
     end
-    if not exp then exp = redis.call('HGET', K_HELD, seq .. 'x') end
     redis.call('HDEL', K_HELD, seq, seq .. 'x')
     if exp then
         redis.call('PEXPIREAT', PREFIX .. 'held:' .. seq, exp)

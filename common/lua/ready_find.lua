@@ -7,7 +7,8 @@
 -- inline element of a wanted id into a plain entry, as the other enqueue
 -- paths store jobs: the element is replaced by the id in place (LSET: same
 -- position), its text becomes the jobs-hash value (prefix and header kept,
--- as a claim does) and its header the meta field. After that every script
+-- as a job that leaves a held claim has it) and its header the meta
+-- field. After that every script
 -- finds the job by key. O(backlog) for a not-yet-claimed bulk job, one
 -- call for any other.
 -- ARGV: prefix, p (0 = first call; else the ready list 1 high .. 3 low),

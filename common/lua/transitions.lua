@@ -36,11 +36,13 @@ end
 -- 3): its ready list element is the whole job, "@ID|", then the meta
 -- record it was enqueued with, a newline, then its payload (an id never
 -- starts with '@': ids are A-Z a-z 0-9 . _ : -). It has no jobs or meta
--- field until it is claimed: claim.lua writes the element itself into the
--- jobs hash under its id (no copy), so a jobs value may carry the "@ID|"
--- prefix, and ready_find.lua makes a queued one a plain entry (id in the
--- list, element in the jobs hash, header as its meta field) for `genq
--- status` / `cancel`. Jobs of enqueue.lua / intake.lua are stored the
+-- field until it is claimed: claim.lua appends the element itself to its
+-- claim's held list (layout 5, prelude.lua K_HELD), from where a job that
+-- leaves active other than succeeded moves it into the jobs hash under its
+-- id (no copy of the text), so a jobs value may carry the "@ID|" prefix,
+-- and ready_find.lua makes a queued one a plain entry (id in the list,
+-- element in the jobs hash, header as its meta field) for `genq status` /
+-- `cancel`. Jobs of enqueue.lua / intake.lua are stored the
 -- older bulk way: jobs value = header, newline, payload, no meta field
 -- until the first claim or change. Once a meta field exists it wins, and
 -- the header is stale. Payloads are JSON objects, so a value starting with
@@ -81,13 +83,18 @@ local function history_add(id, at, worker, outcome, err_json)
 end
 
 -- Layout 5 (prelude.lua K_HELD): job id, active under token tok, leaves
--- active other than succeeded. A held claim's job gets its element copied
--- into the jobs hash (where a queued, dead or canceled job's request is),
+-- active other than succeeded. A held claim's job gets its element moved
+-- into the jobs hash (where a queued, dead or canceled job's request is:
+-- its pair in the list blanked, so a purge there leaves no copy behind),
 -- and is counted into cnt (tok -> jobs) for held_done. Plain tokens: no-op.
 local function held_restore(id, tok, cnt)
     if string.byte(tok, -1) ~= 104 then return end
-    local e = held_element(tok, id)
-    if e then redis.call('HSET', K_JOBS, id, e) end
+    local e, key, i = held_element(tok, id)
+    if e then
+        redis.call('HSET', K_JOBS, id, e)
+        redis.call('LSET', key, i, '')
+        redis.call('LSET', key, i + 1, '')
+    end
     cnt[tok] = (cnt[tok] or 0) + 1
 end
 

@@ -328,10 +328,15 @@ Test(inline, a_held_claim_keeps_its_requests_until_its_jobs_are_done)
               "an active job's request, header cut: %s", p ? p : "(nil)");
     free(p);
 
-    /* two succeed: still counted 1, the retention pending */
+    /* two succeed, by workers of different result TTLs (10 min, then
+     * 1 s): still counted 1, the later deadline pending */
     r = th_script(&t, SCRIPT_COMPLETE, "600000", ids[0], tok,
-                  "{\"text\":\"a\"}", ids[1], tok, "{\"text\":\"b\"}", NULL);
-    cr_assert(r->element[0]->integer == 1 && r->element[1]->integer == 1);
+                  "{\"text\":\"a\"}", NULL);
+    cr_assert(r->element[0]->integer == 1);
+    freeReplyObject(r);
+    r = th_script(&t, SCRIPT_COMPLETE, "1000", ids[1], tok, "{\"text\":\"b\"}",
+                  NULL);
+    cr_assert(r->element[0]->integer == 1);
     freeReplyObject(r);
     held_check(tok, ids[2], el[2], 1);
     {
@@ -352,6 +357,16 @@ Test(inline, a_held_claim_keeps_its_requests_until_its_jobs_are_done)
     cr_assert(r && r->type == REDIS_REPLY_STRING);
     cr_assert_str_eq(r->str, el[2], "the dead job's element, as claimed");
     freeReplyObject(r);
+    {
+        char seq[32];
+        snprintf(seq, sizeof(seq), "%.*s", (int)strcspn(tok, ":"), tok);
+        r = redisCommand(t.c, "LPOS %sheld:%s %s", t.k.prefix, seq, ids[2]);
+        cr_assert(r && r->type == REDIS_REPLY_NIL,
+                  "moved, not copied: no second copy left in the list");
+        freeReplyObject(r);
+        cr_assert_eq(th_rint(&t, "LLEN %sheld:%s", t.k.prefix, seq), 6,
+                     "its pair blanked in place");
+    }
     cr_assert_eq(th_rint(&t, "HLEN %sheld", t.k.prefix), 0,
                  "count and pending retention gone");
     {
@@ -360,7 +375,8 @@ Test(inline, a_held_claim_keeps_its_requests_until_its_jobs_are_done)
         pttl = th_rint(&t, "PTTL %sheld:%s", t.k.prefix, seq);
     }
     cr_assert(pttl > 590000 && pttl <= 600000,
-              "the list lives as long as the results: %lld ms", pttl);
+              "the list lives as long as the longest kept result: %lld ms",
+              pttl);
     /* the succeeded jobs' requests and the dead one's, all found */
     for (int i = 0; i < 3; i++) {
         char want[16];
@@ -455,4 +471,44 @@ Test(inline, a_worker_completes_held_claims_under_the_longest_tokens)
         cr_assert(th_rint(&t, "PTTL %s", r->element[k]->str) > 0,
                   "%s expires with its results", r->element[k]->str);
     freeReplyObject(r);
+}
+
+/* One completion call holds a job of claim A flagged for review and a
+ * succeeded job of claim B: A's list goes at once (nothing of it
+ * succeeded; its request is in the jobs hash for the reviewer), B's
+ * expires with its result. */
+Test(inline, a_claim_whose_jobs_went_to_review_keeps_no_list)
+{
+    char ids[2][64], ta[64], tb[64], doc[256], sa[32], sb[32];
+    redisReply *r;
+
+    enqueue_bulk(2, "normal", ids);
+    r = th_claim(&t, "w-1", 1, 60000, 3);
+    snprintf(ta, sizeof(ta), "%s", r->element[2]->str);
+    cr_assert_str_eq(r->element[1]->str, ids[0]);
+    freeReplyObject(r);
+    r = th_claim(&t, "w-1", 1, 60000, 3);
+    snprintf(tb, sizeof(tb), "%s", r->element[2]->str);
+    cr_assert_str_eq(r->element[1]->str, ids[1]);
+    freeReplyObject(r);
+    snprintf(sa, sizeof(sa), "%.*s", (int)strcspn(ta, ":"), ta);
+    snprintf(sb, sizeof(sb), "%.*s", (int)strcspn(tb, ":"), tb);
+    snprintf(doc, sizeof(doc),
+             "{\"id\":\"%s\",\"state\":\"review\",\"review\":{\"reasons\":"
+             "[\"x\"]}}",
+             ids[0]);
+    r = th_script(&t, SCRIPT_COMPLETE, "600000", ids[0], ta, doc, ids[1], tb,
+                  "{\"text\":\"ok\"}", NULL);
+    cr_assert(r->element[0]->integer == 1 && r->element[1]->integer == 1);
+    freeReplyObject(r);
+    cr_assert_eq(th_rint(&t, "ZCARD %sreview", t.k.prefix), 1, "in review");
+    r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], ids[0]);
+    cr_assert(r && r->type == REDIS_REPLY_STRING && r->str[0] == '@',
+              "the reviewed job's request in the jobs hash");
+    freeReplyObject(r);
+    cr_assert_eq(th_rint(&t, "EXISTS %sheld:%s", t.k.prefix, sa), 0,
+                 "claim A's list gone at once");
+    cr_assert(th_rint(&t, "PTTL %sheld:%s", t.k.prefix, sb) > 590000,
+              "claim B's list kept with its result");
+    cr_assert_eq(th_rint(&t, "HLEN %sheld", t.k.prefix), 0);
 }
