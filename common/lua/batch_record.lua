@@ -22,6 +22,7 @@ local rec = {'state', 'submitting', 'owner', worker, 'ltok', ltok,
 for i = 7, 6 + 2 * nf do rec[#rec + 1] = ARGV[i] end
 local first = 7 + 2 * nf
 local n, out = 0, {0, ltok}
+local hcache = {} -- the held lists read (prelude.lua held_element)
 for c = first, #ARGV, 4000 do
     local ids, args = {}, {}
     for i = c, math.min(c + 3999, #ARGV), 4 do ids[#ids + 1] = ARGV[i] end
@@ -35,7 +36,7 @@ for c = first, #ARGV, 4000 do
             -- hash, where the batch's settlement reads it (worker/
             -- batch_review.c, batch_submit.c); it stays active, counted
             if string.byte(m.token, -1) == 104 then
-                local e = held_element(m.token, id)
+                local e = held_element(m.token, id, hcache)
                 if e then redis.call('HSET', K_JOBS, id, e) end
             end
             mset[#mset + 1] = id

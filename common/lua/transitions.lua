@@ -86,10 +86,12 @@ end
 -- active other than succeeded. A held claim's job gets its element moved
 -- into the jobs hash (where a queued, dead or canceled job's request is:
 -- its pair in the list blanked, so a purge there leaves no copy behind),
--- and is counted into cnt (tok -> jobs) for held_done. Plain tokens: no-op.
+-- and is counted into cnt (tok -> jobs) for held_done; cnt[0] caches the
+-- lists read (held_element). Plain tokens: no-op.
 local function held_restore(id, tok, cnt)
     if string.byte(tok, -1) ~= 104 then return end
-    local e, key, i = held_element(tok, id)
+    cnt[0] = cnt[0] or {}
+    local e, key, i = held_element(tok, id, cnt[0])
     if e then
         redis.call('HSET', K_JOBS, id, e)
         redis.call('LSET', key, i, '')
@@ -100,6 +102,7 @@ end
 
 -- The counts of held_restore: those jobs left their claims (held_left).
 local function held_done(cnt)
+    cnt[0] = nil
     for tok, c in pairs(cnt) do held_left(tok, c, nil) end
 end
 

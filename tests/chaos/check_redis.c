@@ -130,10 +130,12 @@ held_only(redisContext *c, const char *prefix, const char *jobs)
             redisReply *l =
                 cmd(c, "LRANGE %s 0 -1", r->element[1]->element[i]->str);
             /* a job that left its claim other than succeeded is in the
-             * jobs hash as well (counted there) */
+             * jobs hash (counted there), its pair here blanked */
             for (size_t j = 0; j + 1 < l->elements; j += 2) {
-                redisReply *e =
-                    cmd(c, "HEXISTS %s %s", jobs, l->element[j]->str);
+                redisReply *e;
+                if (l->element[j]->len == 0)
+                    continue;
+                e = cmd(c, "HEXISTS %s %s", jobs, l->element[j]->str);
                 n += e->integer == 0;
                 freeReplyObject(e);
             }

@@ -187,12 +187,44 @@ echo "  mock $MOCKURL ${MOCK_ARGS[*]}"
 echo "  workers: ${WORKER_FLAGS[*]:4}; variants by index: anthropic/openai x stream/plain"
 echo "  logs: $TMP"
 
+# Every other job of the first part goes without its id: `genq enqueue`
+# stores such a job inline and a claim keeps it in a held list (layout 5,
+# common/lua/prelude.lua K_HELD), so the soak crosses those paths too; the
+# ids it generated are read back from its --json output into jobs.jsonl and
+# the ids file (this enqueue runs once, before the chaos: nothing re-sends
+# an id-less line).
+python3 -c '
+import json, sys
+for i, l in enumerate(open(sys.argv[1])):
+    j = json.loads(l)
+    if i % 2:
+        del j["id"]
+    print(json.dumps(j))' "$TMP/jobs-first.jsonl" >"$TMP/jobs-first-sent.jsonl"
 if ! timeout 120 "$GENQ_BIN/genq" enqueue --redis "$RURL" --queue "$QUEUE" \
-    --json "$TMP/jobs-first.jsonl" >"$TMP/enqueue-first.out" 2>"$TMP/enqueue-first.err"; then
+    --json "$TMP/jobs-first-sent.jsonl" >"$TMP/enqueue-first.out" 2>"$TMP/enqueue-first.err"; then
     echo "chaos: the initial enqueue failed" >&2
     tail -5 "$TMP/enqueue-first.err" >&2
     exit 2
 fi
+python3 -c '
+import json, sys
+got = {}
+for l in open(sys.argv[2]):
+    o = json.loads(l)
+    got[o["line"]] = o["id"]
+out = []
+for i, l in enumerate(open(sys.argv[1])):
+    j = json.loads(l)
+    if i < int(sys.argv[3]):
+        j["id"] = got[i + 1]
+    out.append(json.dumps(j, separators=(",", ":")))
+open(sys.argv[1], "w").write("\n".join(out) + "\n")' \
+    "$TMP/jobs.jsonl" "$TMP/enqueue-first.out" "$FIRST" || {
+    echo "chaos: the generated ids could not be read back" >&2; exit 2; }
+cut -d'"' -f4 "$TMP/jobs.jsonl" >"$TMP/ids"
+inline=$(rcli lrange "genq:{$QUEUE}:ready" 0 -1 | grep -c '^@' || true)
+echo "  $inline of the first $FIRST jobs stored inline (claimed into held lists)"
+[ "$inline" -gt 0 ] || { echo "chaos: no job stored inline: the held-claim paths would go untested" >&2; exit 2; }
 
 start_worker() {
     local i=$1

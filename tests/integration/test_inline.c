@@ -512,3 +512,32 @@ Test(inline, a_claim_whose_jobs_went_to_review_keeps_no_list)
               "claim B's list kept with its result");
     cr_assert_eq(th_rint(&t, "HLEN %sheld", t.k.prefix), 0);
 }
+
+/* A release of a whole held claim (the worker lost its claim's reply):
+ * after the first job, the list is read once and each job's element found
+ * in the map (prelude.lua held_element's cache), every one moved to the
+ * jobs hash as it was claimed. */
+Test(inline, a_released_claim_moves_every_request_once)
+{
+    char ids[5][64], *el[5];
+    redisReply *r;
+
+    enqueue_bulk(5, "normal", ids);
+    r = th_claim(&t, "w-1", 5, 60000, 3);
+    cr_assert_eq(r->elements, 21);
+    for (int i = 0; i < 5; i++)
+        el[i] = strdup(r->element[4 + 4 * i]->str);
+    freeReplyObject(r);
+    r = th_script(&t, SCRIPT_RELEASE, "w-1", NULL);
+    cr_assert_eq(r->integer, 5);
+    freeReplyObject(r);
+    for (int i = 0; i < 5; i++) {
+        r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], ids[i]);
+        cr_assert(r && r->type == REDIS_REPLY_STRING);
+        cr_assert_str_eq(r->str, el[i], "job %d's own element", i);
+        freeReplyObject(r);
+        free(el[i]);
+    }
+    cr_assert_eq(th_rint(&t, "HLEN %sheld", t.k.prefix), 0);
+    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY]), 5);
+}
