@@ -149,6 +149,13 @@ follow_reconnect(struct follow *f)
 
     if (!f->lost_at)
         f->lost_at = time_mono_s();
+    else if (time_mono_s() - f->lost_at >= FOLLOW_RECONNECT_S) {
+        /* connecting works but a read keeps failing (an error reply each
+         * time): the same minute, not a new one per reconnect */
+        cli_fail("results", "Redis still failing %d s after it was lost",
+                 FOLLOW_RECONNECT_S);
+        return -1;
+    }
     fprintf(stderr,
             "genq results: lost Redis; connecting again (for up to "
             "%d s), then reading on from the last entry read\n",
@@ -301,8 +308,9 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
             rc = cli_redis_fail(c, "results", r, NULL);
             break;
         }
-        f.lost_at = 0; /* a read again: a later loss has its own minute */
         if (r->type == REDIS_REPLY_NIL) {
+            f.lost_at = 0; /* a whole round again: a later loss has its
+                            * own minute */
             freeReplyObject(r);
             if (!blocking)
                 break;
@@ -349,6 +357,9 @@ follow_run(struct cli *c, const char *start, int blocking, long count)
             else
                 resync = 1;
         }
+        if (rc == EXIT_OK)
+            f.lost_at = 0; /* read and printed: a later loss has its own
+                            * minute */
         ids_clear(&f);
         if (rc != EXIT_OK || (count && f.printed >= count))
             break;

@@ -427,9 +427,9 @@ send_reserves(struct worker *w, int from, int n)
     struct limiter *l = w->lim;
     struct res_batch *rb = malloc(sizeof(*rb) + sizeof(rb->e[0]) * (size_t)n);
     const char **av = malloc(sizeof(*av) * (size_t)(5 + 3 * n));
-    /* per try: in_est, out_est, the lease token (keys.h LEASE_TOKEN_SIZE,
-     * the longest of the three) */
-    char(*num)[LEASE_TOKEN_SIZE] = malloc(sizeof(*num) * 3 * (size_t)n);
+    /* per try: in_est, out_est (its lease token is sent from the slot:
+     * rconn_script_keys() formats the command at once) */
+    char(*num)[24] = malloc(sizeof(*num) * 2 * (size_t)n);
     char ahead[24];
     int k = 0;
 
@@ -443,17 +443,16 @@ send_reserves(struct worker *w, int from, int n)
         av[k++] = LIM_HEADROOM;
         for (int i = from; i < from + n; i++) {
             const struct lim_slot *e = &l->rq[i];
-            char(*nm)[LEASE_TOKEN_SIZE] = &num[3 * rb->n];
+            char(*nm)[24] = &num[2 * rb->n];
             if (!e->early && !waiting_job(w, e))
                 continue;
             snprintf(nm[0], sizeof(nm[0]), "%ld", e->in_est);
             snprintf(nm[1], sizeof(nm[1]), "%ld", e->out_est);
-            /* the try's lease token (an early try's slot may have moved
-             * on: then its next job's; only the probe's label) */
-            snprintf(nm[2], sizeof(nm[2]), "%s", w->slots[e->idx].token);
             av[k++] = nm[0];
             av[k++] = nm[1];
-            av[k++] = nm[2];
+            /* the try's lease token (an early try's slot may have moved
+             * on: then its next job's; only the probe's label) */
+            av[k++] = w->slots[e->idx].token;
             rb->e[rb->n++] = *e;
         }
         if (rb->n == 0 ||
