@@ -35,10 +35,8 @@ for c = first, #ARGV, 4000 do
             -- a held claim's member (layout 5): its element into the jobs
             -- hash, where the batch's settlement reads it (worker/
             -- batch_review.c, batch_submit.c); it stays active, counted
-            if string.byte(m.token, -1) == 104 then
-                local e = held_element(m.token, id, hcache)
-                if e then redis.call('HSET', K_JOBS, id, e) end
-            end
+            local seq = held_seq(m.token)
+            if seq then held_move(id, seq, hcache) end
             mset[#mset + 1] = id
             mset[#mset + 1] = ARGV[b + 1] .. '|' .. ARGV[b + 2] .. '|' ..
                 ARGV[b + 3]

@@ -48,9 +48,11 @@ local lat, nl = table_sized(n), 0 -- the succeeded jobs' indexes, then
 -- claim call the jobs come from; the token is matched in place, not
 -- captured and compared.
 local tpat = {}
--- held claim token -> its jobs done here, and those of them succeeded
--- (layout 5: prelude.lua held_left)
-local hc, hs = {}, {}
+-- held claim token -> {seq, n: its jobs done here, ok: one succeeded}
+-- (layout 5: prelude.lua held_left); the ids done here (a repeated id is
+-- stale: its first entry took the job out of active, which the records
+-- read above do not show yet)
+local hc, seen = {}, {}
 -- The latency_ms of a succeeded job's document (id of length l): its
 -- digits right after the prefix (the worker's order), else (another
 -- writer's order: batch results) after a plain find of the name; nil when
@@ -76,14 +78,16 @@ for i = 1, n do
     if m then
         local pat = tpat[tok]
         if pat == nil then
-            pat = sfind(tok, '^%d+:%d+:?h?$') and
+            pat = (sfind(tok, '^%d+:%d+$') or sfind(tok, '^%d+:%d+:h$')) and
                 '^active|([^|]*|[^|]*|[^|]*)|' .. tok .. '|([^|]*|[^|]*)|[^|]*|()'
             tpat[tok] = pat
-            if pat and sbyte(tok, -1) == 104 then hc[tok] = 0 end
+            local seq = pat and held_seq(tok)
+            if seq then hc[tok] = {seq = seq, n = 0, ok = false} end
         end
-        if pat then amp, we, fp = smatch(m, pat) end
+        if pat and not seen[id] then amp, we, fp = smatch(m, pat) end
     end
     if amp then
+        seen[id] = true
         out[i] = 1
         k = k + 2; d = d + 1
         rset[k - 1] = id; rset[k] = ARGV[b + 2]
@@ -98,26 +102,19 @@ for i = 1, n do
         -- "latency_ms":N (worker/flush.c result_doc): its state by one
         -- plain find there
         local succ = sfind(doc, SUCC_LAT, l + 10, true) == l + 10
-        -- a held claim's token ("SEQ:MS:h"): counted, and kept in the
-        -- succeeded record (payloads_get finds the element by it)
-        local held = hc[tok]
-        if held then hc[tok] = held + 1 end
+        -- a held claim's job ("SEQ:MS:h"): counted; succeeded, its record
+        -- keeps the token (inspect.lua finds the element by it)
+        local h = hc[tok]
+        if h then h.n = h.n + 1 end
         if not succ and is_review(doc, l) then
             mset[k] = 'review|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
             rv[#rv + 1] = now_s; rv[#rv + 1] = id
             -- waits for a reviewer: its request where a queued job's is
-            if held then
-                local e = held_element(tok, id)
-                if e then redis.call('HSET', PREFIX .. 'jobs', id, e) end
-            end
-        elseif held then
-            hs[tok] = true
-            mset[k] = 'succeeded|' .. amp .. '|' .. tok .. '|' .. we .. '|' ..
-                now_s .. '|' .. fl
-            ns = ns + 1; sids[ns] = id
-            nl = nl + 1; lat[nl] = i
+            if h then held_move(id, h.seq) end
         else
-            mset[k] = 'succeeded|' .. amp .. '||' .. we .. '|' .. now_s .. '|' .. fl
+            if h then h.ok = true end
+            mset[k] = 'succeeded|' .. amp .. '|' .. (h and tok or '') .. '|' ..
+                we .. '|' .. now_s .. '|' .. fl
             ns = ns + 1; sids[ns] = id
             nl = nl + 1; lat[nl] = i
         end
@@ -181,8 +178,8 @@ if d > 0 then
     -- now: the retention is for a claim's succeeded only, and a list whose
     -- jobs all went to review goes with the last of them)
     local exp = now + ttl
-    for tok, c in pairs(hc) do
-        if c > 0 then held_left(tok, c, hs[tok] and exp or nil) end
+    for _, h in pairs(hc) do
+        if h.n > 0 then held_left(h.seq, h.n, h.ok and exp or nil) end
     end
     if #rv > 0 then
         redis.call('ZADD', PREFIX .. 'review', unpack(rv))

@@ -23,17 +23,20 @@ local ids = {}
 for i = 2, na, 5 do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
 local metas = redis.call('HMGET', K_META, unpack(ids))
-local out, ev, gone, hc = {}, {}, {}, {}
+local out, ev, gone, hc, seen = {}, {}, {}, held_ctx(), {}
 for i, id in ipairs(ids) do
     local b = 2 + (i - 1) * 5
     local tok, kind = ARGV[b + 1], ARGV[b + 2]
     local backoff, err = tonumber(ARGV[b + 3]), ARGV[b + 4]
     local m = meta_unpack(metas[i])
-    if not (m and m.state == 'active' and m.token == tok) then
+    -- (a repeated id: its first entry took the job out of active, which
+    -- the records read above do not show yet)
+    if seen[id] or not (m and m.state == 'active' and m.token == tok) then
         out[i] = 'stale'
     else
+        seen[id] = true
         gone[#gone + 1] = id
-        held_restore(id, tok, hc)
+        held_restore(hc, id, tok)
         local w = m.worker
         if kind == 'throttle' then
             -- uncounted throttles so far are kept in the flags as rq:N

@@ -19,8 +19,9 @@ if wp then
     -- record keeps (until the list's retention ends)
     for i, id in ipairs(ids) do
         local m = not pay[i] and meta_unpack(metas[i])
-        if m and string.byte(m.token, -1) == 104 then
-            local e = held_element(m.token, id)
+        local seq = m and held_seq(m.token)
+        if seq then
+            local e = held_element(seq, id)
             if e then
                 local _, p = job_split(e)
                 pay[i] = p

@@ -86,10 +86,9 @@ local DONE_SEP, DONE_CHUNK = ',', 1000
 -- ~8 % of its CPU per job (cache misses); an append to a small list does
 -- not. Every way out of active (held_left) counts down: complete.lua
 -- (succeeded, review), fail.lua, the reaper, release.lua. A way out other
--- than succeeded first copies the job's element into the jobs hash
--- (transitions.lua held_restore; complete.lua for review), so a queued,
--- delayed, dead, canceled or review job has its request where it always
--- had, and its copy in the list blanked (transitions.lua held_restore).
+-- than succeeded first moves the job's element into the jobs hash
+-- (held_move), so a queued, delayed, dead, canceled or review job has its
+-- request where it always had, and its copy in the list blanked.
 -- When the count reaches 0 the list expires with the retention of its
 -- succeeded jobs (the latest of their result deadlines: while jobs are
 -- still active it waits in K_HELD under SEQ .. 'x', ms), or goes at once
@@ -97,14 +96,19 @@ local DONE_SEP, DONE_CHUNK = ',', 1000
 -- the dashboard's job view finds the element (inspect.lua).
 local K_HELD = PREFIX .. 'held'
 
--- The element of job id in the list of held claim token tok, or nil;
--- then the list's key and the id's index there. cache (optional: a table
--- the caller keeps for one script call): a second lookup in the same list
--- reads the whole list once and maps its ids, where an LPOS scan per job
--- made moving a claim's 1,000 jobs (a batch's record, a release) ~10^6
--- comparisons.
-local function held_element(tok, id, cache)
-    local key = PREFIX .. 'held:' .. string.match(tok, '^(%d+)')
+-- The counter SEQ of a held claim's token ("SEQ:MS:h"), nil for a plain
+-- token (or "").
+local function held_seq(tok)
+    return string.byte(tok, -1) == 104 and string.match(tok, '^(%d+)') or nil
+end
+
+-- The element of job id in the list of held claim seq, or nil; then the
+-- list's key and the id's index there. cache (optional: a table the caller
+-- keeps for one script call): a second lookup in the same list reads the
+-- whole list once and maps its ids, where an LPOS scan per job made moving
+-- a claim's 1,000 jobs (a batch's record, a release) ~10^6 comparisons.
+local function held_element(seq, id, cache)
+    local key = PREFIX .. 'held:' .. seq
     local c = cache and cache[key]
     if c == true then
         local l, at = redis.call('LRANGE', key, 0, -1), {}
@@ -120,20 +124,32 @@ local function held_element(tok, id, cache)
     if cache then cache[key] = true end
     local i = redis.call('LPOS', key, id)
     if not i then return nil end
-    return redis.call('LINDEX', key, i + 1) or nil, key, i
+    return redis.call('LINDEX', key, i + 1), key, i
 end
 
--- n jobs of held claim token tok left active; exp: the retention (ms since
--- the epoch, a number) of the succeeded among them, nil when none
--- succeeded. The latest retention is kept: workers may differ in
--- --result-ttl.
-local function held_left(tok, n, exp)
-    local seq = string.match(tok, '^(%d+)')
+-- Job id of held claim seq no longer needs its element kept with the
+-- claim (it leaves active other than succeeded, or a batch records it):
+-- the element moves into the jobs hash, where a queued, dead, canceled,
+-- review or batched job's request is, and its pair in the list is blanked
+-- (a purge there then leaves no copy behind). cache: held_element's.
+local function held_move(id, seq, cache)
+    local e, key, i = held_element(seq, id, cache)
+    if not e then return end
+    redis.call('HSET', PREFIX .. 'jobs', id, e)
+    redis.call('LSET', key, i, '')
+    redis.call('LSET', key, i + 1, '')
+end
+
+-- n jobs of held claim seq left active; exp: the retention (ms since the
+-- epoch, a number) of the succeeded among them, nil when none succeeded.
+-- The latest retention is kept: workers may differ in --result-ttl.
+local function held_left(seq, n, exp)
     local left = redis.call('HINCRBY', K_HELD, seq, -n)
+    if left > 0 and not exp then return end
     local x = tonumber(redis.call('HGET', K_HELD, seq .. 'x'))
     if x and (not exp or x > exp) then exp = x end
     if left > 0 then
-        if exp and exp ~= x then redis.call('HSET', K_HELD, seq .. 'x', exp) end
+        if exp ~= x then redis.call('HSET', K_HELD, seq .. 'x', exp) end
         return
     end
     redis.call('HDEL', K_HELD, seq, seq .. 'x')

@@ -8,7 +8,7 @@ local held = {}
 for i = 3, #ARGV do held[ARGV[i]] = true end
 local now = now_ms()
 local ids = redis.call('ZRANGE', K_LEASES, 0, -1)
-local n, hc = 0, {}
+local n, hc = 0, held_ctx()
 for c = 1, #ids, 1000 do
     local chunk = {}
     for i = c, math.min(c + 999, #ids) do chunk[#chunk + 1] = ids[i] end
@@ -21,7 +21,7 @@ for c = 1, #ids, 1000 do
                 class = 'not_job_fault', http_status = cjson.null,
                 type = 'lost_claim', request_id = cjson.null,
                 message = 'the claim reply never reached the worker'}))
-            held_restore(id, m.token, hc)
+            held_restore(hc, id, m.token)
             m.attempts = m.attempts - 1
             m.state = 'queued'; m.token = ''; m.upd = now
             redis.call('HSET', K_META, id, meta_pack(m))

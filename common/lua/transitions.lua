@@ -82,28 +82,23 @@ local function history_add(id, at, worker, outcome, err_json)
                history_append(redis.call('HGET', K_HISTORY, id), e))
 end
 
--- Layout 5 (prelude.lua K_HELD): job id, active under token tok, leaves
--- active other than succeeded. A held claim's job gets its element moved
--- into the jobs hash (where a queued, dead or canceled job's request is:
--- its pair in the list blanked, so a purge there leaves no copy behind),
--- and is counted into cnt (tok -> jobs) for held_done; cnt[0] caches the
--- lists read (held_element). Plain tokens: no-op.
-local function held_restore(id, tok, cnt)
-    if string.byte(tok, -1) ~= 104 then return end
-    cnt[0] = cnt[0] or {}
-    local e, key, i = held_element(tok, id, cnt[0])
-    if e then
-        redis.call('HSET', K_JOBS, id, e)
-        redis.call('LSET', key, i, '')
-        redis.call('LSET', key, i + 1, '')
-    end
-    cnt[tok] = (cnt[tok] or 0) + 1
+-- Layout 5 (prelude.lua K_HELD): jobs leaving active other than
+-- succeeded, in one script call. held_ctx() starts the call's record;
+-- held_restore(ctx, id, tok) for each job (active under token tok): a
+-- held claim's job gets its element moved into the jobs hash (held_move)
+-- and is counted; held_done(ctx) counts them out of their claims
+-- (held_left). Plain tokens: no-op.
+local function held_ctx() return {n = {}, cache = {}} end
+
+local function held_restore(ctx, id, tok)
+    local seq = held_seq(tok)
+    if not seq then return end
+    held_move(id, seq, ctx.cache)
+    ctx.n[seq] = (ctx.n[seq] or 0) + 1
 end
 
--- The counts of held_restore: those jobs left their claims (held_left).
-local function held_done(cnt)
-    cnt[0] = nil
-    for tok, c in pairs(cnt) do held_left(tok, c, nil) end
+local function held_done(ctx)
+    for seq, c in pairs(ctx.n) do held_left(seq, c, nil) end
 end
 
 -- Move a job to dead: error JSON must carry its class already.
@@ -159,11 +154,11 @@ local function reap(now, limit, grace_ms, feed_max)
     end
     redis.call('ZREM', K_LEASES, unpack(ids))
     local metas = redis.call('HMGET', K_META, unpack(ids))
-    local ev, hc = {}, {}
+    local ev, hc = {}, held_ctx()
     for i, id in ipairs(ids) do
         local m = meta_unpack(metas[i])
         if m and m.state == 'active' then
-            held_restore(id, m.token, hc)
+            held_restore(hc, id, m.token)
             local msg = 'lease expired: worker ' .. m.worker ..
                 ' stopped heartbeating (attempt ' .. m.attempts .. ' of ' ..
                 m.max .. ')'

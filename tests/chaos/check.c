@@ -168,6 +168,7 @@ check_counts(const struct redis_view *rv, long nsucc, long ndead, long known)
         {"dead set vs dead", rv->dead, ndead},
         {"requests stored (jobs hash, held lists) vs jobs enqueued",
          rv->jobs_hash, known},
+        {"held claims still counted (every job terminal)", rv->held_claims, 0},
         {"stats.retried vs 'retry' in histories", rv->stat_retried,
          chaos_hist_retry},
         {"stats.requeued vs 'requeued' in histories", rv->stat_requeued,

@@ -53,6 +53,7 @@ struct redis_view {
     long results, dead, stat_enq, stat_succ, stat_dead, stat_canceled;
     long stat_retried, stat_requeued, stat_failed, stat_lease;
     long jobs_hash, feed_entries;
+    long held_claims; /* genq:{Q}:held fields: claims still counted */
     redisReply *stats;
 };
 /* The soak's jobs, sorted by id, and the outcomes in their histories, to

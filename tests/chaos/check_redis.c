@@ -110,12 +110,13 @@ stream_each(redisContext *c, const char *key, void (*fn)(redisReply *))
     }
 }
 
-/* The jobs whose request only a held claim list of the queue at prefix
- * holds, not the jobs hash jobs (layout 5: a claimed inline job's request
- * is there while it is active or succeeded: common/lua/prelude.lua
- * K_HELD). */
+/* The requests the held claim lists of the queue at prefix hold (layout
+ * 5: a claimed inline job's is there while it is active or succeeded,
+ * common/lua/prelude.lua K_HELD; moved to the jobs hash, its pair is
+ * blanked): added to the jobs hash's, a copy left behind shows as one
+ * request too many. */
 static long
-held_only(redisContext *c, const char *prefix, const char *jobs)
+held_requests(redisContext *c, const char *prefix)
 {
     char cursor[32] = "0";
     long n = 0;
@@ -129,16 +130,8 @@ held_only(redisContext *c, const char *prefix, const char *jobs)
         for (size_t i = 0; i < r->element[1]->elements; i++) {
             redisReply *l =
                 cmd(c, "LRANGE %s 0 -1", r->element[1]->element[i]->str);
-            /* a job that left its claim other than succeeded is in the
-             * jobs hash (counted there), its pair here blanked */
-            for (size_t j = 0; j + 1 < l->elements; j += 2) {
-                redisReply *e;
-                if (l->element[j]->len == 0)
-                    continue;
-                e = cmd(c, "HEXISTS %s %s", jobs, l->element[j]->str);
-                n += e->integer == 0;
-                freeReplyObject(e);
-            }
+            for (size_t j = 0; j + 1 < l->elements; j += 2)
+                n += l->element[j]->len > 0;
             freeReplyObject(l);
         }
         freeReplyObject(r);
@@ -190,7 +183,10 @@ chaos_read_redis(const char *url, const char *queue, struct redis_view *rv)
         freeReplyObject(r);
     }
     r = cmd(c, "HLEN %s", k.key[QK_JOBS]);
-    rv->jobs_hash = (long)r->integer + held_only(c, k.prefix, k.key[QK_JOBS]);
+    rv->jobs_hash = (long)r->integer + held_requests(c, k.prefix);
+    freeReplyObject(r);
+    r = cmd(c, "HLEN %sheld", k.prefix);
+    rv->held_claims = (long)r->integer;
     freeReplyObject(r);
 
     snprintf(feed, sizeof(feed), "%s" QKEY_FEED, k.prefix);

@@ -162,7 +162,6 @@ CHAOS_S=$((SECS * 6 / 10))
 MAX_DELAY=$((SECS / 10))
 "$TMP/chaos-check" gen --jobs "$JOBS" --seed "$SEED" --max-delay "$MAX_DELAY" \
     >"$TMP/jobs.jsonl"
-cut -d'"' -f4 "$TMP/jobs.jsonl" >"$TMP/ids"
 FIRST=$((JOBS * 8 / 10))
 head -n "$FIRST" "$TMP/jobs.jsonl" >"$TMP/jobs-first.jsonl"
 tail -n +"$((FIRST + 1))" "$TMP/jobs.jsonl" >"$TMP/jobs-late.jsonl"

@@ -150,8 +150,6 @@ Test(inline, stats_reads_the_oldest_ready_header_and_pause_holds_it)
     freeReplyObject(r);
 }
 
-/* Claimed, its lease expired, claimed again, completed once: the element
- * stored at the first claim is the job from then on. */
 /* The held list of claim token tok ("SEQ:MS:h", layout 5: prelude.lua
  * K_HELD) holds id with element elem, and the claim counts active jobs. */
 static void
@@ -191,6 +189,8 @@ held_gone(const char *tok)
                  "no retention pending");
 }
 
+/* Claimed, its lease expired, claimed again, completed once: the element
+ * the reaper moved to the jobs hash is the job from then on. */
 Test(inline, claimed_expired_claimed_again_completed_once)
 {
     char ids[1][64], tok[64], st[64], *elem;
@@ -513,31 +513,117 @@ Test(inline, a_claim_whose_jobs_went_to_review_keeps_no_list)
     cr_assert_eq(th_rint(&t, "HLEN %sheld", t.k.prefix), 0);
 }
 
-/* A release of a whole held claim (the worker lost its claim's reply):
- * after the first job, the list is read once and each job's element found
- * in the map (prelude.lua held_element's cache), every one moved to the
- * jobs hash as it was claimed. */
+/* A release of a held claim's jobs (the worker lost its claim's reply),
+ * one of them succeeded first so the list stays: after the first released
+ * job the list is read once and each job's element found in the map
+ * (prelude.lua held_element's cache); every one is moved to the jobs hash
+ * as it was claimed, its own pair blanked, the succeeded job's kept. */
 Test(inline, a_released_claim_moves_every_request_once)
 {
-    char ids[5][64], *el[5];
+    char ids[5][64], *el[5], tok[64], seq[32];
     redisReply *r;
 
     enqueue_bulk(5, "normal", ids);
     r = th_claim(&t, "w-1", 5, 60000, 3);
     cr_assert_eq(r->elements, 21);
+    snprintf(tok, sizeof(tok), "%s", r->element[2]->str);
     for (int i = 0; i < 5; i++)
         el[i] = strdup(r->element[4 + 4 * i]->str);
     freeReplyObject(r);
+    snprintf(seq, sizeof(seq), "%.*s", (int)strcspn(tok, ":"), tok);
+    r = th_script(&t, SCRIPT_COMPLETE, "600000", ids[2], tok, "{}", NULL);
+    cr_assert_eq(r->element[0]->integer, 1);
+    freeReplyObject(r);
+    /* the worker holds no token: its four active jobs go back */
     r = th_script(&t, SCRIPT_RELEASE, "w-1", NULL);
-    cr_assert_eq(r->integer, 5);
+    cr_assert_eq(r->integer, 4);
     freeReplyObject(r);
     for (int i = 0; i < 5; i++) {
-        r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], ids[i]);
+        r = redisCommand(t.c, "LINDEX %sheld:%s %d", t.k.prefix, seq, 2 * i);
         cr_assert(r && r->type == REDIS_REPLY_STRING);
-        cr_assert_str_eq(r->str, el[i], "job %d's own element", i);
+        cr_assert_str_eq(r->str, i == 2 ? ids[i] : "", "pair %d's id", i);
         freeReplyObject(r);
+        r = redisCommand(t.c, "LINDEX %sheld:%s %d", t.k.prefix, seq,
+                         2 * i + 1);
+        cr_assert(r && r->type == REDIS_REPLY_STRING);
+        cr_assert_str_eq(r->str, i == 2 ? el[i] : "", "pair %d's element", i);
+        freeReplyObject(r);
+        if (i != 2) {
+            r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], ids[i]);
+            cr_assert(r && r->type == REDIS_REPLY_STRING);
+            cr_assert_str_eq(r->str, el[i], "job %d's own element", i);
+            freeReplyObject(r);
+        }
         free(el[i]);
     }
+    cr_assert_eq(th_rint(&t, "HEXISTS %s %s", t.k.key[QK_JOBS], ids[2]), 0);
+    cr_assert(th_rint(&t, "PTTL %sheld:%s", t.k.prefix, seq) > 590000,
+              "kept for the succeeded job");
     cr_assert_eq(th_rint(&t, "HLEN %sheld", t.k.prefix), 0);
-    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY]), 5);
+    cr_assert_eq(th_rint(&t, "LLEN %s", t.k.key[QK_READY]), 4);
+}
+
+/* A claim of plain and inline jobs counts them all: the plain one's
+ * failure counts it out (its request was never in the list), the list and
+ * the inline job's element stay while that job is active. */
+Test(inline, a_mixed_claim_counts_its_plain_jobs_too)
+{
+    char ids[1][64], tok[64], seq[32];
+    redisReply *r;
+
+    enqueue_bulk(1, "normal", ids);
+    th_enqueue(&t, "plain-1", 1, 0, 0, NULL, "{\"prompt\":\"p\"}");
+    r = th_claim(&t, "w-1", 2, 60000, 3);
+    cr_assert_eq(r->elements, 9);
+    snprintf(tok, sizeof(tok), "%s", r->element[2]->str);
+    cr_assert_str_eq(r->element[1]->str, "plain-1", "plain ids first");
+    cr_assert_str_eq(r->element[5]->str, ids[0]);
+    freeReplyObject(r);
+    snprintf(seq, sizeof(seq), "%.*s", (int)strcspn(tok, ":"), tok);
+    cr_assert_eq(th_rint(&t, "HINCRBY %sheld %s 0", t.k.prefix, seq), 2,
+                 "both counted");
+    r = th_script(&t, SCRIPT_FAIL, "plain-1", tok, "dead", "0",
+                  "{\"class\":\"bad_request\",\"message\":\"no\"}", NULL);
+    cr_assert_str_eq(r->element[0]->str, "dead");
+    freeReplyObject(r);
+    cr_assert_eq(th_rint(&t, "HINCRBY %sheld %s 0", t.k.prefix, seq), 1);
+    cr_assert_eq(th_rint(&t, "LLEN %sheld:%s", t.k.prefix, seq), 2,
+                 "the inline job's pair kept");
+    r = th_script(&t, SCRIPT_COMPLETE, "600000", ids[0], tok, "{}", NULL);
+    cr_assert_eq(r->element[0]->integer, 1);
+    freeReplyObject(r);
+    cr_assert_eq(th_rint(&t, "HLEN %sheld", t.k.prefix), 0);
+    cr_assert(th_rint(&t, "PTTL %sheld:%s", t.k.prefix, seq) > 590000);
+}
+
+/* One id twice in a completion call: counted out of its claim once (the
+ * second entry is stale), so the claim's other job keeps its list. */
+Test(inline, a_repeated_id_counts_once)
+{
+    char ids[2][64], tok[64], seq[32];
+    redisReply *r;
+
+    enqueue_bulk(2, "normal", ids);
+    r = th_claim(&t, "w-1", 2, 60000, 3);
+    snprintf(tok, sizeof(tok), "%s", r->element[2]->str);
+    freeReplyObject(r);
+    snprintf(seq, sizeof(seq), "%.*s", (int)strcspn(tok, ":"), tok);
+    r = th_script(&t, SCRIPT_COMPLETE, "600000", ids[0], tok, "{}", ids[0], tok,
+                  "{}", NULL);
+    cr_assert(r->element[0]->integer == 1 && r->element[1]->integer == 0,
+              "the repeat is stale");
+    freeReplyObject(r);
+    cr_assert_eq(th_rint(&t, "HINCRBY %sheld %s 0", t.k.prefix, seq), 1);
+    r = th_script(&t, SCRIPT_FAIL, ids[1], tok, "dead", "0",
+                  "{\"class\":\"bad_request\",\"message\":\"no\"}", ids[1], tok,
+                  "dead", "0", "{\"class\":\"bad_request\",\"message\":\"no\"}",
+                  NULL);
+    cr_assert_str_eq(r->element[0]->str, "dead");
+    cr_assert_str_eq(r->element[1]->str, "stale");
+    freeReplyObject(r);
+    r = redisCommand(t.c, "HGET %s %s", t.k.key[QK_JOBS], ids[1]);
+    cr_assert(r && r->type == REDIS_REPLY_STRING && r->str[0] == '@',
+              "the dead job's request stored");
+    freeReplyObject(r);
+    cr_assert_eq(th_rint(&t, "HLEN %sheld", t.k.prefix), 0);
 }
